@@ -1,0 +1,188 @@
+"""The transport port: one small interface every broker implementation passes.
+
+A transport publishes canonical messages to the topic exchange, hands each
+delivery to a handler, and decides from the handler's outcome alone what
+happens next (STYLE 4):
+
+    handler returns                         → ack
+    RabtError(recoverable=True) or one of
+      ``connection_errors``                  → delayed retry, attempt + 1,
+                                              dead letter after max_attempts
+    anything else                           → dead letter at once
+
+Implementations: ``hub.transports.amqp`` (RabbitMQ) and
+``hub.transports.sqlite`` (embedded). Both pass ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hub.errors import InputError, RabtError
+from hub.routing import Routes
+
+#: header carrying the delivery attempt (1 on the first delivery)
+ATTEMPT_HEADER = "x-rabt-attempt"
+#: headers a dead letter or a retried copy carries about the last failure
+REASON_HEADER = "x-rabt-reason"
+CODE_HEADER = "x-rabt-code"
+QUEUE_HEADER = "x-rabt-original-queue"
+DEAD_AT_HEADER = "x-rabt-dead-lettered-at"
+DEAD_ID_HEADER = "x-rabt-dead-letter-id"
+#: every header the transport owns; stripped before a message reaches a handler
+TRANSPORT_HEADERS = frozenset({ATTEMPT_HEADER, REASON_HEADER, CODE_HEADER, QUEUE_HEADER, DEAD_AT_HEADER, DEAD_ID_HEADER})
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as published: opaque body plus routing and correlation data."""
+
+    body: bytes
+    routing_key: str  # f"{destination}.{message_type}.{source_agency}"
+    message_id: str
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    headers: Mapping[str, str | int] = field(default_factory=dict)
+    content_type: str = "application/xml"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message handed to a handler, with where and how often it came."""
+
+    message: Message
+    queue: str
+    attempt: int  # 1 on first delivery, +1 per delayed retry
+    redelivered: bool  # broker-level redelivery (crash before ack)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Depth of one work queue; ``unacked`` is None when the broker cannot tell."""
+
+    name: str
+    ready: int
+    unacked: int | None
+    consumers: int
+    dead_letters: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that will not be retried any more, with why."""
+
+    id: str
+    queue: str
+    message_id: str
+    reason: str
+    code: str
+    attempts: int
+    dead_lettered_at: float  # unix time
+    message: Message
+
+
+class DeadLetterNotFoundError(InputError):
+    """No dead letter has this id (already replayed or discarded?)."""
+
+    code = "dead-letter-not-found"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a handler's exception means for its delivery."""
+
+    retry: bool
+    reason: str
+    code: str
+
+
+def classify(exc: BaseException, connection_errors: tuple[type[BaseException], ...]) -> Failure:
+    """Retry recoverable hub errors and connection errors; dead-letter the rest."""
+    if isinstance(exc, RabtError):
+        return Failure(exc.recoverable, str(exc), exc.code)
+    retry = isinstance(exc, connection_errors + (ConnectionError, TimeoutError))
+    return Failure(retry, str(exc) or type(exc).__name__, type(exc).__name__)
+
+
+def user_headers(headers: Mapping[str, object] | None) -> dict[str, str | int]:
+    """Headers a handler sees: str/int values only, transport and broker ones removed."""
+    clean: dict[str, str | int] = {}
+    for key, value in (headers or {}).items():
+        if key in TRANSPORT_HEADERS or key.startswith("x-death") or key.startswith("x-first-death"):
+            continue
+        if key.startswith("x-last-death") or key == "x-delivery-count":
+            continue
+        clean[key] = value.decode() if isinstance(value, bytes) else value if isinstance(value, (int, str)) else str(value)
+    return clean
+
+
+Handler = Callable[[Delivery], None]
+
+
+class Transport(ABC):
+    """Publish, consume with retry and dead letters, request/reply, operate.
+
+    A context manager; ``close()`` may be called more than once. One instance
+    is used by one thread at a time.
+    """
+
+    #: library exceptions meaning "the connection broke": retried, never dead-lettered
+    connection_errors: tuple[type[BaseException], ...] = ()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @abstractmethod
+    def declare(self, routes: Routes) -> None:
+        """Create the exchange, queues, delay tiers and dead-letter queues (idempotent)."""
+
+    @abstractmethod
+    def publish(self, messages: Iterable[Message]) -> None:
+        """Publish durably; PublishError names every message not confirmed or unroutable."""
+
+    @abstractmethod
+    def consume(
+        self,
+        queue: str,
+        handler: Handler,
+        *,
+        prefetch: int = 64,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Hand deliveries to ``handler`` until a limit is met; return how many were handled."""
+
+    @abstractmethod
+    def request(self, message: Message, *, timeout: float) -> Message:
+        """Publish ``message`` and wait for the reply with its correlation id."""
+
+    @abstractmethod
+    def reply(self, request: Delivery, message: Message) -> None:
+        """Send ``message`` back to the requester of ``request``."""
+
+    @abstractmethod
+    def queue_stats(self) -> list[QueueStats]:
+        """Depth, consumers and dead letters of every declared work queue."""
+
+    @abstractmethod
+    def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters (of one queue, or all), without removing them."""
+
+    @abstractmethod
+    def replay(self, dead_letter_id: str) -> None:
+        """Put a dead letter back on its queue with attempt 1, and remove it."""
+
+    @abstractmethod
+    def discard(self, dead_letter_id: str) -> None:
+        """Remove a dead letter for good."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
