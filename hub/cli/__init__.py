@@ -1,0 +1,54 @@
+"""The ``rabt`` command line.
+
+Each sub-command lives in its own module under ``hub.cli`` and is imported
+only when the command line is built, so ``rabt --help`` stays fast and pika /
+zeep load only for the commands that use them.
+
+Exit codes: 0 success, 1 refused input or failed check (one line on stderr
+naming the reason), 2 usage errors (click's own).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from hub.config import Settings
+from hub.errors import RabtError
+
+#: "module:attribute" of every top-level command or group, in help order
+COMMANDS = [
+    "hub.cli.pki:pki",
+    "hub.cli.xmlcmds:validate",
+    "hub.cli.xmlcmds:sign",
+    "hub.cli.xmlcmds:verify",
+]
+
+
+class RabtGroup(click.Group):
+    """Turns a :class:`RabtError` into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RabtError as exc:
+            click.echo(f"rabt: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=RabtGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Rabt, the inter-agency integration hub."""
+    ctx.obj = Settings.from_env()
+
+
+def _register(group: click.Group) -> None:
+    for spec in COMMANDS:
+        module_name, _, attribute = spec.partition(":")
+        group.add_command(getattr(importlib.import_module(module_name), attribute))
+
+
+_register(main)

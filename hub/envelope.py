@@ -1,0 +1,167 @@
+"""Canonical envelopes: ``Header`` + ``Body`` (+ ``ds:Signature`` once signed).
+
+The header says what the message is, where it came from and where it goes,
+and binds the canonical message to the raw agency payload by that payload's
+SHA-256, so an operator can prove what the agency actually sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from hub.canonical import NAMESPACE, SCHEMA_VERSION
+from hub.errors import SchemaError
+
+_R = f"{{{NAMESPACE}}}"
+_FIELDS = (
+    ("MessageId", "message_id"),
+    ("CorrelationId", "correlation_id"),
+    ("MessageType", "message_type"),
+    ("SchemaVersion", "schema_version"),
+    ("SourceAgency", "source_agency"),
+    ("SourceSystem", "source_system"),
+    ("SourceMessageId", "source_message_id"),
+    ("Destination", "destination"),
+    ("CreatedAt", "created_at"),
+    ("ReceivedAt", "received_at"),
+    ("PayloadDigest", "payload_digest"),
+)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The canonical header of one message."""
+
+    message_id: str
+    correlation_id: str
+    message_type: str
+    source_agency: str
+    source_system: str
+    destination: str
+    created_at: datetime
+    received_at: datetime
+    payload_digest: str
+    source_message_id: str | None = None
+    schema_version: str = SCHEMA_VERSION
+
+    def reply_header(self, *, message_type: str, source_agency: str, source_system: str,
+                     raw_payload: bytes, now: datetime | None = None) -> Header:
+        """Header for an answer to this message: same correlation id, back to the asker."""
+        return new_header(
+            message_type=message_type, source_agency=source_agency, source_system=source_system,
+            destination=self.source_agency, raw_payload=raw_payload,
+            correlation_id=self.correlation_id, now=now,
+        )
+
+
+def payload_digest(raw_payload: bytes) -> str:
+    """Lower-case hex SHA-256 of the payload exactly as received."""
+    return hashlib.sha256(raw_payload).hexdigest()
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, to the millisecond (what the schema's timestamps carry)."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_header(
+    *,
+    message_type: str,
+    source_agency: str,
+    source_system: str,
+    destination: str,
+    raw_payload: bytes,
+    correlation_id: str | None = None,
+    source_message_id: str | None = None,
+    received_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Header:
+    """A header with a fresh message id; the correlation id defaults to the message id."""
+    now = now or utc_now()
+    message_id = str(uuid.uuid4())
+    return Header(
+        message_id=message_id,
+        correlation_id=correlation_id or message_id,
+        message_type=message_type,
+        source_agency=source_agency,
+        source_system=source_system,
+        source_message_id=source_message_id,
+        destination=destination,
+        created_at=now,
+        received_at=received_at or now,
+        payload_digest=payload_digest(raw_payload),
+    )
+
+
+def _format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("envelope timestamps must be timezone-aware")
+    moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def build_envelope(header: Header, body: etree._Element) -> etree._Element:
+    """Wrap one canonical message element in an envelope (unsigned)."""
+    if etree.QName(body).localname != header.message_type or etree.QName(body).namespace != NAMESPACE:
+        raise SchemaError(
+            f"body element {body.tag} does not match message type {header.message_type}",
+            message_id=header.message_id, agency=header.source_agency,
+        )
+    envelope = etree.Element(_R + "Envelope", nsmap={"rabt": NAMESPACE})
+    head = etree.SubElement(envelope, _R + "Header")
+    for tag, attribute in _FIELDS:
+        value = getattr(header, attribute)
+        if value is None:
+            continue
+        text = _format_time(value) if isinstance(value, datetime) else str(value)
+        child = etree.SubElement(head, _R + tag)
+        child.text = text
+        if tag == "PayloadDigest":
+            child.set("algorithm", "sha-256")
+    etree.SubElement(envelope, _R + "Body").append(body)
+    return envelope
+
+
+def read_envelope(envelope: etree._Element) -> tuple[Header, etree._Element]:
+    """Read header and body from a (verified) envelope element.
+
+    Checks the structure the rest of the hub relies on: an Envelope root, a
+    header with every required field, and exactly one body message whose name
+    is the header's message type.
+    """
+    if envelope.tag != _R + "Envelope":
+        raise SchemaError(f"root element is {envelope.tag}, expected rabt:Envelope")
+    head = envelope.find(_R + "Header")
+    body = envelope.find(_R + "Body")
+    if head is None or body is None:
+        raise SchemaError("envelope needs a Header and a Body")
+    values = {}
+    for tag, attribute in _FIELDS:
+        node = head.find(_R + tag)
+        values[attribute] = None if node is None else (node.text or "").strip()
+    missing = [tag for tag, attr in _FIELDS if values[attr] is None and attr != "source_message_id"]
+    if missing:
+        raise SchemaError(f"envelope header lacks {', '.join(missing)}", message_id=values["message_id"])
+    messages = [child for child in body if isinstance(child.tag, str)]
+    if len(messages) != 1:
+        raise SchemaError(f"envelope body holds {len(messages)} messages, expected one",
+                          message_id=values["message_id"])
+    if etree.QName(messages[0]).localname != values["message_type"]:
+        raise SchemaError(
+            f"header says {values['message_type']} but the body holds {etree.QName(messages[0]).localname}",
+            message_id=values["message_id"],
+        )
+    values["created_at"] = _parse_time(values["created_at"])
+    values["received_at"] = _parse_time(values["received_at"])
+    return Header(**values), messages[0]
+
