@@ -1,0 +1,39 @@
+"""Fixtures shared by every test folder: a development PKI and service checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from hub.pki import init_pki
+from hub.signing import TrustStore
+
+SAMPLES = Path(__file__).parent / "samples"
+TEST_PARTIES = ["police", "commerce", "insurance", "centralbank", "courts", "licensing"]
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a server is not listening — unless CI demands it (RABT_REQUIRE_BROKER=1)."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} not reachable on {host}:{port}: {exc}"
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(message + " (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory) -> Path:
+    """A development PKI (RSA) with a key for the hub and every test party."""
+    root = tmp_path_factory.mktemp("pki")
+    init_pki(root, TEST_PARTIES)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trust_store(pki_dir) -> TrustStore:
+    return TrustStore.load(pki_dir)
