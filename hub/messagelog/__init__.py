@@ -1,0 +1,21 @@
+"""The tamper-evident message log (SQLite by default, PostgreSQL by URL).
+
+Every raw payload and signed envelope is stored, with an outbox row, before
+it is published; every status change is a record in a SHA-256 hash chain
+that :meth:`MessageLog.verify_chain` re-checks against the stored bytes.
+
+    log = open_message_log("sqlite:////var/rabt/messages.sqlite3")
+    log.accept(Accepted.from_header(header, raw, envelope))
+    log.verify_chain()          # AuditChainError names the first broken record
+"""
+
+from hub.messagelog.log import MessageLog, open_message_log
+from hub.messagelog.records import (
+    STATUSES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage,
+)
+from hub.messagelog.verify import ChainReport
+
+__all__ = [
+    "STATUSES", "Accepted", "ChainReport", "Event", "LogStats", "MessageLog",
+    "PendingMessage", "Refusal", "StoredMessage", "open_message_log",
+]

@@ -1,0 +1,109 @@
+"""Engines for the message log and for consumers' own databases.
+
+One place decides how a URL becomes an engine, so SQLite and PostgreSQL
+behave alike where it matters:
+
+* ``postgresql://`` is rewritten to the psycopg v3 driver;
+* SQLite runs in WAL mode (readers never block the writer) with a busy
+  timeout, and a connection opened with :func:`write_transaction` starts with
+  ``BEGIN IMMEDIATE`` so writers queue up instead of failing half-way;
+* library errors are translated to :class:`~hub.errors.MessageLogError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import MessageLogError
+
+#: seconds a SQLite writer waits for another writer before giving up
+SQLITE_BUSY_TIMEOUT = 30.0
+_WRITE = "rabt_write"
+
+
+def normalise_url(url: str) -> str:
+    """The SQLAlchemy URL for ``url``: PostgreSQL goes through psycopg v3."""
+    if not url or not isinstance(url, str):
+        raise MessageLogError(f"database URL must be a non-empty string, got {url!r}")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise MessageLogError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")
+
+
+def make_engine(url: str) -> Engine:
+    """A pooled engine for ``url`` (``sqlite:///…`` or ``postgresql://…``)."""
+    try:
+        engine = sa.create_engine(normalise_url(url), pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise MessageLogError(f"cannot use database URL {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True for the embedded database (whose locking differs from PostgreSQL's)."""
+    return engine.dialect.name == "sqlite"
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Take BEGIN out of pysqlite's hands so we can choose DEFERRED or IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed message survives a power cut, not only a crash.
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its first statement on SQLite.
+
+    Without IMMEDIATE, two SQLite writers that both read first would deadlock
+    on the upgrade to a write lock; with it the second simply waits.
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Turn database driver errors into a MessageLogError saying what failed."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise MessageLogError(f"message log could not {action}: {detail}") from exc
+
+
+def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 3) -> None:
+    """Create missing tables; safe when several processes open the log at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            # Another process may have created a table between our check and our
+            # CREATE ("already exists"); the next round's check then sees it.
+            if attempt == attempts:
+                where = engine.url.render_as_string(hide_password=True)
+                raise MessageLogError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from exc

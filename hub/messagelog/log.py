@@ -1,0 +1,261 @@
+"""The message log: every raw payload and signed envelope, stored before it is published.
+
+Accepting a message stores the raw payload, the signed envelope, the header
+fields, an outbox row and the acceptance's chain record in ONE transaction:
+either all of it is there or none of it. Status changes and operator actions
+are chain records too, so the status history cannot be edited unnoticed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import DuplicateMessageError, MessageLogError
+from hub.messagelog import chain, db, verify
+from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, fields_detail
+from hub.messagelog.records import (
+    Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status, sha256_hex,
+)
+from hub.messagelog.schema import audit_chain, messages, metadata, outbox, parse_timestamp, refused, timestamp
+
+_m, _o, _c = messages, outbox, audit_chain
+_BY_SOURCE = sa.select(_m.c.message_id).where(
+    _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id == sa.bindparam("source_id"))
+_EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
+_COLUMNS = [col for col in _m.c if col.name != "chain_seq"]
+_GET = sa.select(*_COLUMNS).where(_m.c.message_id == sa.bindparam("mid"))
+_SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values(
+    status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
+_EVENTS = sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor).where(
+    _c.c.message_id == sa.bindparam("mid")).order_by(_c.c.seq)
+_PENDING = (
+    sa.select(_m.c.message_id, _m.c.routing_key, _m.c.correlation_id, _m.c.message_type,
+              _m.c.source_agency, _m.c.envelope)
+    .select_from(_o.join(_m, _o.c.message_id == _m.c.message_id))
+    .order_by(_o.c.id).limit(sa.bindparam("limit"))
+)
+_IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True))).values(
+    status="published", published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
+_ENQUEUE = sa.insert(_o)
+
+
+def open_message_log(url: str) -> MessageLog:
+    """Open (and create if needed) the message log at ``url``."""
+    engine = db.make_engine(url)
+    db.create_tables(engine, metadata)
+    with db.translated("create the chain head"), db.write_transaction(engine) as conn:
+        chain.ensure_head(conn)
+    return MessageLog(engine)
+
+
+class MessageLog:
+    """Stores messages, their status history and the hash chain over both."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> MessageLog:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[Connection]:
+        with db.translated(action), db.write_transaction(self.engine) as conn:
+            chain.lock(conn)  # taken first, so every writer queues in the same order
+            yield conn
+
+    def accept(self, record: Accepted) -> str:
+        """Store ``record`` with status ``received`` and queue it for publishing; its id.
+
+        Raises DuplicateMessageError (with ``first_message_id``) when the agency
+        sent this message id before; nothing new is stored then.
+        """
+        record.validate()
+        now = timestamp()
+        values = _message_values(record, now)
+        entry = ChainEntry(
+            "accepted", "received", now, record.message_id, fields_detail(values, HEADER_FIELDS),
+            raw_sha256=values["raw_sha256"], envelope_sha256=values["envelope_sha256"])
+        try:
+            with self._writing("store the message") as conn:
+                self._refuse_duplicate(conn, record)
+                [seq] = chain.append(conn, [entry])
+                conn.execute(sa.insert(_m), {**values, "chain_seq": seq})
+                conn.execute(_ENQUEUE, {"message_id": record.message_id, "enqueued_at": now})
+        except MessageLogError as exc:
+            if isinstance(exc.__cause__, sa.exc.IntegrityError):
+                # A constraint fired despite the check: say which duplicate it was.
+                with db.translated("look for duplicates"), self.engine.connect() as conn:
+                    self._refuse_duplicate(conn, record)
+            raise
+        return record.message_id
+
+    @staticmethod
+    def _refuse_duplicate(conn: Connection, record: Accepted) -> None:
+        if record.source_message_id is not None:
+            params = {"agency": record.source_agency, "source_id": record.source_message_id}
+            first = conn.execute(_BY_SOURCE, params).scalar()
+            if first is not None:
+                raise DuplicateMessageError(
+                    f"{record.source_agency} message {record.source_message_id!r} was already received as {first}",
+                    first_message_id=first, agency=record.source_agency)
+        if conn.execute(_EXISTS, {"mid": record.message_id}).first() is not None:
+            raise MessageLogError("a message with this id is already stored", message_id=record.message_id)
+
+    def refuse(self, raw: bytes | str, agency: str | None, reason: str) -> str:
+        """Keep refused input (unparseable, bad signature…) with the reason; its refusal id."""
+        data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        values = {"refusal_id": str(uuid.uuid4()), "agency": agency or "unknown", "reason": str(reason),
+                  "raw": data, "raw_sha256": sha256_hex(data), "received_at": timestamp()}
+        entry = ChainEntry("refused", "refused", values["received_at"], values["refusal_id"],
+                           fields_detail(values, REFUSAL_FIELDS), raw_sha256=values["raw_sha256"])
+        with self._writing("store the refused input") as conn:
+            [seq] = chain.append(conn, [entry])
+            conn.execute(sa.insert(refused), {**values, "chain_seq": seq})
+        return values["refusal_id"]
+
+    def record_event(self, message_id: str, status: str, detail: str = "", actor: str | None = None) -> int:
+        """Append a status change of ``message_id``; the chain record number."""
+        return self._event(message_id, status, detail, actor)
+
+    def replay(self, message_id: str, actor: str, detail: str = "") -> int:
+        """Operator action: publish the message again (typically a dead letter)."""
+        return self._event(message_id, "replayed", detail, _actor(actor), requeue=True)
+
+    def discard(self, message_id: str, actor: str, detail: str = "") -> int:
+        """Operator action: give up on the message; it leaves the outbox if it was there."""
+        return self._event(message_id, "discarded", detail, _actor(actor), unqueue=True)
+
+    def _event(self, message_id, status, detail, actor, requeue=False, unqueue=False) -> int:
+        check_status(status)
+        now = timestamp()
+        with self._writing(f"record status {status}") as conn:
+            if conn.execute(_EXISTS, {"mid": message_id}).first() is None:
+                raise MessageLogError("no such message in the log", message_id=message_id)
+            [seq] = chain.append(conn, [ChainEntry("event", status, now, message_id, str(detail), actor)])
+            conn.execute(_SET_STATUS, {"mid": message_id, "status": status, "at": now})
+            queued = conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None
+            if requeue and not queued:
+                conn.execute(_ENQUEUE, {"message_id": message_id, "enqueued_at": now})
+            if unqueue and queued:
+                conn.execute(_UNQUEUE, {"ids": [message_id]})
+        return seq
+
+    def unpublished(self, limit: int = 500) -> list[PendingMessage]:
+        """Up to ``limit`` stored messages not yet confirmed by the broker, oldest first."""
+        with db.translated("read the outbox"), self.engine.connect() as conn:
+            return [PendingMessage(*row) for row in conn.execute(_PENDING, {"limit": max(1, int(limit))})]
+
+    def mark_published(self, message_ids: Iterable[str]) -> int:
+        """Record that the broker confirmed these messages; how many were still pending.
+
+        Ids no longer in the outbox (already marked, discarded) are skipped, so
+        a relay that re-publishes after a crash does not double the history.
+        """
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
+            return 0
+        now = timestamp()
+        with self._writing("mark messages published") as conn:
+            queued = set(conn.execute(_IN_OUTBOX, {"ids": ids}).scalars())
+            pending = [mid for mid in ids if mid in queued]
+            if pending:
+                chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in pending])
+                conn.execute(_UNQUEUE, {"ids": pending})
+                conn.execute(_PUBLISHED, {"ids": pending, "at": now})
+        return len(pending)
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        """The stored message, or None when the log does not have it."""
+        with db.translated("read a message"), self.engine.connect() as conn:
+            row = conn.execute(_GET, {"mid": message_id}).first()
+        return None if row is None else _stored(row)
+
+    def events(self, message_id: str) -> list[Event]:
+        """The status history of ``message_id``, oldest first."""
+        with db.translated("read the status history"), self.engine.connect() as conn:
+            rows = conn.execute(_EVENTS, {"mid": message_id}).all()
+        return [Event(r.seq, r.message_id, r.status, parse_timestamp(r.at), r.detail, r.actor) for r in rows]
+
+    def find(self, *, correlation_id: str | None = None, message_type: str | None = None,
+             source_agency: str | None = None, status: str | None = None, limit: int = 100) -> list[StoredMessage]:
+        """Messages matching every given filter, newest first."""
+        query = sa.select(*_COLUMNS)
+        for column, value in ((_m.c.correlation_id, correlation_id), (_m.c.message_type, message_type),
+                              (_m.c.source_agency, source_agency), (_m.c.status, status)):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(_m.c.received_at.desc(), _m.c.message_id).limit(max(1, min(int(limit), 10_000)))
+        with db.translated("search messages"), self.engine.connect() as conn:
+            return [_stored(row) for row in conn.execute(query)]
+
+    def refusals(self, agency: str | None = None, limit: int = 100) -> list[Refusal]:
+        """Refused inputs, newest first."""
+        query = sa.select(refused).order_by(refused.c.received_at.desc()).limit(max(1, int(limit)))
+        if agency is not None:
+            query = query.where(refused.c.agency == agency)
+        with db.translated("read refused input"), self.engine.connect() as conn:
+            return [Refusal(r.refusal_id, r.agency, r.reason, r.raw, parse_timestamp(r.received_at))
+                    for r in conn.execute(query)]
+
+    def stats(self) -> LogStats:
+        """Message counts by status, outbox backlog, refusals, chain size and last activity."""
+        with db.translated("compute statistics"), self.engine.connect() as conn:
+            by_status = dict(conn.execute(sa.select(_m.c.status, sa.func.count()).group_by(_m.c.status)).all())
+            backlog = conn.execute(sa.select(sa.func.count()).select_from(_o)).scalar_one()
+            refusals = conn.execute(sa.select(sa.func.count()).select_from(refused)).scalar_one()
+            head_seq = conn.execute(chain.HEAD).one().seq
+            last = conn.execute(sa.select(_c.c.at).where(_c.c.seq == head_seq)).scalar()
+        return LogStats(by_status, backlog, refusals, head_seq, parse_timestamp(last))
+
+    def verify_chain(self, progress: verify.Progress | None = None, *, every: int = 10_000,
+                     raise_on_error: bool = True) -> verify.ChainReport:
+        """Recompute the chain and re-hash every stored payload (see :mod:`hub.messagelog.verify`).
+
+        ``progress(checked, total)`` is called every ``every`` records. Raises
+        AuditChainError naming the first broken record unless ``raise_on_error``
+        is false, in which case the report says it.
+        """
+        with db.translated("verify the audit chain"):
+            report = verify.verify(self.engine, progress, every)
+        return report.raise_for_error() if raise_on_error else report
+
+
+def _actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise MessageLogError("an operator action needs the operator's name (actor)")
+    return actor.strip()
+
+
+def _message_values(record: Accepted, now: str) -> dict:
+    return {
+        "message_id": record.message_id, "correlation_id": record.correlation_id,
+        "message_type": record.message_type, "source_agency": record.source_agency,
+        "source_system": record.source_system, "source_message_id": record.source_message_id,
+        "destination": record.destination, "routing_key": record.routing_key,
+        "raw": bytes(record.raw), "raw_sha256": sha256_hex(record.raw),
+        "envelope": bytes(record.envelope), "envelope_sha256": sha256_hex(record.envelope),
+        "status": "received", "created_at": timestamp(record.created_at) if record.created_at else now,
+        "received_at": timestamp(record.received_at) if record.received_at else now,
+        "published_at": None, "updated_at": now,
+    }
+
+
+def _stored(row) -> StoredMessage:
+    values = dict(row._mapping)
+    for name in ("created_at", "received_at", "published_at", "updated_at"):
+        values[name] = parse_timestamp(values[name])
+    return StoredMessage(**values)

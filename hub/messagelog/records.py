@@ -1,0 +1,157 @@
+"""What goes into the message log and what comes out of it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.errors import MessageLogError
+
+#: every status a message can have, in the order they usually happen
+STATUSES = (
+    "received", "published", "delivered", "retried",
+    "dead-lettered", "replayed", "discarded", "refused",
+)
+
+
+def check_status(status: str) -> str:
+    """``status`` if it is one of :data:`STATUSES`, else a MessageLogError naming them."""
+    if status not in STATUSES:
+        raise MessageLogError(f"unknown message status {status!r}; expected one of {', '.join(STATUSES)}")
+    return status
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256 (the digest form used in envelopes and the chain)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message the pipeline accepted: raw payload, signed envelope, header fields."""
+
+    message_id: str
+    """The hub's id (UUID) for this message."""
+
+    message_type: str
+    source_agency: str
+    destination: str
+    routing_key: str
+    """Topic key ``<destination>.<message_type>.<source_agency>``."""
+
+    raw: bytes
+    """The payload exactly as the agency sent it."""
+
+    envelope: bytes
+    """The signed canonical envelope that will be published."""
+
+    correlation_id: str | None = None
+    source_system: str | None = None
+    source_message_id: str | None = None
+    """The agency's own id; a second message with the same one is a duplicate."""
+
+    created_at: datetime | None = None
+    received_at: datetime | None = None
+
+    @classmethod
+    def from_header(cls, header, raw: bytes, envelope: bytes) -> Accepted:
+        """Build from a :class:`hub.envelope.Header` and the bytes it describes."""
+        from hub.routing import routing_key
+
+        return cls(
+            message_id=header.message_id, message_type=header.message_type,
+            source_agency=header.source_agency, destination=header.destination,
+            routing_key=routing_key(header.destination, header.message_type, header.source_agency),
+            raw=raw, envelope=envelope, correlation_id=header.correlation_id,
+            source_system=header.source_system, source_message_id=header.source_message_id,
+            created_at=header.created_at, received_at=header.received_at,
+        )
+
+    def validate(self) -> None:
+        """MessageLogError naming the first missing or malformed field."""
+        for name in ("message_id", "message_type", "source_agency", "destination", "routing_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise MessageLogError(f"accepted message needs a non-empty {name}, got {value!r}",
+                                      message_id=self.message_id if name != "message_id" else None)
+        for name in ("raw", "envelope"):
+            if not isinstance(getattr(self, name), (bytes, bytearray)):
+                raise MessageLogError(f"{name} must be bytes", message_id=self.message_id)
+        for name in ("created_at", "received_at"):
+            moment = getattr(self, name)
+            if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+                raise MessageLogError(f"{name} must be a datetime with a time zone, got {moment!r}",
+                                      message_id=self.message_id)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message as the log holds it (payloads included)."""
+
+    message_id: str
+    correlation_id: str | None
+    message_type: str
+    source_agency: str
+    source_system: str | None
+    source_message_id: str | None
+    destination: str
+    routing_key: str
+    raw: bytes
+    raw_sha256: str
+    envelope: bytes
+    envelope_sha256: str
+    status: str
+    created_at: datetime
+    received_at: datetime
+    published_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a message's status history (one chain record)."""
+
+    seq: int
+    """The chain record number."""
+
+    message_id: str | None
+    status: str
+    at: datetime
+    detail: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Input that was refused (unparseable, bad signature…), kept with the reason."""
+
+    refusal_id: str
+    agency: str
+    reason: str
+    raw: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A stored message the outbox has not yet seen confirmed by the broker."""
+
+    message_id: str
+    routing_key: str
+    correlation_id: str | None
+    message_type: str
+    source_agency: str
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """Counts an operator watches."""
+
+    by_status: dict[str, int]
+    outbox_backlog: int
+    refused: int
+    chain_records: int
+    last_processed_at: datetime | None
+    """Time of the newest chain record (anything the log did)."""

@@ -1,0 +1,103 @@
+"""Tables of the message log (SQLAlchemy Core, one schema for SQLite and PostgreSQL).
+
+Timestamps are stored as fixed-width ISO-8601 UTC text (``…T…Z``, microseconds):
+they hash the same on both databases, sort correctly as text, and never lose
+their time zone on the way through SQLite.
+
+``audit_chain`` is both the status history and the hash chain: an event exists
+only as a chained record, so an edited event is an edited chain record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+_ID = sa.String(64)
+_DIGEST = sa.String(64)
+_TIME = sa.String(32)
+#: BIGINT on PostgreSQL; SQLite only auto-increments a plain INTEGER key
+_SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("message_id", _ID, primary_key=True),
+    sa.Column("correlation_id", _ID, index=True),
+    sa.Column("message_type", sa.String(100), nullable=False, index=True),
+    sa.Column("source_agency", sa.String(64), nullable=False),
+    sa.Column("source_system", sa.String(100)),
+    sa.Column("source_message_id", sa.String(200)),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("routing_key", sa.String(255), nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("raw_sha256", _DIGEST, nullable=False),
+    sa.Column("envelope", sa.LargeBinary, nullable=False),
+    sa.Column("envelope_sha256", _DIGEST, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("received_at", _TIME, nullable=False),
+    sa.Column("published_at", _TIME),
+    sa.Column("updated_at", _TIME, nullable=False),
+    sa.Column("chain_seq", sa.BigInteger, nullable=False),
+    # The atomic duplicate check: one agency message id is stored once.
+    sa.UniqueConstraint("source_agency", "source_message_id", name="uq_messages_source"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("message_id", _ID, sa.ForeignKey("messages.message_id"), nullable=False, unique=True),
+    sa.Column("enqueued_at", _TIME, nullable=False),
+)
+
+refused = sa.Table(
+    "refused", metadata,
+    sa.Column("refusal_id", _ID, primary_key=True),
+    sa.Column("agency", sa.String(64), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("raw_sha256", _DIGEST, nullable=False),
+    sa.Column("received_at", _TIME, nullable=False),
+    sa.Column("chain_seq", sa.BigInteger, nullable=False),
+)
+
+audit_chain = sa.Table(
+    "audit_chain", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("message_id", _ID, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("actor", sa.String(100)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("raw_sha256", _DIGEST),
+    sa.Column("envelope_sha256", _DIGEST),
+    sa.Column("prev_hash", _DIGEST, nullable=False),
+    sa.Column("hash", _DIGEST, nullable=False),
+)
+
+#: one row (id 1): the newest chain record; writers lock it to append in turn
+audit_head = sa.Table(
+    "audit_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", _DIGEST, nullable=False),
+)
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (default now) as the stored text form, always UTC."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {moment.isoformat()} has no time zone")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """The stored text form back as an aware UTC datetime."""
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
