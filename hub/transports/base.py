@@ -32,8 +32,11 @@ CODE_HEADER = "x-rabt-code"
 QUEUE_HEADER = "x-rabt-original-queue"
 DEAD_AT_HEADER = "x-rabt-dead-lettered-at"
 DEAD_ID_HEADER = "x-rabt-dead-letter-id"
+#: the topic routing key, kept when a copy travels through delay or dead-letter queues
+ROUTING_KEY_HEADER = "x-rabt-routing-key"
 #: every header the transport owns; stripped before a message reaches a handler
-TRANSPORT_HEADERS = frozenset({ATTEMPT_HEADER, REASON_HEADER, CODE_HEADER, QUEUE_HEADER, DEAD_AT_HEADER, DEAD_ID_HEADER})
+TRANSPORT_HEADERS = frozenset({ATTEMPT_HEADER, REASON_HEADER, CODE_HEADER, QUEUE_HEADER, DEAD_AT_HEADER, DEAD_ID_HEADER,
+                               ROUTING_KEY_HEADER})
 
 
 @dataclass(frozen=True)

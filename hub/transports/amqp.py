@@ -1,0 +1,242 @@
+"""The ``amqp://`` transport: RabbitMQ through pika's BlockingConnection.
+
+Durable topic exchange, quorum queues, persistent messages, mandatory
+publishes with pipelined confirms (``amqp_publisher``), manual acks with
+prefetch (``amqp_consumer``), delay-queue retries and DLQs
+(``amqp_topology``), direct reply-to for request/reply. A broken connection
+(broker restart, ``rabbitmqctl close_connection``) is reopened with
+exponential backoff; an unconfirmed publish is sent again — a duplicate is
+possible, a loss is not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import pika
+import pika.exceptions as px
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError, TransportError
+from hub.routing import Routes, load_routes
+from hub.transports import amqp_deadletters, amqp_topology
+from hub.transports.amqp_consumer import AmqpConsumer
+from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
+from hub.transports.base import ATTEMPT_HEADER, DeadLetter, Delivery, Handler, Message, QueueStats, Transport
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+
+class AmqpTransport(Transport):
+    """RabbitMQ transport; one instance per thread (pika connections are not thread-safe)."""
+
+    connection_errors = (px.AMQPConnectionError, px.ConnectionWrongStateError, px.ChannelWrongStateError,
+                         ConnectionError)
+
+    def __init__(self, url: str, *, routes: Routes | None = None, window: int = 1024,
+                 confirm_timeout: float = 30.0, reconnect_timeout: float = 60.0,
+                 connection_name: str = "rabt") -> None:
+        try:
+            self._params = pika.URLParameters(url)
+        except (ValueError, TypeError) as exc:
+            raise TransportError(f"bad broker URL: {exc}") from exc
+        self._params.client_properties = {"connection_name": connection_name}
+        self.routes = routes or load_routes()
+        self.window, self.confirm_timeout, self.reconnect_timeout = window, confirm_timeout, reconnect_timeout
+        self._connection: pika.BlockingConnection | None = None
+        self._channel = self._publisher = self._rpc = None
+        self.generation = 0  # bumps on every reconnect, so consumers know to resubscribe
+        self._closed = False
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self._closed:
+            raise TransportError("amqp transport is closed")
+        if self._connection is not None and self._connection.is_open:
+            return
+        self.drop_connection()
+        self._connection = pika.BlockingConnection(self._params)
+        self._channel = self._connection.channel()
+        self._publisher = ConfirmingPublisher(self._connection, self._channel, window=self.window,
+                                              confirm_timeout=self.confirm_timeout)
+        self.generation += 1
+
+    def drop_connection(self) -> None:
+        """Forget the current connection (closing it if it still works)."""
+        connection, self._connection = self._connection, None
+        self._channel = self._publisher = self._rpc = None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except self.connection_errors:
+                pass  # already broken: nothing to close
+
+    def with_reconnect(self, work: Callable[[], object], what: str):
+        """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(self.connection_errors),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            stop=stop_after_delay(self.reconnect_timeout),
+            before_sleep=lambda _state: self.drop_connection(),
+            reraise=True,
+        )
+        try:
+            return retrying(lambda: (self._connect(), work())[1])
+        except self.connection_errors as exc:
+            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout}s: {exc!r}") from exc
+
+    @property
+    def connection(self) -> pika.BlockingConnection:
+        """The open connection (opened on first use)."""
+        self._connect()
+        return self._connection
+
+    @property
+    def channel(self):
+        """The main channel: consumes, and publishes with confirms."""
+        self._connect()
+        return self._channel
+
+    @property
+    def publisher(self) -> ConfirmingPublisher:
+        """The confirming publisher on the main channel."""
+        self._connect()
+        return self._publisher
+
+    # -- topology and publishing ---------------------------------------------------------------
+
+    def declare(self, routes: Routes) -> None:
+        self.routes = routes
+        try:
+            self.with_reconnect(lambda: amqp_topology.declare(self._channel, routes), "declare")
+        except px.ChannelClosedByBroker as exc:
+            self.drop_connection()
+            raise TransportError(f"broker refused the topology: {exc.reply_text}") from exc
+
+    def undeclare(self, routes: Routes) -> None:
+        """Delete the exchange and queues of ``routes`` (test clean-up, not in the interface)."""
+        self.with_reconnect(lambda: amqp_topology.delete(self._channel, routes), "undeclare")
+
+    def publish(self, messages: Iterable[Message]) -> None:
+        batch, failures = list(messages), []
+        for start in range(0, len(batch), self.window):
+            chunk = batch[start:start + self.window]
+            try:
+                # a chunk whose confirms were lost with the connection is sent again whole
+                self.with_reconnect(lambda chunk=chunk: self._publish_chunk(chunk), "publish")
+            except PublishError as exc:
+                failures.append(exc.reason)
+        if failures:
+            raise PublishError("; ".join(failures))
+
+    def _publish_chunk(self, chunk: list[Message]) -> None:
+        for message in chunk:
+            self._publisher.publish(self.routes.exchange, message.routing_key, message)
+        self._publisher.settle()
+
+    def send_to_queue(self, queue: str, message: Message, headers: dict | None = None) -> None:
+        """Publish straight to ``queue`` through the default exchange, and wait for the confirm."""
+        self.publisher.publish("", queue, message, headers)
+        self.publisher.settle()
+
+    # -- consuming ------------------------------------------------------------------------------
+
+    def consume(self, queue: str, handler: Handler, *, prefetch: int = 64, max_messages: int | None = None,
+                idle_timeout: float | None = None, stop: threading.Event | None = None) -> int:
+        consumer = AmqpConsumer(self, queue, handler, prefetch=prefetch)
+        return consumer.run(max_messages=max_messages, idle_timeout=idle_timeout, stop=stop)
+
+    # -- request / reply ------------------------------------------------------------------------
+
+    def request(self, message: Message, *, timeout: float) -> Message:
+        correlation_id = message.correlation_id or message.message_id
+        sent = Message(message.body, message.routing_key, message.message_id, correlation_id,
+                       DIRECT_REPLY_TO, message.headers, message.content_type)
+        replies: dict[str, Message] = self.with_reconnect(lambda: self._send_request(sent), "request")
+        deadline = time.monotonic() + timeout
+        try:
+            while correlation_id not in replies and time.monotonic() < deadline:
+                self._connection.process_data_events(time_limit=max(min(deadline - time.monotonic(), 0.1), 0))
+        except self.connection_errors as exc:
+            self.drop_connection()
+            raise BrokerUnavailableError(f"connection lost while waiting for the reply: {exc!r}",
+                                         message_id=message.message_id) from exc
+        if correlation_id not in replies:
+            raise ReplyTimeoutError(f"no reply within {timeout}s", message_id=message.message_id)
+        return replies.pop(correlation_id)
+
+    def _send_request(self, message: Message) -> dict[str, Message]:
+        if self._rpc is None:
+            # direct reply-to: the reply comes back on the channel that consumes the pseudo-queue
+            channel = self._connection.channel()
+            replies: dict[str, Message] = {}
+
+            def on_reply(_ch, method, properties, body) -> None:
+                replies[properties.correlation_id or ""] = message_from(method, properties, body)
+
+            channel.basic_consume(DIRECT_REPLY_TO, on_reply, auto_ack=True)
+            self._rpc = (ConfirmingPublisher(self._connection, channel, confirm_timeout=self.confirm_timeout), replies)
+        publisher, replies = self._rpc
+        replies.clear()  # late replies to requests that already timed out
+        publisher.publish(self.routes.exchange, message.routing_key, message)
+        publisher.settle()
+        return replies
+
+    def reply(self, request: Delivery, message: Message) -> None:
+        target = request.message.reply_to
+        if not target:
+            raise PublishError("request has no reply_to", message_id=request.message.message_id)
+        answer = Message(message.body, message.routing_key, message.message_id,
+                         request.message.correlation_id or request.message.message_id,
+                         None, message.headers, message.content_type)
+        self.with_reconnect(lambda: self.send_to_queue(target, answer), "reply")
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def queue_stats(self) -> list[QueueStats]:
+        return self.with_reconnect(self._stats, "queue stats")
+
+    def _stats(self) -> list[QueueStats]:
+        stats = []
+        for route in self.routes.queues:
+            work, dlq = self._depth(route.name), self._depth(amqp_topology.dead_letter_queue(route.name))
+            if work is not None:
+                stats.append(QueueStats(route.name, work[0], None, work[1], dlq[0] if dlq else 0))
+        return stats
+
+    def _depth(self, queue: str) -> tuple[int, int] | None:
+        channel = self._connection.channel()  # a passive declare of a missing queue closes its channel
+        try:
+            ok = channel.queue_declare(queue, passive=True).method
+        except px.ChannelClosedByBroker:
+            return None
+        channel.close()
+        return ok.message_count, ok.consumer_count
+
+    def _dlqs(self, queue: str | None) -> list[str]:
+        names = [queue] if queue is not None else [q.name for q in self.routes.queues]
+        return [amqp_topology.dead_letter_queue(name) for name in names]
+
+    def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        return self.with_reconnect(lambda: amqp_deadletters.peek(self._connection, self._dlqs(queue), limit),
+                                   "dead letters")
+
+    def replay(self, dead_letter_id: str) -> None:
+        def put_back(letter: DeadLetter) -> None:
+            self.send_to_queue(letter.queue, letter.message, {ATTEMPT_HEADER: 1})
+
+        self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
+                                                          put_back), "replay")
+
+    def discard(self, dead_letter_id: str) -> None:
+        self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
+                                                          lambda _letter: None), "discard")
+
+    def close(self) -> None:
+        if not self._closed:
+            self.drop_connection()
+            self._closed = True
+

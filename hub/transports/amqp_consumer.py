@@ -1,0 +1,123 @@
+"""The consume loop on RabbitMQ: prefetch, manual acks, retries, dead letters.
+
+pika calls our callback only to buffer a delivery; the handler runs outside
+pika's dispatch, so it may publish or reply through the same transport. A
+failed delivery is settled by publishing a copy (to a delay tier or the DLQ)
+and waiting for that confirm BEFORE acking the original: if we die between
+the two, the broker redelivers and the copy is a duplicate, never a loss.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from hub.errors import PublishError
+from hub.transports.amqp_publisher import attempt_of, message_from
+from hub.transports.amqp_topology import dead_letter_queue, delay_queue
+from hub.transports.base import (
+    ATTEMPT_HEADER,
+    CODE_HEADER,
+    DEAD_AT_HEADER,
+    DEAD_ID_HEADER,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    Delivery,
+    Failure,
+    Handler,
+    classify,
+)
+
+if TYPE_CHECKING:
+    from hub.transports.amqp import AmqpTransport
+
+_POLL = 0.1
+
+
+class AmqpConsumer:
+    """One ``consume()`` call: subscribes (again after a reconnect) and handles deliveries."""
+
+    def __init__(self, transport: AmqpTransport, queue: str, handler: Handler, *, prefetch: int) -> None:
+        self.transport, self.queue, self.handler, self.prefetch = transport, queue, handler, prefetch
+        self._buffer: collections.deque = collections.deque()
+        self._generation = -1
+        self._tag: str | None = None
+
+    def run(self, *, max_messages: int | None, idle_timeout: float | None, stop: threading.Event | None) -> int:
+        """Handle deliveries until max_messages, idle_timeout or stop; return how many."""
+        handled, last_seen = 0, time.monotonic()
+
+        def done() -> bool:
+            return bool(stop and stop.is_set()) or (max_messages is not None and handled >= max_messages)
+
+        try:
+            while not done():
+                self.transport.with_reconnect(self._subscribe, f"consume {self.queue}")
+                try:
+                    self.transport.connection.process_data_events(time_limit=_POLL)
+                    while self._buffer and not done():
+                        self._handle(*self._buffer.popleft())
+                        handled += 1
+                        last_seen = time.monotonic()
+                except self.transport.connection_errors:
+                    self._buffer.clear()  # unacked: the broker redelivers them to the next subscription
+                    self.transport.drop_connection()
+                if idle_timeout is not None and not self._buffer and time.monotonic() - last_seen >= idle_timeout:
+                    break
+        finally:
+            self._unsubscribe()
+        return handled
+
+    def _subscribe(self) -> None:
+        if self._generation == self.transport.generation:
+            return
+        self._buffer.clear()
+        channel = self.transport.channel
+        channel.basic_qos(prefetch_count=self.prefetch)
+        self._tag = channel.basic_consume(self.queue, lambda _ch, m, p, b: self._buffer.append((m, p, b)))
+        self._generation = self.transport.generation
+
+    def _unsubscribe(self) -> None:
+        if self._generation != self.transport.generation or self._tag is None:
+            return
+        try:
+            channel = self.transport.channel
+            channel.basic_cancel(self._tag)
+            for method, _props, _body in self._buffer:  # prefetched but never handed to the handler
+                channel.basic_nack(method.delivery_tag, requeue=True)
+        except self.transport.connection_errors:
+            self.transport.drop_connection()  # unacked deliveries go back when the connection goes
+        self._buffer.clear()
+        self._generation = -1
+
+    def _handle(self, method, properties, body: bytes) -> None:
+        message = message_from(method, properties, body)
+        delivery = Delivery(message, self.queue, attempt_of(properties), bool(method.redelivered))
+        try:
+            self.handler(delivery)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes
+            self._settle_failure(method, delivery, classify(exc, self.transport.connection_errors))
+        else:
+            self.transport.channel.basic_ack(method.delivery_tag)
+
+    def _settle_failure(self, method, delivery: Delivery, failure: Failure) -> None:
+        routes = self.transport.routes
+        headers = {REASON_HEADER: failure.reason[:1000], CODE_HEADER: failure.code}
+        if failure.retry and delivery.attempt < routes.max_attempts:
+            target = delay_queue(self.queue, routes.delay_for(delivery.attempt + 1))
+            headers[ATTEMPT_HEADER] = delivery.attempt + 1
+        else:
+            target = dead_letter_queue(self.queue)
+            headers |= {ATTEMPT_HEADER: delivery.attempt, QUEUE_HEADER: self.queue,
+                        DEAD_AT_HEADER: repr(time.time()), DEAD_ID_HEADER: uuid.uuid4().hex}
+        channel = self.transport.channel
+        try:
+            self.transport.send_to_queue(target, delivery.message, headers)
+        except PublishError:
+            # the delay tier or DLQ is missing: keep the message, and say the topology is wrong
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            raise
+        channel.basic_ack(method.delivery_tag)

@@ -1,0 +1,99 @@
+"""Dead letters on RabbitMQ: list, replay and discard by reading the DLQs.
+
+Listing peeks: ``basic_get`` without ack on a private channel, then one
+``basic.nack(multiple, requeue)`` puts every peeked message back. Nothing is
+lost if the process dies mid-listing either — closing the channel (or the
+connection dying) requeues unacked messages the same way. We chose this over
+keeping a standing consumer on every DLQ: listing is rare, operator-driven,
+and a consumer would hold the dead letters unacked and invisible to other
+operators. Requeued dead letters are marked redelivered; the DLQs are declared
+without a delivery limit, so peeking never drops one (on RabbitMQ 4.0–4.2,
+where a requeue still counts towards the default limit of 20, declare the
+DLQs with a policy that lifts it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from pika.adapters.blocking_connection import BlockingConnection
+
+from hub.transports.amqp_publisher import attempt_of, message_from
+from hub.transports.base import (
+    CODE_HEADER,
+    DEAD_AT_HEADER,
+    DEAD_ID_HEADER,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    DeadLetter,
+    DeadLetterNotFoundError,
+)
+
+
+def _text(value, default: str = "") -> str:
+    if value is None:
+        return default
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def to_dead_letter(method, properties, body: bytes, dlq: str) -> DeadLetter:
+    """A DeadLetter from a message read off ``dlq``."""
+    headers = properties.headers or {}
+    message = message_from(method, properties, body)
+    try:
+        when = float(_text(headers.get(DEAD_AT_HEADER), "0"))
+    except ValueError:
+        when = 0.0
+    return DeadLetter(
+        id=_text(headers.get(DEAD_ID_HEADER), f"{dlq}:{message.message_id}"),
+        queue=_text(headers.get(QUEUE_HEADER), dlq.removesuffix(".dlq")),
+        message_id=message.message_id,
+        reason=_text(headers.get(REASON_HEADER)),
+        code=_text(headers.get(CODE_HEADER)),
+        attempts=attempt_of(properties),
+        dead_lettered_at=when,
+        message=message,
+    )
+
+
+def peek(connection: BlockingConnection, dlqs: Iterable[str], limit: int) -> list[DeadLetter]:
+    """Up to ``limit`` dead letters from ``dlqs``, all left in place."""
+    found: list[DeadLetter] = []
+    channel = connection.channel()
+    try:
+        for dlq in dlqs:
+            while len(found) < limit:
+                method, properties, body = channel.basic_get(dlq, auto_ack=False)
+                if method is None:
+                    break
+                found.append(to_dead_letter(method, properties, body, dlq))
+        channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+    finally:
+        if channel.is_open:
+            channel.close()
+    return found
+
+
+def take(connection: BlockingConnection, dlqs: Iterable[str], dead_letter_id: str,
+         action: Callable[[DeadLetter], None]) -> None:
+    """Run ``action`` on the dead letter with this id, then remove it (ack).
+
+    ``action`` runs before the ack: if it raises, the dead letter stays.
+    """
+    channel = connection.channel()
+    try:
+        for dlq in dlqs:
+            while True:
+                method, properties, body = channel.basic_get(dlq, auto_ack=False)
+                if method is None:
+                    break
+                letter = to_dead_letter(method, properties, body, dlq)
+                if letter.id == dead_letter_id:
+                    action(letter)
+                    channel.basic_ack(method.delivery_tag)
+                    return
+        raise DeadLetterNotFoundError(f"no dead letter with id {dead_letter_id!r}")
+    finally:
+        if channel.is_open:
+            channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+            channel.close()
