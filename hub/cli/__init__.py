@@ -24,6 +24,7 @@ COMMANDS = [
     "hub.cli.xmlcmds:validate",
     "hub.cli.xmlcmds:sign",
     "hub.cli.xmlcmds:verify",
+    "hub.cli.audit:audit",
 ]
 
 

@@ -12,6 +12,7 @@ behave alike where it matters:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -93,6 +94,19 @@ def translated(action: str) -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
         raise MessageLogError(f"message log could not {action}: {detail}") from exc
+
+
+def require_tables(engine: Engine, metadata: sa.MetaData) -> None:
+    """MessageLogError unless the database exists and holds every table of ``metadata``."""
+    where = engine.url.render_as_string(hide_password=True)
+    database = engine.url.database
+    if is_sqlite(engine) and database and database != ":memory:" and not os.path.exists(database):
+        raise MessageLogError(f"no message log at {where}: file {database} does not exist")
+    with translated(f"open {where}"), engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+    missing = sorted(set(metadata.tables) - present)
+    if missing:
+        raise MessageLogError(f"{where} is not a message log: table(s) {', '.join(missing)} missing")
 
 
 def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 3) -> None:

@@ -46,9 +46,16 @@ _PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expandi
 _ENQUEUE = sa.insert(_o)
 
 
-def open_message_log(url: str) -> MessageLog:
-    """Open (and create if needed) the message log at ``url``."""
+def open_message_log(url: str, *, create: bool = True) -> MessageLog:
+    """Open the message log at ``url``, creating its tables unless ``create`` is false.
+
+    With ``create=False`` (read-only tools such as ``rabt audit verify``) a
+    log that does not exist is a MessageLogError instead of a new empty one.
+    """
     engine = db.make_engine(url)
+    if not create:
+        db.require_tables(engine, metadata)
+        return MessageLog(engine)
     db.create_tables(engine, metadata)
     with db.translated("create the chain head"), db.write_transaction(engine) as conn:
         chain.ensure_head(conn)

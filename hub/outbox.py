@@ -1,0 +1,113 @@
+"""The outbox relay: publish what the message log stored, then mark it published.
+
+The pipeline never publishes directly. It stores the signed envelope and an
+outbox row in one transaction (:meth:`MessageLog.accept`); this relay reads
+the outbox in batches, publishes each batch with one pipelined, confirmed
+``publish()`` call, and only then marks the batch published. So:
+
+* broker down → the rows stay in the outbox; nothing is lost, the relay
+  backs off and tries again;
+* crash after the broker confirmed but before ``mark_published`` → the batch
+  is published again on restart: at-least-once, and consumers are idempotent
+  (:mod:`hub.idempotency`), never a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hub.errors import MessageLogError, PublishError, TransportError
+from hub.messagelog import MessageLog, PendingMessage
+from hub.transports.base import Message, Transport
+
+log = logging.getLogger(__name__)
+
+
+def to_message(pending: PendingMessage) -> Message:
+    """The transport message for a stored, not yet published, envelope."""
+    return Message(
+        body=pending.envelope,
+        routing_key=pending.routing_key,
+        message_id=pending.message_id,
+        correlation_id=pending.correlation_id,
+        headers={"message-type": pending.message_type, "source-agency": pending.source_agency},
+    )
+
+
+def unconfirmed_ids(exc: TransportError, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the failed publish did not deliver.
+
+    A PublishError names the failed message ids in its reason (or its
+    ``message_id``); the rest of the batch was confirmed. Any other failure,
+    or a reason naming none of them, means nothing is known to be delivered.
+    """
+    if isinstance(exc, PublishError):
+        named = {mid for mid in ids if mid == exc.message_id or mid in exc.reason}
+        if named:
+            return named
+    return set(ids)
+
+
+class OutboxRelay:
+    """Moves stored messages from the message log's outbox to the transport.
+
+    ``last_error`` holds the transport error of the latest round (None when
+    it went through). Several relays may run against one log: a message may
+    then be published twice, never lost, and it is marked published once.
+    """
+
+    def __init__(self, log: MessageLog, transport: Transport, batch_size: int = 500,
+                 *, max_backoff: float = 30.0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.log = log
+        self.transport = transport
+        self.batch_size = batch_size
+        self.max_backoff = max_backoff
+        self.last_error: Exception | None = None
+
+    def relay_once(self) -> int:
+        """Publish one batch; how many messages were confirmed and marked published."""
+        pending = self.log.unpublished(self.batch_size)
+        if not pending:
+            self.last_error = None
+            return 0
+        ids = [p.message_id for p in pending]
+        try:
+            self.transport.publish([to_message(p) for p in pending])
+        except (TransportError, *self.transport.connection_errors) as exc:
+            self.last_error = exc
+            failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
+            log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
+                        len(failed), len(ids), exc)
+            return self.log.mark_published([mid for mid in ids if mid not in failed])
+        self.last_error = None
+        return self.log.mark_published(ids)
+
+    def drain(self) -> int:
+        """Relay batches until the outbox is empty or a round fails; how many went out."""
+        total = 0
+        while True:
+            sent = self.relay_once()
+            total += sent
+            if self.last_error is not None or sent < self.batch_size:
+                return total
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Relay until ``stop`` is set; back off (doubling, up to ``max_backoff``) while failing."""
+        delay = interval
+        while not stop.is_set():
+            try:
+                sent = self.relay_once()
+            except MessageLogError as exc:
+                # The log itself is unreachable; same medicine as a broker outage.
+                log.warning("outbox: message log unavailable: %s", exc)
+                self.last_error, sent = exc, 0
+            if self.last_error is not None:
+                stop.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            delay = interval
+            if sent < self.batch_size:
+                stop.wait(interval)
