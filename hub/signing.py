@@ -135,26 +135,33 @@ class Signer:
         certificate = base64.b64encode(identity.certificate.public_bytes(Encoding.DER)).decode("ascii")
         self._key_info = _KEY_INFO.replace("{certificate}", certificate)
 
-    def sign(self, element: etree._Element) -> etree._Element:
-        """Return a signed copy of ``element`` (the input is left untouched)."""
-        document = copy.deepcopy(element)
-        _drop_existing_signature(document)
-        content = etree.tostring(document, method="c14n", exclusive=True, with_comments=False)
+    def sign_bytes(self, element: etree._Element) -> bytes:
+        """Serialize ``element`` signed: its exclusive-C14N form with ds:Signature appended.
+
+        Writing the canonical form itself means one serialization serves both
+        the digest and the output, and the tree is never copied or re-parsed.
+        The input is left untouched.
+        """
+        if element.find(f"{{{DS}}}Signature") is not None:
+            element = copy.deepcopy(element)
+            _drop_existing_signature(element)
+        content = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
         digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
         signed_info = self._signed_info.replace("{digest}", digest)
         # SignedInfo is written in canonical form (explicit end tags, attribute
         # order, its own ds declaration), so these bytes are what a verifier's
         # exclusive C14N of it yields, wherever it ends up in the document.
         value = base64.b64encode(self._sign_raw(signed_info.encode("ascii"))).decode("ascii")
-        signature = etree.fromstring(
+        signature = (
             f'<ds:Signature xmlns:ds="{DS}">{signed_info}'
             f"<ds:SignatureValue>{value}</ds:SignatureValue>{self._key_info}</ds:Signature>"
-        )
-        document.append(signature)
-        return document
+        ).encode("ascii")
+        closing = content.rindex(b"</")
+        return content[:closing] + signature + content[closing:]
 
-    def sign_bytes(self, element: etree._Element) -> bytes:
-        return etree.tostring(self.sign(element), xml_declaration=True, encoding="UTF-8")
+    def sign(self, element: etree._Element) -> etree._Element:
+        """Return a signed copy of ``element`` as a tree (the input is left untouched)."""
+        return etree.fromstring(self.sign_bytes(element))
 
 
 _SIGNED_INFO = (

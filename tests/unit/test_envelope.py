@@ -1,0 +1,80 @@
+"""Envelopes built by the hub validate, sign, and read back field for field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from lxml import etree
+
+from hub import canonical
+from hub.envelope import build_envelope, new_header, payload_digest, read_envelope
+from hub.errors import SchemaError
+from hub.signing import Signer, Verifier
+from hub.xmlsafe import parse_xml
+from tests.conftest import SAMPLES
+
+RAW = "<ns:Arrival xmlns:ns='urn:om:rop:border'>…</ns:Arrival>".encode()
+
+
+def sample(message_type: str) -> etree._Element:
+    return etree.parse(str(SAMPLES / "canonical" / f"{message_type}.xml")).getroot()
+
+
+@pytest.mark.parametrize("message_type", sorted(canonical.message_types()))
+def test_every_message_type_travels_in_a_valid_signed_envelope(message_type, trust_store):
+    header = new_header(message_type=message_type, source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW, source_message_id="ROP-1")
+    envelope = build_envelope(header, sample(message_type))
+    canonical.validate(envelope)
+    signed = Signer(trust_store.hub).sign_bytes(envelope)
+    verified = Verifier(trust_store).verify(parse_xml(signed), expected_signer="hub")
+    canonical.validate(verified.element)
+    read_header, body = read_envelope(verified.element)
+    assert read_header == header
+    assert etree.QName(body).localname == message_type
+
+
+def test_header_carries_the_payload_digest_and_utc_times():
+    received = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=4)))
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW, received_at=received)
+    assert header.payload_digest == payload_digest(RAW) and len(header.payload_digest) == 64
+    assert header.correlation_id == header.message_id
+    envelope = build_envelope(header, sample("WorkerArrival"))
+    assert envelope.findtext(f".//{{{canonical.NAMESPACE}}}ReceivedAt") == "2026-11-22T05:30:00.000Z"
+    canonical.validate(envelope)
+
+
+def test_reply_keeps_the_correlation_and_goes_back_to_the_asker():
+    query = new_header(message_type="IncomeQuery", source_agency="licensing", source_system="eservices",
+                       destination="insurance", raw_payload=b"<q/>")
+    reply = query.reply_header(message_type="IncomeRecord", source_agency="insurance",
+                               source_system="social-insurance", raw_payload=b"<r/>")
+    assert (reply.correlation_id, reply.destination) == (query.correlation_id, "licensing")
+    assert reply.message_id != query.message_id
+
+
+def test_body_must_match_the_header_type():
+    header = new_header(message_type="WorkerDeparture", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    with pytest.raises(SchemaError, match="does not match"):
+        build_envelope(header, sample("WorkerArrival"))
+
+
+def test_reading_refuses_a_lying_header():
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    envelope = build_envelope(header, sample("WorkerArrival"))
+    envelope.find(f".//{{{canonical.NAMESPACE}}}MessageType").text = "VisaIssued"
+    with pytest.raises(SchemaError, match="header says VisaIssued but the body holds WorkerArrival"):
+        read_envelope(envelope)
+
+
+def test_reading_refuses_two_messages_in_one_body():
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    envelope = build_envelope(header, sample("WorkerArrival"))
+    envelope.find(f"{{{canonical.NAMESPACE}}}Body").append(sample("WorkerArrival"))
+    with pytest.raises(SchemaError, match="holds 2 messages"):
+        read_envelope(envelope)
