@@ -1,0 +1,360 @@
+"""The message log on SQLite and on the real PostgreSQL: storage, outbox, events, hash chain.
+
+Every test here runs twice through the ``log_url`` fixture. PostgreSQL gets a
+uniquely named database per session (dropped afterwards); when the server is
+unreachable those runs skip, or fail with RABT_REQUIRE_BROKER=1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import threading
+import uuid
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from hub.errors import AuditChainError, DuplicateMessageError, MessageLogError
+from hub.messagelog import Accepted, open_message_log
+from hub.messagelog.chain import ChainEntry, entry_hash
+from hub.messagelog.schema import metadata
+
+PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_or_skip(admin_url: str = PG_ADMIN_URL) -> None:
+    try:
+        psycopg.connect(admin_url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        message = f"PostgreSQL not reachable at {admin_url}: {exc}"
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(message + " (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    """A fresh database on the real server for this session, dropped at the end."""
+    postgres_or_skip()
+    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def log_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'messages.sqlite3'}"
+    url = request.getfixturevalue("pg_database_url")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    metadata.drop_all(engine)  # every test starts from an empty log
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def log(log_url):
+    with open_message_log(log_url) as opened:
+        yield opened
+
+
+def record(n: int | str, **changes) -> Accepted:
+    values = dict(
+        message_id=f"msg-{n}", message_type="MaritalStatusResponse", source_agency="police",
+        destination="licensing", routing_key="licensing.MaritalStatusResponse.police",
+        raw=f"<civil id='{n}'>married</civil>".encode(), envelope=f"<Envelope n='{n}'/>".encode(),
+        correlation_id="corr-1", source_system="civil-registry", source_message_id=f"police-{n}",
+        created_at=datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc),
+    )
+    return Accepted(**{**values, **changes})
+
+
+def execute(log, sql: str, **params) -> int:
+    """Tamper behind the log's back, with plain SQL."""
+    with log.engine.begin() as conn:
+        return conn.execute(sa.text(sql), params).rowcount
+
+
+def broken(log) -> AuditChainError:
+    with pytest.raises(AuditChainError) as caught:
+        log.verify_chain()
+    report = log.verify_chain(raise_on_error=False)
+    assert not report.ok and report.record_id == caught.value.record_id
+    return caught.value
+
+
+# --- storing ---------------------------------------------------------------
+
+def test_accept_stores_everything_and_queues_it(log):
+    assert log.accept(record(1)) == "msg-1"
+    stored = log.get("msg-1")
+    assert stored.raw == b"<civil id='1'>married</civil>" and stored.envelope == b"<Envelope n='1'/>"
+    assert stored.status == "received" and stored.published_at is None
+    assert stored.created_at == datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)
+    assert stored.received_at.tzinfo is not None
+    assert len(stored.raw_sha256) == 64 and stored.raw_sha256 != stored.envelope_sha256
+    [pending] = log.unpublished(10)
+    assert (pending.message_id, pending.routing_key, pending.envelope) == (
+        "msg-1", "licensing.MaritalStatusResponse.police", b"<Envelope n='1'/>")
+    assert [e.status for e in log.events("msg-1")] == ["received"]
+    assert log.get("unknown") is None
+
+
+def test_duplicate_agency_message_is_refused_and_stores_nothing(log):
+    log.accept(record(1))
+    with pytest.raises(DuplicateMessageError) as caught:
+        log.accept(record(2, source_message_id="police-1"))
+    assert caught.value.first_message_id == "msg-1" and caught.value.agency == "police"
+    assert log.get("msg-2") is None and len(log.unpublished(10)) == 1
+    assert log.stats().chain_records == 1
+    # the same agency id from another agency is not a duplicate; no agency id never is
+    log.accept(record(3, source_agency="commerce", source_message_id="police-1"))
+    log.accept(record(4, source_message_id=None))
+    log.accept(record(5, source_message_id=None))
+    log.verify_chain()
+
+
+def test_reused_hub_message_id_is_an_error(log):
+    log.accept(record(1))
+    with pytest.raises(MessageLogError, match="already stored"):
+        log.accept(record(1, source_message_id="police-other"))
+
+
+@pytest.mark.parametrize("changes, complaint", [
+    ({"message_id": ""}, "message_id"),
+    ({"destination": None}, "destination"),
+    ({"raw": "text, not bytes"}, "raw must be bytes"),
+    ({"received_at": datetime(2024, 1, 1)}, "time zone"),
+])
+def test_malformed_records_are_refused_with_a_reason(log, changes, complaint):
+    with pytest.raises(MessageLogError, match=complaint):
+        log.accept(record(1, **changes))
+    assert log.stats().chain_records == 0
+
+
+def test_events_outbox_and_operator_actions(log):
+    for n in range(1, 4):
+        log.accept(record(n))
+    assert [p.message_id for p in log.unpublished(2)] == ["msg-1", "msg-2"]
+    assert log.mark_published(["msg-1", "msg-2", "msg-1"]) == 2
+    assert log.mark_published(["msg-1"]) == 0  # already marked: no second history entry
+    log.record_event("msg-1", "delivered", "licensing applied it")
+    log.record_event("msg-2", "dead-lettered", "schema rejected by consumer")
+    log.replay("msg-2", actor="operator.amina", detail="fixed consumer")
+    log.discard("msg-3", actor="operator.amina", detail="test message")
+    assert [p.message_id for p in log.unpublished(10)] == ["msg-2"]
+    history = log.events("msg-2")
+    assert [e.status for e in history] == ["received", "published", "dead-lettered", "replayed"]
+    assert history[-1].actor == "operator.amina" and history[-1].detail == "fixed consumer"
+    assert [e.seq for e in history] == sorted(e.seq for e in history)
+    assert log.get("msg-1").published_at is not None and log.get("msg-3").status == "discarded"
+    stats = log.stats()
+    assert stats.by_status == {"delivered": 1, "replayed": 1, "discarded": 1}
+    assert stats.outbox_backlog == 1 and stats.chain_records == 9
+    assert stats.last_processed_at == history[-1].at or stats.last_processed_at >= history[-1].at
+    assert log.verify_chain().records == 9
+
+
+def test_bad_events_are_refused(log):
+    log.accept(record(1))
+    with pytest.raises(MessageLogError, match="unknown message status 'lost'"):
+        log.record_event("msg-1", "lost")
+    with pytest.raises(MessageLogError, match="no such message"):
+        log.record_event("msg-404", "delivered")
+    with pytest.raises(MessageLogError, match="actor"):
+        log.replay("msg-1", actor=" ")
+    assert log.stats().chain_records == 1
+
+
+def test_find_filters_newest_first(log):
+    log.accept(record(1, received_at=datetime(2024, 5, 1, 9, tzinfo=timezone.utc)))
+    log.accept(record(2, received_at=datetime(2024, 5, 1, 10, tzinfo=timezone.utc)))
+    log.accept(record(3, correlation_id="corr-2", message_type="BorderArrival"))
+    assert [m.message_id for m in log.find(correlation_id="corr-1")] == ["msg-2", "msg-1"]
+    assert [m.message_id for m in log.find(message_type="BorderArrival")] == ["msg-3"]
+    assert len(log.find(source_agency="police", limit=2)) == 2
+    assert log.find(status="published") == []
+
+
+def test_refused_input_is_kept_and_chained(log):
+    refusal = log.refuse(b"<not-xml", "courts", "line 1: not well-formed")
+    log.refuse("unicode text ✓", None, "no agency")
+    [newest, first] = log.refusals()
+    assert first.refusal_id == refusal and first.raw == b"<not-xml" and first.agency == "courts"
+    assert newest.agency == "unknown"
+    assert log.stats().refused == 2 and log.verify_chain().records == 2
+
+
+# --- the chain -------------------------------------------------------------
+
+def populate(log, n: int = 4) -> None:
+    for i in range(1, n + 1):
+        log.accept(record(i))
+    log.mark_published([f"msg-{i}" for i in range(1, n + 1)])
+    log.record_event("msg-2", "delivered", "applied")
+
+
+def chain_seq(log, message_id: str, status: str = "received") -> int:
+    return next(e.seq for e in log.events(message_id) if e.status == status)
+
+
+def test_intact_chain_verifies_and_reports_progress(log):
+    populate(log, 12)  # 12 accepted + 12 published + 1 delivered
+    calls = []
+    report = log.verify_chain(lambda done, total: calls.append((done, total)), every=10)
+    assert report.ok and report.records == 25 and len(report.head_hash) == 64
+    assert calls == [(10, 25), (20, 25), (25, 25)]
+
+
+def test_edited_raw_payload_is_named(log):
+    populate(log)
+    execute(log, "UPDATE messages SET raw = :raw WHERE message_id = 'msg-3'", raw=b"<civil>single</civil>")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-3") and "raw payload of message msg-3" in error.reason
+
+
+def test_edited_payload_with_recomputed_digest_is_still_caught(log):
+    populate(log)
+    forged = b"<civil>single</civil>"
+    execute(log, "UPDATE messages SET raw = :raw, raw_sha256 = :d WHERE message_id = 'msg-2'",
+            raw=forged, d=hashlib.sha256(forged).hexdigest())
+    assert broken(log).record_id == chain_seq(log, "msg-2")
+
+
+def test_edited_envelope_is_named(log):
+    populate(log)
+    execute(log, "UPDATE messages SET envelope = :e WHERE message_id = 'msg-1'", e=b"<Envelope forged='1'/>")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-1") and "signed envelope of message msg-1" in error.reason
+
+
+def test_edited_header_field_is_named(log):
+    populate(log)
+    execute(log, "UPDATE messages SET destination = 'courts' WHERE message_id = 'msg-4'")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-4") and "'destination'" in error.reason
+
+
+def test_edited_event_detail_is_named(log):
+    populate(log)
+    seq = chain_seq(log, "msg-2", "delivered")
+    execute(log, "UPDATE audit_chain SET detail = 'nothing happened' WHERE seq = :s", s=seq)
+    error = broken(log)
+    assert error.record_id == seq and "altered" in error.reason
+
+
+def test_rewritten_record_with_fresh_hash_breaks_the_next_link(log):
+    populate(log)
+    seq = chain_seq(log, "msg-1", "published")
+    with log.engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT * FROM audit_chain WHERE seq = :s"), {"s": seq}).mappings().one()
+        entry = ChainEntry(**{**{k: row[k] for k in ChainEntry.__dataclass_fields__}, "status": "discarded"})
+        conn.execute(sa.text("UPDATE audit_chain SET status = 'discarded', hash = :h WHERE seq = :s"),
+                     {"h": entry_hash(row["prev_hash"], seq, entry), "s": seq})
+    error = broken(log)
+    assert error.record_id == seq + 1 and "does not follow" in error.reason
+
+
+def test_deleted_chain_record_is_named(log):
+    populate(log)
+    seq = chain_seq(log, "msg-3", "published")
+    assert execute(log, "DELETE FROM audit_chain WHERE seq = :s", s=seq) == 1
+    error = broken(log)
+    assert error.record_id == seq and "missing" in error.reason
+
+
+def test_deleted_newest_record_is_caught_by_the_head(log):
+    populate(log)
+    last = log.stats().chain_records
+    execute(log, "DELETE FROM audit_chain WHERE seq = :s", s=last)
+    assert broken(log).record_id == last
+
+
+def test_deleted_message_is_named(log):
+    populate(log)
+    execute(log, "DELETE FROM messages WHERE message_id = 'msg-4'")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-4") and "msg-4 is missing" in error.reason
+
+
+def test_reordered_records_are_named(log):
+    populate(log)
+    with log.engine.begin() as conn:
+        for old, new in ((2, -2), (3, 2), (-2, 3)):
+            conn.execute(sa.text("UPDATE audit_chain SET seq = :new WHERE seq = :old"), {"old": old, "new": new})
+    assert broken(log).record_id == 2
+
+
+def test_message_inserted_behind_the_logs_back_is_named(log):
+    populate(log, 2)
+    execute(log, "INSERT INTO messages SELECT 'forged', correlation_id, message_type, source_agency,"
+                 " source_system, 'forged-src', destination, routing_key, raw, raw_sha256, envelope,"
+                 " envelope_sha256, status, created_at, received_at, published_at, updated_at, 999"
+                 " FROM messages WHERE message_id = 'msg-1'")
+    error = broken(log)
+    assert error.record_id == 999 and "forged" in error.reason
+
+
+def test_edited_refused_input_is_named(log):
+    populate(log, 2)
+    refusal = log.refuse(b"<evil/>", "police", "signature missing")
+    seq = log.stats().chain_records
+    log.accept(record(9))
+    execute(log, "UPDATE refused SET reason = 'fine' WHERE refusal_id = :r", r=refusal)
+    error = broken(log)
+    assert error.record_id == seq and "'reason'" in error.reason
+
+
+# --- concurrency -----------------------------------------------------------
+
+def test_threads_appending_keep_one_chain(log):
+    def work(t: int) -> None:
+        for i in range(15):
+            log.accept(record(f"t{t}-{i}"))
+            log.record_event(f"msg-t{t}-{i}", "delivered")
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert log.verify_chain().records == 4 * 15 * 2
+    assert log.stats().by_status == {"delivered": 60}
+
+
+def _append_from_process(url: str, worker: int, count: int, start) -> None:
+    start.wait(10)
+    with open_message_log(url) as log:
+        for i in range(count):
+            log.accept(record(f"p{worker}-{i}"))
+            if i % 2:
+                log.mark_published([f"msg-p{worker}-{i}"])
+
+
+def test_processes_appending_keep_one_chain(log, log_url):
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    workers = [context.Process(target=_append_from_process, args=(log_url, w, 20, start)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    report = log.verify_chain()
+    assert report.records == 3 * (20 + 10)
+    assert log.stats().outbox_backlog == 30
+
+
+def test_opening_twice_is_idempotent_and_keeps_data(log, log_url):
+    log.accept(record(1))
+    with open_message_log(log_url) as again:
+        assert again.get("msg-1") is not None and again.verify_chain().records == 1
+    with open_message_log(log_url, create=False) as existing:
+        assert existing.verify_chain().records == 1
