@@ -1,0 +1,124 @@
+"""The licensing queue's handler: signed canonical messages in, state changed once.
+
+``LicensingConsumer.handle`` is a transport handler. For each delivery it
+
+1. verifies the hub's signature with the injected ``verify`` and from then on
+   reads only what the verifier returned (refused → non-recoverable
+   ``SignatureError``, so the transport dead-letters it);
+2. reads the envelope, checks the message is addressed to licensing and
+   valid against the canonical schema;
+3. applies it through ``state.apply_once`` (redelivery changes nothing), and
+   for a VisaEligibilityQuery replies with a VisaEligibilityResult — on every
+   delivery, since an asker whose first reply was lost still wants one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+
+from lxml import etree
+
+from hub import canonical
+from hub.envelope import Header
+from hub.errors import ConfigError, InputError
+from hub.transports.base import Delivery, Transport
+from simulators.licensing import canonical_io, effects, rules
+from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
+from simulators.licensing.state import LicensingState, utc_text
+
+#: agency replies that may reach the queue late (after the asker timed out): kept as events
+_LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
+                           "ChamberMembershipRecord", "Fault"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LicensingConsumer:
+    """Applies canonical messages addressed to licensing, each once."""
+
+    def __init__(self, state: LicensingState, verify: Verify, *, transport: Transport | None = None,
+                 seal: Seal = plain_seal, now: Callable[[], datetime] = _utc_now,
+                 validate: bool = True) -> None:
+        self.state = state
+        self.verify = verify
+        self.transport = transport
+        self.seal = seal
+        self.now = now
+        self.validate = validate
+        self._handlers = {
+            "WorkerArrival": self._worker_event, "WorkerDeparture": self._worker_event,
+            "ResidenceRenewal": self._worker_event, "VisaIssued": self._visa_issued,
+            "VisaEligibilityQuery": self._visa_query, "SalaryBatch": self._salary_batch,
+            "LabourCaseUpdate": self._labour_case,
+        } | {kind: self._late_reply for kind in _LATE_REPLIES}
+
+    def handle(self, delivery: Delivery) -> None:
+        """Transport handler: verify, read, apply once (and reply to queries)."""
+        header, body = verified_envelope(self.verify, delivery.message.body)
+        if header.destination != SYSTEM:
+            raise InputError(f"message for {header.destination!r} reached licensing",
+                             message_id=header.message_id, agency=header.source_agency)
+        if self.validate:
+            canonical.validate(body)
+        handler = self._handlers.get(header.message_type)
+        if handler is None:
+            raise InputError(f"licensing does not handle {header.message_type}",
+                             message_id=header.message_id, agency=header.source_agency)
+        handler(delivery, header, body)
+
+    def _apply(self, header: Header, fn: Callable, summary: dict) -> bool:
+        """Run ``fn(conn) -> outcome`` and its event row once per message id."""
+        applied_at = utc_text(self.now())
+
+        def apply(conn) -> None:
+            effects.record_event(conn, header, fn(conn), summary, applied_at)
+
+        return self.state.apply_once(header.message_id, apply)
+
+    def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        event = canonical_io.worker_event(body)
+        self._apply(header, lambda conn: effects.worker_event(conn, header.message_id, event), event)
+
+    def _visa_issued(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        visa = canonical_io.visa_issued(body)
+        self._apply(header, lambda conn: effects.visa_issued(conn, self.state, visa), visa)
+
+    def _salary_batch(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        batch = canonical_io.salary_batch(body)
+        summary = {k: v for k, v in batch.items() if k not in ("lines_total", "declared_total")}
+        summary |= {"lines_total": str(batch["lines_total"]), "declared_total": str(batch["declared_total"])}
+        self._apply(header, lambda conn: effects.salary_batch(conn, header.message_id, batch), summary)
+
+    def _labour_case(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        case = canonical_io.labour_case_update(body)
+        self._apply(header, lambda conn: effects.labour_case(conn, case), case)
+
+    def _late_reply(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        # Answers normally come back on the asker's reply queue; one routed here
+        # arrived after the decider gave up (the application was referred), so
+        # it is kept for the officer, not acted upon.
+        kind = header.message_type
+        summary = canonical_io.fault(body) if kind == "Fault" else {"record": kind}
+        self._apply(header, lambda conn: "kept-for-officer", summary)
+
+    def visa_answer(self, query: dict, today: date | None = None) -> rules.VisaAnswer:
+        """The answer to a VisaEligibilityQuery as of ``today``."""
+        licence = self.state.licence_view(query["licence_number"])
+        return rules.check_visa(licence, query["licence_type"], query["profession_code"],
+                                query["nationality"], today or self.now().date())
+
+    def _visa_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        query = canonical_io.visa_query(body)
+        verdict = self.visa_answer(query)
+        summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
+        self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
+        if not delivery.message.reply_to:
+            raise InputError("VisaEligibilityQuery without a reply address cannot be answered",
+                             message_id=header.message_id, agency=header.source_agency)
+        if self.transport is None:
+            raise ConfigError("this licensing consumer has no transport to reply with", message_id=header.message_id)
+        result = canonical_io.visa_eligibility_result(query["licence_number"], verdict)
+        reply_to(delivery, header, result, self.seal, self.transport, now=self.now())

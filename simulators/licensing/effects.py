@@ -1,0 +1,133 @@
+"""What each canonical event does to the licensing database.
+
+Every function here runs inside the transaction that
+:meth:`state.LicensingState.apply_once` opened, takes the connection and the
+fields :mod:`canonical_io` read, and returns a short outcome word for the
+events table. Besides the message-id guard of ``apply_once``, each one also
+guards on the business key (visa number, SIF file), because an agency that
+sends the same fact twice gives it two hub message ids.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simulators.licensing import rules
+from simulators.licensing.state import (
+    LicensingState, events, labour_cases, salary_batches, to_json, vacancies, visas, worker_events,
+)
+
+
+def record_event(conn: Connection, header, outcome: str, summary: dict, applied_at: str) -> None:
+    """The audit row GET /api/events lists: one per applied message."""
+    conn.execute(events.insert().values(
+        message_id=header.message_id, correlation_id=header.correlation_id, message_type=header.message_type,
+        source_agency=header.source_agency, applied_at=applied_at, outcome=outcome, summary=to_json(summary)))
+
+
+def worker_event(conn: Connection, message_id: str, event: dict) -> str:
+    """Store an arrival, departure or renewal; move the visa along with it."""
+    worker = event["worker"]
+    conn.execute(worker_events.insert().values(
+        message_id=message_id, kind=event["kind"], civil_number=worker["civil_number"],
+        passport_number=worker["passport_number"], employer_cr=event["employer_cr"],
+        occurred_at=event["occurred_at"], detail=to_json(event)))
+    if event["kind"] == "WorkerArrival":
+        return _visa_used_for_entry(conn, event["visa_number"])
+    if event["kind"] == "WorkerDeparture" and event["departure_kind"] == "final":
+        return _release_vacancy(conn, worker["passport_number"])
+    return "recorded"
+
+
+def _visa_used_for_entry(conn: Connection, visa_number: str) -> str:
+    changed = conn.execute(visas.update().where(visas.c.visa_number == visa_number, visas.c.status == "issued")
+                           .values(status="arrived")).rowcount
+    return "visa-used" if changed else "recorded-visa-unknown"
+
+
+def _release_vacancy(conn: Connection, passport_number: str | None) -> str:
+    # A final exit frees the vacancy the worker's visa took, so the employer may recruit again.
+    if not passport_number:
+        return "recorded-no-passport"
+    visa = conn.execute(visas.select().where(
+        visas.c.worker_passport == passport_number, visas.c.status.in_(("issued", "arrived")),
+        visas.c.vacancy_id.is_not(None)).order_by(visas.c.issued_at.desc()).limit(1)).mappings().first()
+    if visa is None:
+        return "recorded-no-visa"
+    conn.execute(vacancies.update().where(vacancies.c.id == visa["vacancy_id"], vacancies.c.used > 0)
+                 .values(used=vacancies.c.used - 1))
+    conn.execute(visas.update().where(visas.c.visa_number == visa["visa_number"]).values(status="released"))
+    return "vacancy-released"
+
+
+def visa_issued(conn: Connection, state: LicensingState, visa: dict) -> str:
+    """Consume one vacancy of the licence; a visa issued without one is kept and flagged."""
+    if conn.execute(sa.select(visas.c.visa_number).where(visas.c.visa_number == visa["visa_number"])).first():
+        return "duplicate-visa"
+    issued_on = date.fromisoformat(visa["issued_at"][:10])
+    licence = state.licence_view(visa["licence_number"], conn)
+    verdict = rules.check_visa(licence, visa["licence_type"], visa["profession_code"],
+                               visa["worker"]["nationality"], issued_on)
+    vacancy_id = None
+    if verdict.eligible:
+        taken = conn.execute(vacancies.update().where(
+            vacancies.c.id == verdict.vacancy.id, vacancies.c.used < vacancies.c.granted)
+            .values(used=vacancies.c.used + 1)).rowcount
+        vacancy_id = verdict.vacancy.id if taken else None
+    conn.execute(visas.insert().values(
+        visa_number=visa["visa_number"], licence_number=visa["licence_number"], vacancy_id=vacancy_id,
+        profession_code=visa["profession_code"], worker_passport=visa["worker"]["passport_number"],
+        worker_nationality=visa["worker"]["nationality"], issued_at=visa["issued_at"],
+        status="issued" if vacancy_id else "over-quota"))
+    return "vacancy-consumed" if vacancy_id else f"over-quota-{verdict.reason.code}"
+
+
+def salary_batch(conn: Connection, message_id: str, batch: dict) -> str:
+    """Keep a batch's summary; flag truncated or inconsistent batches and late payers."""
+    key = (salary_batches.c.employer_cr == batch["employer_cr"], salary_batches.c.pay_month == batch["pay_month"],
+           salary_batches.c.file_reference == batch["file_reference"])
+    if conn.execute(sa.select(salary_batches.c.id).where(*key)).first():
+        return "duplicate-file"
+    problems = batch_problems(batch)
+    late_payer = batch["late_lines"] + batch["missing_lines"] > 0
+    conn.execute(salary_batches.insert().values(
+        message_id=message_id, employer_cr=batch["employer_cr"], pay_month=batch["pay_month"],
+        file_reference=batch["file_reference"], record_count=batch["record_count"],
+        line_count=batch["line_count"], late_lines=batch["late_lines"], missing_lines=batch["missing_lines"],
+        late_payer=late_payer, problems=to_json(problems)))
+    if problems:
+        return "flagged-" + problems[0]
+    return "late-payer" if late_payer else "recorded"
+
+
+def batch_problems(batch: dict) -> list[str]:
+    """Reason codes for a batch that does not add up."""
+    problems = []
+    if batch["line_count"] != batch["record_count"]:
+        problems.append("record-count-mismatch")
+    if Decimal(batch["lines_total"]) != Decimal(batch["declared_total"]):
+        problems.append("total-mismatch")
+    if batch["bad_arithmetic"]:
+        problems.append("net-salary-arithmetic")
+    return problems
+
+
+def labour_case(conn: Connection, case: dict) -> str:
+    """Upsert the case; only a final judgment closes it (and releases the employer)."""
+    closed = case["event"] == "judgment" and case["final"]
+    values = {"employer_cr": case["employer_cr"], "last_event": case["event"], "event_date": case["event_date"],
+              "outcome": case["outcome"], "closed": closed}
+    current = conn.execute(sa.select(labour_cases.c.event_date).where(
+        labour_cases.c.case_number == case["case_number"])).first()
+    if current is None:
+        conn.execute(labour_cases.insert().values(case_number=case["case_number"], **values))
+    elif current.event_date <= case["event_date"]:
+        # Updates can arrive out of order (file batches); an older one must not reopen a closed case.
+        conn.execute(labour_cases.update().where(labour_cases.c.case_number == case["case_number"]).values(**values))
+    else:
+        return "stale-update"
+    return "case-closed" if closed else "case-open"

@@ -1,0 +1,103 @@
+"""The licensing system's side of the hub: verify what comes in, seal what goes out, ask agencies.
+
+Three small callables, each injected where it is used so tests can pass
+their own:
+
+* ``verify(bytes) -> element`` — parse with the hardened parser, check the
+  hub's XML-DSig against the trust store, return only the signed content;
+* ``seal(envelope) -> bytes`` — sign an outgoing envelope (or, with no key,
+  serialise it for a hub that signs on receipt);
+* :class:`TransportAsk` — ``ask(query_type, body, destination)``: one
+  request/reply round trip through the transport, answer body returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from lxml import etree
+
+from hub.envelope import Header, build_envelope, new_header, read_envelope
+from hub.errors import InputError, RabtError, SignatureError
+from hub.routing import routing_key
+from hub.signing import Signer, TrustStore, Verifier
+from hub.transports.base import Delivery, Message, Transport
+from hub.xmlsafe import parse_xml
+
+#: how licensing names itself in envelope headers and routing keys
+SYSTEM = "licensing"
+
+Verify = Callable[[bytes], etree._Element]
+Seal = Callable[[etree._Element], bytes]
+
+
+def hub_verifier(trust_store: TrustStore, signer: str = "hub") -> Verify:
+    """``verify(bytes)``: hardened parse, then the signature of ``signer`` must hold."""
+    verifier = Verifier(trust_store)
+
+    def verify(data: bytes) -> etree._Element:
+        return verifier.verify(parse_xml(data), expected_signer=signer).element
+
+    return verify
+
+
+def signer_seal(signer: Signer) -> Seal:
+    """``seal(envelope)`` signing with ``signer``'s identity."""
+    return signer.sign_bytes
+
+
+def plain_seal(envelope: etree._Element) -> bytes:
+    """Unsigned serialisation, for a hub that signs what licensing publishes."""
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def verified_envelope(verify: Verify, data: bytes) -> tuple[Header, etree._Element]:
+    """Header and body of what ``verify`` vouched for; any failure is a non-recoverable InputError."""
+    try:
+        element = verify(data)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the verifier throws, the message is refused
+        detail = exc.reason if isinstance(exc, RabtError) else (str(exc) or type(exc).__name__)
+        raise SignatureError(f"message refused, signature not verified: {detail}") from exc
+    if not isinstance(element, etree._Element):
+        raise SignatureError("verifier returned no signed element")
+    return read_envelope(element)
+
+
+def outgoing(header: Header, body: etree._Element, seal: Seal, correlation_id: str | None = None) -> Message:
+    """A transport Message carrying ``body`` in a sealed envelope."""
+    data = seal(build_envelope(header, body))
+    key = routing_key(header.destination, header.message_type, header.source_agency)
+    return Message(data, key, header.message_id, correlation_id or header.correlation_id)
+
+
+def reply_to(delivery: Delivery, request: Header, body: etree._Element, seal: Seal, transport: Transport,
+             now: datetime | None = None) -> Header:
+    """Answer ``request`` (same correlation id) through ``transport.reply``."""
+    raw = etree.tostring(body)
+    header = request.reply_header(message_type=etree.QName(body).localname, source_agency=SYSTEM,
+                                  source_system=SYSTEM, raw_payload=raw, now=now)
+    transport.reply(delivery, outgoing(header, body, seal, delivery.message.correlation_id))
+    return header
+
+
+class TransportAsk:
+    """``ask(query_type, body, destination) -> reply body`` over the hub's request/reply."""
+
+    def __init__(self, transport: Transport, verify: Verify, seal: Seal = plain_seal, *, timeout: float = 10.0) -> None:
+        self.transport = transport
+        self.verify = verify
+        self.seal = seal
+        self.timeout = timeout
+
+    def __call__(self, query_type: str, body: etree._Element, destination: str) -> etree._Element:
+        header = new_header(message_type=query_type, source_agency=SYSTEM, source_system=SYSTEM,
+                            destination=destination, raw_payload=etree.tostring(body))
+        answer = self.transport.request(outgoing(header, body, self.seal), timeout=self.timeout)
+        reply_header, reply_body = verified_envelope(self.verify, answer.body)
+        if reply_header.correlation_id != header.correlation_id:
+            raise InputError(f"reply correlates to {reply_header.correlation_id}, not {header.correlation_id}",
+                             message_id=reply_header.message_id, agency=reply_header.source_agency)
+        return reply_body

@@ -1,0 +1,317 @@
+"""The licensing decisions, as pure functions: facts in, a decision out.
+
+Nothing here does I/O. The decider gathers the agencies' answers into the
+small frozen records below and hands them over; the consumer does the same
+for visa checks. Every decision lists its reasons (machine code + words).
+
+How an agency answer counts:
+
+* a record (``IncomeProof``, ``CivilStatus``, ...) is authoritative data;
+* ``NotFound`` is an authoritative "no such person / CR" — for income and
+  commerce that refuses, for the civil registry it is inconsistent (a
+  citizen applicant the registry does not know) and refers;
+* ``NoAnswer`` (timeout, fault, unexpected reply) never decides anything on
+  its own: it refers the application to an officer.
+
+Precedence: any refusal reason refuses; else any referral reason refers;
+else the licence is approved. A refusal is only drawn from data that passed
+its consistency checks (a record about someone else refers, and its wage is
+not even looked at).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+APPROVED, REFUSED, REFERRED = "approved", "refused", "referred"
+PRIVATE, COMMERCIAL = "private", "commercial"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why: a code (``[a-z0-9-]``, the schema's ReasonCode) and an English text."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision with its reasons, in the order they were found."""
+
+    decision: str
+    reasons: tuple[Reason, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+
+@dataclass(frozen=True)
+class NoAnswer:
+    """The agency did not answer usefully: timeout, fault, unexpected reply."""
+
+    agency: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """The agency answered that it holds no record for the key asked."""
+
+    agency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IncomeProof:
+    """An insurance fund's IncomeRecord, reduced to what the rule needs."""
+
+    civil_number: str
+    source: str
+    employee_status: str
+    monthly_wage: Decimal
+
+
+@dataclass(frozen=True)
+class CivilStatus:
+    """The civil registry's CivilStatusRecord, reduced."""
+
+    civil_number: str
+    marital_status: str
+    source_registry: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The commercial registry's CommercialRegistrationRecord, reduced."""
+
+    cr_number: str
+    status: str
+    expiry_date: date
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The chamber's ChamberMembershipRecord, reduced."""
+
+    cr_number: str
+    status: str
+    valid_until: date
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Tunable thresholds of the rules."""
+
+    income_threshold: Decimal = Decimal("600.000")
+    """Minimum insured monthly wage (OMR) for a private licence."""
+
+    income_sources: frozenset[str] = frozenset({"social-insurance", "civil-service-pension"})
+    """Funds whose income proof may approve a private licence automatically."""
+
+    civil_registries: frozenset[str] = frozenset({"civil-registry"})
+    """Registries whose marital status counts (SourceRegistry of the record)."""
+
+    licence_validity_days: int = 365
+    """How long an approved licence stays valid."""
+
+    refer_on_pending_case: bool = True
+    """Refer a commercial application while the employer has an open labour case."""
+
+
+class _Findings:
+    """Collects refusal and referral reasons; turns them into an Outcome."""
+
+    def __init__(self) -> None:
+        self.refuse: list[Reason] = []
+        self.refer: list[Reason] = []
+
+    def outcome(self) -> Outcome:
+        if self.refuse:
+            return Outcome(REFUSED, tuple(self.refuse + self.refer))
+        if self.refer:
+            return Outcome(REFERRED, tuple(self.refer))
+        return Outcome(APPROVED, (Reason("all-checks-passed", "every agency confirmed the conditions"),))
+
+
+def _no_answer(findings: _Findings, what: str, answer: NoAnswer) -> None:
+    findings.refer.append(Reason(f"{what}-no-answer", f"{answer.agency} did not answer ({answer.code}): {answer.reason}"))
+
+
+def _check_income(findings: _Findings, civil_number: str, income, policy: Policy) -> None:
+    if isinstance(income, NoAnswer):
+        return _no_answer(findings, "income", income)
+    if isinstance(income, NotFound):
+        return findings.refuse.append(Reason("not-insured", f"{income.agency}: {income.reason}"))
+    if income.civil_number != civil_number:
+        return findings.refer.append(Reason(
+            "income-record-mismatch", f"income record is for {income.civil_number}, not the applicant {civil_number}"))
+    if income.source not in policy.income_sources:
+        findings.refer.append(Reason("income-source-not-accepted", f"income proof from {income.source!r}"))
+    if income.employee_status != "active":
+        findings.refuse.append(Reason("employee-inactive", f"employee status is {income.employee_status!r}"))
+    if income.monthly_wage < policy.income_threshold:
+        findings.refuse.append(Reason(
+            "income-below-threshold",
+            f"monthly wage {income.monthly_wage:.3f} OMR is below {policy.income_threshold:.3f} OMR"))
+
+
+def _check_civil_status(findings: _Findings, civil_number: str, civil, policy: Policy) -> None:
+    if isinstance(civil, NoAnswer):
+        return _no_answer(findings, "civil-registry", civil)
+    if isinstance(civil, NotFound):
+        return findings.refer.append(Reason("civil-registry-unknown-person", f"{civil.agency}: {civil.reason}"))
+    if civil.civil_number != civil_number:
+        return findings.refer.append(Reason(
+            "civil-record-mismatch", f"civil record is for {civil.civil_number}, not the applicant {civil_number}"))
+    if civil.source_registry not in policy.civil_registries:
+        findings.refer.append(Reason(
+            "marital-status-not-from-registry", f"marital status comes from {civil.source_registry!r}"))
+    if not civil.marital_status:
+        findings.refer.append(Reason("marital-status-missing", "the civil record has no marital status"))
+
+
+def decide_private(civil_number: str, income, civil, policy: Policy = Policy()) -> Outcome:
+    """Private (household worker) licence for citizen ``civil_number``.
+
+    ``income`` is an IncomeProof, NotFound or NoAnswer; ``civil`` a
+    CivilStatus, NotFound or NoAnswer.
+    """
+    findings = _Findings()
+    _check_income(findings, civil_number, income, policy)
+    _check_civil_status(findings, civil_number, civil, policy)
+    return findings.outcome()
+
+
+def _check_registration(findings: _Findings, cr_number: str, registration, today: date) -> None:
+    if isinstance(registration, NoAnswer):
+        return _no_answer(findings, "cr", registration)
+    if isinstance(registration, NotFound):
+        return findings.refuse.append(Reason("cr-not-found", f"{registration.agency}: {registration.reason}"))
+    if registration.cr_number != cr_number:
+        return findings.refer.append(Reason(
+            "cr-record-mismatch", f"CR record is for {registration.cr_number}, not {cr_number}"))
+    if registration.status != "active":
+        findings.refuse.append(Reason("cr-not-active", f"commercial registration is {registration.status}"))
+    if registration.expiry_date < today:
+        findings.refuse.append(Reason("cr-expired", f"commercial registration expired on {registration.expiry_date}"))
+
+
+def _check_membership(findings: _Findings, cr_number: str, membership, today: date) -> None:
+    if isinstance(membership, NoAnswer):
+        return _no_answer(findings, "chamber", membership)
+    if isinstance(membership, NotFound):
+        return findings.refuse.append(Reason("chamber-membership-missing", f"{membership.agency}: {membership.reason}"))
+    if membership.cr_number != cr_number:
+        return findings.refer.append(Reason(
+            "chamber-record-mismatch", f"chamber record is for {membership.cr_number}, not {cr_number}"))
+    if membership.status != "active":
+        findings.refuse.append(Reason("chamber-membership-lapsed", f"chamber membership is {membership.status}"))
+    if membership.valid_until < today:
+        findings.refuse.append(Reason(
+            "chamber-membership-expired", f"chamber membership was valid until {membership.valid_until}"))
+
+
+def decide_commercial(cr_number: str, registration, membership, today: date, *,
+                      open_cases: int = 0, policy: Policy = Policy()) -> Outcome:
+    """Commercial licence for establishment ``cr_number``.
+
+    ``registration``: Registration, NotFound or NoAnswer; ``membership``:
+    Membership, NotFound or NoAnswer; ``open_cases``: labour cases against
+    the employer without a final judgment.
+    """
+    findings = _Findings()
+    _check_registration(findings, cr_number, registration, today)
+    _check_membership(findings, cr_number, membership, today)
+    if open_cases and policy.refer_on_pending_case:
+        findings.refer.append(Reason("labour-case-pending", f"{open_cases} labour case(s) open against the employer"))
+    return findings.outcome()
+
+
+def licence_valid_until(decided_on: date, policy: Policy = Policy()) -> date:
+    """Expiry of a licence approved on ``decided_on``."""
+    return decided_on + timedelta(days=policy.licence_validity_days)
+
+
+# ------------------------------------------------------------------ visas
+
+
+@dataclass(frozen=True)
+class Vacancy:
+    """What a licence allows: ``granted`` workers of one profession (and nationality, if set)."""
+
+    profession_code: str
+    granted: int
+    used: int = 0
+    nationality: str | None = None
+    id: int | None = field(default=None, compare=False)
+    """The store's row id, carried through so the chosen vacancy can be updated."""
+
+    @property
+    def free(self) -> int:
+        return max(self.granted - self.used, 0)
+
+
+@dataclass(frozen=True)
+class LicenceView:
+    """A licence as the visa check sees it."""
+
+    number: str
+    licence_type: str
+    status: str
+    valid_until: date
+    vacancies: tuple[Vacancy, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class VisaAnswer:
+    """Yes or no with the reason; ``vacancy`` is the one a visa would consume."""
+
+    eligible: bool
+    reason: Reason
+    remaining: int | None = None
+    vacancy: Vacancy | None = None
+
+
+def check_visa(licence: LicenceView | None, licence_type: str, profession_code: str,
+               nationality: str | None, today: date) -> VisaAnswer:
+    """May a visa be issued under ``licence`` for this profession and nationality?"""
+    refusal = _licence_refusal(licence, licence_type, today)
+    if refusal is not None:
+        return VisaAnswer(False, refusal)
+    same_profession = [v for v in licence.vacancies if v.profession_code == profession_code]
+    if not same_profession:
+        return VisaAnswer(False, Reason("profession-mismatch", f"licence {licence.number} has no vacancy for profession {profession_code}"), 0)
+    allowed = [v for v in same_profession if v.nationality in (None, nationality)]
+    if not allowed:
+        return VisaAnswer(False, Reason("nationality-not-allowed", f"profession {profession_code} is restricted to other nationalities"), 0)
+    vacancy = _pick_vacancy(allowed)
+    remaining = sum(v.free for v in allowed)
+    if vacancy is None:
+        return VisaAnswer(False, Reason("no-vacancy", f"all vacancies for profession {profession_code} are used"), 0)
+    text = f"licence valid until {licence.valid_until} with {remaining} free vacancy(ies) for profession {profession_code}"
+    return VisaAnswer(True, Reason("vacancy-available", text), remaining, vacancy)
+
+
+def _licence_refusal(licence: LicenceView | None, licence_type: str, today: date) -> Reason | None:
+    if licence is None:
+        return Reason("licence-not-found", "no such licence")
+    if licence.status != APPROVED:
+        return Reason("licence-not-valid", f"licence {licence.number} is {licence.status}")
+    if licence.valid_until < today:
+        return Reason("licence-expired", f"licence {licence.number} expired on {licence.valid_until}")
+    if licence.licence_type != licence_type:
+        return Reason("licence-type-mismatch", f"licence {licence.number} is {licence.licence_type}, not {licence_type}")
+    return None
+
+
+def _pick_vacancy(allowed: list[Vacancy]) -> Vacancy | None:
+    # A nationality-specific vacancy is used before an open one, so the open
+    # one stays available for workers of any other nationality.
+    free = [v for v in allowed if v.free > 0]
+    free.sort(key=lambda v: v.nationality is None)
+    return free[0] if free else None

@@ -1,0 +1,321 @@
+"""The licensing system's own database (SQLAlchemy Core; SQLite by default).
+
+Tables: applications and the vacancies they ask for, decisions, licences and
+their vacancies per profession, visas issued, worker events, salary batches,
+labour cases, and ``events`` — one row per canonical message applied.
+
+Every canonical message is applied through :meth:`LicensingState.apply_once`
+(``hub.idempotency.IdempotentConsumer``): the change and the "seen" mark
+commit in one transaction, so a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import InputError
+from hub.idempotency import IdempotentConsumer
+from hub.messagelog.db import create_tables, make_engine, write_transaction
+from simulators.licensing import rules
+
+metadata = sa.MetaData()
+
+applications = sa.Table(
+    "lic_applications", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(40), unique=True),
+    sa.Column("licence_type", sa.String(16), nullable=False),
+    sa.Column("applicant_civil_number", sa.String(9)),
+    sa.Column("employer_cr", sa.String(10)),
+    sa.Column("applicant_name", sa.String(200)),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | refused | referred
+    sa.Column("submitted_at", sa.String(32), nullable=False),
+)
+requested_vacancies = sa.Table(
+    "lic_requested_vacancies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("application_number", sa.String(40), sa.ForeignKey("lic_applications.number"), nullable=False),
+    sa.Column("profession_code", sa.String(8), nullable=False),
+    sa.Column("nationality", sa.String(3)),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+decisions = sa.Table(
+    "lic_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("application_number", sa.String(40), nullable=False, index=True),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON [{code, text}]
+    sa.Column("decided_at", sa.String(32), nullable=False),
+    sa.Column("decided_by", sa.String(16), nullable=False),
+    sa.Column("licence_number", sa.String(40)),
+)
+licences = sa.Table(
+    "lic_licences", metadata,
+    sa.Column("number", sa.String(40), primary_key=True),
+    sa.Column("application_number", sa.String(40), nullable=False),
+    sa.Column("licence_type", sa.String(16), nullable=False),
+    sa.Column("holder_civil_number", sa.String(9)),
+    sa.Column("employer_cr", sa.String(10)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("issued_on", sa.String(10), nullable=False),
+    sa.Column("valid_until", sa.String(10), nullable=False),
+)
+vacancies = sa.Table(
+    "lic_vacancies", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("licence_number", sa.String(40), sa.ForeignKey("lic_licences.number"), nullable=False, index=True),
+    sa.Column("profession_code", sa.String(8), nullable=False),
+    sa.Column("nationality", sa.String(3)),
+    sa.Column("granted", sa.Integer, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False, default=0),
+)
+visas = sa.Table(
+    "lic_visas", metadata,
+    sa.Column("visa_number", sa.String(40), primary_key=True),
+    sa.Column("licence_number", sa.String(40), nullable=False, index=True),
+    sa.Column("vacancy_id", sa.Integer),  # None: issued with no free vacancy (flagged)
+    sa.Column("profession_code", sa.String(8), nullable=False),
+    sa.Column("worker_passport", sa.String(12), index=True),
+    sa.Column("worker_nationality", sa.String(3)),
+    sa.Column("issued_at", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # issued | over-quota | arrived | released
+)
+worker_events = sa.Table(
+    "lic_worker_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("civil_number", sa.String(9), index=True),
+    sa.Column("passport_number", sa.String(12), index=True),
+    sa.Column("employer_cr", sa.String(10)),
+    sa.Column("occurred_at", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON
+)
+salary_batches = sa.Table(
+    "lic_salary_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("employer_cr", sa.String(10), nullable=False, index=True),
+    sa.Column("pay_month", sa.String(7), nullable=False),
+    sa.Column("file_reference", sa.String(128), nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("late_lines", sa.Integer, nullable=False),
+    sa.Column("missing_lines", sa.Integer, nullable=False),
+    sa.Column("late_payer", sa.Boolean, nullable=False),
+    sa.Column("problems", sa.Text, nullable=False),  # JSON list of codes
+    sa.UniqueConstraint("employer_cr", "pay_month", "file_reference", name="uq_lic_salary_file"),
+)
+labour_cases = sa.Table(
+    "lic_labour_cases", metadata,
+    sa.Column("case_number", sa.String(40), primary_key=True),
+    sa.Column("employer_cr", sa.String(10), index=True),
+    sa.Column("last_event", sa.String(16), nullable=False),
+    sa.Column("event_date", sa.String(10), nullable=False),
+    sa.Column("outcome", sa.String(24)),
+    sa.Column("closed", sa.Boolean, nullable=False),
+)
+events = sa.Table(
+    "lic_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("correlation_id", sa.String(64)),
+    sa.Column("message_type", sa.String(64), nullable=False),
+    sa.Column("source_agency", sa.String(32), nullable=False),
+    sa.Column("applied_at", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),  # JSON
+)
+
+
+@dataclass(frozen=True)
+class ApplicationRequest:
+    """What an applicant submits; vacancies are ``(profession, nationality|None, count)``."""
+
+    licence_type: str
+    vacancies: tuple[tuple[str, str | None, int], ...]
+    applicant_civil_number: str | None = None
+    employer_cr: str | None = None
+    applicant_name: str | None = None
+
+
+def to_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LicensingState:
+    """The licensing database: applications, licences, decisions and applied events."""
+
+    def __init__(self, engine_or_url: Engine | str, *, consumer_name: str = "licensing") -> None:
+        self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+        create_tables(self.engine, metadata)
+        self._once = IdempotentConsumer(self.engine, consumer_name)
+
+    def apply_once(self, message_id: str, fn) -> bool:
+        """Run ``fn(connection)`` once per message id; False when already applied."""
+        return self._once.apply_once(message_id, fn)
+
+    # ------------------------------------------------------- applications
+
+    def create_application(self, request: ApplicationRequest, now: datetime) -> str:
+        """Store a pending application; returns its number (``APP-<year>-<seq>``)."""
+        _check_request(request)
+        with write_transaction(self.engine) as conn:
+            seq = conn.execute(applications.insert().values(
+                licence_type=request.licence_type, applicant_civil_number=request.applicant_civil_number,
+                employer_cr=request.employer_cr, applicant_name=request.applicant_name, status="pending",
+                submitted_at=utc_text(now))).inserted_primary_key[0]
+            number = f"APP-{now.year}-{seq:06d}"
+            conn.execute(applications.update().where(applications.c.seq == seq).values(number=number))
+            conn.execute(requested_vacancies.insert(), [
+                {"application_number": number, "profession_code": p, "nationality": n, "count": c}
+                for p, n, c in request.vacancies])
+        return number
+
+    def application(self, number: str) -> dict | None:
+        """The application with its requested vacancies and latest decision."""
+        with self.engine.connect() as conn:
+            row = conn.execute(applications.select().where(applications.c.number == number)).mappings().first()
+            if row is None:
+                return None
+            wanted = conn.execute(requested_vacancies.select().where(
+                requested_vacancies.c.application_number == number)).mappings().all()
+            latest = conn.execute(decisions.select().where(decisions.c.application_number == number)
+                                  .order_by(decisions.c.id.desc()).limit(1)).mappings().first()
+        result = {k: row[k] for k in ("number", "licence_type", "applicant_civil_number", "employer_cr",
+                                      "applicant_name", "status", "submitted_at")}
+        result["vacancies"] = [{"profession_code": v["profession_code"], "nationality": v["nationality"],
+                                "count": v["count"]} for v in wanted]
+        result["decision"] = None if latest is None else _decision_dict(latest)
+        return result
+
+    def record_decision(self, number: str, outcome: rules.Outcome, now: datetime,
+                        policy: rules.Policy = rules.Policy(), decided_by: str = "automatic") -> dict:
+        """Store a decision; an approval also issues the licence with its vacancies."""
+        application = self.application(number)
+        if application is None:
+            raise InputError(f"no application {number!r}")
+        if application["status"] == rules.APPROVED:
+            raise InputError(f"application {number} is already approved; its licence stands")
+        licence_number = None
+        with write_transaction(self.engine) as conn:
+            if outcome.decision == rules.APPROVED:
+                licence_number = _issue_licence(conn, application, now.date(), policy)
+            conn.execute(decisions.insert().values(
+                application_number=number, decision=outcome.decision, decided_at=utc_text(now),
+                decided_by=decided_by, licence_number=licence_number,
+                reasons=to_json([{"code": r.code, "text": r.text} for r in outcome.reasons])))
+            conn.execute(applications.update().where(applications.c.number == number)
+                         .values(status=outcome.decision))
+        return self.decision_for(number)
+
+    def decision_for(self, number: str) -> dict:
+        """The latest decision on ``number`` in LicenceDecision shape (see canonical_io)."""
+        application = self.application(number)
+        decision = dict(application["decision"])
+        licence = self.licence(decision["licence_number"]) if decision["licence_number"] else None
+        decision |= {"application_id": number, "licence_type": application["licence_type"],
+                     "applicant_civil_number": application["applicant_civil_number"],
+                     "employer_cr": application["employer_cr"],
+                     "valid_until": licence and licence["valid_until"],
+                     "vacancies": licence["vacancies"] if licence else []}
+        return decision
+
+    def decisions(self, limit: int = 100) -> list[dict]:
+        """Latest decisions first."""
+        query = (sa.select(decisions, applications.c.licence_type, applications.c.applicant_name,
+                           applications.c.applicant_civil_number, applications.c.employer_cr)
+                 .join(applications, applications.c.number == decisions.c.application_number)
+                 .order_by(decisions.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_decision_dict(r) | {k: r[k] for k in ("licence_type", "applicant_name",
+                                                          "applicant_civil_number", "employer_cr")} for r in rows]
+
+    # ------------------------------------------------------------ licences
+
+    def licence(self, number: str, conn: Connection | None = None) -> dict | None:
+        """A licence with its vacancies (granted, used, free)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.licence(number, own)
+        row = conn.execute(licences.select().where(licences.c.number == number)).mappings().first()
+        if row is None:
+            return None
+        rows = conn.execute(vacancies.select().where(vacancies.c.licence_number == number)
+                            .order_by(vacancies.c.id)).mappings().all()
+        return dict(row) | {"vacancies": [
+            {"id": v["id"], "profession_code": v["profession_code"], "nationality": v["nationality"],
+             "granted": v["granted"], "used": v["used"], "free": max(v["granted"] - v["used"], 0)} for v in rows]}
+
+    def licence_view(self, number: str, conn: Connection | None = None) -> rules.LicenceView | None:
+        """The licence as :func:`rules.check_visa` reads it."""
+        licence = self.licence(number, conn)
+        if licence is None:
+            return None
+        return rules.LicenceView(
+            number=number, licence_type=licence["licence_type"], status=licence["status"],
+            valid_until=date.fromisoformat(licence["valid_until"]),
+            vacancies=tuple(rules.Vacancy(v["profession_code"], v["granted"], v["used"], v["nationality"], v["id"])
+                            for v in licence["vacancies"]))
+
+    def open_cases(self, employer_cr: str) -> int:
+        """Labour cases against ``employer_cr`` without a final judgment."""
+        query = sa.select(sa.func.count()).select_from(labour_cases).where(
+            labour_cases.c.employer_cr == employer_cr, labour_cases.c.closed.is_(False))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def events(self, limit: int = 100, message_type: str | None = None) -> list[dict]:
+        """Applied canonical messages, latest first."""
+        query = events.select().order_by(events.c.id.desc()).limit(limit)
+        if message_type:
+            query = query.where(events.c.message_type == message_type)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [dict(r) | {"summary": json.loads(r["summary"])} for r in rows]
+
+    def rows(self, table: sa.Table) -> list[dict]:
+        """Every row of one of this module's tables (operator views and tests)."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(table.select()).mappings().all()]
+
+
+def _check_request(request: ApplicationRequest) -> None:
+    if request.licence_type == rules.PRIVATE and not request.applicant_civil_number:
+        raise InputError("a private licence application needs the applicant's civil number")
+    if request.licence_type == rules.COMMERCIAL and not request.employer_cr:
+        raise InputError("a commercial licence application needs the employer's CR number")
+    if request.licence_type not in (rules.PRIVATE, rules.COMMERCIAL):
+        raise InputError(f"licence type must be private or commercial, not {request.licence_type!r}")
+    if not request.vacancies or any(count < 1 for _, _, count in request.vacancies):
+        raise InputError("an application asks for at least one vacancy, each with a count of 1 or more")
+
+
+def _decision_dict(row) -> dict:
+    return {"application_number": row["application_number"], "decision": row["decision"],
+            "reasons": json.loads(row["reasons"]), "decided_at": row["decided_at"],
+            "decided_by": row["decided_by"], "licence_number": row["licence_number"]}
+
+
+def _issue_licence(conn: Connection, application: dict, today: date, policy: rules.Policy) -> str:
+    prefix = "PL" if application["licence_type"] == rules.PRIVATE else "CL"
+    number = f"{prefix}-{application['number'].split('-', 1)[1]}"
+    conn.execute(licences.insert().values(
+        number=number, application_number=application["number"], licence_type=application["licence_type"],
+        holder_civil_number=application["applicant_civil_number"], employer_cr=application["employer_cr"],
+        status=rules.APPROVED, issued_on=today.isoformat(),
+        valid_until=rules.licence_valid_until(today, policy).isoformat()))
+    conn.execute(vacancies.insert(), [
+        {"licence_number": number, "profession_code": v["profession_code"], "nationality": v["nationality"],
+         "granted": v["count"], "used": 0} for v in application["vacancies"]])
+    return number
