@@ -9,6 +9,7 @@ that :meth:`MessageLog.verify_chain` re-checks against the stored bytes.
     log.verify_chain()          # AuditChainError names the first broken record
 """
 
+from hub.messagelog.accepting import BatchResult
 from hub.messagelog.log import MessageLog, open_message_log
 from hub.messagelog.records import (
     STATUSES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage,
@@ -16,6 +17,6 @@ from hub.messagelog.records import (
 from hub.messagelog.verify import ChainReport
 
 __all__ = [
-    "STATUSES", "Accepted", "ChainReport", "Event", "LogStats", "MessageLog",
+    "STATUSES", "Accepted", "BatchResult", "ChainReport", "Event", "LogStats", "MessageLog",
     "PendingMessage", "Refusal", "StoredMessage", "open_message_log",
 ]

@@ -15,17 +15,16 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.errors import DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, db, verify
-from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, fields_detail
+from hub.errors import MessageLogError
+from hub.messagelog import accepting, chain, db, verify
+from hub.messagelog.accepting import BatchResult
+from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
     Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status, sha256_hex,
 )
 from hub.messagelog.schema import audit_chain, messages, metadata, outbox, parse_timestamp, refused, timestamp
 
 _m, _o, _c = messages, outbox, audit_chain
-_BY_SOURCE = sa.select(_m.c.message_id).where(
-    _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id == sa.bindparam("source_id"))
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
 _COLUMNS = [col for col in _m.c if col.name != "chain_seq"]
 _GET = sa.select(*_COLUMNS).where(_m.c.message_id == sa.bindparam("mid"))
@@ -90,37 +89,22 @@ class MessageLog:
         Raises DuplicateMessageError (with ``first_message_id``) when the agency
         sent this message id before; nothing new is stored then.
         """
-        record.validate()
-        now = timestamp()
-        values = _message_values(record, now)
-        entry = ChainEntry(
-            "accepted", "received", now, record.message_id, fields_detail(values, HEADER_FIELDS),
-            raw_sha256=values["raw_sha256"], envelope_sha256=values["envelope_sha256"])
-        try:
-            with self._writing("store the message") as conn:
-                self._refuse_duplicate(conn, record)
-                [seq] = chain.append(conn, [entry])
-                conn.execute(sa.insert(_m), {**values, "chain_seq": seq})
-                conn.execute(_ENQUEUE, {"message_id": record.message_id, "enqueued_at": now})
-        except MessageLogError as exc:
-            if isinstance(exc.__cause__, sa.exc.IntegrityError):
-                # A constraint fired despite the check: say which duplicate it was.
-                with db.translated("look for duplicates"), self.engine.connect() as conn:
-                    self._refuse_duplicate(conn, record)
-            raise
+        result = self.accept_many([record])
+        if result.duplicates:
+            raise result.duplicates[0]
         return record.message_id
 
-    @staticmethod
-    def _refuse_duplicate(conn: Connection, record: Accepted) -> None:
-        if record.source_message_id is not None:
-            params = {"agency": record.source_agency, "source_id": record.source_message_id}
-            first = conn.execute(_BY_SOURCE, params).scalar()
-            if first is not None:
-                raise DuplicateMessageError(
-                    f"{record.source_agency} message {record.source_message_id!r} was already received as {first}",
-                    first_message_id=first, agency=record.source_agency)
-        if conn.execute(_EXISTS, {"mid": record.message_id}).first() is not None:
-            raise MessageLogError("a message with this id is already stored", message_id=record.message_id)
+    def accept_many(self, records: Sequence[Accepted]) -> BatchResult:
+        """Store a batch (a wage file's records, say) in one transaction.
+
+        Duplicates are left out and reported in the result; a malformed record
+        or a reused hub message id refuses the whole batch (MessageLogError).
+        """
+        records = list(records)
+        if not records:
+            return BatchResult()
+        with self._writing("store the messages") as conn:
+            return accepting.store(conn, records)
 
     def refuse(self, raw: bytes | str, agency: str | None, reason: str) -> str:
         """Keep refused input (unparseable, bad signature…) with the reason; its refusal id."""
@@ -245,20 +229,6 @@ def _actor(actor: str) -> str:
     if not isinstance(actor, str) or not actor.strip():
         raise MessageLogError("an operator action needs the operator's name (actor)")
     return actor.strip()
-
-
-def _message_values(record: Accepted, now: str) -> dict:
-    return {
-        "message_id": record.message_id, "correlation_id": record.correlation_id,
-        "message_type": record.message_type, "source_agency": record.source_agency,
-        "source_system": record.source_system, "source_message_id": record.source_message_id,
-        "destination": record.destination, "routing_key": record.routing_key,
-        "raw": bytes(record.raw), "raw_sha256": sha256_hex(record.raw),
-        "envelope": bytes(record.envelope), "envelope_sha256": sha256_hex(record.envelope),
-        "status": "received", "created_at": timestamp(record.created_at) if record.created_at else now,
-        "received_at": timestamp(record.received_at) if record.received_at else now,
-        "published_at": None, "updated_at": now,
-    }
 
 
 def _stored(row) -> StoredMessage:

@@ -358,3 +358,23 @@ def test_opening_twice_is_idempotent_and_keeps_data(log, log_url):
         assert again.get("msg-1") is not None and again.verify_chain().records == 1
     with open_message_log(log_url, create=False) as existing:
         assert existing.verify_chain().records == 1
+
+
+def test_accept_many_stores_a_batch_and_reports_duplicates(log):
+    log.accept(record(1))
+    batch = [record(2), record(3, source_message_id="police-1"), record(4), record(5, source_message_id="police-4")]
+    result = log.accept_many(batch)
+    assert result.stored == ["msg-2", "msg-4"]
+    assert [d.first_message_id for d in result.duplicates] == ["msg-1", "msg-4"]
+    assert [p.message_id for p in log.unpublished(10)] == ["msg-1", "msg-2", "msg-4"]
+    assert log.verify_chain().records == 3
+    assert log.accept_many([]).stored == []
+
+
+def test_accept_many_with_a_reused_hub_id_stores_nothing(log):
+    log.accept(record(1))
+    with pytest.raises(MessageLogError, match="already stored"):
+        log.accept_many([record(2), record(1, source_message_id="fresh")])
+    with pytest.raises(MessageLogError, match="already stored"):
+        log.accept_many([record(3), record(3, source_message_id="other")])
+    assert log.get("msg-2") is None and log.get("msg-3") is None and log.stats().chain_records == 1
