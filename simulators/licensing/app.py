@@ -1,0 +1,187 @@
+"""Flask app of the licensing reference system: one HTML page and a JSON API.
+
+    POST /api/applications          submit and decide (201, the application + decision)
+    GET  /api/applications/<number> an application with its latest decision
+    GET  /api/licences/<number>     a licence with vacancies granted / used / free
+    GET  /api/decisions             latest decisions first
+    GET  /api/events                canonical messages applied (?type=WorkerArrival)
+    GET  /healthz                   database reachable
+
+``create_app`` wires production defaults (database from the config, ``ask``
+through the hub when a broker URL is set) and lets tests pass their own
+``state``, ``ask`` and ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask, jsonify, redirect, render_template_string, request, url_for
+
+from hub.errors import InputError, RabtError
+from simulators.licensing import decider as decider_module
+from simulators.licensing.config import HubAsk, LicensingConfig, no_hub
+from simulators.licensing.pages import INDEX, text_lang
+from simulators.licensing.state import ApplicationRequest, LicensingState
+
+_PATTERNS = {
+    "applicant_civil_number": re.compile(r"[0-9]{8,9}"),
+    "employer_cr": re.compile(r"[0-9]{7,10}"),
+    "profession_code": re.compile(r"[0-9]{4,8}"),
+    "nationality": re.compile(r"[A-Z]{3}"),
+}
+_MAX_VACANCIES = 500
+
+
+def _checked(field: str, value) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _PATTERNS[field].fullmatch(value):
+        raise InputError(f"{field} {value!r} is malformed (expected {_PATTERNS[field].pattern})")
+    return value
+
+
+def _vacancy(item) -> tuple[str, str | None, int]:
+    if not isinstance(item, dict):
+        raise InputError("each vacancy is an object {profession_code, nationality?, count}")
+    count = item.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= _MAX_VACANCIES:
+        raise InputError(f"vacancy count must be an integer from 1 to {_MAX_VACANCIES}, got {count!r}")
+    profession = _checked("profession_code", item.get("profession_code"))
+    if profession is None:
+        raise InputError("each vacancy needs a profession_code")
+    return profession, _checked("nationality", item.get("nationality")), count
+
+
+def application_request(data) -> ApplicationRequest:
+    """An ApplicationRequest from submitted JSON; InputError naming the bad field."""
+    if not isinstance(data, dict):
+        raise InputError("the request body must be a JSON object")
+    items = data.get("vacancies")
+    if not isinstance(items, list) or not items:
+        raise InputError("vacancies must be a non-empty list")
+    name = data.get("applicant_name")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise InputError("applicant_name must be text of at most 200 characters")
+    return ApplicationRequest(
+        licence_type=str(data.get("licence_type", "")), vacancies=tuple(_vacancy(v) for v in items),
+        applicant_civil_number=_checked("applicant_civil_number", data.get("applicant_civil_number")),
+        employer_cr=_checked("employer_cr", data.get("employer_cr")), applicant_name=name or None)
+
+
+def _form_request(form) -> ApplicationRequest:
+    try:
+        count = int(form.get("count", "1"))
+    except ValueError:
+        raise InputError(f"vacancies {form.get('count')!r} is not a number") from None
+    vacancy = {"profession_code": form.get("profession_code", "").strip(),
+               "nationality": form.get("nationality", "").strip() or None, "count": count}
+    data = {k: form.get(k, "").strip() or None for k in ("licence_type", "applicant_civil_number",
+                                                         "employer_cr", "applicant_name")}
+    return application_request(data | {"vacancies": [vacancy]})
+
+
+def create_app(config: LicensingConfig | None = None, *, state: LicensingState | None = None,
+               ask: decider_module.Ask | None = None, now: Callable[[], datetime] | None = None,
+               publish: decider_module.Publish | None = None) -> Flask:
+    """The licensing web app; tests pass ``state``/``ask``/``now``, production passes a config."""
+    config = config or LicensingConfig()
+    state = state or LicensingState(config.effective_database_url)
+    if ask is None:
+        ask = HubAsk(config) if config.broker_url else no_hub
+    decider = decider_module.Decider(state, ask, policy=config.policy, publish=publish,
+                                     **({"now": now} if now else {}))
+    app = Flask(__name__)
+    app.json.ensure_ascii = False  # Arabic names stay readable in the API
+    app.extensions["licensing"] = {"state": state, "decider": decider, "config": config}
+    _register_api(app, state, decider)
+    _register_page(app, state, decider)
+    return app
+
+
+def _submit(state: LicensingState, decider: decider_module.Decider, submitted: ApplicationRequest) -> dict:
+    number = state.create_application(submitted, decider.now())
+    decider.decide(number)
+    return state.application(number)
+
+
+def _register_api(app: Flask, state: LicensingState, decider: decider_module.Decider) -> None:
+    @app.errorhandler(InputError)
+    def input_error(exc: InputError):
+        return jsonify(error=exc.code, reason=exc.reason), 400
+
+    @app.errorhandler(RabtError)
+    def hub_error(exc: RabtError):
+        return jsonify(error=exc.code, reason=exc.reason), 503
+
+    @app.post("/api/applications")
+    def post_application():
+        submitted = application_request(request.get_json(silent=True))
+        application = _submit(state, decider, submitted)
+        return jsonify(application), 201, {"Location": url_for("get_application", number=application["number"])}
+
+    @app.get("/api/applications/<number>")
+    def get_application(number: str):
+        application = state.application(number)
+        if application is None:
+            return jsonify(error="not-found", reason=f"no application {number}"), 404
+        return jsonify(application)
+
+    @app.get("/api/licences/<number>")
+    def get_licence(number: str):
+        licence = state.licence(number)
+        if licence is None:
+            return jsonify(error="not-found", reason=f"no licence {number}"), 404
+        return jsonify(licence)
+
+    @app.get("/api/decisions")
+    def get_decisions():
+        return jsonify(decisions=state.decisions(_limit()))
+
+    @app.get("/api/events")
+    def get_events():
+        return jsonify(events=state.events(_limit(), request.args.get("type") or None))
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            with state.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            return jsonify(status="down", database=str(getattr(exc, "orig", None) or exc)), 503
+        return jsonify(status="ok", database="ok")
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InputError(f"limit must be an integer from 1 to 1000, got {raw!r}")
+    return int(raw)
+
+
+def _event_names(event: dict) -> dict:
+    worker = event["summary"].get("worker") if isinstance(event["summary"], dict) else None
+    return (worker or {}).get("names", {})
+
+
+def _register_page(app: Flask, state: LicensingState, decider: decider_module.Decider) -> None:
+    def page(error: str | None = None, status: int = 200):
+        events = [e | {"names": _event_names(e)} for e in state.events(50)]
+        html = render_template_string(INDEX, decisions=state.decisions(50), events=events,
+                                      error=error, text_lang=text_lang)
+        return html, status
+
+    @app.get("/")
+    def index():
+        return page()
+
+    @app.post("/applications")
+    def submit_form():
+        try:
+            _submit(state, decider, _form_request(request.form))
+        except InputError as exc:
+            return page(exc.reason, 400)
+        return redirect(url_for("index"), code=303)

@@ -1,0 +1,87 @@
+"""Settings of the licensing reference system, built once and passed in."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from lxml import etree
+
+from hub.errors import AgencyUnavailableError, ConfigError
+from simulators.licensing import rules
+
+
+@dataclass(frozen=True)
+class LicensingConfig:
+    """Where licensing keeps its data, how it reaches the hub, and its rule policy."""
+
+    home: Path = Path("var")
+    """State folder (``RABT_HOME``): the default database and the PKI live here."""
+
+    database_url: str = ""
+    """Licensing's own database (``RABT_LICENSING_DATABASE_URL``); empty: SQLite under ``home``."""
+
+    broker_url: str = ""
+    """Hub transport (``RABT_BROKER_URL``) used to ask agencies; empty: no hub, every query unanswered."""
+
+    reply_timeout: float = 10.0
+    """Seconds to wait for an agency's answer before referring (``RABT_LICENSING_REPLY_TIMEOUT``)."""
+
+    policy: rules.Policy = field(default_factory=rules.Policy)
+    """Rule thresholds; the income threshold comes from ``RABT_LICENSING_INCOME_THRESHOLD``."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LicensingConfig:
+        """Build from ``RABT_*`` variables (``os.environ`` by default)."""
+        env = os.environ if env is None else env
+        try:
+            threshold = Decimal(env.get("RABT_LICENSING_INCOME_THRESHOLD", "600.000"))
+            timeout = float(env.get("RABT_LICENSING_REPLY_TIMEOUT", "10"))
+        except (InvalidOperation, ValueError) as exc:
+            raise ConfigError(f"RABT_LICENSING_INCOME_THRESHOLD / _REPLY_TIMEOUT must be numbers: {exc}") from exc
+        return cls(home=Path(env.get("RABT_HOME") or "var").expanduser(),
+                   database_url=env.get("RABT_LICENSING_DATABASE_URL", ""),
+                   broker_url=env.get("RABT_BROKER_URL", ""), reply_timeout=timeout,
+                   policy=rules.Policy(income_threshold=threshold))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'licensing.sqlite3').resolve()}"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+
+def no_hub(query_type: str, body: etree._Element, destination: str) -> etree._Element:
+    """The ``ask`` of a licensing system with no hub configured: nobody answers."""
+    raise AgencyUnavailableError(f"no hub configured to ask {destination} ({query_type})", agency=destination)
+
+
+class HubAsk:
+    """``ask`` through the hub transport, opened on first use and used by one thread at a time."""
+
+    def __init__(self, config: LicensingConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._ask = None
+
+    def _open(self):
+        # Imported here: pika and the PKI are only needed once a query is really sent.
+        from hub.signing import TrustStore
+        from hub.transports import open_transport
+        from simulators.licensing.hub_link import TransportAsk, hub_verifier
+
+        transport = open_transport(self.config.broker_url)
+        return TransportAsk(transport, hub_verifier(TrustStore.load(self.config.pki_dir)),
+                            timeout=self.config.reply_timeout)
+
+    def __call__(self, query_type: str, body: etree._Element, destination: str) -> etree._Element:
+        with self._lock:
+            if self._ask is None:
+                self._ask = self._open()
+            return self._ask(query_type, body, destination)
