@@ -1,0 +1,73 @@
+"""Wires the production defaults in one place (STYLE 1); tests pass fakes instead.
+
+    hub = bootstrap(Settings.from_env())
+    hub.pipeline.accept(inbound, payload)
+    with hub.open_transport() as transport:
+        OutboxRelay(hub.log, transport).drain()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from hub.access import AccessRights
+from hub.adapter import Adapter
+from hub.config import Settings
+from hub.mapping import Mappings
+from hub.messagelog import MessageLog, open_message_log
+from hub.pipeline import Pipeline
+from hub.registry import adapter_names, load_adapter
+from hub.routing import Routes, load_routes
+from hub.signing import Signer, TrustStore, Verifier
+from hub.transports import Transport, open_transport
+
+
+@dataclass
+class Hub:
+    """The hub's parts, built once per process and shared by its roles."""
+
+    settings: Settings
+    trust_store: TrustStore
+    log: MessageLog
+    mappings: Mappings = field(default_factory=Mappings)
+    access: AccessRights = field(default_factory=AccessRights.load)
+    routes: Routes = field(default_factory=load_routes)
+
+    @cached_property
+    def signer(self) -> Signer:
+        return Signer(self.trust_store.hub)
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        return Verifier(self.trust_store)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier,
+                        log=self.log, may_send=self.access)
+
+    @cached_property
+    def adapters(self) -> dict[str, Adapter]:
+        """Every installed adapter, by name (entry points ``rabt.adapters``)."""
+        return {name: load_adapter(name) for name in adapter_names()}
+
+    def open_transport(self, **options) -> Transport:
+        """A new transport connection (each thread or process opens its own)."""
+        return open_transport(self.settings.effective_broker_url, routes=self.routes, **options)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def bootstrap(settings: Settings | None = None, *, log: MessageLog | None = None,
+              trust_store: TrustStore | None = None, **parts) -> Hub:
+    """Build the hub from settings; any part can be given ready-made (tests, benchmarks)."""
+    settings = settings or Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return Hub(
+        settings=settings,
+        trust_store=trust_store or TrustStore.load(settings.pki_dir),
+        log=log or open_message_log(settings.effective_database_url),
+        **parts,
+    )
