@@ -378,3 +378,16 @@ def test_accept_many_with_a_reused_hub_id_stores_nothing(log):
     with pytest.raises(MessageLogError, match="already stored"):
         log.accept_many([record(3), record(3, source_message_id="other")])
     assert log.get("msg-2") is None and log.get("msg-3") is None and log.stats().chain_records == 1
+
+
+def test_verification_pages_through_the_chain(log, monkeypatch):
+    from hub.messagelog import verify
+
+    monkeypatch.setattr(verify, "_BATCH", 4)  # many pages, so page edges are crossed
+    populate(log, 9)
+    assert log.verify_chain().records == 19
+    seq = chain_seq(log, "msg-7")
+    execute(log, "UPDATE messages SET raw = :raw WHERE message_id = 'msg-7'", raw=b"<forged/>")
+    assert broken(log).record_id == seq
+    execute(log, "DELETE FROM audit_chain WHERE seq = 8")  # exactly on a page edge
+    assert broken(log).record_id == 8
