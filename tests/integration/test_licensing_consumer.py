@@ -1,0 +1,420 @@
+"""The licensing consumer with real signatures, a real database and real transports.
+
+Direct ``handle`` calls check what each canonical message does (once);
+the transport tests run over the embedded SQLite broker and, when it is up,
+RabbitMQ (skipped without it unless ``RABT_REQUIRE_BROKER=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hub.envelope import build_envelope, new_header
+from hub.errors import CertificateError, InputError, SchemaError, SignatureError
+from hub.pki import PkiPaths, init_pki, load_certificate, load_private_key
+from hub.routing import routing_key
+from hub.signing import Identity, Signer, TrustStore, Verifier
+from hub.transports import Delivery, Message, open_transport
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+from hub.xmlsafe import parse_xml
+from simulators.licensing import rules, state as tables
+from simulators.licensing.consumer import LicensingConsumer
+from simulators.licensing.decider import Decider
+from simulators.licensing.hub_link import TransportAsk, hub_verifier, reply_to
+from simulators.licensing.state import ApplicationRequest, LicensingState
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "canonical"
+R = "{urn:rabt:canonical:v1}"
+NOW = datetime(2024, 5, 20, 8, 0, tzinfo=timezone.utc)
+AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
+
+
+def sample(name: str, **fields: str) -> etree._Element:
+    element = etree.parse(str(SAMPLES / f"{name}.xml"), etree.XMLParser(remove_comments=True)).getroot()
+    for path, value in fields.items():
+        element.find("/".join(R + step for step in path.split("__"))).text = value
+    return element
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+class Pki:
+    """A development PKI: the hub signs deliveries, licensing signs its replies."""
+
+    def __init__(self, root: Path) -> None:
+        init_pki(root, ["police", "licensing"])
+        paths = PkiPaths(root)
+        self.trust = TrustStore.load(root)
+        self.hub = Signer(self.trust.hub)
+        self.licensing = Signer(Identity("licensing", load_private_key(paths.agency_key("licensing")),
+                                         load_certificate(paths.agency_cert("licensing"))))
+        self.police = Signer(Identity("police", load_private_key(paths.agency_key("police")),
+                                      load_certificate(paths.agency_cert("police"))))
+        self.verify = hub_verifier(self.trust)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def state(tmp_path) -> LicensingState:
+    return LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
+
+
+@pytest.fixture
+def consumer(state, pki) -> LicensingConsumer:
+    return LicensingConsumer(state, pki.verify, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+
+
+def signed(signer: Signer, body: etree._Element, *, source: str = "police", destination: str = "licensing",
+           correlation_id: str | None = None):
+    header = new_header(message_type=etree.QName(body).localname, source_agency=source,
+                        source_system=f"{source}-sim", destination=destination,
+                        raw_payload=etree.tostring(body), correlation_id=correlation_id)
+    return header, signer.sign_bytes(build_envelope(header, body))
+
+
+def message(header, data: bytes, reply_address: str | None = None) -> Message:
+    key = routing_key(header.destination, header.message_type, header.source_agency)
+    return Message(data, key, header.message_id, header.correlation_id, reply_address)
+
+
+def delivery(header, data: bytes, *, redelivered: bool = False) -> Delivery:
+    return Delivery(message(header, data), "licensing", 1, redelivered)
+
+
+def approved_licence(state: LicensingState, vacancies=(("911101", None, 1),), licence_type="private") -> str:
+    request = ApplicationRequest(licence_type, tuple(vacancies), applicant_civil_number="09123456",
+                                 employer_cr="1093456")
+    number = state.create_application(request, NOW)
+    outcome = rules.Outcome(rules.APPROVED, (rules.Reason("all-checks-passed", "test licence"),))
+    return state.record_decision(number, outcome, NOW)["licence_number"]
+
+
+def vacancy_use(state: LicensingState, licence_number: str) -> list[int]:
+    return [v["used"] for v in state.licence(licence_number)["vacancies"]]
+
+
+# ------------------------------------------------------- applying, exactly once
+
+
+def test_same_worker_arrival_delivered_twice_is_applied_once(consumer, state, pki):
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    consumer.handle(delivery(header, data))
+    consumer.handle(delivery(header, data, redelivered=True))
+    events = state.events()
+    assert [(e["message_id"], e["message_type"], e["source_agency"]) for e in events] == [
+        (header.message_id, "WorkerArrival", "police")]
+    assert events[0]["summary"]["worker"]["names"]["ar"] == "راجيش كومار ناير"
+    rows = state.rows(tables.worker_events)
+    assert len(rows) == 1 and rows[0]["passport_number"] == "T4827361"
+
+
+def test_visa_issued_consumes_one_vacancy_even_when_delivered_twice(consumer, state, pki):
+    licence = approved_licence(state, vacancies=(("911101", None, 2),))
+    header, data = signed(pki.hub, sample("VisaIssued", LicenceNumber=licence))
+    consumer.handle(delivery(header, data))
+    consumer.handle(delivery(header, data, redelivered=True))
+    assert vacancy_use(state, licence) == [1]
+    # the police re-send the same visa: a new hub message id, the same visa number
+    again, again_data = signed(pki.hub, sample("VisaIssued", LicenceNumber=licence))
+    consumer.handle(delivery(again, again_data))
+    assert vacancy_use(state, licence) == [1]
+    assert [e["outcome"] for e in state.events()] == ["duplicate-visa", "vacancy-consumed"]
+    assert [v["status"] for v in state.rows(tables.visas)] == ["issued"]
+
+
+def test_visa_issued_beyond_the_vacancies_is_kept_and_flagged(consumer, state, pki):
+    licence = approved_licence(state, vacancies=(("911101", None, 1),))
+    for visa_number in ("EV-2024-0000001", "EV-2024-0000002"):
+        header, data = signed(pki.hub, sample("VisaIssued", LicenceNumber=licence, VisaNumber=visa_number))
+        consumer.handle(delivery(header, data))
+    assert vacancy_use(state, licence) == [1]
+    assert [e["outcome"] for e in state.events()] == ["over-quota-no-vacancy", "vacancy-consumed"]
+    assert sorted(v["status"] for v in state.rows(tables.visas)) == ["issued", "over-quota"]
+
+
+def test_arrival_marks_the_visa_used_and_final_exit_frees_the_vacancy(consumer, state, pki):
+    licence = approved_licence(state)
+    consumer.handle(delivery(*signed(pki.hub, sample("VisaIssued", LicenceNumber=licence))))
+    assert consumer.visa_answer({"licence_number": licence, "licence_type": "private",
+                                 "profession_code": "911101", "nationality": "PHL"}).reason.code == "no-vacancy"
+    arrival = sample("WorkerArrival", VisaNumber="EV-2024-0601942", Worker__PassportNumber="P6621904B")
+    consumer.handle(delivery(*signed(pki.hub, arrival)))
+    assert state.rows(tables.visas)[0]["status"] == "arrived"
+    leave = sample("WorkerDeparture", DepartureKind="temporary", Worker__PassportNumber="P6621904B")
+    consumer.handle(delivery(*signed(pki.hub, leave)))
+    assert vacancy_use(state, licence) == [1]
+    final = sample("WorkerDeparture", Worker__PassportNumber="P6621904B")
+    consumer.handle(delivery(*signed(pki.hub, final)))
+    assert vacancy_use(state, licence) == [0]
+    assert [e["outcome"] for e in state.events()] == ["vacancy-released", "recorded", "visa-used", "vacancy-consumed"]
+    answer = consumer.visa_answer({"licence_number": licence, "licence_type": "private",
+                                   "profession_code": "911101", "nationality": "PHL"})
+    assert answer.eligible and answer.remaining == 1
+
+
+def test_residence_renewal_is_recorded(consumer, state, pki):
+    consumer.handle(delivery(*signed(pki.hub, sample("ResidenceRenewal"))))
+    (row,) = state.rows(tables.worker_events)
+    assert (row["kind"], row["civil_number"], row["employer_cr"]) == ("ResidenceRenewal", "120339847", "1254903")
+    assert '"residence_expiry": "2026-04-27"' in row["detail"]
+
+
+def test_salary_batch_flags_late_payer_and_inconsistent_batches(consumer, state, pki):
+    consumer.handle(delivery(*signed(pki.hub, sample("SalaryBatch"), source="centralbank")))
+    consumer.handle(delivery(*signed(pki.hub, sample("SalaryBatch"), source="centralbank")))  # same file again
+    truncated = sample("SalaryBatch", RecordCount="4", FileReference="SIF_1093456_202404_002.csv")
+    consumer.handle(delivery(*signed(pki.hub, truncated, source="centralbank")))
+    batches = state.rows(tables.salary_batches)
+    assert [(b["file_reference"], b["record_count"], b["line_count"], b["late_lines"], b["late_payer"])
+            for b in batches] == [("SIF_1093456_202404_001.csv", 3, 3, 1, True),
+                                  ("SIF_1093456_202404_002.csv", 4, 3, 1, True)]
+    assert batches[1]["problems"] == '["record-count-mismatch"]'
+    assert [e["outcome"] for e in state.events()] == ["flagged-record-count-mismatch", "duplicate-file", "late-payer"]
+
+
+def test_labour_case_holds_the_employer_until_a_final_judgment(consumer, state, pki):
+    opened = sample("LabourCaseUpdate", Event="opened", EventDate="2024-03-02")
+    opened.remove(opened.find(R + "Judgment"))
+    consumer.handle(delivery(*signed(pki.hub, opened, source="courts")))
+    assert state.open_cases("1187720") == 1
+    consumer.handle(delivery(*signed(pki.hub, sample("LabourCaseUpdate"), source="courts")))  # appealable
+    assert state.open_cases("1187720") == 1
+    final = sample("LabourCaseUpdate", Judgment__Final="true", EventDate="2024-09-01")
+    consumer.handle(delivery(*signed(pki.hub, final, source="courts")))
+    assert state.open_cases("1187720") == 0
+    consumer.handle(delivery(*signed(pki.hub, opened, source="courts")))  # late copy of an old update
+    assert state.open_cases("1187720") == 0
+    assert [e["outcome"] for e in state.events()] == ["stale-update", "case-closed", "case-open", "case-open"]
+
+
+def test_late_agency_reply_is_kept_for_the_officer(consumer, state, pki):
+    consumer.handle(delivery(*signed(pki.hub, sample("Fault"), source="commerce")))
+    consumer.handle(delivery(*signed(pki.hub, sample("IncomeRecord"), source="insurance")))
+    events = state.events()
+    assert [(e["message_type"], e["outcome"]) for e in events] == [
+        ("IncomeRecord", "kept-for-officer"), ("Fault", "kept-for-officer")]
+    assert events[1]["summary"]["code"] == "not-found"
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_message_is_refused_when_verify_raises(state, pki):
+    def broken_verify(data: bytes):
+        raise RuntimeError("HSM offline")
+
+    consumer = LicensingConsumer(state, broken_verify)
+    with pytest.raises(SignatureError) as caught:
+        consumer.handle(delivery(*signed(pki.hub, sample("WorkerArrival"))))
+    assert not caught.value.recoverable and "HSM offline" in caught.value.reason
+    assert state.events() == [] and state.rows(tables.worker_events) == []
+
+
+def test_tampered_unsigned_and_wrongly_signed_messages_are_refused(consumer, state, pki):
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    with pytest.raises(SignatureError, match="digest"):
+        consumer.handle(delivery(header, data.replace(b"EV-2024-0583317", b"EV-2024-0583318")))
+    unsigned = etree.tostring(build_envelope(header, sample("WorkerArrival")))
+    with pytest.raises(SignatureError, match="not signed"):
+        consumer.handle(delivery(header, unsigned))
+    with pytest.raises(CertificateError):  # signed by the police, not by the hub
+        consumer.handle(delivery(*signed(pki.police, sample("WorkerArrival"))))
+    with pytest.raises(InputError):  # not even XML
+        consumer.handle(delivery(header, b"<rabt:Envelope"))
+    assert state.events() == []
+
+
+def test_only_what_the_verifier_returns_is_used(state, pki):
+    # The delivered bytes say WorkerArrival; the verifier vouches for a ResidenceRenewal
+    # only. The consumer must act on the verifier's element, never re-read the bytes.
+    _, vouched = signed(pki.hub, sample("ResidenceRenewal"))
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    consumer = LicensingConsumer(state, lambda _bytes: pki.verify(vouched))
+    consumer.handle(delivery(header, data))
+    assert [e["message_type"] for e in state.events()] == ["ResidenceRenewal"]
+    assert [r["kind"] for r in state.rows(tables.worker_events)] == ["ResidenceRenewal"]
+
+
+def test_signature_wrapping_is_refused(state, pki):
+    # The signed envelope moved inside an attacker's root next to unsigned content.
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    signed_envelope = etree.tostring(parse_xml(data))
+    wrapped = (b"<rabt:Envelope xmlns:rabt='urn:rabt:canonical:v1'>" + signed_envelope + b"</rabt:Envelope>")
+    with pytest.raises(SignatureError):
+        LicensingConsumer(state, pki.verify).handle(delivery(header, wrapped))
+    assert state.events() == []
+
+
+@pytest.mark.parametrize("body, destination, error, words", [
+    (sample("WorkerArrival"), "commerce", InputError, "reached licensing"),
+    (sample("LicenceDecision"), "licensing", InputError, "does not handle LicenceDecision"),
+    (sample("WorkerArrival", VisaNumber="not a visa number"), "licensing", SchemaError, "VisaNumber"),
+])
+def test_wrong_or_invalid_messages_are_refused(consumer, state, pki, body, destination, error, words):
+    with pytest.raises(error, match=words) as caught:
+        consumer.handle(delivery(*signed(pki.hub, body, destination=destination)))
+    assert not caught.value.recoverable
+    assert state.events() == []
+
+
+def test_visa_query_without_reply_address_is_refused(consumer, state, pki):
+    with pytest.raises(InputError, match="reply address"):
+        consumer.handle(delivery(*signed(pki.hub, sample("VisaEligibilityQuery"))))
+
+
+# ------------------------------------------------------------ over transports
+
+
+@pytest.fixture(params=["sqlite", "amqp"])
+def broker(request, tmp_path):
+    """(url, routes) of a fresh broker namespace; RabbitMQ skipped when absent unless required."""
+    routes = isolated_routes()
+    if request.param == "amqp":
+        problem = broker_problem(AMQP_URL)
+        if problem and os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
+        if problem:
+            pytest.skip(problem)
+        url = AMQP_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
+    with open_transport(url, routes=routes) as admin:
+        admin.declare(routes)
+    yield url, routes
+    if request.param == "amqp":
+        with open_transport(url, routes=routes) as admin:
+            admin.undeclare(routes)
+
+
+def serve(url, routes, queue: str, handler_for, ready: threading.Event, stop: threading.Event) -> None:
+    """Consume ``queue`` in this thread with its own transport until ``stop``."""
+    with open_transport(url, routes=routes) as transport:
+        handler = handler_for(transport)
+        ready.set()
+        transport.consume(routes.queue_for(queue), handler, stop=stop)
+
+
+class Servers:
+    """Background consumers, stopped and joined on exit."""
+
+    def __init__(self, url, routes) -> None:
+        self.url, self.routes, self.stop, self.threads = url, routes, threading.Event(), []
+
+    def start(self, queue: str, handler_for) -> None:
+        ready = threading.Event()
+        thread = threading.Thread(target=serve, args=(self.url, self.routes, queue, handler_for, ready, self.stop),
+                                  daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        assert ready.wait(10)
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(15)
+
+
+def test_redelivery_through_the_broker_is_applied_once(broker, state, pki):
+    url, routes = broker
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
+    with open_transport(url, routes=routes) as transport:
+        transport.publish([message(header, data), message(header, data)])
+        handled = transport.consume(routes.queue_for("licensing"), consumer.handle, max_messages=2, idle_timeout=5)
+    assert handled == 2
+    assert len(state.events()) == 1 and len(state.rows(tables.worker_events)) == 1
+
+
+def test_tampered_message_is_dead_lettered_not_retried(broker, state, pki):
+    url, routes = broker
+    header, data = signed(pki.hub, sample("VisaIssued"))
+    consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
+    with open_transport(url, routes=routes) as transport:
+        transport.publish([message(header, data.replace(b"911101", b"911102"))])
+        transport.consume(routes.queue_for("licensing"), consumer.handle, max_messages=1, idle_timeout=5)
+        letters = transport.dead_letters()
+    assert [(dl.message_id, dl.code, dl.attempts) for dl in letters] == [(header.message_id, "signature", 1)]
+    assert state.events() == []
+
+
+def test_visa_check_round_trip_is_signed_and_follows_the_vacancies(broker, state, pki):
+    url, routes = broker
+    licence = approved_licence(state)
+    replies = Verifier(pki.trust)
+
+    def ask(transport) -> etree._Element:
+        header, data = signed(pki.hub, sample("VisaEligibilityQuery", LicenceNumber=licence))
+        answer = transport.request(message(header, data), timeout=10)
+        verified = replies.verify(parse_xml(answer.body), expected_signer="licensing").element
+        assert verified.findtext(f"{R}Header/{R}CorrelationId") == header.correlation_id
+        assert verified.findtext(f"{R}Header/{R}Destination") == "police"
+        return verified.find(f"{R}Body/{R}VisaEligibilityResult")
+
+    with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
+        servers.start("licensing", lambda t: LicensingConsumer(
+            state, pki.verify, transport=t, seal=pki.licensing.sign_bytes, now=lambda: NOW).handle)
+        before = ask(transport)
+        assert (before.findtext(R + "Eligible"), before.findtext(f"{R}Reason/{R}Code"),
+                before.findtext(R + "RemainingVacancies")) == ("true", "vacancy-available", "1")
+        transport.publish([message(*signed(pki.hub, sample("VisaIssued", LicenceNumber=licence)))])
+        after = ask(transport)
+        assert (after.findtext(R + "Eligible"), after.findtext(f"{R}Reason/{R}Code")) == ("false", "no-vacancy")
+    assert vacancy_use(state, licence) == [1]
+
+
+def agency(pki: Pki, record_name: str, **fields):
+    """A stand-in for hub + agency: checks licensing signed the query, answers with a hub-signed sample."""
+    queries = Verifier(pki.trust)
+
+    def handler_for(transport):
+        def answer(delivery: Delivery) -> None:
+            verified = queries.verify(parse_xml(delivery.message.body), expected_signer="licensing").element
+            header_element = verified.find(R + "Header")
+            request = new_header(message_type=header_element.findtext(R + "MessageType"), source_agency="licensing",
+                                 source_system="licensing", destination=header_element.findtext(R + "Destination"),
+                                 raw_payload=b"", correlation_id=header_element.findtext(R + "CorrelationId"))
+            body = sample(record_name, **fields)
+            reply_to(delivery, request, body, pki.hub.sign_bytes, transport)
+        return answer
+    return handler_for
+
+
+def test_decider_asks_agencies_through_the_broker(broker, state, pki):
+    url, routes = broker
+    request = ApplicationRequest("private", (("911101", None, 1),), applicant_civil_number="09123456")
+    with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
+        servers.start("insurance", agency(pki, "IncomeRecord"))
+        servers.start("police", agency(pki, "CivilStatusRecord"))
+        decider = Decider(state, TransportAsk(transport, pki.verify, pki.licensing.sign_bytes, timeout=10),
+                          now=lambda: NOW)
+        decision = decider.decide(state.create_application(request, NOW))
+    assert decision["decision"] == "approved" and decision["licence_number"].startswith("PL-")
+
+
+def test_decider_refers_when_an_agency_does_not_answer_in_time(broker, state, pki):
+    url, routes = broker
+    request = ApplicationRequest("private", (("911101", None, 1),), applicant_civil_number="09123456")
+    with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
+        servers.start("insurance", agency(pki, "IncomeRecord", MonthlyWage="450.000"))
+        # nobody serves the police queue
+        decider = Decider(state, TransportAsk(transport, pki.verify, pki.licensing.sign_bytes, timeout=0.5),
+                          now=lambda: NOW)
+        decision = decider.decide(state.create_application(request, NOW))
+    assert decision["decision"] == "refused"  # the insured wage alone already refuses
+    assert [r["code"] for r in decision["reasons"]] == ["income-below-threshold", "civil-registry-no-answer"]
+    assert "reply-timeout" in decision["reasons"][1]["text"]
