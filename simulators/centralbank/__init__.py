@@ -1,0 +1,1 @@
+"""Central bank simulator: the Wage Protection System's salary information files (SIF)."""
