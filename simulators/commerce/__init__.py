@@ -1,0 +1,1 @@
+"""The commerce agency simulator (see ``app.create_app``)."""

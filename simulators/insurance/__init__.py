@@ -1,0 +1,1 @@
+"""The insurance agency simulator (see ``app.create_app``)."""

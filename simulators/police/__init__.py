@@ -1,0 +1,1 @@
+"""The police agency simulator (see ``app.create_app``)."""
