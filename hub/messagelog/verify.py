@@ -128,8 +128,8 @@ class _Walker:
         return None
 
     def finish(self, head_hash: str) -> ChainReport | None:
-        if self.progress:
-            self.progress(self.count, self.total)
+        if self.progress and not (self.every and self.count and self.count % self.every == 0):
+            self.progress(self.count, self.total)  # the final figure, unless just reported
         if self.total > self.count:
             return self.fail(self.count + 1, f"records {self.count + 1} to {self.total} are missing: "
                                              f"the chain ends at {self.count} but its head is {self.total}")

@@ -1,0 +1,135 @@
+"""The message log on the real PostgreSQL: the CLI, URL forms, larger chains, relay to consumer.
+
+(The shared storage/tamper/concurrency suite runs on PostgreSQL too, through
+``tests/unit/test_messagelog.py``'s parametrised fixture.) A uniquely named
+database is created per session and dropped afterwards; when the server is
+unreachable these tests skip, or fail with RABT_REQUIRE_BROKER=1.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.errors import MessageLogError
+from hub.idempotency import IdempotentConsumer
+from hub.messagelog import Accepted, open_message_log
+from hub.messagelog.schema import metadata
+from hub.outbox import OutboxRelay, to_message
+
+pytestmark = pytest.mark.postgres
+PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    """Base URL of a fresh database on the real server, dropped afterwards."""
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def url(server_url):
+    engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS processed_messages, licences"))
+    engine.dispose()
+    return server_url
+
+
+def record(n: int) -> Accepted:
+    return Accepted(
+        message_id=f"msg-{n}", message_type="SalaryRecord", source_agency="centralbank",
+        destination="licensing", routing_key="licensing.SalaryRecord.centralbank",
+        raw=f"EMP{n:07d},SAR,4500.00".encode(), envelope=f"<Envelope n='{n}'/>".encode(),
+        source_message_id=f"sif-2024-05-{n}")
+
+
+def verify_cli(*args):
+    return CliRunner().invoke(main, ["audit", "verify", *args], env={"RABT_DATABASE_URL": ""})
+
+
+def test_cli_verifies_postgres_and_names_a_tampered_record(url):
+    with open_message_log(url) as log:
+        log.accept_many([record(n) for n in range(5)])
+    result = verify_cli("--database-url", url)
+    assert result.exit_code == 0 and result.stdout.startswith("chain intact: 5 records")
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE audit_chain SET detail = replace(detail, 'licensing', 'courts') WHERE seq = 4")
+    result = verify_cli("--database-url", url)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "rabt: record 4 was altered: its contents do not match its hash"
+
+
+def test_url_forms_and_database_without_a_log(url):
+    with pytest.raises(MessageLogError, match="not a message log"):
+        open_message_log(url, create=False)
+    for form in (url, url.replace("postgresql://", "postgres://"),
+                 url.replace("postgresql://", "postgresql+psycopg://")):
+        with open_message_log(form) as log:
+            assert log.engine.dialect.driver == "psycopg"
+    with pytest.raises(MessageLogError, match="could not|cannot open"):
+        open_message_log(url + "_does_not_exist")
+
+
+def test_a_chain_longer_than_one_page_verifies_in_pages(url):
+    with open_message_log(url) as log:
+        for start in range(0, 2500, 500):
+            log.accept_many([record(n) for n in range(start, start + 500)])
+        log.mark_published([f"msg-{n}" for n in range(2500)])
+        progress = []
+        report = log.verify_chain(lambda done, total: progress.append(done), every=1000)
+        assert report.records == 5000 and progress == [1000, 2000, 3000, 4000, 5000]
+        with log.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE messages SET envelope = 'x' WHERE message_id = 'msg-2222'"))
+        report = log.verify_chain(raise_on_error=False)
+        assert not report.ok and report.record_id == 2223 and "msg-2222" in report.reason
+
+
+class InMemoryBroker:
+    """A transport that hands what it publishes straight to a consumer callback."""
+
+    connection_errors = ()
+
+    def __init__(self, deliver) -> None:
+        self.deliver = deliver
+
+    def publish(self, messages) -> None:
+        for message in messages:
+            self.deliver(message)
+
+
+def test_relay_redelivery_reaches_an_idempotent_postgres_consumer_once(url):
+    consumer = IdempotentConsumer(url, "licensing")
+    with consumer.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64) PRIMARY KEY)"))
+
+    def handle(message) -> None:
+        consumer.apply_once(message.message_id, lambda conn: conn.execute(
+            sa.text("INSERT INTO licences VALUES (:m)"), {"m": message.message_id}))
+    with open_message_log(url) as log:
+        log.accept_many([record(n) for n in range(4)])
+        broker = InMemoryBroker(handle)
+        for pending in log.unpublished(10):  # a relay that crashed after publishing, before marking
+            handle(to_message(pending))
+        assert OutboxRelay(log, broker).drain() == 4  # publishes all four again
+        assert log.stats().by_status == {"published": 4}
+    with consumer.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM licences")).scalar_one() == 4
