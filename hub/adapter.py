@@ -42,12 +42,14 @@ class InboundOperation:
     require_signature: bool = True
     """Refuse the request unless its payload is signed by the agency."""
 
+    response_mapping: str = "Receipt"
+    """Mapping (``mappings/<agency>/<name>.xsl``) that writes the agency's SOAP answer:
+    from the gateway's receipt document for one-way operations, from the canonical
+    answer for request/reply ones. Parameters ``source_message_id`` and
+    ``hub_message_id`` are passed to it."""
+
     reply_type: str | None = None
     """For request/reply: the canonical answer type the gateway waits for."""
-
-    response_operation: str | None = None
-    """For request/reply: local name of the agency-format response element; the
-    mapping ``mappings/<agency>/<reply_type>.xsl`` turns the canonical answer into it."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class Adapter:
     file_drops: tuple[FileDrop, ...] = ()
     gateway_wsdl: str | None = None
     """WSDL (relative to the agency's schema folder) served at ``/soap/<agency>?wsdl``."""
+
+    fault_namespace: str | None = None
+    """Namespace of the agency's ``ServiceError`` fault detail, if its contract has one."""
 
     namespaces: dict[str, str] = field(default_factory=dict)
 
