@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, redirect, render_template_string, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template_string, request, url_for
 
 from hub.errors import InputError, RabtError
 from simulators.licensing import decider as decider_module
@@ -96,63 +97,86 @@ def create_app(config: LicensingConfig | None = None, *, state: LicensingState |
                                      **({"now": now} if now else {}))
     app = Flask(__name__)
     app.json.ensure_ascii = False  # Arabic names stay readable in the API
-    app.extensions["licensing"] = {"state": state, "decider": decider, "config": config}
-    _register_api(app, state, decider)
-    _register_page(app, state, decider)
+    app.extensions["licensing"] = Wiring(state, decider, config)
+    app.register_blueprint(api)
+    app.register_blueprint(page)
     return app
 
 
-def _submit(state: LicensingState, decider: decider_module.Decider, submitted: ApplicationRequest) -> dict:
-    number = state.create_application(submitted, decider.now())
-    decider.decide(number)
-    return state.application(number)
+@dataclass(frozen=True)
+class Wiring:
+    """What the views use, stored on the app (``app.extensions["licensing"]``)."""
+
+    state: LicensingState
+    decider: decider_module.Decider
+    config: LicensingConfig
 
 
-def _register_api(app: Flask, state: LicensingState, decider: decider_module.Decider) -> None:
-    @app.errorhandler(InputError)
-    def input_error(exc: InputError):
-        return jsonify(error=exc.code, reason=exc.reason), 400
+def _wiring() -> Wiring:
+    return current_app.extensions["licensing"]
 
-    @app.errorhandler(RabtError)
-    def hub_error(exc: RabtError):
-        return jsonify(error=exc.code, reason=exc.reason), 503
 
-    @app.post("/api/applications")
-    def post_application():
-        submitted = application_request(request.get_json(silent=True))
-        application = _submit(state, decider, submitted)
-        return jsonify(application), 201, {"Location": url_for("get_application", number=application["number"])}
+def _submit(submitted: ApplicationRequest) -> dict:
+    wiring = _wiring()
+    number = wiring.state.create_application(submitted, wiring.decider.now())
+    wiring.decider.decide(number)
+    return wiring.state.application(number)
 
-    @app.get("/api/applications/<number>")
-    def get_application(number: str):
-        application = state.application(number)
-        if application is None:
-            return jsonify(error="not-found", reason=f"no application {number}"), 404
-        return jsonify(application)
 
-    @app.get("/api/licences/<number>")
-    def get_licence(number: str):
-        licence = state.licence(number)
-        if licence is None:
-            return jsonify(error="not-found", reason=f"no licence {number}"), 404
-        return jsonify(licence)
+api = Blueprint("api", __name__)
+page = Blueprint("page", __name__)
 
-    @app.get("/api/decisions")
-    def get_decisions():
-        return jsonify(decisions=state.decisions(_limit()))
 
-    @app.get("/api/events")
-    def get_events():
-        return jsonify(events=state.events(_limit(), request.args.get("type") or None))
+@api.app_errorhandler(InputError)
+def input_error(exc: InputError):
+    return jsonify(error=exc.code, reason=exc.reason), 400
 
-    @app.get("/healthz")
-    def healthz():
-        try:
-            with state.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError as exc:
-            return jsonify(status="down", database=str(getattr(exc, "orig", None) or exc)), 503
-        return jsonify(status="ok", database="ok")
+
+@api.app_errorhandler(RabtError)
+def hub_error(exc: RabtError):
+    return jsonify(error=exc.code, reason=exc.reason), 503
+
+
+@api.post("/api/applications")
+def post_application():
+    application = _submit(application_request(request.get_json(silent=True)))
+    return jsonify(application), 201, {"Location": url_for("api.get_application", number=application["number"])}
+
+
+@api.get("/api/applications/<number>")
+def get_application(number: str):
+    application = _wiring().state.application(number)
+    if application is None:
+        return jsonify(error="not-found", reason=f"no application {number}"), 404
+    return jsonify(application)
+
+
+@api.get("/api/licences/<number>")
+def get_licence(number: str):
+    licence = _wiring().state.licence(number)
+    if licence is None:
+        return jsonify(error="not-found", reason=f"no licence {number}"), 404
+    return jsonify(licence)
+
+
+@api.get("/api/decisions")
+def get_decisions():
+    return jsonify(decisions=_wiring().state.decisions(_limit()))
+
+
+@api.get("/api/events")
+def get_events():
+    return jsonify(events=_wiring().state.events(_limit(), request.args.get("type") or None))
+
+
+@api.get("/healthz")
+def healthz():
+    try:
+        with _wiring().state.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        return jsonify(status="down", database=str(getattr(exc, "orig", None) or exc)), 503
+    return jsonify(status="ok", database="ok")
 
 
 def _limit() -> int:
@@ -167,21 +191,23 @@ def _event_names(event: dict) -> dict:
     return (worker or {}).get("names", {})
 
 
-def _register_page(app: Flask, state: LicensingState, decider: decider_module.Decider) -> None:
-    def page(error: str | None = None, status: int = 200):
-        events = [e | {"names": _event_names(e)} for e in state.events(50)]
-        html = render_template_string(INDEX, decisions=state.decisions(50), events=events,
-                                      error=error, text_lang=text_lang)
-        return html, status
+def _page(error: str | None = None, status: int = 200):
+    state = _wiring().state
+    events = [e | {"names": _event_names(e)} for e in state.events(50)]
+    html = render_template_string(INDEX, decisions=state.decisions(50), events=events,
+                                  error=error, text_lang=text_lang)
+    return html, status
 
-    @app.get("/")
-    def index():
-        return page()
 
-    @app.post("/applications")
-    def submit_form():
-        try:
-            _submit(state, decider, _form_request(request.form))
-        except InputError as exc:
-            return page(exc.reason, 400)
-        return redirect(url_for("index"), code=303)
+@page.get("/")
+def index():
+    return _page()
+
+
+@page.post("/applications")
+def submit_form():
+    try:
+        _submit(_form_request(request.form))
+    except InputError as exc:
+        return _page(exc.reason, 400)
+    return redirect(url_for("page.index"), code=303)

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from simulators.licensing import rules
-from simulators.licensing.state import (
-    LicensingState, events, labour_cases, salary_batches, to_json, vacancies, visas, worker_events,
-)
+from simulators.licensing.state import LicensingState, to_json
+from simulators.licensing.tables import events, labour_cases, salary_batches, vacancies, visas, worker_events
 
 
 def record_event(conn: Connection, header, outcome: str, summary: dict, applied_at: str) -> None:

@@ -33,7 +33,7 @@ INDEX = """<!doctype html>
 <body>
 <h1>Labour licensing <span lang="ar" dir="rtl">ترخيص العمل</span></h1>
 {% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
-<form method="post" action="{{ url_for('submit_form') }}">
+<form method="post" action="{{ url_for('page.submit_form') }}">
 <fieldset><legend>New application</legend>
  <label>Type <select name="licence_type">
    <option value="private">private (household worker)</option>
@@ -53,11 +53,11 @@ INDEX = """<!doctype html>
 <tbody>
 {% for d in decisions %}
 <tr>
- <td><a href="{{ url_for('get_application', number=d.application_number) }}">{{ d.application_number }}</a></td>
+ <td><a href="{{ url_for('api.get_application', number=d.application_number) }}">{{ d.application_number }}</a></td>
  <td dir="auto" lang="{{ text_lang(d.applicant_name) }}">{{ d.applicant_name or d.applicant_civil_number or d.employer_cr }}</td>
  <td>{{ d.licence_type }}</td>
  <td class="{{ d.decision }}">{{ d.decision }}</td>
- <td>{% if d.licence_number %}<a href="{{ url_for('get_licence', number=d.licence_number) }}">{{ d.licence_number }}</a>{% endif %}</td>
+ <td>{% if d.licence_number %}<a href="{{ url_for('api.get_licence', number=d.licence_number) }}">{{ d.licence_number }}</a>{% endif %}</td>
  <td>{% for r in d.reasons %}<span title="{{ r.text }}">{{ r.code }}</span>{% if not loop.last %}, {% endif %}{% endfor %}</td>
  <td>{{ d.decided_at }}</td>
 </tr>

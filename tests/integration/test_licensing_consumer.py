@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from hub.signing import Identity, Signer, TrustStore, Verifier
 from hub.transports import Delivery, Message, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
 from hub.xmlsafe import parse_xml
-from simulators.licensing import rules, state as tables
+from simulators.licensing import rules, tables
 from simulators.licensing.consumer import LicensingConsumer
 from simulators.licensing.decider import Decider
 from simulators.licensing.hub_link import TransportAsk, hub_verifier, reply_to
