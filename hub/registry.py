@@ -27,4 +27,11 @@ def load_adapter(name: str):
         hint = difflib.get_close_matches(name, adapter_names(), n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ConfigError(f"no adapter named {name!r}{suggestion}", agency=name)
-    return matches[0].load()
+    try:
+        adapter = matches[0].load()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"adapter {name!r} is registered ({matches[0].value}) but cannot be loaded: {exc}",
+                          agency=name) from exc
+    if getattr(adapter, "name", None) != name:
+        raise ConfigError(f"entry point {name!r} does not name an Adapter called {name!r}", agency=name)
+    return adapter
