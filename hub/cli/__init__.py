@@ -26,6 +26,8 @@ COMMANDS = [
     "hub.cli.xmlcmds:verify",
     "hub.cli.audit:audit",
     "hub.cli.simulate:simulate",
+    "hub.cli.queues:queues",
+    "hub.cli.queues:dlq",
 ]
 
 

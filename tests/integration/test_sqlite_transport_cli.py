@@ -1,0 +1,57 @@
+"""``rabt queues`` and ``rabt dlq`` against the embedded broker, end to end."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.routing import load_routes
+from hub.transports import Message, open_transport
+
+
+def _setup(tmp_path):
+    url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
+    routes = load_routes()
+    with open_transport(url, routes=routes) as transport:
+        transport.declare(routes)
+        transport.publish([Message(b"<a/>", f"licensing.T.police", f"m{i}") for i in range(3)])
+        transport.consume("licensing", lambda d: (_ for _ in ()).throw(ValueError(f"bad {d.message.message_id}")),
+                          max_messages=2)
+    return url
+
+
+def _rabt(url, *args):
+    result = CliRunner().invoke(main, [*args, "--broker-url", url], env={"RABT_HOME": "unused"})
+    return result
+
+
+def test_queues_and_dead_letters_from_the_command_line(tmp_path):
+    url = _setup(tmp_path)
+    table = _rabt(url, "queues")
+    assert table.exit_code == 0, table.output
+    line = next(l for l in table.output.splitlines() if l.startswith("licensing "))
+    assert line.split()[1:] == ["1", "0", "0", "2"]  # ready, unacked, consumers, dead
+    stats = json.loads(_rabt(url, "queues", "--json").output)
+    assert {s["name"]: s["dead_letters"] for s in stats}["licensing"] == 2
+
+    listed = json.loads(_rabt(url, "dlq", "list", "--json").output)
+    assert [(d["message_id"], d["code"], d["attempts"]) for d in listed] == [("m0", "ValueError", 1), ("m1", "ValueError", 1)]
+    assert listed[0]["reason"] == "bad m0"
+
+    one = _rabt(url, "dlq", "replay", listed[0]["id"])
+    assert one.exit_code == 0 and "replayed 1" in one.output
+    again = _rabt(url, "dlq", "replay", listed[0]["id"])
+    assert again.exit_code == 1 and "no dead letter" in again.output
+    everything = _rabt(url, "dlq", "replay", "--all")
+    assert "replayed 1" in everything.output
+    with open_transport(url) as transport:
+        assert transport.dead_letters() == []
+        assert {s.name: s.ready for s in transport.queue_stats()}["licensing"] == 3
+
+
+def test_replay_needs_an_id_or_all(tmp_path):
+    url = _setup(tmp_path)
+    assert _rabt(url, "dlq", "replay").exit_code == 2
+    assert _rabt(url, "dlq", "discard", "nope").exit_code == 1
