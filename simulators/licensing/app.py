@@ -15,7 +15,7 @@ through the hub when a broker URL is set) and lets tests pass their own
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,11 +85,12 @@ def _form_request(form) -> ApplicationRequest:
     return application_request(data | {"vacancies": [vacancy]})
 
 
-def create_app(config: LicensingConfig | None = None, *, state: LicensingState | None = None,
+def create_app(config: LicensingConfig | Mapping | None = None, *, state: LicensingState | None = None,
                ask: decider_module.Ask | None = None, now: Callable[[], datetime] | None = None,
                publish: decider_module.Publish | None = None) -> Flask:
     """The licensing web app; tests pass ``state``/``ask``/``now``, production passes a config."""
-    config = config or LicensingConfig()
+    if config is None or isinstance(config, Mapping):
+        config = LicensingConfig.from_mapping(config or {})
     state = state or LicensingState(config.effective_database_url)
     if ask is None:
         ask = HubAsk(config) if config.broker_url else no_hub

@@ -270,3 +270,10 @@ def fault(body: etree._Element) -> dict:
     """A Fault's fields."""
     return {"code": req(body, "Code"), "reason": req(body, "Reason"), "agency": req(body, "Agency"),
             "original_message_id": req(body, "OriginalMessageId")}
+
+
+def fault_element(code: str, text: str, agency: str, original_message_id: str, occurred_at: str) -> etree._Element:
+    """A non-recoverable Fault about ``original_message_id``."""
+    return element("Fault", leaf("Code", code), leaf("Reason", text[:2000] or code), leaf("Agency", agency),
+                   leaf("OriginalMessageId", original_message_id), leaf("Recoverable", "false"),
+                   leaf("OccurredAt", occurred_at))

@@ -48,6 +48,21 @@ class LicensingConfig:
                    broker_url=env.get("RABT_BROKER_URL", ""), reply_timeout=timeout,
                    policy=rules.Policy(income_threshold=threshold))
 
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> LicensingConfig:
+        """From a plain dict (``rabt simulate`` style); unknown keys are ignored."""
+        known = {k: values[k] for k in ("database_url", "broker_url") if values.get(k)}
+        if values.get("home"):
+            known["home"] = Path(str(values["home"]))
+        try:
+            if values.get("reply_timeout") is not None:
+                known["reply_timeout"] = float(values["reply_timeout"])
+            if values.get("income_threshold") is not None:
+                known["policy"] = rules.Policy(income_threshold=Decimal(str(values["income_threshold"])))
+        except (InvalidOperation, ValueError) as exc:
+            raise ConfigError(f"licensing config: reply_timeout / income_threshold must be numbers: {exc}") from exc
+        return cls(**known)
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'licensing.sqlite3').resolve()}"

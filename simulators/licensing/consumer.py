@@ -58,6 +58,16 @@ class LicensingConsumer:
     def handle(self, delivery: Delivery) -> None:
         """Transport handler: verify, read, apply once (and reply to queries)."""
         header, body = verified_envelope(self.verify, delivery.message.body)
+        try:
+            self._dispatch(delivery, header, body)
+        except InputError as exc:
+            # An asker waiting on request/reply learns why at once instead of timing
+            # out; the message itself still goes to the dead letters.
+            if delivery.message.reply_to and self.transport is not None:
+                self._reply_fault(delivery, header, exc)
+            raise
+
+    def _dispatch(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         if header.destination != SYSTEM:
             raise InputError(f"message for {header.destination!r} reached licensing",
                              message_id=header.message_id, agency=header.source_agency)
@@ -68,6 +78,10 @@ class LicensingConsumer:
             raise InputError(f"licensing does not handle {header.message_type}",
                              message_id=header.message_id, agency=header.source_agency)
         handler(delivery, header, body)
+
+    def _reply_fault(self, delivery: Delivery, header: Header, exc: InputError) -> None:
+        body = canonical_io.fault_element(exc.code, exc.reason, SYSTEM, header.message_id, utc_text(self.now()))
+        reply_to(delivery, header, body, self.seal, self.transport, now=self.now())
 
     def _apply(self, header: Header, fn: Callable, summary: dict) -> bool:
         """Run ``fn(conn) -> outcome`` and its event row once per message id."""

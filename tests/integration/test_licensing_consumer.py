@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from hub.transports import Delivery, Message, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
 from hub.xmlsafe import parse_xml
 from simulators.licensing import rules, tables
+from simulators.licensing.cli import build_consumer
+from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
 from simulators.licensing.decider import Decider
 from simulators.licensing.hub_link import TransportAsk, hub_verifier, reply_to
@@ -48,7 +51,9 @@ def sample(name: str, **fields: str) -> etree._Element:
 class Pki:
     """A development PKI: the hub signs deliveries, licensing signs its replies."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        root = home / "pki"
         init_pki(root, ["police", "licensing"])
         paths = PkiPaths(root)
         self.trust = TrustStore.load(root)
@@ -62,7 +67,7 @@ class Pki:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))
+    return Pki(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture
@@ -208,6 +213,15 @@ def test_late_agency_reply_is_kept_for_the_officer(consumer, state, pki):
 
 
 # ---------------------------------------------------------------- refusals
+
+
+def test_production_wiring_verifies_with_the_trust_store(pki, tmp_path):
+    config = LicensingConfig(home=pki.home, database_url=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    consumer = build_consumer(config, transport=None)
+    consumer.handle(delivery(*signed(pki.hub, sample("WorkerArrival"))))
+    assert [e["message_type"] for e in consumer.state.events()] == ["WorkerArrival"]
+    with pytest.raises(CertificateError):
+        consumer.handle(delivery(*signed(pki.police, sample("WorkerArrival"))))
 
 
 def test_message_is_refused_when_verify_raises(state, pki):
@@ -417,3 +431,23 @@ def test_decider_refers_when_an_agency_does_not_answer_in_time(broker, state, pk
     assert decision["decision"] == "refused"  # the insured wage alone already refuses
     assert [r["code"] for r in decision["reasons"]] == ["income-below-threshold", "civil-registry-no-answer"]
     assert "reply-timeout" in decision["reasons"][1]["text"]
+
+
+def test_a_refused_query_gets_a_fault_reply_and_is_dead_lettered(broker, state, pki):
+    url, routes = broker
+    invalid = sample("VisaEligibilityQuery", ProfessionCode="housemaid")
+    header, data = signed(pki.hub, invalid)
+    with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
+        servers.start("licensing", lambda t: LicensingConsumer(
+            state, pki.verify, transport=t, seal=pki.licensing.sign_bytes, now=lambda: NOW).handle)
+        answer = transport.request(message(header, data), timeout=10)
+        verified = Verifier(pki.trust).verify(parse_xml(answer.body), expected_signer="licensing").element
+        fault = verified.find(f"{R}Body/{R}Fault")
+        assert (fault.findtext(R + "Code"), fault.findtext(R + "OriginalMessageId")) == ("schema", header.message_id)
+        assert "ProfessionCode" in fault.findtext(R + "Reason")
+        # the reply goes out before the handler's error reaches the transport: wait for the dead letter
+        deadline = time.monotonic() + 10
+        while not transport.dead_letters() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [dl.message_id for dl in transport.dead_letters()] == [header.message_id]
+    assert state.events() == []

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from hub import canonical
-from hub.errors import AgencyFaultError, ReplyTimeoutError
+from hub.errors import AgencyFaultError, ConfigError, ReplyTimeoutError
 from simulators.licensing.app import create_app
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.state import LicensingState
@@ -266,3 +266,20 @@ def test_english_names_are_marked_english(state):
     client = client_for(state, FakeAgencies())
     client.post("/api/applications", json=commercial())
     assert '<td dir="auto" lang="en">Gulf United Contracting LLC</td>' in client.get("/").get_data(as_text=True)
+
+
+def test_plain_dict_config_as_rabt_simulate_passes_it(tmp_path):
+    app = create_app({"home": str(tmp_path), "income_threshold": "2000", "population": object()}, ask=FakeAgencies())
+    body = app.test_client().post("/api/applications", json=private()).get_json()
+    assert [r["code"] for r in body["decision"]["reasons"]] == ["income-below-threshold"]
+    with pytest.raises(ConfigError, match="income_threshold"):
+        create_app({"home": str(tmp_path), "income_threshold": "lots"})
+
+
+def test_config_from_environment():
+    config = LicensingConfig.from_env({"RABT_HOME": "/srv/rabt", "RABT_LICENSING_INCOME_THRESHOLD": "750.500",
+                                       "RABT_BROKER_URL": "amqp://x", "RABT_LICENSING_REPLY_TIMEOUT": "3"})
+    assert (str(config.policy.income_threshold), config.broker_url, config.reply_timeout) == ("750.500", "amqp://x", 3.0)
+    assert config.effective_database_url == "sqlite:////srv/rabt/licensing.sqlite3"
+    with pytest.raises(ConfigError):
+        LicensingConfig.from_env({"RABT_LICENSING_REPLY_TIMEOUT": "soon"})

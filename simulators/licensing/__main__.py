@@ -1,0 +1,5 @@
+"""``python -m simulators.licensing serve|consume``."""
+
+from simulators.licensing.cli import main
+
+main()
