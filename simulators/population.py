@@ -212,7 +212,7 @@ class Population:
     def __init__(self, spec: PopulationSpec = PopulationSpec()) -> None:
         self.spec = spec
         self.as_of = spec.as_of or date.today()
-        self._blocks = lru_cache(maxsize=4096)(self._block_starts)
+        self._blocks = lru_cache(maxsize=256)(self._block_starts)
 
     # -- the employer / worker partition ---------------------------------
     def _block_first_worker(self, block: int) -> int:
