@@ -202,7 +202,8 @@ def injected_response(rule: FaultRule) -> Response:
     if rule.mode == "soap-fault":
         return xml_response(fault_envelope(SoapFault(rule.fault_code, rule.fault_text)), 500)
     if rule.mode == "http-error":
-        body = f"<html><body><h1>{rule.status} Error</h1><p>injected HTTP failure</p></body></html>"
+        # The page a reverse proxy sends (its unclosed <hr> is not XML, as in real life).
+        body = f"<html><head><title>{rule.status} Error</title></head><body><h1>{rule.status} Error</h1><hr>proxy</body></html>"
         return Response(body, status=rule.status, content_type="text/html")
     if rule.mode == "malformed":
         return xml_response(MALFORMED)
