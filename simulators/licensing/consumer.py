@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
+import sqlalchemy as sa
 from lxml import etree
 
 from hub import canonical
 from hub.envelope import Header
-from hub.errors import ConfigError, InputError
+from hub.errors import ConfigError, InputError, MessageLogError
 from hub.transports.base import Delivery, Transport
 from simulators.licensing import canonical_io, effects, rules
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
@@ -30,6 +31,17 @@ from simulators.licensing.state import LicensingState, utc_text
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
 _LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
                            "ChamberMembershipRecord", "Fault"})
+
+
+class ApplyConflictError(MessageLogError):
+    """Another worker applied the same business fact (visa, SIF file) at the same moment.
+
+    Recoverable: on redelivery the other worker's commit is visible and the
+    message is recognised as a duplicate.
+    """
+
+    code = "apply-conflict"
+    recoverable = True
 
 
 def _utc_now() -> datetime:
@@ -90,7 +102,11 @@ class LicensingConsumer:
         def apply(conn) -> None:
             effects.record_event(conn, header, fn(conn), summary, applied_at)
 
-        return self.state.apply_once(header.message_id, apply)
+        try:
+            return self.state.apply_once(header.message_id, apply)
+        except sa.exc.IntegrityError as exc:
+            raise ApplyConflictError(f"{header.message_type} collided with a concurrent update; retry will settle it",
+                                     message_id=header.message_id, agency=header.source_agency) from exc
 
     def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         event = canonical_io.worker_event(body)

@@ -58,6 +58,10 @@ class LicensingState:
         """Run ``fn(connection)`` once per message id; False when already applied."""
         return self._once.apply_once(message_id, fn)
 
+    def is_applied(self, message_id: str) -> bool:
+        """Whether the message ``message_id`` was applied."""
+        return self._once.is_applied(message_id)
+
     # ------------------------------------------------------- applications
 
     def create_application(self, request: ApplicationRequest, now: datetime) -> str:

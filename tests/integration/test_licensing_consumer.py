@@ -27,7 +27,7 @@ from hub.xmlsafe import parse_xml
 from simulators.licensing import rules, tables
 from simulators.licensing.cli import build_consumer
 from simulators.licensing.config import LicensingConfig
-from simulators.licensing.consumer import LicensingConsumer
+from simulators.licensing.consumer import ApplyConflictError, LicensingConsumer
 from simulators.licensing.decider import Decider
 from simulators.licensing.hub_link import TransportAsk, hub_verifier, reply_to
 from simulators.licensing.state import ApplicationRequest, LicensingState
@@ -119,6 +119,7 @@ def test_same_worker_arrival_delivered_twice_is_applied_once(consumer, state, pk
     events = state.events()
     assert [(e["message_id"], e["message_type"], e["source_agency"]) for e in events] == [
         (header.message_id, "WorkerArrival", "police")]
+    assert state.is_applied(header.message_id)
     assert events[0]["summary"]["worker"]["names"]["ar"] == "راجيش كومار ناير"
     rows = state.rows(tables.worker_events)
     assert len(rows) == 1 and rows[0]["passport_number"] == "T4827361"
@@ -451,3 +452,76 @@ def test_a_refused_query_gets_a_fault_reply_and_is_dead_lettered(broker, state, 
             time.sleep(0.05)
         assert [dl.message_id for dl in transport.dead_letters()] == [header.message_id]
     assert state.events() == []
+
+
+# ------------------------------------------------------- databases, concurrency
+
+PG_ADMIN_URL = os.environ.get("RABT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_state(request, tmp_path):
+    """A LicensingState on SQLite, or on a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
+        return
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            name = f"rabt_licensing_{os.getpid()}_{threading.get_ident() % 10000}_{int(time.time() * 1000) % 100000}"
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(f"PostgreSQL not usable: {exc} (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(f"PostgreSQL not usable: {exc}")
+    state = LicensingState(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield state
+    finally:
+        state.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_racing_visas_never_take_more_than_the_vacancies(any_state, pki):
+    licence = approved_licence(any_state, vacancies=(("911101", None, 2),))
+    consumer = LicensingConsumer(any_state, pki.verify, now=lambda: NOW)
+    deliveries = [delivery(*signed(pki.hub, sample("VisaIssued", LicenceNumber=licence,
+                                                    VisaNumber=f"EV-2024-000000{i}"))) for i in range(6)]
+    # each visa delivered twice, all at once from several workers
+    work = deliveries + deliveries
+    errors: list[BaseException] = []
+
+    def run(items) -> None:
+        try:
+            for item in items:
+                consumer.handle(item)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(work[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert vacancy_use(any_state, licence) == [2]
+    statuses = sorted(v["status"] for v in any_state.rows(tables.visas))
+    assert statuses == ["issued", "issued", "over-quota", "over-quota", "over-quota", "over-quota"]
+    assert len(any_state.events()) == 6
+
+
+def test_a_unique_key_collision_is_retried_not_dead_lettered(consumer, state, pki):
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    with state.engine.begin() as conn:  # as if another worker's row for this message were already there
+        conn.execute(tables.events.insert().values(
+            message_id=header.message_id, message_type="WorkerArrival", source_agency="police",
+            applied_at="2024-05-20T08:00:00.000Z", outcome="recorded", summary="{}"))
+    with pytest.raises(ApplyConflictError) as caught:
+        consumer.handle(delivery(header, data))
+    assert caught.value.recoverable
+    assert state.rows(tables.worker_events) == []  # rolled back with the idempotency mark
+    assert not state.is_applied(header.message_id)
