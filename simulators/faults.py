@@ -42,6 +42,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from hub.errors import InputError
+
 MODES = ("latency", "soap-fault", "http-error", "malformed", "hostile", "timeout", "down")
 
 MALFORMED = (
@@ -69,8 +71,10 @@ XXE = b"""<?xml version="1.0"?>
 HOSTILE = {"billion-laughs": BILLION_LAUGHS, "xxe": XXE}
 
 
-class FaultRuleError(ValueError):
+class FaultRuleError(InputError, ValueError):
     """A fault rule given to the injector is not understood."""
+
+    code = "fault-rule"
 
 
 @dataclass
