@@ -138,7 +138,7 @@ class LicensingConsumer:
         """The answer to a VisaEligibilityQuery as of ``today``."""
         licence = self.state.licence_view(query["licence_number"])
         return rules.check_visa(licence, query["licence_type"], query["profession_code"],
-                                query["nationality"], today or self.now().date())
+                                query["nationality"], today or rules.local_today(self.now()))
 
     def _visa_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         query = canonical_io.visa_query(body)

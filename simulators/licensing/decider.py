@@ -92,7 +92,7 @@ class Decider:
         cr_number = application["employer_cr"]
         registration = self.query("CommercialRegistrationQuery", cr_number, number)
         membership = self.query("ChamberMembershipQuery", cr_number, number)
-        return rules.decide_commercial(cr_number, registration, membership, self.now().date(),
+        return rules.decide_commercial(cr_number, registration, membership, rules.local_today(self.now()),
                                        open_cases=self.state.open_cases(cr_number), policy=self.policy)
 
     def query(self, query_type: str, key: str, application_number: str):

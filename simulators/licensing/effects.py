@@ -10,7 +10,7 @@ sends the same fact twice gives it two hub message ids.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -67,7 +67,7 @@ def visa_issued(conn: Connection, state: LicensingState, visa: dict) -> str:
     """Consume one vacancy of the licence; a visa issued without one is kept and flagged."""
     if conn.execute(sa.select(visas.c.visa_number).where(visas.c.visa_number == visa["visa_number"])).first():
         return "duplicate-visa"
-    issued_on = date.fromisoformat(visa["issued_at"][:10])
+    issued_on = rules.local_today(datetime.fromisoformat(visa["issued_at"].replace("Z", "+00:00")))
     licence = state.licence_view(visa["licence_number"], conn)
     verdict = rules.check_visa(licence, visa["licence_type"], visa["profession_code"],
                                visa["worker"]["nationality"], issued_on)

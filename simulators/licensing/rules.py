@@ -22,10 +22,12 @@ not even looked at).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 APPROVED, REFUSED, REFERRED = "approved", "refused", "referred"
+#: licences, CRs and memberships expire on Omani calendar days (UTC+4, no daylight saving)
+OMAN = timezone(timedelta(hours=4), "Asia/Muscat")
 PRIVATE, COMMERCIAL = "private", "commercial"
 
 
@@ -230,6 +232,11 @@ def decide_commercial(cr_number: str, registration, membership, today: date, *,
     if open_cases and policy.refer_on_pending_case:
         findings.refer.append(Reason("labour-case-pending", f"{open_cases} labour case(s) open against the employer"))
     return findings.outcome()
+
+
+def local_today(now: datetime) -> date:
+    """The Omani calendar day at instant ``now`` (at 22:00 UTC it is already tomorrow in Muscat)."""
+    return now.astimezone(OMAN).date()
 
 
 def licence_valid_until(decided_on: date, policy: Policy = Policy()) -> date:

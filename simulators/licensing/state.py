@@ -107,7 +107,7 @@ class LicensingState:
         licence_number = None
         with write_transaction(self.engine) as conn:
             if outcome.decision == rules.APPROVED:
-                licence_number = _issue_licence(conn, application, now.date(), policy)
+                licence_number = _issue_licence(conn, application, rules.local_today(now), policy)
             conn.execute(decisions.insert().values(
                 application_number=number, decision=outcome.decision, decided_at=utc_text(now),
                 decided_by=decided_by, licence_number=licence_number,

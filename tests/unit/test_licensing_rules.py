@@ -247,3 +247,10 @@ def test_visa_open_vacancy_when_the_specific_one_is_used():
 
 def test_vacancy_free_never_negative():
     assert Vacancy("911101", granted=1, used=3).free == 0
+
+
+def test_local_today_is_the_omani_day():
+    from datetime import datetime, timezone
+
+    assert rules.local_today(datetime(2024, 5, 20, 19, 59, tzinfo=timezone.utc)) == date(2024, 5, 20)
+    assert rules.local_today(datetime(2024, 5, 20, 20, 0, tzinfo=timezone.utc)) == date(2024, 5, 21)
