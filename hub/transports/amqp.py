@@ -121,21 +121,21 @@ class AmqpTransport(Transport):
         self.with_reconnect(lambda: amqp_topology.delete(self._channel, routes), "undeclare")
 
     def publish(self, messages: Iterable[Message]) -> None:
-        batch, failures = list(messages), []
-        for start in range(0, len(batch), self.window):
-            chunk = batch[start:start + self.window]
-            try:
-                # a chunk whose confirms were lost with the connection is sent again whole
-                self.with_reconnect(lambda chunk=chunk: self._publish_chunk(chunk), "publish")
-            except PublishError as exc:
-                failures.append(exc.reason)
-        if failures:
-            raise PublishError("; ".join(failures))
+        batch = list(messages)
+        done: set[int] = set()  # indexes confirmed, over reconnects
 
-    def _publish_chunk(self, chunk: list[Message]) -> None:
-        for message in chunk:
-            self._publisher.publish(self.routes.exchange, message.routing_key, message)
-        self._publisher.settle()
+        def send_unconfirmed() -> None:
+            publisher = self._publisher
+            try:
+                for index, message in enumerate(batch):
+                    if index not in done:
+                        publisher.publish(self.routes.exchange, message.routing_key, message, token=index)
+                publisher.settle()
+            finally:
+                # what was confirmed before a connection broke is not sent again; the rest is
+                done.update(publisher.confirmed)
+
+        self.with_reconnect(send_unconfirmed, "publish")
 
     def send_to_queue(self, queue: str, message: Message, headers: dict | None = None) -> None:
         """Publish straight to ``queue`` through the default exchange, and wait for the confirm."""

@@ -45,6 +45,7 @@ class AmqpConsumer:
         self._buffer: collections.deque = collections.deque()
         self._generation = -1
         self._tag: str | None = None
+        self._unacked_tag: int | None = None  # highest handled delivery not acked yet
 
     def run(self, *, max_messages: int | None, idle_timeout: float | None, stop: threading.Event | None) -> int:
         """Handle deliveries until max_messages, idle_timeout or stop; return how many."""
@@ -62,8 +63,10 @@ class AmqpConsumer:
                         self._handle(*self._buffer.popleft())
                         handled += 1
                         last_seen = time.monotonic()
+                    self._ack_handled()
                 except self.transport.connection_errors:
                     self._buffer.clear()  # unacked: the broker redelivers them to the next subscription
+                    self._unacked_tag = None
                     self.transport.drop_connection()
                 if idle_timeout is not None and not self._buffer and time.monotonic() - last_seen >= idle_timeout:
                     break
@@ -84,6 +87,7 @@ class AmqpConsumer:
         if self._generation != self.transport.generation or self._tag is None:
             return
         try:
+            self._ack_handled()
             channel = self.transport.channel
             channel.basic_cancel(self._tag)
             for method, _props, _body in self._buffer:  # prefetched but never handed to the handler
@@ -91,6 +95,7 @@ class AmqpConsumer:
         except self.transport.connection_errors:
             self.transport.drop_connection()  # unacked deliveries go back when the connection goes
         self._buffer.clear()
+        self._unacked_tag = None
         self._generation = -1
 
     def _handle(self, method, properties, body: bytes) -> None:
@@ -101,7 +106,19 @@ class AmqpConsumer:
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes
             self._settle_failure(method, delivery, classify(exc, self.transport.connection_errors))
         else:
-            self.transport.channel.basic_ack(method.delivery_tag)
+            if self._generation == self.transport.generation:  # else the tag died with its connection
+                self._unacked_tag = method.delivery_tag
+
+    def _ack_handled(self) -> None:
+        """Ack every handled delivery at once (multiple=True): one frame per burst, not per message.
+
+        Deliveries are handled in tag order and failures are settled (acked) on
+        the spot, so every outstanding tag up to the last handled one is done.
+        A crash before this ack means redelivery — consumers are idempotent.
+        """
+        if self._unacked_tag is not None and self._generation == self.transport.generation:
+            self.transport.channel.basic_ack(self._unacked_tag, multiple=True)
+            self._unacked_tag = None
 
     def _settle_failure(self, method, delivery: Delivery, failure: Failure) -> None:
         routes = self.transport.routes
@@ -113,6 +130,7 @@ class AmqpConsumer:
             target = dead_letter_queue(self.queue)
             headers |= {ATTEMPT_HEADER: delivery.attempt, QUEUE_HEADER: self.queue,
                         DEAD_AT_HEADER: repr(time.time()), DEAD_ID_HEADER: uuid.uuid4().hex}
+        self._ack_handled()  # before a reconnect inside send_to_queue could orphan them
         channel = self.transport.channel
         try:
             self.transport.send_to_queue(target, delivery.message, headers)
@@ -120,4 +138,5 @@ class AmqpConsumer:
             # the delay tier or DLQ is missing: keep the message, and say the topology is wrong
             channel.basic_nack(method.delivery_tag, requeue=True)
             raise
-        channel.basic_ack(method.delivery_tag)
+        if self._generation == self.transport.generation:  # a reconnect voided the tag: redelivered later
+            channel.basic_ack(method.delivery_tag)

@@ -68,7 +68,8 @@ class ConfirmingPublisher:
         self._connection, self._channel, self._impl = connection, channel, channel._impl
         self.window, self.confirm_timeout = window, confirm_timeout
         self._tag = 0
-        self._pending: dict[int, str] = {}
+        self._pending: dict[int, tuple[int, str]] = {}  # delivery tag -> (token, message id)
+        self.confirmed: set[int] = set()  # tokens the broker confirmed since the last settle
         self._returned: set[str] = set()
         self._failed: dict[str, str] = {}
         selected: list[bool] = []
@@ -85,13 +86,15 @@ class ConfirmingPublisher:
         tags = [t for t in self._pending if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
         nacked = isinstance(method, pika.spec.Basic.Nack)
         for tag in tags:
-            message_id = self._pending.pop(tag, None)
-            if message_id is None:
+            token, message_id = self._pending.pop(tag, (None, ""))
+            if token is None:
                 continue
             if nacked:
                 self._failed[message_id] = "nacked by the broker"
             elif message_id in self._returned:
                 self._failed[message_id] = "unroutable"
+            else:
+                self.confirmed.add(token)
 
     def _wait(self, done, deadline: float) -> None:
         """Run the connection's I/O until ``done()`` or the deadline."""
@@ -105,22 +108,24 @@ class ConfirmingPublisher:
         finally:
             self._connection.remove_timeout(timer)
 
-    def publish(self, exchange: str, routing_key: str, message: Message, extra_headers: dict | None = None) -> None:
-        """Send one message; waits only when the window is full."""
+    def publish(self, exchange: str, routing_key: str, message: Message, extra_headers: dict | None = None,
+                token: int = 0) -> None:
+        """Send one message; waits only when the window is full. ``token`` lands in ``confirmed``."""
         if len(self._pending) >= self.window:
             self._wait(lambda: len(self._pending) < self.window // 2, time.monotonic() + self.confirm_timeout)
         self._impl.basic_publish(exchange, routing_key, message.body, properties_for(message, extra_headers),
                                  mandatory=True)
         self._tag += 1
-        self._pending[self._tag] = message.message_id
+        self._pending[self._tag] = (token, message.message_id)
 
     def settle(self, ids: Sequence[str] = ()) -> None:
         """Wait for every outstanding confirm; PublishError names each message not delivered."""
         self._wait(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
-        failed = dict(self._failed) | {mid: "not confirmed in time" for mid in self._pending.values()}
+        failed = dict(self._failed) | {mid: "not confirmed in time" for _token, mid in self._pending.values()}
         self._pending.clear()
         self._failed.clear()
         self._returned.clear()
+        self.confirmed.clear()
         if failed:
             detail = "; ".join(f"{mid}: {why}" for mid, why in sorted(failed.items()))
             raise PublishError(f"{len(failed)} message(s) not delivered: {detail}",
