@@ -27,6 +27,7 @@ from pathlib import Path
 from flask import Flask, Response, abort, request
 from lxml import etree
 
+from hub.config import XmlLimits
 from hub.errors import ParseError
 from hub.xmlsafe import parse_xml
 from simulators.faults import FaultInjector, injector_from_config, install_admin_routes
@@ -201,19 +202,29 @@ def install_soap_routes(app: Flask, services: list[SoapService], injector: Fault
         service = by_name.get(name)
         if service is None:
             return xml_response(fault_envelope(SoapFault("Client", f"no SOAP service at /soap/{name}; try {sorted(by_name)}")), 404)
-        payload, operation, fault = operation_of(request.get_data())
-        injected = injector.intervene(operation)
-        if injected is not None:
-            return injected
-        try:
-            if fault is not None:
-                raise fault
-            return xml_response(dispatch(service, payload, check_response=check_response))
-        except SoapFault as soap_fault:
-            return xml_response(fault_envelope(soap_fault), 500)
-        except Exception as exc:  # noqa: BLE001 - a simulator bug must still answer SOAP
-            log.exception("handler for %s failed", operation)
-            return xml_response(fault_envelope(SoapFault("Server", f"internal error in {operation}: {exc}")), 500)
+        return answer(service, request.get_data(), injector, check_response=check_response)
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return xml_response(fault_envelope(SoapFault("Client", f"request body is over the limit of {limit} bytes")), 500)
+
+
+def answer(service: SoapService, data: bytes, injector: FaultInjector, *, check_response: bool = True) -> Response:
+    """The HTTP answer to one SOAP POST: injected misbehaviour, a response, or a fault."""
+    payload, operation, fault = operation_of(data)
+    injected = injector.intervene(operation)
+    if injected is not None:
+        return injected
+    try:
+        if fault is not None:
+            raise fault
+        return xml_response(dispatch(service, payload, check_response=check_response))
+    except SoapFault as soap_fault:
+        return xml_response(fault_envelope(soap_fault), 500)
+    except Exception as exc:  # noqa: BLE001 - a simulator bug must still answer SOAP
+        log.exception("handler for %s failed", operation)
+        return xml_response(fault_envelope(SoapFault("Server", f"internal error in {operation}: {exc}")), 500)
 
 
 def _schema_file(name: str, schema_dirs: set[Path]) -> Response:
@@ -248,6 +259,8 @@ def create_agency_app(agency: str, config: Mapping | None, services: Callable[[P
     injector = injector_from_config(config)
     app = Flask(f"simulators.{agency}")
     app.config["VALIDATE_RESPONSES"] = config.get("validate_responses", True)
+    # Refuse oversized bodies before reading them; parse_xml enforces its own limit too.
+    app.config["MAX_CONTENT_LENGTH"] = XmlLimits().max_bytes + 64 * 1024
     state: dict = {}
     soap_services = services(population, state)
     install_soap_routes(app, soap_services, injector)

@@ -206,6 +206,13 @@ def test_bad_requests_get_client_faults(urls, payload, code, says):
     assert says in fault.findtext("faultstring")
 
 
+def test_oversized_request_is_a_client_fault_not_a_crash(urls):
+    body = _envelope("<GetIncomeProof xmlns='urn:om:spf:income:1'><CivilId>" + "1" * (11 * 1024 * 1024) + "</CivilId></GetIncomeProof>")
+    reply = requests.post(f"{urls['insurance']}/soap/social-insurance", data=body, timeout=30)
+    assert reply.status_code == 500
+    assert "over the limit" in etree.fromstring(reply.content).findtext(f".//{{{SOAP_ENV}}}Fault/faultstring")
+
+
 # -- fault injection, as the hub's zeep clients will see it ------------------------------
 
 
