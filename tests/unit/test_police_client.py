@@ -140,3 +140,14 @@ def test_gateway_refusals_and_outages_become_hub_errors(pki_dir, gateway_url, wo
     offline = PoliceClient(f"http://127.0.0.1:{closed_port}/soap/police", police_signer(pki_dir), timeout=2)
     with pytest.raises(AgencyUnavailableError):
         offline.check_visa_eligibility("PL-1", "IND", "7112")
+
+
+def test_push_command_sends_one_signed_notification_per_worker(pki_dir, gateway_url, capsys):
+    from simulators.police.__main__ import main
+
+    assert main(["departure", "--gateway", gateway_url, "--pki", str(pki_dir), "--count", "3", "--workers", "200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["0", "1", "2"]
+    assert all(line.split("\t")[1].startswith("ROP-DEP-") and line.split("\t")[2] for line in lines)
+    assert main(["renewal", "--gateway", gateway_url, "--pki", "/nonexistent"]) == 1
+    assert "cannot load private key" in capsys.readouterr().err
