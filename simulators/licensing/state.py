@@ -119,6 +119,8 @@ class LicensingState:
     def decision_for(self, number: str) -> dict:
         """The latest decision on ``number`` in LicenceDecision shape (see canonical_io)."""
         application = self.application(number)
+        if application is None or application["decision"] is None:
+            raise InputError(f"application {number!r} has no decision yet")
         decision = dict(application["decision"])
         licence = self.licence(decision["licence_number"]) if decision["licence_number"] else None
         decision |= {"application_id": number, "licence_type": application["licence_type"],

@@ -283,3 +283,16 @@ def test_config_from_environment():
     assert config.effective_database_url == "sqlite:////srv/rabt/licensing.sqlite3"
     with pytest.raises(ConfigError):
         LicensingConfig.from_env({"RABT_LICENSING_REPLY_TIMEOUT": "soon"})
+
+
+def test_referred_application_is_decided_again_when_asked_and_a_decided_one_is_final(state):
+    agencies = FakeAgencies(CivilStatusQuery=ReplyTimeoutError("no reply within 10s"))
+    app = create_app(LicensingConfig(), state=state, ask=agencies, now=lambda: NOW)
+    number = app.test_client().post("/api/applications", json=private()).get_json()["number"]
+    decider = app.extensions["licensing"].decider
+    agencies.replies["CivilStatusQuery"] = sample("CivilStatusRecord")  # the registry is back
+    assert decider.decide(number)["decision"] == "approved"
+    asked = len(agencies.asked)
+    assert decider.decide(number)["decision"] == "approved"
+    assert len(agencies.asked) == asked  # nobody asked again
+    assert [d["decision"] for d in state.decisions()] == ["approved", "referred"]
