@@ -1,0 +1,23 @@
+"""File drops, done the way Camel does them (STYLE 9).
+
+An agency writes ``$RABT_HOME/drop/<agency>/inbox/<name>`` (temporary name,
+then rename); the :class:`DropWatcher` claims it by atomic rename into
+``processing/``, the adapter's reader streams it, every item goes through the
+inbound :class:`~hub.pipeline.Pipeline`, and the file ends in ``done/`` with a
+JSON receipt or in ``failed/`` with a report naming each bad line. This
+package knows no agency: adapters declare :class:`~hub.adapter.FileDrop`\\ s.
+
+    names     pure decisions (what to do with a name, item ids, result names)
+    folders   the four folders and the few file operations (jailed, no links)
+    process   one file: inspect, read, check, commit — all items or none
+    report    outcomes, receipts and reports
+    watcher   scanning, claiming, resuming, batching
+"""
+
+from hub.filedrop.folders import DropFolders
+from hub.filedrop.names import Action, Decision, Entry, decide, source_message_id
+from hub.filedrop.report import ItemReceipt, LineError, Outcome
+from hub.filedrop.watcher import DropWatcher
+
+__all__ = ["Action", "Decision", "DropFolders", "DropWatcher", "Entry", "ItemReceipt", "LineError",
+           "Outcome", "decide", "source_message_id"]

@@ -1,0 +1,195 @@
+"""The drop folders of one agency, and the few file operations the watcher needs.
+
+    $RABT_HOME/drop/<agency>/inbox/       the agency writes here (temp name, then rename)
+                             processing/  claimed by exactly one watcher (atomic rename)
+                             done/        accepted, with <name>.receipt.json
+                             failed/      rejected, with <name>.report.json and .report.txt
+
+Every path is jailed to the drop root: agency names are checked, folder
+entries are taken by name from ``scandir`` (never a path from outside),
+symbolic links are never followed, and each folder must resolve to itself
+under the root. A claimed file is opened with ``O_NOFOLLOW`` and locked
+(``flock``), so a watcher resuming ``processing/`` after a crash never
+takes a file another live watcher holds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import ConfigError
+from hub.filedrop.names import DONE_MARKER, Entry, numbered_name
+
+SUBFOLDERS = ("inbox", "processing", "done", "failed")
+_AGENCY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "dir" if stat.S_ISDIR(mode) else "other"
+
+
+@dataclass
+class Claim:
+    """A file this watcher holds in ``processing/``: open (no links followed) and locked."""
+
+    path: Path
+    fd: int
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = -1
+
+
+@dataclass(frozen=True)
+class DropFolders:
+    """``root/<agency>/{inbox,processing,done,failed}``, created and checked."""
+
+    root: Path
+    agency: str
+
+    @classmethod
+    def create(cls, root: Path, agency: str) -> DropFolders:
+        if not _AGENCY.match(agency or ""):
+            raise ConfigError(f"invalid agency name for a drop folder: {agency!r}")
+        root = Path(root).resolve()
+        folders = cls(root, agency)
+        for name in SUBFOLDERS:
+            path = root / agency / name
+            path.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink() or path.resolve() != path:
+                raise ConfigError(f"drop folder {path} must be a real folder under {root}", agency=agency)
+        return folders
+
+    def folder(self, name: str) -> Path:
+        return self.root / self.agency / name
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder("inbox")
+
+    @property
+    def processing(self) -> Path:
+        return self.folder("processing")
+
+    def entries(self, folder: str) -> Iterator[Entry]:
+        """Entries of one of the four folders, as ``lstat`` sees them (links not followed)."""
+        with os.scandir(self.folder(folder)) as scan:
+            for item in scan:
+                try:
+                    info = item.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # taken by another watcher meanwhile
+                yield Entry(item.name, _kind(info.st_mode), info.st_nlink, info.st_size)
+
+    def exists(self, folder: str, name: str) -> bool:
+        return os.path.lexists(self._member(folder, name))
+
+    def claim(self, name: str) -> Claim | None:
+        """Move ``inbox/name`` to ``processing/`` and lock it; None if another watcher was faster."""
+        source, target = self._member("inbox", name), self._member("processing", name)
+        try:
+            rename_no_replace(source, target)
+        except (FileNotFoundError, FileExistsError):
+            return None  # another watcher took it, or a file of that name is still in processing/
+        self._discard_marker(name)
+        return self.hold(name)
+
+    def hold(self, name: str) -> Claim | None:
+        """Open and lock ``processing/name``; None if it is locked, gone or not a plain file."""
+        path = self._member("processing", name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Still the file we opened, still here (not moved on by the watcher that held it)?
+            same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if not same or not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return Claim(path, fd)
+
+    def finish(self, path: Path, folder: str, sidecars: dict[str, bytes]) -> Path:
+        """Move ``path`` into ``done/`` or ``failed/`` (numbered if the name is taken) with its sidecars.
+
+        Sidecars (``.receipt.json``, ``.report.txt``…) are written first, under
+        a temporary name renamed into place, so whoever watches the folder sees
+        a finished file only once its receipt or report is complete.
+        """
+        name = self._free_name(folder, path.name, tuple(sidecars))
+        target = self._member(folder, name)
+        for suffix, data in sidecars.items():
+            write_atomically(self._member(folder, name + suffix), data)
+        os.rename(path, target)
+        return target
+
+    def back_to_inbox(self, path: Path) -> None:
+        """Return a claimed file to the inbox (the hub could not store it right now)."""
+        target = self._member("inbox", path.name)
+        if not os.path.lexists(target):
+            os.rename(path, target)
+
+    def _free_name(self, folder: str, name: str, suffixes: tuple[str, ...]) -> str:
+        number = 1
+        while True:
+            candidate = numbered_name(name, number)
+            if not any(os.path.lexists(self._member(folder, candidate + s)) for s in ("", *suffixes)):
+                return candidate
+            number += 1
+
+    def _discard_marker(self, name: str) -> None:
+        try:
+            os.unlink(self._member("inbox", name + DONE_MARKER))
+        except FileNotFoundError:
+            pass
+
+    def _member(self, folder: str, name: str) -> Path:
+        if folder not in SUBFOLDERS or not name or "/" in name or "\0" in name or name in (".", ".."):
+            raise ConfigError(f"refusing path {folder}/{name!r} outside the drop folders", agency=self.agency)
+        return self.root / self.agency / folder / name
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_RENAMEAT2 = getattr(_LIBC, "renameat2", None)
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+
+
+def rename_no_replace(source: Path, target: Path) -> None:
+    """Atomic rename that fails (FileExistsError) instead of replacing ``target``.
+
+    Linux ``renameat2(RENAME_NOREPLACE)``; where the call or the file system
+    lacks it, a check-then-rename (a narrow race, only between same-named files).
+    """
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS):
+            raise OSError(code, os.strerror(code), str(source))
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "target exists", str(target))
+    os.rename(source, target)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` through ``.<name>.tmp`` and a rename: readers see all of it or nothing."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)

@@ -1,0 +1,182 @@
+"""Turning one claimed file into canonical messages — all of them, or none.
+
+    inspect   size, emptiness, binary content, SHA-256 (size checked before reading)
+    read      the adapter's reader streams the file; every bad record is collected
+    check     each item goes through the pipeline (map, validate, envelope, sign)
+    commit    the messages of one or more files are stored in one transaction
+
+Nothing is stored unless every item of the file passed ``read`` and
+``check``. A file with more than ``keep_items`` items is not held in memory:
+it is read once to check it and once more to store it in chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from hub.adapter import FileDrop, FileItem
+from hub.errors import MessageLogError, RabtError
+from hub.filedrop.folders import Claim
+from hub.filedrop.names import source_message_id
+from hub.filedrop.report import ItemReceipt, Outcome
+from hub.messagelog import Accepted, MessageLog
+from hub.pipeline import Inbound, Pipeline
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+#: files up to this size are kept in memory after inspection (they become the raw payload)
+KEEP_BYTES = 16 * 1024 * 1024
+
+
+class Rejected(Exception):
+    """The file is refused; ``reason`` is the headline of its report."""
+
+    def __init__(self, reason: str, line: int = 0) -> None:
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+@dataclass
+class Prepared:
+    """A file whose items all passed, with the signed records ready to store."""
+
+    claim: Claim
+    drop: FileDrop
+    outcome: Outcome
+    data: bytes | None
+    received_at: datetime
+    records: list[tuple[FileItem, str, Accepted]] | None = field(default=None)
+    """(item, source message id, record) in file order; None for a streamed (big) file."""
+
+
+def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
+    """Check size and content type, fill in size and SHA-256; the bytes if small enough to keep."""
+    with open(claim.fd, "rb", closefd=False) as stream:
+        size = outcome.size = stream.seek(0, 2)
+        if size > drop.max_bytes:
+            raise Rejected(f"file is {size} bytes, over the limit of {drop.max_bytes} bytes; it was not read")
+        if size == 0:
+            raise Rejected("file is empty")
+        stream.seek(0)
+        digest, kept, offset = hashlib.sha256(), [], 0
+        while chunk := stream.read(_CHUNK):
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise Rejected(f"binary content (NUL byte at offset {offset + nul}): expected a text file")
+            digest.update(chunk)
+            offset += len(chunk)
+            if size <= KEEP_BYTES:
+                kept.append(chunk)
+    outcome.sha256 = digest.hexdigest()
+    return b"".join(kept) if size <= KEEP_BYTES else None
+
+
+def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) -> list[FileItem] | None:
+    """Stream the reader once: bad records go to ``outcome``; the items if at most ``keep_items``."""
+    kept: list[FileItem] | None = []
+    count = 0
+    for item in _guarded(drop, claim):
+        if item.error is not None or item.payload is None:
+            outcome.add_error(item.line, item.error or "record could not be read")
+            continue
+        count += 1
+        if kept is not None and count <= keep_items:
+            kept.append(item)
+        else:
+            kept = None  # too many to hold: checked now, read again to store
+    if outcome.error_count:
+        raise Rejected(f"{outcome.error_count} bad record(s); nothing from this file was accepted")
+    if count == 0:
+        raise Rejected("file holds no records")
+    return kept
+
+
+def _guarded(drop: FileDrop, claim: Claim) -> Iterator[FileItem]:
+    """The reader's items; an exception from it ends the file as a rejection, never a crash."""
+    try:
+        yield from drop.reader(claim.path)
+    except RabtError as exc:
+        raise Rejected(f"{exc.code}: {exc.reason}", getattr(exc, "line", 0) or 0) from exc
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise Rejected(f"file could not be read: {exc}") from exc
+
+
+def inbound_for(agency: str, drop: FileDrop, item: FileItem, raw: bytes, sha256: str,
+                received_at: datetime) -> Inbound:
+    """The pipeline input for one item; its agency message id is derived from the content."""
+    return Inbound(agency=agency, system=drop.system, message_type=drop.message_type,
+                   destination=drop.destination, raw=raw,
+                   source_message_id=source_message_id(sha256, item.source_id), received_at=received_at)
+
+
+def raw_of(item: FileItem, single: bool, data: bytes) -> bytes:
+    """What the message log keeps as received: the whole file when it is one item, else the item."""
+    return data if single else etree.tostring(item.payload, encoding="utf-8")
+
+
+def canonicalize_all(pipeline: Pipeline, prepared: Prepared, items: Sequence[FileItem] | Iterator[FileItem],
+                     single: bool, *, keep: bool) -> list[tuple[FileItem, str, Accepted]]:
+    """Run every item through the pipeline; any refusal rejects the file with every bad line listed."""
+    outcome, records = prepared.outcome, []
+    for item in items:
+        inbound = inbound_for(outcome.agency, prepared.drop, item, raw_of(item, single, prepared.data),
+                              outcome.sha256, prepared.received_at)
+        try:
+            record, _ = pipeline.canonicalize(inbound, item.payload)
+        except RabtError as exc:
+            outcome.add_error(item.line, f"{exc.code}: {exc.reason}")
+            continue
+        if keep:
+            records.append((item, inbound.source_message_id, record))
+    if outcome.error_count:
+        raise Rejected(f"{outcome.error_count} record(s) refused by the hub; nothing from this file was accepted")
+    return records
+
+
+def commit(message_log: MessageLog, files: Sequence[Prepared]) -> None:
+    """Store the records of ``files`` in one transaction and fill in each outcome's items.
+
+    Raises MessageLogError when the log is unavailable: nothing is stored then.
+    """
+    records = [record for prepared in files for _, _, record in prepared.records]
+    result = message_log.accept_many(records)
+    stored, repeats = set(result.stored), iter(result.duplicates)
+    for prepared in files:
+        for item, smid, record in prepared.records:
+            if record.message_id in stored:
+                receipt = ItemReceipt(item.line, item.source_id, smid, record.message_id)
+            else:
+                receipt = ItemReceipt(item.line, item.source_id, smid, next(repeats).first_message_id, True)
+            prepared.outcome.items.append(receipt)
+
+
+def commit_streamed(pipeline: Pipeline, prepared: Prepared, chunk: int) -> None:
+    """Store a big file chunk by chunk, reading it again; a resumed file only adds what is missing."""
+    items = (item for item in _guarded(prepared.drop, prepared.claim) if item.payload is not None)
+    while True:
+        part = [item for _, item in zip(range(chunk), items)]
+        if not part:
+            return
+        piece = Prepared(prepared.claim, prepared.drop, prepared.outcome, prepared.data, prepared.received_at)
+        piece.records = canonicalize_all(pipeline, piece, part, False, keep=True)
+        commit(pipeline.log, [piece])
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def keep_refusal(message_log: MessageLog, outcome: Outcome, data: bytes | None) -> None:
+    """Record the rejected file in the message log's refusals (raw bytes when small)."""
+    raw = data if data is not None and len(data) <= 1024 * 1024 else b""
+    try:
+        message_log.refuse(raw, outcome.agency, f"file {outcome.name}: {outcome.reason}")
+    except MessageLogError as exc:
+        log.warning("file drop: could not record the refusal of %s: %s", outcome.name, exc)

@@ -1,0 +1,131 @@
+"""What became of one dropped file, and the receipt or report written next to it.
+
+Accepted files get ``<name>.receipt.json``; rejected files get
+``<name>.report.json`` for machines and ``<name>.report.txt`` for the
+person at the agency who has to fix the file. Both list every bad line
+(up to :data:`MAX_LISTED`) with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+#: bad lines listed one by one in a report; the rest are only counted
+MAX_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class LineError:
+    """One bad record: the line it starts on (0 when the file as a whole is bad) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemReceipt:
+    """One accepted item: the hub message that carries it, and whether it was a repeat."""
+
+    line: int
+    source_id: str | None
+    source_message_id: str
+    message_id: str
+    duplicate: bool = False
+
+
+@dataclass
+class Outcome:
+    """The result of one file: ``done`` (accepted), ``failed`` (rejected) or ``deferred``.
+
+    ``deferred`` means the hub could not store the messages right now (the
+    message log was unavailable); the file went back to the inbox, untouched.
+    """
+
+    agency: str
+    name: str
+    status: str
+    message_type: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    reason: str | None = None
+    errors: list[LineError] = field(default_factory=list)
+    error_count: int = 0
+    items: list[ItemReceipt] = field(default_factory=list)
+    path: Path | None = None
+    """Where the file ended up (``done/…`` or ``failed/…``)."""
+    finished_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def new(self) -> int:
+        return sum(not item.duplicate for item in self.items)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(item.duplicate for item in self.items)
+
+    def add_error(self, line: int, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_LISTED:
+            self.errors.append(LineError(int(line or 0), str(reason)))
+
+    def summary(self) -> str:
+        """One line for the console: ``done SIF_… 1 message(s), 0 duplicate(s)``."""
+        if self.status == "done":
+            return (f"done    {self.agency}/{self.name}: {len(self.items)} item(s), "
+                    f"{self.new} new, {self.duplicates} duplicate(s)")
+        if self.status == "deferred":
+            return f"later   {self.agency}/{self.name}: {self.reason}"
+        first = f"; line {self.errors[0].line}: {self.errors[0].reason}" if self.errors else ""
+        return f"failed  {self.agency}/{self.name}: {self.reason}{first}"
+
+
+def receipt_json(outcome: Outcome) -> bytes:
+    """The receipt of an accepted file."""
+    document = {
+        "file": outcome.name, "agency": outcome.agency, "status": "accepted",
+        "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
+        "counts": {"items": len(outcome.items), "new": outcome.new, "duplicates": outcome.duplicates},
+        "duplicate": bool(outcome.items) and outcome.new == 0,
+        "messages": [asdict(item) for item in outcome.items],
+        "processed_at": outcome.finished_at,
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def report_json(outcome: Outcome) -> bytes:
+    """The machine-readable rejection report."""
+    document = {
+        "file": outcome.name, "agency": outcome.agency, "status": "rejected",
+        "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
+        "reason": outcome.reason, "error_count": outcome.error_count,
+        "errors": [asdict(error) for error in outcome.errors],
+        "errors_not_listed": max(0, outcome.error_count - len(outcome.errors)),
+        "accepted_messages": 0, "processed_at": outcome.finished_at,
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def report_text(outcome: Outcome) -> bytes:
+    """The rejection report a person reads: what was wrong, line by line."""
+    lines = [
+        f"File:     {outcome.name}",
+        f"Agency:   {outcome.agency}",
+        f"Result:   REJECTED - nothing from this file was accepted.",
+        f"Reason:   {outcome.reason}",
+    ]
+    if outcome.sha256:
+        lines.append(f"SHA-256:  {outcome.sha256}")
+    if outcome.size is not None:
+        lines.append(f"Size:     {outcome.size} bytes")
+    lines.append(f"Checked:  {outcome.finished_at}")
+    if outcome.errors:
+        lines += ["", f"Problems ({outcome.error_count}):"]
+        lines += [f"  line {e.line}: {e.reason}" if e.line else f"  file: {e.reason}" for e in outcome.errors]
+        hidden = outcome.error_count - len(outcome.errors)
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more")
+    lines += ["", "Correct the file and drop it again under the same or a new name."]
+    return ("\n".join(lines) + "\n").encode("utf-8")

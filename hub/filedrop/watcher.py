@@ -1,0 +1,229 @@
+"""The drop-folder watcher: claim, read, accept through the pipeline, file away.
+
+    watcher = DropWatcher(settings, adapters, pipeline)
+    watcher.scan_once()            # one pass over every inbox -> [Outcome]
+    watcher.run(stop_event)        # keep scanning until stop is set
+
+Several watchers (threads or processes, on one machine) may share the drop
+folders: a file is claimed by an atomic rename, and a file in
+``processing/`` is locked by the watcher working on it, so no file is
+processed twice. Files left in ``processing/`` by a crash are resumed on
+start; the item ids derive from the file content, so a resumed file adds
+only what is missing. No exception escapes for a bad file: it ends in
+``failed/`` with a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from hub.adapter import Adapter, FileDrop
+from hub.config import Settings
+from hub.errors import MessageLogError, RabtError
+from hub.filedrop import process
+from hub.filedrop.folders import Claim, DropFolders
+from hub.filedrop.names import DONE_MARKER, Action, decide, matching_drop
+from hub.filedrop.process import Prepared, Rejected
+from hub.filedrop.report import Outcome, receipt_json, report_json, report_text
+from hub.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+#: ``progress(outcome)`` after every file
+Progress = Callable[[Outcome], None]
+
+
+class DropWatcher:
+    """Processes the drop folders of every adapter that declares file drops.
+
+    ``batch_files`` files are stored per message-log transaction (one commit
+    for many small files); ``keep_items`` bounds how many items of one file
+    are held in memory before the file is streamed twice instead.
+    """
+
+    def __init__(self, settings: Settings | Path, adapters: Iterable[Adapter], pipeline: Pipeline, *,
+                 require_done_marker: bool = False, batch_files: int = 32, keep_items: int = 500,
+                 progress: Progress | None = None) -> None:
+        root = settings.drop_dir if isinstance(settings, Settings) else Path(settings)
+        self.adapters = {a.name: a for a in adapters if a.file_drops}
+        self.folders = {name: DropFolders.create(root, name) for name in self.adapters}
+        self.pipeline = pipeline
+        self.require_done_marker = require_done_marker
+        self.batch_files = max(1, batch_files)
+        self.keep_items = max(1, keep_items)
+        self.progress = progress
+        self._resumed: set[str] = set()
+
+    def scan_once(self, agencies: Iterable[str] | None = None, *, limit: int | None = None) -> list[Outcome]:
+        """One pass over the inboxes (all, or ``agencies``); the outcome of each file handled."""
+        outcomes: list[Outcome] = []
+        for agency in self._selected(agencies):
+            if agency not in self._resumed:
+                self._resumed.add(agency)
+                outcomes += self._run_batches(agency, self._held_in_processing(agency))
+            outcomes += self._run_batches(agency, self._claimed_from_inbox(agency, outcomes, limit))
+        return outcomes
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Scan until ``stop`` is set, pausing ``interval`` seconds when the inboxes are empty."""
+        while not stop.is_set():
+            try:
+                handled = self.scan_once()
+            except (OSError, RabtError) as exc:  # the folders themselves are unusable: keep trying
+                log.error("file drop: scan failed: %s", exc)
+                handled = []
+            if not handled:
+                stop.wait(interval)
+
+    def _selected(self, agencies: Iterable[str] | None) -> list[str]:
+        if agencies is None:
+            return sorted(self.adapters)
+        unknown = sorted(set(agencies) - set(self.adapters))
+        if unknown:
+            raise RabtError(f"no file drops declared for {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(self.adapters)) or 'none'})")
+        return sorted(set(agencies))
+
+    def _held_in_processing(self, agency: str) -> Iterable[tuple[Claim, FileDrop]]:
+        """Files a crashed watcher left in ``processing/`` that nobody holds now."""
+        folders, drops = self.folders[agency], self.adapters[agency].file_drops
+        for entry in sorted(folders.entries("processing"), key=lambda e: e.name):
+            drop = matching_drop(entry.name, drops)
+            claim = folders.hold(entry.name) if drop and entry.kind == "file" else None
+            if claim is not None:
+                log.info("file drop: resuming %s/%s", agency, entry.name)
+                yield claim, drop
+
+    def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
+                            limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
+        folders, drops = self.folders[agency], self.adapters[agency].file_drops
+        entries = sorted(folders.entries("inbox"), key=lambda e: e.name)
+        names = {e.name for e in entries} if self.require_done_marker else set()
+        taken = 0
+        for entry in entries:
+            if limit is not None and taken >= limit:
+                return
+            decision = decide(entry, drops, busy=folders.exists("processing", entry.name),
+                              marker=entry.name + DONE_MARKER in names, require_marker=self.require_done_marker)
+            if decision.action is Action.REJECT:
+                outcomes.append(self._reject_unread(agency, entry.name, decision.reason))
+            elif decision.action is Action.CLAIM:
+                claim = folders.claim(entry.name)
+                if claim is not None:
+                    taken += 1
+                    yield claim, decision.drop
+
+    def _reject_unread(self, agency: str, name: str, reason: str) -> Outcome:
+        """Move a refused entry (a symlink, a wrong name…) to ``failed/`` without opening it."""
+        folders = self.folders[agency]
+        outcome = Outcome(agency, name, "failed", reason=reason)
+        try:
+            outcome.path = folders.finish(folders.inbox / name, "failed", _report(outcome))
+        except FileNotFoundError:
+            outcome.reason += " (it disappeared before it could be moved)"
+        except OSError as exc:
+            log.error("file drop: could not move refused %s/%s: %s", agency, name, exc)
+        process.keep_refusal(self.pipeline.log, outcome, None)
+        self._tell(outcome)
+        return outcome
+
+    def _run_batches(self, agency: str, claims: Iterable[tuple[Claim, FileDrop]]) -> list[Outcome]:
+        outcomes, batch = [], []
+        for claim, drop in claims:
+            prepared = self._prepare(agency, claim, drop)
+            if isinstance(prepared, Outcome):
+                outcomes.append(prepared)
+                continue
+            batch.append(prepared)
+            if len(batch) >= self.batch_files:
+                outcomes += self._store(agency, batch)
+                batch = []
+        return outcomes + (self._store(agency, batch) if batch else [])
+
+    def _prepare(self, agency: str, claim: Claim, drop: FileDrop) -> Prepared | Outcome:
+        outcome = Outcome(agency, claim.path.name, "failed", message_type=drop.message_type)
+        prepared = Prepared(claim, drop, outcome, None, process.now())
+        try:
+            prepared.data = process.inspect(claim, drop, outcome)
+            items = process.read_items(claim, drop, outcome, self.keep_items)
+            if items is None:  # too many items to hold: check them all now, store later in chunks
+                process.canonicalize_all(self.pipeline, prepared, self._reread(prepared), False, keep=False)
+                return prepared
+            single = len(items) == 1
+            if single and prepared.data is None:
+                prepared.data = claim.path.read_bytes()
+            prepared.records = process.canonicalize_all(self.pipeline, prepared, items, single, keep=True)
+            return prepared
+        except Rejected as rejected:
+            return self._fail(prepared, rejected)
+        except Exception as exc:  # a reader or mapping bug must not stop the watcher
+            log.exception("file drop: unexpected error on %s/%s", agency, claim.path.name)
+            return self._fail(prepared, Rejected(f"internal error while reading the file: {exc!r}"))
+
+    def _reread(self, prepared: Prepared):
+        return (item for item in process._guarded(prepared.drop, prepared.claim) if item.payload is not None)
+
+    def _store(self, agency: str, batch: list[Prepared]) -> list[Outcome]:
+        small = [p for p in batch if p.records is not None]
+        try:
+            if small:
+                process.commit(self.pipeline.log, small)
+            for prepared in batch:
+                if prepared.records is None:
+                    process.commit_streamed(self.pipeline, prepared, self.keep_items)
+        except MessageLogError as exc:
+            log.warning("file drop: message log unavailable, %d file(s) put back: %s", len(batch), exc)
+            return [self._defer(p, f"message log unavailable: {exc.reason}") for p in batch]
+        except Rejected as rejected:  # a big file read differently the second time
+            return [self._fail(p, rejected) for p in batch]
+        return [self._done(p) for p in batch]
+
+    def _done(self, prepared: Prepared) -> Outcome:
+        outcome = prepared.outcome
+        outcome.status = "done"
+        folders = self.folders[outcome.agency]
+        try:
+            outcome.path = folders.finish(prepared.claim.path, "done", {".receipt.json": receipt_json(outcome)})
+        finally:
+            prepared.claim.release()
+        self._tell(outcome)
+        return outcome
+
+    def _fail(self, prepared: Prepared, rejected: Rejected) -> Outcome:
+        outcome = prepared.outcome
+        outcome.status, outcome.reason = "failed", rejected.reason
+        if rejected.line and not outcome.errors:
+            outcome.add_error(rejected.line, rejected.reason)
+        try:
+            outcome.path = self.folders[outcome.agency].finish(prepared.claim.path, "failed", _report(outcome))
+        except OSError as exc:
+            log.error("file drop: could not move %s to failed/: %s", outcome.name, exc)
+        finally:
+            prepared.claim.release()
+        process.keep_refusal(self.pipeline.log, outcome, prepared.data)
+        self._tell(outcome)
+        return outcome
+
+    def _defer(self, prepared: Prepared, reason: str) -> Outcome:
+        outcome = prepared.outcome
+        outcome.status, outcome.reason, outcome.items = "deferred", reason, []
+        try:
+            self.folders[outcome.agency].back_to_inbox(prepared.claim.path)
+        finally:
+            prepared.claim.release()
+        self._tell(outcome)
+        return outcome
+
+    def _tell(self, outcome: Outcome) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(outcome)
+            except Exception:  # a broken progress display must not lose files
+                log.exception("file drop: progress callback failed")
+
+
+def _report(outcome: Outcome) -> dict[str, bytes]:
+    return {".report.json": report_json(outcome), ".report.txt": report_text(outcome)}

@@ -1,0 +1,149 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!--
+  Central bank WPS: one salary information file (read into rows XML by
+  adapters/centralbank/sif.py) to one canonical SalaryBatch.
+
+  Input:  <sif file=".." payer="account|iban"><name cr bank date sequence/>
+          <header><field name="..">..</field>…</header><employee line="n">…</employee>…</sif>
+  Layouts (schemas/agencies/centralbank/README.md): the payer is given as
+  "Payer Account Number" (the IBAN is rebuilt here: OM + mod-97 check digits
+  + the bank's 3-digit code + the account) or as "Payer IBAN"; the
+  "Reference Number" column may be absent.
+  Payment status: late when the file date (= value date) is after day 7 of
+  the month after the pay month, else on-time. "missing" cannot be told
+  from the file alone (absent employees have no row).
+-->
+<xsl:stylesheet version="1.0"
+                xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+                xmlns:rabt="urn:rabt:canonical:v1">
+
+  <xsl:output method="xml" encoding="UTF-8"/>
+
+  <xsl:key name="header" match="/sif/header/field" use="@name"/>
+
+  <xsl:variable name="bank" select="key('header', 'Payer Bank Short Name')"/>
+  <xsl:variable name="year" select="key('header', 'Salary Year')"/>
+  <xsl:variable name="month" select="key('header', 'Salary Month')"/>
+  <xsl:variable name="paid" select="/sif/name/@date"/>
+  <!-- Due date: day 7 of the following month, as YYYY-MM-DD (compared as text). -->
+  <xsl:variable name="due">
+    <xsl:choose>
+      <xsl:when test="number($month) = 12"><xsl:value-of select="concat(number($year) + 1, '-01-07')"/></xsl:when>
+      <xsl:otherwise>
+        <xsl:value-of select="concat($year, '-', format-number(number($month) + 1, '00'), '-07')"/>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:variable>
+  <xsl:variable name="status">
+    <xsl:choose>
+      <xsl:when test="translate($paid, '-', '') &gt; translate($due, '-', '')">late</xsl:when>
+      <xsl:otherwise>on-time</xsl:otherwise>
+    </xsl:choose>
+  </xsl:variable>
+
+  <xsl:template match="/sif">
+    <xsl:if test="not(header) or not(name)">
+      <xsl:message terminate="yes">SIF rows document has no header or no file name details</xsl:message>
+    </xsl:if>
+    <rabt:SalaryBatch>
+      <rabt:EmployerCR><xsl:value-of select="key('header', 'Employer CR-NO')"/></rabt:EmployerCR>
+      <rabt:PayerBankCode><xsl:call-template name="bic"/></rabt:PayerBankCode>
+      <rabt:PayerIban><xsl:call-template name="payer-iban"/></rabt:PayerIban>
+      <rabt:PayMonth><xsl:value-of select="concat($year, '-', $month)"/></rabt:PayMonth>
+      <rabt:FileReference><xsl:value-of select="@file"/></rabt:FileReference>
+      <rabt:RecordCount><xsl:value-of select="key('header', 'Number Of Records')"/></rabt:RecordCount>
+      <rabt:Total currency="OMR"><xsl:value-of select="key('header', 'Total Salaries')"/></rabt:Total>
+      <xsl:apply-templates select="employee"/>
+    </rabt:SalaryBatch>
+  </xsl:template>
+
+  <xsl:template match="employee">
+    <xsl:variable name="f" select="field"/>
+    <rabt:SalaryLine>
+      <rabt:LineNumber><xsl:value-of select="@line"/></rabt:LineNumber>
+      <xsl:choose>
+        <xsl:when test="$f[@name = 'Employee ID Type'] = 'C'">
+          <rabt:EmployeeCivilNumber><xsl:value-of select="$f[@name = 'Employee ID']"/></rabt:EmployeeCivilNumber>
+        </xsl:when>
+        <xsl:otherwise>
+          <rabt:EmployeeResidentCardNumber><xsl:value-of select="$f[@name = 'Employee ID']"/></rabt:EmployeeResidentCardNumber>
+        </xsl:otherwise>
+      </xsl:choose>
+      <rabt:EmployeeName xml:lang="en"><xsl:value-of select="$f[@name = 'Employee Name']"/></rabt:EmployeeName>
+      <rabt:EmployeeIban><xsl:value-of select="$f[@name = 'Employee Account']"/></rabt:EmployeeIban>
+      <rabt:BasicSalary currency="OMR"><xsl:value-of select="$f[@name = 'Basic Salary']"/></rabt:BasicSalary>
+      <rabt:Allowances currency="OMR"><xsl:value-of select="$f[@name = 'Extra Income']"/></rabt:Allowances>
+      <rabt:Deductions currency="OMR">
+        <!-- Sum of two 3-decimal amounts: exact after rounding to 3 decimals. -->
+        <xsl:value-of select="format-number($f[@name = 'Deductions'] + $f[@name = 'Social Security Deductions'], '0.000')"/>
+      </rabt:Deductions>
+      <rabt:NetSalary currency="OMR"><xsl:value-of select="$f[@name = 'Net Salary']"/></rabt:NetSalary>
+      <rabt:PaymentDate><xsl:value-of select="$paid"/></rabt:PaymentDate>
+      <rabt:PaymentStatus><xsl:value-of select="$status"/></rabt:PaymentStatus>
+      <xsl:if test="string($f[@name = 'Reference Number'])">
+        <rabt:ReferenceNumber><xsl:value-of select="$f[@name = 'Reference Number']"/></rabt:ReferenceNumber>
+      </xsl:if>
+    </rabt:SalaryLine>
+  </xsl:template>
+
+  <!-- Payer bank short name to (BIC, 3-digit IBAN bank code). -->
+  <xsl:template name="bank-code">
+    <xsl:param name="part"/>
+    <xsl:variable name="row">
+      <xsl:choose>
+        <xsl:when test="$bank = 'BMCT'">BMUSOMRX018</xsl:when>
+        <xsl:when test="$bank = 'NBO'">NBOMOMRX002</xsl:when>
+        <xsl:when test="$bank = 'BDOF'">BDOFOMRX013</xsl:when>
+        <xsl:when test="$bank = 'SIB'">BSHROMRU027</xsl:when>
+        <xsl:when test="$bank = 'HSBC'">BBMEOMRX019</xsl:when>
+        <xsl:when test="$bank = 'OAB'">OMABOMRU017</xsl:when>
+        <xsl:when test="$bank = 'AHLI'">AUBOOMRU028</xsl:when>
+        <xsl:when test="$bank = 'BNZW'">BNZWOMRX029</xsl:when>
+        <xsl:when test="$bank = 'ALIZZ'">IZZBOMRU030</xsl:when>
+        <xsl:otherwise>
+          <xsl:message terminate="yes">line 2: unknown Payer Bank Short Name '<xsl:value-of select="$bank"/>'</xsl:message>
+        </xsl:otherwise>
+      </xsl:choose>
+    </xsl:variable>
+    <xsl:value-of select="substring($row, 1 + 8 * ($part = 'code'), 8 - 5 * ($part = 'code'))"/>
+  </xsl:template>
+
+  <xsl:template name="bic">
+    <xsl:call-template name="bank-code"><xsl:with-param name="part" select="'bic'"/></xsl:call-template>
+  </xsl:template>
+
+  <xsl:template name="payer-iban">
+    <xsl:choose>
+      <xsl:when test="/sif/@payer = 'iban'"><xsl:value-of select="key('header', 'Payer IBAN')"/></xsl:when>
+      <xsl:otherwise>
+        <xsl:variable name="code">
+          <xsl:call-template name="bank-code"><xsl:with-param name="part" select="'code'"/></xsl:call-template>
+        </xsl:variable>
+        <xsl:variable name="bban" select="concat($code, key('header', 'Payer Account Number'))"/>
+        <xsl:variable name="remainder">
+          <!-- ISO 13616: BBAN followed by "OM00", letters as 10..35, mod 97. -->
+          <xsl:call-template name="mod97"><xsl:with-param name="text" select="concat($bban, 'OM00')"/></xsl:call-template>
+        </xsl:variable>
+        <xsl:value-of select="concat('OM', format-number(98 - $remainder, '00'), $bban)"/>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <!-- Remainder of the IBAN digit string modulo 97, one character at a time. -->
+  <xsl:template name="mod97">
+    <xsl:param name="text"/>
+    <xsl:param name="acc" select="0"/>
+    <xsl:choose>
+      <xsl:when test="$text = ''"><xsl:value-of select="$acc"/></xsl:when>
+      <xsl:otherwise>
+        <xsl:variable name="value"
+                      select="string-length(substring-before('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substring($text, 1, 1)))"/>
+        <xsl:call-template name="mod97">
+          <xsl:with-param name="text" select="substring($text, 2)"/>
+          <xsl:with-param name="acc" select="($acc * (10 + 90 * ($value &gt; 9)) + $value) mod 97"/>
+        </xsl:call-template>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+</xsl:stylesheet>
