@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefetch", type=int, default=256)
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args(argv)
-    lines = [f"$ python benchmarks/{Path(__file__).name} {shlex.join(argv if argv is not None else sys.argv[1:])}".rstrip(),
+    command = shlex.join(argv if argv is not None else sys.argv[1:])
+    lines = [f"$ python benchmarks/{Path(__file__).name} {command}".rstrip(),
              f"{args.count} messages x {len(BODY)} bytes, persistent, quorum queue, confirms (window {args.window}),"
              f" manual acks (prefetch {args.prefetch})"]
     raw = rates(args.count, RawPika(args.url, f"bench-raw-{uuid.uuid4().hex[:8]}", args.count, args.window,

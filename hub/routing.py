@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 def routing_key(destination: str, message_type: str, source: str) -> str:
     """The topic routing key ``<destination>.<message_type>.<source>``."""
     parts = (destination, message_type, source)
-    for label, value in zip(("destination", "message type", "source"), parts):
+    for label, value in zip(("destination", "message type", "source"), parts, strict=True):
         if not value or "." in value or "#" in value or "*" in value:
             raise ConfigError(f"routing key part {label}={value!r} must be non-empty, without '.', '#' or '*'")
     return ".".join(parts)

@@ -18,7 +18,8 @@ from hub.config import Settings
 from hub.routing import load_routes
 from hub.transports import Transport, open_transport
 
-_url_option = click.option("--broker-url", metavar="URL", help="Broker (default: RABT_BROKER_URL, else SQLite under RABT_HOME).")
+_url_option = click.option("--broker-url", metavar="URL",
+                           help="Broker (default: RABT_BROKER_URL, else SQLite under RABT_HOME).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 

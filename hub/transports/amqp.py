@@ -24,7 +24,16 @@ from hub.routing import Routes, load_routes
 from hub.transports import amqp_deadletters, amqp_topology
 from hub.transports.amqp_consumer import AmqpConsumer
 from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
-from hub.transports.base import ATTEMPT_HEADER, DeadLetter, Delivery, Handler, Message, QueueStats, Transport
+from hub.transports.base import (
+    ATTEMPT_HEADER,
+    DeadLetter,
+    Delivery,
+    Handler,
+    Message,
+    QueueStats,
+    ReplyUndeliverableError,
+    Transport,
+)
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
@@ -87,6 +96,12 @@ class AmqpTransport(Transport):
             return retrying(lambda: (self._connect(), work())[1])
         except self.connection_errors as exc:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout}s: {exc!r}") from exc
+        except px.ChannelClosedByBroker as exc:
+            self.drop_connection()  # the main channel is gone with it
+            raise TransportError(f"{what}: broker refused: {exc.reply_code} {exc.reply_text}") from exc
+        except px.AMQPError as exc:
+            self.drop_connection()
+            raise TransportError(f"{what}: {exc!r}") from exc
 
     @property
     def connection(self) -> pika.BlockingConnection:
@@ -110,11 +125,7 @@ class AmqpTransport(Transport):
 
     def declare(self, routes: Routes) -> None:
         self.routes = routes
-        try:
-            self.with_reconnect(lambda: amqp_topology.declare(self._channel, routes), "declare")
-        except px.ChannelClosedByBroker as exc:
-            self.drop_connection()
-            raise TransportError(f"broker refused the topology: {exc.reply_text}") from exc
+        self.with_reconnect(lambda: amqp_topology.declare(self._channel, routes), "declare")
 
     def undeclare(self, routes: Routes) -> None:
         """Delete the exchange and queues of ``routes`` (test clean-up, not in the interface)."""
@@ -192,7 +203,11 @@ class AmqpTransport(Transport):
         answer = Message(message.body, message.routing_key, message.message_id,
                          request.message.correlation_id or request.message.message_id,
                          None, message.headers, message.content_type)
-        self.with_reconnect(lambda: self.send_to_queue(target, answer), "reply")
+        try:
+            self.with_reconnect(lambda: self.send_to_queue(target, answer), "reply")
+        except PublishError as exc:
+            raise ReplyUndeliverableError(f"requester gone, reply not delivered: {exc.reason}",
+                                          message_id=request.message.message_id) from exc
 
     # -- operations -----------------------------------------------------------------------------
 

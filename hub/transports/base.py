@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hub.errors import InputError, RabtError
+from hub.errors import InputError, PublishError, RabtError
 from hub.routing import Routes
 
 #: header carrying the delivery attempt (1 on the first delivery)
@@ -93,6 +93,13 @@ class DeadLetterNotFoundError(InputError):
     code = "dead-letter-not-found"
 
 
+class ReplyUndeliverableError(PublishError):
+    """The requester is gone (its reply queue no longer exists): retrying cannot help."""
+
+    code = "reply-undeliverable"
+    recoverable = False
+
+
 @dataclass(frozen=True)
 class Failure:
     """What a handler's exception means for its delivery."""
@@ -118,7 +125,9 @@ def user_headers(headers: Mapping[str, object] | None) -> dict[str, str | int]:
             continue
         if key.startswith("x-last-death") or key == "x-delivery-count":
             continue
-        clean[key] = value.decode() if isinstance(value, bytes) else value if isinstance(value, (int, str)) else str(value)
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        clean[key] = value if isinstance(value, (int, str)) else str(value)
     return clean
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from hub.errors import ConfigError, PublishError, ReplyTimeoutError, TransportError
+from hub.errors import BrokerUnavailableError, ConfigError, PublishError, ReplyTimeoutError, TransportError
 from hub.routing import Routes, load_routes, topic_matches
 from hub.transports import sqlite_store as store
 from hub.transports.base import (
@@ -59,8 +59,19 @@ class SqliteTransport(Transport):
         self._lock = threading.Lock()
         self._closed = False
         self._reply_queue = f"reply.{uuid.uuid4().hex}"
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn().executescript(store.SCHEMA)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn().executescript(store.SCHEMA)
+            self._sweep_replies()
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise ConfigError(f"cannot open the sqlite broker {self.path}: {exc}") from exc
+
+    def _sweep_replies(self) -> None:
+        # replies nobody waits for any more (requester gone or timed out) would pile up forever
+        with store.immediate(self._conn()) as conn:
+            conn.execute("DELETE FROM messages WHERE queue >= 'reply.' AND queue < 'reply/' AND available_at < ?",
+                         (time.time() - 3600,))
 
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
@@ -120,7 +131,12 @@ class SqliteTransport(Transport):
         loop = ConsumeLoop(self._conn(), queue, handler, delays, max_attempts,
                            lease=self.visibility_timeout, poll=self.poll_interval,
                            classify=lambda exc: classify(exc, self.connection_errors))
-        return loop.run(prefetch=prefetch, max_messages=max_messages, idle_timeout=idle_timeout, stop=stop)
+        try:
+            return loop.run(prefetch=prefetch, max_messages=max_messages, idle_timeout=idle_timeout, stop=stop)
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, I/O error
+            raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise TransportError(f"sqlite broker {self.path}: {exc}") from exc
 
     def request(self, message: Message, *, timeout: float) -> Message:
         correlation_id = message.correlation_id or message.message_id
@@ -189,7 +205,8 @@ class SqliteTransport(Transport):
         with store.immediate(self._conn()) as conn:
             row = self._take_dead(conn, dead_letter_id)
             conn.execute(
-                f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (row[0], *row[1:], time.time()),
             )
 

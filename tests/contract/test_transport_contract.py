@@ -294,3 +294,24 @@ def test_routes_come_from_data(tmp_path):
         load_routes(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_routes(tmp_path / "missing.toml")
+
+
+def test_consuming_an_undeclared_queue_is_a_hub_error(backend, transport):
+    from hub.errors import RabtError
+
+    with pytest.raises(RabtError, match="no-such-queue"):
+        transport.consume("no-such-queue", lambda d: None, idle_timeout=0.2)
+    transport.publish([msg(1)])  # the transport still works afterwards
+    assert len(drain(transport, backend.queue, idle=0.5)) == 1
+
+
+def test_library_errors_are_translated_at_the_boundary(tmp_path):
+    from hub.errors import BrokerUnavailableError, ConfigError
+    from hub.transports import open_transport
+
+    with open_transport("amqp://guest:guest@127.0.0.1:1/", reconnect_timeout=0.3) as dead:
+        with pytest.raises(BrokerUnavailableError, match="unreachable"):
+            dead.publish([msg(1)])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot open the sqlite broker"):
+        open_transport(f"sqlite:///{tmp_path}/file/broker.sqlite3")

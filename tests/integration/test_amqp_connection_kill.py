@@ -99,7 +99,7 @@ def test_every_message_consumed_once_despite_killed_connections(routes):
         thread.start()
     kills: list[int] = []
     with open_transport(DEFAULT_AMQP_URL, routes=routes, connection_name=f"rabt-kill-{RUN}-p") as publisher:
-        publisher.connection  # open now, so the first kill finds it
+        assert publisher.connection.is_open  # opened now, so the first kill finds it
         killer = threading.Thread(target=kill_when, args=(ledger, (1000, 5000), [publisher, *consumers], kills, stop))
         killer.start()
         for start in range(0, TOTAL, 1000):

@@ -16,7 +16,7 @@ def _setup(tmp_path):
     routes = load_routes()
     with open_transport(url, routes=routes) as transport:
         transport.declare(routes)
-        transport.publish([Message(b"<a/>", f"licensing.T.police", f"m{i}") for i in range(3)])
+        transport.publish([Message(b"<a/>", "licensing.T.police", f"m{i}") for i in range(3)])
         transport.consume("licensing", lambda d: (_ for _ in ()).throw(ValueError(f"bad {d.message.message_id}")),
                           max_messages=2)
     return url
@@ -31,13 +31,14 @@ def test_queues_and_dead_letters_from_the_command_line(tmp_path):
     url = _setup(tmp_path)
     table = _rabt(url, "queues")
     assert table.exit_code == 0, table.output
-    line = next(l for l in table.output.splitlines() if l.startswith("licensing "))
+    line = next(row for row in table.output.splitlines() if row.startswith("licensing "))
     assert line.split()[1:] == ["1", "0", "0", "2"]  # ready, unacked, consumers, dead
     stats = json.loads(_rabt(url, "queues", "--json").output)
     assert {s["name"]: s["dead_letters"] for s in stats}["licensing"] == 2
 
     listed = json.loads(_rabt(url, "dlq", "list", "--json").output)
-    assert [(d["message_id"], d["code"], d["attempts"]) for d in listed] == [("m0", "ValueError", 1), ("m1", "ValueError", 1)]
+    assert [(d["message_id"], d["code"], d["attempts"]) for d in listed] == [
+        ("m0", "ValueError", 1), ("m1", "ValueError", 1)]
     assert listed[0]["reason"] == "bad m0"
 
     one = _rabt(url, "dlq", "replay", listed[0]["id"])

@@ -35,7 +35,8 @@ def _worker(url: str, routes, app_path: str, name: str) -> None:
         mid = delivery.message.message_id
         with app:  # one transaction: the delivery log and the idempotent application
             app.execute("BEGIN IMMEDIATE")
-            app.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?)", (mid, name, delivery.redelivered, delivery.attempt))
+            app.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?)",
+                        (mid, name, delivery.redelivered, delivery.attempt))
             app.execute("INSERT INTO applied VALUES (?, ?) ON CONFLICT DO NOTHING", (mid, name))
         time.sleep(0.0002)
 
