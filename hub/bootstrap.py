@@ -32,7 +32,11 @@ class Hub:
     log: MessageLog
     mappings: Mappings = field(default_factory=Mappings)
     access: AccessRights = field(default_factory=AccessRights.load)
-    routes: Routes = field(default_factory=load_routes)
+    routes: Routes | None = None
+
+    def __post_init__(self) -> None:
+        if self.routes is None:
+            self.routes = load_routes(self.settings.routes_file)
 
     @cached_property
     def signer(self) -> Signer:

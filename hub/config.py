@@ -41,6 +41,10 @@ class Settings:
     """Message log URL (``RABT_DATABASE_URL``): ``sqlite:///path`` or
     ``postgresql://…``. Empty means SQLite under ``home``."""
 
+    routes_file: Path | None = None
+    """Topology and retry policy (``RABT_ROUTES_FILE``); empty means ``routes.toml``
+    at the project root."""
+
     xml_limits: XmlLimits = field(default_factory=XmlLimits)
     """Size and depth limits for outside XML."""
 
@@ -60,6 +64,7 @@ class Settings:
             home=home,
             broker_url=env.get("RABT_BROKER_URL", ""),
             database_url=env.get("RABT_DATABASE_URL", ""),
+            routes_file=Path(env["RABT_ROUTES_FILE"]) if env.get("RABT_ROUTES_FILE") else None,
             xml_limits=limits,
         )
 

@@ -70,7 +70,7 @@ def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: flo
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_transport(settings.effective_broker_url) as transport:
-        routes = load_routes()
+        routes = load_routes(settings.routes_file)
         transport.declare(routes)
         consumer = build_consumer(config, transport)
         try:

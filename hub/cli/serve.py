@@ -1,0 +1,67 @@
+"""``rabt serve``: run the hub (all roles, or the ones named) until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from hub.config import Settings
+from hub.serve import ROLES, Supervisor, WsgiRole, relay_loop
+
+
+def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
+                 console_port: int) -> list:
+    endpoints = []
+    if "gateway" in roles:
+        from hub.gateway import create_app
+
+        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port)
+        supervisor.start("gateway", gateway.run)
+        endpoints.append(gateway.endpoint)
+    if "relay" in roles:
+        supervisor.start("relay", relay_loop(hub))
+    if "worker" in roles:
+        from hub.outbound import worker_loops
+
+        for name, loop in worker_loops(hub):
+            supervisor.start(f"worker-{name}", loop)
+    if "watcher" in roles:
+        from hub.filedrop import watcher_loop
+
+        supervisor.start("watcher", watcher_loop(hub))
+    if "console" in roles:
+        from hub.console import create_app as create_console
+
+        console = WsgiRole("console", create_console(hub), host, console_port)
+        supervisor.start("console", console.run)
+        endpoints.append(console.endpoint)
+    return endpoints
+
+
+@click.command()
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
+              help="Role to run (repeatable); default: all of them in this process.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--gateway-port", type=int, default=8000, show_default=True, help="0 picks a free port.")
+@click.option("--console-port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="Seconds each role may take to finish in-flight work after SIGTERM.")
+@click.pass_obj
+def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: int, console_port: int,
+          grace: float) -> None:
+    """Run the hub: gateway, relay, outbound workers, file watchers and console."""
+    from hub.bootstrap import bootstrap
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = bootstrap(settings)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    for endpoint in _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port):
+        click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
+    click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
+               "SIGTERM to stop", err=True)
+    supervisor.wait(grace)
+    hub.close()
+    if supervisor.failures:
+        raise click.ClickException("; ".join(supervisor.failures))

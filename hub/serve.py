@@ -1,0 +1,109 @@
+"""``rabt serve``: the long-running hub, all roles in one process or one per process.
+
+Roles are stateless and share nothing but RabbitMQ (or the embedded broker)
+and the message-log database, so any number of each can run on any machine:
+
+* ``gateway`` — the agencies' SOAP endpoints (waitress WSGI server);
+* ``relay``   — publishes what the message log holds but the broker has not confirmed;
+* ``worker``  — outbound SOAP workers, one consumer per adapter queue;
+* ``watcher`` — file-drop folders;
+* ``console`` — the operator console, JSON API and ``/metrics``.
+
+SIGTERM or SIGINT sets one stop event: loops finish the message in hand,
+ack it and close their connections; WSGI servers stop accepting and finish
+open requests; then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.bootstrap import Hub
+
+log = logging.getLogger(__name__)
+
+ROLES = ("gateway", "relay", "worker", "watcher", "console")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a served role listens."""
+
+    role: str
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class WsgiRole:
+    """A Flask app under waitress, stoppable from another thread."""
+
+    def __init__(self, role: str, app, host: str, port: int, threads: int = 8) -> None:
+        from waitress.server import create_server
+
+        self.role = role
+        self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt")
+        self.endpoint = Endpoint(role, host, self.server.effective_port)
+
+    def run(self, stop: threading.Event) -> None:
+        watcher = threading.Thread(target=self._close_on, args=(stop,), daemon=True)
+        watcher.start()
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            if not stop.is_set():  # closing the socket ends run() with an error; only then is it expected
+                raise
+
+    def _close_on(self, stop: threading.Event) -> None:
+        stop.wait()
+        self.server.close()
+
+
+def relay_loop(hub: Hub) -> Callable[[threading.Event], None]:
+    from hub.outbox import OutboxRelay
+
+    def run(stop: threading.Event) -> None:
+        with hub.open_transport() as transport:
+            OutboxRelay(hub.log, transport).run(stop)
+
+    return run
+
+
+class Supervisor:
+    """Runs role loops in threads until stopped; a crashed role stops the process."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.failures: list[str] = []
+
+    def start(self, name: str, loop: Callable[[threading.Event], None]) -> None:
+        def guarded() -> None:
+            try:
+                loop(self.stop)
+            except Exception as exc:  # noqa: BLE001 - reported, and the whole process stops
+                log.exception("role %s failed", name)
+                self.failures.append(f"{name}: {exc}")
+                self.stop.set()
+
+        thread = threading.Thread(target=guarded, name=f"rabt-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop.set())
+
+    def wait(self, grace: float = 30.0) -> None:
+        """Block until stopped, then give every role ``grace`` seconds to finish."""
+        while not self.stop.wait(0.5):
+            pass
+        for thread in self._threads:
+            thread.join(timeout=grace)
