@@ -1,0 +1,54 @@
+"""Pure decisions of the file-drop watcher: names, links, markers, item ids."""
+
+from __future__ import annotations
+
+import pytest
+from hub.adapter import FileDrop
+from hub.filedrop.names import Action, Entry, decide, numbered_name, source_message_id
+
+SIF = FileDrop(pattern="SIF_*.csv", message_type="SalaryBatch", destination="licensing", system="wps",
+               reader=lambda path: iter(()))
+
+
+@pytest.mark.parametrize("name", [".hidden.csv", "SIF_1.csv.tmp", "SIF_1.csv.part", "SIF_1.csv.done"])
+def test_files_still_being_written_are_ignored(name):
+    assert decide(Entry(name, "file"), [SIF]).action is Action.IGNORE
+
+
+def test_matching_file_is_claimed_with_its_drop():
+    decision = decide(Entry("SIF_1000001_BMCT_20260301_001.csv", "file"), [SIF])
+    assert decision.action is Action.CLAIM and decision.drop is SIF
+
+
+@pytest.mark.parametrize("entry, words", [
+    (Entry("payroll.xlsx", "file"), "not accepted here; expected SIF_*.csv"),
+    (Entry("sif_1.CSV", "file"), "not accepted"),  # patterns are case-sensitive
+    (Entry("SIF_1.csv", "symlink"), "symbolic links are refused"),
+    (Entry("SIF_1.csv", "dir"), "not a regular file (dir)"),
+    (Entry("SIF_1.csv", "file", links=2), "hard-linked"),
+    (Entry("SIF_\r1.csv", "file"), "control characters"),
+])
+def test_refused_entries_say_why(entry, words):
+    decision = decide(entry, [SIF])
+    assert decision.action is Action.REJECT and words in decision.reason
+
+
+def test_marker_and_busy_name_make_the_watcher_wait():
+    entry = Entry("SIF_1.csv", "file")
+    assert decide(entry, [SIF], require_marker=True).action is Action.WAIT
+    assert decide(entry, [SIF], require_marker=True, marker=True).action is Action.CLAIM
+    assert decide(entry, [SIF], busy=True).action is Action.WAIT
+
+
+def test_item_ids_depend_on_content_and_item_only():
+    sha = "ab" * 32
+    assert source_message_id(sha, "LC/2024/23/JDG/2024-03-10") == f"{sha[:40]}/LC/2024/23/JDG/2024-03-10"
+    assert source_message_id(sha, "x") == source_message_id(sha, "x") != source_message_id("cd" * 32, "x")
+    long_id = source_message_id(sha, "y" * 300)
+    assert len(long_id) <= 128 and long_id.startswith(sha[:40] + "/sha256:")
+    assert " " not in source_message_id(sha, "with space")
+
+
+def test_numbered_names_keep_the_extension():
+    assert numbered_name("SIF_1.csv", 1) == "SIF_1.csv"
+    assert numbered_name("SIF_1.csv", 3) == "SIF_1~3.csv"
