@@ -28,35 +28,16 @@ from flask import Flask, Response, abort, request
 from lxml import etree
 
 from hub.config import XmlLimits
-from hub.errors import ParseError
-from hub.xmlsafe import parse_xml
+from hub.soap import XML_CONTENT_TYPE, SoapFault, envelope, fault_envelope, parse_request, service_error, wsdl_with_address
 from simulators.faults import FaultInjector, injector_from_config, install_admin_routes
 from simulators.population import Population, PopulationSpec
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 AGENCY_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "agencies"
-XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 log = logging.getLogger(__name__)
 
 #: a handler receives the validated request element and returns the response element
 Handler = Callable[[etree._Element], etree._Element]
-
-
-class SoapFault(Exception):
-    """A SOAP 1.1 Fault to send back instead of a response.
-
-    ``code`` is the faultcode's local part in the SOAP envelope namespace:
-    ``Client`` (the request is wrong), ``Server`` (we failed), or a dotted
-    refinement such as ``Client.UnknownCivilNumber``.
-    """
-
-    def __init__(self, code: str, text: str, *, detail: etree._Element | None = None) -> None:
-        super().__init__(f"{code}: {text}")
-        self.code = code
-        self.text = text
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -87,66 +68,12 @@ class SoapService:
         """The WSDL with its ``soap:address`` pointing at ``base_url``."""
         text = self.wsdl.read_text(encoding="utf-8")
         location = f"{base_url.rstrip('/')}/soap/{self.name}"
-        return re.sub(r'(<soap:address\s+location=")[^"]*(")', rf"\g<1>{location}\g<2>", text).encode("utf-8")
-
-
-def service_error(namespace: str, code: str, text: str) -> etree._Element:
-    """The agency's ``ServiceError`` fault detail (every contract here declares one)."""
-    element = etree.Element(f"{{{namespace}}}ServiceError", nsmap={None: namespace})
-    etree.SubElement(element, f"{{{namespace}}}ErrorCode").text = code
-    etree.SubElement(element, f"{{{namespace}}}ErrorText").text = text
-    return element
+        return wsdl_with_address(text, location)
 
 
 def business_fault(namespace: str, code: str, error_code: str, text: str) -> SoapFault:
     """A fault a real agency would send for a well-formed request it cannot answer."""
     return SoapFault(code, text, detail=service_error(namespace, error_code, text))
-
-
-def envelope(payload: etree._Element) -> bytes:
-    """Wrap a response element in a SOAP 1.1 envelope."""
-    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    etree.SubElement(env, f"{{{SOAP_ENV}}}Body").append(payload)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
-
-
-def fault_envelope(fault: SoapFault) -> bytes:
-    """Serialize a :class:`SoapFault` as a SOAP 1.1 Fault envelope."""
-    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    body_fault = etree.SubElement(etree.SubElement(env, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
-    # faultcode/faultstring are unqualified in SOAP 1.1
-    etree.SubElement(body_fault, "faultcode").text = f"soap:{fault.code}"
-    etree.SubElement(body_fault, "faultstring").text = fault.text
-    if fault.detail is not None:
-        etree.SubElement(body_fault, "detail").append(fault.detail)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
-
-
-def parse_request(data: bytes) -> etree._Element:
-    """Return the one element inside a SOAP 1.1 Body, or raise a Client fault."""
-    try:
-        root = parse_xml(data)
-    except ParseError as exc:
-        raise SoapFault("Client", f"request is not acceptable XML: {exc.reason}") from exc
-    if root.tag == f"{{{SOAP12_ENV}}}Envelope":
-        raise SoapFault("VersionMismatch", "SOAP 1.2 envelope received; this service speaks SOAP 1.1")
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise SoapFault("Client", f"root element is {root.tag}, expected a SOAP 1.1 Envelope")
-    _check_headers(root)
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    if body is None:
-        raise SoapFault("Client", "SOAP Envelope has no Body")
-    children = [child for child in body if isinstance(child.tag, str)]
-    if len(children) != 1:
-        raise SoapFault("Client", f"SOAP Body must hold exactly one element, found {len(children)}")
-    return children[0]
-
-
-def _check_headers(root: etree._Element) -> None:
-    header = root.find(f"{{{SOAP_ENV}}}Header")
-    for block in header if header is not None else ():
-        if block.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true"):
-            raise SoapFault("MustUnderstand", f"header block {block.tag} is not understood here")
 
 
 def xml_response(body: bytes, status: int = 200) -> Response:

@@ -205,9 +205,9 @@ def _envelope(body: str) -> bytes:
 
 
 @pytest.mark.parametrize("payload, code, says", [
-    (b"<soap:Envelope xmlns:soap='x'><unclosed>", "soap:Client", "not acceptable XML"),
-    (b"", "soap:Client", "empty"),
-    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>', "soap:Client", "DOCTYPE"),
+    (b"<soap:Envelope xmlns:soap='x'><unclosed>", "soap:Client.Parse", "not acceptable XML"),
+    (b"", "soap:Client.Parse", "empty"),
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>', "soap:Client.Parse", "DOCTYPE"),
     (b"<Envelope/>", "soap:Client", "expected a SOAP 1.1 Envelope"),
     (b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>', "soap:VersionMismatch", "SOAP 1.2"),
     (_envelope(""), "soap:Client", "exactly one element"),
