@@ -29,6 +29,7 @@ COMMANDS = [
     "hub.cli.queues:queues",
     "hub.cli.queues:dlq",
     "hub.cli.serve:serve",
+    "hub.cli.drop:drop",
 ]
 
 

@@ -12,12 +12,14 @@ package knows no agency: adapters declare :class:`~hub.adapter.FileDrop`\\ s.
     process   one file: inspect, read, check, commit — all items or none
     report    outcomes, receipts and reports
     watcher   scanning, claiming, resuming, batching
+    wiring    adapters with file drops; the ``watcher`` role of ``rabt serve``
 """
 
 from hub.filedrop.folders import DropFolders
 from hub.filedrop.names import Action, Decision, Entry, decide, source_message_id
 from hub.filedrop.report import ItemReceipt, LineError, Outcome
 from hub.filedrop.watcher import DropWatcher
+from hub.filedrop.wiring import file_drop_adapters, watcher_loop
 
 __all__ = ["Action", "Decision", "DropFolders", "DropWatcher", "Entry", "ItemReceipt", "LineError",
-           "Outcome", "decide", "source_message_id"]
+           "Outcome", "decide", "file_drop_adapters", "source_message_id", "watcher_loop"]

@@ -1,0 +1,50 @@
+"""Finding the adapters that declare file drops, and the watcher role of ``rabt serve``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from hub.adapter import Adapter
+from hub.errors import ConfigError
+from hub.registry import adapter_names, load_adapter
+
+log = logging.getLogger(__name__)
+
+
+def file_drop_adapters(names: Iterable[str] | None = None) -> list[Adapter]:
+    """Installed adapters that declare file drops (all, or the ones named).
+
+    A named adapter that cannot be loaded is an error; when scanning all of
+    them, one broken adapter package is logged and skipped so the other
+    agencies' files still flow.
+    """
+    if names is not None:
+        adapters = [load_adapter(name) for name in names]
+        missing = [a.name for a in adapters if not a.file_drops]
+        if missing:
+            raise ConfigError(f"adapter {', '.join(missing)} declares no file drops")
+        return adapters
+    found = []
+    for name in adapter_names():
+        try:
+            adapter = load_adapter(name)
+        except (ImportError, AttributeError, ConfigError) as exc:
+            log.warning("file drop: adapter %s cannot be loaded, its folder is not watched: %s", name, exc)
+            continue
+        if getattr(adapter, "file_drops", ()):
+            found.append(adapter)
+    return found
+
+
+def watcher_loop(hub, interval: float = 0.5) -> Callable[[threading.Event], None]:
+    """The ``watcher`` role: scan every agency's drop folder until stopped."""
+    from hub.filedrop.watcher import DropWatcher
+
+    def run(stop: threading.Event) -> None:
+        watcher = DropWatcher(hub.settings, file_drop_adapters(), hub.pipeline,
+                              progress=lambda outcome: log.info("file drop: %s", outcome.summary()))
+        watcher.run(stop, interval)
+
+    return run
