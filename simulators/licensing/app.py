@@ -5,6 +5,7 @@
     GET  /api/licences/<number>     a licence with vacancies granted / used / free
     GET  /api/decisions             latest decisions first
     GET  /api/events                canonical messages applied (?type=WorkerArrival)
+    POST /api/referrals             refer a complaint to the labour court (202, hub message id)
     GET  /healthz                   database reachable
 
 ``create_app`` wires production defaults (database from the config, ``ask``
@@ -20,12 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from lxml import etree
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template_string, request, url_for
 
 from hub.errors import InputError, RabtError
 from simulators.licensing import decider as decider_module
-from simulators.licensing.config import HubAsk, LicensingConfig, no_hub
+from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_refer
 from simulators.licensing.pages import INDEX, text_lang
+from simulators.licensing.referrals import referral_body
 from simulators.licensing.state import ApplicationRequest, LicensingState
 
 _PATTERNS = {
@@ -87,18 +90,21 @@ def _form_request(form) -> ApplicationRequest:
 
 def create_app(config: LicensingConfig | Mapping | None = None, *, state: LicensingState | None = None,
                ask: decider_module.Ask | None = None, now: Callable[[], datetime] | None = None,
-               publish: decider_module.Publish | None = None) -> Flask:
+               publish: decider_module.Publish | None = None,
+               refer: Callable[[etree._Element], str] | None = None) -> Flask:
     """The licensing web app; tests pass ``state``/``ask``/``now``, production passes a config."""
     if config is None or isinstance(config, Mapping):
         config = LicensingConfig.from_mapping(config or {})
     state = state or LicensingState(config.effective_database_url)
     if ask is None:
         ask = HubAsk(config) if config.broker_url else no_hub
+    if refer is None:
+        refer = ask.refer if isinstance(ask, HubAsk) else no_hub_refer
     decider = decider_module.Decider(state, ask, policy=config.policy, publish=publish,
                                      **({"now": now} if now else {}))
     app = Flask(__name__)
     app.json.ensure_ascii = False  # Arabic names stay readable in the API
-    app.extensions["licensing"] = Wiring(state, decider, config)
+    app.extensions["licensing"] = Wiring(state, decider, config, refer)
     app.register_blueprint(api)
     app.register_blueprint(page)
     return app
@@ -111,6 +117,7 @@ class Wiring:
     state: LicensingState
     decider: decider_module.Decider
     config: LicensingConfig
+    refer: Callable[[etree._Element], str]
 
 
 def _wiring() -> Wiring:
@@ -142,6 +149,14 @@ def hub_error(exc: RabtError):
 def post_application():
     application = _submit(application_request(request.get_json(silent=True)))
     return jsonify(application), 201, {"Location": url_for("api.get_application", number=application["number"])}
+
+
+@api.post("/api/referrals")
+def post_referral():
+    """Refer an unsettled complaint to the labour court (published through the hub)."""
+    wiring = _wiring()
+    body = referral_body(request.get_json(silent=True), wiring.decider.now().date())
+    return jsonify(message_id=wiring.refer(body)), 202
 
 
 @api.get("/api/applications/<number>")

@@ -15,19 +15,11 @@ import click
 
 from hub.config import Settings
 from hub.errors import RabtError
-from hub.pki import PkiPaths, load_certificate, load_private_key
-from hub.signing import Identity, Signer, TrustStore
+from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
-from simulators.licensing.hub_link import SYSTEM, Seal, hub_verifier
+from simulators.licensing.hub_link import SYSTEM, hub_verifier, licensing_seal
 from simulators.licensing.state import LicensingState
-
-
-def licensing_seal(pki_dir) -> Seal:
-    """Sign with licensing's own key: the hub checks answers come from ``licensing``."""
-    paths = PkiPaths(pki_dir)
-    identity = Identity(SYSTEM, load_private_key(paths.agency_key(SYSTEM)), load_certificate(paths.agency_cert(SYSTEM)))
-    return Signer(identity).sign_bytes
 
 
 def build_consumer(config: LicensingConfig, transport) -> LicensingConsumer:

@@ -31,6 +31,9 @@ class LicensingConfig:
     reply_timeout: float = 10.0
     """Seconds to wait for an agency's answer before referring (``RABT_LICENSING_REPLY_TIMEOUT``)."""
 
+    routes_file: Path | None = None
+    """The hub's topology file (``RABT_ROUTES_FILE``); empty: the project's routes.toml."""
+
     policy: rules.Policy = field(default_factory=rules.Policy)
     """Rule thresholds; the income threshold comes from ``RABT_LICENSING_INCOME_THRESHOLD``."""
 
@@ -46,6 +49,7 @@ class LicensingConfig:
         return cls(home=Path(env.get("RABT_HOME") or "var").expanduser(),
                    database_url=env.get("RABT_LICENSING_DATABASE_URL", ""),
                    broker_url=env.get("RABT_BROKER_URL", ""), reply_timeout=timeout,
+                   routes_file=Path(env["RABT_ROUTES_FILE"]) if env.get("RABT_ROUTES_FILE") else None,
                    policy=rules.Policy(income_threshold=threshold))
 
     @classmethod
@@ -77,26 +81,46 @@ def no_hub(query_type: str, body: etree._Element, destination: str) -> etree._El
     raise AgencyUnavailableError(f"no hub configured to ask {destination} ({query_type})", agency=destination)
 
 
+def no_hub_refer(body: etree._Element) -> str:
+    """The ``refer`` of a licensing system with no hub configured: nothing can be sent."""
+    raise AgencyUnavailableError("no hub configured to refer complaints to the courts", agency="courts")
+
+
 class HubAsk:
-    """``ask`` through the hub transport, opened on first use and used by one thread at a time."""
+    """Licensing's link to the hub transport: queries (``ask``) and referrals (``refer``).
+
+    Opened on first use and used by one thread at a time; everything licensing
+    sends is signed with its own key, as the hub's workers verify the asker.
+    """
 
     def __init__(self, config: LicensingConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._ask = None
+        self._ask = self._refer = None
 
-    def _open(self):
+    def _open(self) -> None:
         # Imported here: pika and the PKI are only needed once a query is really sent.
+        from hub.routing import load_routes
         from hub.signing import TrustStore
         from hub.transports import open_transport
-        from simulators.licensing.hub_link import TransportAsk, hub_verifier
+        from simulators.licensing.hub_link import TransportAsk, hub_verifier, licensing_seal
+        from simulators.licensing.referrals import HubReferrals
 
-        transport = open_transport(self.config.broker_url)
-        return TransportAsk(transport, hub_verifier(TrustStore.load(self.config.pki_dir)),
-                            timeout=self.config.reply_timeout)
+        transport = open_transport(self.config.broker_url, routes=load_routes(self.config.routes_file))
+        seal = licensing_seal(self.config.pki_dir)
+        self._ask = TransportAsk(transport, hub_verifier(TrustStore.load(self.config.pki_dir)), seal,
+                                 timeout=self.config.reply_timeout)
+        self._refer = HubReferrals(transport, seal)
 
     def __call__(self, query_type: str, body: etree._Element, destination: str) -> etree._Element:
         with self._lock:
             if self._ask is None:
-                self._ask = self._open()
+                self._open()
             return self._ask(query_type, body, destination)
+
+    def refer(self, body: etree._Element) -> str:
+        """Publish a LabourCaseReferral to the courts; the hub message id."""
+        with self._lock:
+            if self._refer is None:
+                self._open()
+            return self._refer(body)

@@ -47,6 +47,16 @@ def signer_seal(signer: Signer) -> Seal:
     return signer.sign_bytes
 
 
+def licensing_seal(pki_dir) -> Seal:
+    """Sign with licensing's own key (from ``rabt pki init``): the hub checks what comes from ``licensing``."""
+    from hub.pki import PkiPaths, load_certificate, load_private_key
+    from hub.signing import Identity
+
+    paths = PkiPaths(pki_dir)
+    identity = Identity(SYSTEM, load_private_key(paths.agency_key(SYSTEM)), load_certificate(paths.agency_cert(SYSTEM)))
+    return Signer(identity).sign_bytes
+
+
 def plain_seal(envelope: etree._Element) -> bytes:
     """Unsigned serialisation, for a hub that signs what licensing publishes."""
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
