@@ -1,0 +1,118 @@
+"""The JSON API, ``/api/v1/…``; described by :mod:`hub.console.openapi`.
+
+Errors always have the shape ``{"error": {"code", "reason"}}``: 400 for bad
+input, 401 without credentials, 403 for a role that may not, 404 for an
+unknown message, 503 when the broker or the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from hub.console.auth import api_error, current_principal, require
+from hub.console.openapi import openapi_document
+from hub.errors import InputError, MessageLogError, RabtError, TransportError
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def console():
+    return current_app.extensions["rabt_console"].console
+
+
+@api.errorhandler(RabtError)
+def _rabt_error(exc: RabtError):
+    if isinstance(exc, InputError):
+        return api_error(400, exc.code, exc.reason)
+    if isinstance(exc, (TransportError, MessageLogError)):
+        return api_error(503, exc.code, str(exc))
+    return api_error(500, exc.code, str(exc))
+
+
+def _limit(default: int = 100, most: int = 1000) -> int:
+    text = request.args.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise InputError(f"limit must be a whole number from 1 to {most}, got {text!r}")
+    return int(text)
+
+
+def _ids() -> tuple[list[str], dict]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError("send a JSON object like {\"ids\": [\"17\"]}")
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, (str, int)) for i in ids) or len(ids) > 10_000:
+        raise InputError("\"ids\" must be a non-empty list (at most 10000) of dead-letter ids")
+    return [str(i) for i in ids], body
+
+
+@api.get("/whoami")
+@require("viewer")
+def whoami():
+    who = current_principal()
+    return jsonify({"name": who.name, "role": who.role, "method": who.method})
+
+
+@api.get("/overview")
+@require("viewer")
+def overview():
+    return jsonify(console().overview())
+
+
+@api.get("/dead-letters")
+@require("viewer")
+def dead_letters():
+    queue = request.args.get("queue") or None
+    return jsonify({"dead_letters": console().dead_letters(queue, _limit())})
+
+
+@api.post("/dead-letters/replay")
+@require("operator")
+def replay():
+    ids, _ = _ids()
+    return jsonify({"results": console().replay(ids, current_principal())})
+
+
+@api.post("/dead-letters/discard")
+@require("operator")
+def discard():
+    ids, body = _ids()
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 500:
+        raise InputError("\"reason\" must be text of at most 500 characters")
+    return jsonify({"results": console().discard(ids, current_principal(), reason)})
+
+
+@api.get("/messages")
+@require("viewer")
+def search():
+    return jsonify(console().trail(request.args.get("q", ""), _limit(10, 50)))
+
+
+@api.get("/messages/<message_id>")
+@require("viewer")
+def message(message_id: str):
+    from hub.console.trail import message_trail
+
+    trail = message_trail(console().hub, message_id)
+    if not trail["found"]:
+        return api_error(404, "not-found", f"no message {message_id!r} in the message log")
+    return jsonify(trail)
+
+
+@api.post("/audit/verify")
+@require("operator")
+def verify_chain():
+    return jsonify(console().verify_chain(current_principal()))
+
+
+@api.get("/actions")
+@require("admin")
+def actions():
+    return jsonify({"actions": console().actions.recent(_limit())})
+
+
+@api.get("/openapi.json")
+@require("viewer")
+def openapi():
+    return jsonify(openapi_document())

@@ -1,0 +1,51 @@
+"""``/healthz`` (process alive), ``/readyz`` (broker, database, keys) and ``/metrics``.
+
+``/healthz`` and ``/readyz`` need no credentials: load balancers and
+orchestrators call them, and they reveal only which dependency is down.
+``/metrics`` needs the viewer role (Prometheus sends a bearer token:
+``authorization: {credentials: …}`` in its scrape config), because the
+counters name agencies and message volumes.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from hub import metrics
+from hub.console.auth import require
+from hub.errors import RabtError
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz")
+def readyz():
+    result = current_app.extensions["rabt_console"].console.readiness()
+    return jsonify(result), 200 if result["ready"] else 503
+
+
+def sample_gauges(console) -> None:
+    """Refresh the gauges that describe shared state (queues, outbox, last activity)."""
+    try:
+        stats = console.hub.log.stats()
+        metrics.set_outbox_backlog(stats.outbox_backlog)
+        if stats.last_processed_at is not None:
+            metrics.mark_processed(stats.last_processed_at.timestamp())
+    except RabtError:
+        pass  # the database being down shows in /readyz; the counters still scrape
+    try:
+        metrics.set_queue_stats(console.broker.run(lambda t: t.queue_stats()))
+    except RabtError:
+        pass
+
+
+@health.get("/metrics")
+@require("viewer")
+def metrics_endpoint():
+    sample_gauges(current_app.extensions["rabt_console"].console)
+    return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE_LATEST)

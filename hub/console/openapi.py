@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 description of ``/api/v1`` (hand-written; a test validates it
+and checks every documented response against real answers)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+def _obj(required: list[str], **props) -> dict:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _n(kind: str) -> dict:
+    return {"type": [kind, "null"]}
+
+
+S, I, N, B = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+SCHEMAS = {
+    "Error": _obj(["error"], error=_obj(["code", "reason"], code=S, reason=S)),
+    "Whoami": _obj(["name", "role", "method"], name=S, role={"enum": ["viewer", "operator", "admin"]},
+                   method={"enum": ["bearer", "basic", "session"]}),
+    "Queue": _obj(["name", "ready", "unacked", "consumers", "dead_letters", "publish_rate", "deliver_rate",
+                   "net_rate"], name=S, ready=I, unacked=_n("integer"), consumers=I, dead_letters=I,
+                  publish_rate=_n("number"), deliver_rate=_n("number"), net_rate=_n("number")),
+    "Adapter": _obj(["name", "last_success", "received", "refused", "dead_lettered", "error_rate", "circuit"],
+                    name=S, last_success=TIME, received=I, refused=I, dead_lettered=I,
+                    error_rate=_n("number"), circuit=S),
+    "Overview": _obj(
+        ["generated_at", "broker", "database", "queues", "adapters", "log", "dead_letters_total"],
+        generated_at=S,
+        broker=_obj(["reachable", "error", "kind", "source"], reachable=B, error=_n("string"), kind=S,
+                    source={"enum": ["management", "transport"]}),
+        database=_obj(["reachable", "error"], reachable=B, error=_n("string")),
+        queues=_list(_ref("Queue")), adapters=_list(_ref("Adapter")),
+        log={"oneOf": [{"type": "null"}, _obj(
+            ["by_status", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
+            by_status={"type": "object", "additionalProperties": I}, outbox_backlog=I, refused=I,
+            chain_records=I, last_processed_at=TIME)]},
+        dead_letters_total=I),
+    "DeadLetter": _obj(["id", "queue", "message_id", "reason", "code", "attempts", "dead_lettered_at",
+                        "routing_key", "correlation_id", "canonical", "original", "status"],
+                       id=S, queue=S, message_id=S, reason=S, code=S, attempts=I, dead_lettered_at=TIME,
+                       routing_key=S, correlation_id=_n("string"), canonical=S, original=_n("string"),
+                       status=_n("string")),
+    "IdsRequest": _obj(["ids"], ids={"type": "array", "minItems": 1, "maxItems": 10000,
+                                     "items": {"type": ["string", "integer"]}},
+                       reason={"type": "string", "maxLength": 500}),
+    "ActionResult": _obj(["id", "ok"], id=S, ok=B, message_id=S, note=_n("string"), error=S),
+    "Event": _obj(["seq", "status", "at", "detail", "actor"], seq=I, status=S, at=TIME, detail=S,
+                  actor=_n("string")),
+    "Message": _obj(["message_id", "found"], message_id=S, found=B, correlation_id=_n("string"),
+                    message_type=S, source_agency=S, source_system=_n("string"),
+                    source_message_id=_n("string"), destination=S, routing_key=S, status=S,
+                    received_at=TIME, published_at=TIME, raw=S, raw_sha256=S, raw_signed=B, canonical=S,
+                    envelope_sha256=S,
+                    signature=_obj(["valid", "signer", "error"], valid=B, signer=_n("string"), error=_n("string")),
+                    names=_list(_obj(["field", "lang", "text"], field=S, lang=_n("string"), text=S)),
+                    events=_list(_ref("Event"))),
+    "ChainReport": _obj(["ok", "records", "head_hash", "record_id", "reason", "seconds", "checked_by"],
+                        ok=B, records=I, head_hash=S, record_id=_n("integer"), reason=S, seconds=N,
+                        checked_by=S),
+    "Action": _obj(["at", "actor", "role", "action", "target", "outcome", "detail"], at=S, actor=S, role=S,
+                   action=S, target=S, outcome=S, detail=S),
+}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "Bad input", 401: "No or wrong credentials", 403: "Role may not (or CSRF refusal)",
+            404: "Not found", 503: "Broker or database unreachable"}
+    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+
+
+def _op(summary: str, role: str, ok: dict, *errors: int, params: list | None = None, body: str | None = None) -> dict:
+    op = {"summary": summary, "description": f"Needs role **{role}** or higher.",
+          "responses": {"200": ok, **_errors(401, 403, *errors)}, "x-rabt-role": role}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    return op
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema or S}
+
+
+LIMIT = _query("limit", "How many to return.", {"type": "integer", "minimum": 1})
+
+PATHS = {
+    "/whoami": {"get": _op("Who is calling, and with which role", "viewer", _json(_ref("Whoami")))},
+    "/overview": {"get": _op("Queues, adapters, broker and database health", "viewer", _json(_ref("Overview")))},
+    "/dead-letters": {"get": _op("Dead letters with reason, attempts and payloads", "viewer",
+                                 _json(_obj(["dead_letters"], dead_letters=_list(_ref("DeadLetter")))), 400, 503,
+                                 params=[_query("queue", "Only this work queue."), LIMIT])},
+    "/dead-letters/replay": {"post": _op("Replay dead letters onto their queues", "operator",
+                                         _json(_obj(["results"], results=_list(_ref("ActionResult")))), 400, 503,
+                                         body="IdsRequest")},
+    "/dead-letters/discard": {"post": _op("Discard dead letters (audited)", "operator",
+                                          _json(_obj(["results"], results=_list(_ref("ActionResult")))), 400, 503,
+                                          body="IdsRequest")},
+    "/messages": {"get": _op("Find messages by message id, correlation id or civil number", "viewer",
+                             _json(_obj(["term", "messages"], term=S, messages=_list(_ref("Message")))), 400,
+                             params=[_query("q", "The term."), LIMIT])},
+    "/messages/{message_id}": {"get": {**_op("One message's trail", "viewer", _json(_ref("Message")), 404),
+                                       "parameters": [{"name": "message_id", "in": "path", "required": True,
+                                                       "schema": S}]}},
+    "/audit/verify": {"post": _op("Verify the audit hash chain", "operator", _json(_ref("ChainReport")), 503)},
+    "/actions": {"get": _op("The console's action log, newest first", "admin",
+                            _json(_obj(["actions"], actions=_list(_ref("Action")))), 400, params=[LIMIT])},
+    "/openapi.json": {"get": _op("This document", "viewer", _json({"type": "object"}))},
+}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 document for ``/api/v1``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Rabt operator console API", "version": "1",
+                 "description": "Queues, dead letters, message trails and the audit chain of the Rabt hub. "
+                                "State-changing calls with a session cookie need the X-CSRF-Token header; "
+                                "with basic auth they must be JSON; bearer tokens are exempt."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}, {"basicAuth": []}, {"cookieAuth": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }

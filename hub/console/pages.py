@@ -1,0 +1,132 @@
+"""The HTML pages: the same data as the API, rendered server-side (the overview
+refreshes itself from ``/api/v1/overview`` with a few lines of plain JS)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+
+from hub.console.auth import csrf_token, current_principal, require, users
+from hub.console.i18n import pick
+from hub.errors import RabtError
+
+pages = Blueprint("pages", __name__)
+
+
+def console():
+    return current_app.extensions["rabt_console"].console
+
+
+@pages.get("/")
+@require("viewer", page=True)
+def overview():
+    return render_template("overview.html", data=console().overview(),
+                           refresh_ms=int(current_app.config.get("REFRESH_SECONDS", 2.0) * 1000))
+
+
+@pages.get("/dead-letters")
+@require("viewer", page=True)
+def dead_letters():
+    error = None
+    try:
+        letters = console().dead_letters(request.args.get("queue") or None, 200)
+    except RabtError as exc:
+        letters, error = [], str(exc)
+    return render_template("dead_letters.html", letters=letters, error=error)
+
+
+def _selected() -> list[str]:
+    # a row's own button sends "one"; the buttons under the table send the ticked boxes
+    one = request.form.get("one")
+    return [one] if one else [i for i in request.form.getlist("ids") if i]
+
+
+@pages.post("/dead-letters/replay")
+@require("operator", page=True)
+def replay():
+    _flash_results(console().replay(_selected(), current_principal()))
+    return redirect(url_for("pages.dead_letters"))
+
+
+@pages.post("/dead-letters/discard")
+@require("operator", page=True)
+def discard():
+    _flash_results(console().discard(_selected(), current_principal(), request.form.get("reason", "")[:500]))
+    return redirect(url_for("pages.dead_letters"))
+
+
+def _flash_results(results: list[dict]) -> None:
+    if not results:
+        flash("nothing selected", "error")
+    for result in results:
+        if result["ok"]:
+            flash(f"{result['id']}: ok ({result['message_id']}) {result.get('note') or ''}".strip(), "ok")
+        else:
+            flash(f"{result['id']}: {result['error']}", "error")
+
+
+@pages.get("/trail")
+@require("viewer", page=True)
+def trail():
+    term, found, error = request.args.get("q", "").strip(), None, None
+    if term:
+        try:
+            found = console().trail(term)["messages"]
+        except RabtError as exc:
+            error = str(exc)
+    return render_template("trail.html", term=term, found=found, error=error)
+
+
+@pages.route("/audit", methods=["GET", "POST"])
+@require("viewer", page=True)
+def audit():
+    report = None
+    if request.method == "POST":
+        who = current_principal()
+        if not who.may("operator"):
+            flash(f"{who.name} is {who.role}; checking the chain needs operator", "error")
+        else:
+            report = console().verify_chain(who)
+    return render_template("audit.html", report=report)
+
+
+@pages.get("/actions")
+@require("admin", page=True)
+def actions():
+    return render_template("actions.html", actions=console().actions.recent(200))
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    failed = False
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        principal = None
+        if sent and sent == session.get("csrf"):
+            principal = users().check_password(request.form.get("username", ""), request.form.get("password", ""))
+        if principal is not None:
+            lang = session.get("lang")
+            session.clear()  # a fresh session (and CSRF token) after login: no fixation
+            session.update(user=principal.name, lang=lang)
+            csrf_token()
+            return redirect(_local(request.args.get("next")))
+        failed = True
+    return render_template("login.html", failed=failed), 401 if failed else 200
+
+
+@pages.post("/logout")
+@require("viewer", page=True)
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    session["lang"] = pick(lang)
+    return redirect(url_for("pages.login"))
+
+
+def _local(target: str | None) -> str:
+    # only same-site paths: a login link must not bounce the operator elsewhere
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not (target or "").startswith("/") or target.startswith("//"):
+        return url_for("pages.overview")
+    return target

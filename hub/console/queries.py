@@ -1,0 +1,116 @@
+"""Read-only queries the console needs beyond :class:`~hub.messagelog.MessageLog`'s own.
+
+Both stay cheap at millions of rows because they start from a range of the
+audit chain's primary key (the newest ``window`` records) and join messages
+and refusals by their primary keys; nothing scans or sorts a whole table.
+
+* :func:`activity` — per (kind, status, destination, agency): how many chain
+  records, how many since a moment, and the newest one's time. The overview
+  derives publish/deliver rates and adapter health from it.
+* :func:`search` — a message id or correlation id by index; anything else
+  (a civil or passport number, an agency's own message id) as the whole text
+  of an element, ``>term<``, by a substring test (``instr`` on SQLite,
+  bytea ``LIKE`` on PostgreSQL) over the stored envelopes and raw payloads
+  of the newest ``window`` messages. Good enough for an operator at
+  this stage on SQLite and PostgreSQL; a search index (PostgreSQL trigram or
+  a separate identifier table) is the next step if older messages are needed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.errors import InputError
+from hub.messagelog import db
+from hub.messagelog.chain import HEAD
+from hub.messagelog.schema import audit_chain, messages, parse_timestamp, refused, timestamp
+
+_c, _m, _r = audit_chain, messages, refused
+#: identifiers searched inside payloads: letters, digits, '-', '.', '/' (no LIKE wildcards)
+_PAYLOAD_TERM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./-]{2,99}$")
+_MAX_TERM = 200
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """Chain records of one kind and status for one destination and agency."""
+
+    kind: str
+    status: str
+    destination: str | None
+    agency: str | None
+    total: int
+    """Records among the newest ``window``."""
+
+    recent: int
+    """Of those, records at or after ``since``."""
+
+    last_at: datetime | None
+
+
+def ping(engine: Engine) -> str | None:
+    """None when the database answers ``SELECT 1``, else why not."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _floor(conn, window: int) -> int:
+    head = conn.execute(HEAD).first()
+    return max(0, (head.seq if head else 0) - max(1, int(window)))
+
+
+def activity(engine: Engine, since: datetime, window: int = 20_000) -> list[ActivityRow]:
+    """Group the newest ``window`` chain records (see the module docstring)."""
+    agency = sa.func.coalesce(_m.c.source_agency, _r.c.agency)
+    recent = sa.func.sum(sa.case((_c.c.at >= sa.bindparam("since"), 1), else_=0))
+    query = (
+        sa.select(_c.c.kind, _c.c.status, _m.c.destination, agency, sa.func.count(), recent, sa.func.max(_c.c.at))
+        .select_from(_c.outerjoin(_m, _m.c.message_id == _c.c.message_id)
+                     .outerjoin(_r, sa.and_(_c.c.kind == "refused", _r.c.refusal_id == _c.c.message_id)))
+        .where(_c.c.seq > sa.bindparam("floor"))
+        .group_by(_c.c.kind, _c.c.status, _m.c.destination, agency)
+    )
+    with db.translated("read recent activity"), engine.connect() as conn:
+        rows = conn.execute(query, {"floor": _floor(conn, window), "since": timestamp(since)}).all()
+    return [ActivityRow(k, s, d, a, int(n), int(r or 0), parse_timestamp(t)) for k, s, d, a, n, r, t in rows]
+
+
+def search(engine: Engine, term: str, *, limit: int = 50, window: int = 50_000) -> list[str]:
+    """Message ids matching ``term`` (newest first); InputError for an unusable term."""
+    term = (term or "").strip()
+    if not term or len(term) > _MAX_TERM:
+        raise InputError(f"search term must be 1 to {_MAX_TERM} characters")
+    found: list[str] = []
+    exact = sa.select(_m.c.message_id).where(sa.or_(_m.c.message_id == term, _m.c.correlation_id == term))
+    exact = exact.order_by(_m.c.received_at.desc()).limit(limit)
+    with db.translated("search messages"), engine.connect() as conn:
+        found += conn.execute(exact).scalars().all()
+        if _PAYLOAD_TERM.match(term) and len(found) < limit:
+            found += conn.execute(_in_payloads(term, limit, engine.dialect.name), {"floor": _floor(conn, window)}).scalars().all()
+    return list(dict.fromkeys(found))[:limit]
+
+
+def _contains(column: sa.Column, needle: bytes, dialect: str):
+    # SQLite's LIKE does not look inside BLOBs, but instr() does; PostgreSQL has bytea LIKE.
+    if dialect == "sqlite":
+        return sa.func.instr(column, needle) > 0
+    return column.like(b"%" + needle + b"%")
+
+
+def _in_payloads(term: str, limit: int, dialect: str) -> sa.Select:
+    needle = f">{term}<".encode()
+    matches = sa.or_(_m.c.source_message_id == term, _contains(_m.c.envelope, needle, dialect),
+                     _contains(_m.c.raw, needle, dialect))
+    return (sa.select(_m.c.message_id)
+            .select_from(_c.join(_m, _m.c.message_id == _c.c.message_id))
+            .where(_c.c.seq > sa.bindparam("floor"), _c.c.kind == "accepted", matches)
+            .order_by(_c.c.seq.desc()).limit(limit))

@@ -1,0 +1,251 @@
+"""What the console shows and does, as plain data; the API and the pages both render it.
+
+Every figure comes from the hub's own parts: the transport (queue depths, dead
+letters), the message log (statuses, the audit chain, payloads) and the
+outbound workers' circuit breakers. Nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from hub import metrics
+from hub.bootstrap import Hub
+from hub.console import queries
+from hub.console.actions import ActionLog
+from hub.console.broker import BrokerView, ManagementApi, QueueFigures
+from hub.console.trail import message_trail
+from hub.console.users import Principal
+from hub.errors import MessageLogError, RabtError
+from hub.transports.base import DeadLetter
+
+#: seconds of history behind the publish / deliver rates taken from the message log
+RATE_WINDOW = 60.0
+
+
+def iso(moment: datetime | float | None) -> str | None:
+    """ISO-8601 UTC text for a datetime or unix time (None stays None)."""
+    if moment is None:
+        return None
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DepthTracker:
+    """Net change of each queue's depth per second, from successive samples."""
+
+    def __init__(self, horizon: float = 30.0) -> None:
+        self.horizon = horizon
+        self._samples: dict[str, list[tuple[float, int]]] = {}
+
+    def add(self, queue: str, depth: int, at: float) -> float | None:
+        """Record a sample; the rate over the oldest sample within the horizon, or None."""
+        samples = [s for s in self._samples.get(queue, []) if at - s[0] <= self.horizon] + [(at, depth)]
+        self._samples[queue] = samples
+        first = samples[0]
+        return (depth - first[1]) / (at - first[0]) if at - first[0] >= 0.5 else None
+
+
+class Console:
+    """The operator console's behaviour, independent of Flask."""
+
+    def __init__(self, hub: Hub, broker: BrokerView, actions: ActionLog, *,
+                 breaker_states: Callable[[], dict[str, str]] | None = None,
+                 management: ManagementApi | None = None) -> None:
+        self.hub = hub
+        self.broker = broker
+        self.actions = actions
+        self.breaker_states = breaker_states or default_breaker_states
+        self.management = management
+        self.depths = DepthTracker()
+
+    # -- overview -------------------------------------------------------------------------------
+
+    def overview(self) -> dict:
+        """Queues, adapters, broker and database health, message-log counts."""
+        database_error = queries.ping(self.hub.log.engine)
+        broker, figures = self._queue_figures()
+        activity = [] if database_error else self._activity()
+        stats = None if database_error else self.hub.log.stats()
+        return {
+            "generated_at": iso(time.time()),
+            "broker": broker,
+            "database": {"reachable": database_error is None, "error": database_error},
+            "queues": self._queue_rows(figures, activity),
+            "adapters": self._adapter_rows(activity),
+            "log": None if stats is None else {
+                "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
+                "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
+            "dead_letters_total": sum(f.stats.dead_letters for f in figures),
+        }
+
+    def _queue_figures(self) -> tuple[dict, list[QueueFigures]]:
+        kind = self.hub.settings.effective_broker_url.split(":", 1)[0]
+        if self.management is not None:
+            try:
+                figures = self.management.figures([q.name for q in self.hub.routes.queues])
+                return {"reachable": True, "error": None, "kind": kind, "source": "management"}, figures
+            except RabtError:
+                pass  # the plugin may be off; the transport still knows the depths
+        try:
+            stats = self.broker.run(lambda t: t.queue_stats())
+        except RabtError as exc:
+            return {"reachable": False, "error": str(exc), "kind": kind, "source": "transport"}, []
+        metrics.set_queue_stats(stats)
+        return {"reachable": True, "error": None, "kind": kind, "source": "transport"}, [QueueFigures(s) for s in stats]
+
+    def _activity(self) -> list[queries.ActivityRow]:
+        since = datetime.now(timezone.utc) - timedelta(seconds=RATE_WINDOW)
+        return queries.activity(self.hub.log.engine, since)
+
+    def _queue_rows(self, figures: list[QueueFigures], activity: list[queries.ActivityRow]) -> list[dict]:
+        destinations = {q.name: q.binding.removesuffix(".#") for q in self.hub.routes.queues}
+        now, rows = time.time(), []
+        for figure in figures:
+            s, destination = figure.stats, destinations.get(figure.stats.name)
+            logged = {status: sum(a.recent for a in activity if a.destination == destination and a.status == status)
+                      for status in ("published", "delivered")}
+            rows.append({
+                "name": s.name, "ready": s.ready, "unacked": s.unacked, "consumers": s.consumers,
+                "dead_letters": s.dead_letters,
+                "publish_rate": _first(figure.publish_rate, logged["published"] / RATE_WINDOW),
+                "deliver_rate": _first(figure.deliver_rate, logged["delivered"] / RATE_WINDOW),
+                "net_rate": self.depths.add(s.name, s.ready + (s.unacked or 0), now),
+            })
+        return rows
+
+    def _adapter_rows(self, activity: list[queries.ActivityRow]) -> list[dict]:
+        try:
+            states = dict(self.breaker_states() or {})
+        except Exception:  # noqa: BLE001 - the console must render even if the workers' module breaks
+            states = {}
+        names = sorted(set(_adapter_names()) | {a.agency for a in activity if a.agency} | set(states))
+        return [_adapter_row(name, [a for a in activity if a.agency == name], states.get(name, "unknown"))
+                for name in names]
+
+    # -- dead letters ---------------------------------------------------------------------------
+
+    def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[dict]:
+        """Dead letters with reason, attempts, and both payloads."""
+        letters = self.broker.run(lambda t: t.dead_letters(queue, limit))
+        return [self._letter(d) for d in letters]
+
+    def _letter(self, letter: DeadLetter) -> dict:
+        try:
+            stored = self.hub.log.get(letter.message_id)
+        except MessageLogError:
+            stored = None
+        return {
+            "id": letter.id, "queue": letter.queue, "message_id": letter.message_id, "reason": letter.reason,
+            "code": letter.code, "attempts": letter.attempts, "dead_lettered_at": iso(letter.dead_lettered_at),
+            "routing_key": letter.message.routing_key, "correlation_id": letter.message.correlation_id,
+            "canonical": letter.message.body.decode("utf-8", "replace"),
+            "original": None if stored is None else stored.raw.decode("utf-8", "replace"),
+            "status": None if stored is None else stored.status,
+        }
+
+    def replay(self, ids: list[str], who: Principal) -> list[dict]:
+        """Put dead letters back on their queues; one result per id."""
+        return self._act("replay", ids, who, lambda t, d: t.replay(d.id), self._log_replay)
+
+    def discard(self, ids: list[str], who: Principal, reason: str = "") -> list[dict]:
+        """Remove dead letters for good (audited in the chain as ``discarded``)."""
+        def log_discard(letter: DeadLetter, actor: str) -> None:
+            self.hub.log.discard(letter.message_id, actor, f"dead letter {letter.id} discarded: {reason}".strip())
+        return self._act("discard", ids, who, lambda t, d: t.discard(d.id), log_discard)
+
+    def _log_replay(self, letter: DeadLetter, actor: str) -> None:
+        # record_event, not log.replay(): the transport already re-queued the message, and
+        # log.replay() would also put it back in the outbox, publishing it a second time.
+        self.hub.log.record_event(letter.message_id, "replayed",
+                                  f"dead letter {letter.id} from {letter.queue} replayed", actor)
+
+    def _act(self, action: str, ids: list[str], who: Principal, on_broker, on_log) -> list[dict]:
+        wanted = [str(i) for i in dict.fromkeys(ids)]
+        known = {d.id: d for d in self.broker.run(lambda t: t.dead_letters(None, 100_000))}
+        results = []
+        for letter_id in wanted:
+            results.append(self._act_one(action, letter_id, known.get(letter_id), who, on_broker, on_log))
+        return results
+
+    def _act_one(self, action, letter_id, letter, who, on_broker, on_log) -> dict:
+        if letter is None:
+            self.actions.record(who.name, who.role, action, letter_id, "not-found")
+            return {"id": letter_id, "ok": False, "error": "no such dead letter (already replayed or discarded?)"}
+        try:
+            self.broker.run(lambda t: on_broker(t, letter))
+        except RabtError as exc:
+            self.actions.record(who.name, who.role, action, letter_id, "failed", str(exc))
+            return {"id": letter_id, "ok": False, "error": str(exc)}
+        note = ""
+        try:
+            on_log(letter, who.name)
+        except MessageLogError as exc:
+            note = f"not recorded in the message log: {exc}"
+        self.actions.record(who.name, who.role, action, letter_id, "ok", f"message {letter.message_id} {note}".strip())
+        return {"id": letter_id, "ok": True, "message_id": letter.message_id, "note": note or None}
+
+    # -- trail, audit, health -------------------------------------------------------------------
+
+    def trail(self, term: str, limit: int = 10) -> dict:
+        """Every message matching ``term`` with raw, canonical, signature check and events."""
+        ids = queries.search(self.hub.log.engine, term, limit=limit)
+        return {"term": term.strip(), "messages": [message_trail(self.hub, mid) for mid in ids]}
+
+    def verify_chain(self, who: Principal) -> dict:
+        """Re-check the whole audit chain; the report (also kept in the action log)."""
+        started = time.monotonic()
+        report = self.hub.log.verify_chain(raise_on_error=False)
+        result = {**asdict(report), "seconds": round(time.monotonic() - started, 3), "checked_by": who.name}
+        self.actions.record(who.name, who.role, "verify-chain", "audit-chain", "ok" if report.ok else "broken",
+                            report.reason or f"{report.records} records, head {report.head_hash}")
+        return result
+
+    def readiness(self) -> dict:
+        """``{"ready": bool, "checks": {broker, database, keys}}`` with a reason for each failure."""
+        checks = {"database": queries.ping(self.hub.log.engine)}
+        try:
+            self.broker.run(lambda t: t.queue_stats())
+            checks["broker"] = None
+        except RabtError as exc:
+            checks["broker"] = str(exc)
+        checks["keys"] = None if getattr(self.hub.trust_store, "hub", None) is not None else "hub signing key not loaded"
+        return {"ready": all(v is None for v in checks.values()),
+                "checks": {name: {"ok": err is None, "error": err} for name, err in checks.items()}}
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str) -> dict:
+    received = sum(r.total for r in rows if r.kind == "accepted")
+    refused = sum(r.total for r in rows if r.kind == "refused")
+    dead = sum(r.total for r in rows if r.status == "dead-lettered")
+    last = max((r.last_at for r in rows if r.kind == "accepted" and r.last_at), default=None)
+    attempts = received + refused
+    return {"name": name, "last_success": iso(last), "received": received, "refused": refused,
+            "dead_lettered": dead, "error_rate": None if attempts == 0 else round((refused + dead) / attempts, 4),
+            "circuit": circuit}
+
+
+def _adapter_names() -> list[str]:
+    from hub.registry import adapter_names
+
+    try:
+        return list(adapter_names())
+    except RabtError:
+        return []
+
+
+def default_breaker_states() -> dict[str, str]:
+    """Circuit states from the outbound workers, when that module is installed."""
+    try:
+        from hub.outbound import breaker_states
+    except ImportError:
+        return {}
+    return breaker_states()

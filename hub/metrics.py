@@ -1,0 +1,148 @@
+"""Prometheus metrics: one registry, the metric objects, and one-line recorders.
+
+Every part of the hub records through the small functions below
+(``record_received("police", "WorkerArrival")``) rather than touching the
+metric objects, so names and labels are decided here once:
+
+* prefix ``rabt_``, base units (seconds), counters end in ``_total``;
+* labels are ``agency`` and ``message_type`` (bounded: agencies and canonical
+  types are configuration, never free input), plus ``code`` for failures and
+  ``queue`` for sampled queue figures.
+
+The registry is per process. In ``rabt serve`` with every role in one
+process, ``/metrics`` shows them all; when roles run as separate processes
+each serves the counters of its own role. Gauges that describe shared state
+(queue depths, dead letters, outbox backlog, last processed) are sampled at
+scrape time by the console (:func:`hub.console.health.sample_gauges`), so any
+console instance reports them correctly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = [
+    "CONTENT_TYPE_LATEST", "REGISTRY", "exposition", "mark_processed", "observe_confirm_latency",
+    "observe_end_to_end_latency", "record_delivered", "record_failed", "record_published",
+    "record_received", "record_refused", "set_outbox_backlog", "set_queue_stats",
+]
+
+#: the hub's own registry (not prometheus_client's global one, so tests and
+#: embedding applications do not collide with other libraries' metrics)
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+#: seconds; broker confirms are milliseconds, end-to-end spans a consumer's work
+_CONFIRM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_E2E_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_LABELS = ("agency", "message_type")
+
+RECEIVED = Counter("rabt_messages_received_total", "Agency messages accepted into the message log.",
+                   _LABELS, registry=REGISTRY)
+REFUSED = Counter("rabt_messages_refused_total", "Agency input refused (parse, signature, schema, access…).",
+                  ("agency", "code"), registry=REGISTRY)
+PUBLISHED = Counter("rabt_messages_published_total", "Messages confirmed by the broker (outbox relay).",
+                    _LABELS, registry=REGISTRY)
+DELIVERED = Counter("rabt_messages_delivered_total", "Messages handled successfully by a consumer or agency.",
+                    _LABELS, registry=REGISTRY)
+FAILED = Counter("rabt_messages_failed_total", "Deliveries whose handler or agency call failed.",
+                 (*_LABELS, "code"), registry=REGISTRY)
+CONFIRM_LATENCY = Histogram("rabt_publish_confirm_latency_seconds",
+                            "Time from publishing a batch to the broker's confirm.",
+                            buckets=_CONFIRM_BUCKETS, registry=REGISTRY)
+END_TO_END_LATENCY = Histogram("rabt_end_to_end_latency_seconds",
+                               "Time from a message's receipt at the hub to its delivery.",
+                               buckets=_E2E_BUCKETS, registry=REGISTRY)
+OUTBOX_BACKLOG = Gauge("rabt_outbox_backlog", "Messages stored but not yet confirmed by the broker.",
+                       registry=REGISTRY)
+LAST_PROCESSED = Gauge("rabt_last_processed_timestamp_seconds",
+                       "Unix time this process last received, published or delivered a message.",
+                       registry=REGISTRY)
+QUEUE_READY = Gauge("rabt_queue_ready_messages", "Messages ready for delivery, per work queue.",
+                    ("queue",), registry=REGISTRY)
+QUEUE_UNACKED = Gauge("rabt_queue_unacked_messages", "Messages delivered but not yet acknowledged.",
+                      ("queue",), registry=REGISTRY)
+QUEUE_CONSUMERS = Gauge("rabt_queue_consumers", "Consumers attached, per work queue.", ("queue",),
+                        registry=REGISTRY)
+DEAD_LETTERS = Gauge("rabt_dead_letters", "Messages waiting in a dead-letter queue.", ("queue",),
+                     registry=REGISTRY)
+
+
+def _label(value: object) -> str:
+    # a label is never empty or unbounded: unknowns collapse to one value
+    text = str(value or "unknown")
+    return text[:64]
+
+
+_last_processed = [0.0]
+_last_lock = threading.Lock()
+
+
+def mark_processed(at: float | None = None) -> None:
+    """Move the last-processed time forward to ``at`` (now by default); never back."""
+    value = time.time() if at is None else float(at)
+    with _last_lock:
+        if value > _last_processed[0]:
+            _last_processed[0] = value
+            LAST_PROCESSED.set(value)
+
+
+def record_received(agency: str, message_type: str, count: int = 1) -> None:
+    """``count`` agency messages were accepted (stored in the message log)."""
+    RECEIVED.labels(_label(agency), _label(message_type)).inc(count)
+    mark_processed()
+
+
+def record_refused(agency: str, code: str) -> None:
+    """An agency's input was refused with error ``code`` (``RabtError.code``)."""
+    REFUSED.labels(_label(agency), _label(code)).inc()
+
+
+def record_published(agency: str, message_type: str, count: int = 1) -> None:
+    """``count`` messages were confirmed by the broker."""
+    PUBLISHED.labels(_label(agency), _label(message_type)).inc(count)
+    mark_processed()
+
+
+def record_delivered(agency: str, message_type: str, count: int = 1) -> None:
+    """``count`` messages were handled successfully at their destination."""
+    DELIVERED.labels(_label(agency), _label(message_type)).inc(count)
+    mark_processed()
+
+
+def record_failed(agency: str, message_type: str, code: str) -> None:
+    """One delivery failed with error ``code`` (it may still be retried)."""
+    FAILED.labels(_label(agency), _label(message_type), _label(code)).inc()
+
+
+def observe_confirm_latency(seconds: float) -> None:
+    """One publish batch took ``seconds`` from first send to the broker's confirm."""
+    CONFIRM_LATENCY.observe(max(0.0, seconds))
+
+
+def observe_end_to_end_latency(seconds: float) -> None:
+    """One message took ``seconds`` from receipt at the hub to delivery."""
+    END_TO_END_LATENCY.observe(max(0.0, seconds))
+
+
+def set_outbox_backlog(count: int) -> None:
+    """The outbox holds ``count`` unpublished messages (the relay may set this each round)."""
+    OUTBOX_BACKLOG.set(count)
+
+
+def set_queue_stats(stats) -> None:
+    """Publish sampled :class:`~hub.transports.base.QueueStats` as the queue gauges."""
+    for entry in stats:
+        QUEUE_READY.labels(entry.name).set(entry.ready)
+        if entry.unacked is not None:
+            QUEUE_UNACKED.labels(entry.name).set(entry.unacked)
+        QUEUE_CONSUMERS.labels(entry.name).set(entry.consumers)
+        DEAD_LETTERS.labels(entry.name).set(entry.dead_letters)
+
+
+def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The text exposition format of ``registry``."""
+    return generate_latest(registry)
