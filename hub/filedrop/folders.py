@@ -23,6 +23,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from hub.errors import ConfigError
@@ -84,15 +85,25 @@ class DropFolders:
     def processing(self) -> Path:
         return self.folder("processing")
 
-    def entries(self, folder: str) -> Iterator[Entry]:
-        """Entries of one of the four folders, as ``lstat`` sees them (links not followed)."""
+    def names(self, folder: str) -> list[str]:
+        """Names in one of the four folders, sorted (only names: cheap for 100,000s of files)."""
         with os.scandir(self.folder(folder)) as scan:
-            for item in scan:
-                try:
-                    info = item.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # taken by another watcher meanwhile
-                yield Entry(item.name, _kind(info.st_mode), info.st_nlink, info.st_size)
+            return sorted(item.name for item in scan)
+
+    def entry(self, folder: str, name: str) -> Entry | None:
+        """``name`` as ``lstat`` sees it (links not followed); None if it is gone."""
+        try:
+            info = os.lstat(self._member(folder, name))
+        except FileNotFoundError:
+            return None  # taken by another watcher meanwhile
+        return Entry(name, _kind(info.st_mode), info.st_nlink, info.st_size)
+
+    def entries(self, folder: str) -> Iterator[Entry]:
+        """Entries of one of the four folders, sorted by name."""
+        for name in self.names(folder):
+            entry = self.entry(folder, name)
+            if entry is not None:
+                yield entry
 
     def exists(self, folder: str, name: str) -> bool:
         return os.path.lexists(self._member(folder, name))
@@ -159,10 +170,16 @@ class DropFolders:
         except FileNotFoundError:
             pass
 
+    @cached_property
+    def _paths(self) -> dict[str, str]:
+        return {folder: os.path.join(self.root, self.agency, folder) for folder in SUBFOLDERS}
+
     def _member(self, folder: str, name: str) -> Path:
-        if folder not in SUBFOLDERS or not name or "/" in name or "\0" in name or name in (".", ".."):
+        """``folder/name``, refusing anything that is not a plain name in one of the four folders."""
+        base = self._paths.get(folder)
+        if base is None or not name or "/" in name or "\0" in name or name in (".", ".."):
             raise ConfigError(f"refusing path {folder}/{name!r} outside the drop folders", agency=self.agency)
-        return self.root / self.agency / folder / name
+        return Path(base + os.sep + name)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)

@@ -92,7 +92,7 @@ def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) 
         else:
             kept = None  # too many to hold: checked now, read again to store
     if outcome.error_count:
-        raise Rejected(f"{outcome.error_count} bad record(s); nothing from this file was accepted")
+        raise Rejected(f"{outcome.error_count} problem(s) in the file")
     if count == 0:
         raise Rejected("file holds no records")
     return kept

@@ -25,7 +25,7 @@ from hub.config import Settings
 from hub.errors import MessageLogError, RabtError
 from hub.filedrop import process
 from hub.filedrop.folders import Claim, DropFolders
-from hub.filedrop.names import DONE_MARKER, Action, decide, matching_drop
+from hub.filedrop.names import DONE_MARKER, Action, decide, in_flight, matching_drop
 from hub.filedrop.process import Prepared, Rejected
 from hub.filedrop.report import Outcome, receipt_json, report_json, report_text
 from hub.pipeline import Pipeline
@@ -90,7 +90,7 @@ class DropWatcher:
     def _held_in_processing(self, agency: str) -> Iterable[tuple[Claim, FileDrop]]:
         """Files a crashed watcher left in ``processing/`` that nobody holds now."""
         folders, drops = self.folders[agency], self.adapters[agency].file_drops
-        for entry in sorted(folders.entries("processing"), key=lambda e: e.name):
+        for entry in folders.entries("processing"):
             drop = matching_drop(entry.name, drops)
             claim = folders.hold(entry.name) if drop and entry.kind == "file" else None
             if claim is not None:
@@ -100,18 +100,21 @@ class DropWatcher:
     def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
                             limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
         folders, drops = self.folders[agency], self.adapters[agency].file_drops
-        entries = sorted(folders.entries("inbox"), key=lambda e: e.name)
-        names = {e.name for e in entries} if self.require_done_marker else set()
+        names = folders.names("inbox")
+        markers = set(names) if self.require_done_marker else set()
         taken = 0
-        for entry in entries:
+        for name in names:
             if limit is not None and taken >= limit:
                 return
-            decision = decide(entry, drops, busy=folders.exists("processing", entry.name),
-                              marker=entry.name + DONE_MARKER in names, require_marker=self.require_done_marker)
+            entry = None if in_flight(name) else folders.entry("inbox", name)
+            if entry is None:
+                continue  # being written, or taken by another watcher meanwhile
+            decision = decide(entry, drops, busy=folders.exists("processing", name),
+                              marker=name + DONE_MARKER in markers, require_marker=self.require_done_marker)
             if decision.action is Action.REJECT:
-                outcomes.append(self._reject_unread(agency, entry.name, decision.reason))
+                outcomes.append(self._reject_unread(agency, name, decision.reason))
             elif decision.action is Action.CLAIM:
-                claim = folders.claim(entry.name)
+                claim = folders.claim(name)
                 if claim is not None:
                     taken += 1
                     yield claim, decision.drop
