@@ -28,6 +28,7 @@ COMMANDS = [
     "hub.cli.simulate:simulate",
     "hub.cli.queues:queues",
     "hub.cli.queues:dlq",
+    "hub.cli.console:console",
     "hub.cli.serve:serve",
     "hub.cli.drop:drop",
 ]

@@ -1,0 +1,116 @@
+"""``rabt console``: serve the operator console; ``rabt console user|token``: manage access.
+
+    rabt console --host 127.0.0.1 --port 8080
+    rabt console user amal --role operator        # asks for the password
+    rabt console token prometheus --role viewer   # prints the token once
+
+Users and tokens go to ``RABT_CONSOLE_USERS`` or ``$RABT_HOME/console-users.toml``,
+hashed (see :mod:`hub.console.users`).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import click
+
+from hub.config import Settings
+from hub.console.users import ROLES, Users, new_token, users_path
+from hub.errors import ConfigError
+
+_role_option = click.option("--role", type=click.Choice(ROLES), required=True, help="What the holder may do.")
+
+
+@click.group("console", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="waitress threads.")
+@click.pass_context
+def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the operator console, its JSON API, /metrics, /healthz and /readyz."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from hub.bootstrap import bootstrap
+    from hub.console import create_app
+
+    settings: Settings = ctx.obj
+    hub = bootstrap(settings)
+    app = create_app(hub)
+    if not app.extensions["rabt_console"].users.passwords and not app.extensions["rabt_console"].users.tokens:
+        click.echo(f"rabt: warning: no console users in {users_path(settings.home)}; "
+                   "add one with `rabt console user NAME --role admin`", err=True)
+    click.echo(f"rabt console on http://{host}:{port}/", err=True)
+    try:
+        serve(app, host, port, threads)
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        hub.close()
+
+
+def serve(app, host: str, port: int, threads: int = 8) -> None:
+    """Serve ``app`` with waitress when installed, else werkzeug's threaded server."""
+    try:
+        from waitress import serve as waitress_serve
+    except ImportError:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True)
+        return
+    waitress_serve(app, host=host, port=port, threads=threads, ident="rabt-console")
+
+
+def _load(path: Path) -> dict:
+    Users.load(path)  # refuses a malformed file before we touch it
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _write(path: Path, data: dict) -> None:
+    lines = ["# Rabt console users and API tokens (hashed). Edit with `rabt console user|token`.", ""]
+    for table in ("users", "tokens"):
+        for name, entry in sorted(data.get(table, {}).items()):
+            # JSON strings are valid TOML basic strings, so names in any script are quoted safely
+            lines.append(f"[{table}.{json.dumps(name, ensure_ascii=False)}]")
+            lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entry.items()]
+            lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+@console.command("user")
+@click.argument("name")
+@_role_option
+@click.password_option(help="The user's password (asked for when not given).")
+@click.pass_obj
+def user(settings: Settings, name: str, role: str, password: str) -> None:
+    """Add or change a password user."""
+    from werkzeug.security import generate_password_hash
+
+    if not name.strip() or ":" in name:
+        raise ConfigError("a user name must be non-empty and contain no ':'")
+    if len(password) < 12:
+        raise ConfigError("a console password needs at least 12 characters")
+    path = users_path(settings.home)
+    data = _load(path)
+    data.setdefault("users", {})[name] = {"role": role, "password": generate_password_hash(password)}
+    _write(path, data)
+    click.echo(f"user {name} ({role}) saved in {path}")
+
+
+@console.command("token")
+@click.argument("name")
+@_role_option
+@click.pass_obj
+def token(settings: Settings, name: str, role: str) -> None:
+    """Create an API token (printed once; only its hash is kept)."""
+    path = users_path(settings.home)
+    data = _load(path)
+    secret, digest = new_token()
+    data.setdefault("tokens", {})[name] = {"role": role, "sha256": digest}
+    _write(path, data)
+    click.echo(secret)
+    click.echo(f"token {name} ({role}) saved in {path}; send it as 'Authorization: Bearer <token>'", err=True)
