@@ -31,6 +31,7 @@ from hub.transports.base import (
     Handler,
     Message,
     QueueStats,
+    ROUTING_KEY_HEADER,
     ReplyUndeliverableError,
     Transport,
 )
@@ -149,8 +150,11 @@ class AmqpTransport(Transport):
         self.with_reconnect(send_unconfirmed, "publish")
 
     def send_to_queue(self, queue: str, message: Message, headers: dict | None = None) -> None:
-        """Publish straight to ``queue`` through the default exchange, and wait for the confirm."""
-        self.publisher.publish("", queue, message, headers)
+        """Publish straight to ``queue`` through the default exchange, and wait for the confirm.
+
+        The topic routing key travels in a header, since the default exchange replaces it.
+        """
+        self.publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})})
         self.publisher.settle()
 
     # -- consuming ------------------------------------------------------------------------------

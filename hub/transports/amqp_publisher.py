@@ -22,18 +22,19 @@ from hub.errors import PublishError
 from hub.transports.base import ATTEMPT_HEADER, ROUTING_KEY_HEADER, Message, user_headers
 
 PERSISTENT = 2
+_FLUSH_EVERY = 256
 
 
 def properties_for(message: Message, extra_headers: dict | None = None) -> pika.BasicProperties:
     """Persistent AMQP properties carrying the message's ids and headers."""
-    headers = dict(message.headers) | {ROUTING_KEY_HEADER: message.routing_key} | (extra_headers or {})
+    headers = {**message.headers, **extra_headers} if extra_headers else dict(message.headers)
     return pika.BasicProperties(
         delivery_mode=PERSISTENT,
         message_id=message.message_id,
         correlation_id=message.correlation_id,
         reply_to=message.reply_to,
         content_type=message.content_type,
-        headers=headers,
+        headers=headers or None,  # an empty table still costs encoding on every message
     )
 
 
@@ -112,11 +113,14 @@ class ConfirmingPublisher:
                 token: int = 0) -> None:
         """Send one message; waits only when the window is full. ``token`` lands in ``confirmed``."""
         if len(self._pending) >= self.window:
-            self._wait(lambda: len(self._pending) < self.window // 2, time.monotonic() + self.confirm_timeout)
+            self._wait(lambda: len(self._pending) < self.window, time.monotonic() + self.confirm_timeout)
         self._impl.basic_publish(exchange, routing_key, message.body, properties_for(message, extra_headers),
                                  mandatory=True)
         self._tag += 1
         self._pending[self._tag] = (token, message.message_id)
+        if self._tag % _FLUSH_EVERY == 0:
+            # hand what is buffered to the socket now, so the broker works while we encode the next ones
+            self._channel._flush_output()
 
     def settle(self, ids: Sequence[str] = ()) -> None:
         """Wait for every outstanding confirm; PublishError names each message not delivered."""
