@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -170,7 +170,7 @@ def commit_streamed(pipeline: Pipeline, prepared: Prepared, chunk: int) -> None:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def keep_refusal(message_log: MessageLog, outcome: Outcome, data: bytes | None) -> None:

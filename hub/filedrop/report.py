@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 #: bad lines listed one by one in a report; the rest are only counted
@@ -56,7 +56,7 @@ class Outcome:
     items: list[ItemReceipt] = field(default_factory=list)
     path: Path | None = None
     """Where the file ended up (``done/…`` or ``failed/…``)."""
-    finished_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    finished_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def new(self) -> int:
@@ -113,7 +113,7 @@ def report_text(outcome: Outcome) -> bytes:
     lines = [
         f"File:     {outcome.name}",
         f"Agency:   {outcome.agency}",
-        f"Result:   REJECTED - nothing from this file was accepted.",
+        "Result:   REJECTED - nothing from this file was accepted.",
         f"Reason:   {outcome.reason}",
     ]
     if outcome.sha256:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hub.adapter import FileDrop
 from hub.filedrop.names import Action, Entry, decide, numbered_name, source_message_id
 

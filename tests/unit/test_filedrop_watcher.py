@@ -201,7 +201,7 @@ def _no_reading(real_open):
     return guarded
 
 
-def test_names_and_entries_not_accepted_go_to_failed_unread(root, watcher, tmp_path):  # noqa: ARG001
+def test_names_and_entries_not_accepted_go_to_failed_unread(root, watcher, tmp_path):
     outside = tmp_path / "secret.txt"
     outside.write_text(arrivals(1))
     inbox = root / "police" / "inbox"
