@@ -1,0 +1,102 @@
+"""Outbound SOAP: workers that answer canonical queries by calling the agencies.
+
+Knows no agency: each adapter declares its :class:`~hub.adapter.OutboundService`
+entries, its mappings and its contracts; this package turns them into a
+queue consumer per adapter.
+
+    settings = OutboundSettings.from_env(adapters)      # endpoint URLs, timeouts
+    worker = build_worker(hub, hub.adapters["police"], settings)
+    with hub.open_transport() as transport:
+        worker.run(transport, hub.routes.queue_for("police"), stop=stop)
+
+Parts: :mod:`.client` (zeep, one agency service), :mod:`.resilience`
+(retries, circuit breakers, :func:`breaker_states`), :mod:`.answers`
+(signed, logged answers and canonical Faults), :mod:`.worker` (the handler).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from hub.adapter import Adapter
+from hub.bootstrap import Hub
+from hub.errors import ConfigError
+from hub.outbound.answers import Answerer
+from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
+from hub.outbound.config import OutboundSettings
+from hub.outbound.resilience import BREAKERS, Breakers, breaker_states
+from hub.outbound.worker import SKIP, OutboundWorker
+
+__all__ = [
+    "SKIP", "AgencyClient", "AgencySoapFault", "AnswerRefusedError", "Breakers", "OutboundSettings",
+    "OutboundWorker", "breaker_states", "build_worker", "outbound_adapters", "worker_loops",
+]
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(hub: Hub, adapter: Adapter, settings: OutboundSettings, *, breakers: Breakers = BREAKERS,
+                 plugins: Sequence = ()) -> OutboundWorker:
+    """A worker for ``adapter`` with one zeep client per declared service (built here, once)."""
+    clients: dict[str, AgencyClient] = {}
+    for service in adapter.outbound:
+        if service.system not in clients:
+            url = settings.endpoint(service.endpoint_setting, agency=adapter.name)
+            clients[service.system] = AgencyClient(adapter.name, service, adapter.schema_dir, url, settings,
+                                                   plugins=plugins, limits=hub.settings.xml_limits)
+    answerer = Answerer(agency=adapter.name, signer=hub.signer, log=hub.log, reply_window=settings.reply_window)
+    return OutboundWorker(adapter, clients, mappings=hub.mappings, verifier=hub.verifier, answerer=answerer,
+                          log=hub.log, may_send=hub.access, settings=settings,
+                          max_attempts=hub.routes.max_attempts, breakers=breakers)
+
+
+def outbound_adapters(hub: Hub, names: Iterable[str] = ()) -> list[Adapter]:
+    """The named adapters (all with outbound services when none are named)."""
+    names = list(names)
+    adapters = hub.adapters
+    unknown = [n for n in names if n not in adapters]
+    if unknown:
+        raise ConfigError(f"no adapter named {', '.join(unknown)} (installed: {', '.join(sorted(adapters))})")
+    chosen = [adapters[n] for n in names] if names else [a for a in adapters.values() if a.outbound]
+    idle = [a.name for a in chosen if not a.outbound]
+    if idle:
+        raise ConfigError(f"adapter(s) {', '.join(idle)} call no agency service (no outbound declared)")
+    return chosen
+
+
+def worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None,
+                 prefetch: int = 2) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``(adapter name, loop(stop))`` for each outbound worker, ready for a supervisor thread.
+
+    Named adapters must have every endpoint configured (ConfigError naming the
+    variable); with no names, adapters whose endpoints are not set are skipped
+    with a warning, so ``rabt serve`` runs whatever is configured.
+    """
+    names = list(names)
+    adapters = outbound_adapters(hub, names)
+    settings = OutboundSettings.from_env(adapters, env)
+    loops = []
+    for adapter in adapters:
+        missing = [s.endpoint_setting for s in adapter.outbound if s.endpoint_setting not in settings.endpoints]
+        if missing and not names:
+            log.warning("outbound worker %s not started: set %s", adapter.name, ", ".join(sorted(set(missing))))
+            continue
+        loops.append((adapter.name, _loop(hub, adapter, settings, prefetch)))
+    return loops
+
+
+def _loop(hub: Hub, adapter: Adapter, settings: OutboundSettings, prefetch: int):
+    worker = build_worker(hub, adapter, settings)  # built now: a bad WSDL or URL fails at start-up
+    queue = hub.routes.queue_for(adapter.name)
+
+    def run(stop: threading.Event) -> None:
+        try:
+            with hub.open_transport() as transport:
+                log.info("outbound worker %s consuming %s", adapter.name, queue)
+                worker.run(transport, queue, stop=stop, prefetch=prefetch)
+        finally:
+            worker.close()
+
+    return run

@@ -1,0 +1,150 @@
+"""Answers to canonical queries: canonical Faults, signed reply envelopes, delivery.
+
+An answer goes back on the asker's reply queue (``transport.reply``) and is
+stored in the message log. Its header's ``SourceMessageId`` is the id of the
+query it answers, so the log's unique key (source agency, source message id)
+allows one answer per query: a redelivered query is answered again from the
+log, and two workers racing on one query send the same answer.
+
+An answer to a query older than ``reply_window`` (a retried or replayed
+query: the asker has most likely stopped waiting) also stays in the outbox,
+so the relay publishes it to the asker's own queue as a late answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from lxml import etree
+
+from hub.canonical import NAMESPACE
+from hub.envelope import Header, build_envelope, utc_now
+from hub.errors import DuplicateMessageError, MessageLogError, RabtError, TransportError
+from hub.messagelog import Accepted, MessageLog
+from hub.signing import Signer
+from hub.transports.base import Delivery, Message, Transport
+
+log = logging.getLogger(__name__)
+_R = f"{{{NAMESPACE}}}"
+FAULT_NS = "urn:rabt:outbound:fault"
+"""Namespace of the fault document an agency's ``AgencyFault.xsl`` mapping reads."""
+
+
+def utc_text(moment: datetime | None = None) -> str:
+    """A canonical UtcDateTime (milliseconds, ``Z``)."""
+    return (moment or utc_now()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fault_body(*, code: str, reason: str, agency: str, original_message_id: str, recoverable: bool,
+               detail: str | None = None) -> etree._Element:
+    """A canonical ``rabt:Fault`` (Reason and Detail cut to the schema's lengths)."""
+    fault = etree.Element(_R + "Fault", nsmap={"rabt": NAMESPACE})
+    values = (("Code", code), ("Reason", (reason or code)[:2000]), ("Agency", agency),
+              ("OriginalMessageId", original_message_id), ("Recoverable", "true" if recoverable else "false"),
+              ("OccurredAt", utc_text()), ("Detail", detail[:8000] if detail else None))
+    for tag, value in values:
+        if value is not None:
+            etree.SubElement(fault, _R + tag).text = value
+    return fault
+
+
+def fault_for_error(exc: RabtError, *, agency: str, query_id: str) -> etree._Element:
+    """The canonical Fault telling the asker why the hub has no answer from ``agency``."""
+    return fault_body(code=exc.code, reason=exc.reason, agency=agency, original_message_id=query_id,
+                      recoverable=exc.recoverable)
+
+
+def fault_document(fault, *, query_id: str) -> etree._Element:
+    """What ``mappings/<agency>/AgencyFault.xsl`` reads: the agency's SOAP Fault, as sent."""
+    root = etree.Element(f"{{{FAULT_NS}}}AgencyFault", nsmap={"f": FAULT_NS})
+    for tag, value in (("Agency", fault.agency), ("System", fault.system), ("FaultCode", fault.fault_code or ""),
+                       ("FaultString", fault.fault_text), ("OriginalMessageId", query_id),
+                       ("OccurredAt", utc_text()), ("Recoverable", "false" if fault.client_side else "true")):
+        etree.SubElement(root, f"{{{FAULT_NS}}}{tag}").text = value
+    detail = etree.SubElement(root, f"{{{FAULT_NS}}}Detail")
+    for child in fault.detail if fault.detail is not None else ():
+        if isinstance(child.tag, str):
+            detail.append(etree.fromstring(etree.tostring(child)))
+    return root
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A canonical answer ready to log and send."""
+
+    header: Header
+    envelope: bytes
+    raw: bytes
+
+    def message(self) -> Message:
+        record = self.record()
+        return Message(self.envelope, record.routing_key, self.header.message_id, self.header.correlation_id,
+                       headers={"message-type": self.header.message_type, "source-agency": self.header.source_agency})
+
+    def record(self) -> Accepted:
+        return Accepted.from_header(self.header, self.raw, self.envelope)
+
+
+class Answerer:
+    """Signs, logs and sends answers for one agency's worker."""
+
+    def __init__(self, *, agency: str, signer: Signer, log: MessageLog, reply_window: float) -> None:
+        self.agency = agency
+        self.signer = signer
+        self.log = log
+        self.reply_window = reply_window
+
+    def build(self, query: Header, body: etree._Element, raw: bytes, system: str, *,
+              definitive: bool = True) -> Answer:
+        """Sign ``body`` as the answer to ``query``; ``definitive`` answers are one per query."""
+        header = query.reply_header(message_type=etree.QName(body).localname, source_agency=self.agency,
+                                    source_system=system, raw_payload=raw)
+        if definitive:
+            header = replace(header, source_message_id=query.message_id)
+        return Answer(header, self.signer.sign_bytes(build_envelope(header, body)), raw)
+
+    def stored_answer(self, query: Header) -> Message | None:
+        """The answer already logged for ``query`` (a redelivery), as a transport message."""
+        candidates = self.log.find(correlation_id=query.correlation_id, source_agency=self.agency, limit=1000)
+        for stored in candidates:
+            if stored.source_message_id == query.message_id:
+                return Message(stored.envelope, stored.routing_key, stored.message_id, stored.correlation_id,
+                               headers={"message-type": stored.message_type, "source-agency": stored.source_agency})
+        return None
+
+    def send(self, transport: Transport, delivery: Delivery, query: Header, answer: Answer) -> str:
+        """Log ``answer`` (or find the one logged first) and send it; the sent message id."""
+        try:
+            self.log.accept(answer.record())
+            message = answer.message()
+        except DuplicateMessageError:
+            message = self.stored_answer(query)  # another delivery of this query answered first
+            if message is None:
+                raise MessageLogError("answer was logged but cannot be found", message_id=query.message_id)
+            self.resend(transport, delivery, message)
+            return message.message_id
+        direct = self._reply(transport, delivery, message)
+        if direct and not self._late(query):
+            self.log.mark_published([message.message_id])  # delivered: not for the relay to send again
+        return message.message_id
+
+    def resend(self, transport: Transport, delivery: Delivery, message: Message) -> None:
+        """Send a logged answer again to an asker that may still be waiting."""
+        self._reply(transport, delivery, message)
+
+    def _reply(self, transport: Transport, delivery: Delivery, message: Message) -> bool:
+        if not delivery.message.reply_to:
+            return False
+        try:
+            transport.reply(delivery, message)
+        except TransportError as exc:
+            # The asker's reply queue is gone (it gave up); the outbox still has the answer.
+            log.warning("%s: reply to %s not delivered, left for the relay: %s", self.agency,
+                        delivery.message.message_id, exc)
+            return False
+        return True
+
+    def _late(self, query: Header) -> bool:
+        return (utc_now() - query.created_at).total_seconds() > self.reply_window

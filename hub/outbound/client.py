@@ -1,0 +1,228 @@
+"""One agency SOAP service, called through zeep with raw XML in and out.
+
+zeep does what it is good at, through its hooks (STYLE 10): it loads the
+agency's WSDL from the local contract file (``schemas/agencies/<agency>/``,
+the copy the simulators serve), finds the binding, the operation's
+SOAPAction and body elements, owns the HTTP session and its timeouts, runs
+the egress/ingress plugins, and reads SOAP Faults (``binding.process_error``).
+The payloads stay lxml elements: the declarative mappings build the request
+element and read the response element, so the call is
+
+    envelope(request element) → egress plugins → transport.post_xml
+      → hardened parse (hub.xmlsafe) → ingress plugins → Fault? → response element
+
+rather than zeep's object (de)serialization, which would turn the mapping's
+XML into Python objects and back. The response is parsed by the hub's one
+hardened parser, never by zeep's.
+
+Every requests/zeep exception is translated here (STYLE 6), see
+:data:`REQUESTS_ERRORS`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import zeep
+import zeep.exceptions
+import zeep.plugins
+from lxml import etree
+from zeep.transports import Transport
+
+from hub.adapter import OutboundService
+from hub.config import XmlLimits
+from hub.errors import (
+    AgencyError, AgencyFaultError, AgencyUnavailableError, ConfigError, InputError, RabtError, SchemaError,
+)
+from hub.outbound.config import OutboundSettings
+from hub.soap import SOAP_ENV
+from hub.xmlsafe import parse_xml
+
+_FAULT = f"{{{SOAP_ENV}}}Fault"
+
+
+class AgencySoapFault(AgencyFaultError):
+    """The agency answered with a SOAP Fault: its faultcode, faultstring and detail."""
+
+    def __init__(self, reason: str, *, fault_code: str | None, fault_text: str, system: str,
+                 detail: etree._Element | None = None, raw: bytes = b"", **kw) -> None:
+        super().__init__(reason, fault_code=fault_code, **kw)
+        self.fault_text = fault_text
+        self.system = system
+        self.detail = detail
+        self.raw = raw
+
+    @property
+    def client_side(self) -> bool:
+        """True when the agency blames the request (``Client…``): asking again will not help."""
+        return (self.fault_code or "").rpartition(":")[2].startswith("Client")
+
+
+class AnswerRefusedError(InputError):
+    """The agency's answer was refused: malformed, hostile, off-contract or unmappable.
+
+    ``code`` is the refusing stage's (``parse``, ``schema``, ``mapping``); ``raw``
+    holds the bytes the agency sent, kept for the operator.
+    """
+
+    def __init__(self, reason: str, *, raw: bytes, code: str = "input", **kw) -> None:
+        super().__init__(reason, **kw)
+        self.raw = raw
+        self.code = code
+
+
+#: requests exception → (hub error class, what it means); first match wins, most specific first
+REQUESTS_ERRORS: tuple[tuple[type[Exception], type[RabtError], str], ...] = (
+    (requests.exceptions.Timeout, AgencyUnavailableError, "no answer in time"),
+    (requests.exceptions.InvalidURL, ConfigError, "the endpoint URL is not valid"),
+    (requests.exceptions.MissingSchema, ConfigError, "the endpoint URL has no scheme"),
+    (requests.exceptions.InvalidSchema, ConfigError, "the endpoint URL has an unsupported scheme"),
+    (requests.exceptions.InvalidHeader, ConfigError, "an HTTP header is not valid"),
+    (requests.exceptions.URLRequired, ConfigError, "no endpoint URL"),
+    (requests.exceptions.TooManyRedirects, AgencyError, "too many redirects"),
+    (requests.exceptions.ConnectionError, AgencyUnavailableError, "cannot connect"),
+    (requests.exceptions.ChunkedEncodingError, AgencyUnavailableError, "the answer broke off"),
+    (requests.exceptions.ContentDecodingError, AgencyUnavailableError, "the answer could not be decoded"),
+    (requests.exceptions.RequestException, AgencyUnavailableError, "the HTTP call failed"),
+)
+
+
+def translate_requests_error(exc: Exception, *, agency: str, where: str) -> RabtError:
+    """The hub error for a requests exception raised while calling ``where``."""
+    for library_error, hub_error, meaning in REQUESTS_ERRORS:
+        if isinstance(exc, library_error):
+            return hub_error(f"{where}: {meaning} ({type(exc).__name__}: {exc})", agency=agency)
+    raise TypeError(f"not a requests exception: {exc!r}")
+
+
+def translate_fault(fault: zeep.exceptions.Fault, *, agency: str, system: str, raw: bytes = b"") -> AgencySoapFault:
+    """The hub error for a SOAP Fault as zeep read it."""
+    detail = fault.detail if isinstance(fault.detail, etree._Element) else None
+    text = (fault.message or "").strip() or "no faultstring"
+    return AgencySoapFault(f"{agency}/{system} answered SOAP Fault {fault.code}: {text}", fault_code=fault.code,
+                           fault_text=text, system=system, detail=detail, raw=raw, agency=agency)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What came back over HTTP, before it is trusted: status and the raw body."""
+
+    status: int
+    raw: bytes
+    envelope: etree._Element | None = None
+    """The parsed SOAP envelope when the status check already needed it (HTTP 500)."""
+
+
+def zeep_client(wsdl: Path, settings: OutboundSettings, *, plugins: Sequence[zeep.Plugin] = (),
+                session: requests.Session | None = None) -> zeep.Client:
+    """A zeep client for a local WSDL, locked down: no DTDs, entities or external references."""
+    transport = Transport(session=session or requests.Session(), timeout=settings.call_timeout,
+                          operation_timeout=settings.call_timeout)
+    hardened = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
+                             forbid_external=True)
+    try:
+        return zeep.Client(str(wsdl), transport=transport, settings=hardened, plugins=list(plugins))
+    except (OSError, zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
+        raise ConfigError(f"cannot load WSDL {wsdl}: {exc}") from exc
+
+
+class AgencyClient:
+    """Calls one operation of one agency service; build once per worker, reuse per message."""
+
+    def __init__(self, agency: str, service: OutboundService, schema_dir: Path, url: str,
+                 settings: OutboundSettings, *, plugins: Sequence[zeep.Plugin] = (),
+                 limits: XmlLimits | None = None, session: requests.Session | None = None) -> None:
+        self.agency = agency
+        self.service = service
+        self.url = url
+        self.limits = limits
+        self.client = zeep_client(Path(schema_dir) / service.wsdl, settings, plugins=plugins, session=session)
+        binding = self._binding()
+        self.proxy = self.client.create_service(binding.name, url)  # the WSDL's address replaced by ours
+        try:
+            self.operation = binding.get(service.operation)
+        except ValueError as exc:
+            raise ConfigError(f"{service.wsdl} has no operation {service.operation}", agency=agency) from exc
+        self.binding = binding
+        self.request_element = self.operation.input.body.qname
+        self.response_element = self.operation.output.body.qname
+
+    def _binding(self):
+        services = self.client.wsdl.services
+        name = self.service.service or next(iter(services), None)
+        if name not in services:
+            raise ConfigError(f"{self.service.wsdl} has no service {name!r} (has {sorted(services)})", agency=self.agency)
+        ports = services[name].ports
+        port = self.service.port or next(iter(ports), None)
+        if port not in ports:
+            raise ConfigError(f"service {name} has no port {port!r} (has {sorted(ports)})", agency=self.agency)
+        return ports[port].binding
+
+    @property
+    def where(self) -> str:
+        return f"{self.agency}/{self.service.system} at {self.url}"
+
+    def post(self, request: etree._Element) -> HttpAnswer:
+        """Send ``request`` in a SOAP envelope; transient HTTP trouble raises AgencyUnavailableError."""
+        if etree.QName(request).text != self.request_element.text:
+            raise SchemaError(f"mapping built {request.tag}, but {self.service.operation} takes "
+                              f"{self.request_element.text}", agency=self.agency)
+        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
+        etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(copy.deepcopy(request))
+        headers = {"SOAPAction": f'"{self.operation.soapaction or ""}"', "Content-Type": "text/xml; charset=utf-8"}
+        envelope, headers = zeep.plugins.apply_egress(self.client, envelope, headers, self.operation,
+                                                      self.proxy._binding_options)
+        try:
+            response = self.client.transport.post_xml(self.url, envelope, headers)
+            raw = response.content  # read inside the try: a body that breaks off raises here
+        except requests.exceptions.RequestException as exc:
+            raise translate_requests_error(exc, agency=self.agency, where=self.where) from exc
+        return self._check_status(response.status_code, raw, response.headers)
+
+    def _check_status(self, status: int, raw: bytes, headers) -> HttpAnswer:
+        if 200 <= status < 300:
+            return HttpAnswer(status, raw)
+        if status == 500:
+            # SOAP 1.1 sends Faults with 500; anything else on a 500 is the server failing
+            envelope = self._parse_or_none(raw)
+            if envelope is not None and envelope.find(f"{{{SOAP_ENV}}}Body/{_FAULT}") is not None:
+                return HttpAnswer(status, raw, envelope)
+        if status >= 500:
+            retry = headers.get("Retry-After")
+            hint = f", Retry-After {retry}" if retry else ""
+            raise AgencyUnavailableError(f"{self.where}: HTTP {status}{hint}", agency=self.agency)
+        raise AgencyError(f"{self.where}: unexpected HTTP {status}", agency=self.agency)
+
+    def _parse_or_none(self, raw: bytes) -> etree._Element | None:
+        try:
+            return parse_xml(raw, self.limits, agency=self.agency)
+        except RabtError:
+            return None
+
+    def read(self, answer: HttpAnswer) -> etree._Element:
+        """The response element; ParseError (hostile / malformed), AgencySoapFault, SchemaError."""
+        envelope = answer.envelope if answer.envelope is not None else parse_xml(answer.raw, self.limits,
+                                                                                 agency=self.agency)
+        envelope, _ = zeep.plugins.apply_ingress(self.client, envelope, {}, self.operation)
+        if envelope.tag != f"{{{SOAP_ENV}}}Envelope":
+            raise SchemaError(f"{self.where} answered {envelope.tag}, not a SOAP 1.1 Envelope", agency=self.agency)
+        if envelope.find(f"{{{SOAP_ENV}}}Body/{_FAULT}") is not None:
+            try:
+                self.binding.process_error(envelope, self.operation)
+            except zeep.exceptions.Fault as fault:
+                raise translate_fault(fault, agency=self.agency, system=self.service.system,
+                                      raw=answer.raw) from fault
+        body = envelope.find(f"{{{SOAP_ENV}}}Body")
+        children = [] if body is None else [child for child in body if isinstance(child.tag, str)]
+        if len(children) != 1 or children[0].tag != self.response_element.text:
+            found = ", ".join(child.tag for child in children) or "nothing"
+            raise SchemaError(f"{self.where} answered {found}; expected {self.response_element.text}",
+                              agency=self.agency)
+        return children[0]
+
+    def close(self) -> None:
+        self.client.transport.session.close()

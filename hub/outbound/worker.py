@@ -1,0 +1,268 @@
+"""The outbound worker: canonical queries from one agency's queue, answered by calling the agency.
+
+For each delivery (a transport handler, STYLE 4 — the outcome decides ack,
+retry or dead letter):
+
+1. verify: hardened parse, XML-DSig by the asker named in the header (from
+   here on only the verified element is read), canonical schema, destination,
+   access rights — a failure is non-recoverable: dead letter, no answer;
+2. answered before? a redelivered query gets the logged answer again and the
+   agency is not called twice (one-way notifications: a processed mark);
+3. for each agency service declared for the query type: map the query to the
+   agency's request (``mappings/<agency>/<QueryType>.xsl``; a mapping may
+   decline a service by producing ``outbound:Skip``), check it against the
+   agency's contract, call it (retries, circuit breaker), read the answer with
+   the hardened parser, check the agency's contract, map it to canonical
+   (``mappings/<agency>/<ReplyType>.xsl``) and validate;
+4. answer, signed by the hub, on the asker's reply queue, logged.
+
+What the asker gets when there is no record:
+
+* the agency answered a SOAP Fault → a canonical Fault (``AgencyFault.xsl``
+  maps the agency's codes, e.g. unknown id → ``not-found``); acked, not retried:
+  it is the agency's answer;
+* the agency answered garbage (malformed, hostile, off-contract) → a canonical
+  Fault naming the reason, and the raw answer kept as a refusal in the message
+  log; acked: asking the same agency the same thing again is not the hub's call,
+  and the asker learns at once instead of timing out;
+* the agency is unavailable (after retries) or its circuit is open → the error
+  is raised (recoverable): the transport retries the delivery later and dead-
+  letters it after ``max_attempts``; on that last attempt a recoverable Fault is
+  also sent, so an asker still waiting is not left to time out. A replay after
+  the agency recovers produces the real answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from hub import canonical
+from hub.adapter import Adapter, OutboundService
+from hub.envelope import Header, read_envelope
+from hub.errors import (
+    AccessDeniedError, AgencyUnavailableError, ConfigError, InputError, MappingError, RabtError, SignatureError,
+)
+from hub.gateway.contracts import AgencyContracts
+from hub.idempotency import IdempotentConsumer
+from hub.mapping import Mappings
+from hub.messagelog import MessageLog
+from hub.outbound.answers import Answerer, fault_body, fault_document, fault_for_error, utc_text
+from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
+from hub.outbound.config import OutboundSettings
+from hub.outbound.resilience import BREAKERS, Breakers, call_guarded
+from hub.signing import Verifier
+from hub.transports.base import Delivery, Transport
+from hub.xmlsafe import parse_xml
+
+log = logging.getLogger(__name__)
+
+SKIP_NS = "urn:rabt:outbound"
+SKIP = f"{{{SKIP_NS}}}Skip"
+"""A request mapping's way to say "this service does not take this query" (e.g. another fund)."""
+
+FAULT_MAPPING = "AgencyFault"
+"""Optional mapping ``mappings/<agency>/AgencyFault.xsl``: agency SOAP Fault → canonical Fault."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A canonical answer body, the agency bytes it came from, and which system gave it."""
+
+    body: etree._Element
+    raw: bytes
+    system: str
+
+
+class OutboundWorker:
+    """Answers the canonical queries on one agency's queue by calling that agency."""
+
+    def __init__(self, adapter: Adapter, clients: Mapping[str, AgencyClient], *, mappings: Mappings,
+                 verifier: Verifier, answerer: Answerer, log: MessageLog, may_send: Callable[[str, str], bool],
+                 settings: OutboundSettings, max_attempts: int, breakers: Breakers = BREAKERS) -> None:
+        self.adapter = adapter
+        self.agency = adapter.name
+        self.clients = dict(clients)
+        self.mappings = mappings
+        self.verifier = verifier
+        self.answerer = answerer
+        self.log = log
+        self.may_send = may_send
+        self.settings = settings
+        self.max_attempts = max_attempts
+        self.breakers = breakers
+        self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
+        self.notified = IdempotentConsumer(log.engine, f"outbound-{adapter.name}")
+        self.transport: Transport | None = None
+
+    # -- the handler ----------------------------------------------------------------------
+
+    def handle(self, delivery: Delivery) -> None:
+        """Transport handler: verify, answer (once), or raise for retry / dead letter."""
+        header, query = self.verified(delivery)
+        services = [s for s in self.adapter.outbound if s.query_type == header.message_type]
+        if not services:
+            raise InputError(f"{self.agency} answers no {header.message_type}", message_id=header.message_id,
+                             agency=header.source_agency)
+        if services[0].reply_type:
+            self._answer_query(delivery, header, query, services)
+        else:
+            self._notify(header, query, services)
+
+    def verified(self, delivery: Delivery) -> tuple[Header, etree._Element]:
+        """Header and body of the delivery, as signed by the asker the header names."""
+        document = parse_xml(delivery.message.body, agency=None)
+        verified = self.verifier.verify(document)
+        canonical.validate(verified.element)
+        header, body = read_envelope(verified.element)
+        if verified.signer != header.source_agency:
+            raise SignatureError(f"query from {header.source_agency!r} is signed by {verified.signer!r}",
+                                 message_id=header.message_id, agency=verified.signer)
+        if header.destination != self.agency:
+            raise InputError(f"message for {header.destination!r} reached the {self.agency} worker",
+                             message_id=header.message_id)
+        if not self.may_send(header.source_agency, header.message_type):
+            raise AccessDeniedError(f"{header.source_agency!r} may not send {header.message_type}",
+                                    message_id=header.message_id, agency=header.source_agency)
+        return header, body
+
+    # -- request / reply --------------------------------------------------------------------
+
+    def _answer_query(self, delivery: Delivery, header: Header, query: etree._Element,
+                      services: list[OutboundService]) -> None:
+        earlier = self.answerer.stored_answer(header)
+        if earlier is not None:
+            log.info("%s: query %s answered before; sending that answer again", self.agency, header.message_id)
+            self.answerer.resend(self._transport(), delivery, earlier)
+            return
+        try:
+            reply = self.ask(header, query, services)
+        except AgencySoapFault as fault:
+            reply = Reply(self._canonical_fault(fault, header), fault.raw, fault.system)
+        except AnswerRefusedError as exc:  # the agency answered garbage
+            reply = Reply(fault_for_error(exc, agency=self.agency, query_id=header.message_id), exc.raw,
+                          services[0].system)
+        except InputError as exc:  # the query could not be put to the agency
+            reply = Reply(fault_for_error(exc, agency=self.agency, query_id=header.message_id), b"",
+                          services[0].system)
+        except RabtError as exc:
+            self._last_word(delivery, header, exc, services[0].system)
+            raise
+        answer = self.answerer.build(header, reply.body, reply.raw, reply.system)
+        self.answerer.send(self._transport(), delivery, header, answer)
+
+    def _last_word(self, delivery: Delivery, header: Header, exc: RabtError, system: str) -> None:
+        # Retried later (recoverable) or dead-lettered for an operator: either way the asker
+        # still waiting learns why now, on the last attempt, instead of timing out.
+        if exc.recoverable and delivery.attempt < self.max_attempts:
+            return
+        body = fault_for_error(exc, agency=self.agency, query_id=header.message_id)
+        answer = self.answerer.build(header, body, b"", system, definitive=False)
+        try:
+            self.answerer.send(self._transport(), delivery, header, answer)
+        except RabtError as send_error:
+            log.warning("%s: could not tell the asker about %s: %s", self.agency, exc.code, send_error)
+
+    def ask(self, header: Header, query: etree._Element, services: list[OutboundService]) -> Reply:
+        """The first record any declared service gives; else its fault, or the outage."""
+        faults: list[AgencySoapFault] = []
+        outage: AgencyUnavailableError | None = None
+        for service in services:
+            request = self._request(service, header, query)
+            if request is None:
+                continue
+            try:
+                return self._call(service, header, request)
+            except AgencySoapFault as fault:
+                faults.append(fault)
+            except AgencyUnavailableError as exc:
+                outage = outage or exc
+        if outage is not None:
+            raise outage  # someone else may hold the record: no conclusion while one is down
+        if faults:
+            raise _most_telling(faults)
+        raise MappingError(f"no {self.agency} service takes this {header.message_type}",
+                           message_id=header.message_id, agency=self.agency)
+
+    def _request(self, service: OutboundService, header: Header, query: etree._Element) -> etree._Element | None:
+        request = self.mappings.transform(self.agency, service.query_type, query, **self._parameters(service, header))
+        if request.tag == SKIP:
+            return None
+        self.contracts.validate(request)
+        return request
+
+    def _call(self, service: OutboundService, header: Header, request: etree._Element) -> Reply:
+        client = self.clients[service.system]
+        breaker = self.breakers.get(self.agency, service.system, self.settings)
+        answer = call_guarded(lambda: client.post(request), breaker, self.settings, agency=self.agency)
+        try:
+            return self._read(service, header, client, answer)
+        except InputError as exc:
+            reason = f"answer of {self.agency}/{service.system} refused: {exc.reason}"
+            self.log.refuse(answer.raw, self.agency, f"{exc.code}: {reason}")
+            raise AnswerRefusedError(reason, raw=answer.raw, code=exc.code, message_id=header.message_id,
+                                     agency=self.agency) from exc
+
+    def _read(self, service: OutboundService, header: Header, client: AgencyClient, answer) -> Reply:
+        element = client.read(answer)
+        self.contracts.validate(element)
+        if not service.reply_type:
+            return Reply(element, answer.raw, service.system)
+        body = self.mappings.transform(self.agency, service.reply_type, element, **self._parameters(service, header))
+        canonical.validate(body)
+        return Reply(body, answer.raw, service.system)
+
+    def _parameters(self, service: OutboundService, header: Header) -> dict[str, str]:
+        return {"system": service.system, "query_message_id": header.message_id,
+                "now": utc_text()}
+
+    def _canonical_fault(self, fault: AgencySoapFault, header: Header) -> etree._Element:
+        if not self.mappings.has(self.agency, FAULT_MAPPING):
+            return fault_body(code="agency-fault", reason=fault.fault_text, agency=self.agency,
+                              original_message_id=header.message_id, recoverable=not fault.client_side,
+                              detail=f"{fault.system}: {fault.fault_code}")
+        body = self.mappings.transform(self.agency, FAULT_MAPPING, fault_document(fault, query_id=header.message_id))
+        canonical.validate(body)
+        return body
+
+    # -- one-way notifications ----------------------------------------------------------------
+
+    def _notify(self, header: Header, query: etree._Element, services: list[OutboundService]) -> None:
+        # The agency's acknowledgement is all there is: any failure goes to the dead letters.
+        if self.notified.is_applied(header.message_id):
+            log.info("%s: notification %s was delivered before; not sent again", self.agency, header.message_id)
+            return
+        reply = self.ask(header, query, services)
+        log.info("%s: %s %s delivered to %s", self.agency, header.message_type, header.message_id, reply.system)
+        self.notified.apply_once(header.message_id, lambda conn: None)
+
+    def _transport(self) -> Transport:
+        if self.transport is None:
+            raise ConfigError("outbound worker has no transport to answer on; use run() or set .transport")
+        return self.transport
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, transport: Transport, queue: str, *, stop=None, max_messages: int | None = None,
+            idle_timeout: float | None = None, prefetch: int = 2) -> int:
+        """Consume ``queue`` with this worker until ``stop`` is set or a limit is met."""
+        self.transport = transport
+        return transport.consume(queue, self.handle, prefetch=prefetch, stop=stop, max_messages=max_messages,
+                                 idle_timeout=idle_timeout)
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
+def _most_telling(faults: list[AgencySoapFault]) -> AgencySoapFault:
+    """One fault for several services: a server-side one (may change) over "not here" ones."""
+    chosen = next((f for f in faults if not f.client_side), faults[-1])
+    if len(faults) > 1:
+        chosen.fault_text = "; ".join(f"{f.system}: {f.fault_text}" for f in faults)
+    return chosen
+
+
