@@ -31,6 +31,7 @@ COMMANDS = [
     "hub.cli.console:console",
     "hub.cli.serve:serve",
     "hub.cli.drop:drop",
+    "hub.cli.worker:worker",
 ]
 
 

@@ -1,0 +1,49 @@
+"""``rabt worker [AGENCY…]``: run the outbound SOAP workers until SIGTERM / Ctrl-C.
+
+One consumer thread per adapter (default: every adapter with outbound
+services whose endpoints are configured). Endpoint URLs come from the
+variables the adapters name (``RABT_POLICE_CIVIL_REGISTRY_URL``, …), read once
+here. SIGTERM or Ctrl-C sets the stop event: each worker finishes the message
+in hand, acks it and closes its connections.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from hub.config import Settings
+
+
+@click.command()
+@click.argument("agencies", nargs=-1)
+@click.option("--prefetch", type=int, default=2, show_default=True,
+              help="Deliveries each worker holds at a time (agency calls are slow; keep it small).")
+@click.option("--grace", type=float, default=30.0, show_default=True,
+              help="Seconds a worker may take to finish its message after SIGTERM.")
+@click.pass_obj
+def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: float) -> None:
+    """Answer canonical queries by calling the agencies (police, commerce, insurance, courts…)."""
+    from hub.bootstrap import bootstrap
+    from hub.outbound import worker_loops
+    from hub.serve import Supervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = bootstrap(settings)
+    try:
+        loops = worker_loops(hub, agencies, prefetch=prefetch)
+        if not loops:
+            raise click.ClickException("no outbound worker to run: set the agencies' endpoint URLs "
+                                       "(e.g. RABT_POLICE_CIVIL_REGISTRY_URL) or name an agency")
+        supervisor = Supervisor()
+        supervisor.install_signal_handlers()
+        for name, loop in loops:
+            supervisor.start(f"worker-{name}", loop)
+            click.echo(f"worker {name}: consuming {hub.routes.queue_for(name)}", err=True)
+        click.echo(f"broker {settings.effective_broker_url}; SIGTERM or Ctrl-C to stop", err=True)
+        supervisor.wait(grace)
+    finally:
+        hub.close()
+    if supervisor.failures:
+        raise click.ClickException("; ".join(supervisor.failures))
