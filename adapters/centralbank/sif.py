@@ -8,12 +8,14 @@ Number``). :func:`read_sif` streams the CSV line by line and builds::
 
     <sif file="SIF_1000011_BMCT_20260301_001.csv" payer="account">
       <name cr="1000011" bank="BMCT" date="2026-03-01" sequence="001"/>
-      <header line="2"><field name="Employer CR-NO">1000011</field>…</header>
-      <employee line="4"><field name="Employee ID Type">C</field>…</employee>…
+      <header line="2"><EmployerCrNo>1000011</EmployerCrNo>…</header>
+      <employee line="4"><EmployeeIdType>C</EmployeeIdType>…</employee>…
     </sif>
 
-which ``mappings/centralbank/SalaryBatch.xsl`` turns into the canonical
-SalaryBatch. Every problem is reported with its line; the file yields its one
+one element per column, named after its label (:func:`tag`: ``Payer IBAN``
+→ ``PayerIban``), which ``mappings/centralbank/SalaryBatch.xsl`` turns into
+the canonical SalaryBatch. (Element names rather than ``<field name=…>``:
+the mapping then selects children by name, about twice as fast in libxslt.) Every problem is reported with its line; the file yields its one
 document only when there is none.
 """
 
@@ -47,6 +49,14 @@ _IBAN = re.compile(r"^OM[0-9]{2}[0-9]{3}[0-9A-Z]{16}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z]{16}$")
 _BIC = re.compile(r"^[A-Z]{4}OM[A-Z0-9]{2}([A-Z0-9]{3})?$")
 _AMOUNTS = ("Net Salary", "Basic Salary", "Extra Income", "Deductions", "Social Security Deductions")
+
+
+def tag(label: str) -> str:
+    """Element name of a column: its label's words capitalised and joined (``Employer CR-NO`` → ``EmployerCrNo``)."""
+    return "".join(word.capitalize() for word in re.split(r"[^A-Za-z0-9]+", label) if word)
+
+
+_TAGS = {label: tag(label) for label in HEADER_LABELS + HEADER_LABELS_IBAN + EMPLOYEE_LABELS}
 
 
 def iban_ok(iban: str) -> bool:
@@ -106,10 +116,7 @@ def read_sif(path: Path) -> Iterator[FileItem]:
 
 
 def _field(element, label: str) -> str:
-    for field in element.iterfind("field"):
-        if field.get("name") == label:
-            return field.text or ""
-    return ""
+    return element.findtext(_TAGS[label]) or ""
 
 
 def _check_name(name: str, root) -> Iterator[FileItem]:
@@ -185,7 +192,7 @@ def _header(root, payer: str, values: list[str], errors: list[FileItem]):
     root.set("payer", payer)
     header = etree.SubElement(root, "header", line="2")
     for label in labels:
-        etree.SubElement(header, "field", name=label).text = fields[label]
+        etree.SubElement(header, _TAGS[label]).text = fields[label]
     return header
 
 
@@ -248,7 +255,7 @@ def _employees(rows, lines: _Lines, root, labels, errors: list[FileItem]) -> tup
             total += baisas(fields["Net Salary"])
             employee = etree.SubElement(root, "employee", line=str(line))
             for label in labels:
-                etree.SubElement(employee, "field", name=label).text = fields[label]
+                etree.SubElement(employee, _TAGS[label]).text = fields[label]
     return count, total
 
 

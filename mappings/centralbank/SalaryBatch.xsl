@@ -4,7 +4,8 @@
   adapters/centralbank/sif.py) to one canonical SalaryBatch.
 
   Input:  <sif file=".." payer="account|iban"><name cr bank date sequence/>
-          <header><field name="..">..</field>…</header><employee line="n">…</employee>…</sif>
+          <header><EmployerCrNo>..</EmployerCrNo>…</header><employee line="n"><EmployeeIdType>…</employee>…</sif>
+          (one element per column, named after its label: "Payer IBAN" is PayerIban)
   Layouts (schemas/agencies/centralbank/README.md): the payer is given as
   "Payer Account Number" (the IBAN is rebuilt here: OM + mod-97 check digits
   + the bank's 3-digit code + the account) or as "Payer IBAN"; the
@@ -19,11 +20,11 @@
 
   <xsl:output method="xml" encoding="UTF-8"/>
 
-  <xsl:key name="header" match="/sif/header/field" use="@name"/>
+  <xsl:variable name="header" select="/sif/header"/>
 
-  <xsl:variable name="bank" select="key('header', 'Payer Bank Short Name')"/>
-  <xsl:variable name="year" select="key('header', 'Salary Year')"/>
-  <xsl:variable name="month" select="key('header', 'Salary Month')"/>
+  <xsl:variable name="bank" select="$header/PayerBankShortName"/>
+  <xsl:variable name="year" select="$header/SalaryYear"/>
+  <xsl:variable name="month" select="$header/SalaryMonth"/>
   <xsl:variable name="paid" select="/sif/name/@date"/>
   <!-- Due date: day 7 of the following month, as YYYY-MM-DD (compared as text). -->
   <xsl:variable name="due">
@@ -46,42 +47,41 @@
       <xsl:message terminate="yes">SIF rows document has no header or no file name details</xsl:message>
     </xsl:if>
     <rabt:SalaryBatch>
-      <rabt:EmployerCR><xsl:value-of select="key('header', 'Employer CR-NO')"/></rabt:EmployerCR>
+      <rabt:EmployerCR><xsl:value-of select="$header/EmployerCrNo"/></rabt:EmployerCR>
       <rabt:PayerBankCode><xsl:call-template name="bic"/></rabt:PayerBankCode>
       <rabt:PayerIban><xsl:call-template name="payer-iban"/></rabt:PayerIban>
       <rabt:PayMonth><xsl:value-of select="concat($year, '-', $month)"/></rabt:PayMonth>
       <rabt:FileReference><xsl:value-of select="@file"/></rabt:FileReference>
-      <rabt:RecordCount><xsl:value-of select="key('header', 'Number Of Records')"/></rabt:RecordCount>
-      <rabt:Total currency="OMR"><xsl:value-of select="key('header', 'Total Salaries')"/></rabt:Total>
+      <rabt:RecordCount><xsl:value-of select="$header/NumberOfRecords"/></rabt:RecordCount>
+      <rabt:Total currency="OMR"><xsl:value-of select="$header/TotalSalaries"/></rabt:Total>
       <xsl:apply-templates select="employee"/>
     </rabt:SalaryBatch>
   </xsl:template>
 
   <xsl:template match="employee">
-    <xsl:variable name="f" select="field"/>
     <rabt:SalaryLine>
       <rabt:LineNumber><xsl:value-of select="@line"/></rabt:LineNumber>
       <xsl:choose>
-        <xsl:when test="$f[@name = 'Employee ID Type'] = 'C'">
-          <rabt:EmployeeCivilNumber><xsl:value-of select="$f[@name = 'Employee ID']"/></rabt:EmployeeCivilNumber>
+        <xsl:when test="EmployeeIdType = 'C'">
+          <rabt:EmployeeCivilNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeCivilNumber>
         </xsl:when>
         <xsl:otherwise>
-          <rabt:EmployeeResidentCardNumber><xsl:value-of select="$f[@name = 'Employee ID']"/></rabt:EmployeeResidentCardNumber>
+          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
         </xsl:otherwise>
       </xsl:choose>
-      <rabt:EmployeeName xml:lang="en"><xsl:value-of select="$f[@name = 'Employee Name']"/></rabt:EmployeeName>
-      <rabt:EmployeeIban><xsl:value-of select="$f[@name = 'Employee Account']"/></rabt:EmployeeIban>
-      <rabt:BasicSalary currency="OMR"><xsl:value-of select="$f[@name = 'Basic Salary']"/></rabt:BasicSalary>
-      <rabt:Allowances currency="OMR"><xsl:value-of select="$f[@name = 'Extra Income']"/></rabt:Allowances>
+      <rabt:EmployeeName xml:lang="en"><xsl:value-of select="EmployeeName"/></rabt:EmployeeName>
+      <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount"/></rabt:EmployeeIban>
+      <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary"/></rabt:BasicSalary>
+      <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome"/></rabt:Allowances>
       <rabt:Deductions currency="OMR">
         <!-- Sum of two 3-decimal amounts: exact after rounding to 3 decimals. -->
-        <xsl:value-of select="format-number($f[@name = 'Deductions'] + $f[@name = 'Social Security Deductions'], '0.000')"/>
+        <xsl:value-of select="format-number(Deductions + SocialSecurityDeductions, '0.000')"/>
       </rabt:Deductions>
-      <rabt:NetSalary currency="OMR"><xsl:value-of select="$f[@name = 'Net Salary']"/></rabt:NetSalary>
+      <rabt:NetSalary currency="OMR"><xsl:value-of select="NetSalary"/></rabt:NetSalary>
       <rabt:PaymentDate><xsl:value-of select="$paid"/></rabt:PaymentDate>
       <rabt:PaymentStatus><xsl:value-of select="$status"/></rabt:PaymentStatus>
-      <xsl:if test="string($f[@name = 'Reference Number'])">
-        <rabt:ReferenceNumber><xsl:value-of select="$f[@name = 'Reference Number']"/></rabt:ReferenceNumber>
+      <xsl:if test="string(ReferenceNumber)">
+        <rabt:ReferenceNumber><xsl:value-of select="ReferenceNumber"/></rabt:ReferenceNumber>
       </xsl:if>
     </rabt:SalaryLine>
   </xsl:template>
@@ -114,12 +114,12 @@
 
   <xsl:template name="payer-iban">
     <xsl:choose>
-      <xsl:when test="/sif/@payer = 'iban'"><xsl:value-of select="key('header', 'Payer IBAN')"/></xsl:when>
+      <xsl:when test="/sif/@payer = 'iban'"><xsl:value-of select="$header/PayerIban"/></xsl:when>
       <xsl:otherwise>
         <xsl:variable name="code">
           <xsl:call-template name="bank-code"><xsl:with-param name="part" select="'code'"/></xsl:call-template>
         </xsl:variable>
-        <xsl:variable name="bban" select="concat($code, key('header', 'Payer Account Number'))"/>
+        <xsl:variable name="bban" select="concat($code, $header/PayerAccountNumber)"/>
         <xsl:variable name="remainder">
           <!-- ISO 13616: BBAN followed by "OM00", letters as 10..35, mod 97. -->
           <xsl:call-template name="mod97"><xsl:with-param name="text" select="concat($bban, 'OM00')"/></xsl:call-template>
