@@ -103,7 +103,7 @@ def _contains(column: sa.Column, needle: bytes, dialect: str):
     # SQLite's LIKE does not look inside BLOBs, but instr() does; PostgreSQL has bytea LIKE.
     if dialect == "sqlite":
         return sa.func.instr(column, needle) > 0
-    return column.like(b"%" + needle + b"%")
+    return column.op("LIKE", return_type=sa.Boolean)(b"%" + needle + b"%")
 
 
 def _in_payloads(term: str, limit: int, dialect: str) -> sa.Select:
