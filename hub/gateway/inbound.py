@@ -14,10 +14,11 @@ from lxml import etree
 from hub.adapter import Adapter, InboundOperation
 from hub.bootstrap import Hub
 from hub.envelope import read_envelope, utc_now
-from hub.errors import AgencyFaultError, SchemaError, SignatureError
+from hub.errors import AgencyFaultError, RabtError, SchemaError, SignatureError
 from hub.gateway.contracts import AgencyContracts
 from hub.messagelog import Accepted
 from hub.pipeline import Inbound, Receipt
+from hub.signing import DS
 from hub.soap import SoapFault, envelope, parse_request
 from hub.transports import Message
 from hub.xmlsafe import parse_xml
@@ -57,6 +58,10 @@ class InboundHandler:
         if operation is None:
             offered = ", ".join(op.operation for op in adapter.inbound)
             raise SoapFault("Client.UnknownOperation", f"{adapter.name} has no operation {name}; offered: {offered}")
+        if operation.require_signature and payload.find(f"{{{DS}}}Signature") is None:
+            # Before the contract check, whose schema error would only say "expected ds:*".
+            raise SignatureError(f"{adapter.name} must sign {name}: the request has no ds:Signature",
+                                 agency=adapter.name)
         self.contracts(adapter).validate(payload)
         source_id = _source_id(payload, operation)
         inbound = Inbound(
@@ -83,7 +88,12 @@ class InboundHandler:
         request = Message(body=record.envelope, routing_key=record.routing_key, message_id=record.message_id,
                           correlation_id=record.correlation_id,
                           headers={"message-type": record.message_type, "source-agency": record.source_agency})
-        reply = self._transport().request(request, timeout=self.reply_timeout)
+        try:
+            reply = self._transport().request(request, timeout=self.reply_timeout)
+        except RabtError as exc:
+            # The agency gets a fault and asks again: the outbox must never send this question later.
+            self.hub.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
+            raise
         self.hub.log.mark_published([record.message_id])
         verified = self.hub.verifier.verify(parse_xml(reply.body, self.hub.settings.xml_limits))
         if verified.signer != operation.destination:
