@@ -171,18 +171,22 @@ class DropWatcher:
 
     def _store(self, agency: str, batch: list[Prepared]) -> list[Outcome]:
         small = [p for p in batch if p.records is not None]
+        outcomes = self._stored(small, lambda: process.commit(self.pipeline.log, small)) if small else []
+        for prepared in (p for p in batch if p.records is None):
+            outcomes += self._stored([prepared], lambda p=prepared: process.commit_streamed(
+                self.pipeline, p, self.keep_items))
+        return outcomes
+
+    def _stored(self, files: list[Prepared], store: Callable[[], None]) -> list[Outcome]:
+        """Run ``store`` for ``files``; then each goes to done/ — or back to the inbox if the log is down."""
         try:
-            if small:
-                process.commit(self.pipeline.log, small)
-            for prepared in batch:
-                if prepared.records is None:
-                    process.commit_streamed(self.pipeline, prepared, self.keep_items)
+            store()
         except MessageLogError as exc:
-            log.warning("file drop: message log unavailable, %d file(s) put back: %s", len(batch), exc)
-            return [self._defer(p, f"message log unavailable: {exc.reason}") for p in batch]
-        except Rejected as rejected:  # a big file read differently the second time
-            return [self._fail(p, rejected) for p in batch]
-        return [self._done(p) for p in batch]
+            log.warning("file drop: message log unavailable, %d file(s) put back: %s", len(files), exc)
+            return [self._defer(p, f"message log unavailable: {exc.reason}") for p in files]
+        except Rejected as rejected:  # a big file that read differently the second time
+            return [self._fail(p, rejected) for p in files]
+        return [self._done(p) for p in files]
 
     def _done(self, prepared: Prepared) -> Outcome:
         outcome = prepared.outcome
