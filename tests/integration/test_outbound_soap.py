@@ -1,0 +1,167 @@
+"""Outbound SOAP end to end: licensing asks over a real transport, a worker calls a real simulator.
+
+Every exchange runs over the embedded SQLite broker and over RabbitMQ (a
+unique exchange/queue prefix per test; skipped without a broker unless
+RABT_REQUIRE_BROKER=1). Simulators are the agencies' Flask apps served over
+real HTTP on 127.0.0.1; answers are checked against the simulator's
+deterministic population.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from hub.outbound import OutboundSettings
+from hub.outbox import OutboxRelay
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
+
+AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
+FAST = dict(call_timeout=2.0, attempts=2, backoff=0.01, breaker_failures=3, breaker_reset=1.0)
+
+
+@pytest.fixture(params=["sqlite", "amqp"])
+def broker(request, tmp_path):
+    """(broker URL, routes) with short retry delays; RabbitMQ queues are deleted afterwards."""
+    routes = isolated_routes(delays=(0.2,), max_attempts=3)
+    if request.param == "amqp":
+        problem = broker_problem(AMQP_URL)
+        if problem:
+            if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+                pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
+            pytest.skip(problem)
+        url = AMQP_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
+    yield url, routes
+    if request.param == "amqp":
+        from hub.transports import open_transport
+
+        with open_transport(url, routes=routes) as admin:
+            admin.undeclare(routes)
+
+
+@pytest.fixture
+def rig(broker, tmp_path, trust_store):
+    url, routes = broker
+    rig = HubRig(tmp_path, url, routes, trust_store)
+    with rig.open_transport() as admin:
+        admin.declare(routes)
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def asker(rig, pki_dir, trust_store):
+    with rig.open_transport() as transport:
+        yield Asker(pki_dir, trust_store, transport)
+
+
+@pytest.fixture
+def police(rig):
+    with simulator("police") as sim:
+        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
+                                    reply_window=0.5, **FAST)
+        rig.start("police", settings)
+        yield sim
+
+
+# ------------------------------------------------------------------ police civil registry
+
+
+def test_civil_status_of_a_known_citizen(asker, police, rig):
+    citizen = police.population.find_citizen(marital_status="married")
+    query, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber=citizen.civil_number), "police")
+    assert header.message_type == "CivilStatusRecord"
+    assert header.correlation_id == query.correlation_id and header.destination == "licensing"
+    assert (header.source_agency, header.source_system) == ("police", "civil-registry")
+    assert header.source_message_id == query.message_id  # one answer per query
+    assert text(body, "Citizen/CivilNumber") == citizen.civil_number
+    assert text(body, "MaritalStatus") == "married"
+    assert text(body, "Citizen/DateOfBirth") == citizen.date_of_birth.isoformat()
+    assert text(body, "Citizen/Nationality") == "OMN"
+    assert text(body, "Citizen/Gender") == {"M": "male", "F": "female"}[citizen.gender]
+    assert text(body, "SpouseCivilNumber") == citizen.spouse_civil_number
+    stored = rig.hub.log.get(header.message_id)
+    assert stored is not None and stored.message_type == "CivilStatusRecord"
+    assert b"GetMaritalStatusResponse" in stored.raw  # the agency's answer exactly as received
+
+
+def test_unknown_civil_number_is_a_not_found_fault(asker, police):
+    _, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="19999999"), "police")
+    assert header.message_type == "Fault"
+    assert text(body, "Code") == "not-found"
+    assert text(body, "Agency") == "police"
+    assert text(body, "Recoverable") == "false"
+    assert "19999999" in text(body, "Reason")
+    assert "CS-1404" in text(body, "Detail")
+
+
+def test_a_redelivered_query_is_answered_from_the_log_without_calling_again(asker, police, rig):
+    citizen = police.population.citizen(7)
+    _, message = asker.message(canonical("CivilStatusQuery", CivilNumber=citizen.civil_number), "police")
+    first_header, _ = asker.ask_message(message)
+    police.fault(mode="soap-fault", count=1)  # a second call would meet this fault
+    second_header, body = asker.ask_message(message)
+    assert second_header.message_id == first_header.message_id
+    assert text(body, "Citizen/CivilNumber") == citizen.civil_number
+    assert len(police.rules()) == 1, "the agency was called a second time"
+    assert len(rig.hub.log.find(correlation_id=first_header.correlation_id)) == 1
+
+
+def test_soap_fault_from_the_agency_becomes_a_canonical_fault(asker, police):
+    police.fault(mode="soap-fault", count=1, fault_text="back end down for maintenance")
+    _, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="10000001"), "police")
+    assert header.message_type == "Fault"
+    assert text(body, "Code") == "agency-error"
+    assert text(body, "Recoverable") == "true"
+    assert "maintenance" in text(body, "Reason")
+
+
+@pytest.mark.parametrize("rule, reason", [
+    ({"mode": "malformed"}, "not well-formed"),
+    ({"mode": "hostile", "payload": "xxe"}, "DOCTYPE is not allowed"),
+    ({"mode": "hostile", "payload": "billion-laughs"}, "DOCTYPE is not allowed"),
+])
+def test_malformed_or_hostile_answers_are_refused_with_a_reason(asker, police, rig, rule, reason):
+    police.fault(count=1, **rule)
+    query, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="10000001"), "police")
+    assert header.message_type == "Fault"
+    assert text(body, "Code") == "parse"
+    assert reason in text(body, "Reason")
+    assert "root:" not in text(body, "Reason")  # nothing of /etc/passwd
+    refusals = rig.hub.log.refusals("police")
+    assert len(refusals) == 1 and reason in refusals[0].reason
+    assert rig.hub.log.get(header.message_id).source_message_id == query.message_id
+
+
+def test_agency_down_opens_the_circuit_dead_letters_and_replay_answers(asker, police, rig):
+    police.fault(mode="down")  # HTTP 503 on every call
+    citizen = police.population.citizen(3)
+    query, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber=citizen.civil_number), "police")
+    # the last delivery tells the asker, then the query is dead-lettered
+    assert header.message_type == "Fault" and text(body, "Recoverable") == "true"
+    assert text(body, "Code") in ("circuit-open", "agency-unavailable")
+    assert rig.breakers.states() == {"police": "open"}
+    queue = rig.hub.routes.queue_for("police")
+    with rig.open_transport() as ops:
+        [letter] = wait_for(lambda: ops.dead_letters(queue))
+        assert letter.message_id == query.message_id and letter.attempts == 3
+        assert letter.code in ("circuit-open", "agency-unavailable")
+        police.clear()
+        time.sleep(1.1)  # the circuit's reset timeout: the next call is a trial
+        ops.replay(letter.id)
+        answer = wait_for(lambda: [m for m in rig.hub.log.find(correlation_id=query.correlation_id)
+                                   if m.message_type == "CivilStatusRecord"])
+        assert answer[0].source_message_id == query.message_id
+        assert rig.breakers.states() == {"police": "closed"}
+        # the asker gave up long ago: the answer is also queued to it as a late answer
+        OutboxRelay(rig.hub.log, ops).drain()
+        seen = []
+        ops.consume(rig.hub.routes.queue_for("licensing"), lambda d: seen.append(d.message), idle_timeout=1.0)
+    records = [asker.read(m.body) for m in seen]
+    assert any(h.message_type == "CivilStatusRecord" and h.correlation_id == query.correlation_id
+               for h, _ in records)
