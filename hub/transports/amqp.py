@@ -149,12 +149,14 @@ class AmqpTransport(Transport):
 
         self.with_reconnect(send_unconfirmed, "publish")
 
-    def send_to_queue(self, queue: str, message: Message, headers: dict | None = None) -> None:
+    def send_to_queue(self, queue: str, message: Message, headers: dict | None = None, *,
+                      mandatory: bool = True) -> None:
         """Publish straight to ``queue`` through the default exchange, and wait for the confirm.
 
         The topic routing key travels in a header, since the default exchange replaces it.
         """
-        self.publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})})
+        self.publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})},
+                               mandatory=mandatory)
         self.publisher.settle()
 
     # -- consuming ------------------------------------------------------------------------------
@@ -207,8 +209,12 @@ class AmqpTransport(Transport):
         answer = Message(message.body, message.routing_key, message.message_id,
                          request.message.correlation_id or request.message.message_id,
                          None, message.headers, message.content_type)
+        # RabbitMQ 3.10 sends basic.return for a mandatory publish to a direct reply-to address
+        # even when it delivered it, so those replies go without mandatory (a requester that
+        # gave up loses nothing: it already raised ReplyTimeoutError); other reply queues keep it
+        mandatory = not target.startswith(DIRECT_REPLY_TO)
         try:
-            self.with_reconnect(lambda: self.send_to_queue(target, answer), "reply")
+            self.with_reconnect(lambda: self.send_to_queue(target, answer, mandatory=mandatory), "reply")
         except PublishError as exc:
             raise ReplyUndeliverableError(f"requester gone, reply not delivered: {exc.reason}",
                                           message_id=request.message.message_id) from exc

@@ -110,12 +110,12 @@ class ConfirmingPublisher:
             self._connection.remove_timeout(timer)
 
     def publish(self, exchange: str, routing_key: str, message: Message, extra_headers: dict | None = None,
-                token: int = 0) -> None:
+                token: int = 0, mandatory: bool = True) -> None:
         """Send one message; waits only when the window is full. ``token`` lands in ``confirmed``."""
         if len(self._pending) >= self.window:
             self._wait(lambda: len(self._pending) < self.window, time.monotonic() + self.confirm_timeout)
         self._impl.basic_publish(exchange, routing_key, message.body, properties_for(message, extra_headers),
-                                 mandatory=True)
+                                 mandatory=mandatory)
         self._tag += 1
         self._pending[self._tag] = (token, message.message_id)
         if self._tag % _FLUSH_EVERY == 0:

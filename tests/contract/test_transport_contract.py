@@ -129,19 +129,23 @@ def test_discard_removes_a_dead_letter(backend, transport):
         transport.discard(letters[0].id)
 
 
-def _responder(backend, ready: threading.Event, stop: threading.Event) -> None:
+def _responder(backend, ready: threading.Event, stop: threading.Event, errors: list) -> None:
     with backend.open() as server:
         def answer(delivery: Delivery) -> None:
             body = b"<answer>" + delivery.message.body + b"</answer>"
-            server.reply(delivery, Message(body, "reply", f"r-{delivery.message.message_id}"))
+            try:
+                server.reply(delivery, Message(body, "reply", f"r-{delivery.message.message_id}"))
+            except Exception as exc:
+                errors.append(exc)
+                raise
 
         ready.set()
         server.consume(backend.queue, answer, stop=stop)
 
 
 def test_request_reply_matches_correlation_id(backend, transport):
-    ready, stop = threading.Event(), threading.Event()
-    worker = threading.Thread(target=_responder, args=(backend, ready, stop), daemon=True)
+    ready, stop, errors = threading.Event(), threading.Event(), []
+    worker = threading.Thread(target=_responder, args=(backend, ready, stop, errors), daemon=True)
     worker.start()
     ready.wait(5)
     try:
@@ -154,6 +158,7 @@ def test_request_reply_matches_correlation_id(backend, transport):
     finally:
         stop.set()
         worker.join(10)
+    assert errors == [] and transport.dead_letters() == []  # a delivered reply is not reported as lost
 
 
 def test_request_without_a_responder_times_out(backend, transport):
