@@ -58,6 +58,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "invalid": ("INVALID", "غير صالح"),
     "events": ("Events", "الأحداث"),
     "status": ("Status", "الحالة"),
+    "correlation": ("Correlation id", "معرف الارتباط"),
     "time": ("Time", "الوقت"),
     "actor": ("By", "بواسطة"),
     "names": ("Names", "الأسماء"),

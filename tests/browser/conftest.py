@@ -1,0 +1,107 @@
+"""Real-browser fixtures: Debian's chromium + chromedriver driven by selenium, the
+console served by werkzeug on 127.0.0.1:<free port> in a thread.
+
+A missing browser skips these tests, except under RABT_REQUIRE_BROKER=1 (CI),
+where it fails them: CI must install ``chromium chromium-driver`` (apt) and
+``selenium`` (pip).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from console_support import PASSWORD, console_users, make_hub
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1400,1000", "--lang=en-US"]
+
+
+def _missing_browser() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install selenium)"
+    for program in ("chromium", "chromedriver"):
+        if shutil.which(program) is None:
+            return f"{program} is not installed (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_available() -> None:
+    problem = _missing_browser()
+    if problem:
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(f"{problem} (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def driver(browser_available, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in CHROMIUM_ARGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(argument)
+    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    browser.set_page_load_timeout(20)
+    yield browser
+    browser.quit()
+
+
+class Served:
+    """The console app of a real hub, listening on a free loopback port."""
+
+    def __init__(self, hub, app) -> None:
+        self.hub, self.app = hub, app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="console", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+        self.app.extensions["rabt_console"].console.broker.close()
+        self.hub.close()
+
+
+@pytest.fixture
+def served(tmp_path, trust_store):
+    from hub.console import create_app
+
+    hub = make_hub(tmp_path, trust_store)
+    users, _ = console_users()
+    app = create_app(hub, {"USERS": users, "SECRET_KEY": "browser-test", "REFRESH_SECONDS": 0.5})
+    with hub.open_transport() as transport:
+        transport.declare(hub.routes)
+    running = Served(hub, app)
+    yield running
+    running.close()
+
+
+def login(driver, served: Served, user: str = "operator") -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(served.url + "/login")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login").click()
+    assert driver.find_element(By.ID, "who").text == user
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path)), f"screenshot {path} not written"
+    assert path.stat().st_size > 10_000  # a real rendered page, not an empty image
+    return path
