@@ -31,8 +31,11 @@ class ActionLog:
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(line)
+            with self.path.open("a+b") as out:
+                # a torn last line (crash mid-write) must not swallow this entry
+                if out.tell() and (out.seek(-1, 2), out.read(1))[1] != b"\n":
+                    line = "\n" + line
+                out.write(line.encode("utf-8"))
         return entry
 
     def recent(self, limit: int = 100) -> list[dict]:
