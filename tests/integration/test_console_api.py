@@ -362,3 +362,46 @@ def test_search_and_overview_on_postgresql(tmp_path, trust_store, postgres_url):
     assert police["received"] == 2 and data["log"]["outbox_backlog"] == 2
     app.extensions["rabt_console"].console.broker.close()
     hub.close()
+
+
+@pytest.mark.broker
+def test_overview_dead_letters_and_replay_on_rabbitmq(tmp_path, trust_store):
+    from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+
+    problem = broker_problem()
+    if problem:
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(problem)
+    routes = isolated_routes()
+    hub = make_hub(tmp_path, trust_store, routes=routes, broker_url=DEFAULT_AMQP_URL)
+    queue = routes.queue_for("licensing")
+    users, tokens = console_users()
+    app = create_app(hub, {"USERS": users, "MANAGEMENT_URL": os.environ.get("RABT_RABBITMQ_MANAGEMENT_URL")})
+    client = app.test_client()
+    try:
+        with hub.open_transport() as transport:
+            transport.declare(routes)
+            wanted = accept_arrival(hub, "T3000001")
+            accept_arrival(hub, "T3000002")
+            relay(hub, transport)
+            overview = client.get("/api/v1/overview", headers=bearer(tokens["viewer"])).json
+            row = next(q for q in overview["queues"] if q["name"] == queue)
+            assert overview["broker"]["kind"] == "amqp" and row["ready"] == 2
+            assert dead_letter_all(hub, transport, queue) == 2
+        letters = client.get("/api/v1/dead-letters", headers=bearer(tokens["viewer"])).json["dead_letters"]
+        target = next(d for d in letters if d["message_id"] == wanted)
+        result = client.post("/api/v1/dead-letters/replay", headers=bearer(tokens["operator"]),
+                             json={"ids": [target["id"]]}).json["results"]
+        assert result[0]["ok"] is True
+        left = client.get("/api/v1/dead-letters", headers=bearer(tokens["viewer"])).json["dead_letters"]
+        assert [d["message_id"] for d in left] != [] and wanted not in {d["message_id"] for d in left}
+        seen: list[str] = []
+        with hub.open_transport() as transport:
+            deliver_all(hub, transport, queue, seen, idle_timeout=1.0)
+        assert seen == [wanted]
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        with hub.open_transport() as transport:
+            transport.undeclare(routes)
+        hub.close()
