@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
-from console_support import PASSWORD, console_users, make_hub
+from console_support import console_users, make_hub
 from werkzeug.serving import make_server
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  "--window-size=1400,1000", "--lang=en-US"]
@@ -25,7 +23,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-b
 
 def _missing_browser() -> str | None:
     try:
-        import selenium  # noqa: F401
+        import selenium  # noqa: F401 - only whether it is there
     except ImportError:
         return "selenium is not installed (pip install selenium)"
     for program in ("chromium", "chromedriver"):
@@ -87,21 +85,3 @@ def served(tmp_path, trust_store):
     running = Served(hub, app)
     yield running
     running.close()
-
-
-def login(driver, served: Served, user: str = "operator") -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(served.url + "/login")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login").click()
-    assert driver.find_element(By.ID, "who").text == user
-
-
-def screenshot(driver, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    assert driver.save_screenshot(str(path)), f"screenshot {path} not written"
-    assert path.stat().st_size > 10_000  # a real rendered page, not an empty image
-    return path

@@ -1,0 +1,27 @@
+"""Helpers for the browser tests (a module of its own: ``conftest`` is not importable by name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console_support import PASSWORD
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def login(driver, served, user: str = "operator") -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(served.url + "/login")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login").click()
+    assert driver.find_element(By.ID, "who").text == user
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path)), f"screenshot {path} not written"
+    assert path.stat().st_size > 10_000  # a real rendered page, not an empty image
+    return path
