@@ -49,7 +49,7 @@ def build_worker(hub: Hub, adapter: Adapter, settings: OutboundSettings, *, brea
     answerer = Answerer(agency=adapter.name, signer=hub.signer, log=hub.log, reply_window=settings.reply_window)
     return OutboundWorker(adapter, clients, mappings=hub.mappings, verifier=hub.verifier, answerer=answerer,
                           log=hub.log, may_send=hub.access, settings=settings,
-                          max_attempts=hub.routes.max_attempts, breakers=breakers)
+                          max_attempts=hub.routes.max_attempts, breakers=breakers, limits=hub.settings.xml_limits)
 
 
 def outbound_adapters(hub: Hub, names: Iterable[str] = ()) -> list[Adapter]:

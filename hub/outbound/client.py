@@ -36,7 +36,13 @@ from zeep.transports import Transport
 from hub.adapter import OutboundService
 from hub.config import XmlLimits
 from hub.errors import (
-    AgencyError, AgencyFaultError, AgencyUnavailableError, ConfigError, InputError, RabtError, SchemaError,
+    AgencyError,
+    AgencyFaultError,
+    AgencyUnavailableError,
+    ConfigError,
+    InputError,
+    RabtError,
+    SchemaError,
 )
 from hub.outbound.config import OutboundSettings
 from hub.soap import SOAP_ENV

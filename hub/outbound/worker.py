@@ -42,15 +42,28 @@ from lxml import etree
 
 from hub import canonical
 from hub.adapter import Adapter, OutboundService
+from hub.config import XmlLimits
 from hub.envelope import Header, read_envelope
 from hub.errors import (
-    AccessDeniedError, AgencyUnavailableError, ConfigError, InputError, MappingError, RabtError, SignatureError,
+    AccessDeniedError,
+    AgencyUnavailableError,
+    ConfigError,
+    InputError,
+    MappingError,
+    RabtError,
+    SignatureError,
 )
 from hub.gateway.contracts import AgencyContracts
 from hub.idempotency import IdempotentConsumer
 from hub.mapping import Mappings
 from hub.messagelog import MessageLog
-from hub.outbound.answers import Answerer, fault_body, fault_document, fault_for_error, utc_text
+from hub.outbound.answers import (
+    Answerer,
+    fault_body,
+    fault_document,
+    fault_for_error,
+    utc_text,
+)
 from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import BREAKERS, Breakers, call_guarded
@@ -82,7 +95,8 @@ class OutboundWorker:
 
     def __init__(self, adapter: Adapter, clients: Mapping[str, AgencyClient], *, mappings: Mappings,
                  verifier: Verifier, answerer: Answerer, log: MessageLog, may_send: Callable[[str, str], bool],
-                 settings: OutboundSettings, max_attempts: int, breakers: Breakers = BREAKERS) -> None:
+                 settings: OutboundSettings, max_attempts: int, breakers: Breakers = BREAKERS,
+                 limits: XmlLimits | None = None) -> None:
         self.adapter = adapter
         self.agency = adapter.name
         self.clients = dict(clients)
@@ -94,6 +108,7 @@ class OutboundWorker:
         self.settings = settings
         self.max_attempts = max_attempts
         self.breakers = breakers
+        self.limits = limits
         self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
         self.notified = IdempotentConsumer(log.engine, f"outbound-{adapter.name}")
         self.transport: Transport | None = None
@@ -114,7 +129,7 @@ class OutboundWorker:
 
     def verified(self, delivery: Delivery) -> tuple[Header, etree._Element]:
         """Header and body of the delivery, as signed by the asker the header names."""
-        document = parse_xml(delivery.message.body, agency=None)
+        document = parse_xml(delivery.message.body, self.limits)
         verified = self.verifier.verify(document)
         canonical.validate(verified.element)
         header, body = read_envelope(verified.element)

@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 
+from outbound_helpers import Asker, canonical, simulator, text
+
 from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
 from hub.transports import open_transport
-from outbound_helpers import Asker, canonical, simulator, text
 
 
 def test_worker_command_answers_and_stops_on_sigterm(tmp_path):

@@ -7,14 +7,19 @@ import time
 
 import pytest
 from lxml import etree
-
-from hub.adapter import AGENCY_SCHEMAS
-from hub.errors import AgencyError, AgencyUnavailableError, ConfigError, ParseError, SchemaError
-from hub.outbound.client import AgencyClient, AgencySoapFault
-from hub.outbound.config import OutboundSettings
 from outbound_helpers import simulator
 
 from adapters.police.outbound import OUTBOUND
+from hub.adapter import AGENCY_SCHEMAS
+from hub.errors import (
+    AgencyError,
+    AgencyUnavailableError,
+    ConfigError,
+    ParseError,
+    SchemaError,
+)
+from hub.outbound.client import AgencyClient, AgencySoapFault
+from hub.outbound.config import OutboundSettings
 
 SERVICE = OUTBOUND[0]
 ROP = "urn:om:rop:civilregistry:2019"

@@ -13,14 +13,14 @@ import os
 import time
 
 import pytest
+from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
 
 from hub.outbound import OutboundSettings
 from hub.outbox import OutboxRelay
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
-from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
 
 AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
-FAST = dict(call_timeout=2.0, attempts=2, backoff=0.01, breaker_failures=3, breaker_reset=1.0)
+FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
 
 
 @pytest.fixture(params=["sqlite", "amqp"])

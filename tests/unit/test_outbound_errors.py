@@ -10,8 +10,19 @@ import requests
 import zeep.exceptions
 from lxml import etree
 
-from hub.errors import AgencyError, AgencyUnavailableError, CircuitOpenError, ConfigError, RabtError
-from hub.outbound.client import REQUESTS_ERRORS, AgencySoapFault, translate_fault, translate_requests_error
+from hub.errors import (
+    AgencyError,
+    AgencyUnavailableError,
+    CircuitOpenError,
+    ConfigError,
+    RabtError,
+)
+from hub.outbound.client import (
+    REQUESTS_ERRORS,
+    AgencySoapFault,
+    translate_fault,
+    translate_requests_error,
+)
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import Breakers, call_guarded
 

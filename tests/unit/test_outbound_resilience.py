@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from hub.errors import AgencyFaultError, AgencyUnavailableError, CircuitOpenError, ParseError
+from hub.errors import (
+    AgencyFaultError,
+    AgencyUnavailableError,
+    CircuitOpenError,
+    ParseError,
+)
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import Breakers, call_guarded
 

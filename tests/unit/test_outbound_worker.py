@@ -12,7 +12,13 @@ from hub.config import Settings
 from hub.envelope import build_envelope, new_header
 from hub.errors import AccessDeniedError, ConfigError, InputError, SignatureError
 from hub.messagelog import open_message_log
-from hub.outbound import Breakers, OutboundSettings, build_worker, outbound_adapters, worker_loops
+from hub.outbound import (
+    Breakers,
+    OutboundSettings,
+    build_worker,
+    outbound_adapters,
+    worker_loops,
+)
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.routing import routing_key
 from hub.signing import Identity, Signer
