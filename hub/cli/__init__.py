@@ -32,6 +32,7 @@ COMMANDS = [
     "hub.cli.serve:serve",
     "hub.cli.drop:drop",
     "hub.cli.worker:worker",
+    "hub.cli.demo:demo",
 ]
 
 

@@ -1,0 +1,72 @@
+"""What a scenario can reach: the running stack's URLs, the population, the users' clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from hub.config import Settings
+from hub.messagelog import MessageLog
+from hub.routing import load_routes
+from hub.transports import DeadLetter, open_transport
+from simulators.demo.stack import Stack
+from simulators.police.client import PoliceClient, police_signer
+from simulators.population import Population
+
+
+@dataclass
+class DemoContext:
+    """Shared by the scenarios of one run; ``remember``/``recall`` pass results along."""
+
+    stack: Stack
+    settings: Settings
+    population: Population
+    log: MessageLog
+    wage_employers: int = 300
+    http: requests.Session = field(default_factory=requests.Session)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.police = PoliceClient(f"{self.urls['gateway']}/soap/police", police_signer(self.settings.pki_dir),
+                                   timeout=30)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.stack.urls
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    def remember(self, key: str, value: str) -> None:
+        self.notes[key] = value
+
+    def recall(self, key: str) -> str:
+        from simulators.demo.scenarios import ScenarioFailed
+
+        if key not in self.notes:
+            raise ScenarioFailed(f"needs {key.replace('_', ' ')} from an earlier scenario, which failed")
+        return self.notes[key]
+
+    def _transport(self):
+        return open_transport(self.settings.effective_broker_url, routes=load_routes(self.settings.routes_file))
+
+    def dead_letters(self, destination: str) -> list[DeadLetter]:
+        """The operator's view of a destination's dead letters."""
+        with self._transport() as transport:
+            return transport.dead_letters(transport.routes.queue_for(destination))
+
+    def replay(self, dead_letter_id: str) -> None:
+        """What the operator's replay button does: back on its queue, noted in the log."""
+        with self._transport() as transport:
+            letter = next(d for d in transport.dead_letters() if d.id == dead_letter_id)
+            transport.replay(dead_letter_id)
+        if self.log.get(letter.message_id) is not None:
+            self.log.replay(letter.message_id, actor="demo-operator", detail="replayed after the agency recovered")
+
+    def close(self) -> None:
+        self.police.close()
+        self.http.close()
+        self.log.close()

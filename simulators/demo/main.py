@@ -1,0 +1,54 @@
+"""Start the stack, run the scenarios, print the table; the exit status says whether all passed."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from hub.config import Settings
+from hub.messagelog import open_message_log
+from simulators.demo.context import DemoContext
+from simulators.demo.runner import Outcome, run_scenarios, table
+from simulators.demo.scenarios import SCENARIOS
+from simulators.demo.stack import Stack
+from simulators.population import Population, PopulationSpec
+
+#: what a new run starts without (the PKI is kept: keys are slow to make and safe to reuse)
+RUN_STATE = ("broker.sqlite3", "messages.sqlite3", "licensing.sqlite3", "drop", "logs")
+
+
+def fresh_state(settings: Settings) -> None:
+    """Remove the previous run's databases and drop folders under ``home``."""
+    for name in RUN_STATE:
+        for path in settings.home.glob(f"{name}*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def run_demo(settings: Settings, *, numbers: Sequence[int] = (), seed: int = 2026, workers: int = 2000,
+             wage_employers: int = 300, echo: Callable[[str], None] = print) -> list[Outcome]:
+    """The main job: everything a new user needs to see the hub work, in about a minute."""
+    settings = replace(settings, home=settings.home.resolve(), routes_file=settings.home.resolve() / "routes.toml")
+    fresh_state(settings)
+    started = time.monotonic()
+    echo(f"starting simulators, hub and licensing (state in {settings.home}, broker {settings.effective_broker_url})")
+    stack = Stack(settings.home, settings.effective_broker_url, seed=seed, workers=workers).start()
+    echo(f"  up in {time.monotonic() - started:.1f}s: gateway {stack.urls['gateway']}, "
+         f"console {stack.urls['console']}, licensing {stack.urls['licensing']}")
+    population = Population(PopulationSpec.scaled(workers, seed=seed))
+    context = DemoContext(stack, settings, population, open_message_log(settings.effective_database_url),
+                          wage_employers=wage_employers)
+    try:
+        chosen = [s for s in SCENARIOS if not numbers or s.number in numbers]
+        outcomes = run_scenarios(context, chosen, echo)
+    finally:
+        context.close()
+        codes = stack.stop()
+    echo("")
+    echo(table(outcomes))
+    unclean = {name: code for name, code in codes.items() if code not in (0, -15)}
+    if unclean:
+        echo(f"processes that did not stop cleanly: {unclean} (logs in {settings.home / 'logs'})")
+    echo(f"message log kept in {settings.effective_database_url}; `rabt serve --role console` shows it")
+    return outcomes

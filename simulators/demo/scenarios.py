@@ -1,0 +1,230 @@
+"""The demo's scenarios: the licensing story told through every agency and channel.
+
+Each scenario drives the running system from outside, as its users would —
+an applicant on licensing's API, the police posting SOAP to the gateway, the
+central bank and the courts dropping files, an operator replaying a dead
+letter — and checks the outcome where that user would see it. A scenario
+returns a one-line result or raises :class:`ScenarioFailed` saying what went wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import requests
+
+from simulators.demo.context import DemoContext
+
+
+class ScenarioFailed(Exception):
+    """The system did not do what the scenario expects; the message says what it did instead."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    number: int
+    title: str
+    run: Callable[[DemoContext], str]
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 30.0, interval: float = 0.25):
+    """Poll ``probe`` until it returns something truthy; ScenarioFailed naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _apply(ctx: DemoContext, **application) -> dict:
+    reply = ctx.http.post(f"{ctx.urls['licensing']}/api/applications", json=application, timeout=60)
+    expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
+    return reply.json()
+
+
+def _decision(application: dict) -> str:
+    return (application.get("decision") or {}).get("decision", "none")
+
+
+def _reasons(application: dict) -> str:
+    return ", ".join(r.get("code", "?") for r in (application.get("decision") or {}).get("reasons", []))
+
+
+def private_approved(ctx: DemoContext) -> str:
+    citizen = ctx.population.find_citizen(insurer="social-insurance", married=True, wage_at_least="700",
+                                          employment_active=True)
+    application = _apply(ctx, licence_type="private", applicant_civil_number=citizen.civil_number,
+                         applicant_name=citizen.name.ar, vacancies=[{"profession_code": "9111", "count": 1}])
+    expect(_decision(application) == "approved",
+           f"{citizen.civil_number}: {_decision(application)} ({_reasons(application)})")
+    ctx.remember("private_licence", application["decision"]["licence_number"])
+    return f"{citizen.name.en}: approved, licence {application['decision']['licence_number']}"
+
+
+def private_refused(ctx: DemoContext) -> str:
+    low = ctx.population.find_citizen(insured=True, wage_below="500", employment_active=True)
+    uninsured = ctx.population.find_citizen(insured=False)
+    outcomes = []
+    for citizen in (low, uninsured):
+        application = _apply(ctx, licence_type="private", applicant_civil_number=citizen.civil_number,
+                             vacancies=[{"profession_code": "9111", "count": 1}])
+        expect(_decision(application) == "refused",
+               f"{citizen.civil_number}: {_decision(application)} ({_reasons(application)})")
+        outcomes.append(_reasons(application))
+    return f"below threshold: {outcomes[0]}; not insured: {outcomes[1]}"
+
+
+def commercial(ctx: DemoContext) -> str:
+    good = ctx.population.find_employer(cr_status="active", chamber_status="valid")
+    expired = ctx.population.find_employer(cr_status="expired")
+    approved = _apply(ctx, licence_type="commercial", employer_cr=good.cr_number,
+                      vacancies=[{"profession_code": "7112", "count": 2}])
+    expect(_decision(approved) == "approved", f"{good.cr_number}: {_decision(approved)} ({_reasons(approved)})")
+    refused = _apply(ctx, licence_type="commercial", employer_cr=expired.cr_number,
+                     vacancies=[{"profession_code": "7112", "count": 1}])
+    expect(_decision(refused) == "refused", f"{expired.cr_number}: {_decision(refused)} ({_reasons(refused)})")
+    ctx.remember("commercial_licence", approved["decision"]["licence_number"])
+    return f"CR {good.cr_number} approved ({approved['decision']['licence_number']}); expired CR refused"
+
+
+def visa_checks(ctx: DemoContext) -> str:
+    licence = ctx.recall("commercial_licence")
+    worker = ctx.population.find_worker(nationality="IND")
+    yes = ctx.police.check_visa_eligibility(licence, worker.nationality, "7112")
+    expect(_text(yes, "EligibleFlag") == "Y", f"visa check for {licence} said {_text(yes, 'ReasonCode')}")
+    no = ctx.police.check_visa_eligibility(licence, worker.nationality, "2211")
+    expect(_text(no, "EligibleFlag") == "N", "a profession the licence lacks was accepted")
+    free_before = _free(ctx, licence)
+    ctx.police.report_visa_issued(worker, licence_no=licence, visa_no=f"EV-{worker.civil_number}",
+                                  profession_code="7112")
+    wait_for("the issued visa to use a vacancy", lambda: _free(ctx, licence) == free_before - 1)
+    return f"yes for 7112, no for 2211 ({_text(no, 'ReasonCode')}); vacancies {free_before} → {free_before - 1}"
+
+
+def _text(element, tag: str) -> str:
+    return (element.findtext(f"{{*}}{tag}") or "").strip()
+
+
+def _free(ctx: DemoContext, licence: str) -> int:
+    reply = ctx.http.get(f"{ctx.urls['licensing']}/api/licences/{licence}", timeout=10).json()
+    return sum(v["free"] for v in reply.get("vacancies", []))
+
+
+def _events(ctx: DemoContext, message_type: str) -> list[dict]:
+    reply = ctx.http.get(f"{ctx.urls['licensing']}/api/events", params={"type": message_type, "limit": 500},
+                         timeout=10)
+    return reply.json()["events"]
+
+
+def border_events(ctx: DemoContext) -> str:
+    worker = ctx.population.worker(7)
+    arrival = ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}")
+    receipts = [ctx.police.send(arrival), ctx.police.notify_departure(worker),
+                ctx.police.notify_residence_renewal(worker)]
+    ids = {_text(r, "HubMessageId") for r in receipts}
+    expect(len(ids) == 3 and all(ids), f"receipts {ids}")
+    for kind in ("WorkerArrival", "WorkerDeparture", "ResidenceRenewal"):
+        wait_for(f"licensing to apply {kind}", lambda kind=kind: any(e["message_id"] in ids for e in _events(ctx, kind)))
+    again = ctx.police.send(arrival)
+    expect(_text(again, "Duplicate") == "true", "a resent notification was not recognised as a duplicate")
+    return "arrival, departure, renewal applied by licensing; a resend answered as duplicate"
+
+
+def wage_files(ctx: DemoContext) -> str:
+    from simulators.centralbank.sif import write_month
+
+    inbox = ctx.home / "drop" / "centralbank" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    month = date.today().replace(day=1) - timedelta(days=1)
+    summary = write_month(ctx.population, month.year, month.month, inbox, late_ratio=0.1,
+                          employers=ctx.wage_employers)
+    done = ctx.home / "drop" / "centralbank" / "done"
+    wait_for(f"{summary.files} wage files to be processed",
+             lambda: len(list(done.glob("SIF_*.csv"))) >= summary.files, timeout=120)
+    batches = wait_for("licensing to apply every SalaryBatch",
+                       lambda: (lambda e: e if len(e) >= summary.files else None)(_events(ctx, "SalaryBatch")),
+                       timeout=120)
+    late = sum(1 for e in batches if e["summary"].get("late_lines"))
+    expect(late > 0, "no late payer was flagged")
+    return f"{summary.files} files, {summary.lines} salary lines; {late} late payers flagged"
+
+
+def court_cases(ctx: DemoContext) -> str:
+    from simulators.courts.batches import write_batches
+
+    inbox = ctx.home / "drop" / "courts" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    summary = write_batches(ctx.population, date.today() - timedelta(days=1), inbox)
+    wait_for("licensing to apply the court updates",
+             lambda: len(_events(ctx, "LabourCaseUpdate")) >= summary.cases, timeout=60)
+    complaint = _refer_complaint(ctx, "CMP-DEMO-0007")
+    wait_for("the court to receive the referral", lambda: complaint in _referral_ids(ctx))
+    return f"{summary.cases} case updates in {summary.files} batches applied; complaint {complaint} referred"
+
+
+def _refer_complaint(ctx: DemoContext, complaint_id: str) -> str:
+    worker = ctx.population.worker(11)
+    employer = ctx.population.employer_by_cr(worker.employer_cr)
+    reply = ctx.http.post(f"{ctx.urls['licensing']}/api/referrals", timeout=30, json={
+        "complaint_id": complaint_id, "employer_cr": employer.cr_number, "employer_name_en": employer.name.en,
+        "worker_civil_number": worker.civil_number, "worker_name_en": worker.name.en,
+        "worker_name_ar": worker.name.ar, "worker_nationality": worker.nationality, "amount_claimed": "845.500"})
+    expect(reply.status_code == 202, f"licensing refused the referral: {reply.text[:200]}")
+    return complaint_id
+
+
+def _referral_ids(ctx: DemoContext) -> list[str]:
+    received = ctx.http.get(f"{ctx.urls['courts']}/referrals", timeout=10).json()["referrals"]
+    return [r.get("complaint_id") or r.get("ComplaintRef") or r.get("referral_ref") for r in received]
+
+
+def agency_down(ctx: DemoContext) -> str:
+    courts = ctx.urls["courts"]
+    ctx.http.post(f"{courts}/_admin/faults", json={"mode": "down", "how": "503"}, timeout=5).raise_for_status()
+    complaint = _refer_complaint(ctx, "CMP-DEMO-0008")
+    letter = wait_for("the referral to be dead-lettered after its retries",
+                      lambda: next((d for d in ctx.dead_letters("courts")), None), timeout=60)
+    ctx.http.delete(f"{courts}/_admin/faults", timeout=5).raise_for_status()
+    ctx.replay(letter.id)
+    wait_for("the replayed referral to reach the court", lambda: complaint in _referral_ids(ctx))
+    expect(_referral_ids(ctx).count(complaint) == 1, "the court received the referral more than once")
+    return f"courts down → {letter.attempts} attempts → dead letter ({letter.reason[:60]}) → replayed → received once"
+
+
+def tampered(ctx: DemoContext) -> str:
+    worker = ctx.population.worker(19)
+    before = ctx.log.stats()
+    request = ctx.police.prepare(ctx.police.messages.arrival(worker, visa_no="EV-TAMPERED"))
+    forged = request.replace(worker.passport_number.encode(), b"X" + worker.passport_number.encode()[1:], 1)
+    reply = requests.post(f"{ctx.urls['gateway']}/soap/police", data=forged, timeout=10,
+                          headers={"Content-Type": "text/xml; charset=utf-8"})
+    expect(reply.status_code == 500 and b"Client.Signature" in reply.content,
+           f"the gateway answered {reply.status_code}: {reply.text[:200]}")
+    after = ctx.log.stats()
+    expect(after.refused == before.refused + 1, "the refusal was not kept in the message log")
+    expect(sum(after.by_status.values()) == sum(before.by_status.values()), "a tampered message was accepted")
+    return "refused with Client.Signature (digest mismatch); kept as a refusal, nothing published"
+
+
+SCENARIOS = (
+    Scenario(1, "private licence approved automatically", private_approved),
+    Scenario(2, "private licence refused (low income, not insured)", private_refused),
+    Scenario(3, "commercial licence: valid CR approved, expired CR refused", commercial),
+    Scenario(4, "police visa checks and an issued visa", visa_checks),
+    Scenario(5, "border arrival, departure, renewal", border_events),
+    Scenario(6, "a month of wage files, late payers flagged", wage_files),
+    Scenario(7, "court case updates in, complaint referred out", court_cases),
+    Scenario(8, "agency down → retries → dead letter → replay", agency_down),
+    Scenario(9, "tampered message refused", tampered),
+)

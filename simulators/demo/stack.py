@@ -1,0 +1,160 @@
+"""The whole system as separate processes on one machine: simulators, hub, licensing.
+
+Used by ``rabt demo`` and by the end-to-end tests. Every process is a real
+``rabt`` / ``python -m`` command talking real HTTP and the real broker; the
+stack only picks free ports, sets the environment and waits until each
+process answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from hub.errors import ConfigError
+
+#: simulator name → the SOAP service paths its adapters call, by endpoint setting
+SIMULATOR_OFFSETS = {"police": 1, "commerce": 2, "insurance": 3, "courts": 4}
+
+#: short retries so a dead letter happens within a demo minute
+DEMO_ROUTES = """
+exchange = "rabt.canonical"
+retry_delays = [0.5, 1, 2]
+max_attempts = 3
+destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def free_port_block(size: int) -> int:
+    """A base N such that N+1 … N+size are all free (for ``rabt simulate --port-base``)."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            probes = [socket.create_server(("127.0.0.1", base + offset)) for offset in range(1, size + 1)]
+        except OSError:
+            continue
+        for probe in probes:
+            probe.close()
+        return base
+    raise ConfigError("no block of free ports found for the simulators")
+
+
+@dataclass
+class Stack:
+    """Processes of one running system and where each listens."""
+
+    home: Path
+    broker_url: str
+    seed: int = 2026
+    workers: int = 2000
+    log_dir: Path | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        env = {**os.environ, "RABT_HOME": str(self.home), "RABT_BROKER_URL": self.broker_url,
+               "RABT_ROUTES_FILE": str(self.home / "routes.toml"), "PYTHONUNBUFFERED": "1"}
+        for name, offset in SIMULATOR_OFFSETS.items():
+            env.update(endpoint_settings(name, self.urls.get(name, "")))
+        return env
+
+    def start(self) -> Stack:
+        """pki, simulators, hub (all roles), licensing web app and consumer — then wait for each."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "routes.toml").write_text(DEMO_ROUTES, encoding="utf-8")
+        self.log_dir = self.log_dir or self.home / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._run_once([sys.executable, "-m", "hub", "pki", "init"])
+        base = free_port_block(len(SIMULATOR_OFFSETS))
+        for name, offset in SIMULATOR_OFFSETS.items():
+            self.urls[name] = f"http://127.0.0.1:{base + offset}"
+        self._spawn("simulators", [sys.executable, "-m", "hub", "simulate", "--port-base", str(base),
+                                   "--seed", str(self.seed), "--workers", str(self.workers)])
+        for name in SIMULATOR_OFFSETS:
+            self._wait_http(name, f"{self.urls[name]}/healthz")
+        gateway, console, licensing = free_port(), free_port(), free_port()
+        self.urls.update(gateway=f"http://127.0.0.1:{gateway}", console=f"http://127.0.0.1:{console}",
+                         licensing=f"http://127.0.0.1:{licensing}")
+        self._spawn("hub", [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway),
+                            "--console-port", str(console)])
+        self._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume"])
+        self._spawn("licensing", [sys.executable, "-m", "simulators.licensing", "serve", "--port", str(licensing)])
+        for name in ("gateway", "licensing"):
+            self._wait_http(name, f"{self.urls[name]}/healthz")
+        return self
+
+    def _run_once(self, command: list[str]) -> None:
+        result = subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise ConfigError(f"{' '.join(command[2:])} failed: {result.stderr.strip()}")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+
+    def _wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process_name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise ConfigError(f"{process_name} exited with {process.returncode}; "
+                                      f"see {self.log_dir / (process_name + '.log')}")
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise ConfigError(f"{name} did not answer at {url} within {timeout:.0f}s")
+
+    def stop(self, grace: float = 20.0) -> dict[str, int]:
+        """SIGTERM every process, then SIGKILL what is left; their exit codes."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        codes = {}
+        for name, process in self.processes.items():
+            try:
+                codes[name] = process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                codes[name] = process.wait()
+        return codes
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def endpoint_settings(agency: str, base_url: str) -> dict[str, str]:
+    """Environment for the hub's outbound workers: each adapter service → the simulator's URL."""
+    if not base_url:
+        return {}
+    from hub.registry import load_adapter
+
+    settings = {}
+    for service in load_adapter(agency).outbound:
+        settings[service.endpoint_setting] = f"{base_url}/soap/{service_path(service)}"
+    return settings
+
+
+def service_path(service) -> str:
+    """The simulator's service path for an outbound service: its WSDL file name."""
+    return Path(service.wsdl).stem
