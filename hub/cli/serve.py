@@ -55,6 +55,8 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hub = bootstrap(settings)
+    with hub.open_transport() as transport:  # the hub owns the topology: declared before any role consumes
+        transport.declare(hub.routes)
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     for endpoint in _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port):

@@ -85,11 +85,16 @@ def private_refused(ctx: DemoContext) -> str:
     return f"below threshold: {outcomes[0]}; not insured: {outcomes[1]}"
 
 
+def _visa_worker(ctx: DemoContext):
+    """The worker the visa scenario brings in; the commercial licence asks for their profession."""
+    return ctx.population.find_worker(nationality="IND")
+
+
 def commercial(ctx: DemoContext) -> str:
     good = ctx.population.find_employer(cr_status="active", chamber_status="valid")
     expired = ctx.population.find_employer(cr_status="expired")
     approved = _apply(ctx, licence_type="commercial", employer_cr=good.cr_number,
-                      vacancies=[{"profession_code": "7112", "count": 2}])
+                      vacancies=[{"profession_code": _visa_worker(ctx).profession_code, "count": 2}])
     expect(_decision(approved) == "approved", f"{good.cr_number}: {_decision(approved)} ({_reasons(approved)})")
     refused = _apply(ctx, licence_type="commercial", employer_cr=expired.cr_number,
                      vacancies=[{"profession_code": "7112", "count": 1}])
@@ -100,16 +105,17 @@ def commercial(ctx: DemoContext) -> str:
 
 def visa_checks(ctx: DemoContext) -> str:
     licence = ctx.recall("commercial_licence")
-    worker = ctx.population.find_worker(nationality="IND")
-    yes = ctx.police.check_visa_eligibility(licence, worker.nationality, "7112")
+    worker = _visa_worker(ctx)
+    profession, other = worker.profession_code, "2211" if worker.profession_code != "2211" else "2212"
+    yes = ctx.police.check_visa_eligibility(licence, worker.nationality, profession)
     expect(_text(yes, "EligibleFlag") == "Y", f"visa check for {licence} said {_text(yes, 'ReasonCode')}")
-    no = ctx.police.check_visa_eligibility(licence, worker.nationality, "2211")
+    no = ctx.police.check_visa_eligibility(licence, worker.nationality, other)
     expect(_text(no, "EligibleFlag") == "N", "a profession the licence lacks was accepted")
     free_before = _free(ctx, licence)
-    ctx.police.report_visa_issued(worker, licence_no=licence, visa_no=f"EV-{worker.civil_number}",
-                                  profession_code="7112")
+    ctx.police.report_visa_issued(worker, licence_no=licence, visa_no=f"EV{worker.civil_number}")
     wait_for("the issued visa to use a vacancy", lambda: _free(ctx, licence) == free_before - 1)
-    return f"yes for 7112, no for 2211 ({_text(no, 'ReasonCode')}); vacancies {free_before} → {free_before - 1}"
+    return (f"yes for {profession}, no for {other} ({_text(no, 'ReasonCode')}); "
+            f"vacancies {free_before} → {free_before - 1}")
 
 
 def _text(element, tag: str) -> str:
@@ -148,7 +154,7 @@ def wage_files(ctx: DemoContext) -> str:
     inbox.mkdir(parents=True, exist_ok=True)
     month = date.today().replace(day=1) - timedelta(days=1)
     summary = write_month(ctx.population, month.year, month.month, inbox, late_ratio=0.1,
-                          employers=ctx.wage_employers)
+                          employers=range(min(ctx.wage_employers, ctx.population.spec.employers)))
     done = ctx.home / "drop" / "centralbank" / "done"
     wait_for(f"{summary.files} wage files to be processed",
              lambda: len(list(done.glob("SIF_*.csv"))) >= summary.files, timeout=120)
@@ -167,10 +173,10 @@ def court_cases(ctx: DemoContext) -> str:
     inbox.mkdir(parents=True, exist_ok=True)
     summary = write_batches(ctx.population, date.today() - timedelta(days=1), inbox)
     wait_for("licensing to apply the court updates",
-             lambda: len(_events(ctx, "LabourCaseUpdate")) >= summary.cases, timeout=60)
+             lambda: len(_events(ctx, "LabourCaseUpdate")) >= summary.updates, timeout=60)
     complaint = _refer_complaint(ctx, "CMP-DEMO-0007")
     wait_for("the court to receive the referral", lambda: complaint in _referral_ids(ctx))
-    return f"{summary.cases} case updates in {summary.files} batches applied; complaint {complaint} referred"
+    return f"{summary.updates} case updates in {summary.files} batches applied; complaint {complaint} referred"
 
 
 def _refer_complaint(ctx: DemoContext, complaint_id: str) -> str:
@@ -186,7 +192,7 @@ def _refer_complaint(ctx: DemoContext, complaint_id: str) -> str:
 
 def _referral_ids(ctx: DemoContext) -> list[str]:
     received = ctx.http.get(f"{ctx.urls['courts']}/referrals", timeout=10).json()["referrals"]
-    return [r.get("complaint_id") or r.get("ComplaintRef") or r.get("referral_ref") for r in received]
+    return [r.get("complaint_no") for r in received]
 
 
 def agency_down(ctx: DemoContext) -> str:

@@ -8,6 +8,7 @@ process answers.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -68,7 +69,7 @@ class Stack:
     def environment(self) -> dict[str, str]:
         env = {**os.environ, "RABT_HOME": str(self.home), "RABT_BROKER_URL": self.broker_url,
                "RABT_ROUTES_FILE": str(self.home / "routes.toml"), "PYTHONUNBUFFERED": "1"}
-        for name, offset in SIMULATOR_OFFSETS.items():
+        for name in SIMULATOR_OFFSETS:
             env.update(endpoint_settings(name, self.urls.get(name, "")))
         return env
 
@@ -91,10 +92,11 @@ class Stack:
                          licensing=f"http://127.0.0.1:{licensing}")
         self._spawn("hub", [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway),
                             "--console-port", str(console)])
-        self._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume"])
+        # The web app creates licensing's database first; the consumer starts once it answers.
         self._spawn("licensing", [sys.executable, "-m", "simulators.licensing", "serve", "--port", str(licensing)])
-        for name in ("gateway", "licensing"):
-            self._wait_http(name, f"{self.urls[name]}/healthz")
+        self._wait_http("licensing", f"{self.urls['licensing']}/healthz")
+        self._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume"])
+        self._wait_http("gateway", f"{self.urls['gateway']}/healthz")
         return self
 
     def _run_once(self, command: list[str]) -> None:
@@ -149,12 +151,15 @@ def endpoint_settings(agency: str, base_url: str) -> dict[str, str]:
         return {}
     from hub.registry import load_adapter
 
-    settings = {}
-    for service in load_adapter(agency).outbound:
-        settings[service.endpoint_setting] = f"{base_url}/soap/{service_path(service)}"
-    return settings
+    paths = simulator_service_paths(agency)
+    return {service.endpoint_setting: f"{base_url}/soap/{paths[service.wsdl]}"
+            for service in load_adapter(agency).outbound}
 
 
-def service_path(service) -> str:
-    """The simulator's service path for an outbound service: its WSDL file name."""
-    return Path(service.wsdl).stem
+@functools.cache
+def simulator_service_paths(agency: str) -> dict[str, str]:
+    """WSDL file name → the path the agency's simulator serves it at (they share the contract file)."""
+    from simulators.registry import create
+
+    app = create(agency, {"workers": 200})
+    return {service.wsdl.name: service.name for service in app.extensions["rabt_simulator"]["services"]}
