@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
+from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
 from hub.messagelog import MessageLog, PendingMessage
 from hub.transports.base import Message, Transport
@@ -74,6 +76,7 @@ class OutboxRelay:
             self.last_error = None
             return 0
         ids = [p.message_id for p in pending]
+        started = time.monotonic()
         try:
             self.transport.publish([to_message(p) for p in pending])
         except (TransportError, *self.transport.connection_errors) as exc:
@@ -81,9 +84,15 @@ class OutboxRelay:
             failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
             log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
                         len(failed), len(ids), exc)
-            return self.log.mark_published([mid for mid in ids if mid not in failed])
+            return self._published([p for p in pending if p.message_id not in failed])
         self.last_error = None
-        return self.log.mark_published(ids)
+        metrics.observe_confirm_latency(time.monotonic() - started)
+        return self._published(pending)
+
+    def _published(self, confirmed: list[PendingMessage]) -> int:
+        for message in confirmed:
+            metrics.record_published(message.source_agency, message.message_type)
+        return self.log.mark_published([m.message_id for m in confirmed])
 
     def drain(self) -> int:
         """Relay batches until the outbox is empty or a round fails; how many went out."""

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub import canonical
+from hub import canonical, metrics
 from hub.envelope import build_envelope, new_header
 from hub.errors import AccessDeniedError, DuplicateMessageError, RabtError, SignatureError
 from hub.mapping import Mappings
@@ -89,11 +89,15 @@ class Pipeline:
         except RabtError as exc:
             exc.agency = exc.agency or inbound.agency
             self.log.refuse(inbound.raw, inbound.agency, f"{exc.code}: {exc.reason}")
+            metrics.record_refused(inbound.agency, exc.code)
             raise
         try:
-            return Receipt(self.log.accept(record))
+            receipt = Receipt(self.log.accept(record))
         except DuplicateMessageError as exc:
             return Receipt(exc.first_message_id, duplicate=True)
+        metrics.record_received(inbound.agency, inbound.message_type)
+        metrics.mark_processed()
+        return receipt
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if payload.find(f"{{{DS}}}Signature") is None:

@@ -97,3 +97,19 @@ def test_refusals_name_the_stage_and_are_kept(pipeline, log):
     reasons = [r.reason for r in log.refusals("police")]
     assert len(reasons) == 3 and any(r.startswith("mapping:") for r in reasons)
     assert log.unpublished() == []
+
+
+def test_accepted_and_refused_input_is_counted_in_metrics(pipeline):
+    from hub.metrics import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    received = value("rabt_messages_received_total", agency="police", message_type="WorkerArrival")
+    refused = value("rabt_messages_refused_total", agency="police", code="not-allowed")
+    raw = ARRIVAL.encode()
+    pipeline.accept(inbound(raw, source_message_id="ROP-metrics"), parse_xml(raw))
+    with pytest.raises(AccessDeniedError):
+        pipeline.accept(inbound(b"<x/>", message_type="VisaIssued"), parse_xml(b"<x/>"))
+    assert value("rabt_messages_received_total", agency="police", message_type="WorkerArrival") == received + 1
+    assert value("rabt_messages_refused_total", agency="police", code="not-allowed") == refused + 1
