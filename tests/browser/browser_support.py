@@ -11,12 +11,16 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 def login(driver, served, user: str = "operator") -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(served.url + "/login")
     driver.find_element(By.ID, "username").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "login").click()
-    assert driver.find_element(By.ID, "who").text == user
+    # The click starts a navigation; on a cold browser the next page can take a moment to arrive.
+    who = WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.ID, "who")))
+    assert who.text == user
 
 
 def screenshot(driver, name: str) -> Path:
