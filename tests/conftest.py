@@ -37,3 +37,25 @@ def pki_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trust_store(pki_dir) -> TrustStore:
     return TrustStore.load(pki_dir)
+
+
+@pytest.fixture(scope="module")
+def postgres_database_url():
+    """A fresh database on the real PostgreSQL, dropped afterwards (skip, or fail under RABT_REQUIRE_BROKER=1)."""
+    import uuid
+
+    import psycopg
+
+    admin_url = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(admin_url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,7 +12,6 @@ import os
 import re
 import uuid
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from console_support import (
@@ -330,20 +329,8 @@ def test_real_answers_match_the_documented_schemas(env, method, path, needed, bo
 
 
 @pytest.fixture(scope="module")
-def postgres_url():
-    admin_url = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        psycopg.connect(admin_url, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"rabt_console_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def postgres_url(postgres_database_url):
+    return postgres_database_url
 
 
 @pytest.mark.postgres

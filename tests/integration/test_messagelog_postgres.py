@@ -8,8 +8,6 @@ unreachable these tests skip, or fail with RABT_REQUIRE_BROKER=1.
 
 from __future__ import annotations
 
-import os
-import uuid
 
 import psycopg
 import pytest
@@ -24,24 +22,11 @@ from hub.messagelog.schema import metadata
 from hub.outbox import OutboxRelay, to_message
 
 pytestmark = pytest.mark.postgres
-PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="module")
-def server_url():
-    """Base URL of a fresh database on the real server, dropped afterwards."""
-    try:
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def server_url(postgres_database_url):
+    return postgres_database_url
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -15,24 +13,11 @@ from hub.errors import MessageLogError
 from hub.idempotency import IdempotentConsumer
 from hub.messagelog.db import make_engine
 
-PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="module")
-def pg_database_url():
-    """A fresh database on the real server, dropped afterwards (skip/fail when unreachable)."""
-    try:
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_database_url(postgres_database_url):
+    return postgres_database_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
