@@ -15,15 +15,19 @@ SAMPLES = Path(__file__).parent / "samples"
 TEST_PARTIES = ["police", "commerce", "insurance", "centralbank", "courts", "licensing"]
 
 
+def unavailable(problem: str) -> None:
+    """A service the test needs is missing: skip — unless CI demands it (RABT_REQUIRE_BROKER=1), then fail."""
+    if os.environ.get("RABT_REQUIRE_BROKER") == "1":
+        pytest.fail(f"{problem} (RABT_REQUIRE_BROKER=1)")
+    pytest.skip(problem)
+
+
 def require_service(name: str, host: str, port: int) -> None:
-    """Skip when a server is not listening — unless CI demands it (RABT_REQUIRE_BROKER=1)."""
+    """Skip or fail (see :func:`unavailable`) when a server is not listening."""
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as exc:
-        message = f"{name} not reachable on {host}:{port}: {exc}"
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(message + " (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(message)
+        unavailable(f"{name} not reachable on {host}:{port}: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +54,7 @@ def postgres_database_url():
     try:
         psycopg.connect(admin_url, connect_timeout=3).close()
     except psycopg.Error as exc:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"PostgreSQL not reachable: {exc} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        unavailable(f"PostgreSQL not reachable: {exc}")
     name = f"rabt_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -8,11 +8,12 @@ where it fails them: CI must install ``chromium chromium-driver`` (apt) and
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 
 import pytest
+
+from tests.conftest import unavailable
 from console_support import console_users, make_hub
 from werkzeug.serving import make_server
 
@@ -36,9 +37,7 @@ def _missing_browser() -> str | None:
 def browser_available() -> None:
     problem = _missing_browser()
     if problem:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"{problem} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(problem)
+        unavailable(problem)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.conftest import unavailable
+
 from hub.routing import Routes
 from hub.transports import Transport, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
@@ -43,9 +45,7 @@ class Backend:
 def _require_broker() -> None:
     problem = broker_problem(AMQP_URL)
     if problem:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(problem)
+        unavailable(problem)
 
 
 @pytest.fixture(params=["sqlite", "amqp"])

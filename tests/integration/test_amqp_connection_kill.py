@@ -10,7 +10,6 @@ and republished duplicates are expected, losses and double applications are not.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -18,6 +17,8 @@ import time
 import uuid
 
 import pytest
+
+from tests.conftest import unavailable
 
 from hub.transports import Message, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
@@ -31,9 +32,7 @@ RUN = uuid.uuid4().hex[:8]
 def routes():
     problem = broker_problem(DEFAULT_AMQP_URL) or (None if shutil.which("rabbitmqctl") else "no rabbitmqctl")
     if problem:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
+        unavailable(problem)
     routes = isolated_routes()
     with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
         admin.declare(routes)

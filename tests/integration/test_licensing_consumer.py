@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import unavailable
 from lxml import etree
 
 from hub.envelope import build_envelope, new_header
@@ -297,10 +299,8 @@ def broker(request, tmp_path):
     routes = isolated_routes()
     if request.param == "amqp":
         problem = broker_problem(AMQP_URL)
-        if problem and os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
         if problem:
-            pytest.skip(problem)
+            unavailable(problem)
         url = AMQP_URL
     else:
         url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
@@ -473,9 +473,7 @@ def any_state(request, tmp_path):
             name = f"rabt_licensing_{os.getpid()}_{threading.get_ident() % 10000}_{int(time.time() * 1000) % 100000}"
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
     except sa.exc.OperationalError as exc:
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(f"PostgreSQL not usable: {exc} (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(f"PostgreSQL not usable: {exc}")
+        unavailable(f"PostgreSQL not usable: {exc}")
     state = LicensingState(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
     try:
         yield state

@@ -13,6 +13,8 @@ import os
 import time
 
 import pytest
+
+from tests.conftest import unavailable
 from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
 
 from hub.outbound import OutboundSettings
@@ -30,9 +32,7 @@ def broker(request, tmp_path):
     if request.param == "amqp":
         problem = broker_problem(AMQP_URL)
         if problem:
-            if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-                pytest.fail(problem + " (RABT_REQUIRE_BROKER=1)")
-            pytest.skip(problem)
+            unavailable(problem)
         url = AMQP_URL
     else:
         url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"

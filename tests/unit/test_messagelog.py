@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 
 import psycopg
 import pytest
+
+from tests.conftest import unavailable
 import sqlalchemy as sa
 
 from hub.errors import AuditChainError, DuplicateMessageError, MessageLogError
@@ -30,10 +32,7 @@ def postgres_or_skip(admin_url: str = PG_ADMIN_URL) -> None:
     try:
         psycopg.connect(admin_url, connect_timeout=3).close()
     except psycopg.Error as exc:
-        message = f"PostgreSQL not reachable at {admin_url}: {exc}"
-        if os.environ.get("RABT_REQUIRE_BROKER") == "1":
-            pytest.fail(message + " (RABT_REQUIRE_BROKER=1)")
-        pytest.skip(message)
+        unavailable(f"PostgreSQL not reachable at {admin_url}: {exc}")
 
 
 @pytest.fixture(scope="session")
