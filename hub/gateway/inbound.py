@@ -15,7 +15,7 @@ from hub.adapter import Adapter, InboundOperation
 from hub.bootstrap import Hub
 from hub.envelope import read_envelope, utc_now
 from hub.errors import AgencyFaultError, RabtError, SchemaError, SignatureError
-from hub.gateway.contracts import AgencyContracts
+from hub.contracts import AgencyContracts
 from hub.messagelog import Accepted
 from hub.pipeline import Inbound, Receipt
 from hub.signing import DS

@@ -53,7 +53,7 @@ from hub.errors import (
     RabtError,
     SignatureError,
 )
-from hub.gateway.contracts import AgencyContracts
+from hub.contracts import AgencyContracts
 from hub.idempotency import IdempotentConsumer
 from hub.mapping import Mappings
 from hub.messagelog import MessageLog

@@ -11,7 +11,7 @@ from lxml import etree
 from hub import canonical
 from hub.adapter import AGENCY_SCHEMAS
 from hub.errors import MappingError
-from hub.gateway.contracts import AgencyContracts
+from hub.contracts import AgencyContracts
 from hub.mapping import Mappings
 from hub.outbound.answers import fault_document
 from hub.outbound.client import AgencySoapFault

@@ -12,7 +12,7 @@ from lxml import etree
 from adapters.police import ADAPTER
 from hub import canonical
 from hub.errors import MappingError
-from hub.gateway.contracts import AgencyContracts
+from hub.contracts import AgencyContracts
 from hub.gateway.inbound import receipt_document
 from hub.mapping import Mappings
 from hub.pipeline import Receipt

@@ -1,4 +1,4 @@
-"""The agencies' own XSDs, used to check requests before mapping them.
+"""The agencies' own XSDs: requests and answers are checked in the agency's terms before mapping.
 
 A request that breaks the agency's published contract is refused in the
 agency's terms (its element, its line) before any mapping runs. Schemas are
