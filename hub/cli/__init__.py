@@ -33,6 +33,7 @@ COMMANDS = [
     "hub.cli.drop:drop",
     "hub.cli.worker:worker",
     "hub.cli.demo:demo",
+    "hub.cli.mapcmd:map_file",
 ]
 
 
