@@ -84,14 +84,15 @@ class InboundHandler:
 
     def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
         record, _ = self.hub.pipeline.canonicalize(inbound, payload)
-        self.hub.log.accept(record)
+        # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
+        self.hub.log.accept(record, enqueue=False)
         request = Message(body=record.envelope, routing_key=record.routing_key, message_id=record.message_id,
                           correlation_id=record.correlation_id,
                           headers={"message-type": record.message_type, "source-agency": record.source_agency})
         try:
             reply = self._transport().request(request, timeout=self.reply_timeout)
         except RabtError as exc:
-            # The agency gets a fault and asks again: the outbox must never send this question later.
+            # The agency gets a fault and asks again; the log says this question was given up.
             self.hub.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
             raise
         self.hub.log.mark_published([record.message_id])
@@ -108,8 +109,8 @@ class InboundHandler:
         return body, record.message_id
 
     def _log_answer(self, header, envelope_bytes: bytes) -> None:
-        # Delivered straight back over request/reply: log it, but not for the outbox to send again.
-        self.hub.log.accept(Accepted.from_header(header, envelope_bytes, envelope_bytes))
+        # Delivered straight back over request/reply: logged, never for the relay to send again.
+        self.hub.log.accept(Accepted.from_header(header, envelope_bytes, envelope_bytes), enqueue=False)
         self.hub.log.mark_published([header.message_id])
 
     def _check_own_response(self, adapter: Adapter, response: etree._Element) -> None:

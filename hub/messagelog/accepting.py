@@ -36,8 +36,8 @@ class BatchResult:
     """One error per duplicate (``first_message_id`` names the earlier message)."""
 
 
-def store(conn: Connection, records: Sequence[Accepted]) -> BatchResult:
-    """Store every non-duplicate record with status ``received`` and an outbox row."""
+def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True) -> BatchResult:
+    """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``)."""
     for record in records:
         record.validate()
     _refuse_taken_ids(conn, records)
@@ -48,7 +48,8 @@ def store(conn: Connection, records: Sequence[Accepted]) -> BatchResult:
     rows = [_message_values(record, now) for record in fresh]
     seqs = chain.append(conn, [_entry(row, now) for row in rows])
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
-    conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
+    if enqueue:
+        conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
     return BatchResult([row["message_id"] for row in rows], duplicates)
 
 

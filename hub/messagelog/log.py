@@ -43,6 +43,8 @@ _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding
 _PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True))).values(
     status="published", published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
 _ENQUEUE = sa.insert(_o)
+_UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)),
+                                           _m.c.status == "received")
 
 
 def open_message_log(url: str, *, create: bool = True) -> MessageLog:
@@ -83,18 +85,20 @@ class MessageLog:
             chain.lock(conn)  # taken first, so every writer queues in the same order
             yield conn
 
-    def accept(self, record: Accepted) -> str:
+    def accept(self, record: Accepted, *, enqueue: bool = True) -> str:
         """Store ``record`` with status ``received`` and queue it for publishing; its id.
 
-        Raises DuplicateMessageError (with ``first_message_id``) when the agency
-        sent this message id before; nothing new is stored then.
+        With ``enqueue=False`` the caller sends the message itself (request/reply):
+        it is logged but the relay never sees it, unless :meth:`enqueue` hands it
+        over later. Raises DuplicateMessageError (with ``first_message_id``) when
+        the agency sent this message id before; nothing new is stored then.
         """
-        result = self.accept_many([record])
+        result = self.accept_many([record], enqueue=enqueue)
         if result.duplicates:
             raise result.duplicates[0]
         return record.message_id
 
-    def accept_many(self, records: Sequence[Accepted]) -> BatchResult:
+    def accept_many(self, records: Sequence[Accepted], *, enqueue: bool = True) -> BatchResult:
         """Store a batch (a wage file's records, say) in one transaction.
 
         Duplicates are left out and reported in the result; a malformed record
@@ -104,7 +108,18 @@ class MessageLog:
         if not records:
             return BatchResult()
         with self._writing("store the messages") as conn:
-            return accepting.store(conn, records)
+            return accepting.store(conn, records, enqueue)
+
+    def enqueue(self, message_id: str) -> bool:
+        """Hand a message logged with ``enqueue=False`` to the relay; False if it was sent or queued already."""
+        with self._writing("queue a message for publishing") as conn:
+            status = conn.execute(sa.select(_m.c.status).where(_m.c.message_id == message_id)).scalar()
+            if status is None:
+                raise MessageLogError("no such message in the log", message_id=message_id)
+            if status != "received" or conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None:
+                return False
+            conn.execute(_ENQUEUE, {"message_id": message_id, "enqueued_at": timestamp()})
+        return True
 
     def refuse(self, raw: bytes | str, agency: str | None, reason: str) -> str:
         """Keep refused input (unparseable, bad signature…) with the reason; its refusal id."""
@@ -153,8 +168,9 @@ class MessageLog:
     def mark_published(self, message_ids: Iterable[str]) -> int:
         """Record that the broker confirmed these messages; how many were still pending.
 
-        Ids no longer in the outbox (already marked, discarded) are skipped, so
-        a relay that re-publishes after a crash does not double the history.
+        Pending means in the outbox, or logged with ``enqueue=False`` and not
+        sent yet (status ``received``). Others (already marked, discarded) are
+        skipped, so a relay that re-publishes after a crash does not double the history.
         """
         ids = list(dict.fromkeys(message_ids))
         if not ids:
@@ -162,6 +178,7 @@ class MessageLog:
         now = timestamp()
         with self._writing("mark messages published") as conn:
             queued = set(conn.execute(_IN_OUTBOX, {"ids": ids}).scalars())
+            queued |= set(conn.execute(_UNSENT, {"ids": ids}).scalars())
             pending = [mid for mid in ids if mid in queued]
             if pending:
                 chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in pending])

@@ -117,17 +117,18 @@ class Answerer:
     def send(self, transport: Transport, delivery: Delivery, query: Header, answer: Answer) -> str:
         """Log ``answer`` (or find the one logged first) and send it; the sent message id."""
         try:
-            self.log.accept(answer.record())
+            # Not queued yet: a relay publishing it before the direct reply would deliver it twice.
+            self.log.accept(answer.record(), enqueue=False)
             message = answer.message()
         except DuplicateMessageError:
             message = self.stored_answer(query)  # another delivery of this query answered first
             if message is None:
                 raise MessageLogError("answer was logged but cannot be found", message_id=query.message_id)
-            self.resend(transport, delivery, message)
-            return message.message_id
         direct = self._reply(transport, delivery, message)
         if direct and not self._late(query):
-            self.log.mark_published([message.message_id])  # delivered: not for the relay to send again
+            self.log.mark_published([message.message_id])
+        else:  # nobody is waiting for it (any more): the relay routes it to the asker's queue
+            self.log.enqueue(message.message_id)
         return message.message_id
 
     def resend(self, transport: Transport, delivery: Delivery, message: Message) -> None:

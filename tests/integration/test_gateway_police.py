@@ -189,8 +189,8 @@ def visa_verdict(query: etree._Element) -> etree._Element:
 class LicensingResponder:
     """A thread playing licensing: verifies each query from the hub and answers it, signed."""
 
-    def __init__(self, gateway: Gateway, signer: Signer) -> None:
-        self.gateway, self.signer = gateway, signer
+    def __init__(self, gateway: Gateway, signer: Signer, before_reply=None) -> None:
+        self.gateway, self.signer, self.before_reply = gateway, signer, before_reply
         self.stop = threading.Event()
         self.answered: list[tuple[str, str]] = []  # (query message id, answer message id)
         self.reply_errors: list[RabtError] = []
@@ -218,6 +218,8 @@ class LicensingResponder:
                                     source_system="licensing", raw_payload=etree.tostring(result))
         body = self.signer.sign_bytes(build_envelope(reply, result))
         self.answered.append((header.message_id, reply.message_id))
+        if self.before_reply is not None:
+            self.before_reply(header)
         try:
             transport.reply(delivery, Message(body, routing_key("police", "VisaEligibilityResult", "licensing"),
                                               reply.message_id, reply.correlation_id))
@@ -323,6 +325,24 @@ def test_visa_check_is_answered_by_licensing(gateway, police, pki_dir):
     assert answer.correlation_id == query.correlation_id
     assert gateway.verifier.verify(parse_xml(answer.envelope), expected_signer="licensing")
     assert not {query_id, answer_id} & gateway.outbox()  # went over request/reply, not the outbox
+
+
+def test_a_relay_running_while_the_question_is_in_flight_sends_nothing(gateway, police, pki_dir):
+    # The relay of `rabt serve` runs beside the gateway: a question or answer that went over
+    # request/reply must never reach the outbox, or it would be routed to a queue a second time.
+    relayed = []
+
+    def relay_now(header) -> None:
+        relayed.append(header.message_id in gateway.outbox())
+        with gateway.hub.open_transport() as transport:
+            relayed.append(OutboxRelay(gateway.hub.log, transport).drain())
+
+    with LicensingResponder(gateway, licensing_signer(pki_dir), before_reply=relay_now) as licensing:
+        answer = call(police, police_sample("CheckVisaEligibility"))
+    [(query_id, answer_id)] = licensing.answered
+    assert answer.EligibleFlag == "Y" and relayed == [False, 0]
+    assert not {query_id, answer_id} & gateway.outbox()
+    assert [gateway.hub.log.get(i).status for i in (query_id, answer_id)] == ["published", "published"]
 
 
 def test_licensing_replies_are_not_reported_undeliverable(gateway, police, pki_dir):

@@ -106,6 +106,24 @@ def test_accept_stores_everything_and_queues_it(log):
     assert log.get("unknown") is None
 
 
+def test_a_message_sent_directly_is_logged_but_never_queued(log):
+    # request/reply: the sender delivers it itself, so a relay must not publish it too
+    log.accept(record(1), enqueue=False)
+    assert log.get("msg-1").status == "received" and log.unpublished(10) == []
+    assert log.mark_published(["msg-1"]) == 1
+    assert log.get("msg-1").status == "published" and log.get("msg-1").published_at is not None
+    assert log.mark_published(["msg-1"]) == 0 and log.enqueue("msg-1") is False
+    assert [e.status for e in log.events("msg-1")] == ["received", "published"]
+
+
+def test_a_direct_message_nobody_took_goes_to_the_relay_once(log):
+    log.accept(record(2), enqueue=False)
+    assert log.enqueue("msg-2") is True and log.enqueue("msg-2") is False
+    assert [p.message_id for p in log.unpublished(10)] == ["msg-2"]
+    with pytest.raises(MessageLogError, match="no such message"):
+        log.enqueue("msg-unknown")
+
+
 def test_duplicate_agency_message_is_refused_and_stores_nothing(log):
     log.accept(record(1))
     with pytest.raises(DuplicateMessageError) as caught:
