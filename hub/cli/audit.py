@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from hub.config import Settings
@@ -25,7 +27,7 @@ def verify(settings: Settings, database_url: str | None, progress: bool | None) 
     Exit 0 when intact; exit 1 naming the first broken record and why.
     """
     url = database_url or settings.effective_database_url
-    show = click.get_text_stream("stderr").isatty() if progress is None else progress
+    show = sys.stderr.isatty() if progress is None else progress
     with open_message_log(url, create=False) as log:
         report = log.verify_chain(_report_progress if show else None, every=50_000)
     click.echo(f"chain intact: {report.records} records (head {report.head_hash})")

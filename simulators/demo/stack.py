@@ -33,6 +33,9 @@ max_attempts = 3
 destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts"]
 """
 
+#: circuit breakers on the same compressed clock as DEMO_ROUTES' retries
+DEMO_OUTBOUND = {"RABT_OUTBOUND_BREAKER_RESET": "1", "RABT_OUTBOUND_BACKOFF": "0.1"}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -68,7 +71,9 @@ class Stack:
 
     def environment(self) -> dict[str, str]:
         env = {**os.environ, "RABT_HOME": str(self.home), "RABT_BROKER_URL": self.broker_url,
-               "RABT_ROUTES_FILE": str(self.home / "routes.toml"), "PYTHONUNBUFFERED": "1"}
+               "RABT_ROUTES_FILE": str(self.home / "routes.toml"), "PYTHONUNBUFFERED": "1",
+               # the demo's clock runs fast (retries in seconds): an open circuit tries again as soon
+               **DEMO_OUTBOUND}
         for name in SIMULATOR_OFFSETS:
             env.update(endpoint_settings(name, self.urls.get(name, "")))
         return env

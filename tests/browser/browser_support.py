@@ -23,6 +23,14 @@ def login(driver, served, user: str = "operator") -> None:
     assert who.text == user
 
 
+def wait_until(driver, condition, timeout: float = 10):
+    """``condition(driver)`` truthy within ``timeout``; elements replaced by a page reload are looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(condition)
+
+
 def screenshot(driver, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name

@@ -7,14 +7,13 @@ import threading
 import time
 
 import pytest
-from browser_support import login, screenshot
+from browser_support import login, screenshot, wait_until
 from console_support import accept_arrival, accept_renewal, dead_letter_all, deliver_all, relay
 
 try:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # the browser_available fixture then skips, or fails under RABT_REQUIRE_BROKER=1
-    By = WebDriverWait = None
+    By = None
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,7 +74,8 @@ def test_a_click_replays_a_dead_letter_which_is_then_delivered(driver, served):
     screenshot(driver, "dead-letters-before.png")
     row = driver.find_element(By.CSS_SELECTOR, f'tr.dead-letter[data-message-id="{wanted}"]')
     row.find_element(By.CSS_SELECTOR, "button.replay-one").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "dead-count").text == "1")
+    # the replay reloads the page, so the counter element is replaced under the wait
+    wait_until(driver, lambda d: d.find_element(By.ID, "dead-count").text == "1")
     remaining = [r.get_attribute("data-message-id") for r in driver.find_elements(By.CSS_SELECTOR, "tr.dead-letter")]
     assert remaining == [other]
     assert "ok" in driver.find_element(By.CSS_SELECTOR, "ul.flashes li.ok").text
@@ -102,7 +102,7 @@ def test_arabic_names_render_right_to_left(driver, served):
     assert driver.execute_script(direction, arabic) == "rtl"
     assert driver.execute_script(direction, english) == "ltr"
     driver.find_element(By.ID, "lang-switch").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ar")
+    wait_until(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ar")
     assert driver.execute_script(direction, driver.find_element(By.TAG_NAME, "main")) == "rtl"
     assert driver.find_element(By.TAG_NAME, "h2").text == "مسار الرسالة"
     english = driver.find_element(By.CSS_SELECTOR, 'bdi.name[lang="en"]')
