@@ -19,75 +19,12 @@ import time
 import uuid
 from pathlib import Path
 
-import pika
-
 from hub.routing import load_routes
 from hub.transports import Message, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL
+from raw_pika import RawPika, rates
 
 BODY = b"<m>" + b"x" * (2048 - 7) + b"</m>"
-
-
-class RawPika:
-    """Pipelined publish (window of confirms) then consume with manual acks, all from callbacks."""
-
-    def __init__(self, url: str, queue: str, count: int, window: int, prefetch: int) -> None:
-        self.url, self.queue, self.count, self.window, self.prefetch = url, queue, count, window, prefetch
-        self.sent = self.confirmed = self.received = 0
-        self.failed = 0
-        self.marks: dict[str, float] = {}
-
-    def run(self) -> dict[str, float]:
-        self.conn = pika.SelectConnection(pika.URLParameters(self.url), on_open_callback=self._on_open,
-                                          on_open_error_callback=self._on_error, on_close_callback=self._on_close)
-        self.conn.ioloop.start()
-        if self.failed or self.received != self.count:
-            raise RuntimeError(f"raw pika run incomplete: received {self.received}, failed {self.failed}")
-        return self.marks
-
-    def _on_error(self, _conn, exc) -> None:
-        self.conn.ioloop.stop()
-        raise RuntimeError(f"cannot connect: {exc!r}")
-
-    def _on_close(self, _conn, _reason) -> None:
-        self.conn.ioloop.stop()
-
-    def _on_open(self, conn) -> None:
-        conn.channel(on_open_callback=self._on_channel)
-
-    def _on_channel(self, channel) -> None:
-        self.ch = channel
-        channel.queue_declare(self.queue, durable=True, arguments={"x-queue-type": "quorum"},
-                              callback=lambda _f: channel.confirm_delivery(self._on_confirm, callback=self._start))
-
-    def _start(self, _frame) -> None:
-        self.marks["start"] = time.perf_counter()
-        self._pump()
-
-    def _pump(self) -> None:
-        while self.sent < self.count and self.sent - self.confirmed < self.window:
-            self.sent += 1
-            props = pika.BasicProperties(delivery_mode=2, message_id=f"raw-{self.sent}", content_type="application/xml")
-            self.ch.basic_publish("", self.queue, BODY, props, mandatory=True)
-
-    def _on_confirm(self, frame) -> None:
-        method = frame.method
-        done = method.delivery_tag - self.confirmed if method.multiple else 1
-        self.failed += done if isinstance(method, pika.spec.Basic.Nack) else 0
-        self.confirmed += done
-        if self.confirmed >= self.count:
-            self.marks["published"] = time.perf_counter()
-            self.ch.basic_qos(prefetch_count=self.prefetch,
-                              callback=lambda _f: self.ch.basic_consume(self.queue, self._on_message))
-        else:
-            self._pump()
-
-    def _on_message(self, channel, method, _props, _body) -> None:
-        channel.basic_ack(method.delivery_tag)
-        self.received += 1
-        if self.received == self.count:
-            self.marks["consumed"] = time.perf_counter()
-            channel.queue_delete(self.queue, callback=lambda _f: self.conn.close())
 
 
 def run_hub(url: str, count: int, prefetch: int, **opts) -> dict[str, float]:
@@ -109,13 +46,6 @@ def run_hub(url: str, count: int, prefetch: int, **opts) -> dict[str, float]:
     return marks
 
 
-def rates(count: int, marks: dict[str, float]) -> tuple[float, float, float]:
-    """(publish msg/s, consume msg/s, end-to-end msg/s)."""
-    pub = marks["published"] - marks["start"]
-    con = marks["consumed"] - marks["published"]
-    return count / pub, count / con, count / (marks["consumed"] - marks["start"])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000)
@@ -129,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.count} messages x {len(BODY)} bytes, persistent, quorum queue, confirms (window {args.window}),"
              f" manual acks (prefetch {args.prefetch})"]
     raw = rates(args.count, RawPika(args.url, f"bench-raw-{uuid.uuid4().hex[:8]}", args.count, args.window,
-                                    args.prefetch).run())
+                                    args.prefetch, [BODY]).run())
     hub = rates(args.count, run_hub(args.url, args.count, args.prefetch, window=args.window))
     lines += [f"{'':<22} {'publish':>10} {'consume':>10} {'end-to-end':>11}  (msg/s)",
               f"{'raw pika':<22} {raw[0]:>10.0f} {raw[1]:>10.0f} {raw[2]:>11.0f}",
