@@ -3,6 +3,8 @@
     POST /api/applications          submit and decide (201, the application + decision)
     GET  /api/applications/<number> an application with its latest decision
     GET  /api/licences/<number>     a licence with vacancies granted / used / free
+    GET  /api/visa-eligibility      the visa check the police ask through the hub, asked directly
+                                    (?licence_number=&profession_code=&nationality=[&licence_type=])
     GET  /api/decisions             latest decisions first
     GET  /api/events                canonical messages applied (?type=WorkerArrival)
     POST /api/referrals             refer a complaint to the labour court (202, hub message id)
@@ -26,6 +28,7 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 
 from hub.errors import InputError, RabtError
 from simulators.licensing import decider as decider_module
+from simulators.licensing import rules
 from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_refer
 from simulators.licensing.pages import INDEX, text_lang
 from simulators.licensing.referrals import referral_body
@@ -38,6 +41,9 @@ _PATTERNS = {
     "nationality": re.compile(r"[A-Z]{3}"),
 }
 _MAX_VACANCIES = 500
+_LICENCE_NUMBER = re.compile(r"(PL|CL)-[0-9A-Za-z-]{1,40}")
+#: the police mapping's rule (mappings/police/_police.xsl, licence-type): the number says the type
+_TYPE_BY_PREFIX = {"PL": rules.PRIVATE, "CL": rules.COMMERCIAL}
 
 
 def _checked(field: str, value) -> str | None:
@@ -173,6 +179,27 @@ def get_licence(number: str):
     if licence is None:
         return jsonify(error="not-found", reason=f"no licence {number}"), 404
     return jsonify(licence)
+
+
+@api.get("/api/visa-eligibility")
+def get_visa_eligibility():
+    """Read-only: the same rule the consumer answers a VisaEligibilityQuery with; nothing recorded."""
+    args = request.args
+    number = args.get("licence_number", "")
+    if not _LICENCE_NUMBER.fullmatch(number):
+        raise InputError(f"licence_number {number!r} is not a licence number (PL-... or CL-...)")
+    profession = _checked("profession_code", args.get("profession_code"))
+    if profession is None:
+        raise InputError("profession_code is required")
+    licence_type = args.get("licence_type") or _TYPE_BY_PREFIX[number[:2]]
+    if licence_type not in _TYPE_BY_PREFIX.values():
+        raise InputError(f"licence_type must be private or commercial, got {licence_type!r}")
+    wiring = _wiring()
+    verdict = rules.check_visa(wiring.state.licence_view(number), licence_type, profession,
+                               _checked("nationality", args.get("nationality")),
+                               rules.local_today(wiring.decider.now()))
+    return jsonify(licence_number=number, eligible=verdict.eligible, remaining=verdict.remaining,
+                   reason={"code": verdict.reason.code, "text": verdict.reason.text})
 
 
 @api.get("/api/decisions")

@@ -296,3 +296,47 @@ def test_referred_application_is_decided_again_when_asked_and_a_decided_one_is_f
     assert decider.decide(number)["decision"] == "approved"
     assert len(agencies.asked) == asked  # nobody asked again
     assert [d["decision"] for d in state.decisions()] == ["approved", "referred"]
+
+
+def _direct_visa_check(client, **params):
+    return client.get("/api/visa-eligibility", query_string=params)
+
+
+def test_direct_visa_check_gives_the_consumers_answer_and_records_nothing(state):
+    from simulators.licensing.consumer import LicensingConsumer
+
+    client = client_for(state, FakeAgencies())
+    licence = client.post("/api/applications", json=commercial()).get_json()["decision"]["licence_number"]
+    consumer = LicensingConsumer(state, verify=lambda raw: raw, now=lambda: NOW)
+    cases = [("711201", "PHL", "commercial", True, "vacancy-available", 6),
+             ("741101", "IND", "commercial", True, "vacancy-available", 2),
+             ("741101", "PHL", "commercial", False, "nationality-not-allowed", 0),
+             ("999999", "IND", "commercial", False, "profession-mismatch", 0),
+             ("711201", "IND", "private", False, "licence-type-mismatch", None)]
+    for profession, nationality, licence_type, eligible, code, remaining in cases:
+        params = {"licence_number": licence, "profession_code": profession, "nationality": nationality}
+        # the licence type defaults to what the number says, as the police mapping derives it
+        params |= {"licence_type": licence_type} if licence_type == "private" else {}
+        body = _direct_visa_check(client, **params).get_json()
+        assert (body["eligible"], body["reason"]["code"], body["remaining"]) == (eligible, code, remaining)
+        queued = consumer.visa_answer({"licence_number": licence, "licence_type": licence_type,
+                                       "profession_code": profession, "nationality": nationality})
+        assert (queued.eligible, queued.reason.code, queued.remaining) == (eligible, code, remaining)
+    assert _direct_visa_check(client, licence_number="CL-1999-000001", profession_code="711201").get_json()[
+        "reason"]["code"] == "licence-not-found"
+    assert client.get("/api/events").get_json() == {"events": []}
+    assert sum(v["used"] for v in client.get(f"/api/licences/{licence}").get_json()["vacancies"]) == 0
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"profession_code": "711201"}, "licence_number"),
+    ({"licence_number": "XX-2024-000001", "profession_code": "711201"}, "licence_number"),
+    ({"licence_number": "CL-2024-000001"}, "profession_code is required"),
+    ({"licence_number": "CL-2024-000001", "profession_code": "7x"}, "profession_code"),
+    ({"licence_number": "CL-2024-000001", "profession_code": "711201", "nationality": "india"}, "nationality"),
+    ({"licence_number": "CL-2024-000001", "profession_code": "711201", "licence_type": "diplomatic"}, "licence_type"),
+])
+def test_direct_visa_check_refuses_bad_queries_with_the_reason(state, params, words):
+    response = _direct_visa_check(client_for(state, FakeAgencies()), **params)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "input" and words in response.get_json()["reason"]
