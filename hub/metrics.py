@@ -7,28 +7,50 @@ metric objects, so names and labels are decided here once:
 * prefix ``rabt_``, base units (seconds), counters end in ``_total``;
 * labels are ``agency`` and ``message_type`` (bounded: agencies and canonical
   types are configuration, never free input), plus ``code`` for failures and
-  ``queue`` for sampled queue figures.
+  ``queue`` for sampled queue figures. ``agency`` is the partner on the hub's
+  side of the step: the sender for received / refused / published, the
+  destination a delivery was handed to for delivered / failed / dead-lettered
+  (for an outbound worker: the agency it calls).
+
+Deliveries are recorded in one place, :func:`instrument`, a wrapper around a
+transport handler: the handler returning is a delivery (the transport acks),
+its exception a failure classified exactly as the transport will settle it
+(retry, or dead letter after ``max_attempts``). A handler may return the
+verified canonical :class:`~hub.envelope.Header`; its ``received_at`` then
+gives the end-to-end latency.
+
+Circuit states (``rabt_circuit_state``) are read at scrape time from the
+breakers the outbound workers of this process registered with
+:func:`watch_circuits`.
 
 The registry is per process. In ``rabt serve`` with every role in one
 process, ``/metrics`` shows them all; when roles run as separate processes
-each serves the counters of its own role. Gauges that describe shared state
-(queue depths, dead letters, outbox backlog, last processed) are sampled at
-scrape time by the console (:func:`hub.console.health.sample_gauges`), so any
-console instance reports them correctly.
+each serves the counters of its own role (``rabt worker --metrics-port``).
+Gauges that describe shared state (queue depths, dead letters, outbox
+backlog, last processed) are sampled at scrape time by the console
+(:func:`hub.console.health.sample_gauges`), so any console instance reports
+them correctly.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
+from collections.abc import Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hub.transports.base import Delivery, Handler, classify
+
 __all__ = [
-    "CONTENT_TYPE_LATEST", "REGISTRY", "exposition", "mark_processed", "observe_confirm_latency",
-    "observe_end_to_end_latency", "record_delivered", "record_failed", "record_published",
-    "record_received", "record_refused", "set_outbox_backlog", "set_queue_stats",
+    "CIRCUIT_VALUES", "CONTENT_TYPE_LATEST", "REGISTRY", "delivery_labels", "exposition", "instrument", "mark_processed",
+    "observe_confirm_latency", "observe_end_to_end_latency", "record_dead_lettered", "record_delivered",
+    "record_failed", "record_published", "record_received", "record_refused", "set_outbox_backlog",
+    "set_queue_stats", "watch_circuits", "watched_circuits",
 ]
 
 #: the hub's own registry (not prometheus_client's global one, so tests and
@@ -50,11 +72,14 @@ DELIVERED = Counter("rabt_messages_delivered_total", "Messages handled successfu
                     _LABELS, registry=REGISTRY)
 FAILED = Counter("rabt_messages_failed_total", "Deliveries whose handler or agency call failed.",
                  (*_LABELS, "code"), registry=REGISTRY)
+DEAD_LETTERED = Counter("rabt_messages_dead_lettered_total",
+                        "Deliveries given up on: moved to a dead-letter queue for an operator.",
+                        (*_LABELS, "code"), registry=REGISTRY)
 CONFIRM_LATENCY = Histogram("rabt_publish_confirm_latency_seconds",
                             "Time from publishing a batch to the broker's confirm.",
                             buckets=_CONFIRM_BUCKETS, registry=REGISTRY)
 END_TO_END_LATENCY = Histogram("rabt_end_to_end_latency_seconds",
-                               "Time from a message's receipt at the hub to its delivery.",
+                               "Time from a message's receipt at the hub (header ReceivedAt) to its delivery.",
                                buckets=_E2E_BUCKETS, registry=REGISTRY)
 OUTBOX_BACKLOG = Gauge("rabt_outbox_backlog", "Messages stored but not yet confirmed by the broker.",
                        registry=REGISTRY)
@@ -118,6 +143,11 @@ def record_failed(agency: str, message_type: str, code: str) -> None:
     FAILED.labels(_label(agency), _label(message_type), _label(code)).inc()
 
 
+def record_dead_lettered(agency: str, message_type: str, code: str) -> None:
+    """One delivery failed for the last time (error ``code``) and went to the dead letters."""
+    DEAD_LETTERED.labels(_label(agency), _label(message_type), _label(code)).inc()
+
+
 def observe_confirm_latency(seconds: float) -> None:
     """One publish batch took ``seconds`` from first send to the broker's confirm."""
     CONFIRM_LATENCY.observe(max(0.0, seconds))
@@ -141,6 +171,98 @@ def set_queue_stats(stats) -> None:
             QUEUE_UNACKED.labels(entry.name).set(entry.unacked)
         QUEUE_CONSUMERS.labels(entry.name).set(entry.consumers)
         DEAD_LETTERS.labels(entry.name).set(entry.dead_letters)
+
+
+def delivery_labels(delivery: Delivery) -> tuple[str, str]:
+    """``(destination, message type)`` from the routing key ``<destination>.<type>.<source>``."""
+    destination, _, rest = delivery.message.routing_key.partition(".")
+    return destination, rest.partition(".")[0]
+
+
+def instrument(handler: Handler, *, max_attempts: int, connection_errors: tuple[type[BaseException], ...] = (),
+               agency: str | None = None) -> Handler:
+    """``handler``, recording each delivery's outcome as the transport settles it.
+
+    Returned → delivered (and the end-to-end latency when it returns a header
+    with ``received_at``); raised → failed with the error's code, and dead-
+    lettered too when the transport will not retry it (not recoverable, or
+    ``max_attempts`` reached: the same rule as :func:`~hub.transports.base.classify`
+    and the consume loops). ``agency`` fixes the agency label (a worker knows
+    whose queue it consumes); by default it is the routing key's destination.
+    """
+    def observed(delivery: Delivery):
+        destination, message_type = delivery_labels(delivery)
+        label = agency or destination
+        try:
+            outcome = handler(delivery)
+        except Exception as exc:
+            failure = classify(exc, connection_errors)
+            record_failed(label, message_type, failure.code)
+            if not (failure.retry and delivery.attempt < max_attempts):
+                record_dead_lettered(label, message_type, failure.code)
+            raise
+        record_delivered(label, message_type)
+        received_at = getattr(outcome, "received_at", None)
+        if received_at is not None:
+            observe_end_to_end_latency(time.time() - received_at.timestamp())
+        return outcome
+
+    return observed
+
+
+#: ``rabt_circuit_state`` values; higher is worse
+CIRCUIT_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class _Circuits:
+    """The ``rabt_circuit_state`` gauge, read at scrape time from the watched breakers."""
+
+    def __init__(self) -> None:
+        # weak: a worker's breakers (tests build many) leave the gauge when nothing uses them
+        self.sources: weakref.WeakSet = weakref.WeakSet()
+
+    def states(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for source in list(self.sources):
+            merged.update(source.service_states())
+        return merged
+
+    def describe(self):
+        return [self._family()]
+
+    def collect(self):
+        family = self._family()
+        for key, state in sorted(self.states().items()):
+            agency, _, service = key.partition("/")
+            family.add_metric([_label(agency), _label(service)], CIRCUIT_VALUES.get(state, 2))
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("rabt_circuit_state",
+                                 "Circuit breaker of an agency service in this process: 0 closed, 1 half-open, 2 open.",
+                                 labels=("agency", "service"))
+
+
+_CIRCUITS = _Circuits()
+REGISTRY.register(_CIRCUITS)
+
+
+class CircuitSource(Protocol):
+    """What :func:`watch_circuits` accepts (:class:`hub.outbound.resilience.Breakers` is one)."""
+
+    def service_states(self) -> Mapping[str, str]:
+        """``"agency/service"`` → ``closed``, ``half-open`` or ``open``."""
+
+
+def watch_circuits(source: CircuitSource) -> None:
+    """Report ``source``'s circuits as ``rabt_circuit_state`` while it is in use (weakly held)."""
+    _CIRCUITS.sources.add(source)
+
+
+def watched_circuits() -> dict[str, str]:
+    """``"agency/service"`` → state, over every watched source of this process."""
+    return _CIRCUITS.states()
 
 
 def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:

@@ -16,6 +16,11 @@ retry or dead letter):
    (``mappings/<agency>/<ReplyType>.xsl``) and validate;
 4. answer, signed by the hub, on the asker's reply queue, logged.
 
+:meth:`OutboundWorker.run` consumes through :func:`hub.metrics.instrument`, so
+every delivery is counted (delivered, failed with its code, dead-lettered) and
+timed end to end from the verified header's ``ReceivedAt``; the worker's
+circuit breakers are created up front and reported as ``rabt_circuit_state``.
+
 What the asker gets when there is no record:
 
 * the agency answered a SOAP Fault → a canonical Fault (``AgencyFault.xsl``
@@ -40,7 +45,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from hub import canonical
+from hub import canonical, metrics
 from hub.adapter import Adapter, OutboundService
 from hub.config import XmlLimits
 from hub.envelope import Header, read_envelope
@@ -112,11 +117,20 @@ class OutboundWorker:
         self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
         self.notified = IdempotentConsumer(log.engine, f"outbound-{adapter.name}")
         self.transport: Transport | None = None
+        # created now, not on first call: the circuits of this process's workers are known (closed)
+        # to /metrics and the console from the start, and an agency with no worker here is not
+        for service in adapter.outbound:
+            breakers.get(self.agency, service.system, settings)
+        metrics.watch_circuits(breakers)
 
     # -- the handler ----------------------------------------------------------------------
 
-    def handle(self, delivery: Delivery) -> None:
-        """Transport handler: verify, answer (once), or raise for retry / dead letter."""
+    def handle(self, delivery: Delivery) -> Header:
+        """Transport handler: verify, answer (once), or raise for retry / dead letter.
+
+        Returns the verified header (the transport ignores it; :func:`hub.metrics.instrument`
+        reads its ``received_at`` for the end-to-end latency).
+        """
         header, query = self.verified(delivery)
         services = [s for s in self.adapter.outbound if s.query_type == header.message_type]
         if not services:
@@ -126,6 +140,7 @@ class OutboundWorker:
             self._answer_query(delivery, header, query, services)
         else:
             self._notify(header, query, services)
+        return header
 
     def verified(self, delivery: Delivery) -> tuple[Header, etree._Element]:
         """Header and body of the delivery, as signed by the asker the header names."""
@@ -218,6 +233,7 @@ class OutboundWorker:
         except InputError as exc:
             reason = f"answer of {self.agency}/{service.system} refused: {exc.reason}"
             self.log.refuse(answer.raw, self.agency, f"{exc.code}: {reason}")
+            metrics.record_refused(self.agency, exc.code)
             raise AnswerRefusedError(reason, raw=answer.raw, code=exc.code, message_id=header.message_id,
                                      agency=self.agency) from exc
 
@@ -263,12 +279,15 @@ class OutboundWorker:
 
     def run(self, transport: Transport, queue: str, *, stop=None, max_messages: int | None = None,
             idle_timeout: float | None = None, prefetch: int = 2) -> int:
-        """Consume ``queue`` with this worker until ``stop`` is set or a limit is met."""
+        """Consume ``queue`` with this worker until ``stop`` is set or a limit is met (counted in metrics)."""
         self.transport = transport
-        return transport.consume(queue, self.handle, prefetch=prefetch, stop=stop, max_messages=max_messages,
+        handler = metrics.instrument(self.handle, max_attempts=self.max_attempts, agency=self.agency,
+                                     connection_errors=transport.connection_errors)
+        return transport.consume(queue, handler, prefetch=prefetch, stop=stop, max_messages=max_messages,
                                  idle_timeout=idle_timeout)
 
     def close(self) -> None:
+        """Close the agency clients' HTTP sessions."""
         for client in self.clients.values():
             client.close()
 
