@@ -35,7 +35,9 @@ SCHEMAS = {
                   publish_rate=_n("number"), deliver_rate=_n("number"), net_rate=_n("number")),
     "Adapter": _obj(["name", "last_success", "received", "refused", "dead_lettered", "error_rate", "circuit"],
                     name=S, last_success=TIME, received=I, refused=I, dead_lettered=I,
-                    error_rate=_n("number"), circuit=S),
+                    error_rate=_n("number"),
+                    circuit={"enum": ["closed", "half-open", "open", "unknown", "none"]},
+                    circuit_detail=_n("string")),
     "Overview": _obj(
         ["generated_at", "broker", "database", "queues", "adapters", "log", "dead_letters_total"],
         generated_at=S,

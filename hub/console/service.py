@@ -2,7 +2,10 @@
 
 Every figure comes from the hub's own parts: the transport (queue depths, dead
 letters), the message log (statuses, the audit chain, payloads) and the
-outbound workers' circuit breakers. Nothing here knows HTTP.
+circuit breakers of the outbound workers running in this process. Breakers
+live in the worker's memory: when the workers run in other processes the
+overview says ``unknown`` with the reason (their ``/metrics`` carry
+``rabt_circuit_state``) instead of guessing. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class Console:
         self.breaker_states = breaker_states or default_breaker_states
         self.management = management
         self.depths = DepthTracker()
+        self._calling_adapters: set[str] | None = None  # adapters with outbound services, found once
 
     # -- overview -------------------------------------------------------------------------------
 
@@ -124,8 +128,19 @@ class Console:
         except Exception:  # noqa: BLE001 - the console must render even if the workers' module breaks
             states = {}
         names = sorted(set(_adapter_names()) | {a.agency for a in activity if a.agency} | set(states))
-        return [_adapter_row(name, [a for a in activity if a.agency == name], states.get(name, "unknown"))
+        return [_adapter_row(name, [a for a in activity if a.agency == name], *self._circuit(name, states))
                 for name in names]
+
+    def _circuit(self, name: str, states: dict[str, str]) -> tuple[str, str | None]:
+        """(state, why) — only a breaker of this process is a state; the rest says why there is none."""
+        if name in states:
+            return states[name], None
+        if self._calling_adapters is None:
+            self._calling_adapters = _calling_adapters(self.hub)
+        if name not in self._calling_adapters:
+            return "none", "calls no agency service"
+        return "unknown", (f"no {name} outbound worker runs in this console's process (workers run in "
+                           f"another process): see rabt_circuit_state on the workers' /metrics")
 
     # -- dead letters ---------------------------------------------------------------------------
 
@@ -222,7 +237,7 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str) -> dict:
+def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str, circuit_detail: str | None) -> dict:
     received = sum(r.total for r in rows if r.kind == "accepted")
     refused = sum(r.total for r in rows if r.kind == "refused")
     dead = sum(r.total for r in rows if r.status == "dead-lettered")
@@ -230,7 +245,7 @@ def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str) -> di
     attempts = received + refused
     return {"name": name, "last_success": iso(last), "received": received, "refused": refused,
             "dead_lettered": dead, "error_rate": None if attempts == 0 else round((refused + dead) / attempts, 4),
-            "circuit": circuit}
+            "circuit": circuit, "circuit_detail": circuit_detail}
 
 
 def _adapter_names() -> list[str]:
@@ -242,8 +257,20 @@ def _adapter_names() -> list[str]:
         return []
 
 
+def _calling_adapters(hub: Hub) -> set[str]:
+    """Names of the adapters that call agency services (have a circuit)."""
+    try:
+        return {name for name, adapter in hub.adapters.items() if adapter.outbound}
+    except RabtError:
+        return set()
+
+
 def default_breaker_states() -> dict[str, str]:
-    """Circuit states from the outbound workers, when that module is installed."""
+    """Agency → circuit state of the outbound workers running in this process.
+
+    Only this process's breakers are known here; an agency whose worker runs
+    elsewhere is absent (the overview says so), never reported ``closed``.
+    """
     try:
         from hub.outbound import breaker_states
     except ImportError:

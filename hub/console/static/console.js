@@ -41,6 +41,7 @@
     cell(tr, num(a.refused), "num refused");
     cell(tr, pct(a.error_rate), "num error_rate");
     cell(tr, a.circuit, "circuit " + a.circuit);
+    if (a.circuit_detail) tr.lastChild.title = a.circuit_detail;  // why there is no state
     return tr;
   }
 
