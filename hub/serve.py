@@ -66,6 +66,14 @@ class WsgiRole:
         self.server.close()
 
 
+def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:
+    """This process's ``/metrics`` (the console's viewer tokens) and ``/healthz``, for roles without a console."""
+    from hub.console.health import create_metrics_app
+    from hub.console.users import Users, users_path
+
+    return WsgiRole("metrics", create_metrics_app(Users.load(users_path(hub.settings.home))), host, port, threads=2)
+
+
 def relay_loop(hub: Hub) -> Callable[[threading.Event], None]:
     from hub.outbox import OutboxRelay
 

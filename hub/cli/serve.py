@@ -7,7 +7,7 @@ import logging
 import click
 
 from hub.config import Settings
-from hub.serve import ROLES, Supervisor, WsgiRole, relay_loop
+from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
 
 
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
@@ -47,9 +47,11 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
 @click.option("--console-port", type=int, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds each role may take to finish in-flight work after SIGTERM.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Without the console role: serve this process's /metrics (viewer token) and /healthz here.")
 @click.pass_obj
 def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: int, console_port: int,
-          grace: float) -> None:
+          grace: float, metrics_port: int | None) -> None:
     """Run the hub: gateway, relay, outbound workers, file watchers and console."""
     from hub.bootstrap import bootstrap
 
@@ -59,7 +61,12 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
         transport.declare(hub.routes)
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    for endpoint in _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port):
+    endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port)
+    if metrics_port is not None:
+        role = metrics_role(hub, host, metrics_port)
+        supervisor.start("metrics", role.run)
+        endpoints.append(role.endpoint)
+    for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
     click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
                "SIGTERM to stop", err=True)

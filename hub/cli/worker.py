@@ -4,7 +4,9 @@ One consumer thread per adapter (default: every adapter with outbound
 services whose endpoints are configured). Endpoint URLs come from the
 variables the adapters name (``RABT_POLICE_CIVIL_REGISTRY_URL``, …), read once
 here. SIGTERM or Ctrl-C sets the stop event: each worker finishes the message
-in hand, acks it and closes its connections.
+in hand, acks it and closes its connections. ``--metrics-port`` serves this
+process's counters and circuit states (``/metrics``, viewer token) and
+``/healthz``.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from hub.config import Settings
               help="Deliveries each worker holds at a time (agency calls are slow; keep it small).")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds a worker may take to finish its message after SIGTERM.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve this process's /metrics (viewer token) and /healthz on this port; 0 picks a free one.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @click.pass_obj
-def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: float) -> None:
+def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: float, metrics_port: int | None,
+           metrics_host: str) -> None:
     """Answer canonical queries by calling the agencies (police, commerce, insurance, courts…)."""
     from hub.bootstrap import bootstrap
     from hub.outbound import worker_loops
-    from hub.serve import Supervisor
+    from hub.serve import Supervisor, metrics_role
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hub = bootstrap(settings)
@@ -41,6 +47,10 @@ def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: 
         for name, loop in loops:
             supervisor.start(f"worker-{name}", loop)
             click.echo(f"worker {name}: consuming {hub.routes.queue_for(name)}", err=True)
+        if metrics_port is not None:
+            role = metrics_role(hub, metrics_host, metrics_port)
+            supervisor.start("metrics", role.run)
+            click.echo(f"metrics listening on {role.endpoint.url}/metrics", err=True)
         click.echo(f"broker {settings.effective_broker_url}; SIGTERM or Ctrl-C to stop", err=True)
         supervisor.wait(grace)
     finally:

@@ -5,17 +5,28 @@ orchestrators call them, and they reveal only which dependency is down.
 ``/metrics`` needs the viewer role (Prometheus sends a bearer token:
 ``authorization: {credentials: …}`` in its scrape config), because the
 counters name agencies and message volumes.
+
+Processes without the console (``rabt worker``, ``rabt serve`` without the
+console role) serve their own counters and circuit states with
+:func:`create_metrics_app`: ``/metrics`` behind the same viewer tokens, and
+``/healthz``; no shared-state gauges, so summing targets never counts a
+queue twice.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import os
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from hub import metrics
 from hub.console.auth import require
+from hub.console.users import Users
 from hub.errors import RabtError
 
 health = Blueprint("health", __name__)
+process = Blueprint("process_metrics", __name__)
 
 
 @health.get("/healthz")
@@ -49,3 +60,28 @@ def sample_gauges(console) -> None:
 def metrics_endpoint():
     sample_gauges(current_app.extensions["rabt_console"].console)
     return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE_LATEST)
+
+
+process.add_url_rule("/healthz", view_func=healthz)
+
+
+@process.get("/metrics")
+@require("viewer")
+def process_metrics():
+    return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE_LATEST)
+
+
+@dataclass
+class _Access:
+    """What :mod:`hub.console.auth` reads from the app: the users."""
+
+    users: Users
+
+
+def create_metrics_app(users: Users) -> Flask:
+    """``/metrics`` (viewer role) and ``/healthz`` for a process that runs no console."""
+    app = Flask("hub.metrics")
+    app.config["SECRET_KEY"] = os.urandom(32)  # no login form here; sessions are never issued
+    app.extensions["rabt_console"] = _Access(users)
+    app.register_blueprint(process)
+    return app
