@@ -1,0 +1,185 @@
+"""Metrics recorded by a real outbound worker: licensing asks over the embedded SQLite broker,
+the worker calls the police simulator over real HTTP, and the figures are read back from the
+``/metrics`` text (the process-metrics app with a viewer token, parsed by prometheus_client's
+own parser) before and after, so only this test's deliveries are counted.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from console_support import console_users
+from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.console import create_app
+from hub.console.health import create_metrics_app
+from hub.outbound import BREAKERS, OutboundSettings, build_worker
+from hub.transports.testing import isolated_routes
+
+FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 30.0}
+QUERY = {"agency": "police", "message_type": "CivilStatusQuery"}
+PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+class Scraper:
+    """GET /metrics as Prometheus would (bearer token), parsed into {(name, labels): value}."""
+
+    def __init__(self) -> None:
+        users, tokens = console_users()
+        self.client = create_metrics_app(users).test_client()
+        self.headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+
+    def text(self) -> str:
+        response = self.client.get("/metrics", headers=self.headers)
+        assert response.status_code == 200 and response.content_type.startswith("text/plain")
+        return response.data.decode()
+
+    def samples(self) -> dict[tuple[str, frozenset], float]:
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(self.text()) for s in family.samples}
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def total(samples, name: str, **labels) -> float:
+    """Sum over every series of ``name`` whose labels include ``labels`` (e.g. over codes)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+@pytest.fixture
+def rig(tmp_path, trust_store):
+    routes = isolated_routes(delays=(0.2,), max_attempts=3)
+    rig = HubRig(tmp_path, f"sqlite:///{tmp_path / 'broker.sqlite3'}", routes, trust_store)
+    with rig.open_transport() as admin:
+        admin.declare(routes)
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def police(rig):
+    with simulator("police") as sim:
+        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
+                                    reply_window=0.5, **FAST)
+        rig.start("police", settings)
+        yield sim
+
+
+@pytest.fixture
+def asker(rig, pki_dir, trust_store):
+    with rig.open_transport() as transport:
+        yield Asker(pki_dir, trust_store, transport)
+
+
+def test_answered_queries_count_as_delivered_with_end_to_end_latency(rig, police, asker):
+    scrape = Scraper()
+    before = scrape.samples()
+    assert value(before, "rabt_circuit_state", agency="police", service="civil-registry") == 0  # known from start
+    citizen = police.population.find_citizen(marital_status="married")
+    _, header, _ = asker.ask(canonical("CivilStatusQuery", CivilNumber=citizen.civil_number), "police")
+    assert header.message_type == "CivilStatusRecord"
+    _, fault, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="19999999"), "police")
+    assert fault.message_type == "Fault" and text(body, "Code") == "not-found"  # the agency's answer: delivered
+    # the asker has its answer a moment before the handler returns and the delivery is counted
+    after = wait_for(lambda: (s := scrape.samples()) and value(s, "rabt_messages_delivered_total", **QUERY)
+                     - value(before, "rabt_messages_delivered_total", **QUERY) == 2 and s)
+    assert total(after, "rabt_messages_failed_total", **QUERY) == total(before, "rabt_messages_failed_total", **QUERY)
+    count = "rabt_end_to_end_latency_seconds_count"
+    assert value(after, count) - value(before, count) == 2
+    seconds = value(after, "rabt_end_to_end_latency_seconds_sum") - value(before, "rabt_end_to_end_latency_seconds_sum")
+    assert 0 < seconds < 60  # from the query's ReceivedAt to the answered delivery, both here and now
+    assert value(after, "rabt_last_processed_timestamp_seconds") > 0
+    assert value(after, "rabt_circuit_state", agency="police", service="civil-registry") == 0
+
+
+def test_agency_down_counts_each_failed_attempt_with_its_code_and_one_dead_letter(rig, police, asker):
+    scrape = Scraper()
+    before = scrape.samples()
+    police.fault(mode="down")  # HTTP 503 on every call
+    query, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="10000003"), "police")
+    assert header.message_type == "Fault" and text(body, "Recoverable") == "true"
+    with rig.open_transport() as ops:
+        [letter] = wait_for(lambda: ops.dead_letters(rig.hub.routes.queue_for("police")))
+    assert letter.message_id == query.message_id and letter.attempts == 3
+    after = wait_for(lambda: (s := scrape.samples()) and total(s, "rabt_messages_dead_lettered_total", **QUERY)
+                     - total(before, "rabt_messages_dead_lettered_total", **QUERY) == 1 and s)
+
+    def grew(name, **labels):
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    assert grew("rabt_messages_failed_total", **QUERY) == 3  # one per delivery attempt
+    # first attempt: the 503s themselves; the breaker opens on the third consecutive failure
+    assert grew("rabt_messages_failed_total", **QUERY, code="agency-unavailable") >= 1
+    assert grew("rabt_messages_failed_total", **QUERY) == sum(
+        grew("rabt_messages_failed_total", **QUERY, code=code) for code in ("agency-unavailable", "circuit-open"))
+    assert grew("rabt_messages_dead_lettered_total", **QUERY, code=letter.code) == 1  # the code it died with
+    assert grew("rabt_messages_delivered_total", **QUERY) == 0
+    assert value(after, "rabt_circuit_state", agency="police", service="civil-registry") == 2  # open
+
+
+def test_a_garbage_answer_is_a_refusal_and_still_an_answer(rig, police, asker):
+    scrape = Scraper()
+    before = scrape.samples()
+    police.fault(mode="malformed", count=1)
+    _, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="10000001"), "police")
+    assert header.message_type == "Fault" and text(body, "Code") == "parse"
+    after = wait_for(lambda: (s := scrape.samples()) and value(s, "rabt_messages_delivered_total", **QUERY)
+                     > value(before, "rabt_messages_delivered_total", **QUERY) and s)
+    refused = {"agency": "police", "code": "parse"}
+    assert value(after, "rabt_messages_refused_total", **refused) - value(before, "rabt_messages_refused_total",
+                                                                          **refused) == 1
+
+
+def test_metric_names_follow_prometheus_conventions(rig, police, asker):
+    asker.ask(canonical("CivilStatusQuery", CivilNumber="10000001"), "police")
+    page = Scraper().text()
+    families = list(text_string_to_metric_families(page))
+    names = {f.name: f.type for f in families}
+    assert all(PROMETHEUS_NAME.match(name) and name.startswith("rabt_") for name in names)
+    # the parser strips _total from counter family names: check the samples themselves
+    for family in families:
+        if family.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in family.samples), family.name
+        if family.type == "histogram":
+            assert family.name.endswith("_seconds"), family.name
+    for wanted in ("rabt_messages_delivered", "rabt_messages_failed", "rabt_messages_dead_lettered",
+                   "rabt_messages_received", "rabt_messages_published"):
+        assert names.get(wanted) == "counter", wanted
+    assert names["rabt_end_to_end_latency_seconds"] == "histogram"
+    assert names["rabt_publish_confirm_latency_seconds"] == "histogram"
+    assert names["rabt_circuit_state"] == "gauge"
+
+
+def test_process_metrics_need_a_viewer_and_health_does_not():
+    client = Scraper().client
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").status_code == 404  # readiness is the console's: it knows the broker and log
+
+
+def test_console_shows_circuits_of_its_own_workers_and_says_why_for_the_others(rig, police):
+    users, tokens = console_users()
+    app = create_app(rig.hub, {"USERS": users, "SECRET_KEY": "test"})  # default: this process's breakers
+    headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+    try:
+        rows = {a["name"]: a for a in app.test_client().get("/api/v1/overview", headers=headers).json["adapters"]}
+        # the rig's police worker uses its own breakers, not the process's: to this console it runs elsewhere
+        assert rows["police"]["circuit"] == "unknown"
+        assert "another process" in rows["police"]["circuit_detail"]
+        assert (rows["centralbank"]["circuit"], rows["centralbank"]["circuit_detail"]) == ("none", "calls no agency service")
+        worker = build_worker(rig.hub, rig.hub.adapters["commerce"], OutboundSettings(
+            endpoints={"RABT_COMMERCE_REGISTRY_URL": "http://127.0.0.1:1/", "RABT_COMMERCE_CHAMBER_URL":
+                       "http://127.0.0.1:1/"}, **FAST))  # a worker in this process: its circuits are known
+        rows = {a["name"]: a for a in app.test_client().get("/api/v1/overview", headers=headers).json["adapters"]}
+        assert (rows["commerce"]["circuit"], rows["commerce"]["circuit_detail"]) == ("closed", None)
+        page = app.test_client().get("/", headers=headers).data.decode()
+        assert 'class="circuit unknown" title="no police outbound worker runs' in page
+        worker.close()
+    finally:
+        BREAKERS.reset()
+        app.extensions["rabt_console"].console.broker.close()

@@ -1,0 +1,86 @@
+"""``rabt worker police --metrics-port`` as its own process: its /metrics over real HTTP carry the
+deliveries and circuit states, while a console in another process says it cannot see the circuit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import requests
+from click.testing import CliRunner
+from outbound_helpers import Asker, canonical, simulator, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.bootstrap import bootstrap
+from hub.cli import main
+from hub.config import Settings
+from hub.console import create_app
+from hub.pki import init_pki
+from hub.routing import load_routes
+from hub.signing import TrustStore
+from hub.transports import open_transport
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(url: str, token: str) -> dict[tuple[str, frozenset], float]:
+    response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    response.raise_for_status()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def test_worker_process_serves_its_counters_and_circuits(tmp_path):
+    home = tmp_path / "home"
+    init_pki(home / "pki", ["licensing", "police"])
+    made = CliRunner().invoke(main, ["console", "token", "prometheus", "--role", "viewer"], env={"RABT_HOME": str(home)})
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip().splitlines()[0]
+    broker, routes, port = f"sqlite:///{tmp_path / 'broker.sqlite3'}", load_routes(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    with simulator("police") as police, open_transport(broker, routes=routes) as transport:
+        transport.declare(routes)
+        env = os.environ | {"RABT_HOME": str(home), "RABT_BROKER_URL": broker,
+                            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry")}
+        process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police", "--metrics-port", str(port)],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: _answers(f"{url}/healthz"), timeout=30)
+            assert requests.get(f"{url}/metrics", timeout=5).status_code == 401
+            asker = Asker(home / "pki", TrustStore.load(home / "pki"), transport)
+            _, header, _ = asker.ask(canonical("CivilStatusQuery", CivilNumber=police.population.citizen(2).civil_number),
+                                     "police", timeout=30)
+            assert header.message_type == "CivilStatusRecord"
+            delivered = ("rabt_messages_delivered_total",
+                         frozenset({"agency": "police", "message_type": "CivilStatusQuery"}.items()))
+            samples = wait_for(lambda: (s := scrape(f"{url}/metrics", token)).get(delivered) == 1 and s)
+            assert samples[("rabt_end_to_end_latency_seconds_count", frozenset())] == 1
+            circuit = ("rabt_circuit_state", frozenset({"agency": "police", "service": "civil-registry"}.items()))
+            assert samples[circuit] == 0
+            # a console in this (other) process cannot see that breaker, and says so
+            hub = bootstrap(Settings(home=home, broker_url=broker))
+            app = create_app(hub)
+            adapters = app.test_client().get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).json
+            police_row = next(a for a in adapters["adapters"] if a["name"] == "police")
+            assert police_row["circuit"] == "unknown" and "another process" in police_row["circuit_detail"]
+            app.extensions["rabt_console"].console.broker.close()
+            hub.close()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert f"metrics listening on {url}/metrics".encode() in stderr
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
