@@ -13,7 +13,9 @@ retries the delivery later and finally dead-letters it.
 Breakers are kept per *service* (agency and system: the chamber of commerce
 being down must not stop commercial-registry look-ups), and
 :func:`breaker_states` reports them per agency, the worst state winning, for
-the operator console.
+the operator console. They live in this process's memory: a worker registers
+its :class:`Breakers` with :func:`hub.metrics.watch_circuits`, so each worker
+process reports its own as ``rabt_circuit_state`` on its ``/metrics``.
 """
 
 from __future__ import annotations
