@@ -34,6 +34,7 @@ COMMANDS = [
     "hub.cli.worker:worker",
     "hub.cli.demo:demo",
     "hub.cli.mapcmd:map_file",
+    "hub.cli.adapter:adapter",
 ]
 
 

@@ -211,6 +211,12 @@ def source_id(payload: etree._Element, xpath: str | None) -> str:
     return "".join(found[0].itertext() if isinstance(found[0], etree._Element) else str(found[0])).strip() if found else ""
 
 
+def fault_text(data: bytes) -> str:
+    """The faultcode and faultstring of a SOAP Fault answer, for a readable failure."""
+    fault = parse_xml(data).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+    return f"{fault.findtext('faultcode')}: {fault.findtext('faultstring')}" if fault is not None else data.decode()
+
+
 def check_inbound(hub: Hub, case: Case, tmp_path: Path) -> None:
     adapter = hub.adapters[case.agency]
     op = adapter.inbound[case.index]
@@ -222,7 +228,7 @@ def check_inbound(hub: Hub, case: Case, tmp_path: Path) -> None:
     if op.reply_type is None:
         answer = create_app(hub).test_client().post(f"/soap/{case.agency}", data=envelope(payload),
                                                     content_type="text/xml; charset=utf-8")
-        assert answer.status_code == 200, answer.data
+        assert answer.status_code == 200, f"gateway fault: {fault_text(answer.data)}"
         response = parse_request(answer.data)
     else:
         raw = envelope(payload)
