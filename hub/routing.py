@@ -125,9 +125,14 @@ def _routes_from(data: dict) -> Routes:
             raise ValueError(f"destination {name!r} must be letters, digits, '-' or '_'")
     if len(set(destinations)) != len(destinations):
         raise ValueError("destinations are listed twice")
-    return Routes(
+    routes = Routes(
         exchange=str(data.get("exchange", "rabt.canonical")),
         queues=tuple(QueueRoute(d, f"{d}.#") for d in destinations),
         retry_delays=tuple(float(d) for d in data.get("retry_delays", (1, 5, 30))),
         max_attempts=int(data.get("max_attempts", 4)),
     )
+    # One broker, several hubs (a staging and a test run, say): the prefix keeps their queues apart.
+    prefix = str(data.get("queue_prefix", ""))
+    if prefix and not _NAME.match(prefix.rstrip(".")):
+        raise ValueError(f"queue_prefix {prefix!r} must be letters, digits, '-', '_' (and a final '.')")
+    return routes.with_prefix(prefix) if prefix else routes

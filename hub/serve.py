@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,27 +44,45 @@ class Endpoint:
 
 
 class WsgiRole:
-    """A Flask app under waitress, stoppable from another thread."""
+    """A Flask app under waitress that stops when asked, finishing the requests it is serving.
 
-    def __init__(self, role: str, app, host: str, port: int, threads: int = 8) -> None:
+    waitress has no shutdown of its own, and closing only the listening socket
+    leaves its loop running for every idle keep-alive connection (a partner's
+    HTTP client keeps one open for minutes). So the loop runs here, a poll round
+    at a time, until stop; then it stops listening, serves what is in flight for
+    up to ``grace`` seconds, and closes the remaining connections.
+    """
+
+    def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0) -> None:
         from waitress.server import create_server
 
         self.role = role
+        self.grace = grace
         self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt")
         self.endpoint = Endpoint(role, host, self.server.effective_port)
 
     def run(self, stop: threading.Event) -> None:
-        watcher = threading.Thread(target=self._close_on, args=(stop,), daemon=True)
-        watcher.start()
-        try:
-            self.server.run()
-        except (OSError, ValueError):
-            if not stop.is_set():  # closing the socket ends run() with an error; only then is it expected
-                raise
+        server = self.server
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.5, map=server._map, count=1)
+        self._drain()
 
-    def _close_on(self, stop: threading.Event) -> None:
-        stop.wait()
-        self.server.close()
+    def _drain(self) -> None:
+        from waitress import wasyncore
+
+        server = self.server
+        wasyncore.dispatcher.close(server)  # stop listening; connections already accepted go on
+        deadline = time.monotonic() + self.grace
+        while time.monotonic() < deadline and self._busy():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+        for channel in list(server.active_channels.values()):
+            channel.handle_close()
+        server.trigger.close()
+        server.task_dispatcher.shutdown()
+
+    def _busy(self) -> bool:
+        """A request is being served or its answer is still being sent."""
+        return any(ch.requests or ch.total_outbufs_len for ch in list(self.server.active_channels.values()))
 
 
 def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:

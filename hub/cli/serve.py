@@ -11,12 +11,12 @@ from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
 
 
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
-                 console_port: int) -> list:
+                 console_port: int, grace: float) -> list:
     endpoints = []
     if "gateway" in roles:
         from hub.gateway import create_app
 
-        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port)
+        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port, grace=grace)
         supervisor.start("gateway", gateway.run)
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
@@ -33,7 +33,7 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
     if "console" in roles:
         from hub.console import create_app as create_console
 
-        console = WsgiRole("console", create_console(hub), host, console_port)
+        console = WsgiRole("console", create_console(hub), host, console_port, grace=grace)
         supervisor.start("console", console.run)
         endpoints.append(console.endpoint)
     return endpoints
@@ -61,7 +61,7 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
         transport.declare(hub.routes)
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port)
+    endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port, grace)
     if metrics_port is not None:
         role = metrics_role(hub, host, metrics_port)
         supervisor.start("metrics", role.run)

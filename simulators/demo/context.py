@@ -27,6 +27,8 @@ class DemoContext:
     wage_employers: int = 300
     http: requests.Session = field(default_factory=requests.Session)
     notes: dict[str, str] = field(default_factory=dict)
+    stop_codes: dict[str, int] = field(default_factory=dict)
+    """Exit code of every process of the stack, once it was stopped."""
 
     def __post_init__(self) -> None:
         self.police = PoliceClient(f"{self.urls['gateway']}/soap/police", police_signer(self.settings.pki_dir),
@@ -57,6 +59,11 @@ class DemoContext:
         """The operator's view of a destination's dead letters."""
         with self._transport() as transport:
             return transport.dead_letters(transport.routes.queue_for(destination))
+
+    def dead_letters_everywhere(self) -> list[DeadLetter]:
+        """Every dead letter of every queue."""
+        with self._transport() as transport:
+            return transport.dead_letters()
 
     def replay(self, dead_letter_id: str) -> None:
         """What the operator's replay button does: back on its queue, noted in the log."""

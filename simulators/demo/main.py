@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from hub.config import Settings
@@ -26,29 +27,48 @@ def fresh_state(settings: Settings) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+@contextmanager
+def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000, wage_employers: int = 300,
+                   queue_prefix: str = "rabt-demo.", echo: Callable[[str], None] = print) -> Iterator[DemoContext]:
+    """Start the stack from clean state; the scenarios' context while it runs; every process stopped after.
+
+    ``context.stop_codes`` holds the processes' exit codes once the block is left.
+    """
+    fresh_state(settings)
+    started = time.monotonic()
+    echo(f"starting simulators, hub and licensing (state in {settings.home}, broker {settings.effective_broker_url})")
+    stack = Stack(settings.home, settings.effective_broker_url, seed=seed, workers=workers,
+                  database_url=settings.database_url, queue_prefix=queue_prefix)
+    stack.remove_topology()  # the previous run's queues, like its databases: every run starts clean
+    context = None
+    try:
+        stack.start()
+        echo(f"  up in {time.monotonic() - started:.1f}s: gateway {stack.urls['gateway']}, "
+             f"console {stack.urls['console']}, licensing {stack.urls['licensing']}")
+        population = Population(PopulationSpec.scaled(workers, seed=seed))
+        context = DemoContext(stack, settings, population, open_message_log(settings.effective_database_url),
+                              wage_employers=wage_employers)
+        yield context
+    finally:
+        if context is not None:
+            context.close()
+        codes = stack.stop()
+        if context is not None:
+            context.stop_codes = codes
+
+
 def run_demo(settings: Settings, *, numbers: Sequence[int] = (), seed: int = 2026, workers: int = 2000,
              wage_employers: int = 300, echo: Callable[[str], None] = print) -> list[Outcome]:
     """The main job: everything a new user needs to see the hub work, in about a minute."""
     settings = replace(settings, home=settings.home.resolve(), routes_file=settings.home.resolve() / "routes.toml")
-    fresh_state(settings)
-    started = time.monotonic()
-    echo(f"starting simulators, hub and licensing (state in {settings.home}, broker {settings.effective_broker_url})")
-    stack = Stack(settings.home, settings.effective_broker_url, seed=seed, workers=workers).start()
-    echo(f"  up in {time.monotonic() - started:.1f}s: gateway {stack.urls['gateway']}, "
-         f"console {stack.urls['console']}, licensing {stack.urls['licensing']}")
-    population = Population(PopulationSpec.scaled(workers, seed=seed))
-    context = DemoContext(stack, settings, population, open_message_log(settings.effective_database_url),
-                          wage_employers=wage_employers)
-    try:
+    with running_system(settings, seed=seed, workers=workers, wage_employers=wage_employers, echo=echo) as context:
         chosen = [s for s in SCENARIOS if not numbers or s.number in numbers]
         outcomes = run_scenarios(context, chosen, echo)
-    finally:
-        context.close()
-        codes = stack.stop()
     echo("")
     echo(table(outcomes))
-    unclean = {name: code for name, code in codes.items() if code not in (0, -15)}
+    unclean = {name: code for name, code in context.stop_codes.items() if code not in (0, -15)}
     if unclean:
         echo(f"processes that did not stop cleanly: {unclean} (logs in {settings.home / 'logs'})")
-    echo(f"message log kept in {settings.effective_database_url}; `rabt serve --role console` shows it")
+    echo(f"message log kept in {settings.effective_database_url}; to look at it: "
+         f"RABT_HOME={settings.home} RABT_ROUTES_FILE={settings.routes_file} rabt console")
     return outcomes

@@ -21,13 +21,17 @@ from pathlib import Path
 import requests
 
 from hub.errors import ConfigError
+from hub.routing import Routes, load_routes
+from hub.transports import open_transport
 
 #: simulator name → the SOAP service paths its adapters call, by endpoint setting
 SIMULATOR_OFFSETS = {"police": 1, "commerce": 2, "insurance": 3, "courts": 4}
 
-#: short retries so a dead letter happens within a demo minute
+#: short retries so a dead letter happens within a demo minute; the prefix keeps a demo
+#: on a shared RabbitMQ out of the queues of a hub deployed there
 DEMO_ROUTES = """
 exchange = "rabt.canonical"
+queue_prefix = "{prefix}"
 retry_delays = [0.5, 1, 2]
 max_attempts = 3
 destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts"]
@@ -65,6 +69,10 @@ class Stack:
     broker_url: str
     seed: int = 2026
     workers: int = 2000
+    database_url: str = ""
+    """The hub's message log (``RABT_DATABASE_URL``); empty: SQLite under ``home``."""
+    queue_prefix: str = "rabt-demo."
+    """Before the exchange and queue names on the broker: tests give each run its own."""
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
@@ -74,14 +82,33 @@ class Stack:
                "RABT_ROUTES_FILE": str(self.home / "routes.toml"), "PYTHONUNBUFFERED": "1",
                # the demo's clock runs fast (retries in seconds): an open circuit tries again as soon
                **DEMO_OUTBOUND}
+        if self.database_url:
+            env["RABT_DATABASE_URL"] = self.database_url
         for name in SIMULATOR_OFFSETS:
             env.update(endpoint_settings(name, self.urls.get(name, "")))
         return env
 
+    def routes(self) -> Routes:
+        """The stack's topology, written to ``home/routes.toml`` for its processes."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "routes.toml"
+        path.write_text(DEMO_ROUTES.format(prefix=self.queue_prefix), encoding="utf-8")
+        return load_routes(path)
+
+    def remove_topology(self) -> None:
+        """Delete this stack's exchange and queues on RabbitMQ, messages and dead letters included.
+
+        (The embedded broker is a file under ``home``: a fresh run simply starts without it.)
+        """
+        routes = self.routes()
+        if not self.broker_url.startswith("amqp"):
+            return
+        with open_transport(self.broker_url, routes=routes) as transport:
+            transport.undeclare(routes)
+
     def start(self) -> Stack:
         """pki, simulators, hub (all roles), licensing web app and consumer — then wait for each."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "routes.toml").write_text(DEMO_ROUTES, encoding="utf-8")
+        self.routes()
         self.log_dir = self.log_dir or self.home / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._run_once([sys.executable, "-m", "hub", "pki", "init"])
