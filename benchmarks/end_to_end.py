@@ -1,0 +1,195 @@
+"""End to end: police SOAP push → applied by licensing, against raw pika; visa-check latency.
+
+Starts the whole system as separate processes (``simulators.demo.stack.Stack``:
+agency simulators, ``rabt serve``, licensing web app and consumer) in a fresh
+temporary RABT_HOME, on RabbitMQ (default) or the embedded SQLite broker, then
+
+1. **throughput** — N police border notifications (arrival, departure,
+   renewal, signed with the police key as ``PoliceClient`` does) posted to the
+   gateway over HTTP from C client threads; the clock stops when licensing's
+   database holds all N. In the same run raw pika publishes N messages of the
+   very bytes the hub carried (the signed envelopes from its message log) to a
+   fresh quorum queue with confirms and consumes them with manual acks;
+2. **visa check latency** — CheckVisaEligibility at a fixed rate through the
+   gateway (request/reply to licensing and back), then as many direct calls to
+   licensing's ``GET /api/visa-eligibility`` at the same rate. Latency counts
+   from each request's scheduled send time, so a backed-up client cannot hide
+   a slow server.
+
+Then the dead letters are listed (there should be none) and every process is
+stopped, also on Ctrl-C or SIGTERM. Progress goes to stderr, figures to
+stdout. Nothing leaves 127.0.0.1 (the broker URL aside).
+
+    python benchmarks/end_to_end.py --quick
+    python benchmarks/end_to_end.py --count 3000 --rate 20 --seconds 15
+    python benchmarks/end_to_end.py --broker sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from end_to_end_load import BORDER_TYPES, Latencies, Load, progress, throughput, visa_latency
+from hub.errors import RabtError
+from hub.messagelog import open_message_log
+from hub.routing import load_routes
+from hub.transports import open_transport
+from hub.transports.testing import DEFAULT_AMQP_URL
+from raw_pika import RawPika, rates
+from simulators.demo.stack import Stack
+from simulators.population import Population, PopulationSpec
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", default=DEFAULT_AMQP_URL, help="amqp://… (default) or 'sqlite' (embedded)")
+    parser.add_argument("--pika-url", default=None, help="RabbitMQ for the raw pika baseline (default: --broker, "
+                                                         "or the local RabbitMQ with --broker sqlite)")
+    parser.add_argument("--count", type=int, default=3000, help="border notifications to push")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads pushing")
+    parser.add_argument("--rate", type=float, default=20.0, help="visa checks per second, each path")
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long each visa path runs")
+    parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for licensing to apply all")
+    parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
+    parser.add_argument("--quick", action="store_true", help="300 notifications, 5 s of visa checks per path")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.seconds = 300, 5.0
+    if not (1 <= args.count <= 100_000 and 1 <= args.clients <= 64 and 0 < args.rate <= 200
+            and 0 < args.seconds <= 300 and args.rate * args.seconds >= 1 and 0 < args.timeout <= 3600):
+        parser.error("keep --count 1..100000, --clients 1..64, --rate 0..200, --seconds 0..300, --timeout 0..3600")
+    args.sqlite = args.broker == "sqlite"
+    args.pika_url = args.pika_url or (DEFAULT_AMQP_URL if args.sqlite else args.broker)
+    return args
+
+
+def carried_envelopes(stack: Stack, count: int) -> list[bytes]:
+    """The signed canonical envelopes the hub published for the border notifications."""
+    log = open_message_log(f"sqlite:///{stack.home / 'messages.sqlite3'}", create=False)
+    try:
+        stored = [m for kind in BORDER_TYPES for m in log.find(message_type=kind, source_agency="police", limit=count)]
+    finally:
+        log.close()
+    return [m.envelope for m in stored][:count]
+
+
+def raw_pika(url: str, bodies: list[bytes], count: int) -> tuple[float, float, float]:
+    """(publish, consume, end-to-end) msg/s of ``count`` messages of ``bodies`` through raw pika."""
+    progress(f"raw pika: {count} messages of the same bytes to a fresh quorum queue at {url} …")
+    return rates(count, RawPika(url, f"bench-e2e-raw-{uuid.uuid4().hex[:8]}", count, 1024, 256, bodies).run())
+
+
+def dead_letters(stack: Stack) -> list:
+    """What ``rabt dlq list`` shows for this stack's topology."""
+    with open_transport(stack.broker_url, routes=load_routes(stack.home / "routes.toml")) as transport:
+        letters = transport.dead_letters(limit=1000)
+    for letter in letters:
+        progress(f"DEAD LETTER {letter.queue} {letter.message_id}: {letter.code}: {letter.reason}")
+    return letters
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` from 0 to 100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * q / 100) - 1))]
+
+
+def latency_row(name: str, result: Latencies) -> str:
+    latencies, errors = result
+    if not latencies:
+        return f"  {name:<44}{0:>8}{len(errors):>7}   (no answers)"
+    figures = "".join(f"{percentile(latencies, q) * 1000:>8.1f}" for q in (50, 90, 99, 100))
+    return f"  {name:<44}{len(latencies):>8}{len(errors):>7}{figures}"
+
+
+def throughput_lines(put: dict, raw: tuple | None, bodies: list[bytes]) -> list[str]:
+    count, e2e = put["count"], put["applied"] / put["applied_s"]
+    lines = [f"{'throughput':<46}{'msg/s':>8}{'seconds':>9}{'messages':>10}",
+             f"  {'gateway answered (SOAP receipts)':<44}{count / put['accepted_s']:>8.1f}{put['accepted_s']:>9.1f}"
+             f"{count - len(put['errors']):>10}",
+             f"  {'end to end: SOAP push -> applied by licensing':<44}{e2e:>8.1f}{put['applied_s']:>9.1f}"
+             f"{put['applied']:>10}"]
+    if raw is not None:
+        size = sum(map(len, bodies)) / len(bodies)
+        lines += [f"  {'raw pika publish->consume, same bytes':<44}{raw[2]:>8.0f}{count / raw[2]:>9.2f}{count:>10}",
+                  f"ratio end-to-end / raw pika: {e2e / raw[2]:.3f}  (goal >= 0.5); envelopes {size:.0f} bytes on average"]
+    return lines + [f"errors: {len(put['errors'])} pushes failed, {count - len(put['errors']) - put['applied']} "
+                    f"accepted but not applied", f"cpu seconds: {put['cpu']}"]
+
+
+def visa_lines(visa: dict, rate: float) -> list[str]:
+    return [f"{'visa check round trip':<46}{'answers':>8}{'errors':>7}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}  ms",
+            latency_row("police SOAP -> gateway -> licensing -> back", visa["hub"]),
+            latency_row("direct GET licensing /api/visa-eligibility", visa["direct"]),
+            f"{visa['count']} requests per path at {rate:g}/s; cpu seconds via the hub: {visa['cpu'][0]}",
+            f"cpu seconds direct: {visa['cpu'][1]}"]
+
+
+def measure(stack: Stack, args: argparse.Namespace) -> list[str]:
+    """Both phases on the running stack; the report's lines."""
+    load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
+    try:
+        put = throughput(load, args.count, args.clients, args.timeout)
+        bodies = carried_envelopes(stack, put["count"])
+        raw = raw_pika(args.pika_url, bodies, put["count"]) if bodies else None
+        visa = visa_latency(load, args.rate, args.seconds)
+    finally:
+        load.close()
+    for error in sorted(set(put["errors"] + visa["hub"][1] + visa["direct"][1]))[:10]:
+        progress(f"error: {error}")
+    return [f"broker {stack.broker_url}; {args.count} police border notifications from {args.clients} client threads",
+            *throughput_lines(put, raw, bodies), "", *visa_lines(visa, args.rate), "",
+            f"dead letters after the run: {len(dead_letters(stack))}"]
+
+
+def stop(stack: Stack, home: Path, keep: bool) -> dict[str, int]:
+    """Stop every process, delete the run's queues, remove ``home`` unless kept; the exit codes."""
+    progress("stopping the stack …")
+    codes = stack.stop()
+    try:
+        stack.remove_topology()
+    except RabtError as exc:
+        progress(f"could not delete this run's queues: {exc}")
+    if keep:
+        progress(f"kept {home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+    return codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    # SIGTERM ends the run as Ctrl-C does: through the finally below, which stops every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
+    broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
+    # its own queue prefix: the run shares no queue with others on the same RabbitMQ
+    stack = Stack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    try:
+        progress(f"starting simulators, hub and licensing in {home} on {broker} …")
+        lines = measure(stack.start(), args)
+    except (RabtError, RuntimeError, OSError) as exc:
+        progress(f"end_to_end: {exc} (process logs in {home / 'logs'}, kept)")
+        args.keep = True
+        return 1
+    finally:
+        codes = stop(stack, home, args.keep)
+    print("\n".join([f"$ python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:] if argv is None else argv)}"
+                     .rstrip(), *lines]))
+    unclean = {name: code for name, code in codes.items() if code not in (0, -15)}
+    if unclean:
+        print(f"processes that did not stop cleanly: {unclean}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The load ``end_to_end.py`` drives through a running stack: border pushes and visa checks.
+
+Everything here talks to the stack as its users do — the police over SOAP to
+the gateway, anyone over licensing's HTTP API — and reads licensing's
+database only to see when the pushed notifications are applied. Requests are
+signed before the clock starts, so the figures measure the system, not the
+police's signing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from simulators.demo.stack import Stack
+from simulators.licensing.tables import events
+from simulators.police.client import PoliceClient, PoliceMessages, police_signer
+from simulators.population import Population
+
+BORDER_TYPES = ("WorkerArrival", "WorkerDeparture", "ResidenceRenewal")
+VISA_PROFESSION_OTHER = "2211"  # no vacancy for it on the benchmark's licence: the "no" answer
+Latencies = tuple[list[float], list[str]]
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (stdout carries only the figures)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time (user + system) each stack process and this benchmark used so far (Linux /proc)."""
+    pids = {name: process.pid for name, process in stack.processes.items()} | {"benchmark": os.getpid()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not Linux, or the process is gone: the line just leaves it out
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float]) -> str:
+    """``name seconds, …`` of CPU spent between two :func:`cpu_seconds` readings."""
+    return ", ".join(f"{name} {after[name] - before.get(name, 0.0):.1f}" for name in sorted(after))
+
+
+@dataclass
+class Load:
+    """The running stack, the population its simulators serve, and the police's signing key."""
+
+    stack: Stack
+    population: Population
+    _local: threading.local = field(default_factory=threading.local)
+
+    def __post_init__(self) -> None:
+        self.sign = police_signer(self.stack.home / "pki")
+        self.engine = sa.create_engine(f"sqlite:///{self.stack.home / 'licensing.sqlite3'}")
+
+    def police(self) -> PoliceClient:
+        """This thread's police client; ``sign=None`` since requests come signed already."""
+        if not hasattr(self._local, "client"):
+            self._local.client = PoliceClient(f"{self.stack.urls['gateway']}/soap/police", None, timeout=30)
+        return self._local.client
+
+    def applied(self) -> int:
+        """Border notifications licensing has applied (its own database, as its API reads it)."""
+        query = sa.select(sa.func.count()).select_from(events).where(events.c.message_type.in_(BORDER_TYPES))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def wait_applied(self, target: int, timeout: float) -> int:
+        """Poll until licensing applied ``target`` notifications or ``timeout`` passed; the count."""
+        deadline = time.monotonic() + timeout
+        applied = self.applied()
+        while applied < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+            applied = self.applied()
+        return applied
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def guarded(fn: Callable, *args) -> str | None:
+    """None when ``fn(*args)`` worked, else what went wrong (a counted error, not the end of the run)."""
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the benchmark
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# ------------------------------------------------------------------ throughput
+
+
+def border_requests(load: Load, count: int) -> list:
+    """``count`` signed notifications: arrival, departure, renewal in turn over the population."""
+    messages, workers = PoliceMessages(), load.population.spec.workers
+    built = []
+    for i in range(count):
+        worker = load.population.worker(i % workers)
+        element = (messages.arrival(worker, visa_no=f"EV-{worker.civil_number}") if i % 3 == 0
+                   else messages.departure(worker) if i % 3 == 1 else messages.residence_renewal(worker))
+        built.append(load.sign(element))
+    return built
+
+
+def push(load: Load, signed) -> None:
+    """One notification to the gateway; the receipt must name the hub's message id."""
+    receipt = load.police().send(signed)
+    if not (receipt.findtext("{*}HubMessageId") or "").strip():
+        raise RuntimeError("receipt without a HubMessageId")
+
+
+def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
+    """Push ``count`` from ``clients`` threads; seconds until all got receipts, until all were applied."""
+    for signed in border_requests(load, 3):  # mappings and schemas compiled in every process, off the clock
+        push(load, signed)
+    base = load.wait_applied(3, 60)
+    signed_requests = border_requests(load, count)
+    progress(f"throughput: {count} signed notifications from {clients} client threads …")
+    cpu = cpu_seconds(load.stack)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        errors = [e for e in pool.map(lambda s: guarded(push, load, s), signed_requests) if e]
+    accepted = time.perf_counter() - started
+    applied = load.wait_applied(base + count - len(errors), timeout) - base
+    done = time.perf_counter() - started
+    progress(f"  applied {applied} of {count} in {done:.1f}s")
+    return {"count": count, "accepted_s": accepted, "applied": applied, "applied_s": done, "errors": errors,
+            "cpu": cpu_line(cpu, cpu_seconds(load.stack))}
+
+
+# ------------------------------------------------------------------ visa latency
+
+
+def visa_licence(load: Load) -> tuple[str, str, str]:
+    """An approved commercial licence (the hub asks commerce) and a nationality and profession it has room for."""
+    worker = load.population.find_worker(nationality="IND")
+    employer = load.population.find_employer(cr_status="active", chamber_status="valid")
+    reply = requests.post(f"{load.stack.urls['licensing']}/api/applications", timeout=60, json={
+        "licence_type": "commercial", "employer_cr": employer.cr_number,
+        "vacancies": [{"profession_code": worker.profession_code, "count": 50}]})
+    decision = (reply.json().get("decision") or {}) if reply.ok else {}
+    if reply.status_code != 201 or decision.get("decision") != "approved":
+        raise RuntimeError(f"benchmark licence not approved: HTTP {reply.status_code} {reply.text[:300]}")
+    return decision["licence_number"], worker.nationality, worker.profession_code
+
+
+def open_loop(call: Callable[[int], None], count: int, rate: float, threads: int) -> Latencies:
+    """``call(i)`` at ``rate`` per second, ``count`` times; latencies (s) from each scheduled time, errors."""
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def timed(i: int, due: float) -> None:
+        error = guarded(call, i)
+        errors.append(error) if error else latencies.append(time.perf_counter() - due)
+
+    start = time.perf_counter() + 0.05
+    with ThreadPoolExecutor(threads) as pool:
+        for i in range(count):
+            due = start + i / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            pool.submit(timed, i, due)
+    return latencies, errors
+
+
+def visa_calls(load: Load, count: int) -> tuple[Callable[[int], None], Callable[[int], None]]:
+    """Call ``i`` through the gateway and directly: same licence, same question, expected answer checked."""
+    licence, nationality, profession = visa_licence(load)
+    cases = [(profession, True) if i % 2 == 0 else (VISA_PROFESSION_OTHER, False) for i in range(count)]
+    messages = PoliceMessages()
+    signed = [load.sign(messages.visa_check(licence, nationality, p)) for p, _ in cases]
+    session = requests.Session()
+
+    def via_hub(i: int) -> None:
+        flag = (load.police().send(signed[i]).findtext("{*}EligibleFlag") or "").strip()
+        if flag != ("Y" if cases[i][1] else "N"):
+            raise RuntimeError(f"visa check through the hub answered {flag!r}, expected eligible={cases[i][1]}")
+
+    def direct(i: int) -> None:
+        reply = session.get(f"{load.stack.urls['licensing']}/api/visa-eligibility", timeout=30, params={
+            "licence_number": licence, "profession_code": cases[i][0], "nationality": nationality})
+        reply.raise_for_status()
+        if reply.json()["eligible"] is not cases[i][1]:
+            raise RuntimeError(f"direct visa check answered {reply.json()['eligible']}, expected {cases[i][1]}")
+
+    return via_hub, direct
+
+
+def visa_latency(load: Load, rate: float, seconds: float) -> dict:
+    """The police's visa check through the hub at ``rate``, then as many direct calls to licensing."""
+    count = int(rate * seconds)
+    via_hub, direct = visa_calls(load, count + 2)
+    via_hub(count), via_hub(count + 1), direct(count)  # warm both paths with the two spare questions
+    threads = max(8, min(64, int(rate)))
+    progress(f"visa checks: {count} through the gateway at {rate:g}/s …")
+    cpu = cpu_seconds(load.stack)
+    hub = open_loop(via_hub, count, rate, threads)
+    cpu_hub = cpu_seconds(load.stack)
+    progress(f"visa checks: {count} direct to licensing at {rate:g}/s …")
+    direct_ = open_loop(direct, count, rate, threads)
+    return {"count": count, "hub": hub, "direct": direct_,
+            "cpu": (cpu_line(cpu, cpu_hub), cpu_line(cpu_hub, cpu_seconds(load.stack)))}
