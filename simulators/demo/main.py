@@ -29,7 +29,8 @@ def fresh_state(settings: Settings) -> None:
 
 @contextmanager
 def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000, wage_employers: int = 300,
-                   queue_prefix: str = "rabt-demo.", echo: Callable[[str], None] = print) -> Iterator[DemoContext]:
+                   queue_prefix: str = "rabt-demo.", split_roles: bool = False,
+                   echo: Callable[[str], None] = print) -> Iterator[DemoContext]:
     """Start the stack from clean state; the scenarios' context while it runs; every process stopped after.
 
     ``context.stop_codes`` holds the processes' exit codes once the block is left.
@@ -38,7 +39,7 @@ def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000,
     started = time.monotonic()
     echo(f"starting simulators, hub and licensing (state in {settings.home}, broker {settings.effective_broker_url})")
     stack = Stack(settings.home, settings.effective_broker_url, seed=seed, workers=workers,
-                  database_url=settings.database_url, queue_prefix=queue_prefix)
+                  database_url=settings.database_url, queue_prefix=queue_prefix, split_roles=split_roles)
     stack.remove_topology()  # the previous run's queues, like its databases: every run starts clean
     context = None
     try:

@@ -72,6 +72,8 @@ class Stack:
     database_url: str = ""
     """The hub's message log (``RABT_DATABASE_URL``); empty: SQLite under ``home``."""
     queue_prefix: str = "rabt-demo."
+    split_roles: bool = False
+    """Run each ``rabt serve`` role in a process of its own, as on several machines."""
     """Before the exchange and queue names on the broker: tests give each run its own."""
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -122,14 +124,22 @@ class Stack:
         gateway, console, licensing = free_port(), free_port(), free_port()
         self.urls.update(gateway=f"http://127.0.0.1:{gateway}", console=f"http://127.0.0.1:{console}",
                          licensing=f"http://127.0.0.1:{licensing}")
-        self._spawn("hub", [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway),
-                            "--console-port", str(console)])
+        self._spawn_hub(gateway, console)
         # The web app creates licensing's database first; the consumer starts once it answers.
         self._spawn("licensing", [sys.executable, "-m", "simulators.licensing", "serve", "--port", str(licensing)])
         self._wait_http("licensing", f"{self.urls['licensing']}/healthz")
         self._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume"])
         self._wait_http("gateway", f"{self.urls['gateway']}/healthz")
         return self
+
+    def _spawn_hub(self, gateway: int, console: int) -> None:
+        """``rabt serve``: all roles in one process, or (``split_roles``) one process per role."""
+        serve = [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway), "--console-port", str(console)]
+        if not self.split_roles:
+            self._spawn("hub", serve)
+            return
+        for role in ("gateway", "relay", "worker", "watcher", "console"):
+            self._spawn(f"hub-{role}", [*serve, "--role", role])
 
     def _run_once(self, command: list[str]) -> None:
         result = subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=120)
