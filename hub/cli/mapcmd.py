@@ -126,9 +126,11 @@ def _read_with(drop: FileDrop, file: Path, agency: str) -> Iterator[tuple[str, e
     errors = [item for item in items if item.error is not None or item.payload is None]
     if errors:
         first = errors[0]
-        where = f"line {first.line}: " if first.line else ""  # line 0: the file as a whole
+        reason = first.error or "record could not be read"
+        # line 0 is the file as a whole; a parse error's reason names its line already
+        where = f"line {first.line}: " if first.line and not reason.startswith(f"line {first.line}:") else ""
         more = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise InputError(f"{file.name}: {where}{first.error or 'record could not be read'}{more}", agency=agency)
+        raise InputError(f"{file.name}: {where}{reason}{more}", agency=agency)
     if not items:
         raise InputError(f"{file.name} holds no records", agency=agency)
     for item in items:

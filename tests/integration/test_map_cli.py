@@ -167,3 +167,15 @@ def test_outbound_mapping_is_validated_against_the_agency_contract(tmp_path):
     assert "(police contract, urn:om:rop:civilregistry:2019)" in result.stderr.decode()
     assert one_line_error(rabt("police", "CivilStatusQuery", query, "--param", "now")).startswith(
         "rabt: --param 'now' is not NAME=VALUE")
+
+
+@pytest.mark.parametrize("agency, message_type, name, reason", [
+    ("centralbank", "SalaryBatch", "SIF_1000001_BMCT_20260305_002.csv", "line 1: header labels are not a known SIF layout"),
+    ("courts", "LabourCaseUpdate", "LCB_muscat-primary_20240312_001.xml", "line 1: not well-formed"),
+    ("police", "WorkerArrival", "binary.xml", "line 1: not well-formed"),
+])
+def test_a_binary_file_is_one_clear_line_through_reader_or_parser(tmp_path, agency, message_type, name, reason):
+    binary = tmp_path / name
+    binary.write_bytes(bytes(range(256)) * 16)
+    error = one_line_error(rabt(agency, message_type, binary))
+    assert error.startswith(f"rabt: {name}: ") and reason in error and "line 1: line 1" not in error
