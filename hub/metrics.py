@@ -20,8 +20,8 @@ verified canonical :class:`~hub.envelope.Header`; its ``received_at`` then
 gives the end-to-end latency.
 
 Circuit states (``rabt_circuit_state``) are read at scrape time from the
-breakers the outbound workers of this process registered with
-:func:`watch_circuits`.
+outbound workers consuming in this process (they register with
+:func:`watch_circuits` while they run).
 
 The registry is per process. In ``rabt serve`` with every role in one
 process, ``/metrics`` shows them all; when roles run as separate processes
@@ -50,7 +50,7 @@ __all__ = [
     "CIRCUIT_VALUES", "CONTENT_TYPE_LATEST", "REGISTRY", "delivery_labels", "exposition", "instrument", "mark_processed",
     "observe_confirm_latency", "observe_end_to_end_latency", "record_dead_lettered", "record_delivered",
     "record_failed", "record_published", "record_received", "record_refused", "set_outbox_backlog",
-    "set_queue_stats", "watch_circuits", "watched_circuits",
+    "set_queue_stats", "unwatch_circuits", "watch_circuits", "watched_circuits",
 ]
 
 #: the hub's own registry (not prometheus_client's global one, so tests and
@@ -224,7 +224,10 @@ class _Circuits:
     def states(self) -> dict[str, str]:
         merged: dict[str, str] = {}
         for source in list(self.sources):
-            merged.update(source.service_states())
+            for key, state in source.service_states().items():
+                # two sources for one service (two workers of one agency): the worse state is the truth
+                if CIRCUIT_VALUES.get(state, 2) >= CIRCUIT_VALUES.get(merged.get(key, "closed"), 2):
+                    merged[key] = state
         return merged
 
     def describe(self):
@@ -249,15 +252,20 @@ REGISTRY.register(_CIRCUITS)
 
 
 class CircuitSource(Protocol):
-    """What :func:`watch_circuits` accepts (:class:`hub.outbound.resilience.Breakers` is one)."""
+    """What :func:`watch_circuits` accepts (an outbound worker, or its :class:`~hub.outbound.resilience.Breakers`)."""
 
     def service_states(self) -> Mapping[str, str]:
         """``"agency/service"`` → ``closed``, ``half-open`` or ``open``."""
 
 
 def watch_circuits(source: CircuitSource) -> None:
-    """Report ``source``'s circuits as ``rabt_circuit_state`` while it is in use (weakly held)."""
+    """Report ``source``'s circuits as ``rabt_circuit_state`` until :func:`unwatch_circuits` (held weakly)."""
     _CIRCUITS.sources.add(source)
+
+
+def unwatch_circuits(source: CircuitSource) -> None:
+    """Stop reporting ``source``'s circuits (a worker that stopped consuming)."""
+    _CIRCUITS.sources.discard(source)
 
 
 def watched_circuits() -> dict[str, str]:

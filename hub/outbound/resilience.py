@@ -13,9 +13,9 @@ retries the delivery later and finally dead-letters it.
 Breakers are kept per *service* (agency and system: the chamber of commerce
 being down must not stop commercial-registry look-ups), and
 :func:`breaker_states` reports them per agency, the worst state winning, for
-the operator console. They live in this process's memory: a worker registers
-its :class:`Breakers` with :func:`hub.metrics.watch_circuits`, so each worker
-process reports its own as ``rabt_circuit_state`` on its ``/metrics``.
+the operator console. They live in this process's memory: a consuming worker
+registers with :func:`hub.metrics.watch_circuits`, so each worker process
+reports its own as ``rabt_circuit_state`` on its ``/metrics``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import TypeVar
 import pybreaker
 import tenacity
 
+from hub import metrics
 from hub.errors import AgencyUnavailableError, CircuitOpenError
 from hub.outbound.config import OutboundSettings
 
@@ -64,12 +65,7 @@ class Breakers:
 
     def states(self) -> dict[str, str]:
         """Agency → the worst state among its services."""
-        worst: dict[str, str] = {}
-        for key, state in self.service_states().items():
-            agency = key.partition("/")[0]
-            if _SEVERITY[state] >= _SEVERITY.get(worst.get(agency, "closed"), 0):
-                worst[agency] = state
-        return worst
+        return worst_by_agency(self.service_states())
 
     def reset(self) -> None:
         """Forget every breaker (tests, or an operator's "try again now")."""
@@ -88,8 +84,21 @@ BREAKERS = Breakers()
 
 
 def breaker_states() -> dict[str, str]:
-    """Agency → circuit state of this process's workers (for the operator console)."""
-    return BREAKERS.states()
+    """Agency → the worst circuit state of the outbound workers consuming in this process (the console's view).
+
+    An agency whose worker is not running here is absent: its breakers are in another process.
+    """
+    return worst_by_agency(metrics.watched_circuits())
+
+
+def worst_by_agency(service_states: dict[str, str]) -> dict[str, str]:
+    """``{"agency/system": state}`` → ``{agency: the worst state of its services}``."""
+    worst: dict[str, str] = {}
+    for key, state in service_states.items():
+        agency = key.partition("/")[0]
+        if _SEVERITY[state] >= _SEVERITY.get(worst.get(agency, "closed"), 0):
+            worst[agency] = state
+    return worst
 
 
 def call_guarded(call: Callable[[], T], breaker: pybreaker.CircuitBreaker, settings: OutboundSettings,

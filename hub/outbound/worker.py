@@ -18,8 +18,9 @@ retry or dead letter):
 
 :meth:`OutboundWorker.run` consumes through :func:`hub.metrics.instrument`, so
 every delivery is counted (delivered, failed with its code, dead-lettered) and
-timed end to end from the verified header's ``ReceivedAt``; the worker's
-circuit breakers are created up front and reported as ``rabt_circuit_state``.
+timed end to end from the verified header's ``ReceivedAt``; while it consumes,
+its circuit breakers (created up front, so known as closed before the first
+call) are reported as ``rabt_circuit_state`` and to the console.
 
 What the asker gets when there is no record:
 
@@ -117,11 +118,10 @@ class OutboundWorker:
         self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
         self.notified = IdempotentConsumer(log.engine, f"outbound-{adapter.name}")
         self.transport: Transport | None = None
-        # created now, not on first call: the circuits of this process's workers are known (closed)
-        # to /metrics and the console from the start, and an agency with no worker here is not
+        # created now, not on first call: a running worker's circuits are known (closed) to
+        # /metrics and the console from the start, and an agency with no worker here is not
         for service in adapter.outbound:
             breakers.get(self.agency, service.system, settings)
-        metrics.watch_circuits(breakers)
 
     # -- the handler ----------------------------------------------------------------------
 
@@ -283,8 +283,17 @@ class OutboundWorker:
         self.transport = transport
         handler = metrics.instrument(self.handle, max_attempts=self.max_attempts, agency=self.agency,
                                      connection_errors=transport.connection_errors)
-        return transport.consume(queue, handler, prefetch=prefetch, stop=stop, max_messages=max_messages,
-                                 idle_timeout=idle_timeout)
+        metrics.watch_circuits(self)  # while consuming, this worker's circuits are this process's
+        try:
+            return transport.consume(queue, handler, prefetch=prefetch, stop=stop, max_messages=max_messages,
+                                     idle_timeout=idle_timeout)
+        finally:
+            metrics.unwatch_circuits(self)
+
+    def service_states(self) -> dict[str, str]:
+        """``"agency/system"`` → circuit state, for this worker's services only."""
+        mine = {f"{self.agency}/{service.system}" for service in self.adapter.outbound}
+        return {key: state for key, state in self.breakers.service_states().items() if key in mine}
 
     def close(self) -> None:
         """Close the agency clients' HTTP sessions."""

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.console import create_app
 from hub.console.health import create_metrics_app
-from hub.outbound import BREAKERS, OutboundSettings, build_worker
+from hub.outbound import OutboundSettings
 from hub.transports.testing import isolated_routes
 
 FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 30.0}
@@ -162,24 +162,30 @@ def test_process_metrics_need_a_viewer_and_health_does_not():
     assert client.get("/readyz").status_code == 404  # readiness is the console's: it knows the broker and log
 
 
-def test_console_shows_circuits_of_its_own_workers_and_says_why_for_the_others(rig, police):
+def test_console_shows_circuits_of_its_running_workers_and_says_why_for_the_others(rig, police, asker):
     users, tokens = console_users()
-    app = create_app(rig.hub, {"USERS": users, "SECRET_KEY": "test"})  # default: this process's breakers
+    app = create_app(rig.hub, {"USERS": users, "SECRET_KEY": "test"})  # default: this process's running workers
     headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+
+    def adapters() -> dict[str, dict]:
+        return {a["name"]: a for a in app.test_client().get("/api/v1/overview", headers=headers).json["adapters"]}
+
     try:
-        rows = {a["name"]: a for a in app.test_client().get("/api/v1/overview", headers=headers).json["adapters"]}
-        # the rig's police worker uses its own breakers, not the process's: to this console it runs elsewhere
-        assert rows["police"]["circuit"] == "unknown"
-        assert "another process" in rows["police"]["circuit_detail"]
+        rows = adapters()
+        assert (rows["police"]["circuit"], rows["police"]["circuit_detail"]) == ("closed", None)  # the rig's worker
+        assert rows["commerce"]["circuit"] == "unknown"  # no commerce worker runs here
+        assert "workers run in another process" in rows["commerce"]["circuit_detail"]
         assert (rows["centralbank"]["circuit"], rows["centralbank"]["circuit_detail"]) == ("none", "calls no agency service")
-        worker = build_worker(rig.hub, rig.hub.adapters["commerce"], OutboundSettings(
-            endpoints={"RABT_COMMERCE_REGISTRY_URL": "http://127.0.0.1:1/", "RABT_COMMERCE_CHAMBER_URL":
-                       "http://127.0.0.1:1/"}, **FAST))  # a worker in this process: its circuits are known
-        rows = {a["name"]: a for a in app.test_client().get("/api/v1/overview", headers=headers).json["adapters"]}
-        assert (rows["commerce"]["circuit"], rows["commerce"]["circuit_detail"]) == ("closed", None)
         page = app.test_client().get("/", headers=headers).data.decode()
-        assert 'class="circuit unknown" title="no police outbound worker runs' in page
-        worker.close()
+        assert 'class="circuit unknown" title="no commerce outbound worker runs' in page
+        police.fault(mode="down")
+        asker.ask(canonical("CivilStatusQuery", CivilNumber="10000003"), "police")
+        assert adapters()["police"]["circuit"] == "open"
+        rig.stop.set()  # the worker stops consuming: its breakers are nobody's view any more
+        for thread in rig.threads:
+            thread.join(10)
+        assert adapters()["police"]["circuit"] == "unknown"
+        assert ("rabt_circuit_state", frozenset({"agency": "police", "service": "civil-registry"}.items())) \
+            not in Scraper().samples()
     finally:
-        BREAKERS.reset()
         app.extensions["rabt_console"].console.broker.close()
