@@ -166,3 +166,13 @@ def simulator(name: str, config: dict | None = None):
         yield sim
     finally:
         sim.close()
+
+
+@contextmanager
+def police_worker(rig, **tuning):
+    """The police simulator, and the rig's police outbound worker calling its civil registry."""
+    with simulator("police") as sim:
+        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
+                                    reply_window=0.5, **tuning)
+        rig.start("police", settings)
+        yield sim

@@ -10,12 +10,11 @@ import re
 
 import pytest
 from console_support import console_users
-from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
+from outbound_helpers import Asker, HubRig, canonical, police_worker, text, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.console import create_app
 from hub.console.health import create_metrics_app
-from hub.outbound import OutboundSettings
 from hub.transports.testing import isolated_routes
 
 FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 30.0}
@@ -63,10 +62,7 @@ def rig(tmp_path, trust_store):
 
 @pytest.fixture
 def police(rig):
-    with simulator("police") as sim:
-        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
-                                    reply_window=0.5, **FAST)
-        rig.start("police", settings)
+    with police_worker(rig, **FAST) as sim:
         yield sim
 
 

@@ -15,9 +15,8 @@ import time
 import pytest
 
 from tests.conftest import unavailable
-from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
+from outbound_helpers import Asker, HubRig, canonical, police_worker, text, wait_for
 
-from hub.outbound import OutboundSettings
 from hub.outbox import OutboxRelay
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
 
@@ -62,10 +61,7 @@ def asker(rig, pki_dir, trust_store):
 
 @pytest.fixture
 def police(rig):
-    with simulator("police") as sim:
-        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
-                                    reply_window=0.5, **FAST)
-        rig.start("police", settings)
+    with police_worker(rig, **FAST) as sim:
         yield sim
 
 
