@@ -42,7 +42,7 @@ from hub.errors import RabtError
 from hub.messagelog import open_message_log
 from hub.routing import load_routes
 from hub.transports import open_transport
-from hub.transports.testing import DEFAULT_AMQP_URL
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 from raw_pika import RawPika, rates
 from simulators.demo.stack import Stack
 from simulators.population import Population, PopulationSpec
@@ -168,7 +168,13 @@ def stop(stack: Stack, home: Path, keep: bool) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    # SIGTERM ends the run as Ctrl-C does: through the finally below, which stops every process.
+    for url in {args.pika_url} | (set() if args.sqlite else {args.broker}):
+        if problem := broker_problem(url):  # say so at once, not after the stack's start-up timeouts
+            progress(f"end_to_end: {problem}")
+            return 1
+    # Ctrl-C (even when started in the background, where SIGINT comes ignored) and SIGTERM end
+    # the run through the finally below, which stops every process.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
@@ -181,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"end_to_end: {exc} (process logs in {home / 'logs'}, kept)")
         args.keep = True
         return 1
+    except KeyboardInterrupt:
+        progress("end_to_end: interrupted")
+        return 130
     finally:
         codes = stop(stack, home, args.keep)
     print("\n".join([f"$ python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:] if argv is None else argv)}"

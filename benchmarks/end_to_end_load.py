@@ -13,8 +13,9 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,16 @@ def guarded(fn: Callable, *args) -> str | None:
     return None
 
 
+@contextmanager
+def pool_for(threads: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, on Ctrl-C, drops the requests not yet started instead of sending them all."""
+    pool = ThreadPoolExecutor(threads)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ------------------------------------------------------------------ throughput
 
 
@@ -132,7 +143,7 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     progress(f"throughput: {count} signed notifications from {clients} client threads …")
     cpu = cpu_seconds(load.stack)
     started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
+    with pool_for(clients) as pool:
         errors = [e for e in pool.map(lambda s: guarded(push, load, s), signed_requests) if e]
     accepted = time.perf_counter() - started
     applied = load.wait_applied(base + count - len(errors), timeout) - base
@@ -168,7 +179,7 @@ def open_loop(call: Callable[[int], None], count: int, rate: float, threads: int
         errors.append(error) if error else latencies.append(time.perf_counter() - due)
 
     start = time.perf_counter() + 0.05
-    with ThreadPoolExecutor(threads) as pool:
+    with pool_for(threads) as pool:
         for i in range(count):
             due = start + i / rate
             time.sleep(max(0.0, due - time.perf_counter()))
