@@ -33,6 +33,8 @@ boundary only (``raise ... from exc``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class RabtError(Exception):
     """Base of every error the hub raises on purpose.
@@ -149,10 +151,18 @@ class BrokerUnavailableError(TransportError):
 
 
 class PublishError(TransportError):
-    """The broker refused, did not confirm, or could not route a message."""
+    """The broker refused, did not confirm, or could not route a message.
+
+    ``failed_ids`` names the messages of the batch not delivered (the rest were
+    confirmed); empty means nothing of the batch is known to be delivered.
+    """
 
     code = "publish"
     recoverable = True
+
+    def __init__(self, reason: str, *, failed_ids: Iterable[str] = (), **context) -> None:
+        super().__init__(reason, **context)
+        self.failed_ids = tuple(failed_ids)
 
 
 class ReplyTimeoutError(TransportError):

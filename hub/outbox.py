@@ -40,12 +40,12 @@ def to_message(pending: PendingMessage) -> Message:
 def unconfirmed_ids(exc: TransportError, ids: list[str]) -> set[str]:
     """Which of ``ids`` the failed publish did not deliver.
 
-    A PublishError names the failed message ids in its reason (or its
-    ``message_id``); the rest of the batch was confirmed. Any other failure,
-    or a reason naming none of them, means nothing is known to be delivered.
+    A PublishError names them (``failed_ids``); the rest of the batch was
+    confirmed. Any other failure, or one naming none of them, means nothing is
+    known to be delivered.
     """
     if isinstance(exc, PublishError):
-        named = {mid for mid in ids if mid == exc.message_id or mid in exc.reason}
+        named = set(exc.failed_ids) & set(ids)
         if named:
             return named
     return set(ids)

@@ -132,5 +132,5 @@ class ConfirmingPublisher:
         self.confirmed.clear()
         if failed:
             detail = "; ".join(f"{mid}: {why}" for mid, why in sorted(failed.items()))
-            raise PublishError(f"{len(failed)} message(s) not delivered: {detail}",
+            raise PublishError(f"{len(failed)} message(s) not delivered: {detail}", failed_ids=sorted(failed),
                                message_id=next(iter(failed)) if len(failed) == 1 else None)

@@ -104,7 +104,8 @@ class SqliteTransport(Transport):
             rows += [(queue, *store.message_row(message), now) for queue in queues]
         self._insert(rows)
         if unroutable:
-            raise PublishError(f"unroutable (no queue bound on {self.routes.exchange}): {', '.join(unroutable)}")
+            raise PublishError(f"unroutable (no queue bound on {self.routes.exchange}): {', '.join(unroutable)}",
+                               failed_ids=unroutable)
 
     def _insert(self, rows: list[tuple]) -> None:
         try:
@@ -115,8 +116,8 @@ class SqliteTransport(Transport):
                     rows,
                 )
         except sqlite3.Error as exc:
-            ids = ", ".join(sorted({row[1] for row in rows}))
-            raise PublishError(f"could not store messages {ids}: {exc}") from exc
+            ids = sorted({row[1] for row in rows})  # one transaction: none of them was stored
+            raise PublishError(f"could not store messages {', '.join(ids)}: {exc}", failed_ids=ids) from exc
 
     def queue_policy(self, queue: str) -> tuple[tuple[float, ...], int]:
         """(retry_delays, max_attempts) of a declared queue, as stored by declare()."""

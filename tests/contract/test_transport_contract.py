@@ -53,6 +53,7 @@ def test_unroutable_publish_raises_naming_the_message(backend, transport):
         transport.publish([good, bad])
     assert bad.message_id in str(caught.value)
     assert good.message_id not in str(caught.value)
+    assert caught.value.failed_ids == (bad.message_id,)  # what the outbox relay keeps for later
     assert [d.message.message_id for d in drain(transport, backend.queue, idle=0.5)] == [good.message_id]
 
 

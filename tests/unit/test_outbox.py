@@ -95,7 +95,7 @@ def test_partial_publish_error_keeps_only_the_named_messages(log):
 
     def publish_all_but_one(messages):
         transport.calls.append(list(messages))
-        raise PublishError(f"1 message(s) not delivered: {ids[2]}: unroutable")
+        raise PublishError("1 message(s) not delivered: unroutable", failed_ids=[ids[2]])
     transport.publish = publish_all_but_one
     relay = OutboxRelay(log, transport)
     assert relay.relay_once() == 3
