@@ -35,7 +35,11 @@ import signal
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 from end_to_end_load import BORDER_TYPES, Latencies, Load, progress, throughput, visa_latency
 from hub.errors import RabtError
@@ -53,6 +57,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--broker", default=DEFAULT_AMQP_URL, help="amqp://… (default) or 'sqlite' (embedded)")
     parser.add_argument("--pika-url", default=None, help="RabbitMQ for the raw pika baseline (default: --broker, "
                                                          "or the local RabbitMQ with --broker sqlite)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default=None,
+                        help="hub message log in a fresh database on this PostgreSQL (dropped afterwards), "
+                             "e.g. postgresql://postgres@127.0.0.1:5432/postgres; default: SQLite in the temp home")
     parser.add_argument("--count", type=int, default=3000, help="border notifications to push")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads pushing")
     parser.add_argument("--rate", type=float, default=20.0, help="visa checks per second, each path")
@@ -72,9 +79,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@contextmanager
+def fresh_postgres(admin_url: str | None) -> Iterator[str]:
+    """A new empty database on ``admin_url``'s server for the run, dropped afterwards ("" without one)."""
+    if admin_url is None:
+        yield ""
+        return
+    name = f"rabt_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def carried_envelopes(stack: Stack, count: int) -> list[bytes]:
     """The signed canonical envelopes the hub published for the border notifications."""
-    log = open_message_log(f"sqlite:///{stack.home / 'messages.sqlite3'}", create=False)
+    log = open_message_log(stack.database_url or f"sqlite:///{stack.home / 'messages.sqlite3'}", create=False)
     try:
         stored = [m for kind in BORDER_TYPES for m in log.find(message_type=kind, source_agency="police", limit=count)]
     finally:
@@ -146,24 +169,26 @@ def measure(stack: Stack, args: argparse.Namespace) -> list[str]:
         load.close()
     for error in sorted(set(put["errors"] + visa["hub"][1] + visa["direct"][1]))[:10]:
         progress(f"error: {error}")
-    return [f"broker {stack.broker_url}; {args.count} police border notifications from {args.clients} client threads",
+    log = "PostgreSQL" if stack.database_url else "SQLite"
+    return [f"broker {stack.broker_url}, message log on {log}; {args.count} police border notifications"
+            f" from {args.clients} client threads",
             *throughput_lines(put, raw, bodies), "", *visa_lines(visa, args.rate), "",
             f"dead letters after the run: {len(dead_letters(stack))}"]
 
 
-def stop(stack: Stack, home: Path, keep: bool) -> dict[str, int]:
-    """Stop every process, delete the run's queues, remove ``home`` unless kept; the exit codes."""
-    progress("stopping the stack …")
-    codes = stack.stop()
+def run(stack: Stack, args: argparse.Namespace) -> tuple[list[str], dict[str, int]]:
+    """Start the stack and measure; every process stops whatever happens. The report and exit codes."""
     try:
-        stack.remove_topology()
-    except RabtError as exc:
-        progress(f"could not delete this run's queues: {exc}")
-    if keep:
-        progress(f"kept {home}")
-    else:
-        shutil.rmtree(home, ignore_errors=True)
-    return codes
+        progress(f"starting simulators, hub and licensing in {stack.home} on {stack.broker_url} …")
+        lines = measure(stack.start(), args)
+    finally:
+        progress("stopping the stack …")
+        codes = stack.stop()
+        try:
+            stack.remove_topology()
+        except RabtError as exc:
+            progress(f"could not delete this run's queues: {exc}")
+    return lines, codes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,27 +198,31 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"end_to_end: {problem}")
             return 1
     # Ctrl-C (even when started in the background, where SIGINT comes ignored) and SIGTERM end
-    # the run through the finally below, which stops every process.
+    # the run through run()'s finally, which stops every process.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
-    # its own queue prefix: the run shares no queue with others on the same RabbitMQ
-    stack = Stack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     try:
-        progress(f"starting simulators, hub and licensing in {home} on {broker} …")
-        lines = measure(stack.start(), args)
-    except (RabtError, RuntimeError, OSError) as exc:
-        progress(f"end_to_end: {exc} (process logs in {home / 'logs'}, kept)")
-        args.keep = True
+        with fresh_postgres(args.postgres) as database_url:
+            # its own queue prefix: the run shares no queue with others on the same RabbitMQ
+            stack = Stack(home, broker, workers=args.workers, database_url=database_url,
+                          queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+            lines, codes = run(stack, args)
+    except (RabtError, RuntimeError, OSError, psycopg.Error) as exc:
+        progress(f"end_to_end: {exc}")
+        args.keep = True  # the process logs say why
         return 1
     except KeyboardInterrupt:
         progress("end_to_end: interrupted")
         return 130
     finally:
-        codes = stop(stack, home, args.keep)
-    print("\n".join([f"$ python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:] if argv is None else argv)}"
-                     .rstrip(), *lines]))
+        if args.keep:
+            progress(f"kept {home} (process logs in logs/)")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+    command = shlex.join(sys.argv[1:] if argv is None else argv)
+    print("\n".join([f"$ python benchmarks/{Path(__file__).name} {command}".rstrip(), *lines]))
     unclean = {name: code for name, code in codes.items() if code not in (0, -15)}
     if unclean:
         print(f"processes that did not stop cleanly: {unclean}")

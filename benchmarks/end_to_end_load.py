@@ -108,8 +108,10 @@ def pool_for(threads: int) -> Iterator[ThreadPoolExecutor]:
     pool = ThreadPoolExecutor(threads)
     try:
         yield pool
-    finally:
+    except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 # ------------------------------------------------------------------ throughput
