@@ -14,7 +14,7 @@ from lxml import etree
 from hub.adapter import Adapter, InboundOperation
 from hub.bootstrap import Hub
 from hub.envelope import read_envelope, utc_now
-from hub.errors import AgencyFaultError, RabtError, SchemaError, SignatureError
+from hub.errors import AgencyError, AgencyFaultError, InputError, RabtError, SchemaError, SignatureError
 from hub.contracts import AgencyContracts
 from hub.messagelog import Accepted
 from hub.pipeline import Inbound, Receipt
@@ -96,17 +96,26 @@ class InboundHandler:
             self.hub.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
             raise
         self.hub.log.mark_published([record.message_id])
-        verified = self.hub.verifier.verify(parse_xml(reply.body, self.hub.settings.xml_limits))
+        try:
+            return self._answer(reply.body, operation), record.message_id
+        except InputError as exc:
+            # A bad answer is the destination's fault, not the asking agency's: a Server fault.
+            raise AgencyError(f"{operation.destination}'s answer was refused: {exc.reason}",
+                              agency=operation.destination) from exc
+
+    def _answer(self, data: bytes, operation: InboundOperation) -> etree._Element:
+        """The body of the destination's answer, once verified and logged."""
+        verified = self.hub.verifier.verify(parse_xml(data, self.hub.settings.xml_limits))
         if verified.signer != operation.destination:
             raise SignatureError(f"answer signed by {verified.signer!r}, expected {operation.destination!r}")
         header, body = read_envelope(verified.element)
-        self._log_answer(header, reply.body)
+        self._log_answer(header, data)
         if header.message_type == "Fault":
             reason = body.findtext("{*}Reason") or "the destination refused the request"
             raise AgencyFaultError(f"{operation.destination}: {reason}", agency=operation.destination)
         if header.message_type != operation.reply_type:
             raise SchemaError(f"expected {operation.reply_type} in answer, got {header.message_type}")
-        return body, record.message_id
+        return body
 
     def _log_answer(self, header, envelope_bytes: bytes) -> None:
         # Delivered straight back over request/reply: logged, never for the relay to send again.

@@ -335,12 +335,13 @@ def test_a_relay_running_while_the_question_is_in_flight_sends_nothing(gateway, 
     def relay_now(header) -> None:
         relayed.append(header.message_id in gateway.outbox())
         with gateway.hub.open_transport() as transport:
-            relayed.append(OutboxRelay(gateway.hub.log, transport).drain())
+            OutboxRelay(gateway.hub.log, transport).drain()  # whatever else earlier tests left there
+        relayed.append(gateway.hub.log.get(header.message_id).status)  # "published" had the relay sent it
 
     with LicensingResponder(gateway, licensing_signer(pki_dir), before_reply=relay_now) as licensing:
         answer = call(police, police_sample("CheckVisaEligibility"))
     [(query_id, answer_id)] = licensing.answered
-    assert answer.EligibleFlag == "Y" and relayed == [False, 0]
+    assert answer.EligibleFlag == "Y" and relayed == [False, "received"]
     assert not {query_id, answer_id} & gateway.outbox()
     assert [gateway.hub.log.get(i).status for i in (query_id, answer_id)] == ["published", "published"]
 
@@ -353,6 +354,17 @@ def test_licensing_replies_are_not_reported_undeliverable(gateway, police, pki_d
         answer = call(police, police_sample("CheckVisaEligibility"))
     assert answer.EligibleFlag == "Y"
     assert licensing.reply_errors == []
+
+
+def test_an_answer_licensing_did_not_sign_is_a_server_fault_not_the_polices(gateway, police, pki_dir):
+    paths = PkiPaths(pki_dir)
+    impostor = Signer(Identity("courts", load_private_key(paths.agency_key("courts")),
+                               load_certificate(paths.agency_cert("courts"))))
+    with LicensingResponder(gateway, impostor), pytest.raises(zeep.exceptions.Fault) as fault:
+        call(police, police_sample("CheckVisaEligibility"))
+    assert fault.value.code == "soap:Server"
+    assert fault.value.message == ("licensing's answer was refused: answer signed by 'courts', "
+                                   "expected 'licensing'")
 
 
 def test_visa_check_without_licensing_is_a_timeout_fault(gateway, police):
