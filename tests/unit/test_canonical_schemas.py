@@ -30,7 +30,8 @@ BRIEFED_TYPES = frozenset({
     "CommercialRegistrationQuery", "CommercialRegistrationRecord",
     "ChamberMembershipQuery", "ChamberMembershipRecord",
     "IncomeQuery", "IncomeRecord", "SalaryBatch",
-    "LabourCaseUpdate", "LabourCaseReferral", "LicenceDecision", "Fault",
+    "LabourCaseUpdate", "LabourCaseReferral", "LabourCaseStatusQuery", "LabourCaseStatusRecord",
+    "LicenceDecision", "Fault",
 })
 
 
@@ -202,6 +203,28 @@ def test_governorate_outside_the_eleven_is_refused():
     root = reparse(root)
     assert_refused(root, "rabt:Establishment/rabt:Governorate", "SCHEMAV_CVC_ENUMERATION_VALID",
                    "Governorate", "OM-XX")
+
+
+def test_case_status_hearing_time_without_its_offset_is_refused():
+    root = load("LabourCaseStatusRecord.xml")
+    find(root, "rabt:NextHearing").text = "2024-04-23T09:30:00"
+    root = reparse(root)
+    assert_refused(root, "rabt:NextHearing", "SCHEMAV_CVC_PATTERN_VALID", "NextHearing")
+
+
+def test_case_status_with_both_a_next_hearing_and_a_judgment_is_refused():
+    root = load("LabourCaseStatusRecord.xml")
+    judgment = find(load("LabourCaseUpdate.xml"), "rabt:Judgment")
+    find(root, "rabt:NextHearing").addnext(judgment)
+    root = reparse(root)
+    assert_refused(root, "rabt:Judgment", "SCHEMAV_ELEMENT_CONTENT", "Judgment", "not expected")
+
+
+def test_case_status_names_a_case_number_not_free_text():
+    root = load("LabourCaseStatusQuery.xml")
+    find(root, "rabt:CaseNumber").text = "case 1187"
+    root = reparse(root)
+    assert_refused(root, "rabt:CaseNumber", "SCHEMAV_CVC_PATTERN_VALID", "CaseNumber", "'case 1187'")
 
 
 @pytest.mark.parametrize("stamp", ["2024-05-12T07:41:09+04:00", "2024-05-12T03:41:09", "2024-05-12 03:41:09Z"])
