@@ -129,18 +129,26 @@
     </xsl:choose>
   </xsl:template>
 
-  <!-- Remainder of the IBAN digit string modulo 97, one character at a time. -->
+  <!-- Remainder of the IBAN digit string modulo 97: seven digits at a time (the sum stays
+       below 2^53, exact in an XPath number), a letter (A = 10 ... Z = 35) on its own. -->
   <xsl:template name="mod97">
     <xsl:param name="text"/>
     <xsl:param name="acc" select="0"/>
+    <xsl:variable name="digits" select="substring-before(concat(translate($text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'), 'A'), 'A')"/>
+    <xsl:variable name="run" select="substring($digits, 1, 7)"/>
     <xsl:choose>
       <xsl:when test="$text = ''"><xsl:value-of select="$acc"/></xsl:when>
+      <xsl:when test="$run != ''">
+        <xsl:call-template name="mod97">
+          <xsl:with-param name="text" select="substring($text, string-length($run) + 1)"/>
+          <xsl:with-param name="acc" select="($acc * substring('10000000', 1, string-length($run) + 1) + $run) mod 97"/>
+        </xsl:call-template>
+      </xsl:when>
       <xsl:otherwise>
-        <xsl:variable name="value"
-                      select="string-length(substring-before('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substring($text, 1, 1)))"/>
         <xsl:call-template name="mod97">
           <xsl:with-param name="text" select="substring($text, 2)"/>
-          <xsl:with-param name="acc" select="($acc * (10 + 90 * ($value &gt; 9)) + $value) mod 97"/>
+          <xsl:with-param name="acc"
+                          select="($acc * 100 + string-length(substring-before('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substring($text, 1, 1)))) mod 97"/>
         </xsl:call-template>
       </xsl:otherwise>
     </xsl:choose>

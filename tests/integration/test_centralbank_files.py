@@ -161,6 +161,30 @@ def test_bad_lines_are_each_named(root, watcher):
     assert "line 5: Employee Account (IBAN) is missing" in text
 
 
+def test_control_character_in_a_free_text_column_is_named_by_line(root, watcher):
+    written = sif(10, "A")
+    rows = written.data.decode().split("\r\n")
+    cells = rows[4].split(",")
+    cells[3] += "\x07"  # Employee Name: no rule of its own, but XML cannot carry U+0007
+    rows[4] = ",".join(cells)
+    report, _ = rejected(root, watcher, written.name, "\r\n".join(rows).encode())
+    assert [(e["line"], "Employee Name" in e["reason"] and "U+0007" in e["reason"]) for e in report["errors"]] \
+        == [(5, True)]
+
+
+def test_markup_characters_in_a_name_reach_the_canonical_message_unchanged(root, watcher, pipeline):
+    written = sif(10, "B")
+    rows = written.data.decode().split("\r\n")
+    cells = rows[3].split(",")
+    cells[2] = '"AL <B> & SONS, ""X"""'
+    rows[3] = ",".join(cells)
+    drop(root, written.name, "\r\n".join(rows).encode())
+    [outcome] = watcher.scan_once()
+    assert outcome.status == "done", outcome.summary()
+    envelope = parse_xml(pipeline.log.get(outcome.items[0].message_id).envelope)
+    assert envelope.findtext(f".//{R}SalaryLine/{R}EmployeeName") == 'AL <B> & SONS, "X"'
+
+
 def test_file_name_must_match_the_header(root, watcher):
     written = sif(11, "B")
     other_cr = POPULATION.employer(12).cr_number
