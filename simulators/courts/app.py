@@ -2,10 +2,12 @@
 
 ``/soap/labour-court`` implements ``courts/labour-court.wsdl``:
 
-* ``GetCaseStatus`` - cases ``LC/<year>/<n>`` for n = 1..:func:`case_count`
-  are derived from the population (a worker suing their employer), the same
-  on every run; cases opened by referrals are kept in memory. Anything else:
-  fault ``Client.UnknownCase`` (MJ-LC-404).
+* ``GetCaseStatus`` - the court's register as of the population's ``as_of``
+  day: every case the batch files tell of (:mod:`simulators.courts.batches`,
+  ``LC/<year filed>/<serial>``, derived from the population, the same on
+  every run) with its latest step on or before that day, and the cases opened
+  by referrals (kept in memory). Anything else, or a case filed later: fault
+  ``Client.UnknownCase`` (MJ-LC-404).
 * ``ReceiveComplaintReferral`` - registers a referred complaint as a new case
   (state OPN) and answers its case number; the same ``ReferralRef`` sent again
   gets the same case, not a second one.
@@ -15,8 +17,6 @@
 
 from __future__ import annotations
 
-import random
-import re
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -26,24 +26,13 @@ from flask import Flask, jsonify
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from simulators.courts import batches
 from simulators.population import Population
 from simulators.soap import AGENCY_SCHEMAS, SoapService, business_fault, create_agency_app
 
 NS = "urn:om:mjla:labourcourt:2022"
-COURTS = {
-    "OM-MA": "muscat-primary", "OM-BS": "sohar-primary", "OM-BJ": "rustaq-primary", "OM-DA": "nizwa-primary",
-    "OM-SS": "ibra-primary", "OM-SJ": "sur-primary", "OM-ZA": "ibri-primary", "OM-BU": "buraimi-primary",
-    "OM-ZU": "salalah-primary", "OM-MU": "khasab-primary", "OM-WU": "haima-primary",
-}
-CLAIM_TYPES = ("WAGE", "EOSG", "DISM", "PASS", "LEAV", "INJR")
-JUDGMENTS = {
-    "W": ("حكمت المحكمة بإلزام صاحب العمل بأداء مستحقات العامل.", "The employer shall pay the worker's dues."),
-    "E": ("رفضت المحكمة الدعوى لعدم الثبوت.", "The claim is rejected as unproven."),
-    "P": ("حكمت المحكمة بإلزام صاحب العمل بأداء جزء من المستحقات.", "The employer shall pay part of the dues claimed."),
-    "S": ("أثبتت المحكمة الصلح بين الطرفين.", "The parties settled; the court records the settlement."),
-    "X": ("قضت المحكمة بعدم قبول الدعوى.", "The claim is dismissed as inadmissible."),
-}
-CASE_NO = re.compile(r"LC/(\d{4})/(\d{1,7})")
+COURT_TIME = timezone(timedelta(hours=4))
+"""Sessions are set in court local time (Oman, UTC+04:00); the contract's times carry it."""
 
 
 @dataclass
@@ -75,47 +64,36 @@ class LabourCase:
         parts += [e.FiledOn(self.filed_on.isoformat()), e.StatusCode(self.status), e.StatusDate(self.status_date.isoformat())]
         parts += [e.NextHearing(self.next_hearing.isoformat())] if self.next_hearing else []
         if self.outcome:
-            text_ar, text_en = JUDGMENTS[self.outcome]
+            text_ar, text_en = batches.JUDGMENT_TEXT[self.outcome]
             award = [e.AwardAmount(f"{self.award:.3f}")] if self.award is not None else []
             parts.append(e.Judgment(e.OutcomeCode(self.outcome), e.TextAr(text_ar), e.TextEn(text_en), *award,
                                     e.IsFinal("true" if self.status == "CLS" else "false")))
         return e.GetCaseStatusResponse(*parts)
 
 
-def case_count(population: Population) -> int:
-    """How many population-derived cases exist: one per 40 workers (none without workers)."""
-    return 0 if not population.spec.workers else max(20, population.spec.workers // 40)
-
-
-def case_year(population: Population, n: int) -> int:
-    return population.as_of.year - n % 3
-
-
-def derived_case(population: Population, n: int) -> LabourCase:
-    """Case ``n`` of the population, computed from (seed, n) alone."""
-    draw = random.Random(f"{population.spec.seed}:labour-case:{n}")
-    worker = population.worker(draw.randrange(population.spec.workers))
-    employer = population.employer_by_cr(worker.employer_cr)
-    year = case_year(population, n)
-    filed = min(population.as_of - timedelta(days=1), date(year, 1, 1) + timedelta(days=draw.randrange(365)))
-    status = draw.choices(("OPN", "HRG", "JDG", "CLS"), weights=(20, 35, 25, 20))[0]
-    status_date = min(population.as_of, filed + timedelta(days=draw.randrange(1, 200)))
-    case = LabourCase(
-        case_no=f"LC/{year}/{n}", court_code=COURTS.get(employer.governorate, "muscat-primary"),
-        plaintiff_civil_no=worker.civil_number, plaintiff_name=worker.name.en,
-        defendant_cr_no=employer.cr_number, defendant_name=employer.name.en,
-        claim_types=sorted(draw.sample(CLAIM_TYPES, draw.randint(1, 2))),
-        filed_on=filed, status=status, status_date=status_date,
-        complaint_no=f"CMP-{year}-{draw.randrange(1, 10**6):06d}",
+def registered_case(case: batches.LabourCase, today: date) -> LabourCase | None:
+    """A batch case as the register shows it on ``today``: its latest step (None before it is filed)."""
+    event = case.status_on(today)
+    if event is None:
+        return None
+    view = LabourCase(
+        case_no=case.number, court_code=case.court[0], plaintiff_civil_no=case.worker.civil_number,
+        plaintiff_name=case.worker.name.en, defendant_cr_no=case.employer.cr_number,
+        defendant_name=case.employer.name.en, claim_types=list(case.claims), filed_on=case.filed_on,
+        status=event.status, status_date=event.day, complaint_no=case.complaint_number,
     )
-    if status == "HRG":
-        day = population.as_of + timedelta(days=draw.randint(7, 60))
-        case.next_hearing = datetime(day.year, day.month, day.day, 9, 30, tzinfo=timezone(timedelta(hours=4)))
-    if status in ("JDG", "CLS"):
-        case.outcome = draw.choice(tuple(JUDGMENTS))
-        if case.outcome in ("W", "P", "S"):
-            case.award = (worker.monthly_wage * draw.randint(1, 8)).quantize(Decimal("0.001"))
-    return case
+    if event.status == "HRG":
+        view.next_hearing = event.session.replace(tzinfo=COURT_TIME)
+    if event.status in ("JDG", "CLS"):
+        view.outcome = event.outcome
+        view.award = None if event.award_baisas is None else Decimal(event.award_baisas).scaleb(-3)
+    return view
+
+
+def first_referral_number(population: Population) -> int:
+    """Referred cases are numbered after the last one the batches file by ``as_of``: no number is two cases."""
+    filed_days = max(0, (population.as_of - batches.EPOCH).days + 1)
+    return batches.cases_per_day(population) * filed_days
 
 
 @dataclass
@@ -160,17 +138,15 @@ def _jsonable(record: dict) -> dict:
 
 
 def case_status_handler(population: Population, docket: Docket):
-    """``GetCaseStatus``: a derived case, a referred case, or ``Client.UnknownCase``."""
+    """``GetCaseStatus``: a referred case, a case of the batches as of ``as_of``, or ``Client.UnknownCase``."""
 
     def handle(request: etree._Element) -> etree._Element:
         case_no = request.findtext(f"{{{NS}}}CaseNo")
         with docket.lock:
             case = docket.cases.get(case_no)
-        match = CASE_NO.fullmatch(case_no or "")
-        if case is None and match:
-            year, n = int(match.group(1)), int(match.group(2))
-            if 1 <= n <= case_count(population) and year == case_year(population, n):
-                case = derived_case(population, n)
+        if case is None:
+            found = batches.labour_case_by_number(population, case_no, population.as_of)
+            case = None if found is None else registered_case(found, population.as_of)
         if case is None:
             raise business_fault(NS, "Client.UnknownCase", "MJ-LC-404", f"no labour case numbered {case_no}")
         return case.to_element()
@@ -193,7 +169,8 @@ def referral_handler(docket: Docket):
 
 
 def services(population: Population, state: dict) -> list[SoapService]:
-    docket = state.setdefault("docket", Docket(first_number=case_count(population) + 1, year=population.as_of.year))
+    docket = state.setdefault("docket", Docket(first_number=first_referral_number(population),
+                                                year=population.as_of.year))
     folder = AGENCY_SCHEMAS / "courts"
     return [
         SoapService("labour-court", folder / "labour-court.wsdl", folder / "labour-court.xsd", NS, {

@@ -36,7 +36,7 @@ _CLAIM_CUM = tuple(accumulate((450, 200, 120, 80, 80, 40, 30)))
 _OUTCOMES = ("W", "P", "E", "S", "X")
 _OUTCOME_CUM = tuple(accumulate((35, 25, 15, 15, 10)))
 _COURT_BY_GOVERNORATE = {court[1]: court for court in N.COURTS}
-_JUDGMENT_TEXT = {
+JUDGMENT_TEXT = {
     "W": ("حكمت المحكمة بإلزام المدعى عليها بأن تؤدي للمدعي كامل مستحقاته العمالية.",
           "The court orders the employer to pay the worker all his labour dues."),
     "P": ("حكمت المحكمة بإلزام المدعى عليها بأن تؤدي للمدعي جزءا من مستحقاته ورفض ما عدا ذلك من طلبات.",
@@ -210,7 +210,7 @@ def _case_update(element, case: LabourCase, event: CaseEvent) -> None:
         _text(hearing, "Hall", str(event.hall))
     elif event.status in ("JDG", "CLS"):
         judgment = etree.SubElement(element, f"{{{NS}}}Judgment")
-        text_ar, text_en = _JUDGMENT_TEXT[event.outcome]
+        text_ar, text_en = JUDGMENT_TEXT[event.outcome]
         _text(judgment, "OutcomeCode", event.outcome)
         _text(judgment, "TextAr", text_ar)
         _text(judgment, "TextEn", text_en)

@@ -20,7 +20,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from zeep.exceptions import EntitiesForbidden, Fault, TransportError
 from zeep.transports import Transport
 
-from simulators.courts.app import case_year
+from simulators.courts.batches import labour_case
 from simulators.population import Population, PopulationSpec
 from simulators.registry import SIMULATORS, create
 from simulators.soap import AGENCY_SCHEMAS
@@ -136,11 +136,11 @@ def test_each_fund_answers_only_for_its_own_insured(urls, population, fund, code
 
 def test_courts_case_status_and_referrals(urls, population):
     service = client(urls["courts"], "labour-court").service
-    year = case_year(population, 1)
-    case = service.GetCaseStatus(f"LC/{year}/1")
-    assert case.CaseNo == f"LC/{year}/1"
-    assert population.worker_by_civil_number(case.PlaintiffCivilNo) is not None
-    assert population.employer_by_cr(case.DefendantCRNo) is not None
+    filed = labour_case(population, 1)  # the batches' case 1, filed long before as_of
+    case = service.GetCaseStatus(filed.number)
+    assert case.CaseNo == filed.number and case.FiledOn == filed.filed_on
+    assert case.PlaintiffCivilNo == filed.worker.civil_number and case.DefendantCRNo == filed.employer.cr_number
+    assert (case.StatusCode, case.StatusDate) == (filed.events[-1].status, filed.events[-1].day)
     assert fault_of(service.GetCaseStatus, "LC/1999/5").code == "soap:Client.UnknownCase"
 
     worker = population.worker(3)
