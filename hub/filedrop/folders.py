@@ -93,7 +93,7 @@ class DropFolders:
     def entry(self, folder: str, name: str) -> Entry | None:
         """``name`` as ``lstat`` sees it (links not followed); None if it is gone."""
         try:
-            info = os.lstat(self._member(folder, name))
+            info = os.lstat(self._path(folder, name))
         except FileNotFoundError:
             return None  # taken by another watcher meanwhile
         return Entry(name, _kind(info.st_mode), info.st_nlink, info.st_size)
@@ -106,21 +106,23 @@ class DropFolders:
                 yield entry
 
     def exists(self, folder: str, name: str) -> bool:
-        return os.path.lexists(self._member(folder, name))
+        return os.path.lexists(self._path(folder, name))
 
     def claim(self, name: str) -> Claim | None:
         """Move ``inbox/name`` to ``processing/`` and lock it; None if another watcher was faster."""
-        source, target = self._member("inbox", name), self._member("processing", name)
+        target = self._path("processing", name)
         try:
-            rename_no_replace(source, target)
+            rename_no_replace(self._path("inbox", name), target)
         except (FileNotFoundError, FileExistsError):
             return None  # another watcher took it, or a file of that name is still in processing/
         self._discard_marker(name)
-        return self.hold(name)
+        return self._held(target)
 
     def hold(self, name: str) -> Claim | None:
         """Open and lock ``processing/name``; None if it is locked, gone or not a plain file."""
-        path = self._member("processing", name)
+        return self._held(self._path("processing", name))
+
+    def _held(self, path: str) -> Claim | None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
@@ -128,13 +130,14 @@ class DropFolders:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Still the file we opened, still here (not moved on by the watcher that held it)?
-            same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            opened = os.fstat(fd)
+            same = os.stat(path, follow_symlinks=False).st_ino == opened.st_ino and stat.S_ISREG(opened.st_mode)
         except OSError:
             same = False
-        if not same or not stat.S_ISREG(os.fstat(fd).st_mode):
+        if not same:
             os.close(fd)
             return None
-        return Claim(path, fd)
+        return Claim(Path(path), fd)
 
     def finish(self, path: Path, folder: str, sidecars: dict[str, bytes]) -> Path:
         """Move ``path`` into ``done/`` or ``failed/`` (numbered if the name is taken) with its sidecars.
@@ -144,11 +147,11 @@ class DropFolders:
         a finished file only once its receipt or report is complete.
         """
         name = self._free_name(folder, path.name, tuple(sidecars))
-        target = self._member(folder, name)
+        target = self._path(folder, name)
         for suffix, data in sidecars.items():
-            write_atomically(self._member(folder, name + suffix), data)
+            write_atomically(target + suffix, data)
         os.rename(path, target)
-        return target
+        return Path(target)
 
     def back_to_inbox(self, path: Path) -> None:
         """Return a claimed file to the inbox (the hub could not store it right now)."""
@@ -160,13 +163,13 @@ class DropFolders:
         number = 1
         while True:
             candidate = numbered_name(name, number)
-            if not any(os.path.lexists(self._member(folder, candidate + s)) for s in ("", *suffixes)):
+            if not any(os.path.lexists(self._path(folder, candidate + s)) for s in ("", *suffixes)):
                 return candidate
             number += 1
 
     def _discard_marker(self, name: str) -> None:
         try:
-            os.unlink(self._member("inbox", name + DONE_MARKER))
+            os.unlink(self._path("inbox", name + DONE_MARKER))
         except FileNotFoundError:
             pass
 
@@ -176,10 +179,14 @@ class DropFolders:
 
     def _member(self, folder: str, name: str) -> Path:
         """``folder/name``, refusing anything that is not a plain name in one of the four folders."""
+        return Path(self._path(folder, name))
+
+    def _path(self, folder: str, name: str) -> str:
+        """:meth:`_member` as text: the watcher's per-file calls skip building Path objects."""
         base = self._paths.get(folder)
         if base is None or not name or "/" in name or "\0" in name or name in (".", ".."):
             raise ConfigError(f"refusing path {folder}/{name!r} outside the drop folders", agency=self.agency)
-        return Path(base + os.sep + name)
+        return base + os.sep + name
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -187,7 +194,7 @@ _RENAMEAT2 = getattr(_LIBC, "renameat2", None)
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1
 
 
-def rename_no_replace(source: Path, target: Path) -> None:
+def rename_no_replace(source: Path | str, target: Path | str) -> None:
     """Atomic rename that fails (FileExistsError) instead of replacing ``target``.
 
     Linux ``renameat2(RENAME_NOREPLACE)``; where the call or the file system
@@ -204,9 +211,10 @@ def rename_no_replace(source: Path, target: Path) -> None:
     os.rename(source, target)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path | str, data: bytes) -> None:
     """Write ``path`` through ``.<name>.tmp`` and a rename: readers see all of it or nothing."""
-    temporary = path.with_name(f".{path.name}.tmp")
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name}.tmp")
     with open(temporary, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)

@@ -89,7 +89,9 @@ def receipt_json(outcome: Outcome) -> bytes:
         "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
         "counts": {"items": len(outcome.items), "new": outcome.new, "duplicates": outcome.duplicates},
         "duplicate": bool(outcome.items) and outcome.new == 0,
-        "messages": [asdict(item) for item in outcome.items],
+        # vars(), not asdict(): the items hold only plain values, and asdict's deep copy was
+        # a tenth of the cost of filing a small accepted file away
+        "messages": [dict(vars(item)) for item in outcome.items],
         "processed_at": outcome.finished_at,
     }
     return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: ``progress(outcome)`` after every file
 Progress = Callable[[Outcome], None]
+#: files claimed per scan by :meth:`DropWatcher.run` (it goes on where the last slice stopped)
+SCAN_SLICE = 1000
 
 
 class DropWatcher:
@@ -56,6 +59,7 @@ class DropWatcher:
         self.keep_items = max(1, keep_items)
         self.progress = progress
         self._resumed: set[str] = set()
+        self._listings: dict[str, tuple[deque[str], set[str]]] = {}
 
     def scan_once(self, agencies: Iterable[str] | None = None, *, limit: int | None = None) -> list[Outcome]:
         """One pass over the inboxes (all, or ``agencies``); the outcome of each file handled."""
@@ -71,7 +75,8 @@ class DropWatcher:
         """Scan until ``stop`` is set, pausing ``interval`` seconds when the inboxes are empty."""
         while not stop.is_set():
             try:
-                handled = self.scan_once()
+                # in slices: a month of files dropped at once must not pile up 100,000s of outcomes
+                handled = self.scan_once(limit=SCAN_SLICE)
             except (OSError, RabtError) as exc:  # the folders themselves are unusable: keep trying
                 log.error("file drop: scan failed: %s", exc)
                 handled = []
@@ -100,17 +105,17 @@ class DropWatcher:
     def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
                             limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
         folders, drops = self.folders[agency], self.adapters[agency].file_drops
-        names = folders.names("inbox")
-        markers = set(names) if self.require_done_marker else set()
+        names, markers = self._backlog(agency)
         taken = 0
-        for name in names:
-            if limit is not None and taken >= limit:
-                return
+        while names and (limit is None or taken < limit):
+            name = names.popleft()
             entry = None if in_flight(name) else folders.entry("inbox", name)
             if entry is None:
                 continue  # being written, or taken by another watcher meanwhile
-            decision = decide(entry, drops, busy=folders.exists("processing", name),
-                              marker=name + DONE_MARKER in markers, require_marker=self.require_done_marker)
+            # A same-named file still in processing/ is caught by the claim itself (the
+            # rename never replaces), so ``busy`` costs no extra look-up per file here.
+            decision = decide(entry, drops, marker=name + DONE_MARKER in markers,
+                              require_marker=self.require_done_marker)
             if decision.action is Action.REJECT:
                 outcomes.append(self._reject_unread(agency, name, decision.reason))
             elif decision.action is Action.CLAIM:
@@ -118,6 +123,20 @@ class DropWatcher:
                 if claim is not None:
                     taken += 1
                     yield claim, decision.drop
+
+    def _backlog(self, agency: str) -> tuple[deque[str], set[str]]:
+        """Inbox names not tried yet from the last listing, listing again once they are used up.
+
+        A scan with a ``limit`` goes on where the last one stopped instead of
+        listing (and sorting) a folder of 100,000s of names for every slice.
+        """
+        names, markers = self._listings.get(agency, (None, set()))
+        if not names:
+            listed = self.folders[agency].names("inbox")
+            names = deque(listed)
+            markers = set(listed) if self.require_done_marker else set()
+            self._listings[agency] = names, markers
+        return names, markers
 
     def _reject_unread(self, agency: str, name: str, reason: str) -> Outcome:
         """Move a refused entry (a symlink, a wrong name…) to ``failed/`` without opening it."""

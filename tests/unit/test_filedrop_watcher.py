@@ -226,6 +226,19 @@ def test_done_marker_is_awaited_when_required(root, pipeline):
     assert outcome.status == "done" and listing(root, "inbox") == []
 
 
+def test_scans_with_a_limit_go_on_where_the_last_one_stopped(root, watcher):
+    for i in range(5):
+        drop(root, f"ARR_{i}.txt", arrivals(1, start=i))
+    first = watcher.scan_once(limit=2)
+    drop(root, "ARR_0a.txt", arrivals(1, start=9))  # sorts early, but comes after the listing
+    second = watcher.scan_once(limit=2)
+    third = watcher.scan_once(limit=2)
+    assert [[o.name for o in scan] for scan in (first, second, third)] == [
+        ["ARR_0.txt", "ARR_1.txt"], ["ARR_2.txt", "ARR_3.txt"], ["ARR_4.txt"]]
+    assert [o.name for o in watcher.scan_once()] == ["ARR_0a.txt"]  # the next listing sees it
+    assert listing(root, "inbox") == []
+
+
 def test_crash_mid_file_resumes_without_doubling(root, pipeline, trust_store, db_url):
     text = arrivals(6)
     processing = root / "police" / "processing"
