@@ -17,7 +17,10 @@ from hub.outbound.answers import fault_document
 from hub.outbound.client import AgencySoapFault
 from hub.outbound.worker import SKIP
 from simulators.commerce.app import membership_handler, registration_handler
+from hub.soap import SoapFault
+from simulators.courts import batches
 from simulators.courts.app import NS as LC
+from simulators.courts.app import Docket, case_status_handler, first_referral_number
 from simulators.insurance.app import income_proof_handler
 from simulators.police.app import marital_status_handler
 from simulators.population import Population, PopulationSpec
@@ -137,6 +140,81 @@ def test_referral_without_the_workers_civil_number_is_refused():
     worker.remove(worker.find(f"{{{R}}}CivilNumber"))
     with pytest.raises(MappingError, match="civil number"):
         MAPPINGS.transform("courts", "LabourCaseReferral", referral, query_message_id="x")
+
+
+CLAIM_SUBJECTS = {"WAGE": "unpaid-wages", "EOSG": "end-of-service-gratuity", "DISM": "unfair-dismissal",
+                  "PASS": "withheld-passport", "LEAV": "leave-and-air-ticket", "INJR": "work-injury", "OTHR": "other"}
+
+
+def court_register():
+    return case_status_handler(POPULATION, Docket(first_referral_number(POPULATION), POPULATION.as_of.year))
+
+
+def case_with_status(status: str) -> batches.LabourCase:
+    """The most recently filed case of the batches whose step on POPULATION.as_of is ``status``."""
+    for serial in range(first_referral_number(POPULATION) - 1, -1, -1):
+        case = batches.labour_case(POPULATION, serial)
+        if case.status_on(POPULATION.as_of).status == status:
+            return case
+    raise AssertionError(f"no case is {status} on {POPULATION.as_of}")
+
+
+def case_query(case_number: str) -> etree._Element:
+    query = sample("LabourCaseStatusQuery")
+    query.find(f"{{{R}}}CaseNumber").text = case_number
+    return query
+
+
+@pytest.mark.parametrize("status, canonical_status, final", [
+    ("OPN", "opened", None), ("HRG", "hearing", None), ("JDG", "judgment", "false"), ("CLS", "judgment", "true"),
+])
+def test_court_case_status_answer_to_canonical(status, canonical_status, final):
+    case = case_with_status(status)
+    body = roundtrip("courts", case_query(case.number), court_register(), "LabourCaseStatusRecord")
+    step = case.status_on(POPULATION.as_of)
+    assert (text(body, "CaseNumber"), text(body, "Status"), text(body, "StatusDate")) == (
+        case.number, canonical_status, step.day.isoformat())
+    assert text(body, "Court/Code") == case.court[0] and text(body, "FiledOn") == case.filed_on.isoformat()
+    assert text(body, "Parties/Worker/CivilNumber") == case.worker.civil_number
+    assert text(body, "Parties/Worker/Name") == case.worker.name.en
+    assert text(body, "Parties/Employer/CRNumber") == case.employer.cr_number
+    assert text(body, "ComplaintId") == case.complaint_number and text(body, "AsOf") == NOW
+    assert [s.text for s in body.iterfind(f"{{{R}}}Subject")] == [CLAIM_SUBJECTS[c] for c in case.claims]
+    assert text(body, "Judgment/Final") == final
+    if status == "HRG":
+        assert text(body, "NextHearing") == f"{step.session:%Y-%m-%dT%H:%M:%S}+04:00"
+    if final is not None:
+        assert text(body, "Judgment/Outcome") == {"W": "for-worker", "E": "for-employer", "P": "partly-for-worker",
+                                                  "S": "settled", "X": "dismissed"}[step.outcome]
+        assert text(body, "Judgment/AmountAwarded") == (None if step.award_baisas is None
+                                                        else f"{step.award_baisas / 1000:.3f}")
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("StatusCode", "SUS", "unknown StatusCode 'SUS'"),
+    ("ClaimType", "TIPS", "unknown ClaimType 'TIPS'"),
+    ("Judgment/OutcomeCode", "Z", "unknown OutcomeCode 'Z'"),
+])
+def test_court_case_status_dialect_errors_are_mapping_errors(path, value, message):
+    answer = court_register()(request(LC, "GetCaseStatus", "CaseNo", case_with_status("JDG").number))
+    answer.find("/".join(f"{{{LC}}}{step}" for step in path.split("/"))).text = value
+    with pytest.raises(MappingError, match=message):
+        MAPPINGS.transform("courts", "LabourCaseStatusRecord", answer, now=NOW)
+
+
+def test_court_unknown_case_fault_is_not_found():
+    with pytest.raises(SoapFault) as caught:
+        court_register()(request(LC, "GetCaseStatus", "CaseNo", "LC/1999/5"))
+    raised = caught.value
+    detail = etree.Element("detail")  # the SOAP Fault's detail element, as zeep hands it over
+    detail.append(raised.detail)
+    fault = AgencySoapFault("r", fault_code=f"soap:{raised.code}", fault_text=raised.text, system="labour-court",
+                            detail=detail, agency="courts")
+    body = MAPPINGS.transform("courts", "AgencyFault", fault_document(fault, query_id="q-1"))
+    canonical.validate(body)
+    assert (text(body, "Code"), text(body, "Recoverable")) == ("not-found", "false")
+    assert text(body, "Reason") == "no labour case numbered LC/1999/5"
+    assert text(body, "Detail") == "labour-court: soap:Client.UnknownCase MJ-LC-404 no labour case numbered LC/1999/5"
 
 
 @pytest.mark.parametrize("agency, code, expected, recoverable", [

@@ -1,0 +1,104 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!--
+  The labour court's lc:GetCaseStatusResponse → canonical LabourCaseStatusRecord.
+  Dialect (schemas/agencies/courts/labour-court.xsd):
+    StatusCode   OPN opened, HRG hearing (NextHearing given), JDG judgment open to
+                 appeal, CLS closed (judgment final)
+    OutcomeCode  W for-worker, E for-employer, P partly-for-worker, S settled, X dismissed
+    ClaimType    WAGE EOSG DISM PASS LEAV INJR OTHR (as in the referral)
+  The court's register is kept in English: PlaintiffName and DefendantName are
+  English names. An unknown code stops the mapping with a message naming it
+  (the answer is refused, not guessed at). Parameter "now" (UTC) is the AsOf time.
+-->
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:rabt="urn:rabt:canonical:v1" xmlns:lc="urn:om:mjla:labourcourt:2022"
+    exclude-result-prefixes="lc">
+  <xsl:output method="xml" encoding="UTF-8"/>
+  <xsl:param name="now"/>
+
+  <xsl:template match="/lc:GetCaseStatusResponse">
+    <xsl:variable name="status" select="normalize-space(lc:StatusCode)"/>
+    <rabt:LabourCaseStatusRecord>
+      <rabt:CaseNumber><xsl:value-of select="normalize-space(lc:CaseNo)"/></rabt:CaseNumber>
+      <xsl:if test="normalize-space(lc:ComplaintNo)">
+        <rabt:ComplaintId><xsl:value-of select="normalize-space(lc:ComplaintNo)"/></rabt:ComplaintId>
+      </xsl:if>
+      <rabt:Court><rabt:Code><xsl:value-of select="normalize-space(lc:CourtCode)"/></rabt:Code></rabt:Court>
+      <rabt:Parties>
+        <rabt:Employer>
+          <rabt:CRNumber><xsl:value-of select="normalize-space(lc:DefendantCRNo)"/></rabt:CRNumber>
+          <rabt:Name xml:lang="en"><xsl:value-of select="normalize-space(lc:DefendantName)"/></rabt:Name>
+        </rabt:Employer>
+        <rabt:Worker>
+          <rabt:CivilNumber><xsl:value-of select="normalize-space(lc:PlaintiffCivilNo)"/></rabt:CivilNumber>
+          <xsl:if test="normalize-space(lc:PlaintiffName)">
+            <rabt:Name xml:lang="en"><xsl:value-of select="normalize-space(lc:PlaintiffName)"/></rabt:Name>
+          </xsl:if>
+        </rabt:Worker>
+      </rabt:Parties>
+      <xsl:apply-templates select="lc:ClaimType"/>
+      <rabt:FiledOn><xsl:value-of select="normalize-space(lc:FiledOn)"/></rabt:FiledOn>
+      <rabt:Status>
+        <xsl:choose>
+          <xsl:when test="$status = 'OPN'">opened</xsl:when>
+          <xsl:when test="$status = 'HRG'">hearing</xsl:when>
+          <xsl:when test="$status = 'JDG' or $status = 'CLS'">judgment</xsl:when>
+          <xsl:otherwise><xsl:message terminate="yes">unknown StatusCode '<xsl:value-of select="$status"/>'</xsl:message></xsl:otherwise>
+        </xsl:choose>
+      </rabt:Status>
+      <rabt:StatusDate><xsl:value-of select="normalize-space(lc:StatusDate)"/></rabt:StatusDate>
+      <xsl:if test="$status = 'HRG' and normalize-space(lc:NextHearing)">
+        <rabt:NextHearing><xsl:value-of select="normalize-space(lc:NextHearing)"/></rabt:NextHearing>
+      </xsl:if>
+      <xsl:apply-templates select="lc:Judgment[$status = 'JDG' or $status = 'CLS']">
+        <xsl:with-param name="closed" select="$status = 'CLS'"/>
+      </xsl:apply-templates>
+      <rabt:AsOf><xsl:value-of select="$now"/></rabt:AsOf>
+    </rabt:LabourCaseStatusRecord>
+  </xsl:template>
+
+  <xsl:template match="lc:ClaimType">
+    <xsl:variable name="c" select="normalize-space(.)"/>
+    <rabt:Subject>
+      <xsl:choose>
+        <xsl:when test="$c = 'WAGE'">unpaid-wages</xsl:when>
+        <xsl:when test="$c = 'EOSG'">end-of-service-gratuity</xsl:when>
+        <xsl:when test="$c = 'DISM'">unfair-dismissal</xsl:when>
+        <xsl:when test="$c = 'PASS'">withheld-passport</xsl:when>
+        <xsl:when test="$c = 'LEAV'">leave-and-air-ticket</xsl:when>
+        <xsl:when test="$c = 'INJR'">work-injury</xsl:when>
+        <xsl:when test="$c = 'OTHR'">other</xsl:when>
+        <xsl:otherwise><xsl:message terminate="yes">unknown ClaimType '<xsl:value-of select="$c"/>'</xsl:message></xsl:otherwise>
+      </xsl:choose>
+    </rabt:Subject>
+  </xsl:template>
+
+  <xsl:template match="lc:Judgment">
+    <xsl:param name="closed"/>
+    <xsl:variable name="o" select="normalize-space(lc:OutcomeCode)"/>
+    <rabt:Judgment>
+      <rabt:Outcome>
+        <xsl:choose>
+          <xsl:when test="$o = 'W'">for-worker</xsl:when>
+          <xsl:when test="$o = 'E'">for-employer</xsl:when>
+          <xsl:when test="$o = 'P'">partly-for-worker</xsl:when>
+          <xsl:when test="$o = 'S'">settled</xsl:when>
+          <xsl:when test="$o = 'X'">dismissed</xsl:when>
+          <xsl:otherwise><xsl:message terminate="yes">unknown OutcomeCode '<xsl:value-of select="$o"/>'</xsl:message></xsl:otherwise>
+        </xsl:choose>
+      </rabt:Outcome>
+      <rabt:Text xml:lang="ar"><xsl:value-of select="normalize-space(lc:TextAr)"/></rabt:Text>
+      <xsl:if test="normalize-space(lc:TextEn)">
+        <rabt:Text xml:lang="en"><xsl:value-of select="normalize-space(lc:TextEn)"/></rabt:Text>
+      </xsl:if>
+      <xsl:if test="normalize-space(lc:AwardAmount)">
+        <rabt:AmountAwarded currency="OMR"><xsl:value-of select="normalize-space(lc:AwardAmount)"/></rabt:AmountAwarded>
+      </xsl:if>
+      <rabt:Final><xsl:value-of select="$closed or normalize-space(lc:IsFinal) = 'true' or normalize-space(lc:IsFinal) = '1'"/></rabt:Final>
+    </rabt:Judgment>
+  </xsl:template>
+
+  <xsl:template match="/*" priority="-1">
+    <xsl:message terminate="yes">expected lc:GetCaseStatusResponse, got <xsl:value-of select="name()"/></xsl:message>
+  </xsl:template>
+</xsl:stylesheet>
