@@ -27,7 +27,7 @@ from hub.outbound.answers import Answerer
 from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import BREAKERS, Breakers, breaker_states
-from hub.outbound.worker import SKIP, OutboundWorker
+from hub.outbound.worker import SKIP, OutboundWorker, client_key
 
 __all__ = [
     "SKIP", "AgencyClient", "AgencySoapFault", "AnswerRefusedError", "Breakers", "OutboundSettings",
@@ -40,12 +40,13 @@ log = logging.getLogger(__name__)
 def build_worker(hub: Hub, adapter: Adapter, settings: OutboundSettings, *, breakers: Breakers = BREAKERS,
                  plugins: Sequence = ()) -> OutboundWorker:
     """A worker for ``adapter`` with one zeep client per declared service (built here, once)."""
-    clients: dict[str, AgencyClient] = {}
+    clients: dict[tuple[str, str], AgencyClient] = {}
     for service in adapter.outbound:
-        if service.system not in clients:
+        key = client_key(service)
+        if key not in clients:
             url = settings.endpoint(service.endpoint_setting, agency=adapter.name)
-            clients[service.system] = AgencyClient(adapter.name, service, adapter.schema_dir, url, settings,
-                                                   plugins=plugins, limits=hub.settings.xml_limits)
+            clients[key] = AgencyClient(adapter.name, service, adapter.schema_dir, url, settings,
+                                        plugins=plugins, limits=hub.settings.xml_limits)
     answerer = Answerer(agency=adapter.name, signer=hub.signer, log=hub.log, reply_window=settings.reply_window)
     return OutboundWorker(adapter, clients, mappings=hub.mappings, verifier=hub.verifier, answerer=answerer,
                           log=hub.log, may_send=hub.access, settings=settings,

@@ -87,6 +87,12 @@ FAULT_MAPPING = "AgencyFault"
 """Optional mapping ``mappings/<agency>/AgencyFault.xsl``: agency SOAP Fault → canonical Fault."""
 
 
+def client_key(service: OutboundService) -> tuple[str, str]:
+    """Which agency client calls ``service``: one per (system, operation), as a client calls one operation
+    and one system may offer several (the labour court: case status and referrals)."""
+    return service.system, service.operation
+
+
 @dataclass(frozen=True)
 class Reply:
     """A canonical answer body, the agency bytes it came from, and which system gave it."""
@@ -99,7 +105,7 @@ class Reply:
 class OutboundWorker:
     """Answers the canonical queries on one agency's queue by calling that agency."""
 
-    def __init__(self, adapter: Adapter, clients: Mapping[str, AgencyClient], *, mappings: Mappings,
+    def __init__(self, adapter: Adapter, clients: Mapping[tuple[str, str], AgencyClient], *, mappings: Mappings,
                  verifier: Verifier, answerer: Answerer, log: MessageLog, may_send: Callable[[str, str], bool],
                  settings: OutboundSettings, max_attempts: int, breakers: Breakers = BREAKERS,
                  limits: XmlLimits | None = None) -> None:
@@ -225,7 +231,7 @@ class OutboundWorker:
         return request
 
     def _call(self, service: OutboundService, header: Header, request: etree._Element) -> Reply:
-        client = self.clients[service.system]
+        client = self.clients[client_key(service)]
         breaker = self.breakers.get(self.agency, service.system, self.settings)
         answer = call_guarded(lambda: client.post(request), breaker, self.settings, agency=self.agency)
         try:

@@ -106,3 +106,15 @@ def test_worker_loops_skip_unconfigured_adapters_unless_named(hub):
         worker_loops(hub, ["polise"], env=env)
     with pytest.raises(ConfigError, match="centralbank"):
         worker_loops(hub, ["centralbank"], env=env)
+
+
+def test_one_system_with_two_operations_gets_a_client_for_each(hub):
+    # the labour court offers referrals and case-status look-ups on one service and one URL
+    settings = OutboundSettings(endpoints={"RABT_COURTS_LABOUR_COURT_URL": "http://127.0.0.1:9/soap/labour-court"})
+    worker = build_worker(hub, hub.adapters["courts"], settings, breakers=Breakers())
+    calls = {key: client.service.operation for key, client in worker.clients.items()}
+    assert calls == {("labour-court", "ReceiveComplaintReferral"): "ReceiveComplaintReferral",
+                     ("labour-court", "GetCaseStatus"): "GetCaseStatus"}
+    assert {c.request_element.localname for c in worker.clients.values()} == {"ReceiveComplaintReferral", "GetCaseStatus"}
+    assert list(worker.service_states()) == ["courts/labour-court"]  # one system, one circuit
+    worker.close()
