@@ -1,7 +1,9 @@
-"""Courts: labour cases. Nightly case-update batches are dropped as XML files.
+"""Courts: labour cases. Nightly case-update batches are dropped as XML files;
+the hub calls the labour court's SOAP service to refer complaints and to look
+up a case's status.
 
-The file part lives in :mod:`adapters.courts.files`; SOAP parts (case
-lookup, complaint referral) plug in next to it and extend ``ADAPTER``.
+The file part lives in :mod:`adapters.courts.files`, the SOAP part (complaint
+referral, case-status look-up) in :mod:`adapters.courts.soap`.
 """
 
 from adapters.courts.files import FILE_DROPS, read_court_batch

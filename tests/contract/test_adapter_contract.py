@@ -58,7 +58,7 @@ from hub.transports import Delivery, Message
 from hub.xmlsafe import parse_xml
 from simulators import registry as simulator_registry
 from simulators.centralbank.sif import SifFaults, render_employer_file
-from simulators.courts.batches import write_batches
+from simulators.courts.batches import labour_case, write_batches
 from simulators.population import Population, PopulationSpec
 from tests.conftest import SAMPLES
 
@@ -91,6 +91,7 @@ SUBJECTS: dict[str, Callable[[Population, object], dict[str, str]]] = {
     "ChamberMembershipQuery": lambda people, service: {"CRNumber": people.employer(3).cr_number},
     "IncomeQuery": lambda people, service: {"CivilNumber": people.find_citizen(insurer=service.system).civil_number,
                                             "Source": service.system},
+    "LabourCaseStatusQuery": lambda people, service: {"CaseNumber": labour_case(people, 1).number},
 }
 
 
