@@ -8,6 +8,8 @@
     GET  /api/decisions             latest decisions first
     GET  /api/events                canonical messages applied (?type=WorkerArrival)
     POST /api/referrals             refer a complaint to the labour court (202, hub message id)
+    GET  /api/cases/<case number>   a labour case's status, asked of the court through the hub
+                                    (404 no such case, 503 court or hub unavailable; see court_cases)
     GET  /healthz                   database reachable
 
 ``create_app`` wires production defaults (database from the config, ``ask``
@@ -27,6 +29,7 @@ from lxml import etree
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template_string, request, url_for
 
 from hub.errors import InputError, RabtError
+from simulators.licensing import court_cases
 from simulators.licensing import decider as decider_module
 from simulators.licensing import rules
 from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_refer
@@ -163,6 +166,13 @@ def post_referral():
     wiring = _wiring()
     body = referral_body(request.get_json(silent=True), wiring.decider.now().date())
     return jsonify(message_id=wiring.refer(body)), 202
+
+
+@api.get("/api/cases/<path:case_number>")
+def get_case(case_number: str):
+    """Where a labour case stands, asked of the labour court through the hub; nothing recorded."""
+    body, status = court_cases.look_up(_wiring().decider.ask, case_number)
+    return jsonify(body), status
 
 
 @api.get("/api/applications/<number>")

@@ -30,7 +30,7 @@ from simulators.licensing.state import LicensingState, utc_text
 
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
 _LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
-                           "ChamberMembershipRecord", "Fault"})
+                           "ChamberMembershipRecord", "LabourCaseStatusRecord", "Fault"})
 
 
 class ApplyConflictError(MessageLogError):
