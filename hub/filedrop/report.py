@@ -94,7 +94,7 @@ def receipt_json(outcome: Outcome) -> bytes:
         "messages": [dict(vars(item)) for item in outcome.items],
         "processed_at": outcome.finished_at,
     }
-    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+    return _json(document)
 
 
 def report_json(outcome: Outcome) -> bytes:
@@ -107,7 +107,7 @@ def report_json(outcome: Outcome) -> bytes:
         "errors_not_listed": max(0, outcome.error_count - len(outcome.errors)),
         "accepted_messages": 0, "processed_at": outcome.finished_at,
     }
-    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+    return _json(document)
 
 
 def report_text(outcome: Outcome) -> bytes:
@@ -131,3 +131,19 @@ def report_text(outcome: Outcome) -> bytes:
             lines.append(f"  ... and {hidden} more")
     lines += ["", "Correct the file and drop it again under the same or a new name."]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _json(document: dict) -> bytes:
+    """One top-level key per line and one list entry per line, each value compact.
+
+    Still easy to read and to diff, and every value goes through json's C
+    encoder: ``indent=`` falls back to the pure-Python one, which was a
+    twentieth of a small file's whole cost.
+    """
+    def value(item) -> str:
+        if isinstance(item, list) and item:
+            return "[\n  " + ",\n  ".join(json.dumps(entry, ensure_ascii=False) for entry in item) + "\n ]"
+        return json.dumps(item, ensure_ascii=False)
+
+    lines = (f" {json.dumps(key)}: {value(item)}" for key, item in document.items())
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
