@@ -167,16 +167,23 @@ def wage_files(ctx: DemoContext) -> str:
 
 
 def court_cases(ctx: DemoContext) -> str:
-    from simulators.courts.batches import write_batches
+    from simulators.courts.batches import case_events_on, write_batches
 
     inbox = ctx.home / "drop" / "courts" / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
-    summary = write_batches(ctx.population, date.today() - timedelta(days=1), inbox)
+    day = date.today() - timedelta(days=1)
+    summary = write_batches(ctx.population, day, inbox)
     wait_for("licensing to apply the court updates",
              lambda: len(_events(ctx, "LabourCaseUpdate")) >= summary.updates, timeout=60)
     complaint = _refer_complaint(ctx, "CMP-DEMO-0007")
     wait_for("the court to receive the referral", lambda: complaint in _referral_ids(ctx))
-    return f"{summary.updates} case updates in {summary.files} batches applied; complaint {complaint} referred"
+    case_number = next(case.number for case, _ in case_events_on(ctx.population, day))
+    looked_up = ctx.http.get(f"{ctx.urls['licensing']}/api/cases/{case_number}", timeout=30)
+    expect(looked_up.status_code == 200, f"licensing could not look up case {case_number}: {looked_up.text[:200]}")
+    status = looked_up.json()
+    expect(status["case_number"] == case_number, f"asked about {case_number}, got {status['case_number']}")
+    return (f"{summary.updates} case updates in {summary.files} batches applied; complaint {complaint} referred; "
+            f"case {case_number} looked up: {status['status']} since {status['status_date']}")
 
 
 def _refer_complaint(ctx: DemoContext, complaint_id: str) -> str:
