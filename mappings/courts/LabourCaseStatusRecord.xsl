@@ -14,6 +14,7 @@
     xmlns:rabt="urn:rabt:canonical:v1" xmlns:lc="urn:om:mjla:labourcourt:2022"
     exclude-result-prefixes="lc">
   <xsl:output method="xml" encoding="UTF-8"/>
+  <xsl:include href="_courts.xsl"/>
   <xsl:param name="now"/>
 
   <xsl:template match="/lc:GetCaseStatusResponse">
@@ -39,12 +40,7 @@
       <xsl:apply-templates select="lc:ClaimType"/>
       <rabt:FiledOn><xsl:value-of select="normalize-space(lc:FiledOn)"/></rabt:FiledOn>
       <rabt:Status>
-        <xsl:choose>
-          <xsl:when test="$status = 'OPN'">opened</xsl:when>
-          <xsl:when test="$status = 'HRG'">hearing</xsl:when>
-          <xsl:when test="$status = 'JDG' or $status = 'CLS'">judgment</xsl:when>
-          <xsl:otherwise><xsl:message terminate="yes">unknown StatusCode '<xsl:value-of select="$status"/>'</xsl:message></xsl:otherwise>
-        </xsl:choose>
+        <xsl:call-template name="case-event"><xsl:with-param name="code" select="$status"/></xsl:call-template>
       </rabt:Status>
       <rabt:StatusDate><xsl:value-of select="normalize-space(lc:StatusDate)"/></rabt:StatusDate>
       <xsl:if test="$status = 'HRG' and normalize-space(lc:NextHearing)">
@@ -75,17 +71,9 @@
 
   <xsl:template match="lc:Judgment">
     <xsl:param name="closed"/>
-    <xsl:variable name="o" select="normalize-space(lc:OutcomeCode)"/>
     <rabt:Judgment>
       <rabt:Outcome>
-        <xsl:choose>
-          <xsl:when test="$o = 'W'">for-worker</xsl:when>
-          <xsl:when test="$o = 'E'">for-employer</xsl:when>
-          <xsl:when test="$o = 'P'">partly-for-worker</xsl:when>
-          <xsl:when test="$o = 'S'">settled</xsl:when>
-          <xsl:when test="$o = 'X'">dismissed</xsl:when>
-          <xsl:otherwise><xsl:message terminate="yes">unknown OutcomeCode '<xsl:value-of select="$o"/>'</xsl:message></xsl:otherwise>
-        </xsl:choose>
+        <xsl:call-template name="judgment-outcome"><xsl:with-param name="code" select="lc:OutcomeCode"/></xsl:call-template>
       </rabt:Outcome>
       <rabt:Text xml:lang="ar"><xsl:value-of select="normalize-space(lc:TextAr)"/></rabt:Text>
       <xsl:if test="normalize-space(lc:TextEn)">

@@ -15,6 +15,7 @@
                 exclude-result-prefixes="lcb">
 
   <xsl:output method="xml" encoding="UTF-8"/>
+  <xsl:include href="_courts.xsl"/>
 
   <xsl:template match="/lcb:CaseUpdateBatch">
     <xsl:if test="count(lcb:CaseUpdate) != 1">
@@ -42,14 +43,7 @@
         </xsl:call-template>
       </rabt:Court>
       <rabt:Event>
-        <xsl:choose>
-          <xsl:when test="lcb:StatusCode = 'OPN'">opened</xsl:when>
-          <xsl:when test="lcb:StatusCode = 'HRG'">hearing</xsl:when>
-          <xsl:when test="lcb:StatusCode = 'JDG' or lcb:StatusCode = 'CLS'">judgment</xsl:when>
-          <xsl:otherwise>
-            <xsl:message terminate="yes">unknown StatusCode '<xsl:value-of select="lcb:StatusCode"/>'</xsl:message>
-          </xsl:otherwise>
-        </xsl:choose>
+        <xsl:call-template name="case-event"><xsl:with-param name="code" select="lcb:StatusCode"/></xsl:call-template>
       </rabt:Event>
       <rabt:EventDate><xsl:value-of select="lcb:StatusDate"/></rabt:EventDate>
       <rabt:Parties>
@@ -86,16 +80,7 @@
   <xsl:template match="lcb:Judgment">
     <rabt:Judgment>
       <rabt:Outcome>
-        <xsl:choose>
-          <xsl:when test="lcb:OutcomeCode = 'W'">for-worker</xsl:when>
-          <xsl:when test="lcb:OutcomeCode = 'E'">for-employer</xsl:when>
-          <xsl:when test="lcb:OutcomeCode = 'P'">partly-for-worker</xsl:when>
-          <xsl:when test="lcb:OutcomeCode = 'S'">settled</xsl:when>
-          <xsl:when test="lcb:OutcomeCode = 'X'">dismissed</xsl:when>
-          <xsl:otherwise>
-            <xsl:message terminate="yes">unknown OutcomeCode '<xsl:value-of select="lcb:OutcomeCode"/>'</xsl:message>
-          </xsl:otherwise>
-        </xsl:choose>
+        <xsl:call-template name="judgment-outcome"><xsl:with-param name="code" select="lcb:OutcomeCode"/></xsl:call-template>
       </rabt:Outcome>
       <rabt:Text xml:lang="ar"><xsl:value-of select="lcb:TextAr"/></rabt:Text>
       <xsl:if test="normalize-space(lcb:TextEn)">
