@@ -54,6 +54,14 @@ class Prepared:
     received_at: datetime
     records: list[tuple[FileItem, str, Accepted]] | None = field(default=None)
     """(item, source message id, record) in file order; None for a streamed (big) file."""
+    items: list[FileItem] | None = field(default=None)
+    """The items read, between reading and checking (None for a file too big to hold)."""
+
+    @classmethod
+    def start(cls, agency: str, claim: Claim, drop: FileDrop) -> Prepared:
+        """A claimed file before anything is known about it (its outcome says failed until stored)."""
+        return cls(claim, drop, Outcome(agency, claim.path.name, "failed", message_type=drop.message_type),
+                   None, now())
 
 
 def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
