@@ -237,7 +237,7 @@ SCENARIOS = (
     Scenario(4, "police visa checks and an issued visa", visa_checks),
     Scenario(5, "border arrival, departure, renewal", border_events),
     Scenario(6, "a month of wage files, late payers flagged", wage_files),
-    Scenario(7, "court case updates in, complaint referred out", court_cases),
+    Scenario(7, "court case updates in, a case looked up, complaint referred out", court_cases),
     Scenario(8, "agency down → retries → dead letter → replay", agency_down),
     Scenario(9, "tampered message refused", tampered),
 )
