@@ -191,16 +191,23 @@ def run(stack: Stack, args: argparse.Namespace) -> tuple[list[str], dict[str, in
     return lines, codes
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+def ready(args: argparse.Namespace) -> bool:
+    """Brokers reachable (said at once, not after the stack's start-up timeouts); signals set."""
     for url in {args.pika_url} | (set() if args.sqlite else {args.broker}):
-        if problem := broker_problem(url):  # say so at once, not after the stack's start-up timeouts
+        if problem := broker_problem(url):
             progress(f"end_to_end: {problem}")
-            return 1
+            return False
     # Ctrl-C (even when started in the background, where SIGINT comes ignored) and SIGTERM end
     # the run through run()'s finally, which stops every process.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if not ready(args):
+        return 1
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
     try:
