@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import requests
@@ -126,15 +125,9 @@ def border_requests(load: Load, count: int) -> list:
         worker = load.population.worker(i % workers)
         element = (messages.arrival(worker, visa_no=f"EV-{worker.civil_number}") if i % 3 == 0
                    else messages.departure(worker) if i % 3 == 1
-                   else messages.residence_renewal(worker, issued=renewal_date(worker.residence_expiry)))
+                   else messages.residence_renewal(worker))
         built.append(load.sign(element))
     return built
-
-
-def renewal_date(expiry: date) -> date:
-    """The card's old expiry, except 29 February: ``PoliceMessages.residence_renewal`` adds whole
-    years with ``date.replace``, which has no 29 February in the year after."""
-    return expiry.replace(day=28) if (expiry.month, expiry.day) == (2, 29) else expiry
 
 
 def push(load: Load, signed) -> None:

@@ -181,7 +181,11 @@ class Stack:
         return codes
 
     def __enter__(self) -> Stack:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # __exit__ does not run then: stop what did start
+            self.stop()
+            raise
 
     def __exit__(self, *exc_info) -> None:
         self.stop()

@@ -51,6 +51,14 @@ def new_msg_id(kind: str) -> str:
     return f"ROP-{kind}-{uuid.uuid4().hex[:16].upper()}"
 
 
+def years_after(day: date, years: int) -> date:
+    """The same day ``years`` later; a card issued on 29 February runs to 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 class PoliceMessages:
     """Builds the police's requests (unsigned) for population workers."""
 
@@ -103,7 +111,7 @@ class PoliceMessages:
         issued = issued or worker.residence_expiry
         return b.NotifyResidenceRenewal(
             *self._header(b, "REN", msg_id, at), self._traveller(worker), b.ResidentCardNo(worker.civil_number),
-            b.CardIssueDate(issued.isoformat()), b.CardExpiryDate(issued.replace(year=issued.year + years).isoformat()),
+            b.CardIssueDate(issued.isoformat()), b.CardExpiryDate(years_after(issued, years).isoformat()),
             b.PreviousExpiryDate(worker.residence_expiry.isoformat()), b.SponsorCRNo(worker.employer_cr),
             b.ProfessionCode(worker.profession_code), b.ProfessionNameEn(worker.profession), b.RenewalDateTime(local_time(at)),
         )

@@ -151,3 +151,13 @@ def test_push_command_sends_one_signed_notification_per_worker(pki_dir, gateway_
     assert all(line.split("\t")[1].startswith("ROP-DEP-") and line.split("\t")[2] for line in lines)
     assert main(["renewal", "--gateway", gateway_url, "--pki", "/nonexistent"]) == 1
     assert "cannot load private key" in capsys.readouterr().err
+
+
+def test_a_card_renewed_from_29_february_runs_to_28_february():
+    from datetime import date
+
+    from simulators.police.client import years_after
+
+    assert years_after(date(2028, 2, 29), 2) == date(2030, 2, 28)
+    assert years_after(date(2028, 2, 29), 4) == date(2032, 2, 29)
+    assert years_after(date(2027, 3, 1), 2) == date(2029, 3, 1)
