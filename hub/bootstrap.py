@@ -15,7 +15,7 @@ from hub.access import AccessRights
 from hub.adapter import Adapter
 from hub.config import Settings
 from hub.mapping import Mappings
-from hub.messagelog import MessageLog, open_message_log
+from hub.messagelog import GroupCommitter, MessageLog, open_message_log
 from hub.pipeline import Pipeline
 from hub.registry import adapter_names, load_adapter
 from hub.routing import Routes, load_routes
@@ -47,9 +47,14 @@ class Hub:
         return Verifier(self.trust_store)
 
     @cached_property
+    def committer(self) -> GroupCommitter:
+        """Concurrent writers of :attr:`log` in this process (gateway threads) share commits through it."""
+        return GroupCommitter(self.log)
+
+    @cached_property
     def pipeline(self) -> Pipeline:
         return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier,
-                        log=self.log, may_send=self.access)
+                        log=self.log, may_send=self.access, committer=self.committer)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:
@@ -61,6 +66,8 @@ class Hub:
         return open_transport(self.settings.effective_broker_url, routes=self.routes, **options)
 
     def close(self) -> None:
+        if "committer" in self.__dict__:  # built on first use (cached_property)
+            self.committer.close()
         self.log.close()
 
 

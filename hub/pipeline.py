@@ -22,7 +22,7 @@ from hub import canonical, metrics
 from hub.envelope import build_envelope, new_header
 from hub.errors import AccessDeniedError, DuplicateMessageError, RabtError, SignatureError
 from hub.mapping import Mappings
-from hub.messagelog import Accepted, MessageLog
+from hub.messagelog import Accepted, GroupCommitter, MessageLog
 from hub.signing import DS, Signer, Verifier
 
 #: ``may_send(agency, message_type)``: the access rights, kept as data by the caller
@@ -59,12 +59,14 @@ class Pipeline:
     """Turns agency documents into signed canonical messages stored for publishing."""
 
     def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier,
-                 log: MessageLog, may_send: AccessPolicy) -> None:
+                 log: MessageLog, may_send: AccessPolicy, committer: GroupCommitter | None = None) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier
         self.log = log
         self.may_send = may_send
+        # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
+        self._store = committer or log
 
     def canonicalize(self, inbound: Inbound, payload: etree._Element) -> tuple[Accepted, etree._Element]:
         """Everything but storing: returns the record to log and the canonical body."""
@@ -92,7 +94,7 @@ class Pipeline:
             metrics.record_refused(inbound.agency, exc.code)
             raise
         try:
-            receipt = Receipt(self.log.accept(record))
+            receipt = Receipt(self._store.accept(record))
         except DuplicateMessageError as exc:
             return Receipt(exc.first_message_id, duplicate=True)
         metrics.record_received(inbound.agency, inbound.message_type)

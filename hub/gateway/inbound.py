@@ -85,7 +85,7 @@ class InboundHandler:
     def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
         record, _ = self.hub.pipeline.canonicalize(inbound, payload)
         # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
-        self.hub.log.accept(record, enqueue=False)
+        self.hub.committer.accept(record, enqueue=False)
         request = Message(body=record.envelope, routing_key=record.routing_key, message_id=record.message_id,
                           correlation_id=record.correlation_id,
                           headers={"message-type": record.message_type, "source-agency": record.source_agency})
@@ -95,7 +95,7 @@ class InboundHandler:
             # The agency gets a fault and asks again; the log says this question was given up.
             self.hub.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
             raise
-        self.hub.log.mark_published([record.message_id])
+        self.hub.committer.mark_published([record.message_id])
         try:
             return self._answer(reply.body, operation), record.message_id
         except InputError as exc:
@@ -119,8 +119,8 @@ class InboundHandler:
 
     def _log_answer(self, header, envelope_bytes: bytes) -> None:
         # Delivered straight back over request/reply: logged, never for the relay to send again.
-        self.hub.log.accept(Accepted.from_header(header, envelope_bytes, envelope_bytes), enqueue=False)
-        self.hub.log.mark_published([header.message_id])
+        self.hub.committer.accept(Accepted.from_header(header, envelope_bytes, envelope_bytes), enqueue=False)
+        self.hub.committer.mark_published([header.message_id])
 
     def _check_own_response(self, adapter: Adapter, response: etree._Element) -> None:
         try:

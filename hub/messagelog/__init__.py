@@ -7,9 +7,15 @@ that :meth:`MessageLog.verify_chain` re-checks against the stored bytes.
     log = open_message_log("sqlite:////var/rabt/messages.sqlite3")
     log.accept(Accepted.from_header(header, raw, envelope))
     log.verify_chain()          # AuditChainError names the first broken record
+
+Threads writing at once (the gateway) share commits through a GroupCommitter:
+
+    committer = GroupCommitter(log)
+    committer.accept(record)    # returns once its group is durable
 """
 
 from hub.messagelog.accepting import BatchResult
+from hub.messagelog.group import GroupCommitter
 from hub.messagelog.log import MessageLog, open_message_log
 from hub.messagelog.records import (
     STATUSES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage,
@@ -17,6 +23,6 @@ from hub.messagelog.records import (
 from hub.messagelog.verify import ChainReport
 
 __all__ = [
-    "STATUSES", "Accepted", "BatchResult", "ChainReport", "Event", "LogStats", "MessageLog",
+    "STATUSES", "Accepted", "BatchResult", "ChainReport", "Event", "GroupCommitter", "LogStats", "MessageLog",
     "PendingMessage", "Refusal", "StoredMessage", "open_message_log",
 ]

@@ -1,0 +1,174 @@
+"""Group commit: concurrent writers of the message log share one transaction.
+
+Every write is a durable, hash-chained commit, and the chain lets one writer
+in at a time; N gateway threads storing a record each used to queue for the
+write lock N times and pay N synced commits. A :class:`GroupCommitter` queues
+what the threads want written; the first of them becomes the *leader*, writes
+everything queued (up to ``max_group`` jobs) — one :meth:`MessageLog.accept_many`
+per ``enqueue`` value, one :meth:`MessageLog.mark_published` for all the
+publications — and hands every caller its own outcome. Each caller returns
+only once its record is committed, so a receipt is never sent before the
+record is durable (the outbox rule).
+
+A leader rather than a writer thread: there is no thread to start, watch and
+stop; a lone caller writes at once in its own thread, with no hand-off to
+wait for; and under load a group is whatever queued during the previous
+commit, so it grows with the load by itself, with no timer to tune.
+
+    committer = GroupCommitter(log)
+    message_id = committer.accept(record)         # DuplicateMessageError as before
+    committer.mark_published([message_id])
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from hub.errors import MessageLogError
+from hub.messagelog.log import MessageLog
+from hub.messagelog.records import Accepted
+
+#: driver errors that say the database, not one record, failed: no point trying records alone
+_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+class _Job:
+    """One caller's write, waiting in the queue until a leader has done it."""
+
+    __slots__ = ("record", "enqueue", "ids", "wake", "done", "result", "error")
+
+    def __init__(self, wake: threading.Condition, record: Accepted | None = None,
+                 enqueue: bool = True, ids: list[str] | None = None) -> None:
+        self.record, self.enqueue, self.ids, self.wake = record, enqueue, ids, wake
+        self.done, self.result, self.error = False, None, None
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class GroupCommitter:
+    """Lets concurrent :meth:`accept` and :meth:`mark_published` calls share one commit.
+
+    Thread-safe; one per process and log (the Hub builds it). Other writers
+    of the same log (another process, the relay) still work directly on the
+    :class:`MessageLog`: the chain lock orders them as before.
+    """
+
+    def __init__(self, log: MessageLog, *, max_group: int = 256) -> None:
+        if not isinstance(max_group, int) or max_group < 1:
+            raise MessageLogError(f"max_group must be a positive integer, got {max_group!r}")
+        self.log = log
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._closed = False
+        self.groups = 0
+        """Groups written so far (one or two accept transactions and at most one publication each)."""
+
+    def accept(self, record: Accepted, *, enqueue: bool = True) -> str:
+        """:meth:`MessageLog.accept` in a shared commit: the stored id, once it is durable.
+
+        Raises DuplicateMessageError (with ``first_message_id``) for a repeat,
+        also of a record committed in the same group; MessageLogError for a
+        malformed record (only its caller) or the database failing (every
+        caller of that group).
+        """
+        return self._run(_Job(threading.Condition(self._lock), record=record, enqueue=enqueue))
+
+    def mark_published(self, message_ids: Iterable[str]) -> None:
+        """:meth:`MessageLog.mark_published` in a shared commit.
+
+        Returns nothing: the group's count of pending messages is not split
+        between its callers.
+        """
+        ids = list(message_ids)
+        if ids:
+            self._run(_Job(threading.Condition(self._lock), ids=ids))
+
+    @property
+    def waiting(self) -> int:
+        """Writes queued or being written now."""
+        with self._lock:
+            return len(self._queue)
+
+    def close(self) -> None:
+        """Refuse new writes; those already queued are still written. The log stays open."""
+        with self._lock:
+            self._closed = True
+
+    def _run(self, job: _Job):
+        with self._lock:
+            if self._closed:
+                raise MessageLogError("the message log's group committer is closed")
+            self._queue.append(job)
+            while not job.done and self._queue[0] is not job:
+                job.wake.wait()
+            if job.done:
+                return job.outcome()
+            group = list(itertools.islice(self._queue, self.max_group))
+        try:
+            self._write(group)
+        finally:
+            self._hand_over(group)
+        return job.outcome()
+
+    def _hand_over(self, group: list[_Job]) -> None:
+        """Wake the group's callers and make the next queued job the leader."""
+        with self._lock:
+            self.groups += 1
+            for done in group:
+                self._queue.popleft()
+                if done.error is None and done.result is None:
+                    # the leader was interrupted (KeyboardInterrupt) before this job was written
+                    done.error = MessageLogError("the group commit was interrupted before this write")
+                done.done = True
+                done.wake.notify()
+            if self._queue:
+                self._queue[0].wake.notify()
+
+    def _write(self, group: list[_Job]) -> None:
+        for enqueue in dict.fromkeys(job.enqueue for job in group if job.ids is None):
+            self._attempt([job for job in group if job.ids is None and job.enqueue == enqueue], self._accept)
+        publications = [job for job in group if job.ids is not None]
+        if publications:
+            self._attempt(publications, self._publish)
+
+    def _attempt(self, jobs: list[_Job], write) -> None:
+        """``write(jobs)`` together; when one record spoils it, each job again alone."""
+        try:
+            write(jobs)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, who raise it
+            if len(jobs) == 1 or _database_down(exc):
+                for job in jobs:
+                    job.error = exc
+                return
+            # A malformed record or reused hub id refuses the whole batch: alone, it fails only its caller.
+            for job in jobs:
+                self._attempt([job], write)
+
+    def _accept(self, jobs: list[_Job]) -> None:
+        result = self.log.accept_many([job.record for job in jobs], enqueue=jobs[0].enqueue)
+        stored = set(result.stored)
+        # accept_many lists the duplicates in input order, one per record it did not store
+        duplicates = iter(result.duplicates)
+        for job in jobs:
+            if job.record.message_id in stored:
+                job.result = job.record.message_id
+            else:
+                job.error = next(duplicates)
+
+    def _publish(self, jobs: list[_Job]) -> None:
+        self.log.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))
+        for job in jobs:
+            job.result = True  # written; mark_published() returns None to its caller
+
+
+def _database_down(exc: Exception) -> bool:
+    return isinstance(exc, MessageLogError) and isinstance(exc.__cause__, _DATABASE_DOWN)

@@ -1,0 +1,271 @@
+"""Group commit on SQLite and on the real PostgreSQL: threads accepting at once share transactions.
+
+Each test runs on both databases (``log_url``). The log is a MessageLog
+that counts its transactions (``accept_many`` and ``mark_published`` calls)
+and can hold the first one until the test has queued the rest, so a test
+decides exactly which writes share a group.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from hub.errors import DuplicateMessageError, MessageLogError
+from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_log
+from hub.messagelog.db import make_engine
+from hub.messagelog.schema import metadata
+
+THREADS, EACH = 16, 50
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def log_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'messages.sqlite3'}"
+    url = request.getfixturevalue("postgres_database_url")
+    engine = make_engine(url)
+    metadata.drop_all(engine)  # every test starts from an empty log
+    engine.dispose()
+    return url
+
+
+class CountingLog(MessageLog):
+    """A real MessageLog that counts its write transactions; with ``hold`` the first waits for the test."""
+
+    def __init__(self, engine, hold: bool = False) -> None:
+        super().__init__(engine)
+        self.batches: list[int] = []
+        self.published: list[int] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def accept_many(self, records, *, enqueue=True):
+        records = list(records)
+        self.batches.append(len(records))
+        self._wait_if_first()
+        return super().accept_many(records, enqueue=enqueue)
+
+    def mark_published(self, message_ids):
+        ids = list(message_ids)
+        self.published.append(len(ids))
+        self._wait_if_first()
+        return super().mark_published(ids)
+
+    def _wait_if_first(self) -> None:
+        if not self.held.is_set():
+            self.held.set()
+            assert self.release.wait(30), "the test never released the first transaction"
+
+
+@pytest.fixture
+def opened(log_url):
+    open_message_log(log_url).close()  # tables and chain head
+    logs = []
+
+    def make(hold: bool = False) -> CountingLog:
+        logs.append(CountingLog(make_engine(log_url), hold))
+        return logs[-1]
+
+    yield make
+    for log in logs:
+        log.close()
+
+
+def record(n, **changes) -> Accepted:
+    values = dict(
+        message_id=f"msg-{n}", message_type="WorkerArrival", source_agency="police", destination="licensing",
+        routing_key="licensing.WorkerArrival.police", raw=f"<arrival n='{n}'/>".encode(),
+        envelope=f"<Envelope n='{n}'/>".encode(), source_system="border", source_message_id=f"police-{n}",
+        created_at=datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc),
+    )
+    return Accepted(**{**values, **changes})
+
+
+def outcome(call):
+    """What ``call()`` returned, or the exception it raised."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - the test looks at it
+        return exc
+
+
+def in_threads(calls) -> list:
+    """Run every call in its own thread, all at once; their outcomes in order."""
+    results = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = outcome(calls[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.002)
+
+
+def held_group(log: CountingLog, committer: GroupCommitter, first, rest) -> list:
+    """``first`` leads and is held in its transaction while ``rest`` queue behind it, in order.
+
+    The queued calls then form the next group together. Their outcomes, ``first``'s first.
+    """
+    results = [None] * (1 + len(rest))
+    threads = []
+
+    def start(i: int, call) -> None:
+        threads.append(threading.Thread(target=lambda: results.__setitem__(i, outcome(call))))
+        threads[-1].start()
+
+    start(0, first)
+    wait_until(log.held.is_set, "the first transaction")
+    for i, call in enumerate(rest, 1):
+        start(i, call)
+        wait_until(lambda: committer.waiting == 1 + i, f"call {i} queued")
+    log.release.set()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_many_threads_store_every_record_once_in_fewer_transactions(opened):
+    log = opened()
+    committer = GroupCommitter(log)
+    calls = [lambda t=t: [committer.accept(record(f"{t}-{i}")) for i in range(EACH)] for t in range(THREADS)]
+    results = in_threads(calls)
+    assert results == [[f"msg-{t}-{i}" for i in range(EACH)] for t in range(THREADS)]
+    assert log.stats().by_status == {"received": THREADS * EACH}
+    assert {m.message_id for m in log.unpublished(10_000)} == {f"msg-{t}-{i}" for t in range(THREADS) for i in range(EACH)}
+    assert log.verify_chain().records == THREADS * EACH
+    assert sum(log.batches) == THREADS * EACH
+    assert len(log.batches) < THREADS * EACH and max(log.batches) > 1
+    assert committer.groups == len(log.batches) and committer.waiting == 0
+
+
+def test_a_held_transaction_lets_the_queued_callers_share_the_next_one(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    rest = [lambda i=i: committer.accept(record(i), enqueue=i % 2 == 0) for i in range(1, 10)]
+    results = held_group(log, committer, lambda: committer.accept(record(0)), rest)
+    assert results == [f"msg-{i}" for i in range(10)]
+    assert log.batches == [1, 5, 4]  # the leader alone, then one transaction per enqueue value
+    assert {m.message_id for m in log.unpublished(100)} == {f"msg-{i}" for i in range(0, 10, 2)}
+    assert log.verify_chain().records == 10
+
+
+def test_repeats_across_threads_are_answered_with_the_first_id(opened):
+    log = opened()
+    committer = GroupCommitter(log)
+    # every thread sends the same 20 agency messages, each under its own hub id
+    calls = [lambda t=t: [outcome(lambda i=i: committer.accept(record(f"{t}-{i}", source_message_id=f"police-{i}")))
+                          for i in range(20)] for t in range(THREADS)]
+    results = in_threads(calls)
+    stored = {m.source_message_id: m.message_id for m in log.find(limit=10_000)}
+    assert len(stored) == 20
+    for i in range(20):
+        first = stored[f"police-{i}"]
+        answers = [results[t][i] for t in range(THREADS)]
+        assert [a for a in answers if isinstance(a, str)] == [first]
+        repeats = [a for a in answers if not isinstance(a, str)]
+        assert len(repeats) == THREADS - 1
+        assert all(isinstance(a, DuplicateMessageError) and a.first_message_id == first for a in repeats)
+    assert log.stats().by_status == {"received": 20}
+    log.verify_chain()
+
+
+def test_a_repeat_within_one_group_is_a_duplicate_of_the_first(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    rest = [lambda: committer.accept(record("a")), lambda: committer.accept(record("b", source_message_id="police-a")),
+            lambda: committer.accept(record("c"))]
+    results = held_group(log, committer, lambda: committer.accept(record(0)), rest)
+    assert results[:2] == ["msg-0", "msg-a"] and results[3] == "msg-c"
+    assert isinstance(results[2], DuplicateMessageError) and results[2].first_message_id == "msg-a"
+    assert log.batches == [1, 3]
+    assert log.get("msg-b") is None and log.verify_chain().records == 3
+
+
+def test_a_malformed_record_or_reused_id_fails_only_its_own_caller(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    rest = [lambda: committer.accept(record(1)),
+            lambda: committer.accept(record(2, message_type=" ")),        # malformed
+            lambda: committer.accept(record(0, source_message_id="x")),  # hub id msg-0 is taken
+            lambda: committer.accept(record(3))]
+    results = held_group(log, committer, lambda: committer.accept(record(0)), rest)
+    assert results[0] == "msg-0" and results[1] == "msg-1" and results[4] == "msg-3"
+    assert isinstance(results[2], MessageLogError) and "message_type" in results[2].reason
+    assert isinstance(results[3], MessageLogError) and results[3].message_id == "msg-0"
+    assert log.batches == [1, 4, 1, 1, 1, 1]  # the group refused as a whole, then each record alone
+    assert log.stats().by_status == {"received": 3}
+    assert log.verify_chain().records == 3
+
+
+def test_publications_share_a_transaction_too(opened):
+    log = opened()
+    committer = GroupCommitter(log)
+
+    def ask_and_answer(t: int) -> None:
+        for i in range(10):
+            committer.accept(record(f"{t}-{i}"), enqueue=False)
+            committer.mark_published([f"msg-{t}-{i}"])
+
+    assert in_threads([lambda t=t: ask_and_answer(t) for t in range(THREADS)]) == [None] * THREADS
+    assert log.stats().by_status == {"published": THREADS * 10} and log.unpublished() == []
+    assert sum(log.published) == THREADS * 10 and len(log.published) < THREADS * 10
+    assert all([e.status for e in log.events(f"msg-{t}-9")] == ["received", "published"] for t in range(THREADS))
+    assert log.verify_chain().records == 2 * THREADS * 10
+
+
+@pytest.fixture
+def unreachable_url(log_url, tmp_path):
+    """A log whose database cannot be reached: a missing folder, or a database the real server lacks."""
+    if log_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'no-such-folder' / 'messages.sqlite3'}"
+    return log_url.rsplit("/", 1)[0] + f"/rabt_missing_{uuid.uuid4().hex[:8]}"
+
+
+def test_the_database_down_reaches_every_waiter_of_the_group(unreachable_url):
+    log = CountingLog(make_engine(unreachable_url), hold=True)
+    committer = GroupCommitter(log)
+    rest = [lambda i=i: committer.accept(record(i)) for i in range(1, THREADS)]
+    try:
+        results = held_group(log, committer, lambda: committer.accept(record(0)), rest)
+        published = outcome(lambda: committer.mark_published(["msg-1"]))
+    finally:
+        log.close()
+    assert all(isinstance(r, MessageLogError) and "could not store the messages" in r.reason for r in results)
+    assert isinstance(published, MessageLogError) and "mark messages published" in published.reason
+    assert log.batches == [1, THREADS - 1]  # no retry of each record alone: it is not their fault
+    assert isinstance(results[1].__cause__, sa.exc.OperationalError)
+
+
+def test_a_closed_committer_refuses_new_writes(opened):
+    log = opened()
+    committer = GroupCommitter(log)
+    assert committer.accept(record(1)) == "msg-1"
+    committer.close()
+    with pytest.raises(MessageLogError, match="closed"):
+        committer.accept(record(2))
+    assert log.get("msg-2") is None and log.get("msg-1") is not None
+
+
+def test_max_group_must_be_a_positive_integer(opened):
+    with pytest.raises(MessageLogError, match="max_group"):
+        GroupCommitter(opened(), max_group=0)
