@@ -12,16 +12,24 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from hub.bootstrap import bootstrap
+from hub.config import Settings
 from hub.errors import DuplicateMessageError, MessageLogError
+from hub.mapping import Mappings
 from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_log
 from hub.messagelog.db import make_engine
 from hub.messagelog.schema import metadata
+from hub.pipeline import Inbound, Pipeline
+from hub.signing import Signer, Verifier
+from hub.xmlsafe import parse_xml
 
 THREADS, EACH = 16, 50
+FIXTURE_MAPPINGS = Path(__file__).parents[1] / "fixtures" / "mappings"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -269,3 +277,44 @@ def test_a_closed_committer_refuses_new_writes(opened):
 def test_max_group_must_be_a_positive_integer(opened):
     with pytest.raises(MessageLogError, match="max_group"):
         GroupCommitter(opened(), max_group=0)
+
+
+# --- wiring: the pipeline and the Hub ------------------------------------------
+
+ARRIVAL = """<b:Arrival xmlns:b="urn:test:border"><b:Passport>T{n:07d}</b:Passport>
+<b:NameEn>Rajesh Kumar Nair</b:NameEn><b:NameAr>راجيش كومار ناير</b:NameAr>
+<b:Nationality>IND</b:Nationality><b:Born>1991-03-14</b:Born><b:At>2026-11-22T03:41:07Z</b:At></b:Arrival>"""
+
+
+def test_pipeline_accepts_through_the_committer_with_the_same_receipts(opened, trust_store):
+    log = opened()
+    committer = GroupCommitter(log)
+    pipeline = Pipeline(mappings=Mappings(FIXTURE_MAPPINGS), signer=Signer(trust_store.hub),
+                        verifier=Verifier(trust_store), log=log, committer=committer,
+                        may_send=lambda agency, message_type: message_type == "WorkerArrival")
+
+    def push(n: int):
+        raw = ARRIVAL.format(n=n).encode()
+        inbound = Inbound(agency="police", system="border", message_type="WorkerArrival", destination="licensing",
+                          raw=raw, source_message_id=f"ROP-{n}")
+        return pipeline.accept(inbound, parse_xml(raw))
+
+    receipts = in_threads([lambda t=t: [push(n) for n in range(5)] for t in range(8)])
+    assert 0 < committer.groups == len(log.batches)  # every accept went through the committer
+    stored = {m.source_message_id: m.message_id for m in log.find(limit=100)}
+    for n in range(5):
+        answers = [receipts[t][n] for t in range(8)]
+        first = stored[f"ROP-{n}"]
+        assert sorted(r.duplicate for r in answers) == [False] + [True] * 7
+        assert {r.message_id for r in answers} == {first}
+    assert log.stats().by_status == {"received": 5} and log.verify_chain().records == 5
+
+
+def test_the_hub_builds_one_committer_and_closes_it(tmp_path, trust_store):
+    log = open_message_log(f"sqlite:///{tmp_path / 'messages.sqlite3'}")
+    hub = bootstrap(Settings(home=tmp_path / "home"), log=log, trust_store=trust_store)
+    assert hub.committer is hub.committer and hub.committer.log is log
+    assert hub.committer.accept(record(1)) == "msg-1"
+    hub.close()
+    with pytest.raises(MessageLogError, match="closed"):
+        hub.committer.accept(record(2))
