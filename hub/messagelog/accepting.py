@@ -20,8 +20,11 @@ from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, timestamp
 
 _m = messages
-_BY_SOURCE = sa.select(_m.c.source_agency, _m.c.source_message_id, _m.c.message_id).where(
-    sa.tuple_(_m.c.source_agency, _m.c.source_message_id).in_(sa.bindparam("keys", expanding=True)))
+# One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
+# table (a 2.8 GB scan per batch after a month of wage files); ``agency = ? AND id IN (…)``
+# searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
+_BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id).where(
+    _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id.in_(sa.bindparam("ids", expanding=True)))
 _TAKEN = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -63,8 +66,12 @@ def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted]) -> None:
 
 
 def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
-    keys = {(r.source_agency, r.source_message_id) for r in records if r.source_message_id is not None}
-    seen = {(a, s): mid for a, s, mid in conn.execute(_BY_SOURCE, {"keys": list(keys)})} if keys else {}
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        if record.source_message_id is not None:
+            wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
+    seen = {(agency, smid): mid for agency, ids in wanted.items()
+            for smid, mid in conn.execute(_BY_SOURCE, {"agency": agency, "ids": sorted(ids)})}
     fresh, duplicates = [], []
     for record in records:
         key = (record.source_agency, record.source_message_id)
