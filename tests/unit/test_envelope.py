@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 
 import pytest
 from lxml import etree
 
 from hub import canonical
-from hub.envelope import build_envelope, new_header, payload_digest, read_envelope
+from hub.envelope import build_envelope, new_header, new_message_id, payload_digest, read_envelope
 from hub.errors import SchemaError
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
@@ -44,6 +46,18 @@ def test_header_carries_the_payload_digest_and_utc_times():
     envelope = build_envelope(header, sample("WorkerArrival"))
     assert envelope.findtext(f".//{{{canonical.NAMESPACE}}}ReceivedAt") == "2026-11-22T05:30:00.000Z"
     canonical.validate(envelope)
+
+
+def test_message_ids_are_unique_time_ordered_uuids():
+    before = time.time_ns() // 1_000_000
+    first = [new_message_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_message_id()
+    parsed = [uuid.UUID(mid) for mid in first]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert len(set(first)) == 1000 and all(str(u) == mid for u, mid in zip(parsed, first))
+    assert before <= parsed[0].int >> 80 <= time.time_ns() // 1_000_000  # milliseconds since 1970 first
+    assert max(first) < later  # a later millisecond sorts after, so log indexes grow at one end
 
 
 def test_reply_keeps_the_correlation_and_goes_back_to_the_asker():
