@@ -64,6 +64,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         # FULL: a committed message survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous = FULL")
+        # Checkpoint every 64 MB of WAL, not SQLite's 4 MB: a message's pages written on
+        # acceptance and again when it is marked published then reach the file once, not twice.
+        cursor.execute("PRAGMA wal_autocheckpoint = 16384")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
