@@ -2,6 +2,7 @@
 
     python benchmarks/wage_month_through_file_adapter.py                   # 2,000,000 workers, ~180,000 files
     python benchmarks/wage_month_through_file_adapter.py --workers 20000   # quick mode
+    python benchmarks/wage_month_through_file_adapter.py --workers 20000 --key-type rsa
     python benchmarks/wage_month_through_file_adapter.py --workers 20000 \\
         --broker amqp://guest:guest@127.0.0.1:5672/
 
@@ -10,8 +11,15 @@ The simulator's writer fills a temporary drop folder (timed on its own), then
 one inbox — read, map, validate, envelope, sign, store in the SQLite message
 log — while this process runs the outbox relay, publishing to the transport
 (embedded SQLite broker by default). The clock stops when every file is in
-done/ and the outbox is empty. Prints records/s, files/s, wall time and peak
-RSS (this process and the largest watcher process). Progress goes to stderr.
+done/ and the outbox is empty. Prints records/s, files/s, wall time, CPU
+time, bytes written to disk and peak memory (RSS per process, and the sum of
+PSS over all processes, sampled). Progress goes to stderr.
+
+The temporary folder goes under ``/var/tmp`` (``--dir`` to change): it must
+be on disk — ``/tmp`` is a RAM file system on many systems — and a folder
+every test run on the machine creates and deletes files in is a poor place
+to time file creation (ext4 without a journal scans past recently deleted
+inodes on every create, see the README's figures).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.centralbank import ADAPTER
@@ -36,9 +45,46 @@ from hub.routing import load_routes
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
 
+KEYS = {"ec": "ECDSA P-256", "rsa": "RSA-2048"}
 
-def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+
+@dataclass(frozen=True)
+class Usage:
+    """What one process used so far: CPU seconds (all, system), bytes it sent to disk, peak RSS."""
+
+    cpu: float
+    system: float
+    written: int
+    rss_mib: float
+
+    @classmethod
+    def now(cls) -> Usage:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return cls(usage.ru_utime + usage.ru_stime, usage.ru_stime, _written(), usage.ru_maxrss / 1024)
+
+    def since(self, start: Usage) -> Usage:
+        return Usage(self.cpu - start.cpu, self.system - start.system, self.written - start.written, self.rss_mib)
+
+
+def _written(pid: int | str = "self") -> int:
+    """Bytes this process caused to be written to storage (Linux /proc/<pid>/io), 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/io") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("write_bytes"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def pss_mib(pids: list[int]) -> float:
+    """Sum of the proportional set sizes of ``pids``: memory shared after fork counted once."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                total += next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
 
 
 def _generate(workers: int, seed: int, year: int, month: int, inbox: str, part: int, parts: int, queue) -> None:
@@ -65,17 +111,15 @@ def generate(args, inbox: Path) -> tuple[int, int, float]:
 
 def _watch(settings: Settings, batch_files: int, queue) -> None:
     """One watcher process: claim files until the inbox is empty."""
+    start = Usage.now()
     hub = bootstrap(settings)
     watcher = DropWatcher(settings, [ADAPTER], hub.pipeline, batch_files=batch_files)
     done = failed = 0
-    while True:
-        outcomes = watcher.scan_once(limit=5000)
-        if not outcomes:
-            break
+    while outcomes := watcher.scan_once(limit=2000):
         done += sum(o.status == "done" for o in outcomes)
         failed += sum(o.status != "done" for o in outcomes)
     hub.close()
-    queue.put((os.getpid(), done, failed, peak_rss_mib()))
+    queue.put((done, failed, Usage.now().since(start)))
 
 
 def process(args, settings: Settings) -> dict:
@@ -83,27 +127,31 @@ def process(args, settings: Settings) -> dict:
     hub = bootstrap(settings)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    started = time.perf_counter()
+    started, start = time.perf_counter(), Usage.now()
     procs = [context.Process(target=_watch, args=(settings, args.batch_files, queue)) for _ in range(args.processes)]
     for proc in procs:
         proc.start()
-    published = 0
+    published, peak_pss, sampled = 0, 0.0, 0.0
     with hub.open_transport() as transport:
         transport.declare(load_routes())
-        relay = OutboxRelay(hub.log, transport, batch_size=500)
+        relay = OutboxRelay(hub.log, transport, batch_size=args.relay_batch)
         while any(proc.is_alive() for proc in procs):
             sent = relay.relay_once()
             published += sent
+            if time.perf_counter() - sampled > 0.5:
+                sampled = time.perf_counter()
+                peak_pss = max(peak_pss, pss_mib([os.getpid(), *(p.pid for p in procs)]))
             if sent == 0:
                 time.sleep(0.05)
         published += relay.drain()
-        wall = time.perf_counter() - started
+        wall, relay_usage = time.perf_counter() - started, Usage.now().since(start)
         stats = {q.name: q for q in transport.queue_stats()}
     results = [queue.get() for _ in procs]
     for proc in procs:
         proc.join()
     hub.close()
-    return {"wall": wall, "published": published, "results": results, "queues": stats}
+    return {"wall": wall, "relay": relay_usage, "published": published, "results": results, "queues": stats,
+            "pss": peak_pss}
 
 
 def parse_args(argv):
@@ -113,8 +161,11 @@ def parse_args(argv):
     parser.add_argument("--month", default="2026-02", help="YYYY-MM")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2, help="watcher processes")
     parser.add_argument("--batch-files", type=int, default=64, help="files stored per message-log transaction")
+    parser.add_argument("--relay-batch", type=int, default=500, help="messages per relay round")
+    parser.add_argument("--key-type", choices=sorted(KEYS), default="ec", help="hub signing key (default: ec)")
     parser.add_argument("--broker", default="", help="transport URL (default: embedded SQLite broker)")
-    parser.add_argument("--dir", default=None, help="parent of the temporary folder")
+    parser.add_argument("--dir", default="/var/tmp" if os.path.isdir("/var/tmp") else None,
+                        help="parent of the temporary folder (default: /var/tmp, see above)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     args.year, args.month = (int(part) for part in args.month.split("-"))
@@ -126,11 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="wage-month-", dir=args.dir))
     settings = Settings(home=home, broker_url=args.broker)
     try:
-        init_pki(settings.pki_dir, ["centralbank", "licensing"])
+        init_pki(settings.pki_dir, ["centralbank", "licensing"], key_type=args.key_type)
         inbox = settings.drop_dir / "centralbank" / "inbox"
         inbox.mkdir(parents=True)
         files, lines, gen_seconds = generate(args, inbox)
-        print(f"generated {files:,} files, {lines:,} salary lines in {gen_seconds:.1f}s", file=sys.stderr)
+        print(f"generated {files:,} files, {lines:,} salary lines in {gen_seconds:.1f}s in {home}", file=sys.stderr)
         figures = process(args, settings)
         report(args, files, lines, gen_seconds, figures)
     finally:
@@ -142,12 +193,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> None:
-    wall = figures["wall"]
-    done = sum(r[1] for r in figures["results"])
-    failed = sum(r[2] for r in figures["results"])
-    watcher_rss = [r[3] for r in figures["results"]]
+    wall, relay = figures["wall"], figures["relay"]
+    watchers = [usage for _, _, usage in figures["results"]]
+    done = sum(r[0] for r in figures["results"])
+    failed = sum(r[1] for r in figures["results"])
+    cpu = relay.cpu + sum(u.cpu for u in watchers)
     licensing = figures["queues"].get("licensing")
     print(f"broker            {args.broker or 'embedded SQLite'}")
+    print(f"hub signing key   {KEYS[args.key_type]}")
     print(f"watcher processes {args.processes} (+ relay in the parent), {args.batch_files} files per transaction")
     print(f"files             {files:,} generated, {done:,} accepted, {failed:,} not accepted")
     print(f"salary lines      {lines:,}")
@@ -157,8 +210,14 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
     print(f"wall time         {wall:.1f} s  (drop -> done/ + published)")
     print(f"files/s           {files / wall:,.0f}")
     print(f"records/s         {lines / wall:,.0f}")
-    print(f"peak RSS          relay/parent {peak_rss_mib():.0f} MiB, largest watcher {max(watcher_rss):.0f} MiB, "
-          f"sum {peak_rss_mib() + sum(watcher_rss):.0f} MiB")
+    print(f"CPU time          {cpu:.1f} s, {1000 * cpu / max(files, 1):.2f} ms per file (watchers "
+          f"{sum(u.cpu for u in watchers):.1f}, relay {relay.cpu:.1f}; system {relay.system + sum(u.system for u in watchers):.1f})")
+    written = sum(u.written for u in watchers)
+    print(f"written to disk   {(relay.written + written) / 2**30:.2f} GiB, {(relay.written + written) / files / 1024:.0f} KiB "
+          f"per file (watchers {written / 2**30:.2f}, relay {relay.written / 2**30:.2f})")
+    print(f"peak RSS          relay/parent {relay.rss_mib:.0f} MiB, largest watcher "
+          f"{max(u.rss_mib for u in watchers):.0f} MiB, sum {relay.rss_mib + sum(u.rss_mib for u in watchers):.0f} MiB")
+    print(f"peak memory       {figures['pss']:.0f} MiB (PSS of all processes, sampled every 0.5 s)")
 
 
 if __name__ == "__main__":
