@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 
 from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
@@ -90,8 +91,9 @@ class OutboxRelay:
         return self._published(pending)
 
     def _published(self, confirmed: list[PendingMessage]) -> int:
-        for message in confirmed:
-            metrics.record_published(message.source_agency, message.message_type)
+        # counted per (agency, type) and batch, not per message: a batch is mostly one kind
+        for (agency, message_type), count in Counter((m.source_agency, m.message_type) for m in confirmed).items():
+            metrics.record_published(agency, message_type, count)
         return self.log.mark_published([m.message_id for m in confirmed])
 
     def drain(self) -> int:
