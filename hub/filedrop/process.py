@@ -53,7 +53,7 @@ class Prepared:
     data: bytes | None
     received_at: datetime
     records: list[tuple[FileItem, str, Accepted]] | None = field(default=None)
-    """(item, source message id, record) in file order; None for a streamed (big) file."""
+    """(item without its payload, source message id, record) in file order; None for a streamed (big) file."""
     items: list[FileItem] | None = field(default=None)
     """The items read, between reading and checking (None for a file too big to hold)."""
 
@@ -141,8 +141,8 @@ def canonicalize_all(pipeline: Pipeline, prepared: Prepared, items: Sequence[Fil
         except RabtError as exc:
             outcome.add_error(item.line, f"{exc.code}: {exc.reason}")
             continue
-        if keep:
-            records.append((item, inbound.source_message_id, record))
+        if keep:  # the parsed payload is let go: a slice of files waiting to be stored holds only bytes
+            records.append((FileItem(item.line, source_id=item.source_id), inbound.source_message_id, record))
     if outcome.error_count:
         raise Rejected(f"{outcome.error_count} record(s) refused by the hub; nothing from this file was accepted")
     return records

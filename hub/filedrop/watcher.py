@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[Outcome], None]
 #: files claimed per scan by :meth:`DropWatcher.run` (it goes on where the last slice stopped)
 SCAN_SLICE = 1000
+#: inbox names a watcher keeps from one listing
+BACKLOG = 20_000
 
 
 class DropWatcher:
@@ -129,12 +131,14 @@ class DropWatcher:
         """Inbox names not tried yet from the last listing, listing again once they are used up.
 
         A scan with a ``limit`` goes on where the last one stopped instead of
-        listing (and sorting) a folder of 100,000s of names for every slice.
+        listing (and sorting) a folder of 100,000s of names for every slice;
+        only the first :data:`BACKLOG` names are kept, the rest wait for the
+        next listing (a month of files in the inbox would cost a watcher 16 MB).
         """
         names, markers = self._listings.get(agency, (None, set()))
         if not names:
             listed = self.folders[agency].names("inbox")
-            names = deque(listed)
+            names = deque(listed[:BACKLOG])
             markers = set(listed) if self.require_done_marker else set()
             self._listings[agency] = names, markers
         return names, markers

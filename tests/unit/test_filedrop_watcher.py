@@ -239,6 +239,14 @@ def test_scans_with_a_limit_go_on_where_the_last_one_stopped(root, watcher):
     assert listing(root, "inbox") == []
 
 
+def test_names_beyond_the_kept_backlog_come_with_the_next_listing(root, watcher, monkeypatch):
+    monkeypatch.setattr("hub.filedrop.watcher.BACKLOG", 2)
+    for i in range(5):
+        drop(root, f"ARR_{i}.txt", arrivals(1, start=i))
+    scans = [[o.name for o in watcher.scan_once()] for _ in range(4)]
+    assert scans == [["ARR_0.txt", "ARR_1.txt"], ["ARR_2.txt", "ARR_3.txt"], ["ARR_4.txt"], []]
+
+
 def test_crash_mid_file_resumes_without_doubling(root, pipeline, trust_store, db_url):
     text = arrivals(6)
     processing = root / "police" / "processing"
