@@ -160,7 +160,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--month", default="2026-02", help="YYYY-MM")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2, help="watcher processes")
-    parser.add_argument("--batch-files", type=int, default=64, help="files stored per message-log transaction")
+    parser.add_argument("--batch-files", type=int, default=128, help="files per slice: read, checked, stored in one transaction")
     parser.add_argument("--relay-batch", type=int, default=500, help="messages per relay round")
     parser.add_argument("--key-type", choices=sorted(KEYS), default="ec", help="hub signing key (default: ec)")
     parser.add_argument("--broker", default="", help="transport URL (default: embedded SQLite broker)")
