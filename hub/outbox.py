@@ -116,9 +116,9 @@ class OutboxRelay:
                 log.warning("outbox: message log unavailable: %s", exc)
                 self.last_error, sent = exc, 0
             if self.last_error is not None:
-                stop.wait(delay)
+                self.transport.idle(delay, stop)
                 delay = min(delay * 2, self.max_backoff)
                 continue
             delay = interval
             if sent < self.batch_size:
-                stop.wait(interval)
+                self.transport.idle(interval, stop)

@@ -44,8 +44,11 @@ def trust_store(pki_dir) -> TrustStore:
 
 
 @pytest.fixture(scope="module")
-def postgres_database_url():
-    """A fresh database on the real PostgreSQL, dropped afterwards (skip, or fail under RABT_REQUIRE_BROKER=1)."""
+def new_postgres_database():
+    """``new_postgres_database()`` → the URL of a fresh database on the real PostgreSQL; all dropped afterwards.
+
+    Skips, or fails under RABT_REQUIRE_BROKER=1, when PostgreSQL is not reachable.
+    """
     import uuid
 
     import psycopg
@@ -55,9 +58,21 @@ def postgres_database_url():
         psycopg.connect(admin_url, connect_timeout=3).close()
     except psycopg.Error as exc:
         unavailable(f"PostgreSQL not reachable: {exc}")
-    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
+    names: list[str] = []
+
+    def create() -> str:
+        names.append(f"rabt_test_{uuid.uuid4().hex[:12]}")
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{names[-1]}"')
+        return admin_url.rsplit("/", 1)[0] + "/" + names[-1]
+
+    yield create
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def postgres_database_url(new_postgres_database):
+    """A fresh database on the real PostgreSQL for the module, dropped afterwards."""
+    return new_postgres_database()

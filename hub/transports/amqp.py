@@ -260,6 +260,19 @@ class AmqpTransport(Transport):
         self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
                                                           lambda _letter: None), "discard")
 
+    def idle(self, seconds: float, stop: threading.Event) -> None:
+        # pika's BlockingConnection answers heartbeats only while it does I/O: a relay that
+        # sleeps through a quiet minute has its connection closed by the broker otherwise.
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self._connection is None or not self._connection.is_open:
+                stop.wait(left)
+                return
+            try:
+                self._connection.sleep(min(left, 0.25))
+            except self.connection_errors:
+                self.drop_connection()  # reopened by the next piece of work
+
     def close(self) -> None:
         if not self._closed:
             self.drop_connection()

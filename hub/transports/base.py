@@ -195,6 +195,10 @@ class Transport(ABC):
     def discard(self, dead_letter_id: str) -> None:
         """Remove a dead letter for good."""
 
+    def idle(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds`` (less if ``stop`` is set) between rounds of work, keeping connections alive."""
+        stop.wait(seconds)
+
     @abstractmethod
     def close(self) -> None:
         """Release connections; safe to call twice."""

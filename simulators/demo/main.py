@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
+from sqlalchemy.engine import make_url
+
 from hub.config import Settings
+from hub.errors import ConfigError
 from hub.messagelog import open_message_log
 from simulators.demo.context import DemoContext
 from simulators.demo.runner import Outcome, run_scenarios, table
@@ -27,6 +30,21 @@ def fresh_state(settings: Settings) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def require_empty_log(url: str) -> None:
+    """ConfigError unless the message log at ``url`` holds nothing yet.
+
+    The scenarios drop the same wage and court files on every run: in a log that
+    has them from an earlier run they are (rightly) duplicates, and nothing flows.
+    """
+    with open_message_log(url) as log:
+        stats = log.stats()
+    held = sum(stats.by_status.values()) + stats.refused
+    if held:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(f"the demo needs an empty message log, and {where} holds {held} record(s) "
+                          "from an earlier run: point RABT_DATABASE_URL at a new database")
+
+
 @contextmanager
 def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000, wage_employers: int = 300,
                    queue_prefix: str = "rabt-demo.", split_roles: bool = False,
@@ -36,6 +54,7 @@ def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000,
     ``context.stop_codes`` holds the processes' exit codes once the block is left.
     """
     fresh_state(settings)
+    require_empty_log(settings.effective_database_url)
     started = time.monotonic()
     echo(f"starting simulators, hub and licensing (state in {settings.home}, broker {settings.effective_broker_url})")
     stack = Stack(settings.home, settings.effective_broker_url, seed=seed, workers=workers,

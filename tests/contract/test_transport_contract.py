@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from hub.errors import AgencyUnavailableError, InputError, PublishError, ReplyTimeoutError, SchemaError
-from hub.transports import Delivery, Message
+from hub.transports import Delivery, Message, open_transport
 from hub.transports.base import DeadLetterNotFoundError
 
 
@@ -321,3 +321,20 @@ def test_library_errors_are_translated_at_the_boundary(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot open the sqlite broker"):
         open_transport(f"sqlite:///{tmp_path}/file/broker.sqlite3")
+
+
+def test_an_idle_transport_stays_connected_and_stops_waiting_when_told(backend):
+    # The outbox relay waits through quiet minutes with idle(). On RabbitMQ that wait must answer
+    # heartbeats, or the broker drops the connection; a 1 s heartbeat makes 4 s of idling prove it.
+    url = backend.url + ("?heartbeat=1" if backend.name == "amqp" else "")
+    with open_transport(url, routes=backend.routes, **backend.opts) as transport:
+        transport.publish([msg(1)])
+        generation = getattr(transport, "generation", None)
+        stop = threading.Event()
+        transport.idle(4, stop)
+        transport.publish([msg(2)])
+        assert getattr(transport, "generation", None) == generation  # the same connection, not a new one
+        threading.Timer(0.2, stop.set).start()
+        transport.idle(60, stop)  # returns when told, not after a minute
+        assert stop.is_set()
+        assert len(drain(transport, backend.queue, idle=0.5)) == 2

@@ -50,7 +50,7 @@ def setup(request, tmp_path):
         if problem:
             unavailable(problem)
         broker = DEFAULT_AMQP_URL
-        licensing_db = request.getfixturevalue("postgres_database_url")
+        licensing_db = request.getfixturevalue("new_postgres_database")()
     else:  # a killed worker's leases come back after 2 s instead of 30
         broker = f"sqlite:///{home / 'broker.sqlite3'}?visibility_timeout=2"
     init_pki(home / "pki", TEST_PARTIES)

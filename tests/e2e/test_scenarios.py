@@ -36,7 +36,8 @@ def system(request, tmp_path_factory):
         problem = broker_problem(DEFAULT_AMQP_URL)
         if problem:
             unavailable(problem)
-        database_url = request.getfixturevalue("postgres_database_url")
+        # one database per system: a second run on the first one's log would find its files duplicates
+        database_url = request.getfixturevalue("new_postgres_database")()
         settings = replace(settings, broker_url=DEFAULT_AMQP_URL, database_url=database_url)
         prefix = f"rabt-e2e-{uuid.uuid4().hex[:8]}."
     with running_system(settings, queue_prefix=prefix, split_roles=request.param.endswith("split"),

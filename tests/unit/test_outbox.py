@@ -32,6 +32,9 @@ class FakeTransport:
                 raise self.failures.pop(0)
             self.calls.append(batch)
 
+    def idle(self, seconds: float, stop: threading.Event) -> None:
+        stop.wait(seconds)
+
     @property
     def published_ids(self) -> list[str]:
         return [m.message_id for batch in self.calls for m in batch]
