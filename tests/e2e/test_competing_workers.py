@@ -106,9 +106,16 @@ def handled(worker: subprocess.Popen) -> int:
     return int(re.search(r"licensing: (\d+) message\(s\) handled", output).group(1))
 
 
-def consumers(hub) -> int:
-    with hub.open_transport() as transport:
-        return next(q.consumers for q in transport.queue_stats() if q.name == hub.routes.queue_for("licensing"))
+def alive(*workers: subprocess.Popen) -> bool:
+    """True while every worker runs; a worker that exited fails the test with what it printed."""
+    for worker in workers:
+        if worker.poll() is not None:
+            pytest.fail(f"a licensing worker exited with {worker.returncode}: {worker.communicate()[0][-2000:]}")
+    return True
+
+
+def consumers(hub, transport) -> int:
+    return next(q.consumers for q in transport.queue_stats() if q.name == hub.routes.queue_for("licensing"))
 
 
 def test_two_workers_share_the_queue_and_apply_each_message_once(setup):
@@ -116,8 +123,8 @@ def test_two_workers_share_the_queue_and_apply_each_message_once(setup):
     ids = accept_arrivals(hub, MESSAGES)
     doomed, workers = start_worker(env), [start_worker(env), start_worker(env)]
     try:
-        wait_until("three workers on the queue", lambda: consumers(hub) == 3, timeout=60)
         with hub.open_transport() as transport:
+            wait_until("three workers on the queue", lambda: alive(doomed, *workers) and consumers(hub, transport) >= 3)
             assert OutboxRelay(hub.log, transport).drain() == MESSAGES
         wait_until("a quarter of the messages to be applied", lambda: applied(engine) >= MESSAGES // 4)
         os.killpg(doomed.pid, signal.SIGKILL)  # mid-stream: its unacked deliveries must not be lost
