@@ -13,6 +13,7 @@ behave alike where it matters:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -112,7 +113,7 @@ def require_tables(engine: Engine, metadata: sa.MetaData) -> None:
         raise MessageLogError(f"{where} is not a message log: table(s) {', '.join(missing)} missing")
 
 
-def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 3) -> None:
+def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 8) -> None:
     """Create missing tables; safe when several processes open the log at once."""
     for attempt in range(1, attempts + 1):
         try:
@@ -120,7 +121,10 @@ def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 3) -> N
             return
         except sa.exc.SQLAlchemyError as exc:
             # Another process may have created a table between our check and our
-            # CREATE ("already exists"); the next round's check then sees it.
-            if attempt == attempts:
-                where = engine.url.render_as_string(hide_password=True)
-                raise MessageLogError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from exc
+            # CREATE ("already exists"), or be creating one right now (SQLite's
+            # "database is locked", which DDL gets at once): the next round settles it.
+            if attempt < attempts:
+                time.sleep(0.05 * 2 ** attempt)
+                continue
+            where = engine.url.render_as_string(hide_password=True)
+            raise MessageLogError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from exc
