@@ -108,10 +108,14 @@ class DropWatcher:
     def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
                             limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
         folders, drops = self.folders[agency], self.adapters[agency].file_drops
-        names, markers = self._backlog(agency)
+        tried: set[str] = set()  # a file put back (log down) is not taken again in the same scan
         taken = 0
-        while names and (limit is None or taken < limit):
+        while limit is None or taken < limit:
+            names, markers = self._backlog(agency, tried)
+            if not names:
+                return  # nothing in the inbox this scan has not tried
             name = names.popleft()
+            tried.add(name)
             entry = None if in_flight(name) else folders.entry("inbox", name)
             if entry is None:
                 continue  # being written, or taken by another watcher meanwhile
@@ -127,18 +131,21 @@ class DropWatcher:
                     taken += 1
                     yield claim, decision.drop
 
-    def _backlog(self, agency: str) -> tuple[deque[str], set[str]]:
+    def _backlog(self, agency: str, tried: set[str]) -> tuple[deque[str], set[str]]:
         """Inbox names not tried yet from the last listing, listing again once they are used up.
 
         A scan with a ``limit`` goes on where the last one stopped instead of
         listing (and sorting) a folder of 100,000s of names for every slice;
         only the first :data:`BACKLOG` names are kept, the rest wait for the
         next listing (a month of files in the inbox would cost a watcher 16 MB).
+        A backlog used up mid-scan is listed again at once: with several
+        watchers on one inbox, another may have taken every name this one
+        kept, and the scan must not end while files wait.
         """
         names, markers = self._listings.get(agency, (None, set()))
         if not names:
             listed = self.folders[agency].names("inbox")
-            names = deque(listed[:BACKLOG])
+            names = deque([name for name in listed if name not in tried][:BACKLOG])
             markers = set(listed) if self.require_done_marker else set()
             self._listings[agency] = names, markers
         return names, markers

@@ -234,8 +234,9 @@ def test_scans_with_a_limit_go_on_where_the_last_one_stopped(root, watcher):
     second = watcher.scan_once(limit=2)
     third = watcher.scan_once(limit=2)
     assert [[o.name for o in scan] for scan in (first, second, third)] == [
-        ["ARR_0.txt", "ARR_1.txt"], ["ARR_2.txt", "ARR_3.txt"], ["ARR_4.txt"]]
-    assert [o.name for o in watcher.scan_once()] == ["ARR_0a.txt"]  # the next listing sees it
+        ["ARR_0.txt", "ARR_1.txt"], ["ARR_2.txt", "ARR_3.txt"],
+        ["ARR_4.txt", "ARR_0a.txt"]]  # the next listing, once the kept names are used up, sees it
+    assert watcher.scan_once() == []
     assert listing(root, "inbox") == []
 
 
@@ -243,8 +244,28 @@ def test_names_beyond_the_kept_backlog_come_with_the_next_listing(root, watcher,
     monkeypatch.setattr("hub.filedrop.watcher.BACKLOG", 2)
     for i in range(5):
         drop(root, f"ARR_{i}.txt", arrivals(1, start=i))
-    scans = [[o.name for o in watcher.scan_once()] for _ in range(4)]
-    assert scans == [["ARR_0.txt", "ARR_1.txt"], ["ARR_2.txt", "ARR_3.txt"], ["ARR_4.txt"], []]
+    first = watcher.scan_once(limit=3)
+    assert [o.name for o in first] == ["ARR_0.txt", "ARR_1.txt", "ARR_2.txt"]  # two listings, two names each
+    assert [o.name for o in watcher.scan_once()] == ["ARR_3.txt", "ARR_4.txt"]
+    assert watcher.scan_once() == []
+
+
+def test_a_scan_lists_again_when_another_watcher_took_every_kept_name(root, trust_store, db_url):
+    """Two watchers on one inbox: a scan must not come back empty while files wait.
+
+    (It did: a watcher whose kept names had all been taken by the other
+    stopped a month's wage run half-way with one core idle.)
+    """
+    for i in range(3):
+        drop(root, f"ARR_{i}.txt", arrivals(1, start=i))
+    pipelines = [make_pipeline(trust_store, db_url) for _ in range(2)]
+    first, second = (DropWatcher(root, [ARRIVALS], p) for p in pipelines)
+    assert [o.name for o in first.scan_once(limit=1)] == ["ARR_0.txt"]  # keeps ARR_1, ARR_2 for later
+    assert [o.name for o in second.scan_once()] == ["ARR_1.txt", "ARR_2.txt"]
+    drop(root, "ARR_3.txt", arrivals(1, start=3))
+    assert [o.name for o in first.scan_once()] == ["ARR_3.txt"]
+    for p in pipelines:
+        p.log.close()
 
 
 def test_crash_mid_file_resumes_without_doubling(root, pipeline, trust_store, db_url):
