@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from hub.errors import InputError
 from hub.messagelog import db
 from hub.messagelog.chain import HEAD
-from hub.messagelog.schema import audit_chain, messages, parse_timestamp, refused, timestamp
+from hub.messagelog.schema import audit_chain, messages, parse_timestamp, payloads, refused, timestamp
 
 _c, _m, _r = audit_chain, messages, refused
 #: identifiers searched inside payloads: letters, digits, '-', '.', '/' (no LIKE wildcards)
@@ -108,9 +108,10 @@ def _contains(column: sa.Column, needle: bytes, dialect: str):
 
 def _in_payloads(term: str, limit: int, dialect: str) -> sa.Select:
     needle = f">{term}<".encode()
-    matches = sa.or_(_m.c.source_message_id == term, _contains(_m.c.envelope, needle, dialect),
-                     _contains(_m.c.raw, needle, dialect))
+    matches = sa.or_(_m.c.source_message_id == term, _contains(payloads.c.envelope, needle, dialect),
+                     _contains(payloads.c.raw, needle, dialect))
     return (sa.select(_m.c.message_id)
-            .select_from(_c.join(_m, _m.c.message_id == _c.c.message_id))
+            .select_from(_c.join(_m, _m.c.message_id == _c.c.message_id)
+                         .join(payloads, payloads.c.message_id == _m.c.message_id))
             .where(_c.c.seq > sa.bindparam("floor"), _c.c.kind == "accepted", matches)
             .order_by(_c.c.seq.desc()).limit(limit))

@@ -17,7 +17,7 @@ from hub.errors import DuplicateMessageError, MessageLogError
 from hub.messagelog import chain
 from hub.messagelog.chain import HEADER_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
-from hub.messagelog.schema import messages, outbox, timestamp
+from hub.messagelog.schema import messages, outbox, payloads, timestamp
 
 _m = messages
 # One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
@@ -51,6 +51,8 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True) -
     rows = [_message_values(record, now) for record in fresh]
     seqs = chain.append(conn, [_entry(row, now) for row in rows])
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
+    conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
+                                        "envelope": bytes(record.envelope)} for record in fresh])
     if enqueue:
         conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
     return BatchResult([row["message_id"] for row in rows], duplicates)
@@ -98,8 +100,7 @@ def _message_values(record: Accepted, now: str) -> dict:
         "message_type": record.message_type, "source_agency": record.source_agency,
         "source_system": record.source_system, "source_message_id": record.source_message_id,
         "destination": record.destination, "routing_key": record.routing_key,
-        "raw": bytes(record.raw), "raw_sha256": sha256_hex(record.raw),
-        "envelope": bytes(record.envelope), "envelope_sha256": sha256_hex(record.envelope),
+        "raw_sha256": sha256_hex(record.raw), "envelope_sha256": sha256_hex(record.envelope),
         "status": "received", "created_at": timestamp(record.created_at) if record.created_at else now,
         "received_at": timestamp(record.received_at) if record.received_at else now,
         "published_at": None, "updated_at": now,

@@ -100,12 +100,18 @@ def translated(action: str) -> Iterator[None]:
         raise MessageLogError(f"message log could not {action}: {detail}") from exc
 
 
-def require_tables(engine: Engine, metadata: sa.MetaData) -> None:
-    """MessageLogError unless the database exists and holds every table of ``metadata``."""
+def require_tables(engine: Engine, metadata: sa.MetaData, check=None) -> None:
+    """MessageLogError unless the database exists and holds every table of ``metadata``.
+
+    ``check(engine)``, if given, runs once the database is known to exist (its
+    error, naming what is wrong, comes before the missing-tables one).
+    """
     where = engine.url.render_as_string(hide_password=True)
     database = engine.url.database
     if is_sqlite(engine) and database and database != ":memory:" and not os.path.exists(database):
         raise MessageLogError(f"no message log at {where}: file {database} does not exist")
+    if check is not None:
+        check(engine)
     with translated(f"open {where}"), engine.connect() as conn:
         present = set(sa.inspect(conn).get_table_names())
     missing = sorted(set(metadata.tables) - present)

@@ -8,6 +8,7 @@ are chain records too, so the status history cannot be edited unnoticed.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,20 +23,24 @@ from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
     Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status, sha256_hex,
 )
-from hub.messagelog.schema import audit_chain, messages, metadata, outbox, parse_timestamp, refused, timestamp
+from hub.messagelog.schema import (
+    audit_chain, messages, metadata, outbox, parse_timestamp, payloads, refused, timestamp,
+)
 
-_m, _o, _c = messages, outbox, audit_chain
+_m, _o, _c, _p = messages, outbox, audit_chain, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
-_COLUMNS = [col for col in _m.c if col.name != "chain_seq"]
-_GET = sa.select(*_COLUMNS).where(_m.c.message_id == sa.bindparam("mid"))
+# A stored message is its header row with its payloads, in StoredMessage's field order.
+_COLUMNS = [_m.c[f.name] if f.name in _m.c else _p.c[f.name] for f in dataclasses.fields(StoredMessage)]
+_WITH_PAYLOADS = _m.join(_p, _p.c.message_id == _m.c.message_id)
+_GET = sa.select(*_COLUMNS).select_from(_WITH_PAYLOADS).where(_m.c.message_id == sa.bindparam("mid"))
 _SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values(
     status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
 _EVENTS = sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor).where(
     _c.c.message_id == sa.bindparam("mid")).order_by(_c.c.seq)
 _PENDING = (
     sa.select(_m.c.message_id, _m.c.routing_key, _m.c.correlation_id, _m.c.message_type,
-              _m.c.source_agency, _m.c.envelope)
-    .select_from(_o.join(_m, _o.c.message_id == _m.c.message_id))
+              _m.c.source_agency, _p.c.envelope)
+    .select_from(_o.join(_m, _o.c.message_id == _m.c.message_id).join(_p, _p.c.message_id == _o.c.message_id))
     .order_by(_o.c.id).limit(sa.bindparam("limit"))
 )
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
@@ -55,8 +60,9 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     """
     engine = db.make_engine(url)
     if not create:
-        db.require_tables(engine, metadata)
+        db.require_tables(engine, metadata, check=_refuse_old_layout)
         return MessageLog(engine)
+    _refuse_old_layout(engine)
     db.create_tables(engine, metadata)
     with db.translated("create the chain head"), db.write_transaction(engine) as conn:
         chain.ensure_head(conn)
@@ -201,7 +207,7 @@ class MessageLog:
     def find(self, *, correlation_id: str | None = None, message_type: str | None = None,
              source_agency: str | None = None, status: str | None = None, limit: int = 100) -> list[StoredMessage]:
         """Messages matching every given filter, newest first."""
-        query = sa.select(*_COLUMNS)
+        query = sa.select(*_COLUMNS).select_from(_WITH_PAYLOADS)
         for column, value in ((_m.c.correlation_id, correlation_id), (_m.c.message_type, message_type),
                               (_m.c.source_agency, source_agency), (_m.c.status, status)):
             if value is not None:
@@ -240,6 +246,17 @@ class MessageLog:
         with db.translated("verify the audit chain"):
             report = verify.verify(self.engine, progress, every)
         return report.raise_for_error() if raise_on_error else report
+
+
+def _refuse_old_layout(engine: Engine) -> None:
+    """A log written before payloads had their own table is named, not half-used."""
+    with db.translated("open the message log"), engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        old = inspector.has_table("messages") and "raw" in {c["name"] for c in inspector.get_columns("messages")}
+    if old:
+        where = engine.url.render_as_string(hide_password=True)
+        raise MessageLogError(f"{where} is a message log of an earlier layout (payloads inside the messages "
+                              "table); this version keeps them in their own table: start a new log")
 
 
 def _actor(actor: str) -> str:

@@ -19,16 +19,16 @@ from sqlalchemy.engine import Engine, Row
 
 from hub.errors import AuditChainError
 from hub.messagelog.chain import GENESIS, HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, entry_hash
-from hub.messagelog.schema import audit_chain, audit_head, messages, refused
+from hub.messagelog.schema import audit_chain, audit_head, messages, payloads, refused
 
 Progress = Callable[[int, int], None]
 #: rows fetched per round trip while streaming
 _BATCH = 1000
-_c, _m, _r = audit_chain, messages, refused
+_c, _m, _p, _r = audit_chain, messages, payloads, refused
 _STREAM = (
     sa.select(
         _c,
-        _m.c.message_id.label("m_id"), _m.c.raw.label("m_raw"), _m.c.envelope.label("m_envelope"),
+        _m.c.message_id.label("m_id"), _p.c.raw.label("m_raw"), _p.c.envelope.label("m_envelope"),
         _m.c.raw_sha256.label("m_raw_sha256"), _m.c.envelope_sha256.label("m_envelope_sha256"),
         _m.c.chain_seq.label("m_chain_seq"), *(_m.c[n].label(f"m_{n}") for n in HEADER_FIELDS),
         _r.c.refusal_id.label("r_id"), _r.c.raw.label("r_raw"), _r.c.raw_sha256.label("r_raw_sha256"),
@@ -36,6 +36,7 @@ _STREAM = (
     )
     .select_from(
         _c.outerjoin(_m, sa.and_(_c.c.kind == "accepted", _m.c.message_id == _c.c.message_id))
+        .outerjoin(_p, _p.c.message_id == _m.c.message_id)
         .outerjoin(_r, sa.and_(_c.c.kind == "refused", _r.c.refusal_id == _c.c.message_id))
     )
     .where(_c.c.seq > sa.bindparam("after"))

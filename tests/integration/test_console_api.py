@@ -209,9 +209,9 @@ def test_trail_refuses_bad_terms_and_misses_partial_numbers(env):
 def test_tampering_shows_as_a_bad_signature_and_a_broken_chain(env):
     app, hub, tokens, ids = env
     with hub.log.engine.begin() as conn:
-        envelope = conn.execute(sa.text("SELECT envelope FROM messages WHERE message_id = :m"),
+        envelope = conn.execute(sa.text("SELECT envelope FROM payloads WHERE message_id = :m"),
                                 {"m": ids["arrival2"]}).scalar()
-        conn.execute(sa.text("UPDATE messages SET envelope = :e WHERE message_id = :m"),
+        conn.execute(sa.text("UPDATE payloads SET envelope = :e WHERE message_id = :m"),
                      {"e": envelope.replace(b"T1000002", b"T1000003"), "m": ids["arrival2"]})
     client = app.test_client()
     trail = client.get(f"/api/v1/messages/{ids['arrival2']}", headers=bearer(tokens["viewer"])).json

@@ -83,7 +83,7 @@ def test_a_chain_longer_than_one_page_verifies_in_pages(url):
         report = log.verify_chain(lambda done, total: progress.append(done), every=1000)
         assert report.records == 5000 and progress == [1000, 2000, 3000, 4000, 5000]
         with log.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE messages SET envelope = 'x' WHERE message_id = 'msg-2222'"))
+            conn.execute(sa.text("UPDATE payloads SET envelope = 'x' WHERE message_id = 'msg-2222'"))
         report = log.verify_chain(raise_on_error=False)
         assert not report.ok and report.record_id == 2223 and "msg-2222" in report.reason
 

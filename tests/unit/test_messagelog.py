@@ -232,7 +232,7 @@ def test_intact_chain_verifies_and_reports_progress(log):
 
 def test_edited_raw_payload_is_named(log):
     populate(log)
-    execute(log, "UPDATE messages SET raw = :raw WHERE message_id = 'msg-3'", raw=b"<civil>single</civil>")
+    execute(log, "UPDATE payloads SET raw = :raw WHERE message_id = 'msg-3'", raw=b"<civil>single</civil>")
     error = broken(log)
     assert error.record_id == chain_seq(log, "msg-3") and "raw payload of message msg-3" in error.reason
 
@@ -240,14 +240,14 @@ def test_edited_raw_payload_is_named(log):
 def test_edited_payload_with_recomputed_digest_is_still_caught(log):
     populate(log)
     forged = b"<civil>single</civil>"
-    execute(log, "UPDATE messages SET raw = :raw, raw_sha256 = :d WHERE message_id = 'msg-2'",
-            raw=forged, d=hashlib.sha256(forged).hexdigest())
+    execute(log, "UPDATE payloads SET raw = :raw WHERE message_id = 'msg-2'", raw=forged)
+    execute(log, "UPDATE messages SET raw_sha256 = :d WHERE message_id = 'msg-2'", d=hashlib.sha256(forged).hexdigest())
     assert broken(log).record_id == chain_seq(log, "msg-2")
 
 
 def test_edited_envelope_is_named(log):
     populate(log)
-    execute(log, "UPDATE messages SET envelope = :e WHERE message_id = 'msg-1'", e=b"<Envelope forged='1'/>")
+    execute(log, "UPDATE payloads SET envelope = :e WHERE message_id = 'msg-1'", e=b"<Envelope forged='1'/>")
     error = broken(log)
     assert error.record_id == chain_seq(log, "msg-1") and "signed envelope of message msg-1" in error.reason
 
@@ -296,9 +296,17 @@ def test_deleted_newest_record_is_caught_by_the_head(log):
 
 def test_deleted_message_is_named(log):
     populate(log)
+    execute(log, "DELETE FROM payloads WHERE message_id = 'msg-4'")
     execute(log, "DELETE FROM messages WHERE message_id = 'msg-4'")
     error = broken(log)
     assert error.record_id == chain_seq(log, "msg-4") and "msg-4 is missing" in error.reason
+
+
+def test_deleted_payloads_of_a_kept_message_are_named(log):
+    populate(log)
+    execute(log, "DELETE FROM payloads WHERE message_id = 'msg-2'")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-2") and "raw payload of message msg-2" in error.reason
 
 
 def test_reordered_records_are_named(log):
@@ -312,7 +320,7 @@ def test_reordered_records_are_named(log):
 def test_message_inserted_behind_the_logs_back_is_named(log):
     populate(log, 2)
     execute(log, "INSERT INTO messages SELECT 'forged', correlation_id, message_type, source_agency,"
-                 " source_system, 'forged-src', destination, routing_key, raw, raw_sha256, envelope,"
+                 " source_system, 'forged-src', destination, routing_key, raw_sha256,"
                  " envelope_sha256, status, created_at, received_at, published_at, updated_at, 999"
                  " FROM messages WHERE message_id = 'msg-1'")
     error = broken(log)
@@ -377,6 +385,21 @@ def test_opening_twice_is_idempotent_and_keeps_data(log, log_url):
         assert existing.verify_chain().records == 1
 
 
+def test_a_log_of_the_earlier_layout_is_refused_with_its_reason(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # payloads inside the messages table, as before they had their own
+        conn.execute(sa.text("CREATE TABLE messages (message_id TEXT PRIMARY KEY, raw BLOB, envelope BLOB)"))
+        conn.execute(sa.text("INSERT INTO messages VALUES ('kept', x'3c612f3e', x'3c622f3e')"))
+    engine.dispose()
+    for create in (True, False):
+        with pytest.raises(MessageLogError, match="earlier layout .* start a new log"):
+            open_message_log(url, create=create)
+    with sa.create_engine(url).connect() as conn:  # and nothing was changed in it
+        assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar() == 1
+        assert not sa.inspect(conn).has_table("payloads")
+
+
 def test_accept_many_stores_a_batch_and_reports_duplicates(log):
     log.accept(record(1))
     batch = [record(2), record(3, source_message_id="police-1"), record(4), record(5, source_message_id="police-4")]
@@ -404,7 +427,7 @@ def test_verification_pages_through_the_chain(log, monkeypatch):
     populate(log, 9)
     assert log.verify_chain().records == 19
     seq = chain_seq(log, "msg-7")
-    execute(log, "UPDATE messages SET raw = :raw WHERE message_id = 'msg-7'", raw=b"<forged/>")
+    execute(log, "UPDATE payloads SET raw = :raw WHERE message_id = 'msg-7'", raw=b"<forged/>")
     assert broken(log).record_id == seq == 7
     execute(log, "DELETE FROM audit_chain WHERE seq = 4")  # exactly on a page edge
     assert broken(log).record_id == 4

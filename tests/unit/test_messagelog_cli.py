@@ -35,7 +35,7 @@ def test_tampered_payload_exits_one_naming_the_record(tmp_path):
     path = tmp_path / "messages.sqlite3"
     fill(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE messages SET raw = x'3c782f3e' WHERE message_id = 'msg-1'")
+        conn.execute("UPDATE payloads SET raw = x'3c782f3e' WHERE message_id = 'msg-1'")
     result = run(tmp_path)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
