@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import itertools
 import os
 import re
 import stat
@@ -142,30 +143,32 @@ class DropFolders:
     def finish(self, path: Path, folder: str, sidecars: dict[str, bytes]) -> Path:
         """Move ``path`` into ``done/`` or ``failed/`` (numbered if the name is taken) with its sidecars.
 
-        Sidecars (``.receipt.json``, ``.report.txt``…) are written first, under
-        a temporary name renamed into place, so whoever watches the folder sees
-        a finished file only once its receipt or report is complete.
+        Sidecars (``.receipt.json``, ``.report.txt``…) come first, each written
+        whole and then linked under its name, so whoever watches the folder
+        sees a finished file only once its receipt or report is complete. A
+        link and the final rename never replace: they claim the name, with no
+        look-up that another watcher could overtake; a taken name moves on to
+        the next number.
         """
-        name = self._free_name(folder, path.name, tuple(sidecars))
-        target = self._path(folder, name)
-        for suffix, data in sidecars.items():
-            write_atomically(target + suffix, data)
-        os.rename(path, target)
-        return Path(target)
+        for number in itertools.count(1):
+            target = self._path(folder, numbered_name(path.name, number))
+            linked = []
+            try:
+                for suffix, data in sidecars.items():
+                    write_new(target + suffix, data)
+                    linked.append(target + suffix)
+                rename_no_replace(path, target)
+                return Path(target)
+            except FileExistsError:
+                for sidecar in linked:
+                    os.unlink(sidecar)
+        raise AssertionError("unreachable")
 
     def back_to_inbox(self, path: Path) -> None:
         """Return a claimed file to the inbox (the hub could not store it right now)."""
         target = self._member("inbox", path.name)
         if not os.path.lexists(target):
             os.rename(path, target)
-
-    def _free_name(self, folder: str, name: str, suffixes: tuple[str, ...]) -> str:
-        number = 1
-        while True:
-            candidate = numbered_name(name, number)
-            if not any(os.path.lexists(self._path(folder, candidate + s)) for s in ("", *suffixes)):
-                return candidate
-            number += 1
 
     def _discard_marker(self, name: str) -> None:
         try:
@@ -191,7 +194,7 @@ class DropFolders:
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _RENAMEAT2 = getattr(_LIBC, "renameat2", None)
-_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+_AT_FDCWD, _RENAME_NOREPLACE, _AT_SYMLINK_FOLLOW = -100, 1, 0x400
 
 
 def rename_no_replace(source: Path | str, target: Path | str) -> None:
@@ -218,3 +221,42 @@ def write_atomically(path: Path | str, data: bytes) -> None:
     with open(temporary, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)
+
+
+def write_new(path: str, data: bytes) -> None:
+    """Create ``path`` holding ``data``, complete when it appears; FileExistsError if it exists.
+
+    Written as an unnamed file (``O_TMPFILE``) then linked into place — a link
+    never replaces. Where the system cannot (no O_TMPFILE on that file system,
+    no /proc), through a temporary name linked the same way.
+    """
+    folder, name = os.path.split(path)
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
+    except (OSError, AttributeError):
+        fd = -1
+    if fd >= 0:
+        try:
+            _write_all(fd, data)
+            # linkat(AT_SYMLINK_FOLLOW) through /proc, as open(2) documents for O_TMPFILE
+            # (os.link calls plain link() here, which would link the /proc symlink itself)
+            if _LIBC.linkat(_AT_FDCWD, os.fsencode(f"/proc/self/fd/{fd}"), _AT_FDCWD, os.fsencode(path),
+                            _AT_SYMLINK_FOLLOW) == 0:
+                return
+            code = ctypes.get_errno()
+            if code == errno.EEXIST:
+                raise FileExistsError(code, os.strerror(code), path)
+        finally:
+            os.close(fd)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    write_atomically(temporary, data)
+    try:
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
