@@ -21,14 +21,14 @@ from collections import Counter
 
 from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
-from hub.messagelog import MessageLog, PendingMessage
+from hub.messagelog import Accepted, MessageLog, PendingMessage, StoredMessage
 from hub.transports.base import Message, Transport
 
 log = logging.getLogger(__name__)
 
 
-def to_message(pending: PendingMessage) -> Message:
-    """The transport message for a stored, not yet published, envelope."""
+def to_message(pending: PendingMessage | Accepted | StoredMessage) -> Message:
+    """The transport message for a logged envelope (pending, just accepted, or read back)."""
     return Message(
         body=pending.envelope,
         routing_key=pending.routing_key,

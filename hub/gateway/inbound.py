@@ -9,18 +9,19 @@ destination through the transport and wait for the signed answer.
 from __future__ import annotations
 
 import threading
+
 from lxml import etree
 
 from hub.adapter import Adapter, InboundOperation
 from hub.bootstrap import Hub
+from hub.contracts import AgencyContracts
 from hub.envelope import read_envelope, utc_now
 from hub.errors import AgencyError, AgencyFaultError, InputError, RabtError, SchemaError, SignatureError
-from hub.contracts import AgencyContracts
 from hub.messagelog import Accepted
+from hub.outbox import to_message
 from hub.pipeline import Inbound, Receipt
 from hub.signing import DS
 from hub.soap import SoapFault, envelope, parse_request
-from hub.transports import Message
 from hub.xmlsafe import parse_xml
 
 RECEIPT_NS = "urn:rabt:gateway:receipt"
@@ -86,9 +87,7 @@ class InboundHandler:
         record, _ = self.hub.pipeline.canonicalize(inbound, payload)
         # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
         self.hub.committer.accept(record, enqueue=False)
-        request = Message(body=record.envelope, routing_key=record.routing_key, message_id=record.message_id,
-                          correlation_id=record.correlation_id,
-                          headers={"message-type": record.message_type, "source-agency": record.source_agency})
+        request = to_message(record)
         try:
             reply = self._transport().request(request, timeout=self.reply_timeout)
         except RabtError as exc:

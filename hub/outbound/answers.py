@@ -23,6 +23,7 @@ from hub.canonical import NAMESPACE
 from hub.envelope import Header, build_envelope, utc_now
 from hub.errors import DuplicateMessageError, MessageLogError, RabtError, TransportError
 from hub.messagelog import Accepted, MessageLog
+from hub.outbox import to_message
 from hub.signing import Signer
 from hub.transports.base import Delivery, Message, Transport
 
@@ -79,9 +80,7 @@ class Answer:
     raw: bytes
 
     def message(self) -> Message:
-        record = self.record()
-        return Message(self.envelope, record.routing_key, self.header.message_id, self.header.correlation_id,
-                       headers={"message-type": self.header.message_type, "source-agency": self.header.source_agency})
+        return to_message(self.record())
 
     def record(self) -> Accepted:
         return Accepted.from_header(self.header, self.raw, self.envelope)
@@ -110,8 +109,7 @@ class Answerer:
         candidates = self.log.find(correlation_id=query.correlation_id, source_agency=self.agency, limit=1000)
         for stored in candidates:
             if stored.source_message_id == query.message_id:
-                return Message(stored.envelope, stored.routing_key, stored.message_id, stored.correlation_id,
-                               headers={"message-type": stored.message_type, "source-agency": stored.source_agency})
+                return to_message(stored)
         return None
 
     def send(self, transport: Transport, delivery: Delivery, query: Header, answer: Answer) -> str:
