@@ -19,7 +19,10 @@ The temporary folder goes under ``/var/tmp`` (``--dir`` to change): it must
 be on disk — ``/tmp`` is a RAM file system on many systems — and a folder
 every test run on the machine creates and deletes files in is a poor place
 to time file creation (ext4 without a journal scans past recently deleted
-inodes on every create, see the README's figures).
+inodes on every create, see the README's figures). For the same reason a
+run right after another one (which deleted its 360,000 files on the way
+out) files its receipts up to 4x slower: let the disk rest a minute
+(``sync; sleep 90``) between runs.
 """
 
 from __future__ import annotations
