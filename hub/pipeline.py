@@ -19,7 +19,7 @@ from datetime import datetime
 from lxml import etree
 
 from hub import canonical, metrics
-from hub.envelope import build_envelope, new_header
+from hub.envelope import canonical_envelope, new_header
 from hub.errors import AccessDeniedError, DuplicateMessageError, RabtError, SignatureError
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, GroupCommitter, MessageLog
@@ -81,7 +81,7 @@ class Pipeline:
             destination=inbound.destination, raw_payload=inbound.raw, correlation_id=inbound.correlation_id,
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
         )
-        envelope = self.signer.sign_bytes(build_envelope(header, body))
+        envelope = self.signer.sign_canonical(canonical_envelope(header, body))
         return Accepted.from_header(header, inbound.raw, envelope), body
 
     def accept(self, inbound: Inbound, payload: etree._Element) -> Receipt:

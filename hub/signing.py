@@ -145,7 +145,14 @@ class Signer:
         if element.find(f"{{{DS}}}Signature") is not None:
             element = copy.deepcopy(element)
             _drop_existing_signature(element)
-        content = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+        return self.sign_canonical(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
+
+    def sign_canonical(self, content: bytes) -> bytes:
+        """``content`` — a document in exclusive-C14N form, unsigned — with ds:Signature appended.
+
+        The caller vouches for the form (``hub.envelope.canonical_envelope``
+        writes it): the digest is taken over these very bytes.
+        """
         digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
         signed_info = self._signed_info.replace("{digest}", digest)
         # SignedInfo is written in canonical form (explicit end tags, attribute

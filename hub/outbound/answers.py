@@ -20,7 +20,7 @@ from datetime import datetime
 from lxml import etree
 
 from hub.canonical import NAMESPACE
-from hub.envelope import Header, build_envelope, utc_now
+from hub.envelope import Header, canonical_envelope, utc_now
 from hub.errors import DuplicateMessageError, MessageLogError, RabtError, TransportError
 from hub.messagelog import Accepted, MessageLog
 from hub.outbox import to_message
@@ -102,7 +102,7 @@ class Answerer:
                                     source_system=system, raw_payload=raw)
         if definitive:
             header = replace(header, source_message_id=query.message_id)
-        return Answer(header, self.signer.sign_bytes(build_envelope(header, body)), raw)
+        return Answer(header, self.signer.sign_canonical(canonical_envelope(header, body)), raw)
 
     def stored_answer(self, query: Header) -> Message | None:
         """The answer already logged for ``query`` (a redelivery), as a transport message."""

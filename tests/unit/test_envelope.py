@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 import uuid
@@ -10,7 +11,7 @@ import pytest
 from lxml import etree
 
 from hub import canonical
-from hub.envelope import build_envelope, new_header, new_message_id, payload_digest, read_envelope
+from hub.envelope import build_envelope, canonical_envelope, new_header, new_message_id, payload_digest, read_envelope
 from hub.errors import SchemaError
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
@@ -92,3 +93,48 @@ def test_reading_refuses_two_messages_in_one_body():
     envelope.find(f"{{{canonical.NAMESPACE}}}Body").append(sample("WorkerArrival"))
     with pytest.raises(SchemaError, match="holds 2 messages"):
         read_envelope(envelope)
+
+
+def tree_route(header, body) -> bytes:
+    return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True)
+
+
+@pytest.mark.parametrize("message_type", sorted(canonical.message_types()))
+def test_canonical_envelope_is_the_c14n_of_the_envelope_tree(message_type):
+    header = new_header(message_type=message_type, source_agency="centralbank", source_system="wps",
+                        destination="licensing", raw_payload=RAW,
+                        source_message_id="a&b <c> \"d\" 'e'\r\nf", correlation_id="corr-1")
+    body = sample(message_type)
+    written = canonical_envelope(header, body)
+    assert written == tree_route(header, body)
+    assert body.getparent() is None  # the body was not moved into an envelope
+
+
+@pytest.mark.parametrize("body_text", [
+    # default namespace, another prefix, another namespace used on the root: the tree route, same bytes
+    '<WorkerArrival xmlns="urn:rabt:canonical:v1"><x/></WorkerArrival>',
+    '<c:WorkerArrival xmlns:c="urn:rabt:canonical:v1"><c:x/></c:WorkerArrival>',
+    '<rabt:WorkerArrival xmlns:rabt="urn:rabt:canonical:v1" xmlns:a="urn:a" a:b="1"><rabt:x/></rabt:WorkerArrival>',
+    '<rabt:WorkerArrival xmlns:rabt="urn:rabt:canonical:v1" z="2"><y xmlns="urn:y"/><rabt:x/></rabt:WorkerArrival>',
+])
+def test_canonical_envelope_of_unusual_bodies_matches_the_tree(body_text):
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    body = etree.fromstring(body_text)
+    assert canonical_envelope(header, body) == tree_route(header, body)
+
+
+def test_a_canonically_written_envelope_verifies_and_reads_back(trust_store):
+    header = new_header(message_type="SalaryBatch", source_agency="centralbank", source_system="wps",
+                        destination="licensing", raw_payload=RAW, source_message_id="x&y")
+    signed = Signer(trust_store.hub).sign_canonical(canonical_envelope(header, sample("SalaryBatch")))
+    verified = Verifier(trust_store).verify(parse_xml(signed), expected_signer="hub")
+    canonical.validate(verified.element)
+    assert read_envelope(verified.element)[0] == header
+
+
+def test_canonical_envelope_refuses_a_body_of_another_type():
+    header = new_header(message_type="WorkerDeparture", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    with pytest.raises(SchemaError, match="does not match"):
+        canonical_envelope(header, sample("WorkerArrival"))
