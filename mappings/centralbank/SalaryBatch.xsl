@@ -120,9 +120,19 @@
           <xsl:call-template name="bank-code"><xsl:with-param name="part" select="'code'"/></xsl:call-template>
         </xsl:variable>
         <xsl:variable name="bban" select="concat($code, $header/PayerAccountNumber)"/>
+        <!-- ISO 13616: BBAN followed by "OM00", letters as 10..35, mod 97. -->
         <xsl:variable name="remainder">
-          <!-- ISO 13616: BBAN followed by "OM00", letters as 10..35, mod 97. -->
-          <xsl:call-template name="mod97"><xsl:with-param name="text" select="concat($bban, 'OM00')"/></xsl:call-template>
+          <xsl:choose>
+            <!-- All 19 BBAN characters digits (the usual case): the digit string is the BBAN then 242200,
+                 25 digits, taken mod 97 in two steps (13 digits, then 12 after the first remainder). -->
+            <xsl:when test="string-length($bban) = 19 and translate($bban, '0123456789', '') = ''">
+              <xsl:value-of select="((substring($bban, 1, 13) mod 97) * 1000000000000
+                                     + concat(substring($bban, 14), '242200')) mod 97"/>
+            </xsl:when>
+            <xsl:otherwise>
+              <xsl:call-template name="mod97"><xsl:with-param name="text" select="concat($bban, 'OM00')"/></xsl:call-template>
+            </xsl:otherwise>
+          </xsl:choose>
         </xsl:variable>
         <xsl:value-of select="concat('OM', format-number(98 - $remainder, '00'), $bban)"/>
       </xsl:otherwise>
