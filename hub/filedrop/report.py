@@ -133,6 +133,10 @@ def report_text(outcome: Outcome) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+#: one encoder for every value: ``json.dumps(..., ensure_ascii=False)`` builds a new one per call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json(document: dict) -> bytes:
     """One top-level key per line and one list entry per line, each value compact.
 
@@ -142,8 +146,8 @@ def _json(document: dict) -> bytes:
     """
     def value(item) -> str:
         if isinstance(item, list) and item:
-            return "[\n  " + ",\n  ".join(json.dumps(entry, ensure_ascii=False) for entry in item) + "\n ]"
-        return json.dumps(item, ensure_ascii=False)
+            return "[\n  " + ",\n  ".join(map(_encode, item)) + "\n ]"
+        return _encode(item)
 
-    lines = (f" {json.dumps(key)}: {value(item)}" for key, item in document.items())
+    lines = (f" {_encode(key)}: {value(item)}" for key, item in document.items())
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
