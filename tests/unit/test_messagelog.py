@@ -8,6 +8,7 @@ unreachable those runs skip, or fail with RABT_REQUIRE_BROKER=1.
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import threading
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from hub.errors import AuditChainError, DuplicateMessageError, MessageLogError
 from hub.messagelog import Accepted, open_message_log
-from hub.messagelog.chain import ChainEntry, entry_hash
+from hub.messagelog.chain import ChainEntry, entry_hash, fields_detail
 from hub.messagelog.schema import metadata
 
 PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -431,3 +432,13 @@ def test_verification_pages_through_the_chain(log, monkeypatch):
     assert broken(log).record_id == seq == 7
     execute(log, "DELETE FROM audit_chain WHERE seq = 4")  # exactly on a page edge
     assert broken(log).record_id == 4
+
+
+def test_chain_records_hash_the_documented_json_form():
+    # Logs written earlier must keep verifying: the hashed text is compact JSON, non-ASCII as is.
+    entry = ChainEntry("accepted", "received", "2026-12-03T10:00:00.000Z", "m-1",
+                       fields_detail({"b": "ع\"2", "a": None}, ["a", "b"]), actor="نور", raw_sha256="ab" * 32)
+    assert entry.detail == '{"a": null, "b": "ع\\"2"}'
+    text = json.dumps(["0" * 64, 7, "accepted", "m-1", "received", "2026-12-03T10:00:00.000Z", "نور",
+                       entry.detail, "ab" * 32, None], ensure_ascii=False, separators=(",", ":"))
+    assert entry_hash("0" * 64, 7, entry) == hashlib.sha256(text.encode("utf-8")).hexdigest()
