@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -147,6 +148,8 @@ def build_envelope(header: Header, body: etree._Element) -> etree._Element:
 #: what exclusive C14N escapes in text content (attribute values are not written from data here)
 _C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
 _OPEN_BODY_ROOT = f' xmlns:rabt="{NAMESPACE}"'.encode()
+#: characters XML 1.0 cannot carry: lxml refuses them in a tree, so the text route must too
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def canonical_envelope(header: Header, body: etree._Element) -> bytes:
@@ -174,6 +177,9 @@ def canonical_envelope(header: Header, body: etree._Element) -> bytes:
         opening = f'<rabt:{tag} algorithm="sha-256">' if tag == "PayloadDigest" else f"<rabt:{tag}>"
         fields.append(f"{opening}{text}</rabt:{tag}>")
     head = f'<rabt:Envelope xmlns:rabt="{NAMESPACE}"><rabt:Header>{"".join(fields)}</rabt:Header><rabt:Body>'
+    if bad := _NOT_XML.search(head):
+        raise SchemaError(f"envelope header holds a character XML cannot carry (U+{ord(bad.group()):04X})",
+                          message_id=header.message_id, agency=header.source_agency)
     return b"".join((head.encode(), content[:start], content[start + len(_OPEN_BODY_ROOT):],
                      b"</rabt:Body></rabt:Envelope>"))
 

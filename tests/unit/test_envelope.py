@@ -138,3 +138,12 @@ def test_canonical_envelope_refuses_a_body_of_another_type():
                         destination="licensing", raw_payload=RAW)
     with pytest.raises(SchemaError, match="does not match"):
         canonical_envelope(header, sample("WorkerArrival"))
+
+
+def test_canonical_envelope_refuses_a_header_value_xml_cannot_carry():
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW, source_message_id="ROP\x01-1")
+    with pytest.raises(ValueError):
+        build_envelope(header, sample("WorkerArrival"))  # the tree route refuses it too
+    with pytest.raises(SchemaError, match="U\\+0001"):
+        canonical_envelope(header, sample("WorkerArrival"))
