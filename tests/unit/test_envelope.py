@@ -70,11 +70,12 @@ def test_reply_keeps_the_correlation_and_goes_back_to_the_asker():
     assert reply.message_id != query.message_id
 
 
-def test_body_must_match_the_header_type():
+@pytest.mark.parametrize("wrap", [build_envelope, canonical_envelope])
+def test_body_must_match_the_header_type(wrap):
     header = new_header(message_type="WorkerDeparture", source_agency="police", source_system="border",
                         destination="licensing", raw_payload=RAW)
     with pytest.raises(SchemaError, match="does not match"):
-        build_envelope(header, sample("WorkerArrival"))
+        wrap(header, sample("WorkerArrival"))
 
 
 def test_reading_refuses_a_lying_header():
@@ -131,13 +132,6 @@ def test_a_canonically_written_envelope_verifies_and_reads_back(trust_store):
     verified = Verifier(trust_store).verify(parse_xml(signed), expected_signer="hub")
     canonical.validate(verified.element)
     assert read_envelope(verified.element)[0] == header
-
-
-def test_canonical_envelope_refuses_a_body_of_another_type():
-    header = new_header(message_type="WorkerDeparture", source_agency="police", source_system="border",
-                        destination="licensing", raw_payload=RAW)
-    with pytest.raises(SchemaError, match="does not match"):
-        canonical_envelope(header, sample("WorkerArrival"))
 
 
 def test_canonical_envelope_refuses_a_header_value_xml_cannot_carry():
