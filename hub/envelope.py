@@ -132,11 +132,7 @@ def build_envelope(header: Header, body: etree._Element) -> etree._Element:
     _check_body(header, body)
     envelope = etree.Element(_R + "Envelope", nsmap={"rabt": NAMESPACE})
     head = etree.SubElement(envelope, _R + "Header")
-    for tag, attribute in _FIELDS:
-        value = getattr(header, attribute)
-        if value is None:
-            continue
-        text = _format_time(value) if isinstance(value, datetime) else str(value)
+    for tag, text in _header_texts(header):
         child = etree.SubElement(head, _R + tag)
         child.text = text
         if tag == "PayloadDigest":
@@ -148,6 +144,7 @@ def build_envelope(header: Header, body: etree._Element) -> etree._Element:
 #: what exclusive C14N escapes in text content (attribute values are not written from data here)
 _C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
 _OPEN_BODY_ROOT = f' xmlns:rabt="{NAMESPACE}"'.encode()
+_DIGEST_ATTRIBUTE = ' algorithm="sha-256"'
 #: characters XML 1.0 cannot carry: lxml refuses them in a tree, so the text route must too
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -168,20 +165,22 @@ def canonical_envelope(header: Header, body: etree._Element) -> bytes:
         return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True,
                               with_comments=False)
     start = len(header.message_type) + 6
-    fields = []
-    for tag, attribute in _FIELDS:
-        value = getattr(header, attribute)
-        if value is None:
-            continue
-        text = (_format_time(value) if isinstance(value, datetime) else str(value)).translate(_C14N_TEXT)
-        opening = f'<rabt:{tag} algorithm="sha-256">' if tag == "PayloadDigest" else f"<rabt:{tag}>"
-        fields.append(f"{opening}{text}</rabt:{tag}>")
+    fields = [f'<rabt:{tag}{_DIGEST_ATTRIBUTE if tag == "PayloadDigest" else ""}>'
+              f"{text.translate(_C14N_TEXT)}</rabt:{tag}>" for tag, text in _header_texts(header)]
     head = f'<rabt:Envelope xmlns:rabt="{NAMESPACE}"><rabt:Header>{"".join(fields)}</rabt:Header><rabt:Body>'
     if bad := _NOT_XML.search(head):
         raise SchemaError(f"envelope header holds a character XML cannot carry (U+{ord(bad.group()):04X})",
                           message_id=header.message_id, agency=header.source_agency)
     return b"".join((head.encode(), content[:start], content[start + len(_OPEN_BODY_ROOT):],
                      b"</rabt:Body></rabt:Envelope>"))
+
+
+def _header_texts(header: Header):
+    """(element name, text) of every header field that has a value, in envelope order."""
+    for tag, attribute in _FIELDS:
+        value = getattr(header, attribute)
+        if value is not None:
+            yield tag, _format_time(value) if isinstance(value, datetime) else str(value)
 
 
 def _check_body(header: Header, body: etree._Element) -> None:
