@@ -212,7 +212,8 @@ def agency_down(ctx: DemoContext) -> str:
     ctx.replay(letter.id)
     wait_for("the replayed referral to reach the court", lambda: complaint in _referral_ids(ctx))
     expect(_referral_ids(ctx).count(complaint) == 1, "the court received the referral more than once")
-    return f"courts down → {letter.attempts} attempts → dead letter ({letter.reason[:60]}) → replayed → received once"
+    reason = letter.reason.partition(";")[0]  # its first clause says why; the rest is when to try again
+    return f"courts down → {letter.attempts} attempts → dead letter ({reason}) → replayed → received once"
 
 
 def tampered(ctx: DemoContext) -> str:
