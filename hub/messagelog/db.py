@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -119,8 +120,19 @@ def require_tables(engine: Engine, metadata: sa.MetaData, check=None) -> None:
         raise MessageLogError(f"{where} is not a message log: table(s) {', '.join(missing)} missing")
 
 
+def make_folder(engine: Engine) -> None:
+    """Create the folder of a SQLite database file (as the SQLite broker does): a first run starts from nothing."""
+    database = engine.url.database if is_sqlite(engine) else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MessageLogError(f"cannot create the folder of the database {database}: {exc}") from exc
+
+
 def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 8) -> None:
-    """Create missing tables; safe when several processes open the log at once."""
+    """Create missing tables (and a SQLite file's folder); safe when several processes open the log at once."""
+    make_folder(engine)
     for attempt in range(1, attempts + 1):
         try:
             metadata.create_all(engine)

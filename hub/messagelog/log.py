@@ -62,6 +62,7 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     if not create:
         db.require_tables(engine, metadata, check=_refuse_old_layout)
         return MessageLog(engine)
+    db.make_folder(engine)  # before the layout check, whose connection would create the file
     _refuse_old_layout(engine)
     db.create_tables(engine, metadata)
     with db.translated("create the chain head"), db.write_transaction(engine) as conn:

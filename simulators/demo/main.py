@@ -24,8 +24,7 @@ RUN_STATE = ("broker.sqlite3", "messages.sqlite3", "licensing.sqlite3", "drop", 
 
 
 def fresh_state(settings: Settings) -> None:
-    """Remove the previous run's databases and drop folders under ``home``; create ``home`` on a first run."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    """Remove the previous run's databases and drop folders under ``home``."""
     for name in RUN_STATE:
         for path in settings.home.glob(f"{name}*"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

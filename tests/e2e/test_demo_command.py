@@ -2,7 +2,7 @@
 
 The scenario tests start the system in a prepared home; this one checks what they
 cannot: that the command makes its own ``./var`` on a first run (a first run once
-failed at opening a message log in a folder that did not exist yet) and that a
+failed at opening a SQLite message log in a folder that did not exist yet) and that a
 second run in the same folder starts clean and keeps the PKI.
 """
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _rabt_demo(cwd: Path) -> subprocess.CompletedProcess:
-    rabt = shutil.which("rabt", path=str(Path(sys.executable).parent)) or shutil.which("rabt")
+    rabt = shutil.which("rabt", path=str(Path(sys.executable).parent))  # this install's, not another on PATH
     assert rabt, "the rabt command is not installed next to this Python"
     env = {name: value for name, value in os.environ.items() if not name.startswith("RABT_")}
     return subprocess.run([rabt, "demo"], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)

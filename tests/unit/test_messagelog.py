@@ -386,6 +386,17 @@ def test_opening_twice_is_idempotent_and_keeps_data(log, log_url):
         assert existing.verify_chain().records == 1
 
 
+def test_a_new_sqlite_log_makes_its_folder_but_a_read_only_open_does_not(tmp_path):
+    url = f"sqlite:///{tmp_path / 'first-run' / 'var' / 'messages.sqlite3'}"
+    with pytest.raises(MessageLogError):
+        open_message_log(url, create=False)  # audit tools: a missing log is named, nothing made
+    assert not (tmp_path / "first-run").exists()
+    with open_message_log(url) as log:
+        log.accept(record(1))
+    with open_message_log(url, create=False) as existing:
+        assert existing.get("msg-1") is not None
+
+
 def test_a_log_of_the_earlier_layout_is_refused_with_its_reason(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     engine = sa.create_engine(url)
