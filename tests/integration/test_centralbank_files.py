@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -199,9 +198,18 @@ def test_binary_and_oversize_files_are_refused(root, watcher):
     big = root / "centralbank" / "inbox" / "SIF_1000002_BMCT_20260301_001.csv"
     with open(big, "wb") as handle:
         handle.truncate(200 * 1024 * 1024)
-    started = time.perf_counter()
+    read_before = _bytes_read()
     [outcome] = watcher.scan_once()
-    assert time.perf_counter() - started < 2 and "over the limit" in outcome.reason
+    assert outcome.status == "failed" and "209715200 bytes, over the limit" in outcome.reason
+    assert _bytes_read() - read_before < 1024 * 1024  # refused by its size: not one of its 200 MB read
+    assert (root / "centralbank/failed" / big.name).stat().st_size == 200 * 1024 * 1024
+    assert watcher.pipeline.log.unpublished() == []
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through system calls (all threads, page cache included)."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["rchar"])
 
 
 def test_symlink_to_a_file_outside_is_refused(root, watcher, tmp_path):

@@ -167,9 +167,7 @@ def test_oversize_file_is_refused_without_being_read(root, watcher, monkeypatch)
     with open(inbox / "ARR_big.txt", "wb") as handle:
         handle.truncate(200 * 1024 * 1024)  # sparse: 200 MB that cost nothing to write
     monkeypatch.setattr("builtins.open", _no_reading(open))
-    started = time.perf_counter()
-    [outcome] = watcher.scan_once()
-    assert time.perf_counter() - started < 2
+    [outcome] = watcher.scan_once()  # any read of the file's content raises (_no_reading)
     assert outcome.status == "failed" and "209715200 bytes, over the limit of 1048576" in outcome.reason
     assert (root / "police/failed/ARR_big.txt").stat().st_size == 200 * 1024 * 1024
 

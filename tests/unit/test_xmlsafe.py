@@ -63,10 +63,8 @@ def test_hostile_document_is_refused_quickly_with_its_reason(name):
 
 def test_oversize_document_is_refused_before_parsing():
     big = b"<r>" + b"x" * (2 * 1024 * 1024) + b"</r>"
-    started = time.perf_counter()
-    with pytest.raises(ParseError, match="over the limit of 1048576"):
-        parse_xml(big, XmlLimits(max_bytes=1024 * 1024))
-    assert time.perf_counter() - started < 0.1
+    with pytest.raises(ParseError, match=f"document is {len(big)} bytes, over the limit of 1048576"):
+        parse_xml(big, XmlLimits(max_bytes=1024 * 1024))  # the size check's reason: refused unparsed
 
 
 def test_oversize_file_is_not_read_whole(tmp_path):
