@@ -120,4 +120,7 @@ def test_anonymous_browser_is_sent_to_login(driver, served):
     driver.find_element(By.ID, "username").send_keys("viewer")
     driver.find_element(By.ID, "password").send_keys("wrong password")
     driver.find_element(By.ID, "login").click()
-    assert driver.find_element(By.ID, "login-failed").is_displayed()
+    # the click starts a navigation (as in login()): wait for the answer page, not the form still shown
+    refused = wait_until(driver, lambda d: d.find_elements(By.ID, "login-failed"), timeout=20)
+    assert refused[0].is_displayed()
+    assert driver.current_url.startswith(served.url + "/login") and not driver.find_elements(By.ID, "who")
