@@ -159,6 +159,21 @@ def wait_for(condition, timeout: float = 20.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def late_answer(log, correlation_id: str, message_type: str):
+    """The stored answer of ``message_type`` once the worker has handed it to the relay.
+
+    A worker logs an answer before it tries the direct reply and queues it for
+    the relay only after, so a test that drains the outbox must wait for that.
+    """
+    def queued():
+        answers = [m for m in log.find(correlation_id=correlation_id) if m.message_type == message_type]
+        outbox = {pending.message_id for pending in log.unpublished()}
+        return [m for m in answers if m.message_id in outbox]
+
+    [answer] = wait_for(queued)
+    return answer
+
+
 @contextmanager
 def simulator(name: str, config: dict | None = None):
     sim = Simulator(name, config)

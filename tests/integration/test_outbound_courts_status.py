@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from outbound_helpers import canonical, simulator, text, wait_for
+from outbound_helpers import canonical, late_answer, simulator, text, wait_for
 from test_outbound_agencies import FAST, asker, referral, rig  # noqa: F401 - shared fixtures
 
 from hub.outbound import OutboundSettings
@@ -121,8 +121,7 @@ def test_court_down_retries_then_dead_letters_and_a_replay_answers_late(asker, c
         court.clear()
         time.sleep(1.1)  # the circuit's reset timeout: the next call is a trial
         ops.replay(letter.id)
-        wait_for(lambda: [m for m in rig.hub.log.find(correlation_id=query.correlation_id)
-                          if m.message_type == "LabourCaseStatusRecord"])
+        late_answer(rig.hub.log, query.correlation_id, "LabourCaseStatusRecord")
         OutboxRelay(rig.hub.log, ops).drain()  # nobody waits any more: queued to licensing
         state = LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
         consumer = LicensingConsumer(state, hub_verifier(trust_store))

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.conftest import unavailable
-from outbound_helpers import Asker, HubRig, canonical, police_worker, text, wait_for
+from outbound_helpers import Asker, HubRig, canonical, late_answer, police_worker, text, wait_for
 
 from hub.outbox import OutboxRelay
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
@@ -150,11 +150,10 @@ def test_agency_down_opens_the_circuit_dead_letters_and_replay_answers(asker, po
         police.clear()
         time.sleep(1.1)  # the circuit's reset timeout: the next call is a trial
         ops.replay(letter.id)
-        answer = wait_for(lambda: [m for m in rig.hub.log.find(correlation_id=query.correlation_id)
-                                   if m.message_type == "CivilStatusRecord"])
-        assert answer[0].source_message_id == query.message_id
+        # the asker gave up long ago: the answer is queued to it as a late answer
+        answer = late_answer(rig.hub.log, query.correlation_id, "CivilStatusRecord")
+        assert answer.source_message_id == query.message_id
         assert rig.breakers.states() == {"police": "closed"}
-        # the asker gave up long ago: the answer is also queued to it as a late answer
         OutboxRelay(rig.hub.log, ops).drain()
         seen = []
         ops.consume(rig.hub.routes.queue_for("licensing"), lambda d: seen.append(d.message), idle_timeout=1.0)
