@@ -43,6 +43,10 @@ class Endpoint:
         return f"http://{self.host}:{self.port}"
 
 
+#: The largest request body the console and metrics roles take (forms and JSON: ids, a reason).
+MAX_FORM_BODY = 1024 * 1024
+
+
 class WsgiRole:
     """A Flask app under waitress that stops when asked, finishing the requests it is serving.
 
@@ -53,12 +57,16 @@ class WsgiRole:
     up to ``grace`` seconds, and closes the remaining connections.
     """
 
-    def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0) -> None:
+    def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0,
+                 max_body: int = MAX_FORM_BODY) -> None:
         from waitress.server import create_server
 
         self.role = role
         self.grace = grace
-        self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt")
+        # waitress spools a whole request body (up to 1 GiB by default) to a temporary file
+        # before the app sees it; past max_body it answers 413 instead, so nobody fills the disk.
+        self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt",
+                                    max_request_body_size=max_body)
         self.endpoint = Endpoint(role, host, self.server.effective_port)
 
     def run(self, stop: threading.Event) -> None:

@@ -58,7 +58,10 @@ def serve(app, host: str, port: int, threads: int = 8) -> None:
 
         run_simple(host, port, app, threaded=True)
         return
-    waitress_serve(app, host=host, port=port, threads=threads, ident="rabt-console")
+    from hub.serve import MAX_FORM_BODY
+
+    waitress_serve(app, host=host, port=port, threads=threads, ident="rabt-console",
+                   max_request_body_size=MAX_FORM_BODY)
 
 
 def _load(path: Path) -> dict:

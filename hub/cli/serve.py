@@ -16,7 +16,9 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
     if "gateway" in roles:
         from hub.gateway import create_app
 
-        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port, grace=grace)
+        # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
+        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port, grace=grace,
+                           max_body=2 * hub.settings.xml_limits.max_bytes)
         supervisor.start("gateway", gateway.run)
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
