@@ -59,6 +59,7 @@ class _Lines:
 
     def __init__(self, stream) -> None:
         self.stream, self.number, self.bad_encoding, self.unterminated = stream, 0, [], False
+        self.record_start = 1
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.stream:
@@ -116,9 +117,10 @@ def read_sif(path: Path) -> Iterator[FileItem]:
     with open(path, "rb") as stream:
         lines = _Lines(stream)
         try:
-            _read_rows(csv.reader(lines, strict=True), lines, rows)
+            _read_rows(_tracked(csv.reader(lines, strict=True), lines), lines, rows)
         except csv.Error as exc:
-            rows.error(lines.number, f"not valid CSV: {exc}")
+            # named at the line its row began: an unclosed quote is only found at the end of the file
+            rows.error(lines.record_start, f"not valid CSV: {_csv_problem(exc)}")
     for line, reason in lines.bad_encoding:
         rows.error(line, reason)
     if lines.unterminated and lines.number > 3:
@@ -134,6 +136,30 @@ def read_sif(path: Path) -> Iterator[FileItem]:
         yield FileItem(0, error=f"rows document could not be built: {exc}")
         return
     yield FileItem(line=2, payload=document, source_id=source_id)
+
+
+#: Python's csv messages, in the words of the bank that wrote the file (the first is a hint for programmers)
+_CSV_PROBLEMS = {
+    "new-line character seen in unquoted field": "a carriage return (CR) inside the line, outside quotes; "
+                                                 "lines end in CRLF or LF",
+    "unexpected end of data": "a quoted value is not closed: it runs from this line to the end of the file",
+    "',' expected after '\"'": "a quote inside a quoted value must be doubled (\"\")",
+}
+
+
+def _tracked(reader, lines: _Lines) -> Iterator[list[str]]:
+    """The CSV reader's rows, keeping ``lines.record_start`` at the line the row being read begins."""
+    while True:
+        lines.record_start = lines.number + 1
+        row = next(reader, None)
+        if row is None:
+            return
+        yield row
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    return next((plain for known, plain in _CSV_PROBLEMS.items() if text.startswith(known)), text)
 
 
 def _check_name(name: str, rows: _Rows) -> None:

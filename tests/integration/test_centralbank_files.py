@@ -160,6 +160,47 @@ def test_bad_lines_are_each_named(root, watcher):
     assert "line 5: Employee Account (IBAN) is missing" in text
 
 
+def test_columns_with_a_fixed_form_are_checked_too(root, watcher):
+    written = sif(10, "A")
+    rows = written.data.decode().split("\r\n")
+    labels = rows[2].split(",")
+
+    def set_cell(row: int, label: str, value: str) -> None:
+        cells = rows[row].split(",")
+        cells[labels.index(label)] = value
+        rows[row] = ",".join(cells)
+
+    header = rows[1].split(",")
+    header[-1] = "Bonus"
+    rows[1] = ",".join(header)
+    set_cell(3, "Salary Frequency", "W")
+    set_cell(4, "Number Of Working days", "32")
+    set_cell(5, "Extra Hours", "1.5")
+    set_cell(6, "Reference Number", "REF-1")
+    report, _ = rejected(root, watcher, written.name, "\r\n".join(rows).encode())
+    assert {(e["line"], e["reason"]) for e in report["errors"]} == {
+        (2, "Payment Type 'Bonus' is not Salary"),
+        (4, "Salary Frequency 'W' is not M (monthly)"),
+        (5, "Number Of Working days '32' is not a whole number from 0 to 31"),
+        (6, "Extra Hours '1.5' is not a whole number of hours"),
+        (7, "Reference Number 'REF-1' is not 20 capital letters or digits"),
+    }
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda row: row.replace(",", ",\r", 1), "a carriage return (CR) inside the line, outside quotes"),
+    (lambda row: row + ',"open', "a quoted value is not closed: it runs from this line to the end of the file"),
+    (lambda row: row.replace(",", ',"a"b,', 1), 'a quote inside a quoted value must be doubled'),
+])
+def test_broken_csv_is_named_in_the_bank_s_terms_at_its_line(root, watcher, damage, reason):
+    written = sif(10, "A")
+    rows = written.data.decode().split("\r\n")
+    rows[4] = damage(rows[4])
+    report, text = rejected(root, watcher, written.name, "\r\n".join(rows).encode())
+    assert [(e["line"], e["reason"].startswith(f"not valid CSV: {reason}")) for e in report["errors"]] == [(5, True)]
+    assert "universal-newline" not in text  # Python's hint for programmers is not the bank's business
+
+
 def test_control_character_in_a_free_text_column_is_named_by_line(root, watcher):
     written = sif(10, "A")
     rows = written.data.decode().split("\r\n")
