@@ -172,6 +172,13 @@ class ReplyTimeoutError(TransportError):
     recoverable = True
 
 
+class BusyError(RabtError):
+    """Too many requests are already waiting for an answer; ask again shortly."""
+
+    code = "busy"
+    recoverable = True
+
+
 class AgencyError(RabtError):
     """Calling a partner agency failed."""
 

@@ -10,14 +10,19 @@ from hub.config import Settings
 from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
 
 
+GATEWAY_THREADS = 16
+
+
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
                  console_port: int, grace: float) -> list:
     endpoints = []
     if "gateway" in roles:
         from hub.gateway import create_app
 
+        # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-        gateway = WsgiRole("gateway", create_app(hub), host, gateway_port, grace=grace,
+        gateway = WsgiRole("gateway", create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2}), host,
+                           gateway_port, threads=GATEWAY_THREADS, grace=grace,
                            max_body=2 * hub.settings.xml_limits.max_bytes)
         supervisor.start("gateway", gateway.run)
         endpoints.append(gateway.endpoint)

@@ -32,10 +32,16 @@ _SCHEMA_LOCATION = re.compile(r'schemaLocation="([A-Za-z0-9][A-Za-z0-9_.\-]*\.xs
 
 
 def create_app(hub: Hub, config: dict | None = None) -> Flask:
-    """The gateway app for ``hub``; ``config`` may set ``REPLY_TIMEOUT`` (seconds)."""
+    """The gateway app for ``hub``.
+
+    ``config`` may set ``REPLY_TIMEOUT`` (seconds a request/reply operation waits
+    for its answer) and ``MAX_WAITING_REPLIES`` (how many may wait at once; more
+    are answered ``Server.Busy`` at once, so one-way pushes keep server threads).
+    """
     app = Flask("hub.gateway")
     app.config.update(config or {})
-    handler = InboundHandler(hub, reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)))
+    handler = InboundHandler(hub, reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
+                             max_waiting=int(app.config.get("MAX_WAITING_REPLIES", 8)))
     limit = hub.settings.xml_limits.max_bytes
 
     def adapter_or_404(agency: str) -> Adapter:

@@ -20,6 +20,7 @@ _FAULT_CODES: tuple[tuple[type[errors.RabtError], str], ...] = (
     (errors.MappingError, "Client.Mapping"),
     (errors.InputError, "Client"),
     (errors.ReplyTimeoutError, "Server.Timeout"),
+    (errors.BusyError, "Server.Busy"),
     (errors.TransportError, "Server.Unavailable"),
     (errors.RabtError, "Server"),
 )

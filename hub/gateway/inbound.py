@@ -12,11 +12,12 @@ import threading
 
 from lxml import etree
 
+from hub import metrics
 from hub.adapter import Adapter, InboundOperation
 from hub.bootstrap import Hub
 from hub.contracts import AgencyContracts
 from hub.envelope import read_envelope, utc_now
-from hub.errors import AgencyError, AgencyFaultError, InputError, RabtError, SchemaError, SignatureError
+from hub.errors import AgencyError, AgencyFaultError, BusyError, InputError, RabtError, SchemaError, SignatureError
 from hub.messagelog import Accepted
 from hub.outbox import to_message
 from hub.pipeline import Inbound, Receipt
@@ -40,9 +41,13 @@ def receipt_document(operation: str, receipt: Receipt, source_message_id: str | 
 class InboundHandler:
     """Handles SOAP requests for every adapter; one per gateway process."""
 
-    def __init__(self, hub: Hub, *, reply_timeout: float = 10.0) -> None:
+    def __init__(self, hub: Hub, *, reply_timeout: float = 10.0, max_waiting: int = 8) -> None:
         self.hub = hub
         self.reply_timeout = reply_timeout
+        # A bulkhead: requests waiting for an answer hold a server thread each, so a slow
+        # destination could take every thread and stop the one-way pushes of all agencies.
+        self.max_waiting = max_waiting
+        self._waiting = threading.BoundedSemaphore(max_waiting)
         self._contracts: dict[str, AgencyContracts] = {}
         self._local = threading.local()
 
@@ -84,6 +89,16 @@ class InboundHandler:
         return envelope(response)
 
     def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
+        if not self._waiting.acquire(blocking=False):
+            metrics.record_refused(inbound.agency, BusyError.code)
+            raise BusyError(f"{self.max_waiting} requests are already waiting for {operation.destination}'s "
+                            "answer; ask again shortly", agency=inbound.agency)
+        try:
+            return self._ask_and_wait(inbound, payload, operation)
+        finally:
+            self._waiting.release()
+
+    def _ask_and_wait(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
         record, _ = self.hub.pipeline.canonicalize(inbound, payload)
         # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
         self.hub.committer.accept(record, enqueue=False)

@@ -1,0 +1,96 @@
+"""Request/reply calls waiting on a silent destination cannot take the gateway's every thread.
+
+The gateway runs under waitress with its real, bounded thread pool (as in
+``rabt serve``) on the embedded broker, and nobody answers for licensing: each
+visa check holds a thread until its reply timeout. Real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import requests
+from lxml import etree
+
+from hub.bootstrap import bootstrap
+from hub.config import Settings
+from hub.gateway import create_app
+from hub.serve import WsgiRole
+from hub.transports.testing import isolated_routes
+from hub.xmlsafe import parse_xml
+from simulators.police.client import police_signer, soap_envelope
+from tests.conftest import SAMPLES
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+THREADS, WAITING, REPLY_TIMEOUT = 3, 2, 4.0
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def gateway(tmp_path, trust_store):
+    routes = isolated_routes()
+    hub = bootstrap(Settings(home=tmp_path, broker_url=f"sqlite:///{tmp_path / 'broker.sqlite3'}"),
+                    trust_store=trust_store, routes=routes)
+    with hub.open_transport() as admin:
+        admin.declare(routes)
+    app = create_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT, "MAX_WAITING_REPLIES": WAITING})
+    role = WsgiRole("gateway", app, "127.0.0.1", 0, threads=THREADS)
+    stop = threading.Event()
+    runner = threading.Thread(target=role.run, args=(stop,), daemon=True)
+    runner.start()
+    yield hub, f"{role.endpoint.url}/soap/police"
+    stop.set()
+    runner.join(15)
+    hub.close()
+
+
+@pytest.fixture
+def signed(pki_dir):
+    sign = police_signer(pki_dir)
+
+    def request(operation: str) -> bytes:
+        root = etree.parse(str(SAMPLES / "police" / f"{operation}.xml"),
+                           etree.XMLParser(remove_comments=True)).getroot()
+        root.find(f"{{{root.nsmap[root.prefix]}}}MsgId").text = f"ROP-{uuid.uuid4().hex[:16].upper()}"
+        return soap_envelope(sign(root))
+
+    return request
+
+
+def post(url: str, body: bytes) -> tuple[int, str | None, str]:
+    reply = requests.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    fault = parse_xml(reply.content).find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    return reply.status_code, None if fault is None else fault.findtext("faultcode"), reply.text
+
+
+def questions_waiting(hub) -> int:
+    return len(hub.log.find(source_agency="police", message_type="VisaEligibilityQuery", status="received"))
+
+
+def test_a_full_bulkhead_answers_busy_and_pushes_still_get_their_receipts(gateway, signed):
+    hub, url = gateway
+    results: list[tuple[int, str | None, str]] = []
+    waiting = [threading.Thread(target=lambda: results.append(post(url, signed("CheckVisaEligibility"))))
+               for _ in range(WAITING)]
+    for thread in waiting:
+        thread.start()
+    deadline = threading.Event()
+    while questions_waiting(hub) < WAITING and not deadline.wait(0.05):
+        pass  # each question is logged just before it waits for licensing
+
+    status, code, text = post(url, signed("CheckVisaEligibility"))
+    assert (status, code) == (500, "soap:Server.Busy"), text
+    assert f"{WAITING} requests are already waiting for licensing's answer" in text
+    assert questions_waiting(hub) == WAITING  # the refused question was not logged
+
+    status, code, text = post(url, signed("NotifyArrival"))
+    assert (status, code) == (200, None), text
+    assert all(thread.is_alive() for thread in waiting), "the push was only served after a visa check ended"
+
+    for thread in waiting:
+        thread.join(REPLY_TIMEOUT + 10)
+    assert [code for _, code, _ in results] == ["soap:Server.Timeout"] * WAITING
+    status, code, text = post(url, signed("CheckVisaEligibility"))  # the slots are free again
+    assert code == "soap:Server.Timeout", text
