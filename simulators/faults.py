@@ -26,6 +26,10 @@ malformed      HTTP 200, a truncated XML document                   -
 hostile        HTTP 200, a DTD with entities                        payload: billion-laughs | xxe
 timeout        nothing for ``seconds``, then the normal answer      seconds
 down           HTTP 503 + Retry-After, or the socket closed         how: 503 | close
+huge           HTTP 200, an XML answer of ``megabytes`` MiB,         megabytes
+               streamed (no Content-Length) as it is made
+trickle        HTTP 200, an XML answer a byte at a time, one every  seconds
+               0.2 s, for ``seconds``
 =============  ==================================================  ==================
 
 Latency rules add up and the request goes on; of the other modes the first
@@ -37,6 +41,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -44,7 +49,9 @@ from flask import Flask, Response, jsonify, request
 
 from hub.errors import InputError
 
-MODES = ("latency", "soap-fault", "http-error", "malformed", "hostile", "timeout", "down")
+MODES = ("latency", "soap-fault", "http-error", "malformed", "hostile", "timeout", "down", "huge", "trickle")
+_HUGE_START = b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><Value>'
+_TRICKLE_EVERY = 0.2
 
 MALFORMED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -92,6 +99,7 @@ class FaultRule:
     payload: str = "billion-laughs"
     seconds: float = 30.0
     how: str = "503"
+    megabytes: int = 64
 
     @classmethod
     def from_dict(cls, data: Any) -> FaultRule:
@@ -121,6 +129,7 @@ class FaultRule:
             (self.payload not in HOSTILE, f"payload must be one of {sorted(HOSTILE)}"),
             (not isinstance(self.seconds, (int, float)) or self.seconds < 0, "seconds must be a non-negative number"),
             (self.how not in ("503", "close"), "how must be '503' or 'close'"),
+            (not isinstance(self.megabytes, int) or not 1 <= self.megabytes <= 10_240, "megabytes must be 1 to 10240"),
             (not self.fault_code or not str(self.fault_code).replace(".", "").isalnum(), "fault_code must look like Server or Client.Detail"),
         ]
         for failed, message in problems:
@@ -139,6 +148,8 @@ class FaultInjector:
         self._rules: list[FaultRule] = list(rules or [])
         self._random = random.Random(seed)
         self._wake = threading.Event()
+        self.streamed_bytes = 0
+        """Bytes the ``huge`` and ``trickle`` answers made for their clients, all told (made as sent)."""
 
     def add(self, rules: list[FaultRule], *, seed: int | None = None) -> None:
         with self._lock:
@@ -196,7 +207,28 @@ class FaultInjector:
         if rule.mode == "timeout":
             self.sleep(rule.seconds)
             return None
+        if rule.mode in ("huge", "trickle"):
+            return self._streamed(rule)
         return injected_response(rule)
+
+    def _streamed(self, rule: FaultRule) -> Response:
+        """An endless-looking answer, made as it is sent; it stops when the client hangs up."""
+        def huge():
+            block = b"x" * 65536
+            for piece in (_HUGE_START, *(block for _ in range(rule.megabytes * 16))):
+                self.streamed_bytes += len(piece)
+                yield piece
+
+        def trickle():
+            deadline = time.monotonic() + rule.seconds
+            for byte in (_HUGE_START * 1000)[: int(rule.seconds / _TRICKLE_EVERY) + 1]:
+                if time.monotonic() > deadline or self._wake.is_set():
+                    return
+                self.streamed_bytes += 1
+                yield bytes([byte])
+                self._wake.wait(_TRICKLE_EVERY)
+
+        return Response(huge() if rule.mode == "huge" else trickle(), content_type="text/xml; charset=utf-8")
 
 
 def injected_response(rule: FaultRule) -> Response:

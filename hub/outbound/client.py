@@ -31,7 +31,6 @@ import zeep
 import zeep.exceptions
 import zeep.plugins
 from lxml import etree
-from zeep.transports import Transport
 
 from hub.adapter import OutboundService
 from hub.config import XmlLimits
@@ -41,9 +40,11 @@ from hub.errors import (
     AgencyUnavailableError,
     ConfigError,
     InputError,
+    ParseError,
     RabtError,
     SchemaError,
 )
+from hub.outbound.bounded import AnswerTooLarge, BoundedTransport
 from hub.outbound.config import OutboundSettings
 from hub.soap import SOAP_ENV
 from hub.xmlsafe import parse_xml
@@ -121,13 +122,19 @@ class HttpAnswer:
     raw: bytes
     envelope: etree._Element | None = None
     """The parsed SOAP envelope when the status check already needed it (HTTP 500)."""
+    too_large: str = ""
+    """Why the answer was cut off unread (over the size limit); ``raw`` holds its beginning."""
 
 
 def zeep_client(wsdl: Path, settings: OutboundSettings, *, plugins: Sequence[zeep.Plugin] = (),
-                session: requests.Session | None = None) -> zeep.Client:
-    """A zeep client for a local WSDL, locked down: no DTDs, entities or external references."""
-    transport = Transport(session=session or requests.Session(), timeout=settings.call_timeout,
-                          operation_timeout=settings.call_timeout)
+                session: requests.Session | None = None, limits: XmlLimits | None = None) -> zeep.Client:
+    """A zeep client for a local WSDL, locked down: no DTDs, entities or external references.
+
+    Answers are read within the XML size limit and ``call_timeout`` for the whole call.
+    """
+    transport = BoundedTransport(session=session or requests.Session(), timeout=settings.call_timeout,
+                                 operation_timeout=settings.call_timeout,
+                                 max_bytes=(limits or XmlLimits()).max_bytes, deadline=settings.call_timeout)
     hardened = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
                              forbid_external=True)
     try:
@@ -146,7 +153,8 @@ class AgencyClient:
         self.service = service
         self.url = url
         self.limits = limits
-        self.client = zeep_client(Path(schema_dir) / service.wsdl, settings, plugins=plugins, session=session)
+        self.client = zeep_client(Path(schema_dir) / service.wsdl, settings, plugins=plugins, session=session,
+                                  limits=limits)
         binding = self._binding()
         self.proxy = self.client.create_service(binding.name, url)  # the WSDL's address replaced by ours
         try:
@@ -187,6 +195,11 @@ class AgencyClient:
             raw = response.content  # read inside the try: a body that breaks off raises here
         except requests.exceptions.RequestException as exc:
             raise translate_requests_error(exc, agency=self.agency, where=self.where) from exc
+        except AnswerTooLarge as big:  # refused by read(), as every answer that is not XML we take
+            limit = self.client.transport.max_bytes
+            why = (f"answer declares {big.declared} bytes, over the limit of {limit}" if big.declared is not None
+                   else f"answer is over the limit of {limit} bytes (cut off after {big.read})")
+            return HttpAnswer(big.status, big.prefix, too_large=why)
         return self._check_status(response.status_code, raw, response.headers)
 
     def _check_status(self, status: int, raw: bytes, headers) -> HttpAnswer:
@@ -211,6 +224,8 @@ class AgencyClient:
 
     def read(self, answer: HttpAnswer) -> etree._Element:
         """The response element; ParseError (hostile / malformed), AgencySoapFault, SchemaError."""
+        if answer.too_large:
+            raise ParseError(answer.too_large, agency=self.agency)
         envelope = answer.envelope if answer.envelope is not None else parse_xml(answer.raw, self.limits,
                                                                                  agency=self.agency)
         envelope, _ = zeep.plugins.apply_ingress(self.client, envelope, {}, self.operation)

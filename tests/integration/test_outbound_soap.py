@@ -134,6 +134,29 @@ def test_malformed_or_hostile_answers_are_refused_with_a_reason(asker, police, r
     assert rig.hub.log.get(header.message_id).source_message_id == query.message_id
 
 
+def test_an_endless_answer_is_cut_off_at_the_size_limit_and_refused(asker, police, rig):
+    police.fault(mode="huge", megabytes=1024, count=1)  # 1 GiB, made as it is sent
+    query, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber="10000001"), "police")
+    limit = rig.hub.settings.xml_limits.max_bytes
+    assert (header.message_type, text(body, "Code")) == ("Fault", "parse")
+    assert f"over the limit of {limit} bytes" in text(body, "Reason")
+    [refusal] = rig.hub.log.refusals("police")
+    assert f"over the limit of {limit} bytes" in refusal.reason and len(refusal.raw) <= 64 * 1024
+    # what the simulator made before the worker hung up: past the limit, plus what the sockets buffered
+    made = police.app.extensions["rabt_simulator"]["injector"].streamed_bytes
+    assert limit < made < limit + 32 * 1024 * 1024
+
+
+def test_an_answer_trickling_in_is_abandoned_at_the_call_timeout_and_asked_again(asker, police, rig):
+    police.fault(mode="trickle", seconds=60, count=1)  # a byte every 0.2 s: no single read times out
+    citizen = police.population.citizen(5)
+    _, header, body = asker.ask(canonical("CivilStatusQuery", CivilNumber=citizen.civil_number), "police")
+    assert header.message_type == "CivilStatusRecord"  # the retry, once the first call ran out of time
+    assert text(body, "Citizen/CivilNumber") == citizen.civil_number
+    trickled = police.app.extensions["rabt_simulator"]["injector"].streamed_bytes
+    assert 0 < trickled <= FAST["call_timeout"] / 0.2 + 2
+
+
 def test_agency_down_opens_the_circuit_dead_letters_and_replay_answers(asker, police, rig):
     police.fault(mode="down")  # HTTP 503 on every call
     citizen = police.population.citizen(3)

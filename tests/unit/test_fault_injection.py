@@ -90,6 +90,7 @@ def test_clear_wakes_a_request_sleeping_in_a_timeout():
     ({"mode": "http-error", "status": 404}, "5xx"),
     ({"mode": "hostile", "payload": "zip-bomb"}, "payload"),
     ({"mode": "down", "how": "slowly"}, "how"),
+    ({"mode": "huge", "megabytes": 0}, "megabytes"),
     ({"mode": "soap-fault", "fault_code": "not a code!"}, "fault_code"),
     ({"mode": "down", "colour": "red"}, "unknown fault rule field"),
     ({}, "incomplete"),
