@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, request, session, url_for
 
@@ -35,6 +35,7 @@ from hub.console.health import health
 from hub.console.i18n import pick, translator
 from hub.console.pages import pages
 from hub.console.service import Console
+from hub.console.throttle import LoginThrottle
 from hub.console.users import Users, users_path
 
 __all__ = ["Console", "ConsoleState", "Users", "create_app"]
@@ -42,10 +43,11 @@ __all__ = ["Console", "ConsoleState", "Users", "create_app"]
 
 @dataclass
 class ConsoleState:
-    """What the app's views share: the users and the console service."""
+    """What the app's views share: the users, the console service, the failed-login counts."""
 
     users: Users
     console: Console
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def _transport_factory(hub: Hub):

@@ -21,6 +21,7 @@ import base64
 import binascii
 import functools
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 
@@ -60,8 +61,32 @@ def _from_header(header: str) -> Principal | None:
             name, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return users().check_password(name, password)
+        return checked_password(name, password)
     return None
+
+
+def checked_password(name: str, password: str) -> Principal | None:
+    """The user if the password is theirs; unchecked (None, ``g.throttled`` = seconds) after too many failures."""
+    throttle = current_app.extensions["rabt_console"].throttle
+    key = (name.casefold(), request.remote_addr or "")
+    wait = throttle.wait(key)
+    if wait > 0:
+        g.throttled = wait
+        return None
+    principal = users().check_password(name, password)
+    if principal is None:
+        throttle.failed(key)
+    else:
+        throttle.succeeded(key)
+    return principal
+
+
+def throttled_error():
+    """The API's answer while ``g.throttled``: 429 with Retry-After."""
+    seconds = math.ceil(g.throttled)
+    response = api_error(429, "throttled", f"too many failed logins; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _from_session() -> Principal | None:
@@ -103,6 +128,8 @@ def require(role: str, *, page: bool = False) -> Callable:
             if principal is None:
                 if page:
                     return redirect(url_for("pages.login", next=request.full_path))
+                if g.get("throttled"):
+                    return throttled_error()
                 return api_error(401, "unauthenticated", "log in, or send a bearer token or basic credentials")
             if not principal.may(role):
                 return api_error(403, "forbidden", f"{principal.name} is {principal.role}; this needs {role}")

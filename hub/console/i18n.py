@@ -21,6 +21,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("User name", "اسم المستخدم"),
     "password": ("Password", "كلمة المرور"),
     "bad_login": ("Wrong user name or password.", "اسم المستخدم أو كلمة المرور غير صحيحة."),
+    "throttled_login": ("Too many failed logins: try again in {minutes} minute(s).",
+                        "محاولات دخول فاشلة كثيرة: حاول مرة أخرى بعد {minutes} دقيقة."),
     "queues": ("Queues", "الطوابير"),
     "queue": ("Queue", "الطابور"),
     "ready": ("Ready", "جاهزة"),

@@ -3,11 +3,12 @@ refreshes itself from ``/api/v1/overview`` with a few lines of plain JS)."""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from hub.console.auth import csrf_token, current_principal, require, users
+from hub.console.auth import checked_password, csrf_token, current_principal, require
 from hub.console.i18n import pick
 from hub.errors import RabtError
 
@@ -104,7 +105,10 @@ def login():
         sent = request.form.get("csrf_token", "")
         principal = None
         if sent and sent == session.get("csrf"):
-            principal = users().check_password(request.form.get("username", ""), request.form.get("password", ""))
+            principal = checked_password(request.form.get("username", ""), request.form.get("password", ""))
+        if g.get("throttled"):
+            minutes = math.ceil(g.throttled / 60)
+            return render_template("login.html", throttled=minutes), 429, {"Retry-After": str(math.ceil(g.throttled))}
         if principal is not None:
             lang = session.get("lang")
             session.clear()  # a fresh session (and CSRF token) after login: no fixation

@@ -270,6 +270,41 @@ def test_viewer_cannot_replay_from_the_page(env):
     assert client.get("/dead-letters").data.decode().count('class="dead-letter"') == 3
 
 
+def test_after_five_wrong_passwords_that_name_is_not_checked_from_that_address_for_a_while(env):
+    app, *_ = env
+    throttle = app.extensions["rabt_console"].throttle
+    now = [1000.0]
+    throttle.clock = lambda: now[0]
+    client = app.test_client()
+    assert [login(client, "operator", f"guess-{n}").status_code for n in range(5)] == [401] * 5
+    refused = login(client, "operator")  # the right password, no longer checked
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"
+    assert "Too many failed logins: try again in 15 minute(s)." in refused.data.decode()
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    assert login(elsewhere, "operator").status_code == 302  # the user is not locked out of other machines
+    assert login(client, "viewer").status_code == 302  # nor another user from this one
+    now[0] += 900.5  # the failures have aged out
+    for name in ("OPERATOR", "Operator", "operator", "operatoR", "OPERATOR"):  # counted case-blind
+        assert login(client, name, "guess-6").status_code == 401
+    assert login(client, "operator").status_code == 429
+    now[0] += 900.5
+    assert login(client, "operator").status_code == 302
+    assert [login(client, "operator", f"guess-{n}").status_code for n in range(4)] == [401] * 4
+    assert login(client, "operator").status_code == 302  # the success before cleared the count
+
+
+def test_basic_credentials_are_throttled_too_and_tokens_are_not(env):
+    app, _hub, tokens, _ids = env
+    client = app.test_client()
+    for n in range(5):
+        assert client.get("/api/v1/whoami", headers={"Authorization": basic("admin", f"x{n}")}).status_code == 401
+    refused = client.get("/api/v1/whoami", headers={"Authorization": basic("admin")})
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "throttled"
+    assert 890 <= int(refused.headers["Retry-After"]) <= 900
+    assert client.get("/api/v1/whoami", headers=bearer(tokens["admin"])).status_code == 200
+
+
 def test_login_does_not_redirect_off_site(env):
     app, *_ = env
     client = app.test_client()
