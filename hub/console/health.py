@@ -16,12 +16,13 @@ queue twice.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from hub import metrics
 from hub.console.auth import require
+from hub.console.throttle import LoginThrottle
 from hub.console.users import Users
 from hub.errors import RabtError
 
@@ -73,9 +74,10 @@ def process_metrics():
 
 @dataclass
 class _Access:
-    """What :mod:`hub.console.auth` reads from the app: the users."""
+    """What :mod:`hub.console.auth` reads from the app: the users and the failed-login counts."""
 
     users: Users
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def create_metrics_app(users: Users) -> Flask:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from console_support import console_users
+from console_support import basic, console_users
 from outbound_helpers import Asker, HubRig, canonical, police_worker, text, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -185,3 +185,13 @@ def test_console_shows_circuits_of_its_running_workers_and_says_why_for_the_othe
             not in Scraper().samples()
     finally:
         app.extensions["rabt_console"].console.broker.close()
+
+
+def test_the_metrics_process_takes_basic_credentials_with_the_same_throttle():
+    users, _ = console_users()
+    client = create_metrics_app(users).test_client()
+    assert client.get("/metrics", headers={"Authorization": basic("viewer")}).status_code == 200
+    for n in range(5):
+        assert client.get("/metrics", headers={"Authorization": basic("viewer", f"guess-{n}")}).status_code == 401
+    refused = client.get("/metrics", headers={"Authorization": basic("viewer")})
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "throttled"
