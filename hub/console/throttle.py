@@ -26,14 +26,15 @@ class LoginThrottle:
     def wait(self, key: Key) -> float:
         """Seconds before ``key`` may have a password checked again; 0 means now."""
         with self._lock:
-            recent = self._recent(key, self.clock())
-            return 0.0 if len(recent) < self.limit else recent[0] + self.window - self.clock()
+            now = self.clock()
+            recent = self._recent(key, now) if key in self._failures else ()
+            return 0.0 if len(recent) < self.limit else recent[0] + self.window - now
 
     def failed(self, key: Key) -> None:
         with self._lock:
             now = self.clock()
             if len(self._failures) >= _MAX_KEYS:  # forget what has aged out, so guessing names cannot fill memory
-                for old in [k for k, times in self._failures.items() if times[-1] <= now - self.window]:
+                for old in [k for k, times in self._failures.items() if not times or times[-1] <= now - self.window]:
                     del self._failures[old]
             self._recent(key, now).append(now)
 

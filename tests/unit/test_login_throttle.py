@@ -27,6 +27,8 @@ def test_names_guessed_once_are_forgotten_once_aged_out(monkeypatch):
     throttle = LoginThrottle(limit=5, window=60.0, clock=lambda: now[0])
     for n in range(100):
         throttle.failed((f"name-{n}", "10.0.0.1"))
+        assert throttle.wait((f"never-failed-{n}", "10.0.0.1")) == 0.0  # asking keeps nothing
+    assert len(throttle._failures) == 100
     now[0] = 61.0
     throttle.failed(("one-more", "10.0.0.1"))
     assert len(throttle._failures) == 1
