@@ -28,10 +28,15 @@ def _app(path) -> sqlite3.Connection:
     return conn
 
 
-def _worker(url: str, routes, app_path: str, name: str) -> None:
+def _worker(url: str, routes, app_path: str, name: str, stall_after: int | None = None) -> None:
+    """Consume and apply; with ``stall_after``, stop inside the handler after that many, holding its leases."""
     app = _app(app_path)
+    seen = [0]
 
     def apply(delivery) -> None:
+        if stall_after is not None and seen[0] >= stall_after:
+            time.sleep(3600)  # killed here, with this delivery (and the rest of its batch) leased and unacked
+        seen[0] += 1
         mid = delivery.message.message_id
         with app:  # one transaction: the delivery log and the idempotent application
             app.execute("BEGIN IMMEDIATE")
@@ -57,7 +62,7 @@ def test_killed_consumer_process_loses_nothing(tmp_path):
         for start in range(0, TOTAL, 1000):
             transport.publish(Message(b"<m/>", "licensing.Test.police", mid) for mid in ids[start:start + 1000])
     spawn = multiprocessing.get_context("spawn")
-    victim = spawn.Process(target=_worker, args=(url, routes, app_path, "victim"))
+    victim = spawn.Process(target=_worker, args=(url, routes, app_path, "victim", 1500))
     steady = spawn.Process(target=_worker, args=(url, routes, app_path, "steady"))
     victim.start()
     steady.start()
@@ -65,7 +70,7 @@ def test_killed_consumer_process_loses_nothing(tmp_path):
     while _count(app, "SELECT COUNT(*) FROM deliveries WHERE worker = 'victim'") < 1500:
         assert time.monotonic() < deadline and victim.is_alive(), "victim never got going"
         time.sleep(0.01)
-    victim.kill()  # SIGKILL: no finally, no ack flush, leases left behind
+    victim.kill()  # SIGKILL mid-handler: no finally, no ack flush, leases left behind
     victim.join(10)
     late = spawn.Process(target=_worker, args=(url, routes, app_path, "late"))
     late.start()
