@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from dataclasses import asdict
 
 import click
 
 from hub.config import Settings
+from hub.errors import RabtError
 from hub.routing import load_routes
 from hub.transports import Transport, open_transport
+from hub.transports.base import DeadLetterNotFoundError
 
 _url_option = click.option("--broker-url", metavar="URL",
                            help="Broker (default: RABT_BROKER_URL, else SQLite under RABT_HOME).")
@@ -89,19 +92,42 @@ def _letter_json(d) -> dict:
 @click.argument("dead_letter_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (of --queue, or all queues).")
 @click.option("--queue", metavar="NAME", help="With --all: only this work queue's dead letters.")
+@click.option("--progress/--no-progress", default=None,
+              help="With --all: report progress on stderr (default: when stderr is a terminal).")
 @_url_option
 @click.pass_obj
 def replay(settings: Settings, dead_letter_id: str | None, replay_all: bool, queue: str | None,
-           broker_url: str | None) -> None:
+           progress: bool | None, broker_url: str | None) -> None:
     """Put a dead letter (or all of them) back on its queue, attempt reset to 1."""
     if bool(dead_letter_id) == replay_all:
         raise click.UsageError("give either a dead letter ID or --all")
     with _open(settings, broker_url) as transport:
+        if dead_letter_id:
+            transport.replay(dead_letter_id)
+            click.echo("replayed 1 dead letter(s)")
+            return
         # a snapshot first: letters that fail again while we replay are not replayed twice
-        ids = [dead_letter_id] if dead_letter_id else [d.id for d in transport.dead_letters(queue, 100_000)]
-        for letter_id in ids:
+        ids = [d.id for d in transport.dead_letters(queue, 100_000)]
+        show = sys.stderr.isatty() if progress is None else progress
+        replayed, gone = _replay_each(transport, ids, show)
+    click.echo(f"replayed {replayed} dead letter(s)" + (f"; {gone} were gone already (replayed or discarded "
+                                                         "by someone else)" if gone else ""))
+
+
+def _replay_each(transport, ids: list[str], show: bool) -> tuple[int, int]:
+    """Replay ``ids`` one by one: (replayed, already gone); stops naming how far it got if the broker fails."""
+    replayed = gone = 0
+    for number, letter_id in enumerate(ids, 1):
+        try:
             transport.replay(letter_id)
-    click.echo(f"replayed {len(ids)} dead letter(s)")
+            replayed += 1
+        except DeadLetterNotFoundError:
+            gone += 1
+        except RabtError as exc:
+            raise RabtError(f"replayed {replayed} of {len(ids)} dead letter(s), then stopped: {exc}") from exc
+        if show and (number % 1000 == 0 or number == len(ids)):
+            click.echo(f"{number} of {len(ids)} dead letters done", err=True)
+    return replayed, gone
 
 
 @dlq.command("discard")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from hub.cli import main
+from hub.cli.queues import _replay_each
+from hub.errors import BrokerUnavailableError, RabtError
 from hub.routing import load_routes
 from hub.transports import Message, open_transport
 
@@ -56,3 +59,40 @@ def test_replay_needs_an_id_or_all(tmp_path):
     url = _setup(tmp_path)
     assert _rabt(url, "dlq", "replay").exit_code == 2
     assert _rabt(url, "dlq", "discard", "nope").exit_code == 1
+
+
+def test_replay_all_shows_progress_and_counts_letters_gone_meanwhile(tmp_path):
+    url = _setup(tmp_path)
+    result = CliRunner().invoke(main, ["dlq", "replay", "--all", "--progress", "--broker-url", url],
+                                env={"RABT_HOME": "unused"})
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 dead letters done" in result.stderr and "replayed 2 dead letter(s)" in result.stdout
+
+    url = _setup(tmp_path / "again")
+    with open_transport(url) as transport:
+        ids = [d.id for d in transport.dead_letters()]
+        transport.discard(ids[0])  # another operator, between the snapshot and the replay
+        assert _replay_each(transport, ids, show=False) == (1, 1)
+        assert transport.dead_letters() == []
+
+
+class BrokerDiesAfter:
+    """The real transport, whose broker goes away after ``calls`` replays."""
+
+    def __init__(self, transport, calls: int) -> None:
+        self.transport, self.calls = transport, calls
+
+    def replay(self, letter_id: str) -> None:
+        if self.calls == 0:
+            raise BrokerUnavailableError("connection refused")
+        self.calls -= 1
+        self.transport.replay(letter_id)
+
+
+def test_replay_all_stopped_by_the_broker_says_how_far_it_got(tmp_path):
+    url = _setup(tmp_path)
+    with open_transport(url) as transport:
+        ids = [d.id for d in transport.dead_letters()]
+        with pytest.raises(RabtError, match=r"replayed 1 of 2 dead letter\(s\), then stopped: connection refused"):
+            _replay_each(BrokerDiesAfter(transport, 1), ids, show=False)
+        assert [d.id for d in transport.dead_letters()] == ids[1:]  # the one replayed is back on its queue
