@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
+from hub.cli.progress import progress_option, wants_progress
 from hub.config import Settings
 from hub.messagelog import open_message_log
 
@@ -18,8 +17,7 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--database-url", metavar="URL",
               help="Message log to check (default: RABT_DATABASE_URL, else SQLite under RABT_HOME).")
-@click.option("--progress/--no-progress", default=None,
-              help="Report progress on stderr (default: when stderr is a terminal).")
+@progress_option
 @click.pass_obj
 def verify(settings: Settings, database_url: str | None, progress: bool | None) -> None:
     """Recompute the hash chain and re-hash every stored payload and envelope.
@@ -27,7 +25,7 @@ def verify(settings: Settings, database_url: str | None, progress: bool | None) 
     Exit 0 when intact; exit 1 naming the first broken record and why.
     """
     url = database_url or settings.effective_database_url
-    show = sys.stderr.isatty() if progress is None else progress
+    show = wants_progress(progress)
     with open_message_log(url, create=False) as log:
         report = log.verify_chain(_report_progress if show else None, every=50_000)
     click.echo(f"chain intact: {report.records} records (head {report.head_hash})")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from dataclasses import asdict
 
 import click
 
+from hub.cli.progress import progress_option, wants_progress
 from hub.config import Settings
 from hub.errors import RabtError
 from hub.routing import load_routes
@@ -92,8 +92,7 @@ def _letter_json(d) -> dict:
 @click.argument("dead_letter_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (of --queue, or all queues).")
 @click.option("--queue", metavar="NAME", help="With --all: only this work queue's dead letters.")
-@click.option("--progress/--no-progress", default=None,
-              help="With --all: report progress on stderr (default: when stderr is a terminal).")
+@progress_option
 @_url_option
 @click.pass_obj
 def replay(settings: Settings, dead_letter_id: str | None, replay_all: bool, queue: str | None,
@@ -108,8 +107,7 @@ def replay(settings: Settings, dead_letter_id: str | None, replay_all: bool, que
             return
         # a snapshot first: letters that fail again while we replay are not replayed twice
         ids = [d.id for d in transport.dead_letters(queue, 100_000)]
-        show = sys.stderr.isatty() if progress is None else progress
-        replayed, gone = _replay_each(transport, ids, show)
+        replayed, gone = _replay_each(transport, ids, wants_progress(progress))
     click.echo(f"replayed {replayed} dead letter(s)" + (f"; {gone} were gone already (replayed or discarded "
                                                          "by someone else)" if gone else ""))
 
