@@ -31,9 +31,6 @@ _CR = re.compile(r"^[0-9]{7,10}$")
 _IBAN = re.compile(r"^OM[0-9]{2}[0-9]{3}[0-9A-Z]{16}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z]{16}$")
 _BIC = re.compile(r"^[A-Z]{4}OM[A-Z0-9]{2}([A-Z0-9]{3})?$")
-_REFERENCE = re.compile(r"^[0-9A-Z]{20}$")
-_WORKING_DAYS = re.compile(r"^(?:[0-9]|[12][0-9]|3[01])$")
-_HOURS = re.compile(r"^[0-9]{1,3}$")
 AMOUNTS = ("Net Salary", "Basic Salary", "Extra Income", "Deductions", "Social Security Deductions")
 #: characters XML 1.0 cannot carry (C0 controls but tab, line feed, carriage return; U+FFFE, U+FFFF)
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -137,6 +134,9 @@ _FIELD = {  # the pattern row_ok applies to each checked column; others only exc
     "Salary Frequency": "M", "Number Of Working days": "(?:[0-9]|[12][0-9]|3[01])", "Extra Hours": "[0-9]{1,3}",
     **{label: "[0-9]{1,12}\\.[0-9]{3}" for label in AMOUNTS},
 }
+#: columns of a fixed form that row_problems checks with their _FIELD pattern, and the words for it
+_FORM_RULES = {"Reference Number": "20 capital letters or digits", "Salary Frequency": "M (monthly)",
+               "Number Of Working days": "a whole number from 0 to 31", "Extra Hours": "a whole number of hours"}
 #: columns with no rule of their own but the characters XML can carry (the name must not be empty either)
 _FREE_TEXT = ("Employee Name", "Notes / Comments")
 _ANY = "[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"  # \x1f, the separator below, is excluded too
@@ -180,14 +180,9 @@ def row_problems(fields: dict[str, str]) -> Iterator[str]:
         yield f"Employee Account {iban!r} is not a valid Omani IBAN"
     if not _BIC.match(fields["Employee BIC Code"]):
         yield f"Employee BIC Code {fields['Employee BIC Code']!r} is not a BIC"
-    if "Reference Number" in fields and not _REFERENCE.match(fields["Reference Number"]):
-        yield f"Reference Number {fields['Reference Number']!r} is not 20 capital letters or digits"
-    if fields["Salary Frequency"] != "M":
-        yield f"Salary Frequency {fields['Salary Frequency']!r} is not M (monthly)"
-    if not _WORKING_DAYS.match(fields["Number Of Working days"]):
-        yield f"Number Of Working days {fields['Number Of Working days']!r} is not a whole number from 0 to 31"
-    if not _HOURS.match(fields["Extra Hours"]):
-        yield f"Extra Hours {fields['Extra Hours']!r} is not a whole number of hours"
+    for label, rule in _FORM_RULES.items():
+        if label in fields and not re.fullmatch(_FIELD[label], fields[label]):
+            yield f"{label} {fields[label]!r} is not {rule}"
     bad = [label for label in AMOUNTS if not _AMOUNT.match(fields[label])]
     for label in bad:
         yield f"{label} {fields[label]!r} is not an amount with 3 decimals"
