@@ -38,6 +38,7 @@ rule that fires decides the answer.
 
 from __future__ import annotations
 
+import itertools
 import random
 import socket
 import threading
@@ -215,7 +216,7 @@ class FaultInjector:
         """An endless-looking answer, made as it is sent; it stops when the client hangs up."""
         def huge():
             block = b"x" * 65536
-            for piece in (_HUGE_START, *(block for _ in range(rule.megabytes * 16))):
+            for piece in itertools.chain([_HUGE_START], itertools.repeat(block, rule.megabytes * 16)):
                 self.streamed_bytes += len(piece)
                 yield piece
 

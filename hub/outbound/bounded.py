@@ -4,6 +4,8 @@ requests reads a whole body into memory, and its timeout counts per socket
 read: an endpoint that sends without end, or a byte every few seconds, would
 fill a worker's memory or hold it forever. This transport streams the answer
 and stops at ``max_bytes`` or when the call has taken ``deadline`` seconds.
+The deadline is checked as each piece arrives; a pause with nothing arriving
+is ended by requests' own per-read timeout (``operation_timeout``).
 """
 
 from __future__ import annotations
