@@ -8,11 +8,9 @@ visa check holds a thread until its reply timeout. Real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 import requests
-from lxml import etree
 
 from hub.bootstrap import bootstrap
 from hub.config import Settings
@@ -20,8 +18,8 @@ from hub.gateway import create_app
 from hub.serve import WsgiRole
 from hub.transports.testing import isolated_routes
 from hub.xmlsafe import parse_xml
-from simulators.police.client import police_signer, soap_envelope
-from tests.conftest import SAMPLES
+from simulators.police.client import PoliceClient, police_signer
+from simulators.population import Population, PopulationSpec
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 THREADS, WAITING, REPLY_TIMEOUT = 3, 2, 4.0
@@ -48,15 +46,12 @@ def gateway(tmp_path, trust_store):
 
 @pytest.fixture
 def signed(pki_dir):
-    sign = police_signer(pki_dir)
-
-    def request(operation: str) -> bytes:
-        root = etree.parse(str(SAMPLES / "police" / f"{operation}.xml"),
-                           etree.XMLParser(remove_comments=True)).getroot()
-        root.find(f"{{{root.nsmap[root.prefix]}}}MsgId").text = f"ROP-{uuid.uuid4().hex[:16].upper()}"
-        return soap_envelope(sign(root))
-
-    return request
+    """Signed police requests, built by the police simulator's own client."""
+    police = PoliceClient("http://unused", police_signer(pki_dir))
+    worker = Population(PopulationSpec.scaled(1000)).worker(3)
+    build = {"CheckVisaEligibility": lambda: police.messages.visa_check("PL-1", "IND", "7112"),
+             "NotifyArrival": lambda: police.messages.arrival(worker, visa_no="EV-0000001")}
+    return lambda operation: police.prepare(build[operation]())
 
 
 def post(url: str, body: bytes) -> tuple[int, str | None, str]:
