@@ -8,11 +8,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
+from hub.console.bidi import agency, payload, reveal_controls
 from hub.console.auth import checked_password, csrf_token, current_principal, require
 from hub.console.i18n import pick
 from hub.errors import RabtError
 
 pages = Blueprint("pages", __name__)
+# every template isolates agency text through these (see hub.console.bidi)
+pages.add_app_template_filter(agency, "agency")
+pages.add_app_template_filter(payload, "payload")
+pages.add_app_template_filter(reveal_controls, "reveal_controls")
 
 
 def console():
