@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from hub.console.bidi import agency, payload, reveal_controls
-from hub.console.auth import checked_password, csrf_token, current_principal, require
-from hub.console.i18n import pick
+from hub.console.auth import checked_password, current_principal, end_session, require, start_session
 from hub.errors import RabtError
 
 pages = Blueprint("pages", __name__)
@@ -115,10 +114,7 @@ def login():
             minutes = math.ceil(g.throttled / 60)
             return render_template("login.html", throttled=minutes), 429, {"Retry-After": str(math.ceil(g.throttled))}
         if principal is not None:
-            lang = session.get("lang")
-            session.clear()  # a fresh session (and CSRF token) after login: no fixation
-            session.update(user=principal.name, lang=lang)
-            csrf_token()
+            start_session(principal)
             return redirect(_local(request.args.get("next")))
         failed = True
     return render_template("login.html", failed=failed), 401 if failed else 200
@@ -127,9 +123,7 @@ def login():
 @pages.post("/logout")
 @require("viewer", page=True)
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    session["lang"] = pick(lang)
+    end_session()
     return redirect(url_for("pages.login"))
 
 
