@@ -13,7 +13,8 @@ Layout under ``$RABT_HOME/pki``::
     agencies/<name>.key             development only: the simulator's own key
 
 Every file is written to a temporary name and renamed, and an existing file is
-never overwritten, so running ``init`` twice changes nothing.
+never overwritten, so running ``init`` twice changes nothing. Private keys are
+created with mode 0600 by the ``open`` itself (:mod:`hub.private_files`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.errors import ConfigError
+from hub.private_files import write_private
 
 KEY_TYPES = ("rsa", "ec")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
@@ -131,11 +133,12 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _write_new(path: Path, data: bytes, *, private: bool = False) -> None:
+    if private:  # mode 0600 from the open call on: a key is never readable by others, not even briefly
+        write_private(path, data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_bytes(data)
-    if private:
-        temporary.chmod(0o600)
     os.replace(temporary, path)
 
 

@@ -10,14 +10,14 @@ hashed (see :mod:`hub.console.users`).
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
 import click
 
 from hub.config import Settings
-from hub.console.users import ROLES, Users, new_token, users_path
+from hub.console.sessions import SESSIONS_FILE_NAME, SessionStore
+from hub.console.users import ROLES, Users, new_token, users_path, write_users_file
 from hub.errors import ConfigError
 
 _role_option = click.option("--role", type=click.Choice(ROLES), required=True, help="What the holder may do.")
@@ -70,18 +70,7 @@ def _load(path: Path) -> dict:
 
 
 def _write(path: Path, data: dict) -> None:
-    lines = ["# Rabt console users and API tokens (hashed). Edit with `rabt console user|token`.", ""]
-    for table in ("users", "tokens"):
-        for name, entry in sorted(data.get(table, {}).items()):
-            # JSON strings are valid TOML basic strings, so names in any script are quoted safely
-            lines.append(f"[{table}.{json.dumps(name, ensure_ascii=False)}]")
-            lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entry.items()]
-            lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_users_file(path, data)  # created 0600, then renamed into place
 
 
 @console.command("user")
@@ -101,7 +90,9 @@ def user(settings: Settings, name: str, role: str, password: str) -> None:
     data = _load(path)
     data.setdefault("users", {})[name] = {"role": role, "password": generate_password_hash(password)}
     _write(path, data)
-    click.echo(f"user {name} ({role}) saved in {path}")
+    # a new password or role ends the user's console sessions in every console process
+    ended = SessionStore(settings.home / SESSIONS_FILE_NAME).end_user(name)
+    click.echo(f"user {name} ({role}) saved in {path}; {ended} session(s) ended")
 
 
 @console.command("token")

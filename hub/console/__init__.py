@@ -35,6 +35,7 @@ from hub.console.health import health
 from hub.console.i18n import pick, translator
 from hub.console.pages import pages
 from hub.console.service import Console
+from hub.console.sessions import SESSIONS_FILE_NAME, install_sessions
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users, users_path
 
@@ -75,8 +76,9 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
     app = Flask("hub.console")
     app.config.update(config)
     app.config["SECRET_KEY"] = config.get("SECRET_KEY") or os.environ.get("RABT_CONSOLE_SECRET") or os.urandom(32)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Strict")
+    # set, not setdefault: Flask ships defaults for these keys, which made setdefault a no-op
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    install_sessions(app, config.get("SESSIONS_FILE") or hub.settings.home / SESSIONS_FILE_NAME)
     app.extensions["rabt_console"] = _state(hub, config)
     for blueprint in (api, pages, health):
         app.register_blueprint(blueprint)

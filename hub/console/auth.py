@@ -4,7 +4,8 @@ Three ways in, each giving a :class:`~hub.console.users.Principal`:
 
 * ``Authorization: Bearer <token>`` — scripts and Prometheus;
 * ``Authorization: Basic …`` — a user's password, for scripts or the browser;
-* the login form — a signed session cookie (the browser pages).
+* the login form — a signed session cookie naming a server-side session
+  (:mod:`hub.console.sessions`), for the browser pages.
 
 CSRF: a browser sends cookies and cached basic credentials to any site that
 asks it to, so a state-changing request authenticated that way must prove it
@@ -27,6 +28,7 @@ from collections.abc import Callable
 
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
+from hub.console.sessions import fingerprint, session_store
 from hub.console.users import Principal, Users
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,18 +68,25 @@ def _from_header(header: str) -> Principal | None:
 
 
 def checked_password(name: str, password: str) -> Principal | None:
-    """The user if the password is theirs; unchecked (None, ``g.throttled`` = seconds) after too many failures."""
+    """The user if the password is theirs; unchecked (None, ``g.throttled`` = seconds) after too many failures.
+
+    The try is reserved before the slow hash check, so concurrent guesses cannot
+    all pass the limit while the first ones are still being checked.
+    """
     throttle = current_app.extensions["rabt_console"].throttle
     key = (name.casefold(), request.remote_addr or "")
-    wait = throttle.wait(key)
+    wait = throttle.reserve(key)
     if wait > 0:
         g.throttled = wait
         return None
-    principal = users().check_password(name, password)
-    if principal is None:
-        throttle.failed(key)
-    else:
-        throttle.succeeded(key)
+    principal = None
+    try:
+        principal = users().check_password(name, password)
+    finally:  # an error in the check counts as a failure: it must not leak the reserved try
+        if principal is None:
+            throttle.failed(key)
+        else:
+            throttle.succeeded(key)
     return principal
 
 
@@ -89,11 +98,37 @@ def throttled_error():
     return response
 
 
+def start_session(principal: Principal) -> None:
+    """Log ``principal`` in: a fresh cookie session (no fixation) bound to a new server-side session."""
+    lang = session.get("lang")
+    session.clear()
+    password_hash, role = users().passwords[principal.name]
+    session.update(user=principal.name, sid=session_store().open(principal.name, fingerprint(password_hash, role)),
+                   lang=lang)
+    csrf_token()
+
+
+def end_session() -> None:
+    """Log out: the server-side session ends, so every copy of the cookie stops working."""
+    if isinstance(session.get("sid"), str):
+        session_store().end(session["sid"])
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 def _from_session() -> Principal | None:
-    name = session.get("user")
-    entry = users().passwords.get(name) if isinstance(name, str) else None
-    # the role comes from the users file on every request, so a revoked user is out at once
-    return Principal(name, entry[1], "session") if entry else None
+    name, session_id = session.get("user"), session.get("sid")
+    if not isinstance(name, str) or not isinstance(session_id, str):
+        return None
+    entry = users().passwords.get(name)
+    # the role comes from the users entry on every request; a changed password or role ends the session
+    if entry is None or not session_store().check(session_id, name, fingerprint(*entry)):
+        session.pop("user", None)
+        session.pop("sid", None)
+        return None
+    return Principal(name, entry[1], "session")
 
 
 def csrf_ok(principal: Principal) -> bool:

@@ -8,11 +8,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from hub.console.auth import checked_password, csrf_token, current_principal, require
-from hub.console.i18n import pick
+from hub.console.bidi import agency, payload, reveal_controls
+from hub.console.auth import checked_password, current_principal, end_session, require, start_session
 from hub.errors import RabtError
 
 pages = Blueprint("pages", __name__)
+# every template isolates agency text through these (see hub.console.bidi)
+pages.add_app_template_filter(agency, "agency")
+pages.add_app_template_filter(payload, "payload")
+pages.add_app_template_filter(reveal_controls, "reveal_controls")
 
 
 def console():
@@ -110,10 +114,7 @@ def login():
             minutes = math.ceil(g.throttled / 60)
             return render_template("login.html", throttled=minutes), 429, {"Retry-After": str(math.ceil(g.throttled))}
         if principal is not None:
-            lang = session.get("lang")
-            session.clear()  # a fresh session (and CSRF token) after login: no fixation
-            session.update(user=principal.name, lang=lang)
-            csrf_token()
+            start_session(principal)
             return redirect(_local(request.args.get("next")))
         failed = True
     return render_template("login.html", failed=failed), 401 if failed else 200
@@ -122,9 +123,7 @@ def login():
 @pages.post("/logout")
 @require("viewer", page=True)
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    session["lang"] = pick(lang)
+    end_session()
     return redirect(url_for("pages.login"))
 
 

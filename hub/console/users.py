@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import tomllib
@@ -30,6 +31,7 @@ from pathlib import Path
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hub.errors import ConfigError
+from hub.private_files import write_private
 
 #: roles from least to most powerful; each includes what the ones before it may do
 ROLES = ("viewer", "operator", "admin")
@@ -120,6 +122,22 @@ def users_path(home: Path, env: Mapping[str, str] | None = None) -> Path:
     """Where the users file is: ``RABT_CONSOLE_USERS`` or ``<home>/console-users.toml``."""
     env = os.environ if env is None else env
     return Path(env.get("RABT_CONSOLE_USERS") or home / USERS_FILE_NAME)
+
+
+def write_users_file(path: Path, data: Mapping) -> None:
+    """Save ``data`` (the TOML shape of the module docstring) to ``path``.
+
+    The file holds password hashes, so it is created with mode 0600 and renamed
+    into place (:func:`hub.private_files.write_private`), never chmod-ed later.
+    """
+    lines = ["# Rabt console users and API tokens (hashed). Edit with `rabt console user|token`.", ""]
+    for table in ("users", "tokens"):
+        for name, entry in sorted(data.get(table, {}).items()):
+            # JSON strings are valid TOML basic strings, so names in any script are quoted safely
+            lines.append(f"[{table}.{json.dumps(name, ensure_ascii=False)}]")
+            lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in entry.items()]
+            lines.append("")
+    write_private(path, "\n".join(lines).encode("utf-8"))
 
 
 def _table(data: Mapping, key: str, where: str) -> Mapping:

@@ -32,3 +32,18 @@ def test_names_guessed_once_are_forgotten_once_aged_out(monkeypatch):
     now[0] = 61.0
     throttle.failed(("one-more", "10.0.0.1"))
     assert len(throttle._failures) == 1
+
+
+def test_checks_in_flight_count_against_the_limit_until_settled():
+    now = [0.0]
+    throttle = LoginThrottle(limit=3, window=60.0, clock=lambda: now[0])
+    key = ("admin", "10.0.0.1")
+    assert [throttle.reserve(key) for _ in range(4)] == [0.0, 0.0, 0.0, module._IN_FLIGHT_WAIT]
+    throttle.succeeded(key)  # one check passed: its try is free again
+    assert throttle.reserve(key) == 0.0
+    for _ in range(3):
+        throttle.failed(key)
+    assert throttle.reserve(key) == 60.0  # three failures: the window, not the in-flight wait
+    assert throttle._in_flight == {}  # settled tries leave nothing behind
+    now[0] = 60.0
+    assert throttle.reserve(key) == 0.0 and throttle.wait(key) == 0.0

@@ -9,11 +9,15 @@
   const num = (v, digits) => (v === null || v === undefined) ? "\u2014" : (digits ? v.toFixed(digits) : String(v));
   const pct = (v) => (v === null || v === undefined) ? "\u2014" : (v * 100).toFixed(1) + "%";
 
+  // direction controls in agency text show as [U+202E] instead of reordering the page (as hub/console/bidi.py)
+  const reveal = (text) => String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g,
+    (c) => "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]");
+
   function cell(row, text, cls) {
     const td = document.createElement("td");
     td.className = cls || "";
     if (cls && cls.indexOf("num") === 0) { td.textContent = text; } else {
-      const bdi = document.createElement("bdi"); bdi.textContent = text; td.appendChild(bdi);
+      const bdi = document.createElement("bdi"); bdi.dir = "auto"; bdi.textContent = reveal(text); td.appendChild(bdi);
     }
     row.appendChild(td);
   }
@@ -41,7 +45,7 @@
     cell(tr, num(a.refused), "num refused");
     cell(tr, pct(a.error_rate), "num error_rate");
     cell(tr, a.circuit, "circuit " + a.circuit);
-    if (a.circuit_detail) tr.lastChild.title = a.circuit_detail;  // why there is no state
+    if (a.circuit_detail) tr.lastChild.title = reveal(a.circuit_detail);  // why there is no state
     return tr;
   }
 
