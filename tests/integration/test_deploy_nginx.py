@@ -50,9 +50,9 @@ def deployment(tmp_path_factory):
     rabt(env, "pki", "client", "police")
     pki, tls = PkiPaths(home / "pki"), TlsPaths(home / "pki")
     with open(home / "serve.log", "wb") as log:
-        hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "relay",
-                                "--role", "console", "--gateway-port", str(gateway), "--console-port", str(hub_console)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+        roles = ["--role", "gateway", "--role", "relay", "--role", "console"]
+        hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", *roles, "--gateway-port", str(gateway),
+                                "--console-port", str(hub_console)], env=env, stdout=log, stderr=subprocess.STDOUT)
     proxy = Nginx(home / "nginx", {
         "RABT_SERVER_NAME": "localhost", "RABT_AGENCY_LISTEN": f"127.0.0.1:{agencies}",
         "RABT_CONSOLE_LISTEN": f"127.0.0.1:{console}", "RABT_TLS_CERT": str(tls.server_cert),
@@ -118,7 +118,8 @@ def test_an_agency_with_its_client_certificate_gets_a_receipt(deployment):
 
 
 def test_without_a_client_certificate_nginx_refuses_before_the_hub(deployment):
-    answer = refused_by_nginx(agency_session(deployment["pki"], client=None), f"{deployment['public']}/soap/police?wsdl")
+    anonymous = agency_session(deployment["pki"], client=None)
+    answer = refused_by_nginx(anonymous, f"{deployment['public']}/soap/police?wsdl")
     assert "TLS:" in answer or "No required SSL certificate was sent" in answer
 
 
@@ -132,7 +133,8 @@ def test_a_client_certificate_from_another_ca_is_refused(deployment, tmp_path):
     assert "TLS:" in answer or "The SSL certificate error" in answer
 
 
-def served_addresses(session: requests.Session, url: str, headers: dict[str, str] | None = None) -> tuple[bytes, set[str]]:
+def served_addresses(session: requests.Session, url: str,
+                     headers: dict[str, str] | None = None) -> tuple[bytes, set[str]]:
     """The WSDL at ``url`` as served, and every soap:address and schemaLocation in it."""
     reply = session.get(url, headers=headers or {}, timeout=10)
     assert reply.status_code == 200, reply.text

@@ -72,8 +72,9 @@ def echo_app() -> Flask:
 def test_forwarded_client_and_scheme_are_believed_only_for_the_configured_hops():
     headers = {"X-Forwarded-For": "198.51.100.7, 192.0.2.1", "X-Forwarded-Proto": "https",
                "X-Forwarded-Host": "evil.example"}
-    direct = trust_proxies(echo_app(), 0).test_client().get("/", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    proxy = {"REMOTE_ADDR": "10.0.0.5"}
+    direct = trust_proxies(echo_app(), 0).test_client().get("/", headers=headers, environ_base=proxy)
     assert direct.json == {"client": "10.0.0.5", "scheme": "http", "host": "localhost"}
-    one = trust_proxies(echo_app(), 1).test_client().get("/", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    one = trust_proxies(echo_app(), 1).test_client().get("/", headers=headers, environ_base=proxy)
     # one proxy: only the address it appended is believed, not what the client wrote before it
     assert one.json == {"client": "192.0.2.1", "scheme": "https", "host": "localhost"}

@@ -8,6 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.errors import ConfigError
@@ -65,8 +66,6 @@ def test_a_signing_request_is_signed_and_no_key_is_made_here(pki):
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "whatever")])).sign(key, hashes.SHA256()))
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     cert = load_certificate(issue_client_certificate(pki, "commerce", csr_pem=csr.public_bytes(Encoding.PEM)))
     assert cert.public_key() == key.public_key()
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "commerce"  # not the CSR's name
