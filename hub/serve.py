@@ -65,8 +65,9 @@ class WsgiRole:
         self.grace = grace
         # waitress spools a whole request body (up to 1 GiB by default) to a temporary file
         # before the app sees it; past max_body it answers 413 instead, so nobody fills the disk.
+        # server_name: the app's own address is the configured host, never a request's Host header.
         self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt",
-                                    max_request_body_size=max_body)
+                                    max_request_body_size=max_body, server_name=host)
         self.endpoint = Endpoint(role, host, self.server.effective_port)
 
     def run(self, stop: threading.Event) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from hub.config import Settings
-from hub.pki import KEY_TYPES, init_pki, register_agency_certificate
+from hub.pki import (KEY_TYPES, init_pki, issue_client_certificate, issue_server_certificate,
+                     register_agency_certificate)
 from hub.registry import adapter_names
 
 #: parties that are not adapters but still sign: the licensing reference system
@@ -43,3 +44,31 @@ def register(settings: Settings, agency: str, certificate: Path, replace: bool) 
     """Pin a partner agency's certificate (PEM) in the trust store."""
     target = register_agency_certificate(settings.pki_dir, agency, certificate.read_bytes(), replace=replace)
     click.echo(f"registered {agency}: {target}")
+
+
+@pki.command("server")
+@click.option("--name", "names", multiple=True, required=True,
+              help="Host name or IP address partners connect to (repeatable), e.g. hub.example.om, 127.0.0.1.")
+@click.option("--key-type", type=click.Choice(KEY_TYPES), default="rsa", show_default=True)
+@click.option("--replace", is_flag=True, help="Renew: replace the current server certificate and key.")
+@click.pass_obj
+def server(settings: Settings, names: tuple[str, ...], key_type: str, replace: bool) -> None:
+    """Issue the TLS reverse proxy's server certificate (pki/tls/server.pem + .key) from the CA."""
+    target = issue_server_certificate(settings.pki_dir, list(names), key_type=key_type, replace=replace)
+    click.echo(f"server certificate for {', '.join(names)}: {target} (key beside it)")
+
+
+@pki.command("client")
+@click.argument("agency")
+@click.option("--csr", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The agency's certificate signing request (PEM): its key never leaves the agency.")
+@click.option("--key-type", type=click.Choice(KEY_TYPES), default="rsa", show_default=True,
+              help="Without --csr (development): the type of the key made here.")
+@click.option("--replace", is_flag=True, help="Renew: replace the agency's current client certificate.")
+@click.pass_obj
+def client(settings: Settings, agency: str, csr: Path | None, key_type: str, replace: bool) -> None:
+    """Issue an agency's TLS client certificate (pki/tls/clients/AGENCY.pem), which the proxy requires."""
+    target = issue_client_certificate(settings.pki_dir, agency, csr_pem=csr.read_bytes() if csr else None,
+                                      key_type=key_type, replace=replace)
+    made = "" if csr else " (key beside it: hand both to the agency over a secure channel)"
+    click.echo(f"client certificate for {agency}: {target}{made}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -13,6 +14,15 @@ from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
 GATEWAY_THREADS = 16
 
 
+def _proxy_config() -> dict:
+    """The reverse proxy's settings (RABT_PUBLIC_URL, RABT_TRUSTED_PROXY_HOPS), until Settings carries them."""
+    try:
+        hops = int(os.environ.get("RABT_TRUSTED_PROXY_HOPS") or 0)
+    except ValueError as exc:
+        raise click.ClickException(f"RABT_TRUSTED_PROXY_HOPS must be a whole number: {exc}") from exc
+    return {"PUBLIC_URL": os.environ.get("RABT_PUBLIC_URL") or None, "TRUSTED_PROXY_HOPS": hops}
+
+
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
                  console_port: int, grace: float) -> list:
     endpoints = []
@@ -21,8 +31,8 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
 
         # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-        gateway = WsgiRole("gateway", create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2}), host,
-                           gateway_port, threads=GATEWAY_THREADS, grace=grace,
+        app = create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2, **_proxy_config()})
+        gateway = WsgiRole("gateway", app, host, gateway_port, threads=GATEWAY_THREADS, grace=grace,
                            max_body=2 * hub.settings.xml_limits.max_bytes)
         supervisor.start("gateway", gateway.run)
         endpoints.append(gateway.endpoint)
@@ -39,8 +49,10 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
         supervisor.start("watcher", watcher_loop(hub))
     if "console" in roles:
         from hub.console import create_app as create_console
+        from hub.proxies import trust_proxies
 
-        console = WsgiRole("console", create_console(hub), host, console_port, grace=grace)
+        console_app = trust_proxies(create_console(hub), _proxy_config()["TRUSTED_PROXY_HOPS"])
+        console = WsgiRole("console", console_app, host, console_port, grace=grace)
         supervisor.start("console", console.run)
         endpoints.append(console.endpoint)
     return endpoints

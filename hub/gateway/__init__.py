@@ -24,6 +24,7 @@ from hub.bootstrap import Hub
 from hub.errors import RabtError
 from hub.gateway.faults import soap_fault
 from hub.gateway.inbound import InboundHandler
+from hub.proxies import trust_proxies
 from hub.soap import XML_CONTENT_TYPE, SoapFault, fault_envelope, wsdl_with_address
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,13 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
     ``config`` may set ``REPLY_TIMEOUT`` (seconds a request/reply operation waits
     for its answer) and ``MAX_WAITING_REPLIES`` (how many may wait at once; more
     are answered ``Server.Busy`` at once, so one-way pushes keep server threads).
+    Behind a reverse proxy, ``PUBLIC_URL`` is the address partners use (the only
+    one the WSDL advertises) and ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded
+    client address and scheme to believe (0, the default: none).
     """
     app = Flask("hub.gateway")
     app.config.update(config or {})
+    trust_proxies(app, int(app.config.get("TRUSTED_PROXY_HOPS") or 0))
     handler = InboundHandler(hub, reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
                              max_waiting=int(app.config.get("MAX_WAITING_REPLIES", 8)))
     limit = hub.settings.xml_limits.max_bytes
@@ -57,7 +62,8 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
             return Response(f"POST SOAP 1.1 requests here; the contract is at /soap/{agency}?wsdl\n",
                             content_type="text/plain")
         text = (adapter.schema_dir / adapter.gateway_wsdl).read_text(encoding="utf-8")
-        return _xml(wsdl_with_address(_absolute_schemas(text, agency), f"{request.host_url}soap/{agency}"))
+        base = _public_base(app)
+        return _xml(wsdl_with_address(_absolute_schemas(text, agency, base), f"{base}/soap/{agency}"))
 
     @app.get("/soap/<agency>/schemas/<name>")
     def schema(agency: str, name: str):
@@ -65,7 +71,7 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
         path = adapter.schema_dir / name
         if not _XSD_NAME.match(name) or not path.is_file():
             abort(404)
-        return _xml(_absolute_schemas(path.read_text(encoding="utf-8"), agency).encode("utf-8"))
+        return _xml(_absolute_schemas(path.read_text(encoding="utf-8"), agency, _public_base(app)).encode("utf-8"))
 
     @app.post("/soap/<agency>")
     def call(agency: str):
@@ -95,10 +101,29 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
     return app
 
 
-def _absolute_schemas(text: str, agency: str) -> str:
+def _public_base(app: Flask) -> str:
+    """The hub's address as partners should use it, without a trailing slash.
+
+    Never the request's ``Host`` header, which the client chooses: a forged one
+    would otherwise be served back inside the WSDL to whoever loads it next
+    through a cache. Without a configured ``PUBLIC_URL``, the server's own
+    listening address (``SERVER_NAME``/``SERVER_PORT``, set by the WSGI server).
+    """
+    public = app.config.get("PUBLIC_URL")
+    if public:
+        return str(public).rstrip("/")
+    environ = request.environ
+    original = environ.get("werkzeug.proxy_fix.orig", {})  # our own scheme, not the proxy's
+    scheme = original.get("wsgi.url_scheme", environ["wsgi.url_scheme"])
+    name = environ["SERVER_NAME"]
+    host = f"[{name}]" if ":" in name else name
+    return f"{scheme}://{host}:{environ['SERVER_PORT']}"
+
+
+def _absolute_schemas(text: str, agency: str, base: str) -> str:
     # Relative imports would resolve to /soap/<file>.xsd, shared by every agency.
-    base = f"{request.host_url}soap/{agency}/schemas/"
-    return _SCHEMA_LOCATION.sub(lambda m: f'schemaLocation="{base}{m.group(1)}"', text)
+    prefix = f"{base}/soap/{agency}/schemas/"
+    return _SCHEMA_LOCATION.sub(lambda m: f'schemaLocation="{prefix}{m.group(1)}"', text)
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
