@@ -179,6 +179,19 @@ class DropFolders:
                     os.unlink(sidecar)
         raise AssertionError("unreachable")
 
+    def head(self, folder: str, name: str, limit: int = 4096) -> bytes | None:
+        """The first ``limit`` bytes of ``folder/name`` (links not followed); None if it is not there."""
+        try:
+            fd = os.open(self._path(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            return os.read(fd, limit)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def back_to_inbox(self, path: Path) -> None:
         """Return a claimed file to the inbox (the hub could not store it right now)."""
         target = self._member("inbox", path.name)

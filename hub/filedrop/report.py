@@ -156,6 +156,23 @@ def report_text(outcome: Outcome) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+_RECEIPT_SHA256 = re.compile(rb'^ "sha256": "([0-9a-f]{64})"', re.MULTILINE)
+_RECEIPT_FIRST_MESSAGE = re.compile(rb'"message_id": "([^"\\]{1,100})"')
+
+
+def receipt_head(head: bytes) -> tuple[str, str | None] | None:
+    """(SHA-256, first hub message id) from the start of a receipt; None if it is not one.
+
+    Only the start is read: a month's wage file has a receipt of many
+    megabytes, and both values are among its first lines.
+    """
+    sha256 = _RECEIPT_SHA256.search(head)
+    if sha256 is None:
+        return None
+    first = _RECEIPT_FIRST_MESSAGE.search(head)
+    return sha256.group(1).decode(), first.group(1).decode("utf-8", "replace") if first else None
+
+
 #: one encoder for every value: ``json.dumps(..., ensure_ascii=False)`` builds a new one per call
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 

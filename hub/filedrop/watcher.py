@@ -33,7 +33,7 @@ from hub.filedrop.folders import Claim, DropFolders
 from hub.filedrop.names import DONE_MARKER, Action, decide, filed_name, in_flight, matching_drop
 from hub.filedrop.process import Prepared, Rejected
 from hub.filedrop.retries import Retries
-from hub.filedrop.report import Outcome, receipt_json, report_json, report_text
+from hub.filedrop.report import Outcome, receipt_head, receipt_json, report_json, report_text
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -246,9 +246,23 @@ class DropWatcher:
     def _read(self, prepared: Prepared) -> None:
         claim, drop, outcome = prepared.claim, prepared.drop, prepared.outcome
         prepared.data = process.inspect(claim, drop, outcome)
+        self._refuse_reused_name(prepared)
         prepared.items = process.read_items(claim, drop, outcome, self.keep_items)
         if prepared.items is not None and len(prepared.items) == 1 and prepared.data is None:
             prepared.data = claim.path.read_bytes()
+
+    def _refuse_reused_name(self, prepared: Prepared) -> None:
+        """A name accepted before for other content is refused: the same content is a repeat, receipted as one.
+
+        Taking it as a new file would send a second version under the name the
+        agency and the licensing side already know for the first.
+        """
+        outcome = prepared.outcome
+        earlier = receipt_head(self.folders[outcome.agency].head("done", outcome.name + ".receipt.json") or b"")
+        if earlier is not None and earlier[0] != outcome.sha256:
+            raise Rejected(f"conflict: a file named {outcome.name} with other content (SHA-256 {earlier[0]}) "
+                           f"was accepted before as hub message {earlier[1]} and more (done/{outcome.name}); "
+                           "drop a new file under a new name")
 
     def _check(self, prepared: Prepared) -> None:
         items, prepared.items = prepared.items, None

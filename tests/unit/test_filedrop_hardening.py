@@ -125,3 +125,17 @@ def test_a_scan_loop_over_an_unreadable_file_writes_a_bounded_number_of_refusals
         tries += [o.tries for o in watcher.scan_once()]
         clock.now += 0.1
     assert tries == [1, 2, 3] and len(pipeline.log.refusals()) == 1
+
+
+def test_a_name_accepted_before_with_other_content_is_refused_naming_the_earlier_file(root, watcher, pipeline):
+    drop(root, "ARR_1.txt", arrivals(2))
+    [first] = watcher.scan_once()
+    drop(root, "ARR_1.txt", arrivals(2))                 # the same content again: a repeat, receipted
+    [again] = watcher.scan_once()
+    assert again.status == "done" and again.duplicates == 2
+    drop(root, "ARR_1.txt", arrivals(2, start=7))        # other content under the name already used
+    [conflict] = watcher.scan_once()
+    assert conflict.status == "failed" and conflict.reason.startswith("conflict: ")
+    assert first.items[0].message_id in conflict.reason and first.sha256 in conflict.reason
+    assert "ARR_1.txt.report.json" in listing(root, "failed")
+    assert len(pipeline.log.unpublished()) == 2 and len(pipeline.log.refusals()) == 1
