@@ -29,11 +29,19 @@ from hub.adapter import Adapter, FileDrop
 from hub.config import Settings
 from hub.errors import ConflictingMessageError, MessageLogError, RabtError
 from hub.filedrop import process
+from hub.filedrop.filing import Filer
 from hub.filedrop.folders import Claim, DropFolders
-from hub.filedrop.names import DONE_MARKER, Action, decide, filed_name, in_flight, matching_drop
+from hub.filedrop.names import (
+    DONE_MARKER,
+    Action,
+    decide,
+    filed_name,
+    in_flight,
+    matching_drop,
+)
 from hub.filedrop.process import Prepared, Rejected
+from hub.filedrop.report import Outcome, receipt_json
 from hub.filedrop.retries import Retries
-from hub.filedrop.report import Outcome, receipt_head, receipt_json, report_json, report_text
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -66,6 +74,7 @@ class DropWatcher:
         self.keep_items = max(1, keep_items)
         self.progress = progress
         self.retries = retries or Retries()
+        self.filer = Filer(self.folders, self.retries, pipeline.log, self._tell)
         self._resumed: set[str] = set()
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
 
@@ -113,7 +122,6 @@ class DropWatcher:
 
     def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
                             limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
-        folders, drops = self.folders[agency], self.adapters[agency].file_drops
         tried: set[str] = set()  # a file put back (log down) is not taken again in the same scan
         taken = 0
         while limit is None or taken < limit:
@@ -127,7 +135,7 @@ class DropWatcher:
             try:
                 claimed = self._claim_one(agency, name, markers, outcomes)
             except OSError as exc:  # this file cannot be opened or moved; the others go on
-                outcomes.append(self._trouble(agency, name, f"could not open or move the file: {exc.strerror or exc}"))
+                outcomes.append(self.filer.trouble(agency, name, f"could not open or move the file: {exc.strerror or exc}"))
                 continue
             if claimed is not None:
                 taken += 1
@@ -144,7 +152,7 @@ class DropWatcher:
             # rename never replaces), so ``busy`` costs no extra look-up per file here.
         decision = decide(entry, drops, marker=name + DONE_MARKER in markers, require_marker=self.require_done_marker)
         if decision.action is Action.REJECT:
-            outcomes.append(self._reject_unread(agency, name, decision.reason))
+            outcomes.append(self.filer.reject_unread(agency, name, decision.reason))
         elif decision.action is Action.CLAIM:
             claim = folders.claim(name)
             if claim is not None:
@@ -170,48 +178,6 @@ class DropWatcher:
             markers = set(listed) if self.require_done_marker else set()
             self._listings[agency] = names, markers
         return names, markers
-
-    def _reject_unread(self, agency: str, name: str, reason: str) -> Outcome:
-        """Move a refused entry (a symlink, a wrong name…) to ``failed/`` without opening it.
-
-        OSError when it cannot be moved: the caller backs it off, and no
-        refusal is recorded for a try that changed nothing.
-        """
-        folders = self.folders[agency]
-        outcome = Outcome(agency, name, "failed", reason=reason)
-        try:
-            outcome.path = self._file_away(folders.inbox / name, "failed", outcome)
-        except FileNotFoundError:
-            outcome.reason += " (it disappeared before it could be moved)"
-        process.keep_refusal(self.pipeline.log, outcome, None)
-        self.retries.forget(agency, name)
-        self._tell(outcome)
-        return outcome
-
-    def _file_away(self, path: Path, folder: str, outcome: Outcome, sidecars: dict[str, bytes] | None = None) -> Path:
-        """``folders.finish`` under the file's own name, or a generated one the report names."""
-        safe = filed_name(outcome.name)
-        outcome.filed_as = None if safe == outcome.name else safe
-        return self.folders[outcome.agency].finish(path, folder, sidecars or _report(outcome), safe)
-
-    def _trouble(self, agency: str, name: str, reason: str) -> Outcome:
-        """A file that could not be opened or moved (it is in the inbox): back off, or set it aside."""
-        tries = self.retries.failed(agency, name)
-        outcome = Outcome(agency, name, "deferred", tries=tries,
-                          reason=f"{reason}; try {tries} of {self.retries.max_tries}")
-        if self.retries.exhausted(tries):
-            outcome.status = "quarantined"
-            try:
-                outcome.path = self._file_away(self.folders[agency].inbox / name, "quarantine", outcome)
-            except OSError as exc:
-                log.error("file drop: could not quarantine %s/%s: %s", agency, filed_name(name), exc)
-                outcome.status = "deferred"  # tried again, at the longest back-off
-            else:
-                self.retries.forget(agency, name, quarantined=True)
-                process.keep_refusal(self.pipeline.log, outcome, None)
-        log.warning("file drop: %s", outcome.summary())
-        self._tell(outcome)
-        return outcome
 
     def _run_batches(self, agency: str, claims: Iterable[tuple[Claim, FileDrop]]) -> list[Outcome]:
         """Claimed files in slices of ``batch_files``, each slice stage by stage.
@@ -246,23 +212,10 @@ class DropWatcher:
     def _read(self, prepared: Prepared) -> None:
         claim, drop, outcome = prepared.claim, prepared.drop, prepared.outcome
         prepared.data = process.inspect(claim, drop, outcome)
-        self._refuse_reused_name(prepared)
+        self.filer.refuse_reused_name(prepared.outcome)
         prepared.items = process.read_items(claim, drop, outcome, self.keep_items)
         if prepared.items is not None and len(prepared.items) == 1 and prepared.data is None:
             prepared.data = claim.path.read_bytes()
-
-    def _refuse_reused_name(self, prepared: Prepared) -> None:
-        """A name accepted before for other content is refused: the same content is a repeat, receipted as one.
-
-        Taking it as a new file would send a second version under the name the
-        agency and the licensing side already know for the first.
-        """
-        outcome = prepared.outcome
-        earlier = receipt_head(self.folders[outcome.agency].head("done", outcome.name + ".receipt.json") or b"")
-        if earlier is not None and earlier[0] != outcome.sha256:
-            raise Rejected(f"conflict: a file named {outcome.name} with other content (SHA-256 {earlier[0]}) "
-                           f"was accepted before as hub message {earlier[1]} and more (done/{outcome.name}); "
-                           "drop a new file under a new name")
 
     def _check(self, prepared: Prepared) -> None:
         items, prepared.items = prepared.items, None
@@ -304,7 +257,7 @@ class DropWatcher:
         outcome = prepared.outcome
         outcome.status = "done"
         try:
-            outcome.path = self._file_away(prepared.claim.path, "done", outcome,
+            outcome.path = self.filer.file_away(prepared.claim.path, "done", outcome,
                                            {".receipt.json": receipt_json(outcome)})
         except OSError as exc:  # stored, but not filed: back to the inbox, where the repeat gets its receipt
             return self._defer(prepared, f"could not move the file to done/: {exc.strerror or exc}", trouble=True)
@@ -319,7 +272,7 @@ class DropWatcher:
         if rejected.line and not outcome.errors:
             outcome.add_error(rejected.line, rejected.reason)
         try:
-            outcome.path = self._file_away(prepared.claim.path, "failed", outcome)
+            outcome.path = self.filer.file_away(prepared.claim.path, "failed", outcome)
         except OSError as exc:
             return self._defer(prepared, f"could not move the file to failed/: {exc.strerror or exc}", trouble=True)
         finally:
@@ -338,7 +291,7 @@ class DropWatcher:
         finally:
             prepared.claim.release()
         if trouble:
-            return self._trouble(outcome.agency, outcome.name, reason)
+            return self.filer.trouble(outcome.agency, outcome.name, reason)
         outcome.status, outcome.reason, outcome.items = "deferred", reason, []
         self._tell(outcome)
         return outcome
@@ -350,6 +303,3 @@ class DropWatcher:
             except Exception:  # a broken progress display must not lose files
                 log.exception("file drop: progress callback failed")
 
-
-def _report(outcome: Outcome) -> dict[str, bytes]:
-    return {".report.json": report_json(outcome), ".report.txt": report_text(outcome)}

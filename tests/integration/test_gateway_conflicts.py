@@ -7,12 +7,18 @@ Runs against the same real gateway (HTTP, both transports) as
 from __future__ import annotations
 
 import requests
+from test_gateway_police import (  # noqa: F401 - shared fixtures
+    SOAP,
+    call,
+    gateway,
+    new_msg_id,
+    police,
+    police_sample,
+    post,
+    signed_request,
+)
 
 from hub.xmlsafe import parse_xml
-
-from test_gateway_police import (  # noqa: F401 - shared fixtures
-    SOAP, call, gateway, new_msg_id, police, police_sample, post, signed_request,
-)
 
 
 def test_a_departure_reusing_an_arrivals_msg_id_is_a_conflict_naming_the_arrival(gateway, police):

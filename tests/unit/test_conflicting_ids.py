@@ -9,11 +9,11 @@ it is stored. Runs on SQLite and on the real PostgreSQL (``log_url``).
 from __future__ import annotations
 
 import pytest
+from test_group_commit import held_group, log_url, opened, outcome, record  # noqa: F401 - shared fixtures
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, InputError
 from hub.gateway.faults import fault_code, soap_fault
 from hub.messagelog import GroupCommitter
-from test_group_commit import held_group, log_url, opened, outcome, record  # noqa: F401 - shared fixtures
 
 
 def test_the_same_bytes_again_are_a_duplicate(opened):

@@ -11,11 +11,19 @@ import json
 import os
 
 import pytest
+from test_filedrop_watcher import (  # noqa: F401 - fixtures
+    ARRIVALS,
+    arrivals,
+    db_url,
+    drop,
+    listing,
+    pipeline,
+    root,
+)
 
 from hub.filedrop import DropWatcher
 from hub.filedrop.names import MAX_NAME_BYTES, NAME_LIMIT, filed_name
 from hub.filedrop.retries import Retries
-from test_filedrop_watcher import ARRIVALS, arrivals, db_url, drop, listing, pipeline, root  # noqa: F401 - fixtures
 
 LONG_ASCII = "ARR_" + "x" * 240 + ".txt"                   # 248 characters, 248 bytes
 LONG_ARABIC = "ARR_0" + "ع" * 119 + ".txt"                  # 128 characters, 247 bytes: sorts before ARR_1

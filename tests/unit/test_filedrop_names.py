@@ -6,7 +6,15 @@ import pytest
 
 from hub.adapter import FileDrop
 from hub.filedrop.names import (
-    MAX_NAME_BYTES, NAME_LIMIT, Action, Entry, decide, filed_name, fits, numbered_name, source_message_id,
+    MAX_NAME_BYTES,
+    NAME_LIMIT,
+    Action,
+    Entry,
+    decide,
+    filed_name,
+    fits,
+    numbered_name,
+    source_message_id,
 )
 from hub.filedrop.report import quoted
 
