@@ -14,7 +14,8 @@ router, the CLI) decide what to do from the class alone::
     │   │   ├── UnknownSignerError  signer not in the trust store
     │   │   └── CertificateError    certificate expired, not yet valid, not pinned
     │   ├── AccessDeniedError       agency may not send this message type
-    │   └── DuplicateMessageError   same agency message id seen before
+    │   ├── DuplicateMessageError   same agency message id seen before, same content
+    │   └── ConflictingMessageError same agency message id seen before, other content
     ├── TransportError              broker / queue trouble
     │   ├── BrokerUnavailableError  cannot reach the broker (recoverable)
     │   ├── PublishError            not confirmed, or unroutable
@@ -131,6 +132,21 @@ class DuplicateMessageError(InputError):
     """The same agency message was received before; ``first_message_id`` is the hub's id for it."""
 
     code = "duplicate"
+
+    def __init__(self, reason: str, *, first_message_id: str | None = None, **kw) -> None:
+        super().__init__(reason, **kw)
+        self.first_message_id = first_message_id
+
+
+class ConflictingMessageError(InputError):
+    """The agency reused a message id for different content (other bytes or another operation).
+
+    Not a repeat to be answered with the first receipt: that would drop the new
+    content without a trace. ``first_message_id`` is the hub's id of the message
+    that holds the id now (None when it is an earlier record of the same batch).
+    """
+
+    code = "conflict"
 
     def __init__(self, reason: str, *, first_message_id: str | None = None, **kw) -> None:
         super().__init__(reason, **kw)

@@ -4,6 +4,7 @@
                              processing/  claimed by exactly one watcher (atomic rename)
                              done/        accepted, with <name>.receipt.json
                              failed/      rejected, with <name>.report.json and .report.txt
+                             quarantine/  kept failing to open or move, with a report
 
 Every path is jailed to the drop root: agency names are checked, folder
 entries are taken by name from ``scandir`` (never a path from outside),
@@ -30,7 +31,7 @@ from pathlib import Path
 from hub.errors import ConfigError
 from hub.filedrop.names import DONE_MARKER, Entry, numbered_name
 
-SUBFOLDERS = ("inbox", "processing", "done", "failed")
+SUBFOLDERS = ("inbox", "processing", "done", "failed", "quarantine")
 _AGENCY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -57,7 +58,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class DropFolders:
-    """``root/<agency>/{inbox,processing,done,failed}``, created and checked."""
+    """``root/<agency>/{inbox,processing,done,failed,quarantine}``, created and checked."""
 
     root: Path
     agency: str
@@ -110,23 +111,35 @@ class DropFolders:
         return os.path.lexists(self._path(folder, name))
 
     def claim(self, name: str) -> Claim | None:
-        """Move ``inbox/name`` to ``processing/`` and lock it; None if another watcher was faster."""
+        """Move ``inbox/name`` to ``processing/`` and lock it; None if another watcher was faster.
+
+        OSError when the file cannot be moved or opened (permissions, say): it
+        is then back in the inbox, never left in ``processing/`` unheld.
+        """
         target = self._path("processing", name)
         try:
             rename_no_replace(self._path("inbox", name), target)
         except (FileNotFoundError, FileExistsError):
             return None  # another watcher took it, or a file of that name is still in processing/
+        try:
+            claim = self._held(target, strict=True)
+        except OSError:
+            self.back_to_inbox(Path(target))
+            raise
         self._discard_marker(name)
-        return self._held(target)
+        return claim
 
     def hold(self, name: str) -> Claim | None:
         """Open and lock ``processing/name``; None if it is locked, gone or not a plain file."""
         return self._held(self._path("processing", name))
 
-    def _held(self, path: str) -> Claim | None:
+    def _held(self, path: str, strict: bool = False) -> Claim | None:
+        """``path`` opened and locked; None if locked or swapped, or (unless ``strict``) unopenable."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
+            if strict:
+                raise
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -140,8 +153,10 @@ class DropFolders:
             return None
         return Claim(Path(path), fd)
 
-    def finish(self, path: Path, folder: str, sidecars: dict[str, bytes]) -> Path:
+    def finish(self, path: Path, folder: str, sidecars: dict[str, bytes], name: str | None = None) -> Path:
         """Move ``path`` into ``done/`` or ``failed/`` (numbered if the name is taken) with its sidecars.
+
+        ``name`` files it under another name than its own (one that cannot be used).
 
         Sidecars (``.receipt.json``, ``.report.txt``…) come first, each written
         whole and then linked under its name, so whoever watches the folder
@@ -151,7 +166,7 @@ class DropFolders:
         the next number.
         """
         for number in itertools.count(1):
-            target = self._path(folder, numbered_name(path.name, number))
+            target = self._path(folder, numbered_name(name or path.name, number))
             linked = []
             try:
                 for suffix, data in sidecars.items():
@@ -163,6 +178,19 @@ class DropFolders:
                 for sidecar in linked:
                     os.unlink(sidecar)
         raise AssertionError("unreachable")
+
+    def head(self, folder: str, name: str, limit: int = 4096) -> bytes | None:
+        """The first ``limit`` bytes of ``folder/name`` (links not followed); None if it is not there."""
+        try:
+            fd = os.open(self._path(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            return os.read(fd, limit)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def back_to_inbox(self, path: Path) -> None:
         """Return a claimed file to the inbox (the hub could not store it right now)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,17 @@ from hub.adapter import FileDrop
 #: suffixes of files that are still being written (or are only markers): never read
 IN_FLIGHT_SUFFIXES = (".tmp", ".part", ".done")
 DONE_MARKER = ".done"
-MAX_NAME = 200
+#: bytes a file system allows in one name (ext4, XFS, btrfs: 255 bytes, whatever the characters)
+NAME_LIMIT = 255
+#: the most the hub adds to a name it files: ``~<number>`` (up to 99,999 of one name),
+#: ``.receipt.json``, and the temporary ``..<name>.<sidecar>.<pid>.tmp.tmp`` a sidecar may be written
+#: through where the file system has no O_TMPFILE (``folders.write_new``; a pid has up to 7 digits)
+ADDED_BYTES = len("~99999") + len(".receipt.json") + len("...9999999.tmp.tmp")
+#: the longest name (in UTF-8 bytes) the hub files under its own name: every suffix still fits
+MAX_NAME_BYTES = NAME_LIMIT - ADDED_BYTES
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 _MAX_SOURCE_ID = 128
+_SAFE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
 class Action(enum.Enum):
@@ -78,8 +87,11 @@ def decide(entry: Entry, drops: Sequence[FileDrop], *, busy: bool = False,
     name = entry.name
     if in_flight(name):
         return Decision(Action.IGNORE, "being written, hidden or a marker")
-    if _UNSAFE.search(name) or len(name) > MAX_NAME:
-        return Decision(Action.REJECT, "file name has control characters, path separators or is too long")
+    if _UNSAFE.search(name):
+        return Decision(Action.REJECT, "file name has control characters or path separators")
+    if not fits(name):
+        return Decision(Action.REJECT, f"file name is {name_bytes(name)} bytes in UTF-8, over the limit "
+                                       f"of {MAX_NAME_BYTES} bytes; use a shorter name")
     if entry.kind == "symlink":
         return Decision(Action.REJECT, "symbolic links are refused: drop the file itself")
     if entry.kind != "file":
@@ -95,6 +107,39 @@ def decide(entry: Entry, drops: Sequence[FileDrop], *, busy: bool = False,
     if busy:
         return Decision(Action.WAIT, "a file of that name is still being processed")
     return Decision(Action.CLAIM, drop=drop)
+
+
+def name_bytes(name: str) -> int:
+    """Length of ``name`` as the file system counts it (bytes; an Arabic letter is two)."""
+    return len(os.fsencode(name))
+
+
+def fits(name: str) -> bool:
+    """Whether ``name`` and every name the hub derives from it stay within the file system's limit."""
+    return name_bytes(name) <= MAX_NAME_BYTES and _valid_text(name)
+
+
+def filed_name(name: str) -> str:
+    """The name ``name`` is filed under: itself when safe, else a generated one.
+
+    A name too long for the suffixes the hub adds, with control characters or
+    bytes that are not UTF-8, cannot be filed as it is; the generated name is
+    the same for the same original (``unnamed-<hash>``, keeping a short
+    extension), and the report quotes the original.
+    """
+    if fits(name) and not _UNSAFE.search(name) and name not in (".", ".."):
+        return name
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:20]
+    extension = _SAFE_EXTENSION.search(name)
+    return f"unnamed-{digest}{extension.group() if extension else ''}"
+
+
+def _valid_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # names with undecodable bytes hold surrogates here
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def source_message_id(file_sha256: str, source_id: str | None) -> str:

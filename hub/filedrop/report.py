@@ -3,18 +3,29 @@
 Accepted files get ``<name>.receipt.json``; rejected files get
 ``<name>.report.json`` for machines and ``<name>.report.txt`` for the
 person at the agency who has to fix the file. Both list every bad line
-(up to :data:`MAX_LISTED`) with the reason.
+(up to :data:`MAX_LISTED`) with the reason. A file that could not be
+filed under its own name (too long, control characters) is filed under a
+generated one, and its report quotes the original, escaped.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 #: bad lines listed one by one in a report; the rest are only counted
 MAX_LISTED = 1000
+#: characters a report shows escaped: controls, and the bidi controls that could reverse a line
+_HIDDEN = re.compile("[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def quoted(name: str) -> str:
+    """``name`` safe to print: control and bidi characters and undecodable bytes escaped."""
+    text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _HIDDEN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True)
@@ -38,10 +49,12 @@ class ItemReceipt:
 
 @dataclass
 class Outcome:
-    """The result of one file: ``done`` (accepted), ``failed`` (rejected) or ``deferred``.
+    """The result of one file: ``done`` (accepted), ``failed`` (rejected), ``deferred`` or ``quarantined``.
 
     ``deferred`` means the hub could not store the messages right now (the
-    message log was unavailable); the file went back to the inbox, untouched.
+    message log was unavailable), or could not open or move the file; it went
+    back to the inbox, untouched, and is tried again later. ``quarantined``:
+    it kept failing that way and was set aside in ``quarantine/``.
     """
 
     agency: str
@@ -56,6 +69,10 @@ class Outcome:
     items: list[ItemReceipt] = field(default_factory=list)
     path: Path | None = None
     """Where the file ended up (``done/…`` or ``failed/…``)."""
+    filed_as: str | None = None
+    """The generated name it was filed under, when its own name could not be used."""
+    tries: int = 0
+    """Attempts that failed to open or move the file (it is quarantined after a few)."""
     finished_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -76,16 +93,17 @@ class Outcome:
         if self.status == "done":
             return (f"done    {self.agency}/{self.name}: {len(self.items)} item(s), "
                     f"{self.new} new, {self.duplicates} duplicate(s)")
+        name = quoted(self.name)
         if self.status == "deferred":
-            return f"later   {self.agency}/{self.name}: {self.reason}"
+            return f"later   {self.agency}/{name}: {self.reason}"
         first = f"; line {self.errors[0].line}: {self.errors[0].reason}" if self.errors else ""
-        return f"failed  {self.agency}/{self.name}: {self.reason}{first}"
+        return f"{self.status:<7} {self.agency}/{name}: {self.reason}{first}"
 
 
 def receipt_json(outcome: Outcome) -> bytes:
     """The receipt of an accepted file."""
     document = {
-        "file": outcome.name, "agency": outcome.agency, "status": "accepted",
+        "file": quoted(outcome.name), "agency": outcome.agency, "status": "accepted",
         "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
         "counts": {"items": len(outcome.items), "new": outcome.new, "duplicates": outcome.duplicates},
         "duplicate": bool(outcome.items) and outcome.new == 0,
@@ -100,7 +118,9 @@ def receipt_json(outcome: Outcome) -> bytes:
 def report_json(outcome: Outcome) -> bytes:
     """The machine-readable rejection report."""
     document = {
-        "file": outcome.name, "agency": outcome.agency, "status": "rejected",
+        "file": quoted(outcome.name), "agency": outcome.agency,
+        "status": "quarantined" if outcome.status == "quarantined" else "rejected", "filed_as": outcome.filed_as,
+        "tries": outcome.tries,
         "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
         "reason": outcome.reason, "error_count": outcome.error_count,
         "errors": [asdict(error) for error in outcome.errors],
@@ -112,12 +132,15 @@ def report_json(outcome: Outcome) -> bytes:
 
 def report_text(outcome: Outcome) -> bytes:
     """The rejection report a person reads: what was wrong, line by line."""
+    result = "QUARANTINED" if outcome.status == "quarantined" else "REJECTED"
     lines = [
-        f"File:     {outcome.name}",
+        f"File:     {quoted(outcome.name)}",
         f"Agency:   {outcome.agency}",
-        "Result:   REJECTED - nothing from this file was accepted.",
+        f"Result:   {result} - nothing from this file was accepted.",
         f"Reason:   {outcome.reason}",
     ]
+    if outcome.filed_as:
+        lines.append(f"Filed as: {outcome.filed_as} (its own name cannot be used)")
     if outcome.sha256:
         lines.append(f"SHA-256:  {outcome.sha256}")
     if outcome.size is not None:
@@ -131,6 +154,23 @@ def report_text(outcome: Outcome) -> bytes:
             lines.append(f"  ... and {hidden} more")
     lines += ["", "Correct the file and drop it again under the same or a new name."]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+_RECEIPT_SHA256 = re.compile(rb'^ "sha256": "([0-9a-f]{64})"', re.MULTILINE)
+_RECEIPT_FIRST_MESSAGE = re.compile(rb'"message_id": "([^"\\]{1,100})"')
+
+
+def receipt_head(head: bytes) -> tuple[str, str | None] | None:
+    """(SHA-256, first hub message id) from the start of a receipt; None if it is not one.
+
+    Only the start is read: a month's wage file has a receipt of many
+    megabytes, and both values are among its first lines.
+    """
+    sha256 = _RECEIPT_SHA256.search(head)
+    if sha256 is None:
+        return None
+    first = _RECEIPT_FIRST_MESSAGE.search(head)
+    return sha256.group(1).decode(), first.group(1).decode("utf-8", "replace") if first else None
 
 
 #: one encoder for every value: ``json.dumps(..., ensure_ascii=False)`` builds a new one per call

@@ -10,7 +10,10 @@ folders: a file is claimed by an atomic rename, and a file in
 processed twice. Files left in ``processing/`` by a crash are resumed on
 start; the item ids derive from the file content, so a resumed file adds
 only what is missing. No exception escapes for a bad file: it ends in
-``failed/`` with a report.
+``failed/`` with a report, under a generated name when its own cannot be used.
+A file that cannot be opened or moved goes back to the inbox, is tried again
+after a back-off, and is set aside in ``quarantine/`` when it keeps failing
+(:mod:`hub.filedrop.retries`); it never holds up the other files of the scan.
 """
 
 from __future__ import annotations
@@ -24,12 +27,21 @@ from pathlib import Path
 
 from hub.adapter import Adapter, FileDrop
 from hub.config import Settings
-from hub.errors import MessageLogError, RabtError
+from hub.errors import ConflictingMessageError, MessageLogError, RabtError
 from hub.filedrop import process
+from hub.filedrop.filing import Filer
 from hub.filedrop.folders import Claim, DropFolders
-from hub.filedrop.names import DONE_MARKER, Action, decide, in_flight, matching_drop
+from hub.filedrop.names import (
+    DONE_MARKER,
+    Action,
+    decide,
+    filed_name,
+    in_flight,
+    matching_drop,
+)
 from hub.filedrop.process import Prepared, Rejected
-from hub.filedrop.report import Outcome, receipt_json, report_json, report_text
+from hub.filedrop.report import Outcome, receipt_json
+from hub.filedrop.retries import Retries
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -52,7 +64,7 @@ class DropWatcher:
 
     def __init__(self, settings: Settings | Path, adapters: Iterable[Adapter], pipeline: Pipeline, *,
                  require_done_marker: bool = False, batch_files: int = 32, keep_items: int = 500,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, retries: Retries | None = None) -> None:
         root = settings.drop_dir if isinstance(settings, Settings) else Path(settings)
         self.adapters = {a.name: a for a in adapters if a.file_drops}
         self.folders = {name: DropFolders.create(root, name) for name in self.adapters}
@@ -61,6 +73,8 @@ class DropWatcher:
         self.batch_files = max(1, batch_files)
         self.keep_items = max(1, keep_items)
         self.progress = progress
+        self.retries = retries or Retries()
+        self.filer = Filer(self.folders, self.retries, pipeline.log, self._tell)
         self._resumed: set[str] = set()
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
 
@@ -83,7 +97,8 @@ class DropWatcher:
             except (OSError, RabtError) as exc:  # the folders themselves are unusable: keep trying
                 log.error("file drop: scan failed: %s", exc)
                 handled = []
-            if not handled:
+            # the log being down puts every file back: scanning again at once would only spin
+            if all(outcome.status == "deferred" for outcome in handled):
                 stop.wait(interval)
 
     def _selected(self, agencies: Iterable[str] | None) -> list[str]:
@@ -107,7 +122,6 @@ class DropWatcher:
 
     def _claimed_from_inbox(self, agency: str, outcomes: list[Outcome],
                             limit: int | None) -> Iterable[tuple[Claim, FileDrop]]:
-        folders, drops = self.folders[agency], self.adapters[agency].file_drops
         tried: set[str] = set()  # a file put back (log down) is not taken again in the same scan
         taken = 0
         while limit is None or taken < limit:
@@ -116,20 +130,35 @@ class DropWatcher:
                 return  # nothing in the inbox this scan has not tried
             name = names.popleft()
             tried.add(name)
-            entry = None if in_flight(name) else folders.entry("inbox", name)
-            if entry is None:
-                continue  # being written, or taken by another watcher meanwhile
+            if in_flight(name) or not self.retries.due(agency, name):
+                continue  # being written, or backing off after failing
+            try:
+                claimed = self._claim_one(agency, name, markers, outcomes)
+            except OSError as exc:  # this file cannot be opened or moved; the others go on
+                outcomes.append(self.filer.trouble(agency, name, f"could not open or move the file: {exc.strerror or exc}"))
+                continue
+            if claimed is not None:
+                taken += 1
+                yield claimed
+
+    def _claim_one(self, agency: str, name: str, markers: set[str],
+                   outcomes: list[Outcome]) -> tuple[Claim, FileDrop] | None:
+        """Decide on one inbox name and claim it if it is to be read; OSError when it cannot be."""
+        folders, drops = self.folders[agency], self.adapters[agency].file_drops
+        entry = folders.entry("inbox", name)
+        if entry is None:
+            return None  # taken by another watcher meanwhile
             # A same-named file still in processing/ is caught by the claim itself (the
             # rename never replaces), so ``busy`` costs no extra look-up per file here.
-            decision = decide(entry, drops, marker=name + DONE_MARKER in markers,
-                              require_marker=self.require_done_marker)
-            if decision.action is Action.REJECT:
-                outcomes.append(self._reject_unread(agency, name, decision.reason))
-            elif decision.action is Action.CLAIM:
-                claim = folders.claim(name)
-                if claim is not None:
-                    taken += 1
-                    yield claim, decision.drop
+        decision = decide(entry, drops, marker=name + DONE_MARKER in markers, require_marker=self.require_done_marker)
+        if decision.action is Action.REJECT:
+            outcomes.append(self.filer.reject_unread(agency, name, decision.reason))
+        elif decision.action is Action.CLAIM:
+            claim = folders.claim(name)
+            if claim is not None:
+                self.retries.forget(agency, name)
+                return claim, decision.drop
+        return None
 
     def _backlog(self, agency: str, tried: set[str]) -> tuple[deque[str], set[str]]:
         """Inbox names not tried yet from the last listing, listing again once they are used up.
@@ -149,20 +178,6 @@ class DropWatcher:
             markers = set(listed) if self.require_done_marker else set()
             self._listings[agency] = names, markers
         return names, markers
-
-    def _reject_unread(self, agency: str, name: str, reason: str) -> Outcome:
-        """Move a refused entry (a symlink, a wrong name…) to ``failed/`` without opening it."""
-        folders = self.folders[agency]
-        outcome = Outcome(agency, name, "failed", reason=reason)
-        try:
-            outcome.path = folders.finish(folders.inbox / name, "failed", _report(outcome))
-        except FileNotFoundError:
-            outcome.reason += " (it disappeared before it could be moved)"
-        except OSError as exc:
-            log.error("file drop: could not move refused %s/%s: %s", agency, name, exc)
-        process.keep_refusal(self.pipeline.log, outcome, None)
-        self._tell(outcome)
-        return outcome
 
     def _run_batches(self, agency: str, claims: Iterable[tuple[Claim, FileDrop]]) -> list[Outcome]:
         """Claimed files in slices of ``batch_files``, each slice stage by stage.
@@ -197,6 +212,7 @@ class DropWatcher:
     def _read(self, prepared: Prepared) -> None:
         claim, drop, outcome = prepared.claim, prepared.drop, prepared.outcome
         prepared.data = process.inspect(claim, drop, outcome)
+        self.filer.refuse_reused_name(prepared.outcome)
         prepared.items = process.read_items(claim, drop, outcome, self.keep_items)
         if prepared.items is not None and len(prepared.items) == 1 and prepared.data is None:
             prepared.data = claim.path.read_bytes()
@@ -228,14 +244,23 @@ class DropWatcher:
             return [self._defer(p, f"message log unavailable: {exc.reason}") for p in files]
         except Rejected as rejected:  # a big file that read differently the second time
             return [self._fail(p, rejected) for p in files]
+        except ConflictingMessageError as exc:  # nothing stored: find the file it belongs to
+            if len(files) > 1:
+                return [o for p in files for o in self._stored([p], lambda p=p: process.commit(self.pipeline.log, [p]))]
+            return [self._fail(files[0], Rejected(f"{exc.code}: {exc.reason}"))]
+        except Exception:  # a bug must not strand the files in processing/ nor stop the watcher
+            log.exception("file drop: unexpected error storing %d file(s)", len(files))
+            return [self._defer(p, "internal error while storing; tried again later") for p in files]
         return [self._done(p) for p in files]
 
     def _done(self, prepared: Prepared) -> Outcome:
         outcome = prepared.outcome
         outcome.status = "done"
-        folders = self.folders[outcome.agency]
         try:
-            outcome.path = folders.finish(prepared.claim.path, "done", {".receipt.json": receipt_json(outcome)})
+            outcome.path = self.filer.file_away(prepared.claim.path, "done", outcome,
+                                           {".receipt.json": receipt_json(outcome)})
+        except OSError as exc:  # stored, but not filed: back to the inbox, where the repeat gets its receipt
+            return self._defer(prepared, f"could not move the file to done/: {exc.strerror or exc}", trouble=True)
         finally:
             prepared.claim.release()
         self._tell(outcome)
@@ -247,22 +272,27 @@ class DropWatcher:
         if rejected.line and not outcome.errors:
             outcome.add_error(rejected.line, rejected.reason)
         try:
-            outcome.path = self.folders[outcome.agency].finish(prepared.claim.path, "failed", _report(outcome))
+            outcome.path = self.filer.file_away(prepared.claim.path, "failed", outcome)
         except OSError as exc:
-            log.error("file drop: could not move %s to failed/: %s", outcome.name, exc)
+            return self._defer(prepared, f"could not move the file to failed/: {exc.strerror or exc}", trouble=True)
         finally:
             prepared.claim.release()
         process.keep_refusal(self.pipeline.log, outcome, prepared.data)
         self._tell(outcome)
         return outcome
 
-    def _defer(self, prepared: Prepared, reason: str) -> Outcome:
+    def _defer(self, prepared: Prepared, reason: str, *, trouble: bool = False) -> Outcome:
+        """Put a claimed file back in the inbox; with ``trouble`` it counts as a failed try (back-off)."""
         outcome = prepared.outcome
-        outcome.status, outcome.reason, outcome.items = "deferred", reason, []
         try:
             self.folders[outcome.agency].back_to_inbox(prepared.claim.path)
+        except OSError as exc:  # left in processing/: the next start resumes it
+            log.error("file drop: could not put %s back in the inbox: %s", filed_name(outcome.name), exc)
         finally:
             prepared.claim.release()
+        if trouble:
+            return self.filer.trouble(outcome.agency, outcome.name, reason)
+        outcome.status, outcome.reason, outcome.items = "deferred", reason, []
         self._tell(outcome)
         return outcome
 
@@ -273,6 +303,3 @@ class DropWatcher:
             except Exception:  # a broken progress display must not lose files
                 log.exception("file drop: progress callback failed")
 
-
-def _report(outcome: Outcome) -> dict[str, bytes]:
-    return {".report.json": report_json(outcome), ".report.txt": report_text(outcome)}

@@ -18,6 +18,7 @@ _FAULT_CODES: tuple[tuple[type[errors.RabtError], str], ...] = (
     (errors.SignatureError, "Client.Signature"),
     (errors.AccessDeniedError, "Client.NotAllowed"),
     (errors.MappingError, "Client.Mapping"),
+    (errors.ConflictingMessageError, "Client.Conflict"),
     (errors.InputError, "Client"),
     (errors.ReplyTimeoutError, "Server.Timeout"),
     (errors.BusyError, "Server.Busy"),

@@ -3,6 +3,12 @@
 Runs inside a write transaction that already holds the chain lock, so the
 duplicate check and the inserts are atomic with respect to every other
 writer; the unique key on (source_agency, source_message_id) backs it up.
+
+An agency id seen before is a *duplicate* only when the content is the same
+(same raw SHA-256, same message type): a retry, answered with the first
+receipt. The same id for other content is a *conflict*, refused loudly
+(ConflictingMessageError): answering it as a duplicate would drop the new
+content without a trace.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.errors import DuplicateMessageError, MessageLogError
+from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
 from hub.messagelog import chain
 from hub.messagelog.chain import HEADER_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
@@ -23,7 +29,7 @@ _m = messages
 # One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
 # table (a 2.8 GB scan per batch after a month of wage files); ``agency = ? AND id IN (…)``
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
-_BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id).where(
+_BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id, _m.c.raw_sha256, _m.c.message_type).where(
     _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id.in_(sa.bindparam("ids", expanding=True)))
 _TAKEN = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 
@@ -36,11 +42,15 @@ class BatchResult:
     """Hub message ids stored, in input order."""
 
     duplicates: list[DuplicateMessageError] = field(default_factory=list)
-    """One error per duplicate (``first_message_id`` names the earlier message)."""
+    """One error per duplicate (``first_message_id`` names the earlier message), in input order."""
 
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True) -> BatchResult:
-    """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``)."""
+    """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
+
+    Raises ConflictingMessageError, storing nothing, when a record reuses an
+    agency id for other content (stored before, or earlier in ``records``).
+    """
     for record in records:
         record.validate()
     _refuse_taken_ids(conn, records)
@@ -72,21 +82,45 @@ def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
     for record in records:
         if record.source_message_id is not None:
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
-    seen = {(agency, smid): mid for agency, ids in wanted.items()
-            for smid, mid in conn.execute(_BY_SOURCE, {"agency": agency, "ids": sorted(ids)})}
+    seen = {(agency, row.source_message_id): _Holder(row.message_id, row.raw_sha256, row.message_type, True)
+            for agency, ids in wanted.items() for row in conn.execute(_BY_SOURCE, {"agency": agency, "ids": sorted(ids)})}
     fresh, duplicates = [], []
     for record in records:
         key = (record.source_agency, record.source_message_id)
-        first = seen.get(key) if record.source_message_id is not None else None
-        if first is None:
+        holder = seen.get(key) if record.source_message_id is not None else None
+        if holder is None:
             fresh.append(record)
             if record.source_message_id is not None:
-                seen[key] = record.message_id  # a repeat later in the same batch is a duplicate too
+                # a repeat later in the same batch is a duplicate (or a conflict) too
+                seen[key] = _Holder(record.message_id, sha256_hex(record.raw), record.message_type, False)
             continue
+        holder.check(record)
         duplicates.append(DuplicateMessageError(
-            f"{record.source_agency} message {record.source_message_id!r} was already received as {first}",
-            first_message_id=first, agency=record.source_agency))
+            f"{record.source_agency} message {record.source_message_id!r} was already received as {holder.message_id}",
+            first_message_id=holder.message_id, agency=record.source_agency))
     return fresh, duplicates
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """The message that holds an agency id: stored before, or earlier in the batch being stored."""
+
+    message_id: str
+    raw_sha256: str
+    message_type: str
+    stored: bool
+
+    def check(self, record: Accepted) -> None:
+        """ConflictingMessageError unless ``record`` is the same content again."""
+        differs = [what for what, same in (("content", sha256_hex(record.raw) == self.raw_sha256),
+                                           ("message type", record.message_type == self.message_type)) if not same]
+        if not differs:
+            return
+        earlier = f"hub message {self.message_id}" if self.stored else "an earlier record of the same batch"
+        raise ConflictingMessageError(
+            f"{record.source_agency} message id {record.source_message_id!r} was already used for {earlier} "
+            f"({self.message_type}) with other {' and '.join(differs)}; a new message needs a new id",
+            first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
 def _entry(row: dict, now: str) -> ChainEntry:

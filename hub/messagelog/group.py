@@ -16,7 +16,7 @@ wait for; and under load a group is whatever queued during the previous
 commit, so it grows with the load by itself, with no timer to tune.
 
     committer = GroupCommitter(log)
-    message_id = committer.accept(record)         # DuplicateMessageError as before
+    message_id = committer.accept(record)         # DuplicateMessageError, ConflictingMessageError as before
     committer.mark_published([message_id])
 """
 
@@ -76,7 +76,9 @@ class GroupCommitter:
         """:meth:`MessageLog.accept` in a shared commit: the stored id, once it is durable.
 
         Raises DuplicateMessageError (with ``first_message_id``) for a repeat,
-        also of a record committed in the same group; MessageLogError for a
+        also of a record committed in the same group; ConflictingMessageError
+        when the id was used for other content (the group is then written
+        again record by record, so only that caller fails); MessageLogError for a
         malformed record (only its caller) or the database failing (every
         caller of that group).
         """

@@ -98,7 +98,9 @@ class MessageLog:
         With ``enqueue=False`` the caller sends the message itself (request/reply):
         it is logged but the relay never sees it, unless :meth:`enqueue` hands it
         over later. Raises DuplicateMessageError (with ``first_message_id``) when
-        the agency sent this message id before; nothing new is stored then.
+        the agency sent this message id before with the same content, and
+        ConflictingMessageError when it used the id for other content; nothing
+        new is stored then.
         """
         result = self.accept_many([record], enqueue=enqueue)
         if result.duplicates:
@@ -109,7 +111,8 @@ class MessageLog:
         """Store a batch (a wage file's records, say) in one transaction.
 
         Duplicates are left out and reported in the result; a malformed record
-        or a reused hub message id refuses the whole batch (MessageLogError).
+        or a reused hub message id refuses the whole batch (MessageLogError),
+        and so does an agency id reused for other content (ConflictingMessageError).
         """
         records = list(records)
         if not records:

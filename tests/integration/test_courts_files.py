@@ -16,6 +16,7 @@ from adapters.courts.files import read_court_batch
 from hub.access import AccessRights
 from hub.envelope import read_envelope
 from hub.filedrop import DropWatcher, source_message_id
+from hub.filedrop.process import raw_of
 from hub.mapping import Mappings
 from hub.messagelog import open_message_log
 from hub.pipeline import Inbound, Pipeline
@@ -140,10 +141,26 @@ def test_crashed_batch_resumes_with_nothing_doubled(root, pipeline):
     half = {}
     for item in items[: len(items) // 2]:  # what the crashed watcher had stored
         inbound = Inbound(agency="courts", system="labour-court", message_type="LabourCaseUpdate",
-                          destination="licensing", raw=etree.tostring(item.payload),
+                          destination="licensing", raw=raw_of(item, False, b""),  # as the watcher stores it
                           source_message_id=source_message_id(sha, item.source_id))
         half[item.source_id] = pipeline.accept(inbound, item.payload).message_id
     [outcome] = DropWatcher(root, [ADAPTER], pipeline).scan_once()
     assert outcome.status == "done" and len(outcome.items) == len(items)
     assert {i.source_id: i.message_id for i in outcome.items if i.duplicate} == half
     assert len(pipeline.log.unpublished(1000)) == len(items)
+
+
+def test_a_long_arabic_name_in_the_same_scan_never_strands_a_genuine_batch(root, watcher, pipeline):
+    summary = write_batches(POPULATION, DAY, inbox(root), per_file=4)
+    [genuine] = sorted(os.listdir(inbox(root)))[:1]
+    arabic = "LCB_" + "محكمة" * 24 + ".xml"  # 128 characters, 248 bytes: under any character limit
+    (inbox(root) / arabic).write_bytes((inbox(root) / genuine).read_bytes())
+    outcomes = {o.name: o for o in watcher.scan_once()}
+    assert outcomes[arabic].status == "failed" and "bytes in UTF-8" in outcomes[arabic].reason
+    assert all(o.status == "done" for name, o in outcomes.items() if name != arabic)
+    assert len(outcomes) == summary.files + 1
+    done, failed = set(os.listdir(root / "courts" / "done")), os.listdir(root / "courts" / "failed")
+    assert f"{genuine}.receipt.json" in done and os.listdir(root / "courts" / "processing") == []
+    report = json.loads((root / "courts" / "failed" / f"{outcomes[arabic].filed_as}.report.json").read_text())
+    assert report["file"] == arabic and len(failed) == 3
+    assert len(pipeline.log.unpublished(1000)) == summary.updates

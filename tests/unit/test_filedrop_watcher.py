@@ -279,7 +279,8 @@ def test_crash_mid_file_resumes_without_doubling(root, pipeline, trust_store, db
     first_ids = {}
     for item in list(read_arrivals(processing / "ARR_crash.txt"))[:3]:
         inbound = Inbound(agency="police", system="border", message_type="WorkerArrival", destination="licensing",
-                          raw=b"x", source_message_id=source_message_id(sha, item.source_id))
+                          raw=etree.tostring(item.payload, encoding="utf-8"),  # what the watcher stores per item
+                          source_message_id=source_message_id(sha, item.source_id))
         first_ids[item.line] = pipeline.accept(inbound, item.payload).message_id
     outcome = DropWatcher(root, [ARRIVALS], pipeline).scan_once()[0]
     assert outcome.status == "done" and len(outcome.items) == 6

@@ -181,7 +181,8 @@ def test_repeats_across_threads_are_answered_with_the_first_id(opened):
     log = opened()
     committer = GroupCommitter(log)
     # every thread sends the same 20 agency messages, each under its own hub id
-    calls = [lambda t=t: [outcome(lambda i=i: committer.accept(record(f"{t}-{i}", source_message_id=f"police-{i}")))
+    calls = [lambda t=t: [outcome(lambda i=i: committer.accept(record(f"{t}-{i}", source_message_id=f"police-{i}",
+                                                                      raw=record(i).raw)))
                           for i in range(20)] for t in range(THREADS)]
     results = in_threads(calls)
     stored = {m.source_message_id: m.message_id for m in log.find(limit=10_000)}
@@ -200,7 +201,7 @@ def test_repeats_across_threads_are_answered_with_the_first_id(opened):
 def test_a_repeat_within_one_group_is_a_duplicate_of_the_first(opened):
     log = opened(hold=True)
     committer = GroupCommitter(log)
-    rest = [lambda: committer.accept(record("a")), lambda: committer.accept(record("b", source_message_id="police-a")),
+    rest = [lambda: committer.accept(record("a")), lambda: committer.accept(record("b", source_message_id="police-a", raw=record("a").raw)),
             lambda: committer.accept(record("c"))]
     results = held_group(log, committer, lambda: committer.accept(record(0)), rest)
     assert results[:2] == ["msg-0", "msg-a"] and results[3] == "msg-c"

@@ -128,7 +128,7 @@ def test_a_direct_message_nobody_took_goes_to_the_relay_once(log):
 def test_duplicate_agency_message_is_refused_and_stores_nothing(log):
     log.accept(record(1))
     with pytest.raises(DuplicateMessageError) as caught:
-        log.accept(record(2, source_message_id="police-1"))
+        log.accept(record(2, source_message_id="police-1", raw=record(1).raw))  # the same content again
     assert caught.value.first_message_id == "msg-1" and caught.value.agency == "police"
     assert log.get("msg-2") is None and len(log.unpublished(10)) == 1
     assert log.stats().chain_records == 1
@@ -414,7 +414,8 @@ def test_a_log_of_the_earlier_layout_is_refused_with_its_reason(tmp_path):
 
 def test_accept_many_stores_a_batch_and_reports_duplicates(log):
     log.accept(record(1))
-    batch = [record(2), record(3, source_message_id="police-1"), record(4), record(5, source_message_id="police-4")]
+    batch = [record(2), record(3, source_message_id="police-1", raw=record(1).raw), record(4),
+             record(5, source_message_id="police-4", raw=record(4).raw)]
     result = log.accept_many(batch)
     assert result.stored == ["msg-2", "msg-4"]
     assert [d.first_message_id for d in result.duplicates] == ["msg-1", "msg-4"]
