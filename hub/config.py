@@ -227,7 +227,7 @@ def config_source(env: Mapping[str, str] | None = None) -> ConfigSource:
     named = env.get("RABT_CONFIG")
     if named:
         return read_source(env, Path(named).expanduser(), required=True)
-    local = Path(CONFIG_FILE_NAME)
+    local = Path(CONFIG_FILE_NAME).resolve()
     return read_source(env, local if local.is_file() else None, required=False)
 
 
