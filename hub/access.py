@@ -1,6 +1,7 @@
 """Access rights, kept as data in ``access.toml``: who may send which message type.
 
-The operator owns this file; an agency that is not listed may send nothing,
+The operator owns this file (``RABT_ACCESS_FILE``; the default ships with
+the adapters); an agency that is not listed may send nothing,
 and a message type not listed for it is refused with a SOAP Fault or a
 rejection report naming both.
 """
@@ -11,9 +12,15 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub import resources
 from hub.errors import ConfigError
 
-DEFAULT_ACCESS_FILE = Path(__file__).resolve().parent.parent / "access.toml"
+
+def __getattr__(name: str) -> Path:
+    # DEFAULT_ACCESS_FILE is looked up on use: the shipped default comes from an entry point.
+    if name == "DEFAULT_ACCESS_FILE":
+        return resources.default_file("access")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,9 @@ class AccessRights:
     may_send_types: dict[str, frozenset[str]]
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_ACCESS_FILE) -> AccessRights:
+    def load(cls, path: Path | None = None) -> AccessRights:
+        """Read ``path`` (``RABT_ACCESS_FILE``), or the default shipped with the adapters."""
+        path = Path(path) if path else resources.default_file("access")
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from lxml import etree
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-AGENCY_SCHEMAS = PROJECT_ROOT / "schemas" / "agencies"
+from hub import resources
+
+#: the agencies' contracts (``<agency>/*.wsdl``, ``*.xsd``), a package resource
+AGENCY_SCHEMAS = resources.agency_schemas()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Wires the production defaults in one place (STYLE 1); tests pass fakes instead.
+"""Wires the production defaults in one place, so only the entry points know every part; tests pass fakes instead.
 
     hub = bootstrap(Settings.from_env())
     hub.pipeline.accept(inbound, payload)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub import resources
 from hub.errors import ConfigError, SchemaError
 
 NAMESPACE = "urn:rabt:canonical:v1"
@@ -41,8 +42,8 @@ _local = threading.local()
 
 
 def schema_dir() -> Path:
-    """Folder of the v1 canonical XSD files inside the project."""
-    return Path(__file__).resolve().parents[1] / "schemas" / "canonical" / "v1"
+    """Folder of the v1 canonical XSD files (a package resource)."""
+    return resources.canonical_schemas()
 
 
 def _schema_parser() -> etree.XMLParser:

@@ -20,17 +20,17 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub import resources
 from hub.errors import ConfigError, MappingError
 
-DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 _SAFE_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
 class Mappings:
     """The mapping files under one folder, compiled on first use."""
 
-    def __init__(self, root: Path = DEFAULT_MAPPINGS_DIR) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root else resources.mappings()
         self._local = threading.local()
 
     def path(self, agency: str, message_type: str) -> Path:

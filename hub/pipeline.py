@@ -2,7 +2,7 @@
 
     verify (if signed) → access check → map → validate → envelope → sign → log
 
-Plain functions and one small class wired with its parts (STYLE 1): every
+Plain functions and one small class wired with its parts passed in: every
 channel — the SOAP gateway, the file-drop watcher, adapter workers handling
 an agency's answer — calls :meth:`Pipeline.accept` and gets the same checks.
 Publishing is the outbox relay's job: a message is safe once ``accept``

@@ -1,6 +1,7 @@
 """Routes kept as data: the exchange, one queue per destination, retry policy.
 
-The topology is read from ``routes.toml`` (project root) so adding an agency
+The topology is read from ``routes.toml`` (``RABT_ROUTES_FILE``; the default
+ships with the adapters) so adding an agency
 is a line in a data file, never an edit here. ``Routes.with_prefix`` renames
 the exchange and queues so test runs and tenants never collide on one broker.
 """
@@ -12,10 +13,9 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hub import resources
 from hub.errors import ConfigError
 
-#: routes.toml beside the ``hub`` package (the project root)
-DEFAULT_ROUTES_FILE = Path(__file__).resolve().parent.parent / "routes.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
@@ -107,7 +107,7 @@ class Routes:
 
 def load_routes(path: str | Path | None = None) -> Routes:
     """Read ``routes.toml``; a missing file or a bad value is a ConfigError naming it."""
-    path = Path(path) if path else DEFAULT_ROUTES_FILE
+    path = Path(path) if path else resources.default_file("routes")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

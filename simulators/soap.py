@@ -28,11 +28,13 @@ from flask import Flask, Response, abort, request
 from lxml import etree
 
 from hub.config import XmlLimits
+from hub.resources import agency_schemas
 from hub.soap import XML_CONTENT_TYPE, SoapFault, envelope, fault_envelope, parse_request, service_error, wsdl_with_address
 from simulators.faults import FaultInjector, injector_from_config, install_admin_routes
 from simulators.population import Population, PopulationSpec
 
-AGENCY_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "agencies"
+#: the same contracts the hub serves and its zeep clients load: one copy
+AGENCY_SCHEMAS = agency_schemas()
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from hub.config import Settings
+from hub.config import load_settings
 from hub.errors import RabtError
 
 #: "module:attribute" of every top-level command or group, in help order
@@ -35,6 +35,7 @@ COMMANDS = [
     "hub.cli.demo:demo",
     "hub.cli.mapcmd:map_file",
     "hub.cli.adapter:adapter",
+    "hub.cli.config:config",
 ]
 
 
@@ -50,10 +51,15 @@ class RabtGroup(click.Group):
 
 
 @click.group(cls=RabtGroup)
+@click.version_option(package_name="rabt", prog_name="rabt")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """Rabt, the inter-agency integration hub."""
-    ctx.obj = Settings.from_env()
+    """Rabt, the inter-agency integration hub.
+
+    Settings come from rabt.toml ($RABT_CONFIG, else ./rabt.toml) with RABT_*
+    environment variables overriding it; see ``rabt config show``.
+    """
+    ctx.obj = load_settings()
 
 
 def _register(group: click.Group) -> None:

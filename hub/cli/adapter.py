@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from hub.adapter import PROJECT_ROOT
-
 _NEXT = """\
 next:
   pip install -e .        # refresh the entry points: the hub then finds {name!r} by name
@@ -25,13 +23,13 @@ def adapter() -> None:
 @adapter.command("new")
 @click.argument("name")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-              help="Project root to write into (default: this checkout).")
+              help="Project root to write into (default: the current folder, which must be a checkout).")
 @click.option("--title", help="The agency's full name, for the Adapter and the docs (default: NAME).")
 def new(name: str, root: Path | None, title: str | None) -> None:
     """Scaffold agency NAME: adapter, mapping, schema, simulator, sample and tests, registered by entry point."""
     from hub.scaffold import scaffold_adapter
 
-    done = scaffold_adapter(root or PROJECT_ROOT, name, title)
+    done = scaffold_adapter(root or Path.cwd(), name, title)
     for path in done.files:
         click.echo(f"created  {path.relative_to(done.root)}")
     for path in done.edits:

@@ -39,7 +39,7 @@ def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
     hub = bootstrap(settings)
     app = create_app(hub)
     if not app.extensions["rabt_console"].users.passwords and not app.extensions["rabt_console"].users.tokens:
-        click.echo(f"rabt: warning: no console users in {users_path(settings.home)}; "
+        click.echo(f"rabt: warning: no console users in {users_path(settings.home, settings.console.users_file)}; "
                    "add one with `rabt console user NAME --role admin`", err=True)
     click.echo(f"rabt console on http://{host}:{port}/", err=True)
     try:
@@ -86,7 +86,7 @@ def user(settings: Settings, name: str, role: str, password: str) -> None:
         raise ConfigError("a user name must be non-empty and contain no ':'")
     if len(password) < 12:
         raise ConfigError("a console password needs at least 12 characters")
-    path = users_path(settings.home)
+    path = users_path(settings.home, settings.console.users_file)
     data = _load(path)
     data.setdefault("users", {})[name] = {"role": role, "password": generate_password_hash(password)}
     _write(path, data)
@@ -101,7 +101,7 @@ def user(settings: Settings, name: str, role: str, password: str) -> None:
 @click.pass_obj
 def token(settings: Settings, name: str, role: str) -> None:
     """Create an API token (printed once; only its hash is kept)."""
-    path = users_path(settings.home)
+    path = users_path(settings.home, settings.console.users_file)
     data = _load(path)
     secret, digest = new_token()
     data.setdefault("tokens", {})[name] = {"role": role, "sha256": digest}

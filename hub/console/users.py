@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -118,10 +117,10 @@ class Users:
         return None
 
 
-def users_path(home: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Where the users file is: ``RABT_CONSOLE_USERS`` or ``<home>/console-users.toml``."""
-    env = os.environ if env is None else env
-    return Path(env.get("RABT_CONSOLE_USERS") or home / USERS_FILE_NAME)
+def users_path(home: Path, configured: Path | None = None) -> Path:
+    """Where the users file is: the configured one (``settings.console.users_file``) or
+    ``<home>/console-users.toml``."""
+    return Path(configured) if configured else home / USERS_FILE_NAME
 
 
 def write_users_file(path: Path, data: Mapping) -> None:

@@ -1,4 +1,4 @@
-"""File drops, done the way Camel does them (STYLE 9).
+"""File drops, done the way Camel does them: write then rename, claim by atomic move.
 
 An agency writes ``$RABT_HOME/drop/<agency>/inbox/<name>`` (temporary name,
 then rename); the :class:`DropWatcher` claims it by atomic rename into

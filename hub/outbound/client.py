@@ -1,6 +1,6 @@
 """One agency SOAP service, called through zeep with raw XML in and out.
 
-zeep does what it is good at, through its hooks (STYLE 10): it loads the
+zeep does what it is good at, through its public hooks, never a subclass: it loads the
 agency's WSDL from the local contract file (``schemas/agencies/<agency>/``,
 the copy the simulators serve), finds the binding, the operation's
 SOAPAction and body elements, owns the HTTP session and its timeouts, runs
@@ -15,7 +15,7 @@ rather than zeep's object (de)serialization, which would turn the mapping's
 XML into Python objects and back. The response is parsed by the hub's one
 hardened parser, never by zeep's.
 
-Every requests/zeep exception is translated here (STYLE 6), see
+Every requests/zeep exception is translated here, at the boundary, see
 :data:`REQUESTS_ERRORS`.
 """
 

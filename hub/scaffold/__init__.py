@@ -23,6 +23,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from lxml import etree
@@ -30,7 +31,10 @@ from lxml import etree
 from hub.errors import ConfigError, InputError
 from hub.scaffold import register
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: the template tree, shipped as package data of ``hub``
+TEMPLATES = Path(str(resources.files("hub.scaffold") / "templates"))
+#: the default access rights, shipped beside the adapters (relative to the project root)
+ACCESS_FILE = "adapters/access.toml"
 #: canonical types the scaffolded exchange produces (granted in access.toml)
 MESSAGE_TYPES = ("WorkerDeparture",)
 #: parties that exist without an adapter package
@@ -135,7 +139,7 @@ def _checked(target: Path, text: str) -> str:
 
 
 def _check_project(root: Path) -> None:
-    needed = ("pyproject.toml", "access.toml", "adapters", "mappings", "schemas/agencies", "simulators/registry.py")
+    needed = ("pyproject.toml", ACCESS_FILE, "adapters", "mappings", "schemas/agencies", "simulators/registry.py")
     missing = [part for part in needed if not (root / part).exists()]
     if missing:
         raise ConfigError(f"{root} is not a Rabt project root (missing {', '.join(missing)})")
@@ -151,7 +155,7 @@ def _check_unused(root: Path, name: str) -> None:
 
 
 def _registrations(root: Path, name: str, title: str) -> dict[Path, str]:
-    pyproject, access = root / "pyproject.toml", root / "access.toml"
+    pyproject, access = root / "pyproject.toml", root / ACCESS_FILE
     simulators = root / "simulators" / "registry.py"
     return {
         pyproject: register.add_entry_point(pyproject.read_text(encoding="utf-8"), name),

@@ -6,7 +6,7 @@ Pure text in, text out (the caller writes), each result re-read to prove it:
   ``[project.entry-points."rabt.adapters"]``, the group :mod:`hub.registry` reads.
   Entry points live in the installed metadata, so ``pip install -e .`` makes it
   effective — the same way an adapter shipped as its own distribution registers;
-* ``access.toml`` — what the new agency may send (the operator owns this file);
+* ``adapters/access.toml`` — what the new agency may send (the operator owns this file);
 * ``simulators/registry.py`` — a ``SimulatorEntry`` on the next free port, so
   ``rabt simulate <name>`` runs it.
 """

@@ -2,7 +2,7 @@
 
 A transport publishes canonical messages to the topic exchange, hands each
 delivery to a handler, and decides from the handler's outcome alone what
-happens next (STYLE 4):
+happens next, so the router never needs to know the backend:
 
     handler returns                         → ack
     RabtError(recoverable=True) or one of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.config import Settings, config_source, load_settings
+from hub.configsource import ConfigSource
 from hub.errors import AgencyUnavailableError, ConfigError
 from simulators.licensing import rules
 
@@ -39,17 +40,22 @@ class LicensingConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LicensingConfig:
-        """Build from ``RABT_*`` variables (``os.environ`` by default)."""
-        env = os.environ if env is None else env
+        """Build from the hub's settings sources (:func:`hub.config.config_source`): the environment
+        (``os.environ`` by default) over rabt.toml, whose ``[licensing]`` table holds this system's own."""
+        return cls.from_source(config_source(env), load_settings(env))
+
+    @classmethod
+    def from_source(cls, source: ConfigSource, settings: Settings) -> LicensingConfig:
+        """The hub's shared settings (home, broker, routes) plus licensing's ``RABT_LICENSING_*`` values."""
         try:
-            threshold = Decimal(env.get("RABT_LICENSING_INCOME_THRESHOLD", "600.000"))
-            timeout = float(env.get("RABT_LICENSING_REPLY_TIMEOUT", "10"))
-        except (InvalidOperation, ValueError) as exc:
-            raise ConfigError(f"RABT_LICENSING_INCOME_THRESHOLD / _REPLY_TIMEOUT must be numbers: {exc}") from exc
-        return cls(home=Path(env.get("RABT_HOME") or "var").expanduser(),
-                   database_url=env.get("RABT_LICENSING_DATABASE_URL", ""),
-                   broker_url=env.get("RABT_BROKER_URL", ""), reply_timeout=timeout,
-                   routes_file=Path(env["RABT_ROUTES_FILE"]) if env.get("RABT_ROUTES_FILE") else None,
+            threshold = Decimal(source.text("RABT_LICENSING_INCOME_THRESHOLD", "income_threshold", "licensing")
+                                or "600.000")
+        except InvalidOperation as exc:
+            raise ConfigError(f"RABT_LICENSING_INCOME_THRESHOLD must be a number: {exc}") from exc
+        return cls(home=settings.home, broker_url=settings.broker_url, routes_file=settings.routes_file,
+                   database_url=source.secret("RABT_LICENSING_DATABASE_URL", "database_url", "licensing"),
+                   reply_timeout=source.number("RABT_LICENSING_REPLY_TIMEOUT", "reply_timeout", float,
+                                               cls.reply_timeout, "licensing"),
                    policy=rules.Policy(income_threshold=threshold))
 
     @classmethod

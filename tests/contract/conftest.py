@@ -1,4 +1,4 @@
-"""One fixture, ``backend``, parametrised over every transport (STYLE 8).
+"""One fixture, ``backend``, parametrised over every transport, so they cannot drift apart.
 
 Each test gets its own exchange/queue prefix on RabbitMQ (deleted afterwards)
 and its own SQLite file, so runs never see each other's messages.

@@ -4,6 +4,7 @@ figures, rates, the action log, labels, and the ``rabt console`` access commands
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -54,8 +55,8 @@ def test_malformed_users_file_is_a_config_error(tmp_path, text, match):
 def test_missing_users_file_lets_nobody_in(tmp_path):
     users = Users.load(tmp_path / "absent.toml")
     assert users.passwords == {} and users.tokens == {}
-    assert users_path(tmp_path, {}) == tmp_path / "console-users.toml"
-    assert users_path(tmp_path, {"RABT_CONSOLE_USERS": "/etc/rabt/u.toml"}).as_posix() == "/etc/rabt/u.toml"
+    assert users_path(tmp_path) == tmp_path / "console-users.toml"
+    assert users_path(tmp_path, Path("/etc/rabt/u.toml")).as_posix() == "/etc/rabt/u.toml"
 
 
 def test_cli_adds_users_and_tokens_hashed(tmp_path):

@@ -1,4 +1,4 @@
-"""Every library exception the outbound client catches is translated to a hub error (STYLE 6)."""
+"""Every library exception the outbound client catches is translated to a hub error at that one boundary."""
 
 from __future__ import annotations
 

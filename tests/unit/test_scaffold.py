@@ -22,7 +22,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def root(tmp_path) -> Path:
     """A small project root: the real data files, and the police already there."""
-    for name in ("pyproject.toml", "access.toml", "simulators/registry.py"):
+    for name in ("pyproject.toml", "adapters/access.toml", "simulators/registry.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT / name, tmp_path / name)
     for folder in ("adapters/police", "mappings/police", "schemas/agencies/police"):
@@ -71,7 +71,7 @@ def test_cli_refuses_with_one_line_and_writes_nothing(root, args, reason):
 
 def test_a_directory_that_is_not_the_project_is_refused(tmp_path):
     result = rabt("health", "--root", tmp_path)
-    assert result.returncode == 1 and "is not a Rabt project root (missing pyproject.toml, access.toml" in result.stderr
+    assert result.returncode == 1 and "is not a Rabt project root (missing pyproject.toml, adapters/access.toml" in result.stderr
 
 
 def test_a_name_registered_in_pyproject_is_refused_even_without_its_folders(root):
@@ -104,7 +104,7 @@ def test_entry_point_is_added_to_the_adapters_group_and_nothing_else_changes():
 
 
 def test_access_rights_are_added_once():
-    text = (PROJECT / "access.toml").read_text(encoding="utf-8")
+    text = (PROJECT / "adapters" / "access.toml").read_text(encoding="utf-8")
     updated = register.add_access(text, "health", ("WorkerDeparture",), "Ministry of Health")
     assert tomllib.loads(updated)["health"] == {"may_send": ["WorkerDeparture"]}
     assert {k: v for k, v in tomllib.loads(updated).items() if k != "health"} == tomllib.loads(text)
@@ -144,4 +144,4 @@ def test_plan_renders_every_template_with_no_placeholder_left(root):
         assert "{{" not in text.replace("{{{NS}}}", ""), path
     assert "class RoadTransportMessages" in planned.files[root / "simulators/road_transport/messages.py"]
     assert "ROAD-TRANSPORT-DEP-000001" in planned.files[root / "tests/samples/road_transport/SubmitDeparture.xml"]
-    assert set(planned.edits) == {root / "pyproject.toml", root / "access.toml", root / "simulators/registry.py"}
+    assert set(planned.edits) == {root / "pyproject.toml", root / "adapters/access.toml", root / "simulators/registry.py"}

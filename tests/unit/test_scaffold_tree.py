@@ -2,7 +2,7 @@
 
 The copy holds the hub, the adapters, simulators, mappings, schemas, data files
 and the adapter contract suite. After the scaffold, the copy's package metadata
-is regenerated from its pyproject.toml (``setup.py egg_info``: what ``pip
+is regenerated from its pyproject.toml and setup.py (``setup.py egg_info``: what ``pip
 install -e .`` does to the entry points, without touching the shared
 virtualenv), and every later step runs as a separate process inside the copy:
 the registry finds the new adapter by name, its generated tests and the
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-COPIED = ("hub", "adapters", "simulators", "mappings", "schemas", "pyproject.toml", "routes.toml", "access.toml",
+COPIED = ("hub", "adapters", "simulators", "mappings", "schemas", "pyproject.toml", "setup.py",
           "README.md", "tests/conftest.py", "tests/samples", "tests/contract/conftest.py",
           "tests/contract/test_adapter_contract.py")
 NAME = "health"
@@ -40,9 +40,20 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+def data_packages(root: Path) -> Path:
+    """The copy's schemas/ and mappings/ under their installed names, as an install maps them."""
+    shim = root / "var" / "data-packages"
+    for package, folder in (("rabt_schemas", "schemas"), ("rabt_mappings", "mappings")):
+        if not (shim / package).exists():
+            shim.mkdir(parents=True, exist_ok=True)
+            (shim / package).symlink_to(root / folder, target_is_directory=True)
+    return shim
+
+
 def run(root: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    """A command inside the copy: its own hub, adapters and metadata come first on the path."""
-    env = {**os.environ, "PYTHONPATH": str(root), "RABT_HOME": str(root / "var")}
+    """A command inside the copy: its own hub, adapters, data files and metadata come first on the path."""
+    path = os.pathsep.join((str(root), str(data_packages(root))))
+    env = {**os.environ, "PYTHONPATH": path, "RABT_HOME": str(root / "var")}
     env.pop("RABT_ROUTES_FILE", None)
     return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -61,7 +72,7 @@ def tree(tmp_path_factory) -> Path:
     assert scaffolded.returncode == 0, scaffolded.stderr
     assert f"created  adapters/{NAME}/__init__.py" in scaffolded.stdout
     assert "updated  pyproject.toml" in scaffolded.stdout and "pip install -e ." in scaffolded.stdout
-    metadata = run(root, "-c", "import setuptools; setuptools.setup()", "-q", "egg_info")
+    metadata = run(root, "setup.py", "-q", "egg_info")
     assert metadata.returncode == 0, metadata.stderr
     return root
 

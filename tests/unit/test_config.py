@@ -1,0 +1,131 @@
+"""The settings tree: rabt.toml under the environment, secrets by reference, bad values named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import OutboundSettings, Settings, load_settings
+from hub.errors import ConfigError
+from simulators.licensing.config import LicensingConfig
+
+TOML = """
+home = "/srv/rabt"
+broker_url_file = "{secret}"
+public_url = "https://hub.example.gov/"
+trusted_proxy_hops = 1
+access_file = "/etc/rabt/access.toml"
+
+[xml_limits]
+max_depth = 32
+
+[gateway]
+port = 9000
+processes = 4
+idle_timeout = 5
+
+[console]
+secret_key_file = "{secret}"
+users_file = "/etc/rabt/users.toml"
+
+[outbound]
+attempts = 5
+
+[outbound.endpoints]
+RABT_POLICE_CIVIL_REGISTRY_URL = "https://police.example/civil"
+
+[licensing]
+income_threshold = "700.000"
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path) -> Path:
+    secret = tmp_path / "secret"
+    secret.write_text("amqp://rabt:hunter2@mq/\n", encoding="utf-8")
+    path = tmp_path / "rabt.toml"
+    path.write_text(TOML.format(secret=secret), encoding="utf-8")
+    return path
+
+
+def test_every_group_is_read_from_the_file(config_file):
+    settings = load_settings({"RABT_CONFIG": str(config_file)})
+    assert settings.home == Path("/srv/rabt") and settings.config_file == config_file
+    assert settings.broker_url == "amqp://rabt:hunter2@mq/"  # by reference, trailing newline dropped
+    assert (settings.public_url, settings.trusted_proxy_hops) == ("https://hub.example.gov", 1)
+    assert settings.access_file == Path("/etc/rabt/access.toml")
+    assert settings.xml_limits.max_depth == 32 and settings.xml_limits.max_bytes == 10 * 1024 * 1024
+    assert (settings.gateway.port, settings.gateway.processes, settings.gateway.idle_timeout) == (9000, 4, 5.0)
+    assert settings.console.secret_key == "amqp://rabt:hunter2@mq/"
+    assert settings.console_users_file == Path("/etc/rabt/users.toml")
+    assert settings.outbound.attempts == 5
+    assert settings.outbound.endpoints == {"RABT_POLICE_CIVIL_REGISTRY_URL": "https://police.example/civil"}
+
+
+def test_the_environment_wins_over_the_file(config_file, tmp_path):
+    secret = tmp_path / "console-secret"
+    secret.write_text("from-env-file", encoding="utf-8")
+    settings = load_settings({"RABT_CONFIG": str(config_file), "RABT_HOME": "/other", "RABT_GATEWAY_PORT": "8100",
+                              "RABT_OUTBOUND_ATTEMPTS": "2", "RABT_CONSOLE_SECRET_FILE": str(secret),
+                              "RABT_POLICE_CIVIL_REGISTRY_URL": "http://sim/civil"})
+    assert (settings.home, settings.gateway.port, settings.outbound.attempts) == (Path("/other"), 8100, 2)
+    assert settings.gateway.processes == 4  # what the environment does not name still comes from the file
+    assert settings.console.secret_key == "from-env-file"
+    assert settings.outbound.endpoints["RABT_POLICE_CIVIL_REGISTRY_URL"] == "http://sim/civil"
+
+
+def test_without_a_file_the_defaults_hold_and_a_local_rabt_toml_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}) == Settings()
+    (tmp_path / "rabt.toml").write_text('home = "state"\n', encoding="utf-8")
+    assert load_settings({}).home == Path("state")
+
+
+def test_secrets_stay_out_of_repr(config_file):
+    shown = repr(load_settings({"RABT_CONFIG": str(config_file), "RABT_DATABASE_URL": "postgresql://u:pw9@db/x"}))
+    assert "hunter2" not in shown and "pw9" not in shown and "9000" in shown
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"RABT_GATEWAY_PORT": "eighty"}, "RABT_GATEWAY_PORT"),
+    ({"RABT_XML_MAX_BYTES": "1e3x"}, "RABT_XML_MAX_BYTES"),
+    ({"RABT_OUTBOUND_ATTEMPTS": "0"}, "attempts >= 1"),
+    ({"RABT_CONFIG": "/nonexistent/rabt.toml"}, "RABT_CONFIG names /nonexistent/rabt.toml"),
+    ({"RABT_CONSOLE_SECRET_FILE": "/nonexistent/secret"}, "cannot read secret file /nonexistent/secret"),
+])
+def test_a_bad_value_is_a_config_error_naming_it(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("home = [", "cannot read settings file"),
+    ("[gateway]\nport = \"x\"\n", "gateway.port must be int"),
+    ("[gateway]\nport = true\n", "gateway.port must be a number"),
+    ("gateway = 3\n", r"\[gateway\] must be a table"),
+    ("public_url = 1\n", "public_url must be a string"),
+])
+def test_a_bad_file_is_a_config_error_naming_the_key(tmp_path, text, named):
+    path = tmp_path / "rabt.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=named):
+        load_settings({"RABT_CONFIG": str(path)})
+
+
+def test_outbound_settings_for_adapters_keep_only_their_endpoints():
+    class Service:
+        endpoint_setting = "RABT_POLICE_CIVIL_REGISTRY_URL"
+
+    class Police:
+        outbound = (Service(),)
+
+    settings = OutboundSettings.from_env([Police()], {"RABT_POLICE_CIVIL_REGISTRY_URL": "http://a",
+                                                      "RABT_COMMERCE_REGISTRY_URL": "http://b"})
+    assert settings.endpoints == {"RABT_POLICE_CIVIL_REGISTRY_URL": "http://a"}
+
+
+def test_licensing_reads_its_table_and_shares_the_hubs_settings(config_file):
+    config = LicensingConfig.from_env({"RABT_CONFIG": str(config_file), "RABT_LICENSING_REPLY_TIMEOUT": "4"})
+    assert (str(config.policy.income_threshold), config.reply_timeout) == ("700.000", 4.0)
+    assert (config.home, config.broker_url) == (Path("/srv/rabt"), "amqp://rabt:hunter2@mq/")
