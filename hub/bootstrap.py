@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,8 +55,8 @@ class Hub:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier,
-                        log=self.log, may_send=self.access, committer=self.committer)
+        return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier, log=self.log,
+                        may_send=self.access, committer=self.committer, limits=self.settings.xml_limits)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:
@@ -66,7 +68,10 @@ class Hub:
         return open_transport(self.settings.effective_broker_url, routes=self.routes, **options)
 
     def close(self) -> None:
-        if "committer" in self.__dict__:  # built on first use (cached_property)
+        """Write the refusal summaries still due, finish pending commits, release the log."""
+        if "pipeline" in self.__dict__:  # built on first use (cached_property)
+            self.pipeline.refusals.flush()
+        if "committer" in self.__dict__:
             self.committer.close()
         self.log.close()
 
@@ -82,3 +87,37 @@ def bootstrap(settings: Settings | None = None, *, log: MessageLog | None = None
         log=log or open_message_log(settings.effective_database_url),
         **parts,
     )
+
+
+# -- the roles, each given the parts it uses ---------------------------------------------------
+
+
+def gateway_app(hub: Hub, config: dict | None = None):
+    """The SOAP gateway (a Flask app) over ``hub``'s pipeline and adapters."""
+    from hub.gateway import create_app
+
+    return create_app(hub.pipeline, hub.adapters, mappings=hub.mappings, limits=hub.settings.xml_limits,
+                      open_transport=hub.open_transport, config=config)
+
+
+def worker_parts(hub: Hub):
+    """What ``hub``'s outbound workers are built from (:class:`hub.outbound.WorkerParts`)."""
+    from hub.outbound import WorkerParts
+
+    return WorkerParts(pipeline=hub.pipeline, verifier=hub.verifier, mappings=hub.mappings, may_send=hub.access,
+                       routes=hub.routes, limits=hub.settings.xml_limits, open_transport=hub.open_transport)
+
+
+def outbound_worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None,
+                          prefetch: int = 2) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``(adapter name, loop(stop))`` per outbound worker (see :func:`hub.outbound.worker_loops`)."""
+    from hub.outbound import worker_loops
+
+    return worker_loops(worker_parts(hub), hub.adapters, names, env=env, prefetch=prefetch)
+
+
+def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``[("watcher", loop(stop))]``: the file-drop watcher over every adapter that declares drops."""
+    from hub.filedrop import watcher_loop
+
+    return [("watcher", watcher_loop(hub.settings, hub.pipeline, interval=interval))]

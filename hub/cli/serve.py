@@ -17,11 +17,11 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
                  console_port: int, grace: float) -> list:
     endpoints = []
     if "gateway" in roles:
-        from hub.gateway import create_app
+        from hub.bootstrap import gateway_app
 
         # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-        gateway = WsgiRole("gateway", create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2}), host,
+        gateway = WsgiRole("gateway", gateway_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2}), host,
                            gateway_port, threads=GATEWAY_THREADS, grace=grace,
                            max_body=2 * hub.settings.xml_limits.max_bytes)
         supervisor.start("gateway", gateway.run)
@@ -29,14 +29,15 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
     if "relay" in roles:
         supervisor.start("relay", relay_loop(hub))
     if "worker" in roles:
-        from hub.outbound import worker_loops
+        from hub.bootstrap import outbound_worker_loops
 
-        for name, loop in worker_loops(hub):
+        for name, loop in outbound_worker_loops(hub):
             supervisor.start(f"worker-{name}", loop)
     if "watcher" in roles:
-        from hub.filedrop import watcher_loop
+        from hub.bootstrap import watcher_loops
 
-        supervisor.start("watcher", watcher_loop(hub))
+        for name, loop in watcher_loops(hub):
+            supervisor.start(name, loop)
     if "console" in roles:
         from hub.console import create_app as create_console
 

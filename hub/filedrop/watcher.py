@@ -160,7 +160,7 @@ class DropWatcher:
             outcome.reason += " (it disappeared before it could be moved)"
         except OSError as exc:
             log.error("file drop: could not move refused %s/%s: %s", agency, name, exc)
-        process.keep_refusal(self.pipeline.log, outcome, None)
+        process.keep_refusal(self.pipeline, outcome, None)
         self._tell(outcome)
         return outcome
 
@@ -213,7 +213,7 @@ class DropWatcher:
 
     def _store(self, agency: str, batch: list[Prepared]) -> list[Outcome]:
         small = [p for p in batch if p.records is not None]
-        outcomes = self._stored(small, lambda: process.commit(self.pipeline.log, small)) if small else []
+        outcomes = self._stored(small, lambda: process.commit(self.pipeline, small)) if small else []
         for prepared in (p for p in batch if p.records is None):
             outcomes += self._stored([prepared], lambda p=prepared: process.commit_streamed(
                 self.pipeline, p, self.keep_items))
@@ -252,7 +252,7 @@ class DropWatcher:
             log.error("file drop: could not move %s to failed/: %s", outcome.name, exc)
         finally:
             prepared.claim.release()
-        process.keep_refusal(self.pipeline.log, outcome, prepared.data)
+        process.keep_refusal(self.pipeline, outcome, prepared.data)
         self._tell(outcome)
         return outcome
 

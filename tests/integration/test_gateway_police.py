@@ -28,11 +28,10 @@ from werkzeug.serving import make_server
 from adapters.police.inbound import BORDER_NS
 from hub import canonical
 from hub.access import DEFAULT_ACCESS_FILE, AccessRights
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, bootstrap, gateway_app
 from hub.config import Settings, XmlLimits
 from hub.envelope import build_envelope, payload_digest, read_envelope
 from hub.errors import RabtError
-from hub.gateway import create_app
 from hub.outbox import OutboxRelay
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.registry import load_adapter
@@ -96,7 +95,7 @@ def gateway(request, tmp_path_factory, trust_store, pki_dir):
     assert hub.adapters["police"] is load_adapter("police")  # found by entry point, as in production
     with hub.open_transport() as admin:
         admin.declare(routes)
-    server = make_server("127.0.0.1", 0, create_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT}), threaded=True)
+    server = make_server("127.0.0.1", 0, gateway_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
     yield Gateway(request.param, hub, f"http://127.0.0.1:{server.server_port}", Verifier(trust_store),
