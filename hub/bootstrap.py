@@ -19,6 +19,7 @@ from hub.config import Settings
 from hub.mapping import Mappings
 from hub.messagelog import GroupCommitter, MessageLog, open_message_log
 from hub.pipeline import Pipeline
+from hub.refusals import RefusalBudget
 from hub.registry import adapter_names, load_adapter
 from hub.routing import Routes, load_routes
 from hub.signing import Signer, TrustStore, Verifier
@@ -35,6 +36,8 @@ class Hub:
     mappings: Mappings = field(default_factory=Mappings)
     access: AccessRights = field(default_factory=AccessRights.load)
     routes: Routes | None = None
+    refusal_budget: RefusalBudget = field(default_factory=RefusalBudget)
+    """How many refusal records one source may add to the log (beyond it: counted, summarised)."""
 
     def __post_init__(self) -> None:
         if self.routes is None:
@@ -56,7 +59,8 @@ class Hub:
     @cached_property
     def pipeline(self) -> Pipeline:
         return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier, log=self.log,
-                        may_send=self.access, committer=self.committer, limits=self.settings.xml_limits)
+                        may_send=self.access, committer=self.committer, limits=self.settings.xml_limits,
+                        refusal_budget=self.refusal_budget)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:

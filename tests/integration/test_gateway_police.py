@@ -502,3 +502,10 @@ def test_an_oversize_request_is_refused_before_it_is_read(gateway, nothing_publi
     assert fault.text == f"request is {len(request)} bytes, over the limit of {MAX_BYTES}"
     chunked = post(gateway.url, (request[i:i + 65536] for i in range(0, len(request), 65536)))
     assert chunked.code == "soap:Client.Parse" and f"over the limit of {MAX_BYTES} bytes" in chunked.text
+
+
+@pytest.mark.parametrize("content_type", ["application/soap+xml; charset=utf-8", "application/json", "text/plain"])
+def test_a_request_not_sent_as_soap_11_text_xml_is_a_client_fault(gateway, nothing_published, content_type):
+    fault = post(gateway.url, signed_request(gateway, police_sample("NotifyArrival")), {"Content-Type": content_type})
+    assert (fault.status, fault.code) == (415, "soap:Client.ContentType")
+    assert fault.text == (f"Content-Type {content_type!r} is not accepted: SOAP 1.1 requests are sent as text/xml")
