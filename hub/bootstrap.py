@@ -1,7 +1,12 @@
-"""Wires the production defaults in one place (STYLE 1); tests pass fakes instead.
+"""Wires the production defaults in one place; tests pass fakes instead.
+
+The only module that knows every part: the roles (gateway, outbound workers,
+file-drop watchers) are built here with the parts they use passed in, and
+nothing under ``hub/`` but the command line imports this module.
 
     hub = bootstrap(Settings.from_env())
     hub.pipeline.accept(inbound, payload)
+    app = gateway_app(hub)
     with hub.open_transport() as transport:
         OutboxRelay(hub.log, transport).drain()
 """

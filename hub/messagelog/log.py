@@ -21,7 +21,8 @@ from hub.messagelog import accepting, chain, db, verify
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
-    REFUSAL_HEAD_BYTES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status, input_digest, sha256_hex,
+    REFUSAL_HEAD_BYTES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status,
+    input_digest, sha256_hex,
 )
 from hub.messagelog.schema import (
     REFUSAL_DIGEST_COLUMNS, audit_chain, messages, metadata, outbox, parse_timestamp, payloads, refused, timestamp,

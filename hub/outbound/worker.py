@@ -1,6 +1,6 @@
 """The outbound worker: canonical queries from one agency's queue, answered by calling the agency.
 
-For each delivery (a transport handler, STYLE 4 — the outcome decides ack,
+For each delivery (a transport handler — the outcome decides ack,
 retry or dead letter):
 
 1. verify: hardened parse, XML-DSig by the asker named in the header (from

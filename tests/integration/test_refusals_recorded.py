@@ -80,7 +80,8 @@ def unsigned(hub, pki_dir, trust_store):
 
 
 def off_contract(hub, pki_dir, trust_store):
-    gateway_call(hub, "/soap/police", signed(pki_dir, police_sample("NotifyArrival", Traveller__NationalityCode="India")))
+    sample = police_sample("NotifyArrival", Traveller__NationalityCode="India")
+    gateway_call(hub, "/soap/police", signed(pki_dir, sample))
     return "police", "schema"
 
 

@@ -20,8 +20,8 @@ def bootstrap_imports(path: Path) -> list[int]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module == "hub.bootstrap":
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "hub" and any(a.name == "bootstrap" for a in node.names):
-            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "hub":
+            lines += [node.lineno for a in node.names if a.name == "bootstrap"]
         elif isinstance(node, ast.Import) and any(a.name == "hub.bootstrap" for a in node.names):
             lines.append(node.lineno)
     return lines
@@ -40,5 +40,6 @@ def test_no_module_below_the_command_line_imports_the_wiring():
 
 def test_the_check_sees_an_import_of_the_wiring(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import os\nfrom hub.bootstrap import Hub\nimport hub.bootstrap as b\nfrom hub import bootstrap\n")
+    sample.write_text("import os\nfrom hub.bootstrap import Hub\nimport hub.bootstrap as b\n"
+                      "from hub import bootstrap\n")
     assert bootstrap_imports(sample) == [2, 3, 4]
