@@ -1,13 +1,20 @@
-"""Wires the production defaults in one place, so only the entry points know every part; tests pass fakes instead.
+"""Wires the production defaults in one place; tests pass fakes instead.
+
+The only module that knows every part: the roles (gateway, outbound workers,
+file-drop watchers) are built here with the parts they use passed in, and
+nothing under ``hub/`` but the command line imports this module.
 
     hub = bootstrap(Settings.from_env())
     hub.pipeline.accept(inbound, payload)
+    app = gateway_app(hub)
     with hub.open_transport() as transport:
         OutboxRelay(hub.log, transport).drain()
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,6 +24,7 @@ from hub.config import Settings
 from hub.mapping import Mappings
 from hub.messagelog import GroupCommitter, MessageLog, open_message_log
 from hub.pipeline import Pipeline
+from hub.refusals import RefusalBudget
 from hub.registry import adapter_names, load_adapter
 from hub.routing import Routes, load_routes
 from hub.signing import Signer, TrustStore, Verifier
@@ -33,6 +41,8 @@ class Hub:
     mappings: Mappings = field(default_factory=Mappings)
     access: AccessRights = field(default_factory=AccessRights.load)
     routes: Routes | None = None
+    refusal_budget: RefusalBudget = field(default_factory=RefusalBudget)
+    """How many refusal records one source may add to the log (beyond it: counted, summarised)."""
 
     def __post_init__(self) -> None:
         if self.routes is None:
@@ -53,8 +63,9 @@ class Hub:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier,
-                        log=self.log, may_send=self.access, committer=self.committer)
+        return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier, log=self.log,
+                        may_send=self.access, committer=self.committer, limits=self.settings.xml_limits,
+                        refusal_budget=self.refusal_budget)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:
@@ -66,7 +77,10 @@ class Hub:
         return open_transport(self.settings.effective_broker_url, routes=self.routes, **options)
 
     def close(self) -> None:
-        if "committer" in self.__dict__:  # built on first use (cached_property)
+        """Write the refusal summaries still due, finish pending commits, release the log."""
+        if "pipeline" in self.__dict__:  # built on first use (cached_property)
+            self.pipeline.refusals.flush()
+        if "committer" in self.__dict__:
             self.committer.close()
         self.log.close()
 
@@ -76,9 +90,44 @@ def bootstrap(settings: Settings | None = None, *, log: MessageLog | None = None
     """Build the hub from settings; any part can be given ready-made (tests, benchmarks)."""
     settings = settings or Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
+    parts.setdefault("access", AccessRights.load(settings.access_file))
     return Hub(
         settings=settings,
         trust_store=trust_store or TrustStore.load(settings.pki_dir),
         log=log or open_message_log(settings.effective_database_url),
         **parts,
     )
+
+
+# -- the roles, each given the parts it uses ---------------------------------------------------
+
+
+def gateway_app(hub: Hub, config: dict | None = None):
+    """The SOAP gateway (a Flask app) over ``hub``'s pipeline and adapters."""
+    from hub.gateway import create_app
+
+    return create_app(hub.pipeline, hub.adapters, mappings=hub.mappings, limits=hub.settings.xml_limits,
+                      open_transport=hub.open_transport, config=config)
+
+
+def worker_parts(hub: Hub):
+    """What ``hub``'s outbound workers are built from (:class:`hub.outbound.WorkerParts`)."""
+    from hub.outbound import WorkerParts
+
+    return WorkerParts(pipeline=hub.pipeline, verifier=hub.verifier, mappings=hub.mappings, may_send=hub.access,
+                       routes=hub.routes, limits=hub.settings.xml_limits, open_transport=hub.open_transport)
+
+
+def outbound_worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None,
+                          prefetch: int = 2) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``(adapter name, loop(stop))`` per outbound worker (see :func:`hub.outbound.worker_loops`)."""
+    from hub.outbound import worker_loops
+
+    return worker_loops(worker_parts(hub), hub.adapters, names, env=env, prefetch=prefetch)
+
+
+def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``[("watcher", loop(stop))]``: the file-drop watcher over every adapter that declares drops."""
+    from hub.filedrop import watcher_loop
+
+    return [("watcher", watcher_loop(hub.settings, hub.pipeline, interval=interval))]

@@ -1,10 +1,16 @@
-"""The inbound pipeline: agency document → signed canonical message in the outbox.
+"""The one road from agency input into the message log.
 
     verify (if signed) → access check → map → validate → envelope → sign → log
 
-Plain functions and one small class wired with its parts passed in: every
-channel — the SOAP gateway, the file-drop watcher, adapter workers handling
-an agency's answer — calls :meth:`Pipeline.accept` and gets the same checks.
+Every channel goes through :class:`Pipeline`, which records what the log must
+hold and counts the metrics in one place, so a new channel cannot forget either:
+
+    accept        one pushed message (the SOAP gateway's one-way operations)
+    check + accept_batch   a file's messages: all checked first, stored together
+    ask           request/reply: the question logged, sent, the answer verified and logged
+    answer        an outbound worker's signed answer to a query
+    refuse        anything refused before or inside it (a bounded digest, budgeted per source)
+
 Publishing is the outbox relay's job: a message is safe once ``accept``
 returns, whether or not the broker is up.
 """
@@ -12,21 +18,32 @@ returns, whether or not the broker is up.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
 from hub import canonical, metrics
-from hub.envelope import canonical_envelope, new_header
-from hub.errors import AccessDeniedError, DuplicateMessageError, RabtError, SignatureError
+from hub.config import XmlLimits
+from hub.envelope import canonical_envelope, new_header, read_envelope
+from hub.errors import (
+    AccessDeniedError, AgencyError, AgencyFaultError, DuplicateMessageError, InputError, RabtError, SchemaError,
+    SignatureError,
+)
 from hub.mapping import Mappings
-from hub.messagelog import Accepted, GroupCommitter, MessageLog
+from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
+from hub.outbox import to_message
+from hub.refusals import RefusalBook, RefusalBudget
 from hub.signing import DS, Signer, Verifier
+from hub.transports.base import Message
+from hub.xmlsafe import parse_xml
 
 #: ``may_send(agency, message_type)``: the access rights, kept as data by the caller
 AccessPolicy = Callable[[str, str], bool]
+#: ``send(question) -> answer``: request/reply over a transport, raising TransportError when none comes
+Send = Callable[[Message], Message]
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,9 @@ class Inbound:
     require_signature: bool = False
     """Refuse the document unless it carries the agency's valid signature."""
 
+    source: str | None = None
+    """Where it came from (a caller's address), for the per-source budget of refusal records."""
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -58,18 +78,123 @@ class Receipt:
 class Pipeline:
     """Turns agency documents into signed canonical messages stored for publishing."""
 
-    def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier,
-                 log: MessageLog, may_send: AccessPolicy, committer: GroupCommitter | None = None) -> None:
+    def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier, log: MessageLog,
+                 may_send: AccessPolicy, committer: GroupCommitter | None = None, limits: XmlLimits | None = None,
+                 refusal_budget: RefusalBudget | None = None) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier
         self.log = log
         self.may_send = may_send
+        self.limits = limits
         # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
         self._store = committer or log
+        self.refusals = RefusalBook(log, refusal_budget)
 
-    def canonicalize(self, inbound: Inbound, payload: etree._Element) -> tuple[Accepted, etree._Element]:
-        """Everything but storing: returns the record to log and the canonical body."""
+    # -- in -------------------------------------------------------------------------------
+
+    def accept(self, inbound: Inbound, payload: etree._Element) -> Receipt:
+        """Canonicalize and store in the outbox; a repeat returns the first receipt."""
+        record = self._checked(inbound, payload)
+        return self._stored(inbound, record, enqueue=True)
+
+    def check(self, inbound: Inbound, payload: etree._Element) -> Accepted:
+        """Everything but storing, for :meth:`accept_batch`; refusals are the batch's (one per file).
+
+        A file is accepted whole or refused whole, so a bad item is not a
+        refusal of its own: the caller collects every bad item and refuses
+        the file once through :meth:`refuse`.
+        """
+        return self._canonicalize(inbound, payload)
+
+    def accept_batch(self, records: Sequence[Accepted]) -> BatchResult:
+        """Store checked records in one transaction, counting what was stored; repeats are in the result.
+
+        Raises InputError when the log refuses the batch (an id reused with
+        other content): the caller refuses the file(s) through :meth:`refuse`.
+        """
+        result = self.log.accept_many(records)
+        stored = set(result.stored)
+        counts = Counter((r.source_agency, r.message_type) for r in records if r.message_id in stored)
+        for (agency, message_type), count in counts.items():
+            metrics.record_received(agency, message_type, count)
+        return result
+
+    def answer(self, record: Accepted) -> Receipt:
+        """Log an outbound worker's signed answer (sent by the worker itself, so not queued).
+
+        One answer per query: a second one is a repeat naming the first.
+        """
+        try:
+            self._store.accept(record, enqueue=False)
+        except DuplicateMessageError as exc:
+            return Receipt(exc.first_message_id, duplicate=True)
+        except InputError as exc:
+            self.refuse(record.raw, agency=record.source_agency, code=exc.code, reason=exc.reason)
+            raise
+        metrics.record_received(record.source_agency, record.message_type)
+        return Receipt(record.message_id)
+
+    def ask(self, inbound: Inbound, payload: etree._Element, send: Send, *,
+            reply_type: str) -> tuple[etree._Element, str]:
+        """Request/reply: log the question, ``send`` it, verify and log the answer; (answer body, question id).
+
+        The question is never queued for the relay: an unanswered question
+        must not go out later. A bad answer is the destination's fault, not
+        the asker's: it is refused (recorded, counted) and raised as AgencyError.
+        """
+        record = self._checked(inbound, payload)
+        self._stored(inbound, record, enqueue=False)
+        try:
+            reply = send(to_message(record))
+        except RabtError as exc:
+            self.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
+            raise
+        self._store.mark_published([record.message_id])
+        try:
+            return self._answer_body(reply.body, inbound.destination, reply_type), record.message_id
+        except InputError as exc:
+            self.refuse(reply.body, agency=inbound.destination, code=exc.code, reason=f"answer refused: {exc.reason}")
+            raise AgencyError(f"{inbound.destination}'s answer was refused: {exc.reason}",
+                              agency=inbound.destination) from exc
+
+    # -- refused ----------------------------------------------------------------------------
+
+    def refuse(self, raw: bytes, *, agency: str | None, code: str, reason: str, source: str | None = None,
+               input_sha256: str | None = None, input_size: int | None = None) -> str | None:
+        """Count a refusal and record a bounded digest of ``raw``; the refusal id, None if only counted.
+
+        ``agency`` must be a registered name or None (an unknown caller), as it
+        labels the metric. Beyond the source's budget the refusal is counted but
+        only summarised in the log (see :mod:`hub.refusals`).
+        """
+        agency = agency or "unknown"
+        metrics.record_refused(agency, code)
+        return self.refusals.keep(raw, agency=agency, reason=f"{code}: {reason}", source=source,
+                                  input_sha256=input_sha256, input_size=input_size)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _checked(self, inbound: Inbound, payload: etree._Element) -> Accepted:
+        try:
+            return self._canonicalize(inbound, payload)
+        except RabtError as exc:
+            exc.agency = exc.agency or inbound.agency
+            self.refuse(inbound.raw, agency=inbound.agency, code=exc.code, reason=exc.reason, source=inbound.source)
+            raise
+
+    def _stored(self, inbound: Inbound, record: Accepted, *, enqueue: bool) -> Receipt:
+        try:
+            self._store.accept(record, enqueue=enqueue)
+        except DuplicateMessageError as exc:
+            return Receipt(exc.first_message_id, duplicate=True)
+        except InputError as exc:  # the log's own refusal, e.g. an agency id reused with other content
+            self.refuse(inbound.raw, agency=inbound.agency, code=exc.code, reason=exc.reason, source=inbound.source)
+            raise
+        metrics.record_received(inbound.agency, inbound.message_type)
+        return Receipt(record.message_id)
+
+    def _canonicalize(self, inbound: Inbound, payload: etree._Element) -> Accepted:
         if not self.may_send(inbound.agency, inbound.message_type):
             raise AccessDeniedError(
                 f"agency {inbound.agency!r} may not send {inbound.message_type}", agency=inbound.agency)
@@ -82,24 +207,7 @@ class Pipeline:
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope), body
-
-    def accept(self, inbound: Inbound, payload: etree._Element) -> Receipt:
-        """Canonicalize and store in the outbox; a repeat returns the first receipt."""
-        try:
-            record, _ = self.canonicalize(inbound, payload)
-        except RabtError as exc:
-            exc.agency = exc.agency or inbound.agency
-            self.log.refuse(inbound.raw, inbound.agency, f"{exc.code}: {exc.reason}")
-            metrics.record_refused(inbound.agency, exc.code)
-            raise
-        try:
-            receipt = Receipt(self._store.accept(record))
-        except DuplicateMessageError as exc:
-            return Receipt(exc.first_message_id, duplicate=True)
-        metrics.record_received(inbound.agency, inbound.message_type)
-        metrics.mark_processed()
-        return receipt
+        return Accepted.from_header(header, inbound.raw, envelope)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if payload.find(f"{{{DS}}}Signature") is None:
@@ -110,3 +218,19 @@ class Pipeline:
         # the SOAP body it verifies the same, as exclusive C14N ignores the context.
         standalone = copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
+
+    def _answer_body(self, data: bytes, destination: str, reply_type: str) -> etree._Element:
+        """The body of the destination's answer, once verified and logged (delivered directly, never relayed)."""
+        verified = self.verifier.verify(parse_xml(data, self.limits))
+        if verified.signer != destination:
+            raise SignatureError(f"answer signed by {verified.signer!r}, expected {destination!r}")
+        header, body = read_envelope(verified.element)
+        self._store.accept(Accepted.from_header(header, data, data), enqueue=False)
+        self._store.mark_published([header.message_id])
+        metrics.record_received(header.source_agency, header.message_type)
+        if header.message_type == "Fault":
+            reason = body.findtext("{*}Reason") or "the destination refused the request"
+            raise AgencyFaultError(f"{destination}: {reason}", agency=destination)
+        if header.message_type != reply_type:
+            raise SchemaError(f"expected {reply_type} in answer, got {header.message_type}")
+        return body

@@ -9,13 +9,9 @@ from hub.config import Settings
 
 def _build_pipeline(settings: Settings):
     """The production pipeline (``hub.bootstrap``); returns (pipeline, closer)."""
-    import hub.bootstrap as bootstrapping
+    from hub.bootstrap import bootstrap
 
-    build_pipeline = getattr(bootstrapping, "build_pipeline", None)
-    if build_pipeline is not None:
-        pipeline = build_pipeline(settings)
-        return pipeline, pipeline.log.close
-    hub = bootstrapping.bootstrap(settings)
+    hub = bootstrap(settings)
     return hub.pipeline, hub.close
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 
@@ -14,24 +13,20 @@ from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
 GATEWAY_THREADS = 16
 
 
-def _proxy_config() -> dict:
-    """The reverse proxy's settings (RABT_PUBLIC_URL, RABT_TRUSTED_PROXY_HOPS), until Settings carries them."""
-    try:
-        hops = int(os.environ.get("RABT_TRUSTED_PROXY_HOPS") or 0)
-    except ValueError as exc:
-        raise click.ClickException(f"RABT_TRUSTED_PROXY_HOPS must be a whole number: {exc}") from exc
-    return {"PUBLIC_URL": os.environ.get("RABT_PUBLIC_URL") or None, "TRUSTED_PROXY_HOPS": hops}
+def _proxy_config(settings: Settings) -> dict:
+    """What the gateway and console must know of the reverse proxy in front of them."""
+    return {"PUBLIC_URL": settings.public_url or None, "TRUSTED_PROXY_HOPS": settings.trusted_proxy_hops}
 
 
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
                  console_port: int, grace: float) -> list:
     endpoints = []
     if "gateway" in roles:
-        from hub.gateway import create_app
+        from hub.bootstrap import gateway_app
 
         # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-        app = create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2, **_proxy_config()})
+        app = gateway_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2, **_proxy_config(hub.settings)})
         gateway = WsgiRole("gateway", app, host, gateway_port, threads=GATEWAY_THREADS, grace=grace,
                            max_body=2 * hub.settings.xml_limits.max_bytes)
         supervisor.start("gateway", gateway.run)
@@ -39,19 +34,20 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
     if "relay" in roles:
         supervisor.start("relay", relay_loop(hub))
     if "worker" in roles:
-        from hub.outbound import worker_loops
+        from hub.bootstrap import outbound_worker_loops
 
-        for name, loop in worker_loops(hub):
+        for name, loop in outbound_worker_loops(hub):
             supervisor.start(f"worker-{name}", loop)
     if "watcher" in roles:
-        from hub.filedrop import watcher_loop
+        from hub.bootstrap import watcher_loops
 
-        supervisor.start("watcher", watcher_loop(hub))
+        for name, loop in watcher_loops(hub):
+            supervisor.start(name, loop)
     if "console" in roles:
         from hub.console import create_app as create_console
         from hub.proxies import trust_proxies
 
-        console_app = trust_proxies(create_console(hub), _proxy_config()["TRUSTED_PROXY_HOPS"])
+        console_app = trust_proxies(create_console(hub), hub.settings.trusted_proxy_hops)
         console = WsgiRole("console", console_app, host, console_port, grace=grace)
         supervisor.start("console", console.run)
         endpoints.append(console.endpoint)

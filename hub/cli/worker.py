@@ -31,14 +31,13 @@ from hub.config import Settings
 def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: float, metrics_port: int | None,
            metrics_host: str) -> None:
     """Answer canonical queries by calling the agencies (police, commerce, insurance, courts…)."""
-    from hub.bootstrap import bootstrap
-    from hub.outbound import worker_loops
+    from hub.bootstrap import bootstrap, outbound_worker_loops
     from hub.serve import Supervisor, metrics_role
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hub = bootstrap(settings)
     try:
-        loops = worker_loops(hub, agencies, prefetch=prefetch)
+        loops = outbound_worker_loops(hub, agencies, prefetch=prefetch)
         if not loops:
             raise click.ClickException("no outbound worker to run: set the agencies' endpoint URLs "
                                        "(e.g. RABT_POLICE_CIVIL_REGISTRY_URL) or name an agency")

@@ -19,7 +19,7 @@ from hub.filedrop.names import filed_name
 from hub.filedrop.process import Rejected
 from hub.filedrop.report import Outcome, receipt_head, report_json, report_text
 from hub.filedrop.retries import Retries
-from hub.messagelog import MessageLog
+from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 class Filer:
     """File moves and their failures for the watcher; ``tell(outcome)`` reports each file handled."""
 
-    def __init__(self, folders: dict[str, DropFolders], retries: Retries, message_log: MessageLog,
+    def __init__(self, folders: dict[str, DropFolders], retries: Retries, pipeline: Pipeline,
                  tell: Callable[[Outcome], None]) -> None:
         self.folders = folders
         self.retries = retries
-        self.message_log = message_log
+        self.pipeline = pipeline
         self.tell = tell
 
     def file_away(self, path: Path, folder: str, outcome: Outcome, sidecars: dict[str, bytes] | None = None) -> Path:
@@ -52,7 +52,7 @@ class Filer:
             outcome.path = self.file_away(folders.inbox / name, "failed", outcome)
         except FileNotFoundError:
             outcome.reason += " (it disappeared before it could be moved)"
-        process.keep_refusal(self.message_log, outcome, None)
+        process.keep_refusal(self.pipeline, outcome, None)
         self.retries.forget(agency, name)
         self.tell(outcome)
         return outcome
@@ -71,7 +71,7 @@ class Filer:
                 outcome.status = "deferred"  # tried again, at the longest back-off
             else:
                 self.retries.forget(agency, name, quarantined=True)
-                process.keep_refusal(self.message_log, outcome, None)
+                process.keep_refusal(self.pipeline, outcome, None)
         log.warning("file drop: %s", outcome.summary())
         self.tell(outcome)
         return outcome

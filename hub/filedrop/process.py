@@ -4,6 +4,7 @@
     read      the adapter's reader streams the file; every bad record is collected
     check     each item goes through the pipeline (map, validate, envelope, sign)
     commit    the messages of one or more files are stored in one transaction
+    refuse    a rejected file is recorded and counted, once, through the pipeline
 
 Nothing is stored unless every item of the file passed ``read`` and
 ``check``. A file with more than ``keep_items`` items is not held in memory:
@@ -13,7 +14,6 @@ it is read once to check it and once more to store it in chunks.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from hub.adapter import FileDrop, FileItem
-from hub.errors import MessageLogError, RabtError
+from hub.errors import InputError, RabtError
 from hub.filedrop.folders import Claim
 from hub.filedrop.names import source_message_id
 from hub.filedrop.report import ItemReceipt, Outcome
-from hub.messagelog import Accepted, MessageLog
+from hub.messagelog import Accepted
 from hub.pipeline import Inbound, Pipeline
-
-log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 #: files up to this size are kept in memory after inspection (they become the raw payload)
@@ -137,7 +135,7 @@ def canonicalize_all(pipeline: Pipeline, prepared: Prepared, items: Sequence[Fil
         inbound = inbound_for(outcome.agency, prepared.drop, item, raw_of(item, single, prepared.data),
                               outcome.sha256, prepared.received_at)
         try:
-            record, _ = pipeline.canonicalize(inbound, item.payload)
+            record = pipeline.check(inbound, item.payload)
         except RabtError as exc:
             outcome.add_error(item.line, f"{exc.code}: {exc.reason}")
             continue
@@ -148,13 +146,18 @@ def canonicalize_all(pipeline: Pipeline, prepared: Prepared, items: Sequence[Fil
     return records
 
 
-def commit(message_log: MessageLog, files: Sequence[Prepared]) -> None:
+def commit(pipeline: Pipeline, files: Sequence[Prepared]) -> None:
     """Store the records of ``files`` in one transaction and fill in each outcome's items.
 
-    Raises MessageLogError when the log is unavailable: nothing is stored then.
+    Raises MessageLogError when the log is unavailable (nothing is stored
+    then), Rejected when the log refuses the records (an id reused with
+    other content).
     """
     records = [record for prepared in files for _, _, record in prepared.records]
-    result = message_log.accept_many(records)
+    try:
+        result = pipeline.accept_batch(records)
+    except InputError as exc:
+        raise Rejected(f"{exc.code}: {exc.reason}") from exc
     stored, repeats = set(result.stored), iter(result.duplicates)
     for prepared in files:
         for item, smid, record in prepared.records:
@@ -174,17 +177,19 @@ def commit_streamed(pipeline: Pipeline, prepared: Prepared, chunk: int) -> None:
             return
         piece = Prepared(prepared.claim, prepared.drop, prepared.outcome, prepared.data, prepared.received_at)
         piece.records = canonicalize_all(pipeline, piece, part, False, keep=True)
-        commit(pipeline.log, [piece])
+        commit(pipeline, [piece])
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def keep_refusal(message_log: MessageLog, outcome: Outcome, data: bytes | None) -> None:
-    """Record the rejected file in the message log's refusals (raw bytes when small)."""
-    raw = data if data is not None and len(data) <= 1024 * 1024 else b""
-    try:
-        message_log.refuse(raw, outcome.agency, f"file {outcome.name}: {outcome.reason}")
-    except MessageLogError as exc:
-        log.warning("file drop: could not record the refusal of %s: %s", outcome.name, exc)
+#: the ``code`` of a rejected file in the refusal record and ``rabt_messages_refused_total``
+FILE_REFUSED = "file-rejected"
+
+
+def keep_refusal(pipeline: Pipeline, outcome: Outcome, data: bytes | None) -> None:
+    """Record and count the rejected file as a refusal: its digest and first bytes, never all of it."""
+    pipeline.refuse(data or b"", agency=outcome.agency, code=FILE_REFUSED,
+                    reason=f"file {outcome.name}: {outcome.reason}",
+                    input_sha256=outcome.sha256 or None, input_size=outcome.size)

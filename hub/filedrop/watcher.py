@@ -74,7 +74,7 @@ class DropWatcher:
         self.keep_items = max(1, keep_items)
         self.progress = progress
         self.retries = retries or Retries()
-        self.filer = Filer(self.folders, self.retries, pipeline.log, self._tell)
+        self.filer = Filer(self.folders, self.retries, pipeline, self._tell)
         self._resumed: set[str] = set()
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
 
@@ -229,7 +229,7 @@ class DropWatcher:
 
     def _store(self, agency: str, batch: list[Prepared]) -> list[Outcome]:
         small = [p for p in batch if p.records is not None]
-        outcomes = self._stored(small, lambda: process.commit(self.pipeline.log, small)) if small else []
+        outcomes = self._stored(small, lambda: process.commit(self.pipeline, small)) if small else []
         for prepared in (p for p in batch if p.records is None):
             outcomes += self._stored([prepared], lambda p=prepared: process.commit_streamed(
                 self.pipeline, p, self.keep_items))
@@ -246,7 +246,7 @@ class DropWatcher:
             return [self._fail(p, rejected) for p in files]
         except ConflictingMessageError as exc:  # nothing stored: find the file it belongs to
             if len(files) > 1:
-                return [o for p in files for o in self._stored([p], lambda p=p: process.commit(self.pipeline.log, [p]))]
+                return [o for p in files for o in self._stored([p], lambda p=p: process.commit(self.pipeline, [p]))]
             return [self._fail(files[0], Rejected(f"{exc.code}: {exc.reason}"))]
         except Exception:  # a bug must not strand the files in processing/ nor stop the watcher
             log.exception("file drop: unexpected error storing %d file(s)", len(files))
@@ -277,7 +277,7 @@ class DropWatcher:
             return self._defer(prepared, f"could not move the file to failed/: {exc.strerror or exc}", trouble=True)
         finally:
             prepared.claim.release()
-        process.keep_refusal(self.pipeline.log, outcome, prepared.data)
+        process.keep_refusal(self.pipeline, outcome, prepared.data)
         self._tell(outcome)
         return outcome
 

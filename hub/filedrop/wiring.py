@@ -7,7 +7,9 @@ import threading
 from collections.abc import Callable, Iterable
 
 from hub.adapter import Adapter
+from hub.config import Settings
 from hub.errors import ConfigError
+from hub.pipeline import Pipeline
 from hub.registry import adapter_names, load_adapter
 
 log = logging.getLogger(__name__)
@@ -38,12 +40,14 @@ def file_drop_adapters(names: Iterable[str] | None = None) -> list[Adapter]:
     return found
 
 
-def watcher_loop(hub, interval: float = 0.5) -> Callable[[threading.Event], None]:
-    """The ``watcher`` role: scan every agency's drop folder until stopped."""
+def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adapter] | None = None, *,
+                 interval: float = 0.5) -> Callable[[threading.Event], None]:
+    """The ``watcher`` role: scan the drop folders of ``adapters`` (default: all with file drops) until stopped."""
     from hub.filedrop.watcher import DropWatcher
 
     def run(stop: threading.Event) -> None:
-        watcher = DropWatcher(hub.settings, file_drop_adapters(), hub.pipeline,
+        chosen = file_drop_adapters() if adapters is None else adapters
+        watcher = DropWatcher(settings, chosen, pipeline,
                               progress=lambda outcome: log.info("file drop: %s", outcome.summary()))
         watcher.run(stop, interval)
 

@@ -16,42 +16,53 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, request
 
 from hub.adapter import Adapter
-from hub.bootstrap import Hub
+from hub.config import XmlLimits
 from hub.errors import RabtError
 from hub.gateway.faults import soap_fault
 from hub.gateway.inbound import InboundHandler
+from hub.mapping import Mappings
+from hub.pipeline import Pipeline
 from hub.proxies import trust_proxies
 from hub.soap import XML_CONTENT_TYPE, SoapFault, fault_envelope, wsdl_with_address
+from hub.transports import Transport
 
 log = logging.getLogger(__name__)
 _XSD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.xsd$")
 _SCHEMA_LOCATION = re.compile(r'schemaLocation="([A-Za-z0-9][A-Za-z0-9_.\-]*\.xsd)"')
+#: SOAP 1.1 is carried as text/xml (SOAP 1.2's application/soap+xml is not offered here)
+SOAP11_MEDIA_TYPE = "text/xml"
 
 
-def create_app(hub: Hub, config: dict | None = None) -> Flask:
-    """The gateway app for ``hub``.
+def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings: Mappings, limits: XmlLimits,
+               open_transport: Callable[[], Transport], config: dict | None = None) -> Flask:
+    """The gateway app for the inbound operations of ``adapters``.
 
-    ``config`` may set ``REPLY_TIMEOUT`` (seconds a request/reply operation waits
-    for its answer) and ``MAX_WAITING_REPLIES`` (how many may wait at once; more
-    are answered ``Server.Busy`` at once, so one-way pushes keep server threads).
-    Behind a reverse proxy, ``PUBLIC_URL`` is the address partners use (the only
-    one the WSDL advertises) and ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded
-    client address and scheme to believe (0, the default: none).
+    Every agency document goes through ``pipeline``, refusals included;
+    ``open_transport()`` gives each server thread its connection for
+    request/reply operations. ``config`` may set ``REPLY_TIMEOUT`` (seconds a
+    request/reply operation waits for its answer) and ``MAX_WAITING_REPLIES``
+    (how many may wait at once; more are answered ``Server.Busy`` at once, so
+    one-way pushes keep server threads). Behind a reverse proxy, ``PUBLIC_URL``
+    is the address partners use (the only one the WSDL advertises) and
+    ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded client address and scheme
+    to believe (0, the default: none).
     """
     app = Flask("hub.gateway")
     app.config.update(config or {})
     trust_proxies(app, int(app.config.get("TRUSTED_PROXY_HOPS") or 0))
-    handler = InboundHandler(hub, reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
+    handler = InboundHandler(pipeline, mappings=mappings, limits=limits, open_transport=open_transport,
+                             reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
                              max_waiting=int(app.config.get("MAX_WAITING_REPLIES", 8)))
-    limit = hub.settings.xml_limits.max_bytes
+    served = {name: adapter for name, adapter in adapters.items() if adapter.inbound}
 
     def adapter_or_404(agency: str) -> Adapter:
-        adapter = hub.adapters.get(agency)
-        if adapter is None or not adapter.inbound:
+        adapter = served.get(agency)
+        if adapter is None:
             abort(404)
         return adapter
 
@@ -75,17 +86,22 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
 
     @app.post("/soap/<agency>")
     def call(agency: str):
-        adapter = hub.adapters.get(agency)
-        if adapter is None or not adapter.inbound:
-            known = ", ".join(sorted(a.name for a in hub.adapters.values() if a.inbound))
-            return _fault(SoapFault("Client.UnknownAgency", f"no agency {agency!r} is registered here; known: {known}"), 404)
-        if (request.content_length or 0) > limit:
-            return _fault(SoapFault("Client.Parse", f"request is {request.content_length} bytes, over the limit of {limit}"))
-        raw = request.stream.read(limit + 1)
-        if len(raw) > limit:
-            return _fault(SoapFault("Client.Parse", f"request is over the limit of {limit} bytes"))
+        adapter, raw = served.get(agency), b""
         try:
-            return _xml(handler.handle(adapter, raw))
+            raw = _bounded_body(limits.max_bytes)
+            if adapter is None:
+                known = ", ".join(sorted(served))
+                raise SoapFault("Client.UnknownAgency", f"no agency {agency[:64]!r} is registered here; known: {known}")
+            _require_soap11_content_type()
+        except SoapFault as fault:
+            # Refused before the pipeline could: recorded and counted here, under a bounded agency label.
+            oversize = isinstance(fault, _OversizeFault)
+            pipeline.refuse(fault.raw if oversize else raw, agency=adapter.name if adapter else None,
+                            code=fault.code, reason=fault.text, source=request.remote_addr,
+                            input_size=fault.size if oversize else None)
+            return _fault(fault, _STATUS.get(fault.code, 500))
+        try:
+            return _xml(handler.handle(adapter, raw, source=request.remote_addr))
         except SoapFault as fault:
             return _fault(fault)
         except RabtError as error:
@@ -96,9 +112,40 @@ def create_app(hub: Hub, config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        return {"status": "ok", "agencies": sorted(a.name for a in hub.adapters.values() if a.inbound)}
+        return {"status": "ok", "agencies": sorted(served)}
 
     return app
+
+
+#: HTTP status of a fault answered before the request reached an agency's handler
+_STATUS = {"Client.UnknownAgency": 404, "Client.ContentType": 415}
+
+
+class _OversizeFault(SoapFault):
+    """A request over the size limit, with what was read of it (at most limit + 1 bytes)."""
+
+    def __init__(self, text: str, *, raw: bytes = b"", size: int | None = None) -> None:
+        super().__init__("Client.Parse", text)
+        self.raw, self.size = raw, size
+
+
+def _bounded_body(limit: int) -> bytes:
+    """The request body, never reading more than ``limit + 1`` bytes of it."""
+    length = request.content_length or 0
+    if length > limit:
+        raise _OversizeFault(f"request is {length} bytes, over the limit of {limit}", size=length)
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise _OversizeFault(f"request is over the limit of {limit} bytes", raw=raw)
+    return raw
+
+
+def _require_soap11_content_type() -> None:
+    if request.mimetype != SOAP11_MEDIA_TYPE:
+        sent = (request.content_type or "none")[:100]
+        raise SoapFault("Client.ContentType",
+                        f"Content-Type {sent!r} is not accepted: SOAP 1.1 requests are sent as {SOAP11_MEDIA_TYPE}")
+
 
 
 def _public_base(app: Flask) -> str:

@@ -9,21 +9,21 @@ destination through the transport and wait for the signed answer.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from lxml import etree
 
-from hub import metrics
 from hub.adapter import Adapter, InboundOperation
-from hub.bootstrap import Hub
+from hub.config import XmlLimits
 from hub.contracts import AgencyContracts
-from hub.envelope import read_envelope, utc_now
-from hub.errors import AgencyError, AgencyFaultError, BusyError, InputError, RabtError, SchemaError, SignatureError
-from hub.messagelog import Accepted
-from hub.outbox import to_message
-from hub.pipeline import Inbound, Receipt
+from hub.envelope import utc_now
+from hub.errors import BusyError, RabtError, SchemaError, SignatureError
+from hub.mapping import Mappings
+from hub.pipeline import Inbound, Pipeline, Receipt
 from hub.signing import DS
 from hub.soap import SoapFault, envelope, parse_request
-from hub.xmlsafe import parse_xml
+from hub.transports import Transport
+from hub.transports.base import Message
 
 RECEIPT_NS = "urn:rabt:gateway:receipt"
 
@@ -39,10 +39,19 @@ def receipt_document(operation: str, receipt: Receipt, source_message_id: str | 
 
 
 class InboundHandler:
-    """Handles SOAP requests for every adapter; one per gateway process."""
+    """Handles SOAP requests for every adapter; one per gateway process.
 
-    def __init__(self, hub: Hub, *, reply_timeout: float = 10.0, max_waiting: int = 8) -> None:
-        self.hub = hub
+    Everything an agency sends goes through ``pipeline``: what fails before it
+    (not SOAP, unknown operation, unsigned, off-contract) is refused through
+    :meth:`~hub.pipeline.Pipeline.refuse` here, the rest by the pipeline itself.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, mappings: Mappings, limits: XmlLimits,
+                 open_transport: Callable[[], Transport], reply_timeout: float = 10.0, max_waiting: int = 8) -> None:
+        self.pipeline = pipeline
+        self.mappings = mappings
+        self.limits = limits
+        self.open_transport = open_transport
         self.reply_timeout = reply_timeout
         # A bulkhead: requests waiting for an answer hold a server thread each, so a slow
         # destination could take every thread and stop the one-way pushes of all agencies.
@@ -56,9 +65,38 @@ class InboundHandler:
             self._contracts[adapter.name] = AgencyContracts(adapter.schema_dir, adapter.name)
         return self._contracts[adapter.name]
 
-    def handle(self, adapter: Adapter, raw: bytes) -> bytes:
+    def handle(self, adapter: Adapter, raw: bytes, *, source: str | None = None) -> bytes:
         """The SOAP response for ``raw``; raises SoapFault or a RabtError the app turns into one."""
-        payload = parse_request(raw, self.hub.settings.xml_limits, agency=adapter.name)
+        try:
+            payload, operation = self._request(adapter, raw)
+        except (SoapFault, RabtError) as refusal:
+            code, reason = (refusal.code, refusal.text) if isinstance(refusal, SoapFault) else (
+                refusal.code, refusal.reason)
+            self.pipeline.refuse(raw, agency=adapter.name, code=code, reason=reason, source=source)
+            raise
+        name = etree.QName(payload).localname
+        source_id = _source_id(payload, operation)
+        inbound = Inbound(
+            agency=adapter.name, system=operation.system, message_type=operation.message_type,
+            destination=operation.destination, raw=raw, require_signature=operation.require_signature,
+            source_message_id=None if operation.reply_type else source_id,
+            received_at=utc_now(), source=source,
+        )
+        if operation.reply_type:
+            answer, hub_message_id = self._ask(inbound, payload, operation)
+        else:
+            receipt = self.pipeline.accept(inbound, payload)
+            answer, hub_message_id = receipt_document(name, receipt, source_id), receipt.message_id
+        response = self.mappings.transform(
+            adapter.name, operation.response_mapping, answer,
+            source_message_id=source_id or "", hub_message_id=hub_message_id,
+        )
+        self._check_own_response(adapter, response)
+        return envelope(response)
+
+    def _request(self, adapter: Adapter, raw: bytes) -> tuple[etree._Element, InboundOperation]:
+        """The request element and its operation, once it is SOAP, offered, signed if it must be, on contract."""
+        payload = parse_request(raw, self.limits, agency=adapter.name)
         name = etree.QName(payload).localname
         operation = adapter.inbound_operation(name)
         if operation is None:
@@ -69,72 +107,23 @@ class InboundHandler:
             raise SignatureError(f"{adapter.name} must sign {name}: the request has no ds:Signature",
                                  agency=adapter.name)
         self.contracts(adapter).validate(payload)
-        source_id = _source_id(payload, operation)
-        inbound = Inbound(
-            agency=adapter.name, system=operation.system, message_type=operation.message_type,
-            destination=operation.destination, raw=raw, require_signature=operation.require_signature,
-            source_message_id=None if operation.reply_type else source_id,
-            received_at=utc_now(),
-        )
-        if operation.reply_type:
-            answer, hub_message_id = self._ask(inbound, payload, operation)
-        else:
-            receipt = self.hub.pipeline.accept(inbound, payload)
-            answer, hub_message_id = receipt_document(name, receipt, source_id), receipt.message_id
-        response = self.hub.mappings.transform(
-            adapter.name, operation.response_mapping, answer,
-            source_message_id=source_id or "", hub_message_id=hub_message_id,
-        )
-        self._check_own_response(adapter, response)
-        return envelope(response)
+        return payload, operation
 
     def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
         if not self._waiting.acquire(blocking=False):
-            metrics.record_refused(inbound.agency, BusyError.code)
-            raise BusyError(f"{self.max_waiting} requests are already waiting for {operation.destination}'s "
-                            "answer; ask again shortly", agency=inbound.agency)
+            busy = BusyError(f"{self.max_waiting} requests are already waiting for {operation.destination}'s "
+                             "answer; ask again shortly", agency=inbound.agency)
+            self.pipeline.refuse(inbound.raw, agency=inbound.agency, code=busy.code, reason=busy.reason,
+                                 source=inbound.source)
+            raise busy
         try:
-            return self._ask_and_wait(inbound, payload, operation)
+            # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
+            return self.pipeline.ask(inbound, payload, self._send, reply_type=operation.reply_type)
         finally:
             self._waiting.release()
 
-    def _ask_and_wait(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
-        record, _ = self.hub.pipeline.canonicalize(inbound, payload)
-        # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
-        self.hub.committer.accept(record, enqueue=False)
-        request = to_message(record)
-        try:
-            reply = self._transport().request(request, timeout=self.reply_timeout)
-        except RabtError as exc:
-            # The agency gets a fault and asks again; the log says this question was given up.
-            self.hub.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
-            raise
-        self.hub.committer.mark_published([record.message_id])
-        try:
-            return self._answer(reply.body, operation), record.message_id
-        except InputError as exc:
-            # A bad answer is the destination's fault, not the asking agency's: a Server fault.
-            raise AgencyError(f"{operation.destination}'s answer was refused: {exc.reason}",
-                              agency=operation.destination) from exc
-
-    def _answer(self, data: bytes, operation: InboundOperation) -> etree._Element:
-        """The body of the destination's answer, once verified and logged."""
-        verified = self.hub.verifier.verify(parse_xml(data, self.hub.settings.xml_limits))
-        if verified.signer != operation.destination:
-            raise SignatureError(f"answer signed by {verified.signer!r}, expected {operation.destination!r}")
-        header, body = read_envelope(verified.element)
-        self._log_answer(header, data)
-        if header.message_type == "Fault":
-            reason = body.findtext("{*}Reason") or "the destination refused the request"
-            raise AgencyFaultError(f"{operation.destination}: {reason}", agency=operation.destination)
-        if header.message_type != operation.reply_type:
-            raise SchemaError(f"expected {operation.reply_type} in answer, got {header.message_type}")
-        return body
-
-    def _log_answer(self, header, envelope_bytes: bytes) -> None:
-        # Delivered straight back over request/reply: logged, never for the relay to send again.
-        self.hub.committer.accept(Accepted.from_header(header, envelope_bytes, envelope_bytes), enqueue=False)
-        self.hub.committer.mark_published([header.message_id])
+    def _send(self, question: Message) -> Message:
+        return self._transport().request(question, timeout=self.reply_timeout)
 
     def _check_own_response(self, adapter: Adapter, response: etree._Element) -> None:
         try:
@@ -142,10 +131,10 @@ class InboundHandler:
         except SchemaError as exc:
             raise SoapFault("Server", f"the hub built an invalid {etree.QName(response).localname}: {exc.reason}") from exc
 
-    def _transport(self):
+    def _transport(self) -> Transport:
         transport = getattr(self._local, "transport", None)
         if transport is None:
-            transport = self._local.transport = self.hub.open_transport()
+            transport = self._local.transport = self.open_transport()
         return transport
 
 

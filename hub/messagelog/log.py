@@ -21,10 +21,11 @@ from hub.messagelog import accepting, chain, db, verify
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
-    Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status, sha256_hex,
+    REFUSAL_HEAD_BYTES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status,
+    input_digest, sha256_hex,
 )
 from hub.messagelog.schema import (
-    audit_chain, messages, metadata, outbox, parse_timestamp, payloads, refused, timestamp,
+    REFUSAL_DIGEST_COLUMNS, audit_chain, messages, metadata, outbox, parse_timestamp, payloads, refused, timestamp,
 )
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
@@ -65,6 +66,7 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     db.make_folder(engine)  # before the layout check, whose connection would create the file
     _refuse_old_layout(engine)
     db.create_tables(engine, metadata)
+    _add_refusal_digest_columns(engine)
     with db.translated("create the chain head"), db.write_transaction(engine) as conn:
         chain.ensure_head(conn)
     return MessageLog(engine)
@@ -131,13 +133,26 @@ class MessageLog:
             conn.execute(_ENQUEUE, {"message_id": message_id, "enqueued_at": timestamp()})
         return True
 
-    def refuse(self, raw: bytes | str, agency: str | None, reason: str) -> str:
-        """Keep refused input (unparseable, bad signature…) with the reason; its refusal id."""
+    def refuse(self, raw: bytes | str, agency: str | None, reason: str, *,
+               input_sha256: str | None = None, input_size: int | None = None) -> str:
+        """Record refused input (unparseable, bad signature…) with the reason; its refusal id.
+
+        Only a bounded digest is kept, never the whole input: its SHA-256, its
+        size and its first :data:`REFUSAL_HEAD_BYTES` bytes, so a flood of big
+        hostile requests cannot grow the log by their size. A caller that no
+        longer holds the whole input (a big file) passes its digest and size
+        with the first bytes as ``raw``.
+        """
         data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        head = data[:REFUSAL_HEAD_BYTES]
+        input_sha256, input_size = input_digest(data, input_sha256, input_size)
         values = {"refusal_id": str(uuid.uuid4()), "agency": agency or "unknown", "reason": str(reason),
-                  "raw": data, "raw_sha256": sha256_hex(data), "received_at": timestamp()}
+                  "raw": head, "raw_sha256": sha256_hex(head), "received_at": timestamp(),
+                  "input_sha256": input_sha256, "input_size": input_size}
+        # The whole input's digest is in the chained detail, so it is as tamper-evident as the reason.
         entry = ChainEntry("refused", "refused", values["received_at"], values["refusal_id"],
-                           fields_detail(values, REFUSAL_FIELDS), raw_sha256=values["raw_sha256"])
+                           fields_detail(values, (*REFUSAL_FIELDS, *REFUSAL_DIGEST_COLUMNS)),
+                           raw_sha256=values["raw_sha256"])
         with self._writing("store the refused input") as conn:
             [seq] = chain.append(conn, [entry])
             conn.execute(sa.insert(refused), {**values, "chain_seq": seq})
@@ -226,8 +241,8 @@ class MessageLog:
         if agency is not None:
             query = query.where(refused.c.agency == agency)
         with db.translated("read refused input"), self.engine.connect() as conn:
-            return [Refusal(r.refusal_id, r.agency, r.reason, r.raw, parse_timestamp(r.received_at))
-                    for r in conn.execute(query)]
+            return [Refusal(r.refusal_id, r.agency, r.reason, r.raw, parse_timestamp(r.received_at),
+                            r.input_sha256, r.input_size) for r in conn.execute(query)]
 
     def stats(self) -> LogStats:
         """Message counts by status, outbox backlog, refusals, chain size and last activity."""
@@ -261,6 +276,23 @@ def _refuse_old_layout(engine: Engine) -> None:
         where = engine.url.render_as_string(hide_password=True)
         raise MessageLogError(f"{where} is a message log of an earlier layout (payloads inside the messages "
                               "table); this version keeps them in their own table: start a new log")
+
+
+def _add_refusal_digest_columns(engine: Engine) -> None:
+    """A log from before refusals kept a digest gets the two nullable columns; its records stay as they were."""
+    with db.translated("open the message log"), engine.connect() as conn:
+        present = {c["name"] for c in sa.inspect(conn).get_columns("refused")}
+    for name, ddl_type in REFUSAL_DIGEST_COLUMNS.items():
+        if name in present:
+            continue
+        try:
+            with db.write_transaction(engine) as conn:
+                conn.execute(sa.text(f"ALTER TABLE refused ADD COLUMN {name} {ddl_type}"))
+        except sa.exc.SQLAlchemyError:
+            # Another process opening the same log may have added it a moment ago.
+            with db.translated("open the message log"), engine.connect() as conn:
+                if name not in {c["name"] for c in sa.inspect(conn).get_columns("refused")}:
+                    raise
 
 
 def _actor(actor: str) -> str:

@@ -124,13 +124,24 @@ class Event:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Input that was refused (unparseable, bad signature…), kept with the reason."""
+    """Input that was refused (unparseable, bad signature…): the reason and a bounded digest of it."""
 
     refusal_id: str
     agency: str
     reason: str
     raw: bytes
+    """The first bytes of the input (at most :data:`REFUSAL_HEAD_BYTES`), never all of it."""
+
     received_at: datetime
+    input_sha256: str | None = None
+    """SHA-256 of the whole input (None in logs written before refusals kept a digest)."""
+
+    input_size: int | None = None
+    """Size of the whole input in bytes."""
+
+
+#: how many leading bytes of refused input the log keeps: enough to see what it was, bounded per record
+REFUSAL_HEAD_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -155,3 +166,11 @@ class LogStats:
     chain_records: int
     last_processed_at: datetime | None
     """Time of the newest chain record (anything the log did)."""
+
+
+def input_digest(data: bytes, sha256: str | None = None, size: int | None = None) -> tuple[str | None, int]:
+    """(SHA-256, size) of refused input: given ones win; the digest of ``data`` only if it is all of it."""
+    size = len(data) if size is None else int(size)
+    if sha256 is None and size == len(data):
+        sha256 = sha256_hex(data)
+    return sha256, size

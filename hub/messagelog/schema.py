@@ -69,11 +69,17 @@ refused = sa.Table(
     sa.Column("refusal_id", _ID, primary_key=True),
     sa.Column("agency", sa.String(64), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False),
+    # The first bytes of the input only (see hub.messagelog.log.MessageLog.refuse); raw_sha256 is their digest.
     sa.Column("raw", sa.LargeBinary, nullable=False),
     sa.Column("raw_sha256", _DIGEST, nullable=False),
     sa.Column("received_at", _TIME, nullable=False),
     sa.Column("chain_seq", sa.BigInteger, nullable=False),
+    # The whole input's digest and size; NULL in logs written before refusals kept a digest.
+    sa.Column("input_sha256", _DIGEST),
+    sa.Column("input_size", sa.BigInteger),
 )
+#: columns added to ``refused`` after its first layout, with their DDL type (added on open)
+REFUSAL_DIGEST_COLUMNS = {"input_sha256": "VARCHAR(64)", "input_size": "BIGINT"}
 
 audit_chain = sa.Table(
     "audit_chain", metadata,

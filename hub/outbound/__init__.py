@@ -2,12 +2,13 @@
 
 Knows no agency: each adapter declares its :class:`~hub.adapter.OutboundService`
 entries, its mappings and its contracts; this package turns them into a
-queue consumer per adapter.
+queue consumer per adapter. It is handed its parts (:class:`WorkerParts`, built
+by the wiring in ``hub.bootstrap``) and reaches for nothing else.
 
     settings = OutboundSettings.from_env(adapters)      # endpoint URLs, timeouts
-    worker = build_worker(hub, hub.adapters["police"], settings)
-    with hub.open_transport() as transport:
-        worker.run(transport, hub.routes.queue_for("police"), stop=stop)
+    worker = build_worker(parts, adapters["police"], settings)
+    with parts.open_transport() as transport:
+        worker.run(transport, parts.routes.queue_for("police"), stop=stop)
 
 Parts: :mod:`.client` (zeep, one agency service), :mod:`.resilience`
 (retries, circuit breakers, :func:`breaker_states`), :mod:`.answers`
@@ -19,10 +20,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from hub.adapter import Adapter
-from hub.bootstrap import Hub
+from hub.config import XmlLimits
 from hub.errors import ConfigError
+from hub.mapping import Mappings
+from hub.pipeline import AccessPolicy, Pipeline
+from hub.routing import Routes
+from hub.signing import Verifier
+from hub.transports import Transport
 from hub.outbound.answers import Answerer
 from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
 from hub.outbound.config import OutboundSettings
@@ -31,14 +38,30 @@ from hub.outbound.worker import SKIP, OutboundWorker, client_key
 
 __all__ = [
     "SKIP", "AgencyClient", "AgencySoapFault", "AnswerRefusedError", "Breakers", "OutboundSettings",
-    "OutboundWorker", "breaker_states", "build_worker", "outbound_adapters", "worker_loops",
+    "OutboundWorker", "WorkerParts", "breaker_states", "build_worker", "outbound_adapters", "worker_loops",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def build_worker(hub: Hub, adapter: Adapter, settings: OutboundSettings, *, breakers: Breakers = BREAKERS,
-                 plugins: Sequence = ()) -> OutboundWorker:
+@dataclass(frozen=True)
+class WorkerParts:
+    """What the outbound workers of one process are built from (the wiring fills it in once)."""
+
+    pipeline: Pipeline
+    """The road into the message log: answers are logged and refused answers recorded through it."""
+
+    verifier: Verifier
+    mappings: Mappings
+    may_send: AccessPolicy
+    routes: Routes
+    limits: XmlLimits
+    open_transport: Callable[[], Transport]
+    """A new transport connection (each worker thread opens its own)."""
+
+
+def build_worker(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, *,
+                 breakers: Breakers = BREAKERS, plugins: Sequence = ()) -> OutboundWorker:
     """A worker for ``adapter`` with one zeep client per declared service (built here, once)."""
     clients: dict[tuple[str, str], AgencyClient] = {}
     for service in adapter.outbound:
@@ -46,17 +69,16 @@ def build_worker(hub: Hub, adapter: Adapter, settings: OutboundSettings, *, brea
         if key not in clients:
             url = settings.endpoint(service.endpoint_setting, agency=adapter.name)
             clients[key] = AgencyClient(adapter.name, service, adapter.schema_dir, url, settings,
-                                        plugins=plugins, limits=hub.settings.xml_limits)
-    answerer = Answerer(agency=adapter.name, signer=hub.signer, log=hub.log, reply_window=settings.reply_window)
-    return OutboundWorker(adapter, clients, mappings=hub.mappings, verifier=hub.verifier, answerer=answerer,
-                          log=hub.log, may_send=hub.access, settings=settings,
-                          max_attempts=hub.routes.max_attempts, breakers=breakers, limits=hub.settings.xml_limits)
+                                        plugins=plugins, limits=parts.limits)
+    answerer = Answerer(agency=adapter.name, pipeline=parts.pipeline, reply_window=settings.reply_window)
+    return OutboundWorker(adapter, clients, mappings=parts.mappings, verifier=parts.verifier, answerer=answerer,
+                          pipeline=parts.pipeline, may_send=parts.may_send, settings=settings,
+                          max_attempts=parts.routes.max_attempts, breakers=breakers, limits=parts.limits)
 
 
-def outbound_adapters(hub: Hub, names: Iterable[str] = ()) -> list[Adapter]:
+def outbound_adapters(adapters: Mapping[str, Adapter], names: Iterable[str] = ()) -> list[Adapter]:
     """The named adapters (all with outbound services when none are named)."""
     names = list(names)
-    adapters = hub.adapters
     unknown = [n for n in names if n not in adapters]
     if unknown:
         raise ConfigError(f"no adapter named {', '.join(unknown)} (installed: {', '.join(sorted(adapters))})")
@@ -67,7 +89,8 @@ def outbound_adapters(hub: Hub, names: Iterable[str] = ()) -> list[Adapter]:
     return chosen
 
 
-def worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None,
+def worker_loops(parts: WorkerParts, adapters: Mapping[str, Adapter], names: Iterable[str] = (), *,
+                 env: Mapping[str, str] | None = None,
                  prefetch: int = 2) -> list[tuple[str, Callable[[threading.Event], None]]]:
     """``(adapter name, loop(stop))`` for each outbound worker, ready for a supervisor thread.
 
@@ -76,25 +99,25 @@ def worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[str, str] 
     with a warning, so ``rabt serve`` runs whatever is configured.
     """
     names = list(names)
-    adapters = outbound_adapters(hub, names)
-    settings = OutboundSettings.from_env(adapters, env)
+    chosen = outbound_adapters(adapters, names)
+    settings = OutboundSettings.from_env(chosen, env)
     loops = []
-    for adapter in adapters:
+    for adapter in chosen:
         missing = [s.endpoint_setting for s in adapter.outbound if s.endpoint_setting not in settings.endpoints]
         if missing and not names:
             log.warning("outbound worker %s not started: set %s", adapter.name, ", ".join(sorted(set(missing))))
             continue
-        loops.append((adapter.name, _loop(hub, adapter, settings, prefetch)))
+        loops.append((adapter.name, _loop(parts, adapter, settings, prefetch)))
     return loops
 
 
-def _loop(hub: Hub, adapter: Adapter, settings: OutboundSettings, prefetch: int):
-    worker = build_worker(hub, adapter, settings)  # built now: a bad WSDL or URL fails at start-up
-    queue = hub.routes.queue_for(adapter.name)
+def _loop(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, prefetch: int):
+    worker = build_worker(parts, adapter, settings)  # built now: a bad WSDL or URL fails at start-up
+    queue = parts.routes.queue_for(adapter.name)
 
     def run(stop: threading.Event) -> None:
         try:
-            with hub.open_transport() as transport:
+            with parts.open_transport() as transport:
                 log.info("outbound worker %s consuming %s", adapter.name, queue)
                 worker.run(transport, queue, stop=stop, prefetch=prefetch)
         finally:

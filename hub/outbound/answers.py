@@ -21,10 +21,10 @@ from lxml import etree
 
 from hub.canonical import NAMESPACE
 from hub.envelope import Header, canonical_envelope, utc_now
-from hub.errors import DuplicateMessageError, MessageLogError, RabtError, TransportError
-from hub.messagelog import Accepted, MessageLog
+from hub.errors import MessageLogError, RabtError, TransportError
+from hub.messagelog import Accepted
 from hub.outbox import to_message
-from hub.signing import Signer
+from hub.pipeline import Pipeline
 from hub.transports.base import Delivery, Message, Transport
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,13 @@ class Answer:
 
 
 class Answerer:
-    """Signs, logs and sends answers for one agency's worker."""
+    """Signs, logs (through the pipeline) and sends answers for one agency's worker."""
 
-    def __init__(self, *, agency: str, signer: Signer, log: MessageLog, reply_window: float) -> None:
+    def __init__(self, *, agency: str, pipeline: Pipeline, reply_window: float) -> None:
         self.agency = agency
-        self.signer = signer
-        self.log = log
+        self.pipeline = pipeline
+        self.signer = pipeline.signer
+        self.log = pipeline.log
         self.reply_window = reply_window
 
     def build(self, query: Header, body: etree._Element, raw: bytes, system: str, *,
@@ -114,14 +115,15 @@ class Answerer:
 
     def send(self, transport: Transport, delivery: Delivery, query: Header, answer: Answer) -> str:
         """Log ``answer`` (or find the one logged first) and send it; the sent message id."""
-        try:
-            # Not queued yet: a relay publishing it before the direct reply would deliver it twice.
-            self.log.accept(answer.record(), enqueue=False)
+        # Not queued yet: a relay publishing it before the direct reply would deliver it twice.
+        receipt = self.pipeline.answer(answer.record())
+        if not receipt.duplicate:
             message = answer.message()
-        except DuplicateMessageError:
-            message = self.stored_answer(query)  # another delivery of this query answered first
-            if message is None:
+        else:  # another delivery of this query answered first
+            stored = self.log.get(receipt.message_id)
+            if stored is None:
                 raise MessageLogError("answer was logged but cannot be found", message_id=query.message_id)
+            message = to_message(stored)
         direct = self._reply(transport, delivery, message)
         if direct and not self._late(query):
             self.log.mark_published([message.message_id])

@@ -1,6 +1,6 @@
 """The outbound worker: canonical queries from one agency's queue, answered by calling the agency.
 
-For each delivery (a transport handler — its outcome alone decides ack,
+For each delivery (a transport handler — the outcome decides ack,
 retry or dead letter):
 
 1. verify: hardened parse, XML-DSig by the asker named in the header (from
@@ -62,7 +62,6 @@ from hub.errors import (
 from hub.contracts import AgencyContracts
 from hub.idempotency import IdempotentConsumer
 from hub.mapping import Mappings
-from hub.messagelog import MessageLog
 from hub.outbound.answers import (
     Answerer,
     fault_body,
@@ -73,6 +72,7 @@ from hub.outbound.answers import (
 from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import BREAKERS, Breakers, call_guarded
+from hub.pipeline import Pipeline
 from hub.signing import Verifier
 from hub.transports.base import Delivery, Transport
 from hub.xmlsafe import parse_xml
@@ -106,7 +106,7 @@ class OutboundWorker:
     """Answers the canonical queries on one agency's queue by calling that agency."""
 
     def __init__(self, adapter: Adapter, clients: Mapping[tuple[str, str], AgencyClient], *, mappings: Mappings,
-                 verifier: Verifier, answerer: Answerer, log: MessageLog, may_send: Callable[[str, str], bool],
+                 verifier: Verifier, answerer: Answerer, pipeline: Pipeline, may_send: Callable[[str, str], bool],
                  settings: OutboundSettings, max_attempts: int, breakers: Breakers = BREAKERS,
                  limits: XmlLimits | None = None) -> None:
         self.adapter = adapter
@@ -115,14 +115,14 @@ class OutboundWorker:
         self.mappings = mappings
         self.verifier = verifier
         self.answerer = answerer
-        self.log = log
+        self.pipeline = pipeline
         self.may_send = may_send
         self.settings = settings
         self.max_attempts = max_attempts
         self.breakers = breakers
         self.limits = limits
         self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
-        self.notified = IdempotentConsumer(log.engine, f"outbound-{adapter.name}")
+        self.notified = IdempotentConsumer(pipeline.log.engine, f"outbound-{adapter.name}")
         self.transport: Transport | None = None
         # created now, not on first call: a running worker's circuits are known (closed) to
         # /metrics and the console from the start, and an agency with no worker here is not
@@ -238,8 +238,7 @@ class OutboundWorker:
             return self._read(service, header, client, answer)
         except InputError as exc:
             reason = f"answer of {self.agency}/{service.system} refused: {exc.reason}"
-            self.log.refuse(answer.raw, self.agency, f"{exc.code}: {reason}")
-            metrics.record_refused(self.agency, exc.code)
+            self.pipeline.refuse(answer.raw, agency=self.agency, code=exc.code, reason=reason)
             raise AnswerRefusedError(reason, raw=answer.raw, code=exc.code, message_id=header.message_id,
                                      agency=self.agency) from exc
 

@@ -39,12 +39,11 @@ from lxml import etree
 from werkzeug.serving import make_server
 
 from hub import canonical
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, bootstrap, gateway_app, worker_parts
 from hub.config import Settings
 from hub.contracts import AgencyContracts
 from hub.envelope import Header, build_envelope, new_header, read_envelope, utc_now
 from hub.filedrop import DropWatcher
-from hub.gateway import create_app
 from hub.outbound import OutboundSettings, build_worker
 from hub.outbound.resilience import Breakers
 from hub.outbox import OutboxRelay
@@ -227,7 +226,7 @@ def check_inbound(hub: Hub, case: Case, tmp_path: Path) -> None:
         payload = signer_of(hub, case.agency).sign(payload)
     contracts.validate(payload)  # as the gateway does: the signature is part of the contract
     if op.reply_type is None:
-        answer = create_app(hub).test_client().post(f"/soap/{case.agency}", data=envelope(payload),
+        answer = gateway_app(hub).test_client().post(f"/soap/{case.agency}", data=envelope(payload),
                                                     content_type="text/xml; charset=utf-8")
         assert answer.status_code == 200, f"gateway fault: {fault_text(answer.data)}"
         response = parse_request(answer.data)
@@ -326,7 +325,7 @@ def check_outbound(hub: Hub, case: Case, tmp_path: Path, simulator) -> None:
     service = adapter.outbound[case.index]
     app, base, recorder = simulator(case.agency)
     endpoints = {s.endpoint_setting: base + service_path(app, s.wsdl) for s in adapter.outbound}
-    worker = build_worker(hub, adapter, OutboundSettings(endpoints=endpoints, attempts=1), breakers=Breakers())
+    worker = build_worker(worker_parts(hub), adapter, OutboundSettings(endpoints=endpoints, attempts=1), breakers=Breakers())
     header, query = licensing_query(hub, case.agency, service, app.extensions["rabt_simulator"]["population"])
     with hub.open_transport() as transport:
         transport.publish([query])

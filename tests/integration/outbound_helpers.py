@@ -12,7 +12,7 @@ import requests
 from lxml import etree
 from werkzeug.serving import make_server
 
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, bootstrap, worker_parts
 from hub.config import Settings
 from hub.envelope import Header, build_envelope, new_header, read_envelope
 from hub.messagelog import open_message_log
@@ -123,7 +123,7 @@ class HubRig:
                                  if self.hub.settings.effective_broker_url.startswith("amqp") else {}))
 
     def start(self, agency: str, settings: OutboundSettings):
-        worker = build_worker(self.hub, self.hub.adapters[agency], settings, breakers=self.breakers)
+        worker = build_worker(worker_parts(self.hub), self.hub.adapters[agency], settings, breakers=self.breakers)
         queue = self.hub.routes.queue_for(agency)
 
         def run() -> None:

@@ -12,9 +12,8 @@ import threading
 import pytest
 import requests
 
-from hub.bootstrap import bootstrap
+from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
-from hub.gateway import create_app
 from hub.serve import WsgiRole
 from hub.transports.testing import isolated_routes
 from hub.xmlsafe import parse_xml
@@ -33,7 +32,7 @@ def gateway(tmp_path, trust_store):
                     trust_store=trust_store, routes=routes)
     with hub.open_transport() as admin:
         admin.declare(routes)
-    app = create_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT, "MAX_WAITING_REPLIES": WAITING})
+    app = gateway_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT, "MAX_WAITING_REPLIES": WAITING})
     role = WsgiRole("gateway", app, "127.0.0.1", 0, threads=THREADS)
     stop = threading.Event()
     runner = threading.Thread(target=role.run, args=(stop,), daemon=True)

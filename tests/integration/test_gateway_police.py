@@ -28,11 +28,10 @@ from werkzeug.serving import make_server
 from adapters.police.inbound import BORDER_NS
 from hub import canonical
 from hub.access import DEFAULT_ACCESS_FILE, AccessRights
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, bootstrap, gateway_app
 from hub.config import Settings, XmlLimits
 from hub.envelope import build_envelope, payload_digest, read_envelope
 from hub.errors import RabtError
-from hub.gateway import create_app
 from hub.outbox import OutboxRelay
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.registry import load_adapter
@@ -96,7 +95,7 @@ def gateway(request, tmp_path_factory, trust_store, pki_dir):
     assert hub.adapters["police"] is load_adapter("police")  # found by entry point, as in production
     with hub.open_transport() as admin:
         admin.declare(routes)
-    server = make_server("127.0.0.1", 0, create_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT}), threaded=True)
+    server = make_server("127.0.0.1", 0, gateway_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
     yield Gateway(request.param, hub, f"http://127.0.0.1:{server.server_port}", Verifier(trust_store),
@@ -503,3 +502,10 @@ def test_an_oversize_request_is_refused_before_it_is_read(gateway, nothing_publi
     assert fault.text == f"request is {len(request)} bytes, over the limit of {MAX_BYTES}"
     chunked = post(gateway.url, (request[i:i + 65536] for i in range(0, len(request), 65536)))
     assert chunked.code == "soap:Client.Parse" and f"over the limit of {MAX_BYTES} bytes" in chunked.text
+
+
+@pytest.mark.parametrize("content_type", ["application/soap+xml; charset=utf-8", "application/json", "text/plain"])
+def test_a_request_not_sent_as_soap_11_text_xml_is_a_client_fault(gateway, nothing_published, content_type):
+    fault = post(gateway.url, signed_request(gateway, police_sample("NotifyArrival")), {"Content-Type": content_type})
+    assert (fault.status, fault.code) == (415, "soap:Client.ContentType")
+    assert fault.text == (f"Content-Type {content_type!r} is not accepted: SOAP 1.1 requests are sent as text/xml")

@@ -12,7 +12,7 @@ from lxml import etree
 
 from hub.bootstrap import bootstrap
 from hub.config import Settings
-from hub.gateway import create_app
+from hub.bootstrap import gateway_app as create_app
 from hub.proxies import trust_proxies
 from hub.transports.testing import isolated_routes
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from hub.bootstrap import bootstrap
+from hub.bootstrap import bootstrap, outbound_worker_loops, worker_parts
 from hub.config import Settings
 from hub.envelope import build_envelope, new_header
 from hub.errors import AccessDeniedError, ConfigError, InputError, SignatureError
@@ -17,7 +17,6 @@ from hub.outbound import (
     OutboundSettings,
     build_worker,
     outbound_adapters,
-    worker_loops,
 )
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.routing import routing_key
@@ -44,7 +43,7 @@ def hub(tmp_path, trust_store):
 @pytest.fixture
 def worker(hub):
     settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE})
-    return build_worker(hub, hub.adapters["police"], settings, breakers=Breakers())
+    return build_worker(worker_parts(hub), hub.adapters["police"], settings, breakers=Breakers())
 
 
 def delivery(seal, *, source="licensing", destination="police", kind="CivilStatusQuery") -> Delivery:
@@ -88,7 +87,7 @@ def test_sender_without_the_right_is_refused(worker, pki_dir):
 def test_settings_from_env_read_each_adapters_endpoint_and_tuning(hub):
     env = {"RABT_POLICE_CIVIL_REGISTRY_URL": "http://x/civil", "RABT_OUTBOUND_TIMEOUT": "2.5",
            "RABT_OUTBOUND_ATTEMPTS": "4", "UNRELATED": "1"}
-    settings = OutboundSettings.from_env(outbound_adapters(hub), env)
+    settings = OutboundSettings.from_env(outbound_adapters(hub.adapters), env)
     assert settings.endpoints == {"RABT_POLICE_CIVIL_REGISTRY_URL": "http://x/civil"}
     assert (settings.call_timeout, settings.attempts) == (2.5, 4)
     with pytest.raises(ConfigError, match="RABT_OUTBOUND_ATTEMPTS"):
@@ -99,19 +98,19 @@ def test_settings_from_env_read_each_adapters_endpoint_and_tuning(hub):
 
 def test_worker_loops_skip_unconfigured_adapters_unless_named(hub):
     env = {"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE}
-    assert [name for name, _ in worker_loops(hub, env=env)] == ["police"]
+    assert [name for name, _ in outbound_worker_loops(hub, env=env)] == ["police"]
     with pytest.raises(ConfigError, match="RABT_COMMERCE"):
-        worker_loops(hub, ["commerce"], env=env)
+        outbound_worker_loops(hub, ["commerce"], env=env)
     with pytest.raises(ConfigError, match="no adapter named polise"):
-        worker_loops(hub, ["polise"], env=env)
+        outbound_worker_loops(hub, ["polise"], env=env)
     with pytest.raises(ConfigError, match="centralbank"):
-        worker_loops(hub, ["centralbank"], env=env)
+        outbound_worker_loops(hub, ["centralbank"], env=env)
 
 
 def test_one_system_with_two_operations_gets_a_client_for_each(hub):
     # the labour court offers referrals and case-status look-ups on one service and one URL
     settings = OutboundSettings(endpoints={"RABT_COURTS_LABOUR_COURT_URL": "http://127.0.0.1:9/soap/labour-court"})
-    worker = build_worker(hub, hub.adapters["courts"], settings, breakers=Breakers())
+    worker = build_worker(worker_parts(hub), hub.adapters["courts"], settings, breakers=Breakers())
     calls = {key: client.service.operation for key, client in worker.clients.items()}
     assert calls == {("labour-court", "ReceiveComplaintReferral"): "ReceiveComplaintReferral",
                      ("labour-court", "GetCaseStatus"): "GetCaseStatus"}
