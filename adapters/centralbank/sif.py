@@ -9,7 +9,7 @@ Number``). :func:`read_sif` streams the CSV line by line and builds::
     <sif file="SIF_1000011_BMCT_20260301_001.csv" payer="account">
       <name cr="1000011" bank="BMCT" date="2026-03-01" sequence="001"/>
       <header line="2"><EmployerCrNo>1000011</EmployerCrNo>…</header>
-      <employee line="4"><EmployeeIdType>C</EmployeeIdType>…</employee>…
+      <employee line="4" lang="en"><EmployeeIdType>C</EmployeeIdType>…</employee>…
     </sif>
 
 one element per column, named after its label (:func:`tag`: ``Payer IBAN``
@@ -56,10 +56,13 @@ __all__ = ["BANK_SHORT_NAMES", "EMPLOYEE_LABELS", "EMPLOYEE_LABELS_NO_REFERENCE"
 
 FILE_NAME = re.compile(r"^SIF_([0-9]{7,10})_([A-Z]{2,8})_([0-9]{8})_([0-9]{3})\.csv$")
 _CHECKS = {labels: RowCheck(labels) for labels in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE)}
+_NAME_COLUMN = {labels: labels.index("Employee Name") for labels in _CHECKS}
+#: a name holding a letter of the Arabic script is labelled ``ar`` (checked in Python: far cheaper than XSLT)
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _AMOUNT_COLUMNS = {labels: [labels.index(label) for label in AMOUNTS] for labels in _CHECKS}
 #: the reason yielded for each problem beyond those kept: counted by the report, never listed
 NOT_LISTED = "further problem (not listed: the report lists the first ones by line)"
-_ROW = {labels: '<employee line="%d">' + "".join(f"<{TAGS[l]}>%s</{TAGS[l]}>" for l in labels) + "</employee>"
+_ROW = {labels: '<employee line="%d" lang="%s">' + "".join(f"<{TAGS[l]}>%s</{TAGS[l]}>" for l in labels) + "</employee>"
         for labels in _CHECKS}
 _SPECIAL = re.compile("[&<>\r]")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
@@ -319,7 +322,9 @@ def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
             continue
         total += net
         if not rows.errors:
-            rows.add(template % (lines.number, *(map(_escaped, values) if _SPECIAL.search(joined) else values)))
+            name = values[_NAME_COLUMN[labels]]
+            lang = "en" if name.isascii() or not _ARABIC.search(name) else "ar"
+            rows.add(template % (lines.number, lang, *(map(_escaped, values) if _SPECIAL.search(joined) else values)))
     return count, total
 
 

@@ -22,10 +22,6 @@
 
   <xsl:variable name="header" select="/sif/header"/>
 
-  <!-- Letters of the Arabic script (U+0621-U+064A, with the Persian and Urdu additions): a name holding
-       any of them is written in Arabic (xml:lang="ar"), else in Latin letters ("en"). -->
-  <xsl:variable name="arabic-letters"
-                select="'ءآأؤإئابةتثجحخدذرزسشصضطظعغـفقكلمنهوىيٱپچژکگیۀے'"/>
 
   <xsl:variable name="bank" select="$header/PayerBankShortName"/>
   <xsl:variable name="year" select="$header/SalaryYear"/>
@@ -77,16 +73,8 @@
           <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
         </xsl:otherwise>
       </xsl:choose>
-      <!-- The name is labelled with the script it is written in: payroll systems write Arabic names too. -->
-      <rabt:EmployeeName>
-        <xsl:attribute name="xml:lang">
-          <xsl:choose>
-            <xsl:when test="translate(EmployeeName, $arabic-letters, '') != EmployeeName">ar</xsl:when>
-            <xsl:otherwise>en</xsl:otherwise>
-          </xsl:choose>
-        </xsl:attribute>
-        <xsl:value-of select="EmployeeName"/>
-      </rabt:EmployeeName>
+      <!-- lang: the script of the name (ar when it holds Arabic letters, else en), set by the reader -->
+      <rabt:EmployeeName xml:lang="{@lang}"><xsl:value-of select="EmployeeName"/></rabt:EmployeeName>
       <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount"/></rabt:EmployeeIban>
       <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary"/></rabt:BasicSalary>
       <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome"/></rabt:Allowances>
