@@ -9,7 +9,7 @@ Number``). :func:`read_sif` streams the CSV line by line and builds::
     <sif file="SIF_1000011_BMCT_20260301_001.csv" payer="account">
       <name cr="1000011" bank="BMCT" date="2026-03-01" sequence="001"/>
       <header line="2"><EmployerCrNo>1000011</EmployerCrNo>…</header>
-      <employee line="4"><EmployeeIdType>C</EmployeeIdType>…</employee>…
+      <employee line="4" lang="en"><EmployeeIdType>C</EmployeeIdType>…</employee>…
     </sif>
 
 one element per column, named after its label (:func:`tag`: ``Payer IBAN``
@@ -17,7 +17,14 @@ one element per column, named after its label (:func:`tag`: ``Payer IBAN``
 the canonical SalaryBatch. (Element names rather than ``<field name=…>``:
 the mapping then selects children by name, about twice as fast in libxslt.)
 Every problem is reported with its line; the file yields its one document
-only when there is none.
+only when there is none. A file of bad lines keeps only the problems the
+rejection report can list (:data:`hub.filedrop.report.MAX_LISTED`, the first
+by line) and counts the rest, so its memory does not grow with its size.
+
+Files as payroll systems export them are read as the bank reads them:
+labels in any case and spacing, amounts as spreadsheet cells (``45.75``,
+``0``, normalized to 3 decimals), the month without its leading zero, and
+empty or separator-only rows (``,,,,``) ignored.
 
 Why text fed to a parser rather than ``SubElement`` calls: a row is one
 ``%`` format of escaped values, and lxml's incremental parser builds the
@@ -28,6 +35,7 @@ never holding the whole file as text (rows are fed in slices).
 from __future__ import annotations
 
 import csv
+import heapq
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -37,16 +45,24 @@ from lxml import etree
 
 from adapters.centralbank.sif_checks import (
     BANK_SHORT_NAMES, EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, HEADER_LABELS, HEADER_LABELS_IBAN, TAGS,
-    RowCheck, amount_ok, baisas, header_problems, iban_ok, layout_problem, omr, row_problems, tag,
+    AMOUNTS, RowCheck, amount_ok, amount_with_3_decimals, baisas, header_problems, iban_ok, label_key,
+    layout_problem, month_with_2_digits, omr, row_problems, tag,
 )
 from hub.adapter import FileItem
+from hub.filedrop.report import MAX_LISTED
 
 __all__ = ["BANK_SHORT_NAMES", "EMPLOYEE_LABELS", "EMPLOYEE_LABELS_NO_REFERENCE", "FILE_NAME", "HEADER_LABELS",
            "HEADER_LABELS_IBAN", "baisas", "iban_ok", "omr", "read_sif", "tag"]
 
 FILE_NAME = re.compile(r"^SIF_([0-9]{7,10})_([A-Z]{2,8})_([0-9]{8})_([0-9]{3})\.csv$")
 _CHECKS = {labels: RowCheck(labels) for labels in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE)}
-_ROW = {labels: '<employee line="%d">' + "".join(f"<{TAGS[l]}>%s</{TAGS[l]}>" for l in labels) + "</employee>"
+_NAME_COLUMN = {labels: labels.index("Employee Name") for labels in _CHECKS}
+#: a name holding a letter of the Arabic script is labelled ``ar`` (checked in Python: far cheaper than XSLT)
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_AMOUNT_COLUMNS = {labels: [labels.index(label) for label in AMOUNTS] for labels in _CHECKS}
+#: the reason yielded for each problem beyond those kept: counted by the report, never listed
+NOT_LISTED = "further problem (not listed: the report lists the first ones by line)"
+_ROW = {labels: '<employee line="%d" lang="%s">' + "".join(f"<{TAGS[l]}>%s</{TAGS[l]}>" for l in labels) + "</employee>"
         for labels in _CHECKS}
 _SPECIAL = re.compile("[&<>\r]")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
@@ -73,6 +89,33 @@ class _Lines:
             yield text.lstrip("\ufeff") if self.number == 1 else text
 
 
+class _Problems:
+    """The problems of one file: the first ``keep`` by line, and how many more there were."""
+
+    def __init__(self, keep: int = MAX_LISTED) -> None:
+        self.keep, self.count, self.after_header = keep, 0, 0
+        self._kept: list[tuple[int, int, str]] = []  # (-line, -order, reason): a max-heap on the line
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, line: int, reason: str) -> None:
+        self.count += 1
+        self.after_header += line > 3
+        item = (-line, -self.count, reason)
+        if len(self._kept) < self.keep:
+            heapq.heappush(self._kept, item)
+        elif item > self._kept[0]:  # earlier than the latest kept: it takes that one's place
+            heapq.heapreplace(self._kept, item)
+
+    def items(self) -> Iterator[FileItem]:
+        """The kept problems in line order, then one bare item per problem not kept (so all are counted)."""
+        for line, _, reason in sorted(self._kept, reverse=True):
+            yield FileItem(-line, error=reason)
+        for _ in range(self.count - len(self._kept)):
+            yield FileItem(0, error=NOT_LISTED)
+
+
 class _Rows:
     """The rows document under construction, and every problem found on the way.
 
@@ -81,7 +124,7 @@ class _Rows:
     """
 
     def __init__(self, file_name: str) -> None:
-        self.errors: list[FileItem] = []
+        self.errors = _Problems()
         self.name: dict[str, str] | None = None
         self.header: dict[str, str] | None = None
         self.pending: list[str] = []
@@ -89,7 +132,7 @@ class _Rows:
         self.file_name = file_name
 
     def error(self, line: int, reason: str) -> None:
-        self.errors.append(FileItem(line, error=reason))
+        self.errors.add(line, reason)
         self.pending = []
 
     def add(self, text: str) -> None:
@@ -126,7 +169,7 @@ def read_sif(path: Path) -> Iterator[FileItem]:
     if lines.unterminated and lines.number > 3:
         rows.error(lines.number, "last line is cut off (no line end): the file is truncated")
     if rows.errors:
-        yield from sorted(rows.errors, key=lambda item: item.line)
+        yield from rows.errors.items()
         return
     header = rows.header
     source_id = f"{header['Employer CR-NO']}/{header['Salary Year']}-{header['Salary Month']}"
@@ -180,7 +223,7 @@ def _read_rows(reader, lines: _Lines, rows: _Rows) -> None:
     header_labels = next(reader, None)
     if header_labels is None:
         return rows.error(1, "file has no header")
-    payer = _header_layout([label.strip() for label in header_labels], rows)
+    payer = _header_layout(header_labels, rows)
     values = next(reader, None)
     if values is None:
         return rows.error(2, "header values (line 2) are missing")
@@ -189,35 +232,51 @@ def _read_rows(reader, lines: _Lines, rows: _Rows) -> None:
     employee_labels = next(reader, None)
     if employee_labels is None:
         return rows.error(3, "employee labels (line 3) are missing")
-    labels = _employee_layout([label.strip() for label in employee_labels], rows)
+    labels = _employee_layout(employee_labels, rows)
     count, total = _employees(reader, lines, rows, labels)
-    if rows.header is not None:
+    if rows.header is not None and labels is not None:  # unknown columns: no sums to compare, no false alarm
         _check_totals(rows, count, total)
 
 
+_LAYOUT_KEYS = {tuple(map(label_key, labels)): labels
+                for labels in (HEADER_LABELS, HEADER_LABELS_IBAN, EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE)}
+
+
+def _layout(labels: list[str]) -> tuple[str, ...] | None:
+    """The known layout ``labels`` spell, whatever their case and spacing; trailing empty cells ignored."""
+    while labels and not labels[-1].strip():
+        labels = labels[:-1]
+    return _LAYOUT_KEYS.get(tuple(map(label_key, labels)))
+
+
 def _header_layout(labels: list[str], rows: _Rows) -> str | None:
-    for payer, expected in (("account", HEADER_LABELS), ("iban", HEADER_LABELS_IBAN)):
-        if tuple(labels) == expected:
-            return payer
-    rows.error(1, layout_problem(1, labels, (HEADER_LABELS, HEADER_LABELS_IBAN),
+    layout = _layout(labels)
+    if layout in (HEADER_LABELS, HEADER_LABELS_IBAN):
+        return "account" if layout == HEADER_LABELS else "iban"
+    rows.error(1, layout_problem(1, [label.strip() for label in labels], (HEADER_LABELS, HEADER_LABELS_IBAN),
                                  {"Payer IBAN": "Payer Account Number"}))
     return None
 
 
 def _employee_layout(labels: list[str], rows: _Rows) -> tuple[str, ...] | None:
-    for expected in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE):
-        if tuple(labels) == expected:
-            return expected
-    rows.error(3, layout_problem(3, labels, (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE), {}))
+    layout = _layout(labels)
+    if layout in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE):
+        return layout
+    rows.error(3, layout_problem(3, [label.strip() for label in labels],
+                                 (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE), {}))
     return None
 
 
 def _header(rows: _Rows, payer: str, values: list[str]) -> None:
     """Check the header values (line 2); open the document with its ``<name>`` and ``<header>``."""
     labels = HEADER_LABELS if payer == "account" else HEADER_LABELS_IBAN
+    while len(values) > len(labels) and not values[-1].strip():
+        values = values[:-1]  # a spreadsheet pads the header row to the width of the employee rows
     if len(values) != len(labels):
         return rows.error(2, f"header has {len(values)} values, expected {len(labels)}")
     fields = dict(zip(labels, (value.strip() for value in values)))
+    fields["Salary Month"] = month_with_2_digits(fields["Salary Month"])
+    fields["Total Salaries"] = amount_with_3_decimals(fields["Total Salaries"])
     for problem in header_problems(fields, rows.name):
         rows.error(2, problem)
     rows.header = fields
@@ -235,41 +294,63 @@ def _escaped(value: str) -> str:
 
 
 def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
-    """Check and add every employee row; (rows read, sum of their net salaries in baisas)."""
-    count, total, blank = 0, 0, None
-    check = _CHECKS.get(labels)
-    template = _ROW.get(labels)
+    """Check and add every employee row; (rows read, sum of their net salaries in baisas).
+
+    A row in the file's own form takes the fast path; only a row it refuses
+    is looked at again: ignored when empty, retried with its amounts
+    normalized, and else named field by field.
+    """
+    count, total = 0, 0
+    check, template = _CHECKS.get(labels), _ROW.get(labels)
+    width = len(labels) if labels else -1
     for values in reader:
-        line = lines.number
-        if not values or values == [""]:
-            blank = blank or line
-            continue
-        if blank is not None:
-            rows.error(blank, "empty line between employee rows")
-            blank = None
+        if len(values) == width:
+            values = [value.strip() for value in values]
+            joined = "\x1f".join(values)
+            net = check.net(values, joined)
+            if net is None and not joined.strip("\x1f"):
+                continue
+            if net is None:
+                net, values, joined = _normalized(check, labels, values)
+        elif not "".join(values).strip():
+            continue  # an empty or separator-only row (``,,,,``): nothing to pay, not an employee
+        else:
+            net = None
         count += 1
-        if labels is None:
-            continue
-        if len(values) != len(labels):
-            rows.error(line, f"{len(values)} columns, expected {len(labels)}")
-            continue
-        values = [value.strip() for value in values]
-        joined = "\x1f".join(values)
-        net = check.net(values, joined)
         if net is None:
-            # The field checks name what is wrong; the fallback only guards against a row vanishing silently.
-            for problem in list(row_problems(dict(zip(labels, values)))) or ["row does not match the SIF layout"]:
-                rows.error(line, problem)
+            _row_error(rows, lines.number, labels, values)
             continue
         total += net
         if not rows.errors:
-            rows.add(template % (line, *(map(_escaped, values) if _SPECIAL.search(joined) else values)))
+            name = values[_NAME_COLUMN[labels]]
+            lang = "en" if name.isascii() or not _ARABIC.search(name) else "ar"
+            rows.add(template % (lines.number, lang, *(map(_escaped, values) if _SPECIAL.search(joined) else values)))
     return count, total
+
+
+def _normalized(check: RowCheck, labels: tuple[str, ...], values: list[str]) -> tuple[int | None, list[str], str]:
+    """The row checked again with its spreadsheet amounts (``45.75``, ``0``) written with 3 decimals."""
+    values = list(values)
+    for index in _AMOUNT_COLUMNS[labels]:
+        values[index] = amount_with_3_decimals(values[index])
+    joined = "\x1f".join(values)
+    return check.net(values, joined), values, joined
+
+
+def _row_error(rows: _Rows, line: int, labels: tuple[str, ...] | None, values: list[str]) -> None:
+    """Name what is wrong with one employee row (nothing when the labels are unknown: line 3 says so)."""
+    if labels is None:
+        return
+    if len(values) != len(labels):
+        return rows.error(line, f"{len(values)} columns, expected {len(labels)}")
+    # The field checks name what is wrong; the fallback only guards against a row vanishing silently.
+    for problem in list(row_problems(dict(zip(labels, values)))) or ["row does not match the SIF layout"]:
+        rows.error(line, problem)
 
 
 def _check_totals(rows: _Rows, count: int, total: int) -> None:
     declared_count, declared_total = rows.header["Number Of Records"], rows.header["Total Salaries"]
     if declared_count.isdigit() and int(declared_count) != count:
         rows.error(2, f"Number Of Records is {declared_count} but the file has {count} employee row(s)")
-    if amount_ok(declared_total) and baisas(declared_total) != total and not any(e.line > 3 for e in rows.errors):
+    if amount_ok(declared_total) and baisas(declared_total) != total and not rows.errors.after_header:
         rows.error(2, f"Total Salaries is {declared_total} but the Net Salary rows add up to {omr(total)}")

@@ -26,7 +26,10 @@ EMPLOYEE_LABELS_NO_REFERENCE = tuple(label for label in EMPLOYEE_LABELS if label
 BANK_SHORT_NAMES = ("BMCT", "NBO", "BDOF", "SIB", "HSBC", "OAB", "AHLI", "BNZW", "ALIZZ")
 
 _AMOUNT = re.compile(r"^[0-9]{1,12}\.[0-9]{3}$")
+#: an amount as a spreadsheet writes a "General" cell: 0 to 3 decimals (``45.75``, ``0``)
+_LOOSE_AMOUNT = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,3})?$")
 _PERSON_ID = re.compile(r"^[0-9]{8,9}$")
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,12}$")
 _CR = re.compile(r"^[0-9]{7,10}$")
 _IBAN = re.compile(r"^OM[0-9]{2}[0-9]{3}[0-9A-Z]{16}$")
 _ACCOUNT = re.compile(r"^[0-9A-Z]{16}$")
@@ -35,6 +38,11 @@ AMOUNTS = ("Net Salary", "Basic Salary", "Extra Income", "Deductions", "Social S
 #: characters XML 1.0 cannot carry (C0 controls but tab, line feed, carriage return; U+FFFE, U+FFFF)
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LETTER_DIGITS = {ord(ch): str(int(ch, 36)) for ch in string.ascii_letters}
+
+
+def label_key(label: str) -> str:
+    """A label as compared: case and spacing do not count (``Employee  id`` is ``Employee ID``)."""
+    return "".join(label.split()).casefold()
 
 
 def tag(label: str) -> str:
@@ -56,6 +64,23 @@ def iban_ok(iban: str) -> bool:
 def baisas(amount: str) -> int:
     """``"351.308"`` → 351308 (the amount was checked against ``_AMOUNT``)."""
     return int(amount.replace(".", ""))
+
+
+def amount_with_3_decimals(text: str) -> str:
+    """A spreadsheet amount (``45.75``, ``0``) in the file's own form (``45.750``); other text unchanged.
+
+    Normalizing here, before any check, keeps one form for everything after:
+    the sums in baisas, the rows document and the canonical Money values.
+    """
+    if not _LOOSE_AMOUNT.match(text):
+        return text
+    whole, _, decimals = text.partition(".")
+    return f"{int(whole)}.{decimals.ljust(3, '0')}"
+
+
+def month_with_2_digits(text: str) -> str:
+    """``2`` → ``02`` (a month as a spreadsheet writes it); other text unchanged."""
+    return f"0{text}" if len(text) == 1 and text.isdigit() else text
 
 
 def omr(value: int) -> str:
@@ -100,7 +125,7 @@ def header_problems(fields: dict[str, str], name: dict[str, str] | None) -> Iter
         yield f"Payer Account Number {fields['Payer Account Number']!r} is not 16 letters or digits"
     yield from _period_problems(fields["Salary Year"], fields["Salary Month"])
     if not _AMOUNT.match(fields["Total Salaries"]):
-        yield f"Total Salaries {fields['Total Salaries']!r} is not an amount with 3 decimals"
+        yield f"Total Salaries {fields['Total Salaries']!r} is not an amount in rials (up to 3 decimals)"
     if not fields["Number Of Records"].isdigit() or int(fields["Number Of Records"]) < 1:
         yield f"Number Of Records {fields['Number Of Records']!r} is not a positive whole number"
     if fields["Payment Type"] != "Salary":
@@ -111,7 +136,7 @@ def _period_problems(year: str, month: str) -> Iterator[str]:
     if not (len(year) == 4 and year.isdigit() and 2000 <= int(year) <= 2100):
         yield f"Salary Year {year!r} is not a year (YYYY)"
     if not (len(month) == 2 and month.isdigit() and 1 <= int(month) <= 12):
-        yield f"Salary Month {month!r} is not a month (01 to 12)"
+        yield f"Salary Month {month!r} is not a month (1 to 12, with or without a leading zero)"
 
 
 def not_xml_problems(fields: dict[str, str], labels) -> Iterator[str]:
@@ -127,16 +152,19 @@ def not_xml_problems(fields: dict[str, str], labels) -> Iterator[str]:
 
 
 _FIELD = {  # the pattern row_ok applies to each checked column; others only exclude NOT_XML characters
-    "Employee ID Type": "[CR]", "Employee ID": "[0-9]{8,9}", "Reference Number": "[0-9A-Z]{20}",
+    # the ID's form depends on its type, so both columns are one pattern (they are adjacent in every layout)
+    "Employee ID Type": "(?:[CR]\x1f[0-9]{8,9}|P\x1f[A-Z0-9]{5,12})",
+    "Reference Number": "(?:[0-9A-Za-z][0-9A-Za-z/._-]{0,34})?",
     "Employee Name": "[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+",
     "Employee BIC Code": "[A-Z]{4}OM[A-Z0-9]{2}(?:[A-Z0-9]{3})?",
     "Employee Account": "OM[0-9]{2}[0-9]{3}[0-9A-Z]{16}",
-    "Salary Frequency": "M", "Number Of Working days": "(?:[0-9]|[12][0-9]|3[01])", "Extra Hours": "[0-9]{1,3}",
+    "Salary Frequency": "M", "Number Of Working days": "(?:[0-9]|[12][0-9]|3[01])", "Extra Hours": "[0-9]{1,3}(?:\\.[0-9]{1,2})?",
     **{label: "[0-9]{1,12}\\.[0-9]{3}" for label in AMOUNTS},
 }
 #: columns of a fixed form that row_problems checks with their _FIELD pattern, and the words for it
-_FORM_RULES = {"Reference Number": "20 capital letters or digits", "Salary Frequency": "M (monthly)",
-               "Number Of Working days": "a whole number from 0 to 31", "Extra Hours": "a whole number of hours"}
+_FORM_RULES = {"Reference Number": "up to 35 letters, digits or - / . _ (starting with a letter or digit)",
+               "Salary Frequency": "M (monthly)", "Number Of Working days": "a whole number from 0 to 31",
+               "Extra Hours": "a number of hours (up to 999, at most 2 decimals)"}
 #: columns with no rule of their own but the characters XML can carry (the name must not be empty either)
 _FREE_TEXT = ("Employee Name", "Notes / Comments")
 _ANY = "[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"  # \x1f, the separator below, is excluded too
@@ -147,7 +175,8 @@ class RowCheck:
 
     def __init__(self, labels: tuple[str, ...]) -> None:
         self.labels = labels
-        self.pattern = re.compile("\x1f".join(_FIELD.get(label, _ANY) for label in labels))
+        self.pattern = re.compile("\x1f".join(_FIELD.get(label, _ANY) for label in labels
+                                               if label != "Employee ID"))
         self.account = labels.index("Employee Account")
         self.amounts = [labels.index(label) for label in AMOUNTS]
 
@@ -165,11 +194,13 @@ class RowCheck:
 def row_problems(fields: dict[str, str]) -> Iterator[str]:
     """Every problem of one employee row, by field (a row :class:`RowCheck` refused)."""
     kind, person = fields["Employee ID Type"], fields["Employee ID"]
-    if kind not in ("C", "R"):
-        yield f"Employee ID Type {kind!r} is not C (civil ID) or R (resident card)"
+    if kind not in ("C", "R", "P"):
+        yield f"Employee ID Type {kind!r} is not C (civil ID), R (resident card) or P (passport)"
     if not person:
         yield "Employee ID is missing"
-    elif not _PERSON_ID.match(person):
+    elif kind == "P" and not _PASSPORT.match(person):
+        yield f"Employee ID {person!r} is not a passport number (5 to 12 capital letters or digits)"
+    elif kind != "P" and not _PERSON_ID.match(person):
         yield f"Employee ID {person!r} is not 8 or 9 digits"
     if not fields["Employee Name"]:
         yield "Employee Name is missing"
@@ -185,7 +216,7 @@ def row_problems(fields: dict[str, str]) -> Iterator[str]:
             yield f"{label} {fields[label]!r} is not {rule}"
     bad = [label for label in AMOUNTS if not _AMOUNT.match(fields[label])]
     for label in bad:
-        yield f"{label} {fields[label]!r} is not an amount with 3 decimals"
+        yield f"{label} {fields[label]!r} is not an amount in rials (up to 3 decimals)"
     if not bad:
         net, basic, extra, deductions, social = (baisas(fields[label]) for label in AMOUNTS)
         if net != basic + extra - deductions - social:

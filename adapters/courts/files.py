@@ -6,6 +6,12 @@ its line), checks the declared record count, and yields one item per
 ``CaseUpdate``: a one-case batch in the courts' dialect (the batch's court
 details kept), which ``mappings/courts/LabourCaseUpdate.xsl`` maps to a
 canonical LabourCaseUpdate.
+
+A batch is taken as the courts send it: UTF-8 or UTF-16 (with its byte
+order mark, as Windows tools save it), and a plaintiff's nationality as an
+alpha-3 code or a country name in English or Arabic, turned into the code
+here (:mod:`adapters.courts.nationality`). Every problem quotes the courts'
+own line and value, never a line of the hub's canonical message.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from adapters.courts.nationality import country_code
 from hub.adapter import AGENCY_SCHEMAS, FileDrop, FileItem
 from hub.config import XmlLimits
 from hub.errors import ConfigError, ParseError
@@ -67,6 +74,18 @@ def _problems(batch: etree._Element) -> Iterator[FileItem]:
     declared, found = int(batch.get("RecordCount")), len(batch.findall(f"{_L}CaseUpdate"))
     if declared != found:
         yield FileItem(batch.sourceline or 1, error=f"RecordCount is {declared} but the batch holds {found} CaseUpdate(s)")
+    yield from _nationalities(batch)
+
+
+def _nationalities(batch: etree._Element) -> Iterator[FileItem]:
+    """Write each plaintiff's nationality as its alpha-3 code; a problem for each one no table row names."""
+    for element in batch.iterfind(f"{_L}CaseUpdate/{_L}Plaintiff/{_L}Nationality"):
+        code = country_code(element.text or "")
+        if code is None:
+            yield FileItem(element.sourceline or 0, error=f"Nationality {element.text!r} is neither an ISO 3166 "
+                                                          "alpha-3 code nor a country name the hub knows")
+        else:
+            element.text = code
 
 
 def _source_id(update: etree._Element) -> str:

@@ -72,8 +72,10 @@ def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
             raise Rejected("file is empty")
         stream.seek(0)
         digest, kept, offset = hashlib.sha256(), [], 0
+        utf16 = stream.read(2) in (b"\xff\xfe", b"\xfe\xff")  # a UTF-16 text has NUL bytes: its BOM says text
+        stream.seek(0)
         while chunk := stream.read(_CHUNK):
-            nul = chunk.find(b"\0")
+            nul = -1 if utf16 else chunk.find(b"\0")
             if nul >= 0:
                 raise Rejected(f"binary content (NUL byte at offset {offset + nul}): expected a text file")
             digest.update(chunk)

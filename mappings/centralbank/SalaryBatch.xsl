@@ -22,6 +22,7 @@
 
   <xsl:variable name="header" select="/sif/header"/>
 
+
   <xsl:variable name="bank" select="$header/PayerBankShortName"/>
   <xsl:variable name="year" select="$header/SalaryYear"/>
   <xsl:variable name="month" select="$header/SalaryMonth"/>
@@ -65,11 +66,15 @@
         <xsl:when test="EmployeeIdType = 'C'">
           <rabt:EmployeeCivilNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeCivilNumber>
         </xsl:when>
+        <xsl:when test="EmployeeIdType = 'P'">
+          <rabt:EmployeePassportNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeePassportNumber>
+        </xsl:when>
         <xsl:otherwise>
           <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
         </xsl:otherwise>
       </xsl:choose>
-      <rabt:EmployeeName xml:lang="en"><xsl:value-of select="EmployeeName"/></rabt:EmployeeName>
+      <!-- lang: the script of the name (ar when it holds Arabic letters, else en), set by the reader -->
+      <rabt:EmployeeName xml:lang="{@lang}"><xsl:value-of select="EmployeeName"/></rabt:EmployeeName>
       <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount"/></rabt:EmployeeIban>
       <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary"/></rabt:BasicSalary>
       <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome"/></rabt:Allowances>

@@ -28,12 +28,12 @@
       <rabt:Parties>
         <rabt:Employer>
           <rabt:CRNumber><xsl:value-of select="normalize-space(lc:DefendantCRNo)"/></rabt:CRNumber>
-          <rabt:Name xml:lang="en"><xsl:value-of select="normalize-space(lc:DefendantName)"/></rabt:Name>
+          <xsl:call-template name="name-as-written"><xsl:with-param name="name" select="lc:DefendantName"/></xsl:call-template>
         </rabt:Employer>
         <rabt:Worker>
           <rabt:CivilNumber><xsl:value-of select="normalize-space(lc:PlaintiffCivilNo)"/></rabt:CivilNumber>
           <xsl:if test="normalize-space(lc:PlaintiffName)">
-            <rabt:Name xml:lang="en"><xsl:value-of select="normalize-space(lc:PlaintiffName)"/></rabt:Name>
+            <xsl:call-template name="name-as-written"><xsl:with-param name="name" select="lc:PlaintiffName"/></xsl:call-template>
           </xsl:if>
         </rabt:Worker>
       </rabt:Parties>

@@ -32,4 +32,20 @@
       <xsl:otherwise><xsl:message terminate="yes">unknown StatusCode '<xsl:value-of select="$s"/>'</xsl:message></xsl:otherwise>
     </xsl:choose>
   </xsl:template>
+
+  <!-- A rabt:Name labelled with the script it is written in (a name field of the court's service is
+       not tied to a language): any Arabic letter makes it "ar", else "en". -->
+  <xsl:template name="name-as-written">
+    <xsl:param name="name"/>
+    <xsl:variable name="text" select="normalize-space($name)"/>
+    <rabt:Name>
+      <xsl:attribute name="xml:lang">
+        <xsl:choose>
+          <xsl:when test="translate($text, 'ءآأؤإئابةتثجحخدذرزسشصضطظعغـفقكلمنهوىيٱپچژکگیۀے', '') != $text">ar</xsl:when>
+          <xsl:otherwise>en</xsl:otherwise>
+        </xsl:choose>
+      </xsl:attribute>
+      <xsl:value-of select="$text"/>
+    </rabt:Name>
+  </xsl:template>
 </xsl:stylesheet>

@@ -149,12 +149,12 @@ def test_truncated_file_is_rejected_at_its_last_line(root, watcher):
 def test_bad_lines_are_each_named(root, watcher):
     written = sif(10, "A")
     rows = written.data.decode().split("\r\n")
-    rows[3] = rows[3].replace(rows[3].split(",")[8], "351.3", 1)         # amount with 1 decimal
+    rows[3] = rows[3].replace(rows[3].split(",")[8], "351.3x", 1)        # not an amount
     rows[4] = ",".join(v if i != 5 else "" for i, v in enumerate(rows[4].split(",")))  # no IBAN
     rows[5] = rows[5] + ",extra column"
     report, text = rejected(root, watcher, written.name, "\r\n".join(rows).encode())
     by_line = {e["line"]: e["reason"] for e in report["errors"]}
-    assert "is not an amount with 3 decimals" in by_line[4]
+    assert "'351.3x' is not an amount in rials (up to 3 decimals)" in by_line[4]
     assert "Employee Account (IBAN) is missing" in by_line[5]
     assert "16 columns, expected 15" in by_line[6]
     assert "line 5: Employee Account (IBAN) is missing" in text
@@ -175,15 +175,15 @@ def test_columns_with_a_fixed_form_are_checked_too(root, watcher):
     rows[1] = ",".join(header)
     set_cell(3, "Salary Frequency", "W")
     set_cell(4, "Number Of Working days", "32")
-    set_cell(5, "Extra Hours", "1.5")
-    set_cell(6, "Reference Number", "REF-1")
+    set_cell(5, "Extra Hours", "1.555")
+    set_cell(6, "Reference Number", "REF#1")
     report, _ = rejected(root, watcher, written.name, "\r\n".join(rows).encode())
     assert {(e["line"], e["reason"]) for e in report["errors"]} == {
         (2, "Payment Type 'Bonus' is not Salary"),
         (4, "Salary Frequency 'W' is not M (monthly)"),
         (5, "Number Of Working days '32' is not a whole number from 0 to 31"),
-        (6, "Extra Hours '1.5' is not a whole number of hours"),
-        (7, "Reference Number 'REF-1' is not 20 capital letters or digits"),
+        (6, "Extra Hours '1.555' is not a number of hours (up to 999, at most 2 decimals)"),
+        (7, "Reference Number 'REF#1' is not up to 35 letters, digits or - / . _ (starting with a letter or digit)"),
     }
 
 
