@@ -11,6 +11,7 @@ hashed (see :mod:`hub.console.users`).
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -33,11 +34,10 @@ def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from hub.bootstrap import bootstrap
-    from hub.console import create_app
 
     settings: Settings = ctx.obj
     hub = bootstrap(settings)
-    app = create_app(hub)
+    app = console_app_from_env(hub)
     if not app.extensions["rabt_console"].users.passwords and not app.extensions["rabt_console"].users.tokens:
         click.echo(f"rabt: warning: no console users in {users_path(settings.home)}; "
                    "add one with `rabt console user NAME --role admin`", err=True)
@@ -47,6 +47,18 @@ def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
     finally:
         app.extensions["rabt_console"].console.broker.close()
         hub.close()
+
+
+def console_app_from_env(hub):
+    """The console app, with its session key and RabbitMQ's management URL from the environment.
+
+    Both stay environment variables (a secret is better out of a file); they are
+    read here, at the command line, and handed in, so the console reads none.
+    """
+    from hub.bootstrap import console_app
+
+    return console_app(hub, {"SECRET_KEY": os.environ.get("RABT_CONSOLE_SECRET")},
+                       management_url=os.environ.get("RABT_RABBITMQ_MANAGEMENT_URL"))
 
 
 def serve(app, host: str, port: int, threads: int = 8) -> None:

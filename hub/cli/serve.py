@@ -38,9 +38,9 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
 
         supervisor.start("watcher", watcher_loop(hub))
     if "console" in roles:
-        from hub.console import create_app as create_console
+        from hub.cli.console import console_app_from_env
 
-        console = WsgiRole("console", create_console(hub), host, console_port, grace=grace)
+        console = WsgiRole("console", console_app_from_env(hub), host, console_port, grace=grace)
         supervisor.start("console", console.run)
         endpoints.append(console.endpoint)
     return endpoints
