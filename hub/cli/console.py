@@ -62,18 +62,14 @@ def console_app_from_env(hub):
 
 
 def serve(app, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` with waitress when installed, else werkzeug's threaded server."""
-    try:
-        from waitress import serve as waitress_serve
-    except ImportError:
-        from werkzeug.serving import run_simple
+    """Serve ``app`` as the supervised ``console`` role until SIGTERM or Ctrl-C."""
+    from hub.serve import CONSOLE_LIMITS, Role, Supervisor, WsgiRole
 
-        run_simple(host, port, app, threaded=True)
-        return
-    from hub.serve import MAX_FORM_BODY
-
-    waitress_serve(app, host=host, port=port, threads=threads, ident="rabt-console",
-                   max_request_body_size=MAX_FORM_BODY)
+    role = WsgiRole("console", app, host, port, threads=threads, limits=CONSOLE_LIMITS)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    supervisor.start(Role("console", role.run))
+    supervisor.wait()
 
 
 def _load(path: Path) -> dict:

@@ -7,7 +7,7 @@ import logging
 import click
 
 from hub.config import Settings
-from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
+from hub.serve import CONSOLE_LIMITS, GATEWAY_LIMITS, ROLES, Role, Supervisor, WsgiRole, metrics_role, relay_loop
 
 
 GATEWAY_THREADS = 16
@@ -23,25 +23,26 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
         gateway = WsgiRole("gateway", create_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2}), host,
                            gateway_port, threads=GATEWAY_THREADS, grace=grace,
-                           max_body=2 * hub.settings.xml_limits.max_bytes)
-        supervisor.start("gateway", gateway.run)
+                           max_body=2 * hub.settings.xml_limits.max_bytes, limits=GATEWAY_LIMITS)
+        supervisor.start(Role("gateway", gateway.run))
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
-        supervisor.start("relay", relay_loop(hub))
+        supervisor.start(Role("relay", relay_loop(hub)))
     if "worker" in roles:
         from hub.outbound import worker_loops
 
         for name, loop in worker_loops(hub):
-            supervisor.start(f"worker-{name}", loop)
+            supervisor.start(Role(f"worker-{name}", loop))
     if "watcher" in roles:
         from hub.filedrop import watcher_loop
 
-        supervisor.start("watcher", watcher_loop(hub))
+        supervisor.start(Role("watcher", watcher_loop(hub)))
     if "console" in roles:
         from hub.cli.console import console_app_from_env
 
-        console = WsgiRole("console", console_app_from_env(hub), host, console_port, grace=grace)
-        supervisor.start("console", console.run)
+        console = WsgiRole("console", console_app_from_env(hub), host, console_port, grace=grace,
+                           limits=CONSOLE_LIMITS)
+        supervisor.start(Role("console", console.run))
         endpoints.append(console.endpoint)
     return endpoints
 
@@ -71,13 +72,11 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
     endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port, grace)
     if metrics_port is not None:
         role = metrics_role(hub, host, metrics_port)
-        supervisor.start("metrics", role.run)
+        supervisor.start(Role("metrics", role.run))
         endpoints.append(role.endpoint)
     for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
     click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
                "SIGTERM to stop", err=True)
-    supervisor.wait(grace)
+    supervisor.wait(grace)  # a crashed role is restarted (hub.roles); only SIGTERM or SIGINT ends this
     hub.close()
-    if supervisor.failures:
-        raise click.ClickException("; ".join(supervisor.failures))
