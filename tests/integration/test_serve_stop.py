@@ -94,6 +94,8 @@ def test_a_half_sent_request_left_idle_is_dropped_after_the_idle_timeout():
 
 
 def test_a_request_arriving_while_stopping_is_told_to_try_again():
+    import time
+
     started, release = threading.Event(), threading.Event()
     role = WsgiRole("test", slow_app(started, release), "127.0.0.1", 0, threads=2, grace=10)
     stop = threading.Event()
@@ -104,7 +106,10 @@ def test_a_request_arriving_while_stopping_is_told_to_try_again():
     assert started.wait(10)
     stop.set()  # draining: the slow request is still being served
     try:
-        late = requests.get(f"{role.endpoint.url}/healthz", timeout=5)
+        deadline = time.monotonic() + 3  # the role notices the stop within a poll round
+        while (late := requests.get(f"{role.endpoint.url}/healthz", timeout=5)).status_code == 200:
+            assert time.monotonic() < deadline, "still serving new requests after the stop"
+            time.sleep(0.05)
         assert late.status_code == 503 and late.headers["Retry-After"] == "1"
     finally:
         release.set()
