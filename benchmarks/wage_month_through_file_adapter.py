@@ -46,6 +46,7 @@ from hub.filedrop import DropWatcher
 from hub.outbox import OutboxRelay
 from hub.pki import init_pki
 from hub.routing import load_routes
+from hub.transports import transport_class
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
 
@@ -137,7 +138,8 @@ def process(args, settings: Settings) -> dict:
         proc.start()
     published, peak_pss, sampled = 0, 0.0, 0.0
     # on a shared RabbitMQ: queues of its own, removed afterwards (a month is 2.4 GB of envelopes)
-    prefix = f"bench-wage-{uuid.uuid4().hex[:8]}." if settings.effective_broker_url.startswith("amqp") else ""
+    shared = transport_class(settings.effective_broker_url).capabilities.shared_server
+    prefix = f"bench-wage-{uuid.uuid4().hex[:8]}." if shared else ""
     routes = load_routes().with_prefix(prefix)
     with hub.open_transport() as transport:
         transport.declare(routes)

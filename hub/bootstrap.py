@@ -131,3 +131,32 @@ def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callabl
     from hub.filedrop import watcher_loop
 
     return [("watcher", watcher_loop(hub.settings, hub.pipeline, interval=interval))]
+
+
+def console_app(hub: Hub, config: dict | None = None, **parts):
+    """The operator console's Flask app over this hub's parts.
+
+    Keyword arguments replace fields of :class:`hub.console.ConsoleParts`
+    (``users``, ``management_url``, ``breaker_states``, ``open_transport``,
+    ``actions_file``...); ``config`` is the app's (``SECRET_KEY``, ``REFRESH_SECONDS``).
+    """
+    from dataclasses import replace
+
+    from hub.console import ConsoleParts, create_app
+    from hub.console.sessions import SESSIONS_FILE_NAME
+    from hub.console.users import Users, users_path
+    from hub.transports import transport_class
+
+    url = hub.settings.effective_broker_url
+    # a console request should fail in seconds when the broker is down, not after a minute
+    quick = {"reconnect_timeout": 3.0} if transport_class(url).capabilities.reconnect_timeout else {}
+    defaults = ConsoleParts(
+        log=hub.log, verifier=hub.verifier, routes=hub.routes, open_transport=lambda: hub.open_transport(**quick),
+        broker_kind=url.split(":", 1)[0], adapters=lambda: hub.adapters,
+        signing_key_loaded=getattr(hub.trust_store, "hub", None) is not None,
+        users=parts.get("users") or Users.load(users_path(hub.settings.home, hub.settings.console.users_file)),
+        management_url=hub.settings.console.management_url or None,
+        actions_file=hub.settings.home / "console-actions.jsonl",
+        sessions_file=hub.settings.home / SESSIONS_FILE_NAME)
+    config = {"SECRET_KEY": hub.settings.console.secret_key or None, **(config or {})}
+    return create_app(replace(defaults, **parts), config)

@@ -276,3 +276,13 @@ def watched_circuits() -> dict[str, str]:
 def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
     """The text exposition format of ``registry``."""
     return generate_latest(registry)
+
+
+ROLE_RESTARTS = Counter("rabt_role_restarts_total",
+                        "Times a role of this process crashed and was started again by its supervisor.",
+                        ("role",), registry=REGISTRY)
+
+
+def record_role_restart(role: str) -> None:
+    """A role loop crashed and its supervisor is starting it again."""
+    ROLE_RESTARTS.labels(_label(role)).inc()

@@ -9,21 +9,25 @@ and the message-log database, so any number of each can run on any machine:
 * ``watcher`` — file-drop folders;
 * ``console`` — the operator console, JSON API and ``/metrics``.
 
-SIGTERM or SIGINT sets one stop event: loops finish the message in hand,
-ack it and close their connections; WSGI servers stop accepting and finish
-open requests; then the process exits 0.
+:mod:`hub.roles` runs and restarts them. SIGTERM or SIGINT sets one stop
+event: loops finish the message in hand, ack it and close their connections;
+HTTP roles answer what they are serving and stop listening; then the process
+exits 0.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.bootstrap import Hub
+from hub.roles import Backoff, Role, Supervisor
+
+__all__ = ["CONSOLE_LIMITS", "GATEWAY_LIMITS", "ROLES", "Backoff", "ConnectionLimits", "Endpoint", "Role",
+           "Supervisor", "WsgiRole", "metrics_role", "relay_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -47,51 +51,134 @@ class Endpoint:
 MAX_FORM_BODY = 1024 * 1024
 
 
-class WsgiRole:
-    """A Flask app under waitress that stops when asked, finishing the requests it is serving.
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many connections an HTTP role keeps, and how long an idle or half-sent one may stay.
 
-    waitress has no shutdown of its own, and closing only the listening socket
-    leaves its loop running for every idle keep-alive connection (a partner's
-    HTTP client keeps one open for minutes). So the loop runs here, a poll round
-    at a time, until stop; then it stops listening, serves what is in flight for
-    up to ``grace`` seconds, and closes the remaining connections.
+    waitress's defaults (100 connections, 120 s idle) let about a hundred idle,
+    half-sent requests from one client stop a gateway from answering anyone;
+    short idle timeouts and a larger cap make that cost far more connections.
+    Limits per client address belong to the TLS proxy in front.
+    """
+
+    #: connections held at once; past it waitress stops accepting until one closes
+    connection_limit: int
+    #: seconds a connection may stay idle (no bytes, no request in progress) before it is closed
+    channel_timeout: int
+    #: how often, in seconds, idle connections are looked for
+    cleanup_interval: int
+
+    def adjustments(self) -> dict:
+        # poll(), not select(): select cannot watch descriptors past 1024
+        return {"connection_limit": self.connection_limit, "channel_timeout": self.channel_timeout,
+                "cleanup_interval": self.cleanup_interval, "asyncore_use_poll": True}
+
+
+#: agencies' clients: many at once, each answered in seconds (request/reply waits count as busy, not idle)
+GATEWAY_LIMITS = ConnectionLimits(connection_limit=1000, channel_timeout=15, cleanup_interval=2)
+#: operators' browsers and a Prometheus scraper
+CONSOLE_LIMITS = ConnectionLimits(connection_limit=100, channel_timeout=30, cleanup_interval=5)
+
+
+class _Gate:
+    """WSGI middleware that counts requests in flight and, once closing, turns new ones away with 503.
+
+    waitress's ``close()`` stops listening but gives no way to wait for the
+    answers in progress; the count says when the last one has left the
+    application, and a 503 tells a client that came in meanwhile to try again
+    (elsewhere, behind a balancer) instead of waiting for a server that is going.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.closing = False
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        if self.closing:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+            return [b"stopping; try again\n"]
+        with self._idle:
+            self._in_flight += 1
+        try:
+            return _Answer(self.app(environ, start_response), self._finished)
+        except BaseException:
+            self._finished()
+            raise
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight (at most ``timeout`` seconds); whether none is."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+
+class _Answer:
+    """An application's response body that reports when the server has closed it (sent it all)."""
+
+    def __init__(self, body, finished: Callable[[], None]) -> None:
+        self.body, self._finished = body, finished
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._finished()
+
+
+#: after the last answer leaves the application: time for waitress's worker thread to hand it to its loop
+SETTLE_SECONDS = 0.2
+#: then how long the answers' bytes may take to leave the sockets
+FLUSH_SECONDS = 2.0
+
+
+class WsgiRole:
+    """A WSGI app under waitress, driven only through waitress's public API (``create_server``, ``run``, ``close``).
+
+    ``run(stop)`` serves until ``stop``; then new requests get 503, requests in
+    flight get up to ``grace`` seconds, and the server stops listening. waitress
+    keeps its loop running for as long as a client holds an idle keep-alive
+    connection after ``close()``; that loop runs in a daemon thread which is not
+    waited for (the process ends, or the client's idle timeout comes), so an
+    idle partner never holds up a stop.
     """
 
     def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0,
-                 max_body: int = MAX_FORM_BODY) -> None:
-        from waitress.server import create_server
+                 max_body: int = MAX_FORM_BODY, limits: ConnectionLimits = CONSOLE_LIMITS) -> None:
+        from waitress import create_server
 
         self.role = role
         self.grace = grace
+        self.gate = _Gate(app)
         # waitress spools a whole request body (up to 1 GiB by default) to a temporary file
         # before the app sees it; past max_body it answers 413 instead, so nobody fills the disk.
         # server_name: the app's own address is the configured host, never a request's Host header.
-        self.server = create_server(app, host=host, port=port, threads=threads, ident="rabt",
-                                    max_request_body_size=max_body, server_name=host)
+        self.server = create_server(self.gate, host=host, port=port, threads=threads, ident="rabt",
+                                    max_request_body_size=max_body, server_name=host, **limits.adjustments())
         self.endpoint = Endpoint(role, host, self.server.effective_port)
 
     def run(self, stop: threading.Event) -> None:
-        server = self.server
-        while not stop.is_set():
-            server.asyncore.loop(timeout=0.5, map=server._map, count=1)
-        self._drain()
-
-    def _drain(self) -> None:
-        from waitress import wasyncore
-
-        server = self.server
-        wasyncore.dispatcher.close(server)  # stop listening; connections already accepted go on
-        deadline = time.monotonic() + self.grace
-        while time.monotonic() < deadline and self._busy():
-            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
-        for channel in list(server.active_channels.values()):
-            channel.handle_close()
-        server.trigger.close()
-        server.task_dispatcher.shutdown()
-
-    def _busy(self) -> bool:
-        """A request is being served or its answer is still being sent."""
-        return any(ch.requests or ch.total_outbufs_len for ch in list(self.server.active_channels.values()))
+        serving = threading.Thread(target=self.server.run, name=f"rabt-{self.role}-http", daemon=True)
+        serving.start()
+        while not stop.wait(0.5):
+            if not serving.is_alive():
+                raise RuntimeError(f"{self.role}: the HTTP server stopped by itself")
+        self.gate.closing = True
+        if not self.gate.wait_idle(self.grace):
+            log.warning("%s: requests still in flight after %.0fs; stopping anyway", self.role, self.grace)
+        time.sleep(SETTLE_SECONDS)
+        self.server.close()
+        serving.join(FLUSH_SECONDS)  # ends at once unless an idle keep-alive client is still connected
 
 
 def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:
@@ -99,7 +186,8 @@ def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:
     from hub.console.health import create_metrics_app
     from hub.console.users import Users, users_path
 
-    return WsgiRole("metrics", create_metrics_app(Users.load(users_path(hub.settings.home))), host, port, threads=2)
+    users = Users.load(users_path(hub.settings.home, hub.settings.console.users_file))
+    return WsgiRole("metrics", create_metrics_app(users), host, port, threads=2)
 
 
 def relay_loop(hub: Hub) -> Callable[[threading.Event], None]:
@@ -110,36 +198,3 @@ def relay_loop(hub: Hub) -> Callable[[threading.Event], None]:
             OutboxRelay(hub.log, transport).run(stop)
 
     return run
-
-
-class Supervisor:
-    """Runs role loops in threads until stopped; a crashed role stops the process."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.failures: list[str] = []
-
-    def start(self, name: str, loop: Callable[[threading.Event], None]) -> None:
-        def guarded() -> None:
-            try:
-                loop(self.stop)
-            except Exception as exc:  # noqa: BLE001 - reported, and the whole process stops
-                log.exception("role %s failed", name)
-                self.failures.append(f"{name}: {exc}")
-                self.stop.set()
-
-        thread = threading.Thread(target=guarded, name=f"rabt-{name}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop.set())
-
-    def wait(self, grace: float = 30.0) -> None:
-        """Block until stopped, then give every role ``grace`` seconds to finish."""
-        while not self.stop.wait(0.5):
-            pass
-        for thread in self._threads:
-            thread.join(timeout=grace)

@@ -1,15 +1,29 @@
-"""Fixtures shared by every test folder: a development PKI and service checks."""
+"""Fixtures shared by every test folder: a development PKI, service checks, and "on each transport".
+
+A test that must hold on every transport takes ``broker`` (parametrised over
+:data:`TRANSPORTS`): its own queue prefix on RabbitMQ, removed afterwards, or
+its own SQLite file. A module that needs other retry delays overrides
+``broker_routes``. Module-scoped fixtures use :func:`broker_url` and
+:func:`declared`, the same steps without the per-test scope.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from hub.pki import init_pki
+from hub.routing import Routes
 from hub.signing import TrustStore
+from hub.transports import Transport, open_transport, transport_class
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
 
 SAMPLES = Path(__file__).parent / "samples"
 TEST_PARTIES = ["police", "commerce", "insurance", "centralbank", "courts", "licensing"]
@@ -20,6 +34,91 @@ def unavailable(problem: str) -> None:
     if os.environ.get("RABT_REQUIRE_BROKER") == "1":
         pytest.fail(f"{problem} (RABT_REQUIRE_BROKER=1)")
     pytest.skip(problem)
+
+
+#: every transport a "on each transport" test runs on
+TRANSPORTS = ("sqlite", "amqp")
+AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
+
+
+def broker_url(kind: str, folder: Path) -> str:
+    """RabbitMQ's URL (skip or fail when it is down), or a new SQLite broker file in ``folder``."""
+    if kind == "amqp":
+        problem = broker_problem(AMQP_URL)
+        if problem:
+            unavailable(problem)
+        return AMQP_URL
+    return f"sqlite:///{folder / 'broker.sqlite3'}"
+
+
+@contextmanager
+def declared(url: str, routes: Routes) -> Iterator[None]:
+    """``routes`` declared for the block; removed afterwards where the broker is shared with other runs."""
+    with open_transport(url, routes=routes) as admin:
+        admin.declare(routes)
+    try:
+        yield
+    finally:
+        if transport_class(url).capabilities.shared_server:
+            with open_transport(url, routes=routes) as admin:
+                admin.undeclare(routes)
+
+
+@dataclass
+class Broker:
+    """The transport under test: its URL, this test's routes, and how to open (and reopen) it."""
+
+    name: str
+    url: str
+    routes: Routes
+    opts: dict = field(default_factory=dict)
+    opened: list = field(default_factory=list)
+
+    def open(self, **extra) -> Transport:
+        """A new transport, closed at the end of the test if the test does not."""
+        transport = open_transport(self.url, routes=self.routes, **(self.opts | extra))
+        self.opened.append(transport)
+        return transport
+
+    @property
+    def queue(self) -> str:
+        """The licensing work queue under this test's prefix."""
+        return self.routes.queue_for("licensing")
+
+
+@pytest.fixture
+def broker_routes() -> Routes:
+    """Routes under a prefix of this test's own; override in a module for other delays or attempts."""
+    return isolated_routes()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def broker(request, tmp_path, broker_routes) -> Iterator[Broker]:
+    """The test runs once per transport, on a declared topology of its own."""
+    url = broker_url(request.param, tmp_path)
+    named = transport_class(url).capabilities.connection_name
+    opts = {"connection_name": f"rabt-test-{uuid.uuid4().hex[:8]}"} if named else {}
+    under_test = Broker(request.param, url, broker_routes, opts)
+    with declared(url, broker_routes):
+        yield under_test
+        for transport in under_test.opened:
+            transport.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """An empty database on each engine the hub supports: a new SQLite file, or the module's PostgreSQL one emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'database.sqlite3'}"
+    import sqlalchemy as sa
+
+    url = request.getfixturevalue("postgres_database_url")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)  # what the module's previous test left
+    engine.dispose()
+    return url
 
 
 def require_service(name: str, host: str, port: int) -> None:

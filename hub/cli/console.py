@@ -4,7 +4,8 @@
     rabt console user amal --role operator        # asks for the password
     rabt console token prometheus --role viewer   # prints the token once
 
-Users and tokens go to ``RABT_CONSOLE_USERS`` or ``$RABT_HOME/console-users.toml``,
+Users and tokens go to the configured users file (``RABT_CONSOLE_USERS``) or
+``$RABT_HOME/console-users.toml``,
 hashed (see :mod:`hub.console.users`).
 """
 
@@ -32,12 +33,11 @@ def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Serve the operator console, its JSON API, /metrics, /healthz and /readyz."""
     if ctx.invoked_subcommand is not None:
         return
-    from hub.bootstrap import bootstrap
-    from hub.console import create_app
+    from hub.bootstrap import bootstrap, console_app
 
     settings: Settings = ctx.obj
     hub = bootstrap(settings)
-    app = create_app(hub)
+    app = console_app(hub)
     if not app.extensions["rabt_console"].users.passwords and not app.extensions["rabt_console"].users.tokens:
         click.echo(f"rabt: warning: no console users in {users_path(settings.home, settings.console.users_file)}; "
                    "add one with `rabt console user NAME --role admin`", err=True)
@@ -50,18 +50,14 @@ def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
 
 
 def serve(app, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` with waitress when installed, else werkzeug's threaded server."""
-    try:
-        from waitress import serve as waitress_serve
-    except ImportError:
-        from werkzeug.serving import run_simple
+    """Serve ``app`` as the supervised ``console`` role until SIGTERM or Ctrl-C."""
+    from hub.serve import CONSOLE_LIMITS, Role, Supervisor, WsgiRole
 
-        run_simple(host, port, app, threaded=True)
-        return
-    from hub.serve import MAX_FORM_BODY
-
-    waitress_serve(app, host=host, port=port, threads=threads, ident="rabt-console",
-                   max_request_body_size=MAX_FORM_BODY)
+    role = WsgiRole("console", app, host, port, threads=threads, limits=CONSOLE_LIMITS)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    supervisor.start(Role("console", role.run))
+    supervisor.wait()
 
 
 def _load(path: Path) -> dict:

@@ -18,7 +18,7 @@ from hub.cli.progress import progress_option, wants_progress
 from hub.config import Settings
 from hub.errors import RabtError
 from hub.routing import load_routes
-from hub.transports import Transport, open_transport
+from hub.transports import Transport, open_transport, transport_class
 from hub.transports.base import DeadLetterNotFoundError
 
 _url_option = click.option("--broker-url", metavar="URL",
@@ -29,7 +29,7 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 def _open(settings: Settings, broker_url: str | None) -> Transport:
     url = broker_url or settings.effective_broker_url
     # an operator command should fail in seconds, not wait a minute for the broker
-    opts = {"reconnect_timeout": 5.0} if url.startswith("amqp") else {}
+    opts = {"reconnect_timeout": 5.0} if transport_class(url).capabilities.reconnect_timeout else {}
     routes = load_routes()
     transport = open_transport(url, routes=routes, **opts)
     try:

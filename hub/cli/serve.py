@@ -7,7 +7,7 @@ import logging
 import click
 
 from hub.config import Settings
-from hub.serve import ROLES, Supervisor, WsgiRole, metrics_role, relay_loop
+from hub.serve import CONSOLE_LIMITS, GATEWAY_LIMITS, ROLES, Role, Supervisor, WsgiRole, metrics_role, relay_loop
 
 
 GATEWAY_THREADS = 16
@@ -28,28 +28,28 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
         # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
         app = gateway_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2, **_proxy_config(hub.settings)})
         gateway = WsgiRole("gateway", app, host, gateway_port, threads=GATEWAY_THREADS, grace=grace,
-                           max_body=2 * hub.settings.xml_limits.max_bytes)
-        supervisor.start("gateway", gateway.run)
+                           max_body=2 * hub.settings.xml_limits.max_bytes, limits=GATEWAY_LIMITS)
+        supervisor.start(Role("gateway", gateway.run))
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
-        supervisor.start("relay", relay_loop(hub))
+        supervisor.start(Role("relay", relay_loop(hub)))
     if "worker" in roles:
         from hub.bootstrap import outbound_worker_loops
 
         for name, loop in outbound_worker_loops(hub):
-            supervisor.start(f"worker-{name}", loop)
+            supervisor.start(Role(f"worker-{name}", loop))
     if "watcher" in roles:
         from hub.bootstrap import watcher_loops
 
         for name, loop in watcher_loops(hub):
-            supervisor.start(name, loop)
+            supervisor.start(Role(name, loop))
     if "console" in roles:
-        from hub.console import create_app as create_console
+        from hub.bootstrap import console_app
         from hub.proxies import trust_proxies
 
-        console_app = trust_proxies(create_console(hub), hub.settings.trusted_proxy_hops)
-        console = WsgiRole("console", console_app, host, console_port, grace=grace)
-        supervisor.start("console", console.run)
+        app = trust_proxies(console_app(hub), hub.settings.trusted_proxy_hops)
+        console = WsgiRole("console", app, host, console_port, grace=grace, limits=CONSOLE_LIMITS)
+        supervisor.start(Role("console", console.run))
         endpoints.append(console.endpoint)
     return endpoints
 
@@ -79,13 +79,11 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
     endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port, grace)
     if metrics_port is not None:
         role = metrics_role(hub, host, metrics_port)
-        supervisor.start("metrics", role.run)
+        supervisor.start(Role("metrics", role.run))
         endpoints.append(role.endpoint)
     for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
     click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
                "SIGTERM to stop", err=True)
-    supervisor.wait(grace)
+    supervisor.wait(grace)  # a crashed role is restarted (hub.roles); only SIGTERM or SIGINT ends this
     hub.close()
-    if supervisor.failures:
-        raise click.ClickException("; ".join(supervisor.failures))

@@ -1,21 +1,15 @@
 """The operator console: HTML pages, the JSON API (``/api/v1``), ``/metrics``, health.
 
-    app = create_app(hub)                       # hub from hub.bootstrap.bootstrap()
-    app = create_app(hub, {"USERS": Users(...), "SECRET_KEY": "…"})   # tests
+    app = create_app(parts)          # parts: a ConsoleParts, built by hub.bootstrap.console_app
+    app = create_app(parts, {"SECRET_KEY": "…", "REFRESH_SECONDS": 0.5})   # tests
 
-``config`` keys (all optional):
+The console receives every part it uses (:class:`ConsoleParts`) and reads no
+environment: the command line passes the secret key and the management URL in.
+``config`` keys (all optional) are Flask's, plus:
 
-* ``SECRET_KEY`` — signs session cookies; default ``RABT_CONSOLE_SECRET`` or a
-  random key per process (sessions then end when the console restarts, and
-  several console processes behind one address need the same key);
-* ``USERS`` — a :class:`~hub.console.users.Users`; default: read from
-  ``RABT_CONSOLE_USERS`` or ``$RABT_HOME/console-users.toml``;
-* ``ACTIONS_FILE`` — the console's action log (default ``$RABT_HOME/console-actions.jsonl``);
-* ``MANAGEMENT_URL`` — RabbitMQ's management API, ``http://user:pass@host:15672/``
-  (default ``RABT_RABBITMQ_MANAGEMENT_URL``; unset: figures from the transport);
-* ``BREAKER_STATES`` — callable returning ``{agency: state}`` (default
-  ``hub.outbound.breaker_states`` when installed);
-* ``TRANSPORT_FACTORY`` — callable returning a transport (default ``hub.open_transport``);
+* ``SECRET_KEY`` — signs session cookies; default a random key per process
+  (sessions then end when the console restarts, and several console processes
+  behind one address need the same key);
 * ``REFRESH_SECONDS`` — overview polling interval (default 2).
 """
 
@@ -26,7 +20,6 @@ from dataclasses import dataclass, field
 
 from flask import Flask, request, session, url_for
 
-from hub.bootstrap import Hub
 from hub.console.actions import ActionLog
 from hub.console.api import api
 from hub.console.auth import csrf_token, current_principal
@@ -34,12 +27,12 @@ from hub.console.broker import BrokerView, ManagementApi
 from hub.console.health import health
 from hub.console.i18n import pick, translator
 from hub.console.pages import pages
-from hub.console.service import Console
-from hub.console.sessions import SESSIONS_FILE_NAME, install_sessions
+from hub.console.service import Console, ConsoleParts
+from hub.console.sessions import install_sessions
 from hub.console.throttle import LoginThrottle
-from hub.console.users import Users, users_path
+from hub.console.users import Users
 
-__all__ = ["Console", "ConsoleState", "Users", "create_app"]
+__all__ = ["Console", "ConsoleParts", "ConsoleState", "Users", "create_app"]
 
 
 @dataclass
@@ -51,35 +44,23 @@ class ConsoleState:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
-def _transport_factory(hub: Hub):
-    def open_one():
-        url = hub.settings.effective_broker_url
-        # a console request should fail in seconds when RabbitMQ is down, not after a minute
-        return hub.open_transport(**({"reconnect_timeout": 3.0} if url.startswith("amqp") else {}))
-    return open_one
+def _state(parts: ConsoleParts) -> ConsoleState:
+    broker = BrokerView(parts.open_transport, declare=lambda transport: transport.declare(parts.routes))
+    management = ManagementApi(parts.management_url) if parts.management_url else None
+    console = Console(parts, broker, ActionLog(parts.actions_file), management=management)
+    return ConsoleState(parts.users, console)
 
 
-def _state(hub: Hub, config: dict) -> ConsoleState:
-    users = config.get("USERS") or Users.load(users_path(hub.settings.home))
-    management_url = config.get("MANAGEMENT_URL", os.environ.get("RABT_RABBITMQ_MANAGEMENT_URL"))
-    broker = BrokerView(config.get("TRANSPORT_FACTORY") or _transport_factory(hub),
-                        declare=lambda transport: transport.declare(hub.routes))
-    actions = ActionLog(config.get("ACTIONS_FILE") or hub.settings.home / "console-actions.jsonl")
-    console = Console(hub, broker, actions, breaker_states=config.get("BREAKER_STATES"),
-                      management=ManagementApi(management_url) if management_url else None)
-    return ConsoleState(users, console)
-
-
-def create_app(hub: Hub, config: dict | None = None) -> Flask:
-    """The console app for ``hub`` (see the module docstring for ``config``)."""
+def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:
+    """The console app over ``parts`` (see the module docstring for ``config``)."""
     config = dict(config or {})
     app = Flask("hub.console")
     app.config.update(config)
-    app.config["SECRET_KEY"] = config.get("SECRET_KEY") or os.environ.get("RABT_CONSOLE_SECRET") or os.urandom(32)
+    app.config["SECRET_KEY"] = config.get("SECRET_KEY") or os.urandom(32)
     # set, not setdefault: Flask ships defaults for these keys, which made setdefault a no-op
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
-    install_sessions(app, config.get("SESSIONS_FILE") or hub.settings.home / SESSIONS_FILE_NAME)
-    app.extensions["rabt_console"] = _state(hub, config)
+    install_sessions(app, config.get("SESSIONS_FILE") or parts.sessions_file)
+    app.extensions["rabt_console"] = _state(parts)
     for blueprint in (api, pages, health):
         app.register_blueprint(blueprint)
 

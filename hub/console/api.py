@@ -92,9 +92,7 @@ def search():
 @api.get("/messages/<message_id>")
 @require("viewer")
 def message(message_id: str):
-    from hub.console.trail import message_trail
-
-    trail = message_trail(console().hub, message_id)
+    trail = console().message(message_id)
     if not trail["found"]:
         return api_error(404, "not-found", f"no message {message_id!r} in the message log")
     return jsonify(trail)

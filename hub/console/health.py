@@ -44,7 +44,7 @@ def readyz():
 def sample_gauges(console) -> None:
     """Refresh the gauges that describe shared state (queues, outbox, last activity)."""
     try:
-        stats = console.hub.log.stats()
+        stats = console.log.stats()
         metrics.set_outbox_backlog(stats.outbox_backlog)
         if stats.last_processed_at is not None:
             metrics.mark_processed(stats.last_processed_at.timestamp())

@@ -11,19 +11,23 @@ overview says ``unknown`` with the reason (their ``/metrics`` carry
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from hub import metrics
-from hub.bootstrap import Hub
+from hub.adapter import Adapter
 from hub.console import queries
 from hub.console.actions import ActionLog
 from hub.console.broker import BrokerView, ManagementApi, QueueFigures
 from hub.console.trail import message_trail
-from hub.console.users import Principal
+from hub.console.users import Principal, Users
 from hub.errors import MessageLogError, RabtError
-from hub.transports.base import DeadLetter
+from hub.messagelog import MessageLog
+from hub.routing import Routes
+from hub.signing import Verifier
+from hub.transports.base import DeadLetter, Transport
 
 #: seconds of history behind the publish / deliver rates taken from the message log
 RATE_WINDOW = 60.0
@@ -53,16 +57,50 @@ class DepthTracker:
         return (depth - first[1]) / (at - first[0]) if at - first[0] >= 0.5 else None
 
 
+@dataclass(frozen=True)
+class ConsoleParts:
+    """The hub's parts the console reads and acts on, handed in by whoever wires the hub.
+
+    The console never builds or looks up a part itself, so a test can hand it
+    fakes and the wiring stays in one place.
+    """
+
+    #: statuses, payloads, events and the audit chain
+    log: MessageLog
+    #: re-checks a stored envelope's signature for the trail
+    verifier: Verifier
+    #: the work queues whose depths the overview shows
+    routes: Routes
+    #: opens a new transport; the console keeps one behind a lock (see BrokerView)
+    open_transport: Callable[[], Transport]
+    #: the broker's kind as the overview names it ("amqp", "sqlite")
+    broker_kind: str
+    #: every installed adapter by name, loaded on first use (entry points may fail)
+    adapters: Callable[[], Mapping[str, Adapter]]
+    #: whether the hub's signing key is loaded (a readiness check)
+    signing_key_loaded: bool
+    #: who may sign in and which API tokens are valid
+    users: Users
+    #: the console's own append-only action log (JSON lines)
+    actions_file: Path
+    #: the server-side login sessions, shared by every console process on this home
+    sessions_file: Path
+    #: RabbitMQ's management API ``http://user:pass@host:15672/``; None: figures from the transport
+    management_url: str | None = None
+    #: agency → circuit state of this process's outbound workers (default: hub.outbound's)
+    breaker_states: Callable[[], dict[str, str]] | None = None
+
+
 class Console:
     """The operator console's behaviour, independent of Flask."""
 
-    def __init__(self, hub: Hub, broker: BrokerView, actions: ActionLog, *,
-                 breaker_states: Callable[[], dict[str, str]] | None = None,
+    def __init__(self, parts: ConsoleParts, broker: BrokerView, actions: ActionLog, *,
                  management: ManagementApi | None = None) -> None:
-        self.hub = hub
+        self.parts = parts
+        self.log = parts.log
         self.broker = broker
         self.actions = actions
-        self.breaker_states = breaker_states or default_breaker_states
+        self.breaker_states = parts.breaker_states or default_breaker_states
         self.management = management
         self.depths = DepthTracker()
         self._calling_adapters: set[str] | None = None  # adapters with outbound services, found once
@@ -71,10 +109,10 @@ class Console:
 
     def overview(self) -> dict:
         """Queues, adapters, broker and database health, message-log counts."""
-        database_error = queries.ping(self.hub.log.engine)
+        database_error = queries.ping(self.log.engine)
         broker, figures = self._queue_figures()
         activity = [] if database_error else self._activity()
-        stats = None if database_error else self.hub.log.stats()
+        stats = None if database_error else self.log.stats()
         return {
             "generated_at": iso(time.time()),
             "broker": broker,
@@ -88,10 +126,10 @@ class Console:
         }
 
     def _queue_figures(self) -> tuple[dict, list[QueueFigures]]:
-        kind = self.hub.settings.effective_broker_url.split(":", 1)[0]
+        kind = self.parts.broker_kind
         if self.management is not None:
             try:
-                figures = self.management.figures([q.name for q in self.hub.routes.queues])
+                figures = self.management.figures([q.name for q in self.parts.routes.queues])
                 return {"reachable": True, "error": None, "kind": kind, "source": "management"}, figures
             except RabtError:
                 pass  # the plugin may be off; the transport still knows the depths
@@ -104,10 +142,10 @@ class Console:
 
     def _activity(self) -> list[queries.ActivityRow]:
         since = datetime.now(timezone.utc) - timedelta(seconds=RATE_WINDOW)
-        return queries.activity(self.hub.log.engine, since)
+        return queries.activity(self.log.engine, since)
 
     def _queue_rows(self, figures: list[QueueFigures], activity: list[queries.ActivityRow]) -> list[dict]:
-        destinations = {q.name: q.binding.removesuffix(".#") for q in self.hub.routes.queues}
+        destinations = {q.name: q.binding.removesuffix(".#") for q in self.parts.routes.queues}
         now, rows = time.time(), []
         for figure in figures:
             s, destination = figure.stats, destinations.get(figure.stats.name)
@@ -136,7 +174,7 @@ class Console:
         if name in states:
             return states[name], None
         if self._calling_adapters is None:
-            self._calling_adapters = _calling_adapters(self.hub)
+            self._calling_adapters = _calling_adapters(self.parts.adapters)
         if name not in self._calling_adapters:
             return "none", "calls no agency service"
         return "unknown", (f"no {name} outbound worker runs in this console's process (workers run in "
@@ -151,7 +189,7 @@ class Console:
 
     def _letter(self, letter: DeadLetter) -> dict:
         try:
-            stored = self.hub.log.get(letter.message_id)
+            stored = self.log.get(letter.message_id)
         except MessageLogError:
             stored = None
         return {
@@ -170,13 +208,13 @@ class Console:
     def discard(self, ids: list[str], who: Principal, reason: str = "") -> list[dict]:
         """Remove dead letters for good (audited in the chain as ``discarded``)."""
         def log_discard(letter: DeadLetter, actor: str) -> None:
-            self.hub.log.discard(letter.message_id, actor, f"dead letter {letter.id} discarded: {reason}".strip())
+            self.log.discard(letter.message_id, actor, f"dead letter {letter.id} discarded: {reason}".strip())
         return self._act("discard", ids, who, lambda t, d: t.discard(d.id), log_discard)
 
     def _log_replay(self, letter: DeadLetter, actor: str) -> None:
         # record_event, not log.replay(): the transport already re-queued the message, and
         # log.replay() would also put it back in the outbox, publishing it a second time.
-        self.hub.log.record_event(letter.message_id, "replayed",
+        self.log.record_event(letter.message_id, "replayed",
                                   f"dead letter {letter.id} from {letter.queue} replayed", actor)
 
     def _act(self, action: str, ids: list[str], who: Principal, on_broker, on_log) -> list[dict]:
@@ -208,13 +246,17 @@ class Console:
 
     def trail(self, term: str, limit: int = 10) -> dict:
         """Every message matching ``term`` with raw, canonical, signature check and events."""
-        ids = queries.search(self.hub.log.engine, term, limit=limit)
-        return {"term": term.strip(), "messages": [message_trail(self.hub, mid) for mid in ids]}
+        ids = queries.search(self.log.engine, term, limit=limit)
+        return {"term": term.strip(), "messages": [self.message(mid) for mid in ids]}
+
+    def message(self, message_id: str) -> dict:
+        """One message's trail (``found: false`` when the log does not hold it)."""
+        return message_trail(self.log, self.parts.verifier, message_id)
 
     def verify_chain(self, who: Principal) -> dict:
         """Re-check the whole audit chain; the report (also kept in the action log)."""
         started = time.monotonic()
-        report = self.hub.log.verify_chain(raise_on_error=False)
+        report = self.log.verify_chain(raise_on_error=False)
         result = {**asdict(report), "seconds": round(time.monotonic() - started, 3), "checked_by": who.name}
         self.actions.record(who.name, who.role, "verify-chain", "audit-chain", "ok" if report.ok else "broken",
                             report.reason or f"{report.records} records, head {report.head_hash}")
@@ -222,13 +264,13 @@ class Console:
 
     def readiness(self) -> dict:
         """``{"ready": bool, "checks": {broker, database, keys}}`` with a reason for each failure."""
-        checks = {"database": queries.ping(self.hub.log.engine)}
+        checks = {"database": queries.ping(self.log.engine)}
         try:
             self.broker.run(lambda t: t.queue_stats())
             checks["broker"] = None
         except RabtError as exc:
             checks["broker"] = str(exc)
-        checks["keys"] = None if getattr(self.hub.trust_store, "hub", None) is not None else "hub signing key not loaded"
+        checks["keys"] = None if self.parts.signing_key_loaded else "hub signing key not loaded"
         return {"ready": all(v is None for v in checks.values()),
                 "checks": {name: {"ok": err is None, "error": err} for name, err in checks.items()}}
 
@@ -257,10 +299,10 @@ def _adapter_names() -> list[str]:
         return []
 
 
-def _calling_adapters(hub: Hub) -> set[str]:
+def _calling_adapters(adapters: Callable[[], Mapping[str, Adapter]]) -> set[str]:
     """Names of the adapters that call agency services (have a circuit)."""
     try:
-        return {name for name, adapter in hub.adapters.items() if adapter.outbound}
+        return {name for name, adapter in adapters().items() if adapter.outbound}
     except RabtError:
         return set()
 

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 from lxml import etree
 
-from hub.bootstrap import Hub
 from hub.errors import RabtError
-from hub.signing import DS
+from hub.messagelog import MessageLog
+from hub.signing import DS, Verifier
 from hub.xmlsafe import parse_xml
 
 
@@ -18,10 +18,10 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def signature_status(hub: Hub, envelope: bytes) -> dict:
+def signature_status(verifier: Verifier, envelope: bytes) -> dict:
     """Re-verify the stored envelope against the hub's pinned certificate, now."""
     try:
-        verified = hub.verifier.verify(parse_xml(envelope), expected_signer="hub")
+        verified = verifier.verify(parse_xml(envelope), expected_signer="hub")
     except RabtError as exc:
         return {"valid": False, "signer": None, "error": f"{exc.code}: {exc.reason}"}
     return {"valid": True, "signer": verified.signer, "error": None}
@@ -51,9 +51,9 @@ def names(envelope: bytes) -> list[dict]:
     return found
 
 
-def message_trail(hub: Hub, message_id: str) -> dict:
+def message_trail(log: MessageLog, verifier: Verifier, message_id: str) -> dict:
     """Everything the log knows about ``message_id`` (``found: false`` when nothing)."""
-    stored = hub.log.get(message_id)
+    stored = log.get(message_id)
     if stored is None:
         return {"message_id": message_id, "found": False}
     return {
@@ -65,8 +65,8 @@ def message_trail(hub: Hub, message_id: str) -> dict:
         "raw": stored.raw.decode("utf-8", "replace"), "raw_sha256": stored.raw_sha256,
         "raw_signed": raw_signed(stored.raw),
         "canonical": stored.envelope.decode("utf-8", "replace"), "envelope_sha256": stored.envelope_sha256,
-        "signature": signature_status(hub, stored.envelope),
+        "signature": signature_status(verifier, stored.envelope),
         "names": names(stored.envelope),
         "events": [{"seq": e.seq, "status": e.status, "at": _iso(e.at), "detail": e.detail, "actor": e.actor}
-                   for e in hub.log.events(message_id)],
+                   for e in log.events(message_id)],
     }

@@ -11,9 +11,19 @@ import importlib
 from urllib.parse import urlsplit
 
 from hub.errors import ConfigError
-from hub.transports.base import DeadLetter, Delivery, Message, QueueStats, Transport
+from hub.transports.base import (
+    Administration,
+    Capabilities,
+    DeadLetter,
+    Delivery,
+    Message,
+    MessagePath,
+    QueueStats,
+    Transport,
+)
 
-__all__ = ["TRANSPORTS", "DeadLetter", "Delivery", "Message", "QueueStats", "Transport", "open_transport", "resolve"]
+__all__ = ["TRANSPORTS", "Administration", "Capabilities", "DeadLetter", "Delivery", "Message", "MessagePath",
+           "QueueStats", "Transport", "open_transport", "resolve", "transport_class"]
 
 #: URL scheme → "module:class", resolved on first use
 TRANSPORTS = {
@@ -35,9 +45,14 @@ def resolve(scheme: str) -> type[Transport]:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def open_transport(url: str, **opts) -> Transport:
-    """Open the transport named by ``url``'s scheme; ``opts`` go to its constructor."""
+def transport_class(url: str) -> type[Transport]:
+    """The class serving ``url``; ask its ``capabilities`` instead of testing the scheme."""
     scheme = urlsplit(url).scheme.lower() if url else ""
     if not scheme:
         raise ConfigError(f"broker URL {url!r} has no scheme (amqp://… or sqlite:///…)")
-    return resolve(scheme)(url, **opts)
+    return resolve(scheme)
+
+
+def open_transport(url: str, **opts) -> Transport:
+    """Open the transport named by ``url``'s scheme; ``opts`` go to its constructor."""
+    return transport_class(url)(url, **opts)

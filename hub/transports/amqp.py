@@ -26,6 +26,7 @@ from hub.transports.amqp_consumer import AmqpConsumer
 from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
 from hub.transports.base import (
     ATTEMPT_HEADER,
+    Capabilities,
     DeadLetter,
     Delivery,
     Handler,
@@ -44,6 +45,8 @@ class AmqpTransport(Transport):
 
     connection_errors = (px.AMQPConnectionError, px.ConnectionWrongStateError, px.ChannelWrongStateError,
                          ConnectionError)
+    capabilities = Capabilities(reconnect_timeout=True, connection_name=True, shared_server=True,
+                                management_api=True)
 
     def __init__(self, url: str, *, routes: Routes | None = None, window: int = 1024,
                  confirm_timeout: float = 30.0, reconnect_timeout: float = 60.0,
@@ -129,7 +132,7 @@ class AmqpTransport(Transport):
         self.with_reconnect(lambda: amqp_topology.declare(self._channel, routes), "declare")
 
     def undeclare(self, routes: Routes) -> None:
-        """Delete the exchange and queues of ``routes`` (test clean-up, not in the interface)."""
+        """Delete the exchange and queues of ``routes``, with their delay tiers and dead letters."""
         self.with_reconnect(lambda: amqp_topology.delete(self._channel, routes), "undeclare")
 
     def publish(self, messages: Iterable[Message]) -> None:

@@ -2,13 +2,18 @@
 
 A transport publishes canonical messages to the topic exchange, hands each
 delivery to a handler, and decides from the handler's outcome alone what
-happens next, so the router never needs to know the backend:
+happens next:
 
     handler returns                         → ack
     RabtError(recoverable=True) or one of
       ``connection_errors``                  → delayed retry, attempt + 1,
                                               dead letter after max_attempts
     anything else                           → dead letter at once
+
+The interface has two halves: :class:`MessagePath` (publish, consume,
+request, reply, close) and :class:`Administration` (declare, undeclare,
+depths, dead letters, replay, discard); what a transport can do beyond them
+is declared on its class as :class:`Capabilities`.
 
 Implementations: ``hub.transports.amqp`` (RabbitMQ) and
 ``hub.transports.sqlite`` (embedded). Both pass ``tests/contract``.
@@ -134,8 +139,27 @@ def user_headers(headers: Mapping[str, object] | None) -> dict[str, str | int]:
 Handler = Callable[[Delivery], None]
 
 
-class Transport(ABC):
-    """Publish, consume with retry and dead letters, request/reply, operate.
+@dataclass(frozen=True)
+class Capabilities:
+    """What a transport can do beyond the interface, declared on its class.
+
+    Callers ask these instead of testing the URL scheme, so a third transport
+    declares its own and nobody else changes.
+    """
+
+    #: the constructor takes ``reconnect_timeout`` (seconds to keep retrying a lost connection)
+    reconnect_timeout: bool = False
+    #: the constructor takes ``connection_name`` (shown by the broker's own tools)
+    connection_name: bool = False
+    #: the topology lives on a server other processes share: tests and benchmarks need a queue
+    #: prefix of their own and ``undeclare`` afterwards (a file of one's own needs neither)
+    shared_server: bool = False
+    #: the broker has an HTTP management API with rates and unacked counts
+    management_api: bool = False
+
+
+class MessagePath(ABC):
+    """The message path: publish, consume with retry and dead letters, request/reply.
 
     A context manager; ``close()`` may be called more than once. One instance
     is used by one thread at a time.
@@ -143,16 +167,14 @@ class Transport(ABC):
 
     #: library exceptions meaning "the connection broke": retried, never dead-lettered
     connection_errors: tuple[type[BaseException], ...] = ()
+    #: what this transport can do beyond the interface
+    capabilities: Capabilities = Capabilities()
 
-    def __enter__(self) -> Transport:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-    @abstractmethod
-    def declare(self, routes: Routes) -> None:
-        """Create the exchange, queues, delay tiers and dead-letter queues (idempotent)."""
 
     @abstractmethod
     def publish(self, messages: Iterable[Message]) -> None:
@@ -179,6 +201,26 @@ class Transport(ABC):
     def reply(self, request: Delivery, message: Message) -> None:
         """Send ``message`` back to the requester of ``request``."""
 
+    def idle(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds`` (less if ``stop`` is set) between rounds of work, keeping connections alive."""
+        stop.wait(seconds)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+
+class Administration(ABC):
+    """Topology and operations: declare and remove queues, depths, dead letters, replay, discard."""
+
+    @abstractmethod
+    def declare(self, routes: Routes) -> None:
+        """Create the exchange, queues, delay tiers and dead-letter queues (idempotent)."""
+
+    @abstractmethod
+    def undeclare(self, routes: Routes) -> None:
+        """Remove the queues of ``routes`` with their messages and dead letters (clean-up)."""
+
     @abstractmethod
     def queue_stats(self) -> list[QueueStats]:
         """Depth, consumers and dead letters of every declared work queue."""
@@ -195,10 +237,13 @@ class Transport(ABC):
     def discard(self, dead_letter_id: str) -> None:
         """Remove a dead letter for good."""
 
-    def idle(self, seconds: float, stop: threading.Event) -> None:
-        """Wait ``seconds`` (less if ``stop`` is set) between rounds of work, keeping connections alive."""
-        stop.wait(seconds)
 
-    @abstractmethod
-    def close(self) -> None:
-        """Release connections; safe to call twice."""
+class Transport(MessagePath, Administration):
+    """Both halves, as one connection: what every implementation provides.
+
+    Code that only moves messages should depend on :class:`MessagePath`, code
+    that only operates queues on :class:`Administration`.
+    """
+
+    def __enter__(self) -> Transport:
+        return self

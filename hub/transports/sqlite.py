@@ -91,6 +91,13 @@ class SqliteTransport(Transport):
         with store.immediate(self._conn()) as conn:
             conn.executemany("INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?)", rows)
 
+    def undeclare(self, routes: Routes) -> None:
+        """Forget the queues of ``routes``, with their messages and dead letters."""
+        names = [(q.name,) for q in routes.queues]
+        with store.immediate(self._conn()) as conn:
+            for table, column in (("messages", "queue"), ("dead_letters", "queue"), ("queues", "name")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", names)
+
     def _bindings(self) -> list[tuple[str, str]]:
         return self._conn().execute(
             "SELECT name, binding FROM queues WHERE exchange = ?", (self.routes.exchange,)

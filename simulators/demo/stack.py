@@ -22,7 +22,7 @@ import requests
 
 from hub.errors import ConfigError
 from hub.routing import Routes, load_routes
-from hub.transports import open_transport
+from hub.transports import open_transport, transport_class
 
 #: simulator name → the SOAP service paths its adapters call, by endpoint setting
 SIMULATOR_OFFSETS = {"police": 1, "commerce": 2, "insurance": 3, "courts": 4}
@@ -103,7 +103,7 @@ class Stack:
         (The embedded broker is a file under ``home``: a fresh run simply starts without it.)
         """
         routes = self.routes()
-        if not self.broker_url.startswith("amqp"):
+        if not transport_class(self.broker_url).capabilities.shared_server:
             return
         with open_transport(self.broker_url, routes=routes) as transport:
             transport.undeclare(routes)

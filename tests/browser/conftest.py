@@ -74,11 +74,11 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path, trust_store):
-    from hub.console import create_app
+    from hub.bootstrap import console_app
 
     hub = make_hub(tmp_path, trust_store)
     users, _ = console_users()
-    app = create_app(hub, {"USERS": users, "SECRET_KEY": "browser-test", "REFRESH_SECONDS": 0.5})
+    app = console_app(hub, {"SECRET_KEY": "browser-test", "REFRESH_SECONDS": 0.5}, users=users)
     with hub.open_transport() as transport:
         transport.declare(hub.routes)
     running = Served(hub, app)

@@ -1,4 +1,4 @@
-"""The adapter contract: every registered adapter, every exchange it declares, every sample: one suite all adapters pass.
+"""The adapter contract: every registered adapter, every exchange it declares, every sample.
 
 Adapters are the ones found by entry point (``hub.registry.adapter_names()``),
 so a new agency is in this suite as soon as it is installed. For each

@@ -338,3 +338,29 @@ def test_an_idle_transport_stays_connected_and_stops_waiting_when_told(backend):
         transport.idle(60, stop)  # returns when told, not after a minute
         assert stop.is_set()
         assert len(drain(transport, backend.queue, idle=0.5)) == 2
+
+
+def test_undeclare_removes_queues_messages_and_dead_letters(backend, transport):
+    transport.publish([msg(i) for i in range(3)])
+    transport.consume(backend.queue, lambda d: (_ for _ in ()).throw(ValueError("x")), max_messages=1)
+    transport.undeclare(backend.routes)
+    transport.declare(backend.routes)
+    stats = {s.name: s for s in transport.queue_stats()}
+    assert (stats[backend.queue].ready, stats[backend.queue].dead_letters) == (0, 0)
+    assert transport.dead_letters() == []
+
+
+def test_capabilities_name_exactly_the_options_the_constructor_takes(backend):
+    from hub.transports import Administration, MessagePath, transport_class
+
+    capabilities = transport_class(backend.url).capabilities
+    optional = {"reconnect_timeout": 2.0, "connection_name": f"rabt-caps-{uuid.uuid4().hex[:6]}"}
+    taken = {name: value for name, value in optional.items() if getattr(capabilities, name)}
+    with backend.open(**taken) as opened:
+        assert isinstance(opened, MessagePath) and isinstance(opened, Administration)
+        opened.publish([msg("caps")])
+        assert [d.message.body for d in drain(opened, backend.queue, idle=0.5)] == [b"<m n='caps'/>"]
+    for name in optional.keys() - taken.keys():
+        with pytest.raises(TypeError):
+            backend.open(**{name: optional[name]})
+    assert capabilities.shared_server == (backend.name == "amqp")  # a file of its own needs no prefix

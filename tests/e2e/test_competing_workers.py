@@ -28,41 +28,33 @@ from hub.config import Settings
 from hub.outbox import OutboxRelay
 from hub.pipeline import Inbound
 from hub.pki import init_pki
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 from simulators.police.client import PoliceMessages
 from simulators.population import Population, PopulationSpec
-from tests.conftest import TEST_PARTIES, unavailable
+from tests.conftest import TEST_PARTIES, TRANSPORTS, broker_url, declared
 
 pytestmark = pytest.mark.timeout(240)
 
 MESSAGES = 400
 
 
-@pytest.fixture(params=["sqlite", "amqp"])
+@pytest.fixture(params=TRANSPORTS)
 def setup(request, tmp_path):
     home = tmp_path.resolve()
     prefix = f"rabt-workers-{uuid.uuid4().hex[:8]}."
     (home / "routes.toml").write_text(f'queue_prefix = "{prefix}"\ndestinations = ["licensing"]\n'
                                       "retry_delays = [0.2]\nmax_attempts = 5\n", encoding="utf-8")
     licensing_db = f"sqlite:///{home / 'licensing.sqlite3'}"
+    broker = broker_url(request.param, home)
     if request.param == "amqp":
-        problem = broker_problem(DEFAULT_AMQP_URL)
-        if problem:
-            unavailable(problem)
-        broker = DEFAULT_AMQP_URL
         licensing_db = request.getfixturevalue("new_postgres_database")()
     else:  # a killed worker's leases come back after 2 s instead of 30
-        broker = f"sqlite:///{home / 'broker.sqlite3'}?visibility_timeout=2"
+        broker += "?visibility_timeout=2"
     init_pki(home / "pki", TEST_PARTIES)
     hub = bootstrap(Settings(home=home, broker_url=broker, routes_file=home / "routes.toml"))
     env = {**os.environ, "RABT_HOME": str(home), "RABT_BROKER_URL": broker,
            "RABT_ROUTES_FILE": str(home / "routes.toml"), "RABT_LICENSING_DATABASE_URL": licensing_db}
-    with hub.open_transport() as transport:
-        transport.declare(hub.routes)
-    yield hub, env, sa.create_engine(licensing_db.replace("postgresql://", "postgresql+psycopg://"))
-    if request.param == "amqp":
-        with hub.open_transport() as transport:
-            transport.undeclare(hub.routes)
+    with declared(broker, hub.routes):
+        yield hub, env, sa.create_engine(licensing_db.replace("postgresql://", "postgresql+psycopg://"))
     hub.close()
 
 

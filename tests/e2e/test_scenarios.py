@@ -18,10 +18,9 @@ from dataclasses import replace
 import pytest
 
 from hub.config import Settings
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 from simulators.demo.main import running_system
 from simulators.demo.scenarios import SCENARIOS, ScenarioFailed
-from tests.conftest import unavailable
+from tests.conftest import broker_url
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,19 +31,16 @@ def system(request, tmp_path_factory):
     home = tmp_path_factory.mktemp(f"e2e-{request.param}").resolve()
     settings = Settings(home=home, routes_file=home / "routes.toml")
     prefix = "rabt-demo."
-    if request.param.startswith("amqp"):
-        problem = broker_problem(DEFAULT_AMQP_URL)
-        if problem:
-            unavailable(problem)
+    kind = "amqp" if request.param.startswith("amqp") else "sqlite"
+    if kind == "amqp":
         # one database per system: a second run on the first one's log would find its files duplicates
         database_url = request.getfixturevalue("new_postgres_database")()
-        settings = replace(settings, broker_url=DEFAULT_AMQP_URL, database_url=database_url)
+        settings = replace(settings, broker_url=broker_url(kind, home), database_url=database_url)
         prefix = f"rabt-e2e-{uuid.uuid4().hex[:8]}."
     with running_system(settings, queue_prefix=prefix, split_roles=request.param.endswith("split"),
                         echo=lambda line: None) as context:
         yield context
-    if request.param.startswith("amqp"):
-        context.stack.remove_topology()
+    context.stack.remove_topology()  # only where the broker is shared with other runs
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[f"{s.number}" for s in SCENARIOS])

@@ -20,7 +20,7 @@ from hub.outbound import Breakers, OutboundSettings, build_worker
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.routing import Routes, routing_key
 from hub.signing import Identity, Signer, TrustStore, Verifier
-from hub.transports import Message, Transport, open_transport
+from hub.transports import Message, Transport, open_transport, transport_class
 from hub.xmlsafe import parse_xml
 from simulators.registry import create
 
@@ -118,9 +118,10 @@ class HubRig:
         self.errors: list[BaseException] = []
 
     def open_transport(self) -> Transport:
-        return open_transport(self.hub.settings.effective_broker_url, routes=self.hub.routes,
-                              **({"connection_name": f"rabt-outbound-test-{uuid.uuid4().hex[:6]}"}
-                                 if self.hub.settings.effective_broker_url.startswith("amqp") else {}))
+        url = self.hub.settings.effective_broker_url
+        named = transport_class(url).capabilities.connection_name
+        return open_transport(url, routes=self.hub.routes,
+                              **({"connection_name": f"rabt-outbound-test-{uuid.uuid4().hex[:6]}"} if named else {}))
 
     def start(self, agency: str, settings: OutboundSettings):
         worker = build_worker(worker_parts(self.hub), self.hub.adapters[agency], settings, breakers=self.breakers)

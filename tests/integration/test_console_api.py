@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from console_support import (
     PASSWORD, accept_arrival, accept_renewal, basic, console_users, dead_letter_all, deliver_all, make_hub, relay,
 )
-from hub.console import create_app
+from hub.bootstrap import console_app
 from hub.console.openapi import openapi_document
 from hub.signing import TrustStore
 from jsonschema import Draft202012Validator
@@ -54,7 +54,7 @@ def env(tmp_path, trust_store):
         relay(hub, transport)
         assert dead_letter_all(hub, transport, "licensing") == 3
     users, tokens = console_users()
-    app = create_app(hub, {"USERS": users, "SECRET_KEY": "test", "BREAKER_STATES": lambda: {"police": "closed"}})
+    app = console_app(hub, {"SECRET_KEY": "test"}, users=users, breaker_states=lambda: {"police": "closed"})
     yield app, hub, tokens, ids
     app.extensions["rabt_console"].console.broker.close()
     hub.close()
@@ -100,7 +100,7 @@ def test_readyz_names_the_unreachable_broker_and_missing_keys(tmp_path, trust_st
     # a real refusal: nothing listens on port 1
     hub = make_hub(tmp_path, TrustStore(None, {}), broker_url="amqp://guest:guest@127.0.0.1:1/")
     users, _ = console_users()
-    app = create_app(hub, {"USERS": users})
+    app = console_app(hub, users=users)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     checks = response.json["checks"]
@@ -376,7 +376,7 @@ def test_search_and_overview_on_postgresql(tmp_path, trust_store, postgres_url):
     renewal = accept_renewal(hub, "120339847")
     accept_arrival(hub, "T2000001")
     users, tokens = console_users()
-    app = create_app(hub, {"USERS": users})
+    app = console_app(hub, users=users)
     client = app.test_client()
     found = client.get("/api/v1/messages?q=120339847", headers=bearer(tokens["viewer"])).json["messages"]
     assert [m["message_id"] for m in found] == [renewal] and found[0]["signature"]["valid"] is True
@@ -399,7 +399,7 @@ def test_overview_dead_letters_and_replay_on_rabbitmq(tmp_path, trust_store):
     hub = make_hub(tmp_path, trust_store, routes=routes, broker_url=DEFAULT_AMQP_URL)
     queue = routes.queue_for("licensing")
     users, tokens = console_users()
-    app = create_app(hub, {"USERS": users, "MANAGEMENT_URL": os.environ.get("RABT_RABBITMQ_MANAGEMENT_URL")})
+    app = console_app(hub, users=users, management_url=os.environ.get("RABT_RABBITMQ_MANAGEMENT_URL"))
     client = app.test_client()
     try:
         with hub.open_transport() as transport:

@@ -11,7 +11,6 @@ the licensing queue and answering visa checks signed with the licensing key.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -37,14 +36,13 @@ from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.registry import load_adapter
 from hub.routing import routing_key
 from hub.signing import Identity, Signer, Verifier
-from hub.transports import Delivery, Message, open_transport
-from hub.transports.testing import DEFAULT_AMQP_URL, isolated_routes
+from hub.transports import Delivery, Message
+from hub.transports.testing import isolated_routes
 from hub.xmlsafe import parse_xml
 from simulators.police.client import PoliceClient, police_signer, soap_envelope
 from simulators.population import Population, PopulationSpec
-from tests.conftest import SAMPLES, require_service
+from tests.conftest import SAMPLES, TRANSPORTS, broker_url, declared
 
-AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 R = "{urn:rabt:canonical:v1}"
 REPLY_TIMEOUT = 2.0
@@ -83,29 +81,26 @@ class Gateway:
             return next(q.ready for q in transport.queue_stats() if q.name == self.queue)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "amqp"])
+@pytest.fixture(scope="module", params=TRANSPORTS)
 def gateway(request, tmp_path_factory, trust_store, pki_dir):
     home = tmp_path_factory.mktemp(f"gateway-{request.param}")
-    if request.param == "amqp":
-        require_service("RabbitMQ", "127.0.0.1", 5672)
-    broker = AMQP_URL if request.param == "amqp" else f"sqlite:///{home / 'broker.sqlite3'}"
-    routes = isolated_routes()
+    broker, routes = broker_url(request.param, home), isolated_routes()
+    with declared(broker, routes):
+        yield from _served_gateway(request.param, home, broker, routes, trust_store, pki_dir)
+
+
+def _served_gateway(kind, home, broker, routes, trust_store, pki_dir):
     settings = Settings(home=home, broker_url=broker, xml_limits=XmlLimits(max_bytes=MAX_BYTES))
     hub = bootstrap(settings, trust_store=trust_store, routes=routes)
     assert hub.adapters["police"] is load_adapter("police")  # found by entry point, as in production
-    with hub.open_transport() as admin:
-        admin.declare(routes)
     server = make_server("127.0.0.1", 0, gateway_app(hub, {"REPLY_TIMEOUT": REPLY_TIMEOUT}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
-    yield Gateway(request.param, hub, f"http://127.0.0.1:{server.server_port}", Verifier(trust_store),
+    yield Gateway(kind, hub, f"http://127.0.0.1:{server.server_port}", Verifier(trust_store),
                   police_signer(pki_dir))
     server.shutdown()
     thread.join(5)
     hub.close()
-    if request.param == "amqp":
-        with open_transport(AMQP_URL, routes=routes) as admin:
-            admin.undeclare(routes)
 
 
 class SignedByPolice(zeep.Plugin):

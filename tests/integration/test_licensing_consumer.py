@@ -24,7 +24,6 @@ from hub.pki import PkiPaths, init_pki, load_certificate, load_private_key
 from hub.routing import routing_key
 from hub.signing import Identity, Signer, TrustStore, Verifier
 from hub.transports import Delivery, Message, open_transport
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
 from hub.xmlsafe import parse_xml
 from simulators.licensing import rules, tables
 from simulators.licensing.cli import build_consumer
@@ -37,7 +36,6 @@ from simulators.licensing.state import ApplicationRequest, LicensingState
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "canonical"
 R = "{urn:rabt:canonical:v1}"
 NOW = datetime(2024, 5, 20, 8, 0, tzinfo=timezone.utc)
-AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
 
 
 def sample(name: str, **fields: str) -> etree._Element:
@@ -293,25 +291,6 @@ def test_visa_query_without_reply_address_is_refused(consumer, state, pki):
 # ------------------------------------------------------------ over transports
 
 
-@pytest.fixture(params=["sqlite", "amqp"])
-def broker(request, tmp_path):
-    """(url, routes) of a fresh broker namespace; RabbitMQ skipped when absent unless required."""
-    routes = isolated_routes()
-    if request.param == "amqp":
-        problem = broker_problem(AMQP_URL)
-        if problem:
-            unavailable(problem)
-        url = AMQP_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
-    with open_transport(url, routes=routes) as admin:
-        admin.declare(routes)
-    yield url, routes
-    if request.param == "amqp":
-        with open_transport(url, routes=routes) as admin:
-            admin.undeclare(routes)
-
-
 def serve(url, routes, queue: str, handler_for, ready: threading.Event, stop: threading.Event) -> None:
     """Consume ``queue`` in this thread with its own transport until ``stop``."""
     with open_transport(url, routes=routes) as transport:
@@ -344,7 +323,7 @@ class Servers:
 
 
 def test_redelivery_through_the_broker_is_applied_once(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     header, data = signed(pki.hub, sample("WorkerArrival"))
     consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
     with open_transport(url, routes=routes) as transport:
@@ -355,7 +334,7 @@ def test_redelivery_through_the_broker_is_applied_once(broker, state, pki):
 
 
 def test_tampered_message_is_dead_lettered_not_retried(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     header, data = signed(pki.hub, sample("VisaIssued"))
     consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
     with open_transport(url, routes=routes) as transport:
@@ -367,7 +346,7 @@ def test_tampered_message_is_dead_lettered_not_retried(broker, state, pki):
 
 
 def test_visa_check_round_trip_is_signed_and_follows_the_vacancies(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     licence = approved_licence(state)
     replies = Verifier(pki.trust)
 
@@ -409,7 +388,7 @@ def agency(pki: Pki, record_name: str, **fields):
 
 
 def test_decider_asks_agencies_through_the_broker(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     request = ApplicationRequest("private", (("911101", None, 1),), applicant_civil_number="09123456")
     with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
         servers.start("insurance", agency(pki, "IncomeRecord"))
@@ -421,7 +400,7 @@ def test_decider_asks_agencies_through_the_broker(broker, state, pki):
 
 
 def test_decider_refers_when_an_agency_does_not_answer_in_time(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     request = ApplicationRequest("private", (("911101", None, 1),), applicant_civil_number="09123456")
     with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:
         servers.start("insurance", agency(pki, "IncomeRecord", MonthlyWage="450.000"))
@@ -435,7 +414,7 @@ def test_decider_refers_when_an_agency_does_not_answer_in_time(broker, state, pk
 
 
 def test_a_refused_query_gets_a_fault_reply_and_is_dead_lettered(broker, state, pki):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     invalid = sample("VisaEligibilityQuery", ProfessionCode="housemaid")
     header, data = signed(pki.hub, invalid)
     with Servers(url, routes) as servers, open_transport(url, routes=routes) as transport:

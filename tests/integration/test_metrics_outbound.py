@@ -13,7 +13,7 @@ from console_support import basic, console_users
 from outbound_helpers import Asker, HubRig, canonical, police_worker, text, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.console import create_app
+from hub.bootstrap import console_app
 from hub.console.health import create_metrics_app
 from hub.transports.testing import isolated_routes
 
@@ -160,7 +160,7 @@ def test_process_metrics_need_a_viewer_and_health_does_not():
 
 def test_console_shows_circuits_of_its_running_workers_and_says_why_for_the_others(rig, police, asker):
     users, tokens = console_users()
-    app = create_app(rig.hub, {"USERS": users, "SECRET_KEY": "test"})  # default: this process's running workers
+    app = console_app(rig.hub, {"SECRET_KEY": "test"}, users=users)  # default: this process's running workers
     headers = {"Authorization": f"Bearer {tokens['viewer']}"}
 
     def adapters() -> dict[str, dict]:

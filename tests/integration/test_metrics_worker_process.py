@@ -14,10 +14,9 @@ from click.testing import CliRunner
 from outbound_helpers import Asker, canonical, simulator, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.bootstrap import bootstrap
+from hub.bootstrap import bootstrap, console_app
 from hub.cli import main
 from hub.config import Settings
-from hub.console import create_app
 from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
@@ -66,7 +65,7 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
             assert samples[circuit] == 0
             # a console in this (other) process cannot see that breaker, and says so
             hub = bootstrap(Settings(home=home, broker_url=broker))
-            app = create_app(hub)
+            app = console_app(hub)
             adapters = app.test_client().get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).json
             police_row = next(a for a in adapters["adapters"] if a["name"] == "police")
             assert police_row["circuit"] == "unknown" and "another process" in police_row["circuit_detail"]

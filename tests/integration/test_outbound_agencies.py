@@ -8,41 +8,31 @@ the simulator's population.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from tests.conftest import unavailable
 import requests
 from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
 
 from hub.outbound import OutboundSettings
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+from hub.transports.testing import isolated_routes
 
-AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)
 FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
 R = "{urn:rabt:canonical:v1}"
 
 
-@pytest.fixture(params=["sqlite", "amqp"])
-def rig(request, tmp_path, trust_store):
-    routes = isolated_routes(delays=(0.2,), max_attempts=3)
-    if request.param == "amqp":
-        problem = broker_problem(AMQP_URL)
-        if problem:
-            unavailable(problem)
-        url = AMQP_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'broker.sqlite3'}"
-    rig = HubRig(tmp_path, url, routes, trust_store)
-    with rig.open_transport() as admin:
-        admin.declare(routes)
+@pytest.fixture
+def broker_routes():
+    """Short retry delays, so a retried call is seen in the test's time."""
+    return isolated_routes(delays=(0.2,), max_attempts=3)
+
+
+@pytest.fixture
+def rig(broker, tmp_path, trust_store):
+    rig = HubRig(tmp_path, broker.url, broker.routes, trust_store)
     yield rig
     rig.close()
-    if request.param == "amqp":
-        with rig.open_transport() as admin:
-            admin.undeclare(routes)
 
 
 @pytest.fixture

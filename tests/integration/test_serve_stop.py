@@ -68,3 +68,51 @@ def test_a_request_in_progress_at_stop_gets_its_whole_answer():
     assert not runner.is_alive()
     [answer] = answers
     assert answer.status_code == 200 and answer.text == "finished " + "x" * 100_000
+
+
+def test_a_half_sent_request_left_idle_is_dropped_after_the_idle_timeout():
+    import socket
+    import time
+
+    from hub.serve import ConnectionLimits
+
+    limits = ConnectionLimits(connection_limit=10, channel_timeout=1, cleanup_interval=1)
+    role = WsgiRole("test", slow_app(threading.Event(), threading.Event()), "127.0.0.1", 0, threads=2, limits=limits)
+    stop = threading.Event()
+    runner = threading.Thread(target=role.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        with socket.create_connection(("127.0.0.1", role.endpoint.port), timeout=10) as idle:
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            began = time.monotonic()
+            assert idle.recv(1024) == b""  # the server hung up
+            assert time.monotonic() - began < 5
+        assert requests.get(f"{role.endpoint.url}/healthz", timeout=5).text == "ok"
+    finally:
+        stop.set()
+        runner.join(15)
+
+
+def test_a_request_arriving_while_stopping_is_told_to_try_again():
+    import time
+
+    started, release = threading.Event(), threading.Event()
+    role = WsgiRole("test", slow_app(started, release), "127.0.0.1", 0, threads=2, grace=10)
+    stop = threading.Event()
+    runner = threading.Thread(target=role.run, args=(stop,), daemon=True)
+    runner.start()
+    caller = threading.Thread(target=lambda: requests.get(f"{role.endpoint.url}/slow", timeout=20))
+    caller.start()
+    assert started.wait(10)
+    stop.set()  # draining: the slow request is still being served
+    try:
+        deadline = time.monotonic() + 3  # the role notices the stop within a poll round
+        while (late := requests.get(f"{role.endpoint.url}/healthz", timeout=5)).status_code == 200:
+            assert time.monotonic() < deadline, "still serving new requests after the stop"
+            time.sleep(0.05)
+        assert late.status_code == 503 and late.headers["Retry-After"] == "1"
+    finally:
+        release.set()
+        caller.join(20)
+        runner.join(20)
+    assert not runner.is_alive()

@@ -23,7 +23,6 @@ from hub.errors import DuplicateMessageError, MessageLogError
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_log
 from hub.messagelog.db import make_engine
-from hub.messagelog.schema import metadata
 from hub.pipeline import Inbound, Pipeline
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
@@ -32,15 +31,9 @@ THREADS, EACH = 16, 50
 FIXTURE_MAPPINGS = Path(__file__).parents[1] / "fixtures" / "mappings"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def log_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'messages.sqlite3'}"
-    url = request.getfixturevalue("postgres_database_url")
-    engine = make_engine(url)
-    metadata.drop_all(engine)  # every test starts from an empty log
-    engine.dispose()
-    return url
+@pytest.fixture
+def log_url(database_url):
+    return database_url
 
 
 class CountingLog(MessageLog):

@@ -15,22 +15,12 @@ from hub.messagelog.db import make_engine
 
 
 
-@pytest.fixture(scope="module")
-def pg_database_url(postgres_database_url):
-    return postgres_database_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
+@pytest.fixture
+def db_url(database_url):
     """The consumer's own database, with its business tables and nothing processed yet."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
-    else:
-        url = request.getfixturevalue("pg_database_url")
+    url = database_url
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in ("processed_messages", "licences", "counter"):
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
         conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64), holder VARCHAR(100))"))
         conn.execute(sa.text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
         conn.execute(sa.text("INSERT INTO counter VALUES (1, 0)"))

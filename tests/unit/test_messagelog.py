@@ -10,53 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import threading
-import uuid
 from datetime import datetime, timezone
 
-import psycopg
 import pytest
-
-from tests.conftest import unavailable
 import sqlalchemy as sa
 
 from hub.errors import AuditChainError, DuplicateMessageError, MessageLogError
 from hub.messagelog import Accepted, open_message_log
 from hub.messagelog.chain import ChainEntry, entry_hash, fields_detail
-from hub.messagelog.schema import metadata
-
-PG_ADMIN_URL = os.environ.get("RABT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def postgres_or_skip(admin_url: str = PG_ADMIN_URL) -> None:
-    try:
-        psycopg.connect(admin_url, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        unavailable(f"PostgreSQL not reachable at {admin_url}: {exc}")
-
-
-@pytest.fixture(scope="session")
-def pg_database_url():
-    """A fresh database on the real server for this session, dropped at the end."""
-    postgres_or_skip()
-    name = f"rabt_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def log_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'messages.sqlite3'}"
-    url = request.getfixturevalue("pg_database_url")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    metadata.drop_all(engine)  # every test starts from an empty log
-    engine.dispose()
-    return url
+@pytest.fixture
+def log_url(database_url):
+    return database_url
 
 
 @pytest.fixture
