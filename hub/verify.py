@@ -213,7 +213,8 @@ def _base64(element: etree._Element, part: str, agency) -> bytes:
 
 
 def _names(tags) -> str:
-    return ", ".join(etree.QName(tag).localname for tag in tags) or "nothing"
+    names = [f"ds:{etree.QName(tag).localname}" if etree.QName(tag).namespace == DS else tag for tag in tags]
+    return ", ".join(names) or "nothing"
 
 
 def check_signature_value(parts: SignatureParts, public_key, agency: str | None) -> None:
