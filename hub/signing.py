@@ -263,6 +263,7 @@ class _Pinned:
         self.certificate = certificate
         self.der = certificate.public_bytes(Encoding.DER)
         self.public_key = certificate.public_key()
+        self.not_before, self.not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
 
     def check_carried(self, parts: SignatureParts, signer: str) -> None:
         """What KeyInfo names must be this certificate (beside, perhaps, its issuers)."""
@@ -274,13 +275,14 @@ class _Pinned:
                                    f"for {signer!r}", agency=signer)
 
     def check_dates(self, signer: str) -> None:
+        """The certificate must be within its validity dates now."""
         now = dt.datetime.now(dt.timezone.utc)
-        if now > self.certificate.not_valid_after_utc:
-            raise CertificateError(f"certificate of {signer!r} refused: it expired on "
-                                   f"{self.certificate.not_valid_after_utc:%Y-%m-%d}", agency=signer)
-        if now < self.certificate.not_valid_before_utc:
+        if now > self.not_after:
+            raise CertificateError(f"certificate of {signer!r} refused: it expired on {self.not_after:%Y-%m-%d}",
+                                   agency=signer)
+        if now < self.not_before:
             raise CertificateError(f"certificate of {signer!r} refused: it is not valid before "
-                                   f"{self.certificate.not_valid_before_utc:%Y-%m-%d}", agency=signer)
+                                   f"{self.not_before:%Y-%m-%d}", agency=signer)
 
 
 def _subject(der: bytes) -> str:

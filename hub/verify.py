@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -59,6 +60,14 @@ def _ds(name: str) -> str:
     return f"{{{DS}}}{name}"
 
 
+_SIGNATURE, _SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = map(_ds, ("Signature", "SignedInfo", "SignatureValue",
+                                                                  "KeyInfo"))
+_SIGNED_INFO_TAGS = list(map(_ds, ("CanonicalizationMethod", "SignatureMethod", "Reference")))
+_REFERENCE_TAGS = list(map(_ds, ("Transforms", "DigestMethod", "DigestValue")))
+_X509_DATA, _X509_CERTIFICATE, _X509_ISSUER_SERIAL, _KEY_NAME, _TRANSFORM = map(
+    _ds, ("X509Data", "X509Certificate", "X509IssuerSerial", "KeyName", "Transform"))
+
+
 @dataclass(frozen=True)
 class SignatureParts:
     """What the profile reads out of one ``ds:Signature``; each part already checked for form."""
@@ -78,7 +87,7 @@ class SignatureParts:
 
 def read_signature(document: etree._Element, agency: str | None) -> SignatureParts:
     """The parts of ``document``'s enveloped signature, or SignatureError naming what is wrong."""
-    signatures = document.findall(_ds("Signature"))
+    signatures = document.findall(_SIGNATURE)
     if not signatures:
         raise SignatureError("document is not signed (no ds:Signature under the root)", agency=agency)
     if len(signatures) > 1:
@@ -93,17 +102,17 @@ def read_signature(document: etree._Element, agency: str | None) -> SignaturePar
 
 
 def _children(element: etree._Element) -> list[etree._Element]:
-    return [child for child in element if isinstance(child.tag, str)]  # comments and PIs are not parts
+    return list(element.iterchildren(etree.Element))  # comments and PIs are not parts
 
 
 def _signature_children(signature, agency):
     children = _children(signature)
     tags = [child.tag for child in children]
-    if tags[:2] != [_ds("SignedInfo"), _ds("SignatureValue")]:
-        missing = "ds:SignedInfo" if _ds("SignedInfo") not in tags else "ds:SignatureValue"
+    if tags[:2] != [_SIGNED_INFO, _SIGNATURE_VALUE]:
+        missing = "ds:SignedInfo" if _SIGNED_INFO not in tags else "ds:SignatureValue"
         raise SignatureError(f"ds:Signature must hold ds:SignedInfo then ds:SignatureValue ({missing} "
                              "missing or out of place)", agency=agency)
-    if tags[2:] not in ([], [_ds("KeyInfo")]):
+    if tags[2:] not in ([], [_KEY_INFO]):
         raise SignatureError(f"ds:Signature holds {_names(tags[2:])}; only a ds:KeyInfo may follow "
                              "ds:SignatureValue", agency=agency)
     return children[0], children[1], children[2] if len(children) == 3 else None
@@ -112,8 +121,7 @@ def _signature_children(signature, agency):
 def _signed_info_methods(signed_info, agency):
     children = _children(signed_info)
     tags = [child.tag for child in children]
-    expected = [_ds("CanonicalizationMethod"), _ds("SignatureMethod"), _ds("Reference")]
-    if tags != expected:
+    if tags != _SIGNED_INFO_TAGS:
         raise SignatureError(f"ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and exactly one "
                              f"reference to the whole document (URI=\"\"), found {_names(tags)}", agency=agency)
     prefixes = _exclusive_c14n(children[0], "ds:CanonicalizationMethod", agency)
@@ -125,12 +133,12 @@ def _signed_info_methods(signed_info, agency):
 
 
 def _reference(signed_info, agency):
-    reference = signed_info.find(_ds("Reference"))
+    reference = _children(signed_info)[2]  # its place checked by _signed_info_methods
     if reference.get("URI") != "":
         raise SignatureError(f"signature must have exactly one reference to the whole document (URI=\"\"), "
                              f"found {[reference.get('URI')]}", agency=agency)
     children = _children(reference)
-    if [child.tag for child in children] != [_ds("Transforms"), _ds("DigestMethod"), _ds("DigestValue")]:
+    if [child.tag for child in children] != _REFERENCE_TAGS:
         raise SignatureError("ds:Reference must hold Transforms, DigestMethod and DigestValue, found "
                              f"{_names(child.tag for child in children)}", agency=agency)
     transforms, digest_method, digest_value = children
@@ -147,7 +155,7 @@ def _reference(signed_info, agency):
 def _transforms(transforms, agency):
     steps = _children(transforms)
     algorithms = [step.get("Algorithm") for step in steps]
-    if any(step.tag != _ds("Transform") for step in steps) or algorithms != [ENVELOPED, EXC_C14N]:
+    if any(step.tag != _TRANSFORM for step in steps) or algorithms != [ENVELOPED, EXC_C14N]:
         raise SignatureError(f"ds:Transforms must be enveloped-signature then exclusive C14N, found {algorithms}",
                              agency=agency)
     if _children(steps[0]):
@@ -173,17 +181,17 @@ def _key_info(key_info, agency) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
         return (), ()
     certificates, serials = [], []
     for child in _children(key_info):
-        if child.tag == _ds("KeyName"):
+        if child.tag == _KEY_NAME:
             continue  # a label, trusted for nothing
-        if child.tag != _ds("X509Data"):
+        if child.tag != _X509_DATA:
             raise SignatureError(f"ds:KeyInfo may hold only X509Data or KeyName, not {_names([child.tag])}",
                                  agency=agency)
         for part in _children(child):
             if part.tag not in _X509_PARTS:
                 raise SignatureError(f"ds:X509Data may not hold {_names([part.tag])}", agency=agency)
-            if part.tag == _ds("X509Certificate"):
-                certificates.append(_base64(part, "ds:X509Certificate", agency))
-            elif part.tag == _ds("X509IssuerSerial"):
+            if part.tag == _X509_CERTIFICATE:
+                certificates.append(_certificate(part.text, agency))
+            elif part.tag == _X509_ISSUER_SERIAL:
                 serials.append(_serial(part, agency))
             elif not (part.text or "").strip():
                 raise SignatureError(f"{_names([part.tag])} is empty", agency=agency)
@@ -200,6 +208,21 @@ def _serial(issuer_serial, agency) -> int:
         return int(serial)
     except ValueError:
         raise SignatureError("ds:X509IssuerSerial's X509SerialNumber is not a number", agency=agency) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _known_certificate(text: str) -> bytes:
+    # the same few partner certificates arrive again and again: decode each once
+    return base64.b64decode("".join(text.split()), validate=True)
+
+
+def _certificate(text: str | None, agency) -> bytes:
+    if not (text or "").strip():
+        raise SignatureError("ds:X509Certificate is empty", agency=agency)
+    try:
+        return _known_certificate(text)
+    except (binascii.Error, ValueError):
+        raise SignatureError("ds:X509Certificate is not base64", agency=agency) from None
 
 
 def _base64(element: etree._Element, part: str, agency) -> bytes:
@@ -251,7 +274,7 @@ def signed_content(document: etree._Element, parts: SignatureParts, agency: str 
     (``<Amount>1<!---->00</Amount>``) must not change what a reader sees.
     """
     content = copy.deepcopy(document)
-    _remove_keeping_tail(content.find(_ds("Signature")))
+    _remove_keeping_tail(content.find(_SIGNATURE))
     etree.strip_tags(content, etree.Comment)
     canonical = etree.tostring(content, method="c14n", exclusive=True, with_comments=False,
                                inclusive_ns_prefixes=parts.content_prefixes)

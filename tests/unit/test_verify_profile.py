@@ -10,6 +10,7 @@ and every malformed part must be a SignatureError naming the part.
 from __future__ import annotations
 
 import base64
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -274,3 +275,37 @@ def test_a_signature_method_that_does_not_fit_the_key_is_refused(signed, store):
     document = mutated(signed, ".//ds:SignatureMethod", set_attribute("Algorithm", method))
     with pytest.raises(SignatureError, match="does not fit|is .* bytes"):
         Verifier(store).verify(document, expected_signer="hub")
+
+
+def test_random_damage_to_a_signature_is_refused_as_hub_errors_only(store):
+    # bytes changed, cut or inserted in and around ds:Signature: whatever still parses must be
+    # verified or refused with a hub error, never an internal one (a Server fault to partners)
+    from hub.errors import RabtError
+
+    signed = hub_signed(store, SAMPLES[0])
+    original = etree.tostring(etree.parse(str(SAMPLES[0])).getroot(), method="c14n", exclusive=True,
+                              with_comments=False)
+    start = signed.index(b"<ds:Signature") - 100
+    rnd, verifier, checked = random.Random(17), Verifier(store), 0
+    for _ in range(1500):
+        data = bytearray(signed)
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(start, len(data))
+            choice = rnd.random()
+            if choice < 0.4:
+                data[at] = rnd.randrange(32, 127)
+            elif choice < 0.7:
+                del data[at:at + rnd.randint(1, 40)]
+            else:
+                data[at:at] = rnd.choice([b"<", b">", b"=", b"/", b"A", b"<ds:X509IssuerSerial/>", b"&amp;"])
+        try:
+            document = parse_xml(bytes(data))
+        except RabtError:
+            continue
+        checked += 1
+        try:
+            verified = verifier.verify(document, expected_signer=rnd.choice(["hub", None]))
+        except RabtError:
+            continue
+        assert etree.tostring(verified.element, method="c14n", exclusive=True) == original
+    assert checked > 300
