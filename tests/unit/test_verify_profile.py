@@ -170,12 +170,6 @@ def set_text(text):
     return change
 
 
-def replace_with(xml):
-    def change(node, _):
-        node.getparent().replace(node, etree.fromstring(xml.replace("ds:", "ds:").format(DS=DS)))
-    return change
-
-
 def set_attribute(name, value):
     def change(node, _):
         node.set(name, value)
