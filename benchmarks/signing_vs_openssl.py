@@ -1,12 +1,14 @@
-"""Sign and verify rates per core, beside `openssl speed` for the same key type.
+"""Sign and verify rates per core, beside `openssl speed` for the same key type, in one run.
 
     python benchmarks/signing_vs_openssl.py [--seconds 3]
 
-Signs the sample WorkerArrival envelope (about 2 KB) with the hub's Signer and
-verifies it with the hub's Verifier (parse + pinned-certificate check +
-signxml), in one process, then runs `openssl speed` for the same key type
-right after, so both figures come from the same minutes of this machine. The
-ratio that matters is hub signing / raw signing (target >= 0.8 for RSA).
+Signs the sample WorkerArrival envelope with the hub's Signer (its tree to
+signed bytes, C14N included) and verifies it with the hub's Verifier (profile
+checks + pinned certificate + signature + digest; once more with the hardened
+parse in front), in one process, then runs `openssl speed` for the same key
+type right after, so all figures come from the same minutes of this machine.
+The ratios against raw OpenSSL are the figures that matter: targets are
+signing >= 0.9 and verification >= 0.2 (RSA-2048).
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ from hub.xmlsafe import parse_xml  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "samples" / "canonical" / "envelope-WorkerArrival.xml"
 OPENSSL_ALGORITHM = {"rsa": "rsa2048", "ec": "ecdsap256"}
+TARGET = {"sign": 0.9, "verify": 0.2}
 
 
 def rate(operation, seconds: float) -> float:
-    count, started = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
+    """Operations per CPU second of this process: `openssl speed` counts its own CPU time too,
+    so neither figure is skewed by other work on a shared machine."""
+    count, started = 0, time.process_time()
+    while (elapsed := time.process_time() - started) < seconds:
         for _ in range(50):
             operation()
         count += 50
@@ -58,25 +63,35 @@ def measure(key_type: str, seconds: float) -> dict[str, float]:
     signer, verifier = Signer(store.hub), Verifier(store)
     envelope = etree.parse(str(SAMPLE)).getroot()
     signed = signer.sign_bytes(envelope)
-    hub_sign = rate(lambda: signer.sign(envelope), seconds)
-    hub_verify = rate(lambda: verifier.verify(parse_xml(signed), expected_signer="hub"), seconds)
+    hub_sign = rate(lambda: signer.sign_bytes(envelope), seconds)  # tree in, signed bytes out, as published
+    parsed = parse_xml(signed)
+    hub_verify = rate(lambda: verifier.verify(parsed, expected_signer="hub"), seconds)
+    parse_verify = rate(lambda: verifier.verify(parse_xml(signed), expected_signer="hub"), seconds)
     raw_sign, raw_verify = openssl_speed(key_type, seconds)
-    return {"bytes": len(signed), "hub_sign": hub_sign, "raw_sign": raw_sign,
-            "hub_verify": hub_verify, "raw_verify": raw_verify}
+    return {"bytes": len(signed), "hub_sign": hub_sign, "raw_sign": raw_sign, "hub_verify": hub_verify,
+            "parse_verify": parse_verify, "raw_verify": raw_verify}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = parser.parse_args()
-    print(f"{'key':<11}{'signed doc':>11}{'hub sign/s':>12}{'openssl sign/s':>16}{'ratio':>7}"
-          f"{'hub verify/s':>14}{'openssl verify/s':>18}{'ratio':>7}")
+    print(f"{'key':<11}{'doc':>8}{'sign/s':>9}{'openssl':>9}{'ratio':>7}{'verify/s':>10}{'ratio':>7}"
+          f"{'parse+verify/s':>16}{'ratio':>7}{'openssl':>9}")
+    summary = ""
     for key_type in ("rsa", "ec"):
         m = measure(key_type, args.seconds)
-        print(f"{OPENSSL_ALGORITHM[key_type]:<11}{m['bytes']:>9} B{m['hub_sign']:>12.0f}{m['raw_sign']:>16.0f}"
-              f"{m['hub_sign'] / m['raw_sign']:>7.2f}{m['hub_verify']:>14.0f}{m['raw_verify']:>18.0f}"
-              f"{m['hub_verify'] / m['raw_verify']:>7.2f}")
-    print("one process = one core; verify includes the hardened parse and the trust-store checks")
+        ratios = {"sign": m["hub_sign"] / m["raw_sign"], "verify": m["hub_verify"] / m["raw_verify"],
+                  "parse+verify": m["parse_verify"] / m["raw_verify"]}
+        print(f"{OPENSSL_ALGORITHM[key_type]:<11}{m['bytes']:>6} B{m['hub_sign']:>9.0f}{m['raw_sign']:>9.0f}"
+              f"{ratios['sign']:>7.2f}{m['hub_verify']:>10.0f}{ratios['verify']:>7.2f}"
+              f"{m['parse_verify']:>16.0f}{ratios['parse+verify']:>7.2f}{m['raw_verify']:>9.0f}")
+        if key_type == "rsa":
+            summary = ", ".join(f"{what} {ratios[what]:.2f} >= {target} {'met' if ratios[what] >= target else 'NOT met'}"
+                                for what, target in TARGET.items())
+    print(f"RSA-2048 targets: {summary}")
+    print("per CPU second of one process (= one core); verify: the Verifier on a parsed document; "
+          "parse+verify: with the hardened parse first")
 
 
 if __name__ == "__main__":

@@ -4,16 +4,16 @@ Signatures are *enveloped* over the whole document (``Reference URI=""``),
 exclusive C14N, SHA-256 digests, RSA-SHA256 (default) or ECDSA-SHA256, with
 the signer's X.509 certificate in ``KeyInfo``, so libxmlsec1 verifies them too.
 
-Verification is deliberately narrow:
+Verification is deliberately narrow (the profile itself is :mod:`hub.verify`):
 
 * the signer must be in the trust store; its *pinned* certificate is used,
   never one the document brings along (a document's certificate must equal
-  the pinned one);
+  the pinned one; issuer certificates beside it are ignored);
 * the certificate must be within its validity dates;
 * exactly one reference, and it must be ``URI=""`` — the whole document — so
   signature wrapping (an unsigned element beside or around a signed one)
   cannot smuggle unsigned content past the check;
-* only algorithms above are accepted;
+* only the algorithms and transforms above are accepted;
 * callers get back only :attr:`Verified.element`, the content the verifier
   says was signed — never the tree they passed in.
 
@@ -24,33 +24,31 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import hashlib
-import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-import signxml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from signxml import DigestAlgorithm, SignatureMethod, XMLVerifier
-from signxml.verifier import SignatureConfiguration
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
 from hub.pki import PkiPaths, load_certificate, load_private_key
-
-DS = "http://www.w3.org/2000/09/xmldsig#"
-_ACCEPTED = SignatureConfiguration(
-    require_x509=True,
-    location="./",  # the Signature must be a child of the root: enveloped, nowhere else
-    expect_references=1,
-    signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.ECDSA_SHA256}),
-    digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
-    ignore_ambiguous_key_info=False,
+from hub.verify import (
+    DS,
+    ECDSA_SHA256,
+    RSA_SHA256,
+    SignatureParts,
+    check_signature_value,
+    read_signature,
+    signed_content,
 )
+
+__all__ = ["DS", "Identity", "Signer", "TrustStore", "Verified", "Verifier"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +60,12 @@ class Identity:
     certificate: x509.Certificate
 
     @property
-    def signature_method(self) -> SignatureMethod:
+    def signature_method(self) -> str:
+        """The XML-DSig SignatureMethod URI for this key."""
         if isinstance(self.key, ec.EllipticCurvePrivateKey):
-            return SignatureMethod.ECDSA_SHA256
+            return ECDSA_SHA256
         if isinstance(self.key, rsa.RSAPrivateKey):
-            return SignatureMethod.RSA_SHA256
+            return RSA_SHA256
         raise ConfigError(f"{self.name}: unsupported key type {type(self.key).__name__}")
 
 
@@ -106,6 +105,10 @@ class TrustStore:
                 f"signed with an unregistered certificate ({certificate.subject.rfc4514_string()})"
             ) from None
 
+    def party_with_fingerprint(self, fingerprint: bytes) -> str | None:
+        """The party whose pinned certificate has this SHA-256 fingerprint (of its DER), if any."""
+        return self._by_fingerprint.get(fingerprint)
+
     @property
     def parties(self) -> list[str]:
         return sorted(self._certificates)
@@ -131,7 +134,7 @@ class Signer:
         self.identity = identity
         method = identity.signature_method
         self._sign_raw = _raw_signing_function(identity.key, method)
-        self._signed_info = _SIGNED_INFO.replace("{method}", method.value)
+        self._signed_info = _SIGNED_INFO.replace("{method}", method)
         certificate = base64.b64encode(identity.certificate.public_bytes(Encoding.DER)).decode("ascii")
         self._key_info = _KEY_INFO.replace("{certificate}", certificate)
 
@@ -185,8 +188,8 @@ _SIGNED_INFO = (
 _KEY_INFO = "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
 
 
-def _raw_signing_function(key, method: SignatureMethod):
-    if method is SignatureMethod.RSA_SHA256:
+def _raw_signing_function(key, method: str):
+    if method == RSA_SHA256:
         return lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     size = (key.curve.key_size + 7) // 8
 
@@ -213,71 +216,77 @@ class Verified:
 
 
 class Verifier:
-    """Verifies enveloped signatures against the trust store."""
+    """Verifies enveloped signatures against the trust store; reuse it, it keeps the pinned keys."""
 
     def __init__(self, trust_store: TrustStore) -> None:
         self.trust_store = trust_store
+        self._pinned: dict[str, _Pinned] = {}
 
     def verify(self, document: etree._Element, *, expected_signer: str | None = None) -> Verified:
         """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`).
 
         With ``expected_signer`` the signature must come from that party's
-        pinned certificate; without it the certificate in ``KeyInfo`` must be
+        pinned certificate; without it a certificate in ``KeyInfo`` must be
         one registered in the trust store, and is then pinned.
         """
-        signature = document.find(f"{{{DS}}}Signature")
-        if signature is None:
-            raise SignatureError("document is not signed (no ds:Signature under the root)",
-                                 agency=expected_signer)
-        _require_whole_document_reference(signature, expected_signer)
-        carried = _carried_certificate(signature, expected_signer)
-        if expected_signer is None:
-            if carried is None:
-                raise UnknownSignerError("signature names no certificate and no signer was expected")
-            signer = self.trust_store.party_of(carried)
-        else:
-            signer = expected_signer
-        pinned = self.trust_store.certificate_for(signer)
-        if carried is not None and not hmac.compare_digest(_fingerprint(carried), _fingerprint(pinned)):
-            raise CertificateError(
-                f"signed with a certificate that is not the one registered for {signer!r}", agency=signer
-            )
-        result = _verify_with(document, pinned, signer)
-        return Verified(element=result.signed_xml, signer=signer)
+        parts = read_signature(document, expected_signer)
+        signer = expected_signer or self._signer_named_by(parts)
+        pinned = self._pinned_of(signer)
+        pinned.check_carried(parts, signer)
+        pinned.check_dates(signer)
+        check_signature_value(parts, pinned.public_key, signer)
+        return Verified(element=signed_content(document, parts, signer), signer=signer)
+
+    def _signer_named_by(self, parts: SignatureParts) -> str:
+        if not parts.certificates:
+            raise UnknownSignerError("signature names no certificate and no signer was expected")
+        parties = {self.trust_store.party_with_fingerprint(hashlib.sha256(der).digest()) for der in parts.certificates}
+        parties.discard(None)
+        if len(parties) > 1:
+            raise SignatureError(f"ds:KeyInfo carries the certificates of several parties ({sorted(parties)})")
+        if not parties:
+            raise UnknownSignerError(f"signed with an unregistered certificate ({_subject(parts.certificates[0])})")
+        return parties.pop()
+
+    def _pinned_of(self, signer: str) -> _Pinned:
+        certificate = self.trust_store.certificate_for(signer)
+        pinned = self._pinned.get(signer)
+        if pinned is None or pinned.certificate is not certificate:
+            pinned = self._pinned[signer] = _Pinned(certificate)
+        return pinned
 
 
-def _require_whole_document_reference(signature: etree._Element, agency: str | None) -> None:
-    references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
-    if len(references) != 1 or references[0].get("URI") != "":
-        uris = [r.get("URI") for r in references]
-        raise SignatureError(
-            f"signature must have exactly one reference to the whole document (URI=\"\"), found {uris}",
-            agency=agency,
-        )
+class _Pinned:
+    """A pinned certificate with what each verification needs of it, derived once."""
+
+    def __init__(self, certificate: x509.Certificate) -> None:
+        self.certificate = certificate
+        self.der = certificate.public_bytes(Encoding.DER)
+        self.public_key = certificate.public_key()
+        self.not_before, self.not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+
+    def check_carried(self, parts: SignatureParts, signer: str) -> None:
+        """What KeyInfo names must be this certificate (beside, perhaps, its issuers)."""
+        if parts.certificates and self.der not in parts.certificates:
+            raise CertificateError(f"signed with a certificate that is not the one registered for {signer!r}",
+                                   agency=signer)
+        if parts.serials and self.certificate.serial_number not in parts.serials:
+            raise CertificateError(f"ds:X509IssuerSerial names a certificate that is not the one registered "
+                                   f"for {signer!r}", agency=signer)
+
+    def check_dates(self, signer: str) -> None:
+        """The certificate must be within its validity dates now."""
+        now = dt.datetime.now(dt.timezone.utc)
+        if now > self.not_after:
+            raise CertificateError(f"certificate of {signer!r} refused: it expired on {self.not_after:%Y-%m-%d}",
+                                   agency=signer)
+        if now < self.not_before:
+            raise CertificateError(f"certificate of {signer!r} refused: it is not valid before "
+                                   f"{self.not_before:%Y-%m-%d}", agency=signer)
 
 
-def _carried_certificate(signature: etree._Element, agency: str | None) -> x509.Certificate | None:
-    nodes = signature.findall(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")
-    if not nodes:
-        return None
-    if len(nodes) > 1:
-        raise SignatureError("signature carries more than one certificate", agency=agency)
-    text = "".join((nodes[0].text or "").split())
-    pem = "-----BEGIN CERTIFICATE-----\n" + text + "\n-----END CERTIFICATE-----\n"
+def _subject(der: bytes) -> str:
     try:
-        return x509.load_pem_x509_certificate(pem.encode("ascii"))
-    except ValueError as exc:
-        raise SignatureError(f"unreadable certificate in KeyInfo: {exc}", agency=agency) from exc
-
-
-def _verify_with(document: etree._Element, pinned: x509.Certificate, signer: str):
-    try:
-        return XMLVerifier().verify(document, x509_cert=pinned, expect_config=_ACCEPTED)
-    except signxml.exceptions.InvalidCertificate as exc:
-        raise CertificateError(f"certificate of {signer!r} refused: {exc}", agency=signer) from exc
-    except signxml.exceptions.InvalidDigest as exc:
-        raise SignatureError(f"signed content was changed (digest mismatch): {exc}", agency=signer) from exc
-    except signxml.exceptions.InvalidSignature as exc:
-        raise SignatureError(f"signature does not verify: {exc}", agency=signer) from exc
-    except (signxml.exceptions.InvalidInput, signxml.exceptions.SignXMLException, ValueError) as exc:
-        raise SignatureError(f"malformed signature: {exc}", agency=signer) from exc
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        raise SignatureError("ds:X509Certificate is not an X.509 certificate") from None

@@ -1,22 +1,27 @@
-"""One agency SOAP service, called through zeep with raw XML in and out.
+"""One agency SOAP service, called through zeep's public client API with raw XML in and out.
 
-zeep does what it is good at, through its public hooks, never a subclass: it loads the
-agency's WSDL from the local contract file (``schemas/agencies/<agency>/``,
-the copy the simulators serve), finds the binding, the operation's
-SOAPAction and body elements, owns the HTTP session and its timeouts, runs
-the egress/ingress plugins, and reads SOAP Faults (``binding.process_error``).
-The payloads stay lxml elements: the declarative mappings build the request
-element and read the response element, so the call is
+zeep does what it is good at, through its hooks only: it loads the agency's
+WSDL from the local contract file (``schemas/agencies/<agency>/``, the copy the
+simulators serve), builds the envelope with the operation's SOAPAction, applies
+WS-Addressing, its plugins and WS-Security (``wsse=``), owns the HTTP session
+and its timeouts, and reads SOAP Faults (``binding.process_error``). The call
+is an ordinary ``client.service`` call; what the hub adds rides on zeep's seams:
 
-    envelope(request element) → egress plugins → transport.post_xml
-      → hardened parse (hub.xmlsafe) → ingress plugins → Fault? → response element
+* :class:`~hub.outbound.plugins.RequestBody` (an egress plugin) puts the element the declarative
+  mapping built into the Body zeep made for it — the payload stays the
+  mapping's XML, never zeep's object (de)serialization of it. zeep applies
+  WS-Security after the plugins, so a WS-Security signature covers that body;
+* :class:`~hub.outbound.bounded.BoundedTransport` (a ``Transport`` subclass)
+  reads the answer within a size and a time budget;
+* ``Settings(raw_response=True)`` hands back the raw answer, which the hub's
+  one hardened parser (:mod:`hub.xmlsafe`) reads before anything trusts it;
+  then zeep's WS-Security check, the ingress plugins and the Fault reader run
+  on that parsed tree;
+* :class:`~hub.outbound.plugins.CallLog` (a plugin) logs each call's operation and sizes, never its
+  content, which is personal data.
 
-rather than zeep's object (de)serialization, which would turn the mapping's
-XML into Python objects and back. The response is parsed by the hub's one
-hardened parser, never by zeep's.
-
-Every requests/zeep exception is translated here, at the boundary, see
-:data:`REQUESTS_ERRORS`.
+Every requests/zeep exception is translated here, see :data:`REQUESTS_ERRORS`
+and :data:`ZEEP_ERRORS`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import requests
 import zeep
 import zeep.exceptions
 import zeep.plugins
+import zeep.xsd
 from lxml import etree
 
 from hub.adapter import OutboundService
@@ -43,9 +49,11 @@ from hub.errors import (
     ParseError,
     RabtError,
     SchemaError,
+    SignatureError,
 )
 from hub.outbound.bounded import AnswerTooLarge, BoundedTransport
 from hub.outbound.config import OutboundSettings
+from hub.outbound.plugins import CallLog, RequestBody
 from hub.soap import SOAP_ENV
 from hub.xmlsafe import parse_xml
 
@@ -106,6 +114,35 @@ def translate_requests_error(exc: Exception, *, agency: str, where: str) -> Rabt
     raise TypeError(f"not a requests exception: {exc!r}")
 
 
+#: zeep exception → (hub error class, what it means); first match wins, most specific first
+ZEEP_ERRORS: tuple[tuple[type[Exception], type[RabtError], str], ...] = (
+    (zeep.exceptions.Fault, AgencyFaultError, "the agency answered a SOAP Fault"),
+    (zeep.exceptions.SignatureVerificationFailed, SignatureError, "the WS-Security signature does not verify"),
+    (zeep.exceptions.DTDForbidden, ParseError, "a DOCTYPE is not allowed"),
+    (zeep.exceptions.EntitiesForbidden, ParseError, "entities are not allowed"),
+    (zeep.exceptions.ExternalReferenceForbidden, ParseError, "external references are not allowed"),
+    (zeep.exceptions.XMLSyntaxError, ParseError, "the XML is not well-formed"),
+    (zeep.exceptions.XMLParseError, ParseError, "the XML does not fit the contract"),
+    (zeep.exceptions.UnexpectedElementError, SchemaError, "an element the contract does not allow"),
+    (zeep.exceptions.ValidationError, SchemaError, "the message does not fit the contract"),
+    (zeep.exceptions.TransportError, AgencyError, "the HTTP exchange failed"),
+    (zeep.exceptions.WsdlSyntaxError, ConfigError, "the WSDL is not valid"),
+    (zeep.exceptions.LookupError, ConfigError, "the WSDL lacks a type or element"),
+    (zeep.exceptions.NamespaceError, ConfigError, "the WSDL uses an unknown namespace"),
+    (zeep.exceptions.IncompleteMessage, ConfigError, "the WSDL has an incomplete message"),
+    (zeep.exceptions.IncompleteOperation, ConfigError, "the WSDL has an incomplete operation"),
+    (zeep.exceptions.Error, AgencyError, "the SOAP call failed"),
+)
+
+
+def translate_zeep_error(exc: Exception, *, agency: str, where: str) -> RabtError:
+    """The hub error for a zeep exception raised while calling ``where``."""
+    for library_error, hub_error, meaning in ZEEP_ERRORS:
+        if isinstance(exc, library_error):
+            return hub_error(f"{where}: {meaning} ({type(exc).__name__}: {exc})", agency=agency)
+    raise TypeError(f"not a zeep exception: {exc!r}")
+
+
 def translate_fault(fault: zeep.exceptions.Fault, *, agency: str, system: str, raw: bytes = b"") -> AgencySoapFault:
     """The hub error for a SOAP Fault as zeep read it."""
     detail = fault.detail if isinstance(fault.detail, etree._Element) else None
@@ -127,34 +164,41 @@ class HttpAnswer:
 
 
 def zeep_client(wsdl: Path, settings: OutboundSettings, *, plugins: Sequence[zeep.Plugin] = (),
-                session: requests.Session | None = None, limits: XmlLimits | None = None) -> zeep.Client:
+                session: requests.Session | None = None, limits: XmlLimits | None = None,
+                wsse=None) -> zeep.Client:
     """A zeep client for a local WSDL, locked down: no DTDs, entities or external references.
 
-    Answers are read within the XML size limit and ``call_timeout`` for the whole call.
+    Answers are read within the XML size limit and ``call_timeout`` for the whole call,
+    and handed back raw (``raw_response``), for the hub's own parser to read.
     """
     transport = BoundedTransport(session=session or requests.Session(), timeout=settings.call_timeout,
                                  operation_timeout=settings.call_timeout,
                                  max_bytes=(limits or XmlLimits()).max_bytes, deadline=settings.call_timeout)
-    hardened = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
-                             forbid_external=True)
+    hardened = zeep.Settings(strict=True, raw_response=True, xml_huge_tree=False, forbid_dtd=True,
+                             forbid_entities=True, forbid_external=True)
     try:
-        return zeep.Client(str(wsdl), transport=transport, settings=hardened, plugins=list(plugins))
+        return zeep.Client(str(wsdl), transport=transport, settings=hardened, plugins=list(plugins), wsse=wsse)
     except (OSError, zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
         raise ConfigError(f"cannot load WSDL {wsdl}: {exc}") from exc
 
 
 class AgencyClient:
-    """Calls one operation of one agency service; build once per worker, reuse per message."""
+    """Calls one operation of one agency service; build once per worker, reuse per message.
+
+    ``plugins`` and ``wsse`` are zeep's own (e.g. ``zeep.wsse.UsernameToken``) and
+    apply to every call, as they would on a plain zeep client.
+    """
 
     def __init__(self, agency: str, service: OutboundService, schema_dir: Path, url: str,
                  settings: OutboundSettings, *, plugins: Sequence[zeep.Plugin] = (),
-                 limits: XmlLimits | None = None, session: requests.Session | None = None) -> None:
+                 limits: XmlLimits | None = None, session: requests.Session | None = None, wsse=None) -> None:
         self.agency = agency
         self.service = service
         self.url = url
         self.limits = limits
-        self.client = zeep_client(Path(schema_dir) / service.wsdl, settings, plugins=plugins, session=session,
-                                  limits=limits)
+        self._body = RequestBody()
+        self.client = zeep_client(Path(schema_dir) / service.wsdl, settings, session=session, limits=limits,
+                                  plugins=[self._body, *plugins, CallLog(agency)], wsse=wsse)
         binding = self._binding()
         self.proxy = self.client.create_service(binding.name, url)  # the WSDL's address replaced by ours
         try:
@@ -164,6 +208,7 @@ class AgencyClient:
         self.binding = binding
         self.request_element = self.operation.input.body.qname
         self.response_element = self.operation.output.body.qname
+        self._empty_request = _empty_arguments(self.operation.input.body)
 
     def _binding(self):
         services = self.client.wsdl.services
@@ -185,16 +230,14 @@ class AgencyClient:
         if etree.QName(request).text != self.request_element.text:
             raise SchemaError(f"mapping built {request.tag}, but {self.service.operation} takes "
                               f"{self.request_element.text}", agency=self.agency)
-        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-        etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(copy.deepcopy(request))
-        headers = {"SOAPAction": f'"{self.operation.soapaction or ""}"', "Content-Type": "text/xml; charset=utf-8"}
-        envelope, headers = zeep.plugins.apply_egress(self.client, envelope, headers, self.operation,
-                                                      self.proxy._binding_options)
         try:
-            response = self.client.transport.post_xml(self.url, envelope, headers)
+            with self._body.carrying(copy.deepcopy(request)):
+                response = self.proxy[self.service.operation](**self._empty_request)
             raw = response.content  # read inside the try: a body that breaks off raises here
         except requests.exceptions.RequestException as exc:
             raise translate_requests_error(exc, agency=self.agency, where=self.where) from exc
+        except zeep.exceptions.Error as exc:
+            raise translate_zeep_error(exc, agency=self.agency, where=self.where) from exc
         except AnswerTooLarge as big:  # refused by read(), as every answer that is not XML we take
             limit = self.client.transport.max_bytes
             why = (f"answer declares {big.declared} bytes, over the limit of {limit}" if big.declared is not None
@@ -228,7 +271,12 @@ class AgencyClient:
             raise ParseError(answer.too_large, agency=self.agency)
         envelope = answer.envelope if answer.envelope is not None else parse_xml(answer.raw, self.limits,
                                                                                  agency=self.agency)
-        envelope, _ = zeep.plugins.apply_ingress(self.client, envelope, {}, self.operation)
+        try:
+            for wsse in _as_list(self.client.wsse):
+                wsse.verify(envelope)
+            envelope, _ = zeep.plugins.apply_ingress(self.client, envelope, {}, self.operation)
+        except zeep.exceptions.Error as exc:
+            raise translate_zeep_error(exc, agency=self.agency, where=self.where) from exc
         if envelope.tag != f"{{{SOAP_ENV}}}Envelope":
             raise SchemaError(f"{self.where} answered {envelope.tag}, not a SOAP 1.1 Envelope", agency=self.agency)
         if envelope.find(f"{{{SOAP_ENV}}}Body/{_FAULT}") is not None:
@@ -247,3 +295,12 @@ class AgencyClient:
 
     def close(self) -> None:
         self.client.transport.session.close()
+
+
+def _empty_arguments(body) -> dict[str, object]:
+    """Arguments that make zeep render the request element empty, for :class:`RequestBody` to replace."""
+    return {name: zeep.xsd.SkipValue for name, _ in getattr(body.type, "elements", ())}
+
+
+def _as_list(wsse) -> list:
+    return wsse if isinstance(wsse, list) else [wsse] if wsse else []

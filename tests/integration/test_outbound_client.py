@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 
 import pytest
+import zeep
 from lxml import etree
+from zeep.wsse.username import UsernameToken
 from outbound_helpers import simulator
 
 from adapters.police.outbound import OUTBOUND
@@ -131,3 +134,80 @@ def test_declared_operation_must_exist_in_the_wsdl():
     with pytest.raises(ConfigError, match="no service"):
         AgencyClient("police", replace(SERVICE, service="Nope"), AGENCY_SCHEMAS / "police",
                      "http://127.0.0.1:9/x", OutboundSettings())
+
+
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+@pytest.fixture
+def wire(police):
+    """The request bodies the simulator received, recorded in front of its Flask app."""
+    received: list[bytes] = []
+    inner = police.app.wsgi_app
+
+    def recording(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        received.append(body)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return inner(environ, start_response)
+
+    police.app.wsgi_app = recording
+    yield received
+    police.app.wsgi_app = inner
+
+
+def test_zeeps_own_ws_security_reaches_the_agency(police, wire):
+    # zeep's UsernameToken, passed through the hub's client, lands in the envelope the
+    # agency receives, beside the mapping's body; and the answer is still read as before
+    agency = AgencyClient("police", SERVICE, AGENCY_SCHEMAS / "police", police.url("civil-registry"),
+                          OutboundSettings(), wsse=UsernameToken("hub-user", "s3cret", use_digest=True))
+    element = agency.read(agency.post(civil_query("10000002")))
+    assert element.findtext(f"{{{ROP}}}CivilNo") == "10000002"
+    sent = etree.fromstring(wire[-1])
+    token = sent.find(f"{{{SOAP}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    assert token is not None and token.findtext(f"{{{WSSE}}}Username") == "hub-user"
+    assert b"s3cret" not in wire[-1]  # digest mode: the password itself never travels
+    assert sent.findtext(f"{{{SOAP}}}Body/{{{ROP}}}GetMaritalStatus/{{{ROP}}}CivilNo") == "10000002"
+
+
+class StampHeader(zeep.Plugin):
+    """A caller's own plugin: adds a SOAP header, and sees the parsed answer come back."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        header = envelope.find(f"{{{SOAP}}}Header")
+        if header is None:
+            header = etree.Element(f"{{{SOAP}}}Header")
+            envelope.insert(0, header)
+        etree.SubElement(header, "{urn:test:stamp}Stamp").text = operation.name
+        http_headers["X-Stamp"] = "yes"
+        return envelope, http_headers
+
+    def ingress(self, envelope, http_headers, operation):
+        self.answers.append(etree.QName(envelope.find(f"{{{SOAP}}}Body")[0]).localname)
+        return envelope, http_headers
+
+
+def test_caller_plugins_run_on_the_way_out_and_in(police, wire):
+    stamp = StampHeader()
+    agency = AgencyClient("police", SERVICE, AGENCY_SCHEMAS / "police", police.url("civil-registry"),
+                          OutboundSettings(), plugins=[stamp])
+    agency.read(agency.post(civil_query()))
+    sent = etree.fromstring(wire[-1])
+    assert sent.findtext(f"{{{SOAP}}}Header/{{urn:test:stamp}}Stamp") == "GetMaritalStatus"
+    assert stamp.answers == ["GetMaritalStatusResponse"]
+
+
+def test_the_mapping_element_is_sent_as_built(police, wire):
+    # zeep renders nothing of its own in the body: comments, prefixes and order stay the mapping's
+    request = etree.fromstring(f'<r:GetMaritalStatus xmlns:r="{ROP}"><!-- kept --><r:CivilNo>10000001</r:CivilNo>'
+                               "</r:GetMaritalStatus>")
+    client(police.url("civil-registry")).post(request)
+    body = etree.fromstring(wire[-1]).find(f"{{{SOAP}}}Body")
+    def canonical(element):
+        return etree.tostring(element, method="c14n", exclusive=True)
+
+    assert len(body) == 1 and canonical(body[0]) == canonical(request)

@@ -1,4 +1,4 @@
-"""Every library exception the outbound client catches is translated to a hub error at that one boundary."""
+"""Every library exception the outbound client catches is translated to a hub error, at that one boundary."""
 
 from __future__ import annotations
 
@@ -15,19 +15,33 @@ from hub.errors import (
     AgencyUnavailableError,
     CircuitOpenError,
     ConfigError,
+    ParseError,
     RabtError,
+    SchemaError,
+    SignatureError,
 )
 from hub.outbound.client import (
     REQUESTS_ERRORS,
+    ZEEP_ERRORS,
     AgencySoapFault,
     translate_fault,
     translate_requests_error,
+    translate_zeep_error,
 )
 from hub.outbound.config import OutboundSettings
 from hub.outbound.resilience import Breakers, call_guarded
 
 ALL_REQUESTS_ERRORS = [cls for _, cls in inspect.getmembers(requests.exceptions, inspect.isclass)
                        if issubclass(cls, requests.exceptions.RequestException)]
+ALL_ZEEP_ERRORS = [cls for _, cls in inspect.getmembers(zeep.exceptions, inspect.isclass)
+                   if issubclass(cls, zeep.exceptions.Error)]
+#: the zeep exceptions whose constructor takes more than a message
+ZEEP_ARGUMENTS = {zeep.exceptions.DTDForbidden: ("boom", "sys", "pub"),
+                  zeep.exceptions.EntitiesForbidden: ("boom", "x")}
+
+
+def zeep_error(cls):
+    return cls(*ZEEP_ARGUMENTS.get(cls, ("boom",)))
 
 
 @pytest.mark.parametrize("library_error, hub_error, meaning", REQUESTS_ERRORS,
@@ -89,3 +103,31 @@ def test_open_circuit_maps_to_circuit_open_error():
         call_guarded(down, breaker, settings, agency="police")
     assert isinstance(caught.value.__cause__, pybreaker.CircuitBreakerError)
     assert caught.value.recoverable and "police/civil-registry" in caught.value.reason
+
+
+@pytest.mark.parametrize("library_error, hub_error, meaning", ZEEP_ERRORS,
+                         ids=[cls.__name__ for cls, _, _ in ZEEP_ERRORS])
+def test_each_listed_zeep_error_maps_to_its_hub_error(library_error, hub_error, meaning):
+    error = translate_zeep_error(zeep_error(library_error), agency="police", where="police/civil-registry")
+    assert type(error) is hub_error
+    assert meaning in error.reason and "boom" in error.reason and error.agency == "police"
+
+
+@pytest.mark.parametrize("library_error", ALL_ZEEP_ERRORS, ids=lambda cls: cls.__name__)
+def test_every_zeep_exception_is_mapped_by_its_own_row(library_error):
+    # each zeep exception has a row of its own, so a new one in zeep fails here instead of
+    # silently falling to the catch-all "the SOAP call failed"
+    assert library_error in [cls for cls, _, _ in ZEEP_ERRORS]
+    assert isinstance(translate_zeep_error(zeep_error(library_error), agency="a", where="w"), RabtError)
+
+
+def test_zeep_errors_on_hostile_or_off_contract_answers_are_input_refusals():
+    def mapped(exc):
+        return translate_zeep_error(exc, agency="a", where="w")
+
+    assert isinstance(mapped(zeep.exceptions.DTDForbidden("n", "s", "p")), ParseError)
+    assert isinstance(mapped(zeep.exceptions.ValidationError("missing")), SchemaError)
+    assert isinstance(mapped(zeep.exceptions.SignatureVerificationFailed()), SignatureError)
+    assert not mapped(zeep.exceptions.SignatureVerificationFailed()).recoverable
+    with pytest.raises(TypeError):
+        translate_zeep_error(ValueError("not from zeep"), agency="a", where="w")

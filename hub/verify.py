@@ -1,0 +1,294 @@
+"""The one XML-DSig profile the hub accepts, read and checked in one pass.
+
+Assembled from lxml's exclusive C14N and ``cryptography``, like the signer,
+rather than a general XML-DSig library: a general verifier accepts what the
+standard allows (XPath and XSLT transforms, references by Id, several
+references, keys fetched from elsewhere), and every one of those is a way to
+get content past a check that its consumer then trusts. This module accepts
+exactly what the hub documents for partners::
+
+    <ds:Signature>                          a child of the document's root, the only one
+      <ds:SignedInfo>
+        <ds:CanonicalizationMethod>         exclusive C14N (optional InclusiveNamespaces)
+        <ds:SignatureMethod>                RSA-SHA256 or ECDSA-SHA256
+        <ds:Reference URI="">               exactly one, the whole document
+          <ds:Transforms>                   enveloped-signature, then exclusive C14N
+          <ds:DigestMethod>                 SHA-256
+          <ds:DigestValue>
+      <ds:SignatureValue>
+      <ds:KeyInfo>                          optional: X509Data (certificate, issuer/serial,
+                                            subject, SKI) and KeyName, nothing fetched
+
+Anything else is refused with a :class:`~hub.errors.SignatureError` naming the
+part, so a partner's malformed signature is a Client fault, never an internal
+error. The order of checks matters: the SignatureValue over SignedInfo is
+checked before its DigestValue is believed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import functools
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from lxml import etree
+
+from hub.errors import SignatureError
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+SIGNATURE_METHODS = frozenset({RSA_SHA256, ECDSA_SHA256})
+
+_INCLUSIVE_NAMESPACES = f"{{{EXC_C14N}}}InclusiveNamespaces"
+_X509_PARTS = frozenset(f"{{{DS}}}{name}" for name in ("X509Certificate", "X509IssuerSerial", "X509SubjectName",
+                                                      "X509SKI"))
+
+
+def _ds(name: str) -> str:
+    return f"{{{DS}}}{name}"
+
+
+_SIGNATURE, _SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = map(_ds, ("Signature", "SignedInfo", "SignatureValue",
+                                                                  "KeyInfo"))
+_SIGNED_INFO_TAGS = list(map(_ds, ("CanonicalizationMethod", "SignatureMethod", "Reference")))
+_REFERENCE_TAGS = list(map(_ds, ("Transforms", "DigestMethod", "DigestValue")))
+_X509_DATA, _X509_CERTIFICATE, _X509_ISSUER_SERIAL, _KEY_NAME, _TRANSFORM = map(
+    _ds, ("X509Data", "X509Certificate", "X509IssuerSerial", "KeyName", "Transform"))
+
+
+@dataclass(frozen=True)
+class SignatureParts:
+    """What the profile reads out of one ``ds:Signature``; each part already checked for form."""
+
+    signature: etree._Element
+    signed_info: etree._Element
+    signed_info_prefixes: tuple[str, ...] | None
+    method: str
+    content_prefixes: tuple[str, ...] | None
+    digest: bytes
+    value: bytes
+    certificates: tuple[bytes, ...]
+    """DER of every ``X509Certificate`` carried (the signer's, perhaps with its issuers)."""
+    serials: tuple[int, ...]
+    """Serial numbers named by ``X509IssuerSerial``."""
+
+
+def read_signature(document: etree._Element, agency: str | None) -> SignatureParts:
+    """The parts of ``document``'s enveloped signature, or SignatureError naming what is wrong."""
+    signatures = document.findall(_SIGNATURE)
+    if not signatures:
+        raise SignatureError("document is not signed (no ds:Signature under the root)", agency=agency)
+    if len(signatures) > 1:
+        raise SignatureError("document has more than one ds:Signature under the root", agency=agency)
+    signature = signatures[0]
+    signed_info, value, key_info = _signature_children(signature, agency)
+    method, prefixes = _signed_info_methods(signed_info, agency)
+    content_prefixes, digest = _reference(signed_info, agency)
+    certificates, serials = _key_info(key_info, agency)
+    return SignatureParts(signature, signed_info, prefixes, method, content_prefixes, digest,
+                          _base64(value, "ds:SignatureValue", agency), certificates, serials)
+
+
+def _children(element: etree._Element) -> list[etree._Element]:
+    return list(element.iterchildren(etree.Element))  # comments and PIs are not parts
+
+
+def _signature_children(signature, agency):
+    children = _children(signature)
+    tags = [child.tag for child in children]
+    if tags[:2] != [_SIGNED_INFO, _SIGNATURE_VALUE]:
+        missing = "ds:SignedInfo" if _SIGNED_INFO not in tags else "ds:SignatureValue"
+        raise SignatureError(f"ds:Signature must hold ds:SignedInfo then ds:SignatureValue ({missing} "
+                             "missing or out of place)", agency=agency)
+    if tags[2:] not in ([], [_KEY_INFO]):
+        raise SignatureError(f"ds:Signature holds {_names(tags[2:])}; only a ds:KeyInfo may follow "
+                             "ds:SignatureValue", agency=agency)
+    return children[0], children[1], children[2] if len(children) == 3 else None
+
+
+def _signed_info_methods(signed_info, agency):
+    children = _children(signed_info)
+    tags = [child.tag for child in children]
+    if tags != _SIGNED_INFO_TAGS:
+        raise SignatureError(f"ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and exactly one "
+                             f"reference to the whole document (URI=\"\"), found {_names(tags)}", agency=agency)
+    prefixes = _exclusive_c14n(children[0], "ds:CanonicalizationMethod", agency)
+    method = children[1].get("Algorithm")
+    if method not in SIGNATURE_METHODS or _children(children[1]):
+        raise SignatureError(f"ds:SignatureMethod {method!r} is not accepted (RSA-SHA256 or ECDSA-SHA256)",
+                             agency=agency)
+    return method, prefixes
+
+
+def _reference(signed_info, agency):
+    reference = _children(signed_info)[2]  # its place checked by _signed_info_methods
+    if reference.get("URI") != "":
+        raise SignatureError(f"signature must have exactly one reference to the whole document (URI=\"\"), "
+                             f"found {[reference.get('URI')]}", agency=agency)
+    children = _children(reference)
+    if [child.tag for child in children] != _REFERENCE_TAGS:
+        raise SignatureError("ds:Reference must hold Transforms, DigestMethod and DigestValue, found "
+                             f"{_names(child.tag for child in children)}", agency=agency)
+    transforms, digest_method, digest_value = children
+    prefixes = _transforms(transforms, agency)
+    if digest_method.get("Algorithm") != SHA256 or _children(digest_method):
+        raise SignatureError(f"ds:DigestMethod {digest_method.get('Algorithm')!r} is not accepted (SHA-256)",
+                             agency=agency)
+    digest = _base64(digest_value, "ds:DigestValue", agency)
+    if len(digest) != hashlib.sha256().digest_size:
+        raise SignatureError(f"ds:DigestValue is {len(digest)} bytes, not a SHA-256 digest", agency=agency)
+    return prefixes, digest
+
+
+def _transforms(transforms, agency):
+    steps = _children(transforms)
+    algorithms = [step.get("Algorithm") for step in steps]
+    if any(step.tag != _TRANSFORM for step in steps) or algorithms != [ENVELOPED, EXC_C14N]:
+        raise SignatureError(f"ds:Transforms must be enveloped-signature then exclusive C14N, found {algorithms}",
+                             agency=agency)
+    if _children(steps[0]):
+        raise SignatureError("the enveloped-signature ds:Transform takes no parameters", agency=agency)
+    return _exclusive_c14n(steps[1], "exclusive C14N ds:Transform", agency)
+
+
+def _exclusive_c14n(method: etree._Element, part: str, agency) -> tuple[str, ...] | None:
+    """The InclusiveNamespaces PrefixList of an exclusive-C14N method element, if it has one."""
+    if method.get("Algorithm") != EXC_C14N:
+        raise SignatureError(f"{part} {method.get('Algorithm')!r} is not accepted (exclusive C14N "
+                             "without comments)", agency=agency)
+    parameters = _children(method)
+    if not parameters:
+        return None
+    if len(parameters) > 1 or parameters[0].tag != _INCLUSIVE_NAMESPACES:
+        raise SignatureError(f"{part} takes only an InclusiveNamespaces PrefixList", agency=agency)
+    return tuple(parameters[0].get("PrefixList", "").split())
+
+
+def _key_info(key_info, agency) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
+    if key_info is None:
+        return (), ()
+    certificates, serials = [], []
+    for child in _children(key_info):
+        if child.tag == _KEY_NAME:
+            continue  # a label, trusted for nothing
+        if child.tag != _X509_DATA:
+            raise SignatureError(f"ds:KeyInfo may hold only X509Data or KeyName, not {_names([child.tag])}",
+                                 agency=agency)
+        for part in _children(child):
+            if part.tag not in _X509_PARTS:
+                raise SignatureError(f"ds:X509Data may not hold {_names([part.tag])}", agency=agency)
+            if part.tag == _X509_CERTIFICATE:
+                certificates.append(_certificate(part.text, agency))
+            elif part.tag == _X509_ISSUER_SERIAL:
+                serials.append(_serial(part, agency))
+            elif not (part.text or "").strip():
+                raise SignatureError(f"{_names([part.tag])} is empty", agency=agency)
+    return tuple(certificates), tuple(serials)
+
+
+def _serial(issuer_serial, agency) -> int:
+    issuer = (issuer_serial.findtext(_ds("X509IssuerName")) or "").strip()
+    serial = (issuer_serial.findtext(_ds("X509SerialNumber")) or "").strip()
+    if not issuer or not serial:
+        raise SignatureError("ds:X509IssuerSerial is empty or lacks X509IssuerName/X509SerialNumber",
+                             agency=agency)
+    try:
+        return int(serial)
+    except ValueError:
+        raise SignatureError("ds:X509IssuerSerial's X509SerialNumber is not a number", agency=agency) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _known_certificate(text: str) -> bytes:
+    # the same few partner certificates arrive again and again: decode each once
+    return base64.b64decode("".join(text.split()), validate=True)
+
+
+def _certificate(text: str | None, agency) -> bytes:
+    if not (text or "").strip():
+        raise SignatureError("ds:X509Certificate is empty", agency=agency)
+    try:
+        return _known_certificate(text)
+    except (binascii.Error, ValueError):
+        raise SignatureError("ds:X509Certificate is not base64", agency=agency) from None
+
+
+def _base64(element: etree._Element, part: str, agency) -> bytes:
+    text = "".join((element.text or "").split())
+    if not text:
+        raise SignatureError(f"{part} is empty", agency=agency)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"{part} is not base64", agency=agency) from None
+
+
+def _names(tags) -> str:
+    names = [f"ds:{etree.QName(tag).localname}" if etree.QName(tag).namespace == DS else tag for tag in tags]
+    return ", ".join(names) or "nothing"
+
+
+def check_signature_value(parts: SignatureParts, public_key, agency: str | None) -> None:
+    """The SignatureValue must be ``public_key``'s signature over the canonical SignedInfo."""
+    signed = etree.tostring(parts.signed_info, method="c14n", exclusive=True, with_comments=False,
+                            inclusive_ns_prefixes=parts.signed_info_prefixes)
+    try:
+        if parts.method == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(parts.value, signed, padding.PKCS1v15(), hashes.SHA256())
+        elif parts.method == ECDSA_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(_der_ecdsa(parts.value, public_key, agency), signed, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise SignatureError(f"ds:SignatureMethod {parts.method} does not fit the signer's "
+                                 f"{type(public_key).__name__}", agency=agency)
+    except InvalidSignature:
+        raise SignatureError("signature does not verify (ds:SignatureValue over ds:SignedInfo)",
+                             agency=agency) from None
+
+
+def _der_ecdsa(value: bytes, public_key: ec.EllipticCurvePublicKey, agency) -> bytes:
+    # XML-DSig carries r||s, each the curve's size; OpenSSL wants DER
+    size = (public_key.curve.key_size + 7) // 8
+    if len(value) != 2 * size:
+        raise SignatureError(f"ds:SignatureValue is {len(value)} bytes, not an ECDSA r||s of {2 * size}",
+                             agency=agency)
+    return encode_dss_signature(int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big"))
+
+
+def signed_content(document: etree._Element, parts: SignatureParts, agency: str | None) -> etree._Element:
+    """A copy of ``document`` as it was signed — without its signature and comments — once its digest fits.
+
+    Comments are outside the digest (``URI=""`` excludes them), so they are
+    taken out of what is handed on: a comment slipped into signed text
+    (``<Amount>1<!---->00</Amount>``) must not change what a reader sees.
+    """
+    content = copy.deepcopy(document)
+    _remove_keeping_tail(content.find(_SIGNATURE))
+    etree.strip_tags(content, etree.Comment)
+    canonical = etree.tostring(content, method="c14n", exclusive=True, with_comments=False,
+                               inclusive_ns_prefixes=parts.content_prefixes)
+    if not hmac.compare_digest(hashlib.sha256(canonical).digest(), parts.digest):
+        raise SignatureError("signed content was changed (digest mismatch)", agency=agency)
+    return content
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    # the enveloped-signature transform removes the element, not the text after it
+    parent, tail = element.getparent(), element.tail or ""
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(element)
