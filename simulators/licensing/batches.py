@@ -84,6 +84,12 @@ class WindowApplier:
         self.commits = 0
         """Windows committed so far (a measure of how much the windows shared)."""
 
+    @property
+    def waiting(self) -> int:
+        """Messages queued or being applied now."""
+        with self._lock:
+            return len(self._queue)
+
     def apply_once(self, message_id: str, apply: Apply) -> bool:
         """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
 
