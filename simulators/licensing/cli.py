@@ -94,7 +94,7 @@ def serve(config: LicensingConfig, host: str, port: int) -> None:
 @licensing.command()
 @click.option("--max-messages", type=int, default=None, help="Stop after this many deliveries.")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
-@click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True,
+@click.option("--threads", type=click.IntRange(1, 32), default=8, show_default=True,
               help="Consumer threads sharing commits (one with --max-messages, which it counts exactly).")
 @click.pass_obj
 def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None, threads: int) -> None:
