@@ -20,6 +20,7 @@ from simulators.demo.scenarios import SCENARIOS
 from simulators.demo.stack import Stack
 from simulators.population import Population, PopulationSpec
 
+
 def require_empty_log(url: str) -> None:
     """ConfigError unless the message log at ``url`` holds nothing yet.
 

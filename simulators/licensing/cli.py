@@ -15,6 +15,7 @@ import click
 
 from hub.config import Settings
 from hub.errors import RabtError
+from hub.logs import configure_logging, log_format_option
 from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
@@ -52,12 +53,14 @@ def serve(config: LicensingConfig, host: str, port: int) -> None:
 @licensing.command()
 @click.option("--max-messages", type=int, default=None, help="Stop after this many deliveries.")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@log_format_option
 @click.pass_obj
-def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None) -> None:
+def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None, log_format: str) -> None:
     """Apply what the hub delivers on the licensing queue until Ctrl-C."""
     from hub.routing import load_routes
     from hub.transports import open_transport
 
+    configure_logging("licensing-consumer", log_format)
     settings = Settings.from_env()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
