@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timezone
 from typing import IO
 
@@ -124,6 +126,17 @@ log_format_option = click.option(
     help="Log lines as text, or one JSON object per line for a log collector (RABT_LOG_FORMAT).")
 
 
+@contextmanager
+def silenced(name: str) -> Iterator[None]:
+    """Keep logger ``name`` quiet for a while: for a caller that reports the same failure itself, in one line."""
+    logger = logging.getLogger(name)
+    level, logger.level = logger.level, logging.CRITICAL
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class StateLogger:
     """Logs a dependency's state changes (away / back), not every failed try.
 
@@ -150,7 +163,8 @@ class StateLogger:
             if self._down_since is not None:
                 return
             self._down_since = self.clock()
-        self.logger.warning("%s unreachable: %s", self.what, error,
+        reason = " ".join((str(error) or repr(error)).split())  # pika's errors often have an empty str()
+        self.logger.warning("%s unreachable: %s", self.what, reason,
                             extra={"event": f"{_event_name(self.what)}.unreachable"})
 
     def ok(self) -> None:

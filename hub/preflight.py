@@ -16,6 +16,7 @@ import socket
 from urllib.parse import urlsplit
 
 from hub.errors import ConfigError, RabtError
+from hub.logs import silenced
 from hub.redact import redact_url
 
 #: how long start-up waits for the broker (a broker starting next to the hub needs a few seconds)
@@ -26,8 +27,8 @@ def declare_topology(hub, wait: float = STARTUP_BROKER_WAIT) -> None:
     """Declare the hub's exchange and queues, or ConfigError in one line if the broker is not usable."""
     url = hub.settings.effective_broker_url
     options = {"reconnect_timeout": wait} if url.startswith("amqp") else {}
-    try:
-        with hub.open_transport(**options) as transport:
+    try:  # the transport would log "broker unreachable" too: here the ConfigError says it, once
+        with silenced("hub.transports"), hub.open_transport(**options) as transport:
             transport.declare(hub.routes)
     except ConfigError:
         raise
