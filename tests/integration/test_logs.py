@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -103,7 +103,7 @@ def _accepted(n: int) -> Accepted:
     return Accepted(message_id=f"outage-{n}", message_type="WorkerArrival", source_agency="police",
                     destination="licensing", routing_key="licensing.WorkerArrival.police",
                     raw=b"<arrival/>", envelope=f"<Envelope n='{n}'/>".encode(), correlation_id=None,
-                    source_message_id=f"border-{n}", created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+                    source_message_id=f"border-{n}", created_at=datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_a_broker_outage_is_two_lines_per_party_and_nothing_is_lost(tmp_path, captured_logs):
