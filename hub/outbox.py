@@ -21,6 +21,7 @@ from collections import Counter
 
 from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
+from hub.logs import StateLogger
 from hub.messagelog import Accepted, MessageLog, PendingMessage, StoredMessage
 from hub.transports.base import Message, Transport
 
@@ -69,6 +70,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.max_backoff = max_backoff
         self.last_error: Exception | None = None
+        # an outage is two lines (away, back), not a warning per round
+        self.broker_state = StateLogger(logging.getLogger(__name__), "outbox: broker")
+        self.log_state = StateLogger(logging.getLogger(__name__), "outbox: message log")
 
     def relay_once(self) -> int:
         """Publish one batch; how many messages were confirmed and marked published."""
@@ -83,10 +87,14 @@ class OutboxRelay:
         except (TransportError, *self.transport.connection_errors) as exc:
             self.last_error = exc
             failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
-            log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
-                        len(failed), len(ids), exc)
+            if isinstance(exc, PublishError):
+                log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
+                            len(failed), len(ids), exc)
+            else:
+                self.broker_state.failed(exc)
             return self._published([p for p in pending if p.message_id not in failed])
         self.last_error = None
+        self.broker_state.ok()
         metrics.observe_confirm_latency(time.monotonic() - started)
         return self._published(pending)
 
@@ -111,9 +119,10 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 sent = self.relay_once()
+                self.log_state.ok()
             except MessageLogError as exc:
                 # The log itself is unreachable; same medicine as a broker outage.
-                log.warning("outbox: message log unavailable: %s", exc)
+                self.log_state.failed(exc)
                 self.last_error, sent = exc, 0
             if self.last_error is not None:
                 self.transport.idle(delay, stop)

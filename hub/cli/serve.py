@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 
 import click
 
 from hub.config import Settings
+from hub.logs import configure_logging, log_format_option
+from hub.preflight import declare_topology
+from hub.redact import redact_url
 from hub.serve import CONSOLE_LIMITS, GATEWAY_LIMITS, ROLES, Role, Supervisor, WsgiRole, metrics_role, relay_loop
-
 
 GATEWAY_THREADS = 16
 
@@ -64,16 +65,16 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
               help="Seconds each role may take to finish in-flight work after SIGTERM.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Without the console role: serve this process's /metrics (viewer token) and /healthz here.")
+@log_format_option
 @click.pass_obj
 def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: int, console_port: int,
-          grace: float, metrics_port: int | None) -> None:
+          grace: float, metrics_port: int | None, log_format: str) -> None:
     """Run the hub: gateway, relay, outbound workers, file watchers and console."""
     from hub.bootstrap import bootstrap
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("serve", log_format)
     hub = bootstrap(settings)
-    with hub.open_transport() as transport:  # the hub owns the topology: declared before any role consumes
-        transport.declare(hub.routes)
+    declare_topology(hub)  # the hub owns the topology: declared before any role consumes; one line if it cannot
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port, grace)
@@ -83,7 +84,7 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
         endpoints.append(role.endpoint)
     for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
-    click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
+    click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {redact_url(settings.effective_broker_url)}); "
                "SIGTERM to stop", err=True)
     supervisor.wait(grace)  # a crashed role is restarted (hub.roles); only SIGTERM or SIGINT ends this
     hub.close()

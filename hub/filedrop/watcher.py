@@ -42,6 +42,7 @@ from hub.filedrop.names import (
 from hub.filedrop.process import Prepared, Rejected
 from hub.filedrop.report import Outcome, receipt_json
 from hub.filedrop.retries import Retries
+from hub.logs import StateLogger
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ class DropWatcher:
         self.filer = Filer(self.folders, self.retries, pipeline, self._tell)
         self._resumed: set[str] = set()
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
+        # outages are logged when they start and end, not on every scan (twice a second)
+        self.folder_state = StateLogger(log, "file drop: folders")
+        self.log_state = StateLogger(log, "file drop: message log")
 
     def scan_once(self, agencies: Iterable[str] | None = None, *, limit: int | None = None) -> list[Outcome]:
         """One pass over the inboxes (all, or ``agencies``); the outcome of each file handled."""
@@ -94,8 +98,9 @@ class DropWatcher:
             try:
                 # in slices: a month of files dropped at once must not pile up 100,000s of outcomes
                 handled = self.scan_once(limit=SCAN_SLICE)
+                self.folder_state.ok()
             except (OSError, RabtError) as exc:  # the folders themselves are unusable: keep trying
-                log.error("file drop: scan failed: %s", exc)
+                self.folder_state.failed(exc)
                 handled = []
             # the log being down puts every file back: scanning again at once would only spin
             if all(outcome.status == "deferred" for outcome in handled):
@@ -240,7 +245,7 @@ class DropWatcher:
         try:
             store()
         except MessageLogError as exc:
-            log.warning("file drop: message log unavailable, %d file(s) put back: %s", len(files), exc)
+            self.log_state.failed(f"{exc}; {len(files)} file(s) put back")
             return [self._defer(p, f"message log unavailable: {exc.reason}") for p in files]
         except Rejected as rejected:  # a big file that read differently the second time
             return [self._fail(p, rejected) for p in files]
@@ -251,6 +256,7 @@ class DropWatcher:
         except Exception:  # a bug must not strand the files in processing/ nor stop the watcher
             log.exception("file drop: unexpected error storing %d file(s)", len(files))
             return [self._defer(p, "internal error while storing; tried again later") for p in files]
+        self.log_state.ok()
         return [self._done(p) for p in files]
 
     def _done(self, prepared: Prepared) -> Outcome:

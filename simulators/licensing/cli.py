@@ -15,6 +15,7 @@ import click
 
 from hub.config import Settings
 from hub.errors import RabtError
+from hub.logs import configure_logging, log_format_option
 from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
@@ -96,9 +97,12 @@ def serve(config: LicensingConfig, host: str, port: int) -> None:
 @click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
 @click.option("--threads", type=click.IntRange(1, 32), default=8, show_default=True,
               help="Consumer threads sharing commits (one with --max-messages, which it counts exactly).")
+@log_format_option
 @click.pass_obj
-def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None, threads: int) -> None:
+def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None, threads: int,
+            log_format: str) -> None:
     """Apply what the hub delivers on the licensing queue until Ctrl-C."""
+    configure_logging("licensing-consumer", log_format)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
