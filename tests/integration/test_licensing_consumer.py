@@ -522,7 +522,7 @@ def consume_one_each(url, routes, consumer: LicensingConsumer, stop: threading.E
 
 
 def test_a_window_with_a_redelivery_and_a_poison_message_applies_the_good_ones_once(broker, state, pki, tmp_path):
-    url, routes = broker
+    url, routes = broker.url, broker.routes
     arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T48273{i}")) for i in range(3)]
     poison = signed(pki.hub, sample("VisaIssued", IssuedAt="2024-05-21T24:00:00Z"))  # schema-valid, no such hour
     work = [arrivals[0], arrivals[1], arrivals[0], poison, arrivals[2]]  # arrival 0 redelivered
