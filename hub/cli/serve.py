@@ -72,6 +72,7 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hub = bootstrap(settings)
+    hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
     with hub.open_transport() as transport:  # the hub owns the topology: declared before any role consumes
         transport.declare(hub.routes)
     supervisor = Supervisor()
