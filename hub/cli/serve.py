@@ -74,6 +74,7 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: i
 
     configure_logging("serve", log_format)
     hub = bootstrap(settings)
+    hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
     declare_topology(hub)  # the hub owns the topology: declared before any role consumes; one line if it cannot
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
