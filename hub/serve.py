@@ -197,7 +197,7 @@ class WsgiRole:
         # server_name: the app's own address is the configured host, never a request's Host header.
         self.server = create_server(self.gate, sockets=[listener], threads=threads, ident="rabt",
                                     max_request_body_size=max_body, server_name=host, **limits.adjustments())
-        self.endpoint = Endpoint(role, host, self.server.effective_port)
+        self.endpoint = Endpoint(role, host, int(self.server.effective_port))  # waitress gives it as text
 
     def run(self, stop: threading.Event) -> None:
         serving = threading.Thread(target=self.server.run, name=f"rabt-{self.role}-http", daemon=True)
