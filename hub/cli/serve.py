@@ -116,7 +116,7 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> No
 
 @click.command()
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
-              help="Role to run (repeatable); default: all of them in this process.")
+              help="Role to run (repeatable); default: all of them (the gateway as --processes processes).")
 @click.option("--host", default=None, help="Address to listen on  [default: gateway host setting, 127.0.0.1]")
 @click.option("--gateway-port", type=int, default=None, help="0 picks a free port  [default: setting, 8000]")
 @click.option("--console-port", type=int, default=None, help="0 picks a free port  [default: setting, 8080]")
@@ -136,7 +136,8 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_
     from hub.prefork import default_process_count
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    listening = Listening(host or settings.gateway.host, settings.gateway.port if gateway_port is None else gateway_port,
+    listening = Listening(host or settings.gateway.host,
+                          settings.gateway.port if gateway_port is None else gateway_port,
                           settings.console.port if console_port is None else console_port, grace)
     if listen_fd is not None:
         return _serve_child(settings, listening, listen_fd)

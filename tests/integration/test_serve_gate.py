@@ -122,3 +122,26 @@ def test_a_head_that_arrives_in_time_is_served_even_when_its_connection_lives_on
             time.sleep(0.6)
     finally:
         conn.close()
+
+
+def test_gateway_limits_come_from_the_settings_and_leave_the_per_client_limit_to_a_proxy_in_front():
+    from hub.config import GatewaySettings
+
+    gateway = GatewaySettings(connection_limit=300, client_connection_limit=7, idle_timeout=4.0)
+    direct = ConnectionLimits.for_gateway(gateway, behind_proxy=False)
+    assert (direct.connection_limit, direct.per_client) == (300, 7)
+    assert (direct.channel_timeout, direct.header_timeout) == (4, 4.0)
+    assert direct.adjustments()["connection_limit"] == 300 and direct.adjustments()["channel_timeout"] == 4
+    assert ConnectionLimits.for_gateway(gateway, behind_proxy=True).per_client == 0  # every client is the proxy
+
+
+@pytest.mark.parametrize("variable, value", [("RABT_GATEWAY_PROCESSES", "-1"), ("RABT_GATEWAY_THREADS", "0"),
+                                             ("RABT_GATEWAY_IDLE_TIMEOUT", "0"),
+                                             ("RABT_GATEWAY_CLIENT_CONNECTION_LIMIT", "-5")])
+def test_gateway_settings_that_cannot_work_are_refused_by_name(variable, value):
+    from hub.config import load_settings
+    from hub.errors import ConfigError
+
+    field = variable.removeprefix("RABT_GATEWAY_").lower()
+    with pytest.raises(ConfigError, match=f"gateway settings: .*{field}"):
+        load_settings({variable: value, "RABT_CONFIG": ""})
