@@ -115,7 +115,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
 def _healthy(url: str) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # the master's port queues connections before a child serves
         return False
 
 
