@@ -23,6 +23,7 @@ from lxml import etree
 
 from hub.envelope import read_envelope
 from hub.filedrop import DropWatcher
+from hub.filedrop.names import in_flight
 from hub.metrics import REGISTRY
 from hub.xmlsafe import parse_xml
 from simulators.police.client import police_signer, soap_envelope
@@ -153,7 +154,12 @@ class DropProbe:
         agency = self.adapter.name
         (root / agency / "inbox" / name).write_bytes(data)
         before = Ledger.of(self.hub, agency)
-        [outcome] = watcher.scan_once()
+        outcomes = watcher.scan_once()
+        if in_flight(name):  # still being written, as far as the watcher can tell: left alone, not lost
+            assert outcomes == [] and (root / agency / "inbox" / name).read_bytes() == data
+            event("waiting")
+            return "waiting"
+        [outcome] = outcomes
         assert outcome.status in ("done", "failed"), outcome.summary()
         event(outcome.status)
         if outcome.status == "failed":

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from adapters.courts import ADAPTER
 from fuzz_mutations import (
+    ENCODINGS,
+    PROLOGS,
     apply_byte_edits,
     apply_document_edit,
     apply_tree_edits,
@@ -66,12 +68,18 @@ def test_the_unmutated_batches_are_accepted(drops):
 
 
 @given(number=batch_numbers, edits=tree_edits())
+@example(number=0, edits=[("deep", 3, 20)])  # deeper than the batch limit of 16 levels
+@example(number=0, edits=[("duplicate", 3, 0)])  # RecordCount no longer matches
+@example(number=1, edits=[("text", 8, b"&#x202E;")])
+@example(number=1, edits=[("attribute", 0, b'RecordCount="99999999999999999999"')])
 def test_xml_mutations(drops, number, edits):
     name, data = batch(number)
     drops.drop(name, apply_tree_edits(data, edits))
 
 
 @given(number=batch_numbers, edit=document_edits())
+@example(number=0, edit=("encoding", ENCODINGS[3]))  # UTF-16 with its BOM, as Windows tools save it
+@example(number=0, edit=("prolog", PROLOGS[1]))  # entity expansion
 def test_encodings_and_prologs(drops, number, edit):
     name, data = batch(number)
     drops.drop(name, apply_document_edit(data, edit))

@@ -15,6 +15,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzz_mutations import (
+    ENCODINGS,
+    PROLOGS,
     apply_byte_edits,
     apply_document_edit,
     apply_tree_edits,
@@ -25,6 +27,8 @@ from fuzz_mutations import (
 from fuzz_support import ONE_WAY, PoliceGateway
 
 operations = st.sampled_from(ONE_WAY)
+#: element indexes in a signed request: 0 the Envelope, 1 the Body, 2 the payload, 3 its MsgId
+ENVELOPE, BODY, PAYLOAD, MSG_ID = range(4)
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +44,35 @@ def test_the_unmutated_requests_are_accepted(gateway):
 
 
 @given(operation=operations, edits=byte_edits())
+@example(operation="NotifyArrival", edits=[("truncate", 0, 0)])  # an empty body
+@example(operation="NotifyArrival", edits=[("insert", 60, b"\x00")])
+@example(operation="NotifyDeparture", edits=[("truncate", 600, 0)])
 def test_byte_mutations(gateway, operation, edits):
     data, payload = gateway.signed_request(operation)
     gateway.post(apply_byte_edits(data, edits), gateway.expected_body(operation, payload))
 
 
 @given(operation=operations, edits=tree_edits())
+@example(operation="NotifyArrival", edits=[("move_signature", ENVELOPE, 0)])
+@example(operation="NotifyArrival", edits=[("move_signature", BODY, 0)])
+@example(operation="NotifyArrival", edits=[("wrap", PAYLOAD, "{urn:x}Wrapper")])
+@example(operation="NotifyArrival", edits=[("duplicate", PAYLOAD, 0)])  # the signed copy and another
+@example(operation="NotifyArrival", edits=[("deep", MSG_ID, 300)])
+@example(operation="NotifyArrival", edits=[("text", MSG_ID, b"&xxe;")])
+@example(operation="NotifyArrival", edits=[("text", MSG_ID, b"<![CDATA[ROP-1]]>")])
+@example(operation="ReportVisaIssued", edits=[("attribute", PAYLOAD, b'xmlns:ds="urn:evil"')])
+@example(operation="ReportVisaIssued", edits=[("attribute", ENVELOPE, b'soap:mustUnderstand="1"')])
+@example(operation="NotifyDeparture", edits=[("tail", PAYLOAD, b"9" * 300_000)])  # over the size limit
 def test_xml_mutations_of_signed_requests(gateway, operation, edits):
     data, payload = gateway.signed_request(operation)
     gateway.post(apply_tree_edits(data, edits), gateway.expected_body(operation, payload))
 
 
 @given(operation=operations, edit=document_edits(), edits=st.lists(tree_edits(1), max_size=1))
+@example(operation="NotifyArrival", edit=("encoding", ENCODINGS[3]), edits=[])  # UTF-16 with its BOM: accepted
+@example(operation="NotifyArrival", edit=("prolog", PROLOGS[0]), edits=[])  # an external entity
+@example(operation="NotifyArrival", edit=("prolog", PROLOGS[1]), edits=[])  # entity expansion
+@example(operation="NotifyArrival", edit=("encoding", ENCODINGS[-1]), edits=[])  # UTF-7 declared
 def test_encodings_and_prologs(gateway, operation, edit, edits):
     data, payload = gateway.signed_request(operation)
     mutated = apply_tree_edits(data, edits[0]) if edits else data

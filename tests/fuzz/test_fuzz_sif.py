@@ -105,6 +105,10 @@ def test_the_unmutated_files_are_accepted(drops):
 
 
 @given(which=st.sampled_from(BASES), edits=row_edits(), writing=st.sampled_from(WRITINGS))
+@example(which=(4, "A"), edits=[("cell", 3, 3, "=HYPERLINK(\"http://x\")")], writing=WRITINGS[4])
+@example(which=(4, "B"), edits=[("cell", 1, 6, "\u0661\u0662\u0663")], writing=WRITINGS[6])  # Arabic-Indic total
+@example(which=(5, "A"), edits=[("blank_row", 4, 0, "")], writing=WRITINGS[1])
+@example(which=(5, "A"), edits=[("cell", 4, 8, "9" * 400)], writing=WRITINGS[0])
 def test_field_mutations(drops, which, edits, writing):
     sif = base(*which)
     drops.drop(sif.name, written(apply_row_edits(sif.data, edits), writing))
@@ -114,6 +118,21 @@ def test_field_mutations(drops, which, edits, writing):
 def test_byte_mutations(drops, which, edits):
     sif = base(*which)
     drops.drop(sif.name, apply_byte_edits(sif.data, edits))
+
+
+def names():
+    """File names a drop folder can hold (no slash or NUL, at most 255 bytes), mostly near the real form."""
+    text = st.text(st.characters(exclude_characters="/\x00", exclude_categories=["Cs"]), max_size=130)
+    near = st.tuples(st.sampled_from(["SIF_", "SIF_1000004_BDOF_", "sif_", ""]), text,
+                     st.sampled_from([".csv", "_001.csv", ".CSV", ".csv.tmp", ""]))
+    return st.one_of(near.map("".join), text).filter(lambda n: n not in ("", ".", "..") and len(n.encode()) <= 255)
+
+
+@given(name=names(), which=st.sampled_from(BASES))
+@example(name="SIF_" + "\u0628" * 120 + ".csv", which=(4, "A"))  # under 255 bytes, over the hub's name limit
+@example(name="SIF_1000004_BDOF_20260307_001.csv\u202e", which=(4, "A"))  # a bidi control at the end
+def test_name_mutations(drops, name, which):
+    drops.drop(name, base(*which).data)
 
 
 def test_the_log_still_chains_after_the_fuzz(hub):
