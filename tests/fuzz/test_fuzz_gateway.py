@@ -79,6 +79,18 @@ def test_encodings_and_prologs(gateway, operation, edit, edits):
     gateway.post(apply_document_edit(mutated, edit), gateway.expected_body(operation, payload))
 
 
+CONTENT_TYPES = ["text/xml", "text/xml; charset=utf-16", "text/xml; charset=iso-8859-1", "TEXT/XML; charset=UTF-8",
+                 "text/xml;charset=", "text/xml; boundary=x", "application/soap+xml", "text/xml, application/json",
+                 "multipart/related; type=\"text/xml\"", "", " text/xml", "text/xml\t; charset=utf-8"]
+
+
+@given(operation=operations, content_type=st.one_of(st.sampled_from(CONTENT_TYPES),
+                                                    st.text(st.characters(min_codepoint=32, max_codepoint=126))))
+def test_content_types(gateway, operation, content_type):
+    data, payload = gateway.signed_request(operation)
+    gateway.post(data, gateway.expected_body(operation, payload), content_type=content_type)
+
+
 def test_the_log_still_chains_after_the_fuzz(hub):
     report = hub.log.verify_chain(raise_on_error=False)
     assert report.ok, report.reason
