@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from copy import deepcopy
 
 from hypothesis import strategies as st
 from lxml import etree
@@ -149,7 +150,7 @@ def _edit_tree(root, elements, element, kind, value, number, raw) -> None:
     elif kind == "drop":
         parent.remove(element)
     elif kind == "duplicate":
-        element.addnext(_copy(element))
+        element.addnext(deepcopy(element))
     elif kind == "swap" and element.getnext() is not None:
         element.getnext().addnext(element)
     elif kind == "wrap":
@@ -160,12 +161,6 @@ def _edit_tree(root, elements, element, kind, value, number, raw) -> None:
         target = elements[value % len(elements)]
         if target is not element and element not in target.iterancestors():
             target.append(element)
-
-
-def _copy(element):
-    from copy import deepcopy
-
-    return deepcopy(element)
 
 
 # ------------------------------------------------------------------ documents
