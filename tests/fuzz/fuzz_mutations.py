@@ -169,7 +169,8 @@ def _edit_tree(root, elements, element, kind, value, number, raw) -> None:
 ENCODINGS = [
     ("utf-8", "UTF-8", b""), ("utf-8", "UTF-8", codecs.BOM_UTF8), ("utf-8", None, codecs.BOM_UTF8),
     ("utf-16-le", "UTF-16", codecs.BOM_UTF16_LE), ("utf-16-be", "UTF-16", codecs.BOM_UTF16_BE),
-    ("utf-16-le", "UTF-16", b""), ("utf-16-le", "UTF-8", codecs.BOM_UTF16_LE), ("utf-32-le", "UTF-32", codecs.BOM_UTF32_LE),
+    ("utf-16-le", "UTF-16", b""), ("utf-16-le", "UTF-8", codecs.BOM_UTF16_LE),
+    ("utf-32-le", "UTF-32", codecs.BOM_UTF32_LE),
     ("latin-1", "ISO-8859-1", b""), ("latin-1", "UTF-8", b""), ("cp1256", "windows-1256", b""),
     ("ascii", "US-ASCII", b""), ("utf-8", "ISO-8859-1", b""), ("utf-8", "UTF-16", b""), ("cp037", "EBCDIC-US", b""),
     ("utf-8", "x-no-such-charset", b""), ("utf-8", "UTF-7", b""),

@@ -130,7 +130,8 @@ class PoliceGateway:
         assert stored is not None, f"receipt for {hub_id}, which the log does not hold"
         duplicate = answer.findtext("{*}Duplicate") == "true"
         assert duplicate or stored.raw == data, "the request was not stored as received"
-        _, canonical = read_envelope(self.hub.verifier.verify(parse_xml(stored.envelope), expected_signer="hub").element)
+        verified = self.hub.verifier.verify(parse_xml(stored.envelope), expected_signer="hub")
+        _, canonical = read_envelope(verified.element)
         assert etree.tostring(canonical, method="c14n") == expected_body, "an unsigned change reached the message"
         before.accepted(self.hub, "police", {hub_id})
         event("accepted")
