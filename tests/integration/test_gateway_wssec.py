@@ -31,7 +31,8 @@ from hub.pki import PkiPaths, load_certificate
 from hub.transports.testing import isolated_routes
 from hub.wssec import WSSE, WSU, WSU_ID
 from hub.xmlsafe import parse_xml
-from simulators.police.client import soap_envelope
+from simulators.police.client import PoliceClient, police_ws_security, soap_envelope
+from simulators.population import Population, PopulationSpec
 from tests.conftest import broker_url, declared
 from tests.integration.test_gateway_police import (
     SOAP, LicensingResponder, _served_gateway, licensing_signer, police_sample,
@@ -199,6 +200,17 @@ def test_a_wss4j_shaped_request_signed_by_xmlsec1_is_receipted_with_a_signed_bod
     assert hub_signed_with_xmlsec1(pki_dir, tmp_path, reply.content)
     receipt = parse_xml(reply.content).find(f"{{{SOAP}}}Body")[0]
     assert receipt.findtext("{*}MsgId") == sample.findtext("{*}MsgId")
+    assert gateway.hub.log.get(receipt.findtext("{*}HubMessageId")).message_type == "WorkerDeparture"
+
+
+def test_the_police_simulator_client_signs_with_ws_security_when_asked(gateway, pki_dir):
+    worker = Population(PopulationSpec.scaled(1000)).worker(5)
+    client = PoliceClient(gateway.url, None, sign_envelope=police_ws_security(pki_dir))
+    try:
+        assert b"BinarySecurityToken" in client.prepare(client.messages.departure(worker))
+        receipt = client.notify_departure(worker, port="SOH")
+    finally:
+        client.close()
     assert gateway.hub.log.get(receipt.findtext("{*}HubMessageId")).message_type == "WorkerDeparture"
 
 
