@@ -10,12 +10,14 @@ error — for unknown agencies and operations (WS-I Basic Profile R1126).
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
+import xmlsec
 import zeep
 from lxml import etree
 from zeep.wsse.signature import verify_envelope
@@ -123,6 +125,38 @@ def test_a_changed_signed_fault_fails_xmlsec1(gateway, pki_dir, tmp_path):
     forged = reply.content.replace(b"soap:Client", b"soap:Server", 1)
     assert forged != reply.content
     assert not xmlsec1_verifies(pki_dir, tmp_path, forged, *WSSE_ID_ATTRIBUTES)
+
+
+class SignedWithXmlsec(zeep.Plugin):
+    """The partner guide's enveloped zeep client: the request element signed by libxmlsec1, no Rabt code."""
+
+    def __init__(self, pki_dir: Path) -> None:
+        self.paths = PkiPaths(pki_dir)
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        body = envelope.find(f"{{{SOAP}}}Body")
+        payload = copy.deepcopy(body[0])
+        sig = xmlsec.template.create(payload, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+        payload.append(sig)
+        ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="")
+        xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+        xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig)))
+        context = xmlsec.SignatureContext()
+        context.key = xmlsec.Key.from_file(str(self.paths.agency_key("police")), xmlsec.KeyFormat.PEM)
+        context.key.load_cert_from_file(str(self.paths.agency_cert("police")), xmlsec.KeyFormat.PEM)
+        context.sign(sig)
+        body.replace(body[0], payload)
+        return envelope, http_headers
+
+
+def test_the_partner_guides_enveloped_zeep_client_is_receipted(gateway, pki_dir, answers, tmp_path):
+    client = zeep.Client(f"{gateway.url}?wsdl", plugins=[SignedWithXmlsec(pki_dir), answers])
+    sample = police_sample("NotifyArrival")
+    value = client.get_element(sample.tag).parse(sample, client.wsdl.types)
+    receipt = client.service.NotifyArrival(**{name: value[name] for name in value if name != "_value_1"})
+    assert (receipt.MsgId, receipt.Duplicate) == (sample.findtext("{*}MsgId"), False)
+    hub_signed(gateway, pki_dir, tmp_path, answers.envelopes[-1].find(f"{{{SOAP}}}Body")[0])
 
 
 def police_service(gateway, path: str) -> tuple[zeep.Client, object]:
