@@ -216,7 +216,9 @@ def _reference_digest(reference, agency) -> tuple[bytes, tuple | None]:
 def _token_reference(key_info, ids, token, agency) -> None:
     parts = child_elements(key_info)
     references = child_elements(parts[0]) if len(parts) == 1 and parts[0].tag == STR else []
-    uri = references[0].get("URI") or "" if len(references) == 1 and references[0].tag == STR_REFERENCE else ""
+    uri = ""
+    if len(references) == 1 and references[0].tag == STR_REFERENCE:
+        uri = references[0].get("URI") or ""
     if not uri.startswith("#") or ids.get(uri[1:]) is not token:
         raise SignatureError("ds:KeyInfo must be a wsse:SecurityTokenReference to the wsse:BinarySecurityToken",
                              agency=agency)
