@@ -22,6 +22,7 @@ from hub.signing import Signer
 from hub.soap import SOAP_ENV
 from hub.verify import DS
 from hub.wssec import WSSE, WSU_ID, Freshness, WsSecurityVerifier, security_header, signed_envelope
+from tests.unit.test_pipeline import ARRIVAL, inbound, log, pipeline  # noqa: F401 - its fixtures, reused
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 BODY = f"{{{SOAP_ENV}}}Body"
@@ -182,3 +183,29 @@ def test_the_hubs_signed_answer_verifies_with_zeep_and_with_the_hubs_verifier(tr
     verify_envelope(envelope, str(PkiPaths(pki_dir).hub_cert))  # zeep's own check (libxmlsec1)
     verified = WsSecurityVerifier(trust_store).verify(envelope, agency="hub")
     assert etree.tostring(verified.element, method="c14n") == etree.tostring(answer, method="c14n")
+
+
+# -- the pipeline's seam: a payload the gateway verified, and the answers it logs -----------------
+
+
+def test_a_payload_the_channel_verified_is_not_verified_again(pipeline, log):
+    raw = ARRIVAL.encode()  # no ds:Signature in it: the gateway checked the WS-Security one
+    receipt = pipeline.accept(inbound(raw, require_signature=True, verified_signer="police"), etree.fromstring(raw))
+    assert log.get(receipt.message_id).source_agency == "police"
+
+
+def test_a_payload_verified_as_another_partys_is_refused_and_recorded(pipeline, log):
+    raw = ARRIVAL.encode()
+    with pytest.raises(SignatureError, match="signed by 'commerce', not 'police'"):
+        pipeline.accept(inbound(raw, require_signature=True, verified_signer="commerce"), etree.fromstring(raw))
+    assert [r.reason for r in log.refusals("police")] == ["signature: signed by 'commerce', not 'police'"]
+
+
+def test_the_gateways_answer_is_logged_as_sent(pipeline, log):
+    raw = ARRIVAL.encode()
+    question = pipeline.accept(inbound(raw), etree.fromstring(raw)).message_id
+    answer_id = pipeline.answered(question, "police", b"<signed-answer/>", answer_type="NotificationReceipt")
+    stored = log.get(answer_id)
+    assert (stored.raw, stored.correlation_id, stored.source_agency, stored.destination, stored.status) == (
+        b"<signed-answer/>", question, "hub", "police", "published")
+    assert answer_id not in {m.message_id for m in log.unpublished()}  # never relayed to the broker
