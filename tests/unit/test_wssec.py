@@ -17,8 +17,8 @@ from zeep.wsse.signature import BinarySignature, Signature, verify_envelope
 from zeep.wsse.utils import WSU
 
 from hub.errors import CertificateError, SignatureError
-from hub.pki import PkiPaths
-from hub.signing import Signer
+from hub.pki import PkiPaths, init_pki
+from hub.signing import Signer, TrustStore
 from hub.soap import SOAP_ENV
 from hub.verify import DS
 from hub.wssec import WSSE, WSU_ID, Freshness, WsSecurityVerifier, security_header, signed_envelope
@@ -209,3 +209,12 @@ def test_the_gateways_answer_is_logged_as_sent(pipeline, log):
     assert (stored.raw, stored.correlation_id, stored.source_agency, stored.destination, stored.status) == (
         b"<signed-answer/>", question, "hub", "police", "published")
     assert answer_id not in {m.message_id for m in log.unpublished()}  # never relayed to the broker
+
+
+def test_an_ecdsa_hub_signs_answers_that_zeep_and_the_verifier_accept(tmp_path):
+    init_pki(tmp_path, [], key_type="ec")
+    store = TrustStore.load(tmp_path)
+    data = signed_envelope(etree.fromstring(b"<a:Pong xmlns:a='urn:x'>1</a:Pong>"), Signer(store.hub))
+    assert b"ecdsa-sha256" in data
+    verify_envelope(etree.fromstring(data), str(PkiPaths(tmp_path).hub_cert))
+    assert WsSecurityVerifier(store).verify(etree.fromstring(data), agency="hub").element.text == "1"
