@@ -127,6 +127,19 @@ class Signer:
         """Return a signed copy of ``element`` as a tree (the input is left untouched)."""
         return etree.fromstring(self.sign_bytes(element))
 
+    def signature_value(self, canonical_signed_info: bytes) -> bytes:
+        """The raw ``ds:SignatureValue`` over a SignedInfo already in exclusive-C14N form.
+
+        For signatures assembled elsewhere (:mod:`hub.wssec` signs a SOAP Body
+        from a WS-Security header) with this identity's key and method.
+        """
+        return self._sign_raw(canonical_signed_info)
+
+    @property
+    def certificate_der(self) -> bytes:
+        """This identity's certificate, DER-encoded (what a BinarySecurityToken carries)."""
+        return self.identity.certificate.public_bytes(Encoding.DER)
+
 
 _SIGNED_INFO = (
     f'<ds:SignedInfo xmlns:ds="{DS}">'
