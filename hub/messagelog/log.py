@@ -68,9 +68,7 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     from hub.migrations.messagelog import MESSAGE_LOG
 
     engine = db.make_engine(url)
-    if create:
-        db.make_folder(engine)
-    else:
+    if not create:
         db.require_database(engine)  # before the layout check, whose connection would create the file
     open_schema(engine, MESSAGE_LOG, create=create, upgrade=create and db.is_sqlite(engine))
     if create:

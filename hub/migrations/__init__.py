@@ -94,7 +94,7 @@ class SchemaHistory:
 
     def current(self, engine: Engine) -> str | None:
         """The database's revision; None when it has none (empty, or written before versions)."""
-        with db.translated(f"read the {self.name}'s schema version"), engine.connect() as conn:
+        with db.translated("read its schema version"), engine.connect() as conn:
             return self._context(conn).get_current_revision()
 
     def upgrade(self, engine: Engine, revision: str = "head") -> tuple[str | None, str]:
@@ -138,6 +138,8 @@ def open_schema(engine: Engine, history: SchemaHistory, *, create: bool, upgrade
     is migrated; otherwise it is a MessageLogError saying to run ``rabt db upgrade``.
     """
     where = engine.url.render_as_string(hide_password=True)
+    if create:
+        db.make_folder(engine)  # a first run starts from nothing; SQLite makes only the file
     head, current = history.head(), history.current(engine)
     if current == head:
         return
