@@ -31,6 +31,12 @@ on SQLite — and only then reads the version, so processes starting at once on
 an empty database create it once, and two ``rabt db upgrade`` runs cannot
 interleave. DDL is transactional on both databases: a migration that fails
 leaves the previous layout, never half of the next.
+
+To change a layout, change the tables (``hub.messagelog.schema``) and add the
+next revision under ``versions/`` by hand: ``revision``/``down_revision`` and
+``op.*`` calls, with any data moved in the same revision (the log's lanes, for
+one: the existing chain becomes the first lane). ``tests/unit/test_migrations.py``
+fails while the tables and the newest revision disagree.
 """
 
 from __future__ import annotations
