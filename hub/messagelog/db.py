@@ -101,23 +101,12 @@ def translated(action: str) -> Iterator[None]:
         raise MessageLogError(f"message log could not {action}: {detail}") from exc
 
 
-def require_tables(engine: Engine, metadata: sa.MetaData, check=None) -> None:
-    """MessageLogError unless the database exists and holds every table of ``metadata``.
-
-    ``check(engine)``, if given, runs once the database is known to exist (its
-    error, naming what is wrong, comes before the missing-tables one).
-    """
-    where = engine.url.render_as_string(hide_password=True)
+def require_database(engine: Engine) -> None:
+    """MessageLogError unless a SQLite database file exists: a read-only open must not create one."""
     database = engine.url.database
     if is_sqlite(engine) and database and database != ":memory:" and not os.path.exists(database):
+        where = engine.url.render_as_string(hide_password=True)
         raise MessageLogError(f"no message log at {where}: file {database} does not exist")
-    if check is not None:
-        check(engine)
-    with translated(f"open {where}"), engine.connect() as conn:
-        present = set(sa.inspect(conn).get_table_names())
-    missing = sorted(set(metadata.tables) - present)
-    if missing:
-        raise MessageLogError(f"{where} is not a message log: table(s) {', '.join(missing)} missing")
 
 
 def make_folder(engine: Engine) -> None:

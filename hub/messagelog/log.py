@@ -25,7 +25,7 @@ from hub.messagelog.records import (
     input_digest, sha256_hex,
 )
 from hub.messagelog.schema import (
-    REFUSAL_DIGEST_COLUMNS, audit_chain, messages, metadata, outbox, parse_timestamp, payloads, refused, timestamp,
+    REFUSAL_DIGEST_COLUMNS, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
 )
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
@@ -54,21 +54,26 @@ _UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids
 
 
 def open_message_log(url: str, *, create: bool = True) -> MessageLog:
-    """Open the message log at ``url``, creating its tables unless ``create`` is false.
+    """Open the message log at ``url``, bringing its layout to this version's first.
 
-    With ``create=False`` (read-only tools such as ``rabt audit verify``) a
-    log that does not exist is a MessageLogError instead of a new empty one.
+    A new log is created by the migrations (:mod:`hub.migrations`), as an old
+    one is moved forward: on SQLite a log of an earlier layout is upgraded on
+    open, on PostgreSQL it is refused until ``rabt db upgrade`` has run (see
+    :func:`hub.migrations.open_schema` for why). With ``create=False``
+    (read-only tools such as ``rabt audit verify``) nothing is written: a log
+    that does not exist or is behind is a MessageLogError.
     """
+    # Imported here: hub.migrations uses this package's db helpers.
+    from hub.migrations import open_schema
+    from hub.migrations.messagelog import MESSAGE_LOG
+
     engine = db.make_engine(url)
     if not create:
-        db.require_tables(engine, metadata, check=_refuse_old_layout)
-        return MessageLog(engine)
-    db.make_folder(engine)  # before the layout check, whose connection would create the file
-    _refuse_old_layout(engine)
-    db.create_tables(engine, metadata)
-    _add_refusal_digest_columns(engine)
-    with db.translated("create the chain head"), db.write_transaction(engine) as conn:
-        chain.ensure_head(conn)
+        db.require_database(engine)  # before the layout check, whose connection would create the file
+    open_schema(engine, MESSAGE_LOG, create=create, upgrade=create and db.is_sqlite(engine))
+    if create:
+        with db.translated("create the chain head"), db.write_transaction(engine) as conn:
+            chain.ensure_head(conn)
     return MessageLog(engine)
 
 
@@ -266,34 +271,6 @@ class MessageLog:
         with db.translated("verify the audit chain"):
             report = verify.verify(self.engine, progress, every)
         return report.raise_for_error() if raise_on_error else report
-
-
-def _refuse_old_layout(engine: Engine) -> None:
-    """A log written before payloads had their own table is named, not half-used."""
-    with db.translated("open the message log"), engine.connect() as conn:
-        inspector = sa.inspect(conn)
-        old = inspector.has_table("messages") and "raw" in {c["name"] for c in inspector.get_columns("messages")}
-    if old:
-        where = engine.url.render_as_string(hide_password=True)
-        raise MessageLogError(f"{where} is a message log of an earlier layout (payloads inside the messages "
-                              "table); this version keeps them in their own table: start a new log")
-
-
-def _add_refusal_digest_columns(engine: Engine) -> None:
-    """A log from before refusals kept a digest gets the two nullable columns; its records stay as they were."""
-    with db.translated("open the message log"), engine.connect() as conn:
-        present = {c["name"] for c in sa.inspect(conn).get_columns("refused")}
-    for name, ddl_type in REFUSAL_DIGEST_COLUMNS.items():
-        if name in present:
-            continue
-        try:
-            with db.write_transaction(engine) as conn:
-                conn.execute(sa.text(f"ALTER TABLE refused ADD COLUMN {name} {ddl_type}"))
-        except sa.exc.SQLAlchemyError:
-            # Another process opening the same log may have added it a moment ago.
-            with db.translated("open the message log"), engine.connect() as conn:
-                if name not in {c["name"] for c in sa.inspect(conn).get_columns("refused")}:
-                    raise
 
 
 def _actor(actor: str) -> str:

@@ -1,5 +1,9 @@
 """Tables of the message log (SQLAlchemy Core, one schema for SQLite and PostgreSQL).
 
+This is the newest layout, as the queries see it. Databases get it from the
+migrations in ``hub.migrations.messagelog``, never from ``create_all``: a
+change here needs a revision there (a test compares the two).
+
 Timestamps are stored as fixed-width ISO-8601 UTC text (``…T…Z``, microseconds):
 they hash the same on both databases, sort correctly as text, and never lose
 their time zone on the way through SQLite.
@@ -78,8 +82,8 @@ refused = sa.Table(
     sa.Column("input_sha256", _DIGEST),
     sa.Column("input_size", sa.BigInteger),
 )
-#: columns added to ``refused`` after its first layout, with their DDL type (added on open)
-REFUSAL_DIGEST_COLUMNS = {"input_sha256": "VARCHAR(64)", "input_size": "BIGINT"}
+#: columns added to ``refused`` after its first layout (revision 0002), named in a refusal's chain record
+REFUSAL_DIGEST_COLUMNS = ("input_sha256", "input_size")
 
 audit_chain = sa.Table(
     "audit_chain", metadata,

@@ -21,9 +21,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import InputError
 from hub.idempotency import IdempotentConsumer
-from hub.messagelog.db import create_tables, make_engine, write_transaction
+from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing import rules
 from simulators.licensing.batches import WindowApplier
+from simulators.licensing.migrations import open_licensing_database
 from simulators.licensing.tables import (
     applications, decisions, events, labour_cases, licences, metadata, requested_vacancies, vacancies,
 )
@@ -53,7 +54,7 @@ class LicensingState:
 
     def __init__(self, engine_or_url: Engine | str, *, consumer_name: str = "licensing") -> None:
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
-        create_tables(self.engine, metadata)
+        open_licensing_database(self.engine)
         self._once = IdempotentConsumer(self.engine, consumer_name)  # creates the marks' table
         self.windows = WindowApplier(self.engine, consumer_name)
 

@@ -3,6 +3,10 @@
 Money, dates and timestamps are stored as text in their canonical lexical
 form (``850.000``, ``2024-05-20``, ``2024-05-20T08:00:00.000Z``) so both
 databases hold exactly what the messages said.
+
+This is the newest layout, as the queries see it; databases get it from the
+migrations in ``simulators.licensing.migrations``, so a change here needs a
+revision there (a test compares the two).
 """
 
 from __future__ import annotations

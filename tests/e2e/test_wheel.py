@@ -70,3 +70,15 @@ def test_map_and_validate_run_from_the_wheel_in_an_empty_folder(unpacked, tmp_pa
     assert b"WorkerArrival" in (tmp_path / "arrival.xml").read_bytes()
     validated = run(unpacked, tmp_path, "validate", str(SAMPLES / "canonical" / "envelope-WorkerArrival.xml"))
     assert validated.returncode == 0, validated.stderr
+
+
+def test_the_wheel_migrates_a_message_log_from_its_own_revisions(unpacked, tmp_path):
+    assert {"hub/migrations/messagelog/env.py", "hub/migrations/messagelog/versions/0001_baseline.py",
+            "simulators/licensing/migrations/versions/0001_baseline.py"} <= {
+        str(path.relative_to(unpacked)) for path in unpacked.rglob("*.py")}
+    upgraded = run(unpacked, tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip().endswith("upgraded from revision none to 0002")
+    current = run(unpacked, tmp_path, "db", "current")
+    assert current.returncode == 0 and "revision 0002 (newest)" in current.stdout
+    assert (tmp_path / "var" / "messages.sqlite3").is_file()

@@ -34,7 +34,7 @@ def url(server_url):
     engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS processed_messages, licences"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS processed_messages, licences, rabt_messagelog_version"))
     engine.dispose()
     return server_url
 

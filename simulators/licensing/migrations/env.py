@@ -1,0 +1,5 @@
+"""Alembic environment of the licensing database's schema history."""
+
+from hub.migrations.runner import run
+
+run()

@@ -1,0 +1,132 @@
+"""Baseline: the licensing database as versions began.
+
+The tables as ``simulators.licensing.tables`` declared them when versions
+began, stated here in full: that module describes the newest layout, and a
+revision must create the same tables for as long as it exists.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create the baseline's tables and their indexes."""
+    op.create_table(
+        "lic_applications",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("number", sa.String(40), unique=True),
+        sa.Column("licence_type", sa.String(16), nullable=False),
+        sa.Column("applicant_civil_number", sa.String(9)),
+        sa.Column("employer_cr", sa.String(10)),
+        sa.Column("applicant_name", sa.String(200)),
+        sa.Column("status", sa.String(16), nullable=False),  # pending | approved | refused | referred
+        sa.Column("submitted_at", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "lic_requested_vacancies",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("application_number", sa.String(40), sa.ForeignKey("lic_applications.number"), nullable=False),
+        sa.Column("profession_code", sa.String(8), nullable=False),
+        sa.Column("nationality", sa.String(3)),
+        sa.Column("count", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "lic_decisions",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("application_number", sa.String(40), nullable=False, index=True),
+        sa.Column("decision", sa.String(16), nullable=False),
+        sa.Column("reasons", sa.Text, nullable=False),  # JSON [{code, text}]
+        sa.Column("decided_at", sa.String(32), nullable=False),
+        sa.Column("decided_by", sa.String(16), nullable=False),
+        sa.Column("licence_number", sa.String(40)),
+    )
+    op.create_table(
+        "lic_licences",
+        sa.Column("number", sa.String(40), primary_key=True),
+        sa.Column("application_number", sa.String(40), nullable=False),
+        sa.Column("licence_type", sa.String(16), nullable=False),
+        sa.Column("holder_civil_number", sa.String(9)),
+        sa.Column("employer_cr", sa.String(10)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("issued_on", sa.String(10), nullable=False),
+        sa.Column("valid_until", sa.String(10), nullable=False),
+    )
+    op.create_table(
+        "lic_vacancies",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("licence_number", sa.String(40), sa.ForeignKey("lic_licences.number"), nullable=False, index=True),
+        sa.Column("profession_code", sa.String(8), nullable=False),
+        sa.Column("nationality", sa.String(3)),
+        sa.Column("granted", sa.Integer, nullable=False),
+        sa.Column("used", sa.Integer, nullable=False, default=0),
+    )
+    op.create_table(
+        "lic_visas",
+        sa.Column("visa_number", sa.String(40), primary_key=True),
+        sa.Column("licence_number", sa.String(40), nullable=False, index=True),
+        sa.Column("vacancy_id", sa.Integer),  # None: issued with no free vacancy (flagged)
+        sa.Column("profession_code", sa.String(8), nullable=False),
+        sa.Column("worker_passport", sa.String(12), index=True),
+        sa.Column("worker_nationality", sa.String(3)),
+        sa.Column("issued_at", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),  # issued | over-quota | arrived | released
+    )
+    op.create_table(
+        "lic_worker_events",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("civil_number", sa.String(9), index=True),
+        sa.Column("passport_number", sa.String(12), index=True),
+        sa.Column("employer_cr", sa.String(10)),
+        sa.Column("occurred_at", sa.String(32), nullable=False),
+        sa.Column("detail", sa.Text, nullable=False),  # JSON
+    )
+    op.create_table(
+        "lic_salary_batches",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False),
+        sa.Column("employer_cr", sa.String(10), nullable=False, index=True),
+        sa.Column("pay_month", sa.String(7), nullable=False),
+        sa.Column("file_reference", sa.String(128), nullable=False),
+        sa.Column("record_count", sa.Integer, nullable=False),
+        sa.Column("line_count", sa.Integer, nullable=False),
+        sa.Column("late_lines", sa.Integer, nullable=False),
+        sa.Column("missing_lines", sa.Integer, nullable=False),
+        sa.Column("late_payer", sa.Boolean, nullable=False),
+        sa.Column("problems", sa.Text, nullable=False),  # JSON list of codes
+        sa.UniqueConstraint("employer_cr", "pay_month", "file_reference", name="uq_lic_salary_file"),
+    )
+    op.create_table(
+        "lic_labour_cases",
+        sa.Column("case_number", sa.String(40), primary_key=True),
+        sa.Column("employer_cr", sa.String(10), index=True),
+        sa.Column("last_event", sa.String(16), nullable=False),
+        sa.Column("event_date", sa.String(10), nullable=False),
+        sa.Column("outcome", sa.String(24)),
+        sa.Column("closed", sa.Boolean, nullable=False),
+    )
+    op.create_table(
+        "lic_events",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("correlation_id", sa.String(64)),
+        sa.Column("message_type", sa.String(64), nullable=False),
+        sa.Column("source_agency", sa.String(32), nullable=False),
+        sa.Column("applied_at", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.String(64), nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),  # JSON
+    )
+
+
+def downgrade() -> None:
+    """Not supported: a downgrade would drop licensing's records."""
+    raise NotImplementedError("the licensing database only moves forward; restore a backup to go back")
