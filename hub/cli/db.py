@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.config import mask_url
+from hub.redact import redact_url
 from hub.config import Settings
 from hub.errors import ConfigError
 from hub.messagelog.db import make_engine, require_database
@@ -40,7 +40,7 @@ def _history(name: str):
 
 def _engine(history, settings: Settings, url: str | None):
     url = url or history.default_url(settings)
-    return make_engine(url), mask_url(url)
+    return make_engine(url), redact_url(url)
 
 
 @db.command()
