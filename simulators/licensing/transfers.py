@@ -51,8 +51,17 @@ _R = f"{{{io.NAMESPACE}}}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def transfer_fields(data) -> tuple[str, str, str]:
-    """(worker civil number, new licence number, profession) from submitted JSON; InputError naming the field."""
+@dataclass(frozen=True)
+class TransferRequest:
+    """What an employer files: this worker, to this licence, in this profession."""
+
+    worker_civil_number: str
+    licence_number: str
+    profession_code: str
+
+
+def transfer_fields(data) -> TransferRequest:
+    """The request from submitted JSON; InputError naming the bad field."""
     if not isinstance(data, dict):
         raise InputError("the request body must be a JSON object")
     values = []
@@ -61,7 +70,7 @@ def transfer_fields(data) -> tuple[str, str, str]:
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise InputError(f"{name} {value!r} is missing or malformed (expected {pattern.pattern})")
         values.append(value)
-    return values[0], values[1], values[2]
+    return TransferRequest(*values)
 
 
 # ------------------------------------------------------------------ messages
@@ -149,39 +158,40 @@ class Transfers:
     """Asks the police through the hub (its ``ask``) and tells the time (its ``now``)."""
     notify: Notify
 
-    def request(self, civil_number: str, licence_number: str, profession_code: str) -> dict:
+    def request(self, filed: TransferRequest) -> dict:
         """File, decide and record a transfer; the transfer as :meth:`transfer` shows it."""
         now = self.decider.now()
-        licence = self.state.licence(licence_number)
-        sponsor = _sponsor_of(licence)
-        seq, transfer_id = self._file(civil_number, licence_number, profession_code, sponsor, utc_text(now))
-        reply = self.decider.answer(QUERY, eligibility_query(transfer_id, civil_number, sponsor),
+        sponsor = _sponsor_of(self.state.licence(filed.licence_number))
+        seq, transfer_id = self._file(filed, sponsor, utc_text(now))
+        reply = self.decider.answer(QUERY, eligibility_query(transfer_id, filed.worker_civil_number, sponsor),
                                     _keeping_reply(read_residence))
         residence, worker = reply if isinstance(reply, tuple) else (reply, {})  # NoAnswer alone
-        today = rules.local_today(now)
-        with write_transaction(self.state.engine) as conn:
-            answer = transfer_rules.decide_transfer(
-                civil_number, profession_code, residence, self.state.licence_view(licence_number, conn), sponsor,
-                today, already_recorded=effects.transfer_recorded(conn, civil_number, licence_number))
-            conn.execute(transfers.update().where(transfers.c.seq == seq).values(
-                worker=to_json(worker) if worker else None,
-                previous_sponsor=_text_of(residence.sponsor) if isinstance(residence, Residence) else None))
-            effects.record_transfer(conn, seq, answer, worker.get("passport_number"), utc_text(now))
+        self._decide(seq, filed, sponsor, residence, worker, now)
         transfer = self.transfer(transfer_id)
-        if transfer["status"] == "completed":
-            return self._try_notify(transfer)
-        return transfer
+        return self._try_notify(transfer) if transfer["status"] == "completed" else transfer
 
-    def _file(self, civil_number: str, licence_number: str, profession_code: str, sponsor: Sponsor | None,
-              requested_at: str) -> tuple[int, str]:
+    def _file(self, filed: TransferRequest, sponsor: Sponsor | None, requested_at: str) -> tuple[int, str]:
         with write_transaction(self.state.engine) as conn:
             seq = conn.execute(transfers.insert().values(
-                worker_civil_number=civil_number, licence_number=licence_number, profession_code=profession_code,
-                new_sponsor=_text_of(sponsor), status="pending", reasons="[]",
-                requested_at=requested_at)).inserted_primary_key[0]
+                worker_civil_number=filed.worker_civil_number, licence_number=filed.licence_number,
+                profession_code=filed.profession_code, new_sponsor=_text_of(sponsor), status="pending",
+                reasons="[]", requested_at=requested_at)).inserted_primary_key[0]
             transfer_id = f"TRF-{requested_at[:4]}-{seq:06d}"
             conn.execute(transfers.update().where(transfers.c.seq == seq).values(transfer_id=transfer_id))
         return seq, transfer_id
+
+    def _decide(self, seq: int, filed: TransferRequest, sponsor: Sponsor | None, residence, worker: dict,
+                now: datetime) -> None:
+        # The licence is read again inside the transaction that takes its vacancy.
+        with write_transaction(self.state.engine) as conn:
+            answer = transfer_rules.decide_transfer(
+                filed.worker_civil_number, filed.profession_code, residence,
+                self.state.licence_view(filed.licence_number, conn), sponsor, rules.local_today(now),
+                already_recorded=effects.transfer_recorded(conn, filed.worker_civil_number, filed.licence_number))
+            previous = residence.sponsor if isinstance(residence, Residence) else None
+            conn.execute(transfers.update().where(transfers.c.seq == seq).values(
+                worker=to_json(worker) if worker else None, previous_sponsor=_text_of(previous)))
+            effects.record_transfer(conn, seq, answer, worker.get("passport_number"), utc_text(now))
 
     def _try_notify(self, transfer: dict) -> dict:
         try:
@@ -234,7 +244,7 @@ def _transfers() -> Transfers:
 @transfer_api.post("/api/transfers")
 def post_transfer():
     """File a transfer: decided at once (completed, refused or referred) and, when completed, told to the police."""
-    transfer = _transfers().request(*transfer_fields(request.get_json(silent=True)))
+    transfer = _transfers().request(transfer_fields(request.get_json(silent=True)))
     location = url_for("transfers.get_transfer", transfer_id=transfer["transfer_id"])
     return jsonify(transfer), 201, {"Location": location}
 
