@@ -101,7 +101,7 @@ def test_a_home_that_cannot_be_a_folder(tmp_path):
 
 
 def test_an_unknown_demo_scenario(tmp_path):
-    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", "12"), "no scenario 12", "choose from 1 to 9")
+    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", "12"), "no scenario 12", "choose from 1 to 10")
 
 
 def test_an_unusable_database_url(home):
