@@ -89,7 +89,8 @@ def decide_transfer(civil_number: str, profession_code: str, residence, licence:
     _check_residence(findings, civil_number, residence, today)
     known = isinstance(residence, Residence)
     if known and new_sponsor is not None and residence.sponsor == new_sponsor:
-        findings.refuse.append(rules.Reason("same-employer", f"the worker is already sponsored by {new_sponsor.number}"))
+        findings.refuse.append(rules.Reason(
+            "same-employer", f"the worker is already sponsored by {new_sponsor.number}"))
     if already_recorded:
         findings.refuse.append(rules.Reason(
             "transfer-already-recorded", f"{civil_number} was already transferred to {licence and licence.number}"))

@@ -103,7 +103,8 @@ def read_residence(reply: etree._Element, expected: str, agency: str):
     return Residence(
         civil_number=io.req(reply, "Worker/CivilNumber"), nationality=io.req(reply, "Worker/Nationality"),
         sponsor=_sponsor(reply, "CurrentSponsor"), residence_expiry=io.req_date(reply, "ResidenceExpiry"),
-        presence=io.req(reply, "Presence"), last_movement=None if last is None else io.req_date(reply, "LastMovementOn"),
+        presence=io.req(reply, "Presence"),
+        last_movement=None if last is None else io.req_date(reply, "LastMovementOn"),
         absconding_report=None if report is None else
         f"{io.req(report, 'ReportNumber')} filed on {io.req(report, 'ReportedOn')}")
 
@@ -224,7 +225,8 @@ class Transfers:
         licence = self.state.licence(row["licence_number"])
         return {k: row[k] for k in row.keys() if k not in ("seq", "reasons", "worker")} | {
             "reasons": json.loads(row["reasons"]), "worker": json.loads(row["worker"]) if row["worker"] else None,
-            "licence_type": licence and licence["licence_type"], "police_notified": row["notice_message_id"] is not None}
+            "licence_type": licence and licence["licence_type"],
+            "police_notified": row["notice_message_id"] is not None}
 
 
 def _keeping_reply(read):

@@ -68,7 +68,8 @@ def notification_handler(population: Population, register: TransferRegister):
         notice = {"transfer_ref": _text(request, "TransferRef"), "civil_no": civil_no,
                   "passport_no": _text(request, "PassportNo"),
                   "previous_sponsor": f"{_text(request, 'PrevSponsorType')}:{_text(request, 'PrevSponsorId')}",
-                  "new_sponsor_type": _text(request, "NewSponsorType"), "new_sponsor_id": _text(request, "NewSponsorId"),
+                  "new_sponsor_type": _text(request, "NewSponsorType"),
+                  "new_sponsor_id": _text(request, "NewSponsorId"),
                   "licence_no": _text(request, "LicenceNo"), "profession_code": _text(request, "ProfessionCode"),
                   "effective_on": date(int(year), int(month), int(day)).isoformat()}
         registered_at = register.record(notice)
