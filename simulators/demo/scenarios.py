@@ -216,6 +216,57 @@ def agency_down(ctx: DemoContext) -> str:
     return f"courts down → {letter.attempts} attempts → dead letter ({reason}) → replayed → received once"
 
 
+def _transfer(ctx: DemoContext, worker, licence: str) -> dict:
+    reply = ctx.http.post(f"{ctx.urls['licensing']}/api/transfers", timeout=60, json={
+        "worker_civil_number": worker.civil_number, "licence_number": licence,
+        "profession_code": worker.profession_code})
+    expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
+    return reply.json()
+
+
+def _refused_for(ctx: DemoContext, worker, licence: str, code: str) -> str:
+    transfer = _transfer(ctx, worker, licence)
+    codes = [r["code"] for r in transfer["reasons"]]
+    expect(transfer["status"] == "refused" and code in codes,
+           f"{worker.civil_number} → {licence}: {transfer['status']} ({', '.join(codes)}), expected {code}")
+    return code
+
+
+def _new_employer(ctx: DemoContext, *workers) -> str:
+    """An establishment in good standing that employs none of ``workers``."""
+    taken = {w.employer_cr for w in workers}
+    return next(e.cr_number for e in ctx.population.employers()
+                if e.cr_status == "active" and e.chamber_status == "valid" and e.cr_number not in taken)
+
+
+def transfers(ctx: DemoContext) -> str:
+    from simulators.police.residence import find_worker
+
+    people = ctx.population
+    mover = find_worker(people)
+    rival = find_worker(people, profession_code=mover.profession_code, start=mover.index + 1)
+    employer = _new_employer(ctx, mover, rival)
+    licensed = _apply(ctx, licence_type="commercial", employer_cr=employer,
+                      vacancies=[{"profession_code": mover.profession_code, "count": 1}])
+    expect(_decision(licensed) == "approved", f"{employer}: {_decision(licensed)} ({_reasons(licensed)})")
+    licence = licensed["decision"]["licence_number"]
+    moved = _transfer(ctx, mover, licence)
+    expect(moved["status"] == "completed", f"{mover.civil_number}: {moved['status']} ({moved['reasons']})")
+    wait_for("the police to register the transfer", lambda: moved["transfer_id"] in _police_transfers(ctx))
+    refusals = [_refused_for(ctx, rival, licence, "no-vacancy"),
+                _refused_for(ctx, find_worker(people, presence="T"), licence, "worker-outside-country"),
+                _refused_for(ctx, find_worker(people, residence_valid=False), licence, "residence-expired"),
+                _refused_for(ctx, find_worker(people, absconding=True), licence, "absconding-reported"),
+                _refused_for(ctx, rival, "CL-0000-000000", "licence-not-found")]
+    return (f"{mover.name.en} → CR {employer} ({licence}), police told ({moved['transfer_id']}); "
+            f"refused: {', '.join(refusals)}")
+
+
+def _police_transfers(ctx: DemoContext) -> list[str]:
+    received = ctx.http.get(f"{ctx.urls['police']}/transfers", timeout=10).json()["transfers"]
+    return [t["transfer_ref"] for t in received]
+
+
 def tampered(ctx: DemoContext) -> str:
     worker = ctx.population.worker(19)
     before = ctx.log.stats()
@@ -241,4 +292,5 @@ SCENARIOS = (
     Scenario(7, "court case updates in, a case looked up, complaint referred out", court_cases),
     Scenario(8, "agency down → retries → dead letter → replay", agency_down),
     Scenario(9, "tampered message refused", tampered),
+    Scenario(10, "transfer of services: allowed, police told; refusals", transfers),
 )

@@ -8,6 +8,10 @@
     GET  /api/decisions             latest decisions first
     GET  /api/events                canonical messages applied (?type=WorkerArrival)
     POST /api/referrals             refer a complaint to the labour court (202, hub message id)
+    POST /api/transfers             a worker's transfer to another licence: asked of the police,
+                                    decided, recorded, the police notified (201; see transfers)
+    GET  /api/transfers/<id>        a transfer with its decision, vacancy and notice
+    POST /api/transfers/<id>/notify send the police the notice of a completed transfer again (202)
     GET  /api/cases/<case number>   a labour case's status, asked of the court through the hub
                                     (404 no such case, 503 court or hub unavailable; see court_cases)
     GET  /healthz                   database reachable
@@ -32,10 +36,11 @@ from hub.errors import InputError, RabtError
 from simulators.licensing import court_cases
 from simulators.licensing import decider as decider_module
 from simulators.licensing import rules
-from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_refer
+from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_notify, no_hub_refer
 from simulators.licensing.pages import INDEX, text_lang
 from simulators.licensing.referrals import referral_body
 from simulators.licensing.state import ApplicationRequest, LicensingState
+from simulators.licensing.transfers import Notify, Transfers, transfer_api
 
 _PATTERNS = {
     "applicant_civil_number": re.compile(r"[0-9]{8,9}"),
@@ -100,7 +105,7 @@ def _form_request(form) -> ApplicationRequest:
 def create_app(config: LicensingConfig | Mapping | None = None, *, state: LicensingState | None = None,
                ask: decider_module.Ask | None = None, now: Callable[[], datetime] | None = None,
                publish: decider_module.Publish | None = None,
-               refer: Callable[[etree._Element], str] | None = None) -> Flask:
+               refer: Callable[[etree._Element], str] | None = None, notify: Notify | None = None) -> Flask:
     """The licensing web app; tests pass ``state``/``ask``/``now``, production passes a config."""
     if config is None or isinstance(config, Mapping):
         config = LicensingConfig.from_mapping(config or {})
@@ -109,12 +114,16 @@ def create_app(config: LicensingConfig | Mapping | None = None, *, state: Licens
         ask = HubAsk(config) if config.broker_url else no_hub
     if refer is None:
         refer = ask.refer if isinstance(ask, HubAsk) else no_hub_refer
+    if notify is None:
+        notify = ask.notify if isinstance(ask, HubAsk) else no_hub_notify
     decider = decider_module.Decider(state, ask, policy=config.policy, publish=publish,
                                      **({"now": now} if now else {}))
     app = Flask(__name__)
     app.json.ensure_ascii = False  # Arabic names stay readable in the API
     app.extensions["licensing"] = Wiring(state, decider, config, refer)
+    app.extensions["licensing_transfers"] = Transfers(state, decider, notify)
     app.register_blueprint(api)
+    app.register_blueprint(transfer_api)
     app.register_blueprint(page)
     return app
 

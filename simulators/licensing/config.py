@@ -92,8 +92,13 @@ def no_hub_refer(body: etree._Element) -> str:
     raise AgencyUnavailableError("no hub configured to refer complaints to the courts", agency="courts")
 
 
+def no_hub_notify(body: etree._Element, destination: str) -> str:
+    """The ``notify`` of a licensing system with no hub configured: nothing can be sent."""
+    raise AgencyUnavailableError(f"no hub configured to notify {destination}", agency=destination)
+
+
 class HubAsk:
-    """Licensing's link to the hub transport: queries (``ask``) and referrals (``refer``).
+    """Licensing's link to the hub transport: queries (``ask``), referrals (``refer``), notifications (``notify``).
 
     Opened on first use and used by one thread at a time; everything licensing
     sends is signed with its own key, as the hub's workers verify the asker.
@@ -102,14 +107,14 @@ class HubAsk:
     def __init__(self, config: LicensingConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._ask = self._refer = None
+        self._ask = self._refer = self._notify = None
 
     def _open(self) -> None:
         # Imported here: pika and the PKI are only needed once a query is really sent.
         from hub.routing import load_routes
         from hub.signing import TrustStore
         from hub.transports import open_transport
-        from simulators.licensing.hub_link import TransportAsk, hub_verifier, licensing_seal
+        from simulators.licensing.hub_link import TransportAsk, TransportNotify, hub_verifier, licensing_seal
         from simulators.licensing.referrals import HubReferrals
 
         transport = open_transport(self.config.broker_url, routes=load_routes(self.config.routes_file))
@@ -117,6 +122,7 @@ class HubAsk:
         self._ask = TransportAsk(transport, hub_verifier(TrustStore.load(self.config.pki_dir)), seal,
                                  timeout=self.config.reply_timeout)
         self._refer = HubReferrals(transport, seal)
+        self._notify = TransportNotify(transport, seal)
 
     def __call__(self, query_type: str, body: etree._Element, destination: str) -> etree._Element:
         with self._lock:
@@ -130,3 +136,10 @@ class HubAsk:
             if self._refer is None:
                 self._open()
             return self._refer(body)
+
+    def notify(self, body: etree._Element, destination: str) -> str:
+        """Publish a notification (e.g. a TransferCompleted to the police); the hub message id."""
+        with self._lock:
+            if self._notify is None:
+                self._open()
+            return self._notify(body, destination)

@@ -35,7 +35,7 @@ from simulators.licensing.state import LicensingState, utc_text
 
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
 _LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
-                           "ChamberMembershipRecord", "LabourCaseStatusRecord", "Fault"})
+                           "ChamberMembershipRecord", "LabourCaseStatusRecord", "TransferEligibilityRecord", "Fault"})
 
 
 class ApplyConflictError(MessageLogError):

@@ -35,6 +35,7 @@ EXPECTED_REPLY = {
     "CivilStatusQuery": "CivilStatusRecord",
     "CommercialRegistrationQuery": "CommercialRegistrationRecord",
     "ChamberMembershipQuery": "ChamberMembershipRecord",
+    "TransferEligibilityQuery": "TransferEligibilityRecord",
 }
 
 
@@ -46,10 +47,12 @@ class Destinations:
     civil_status: str = "police"
     registration: str = "commerce"
     chamber: str = "commerce"
+    transfer: str = "police"
 
     def for_query(self, query_type: str) -> str:
         return {"IncomeQuery": self.income, "CivilStatusQuery": self.civil_status,
-                "CommercialRegistrationQuery": self.registration, "ChamberMembershipQuery": self.chamber}[query_type]
+                "CommercialRegistrationQuery": self.registration, "ChamberMembershipQuery": self.chamber,
+                "TransferEligibilityQuery": self.transfer}[query_type]
 
 
 def _utc_now() -> datetime:
@@ -97,11 +100,15 @@ class Decider:
 
     def query(self, query_type: str, key: str, application_number: str):
         """One agency answer as a rule record, ``NotFound`` or ``NoAnswer``."""
-        agency = self.destinations.for_query(query_type)
         body = canonical_io.query(query_type, key, application_number)
+        return self.answer(query_type, body, canonical_io.answer)
+
+    def answer(self, query_type: str, body: etree._Element, read: Callable[[etree._Element, str, str], object]):
+        """Ask the agency answering ``query_type``; ``read(reply, expected type, agency)`` or ``NoAnswer``."""
+        agency = self.destinations.for_query(query_type)
         try:
             reply = self.ask(query_type, body, agency)
-            return canonical_io.answer(reply, EXPECTED_REPLY[query_type], agency)
+            return read(reply, EXPECTED_REPLY[query_type], agency)
         except SchemaError as exc:
             return rules.NoAnswer(agency, "malformed-reply", exc.reason)
         except RabtError as exc:

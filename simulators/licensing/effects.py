@@ -19,7 +19,10 @@ from sqlalchemy.engine import Connection
 from hub.errors import InputError
 from simulators.licensing import rules
 from simulators.licensing.state import LicensingState, to_json
-from simulators.licensing.tables import events, labour_cases, salary_batches, vacancies, visas, worker_events
+from simulators.licensing.transfer_rules import TransferAnswer
+from simulators.licensing.tables import (
+    events, labour_cases, salary_batches, transfers, vacancies, visas, worker_events,
+)
 
 
 def record_event(conn: Connection, header, outcome: str, summary: dict, applied_at: str) -> None:
@@ -39,7 +42,7 @@ def worker_event(conn: Connection, message_id: str, event: dict) -> str:
     if event["kind"] == "WorkerArrival":
         return _visa_used_for_entry(conn, event["visa_number"])
     if event["kind"] == "WorkerDeparture" and event["departure_kind"] == "final":
-        return _release_vacancy(conn, worker["passport_number"])
+        return release_vacancy(conn, worker["civil_number"], worker["passport_number"], "released")
     return "recorded"
 
 
@@ -49,8 +52,18 @@ def _visa_used_for_entry(conn: Connection, visa_number: str) -> str:
     return "visa-used" if changed else "recorded-visa-unknown"
 
 
-def _release_vacancy(conn: Connection, passport_number: str | None) -> str:
-    # A final exit frees the vacancy the worker's visa took, so the employer may recruit again.
+def release_vacancy(conn: Connection, civil_number: str | None, passport_number: str | None, status: str) -> str:
+    """Give back the vacancy the worker fills now, marking what filled it with ``status``.
+
+    That is the vacancy of the worker's latest completed transfer, else the
+    one their visa took. A final exit frees it, so the employer may recruit
+    again; so does a transfer to another employer (:func:`record_transfer`).
+    """
+    held = _held_by_transfer(conn, civil_number, passport_number)
+    if held is not None:
+        _give_back(conn, held.vacancy_id)
+        conn.execute(transfers.update().where(transfers.c.seq == held.seq).values(status=status))
+        return "vacancy-released"
     if not passport_number:
         return "recorded-no-passport"
     visa = conn.execute(visas.select().where(
@@ -58,10 +71,60 @@ def _release_vacancy(conn: Connection, passport_number: str | None) -> str:
         visas.c.vacancy_id.is_not(None)).order_by(visas.c.issued_at.desc()).limit(1)).mappings().first()
     if visa is None:
         return "recorded-no-visa"
-    conn.execute(vacancies.update().where(vacancies.c.id == visa["vacancy_id"], vacancies.c.used > 0)
-                 .values(used=vacancies.c.used - 1))
-    conn.execute(visas.update().where(visas.c.visa_number == visa["visa_number"]).values(status="released"))
+    _give_back(conn, visa["vacancy_id"])
+    conn.execute(visas.update().where(visas.c.visa_number == visa["visa_number"]).values(status=status))
     return "vacancy-released"
+
+
+def _held_by_transfer(conn: Connection, civil_number: str | None, passport_number: str | None):
+    keys = [column == value for column, value in ((transfers.c.worker_civil_number, civil_number),
+                                                  (transfers.c.worker_passport, passport_number)) if value]
+    if not keys:
+        return None
+    return conn.execute(sa.select(transfers.c.seq, transfers.c.vacancy_id).where(
+        transfers.c.status == "completed", sa.or_(*keys)).order_by(transfers.c.seq.desc()).limit(1)).first()
+
+
+def _give_back(conn: Connection, vacancy_id: int) -> None:
+    conn.execute(vacancies.update().where(vacancies.c.id == vacancy_id, vacancies.c.used > 0)
+                 .values(used=vacancies.c.used - 1))
+
+
+def transfer_recorded(conn: Connection, civil_number: str, licence_number: str) -> bool:
+    """Whether the worker's transfer to ``licence_number`` is already completed."""
+    return conn.execute(sa.select(transfers.c.seq).where(
+        transfers.c.worker_civil_number == civil_number, transfers.c.licence_number == licence_number,
+        transfers.c.status == "completed")).first() is not None
+
+
+def record_transfer(conn: Connection, seq: int, answer: TransferAnswer, passport_number: str | None,
+                    decided_at: str) -> rules.Outcome:
+    """Store the decision on transfer ``seq``; an approved one moves the worker's vacancy.
+
+    The new licence's vacancy is taken only if it is still free (another
+    transfer or a visa may have taken the last one since the rules looked):
+    otherwise the transfer is refused for want of a vacancy. The vacancy the
+    worker filled at the old employer is given back: the worker has left that
+    employer's service as surely as by a final exit, and the old employer may
+    recruit a replacement.
+    """
+    outcome, vacancy_id = answer.outcome, None
+    if outcome.decision == rules.APPROVED:
+        taken = conn.execute(vacancies.update().where(
+            vacancies.c.id == answer.vacancy.id, vacancies.c.used < vacancies.c.granted)
+            .values(used=vacancies.c.used + 1)).rowcount
+        if taken:
+            row = conn.execute(sa.select(transfers.c.worker_civil_number).where(transfers.c.seq == seq)).first()
+            release_vacancy(conn, row.worker_civil_number, passport_number, "moved-on")
+            vacancy_id = answer.vacancy.id
+        else:
+            outcome = rules.Outcome(rules.REFUSED, (rules.Reason(
+                "no-vacancy", "the last vacancy was taken by another transfer or visa meanwhile"),))
+    status = "completed" if vacancy_id is not None else outcome.decision
+    conn.execute(transfers.update().where(transfers.c.seq == seq).values(
+        status=status, vacancy_id=vacancy_id, decided_at=decided_at, worker_passport=passport_number,
+        reasons=to_json([{"code": r.code, "text": r.text} for r in outcome.reasons])))
+    return outcome
 
 
 def visa_issued(conn: Connection, state: LicensingState, visa: dict) -> str:

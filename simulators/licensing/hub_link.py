@@ -8,7 +8,9 @@ their own:
 * ``seal(envelope) -> bytes`` — sign an outgoing envelope (or, with no key,
   serialise it for a hub that signs on receipt);
 * :class:`TransportAsk` — ``ask(query_type, body, destination)``: one
-  request/reply round trip through the transport, answer body returned.
+  request/reply round trip through the transport, answer body returned;
+* :class:`TransportNotify` — ``notify(body, destination)``: one notification
+  published, nothing awaited, its hub message id returned.
 """
 
 from __future__ import annotations
@@ -111,3 +113,17 @@ class TransportAsk:
             raise InputError(f"reply correlates to {reply_header.correlation_id}, not {header.correlation_id}",
                              message_id=reply_header.message_id, agency=reply_header.source_agency)
         return reply_body
+
+
+class TransportNotify:
+    """``notify(body, destination) -> message id``: a signed notification published through the hub."""
+
+    def __init__(self, transport: Transport, seal: Seal = plain_seal) -> None:
+        self.transport = transport
+        self.seal = seal
+
+    def __call__(self, body: etree._Element, destination: str) -> str:
+        header = new_header(message_type=etree.QName(body).localname, source_agency=SYSTEM, source_system=SYSTEM,
+                            destination=destination, raw_payload=etree.tostring(body))
+        self.transport.publish([outgoing(header, body, self.seal)])
+        return header.message_id

@@ -125,7 +125,7 @@ class Policy:
     """Refer a commercial application while the employer has an open labour case."""
 
 
-class _Findings:
+class Findings:
     """Collects refusal and referral reasons; turns them into an Outcome."""
 
     def __init__(self) -> None:
@@ -140,11 +140,11 @@ class _Findings:
         return Outcome(APPROVED, (Reason("all-checks-passed", "every agency confirmed the conditions"),))
 
 
-def _no_answer(findings: _Findings, what: str, answer: NoAnswer) -> None:
+def _no_answer(findings: Findings, what: str, answer: NoAnswer) -> None:
     findings.refer.append(Reason(f"{what}-no-answer", f"{answer.agency} did not answer ({answer.code}): {answer.reason}"))
 
 
-def _check_income(findings: _Findings, civil_number: str, income, policy: Policy) -> None:
+def _check_income(findings: Findings, civil_number: str, income, policy: Policy) -> None:
     if isinstance(income, NoAnswer):
         return _no_answer(findings, "income", income)
     if isinstance(income, NotFound):
@@ -162,7 +162,7 @@ def _check_income(findings: _Findings, civil_number: str, income, policy: Policy
             f"monthly wage {income.monthly_wage:.3f} OMR is below {policy.income_threshold:.3f} OMR"))
 
 
-def _check_civil_status(findings: _Findings, civil_number: str, civil, policy: Policy) -> None:
+def _check_civil_status(findings: Findings, civil_number: str, civil, policy: Policy) -> None:
     if isinstance(civil, NoAnswer):
         return _no_answer(findings, "civil-registry", civil)
     if isinstance(civil, NotFound):
@@ -183,13 +183,13 @@ def decide_private(civil_number: str, income, civil, policy: Policy = Policy()) 
     ``income`` is an IncomeProof, NotFound or NoAnswer; ``civil`` a
     CivilStatus, NotFound or NoAnswer.
     """
-    findings = _Findings()
+    findings = Findings()
     _check_income(findings, civil_number, income, policy)
     _check_civil_status(findings, civil_number, civil, policy)
     return findings.outcome()
 
 
-def _check_registration(findings: _Findings, cr_number: str, registration, today: date) -> None:
+def _check_registration(findings: Findings, cr_number: str, registration, today: date) -> None:
     if isinstance(registration, NoAnswer):
         return _no_answer(findings, "cr", registration)
     if isinstance(registration, NotFound):
@@ -203,7 +203,7 @@ def _check_registration(findings: _Findings, cr_number: str, registration, today
         findings.refuse.append(Reason("cr-expired", f"commercial registration expired on {registration.expiry_date}"))
 
 
-def _check_membership(findings: _Findings, cr_number: str, membership, today: date) -> None:
+def _check_membership(findings: Findings, cr_number: str, membership, today: date) -> None:
     if isinstance(membership, NoAnswer):
         return _no_answer(findings, "chamber", membership)
     if isinstance(membership, NotFound):
@@ -226,7 +226,7 @@ def decide_commercial(cr_number: str, registration, membership, today: date, *,
     Membership, NotFound or NoAnswer; ``open_cases``: labour cases against
     the employer without a final judgment.
     """
-    findings = _Findings()
+    findings = Findings()
     _check_registration(findings, cr_number, registration, today)
     _check_membership(findings, cr_number, membership, today)
     if open_cases and policy.refer_on_pending_case:
@@ -287,7 +287,7 @@ class VisaAnswer:
 def check_visa(licence: LicenceView | None, licence_type: str, profession_code: str,
                nationality: str | None, today: date) -> VisaAnswer:
     """May a visa be issued under ``licence`` for this profession and nationality?"""
-    refusal = _licence_refusal(licence, licence_type, today)
+    refusal = licence_refusal(licence, licence_type, today)
     if refusal is not None:
         return VisaAnswer(False, refusal)
     same_profession = [v for v in licence.vacancies if v.profession_code == profession_code]
@@ -304,7 +304,8 @@ def check_visa(licence: LicenceView | None, licence_type: str, profession_code: 
     return VisaAnswer(True, Reason("vacancy-available", text), remaining, vacancy)
 
 
-def _licence_refusal(licence: LicenceView | None, licence_type: str, today: date) -> Reason | None:
+def licence_refusal(licence: LicenceView | None, licence_type: str, today: date) -> Reason | None:
+    """Why no worker may be placed under ``licence`` today (visa or transfer), or None."""
     if licence is None:
         return Reason("licence-not-found", "no such licence")
     if licence.status != APPROVED:

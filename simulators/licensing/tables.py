@@ -73,7 +73,7 @@ visas = sa.Table(
     sa.Column("worker_passport", sa.String(12), index=True),
     sa.Column("worker_nationality", sa.String(3)),
     sa.Column("issued_at", sa.String(32), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # issued | over-quota | arrived | released
+    sa.Column("status", sa.String(16), nullable=False),  # issued | over-quota | arrived | released | moved-on
 )
 worker_events = sa.Table(
     "lic_worker_events", metadata,
@@ -109,6 +109,25 @@ labour_cases = sa.Table(
     sa.Column("event_date", sa.String(10), nullable=False),
     sa.Column("outcome", sa.String(24)),
     sa.Column("closed", sa.Boolean, nullable=False),
+)
+transfers = sa.Table(
+    "lic_transfers", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("transfer_id", sa.String(40), unique=True),
+    sa.Column("worker_civil_number", sa.String(9), nullable=False, index=True),
+    sa.Column("worker_passport", sa.String(12), index=True),
+    sa.Column("licence_number", sa.String(40), nullable=False, index=True),
+    sa.Column("profession_code", sa.String(8), nullable=False),
+    sa.Column("previous_sponsor", sa.String(24)),  # "CRNumber:1000007" or "CivilNumber:10000012"
+    sa.Column("new_sponsor", sa.String(24)),
+    sa.Column("vacancy_id", sa.Integer),  # the new licence's vacancy a completed transfer fills
+    # pending | completed | refused | referred; a completed one later released (final exit) or moved-on
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON [{code, text}]
+    sa.Column("worker", sa.Text),  # JSON: names and nationality as the police hold them
+    sa.Column("requested_at", sa.String(32), nullable=False),
+    sa.Column("decided_at", sa.String(32)),
+    sa.Column("notice_message_id", sa.String(64)),  # the TransferCompleted sent to the police
 )
 events = sa.Table(
     "lic_events", metadata,

@@ -1,8 +1,12 @@
-"""Royal Oman Police simulator: the civil registry answers marital-status enquiries.
+"""Royal Oman Police simulator: the services the hub calls.
 
 ``/soap/civil-registry`` implements ``schemas/agencies/police/civil-registry.wsdl``
 for every citizen of the deterministic population; any other civil number
 gets the fault ``Client.UnknownCivilNumber`` (detail code CS-1404).
+``/soap/transfer`` (``transfer.wsdl``) answers whether a worker's transfer of
+services may proceed and receives completed transfers
+(:mod:`simulators.police.transfer`); ``GET /transfers`` lists those received
+(JSON), for tests and demos.
 
 The border and visa exchanges go the other way (the police call the hub);
 :mod:`simulators.police.client` plays that part.
@@ -13,10 +17,12 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from flask import Flask
+from flask import Flask, jsonify
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from simulators.police.residence import TransferRegister, ddmmyyyy
+from simulators.police.transfer import transfer_service
 from simulators.population import Citizen, Population
 from simulators.soap import AGENCY_SCHEMAS, SoapService, business_fault, create_agency_app
 
@@ -24,11 +30,6 @@ NS = "urn:om:rop:civilregistry:2019"
 MARITAL_CODES = {"single": "S", "married": "M", "divorced": "D", "widowed": "W"}
 GENDER_CODES = {"M": "1", "F": "2"}
 OMAN_NUMERIC = "512"
-
-
-def ddmmyyyy(day: date) -> str:
-    """The civil registry writes dates as dd/mm/yyyy."""
-    return day.strftime("%d/%m/%Y")
 
 
 def record_date(population: Population, citizen: Citizen) -> date:
@@ -76,10 +77,19 @@ def services(population: Population, state: dict) -> list[SoapService]:
             xsd=folder / "civil-registry.xsd",
             namespace=NS,
             operations={"GetMaritalStatus": marital_status_handler(population)},
-        )
+        ),
+        transfer_service(population, state.setdefault("transfers", TransferRegister())),
     ]
 
 
 def create_app(config: dict | None = None) -> Flask:
     """The police simulator app; ``config`` as for :func:`simulators.soap.create_agency_app`."""
-    return create_agency_app("police", config, services)
+    app = create_agency_app("police", config, services)
+    register: TransferRegister = app.extensions["rabt_simulator"]["state"]["transfers"]
+
+    @app.get("/transfers")
+    def transfers():
+        with register.lock:
+            return jsonify(transfers=list(register.received))
+
+    return app

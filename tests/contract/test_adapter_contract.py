@@ -83,7 +83,7 @@ SIMULATED: dict[tuple[str, str], dict[str, Callable[[Path], Path]]] = {
     ("courts", "LCB_*.xml"): {"simulated-batch": _court_batch},
 }
 
-#: canonical query type → the query's fields set to someone the simulator's population holds
+#: canonical query type → the query's fields (paths A/B) set to someone the simulator's population holds
 SUBJECTS: dict[str, Callable[[Population, object], dict[str, str]]] = {
     "CivilStatusQuery": lambda people, service: {"CivilNumber": people.find_citizen(married=True).civil_number},
     "CommercialRegistrationQuery": lambda people, service: {"CRNumber": people.employer(3).cr_number},
@@ -91,6 +91,8 @@ SUBJECTS: dict[str, Callable[[Population, object], dict[str, str]]] = {
     "IncomeQuery": lambda people, service: {"CivilNumber": people.find_citizen(insurer=service.system).civil_number,
                                             "Source": service.system},
     "LabourCaseStatusQuery": lambda people, service: {"CaseNumber": labour_case(people, 1).number},
+    "TransferEligibilityQuery": lambda people, service: {"CivilNumber": people.worker(1).civil_number},
+    "TransferCompleted": lambda people, service: {"Worker/CivilNumber": people.worker(1).civil_number},
 }
 
 
@@ -312,7 +314,7 @@ def service_path(app, wsdl: str) -> str:
 def licensing_query(hub: Hub, agency: str, service, people: Population) -> tuple[Header, Message]:
     query = parse_xml((SAMPLES / "canonical" / f"{service.query_type}.xml").read_bytes())
     for field, value in SUBJECTS.get(service.query_type, lambda *_: {})(people, service).items():
-        query.find(R + field).text = value
+        query.find("/".join(R + step for step in field.split("/"))).text = value
     header = new_header(message_type=service.query_type, source_agency=ASKER, source_system=ASKER,
                         destination=agency, raw_payload=etree.tostring(query))
     body = signer_of(hub, ASKER).sign_bytes(build_envelope(header, query))

@@ -188,7 +188,8 @@ def simulator(name: str, config: dict | None = None):
 def police_worker(rig, **tuning):
     """The police simulator, and the rig's police outbound worker calling its civil registry."""
     with simulator("police") as sim:
-        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry")},
+        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": sim.url("civil-registry"),
+                                               "RABT_POLICE_TRANSFER_URL": sim.url("transfer")},
                                     reply_window=0.5, **tuning)
         rig.start("police", settings)
         yield sim

@@ -81,7 +81,8 @@ def test_a_wrong_broker_password(home):
 
 def test_the_worker_with_an_unresolvable_broker_host(home):
     result = rabt(home, "worker", "police", RABT_BROKER_URL="amqp://guest:guest@no-such-host.invalid/",
-                  RABT_POLICE_CIVIL_REGISTRY_URL="http://127.0.0.1:9/soap/civil-registry")
+                  RABT_POLICE_CIVIL_REGISTRY_URL="http://127.0.0.1:9/soap/civil-registry",
+                  RABT_POLICE_TRANSFER_URL="http://127.0.0.1:9/soap/transfer")
     one_line_failure(result, "does not resolve")
 
 
@@ -100,7 +101,7 @@ def test_a_home_that_cannot_be_a_folder(tmp_path):
 
 
 def test_an_unknown_demo_scenario(tmp_path):
-    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", "12"), "no scenario 12", "choose from 1 to 9")
+    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", "12"), "no scenario 12", "choose from 1 to 10")
 
 
 def test_an_unusable_database_url(home):
@@ -143,7 +144,8 @@ def test_serve_and_worker_never_print_the_broker_password(home, tmp_path):
     routes_file.write_text(f'exchange = "rabt.canonical"\nqueue_prefix = "rabt-test-{uuid.uuid4().hex[:8]}."\n'
                            'destinations = ["licensing", "police"]\n', encoding="utf-8")
     env = {"RABT_BROKER_URL": DEFAULT_AMQP_URL, "RABT_ROUTES_FILE": str(routes_file),
-           "RABT_POLICE_CIVIL_REGISTRY_URL": "http://127.0.0.1:9/soap/civil-registry"}
+           "RABT_POLICE_CIVIL_REGISTRY_URL": "http://127.0.0.1:9/soap/civil-registry",
+           "RABT_POLICE_TRANSFER_URL": "http://127.0.0.1:9/soap/transfer"}
     try:
         for command in ([*SERVE, "--role", "relay"], ["worker", "police"]):
             started = subprocess.Popen([shutil.which("rabt", path=str(Path(sys.executable).parent)), *command],

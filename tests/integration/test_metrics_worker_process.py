@@ -47,7 +47,8 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
     with simulator("police") as police, open_transport(broker, routes=routes) as transport:
         transport.declare(routes)
         env = os.environ | {"RABT_HOME": str(home), "RABT_BROKER_URL": broker,
-                            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry")}
+                            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
+                            "RABT_POLICE_TRANSFER_URL": police.url("transfer")}
         process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police", "--metrics-port", str(port)],
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

@@ -23,7 +23,8 @@ def test_worker_command_answers_and_stops_on_sigterm(tmp_path):
     with simulator("police") as police, open_transport(broker, routes=routes) as transport:
         transport.declare(routes)
         env = os.environ | {"RABT_HOME": str(home), "RABT_BROKER_URL": broker,
-                            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry")}
+                            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
+                            "RABT_POLICE_TRANSFER_URL": police.url("transfer")}
         process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police"], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

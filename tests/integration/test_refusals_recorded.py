@@ -129,7 +129,8 @@ def file_drop(hub, pki_dir, trust_store):
 def outbound_answer(hub, pki_dir, trust_store):
     with simulator("police") as police:
         police.fault(mode="malformed", count=1)
-        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry")},
+        settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
+                                               "RABT_POLICE_TRANSFER_URL": police.url("transfer")},
                                     attempts=1)
         worker = build_worker(worker_parts(hub), hub.adapters["police"], settings, breakers=Breakers())
         stop = threading.Event()

@@ -361,9 +361,10 @@ def test_simulate_prints_where_it_listens_and_serves():
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         urls = [line.split()[1] for line in lines]
-        assert [line.split()[0] for line in lines] == ["police", "commerce", "commerce"]
+        assert [line.split()[0] for line in lines] == ["police", "police", "commerce", "commerce"]
+        assert urls[1].endswith("/soap/transfer?wsdl")
         assert all(re.fullmatch(r"http://127\.0\.0\.1:\d+/soap/[a-z-]+\?wsdl", url) for url in urls)
         answer = zeep.Client(urls[0]).service.GetMaritalStatus("10000000")
         assert answer.CivilNo == "10000000"

@@ -32,6 +32,7 @@ BRIEFED_TYPES = frozenset({
     "IncomeQuery", "IncomeRecord", "SalaryBatch",
     "LabourCaseUpdate", "LabourCaseReferral", "LabourCaseStatusQuery", "LabourCaseStatusRecord",
     "LicenceDecision", "Fault",
+    "TransferEligibilityQuery", "TransferEligibilityRecord", "TransferCompleted",
 })
 
 

@@ -42,7 +42,8 @@ def hub(tmp_path, trust_store):
 
 @pytest.fixture
 def worker(hub):
-    settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE})
+    settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE,
+                                           "RABT_POLICE_TRANSFER_URL": UNREACHABLE})
     return build_worker(worker_parts(hub), hub.adapters["police"], settings, breakers=Breakers())
 
 
@@ -97,7 +98,7 @@ def test_settings_from_env_read_each_adapters_endpoint_and_tuning(hub):
 
 
 def test_worker_loops_skip_unconfigured_adapters_unless_named(hub):
-    env = {"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE}
+    env = {"RABT_POLICE_CIVIL_REGISTRY_URL": UNREACHABLE, "RABT_POLICE_TRANSFER_URL": UNREACHABLE}
     assert [name for name, _ in outbound_worker_loops(hub, env=env)] == ["police"]
     with pytest.raises(ConfigError, match="RABT_COMMERCE"):
         outbound_worker_loops(hub, ["commerce"], env=env)
