@@ -44,6 +44,9 @@ FORMATS = ("text", "json")
 #: libraries that log every retry of what our loops already report once per state change
 _CHATTY = ("pika",)
 
+#: libraries that narrate their routine work at INFO (alembic: a line per plugin and revision on every open)
+_NARRATING = ("alembic",)
+
 #: thread-name prefix of the roles ``rabt serve`` runs (``hub.serve.Supervisor``)
 _ROLE_THREAD_PREFIX = "rabt-"
 
@@ -117,6 +120,8 @@ def configure_logging(role: str, log_format: str = "text", *, level: int = loggi
     root.setLevel(level)
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    for name in _NARRATING:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

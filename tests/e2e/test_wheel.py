@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.migrations.messagelog import MESSAGE_LOG
 from tests.conftest import SAMPLES
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_the_wheel_migrates_a_message_log_from_its_own_revisions(unpacked, tmp_p
         str(path.relative_to(unpacked)) for path in unpacked.rglob("*.py")}
     upgraded = run(unpacked, tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip().endswith("upgraded from revision none to 0002")
+    assert upgraded.stdout.strip().endswith(f"upgraded from revision none to {MESSAGE_LOG.head()}")
     current = run(unpacked, tmp_path, "db", "current")
-    assert current.returncode == 0 and "revision 0002 (newest)" in current.stdout
+    assert current.returncode == 0 and f"revision {MESSAGE_LOG.head()} (newest)" in current.stdout
     assert (tmp_path / "var" / "messages.sqlite3").is_file()
