@@ -66,6 +66,9 @@ class Inbound:
     source: str | None = None
     """Where it came from (a caller's address), for the per-source budget of refusal records."""
 
+    raw_sha256: str | None = None
+    """SHA-256 (lower-case hex) of ``raw`` when the caller has already taken it, so it is taken once."""
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -205,9 +208,10 @@ class Pipeline:
             message_type=inbound.message_type, source_agency=inbound.agency, source_system=inbound.system,
             destination=inbound.destination, raw_payload=inbound.raw, correlation_id=inbound.correlation_id,
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
+            raw_sha256=inbound.raw_sha256,
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope)
+        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if payload.find(f"{{{DS}}}Signature") is None:
