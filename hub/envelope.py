@@ -98,8 +98,14 @@ def new_header(
     source_message_id: str | None = None,
     received_at: datetime | None = None,
     now: datetime | None = None,
+    raw_sha256: str | None = None,
 ) -> Header:
-    """A header with a fresh message id; the correlation id defaults to the message id."""
+    """A header with a fresh message id; the correlation id defaults to the message id.
+
+    ``raw_sha256``: the payload's digest when the caller has already taken it
+    over these very bytes (a file drop hashes every file as it reads it), so a
+    payload is not hashed twice on its way in.
+    """
     now = now or utc_now()
     message_id = new_message_id()
     return Header(
@@ -112,7 +118,7 @@ def new_header(
         destination=destination,
         created_at=now,
         received_at=received_at or now,
-        payload_digest=payload_digest(raw_payload),
+        payload_digest=raw_sha256 or payload_digest(raw_payload),
     )
 
 

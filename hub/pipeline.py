@@ -69,6 +69,8 @@ class Inbound:
 
     verified_signer: str | None = None
     """Who signed the payload, when the channel already verified it (a WS-Security Body): not verified twice."""
+    raw_sha256: str | None = None
+    """SHA-256 (lower-case hex) of ``raw`` when the caller has already taken it, so it is taken once."""
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,10 @@ class Pipeline:
             message_type=inbound.message_type, source_agency=inbound.agency, source_system=inbound.system,
             destination=inbound.destination, raw_payload=inbound.raw, correlation_id=inbound.correlation_id,
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
+            raw_sha256=inbound.raw_sha256,
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope)
+        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:

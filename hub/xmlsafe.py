@@ -8,8 +8,9 @@ queue goes through :func:`parse_xml`. It refuses, with a reason and quickly:
   be declared inside a DTD);
 * network access and entity resolution (belt and braces, should a DTD slip by);
 * documents larger than ``XmlLimits.max_bytes`` (checked before parsing);
-* nesting deeper than ``XmlLimits.max_depth`` (checked while parsing, so a
-  deep document is refused without being built);
+* nesting deeper than ``XmlLimits.max_depth`` (libxml2 itself stops at 256
+  levels while parsing; the tree it built is then checked against the limit
+  in one compiled XPath, in C);
 * anything libxml2 finds not well-formed (reported with its line).
 
 Processing instructions and comments are dropped: nothing downstream needs
@@ -19,6 +20,7 @@ them and they only widen what a signature or a mapping could be fooled by.
 from __future__ import annotations
 
 import re
+import threading
 
 from lxml import etree
 
@@ -26,21 +28,32 @@ from hub.config import XmlLimits
 from hub.errors import ParseError
 
 _DEFAULT_LIMITS = XmlLimits()
-_CHUNK = 64 * 1024
+# One parser and one depth check per thread: lxml objects keep their error log.
+_local = threading.local()
 
 
-def _new_parser() -> etree.XMLPullParser:
-    return etree.XMLPullParser(
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
+def _parser() -> etree.XMLParser:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            collect_ids=False,
+        )
+    return parser
+
+
+def _deeper_than(depth: int) -> etree.XPath:
+    """The elements at nesting level ``depth + 1`` (``/*/*/…``), compiled once per limit and thread."""
+    found = _local.__dict__.setdefault("deeper_than", {})
+    if depth not in found:
+        found[depth] = etree.XPath("/" + "/".join(["*"] * (depth + 1)))
+    return found[depth]
 
 
 def _refuse_doctype(element: etree._Element, *, agency: str | None) -> None:
@@ -59,6 +72,12 @@ def parse_xml(
 
     Raises :class:`~hub.errors.ParseError` naming the reason (and the line
     where libxml2 knows it) for anything hostile or malformed.
+
+    Why one call into libxml2 and a check after, rather than watching parse
+    events: a Python step per start and end tag cost as much as the parse
+    itself. What a pull parser would have stopped early is bounded anyway:
+    the size before parsing, entities never expanded, nesting at 256 levels
+    by libxml2.
     """
     limits = limits or _DEFAULT_LIMITS
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -67,59 +86,34 @@ def parse_xml(
         raise ParseError(
             f"document is {len(data)} bytes, over the limit of {limits.max_bytes}", agency=agency
         )
+    data = bytes(data)
     if not data.strip():
         raise ParseError("document is empty", agency=agency)
-    parser = _new_parser()
-    depth = 0
-    root = None
     try:
-        for offset in range(0, len(data), _CHUNK):
-            parser.feed(bytes(data[offset : offset + _CHUNK]))
-            for event, element in parser.read_events():
-                if event == "start":
-                    if root is None:
-                        root = element
-                        _refuse_doctype(root, agency=agency)
-                    depth += 1
-                    if depth > limits.max_depth:
-                        raise ParseError(
-                            f"nesting deeper than {limits.max_depth} levels", agency=agency,
-                            line=element.sourceline,
-                        )
-                else:
-                    depth -= 1
-        result = parser.close()
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        raise _diagnose(bytes(data), agency) from exc
-    _refuse_doctype(result, agency=agency)
-    return result
+        raise _diagnose(data, exc, agency) from exc
+    _refuse_doctype(root, agency=agency)
+    too_deep = _deeper_than(limits.max_depth)(root)
+    if too_deep:
+        raise ParseError(f"nesting deeper than {limits.max_depth} levels", agency=agency,
+                         line=too_deep[0].sourceline)
+    return root
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-_DIAGNOSTIC_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-)
 
 
-def _diagnose(data: bytes, agency: str | None) -> ParseError:
-    """Say precisely why a document failed.
-
-    The incremental parser reports only "no element found", so on the failure
-    path the (size-capped) input is parsed once more, non-incrementally and
-    with the same protections, for libxml2's real message and line.
-    """
+def _diagnose(data: bytes, exc: etree.XMLSyntaxError, agency: str | None) -> ParseError:
+    """Say precisely why a document failed, in words a partner can act on."""
     if _DOCTYPE.search(data):
         return ParseError("DOCTYPE is not allowed (DTDs and entities are refused)", agency=agency)
-    try:
-        etree.fromstring(data, _DIAGNOSTIC_PARSER)
-    except etree.XMLSyntaxError as exc:
-        message = (exc.msg or str(exc)).strip()
-        if "depth" in message.lower():
-            message = "nesting too deep"
-        elif "entity" in message.lower():
-            message = f"entities are refused ({message})"
-        return ParseError(f"not well-formed: {message}", line=exc.lineno or None, agency=agency)
-    return ParseError("not well-formed: truncated document", agency=agency)
+    message = (exc.msg or str(exc)).strip()
+    if "depth" in message.lower():
+        message = "nesting too deep"
+    elif "entity" in message.lower():
+        message = f"entities are refused ({message})"
+    return ParseError(f"not well-formed: {message}", line=exc.lineno or None, agency=agency)
 
 
 def parse_xml_file(path, limits: XmlLimits | None = None, *, agency: str | None = None) -> etree._Element:

@@ -39,6 +39,7 @@ import heapq
 import re
 from collections.abc import Iterator
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -136,7 +137,7 @@ class _Rows:
         self.pending = []
 
     def add(self, text: str) -> None:
-        if not self.errors:
+        if not self.errors.count:  # the count, not truth: __bool__ is a Python call per row
             self.pending.append(text)
             if len(self.pending) >= _SLICE:
                 self.flush()
@@ -243,10 +244,28 @@ _LAYOUT_KEYS = {tuple(map(label_key, labels)): labels
 
 
 def _layout(labels: list[str]) -> tuple[str, ...] | None:
-    """The known layout ``labels`` spell, whatever their case and spacing; trailing empty cells ignored."""
+    """The known layout ``labels`` spell, whatever their case and spacing; trailing empty cells ignored.
+
+    Nearly every file spells its labels as the files before it did, so the
+    answer is remembered: normalizing 24 labels per file cost more than
+    checking the dozen rows of a typical file. Only label rows of a sane
+    length are remembered, and only the last few spellings, so hostile files
+    cannot make the memory grow.
+    """
+    labels = tuple(labels)
+    if sum(map(len, labels)) > _REMEMBERED_LABELS_CHARS:
+        return _layout_of(labels)
+    return _remembered_layout(labels)
+
+
+def _layout_of(labels: tuple[str, ...]) -> tuple[str, ...] | None:
     while labels and not labels[-1].strip():
         labels = labels[:-1]
     return _LAYOUT_KEYS.get(tuple(map(label_key, labels)))
+
+
+_REMEMBERED_LABELS_CHARS = 1024
+_remembered_layout = lru_cache(maxsize=32)(_layout_of)
 
 
 def _header_layout(labels: list[str], rows: _Rows) -> str | None:
@@ -301,7 +320,7 @@ def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
     normalized, and else named field by field.
     """
     count, total = 0, 0
-    check, template = _CHECKS.get(labels), _ROW.get(labels)
+    check, template, name_column = _CHECKS.get(labels), _ROW.get(labels), _NAME_COLUMN.get(labels)
     width = len(labels) if labels else -1
     for values in reader:
         if len(values) == width:
@@ -321,8 +340,8 @@ def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
             _row_error(rows, lines.number, labels, values)
             continue
         total += net
-        if not rows.errors:
-            name = values[_NAME_COLUMN[labels]]
+        if not rows.errors.count:
+            name = values[name_column]
             lang = "en" if name.isascii() or not _ARABIC.search(name) else "ar"
             rows.add(template % (lines.number, lang, *(map(_escaped, values) if _SPECIAL.search(joined) else values)))
     return count, total

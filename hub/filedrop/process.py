@@ -117,11 +117,16 @@ def _guarded(drop: FileDrop, claim: Claim) -> Iterator[FileItem]:
 
 
 def inbound_for(agency: str, drop: FileDrop, item: FileItem, raw: bytes, sha256: str,
-                received_at: datetime) -> Inbound:
-    """The pipeline input for one item; its agency message id is derived from the content."""
+                received_at: datetime, *, raw_is_file: bool = False) -> Inbound:
+    """The pipeline input for one item; its agency message id is derived from the content.
+
+    ``sha256`` is the file's digest; when ``raw`` is the whole file it is also
+    the payload's, and the pipeline does not take it again.
+    """
     return Inbound(agency=agency, system=drop.system, message_type=drop.message_type,
                    destination=drop.destination, raw=raw,
-                   source_message_id=source_message_id(sha256, item.source_id), received_at=received_at)
+                   source_message_id=source_message_id(sha256, item.source_id), received_at=received_at,
+                   raw_sha256=sha256 if raw_is_file else None)
 
 
 def raw_of(item: FileItem, single: bool, data: bytes) -> bytes:
@@ -135,7 +140,7 @@ def canonicalize_all(pipeline: Pipeline, prepared: Prepared, items: Sequence[Fil
     outcome, records = prepared.outcome, []
     for item in items:
         inbound = inbound_for(outcome.agency, prepared.drop, item, raw_of(item, single, prepared.data),
-                              outcome.sha256, prepared.received_at)
+                              outcome.sha256, prepared.received_at, raw_is_file=single)
         try:
             record = pipeline.check(inbound, item.payload)
         except RabtError as exc:

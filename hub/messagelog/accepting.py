@@ -98,7 +98,7 @@ def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
             fresh.append(record)
             if record.source_message_id is not None:
                 # a repeat later in the same batch is a duplicate (or a conflict) too
-                seen[key] = _Holder(record.message_id, sha256_hex(record.raw), record.message_type, False)
+                seen[key] = _Holder(record.message_id, record.raw_digest(), record.message_type, False)
             continue
         holder.check(record)
         duplicates.append(DuplicateMessageError(
@@ -118,7 +118,7 @@ class _Holder:
 
     def check(self, record: Accepted) -> None:
         """ConflictingMessageError unless ``record`` is the same content again."""
-        differs = [what for what, same in (("content", sha256_hex(record.raw) == self.raw_sha256),
+        differs = [what for what, same in (("content", record.raw_digest() == self.raw_sha256),
                                            ("message type", record.message_type == self.message_type)) if not same]
         if not differs:
             return
@@ -140,7 +140,7 @@ def _message_values(record: Accepted, now: str) -> dict:
         "message_type": record.message_type, "source_agency": record.source_agency,
         "source_system": record.source_system, "source_message_id": record.source_message_id,
         "destination": record.destination, "routing_key": record.routing_key,
-        "raw_sha256": sha256_hex(record.raw), "envelope_sha256": sha256_hex(record.envelope),
+        "raw_sha256": record.raw_digest(), "envelope_sha256": sha256_hex(record.envelope),
         "status": "received", "created_at": timestamp(record.created_at) if record.created_at else now,
         "received_at": timestamp(record.received_at) if record.received_at else now,
         "published_at": None, "updated_at": now,

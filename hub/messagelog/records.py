@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,9 @@ def check_status(status: str) -> str:
     if status not in STATUSES:
         raise MessageLogError(f"unknown message status {status!r}; expected one of {', '.join(STATUSES)}")
     return status
+
+
+_SHA256_HEX = re.compile("[0-9a-f]{64}")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -53,10 +57,16 @@ class Accepted:
 
     created_at: datetime | None = None
     received_at: datetime | None = None
+    raw_sha256: str | None = None
+    """SHA-256 of ``raw`` when the caller has already taken it (the log takes it otherwise)."""
 
     @classmethod
-    def from_header(cls, header, raw: bytes, envelope: bytes) -> Accepted:
-        """Build from a :class:`hub.envelope.Header` and the bytes it describes."""
+    def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None) -> Accepted:
+        """Build from a :class:`hub.envelope.Header` and the bytes it describes.
+
+        ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
+        PayloadDigest is that only where ``raw`` is the payload it was made for.
+        """
         from hub.routing import routing_key
 
         return cls(
@@ -65,7 +75,7 @@ class Accepted:
             routing_key=routing_key(header.destination, header.message_type, header.source_agency),
             raw=raw, envelope=envelope, correlation_id=header.correlation_id,
             source_system=header.source_system, source_message_id=header.source_message_id,
-            created_at=header.created_at, received_at=header.received_at,
+            created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
         )
 
     def validate(self) -> None:
@@ -83,6 +93,13 @@ class Accepted:
             if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
                 raise MessageLogError(f"{name} must be a datetime with a time zone, got {moment!r}",
                                       message_id=self.message_id)
+        if self.raw_sha256 is not None and not _SHA256_HEX.fullmatch(self.raw_sha256):
+            raise MessageLogError(f"raw_sha256 must be 64 lower-case hex digits, got {self.raw_sha256!r}",
+                                  message_id=self.message_id)
+
+    def raw_digest(self) -> str:
+        """SHA-256 of ``raw``: the one the caller took, else taken now."""
+        return self.raw_sha256 or sha256_hex(self.raw)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,12 @@
   <xsl:template match="employee">
     <rabt:SalaryLine>
       <rabt:LineNumber><xsl:value-of select="@line"/></rabt:LineNumber>
+      <!-- Resident cards first: most employees in the private sector are expatriates, so most
+           rows take one test. Any other type is a resident card, as before passports were read. -->
       <xsl:choose>
+        <xsl:when test="EmployeeIdType = 'R'">
+          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
+        </xsl:when>
         <xsl:when test="EmployeeIdType = 'C'">
           <rabt:EmployeeCivilNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeCivilNumber>
         </xsl:when>

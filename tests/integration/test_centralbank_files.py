@@ -81,6 +81,7 @@ def test_good_file_becomes_one_signed_salary_batch(root, watcher, pipeline, trus
     assert receipt["counts"] == {"items": 1, "new": 1, "duplicates": 0}
     stored = pipeline.log.get(receipt["messages"][0]["message_id"])
     assert stored.raw == written.data and stored.message_type == "SalaryBatch"
+    assert stored.raw_sha256 == payload_digest(written.data)  # the file's digest, taken once as it was read
     header, body = read_envelope(Verifier(trust_store).verify(parse_xml(stored.envelope), expected_signer="hub").element)
     assert header.payload_digest == payload_digest(written.data) and header.destination == "licensing"
     employer = POPULATION.employer(3)

@@ -117,6 +117,7 @@ def test_reused_hub_message_id_is_an_error(log):
     ({"destination": None}, "destination"),
     ({"raw": "text, not bytes"}, "raw must be bytes"),
     ({"received_at": datetime(2024, 1, 1)}, "time zone"),
+    ({"raw_sha256": "ABC"}, "raw_sha256 must be 64 lower-case hex digits"),
 ])
 def test_malformed_records_are_refused_with_a_reason(log, changes, complaint):
     with pytest.raises(MessageLogError, match=complaint):

@@ -57,6 +57,18 @@ def test_accepted_document_is_logged_signed_and_valid(pipeline, log, trust_store
     assert [m.message_id for m in log.unpublished()] == [receipt.message_id]
 
 
+def test_a_payload_digest_the_caller_took_is_not_taken_again(pipeline, log, monkeypatch):
+    raw = ARRIVAL.encode()
+    hashed = []
+    monkeypatch.setattr("hub.messagelog.records.sha256_hex", lambda data: hashed.append(data) or "0" * 64)
+    monkeypatch.setattr("hub.envelope.payload_digest", lambda data: hashed.append(data) or "0" * 64)
+    receipt = pipeline.accept(inbound(raw, raw_sha256=payload_digest(raw)), parse_xml(raw))
+    assert raw not in hashed  # only the envelope was hashed by the log
+    stored = log.get(receipt.message_id)
+    header, _ = read_envelope(parse_xml(stored.envelope))
+    assert stored.raw_sha256 == header.payload_digest == payload_digest(raw)
+
+
 def test_same_agency_message_twice_returns_the_first_receipt(pipeline, log):
     raw = ARRIVAL.encode()
     first = pipeline.accept(inbound(raw), parse_xml(raw))

@@ -194,3 +194,23 @@ def test_bad_files_are_refused_with_exactly_their_reasons(tmp_path, shape):
     path.write_bytes(reshape(written.data))
     found = [(item.line, item.error) for item in read_sif(path)]
     assert found == [(line, reason.format(total=total)) for line, reason in expected]
+
+
+def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label_rows(tmp_path):
+    from adapters.centralbank.sif import _remembered_layout
+
+    written = employer_file("A")
+    long_label = "Notes / Comments" + " " * 2000  # a known layout once its spacing is ignored
+    reshapes = {"alike": edit(labels(str.lower)),
+                "huge": edit(lambda rows: rows[2].__setitem__(len(rows[2]) - 1, long_label))}
+    looked_up = {}
+    for name, reshape in reshapes.items():
+        path = tmp_path / name / written.name
+        path.parent.mkdir()
+        path.write_bytes(reshape(written.data))
+        assert [item.error for item in read_sif(path)] == [None]
+        before = _remembered_layout.cache_info()
+        assert [item.error for item in read_sif(path)] == [None]
+        after = _remembered_layout.cache_info()
+        looked_up[name] = (after.hits - before.hits, after.misses - before.misses)
+    assert looked_up == {"alike": (2, 0), "huge": (1, 0)}  # the huge employee label row is never kept

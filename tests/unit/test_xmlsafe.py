@@ -85,6 +85,13 @@ def test_depth_limit_is_ours_and_names_the_line():
     assert "deeper than 10" in str(refused.value)
 
 
+def test_nesting_exactly_at_the_limit_parses():
+    nested = b"<a>" * 10 + b"</a>" * 10
+    assert parse_xml(nested, XmlLimits(max_depth=10)).tag == "a"
+    with pytest.raises(ParseError, match="deeper than 9"):
+        parse_xml(nested, XmlLimits(max_depth=9))
+
+
 def test_xxe_never_reads_the_file():
     document = b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><r>&x;</r>'
     with pytest.raises(ParseError):
