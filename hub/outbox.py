@@ -22,6 +22,7 @@ from collections import Counter
 from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
 from hub.messagelog import Accepted, MessageLog, PendingMessage, StoredMessage
+from hub.outage import Pause, Watch
 from hub.transports.base import Message, Transport
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ class OutboxRelay:
         except (TransportError, *self.transport.connection_errors) as exc:
             self.last_error = exc
             failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
-            log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
-                        len(failed), len(ids), exc)
+            # said once per outage by run()'s watch, not once per try
+            log.debug("outbox: %d of %d message(s) not published, kept for later: %s", len(failed), len(ids), exc)
             return self._published([p for p in pending if p.message_id not in failed])
         self.last_error = None
         metrics.observe_confirm_latency(time.monotonic() - started)
@@ -106,19 +107,31 @@ class OutboxRelay:
                 return total
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Relay until ``stop`` is set; back off (doubling, up to ``max_backoff``) while failing."""
-        delay = interval
-        while not stop.is_set():
-            try:
-                sent = self.relay_once()
-            except MessageLogError as exc:
-                # The log itself is unreachable; same medicine as a broker outage.
-                log.warning("outbox: message log unavailable: %s", exc)
-                self.last_error, sent = exc, 0
-            if self.last_error is not None:
-                self.transport.idle(delay, stop)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            delay = interval
-            if sent < self.batch_size:
-                self.transport.idle(interval, stop)
+        """Relay until ``stop`` is set, over any outage of the broker or the log; never gives up.
+
+        While a round fails the relay waits (doubling, up to ``max_backoff``)
+        and tries again; each outage is logged when it begins and when it ends.
+        """
+        broker, database = (Watch("relay", "broker", pause=Pause(interval, self.max_backoff)),
+                            Watch("relay", "message log", pause=Pause(interval, self.max_backoff)))
+        try:
+            while not stop.is_set():
+                self._round(stop, interval, broker, database)
+        finally:
+            broker.clear()
+            database.clear()
+
+    def _round(self, stop: threading.Event, interval: float, broker: Watch, database: Watch) -> None:
+        try:
+            sent = self.relay_once()
+        except MessageLogError as exc:
+            self.last_error = exc
+            stop.wait(database.failed(exc))
+            return
+        database.succeeded()
+        if self.last_error is not None:
+            self.transport.idle(broker.failed(self.last_error), stop)
+            return
+        broker.succeeded()
+        if sent < self.batch_size:
+            self.transport.idle(interval, stop)

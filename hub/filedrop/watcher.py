@@ -46,6 +46,9 @@ from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+#: how a deferred outcome's reason begins when the message log could not store the file
+LOG_UNAVAILABLE = "message log unavailable"
+
 #: ``progress(outcome)`` after every file
 Progress = Callable[[Outcome], None]
 #: files claimed per scan by :meth:`DropWatcher.run` (it goes on where the last slice stopped)
@@ -239,9 +242,9 @@ class DropWatcher:
         """Run ``store`` for ``files``; then each goes to done/ — or back to the inbox if the log is down."""
         try:
             store()
-        except MessageLogError as exc:
-            log.warning("file drop: message log unavailable, %d file(s) put back: %s", len(files), exc)
-            return [self._defer(p, f"message log unavailable: {exc.reason}") for p in files]
+        except MessageLogError as exc:  # said once per outage by the role's watch (hub.filedrop.wiring)
+            log.debug("file drop: message log unavailable, %d file(s) put back: %s", len(files), exc)
+            return [self._defer(p, f"{LOG_UNAVAILABLE}: {exc.reason}") for p in files]
         except Rejected as rejected:  # a big file that read differently the second time
             return [self._fail(p, rejected) for p in files]
         except ConflictingMessageError as exc:  # nothing stored: find the file it belongs to

@@ -21,11 +21,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.errors import MessageLogError
+from hub.errors import MessageLogError, MessageLogUnavailableError
 
 #: seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 30.0
 _WRITE = "rabt_write"
+#: driver errors that say the database, not one statement, failed (refused, connection lost, locked)
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 def normalise_url(url: str) -> str:
@@ -98,7 +100,9 @@ def translated(action: str) -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
-        raise MessageLogError(f"message log could not {action}: {detail}") from exc
+        # the database, not this statement, failed: the caller may try again once it is back
+        kind = MessageLogUnavailableError if isinstance(exc, DATABASE_DOWN) else MessageLogError
+        raise kind(f"message log could not {action}: {detail}") from exc
 
 
 def require_tables(engine: Engine, metadata: sa.MetaData, check=None) -> None:

@@ -5,7 +5,10 @@ publishes with pipelined confirms (``amqp_publisher``), manual acks with
 prefetch (``amqp_consumer``), delay-queue retries and DLQs
 (``amqp_topology``), direct reply-to for request/reply. A broken connection
 (broker restart, ``rabbitmqctl close_connection``) is reopened with
-exponential backoff; an unconfirmed publish is sent again — a duplicate is
+exponential backoff for ``reconnect_timeout`` seconds, then
+BrokerUnavailableError: long enough to ride out a connection reset, short
+enough for a command to answer; role loops wait out longer outages themselves
+(:mod:`hub.outage`). An unconfirmed publish is sent again — a duplicate is
 possible, a loss is not.
 """
 
@@ -49,7 +52,7 @@ class AmqpTransport(Transport):
                                 management_api=True)
 
     def __init__(self, url: str, *, routes: Routes | None = None, window: int = 1024,
-                 confirm_timeout: float = 30.0, reconnect_timeout: float = 60.0,
+                 confirm_timeout: float = 30.0, reconnect_timeout: float = 10.0,
                  connection_name: str = "rabt") -> None:
         try:
             self._params = pika.URLParameters(url)
@@ -99,13 +102,17 @@ class AmqpTransport(Transport):
         try:
             return retrying(lambda: (self._connect(), work())[1])
         except self.connection_errors as exc:
-            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout}s: {exc!r}") from exc
+            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
+                                         f"{_connection_problem(exc)}") from exc
         except px.ChannelClosedByBroker as exc:
             self.drop_connection()  # the main channel is gone with it
             raise TransportError(f"{what}: broker refused: {exc.reply_code} {exc.reply_text}") from exc
         except px.AMQPError as exc:
             self.drop_connection()
             raise TransportError(f"{what}: {exc!r}") from exc
+
+    def connect(self) -> None:
+        self.with_reconnect(lambda: None, "connect")
 
     @property
     def connection(self) -> pika.BlockingConnection:
@@ -281,3 +288,10 @@ class AmqpTransport(Transport):
             self.drop_connection()
             self._closed = True
 
+
+
+def _connection_problem(exc: BaseException) -> str:
+    """What a pika connection error says, in one line: pika nests the socket error a few levels deep."""
+    while isinstance(exc, px.AMQPConnectionError) and exc.args and isinstance(exc.args[0], BaseException):
+        exc = exc.args[0]
+    return " ".join((str(exc) or type(exc).__name__).split()) or type(exc).__name__

@@ -84,6 +84,12 @@ class SqliteTransport(Transport):
                 self._connections.append(conn)
         return conn
 
+    def connect(self) -> None:
+        try:
+            self._conn().execute("SELECT count(*) FROM queues").fetchone()
+        except sqlite3.Error as exc:  # unreadable file, locked past the busy timeout, I/O error
+            raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
+
     def declare(self, routes: Routes) -> None:
         self.routes = routes
         rows = [(q.name, routes.exchange, q.binding, json.dumps(routes.retry_delays), routes.max_attempts)

@@ -18,7 +18,7 @@ from hub.errors import RabtError
 from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
-from simulators.licensing.hub_link import SYSTEM, hub_verifier, licensing_seal
+from simulators.licensing.hub_link import consume_until_stopped, hub_verifier, licensing_seal
 from simulators.licensing.state import LicensingState
 
 
@@ -62,12 +62,10 @@ def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: flo
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_transport(settings.effective_broker_url) as transport:
-        routes = load_routes(settings.routes_file)
-        transport.declare(routes)
         consumer = build_consumer(config, transport)
         try:
-            handled = transport.consume(routes.queue_for(SYSTEM), consumer.handle, max_messages=max_messages,
-                                        idle_timeout=idle_timeout, stop=stop)
+            handled = consume_until_stopped(transport, load_routes(settings.routes_file), consumer.handle, stop,
+                                            max_messages=max_messages, idle_timeout=idle_timeout)
         except KeyboardInterrupt:
             handled = None
     click.echo(f"licensing: {handled if handled is not None else 'stopped;'} message(s) handled")

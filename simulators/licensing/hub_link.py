@@ -8,11 +8,15 @@ their own:
 * ``seal(envelope) -> bytes`` — sign an outgoing envelope (or, with no key,
   serialise it for a hub that signs on receipt);
 * :class:`TransportAsk` — ``ask(query_type, body, destination)``: one
-  request/reply round trip through the transport, answer body returned.
+  request/reply round trip through the transport, answer body returned;
+
+and :func:`consume_until_stopped`, the consumer's loop, which outlives any
+broker outage as the hub's own roles do.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,9 +24,10 @@ from lxml import etree
 
 from hub.envelope import Header, build_envelope, new_header, read_envelope
 from hub.errors import InputError, RabtError, SignatureError
-from hub.routing import routing_key
+from hub.outage import Watch, keep_consuming
+from hub.routing import Routes, routing_key
 from hub.signing import Signer, TrustStore, Verifier
-from hub.transports.base import Delivery, Message, Transport
+from hub.transports.base import Delivery, Handler, Message, Transport
 from hub.xmlsafe import parse_xml
 
 #: how licensing names itself in envelope headers and routing keys
@@ -111,3 +116,27 @@ class TransportAsk:
             raise InputError(f"reply correlates to {reply_header.correlation_id}, not {header.correlation_id}",
                              message_id=reply_header.message_id, agency=reply_header.source_agency)
         return reply_body
+
+
+def consume_until_stopped(transport: Transport, routes: Routes, handler: Handler, stop: threading.Event, *,
+                          max_messages: int | None = None, idle_timeout: float | None = None) -> int:
+    """Apply licensing's queue until ``stop`` (or a limit) — waiting out broker outages, never giving up.
+
+    The topology is declared before each subscription (idempotent), so the
+    consumer may start before the hub or the broker. ``stop`` is set once a
+    limit is met. How many deliveries were handled.
+    """
+    handled = 0
+
+    def subscription() -> int:
+        nonlocal handled
+        transport.declare(routes)
+        left = None if max_messages is None else max_messages - handled
+        count = transport.consume(routes.queue_for(SYSTEM), handler, max_messages=left, idle_timeout=idle_timeout,
+                                  stop=stop)
+        handled += count
+        stop.set()  # consume returns by itself only when stopped or a limit is met
+        return count
+
+    keep_consuming(transport, subscription, stop, Watch(SYSTEM, "broker"))
+    return handled
