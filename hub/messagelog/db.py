@@ -26,8 +26,22 @@ from hub.errors import MessageLogError, MessageLogUnavailableError
 #: seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 30.0
 _WRITE = "rabt_write"
-#: driver errors that say the database, not one statement, failed (refused, connection lost, locked)
-DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+#: driver errors that may say the database, not one statement, failed (refused, connection lost, locked)
+_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+#: SQLite raises OperationalError for a bad statement too; these are the ones about the file itself
+_SQLITE_DOWN = ("database is locked", "unable to open database", "disk i/o error", "database is full")
+
+
+def database_down(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether ``exc`` means the database cannot be used now (try again later), not that a statement is wrong."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, _DATABASE_DOWN):
+        return False
+    driver_error = getattr(exc, "orig", None)
+    if type(driver_error).__module__.startswith("sqlite3"):
+        return any(phrase in str(driver_error).lower() for phrase in _SQLITE_DOWN)
+    return True
 
 
 def normalise_url(url: str) -> str:
@@ -101,7 +115,7 @@ def translated(action: str) -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
         # the database, not this statement, failed: the caller may try again once it is back
-        kind = MessageLogUnavailableError if isinstance(exc, DATABASE_DOWN) else MessageLogError
+        kind = MessageLogUnavailableError if database_down(exc) else MessageLogError
         raise kind(f"message log could not {action}: {detail}") from exc
 
 

@@ -14,6 +14,7 @@ possible, a loss is not.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,12 @@ from hub.transports.base import (
 )
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+# pika logs every failed connection attempt as seven ERROR lines and a traceback; this transport turns
+# each failure into one BrokerUnavailableError, and role loops say "broker unreachable" once per outage
+# (hub.outage). A level an operator set on the "pika" logger is left alone.
+if logging.getLogger("pika").level == logging.NOTSET:
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 class AmqpTransport(Transport):
@@ -104,6 +111,9 @@ class AmqpTransport(Transport):
         except self.connection_errors as exc:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
                                          f"{_connection_problem(exc)}") from exc
+        except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
+            self.drop_connection()
+            raise BrokerUnavailableError(f"{what}: broker {self._params.host} unreachable: {exc}") from exc
         except px.ChannelClosedByBroker as exc:
             self.drop_connection()  # the main channel is gone with it
             raise TransportError(f"{what}: broker refused: {exc.reply_code} {exc.reply_text}") from exc
@@ -292,6 +302,14 @@ class AmqpTransport(Transport):
 
 def _connection_problem(exc: BaseException) -> str:
     """What a pika connection error says, in one line: pika nests the socket error a few levels deep."""
-    while isinstance(exc, px.AMQPConnectionError) and exc.args and isinstance(exc.args[0], BaseException):
-        exc = exc.args[0]
+    for _level in range(8):
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        failed_tries = getattr(exc, "exceptions", None)  # AMQPConnectionWorkflowFailed: one per address tried
+        if inner is None and failed_tries:
+            inner = failed_tries[-1]
+        if inner is None:  # a connector phase's error keeps the socket's in .exception
+            inner = getattr(exc, "exception", None)
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
     return " ".join((str(exc) or type(exc).__name__).split()) or type(exc).__name__
