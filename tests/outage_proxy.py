@@ -40,7 +40,9 @@ class OutageProxy:
         self.cut()
 
     def restore(self) -> None:
-        """Listen (again, on the same port) and forward every new connection."""
+        """Listen (again, on the same port) and forward every new connection; nothing when listening already."""
+        if self._listener is not None:
+            return
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
