@@ -85,8 +85,10 @@ class SqliteTransport(Transport):
         return conn
 
     def connect(self) -> None:
+        # the write lock, not a read: a file another process holds locked still reads fine
         try:
-            self._conn().execute("SELECT count(*) FROM queues").fetchone()
+            with store.immediate(self._conn()):
+                pass
         except sqlite3.Error as exc:  # unreadable file, locked past the busy timeout, I/O error
             raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
 
@@ -128,6 +130,8 @@ class SqliteTransport(Transport):
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, I/O error: none stored, try later
+            raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             ids = sorted({row[1] for row in rows})  # one transaction: none of them was stored
             raise PublishError(f"could not store messages {', '.join(ids)}: {exc}", failed_ids=ids) from exc
