@@ -14,7 +14,6 @@ possible, a loss is not.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError, TransportError
 from hub.routing import Routes, load_routes
-from hub.transports import amqp_deadletters, amqp_topology
+from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
 from hub.transports.amqp_consumer import AmqpConsumer
 from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
 from hub.transports.base import (
@@ -43,11 +42,7 @@ from hub.transports.base import (
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
-# pika logs every failed connection attempt as seven ERROR lines and a traceback; this transport turns
-# each failure into one BrokerUnavailableError, and role loops say "broker unreachable" once per outage
-# (hub.outage). A level an operator set on the "pika" logger is left alone.
-if logging.getLogger("pika").level == logging.NOTSET:
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
+amqp_errors.quiet_pika_logging()
 
 
 class AmqpTransport(Transport):
@@ -110,7 +105,7 @@ class AmqpTransport(Transport):
             return retrying(lambda: (self._connect(), work())[1])
         except self.connection_errors as exc:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
-                                         f"{_connection_problem(exc)}") from exc
+                                         f"{amqp_errors.connection_problem(exc)}") from exc
         except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
             self.drop_connection()
             raise BrokerUnavailableError(f"{what}: broker {self._params.host} unreachable: {exc}") from exc
@@ -299,17 +294,3 @@ class AmqpTransport(Transport):
             self._closed = True
 
 
-
-def _connection_problem(exc: BaseException) -> str:
-    """What a pika connection error says, in one line: pika nests the socket error a few levels deep."""
-    for _level in range(8):
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        failed_tries = getattr(exc, "exceptions", None)  # AMQPConnectionWorkflowFailed: one per address tried
-        if inner is None and failed_tries:
-            inner = failed_tries[-1]
-        if inner is None:  # a connector phase's error keeps the socket's in .exception
-            inner = getattr(exc, "exception", None)
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    return " ".join((str(exc) or type(exc).__name__).split()) or type(exc).__name__

@@ -144,3 +144,14 @@ def test_a_database_outage_is_told_apart_from_a_bad_statement(tmp_path):
     with pytest.raises(MessageLogUnavailableError, match="could not read"):
         with db.translated("read"), gone.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+
+def test_an_unreachable_rabbitmq_is_one_line_naming_the_socket_s_reason_with_no_pika_lines(caplog):
+    from hub.transports import open_transport
+
+    with caplog.at_level(logging.DEBUG), open_transport("amqp://guest:guest@127.0.0.1:1/",
+                                                        reconnect_timeout=0.3) as transport:
+        with pytest.raises(BrokerUnavailableError) as refused:
+            transport.connect()
+    assert str(refused.value) == "connect: broker unreachable for 0.3s: [Errno 111] Connection refused"
+    assert [r for r in caplog.records if r.name.startswith("pika")] == []
