@@ -93,6 +93,13 @@ def readiness(stack: Stack) -> tuple[int, dict]:
     return answer.status_code, answer.json()
 
 
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def applied(engine: sa.Engine) -> tuple[int, int]:
     """(border notifications applied, distinct message ids among them) in licensing's own database."""
     border = events.c.message_type.in_(BORDER_TYPES)
@@ -127,6 +134,7 @@ def test_broker_gone_for_90_s_in_the_middle_of_10000_pushes_loses_nothing_and_ne
         try:
             stack.start()
             engine = sa.create_engine(f"sqlite:///{stack.home / 'licensing.sqlite3'}")
+            wait_for(lambda: answers(f"{stack.urls['console']}/healthz"), 60, "the console answering")
             assert readiness(stack)[0] == 200
             pusher = Pusher(stack)
             pushing = pusher.start(PUSHES)
