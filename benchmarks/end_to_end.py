@@ -17,31 +17,37 @@ temporary RABT_HOME, on RabbitMQ (default) or the embedded SQLite broker, then
    a slow server.
 
 Then the dead letters are listed (there should be none) and every process is
-stopped, also on Ctrl-C or SIGTERM. Progress goes to stderr, figures to
-stdout. Nothing leaves 127.0.0.1 (the broker URL aside).
+stopped, also on Ctrl-C or SIGTERM. Before the stack starts, the floor
+(``--floor``, see ``end_to_end_floor``) is timed on the same machine with the
+same kind of keys, and the report sets the end-to-end rate and the CPU per
+message of the hub and of licensing's consumer against it. ``--key-type both``
+does the whole run twice, RSA then ECDSA. Progress goes to stderr, figures
+to stdout. Nothing leaves 127.0.0.1 (the broker URL aside).
 
     python benchmarks/end_to_end.py --quick
-    python benchmarks/end_to_end.py --count 3000 --rate 20 --seconds 15
+    python benchmarks/end_to_end.py --count 3000 --rate 20 --seconds 15 --key-type both
     python benchmarks/end_to_end.py --broker sqlite
+    python benchmarks/end_to_end.py --processes 2 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import shutil
 import signal
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
+from end_to_end_floor import DEFAULT_FLOOR, Floor, cpu_per_message, floor_lines, floor_path, run_floor
 from end_to_end_load import BORDER_TYPES, Latencies, Load, progress, throughput, visa_latency
+from end_to_end_stack import BenchStack, fresh_postgres, serve_processes
 from hub.errors import RabtError
 from hub.messagelog import open_message_log
 from hub.routing import load_routes
@@ -68,31 +74,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
     parser.add_argument("--quick", action="store_true", help="300 notifications, 5 s of visa checks per path")
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
+    parser.add_argument("--key-type", choices=("rsa", "ec", "both"), default="rsa",
+                        help="keys of every party (rabt pki init --key-type); both: one whole run each")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="gateway processes: rabt serve --processes N (when rabt serve has that option)")
+    parser.add_argument("--floor", metavar="PATH", default=None,
+                        help=f"floor.py to time in the same run (default {DEFAULT_FLOOR}, from the project root)")
     args = parser.parse_args(argv)
     if args.quick:
         args.count, args.seconds = 300, 5.0
     if not (1 <= args.count <= 100_000 and 1 <= args.clients <= 64 and 0 < args.rate <= 200
-            and 0 < args.seconds <= 300 and args.rate * args.seconds >= 1 and 0 < args.timeout <= 3600):
-        parser.error("keep --count 1..100000, --clients 1..64, --rate 0..200, --seconds 0..300, --timeout 0..3600")
+            and 0 < args.seconds <= 300 and args.rate * args.seconds >= 1 and 0 < args.timeout <= 3600
+            and (args.processes is None or 1 <= args.processes <= 32)):
+        parser.error("keep --count 1..100000, --clients 1..64, --rate 0..200, --seconds 0..300, --timeout 0..3600,"
+                     " --processes 1..32")
     args.sqlite = args.broker == "sqlite"
     args.pika_url = args.pika_url or (DEFAULT_AMQP_URL if args.sqlite else args.broker)
     return args
-
-
-@contextmanager
-def fresh_postgres(admin_url: str | None) -> Iterator[str]:
-    """A new empty database on ``admin_url``'s server for the run, dropped afterwards ("" without one)."""
-    if admin_url is None:
-        yield ""
-        return
-    name = f"rabt_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def carried_envelopes(stack: Stack, count: int) -> list[bytes]:
@@ -157,7 +155,7 @@ def visa_lines(visa: dict, rate: float) -> list[str]:
             f"cpu seconds direct: {visa['cpu'][1]}"]
 
 
-def measure(stack: Stack, args: argparse.Namespace) -> list[str]:
+def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[str]:
     """Both phases on the running stack; the report's lines."""
     load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
     try:
@@ -170,17 +168,18 @@ def measure(stack: Stack, args: argparse.Namespace) -> list[str]:
     for error in sorted(set(put["errors"] + visa["hub"][1] + visa["direct"][1]))[:10]:
         progress(f"error: {error}")
     log = "PostgreSQL" if stack.database_url else "SQLite"
+    cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
     return [f"broker {stack.broker_url}, message log on {log}; {args.count} police border notifications"
             f" from {args.clients} client threads",
-            *throughput_lines(put, raw, bodies), "", *visa_lines(visa, args.rate), "",
-            f"dead letters after the run: {len(dead_letters(stack))}"]
+            *throughput_lines(put, raw, bodies), *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms), "",
+            *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
 
 
-def run(stack: Stack, args: argparse.Namespace) -> tuple[list[str], dict[str, int]]:
+def run(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> tuple[list[str], dict[str, int]]:
     """Start the stack and measure; every process stops whatever happens. The report and exit codes."""
     try:
         progress(f"starting simulators, hub and licensing in {stack.home} on {stack.broker_url} …")
-        lines = measure(stack.start(), args)
+        lines = measure(stack.start(), args, floor)
     finally:
         progress("stopping the stack …")
         codes = stack.stop()
@@ -204,35 +203,54 @@ def ready(args: argparse.Namespace) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    if not ready(args):
-        return 1
+def one_run(args: argparse.Namespace, key_type: str) -> list[str] | None:
+    """The floor, then the whole stack, with ``key_type`` keys; the report's lines (None: the run failed)."""
+    floor_file = floor_path(args.floor)
+    progress(f"floor ({key_type}): {floor_file} …")
+    floor = run_floor(floor_file, ec=key_type == "ec")
+    processes, processes_line = serve_processes(args.processes)
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
+    load_before = os.getloadavg()[0]
     try:
         with fresh_postgres(args.postgres) as database_url:
             # its own queue prefix: the run shares no queue with others on the same RabbitMQ
-            stack = Stack(home, broker, workers=args.workers, database_url=database_url,
-                          queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
-            lines, codes = run(stack, args)
+            stack = BenchStack(home, broker, workers=args.workers, database_url=database_url,
+                               queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.", key_type=key_type,
+                               serve_processes=processes)
+            lines, codes = run(stack, args, floor)
     except (RabtError, RuntimeError, OSError, psycopg.Error) as exc:
         progress(f"end_to_end: {exc}")
         args.keep = True  # the process logs say why
-        return 1
-    except KeyboardInterrupt:
-        progress("end_to_end: interrupted")
-        return 130
+        return None
     finally:
         if args.keep:
             progress(f"kept {home} (process logs in logs/)")
         else:
             shutil.rmtree(home, ignore_errors=True)
-    command = shlex.join(sys.argv[1:] if argv is None else argv)
-    print("\n".join([f"$ python benchmarks/{Path(__file__).name} {command}".rstrip(), *lines]))
     unclean = {name: code for name, code in codes.items() if code not in (0, -15)}
-    if unclean:
-        print(f"processes that did not stop cleanly: {unclean}")
+    return [f"keys: {key_type.upper()}; {processes_line}; load average {load_before:.1f} at the start,"
+            f" {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores, shared with whatever else runs)",
+            *lines, *([f"processes that did not stop cleanly: {unclean}"] if unclean else [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if not ready(args):
+        return 1
+    reports = []
+    try:
+        for key_type in (("rsa", "ec") if args.key_type == "both" else (args.key_type,)):
+            lines = one_run(args, key_type)
+            if lines is None:
+                return 1
+            reports.append(lines)
+    except KeyboardInterrupt:
+        progress("end_to_end: interrupted")
+        return 130
+    command = shlex.join(sys.argv[1:] if argv is None else argv)
+    print(f"$ python benchmarks/{Path(__file__).name} {command}".rstrip())
+    print("\n\n".join("\n".join(lines) for lines in reports))
     return 0
 
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import requests
 import sqlalchemy as sa
 
+from end_to_end_floor import tree_cpu_seconds
 from simulators.demo.stack import Stack
 from simulators.licensing.tables import events
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer
@@ -38,17 +38,9 @@ def progress(text: str) -> None:
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU time (user + system) each stack process and this benchmark used so far (Linux /proc)."""
+    """CPU time (user + system) each stack process, with its descendants, and this benchmark used so far."""
     pids = {name: process.pid for name, process in stack.processes.items()} | {"benchmark": os.getpid()}
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # not Linux, or the process is gone: the line just leaves it out
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
+    return tree_cpu_seconds(pids)
 
 
 def cpu_line(before: dict[str, float], after: dict[str, float]) -> str:
@@ -152,8 +144,9 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     applied = load.wait_applied(base + count - len(errors), timeout) - base
     done = time.perf_counter() - started
     progress(f"  applied {applied} of {count} in {done:.1f}s")
+    cpu_after = cpu_seconds(load.stack)
     return {"count": count, "accepted_s": accepted, "applied": applied, "applied_s": done, "errors": errors,
-            "cpu": cpu_line(cpu, cpu_seconds(load.stack))}
+            "cpu": cpu_line(cpu, cpu_after), "cpu_used": (cpu, cpu_after)}
 
 
 # ------------------------------------------------------------------ visa latency

@@ -57,7 +57,8 @@ class GatewaySettings:
     """Port to listen on (``RABT_GATEWAY_PORT``); 0 picks a free one."""
 
     processes: int = 0
-    """Gateway processes sharing the port (``RABT_GATEWAY_PROCESSES``); 0 means one per core."""
+    """Gateway processes sharing the port (``RABT_GATEWAY_PROCESSES``, ``rabt serve --processes``); 0 means
+    one per core. A master process keeps them running."""
 
     threads: int = 16
     """Request threads per process (``RABT_GATEWAY_THREADS``); half may wait on request/reply answers."""
@@ -66,11 +67,19 @@ class GatewaySettings:
     """Open connections per process, all clients together (``RABT_GATEWAY_CONNECTION_LIMIT``)."""
 
     client_connection_limit: int = 50
-    """Open connections from one client address (``RABT_GATEWAY_CLIENT_CONNECTION_LIMIT``), so one
-    client cannot take every slot."""
+    """Open connections from one client address per process (``RABT_GATEWAY_CLIENT_CONNECTION_LIMIT``), so
+    one client cannot take every slot; 0 is no limit. Off behind a trusted proxy, whose address every
+    connection has: the proxy limits its clients."""
 
     idle_timeout: float = 15.0
-    """Seconds a connection may stay idle or half-sent before it is closed (``RABT_GATEWAY_IDLE_TIMEOUT``)."""
+    """Seconds a connection may stay idle, or take to send its first request's head, before it is closed
+    (``RABT_GATEWAY_IDLE_TIMEOUT``)."""
+
+    def __post_init__(self) -> None:
+        if self.processes < 0 or self.threads < 1 or self.connection_limit < 1:
+            raise ConfigError("gateway settings: processes >= 0, threads >= 1, connection_limit >= 1 are required")
+        if self.client_connection_limit < 0 or self.idle_timeout <= 0:
+            raise ConfigError("gateway settings: client_connection_limit >= 0 and idle_timeout > 0 are required")
 
 
 @dataclass(frozen=True)

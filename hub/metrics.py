@@ -50,7 +50,7 @@ __all__ = [
     "CIRCUIT_VALUES", "CONTENT_TYPE_LATEST", "REGISTRY", "delivery_labels", "exposition", "instrument", "mark_processed",
     "observe_confirm_latency", "observe_end_to_end_latency", "record_dead_lettered", "record_delivered",
     "record_failed", "record_published", "record_received", "record_refused", "set_outbox_backlog",
-    "set_queue_stats", "unwatch_circuits", "watch_circuits", "watched_circuits",
+    "set_queue_stats", "unwatch_circuits", "watch_certificates", "watch_circuits", "watched_circuits",
 ]
 
 #: the hub's own registry (not prometheus_client's global one, so tests and
@@ -286,3 +286,42 @@ ROLE_RESTARTS = Counter("rabt_role_restarts_total",
 def record_role_restart(role: str) -> None:
     """A role loop crashed and its supervisor is starting it again."""
     ROLE_RESTARTS.labels(_label(role)).inc()
+
+
+class _CertificateExpiry:
+    """``rabt_certificate_expiry_timestamp_seconds``, read at scrape time from the watched trust stores.
+
+    Read, not set: a store reloads when a partner's certificate is renewed, and
+    a certificate whose overlap has ended must leave the gauge with it.
+    """
+
+    def __init__(self) -> None:
+        self.stores: weakref.WeakSet = weakref.WeakSet()
+
+    def describe(self):
+        return [self._family()]
+
+    def collect(self):
+        family, seen = self._family(), set()
+        for store in list(self.stores):
+            for party, pinned in store.pinned():
+                labels = (_label(party), format(pinned.certificate.serial_number, "x"))
+                if labels not in seen:
+                    seen.add(labels)
+                    family.add_metric(list(labels), pinned.certificate.not_valid_after_utc.timestamp())
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily("rabt_certificate_expiry_timestamp_seconds",
+                                 "Unix time a pinned signing certificate expires (every certificate accepted now, "
+                                 "an earlier one during its overlap too).", labels=("party", "serial"))
+
+
+_CERTIFICATES = _CertificateExpiry()
+REGISTRY.register(_CERTIFICATES)
+
+
+def watch_certificates(store) -> None:
+    """Report the certificates of ``store`` (a :class:`~hub.truststore.TrustStore`, held weakly) at each scrape."""
+    _CERTIFICATES.stores.add(store)

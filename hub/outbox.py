@@ -84,8 +84,11 @@ class OutboxRelay:
         except (TransportError, *self.transport.connection_errors) as exc:
             self.last_error = exc
             failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
-            # said once per outage by run()'s watch, not once per try
-            log.debug("outbox: %d of %d message(s) not published, kept for later: %s", len(failed), len(ids), exc)
+            if isinstance(exc, PublishError):  # refused, not away: worth a line each time
+                log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
+                            len(failed), len(ids), exc)
+            else:  # said once per outage by run()'s watch, not once per try
+                log.debug("outbox: %d of %d message(s) not published, kept for later: %s", len(failed), len(ids), exc)
             return self._published([p for p in pending if p.message_id not in failed])
         self.last_error = None
         metrics.observe_confirm_latency(time.monotonic() - started)

@@ -9,6 +9,7 @@ hold and counts the metrics in one place, so a new channel cannot forget either:
     check + accept_batch   a file's messages: all checked first, stored together
     ask           request/reply: the question logged, sent, the answer verified and logged
     answer        an outbound worker's signed answer to a query
+    answered      the gateway's signed answer (receipt or reply) to an agency
     refuse        anything refused before or inside it (a bounded digest, budgeted per source)
 
 Publishing is the outbox relay's job: a message is safe once ``accept``
@@ -65,6 +66,9 @@ class Inbound:
 
     source: str | None = None
     """Where it came from (a caller's address), for the per-source budget of refusal records."""
+
+    verified_signer: str | None = None
+    """Who signed the payload, when the channel already verified it (a WS-Security Body): not verified twice."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,18 @@ class Pipeline:
             raise
         metrics.record_received(record.source_agency, record.message_type)
         return Receipt(record.message_id)
+
+    def answered(self, question_id: str, agency: str, answer: bytes, *, answer_type: str) -> str:
+        """Log the hub's signed answer to ``agency`` about message ``question_id``; the answer's id.
+
+        The answer went back over the same HTTP exchange, so it is stored as
+        sent (never queued): what the hub told a partner can be shown later.
+        """
+        header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
+                            destination=agency, raw_payload=answer, correlation_id=question_id)
+        self._store.accept(Accepted.from_header(header, answer, answer), enqueue=False)
+        self._store.mark_published([header.message_id])
+        return header.message_id
 
     def ask(self, inbound: Inbound, payload: etree._Element, send: Send, *,
             reply_type: str) -> tuple[etree._Element, str]:
@@ -210,6 +226,12 @@ class Pipeline:
         return Accepted.from_header(header, inbound.raw, envelope)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
+        if inbound.verified_signer is not None:
+            # The channel verified the signature over what it hands in; only the signer is left to match.
+            if inbound.verified_signer != inbound.agency:
+                raise SignatureError(f"signed by {inbound.verified_signer!r}, not {inbound.agency!r}",
+                                     agency=inbound.agency)
+            return payload
         if payload.find(f"{{{DS}}}Signature") is None:
             if inbound.require_signature:
                 raise SignatureError(f"{inbound.agency} must sign {inbound.message_type}", agency=inbound.agency)

@@ -185,17 +185,46 @@ def init_pki(root: Path, agencies: list[str], *, key_type: str = "rsa") -> list[
     return created
 
 
-def register_agency_certificate(root: Path, agency: str, pem: bytes, *, replace: bool = False) -> Path:
-    """Pin a partner agency's certificate in the trust store."""
+def register_agency_certificate(root: Path, agency: str, pem: bytes, *, replace: bool = False,
+                                overlap_until: dt.datetime | None = None) -> Path:
+    """Pin a partner agency's certificate in the trust store.
+
+    With ``overlap_until`` (a rotation) the certificate pinned so far stays
+    accepted beside the new one until that moment, so the partner can switch
+    its signing key whenever it likes before then; earlier certificates whose
+    overlap has not ended yet stay too. Running hubs pick the change up on
+    their next look at the files (see :mod:`hub.truststore`).
+    """
+    from hub.truststore import Pinned, read_trust_file, trust_file_bytes
+
     try:
-        x509.load_pem_x509_certificate(pem)
+        certificate = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise ConfigError(f"not a PEM certificate: {exc}") from exc
+    if overlap_until is not None and not replace:
+        raise ConfigError("--overlap-until is for a rotation: give --replace too")
     target = PkiPaths(root).agency_cert(agency)
     if target.exists() and not replace:
         raise ConfigError(f"{agency} already has a certificate; use --replace to rotate it")
-    _write_new(target, pem)
+    pinned = [Pinned(certificate)]
+    if overlap_until is not None and target.exists():
+        pinned += _overlapping(read_trust_file(target), certificate, _aware(overlap_until))
+    _write_new(target, trust_file_bytes(pinned))
     return target
+
+
+def _overlapping(old: list, new: x509.Certificate, until: dt.datetime) -> list:
+    """The earlier certificates still accepted beside ``new``: the current one until ``until``, the rest as they were."""
+    from hub.truststore import Pinned
+
+    now = dt.datetime.now(dt.timezone.utc)
+    kept = [Pinned(old[0].certificate, until)] + [p for p in old[1:] if p.accepted_at(now)]
+    return [p for p in kept if p.certificate != new]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A date without a zone is UTC (the zone the trust file writes)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 # ------------------------------------------------------------------ TLS for the reverse proxy

@@ -18,12 +18,16 @@ exits 0.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.bootstrap import Hub
+from hub.config import GatewaySettings
+from hub.listener import GatedListener, bind_listener
 from hub.roles import Backoff, Role, Supervisor
 
 __all__ = ["CONSOLE_LIMITS", "GATEWAY_LIMITS", "ROLES", "Backoff", "ConnectionLimits", "Endpoint", "Role",
@@ -53,12 +57,13 @@ MAX_FORM_BODY = 1024 * 1024
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """How many connections an HTTP role keeps, and how long an idle or half-sent one may stay.
+    """How many connections an HTTP role keeps, from one client and in all, and how long a slow one may stay.
 
     waitress's defaults (100 connections, 120 s idle) let about a hundred idle,
-    half-sent requests from one client stop a gateway from answering anyone;
-    short idle timeouts and a larger cap make that cost far more connections.
-    Limits per client address belong to the TLS proxy in front.
+    half-sent requests from one client stop a gateway from answering anyone:
+    short idle and head timeouts, a larger cap in all and a cap per client
+    address (:mod:`hub.listener`) make that cost far more connections and
+    far more addresses.
     """
 
     #: connections held at once; past it waitress stops accepting until one closes
@@ -67,6 +72,19 @@ class ConnectionLimits:
     channel_timeout: int
     #: how often, in seconds, idle connections are looked for
     cleanup_interval: int
+    #: connections one client address may hold in this process (0: no limit, e.g. behind the TLS proxy)
+    per_client: int = 0
+    #: seconds a new connection may take to send its first request's head (0: no deadline)
+    header_timeout: float = 0.0
+
+    @classmethod
+    def for_gateway(cls, gateway: GatewaySettings, *, behind_proxy: bool) -> ConnectionLimits:
+        """The gateway's limits from its settings; behind the proxy every client has the proxy's address."""
+        idle = max(1, round(gateway.idle_timeout))
+        return cls(connection_limit=gateway.connection_limit, channel_timeout=idle,
+                   cleanup_interval=max(1, min(2, idle // 2)),
+                   per_client=0 if behind_proxy else gateway.client_connection_limit,
+                   header_timeout=gateway.idle_timeout)
 
     def adjustments(self) -> dict:
         # poll(), not select(): select cannot watch descriptors past 1024
@@ -75,9 +93,9 @@ class ConnectionLimits:
 
 
 #: agencies' clients: many at once, each answered in seconds (request/reply waits count as busy, not idle)
-GATEWAY_LIMITS = ConnectionLimits(connection_limit=1000, channel_timeout=15, cleanup_interval=2)
+GATEWAY_LIMITS = ConnectionLimits.for_gateway(GatewaySettings(), behind_proxy=False)
 #: operators' browsers and a Prometheus scraper
-CONSOLE_LIMITS = ConnectionLimits(connection_limit=100, channel_timeout=30, cleanup_interval=5)
+CONSOLE_LIMITS = ConnectionLimits(connection_limit=100, channel_timeout=30, cleanup_interval=5, header_timeout=30)
 
 
 class _Gate:
@@ -87,6 +105,8 @@ class _Gate:
     answers in progress; the count says when the last one has left the
     application, and a 503 tells a client that came in meanwhile to try again
     (elsewhere, behind a balancer) instead of waiting for a server that is going.
+    ``/healthz`` answers name the process that gave them (``X-Rabt-Process``), so an
+    operator (or a test) can see which of several processes sharing a port answered.
     """
 
     def __init__(self, app) -> None:
@@ -99,6 +119,8 @@ class _Gate:
         if self.closing:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
             return [b"stopping; try again\n"]
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response = _naming_the_process(start_response)
         with self._idle:
             self._in_flight += 1
         try:
@@ -116,6 +138,13 @@ class _Gate:
         """Wait until no request is in flight (at most ``timeout`` seconds); whether none is."""
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+
+def _naming_the_process(start_response):
+    def start(status, headers, exc_info=None):
+        return start_response(status, [*headers, ("X-Rabt-Process", str(os.getpid()))], exc_info)
+
+    return start
 
 
 class _Answer:
@@ -154,18 +183,21 @@ class WsgiRole:
     """
 
     def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0,
-                 max_body: int = MAX_FORM_BODY, limits: ConnectionLimits = CONSOLE_LIMITS) -> None:
+                 max_body: int = MAX_FORM_BODY, limits: ConnectionLimits = CONSOLE_LIMITS,
+                 sock: socket.socket | None = None) -> None:
         from waitress import create_server
 
         self.role = role
         self.grace = grace
         self.gate = _Gate(app)
+        # ``sock``: a listening socket shared with other processes (hub.prefork); else one of our own.
+        listener = GatedListener(sock or bind_listener(host, port), limits.per_client, limits.header_timeout)
         # waitress spools a whole request body (up to 1 GiB by default) to a temporary file
         # before the app sees it; past max_body it answers 413 instead, so nobody fills the disk.
         # server_name: the app's own address is the configured host, never a request's Host header.
-        self.server = create_server(self.gate, host=host, port=port, threads=threads, ident="rabt",
+        self.server = create_server(self.gate, sockets=[listener], threads=threads, ident="rabt",
                                     max_request_body_size=max_body, server_name=host, **limits.adjustments())
-        self.endpoint = Endpoint(role, host, self.server.effective_port)
+        self.endpoint = Endpoint(role, host, int(self.server.effective_port))  # waitress gives it as text
 
     def run(self, stop: threading.Event) -> None:
         serving = threading.Thread(target=self.server.run, name=f"rabt-{self.role}-http", daemon=True)

@@ -17,7 +17,10 @@ Verification is deliberately narrow (the profile itself is :mod:`hub.verify`):
 * callers get back only :attr:`Verified.element`, the content the verifier
   says was signed — never the tree they passed in.
 
-Keys and certificates are loaded once, by :class:`TrustStore`.
+Keys and certificates are loaded by :class:`~hub.truststore.TrustStore`, which
+follows its files: a certificate registered while the hub runs is used on the
+next check, and a partner's previous certificate stays accepted until the end
+of its overlap.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
-from hub.pki import PkiPaths, load_certificate, load_private_key
+from hub.truststore import TrustStore
 from hub.verify import (
     DS,
     ECDSA_SHA256,
@@ -67,55 +70,6 @@ class Identity:
         if isinstance(self.key, rsa.RSAPrivateKey):
             return RSA_SHA256
         raise ConfigError(f"{self.name}: unsupported key type {type(self.key).__name__}")
-
-
-class TrustStore:
-    """The hub's identity plus the pinned certificate of every known party."""
-
-    def __init__(self, hub: Identity | None, certificates: dict[str, x509.Certificate]) -> None:
-        self.hub = hub
-        self._certificates = dict(certificates)
-        if hub is not None:
-            self._certificates.setdefault("hub", hub.certificate)
-        self._by_fingerprint = {_fingerprint(c): name for name, c in self._certificates.items()}
-
-    @classmethod
-    def load(cls, pki_dir: Path) -> TrustStore:
-        """Load the hub key and every ``agencies/*.pem`` once."""
-        paths = PkiPaths(Path(pki_dir))
-        if not paths.hub_key.exists():
-            raise ConfigError(f"no hub key in {paths.root}; run `rabt pki init` first")
-        hub = Identity("hub", load_private_key(paths.hub_key), load_certificate(paths.hub_cert))
-        certificates = {p.stem: load_certificate(p) for p in sorted(paths.agencies.glob("*.pem"))}
-        return cls(hub, certificates)
-
-    def certificate_for(self, party: str) -> x509.Certificate:
-        """The pinned certificate of ``party``; unknown parties are refused."""
-        try:
-            return self._certificates[party]
-        except KeyError:
-            raise UnknownSignerError(f"signer {party!r} is not in the trust store", agency=party) from None
-
-    def party_of(self, certificate: x509.Certificate) -> str:
-        """Which registered party this exact certificate belongs to."""
-        try:
-            return self._by_fingerprint[_fingerprint(certificate)]
-        except KeyError:
-            raise UnknownSignerError(
-                f"signed with an unregistered certificate ({certificate.subject.rfc4514_string()})"
-            ) from None
-
-    def party_with_fingerprint(self, fingerprint: bytes) -> str | None:
-        """The party whose pinned certificate has this SHA-256 fingerprint (of its DER), if any."""
-        return self._by_fingerprint.get(fingerprint)
-
-    @property
-    def parties(self) -> list[str]:
-        return sorted(self._certificates)
-
-
-def _fingerprint(certificate: x509.Certificate) -> bytes:
-    return certificate.fingerprint(hashes.SHA256())
 
 
 class Signer:
@@ -173,6 +127,19 @@ class Signer:
         """Return a signed copy of ``element`` as a tree (the input is left untouched)."""
         return etree.fromstring(self.sign_bytes(element))
 
+    def signature_value(self, canonical_signed_info: bytes) -> bytes:
+        """The raw ``ds:SignatureValue`` over a SignedInfo already in exclusive-C14N form.
+
+        For signatures assembled elsewhere (:mod:`hub.wssec` signs a SOAP Body
+        from a WS-Security header) with this identity's key and method.
+        """
+        return self._sign_raw(canonical_signed_info)
+
+    @property
+    def certificate_der(self) -> bytes:
+        """This identity's certificate, DER-encoded (what a BinarySecurityToken carries)."""
+        return self.identity.certificate.public_bytes(Encoding.DER)
+
 
 _SIGNED_INFO = (
     f'<ds:SignedInfo xmlns:ds="{DS}">'
@@ -220,7 +187,7 @@ class Verifier:
 
     def __init__(self, trust_store: TrustStore) -> None:
         self.trust_store = trust_store
-        self._pinned: dict[str, _Pinned] = {}
+        self._pinned: dict[bytes, _Pinned] = {}
 
     def verify(self, document: etree._Element, *, expected_signer: str | None = None) -> Verified:
         """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`).
@@ -231,7 +198,7 @@ class Verifier:
         """
         parts = read_signature(document, expected_signer)
         signer = expected_signer or self._signer_named_by(parts)
-        pinned = self._pinned_of(signer)
+        pinned = self._pinned_of(signer, parts)
         pinned.check_carried(parts, signer)
         pinned.check_dates(signer)
         check_signature_value(parts, pinned.public_key, signer)
@@ -248,11 +215,36 @@ class Verifier:
             raise UnknownSignerError(f"signed with an unregistered certificate ({_subject(parts.certificates[0])})")
         return parties.pop()
 
-    def _pinned_of(self, signer: str) -> _Pinned:
-        certificate = self.trust_store.certificate_for(signer)
-        pinned = self._pinned.get(signer)
-        if pinned is None or pinned.certificate is not certificate:
-            pinned = self._pinned[signer] = _Pinned(certificate)
+    def _pinned_of(self, signer: str, parts: SignatureParts) -> _Pinned:
+        """The pinned certificate the signature claims; during a cut-over the party has two.
+
+        KeyInfo (a certificate, or an issuer serial) says which; a signature
+        naming neither is tried against each, current first. Anything not
+        matching falls to the current one, whose checks then say what is wrong.
+        """
+        candidates = [self._derived(c) for c in self.trust_store.certificates_for(signer)]
+        if len(candidates) == 1:
+            return candidates[0]
+        for pinned in candidates:
+            if pinned.der in parts.certificates or (not parts.certificates and
+                                                    pinned.certificate.serial_number in parts.serials):
+                return pinned
+        if not parts.certificates and not parts.serials:
+            for pinned in candidates:
+                try:
+                    check_signature_value(parts, pinned.public_key, signer)
+                    return pinned
+                except SignatureError:
+                    continue
+        return candidates[0]
+
+    def _derived(self, certificate: x509.Certificate) -> _Pinned:
+        key = certificate.fingerprint(hashes.SHA256())
+        pinned = self._pinned.get(key)
+        if pinned is None:
+            if len(self._pinned) > 256:  # certificates reloaded many times: keep the cache bounded
+                self._pinned.clear()
+            pinned = self._pinned[key] = _Pinned(certificate)
         return pinned
 
 

@@ -45,14 +45,18 @@ def envelope(payload: etree._Element) -> bytes:
 
 def fault_envelope(fault: SoapFault) -> bytes:
     """Serialize a :class:`SoapFault` as a SOAP 1.1 Fault envelope."""
-    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    body_fault = etree.SubElement(etree.SubElement(env, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
+    return envelope(fault_element(fault))
+
+
+def fault_element(fault: SoapFault) -> etree._Element:
+    """The ``soap:Fault`` element of a :class:`SoapFault` (the one Body element of its envelope)."""
+    body_fault = etree.Element(f"{{{SOAP_ENV}}}Fault", nsmap={"soap": SOAP_ENV})
     # faultcode/faultstring are unqualified in SOAP 1.1
     etree.SubElement(body_fault, "faultcode").text = f"soap:{fault.code}"
     etree.SubElement(body_fault, "faultstring").text = fault.text
     if fault.detail is not None:
         etree.SubElement(body_fault, "detail").append(fault.detail)
-    return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+    return body_fault
 
 
 def service_error(namespace: str, code: str, text: str) -> etree._Element:
@@ -63,8 +67,19 @@ def service_error(namespace: str, code: str, text: str) -> etree._Element:
     return element
 
 
-def parse_request(data: bytes, limits: XmlLimits | None = None, *, agency: str | None = None) -> etree._Element:
+def parse_request(data: bytes, limits: XmlLimits | None = None, *, agency: str | None = None,
+                  understood: frozenset[str] = frozenset()) -> etree._Element:
     """Return the one element inside a SOAP 1.1 Body, or raise a Client fault."""
+    return body_element(parse_envelope(data, limits, agency=agency, understood=understood))
+
+
+def parse_envelope(data: bytes, limits: XmlLimits | None = None, *, agency: str | None = None,
+                   understood: frozenset[str] = frozenset()) -> etree._Element:
+    """The SOAP 1.1 Envelope: an optional Header, then exactly one Body holding one element.
+
+    ``understood`` names the header blocks (by tag) the caller processes, so
+    they may be marked ``mustUnderstand``; any other such block is a fault.
+    """
     try:
         root = parse_xml(data, limits, agency=agency)
     except ParseError as exc:
@@ -73,20 +88,26 @@ def parse_request(data: bytes, limits: XmlLimits | None = None, *, agency: str |
         raise SoapFault("VersionMismatch", "SOAP 1.2 envelope received; this service speaks SOAP 1.1")
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise SoapFault("Client", f"root element is {root.tag}, expected a SOAP 1.1 Envelope")
-    _check_headers(root)
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    if body is None:
-        raise SoapFault("Client", "SOAP Envelope has no Body")
-    children = [child for child in body if isinstance(child.tag, str)]
+    bodies = root.findall(f"{{{SOAP_ENV}}}Body")
+    if len(bodies) != 1:
+        raise SoapFault("Client", f"SOAP Envelope must hold exactly one Body, found {len(bodies)}")
+    _check_headers(root, understood)
+    body_element(root)
+    return root
+
+
+def body_element(root: etree._Element) -> etree._Element:
+    """The one element inside the Envelope's Body, or a Client fault."""
+    children = [child for child in root.find(f"{{{SOAP_ENV}}}Body") if isinstance(child.tag, str)]
     if len(children) != 1:
         raise SoapFault("Client", f"SOAP Body must hold exactly one element, found {len(children)}")
     return children[0]
 
 
-def _check_headers(root: etree._Element) -> None:
+def _check_headers(root: etree._Element, understood: frozenset[str]) -> None:
     header = root.find(f"{{{SOAP_ENV}}}Header")
     for block in header if header is not None else ():
-        if block.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true"):
+        if block.get(f"{{{SOAP_ENV}}}mustUnderstand") in ("1", "true") and block.tag not in understood:
             raise SoapFault("MustUnderstand", f"header block {block.tag} is not understood here")
 
 

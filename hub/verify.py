@@ -98,11 +98,15 @@ def read_signature(document: etree._Element, agency: str | None) -> SignaturePar
     content_prefixes, digest = _reference(signed_info, agency)
     certificates, serials = _key_info(key_info, agency)
     return SignatureParts(signature, signed_info, prefixes, method, content_prefixes, digest,
-                          _base64(value, "ds:SignatureValue", agency), certificates, serials)
+                          decode_base64(value, "ds:SignatureValue", agency), certificates, serials)
 
 
-def _children(element: etree._Element) -> list[etree._Element]:
-    return list(element.iterchildren(etree.Element))  # comments and PIs are not parts
+def child_elements(element: etree._Element) -> list[etree._Element]:
+    """The element children of ``element``: comments and PIs are not parts of a signature."""
+    return list(element.iterchildren(etree.Element))
+
+
+_children = child_elements
 
 
 def _signature_children(signature, agency):
@@ -124,12 +128,17 @@ def _signed_info_methods(signed_info, agency):
     if tags != _SIGNED_INFO_TAGS:
         raise SignatureError(f"ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and exactly one "
                              f"reference to the whole document (URI=\"\"), found {_names(tags)}", agency=agency)
-    prefixes = _exclusive_c14n(children[0], "ds:CanonicalizationMethod", agency)
-    method = children[1].get("Algorithm")
-    if method not in SIGNATURE_METHODS or _children(children[1]):
+    prefixes = exclusive_c14n_prefixes(children[0], "ds:CanonicalizationMethod", agency)
+    return signature_method(children[1], agency), prefixes
+
+
+def signature_method(element: etree._Element, agency) -> str:
+    """The algorithm of a ``ds:SignatureMethod``, which must be RSA-SHA256 or ECDSA-SHA256."""
+    method = element.get("Algorithm")
+    if method not in SIGNATURE_METHODS or _children(element):
         raise SignatureError(f"ds:SignatureMethod {method!r} is not accepted (RSA-SHA256 or ECDSA-SHA256)",
                              agency=agency)
-    return method, prefixes
+    return method
 
 
 def _reference(signed_info, agency):
@@ -142,14 +151,18 @@ def _reference(signed_info, agency):
         raise SignatureError("ds:Reference must hold Transforms, DigestMethod and DigestValue, found "
                              f"{_names(child.tag for child in children)}", agency=agency)
     transforms, digest_method, digest_value = children
-    prefixes = _transforms(transforms, agency)
+    return _transforms(transforms, agency), sha256_digest(digest_method, digest_value, agency)
+
+
+def sha256_digest(digest_method: etree._Element, digest_value: etree._Element, agency) -> bytes:
+    """The digest a reference declares; only SHA-256 is accepted."""
     if digest_method.get("Algorithm") != SHA256 or _children(digest_method):
         raise SignatureError(f"ds:DigestMethod {digest_method.get('Algorithm')!r} is not accepted (SHA-256)",
                              agency=agency)
-    digest = _base64(digest_value, "ds:DigestValue", agency)
+    digest = decode_base64(digest_value, "ds:DigestValue", agency)
     if len(digest) != hashlib.sha256().digest_size:
         raise SignatureError(f"ds:DigestValue is {len(digest)} bytes, not a SHA-256 digest", agency=agency)
-    return prefixes, digest
+    return digest
 
 
 def _transforms(transforms, agency):
@@ -160,10 +173,10 @@ def _transforms(transforms, agency):
                              agency=agency)
     if _children(steps[0]):
         raise SignatureError("the enveloped-signature ds:Transform takes no parameters", agency=agency)
-    return _exclusive_c14n(steps[1], "exclusive C14N ds:Transform", agency)
+    return exclusive_c14n_prefixes(steps[1], "exclusive C14N ds:Transform", agency)
 
 
-def _exclusive_c14n(method: etree._Element, part: str, agency) -> tuple[str, ...] | None:
+def exclusive_c14n_prefixes(method: etree._Element, part: str, agency) -> tuple[str, ...] | None:
     """The InclusiveNamespaces PrefixList of an exclusive-C14N method element, if it has one."""
     if method.get("Algorithm") != EXC_C14N:
         raise SignatureError(f"{part} {method.get('Algorithm')!r} is not accepted (exclusive C14N "
@@ -225,7 +238,7 @@ def _certificate(text: str | None, agency) -> bytes:
         raise SignatureError("ds:X509Certificate is not base64", agency=agency) from None
 
 
-def _base64(element: etree._Element, part: str, agency) -> bytes:
+def decode_base64(element: etree._Element, part: str, agency) -> bytes:
     text = "".join((element.text or "").split())
     if not text:
         raise SignatureError(f"{part} is empty", agency=agency)
@@ -242,15 +255,21 @@ def _names(tags) -> str:
 
 def check_signature_value(parts: SignatureParts, public_key, agency: str | None) -> None:
     """The SignatureValue must be ``public_key``'s signature over the canonical SignedInfo."""
-    signed = etree.tostring(parts.signed_info, method="c14n", exclusive=True, with_comments=False,
-                            inclusive_ns_prefixes=parts.signed_info_prefixes)
+    check_signed_info(parts.signed_info, parts.signed_info_prefixes, parts.method, parts.value, public_key, agency)
+
+
+def check_signed_info(signed_info: etree._Element, prefixes: tuple[str, ...] | None, method: str, value: bytes,
+                      public_key, agency: str | None) -> None:
+    """``value`` must be ``public_key``'s ``method`` signature over ``signed_info`` in exclusive C14N."""
+    signed = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False,
+                            inclusive_ns_prefixes=prefixes)
     try:
-        if parts.method == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(parts.value, signed, padding.PKCS1v15(), hashes.SHA256())
-        elif parts.method == ECDSA_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(_der_ecdsa(parts.value, public_key, agency), signed, ec.ECDSA(hashes.SHA256()))
+        if method == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(value, signed, padding.PKCS1v15(), hashes.SHA256())
+        elif method == ECDSA_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(_der_ecdsa(value, public_key, agency), signed, ec.ECDSA(hashes.SHA256()))
         else:
-            raise SignatureError(f"ds:SignatureMethod {parts.method} does not fit the signer's "
+            raise SignatureError(f"ds:SignatureMethod {method} does not fit the signer's "
                                  f"{type(public_key).__name__}", agency=agency)
     except InvalidSignature:
         raise SignatureError("signature does not verify (ds:SignatureValue over ds:SignedInfo)",

@@ -15,6 +15,7 @@ import sys
 
 import click
 
+from hub.cli.failures import explain, one_line
 from hub.config import load_settings
 from hub.errors import RabtError
 
@@ -40,14 +41,23 @@ COMMANDS = [
 
 
 class RabtGroup(click.Group):
-    """Turns a :class:`RabtError` into one line on stderr and exit status 1."""
+    """Turns a :class:`RabtError`, or a library error a misconfiguration causes, into one line and exit 1."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RabtError as exc:
-            click.echo(f"rabt: {exc}", err=True)
-            sys.exit(1)
+            _fail(str(exc))
+        except Exception as exc:
+            line = explain(exc)
+            if line is None:
+                raise  # a bug: its traceback is what a developer needs
+            _fail(line)
+
+
+def _fail(line: str) -> None:
+    click.echo(f"rabt: {one_line(line)}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=RabtGroup)

@@ -14,31 +14,13 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import click
 
 from hub.config import Settings
+from hub.redact import redact_url
 
 MASK = "********"
-_CREDENTIAL_PARAMETER = re.compile(r"pass|secret|token|key", re.IGNORECASE)
-
-
-def mask_url(value: str) -> str:
-    """``value`` with the password of a URL (and credential-like query parameters) masked."""
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
-        return value  # not a URL (or one urllib cannot split): nothing shaped like a password to find
-    if not parts.scheme or not parts.netloc:
-        return value
-    netloc = parts.netloc
-    if password is not None:
-        netloc = f"{netloc.rpartition('@')[0].partition(':')[0]}:{MASK}@{netloc.rpartition('@')[2]}"
-    query = urlencode([(k, MASK if _CREDENTIAL_PARAMETER.search(k) else v) for k, v in parse_qsl(parts.query)],
-                      safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def masked_tree(settings: Any) -> dict[str, Any]:
@@ -61,7 +43,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, str):
-        return mask_url(value)
+        return redact_url(value, MASK)
     return "" if value is None else value
 
 

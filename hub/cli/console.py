@@ -20,6 +20,7 @@ from hub.config import Settings
 from hub.console.sessions import SESSIONS_FILE_NAME, SessionStore
 from hub.console.users import ROLES, Users, new_token, users_path, write_users_file
 from hub.errors import ConfigError
+from hub.logs import configure_logging, log_format_option
 
 _role_option = click.option("--role", type=click.Choice(ROLES), required=True, help="What the holder may do.")
 
@@ -28,14 +29,16 @@ _role_option = click.option("--role", type=click.Choice(ROLES), required=True, h
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="waitress threads.")
+@log_format_option
 @click.pass_context
-def console(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def console(ctx: click.Context, host: str, port: int, threads: int, log_format: str) -> None:
     """Serve the operator console, its JSON API, /metrics, /healthz and /readyz."""
     if ctx.invoked_subcommand is not None:
         return
     from hub.bootstrap import bootstrap, console_app
 
     settings: Settings = ctx.obj
+    configure_logging("console", log_format)
     hub = bootstrap(settings)
     app = console_app(hub)
     if not app.extensions["rabt_console"].users.passwords and not app.extensions["rabt_console"].users.tokens:

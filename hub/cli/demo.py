@@ -1,17 +1,52 @@
 """``rabt demo``: the main job — the whole system on this machine, the licensing story run through it.
 
 A development tool like ``rabt simulate``: the simulators it drives live
-outside ``hub``, so they are imported inside the command only.
+outside ``hub``, so they are imported inside the command only. It keeps its
+state in ``$RABT_HOME/demo`` and never touches another hub's files.
+
+SIGTERM and Ctrl-C stop the demo the same way: the signal becomes
+:class:`Interrupted` in the main thread, the stack's ``finally`` stops every
+process the demo started (each runs in a process group of its own, so their
+children go too), and the command exits 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import click
 
 from hub.config import Settings
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived; unwinds through every ``finally`` like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGINT raise :class:`Interrupted` once; further ones are ignored while stopping."""
+    stopping = (signal.SIGTERM, signal.SIGINT)
+
+    def interrupt(signum: int, _frame) -> None:
+        for each in stopping:  # a second Ctrl-C must not cut the clean-up short and leave orphans
+            signal.signal(each, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {each: signal.signal(each, interrupt) for each in stopping}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 @click.command()
@@ -24,12 +59,17 @@ from hub.config import Settings
 @click.pass_obj
 def demo(settings: Settings, broker: str | None, numbers: tuple[int, ...], seed: int, workers: int,
          wage_employers: int) -> None:
-    """Start simulators, hub and licensing; run the scenarios; exit 1 if any fails."""
+    """Start simulators, hub and licensing in $RABT_HOME/demo; run the scenarios; exit 1 if any fails."""
     from simulators.demo.main import run_demo
 
     if broker:
         settings = replace(settings, broker_url=broker)
-    outcomes = run_demo(settings, numbers=numbers, seed=seed, workers=workers, wage_employers=wage_employers,
-                        echo=lambda line: click.echo(line))
+    try:
+        with signals_interrupt():
+            outcomes = run_demo(settings, numbers=numbers, seed=seed, workers=workers,
+                                wage_employers=wage_employers, echo=lambda line: click.echo(line))
+    except Interrupted as stopped:
+        click.echo(f"rabt demo: {stopped} received; every process it started has been stopped", err=True)
+        sys.exit(128 + stopped.signum)
     if not all(o.passed for o in outcomes):
         sys.exit(1)

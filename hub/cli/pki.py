@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -39,11 +40,20 @@ def init(settings: Settings, agencies: tuple[str, ...], key_type: str) -> None:
 @click.argument("agency")
 @click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Rotate: replace the agency's current certificate.")
+@click.option("--overlap-until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+              help="With --replace: keep accepting the previous certificate until this UTC date (00:00) or time.")
 @click.pass_obj
-def register(settings: Settings, agency: str, certificate: Path, replace: bool) -> None:
-    """Pin a partner agency's certificate (PEM) in the trust store."""
-    target = register_agency_certificate(settings.pki_dir, agency, certificate.read_bytes(), replace=replace)
+def register(settings: Settings, agency: str, certificate: Path, replace: bool,
+             overlap_until: datetime | None) -> None:
+    """Pin a partner agency's certificate (PEM) in the trust store; running hubs pick it up within seconds."""
+    target = register_agency_certificate(settings.pki_dir, agency, certificate.read_bytes(), replace=replace,
+                                         overlap_until=overlap_until)
     click.echo(f"registered {agency}: {target}")
+    if overlap_until is not None:
+        until = overlap_until.strftime("%Y-%m-%d %H:%M UTC")
+        passed = overlap_until.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
+        click.echo(f"the previous certificate {'was' if passed else 'stays'} accepted until {until}"
+                   + (" (already passed: only the new one is accepted)" if passed else ""))
 
 
 @pki.command("server")

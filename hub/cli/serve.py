@@ -1,16 +1,36 @@
-"""``rabt serve``: run the hub (all roles, or the ones named) until SIGTERM."""
+"""``rabt serve``: run the hub (all roles, or the ones named) until SIGTERM.
+
+With more than one gateway process (``--processes``, ``[gateway] processes``;
+0 means one per core) this process is the master: it binds the gateway's port
+and keeps that many gateway children on it (:mod:`hub.prefork`), and runs the
+other roles itself. A child is this same command with ``--listen-fd``.
+"""
 
 from __future__ import annotations
 
-import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
 
 import click
 
 from hub.config import Settings
-from hub.serve import CONSOLE_LIMITS, GATEWAY_LIMITS, ROLES, Role, Supervisor, WsgiRole, metrics_role, relay_loop
+from hub.logs import configure_logging, log_format_option
+from hub.preflight import declare_topology
+from hub.redact import redact_url
+from hub.serve import (CONSOLE_LIMITS, ROLES, ConnectionLimits, Endpoint, Role, Supervisor, WsgiRole, metrics_role,
+                       relay_loop)
 
 
-GATEWAY_THREADS = 16
+@dataclass(frozen=True)
+class Listening:
+    """Where the HTTP roles listen, and for how long they drain on stop."""
+
+    host: str
+    gateway_port: int
+    console_port: int
+    grace: float
 
 
 def _proxy_config(settings: Settings) -> dict:
@@ -18,17 +38,39 @@ def _proxy_config(settings: Settings) -> dict:
     return {"PUBLIC_URL": settings.public_url or None, "TRUSTED_PROXY_HOPS": settings.trusted_proxy_hops}
 
 
-def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str, gateway_port: int,
-                 console_port: int, grace: float) -> list:
-    endpoints = []
-    if "gateway" in roles:
-        from hub.bootstrap import gateway_app
+def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> WsgiRole:
+    from hub.bootstrap import gateway_app
 
-        # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
-        # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-        app = gateway_app(hub, {"MAX_WAITING_REPLIES": GATEWAY_THREADS // 2, **_proxy_config(hub.settings)})
-        gateway = WsgiRole("gateway", app, host, gateway_port, threads=GATEWAY_THREADS, grace=grace,
-                           max_body=2 * hub.settings.xml_limits.max_bytes, limits=GATEWAY_LIMITS)
+    settings = hub.settings
+    threads = settings.gateway.threads
+    # Half the threads may wait for request/reply answers; the rest stay free for one-way pushes.
+    # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
+    app = gateway_app(hub, {"MAX_WAITING_REPLIES": max(1, threads // 2), **_proxy_config(settings)})
+    limits = ConnectionLimits.for_gateway(settings.gateway, behind_proxy=settings.trusted_proxy_hops > 0)
+    return WsgiRole("gateway", app, listening.host, listening.gateway_port, threads=threads, grace=listening.grace,
+                    max_body=2 * settings.xml_limits.max_bytes, limits=limits, sock=sock)
+
+
+def _gateway_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str):
+    """The master's side of several gateway processes: bind the port, keep ``count`` children on it."""
+    from hub.listener import bind_listener
+    from hub.prefork import GatewayProcesses
+
+    sock = bind_listener(listening.host, listening.gateway_port)
+    child = [sys.executable, "-m", "hub", "serve", "--role", "gateway", "--host", listening.host,
+             "--grace", str(listening.grace), "--log-format", log_format]
+    keeper = GatewayProcesses(child, count, sock, grace=listening.grace)
+    supervisor.start(Role("gateway", keeper.run))
+    return keeper, Endpoint("gateway", listening.host, sock.getsockname()[1])
+
+
+def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening: Listening,
+                 processes: int, log_format: str) -> list[Endpoint]:
+    endpoints = []
+    if "gateway" in roles and processes > 1:
+        endpoints.append(_gateway_processes(supervisor, listening, processes, log_format)[1])
+    elif "gateway" in roles:
+        gateway = _gateway(hub, listening)
         supervisor.start(Role("gateway", gateway.run))
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
@@ -44,46 +86,87 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], host: str,
         for name, loop in watcher_loops(hub):
             supervisor.start(Role(name, loop))
     if "console" in roles:
-        from hub.bootstrap import console_app
-        from hub.proxies import trust_proxies
-
-        app = trust_proxies(console_app(hub), hub.settings.trusted_proxy_hops)
-        console = WsgiRole("console", app, host, console_port, grace=grace, limits=CONSOLE_LIMITS)
-        supervisor.start(Role("console", console.run))
-        endpoints.append(console.endpoint)
+        endpoints.append(_console(hub, supervisor, listening))
     return endpoints
+
+
+def _console(hub, supervisor: Supervisor, listening: Listening) -> Endpoint:
+    from hub.bootstrap import console_app
+    from hub.proxies import trust_proxies
+
+    app = trust_proxies(console_app(hub), hub.settings.trusted_proxy_hops)
+    console = WsgiRole("console", app, listening.host, listening.console_port, grace=listening.grace,
+                       limits=CONSOLE_LIMITS)
+    supervisor.start(Role("console", console.run))
+    return console.endpoint
+
+
+def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> None:
+    """One gateway process of several: serve on the master's socket until SIGTERM or the master is gone."""
+    from hub.bootstrap import bootstrap
+    from hub.prefork import parent_watch
+
+    hub = bootstrap(settings)
+    hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    supervisor.start(Role("gateway", _gateway(hub, listening, socket.socket(fileno=listen_fd)).run))
+    supervisor.start(Role("master-watch", parent_watch(os.getppid())))
+    supervisor.wait(listening.grace)
+    hub.close()
 
 
 @click.command()
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
-              help="Role to run (repeatable); default: all of them in this process.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--gateway-port", type=int, default=8000, show_default=True, help="0 picks a free port.")
-@click.option("--console-port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+              help="Role to run (repeatable); default: all of them (the gateway as --processes processes).")
+@click.option("--host", default=None, help="Address to listen on  [default: gateway host setting, 127.0.0.1]")
+@click.option("--gateway-port", type=int, default=None, help="0 picks a free port  [default: setting, 8000]")
+@click.option("--console-port", type=int, default=None, help="0 picks a free port  [default: setting, 8080]")
+@click.option("--processes", type=click.IntRange(0), default=None,
+              help="Gateway processes sharing its port; 0: one per core  [default: setting, 0]")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds each role may take to finish in-flight work after SIGTERM.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Without the console role: serve this process's /metrics (viewer token) and /healthz here.")
+@click.option("--listen-fd", type=int, default=None, hidden=True,
+              help="(A gateway child of several) serve on this inherited listening socket.")
+@log_format_option
 @click.pass_obj
-def serve(settings: Settings, roles: tuple[str, ...], host: str, gateway_port: int, console_port: int,
-          grace: float, metrics_port: int | None) -> None:
+def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_port: int | None,
+          console_port: int | None, processes: int | None, grace: float, metrics_port: int | None,
+          listen_fd: int | None, log_format: str) -> None:
     """Run the hub: gateway, relay, outbound workers, file watchers and console."""
-    from hub.bootstrap import bootstrap
+    from hub.prefork import default_process_count
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("serve" if listen_fd is None else "gateway", log_format)
+    listening = Listening(host or settings.gateway.host,
+                          settings.gateway.port if gateway_port is None else gateway_port,
+                          settings.console.port if console_port is None else console_port, grace)
+    if listen_fd is not None:
+        return _serve_child(settings, listening, listen_fd)
+    count = settings.gateway.processes if processes is None else processes
+    _serve(settings, roles or ROLES, listening, count or default_process_count(), metrics_port, log_format)
+
+
+def _serve(settings: Settings, roles: tuple[str, ...], listening: Listening, processes: int,
+           metrics_port: int | None, log_format: str) -> None:
+    from hub.bootstrap import bootstrap
+    from hub.prefork import STOP_MARGIN
+
     hub = bootstrap(settings)
-    with hub.open_transport() as transport:  # the hub owns the topology: declared before any role consumes
-        transport.declare(hub.routes)
+    hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
+    declare_topology(hub)  # the hub owns the topology: declared before any role consumes; one line if it cannot
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    endpoints = _start_roles(hub, supervisor, roles or ROLES, host, gateway_port, console_port, grace)
+    endpoints = _start_roles(hub, supervisor, roles, listening, processes, log_format)
     if metrics_port is not None:
-        role = metrics_role(hub, host, metrics_port)
+        role = metrics_role(hub, listening.host, metrics_port)
         supervisor.start(Role("metrics", role.run))
         endpoints.append(role.endpoint)
     for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
-    click.echo(f"rabt serving roles {', '.join(roles or ROLES)} (broker {settings.effective_broker_url}); "
+    gateways = f", {processes} gateway processes" if "gateway" in roles and processes > 1 else ""
+    click.echo(f"rabt serving roles {', '.join(roles)}{gateways} (broker {redact_url(settings.effective_broker_url)}); "
                "SIGTERM to stop", err=True)
-    supervisor.wait(grace)  # a crashed role is restarted (hub.roles); only SIGTERM or SIGINT ends this
+    supervisor.wait(listening.grace + STOP_MARGIN)  # a crashed role is restarted; only SIGTERM or SIGINT ends this
     hub.close()

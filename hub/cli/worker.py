@@ -11,11 +11,12 @@ process's counters and circuit states (``/metrics``, viewer token) and
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from hub.config import Settings
+from hub.logs import configure_logging, log_format_option
+from hub.preflight import declare_topology
+from hub.redact import redact_url
 
 
 @click.command()
@@ -27,16 +28,18 @@ from hub.config import Settings
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve this process's /metrics (viewer token) and /healthz on this port; 0 picks a free one.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+@log_format_option
 @click.pass_obj
 def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: float, metrics_port: int | None,
-           metrics_host: str) -> None:
+           metrics_host: str, log_format: str) -> None:
     """Answer canonical queries by calling the agencies (police, commerce, insurance, courts…)."""
     from hub.bootstrap import bootstrap, outbound_worker_loops
     from hub.serve import Role, Supervisor, metrics_role
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("worker", log_format)
     hub = bootstrap(settings)
     try:
+        declare_topology(hub)  # a wrong broker URL is one line now, not a minute of retries
         loops = outbound_worker_loops(hub, agencies, prefetch=prefetch)
         if not loops:
             raise click.ClickException("no outbound worker to run: set the agencies' endpoint URLs "
@@ -50,7 +53,7 @@ def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: 
             role = metrics_role(hub, metrics_host, metrics_port)
             supervisor.start(Role("metrics", role.run))
             click.echo(f"metrics listening on {role.endpoint.url}/metrics", err=True)
-        click.echo(f"broker {settings.effective_broker_url}; SIGTERM or Ctrl-C to stop", err=True)
+        click.echo(f"broker {redact_url(settings.effective_broker_url)}; SIGTERM or Ctrl-C to stop", err=True)
         supervisor.wait(grace)  # a crashed worker is restarted (hub.roles); only SIGTERM or SIGINT ends this
     finally:
         hub.close()

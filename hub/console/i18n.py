@@ -54,7 +54,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "discard": ("Discard", "تجاهل"),
     "none": ("None.", "لا يوجد."),
     "search": ("Search", "بحث"),
-    "search_hint": ("Message id, correlation id or civil number", "معرف الرسالة أو معرف الارتباط أو الرقم المدني"),
+    "search_hint": ("Message id, correlation id, civil or passport number, or a worker's name",
+                    "معرف الرسالة أو معرف الارتباط أو الرقم المدني أو رقم الجواز أو اسم العامل"),
     "signature": ("Signature", "التوقيع"),
     "valid": ("valid", "صالح"),
     "invalid": ("INVALID", "غير صالح"),
@@ -70,7 +71,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "records": ("Records", "السجلات"),
     "done": ("Done.", "تم."),
     "language": ("العربية", "English"),
-    "no_match": ("No message matches.", "لا توجد رسالة مطابقة."),
+    "no_match": ("No message matches", "لا توجد رسالة مطابقة لـ"),
+    "searched": ("Searched: message ids, correlation ids, civil and passport numbers, and worker names "
+                 "(compared as {normalized}, ignoring diacritics, alef forms and case).",
+                 "تم البحث في: معرفات الرسائل ومعرفات الارتباط والأرقام المدنية وأرقام الجوازات وأسماء العمال "
+                 "(بصيغة {normalized}، دون اعتبار التشكيل وأشكال الألف وحالة الأحرف)."),
+    "certificates": ("Signing certificates", "شهادات التوقيع"),
+    "party": ("Party", "الجهة"),
+    "serial": ("Serial", "الرقم التسلسلي"),
+    "expires": ("Expires", "تنتهي في"),
+    "days_left": ("Days left", "الأيام المتبقية"),
+    "accepted_until": ("Previous certificate, accepted until", "شهادة سابقة، مقبولة حتى"),
+    "cert_ok": ("ok", "سليمة"),
+    "cert_expiring": ("expiring", "تنتهي قريبا"),
+    "cert_expired": ("EXPIRED", "منتهية"),
 }
 
 

@@ -49,7 +49,10 @@ SCHEMAS = {
             ["by_status", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
             by_status={"type": "object", "additionalProperties": I}, outbox_backlog=I, refused=I,
             chain_records=I, last_processed_at=TIME)]},
-        dead_letters_total=I),
+        dead_letters_total=I, certificates=_list(_ref("Certificate"))),
+    "Certificate": _obj(["party", "serial", "subject", "not_after", "days_left", "accepted_until", "current", "state"],
+                        party=S, serial=S, subject=S, not_after=TIME, days_left=I, accepted_until=TIME,
+                        current=B, state={"enum": ["ok", "expiring", "expired"]}),
     "DeadLetter": _obj(["id", "queue", "message_id", "reason", "code", "attempts", "dead_lettered_at",
                         "routing_key", "correlation_id", "canonical", "original", "status"],
                        id=S, queue=S, message_id=S, reason=S, code=S, attempts=I, dead_lettered_at=TIME,
@@ -105,7 +108,7 @@ LIMIT = _query("limit", "How many to return.", {"type": "integer", "minimum": 1}
 
 PATHS = {
     "/whoami": {"get": _op("Who is calling, and with which role", "viewer", _json(_ref("Whoami")))},
-    "/overview": {"get": _op("Queues, adapters, broker and database health", "viewer", _json(_ref("Overview")))},
+    "/overview": {"get": _op("Queues, adapters, broker and database health, certificate expiry", "viewer", _json(_ref("Overview")))},
     "/dead-letters": {"get": _op("Dead letters with reason, attempts and payloads", "viewer",
                                  _json(_obj(["dead_letters"], dead_letters=_list(_ref("DeadLetter")))), 400, 503,
                                  params=[_query("queue", "Only this work queue."), LIMIT])},
@@ -115,9 +118,13 @@ PATHS = {
     "/dead-letters/discard": {"post": _op("Discard dead letters (audited)", "operator",
                                           _json(_obj(["results"], results=_list(_ref("ActionResult")))), 400, 503,
                                           body="IdsRequest")},
-    "/messages": {"get": _op("Find messages by message id, correlation id or civil number", "viewer",
-                             _json(_obj(["term", "messages"], term=S, messages=_list(_ref("Message")))), 400,
-                             params=[_query("q", "The term."), LIMIT])},
+    "/messages": {"get": _op("Find messages by message id, correlation id, civil or passport number or worker name",
+                             "viewer", _json(_obj(["term", "normalized", "searched", "messages"], term=S,
+                                                  normalized=S, searched=_list(S),
+                                                  messages=_list(_ref("Message")))), 400,
+                             params=[_query("q", "The term: an id, a number, or words of a name in Arabic or "
+                                                 "English (diacritics, alef forms and case do not count; each "
+                                                 "word matches the start of a name word)."), LIMIT])},
     "/messages/{message_id}": {"get": {**_op("One message's trail", "viewer", _json(_ref("Message")), 404),
                                        "parameters": [{"name": "message_id", "in": "path", "required": True,
                                                        "schema": S}]}},

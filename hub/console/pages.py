@@ -74,13 +74,14 @@ def _flash_results(results: list[dict]) -> None:
 @pages.get("/trail")
 @require("viewer", page=True)
 def trail():
-    term, found, error = request.args.get("q", "").strip(), None, None
+    term, result, error = request.args.get("q", "").strip(), {}, None
     if term:
         try:
-            found = console().trail(term)["messages"]
+            result = console().trail(term)
         except RabtError as exc:
             error = str(exc)
-    return render_template("trail.html", term=term, found=found, error=error)
+    return render_template("trail.html", term=term, found=result.get("messages"), error=error,
+                           normalized=result.get("normalized", ""))
 
 
 @pages.route("/audit", methods=["GET", "POST"])

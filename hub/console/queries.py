@@ -7,13 +7,13 @@ and refusals by their primary keys; nothing scans or sorts a whole table.
 * :func:`activity` — per (kind, status, destination, agency): how many chain
   records, how many since a moment, and the newest one's time. The overview
   derives publish/deliver rates and adapter health from it.
-* :func:`search` — a message id or correlation id by index; anything else
-  (a civil or passport number, an agency's own message id) as the whole text
-  of an element, ``>term<``, by a substring test (``instr`` on SQLite,
-  bytea ``LIKE`` on PostgreSQL) over the stored envelopes and raw payloads
-  of the newest ``window`` messages. Good enough for an operator at
-  this stage on SQLite and PostgreSQL; a search index (PostgreSQL trigram or
-  a separate identifier table) is the next step if older messages are needed.
+* :func:`search` — a message id or correlation id by index; a worker's name
+  (Arabic or English, normalized) or civil or passport number through the
+  search-terms index filled when a message is stored; and, for messages
+  stored before that index existed or an agency's own message id, an
+  identifier as the whole text of an element, ``>term<``, by a substring test
+  (``instr`` on SQLite, bytea ``LIKE`` on PostgreSQL) over the stored
+  envelopes and raw payloads of the newest ``window`` messages.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from hub.errors import InputError
 from hub.messagelog import db
+from hub.messagelog import search as search_terms
 from hub.messagelog.chain import HEAD
 from hub.messagelog.schema import audit_chain, messages, parse_timestamp, payloads, refused, timestamp
 
@@ -85,18 +86,30 @@ def activity(engine: Engine, since: datetime, window: int = 20_000) -> list[Acti
 
 
 def search(engine: Engine, term: str, *, limit: int = 50, window: int = 50_000) -> list[str]:
-    """Message ids matching ``term`` (newest first); InputError for an unusable term."""
+    """Message ids matching ``term`` (newest first); InputError for an unusable term.
+
+    In turn: a message or correlation id; the indexed search terms (every
+    word of ``term`` begins a name word or a number of the message, see
+    :mod:`hub.messagelog.search`); then an identifier inside the newest
+    ``window`` payloads (messages stored before the index existed).
+    """
     term = (term or "").strip()
     if not term or len(term) > _MAX_TERM:
         raise InputError(f"search term must be 1 to {_MAX_TERM} characters")
-    found: list[str] = []
     exact = sa.select(_m.c.message_id).where(sa.or_(_m.c.message_id == term, _m.c.correlation_id == term))
-    exact = exact.order_by(_m.c.received_at.desc()).limit(limit)
     with db.translated("search messages"), engine.connect() as conn:
-        found += conn.execute(exact).scalars().all()
+        found = conn.execute(exact.order_by(_m.c.received_at.desc()).limit(limit)).scalars().all()
+        indexed = search_terms.matching(term)
+        if indexed is not None and len(found) < limit:
+            found += conn.execute(_newest(indexed, limit)).scalars().all()
         if _PAYLOAD_TERM.match(term) and len(found) < limit:
             found += conn.execute(_in_payloads(term, limit, engine.dialect.name), {"floor": _floor(conn, window)}).scalars().all()
     return list(dict.fromkeys(found))[:limit]
+
+
+def _newest(ids: sa.Subquery, limit: int) -> sa.Select:
+    return (sa.select(_m.c.message_id).join(ids, ids.c.message_id == _m.c.message_id)
+            .order_by(_m.c.chain_seq.desc()).limit(limit))
 
 
 def _contains(column: sa.Column, needle: bytes, dialect: str):

@@ -25,12 +25,18 @@ from hub.console.trail import message_trail
 from hub.console.users import Principal, Users
 from hub.errors import MessageLogError, RabtError
 from hub.messagelog import MessageLog
+from hub.messagelog.search import normalize
 from hub.routing import Routes
 from hub.signing import Verifier
+from hub.truststore import expiring
 from hub.transports.base import DeadLetter, Transport
 
 #: seconds of history behind the publish / deliver rates taken from the message log
 RATE_WINDOW = 60.0
+#: what a search compares its term with (see hub.console.queries.search)
+SEARCHED = ("message id", "correlation id", "civil number", "passport number", "worker name")
+#: a pinned certificate expiring within this many days is shown as a warning
+CERTIFICATE_WARNING_DAYS = 30
 
 
 def iso(moment: datetime | float | None) -> str | None:
@@ -123,7 +129,17 @@ class Console:
                 "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
             "dead_letters_total": sum(f.stats.dead_letters for f in figures),
+            "certificates": self.certificates(),
         }
+
+    def certificates(self) -> list[dict]:
+        """Every signing certificate the hub accepts now, soonest expiry first, with days left and a state."""
+        rows = expiring(self.parts.verifier.trust_store.pinned())
+        for row in rows:
+            row["state"] = ("expired" if row["days_left"] < 0 else
+                            "expiring" if row["days_left"] < CERTIFICATE_WARNING_DAYS else "ok")
+            row["not_after"], row["accepted_until"] = iso(row["not_after"]), iso(row["accepted_until"])
+        return sorted(rows, key=lambda row: (row["not_after"], row["party"]))
 
     def _queue_figures(self) -> tuple[dict, list[QueueFigures]]:
         kind = self.parts.broker_kind
@@ -245,9 +261,14 @@ class Console:
     # -- trail, audit, health -------------------------------------------------------------------
 
     def trail(self, term: str, limit: int = 10) -> dict:
-        """Every message matching ``term`` with raw, canonical, signature check and events."""
+        """Every message matching ``term`` with raw, canonical, signature check and events.
+
+        ``searched`` names what was compared with the term, and ``normalized``
+        the form names were compared in, so an empty result says what it covers.
+        """
         ids = queries.search(self.log.engine, term, limit=limit)
-        return {"term": term.strip(), "messages": [self.message(mid) for mid in ids]}
+        return {"term": term.strip(), "normalized": normalize(term), "searched": list(SEARCHED),
+                "messages": [self.message(mid) for mid in ids]}
 
     def message(self, message_id: str) -> dict:
         """One message's trail (``found: false`` when the log does not hold it)."""

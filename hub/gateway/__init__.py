@@ -7,14 +7,15 @@ Per registered adapter with inbound operations:
 * ``GET  /soap/<agency>/schemas/<file>.xsd`` — the schemas that WSDL imports;
 * ``POST /soap/<agency>`` — SOAP 1.1 document/literal requests.
 
-Every refusal is a SOAP Fault naming what was wrong; nothing a client sends
-can make the gateway answer anything else (an unexpected bug answers
-``Server`` and is logged).
+Every refusal is a SOAP Fault naming what was wrong, with HTTP 500 (WS-I
+Basic Profile R1126), ``Client…`` for the partner's mistakes and ``Server…``
+for the hub's; nothing a client sends can make the gateway answer anything
+else (an unexpected bug answers ``Server`` and is logged). Every answer and
+fault is signed by the hub (see :mod:`hub.gateway.answers`).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 
@@ -22,16 +23,15 @@ from flask import Flask, Response, abort, request
 
 from hub.adapter import Adapter
 from hub.config import XmlLimits
-from hub.errors import RabtError
-from hub.gateway.faults import soap_fault
+from hub.gateway.answers import AnswerSigner, Reply, Style
 from hub.gateway.inbound import InboundHandler
 from hub.mapping import Mappings
 from hub.pipeline import Pipeline
 from hub.proxies import trust_proxies
-from hub.soap import XML_CONTENT_TYPE, SoapFault, fault_envelope, wsdl_with_address
+from hub.soap import XML_CONTENT_TYPE, SoapFault, wsdl_with_address
 from hub.transports import Transport
+from hub.wssec import Freshness
 
-log = logging.getLogger(__name__)
 _XSD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.xsd$")
 _SCHEMA_LOCATION = re.compile(r'schemaLocation="([A-Za-z0-9][A-Za-z0-9_.\-]*\.xsd)"')
 #: SOAP 1.1 is carried as text/xml (SOAP 1.2's application/soap+xml is not offered here)
@@ -50,14 +50,18 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
     one-way pushes keep server threads). Behind a reverse proxy, ``PUBLIC_URL``
     is the address partners use (the only one the WSDL advertises) and
     ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded client address and scheme
-    to believe (0, the default: none).
+    to believe (0, the default: none). ``TIMESTAMP_WINDOW`` and ``CLOCK_SKEW``
+    (seconds, default 300 and 60) bound how old a WS-Security Timestamp may be.
     """
     app = Flask("hub.gateway")
     app.config.update(config or {})
     trust_proxies(app, int(app.config.get("TRUSTED_PROXY_HOPS") or 0))
     handler = InboundHandler(pipeline, mappings=mappings, limits=limits, open_transport=open_transport,
                              reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
-                             max_waiting=int(app.config.get("MAX_WAITING_REPLIES", 8)))
+                             max_waiting=int(app.config.get("MAX_WAITING_REPLIES", 8)),
+                             freshness=Freshness(window=float(app.config.get("TIMESTAMP_WINDOW", 300.0)),
+                                                 skew=float(app.config.get("CLOCK_SKEW", 60.0))))
+    answers = AnswerSigner(pipeline.signer)
     served = {name: adapter for name, adapter in adapters.items() if adapter.inbound}
 
     def adapter_or_404(agency: str) -> Adapter:
@@ -99,26 +103,15 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
             pipeline.refuse(fault.raw if oversize else raw, agency=adapter.name if adapter else None,
                             code=fault.code, reason=fault.text, source=request.remote_addr,
                             input_size=fault.size if oversize else None)
-            return _fault(fault, _STATUS.get(fault.code, 500))
-        try:
-            return _xml(handler.handle(adapter, raw, source=request.remote_addr))
-        except SoapFault as fault:
-            return _fault(fault)
-        except RabtError as error:
-            return _fault(soap_fault(error, adapter.fault_namespace))
-        except Exception as exc:  # noqa: BLE001 - a bug must still answer SOAP, and be logged
-            log.exception("gateway failed on a %s request", agency)
-            return _fault(SoapFault("Server", f"internal error ({type(exc).__name__}); the hub has logged it"))
+            # Which way the partner signs is not known yet: WS-Security over the whole fault.
+            return _reply(answers.fault(fault, Style.WS_SECURITY, None))
+        return _reply(handler.handle(adapter, raw, source=request.remote_addr))
 
     @app.get("/healthz")
     def healthz():
         return {"status": "ok", "agencies": sorted(served)}
 
     return app
-
-
-#: HTTP status of a fault answered before the request reached an agency's handler
-_STATUS = {"Client.UnknownAgency": 404, "Client.ContentType": 415}
 
 
 class _OversizeFault(SoapFault):
@@ -177,5 +170,5 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, content_type=XML_CONTENT_TYPE)
 
 
-def _fault(fault: SoapFault, status: int = 500) -> Response:
-    return _xml(fault_envelope(fault), status)
+def _reply(reply: Reply) -> Response:
+    return _xml(reply.body, reply.status)

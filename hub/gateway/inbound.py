@@ -8,6 +8,7 @@ destination through the transport and wait for the signed answer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -18,14 +19,18 @@ from hub.config import XmlLimits
 from hub.contracts import AgencyContracts
 from hub.envelope import utc_now
 from hub.errors import BusyError, RabtError, SchemaError, SignatureError
+from hub.gateway.answers import AnswerSigner, Reply, Style
+from hub.gateway.faults import soap_fault
 from hub.mapping import Mappings
 from hub.pipeline import Inbound, Pipeline, Receipt
 from hub.signing import DS
-from hub.soap import SoapFault, envelope, parse_request
+from hub.soap import SoapFault, body_element, parse_envelope
 from hub.transports import Transport
 from hub.transports.base import Message
+from hub.wssec import SECURITY, Freshness, WsSecurityVerifier, security_header
 
 RECEIPT_NS = "urn:rabt:gateway:receipt"
+log = logging.getLogger(__name__)
 
 
 def receipt_document(operation: str, receipt: Receipt, source_message_id: str | None) -> etree._Element:
@@ -47,8 +52,11 @@ class InboundHandler:
     """
 
     def __init__(self, pipeline: Pipeline, *, mappings: Mappings, limits: XmlLimits,
-                 open_transport: Callable[[], Transport], reply_timeout: float = 10.0, max_waiting: int = 8) -> None:
+                 open_transport: Callable[[], Transport], reply_timeout: float = 10.0, max_waiting: int = 8,
+                 freshness: Freshness | None = None) -> None:
         self.pipeline = pipeline
+        self.answers = AnswerSigner(pipeline.signer)
+        self.ws_security = WsSecurityVerifier(pipeline.verifier.trust_store, freshness)
         self.mappings = mappings
         self.limits = limits
         self.open_transport = open_transport
@@ -65,22 +73,34 @@ class InboundHandler:
             self._contracts[adapter.name] = AgencyContracts(adapter.schema_dir, adapter.name)
         return self._contracts[adapter.name]
 
-    def handle(self, adapter: Adapter, raw: bytes, *, source: str | None = None) -> bytes:
-        """The SOAP response for ``raw``; raises SoapFault or a RabtError the app turns into one."""
+    def handle(self, adapter: Adapter, raw: bytes, *, source: str | None = None) -> Reply:
+        """The signed answer to ``raw``, or the signed fault saying why not: nothing escapes as an exception."""
+        style = Style.WS_SECURITY  # until the request shows its own: a fault to unparseable input is signed so
         try:
-            payload, operation = self._request(adapter, raw)
-        except (SoapFault, RabtError) as refusal:
-            code, reason = (refusal.code, refusal.text) if isinstance(refusal, SoapFault) else (
-                refusal.code, refusal.reason)
-            self.pipeline.refuse(raw, agency=adapter.name, code=code, reason=reason, source=source)
-            raise
+            root = self._refused_unless(adapter, raw, source, lambda: parse_envelope(
+                raw, self.limits, agency=adapter.name, understood=frozenset({SECURITY})))
+            style = Style.WS_SECURITY if self._refused_unless(
+                adapter, raw, source, lambda: security_header(root)) is not None else Style.ENVELOPED
+            return self._answered(adapter, raw, root, style, source)
+        except SoapFault as fault:
+            return self.answers.fault(fault, style, adapter.fault_namespace)
+        except RabtError as error:
+            return self.answers.fault(soap_fault(error, adapter.fault_namespace), style, adapter.fault_namespace)
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer SOAP, and be logged
+            log.exception("gateway failed on a %s request", adapter.name)
+            internal = SoapFault("Server", f"internal error ({type(exc).__name__}); the hub has logged it")
+            return self.answers.fault(internal, style, adapter.fault_namespace)
+
+    def _answered(self, adapter: Adapter, raw: bytes, root, style: Style, source: str | None) -> Reply:
+        payload, operation, signer = self._refused_unless(adapter, raw, source,
+                                                          lambda: self._request(adapter, root, style))
         name = etree.QName(payload).localname
         source_id = _source_id(payload, operation)
         inbound = Inbound(
             agency=adapter.name, system=operation.system, message_type=operation.message_type,
             destination=operation.destination, raw=raw, require_signature=operation.require_signature,
             source_message_id=None if operation.reply_type else source_id,
-            received_at=utc_now(), source=source,
+            received_at=utc_now(), source=source, verified_signer=signer,
         )
         if operation.reply_type:
             answer, hub_message_id = self._ask(inbound, payload, operation)
@@ -92,22 +112,41 @@ class InboundHandler:
             source_message_id=source_id or "", hub_message_id=hub_message_id,
         )
         self._check_own_response(adapter, response)
-        return envelope(response)
+        reply = self.answers.answer(response, style)
+        self.pipeline.answered(hub_message_id, adapter.name, reply.body,
+                               answer_type=etree.QName(response).localname)
+        return reply
 
-    def _request(self, adapter: Adapter, raw: bytes) -> tuple[etree._Element, InboundOperation]:
-        """The request element and its operation, once it is SOAP, offered, signed if it must be, on contract."""
-        payload = parse_request(raw, self.limits, agency=adapter.name)
+    def _refused_unless(self, adapter: Adapter, raw: bytes, source: str | None, step):
+        """``step()``, its refusal recorded through the pipeline before it is answered."""
+        try:
+            return step()
+        except (SoapFault, RabtError) as refusal:
+            code, reason = (refusal.code, refusal.text) if isinstance(refusal, SoapFault) else (
+                refusal.code, refusal.reason)
+            self.pipeline.refuse(raw, agency=adapter.name, code=code, reason=reason, source=source)
+            raise
+
+    def _request(self, adapter: Adapter, root, style: Style) -> tuple[etree._Element, InboundOperation, str | None]:
+        """The request element, its operation and who signed it (if verified here), once it is offered,
+        signed if it must be and on contract."""
+        payload = body_element(root)
         name = etree.QName(payload).localname
         operation = adapter.inbound_operation(name)
         if operation is None:
             offered = ", ".join(op.operation for op in adapter.inbound)
             raise SoapFault("Client.UnknownOperation", f"{adapter.name} has no operation {name}; offered: {offered}")
-        if operation.require_signature and payload.find(f"{{{DS}}}Signature") is None:
+        signer = None
+        if style is Style.WS_SECURITY:
+            # From here on only what the verifier says was signed is read: its copy of the Body's element.
+            verified = self.ws_security.verify(root, agency=adapter.name)
+            payload, signer = verified.element, verified.signer
+        elif operation.require_signature and payload.find(f"{{{DS}}}Signature") is None:
             # Before the contract check, whose schema error would only say "expected ds:*".
-            raise SignatureError(f"{adapter.name} must sign {name}: the request has no ds:Signature",
-                                 agency=adapter.name)
+            raise SignatureError(f"{adapter.name} must sign {name}: the request has no ds:Signature "
+                                 "(nor a wsse:Security header)", agency=adapter.name)
         self.contracts(adapter).validate(payload)
-        return payload, operation
+        return payload, operation, signer
 
     def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
         if not self._waiting.acquire(blocking=False):

@@ -13,14 +13,14 @@ content without a trace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain
+from hub.messagelog import chain, search
 from hub.messagelog.chain import HEADER_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -45,8 +45,13 @@ class BatchResult:
     """One error per duplicate (``first_message_id`` names the earlier message), in input order."""
 
 
-def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True) -> BatchResult:
+def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
+          terms: Mapping[str, list[str]] | None = None) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
+
+    ``terms`` (message id → search terms, :func:`hub.messagelog.search.terms_for`)
+    are indexed with the records stored; the caller extracts them before taking
+    the write lock, so parsing envelopes never holds up other writers.
 
     Raises ConflictingMessageError, storing nothing, when a record reuses an
     agency id for other content (stored before, or earlier in ``records``).
@@ -63,6 +68,7 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True) -
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in fresh])
+    search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue:
         conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
     return BatchResult([row["message_id"] for row in rows], duplicates)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, chain, db, verify
+from hub.messagelog import accepting, chain, db, search, verify
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
@@ -119,8 +119,9 @@ class MessageLog:
         records = list(records)
         if not records:
             return BatchResult()
+        terms = search.terms_for(records)
         with self._writing("store the messages") as conn:
-            return accepting.store(conn, records, enqueue)
+            return accepting.store(conn, records, enqueue, terms)
 
     def enqueue(self, message_id: str) -> bool:
         """Hand a message logged with ``enqueue=False`` to the relay; False if it was sent or queued already."""

@@ -14,6 +14,7 @@ possible, a loss is not.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,8 @@ import pika.exceptions as px
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError, TransportError
+from hub.logs import StateLogger
+from hub.redact import redact_url
 from hub.routing import Routes, load_routes
 from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
 from hub.transports.amqp_consumer import AmqpConsumer
@@ -43,6 +46,20 @@ from hub.transports.base import (
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 amqp_errors.quiet_pika_logging()
+
+log = logging.getLogger(__name__)
+
+
+_BROKER_STATES: dict[str, StateLogger] = {}
+_BROKER_STATES_LOCK = threading.Lock()
+
+
+def _broker_state(shown_url: str) -> StateLogger:
+    """The one state logger of this process for the broker at ``shown_url``."""
+    with _BROKER_STATES_LOCK:
+        if shown_url not in _BROKER_STATES:
+            _BROKER_STATES[shown_url] = StateLogger(log, f"broker {shown_url}")
+        return _BROKER_STATES[shown_url]
 
 
 class AmqpTransport(Transport):
@@ -67,6 +84,9 @@ class AmqpTransport(Transport):
         self._channel = self._publisher = self._rpc = None
         self.generation = 0  # bumps on every reconnect, so consumers know to resubscribe
         self._closed = False
+        # one line when the broker goes away and one when it is back, not one per reconnect attempt
+        # nor one per connection: the threads of a process share what they report of one broker
+        self.broker_state = _broker_state(redact_url(url))
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -98,11 +118,13 @@ class AmqpTransport(Transport):
             retry=retry_if_exception_type(self.connection_errors),
             wait=wait_exponential(multiplier=0.1, max=2.0),
             stop=stop_after_delay(self.reconnect_timeout),
-            before_sleep=lambda _state: self.drop_connection(),
+            before_sleep=self._lost,
             reraise=True,
         )
         try:
-            return retrying(lambda: (self._connect(), work())[1])
+            result = retrying(lambda: (self._connect(), work())[1])
+            self.broker_state.ok()
+            return result
         except self.connection_errors as exc:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
                                          f"{amqp_errors.connection_problem(exc)}") from exc
@@ -118,6 +140,10 @@ class AmqpTransport(Transport):
 
     def connect(self) -> None:
         self.with_reconnect(lambda: None, "connect")
+
+    def _lost(self, state) -> None:
+        self.broker_state.failed(state.outcome.exception())
+        self.drop_connection()
 
     @property
     def connection(self) -> pika.BlockingConnection:

@@ -15,18 +15,64 @@ import click
 
 from hub.config import Settings
 from hub.errors import RabtError
+from hub.logs import configure_logging, log_format_option
+from hub.outage import Watch
 from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
-from simulators.licensing.hub_link import consume_until_stopped, hub_verifier, licensing_seal
+from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
 from simulators.licensing.state import LicensingState
 
 
-def build_consumer(config: LicensingConfig, transport) -> LicensingConsumer:
-    """Production wiring of the queue worker (bootstrap): database, hub verifier, own signer."""
+def build_consumer(config: LicensingConfig, transport, state: LicensingState | None = None) -> LicensingConsumer:
+    """Production wiring of the queue worker (bootstrap): database, hub verifier, own signer.
+
+    Consumer threads pass one shared ``state``, so their messages share commits.
+    """
     verify = hub_verifier(TrustStore.load(config.pki_dir))
-    return LicensingConsumer(LicensingState(config.effective_database_url), verify,
+    return LicensingConsumer(state or LicensingState(config.effective_database_url), verify,
                              transport=transport, seal=licensing_seal(config.pki_dir))
+
+
+def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int, *,
+                       max_messages: int | None = None, idle_timeout: float | None = None,
+                       stop: threading.Event) -> int:
+    """``threads`` consumers, each with its own transport, applying through one state: how many handled.
+
+    Each thread's deliveries wait in the state's window applier while another
+    thread's commit runs, so commits are shared, and each is durable before
+    any of its deliveries is acked. A broker outage is waited out, however
+    long; any other failure of one consumer stops the others and its error is
+    raised here (the process exits and is restarted).
+    """
+    from hub.routing import load_routes
+    from hub.transports import open_transport
+
+    routes = load_routes(settings.routes_file)
+    state = LicensingState(config.effective_database_url)
+    handled, errors = [0] * threads, []
+    watch = Watch(SYSTEM, "broker")
+
+    def run(index: int) -> None:
+        try:
+            with open_transport(settings.effective_broker_url) as transport:
+                consumer = build_consumer(config, transport, state)
+                # waits out broker outages, however long; the threads tell one once, through a shared watch
+                handled[index] = consume_until_stopped(transport, routes, consumer.handle, stop, watch=watch,
+                                                       max_messages=max_messages, idle_timeout=idle_timeout)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    workers = [threading.Thread(target=run, args=(i,), name=f"licensing-consumer-{i}") for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return sum(handled)
 
 
 @click.group()
@@ -52,22 +98,22 @@ def serve(config: LicensingConfig, host: str, port: int) -> None:
 @licensing.command()
 @click.option("--max-messages", type=int, default=None, help="Stop after this many deliveries.")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@click.option("--threads", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="Consumer threads sharing commits (one with --max-messages, which it counts exactly).")
+@log_format_option
 @click.pass_obj
-def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None) -> None:
+def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: float | None, threads: int,
+            log_format: str) -> None:
     """Apply what the hub delivers on the licensing queue until Ctrl-C."""
-    from hub.routing import load_routes
-    from hub.transports import open_transport
-
-    settings = Settings.from_env()
+    configure_logging("licensing-consumer", log_format)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with open_transport(settings.effective_broker_url) as transport:
-        consumer = build_consumer(config, transport)
-        try:
-            handled = consume_until_stopped(transport, load_routes(settings.routes_file), consumer.handle, stop,
-                                            max_messages=max_messages, idle_timeout=idle_timeout)
-        except KeyboardInterrupt:
-            handled = None
+    try:
+        handled = consume_in_threads(config, Settings.from_env(), 1 if max_messages else threads,
+                                     max_messages=max_messages, idle_timeout=idle_timeout, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
+        handled = None
     click.echo(f"licensing: {handled if handled is not None else 'stopped;'} message(s) handled")
 
 

@@ -10,6 +10,11 @@
 3. applies it through ``state.apply_once`` (redelivery changes nothing), and
    for a VisaEligibilityQuery replies with a VisaEligibilityResult — on every
    delivery, since an asker whose first reply was lost still wants one.
+
+One consumer may serve several threads, each consuming with its own
+transport: their deliveries are applied in shared commits (``batches``), and
+each ``handle`` returns — so its delivery is acked — only once its own change
+is committed.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from hub.errors import InputError
 from simulators.licensing import rules
 from simulators.licensing.state import LicensingState, to_json
 from simulators.licensing.tables import events, labour_cases, salary_batches, vacancies, visas, worker_events
@@ -67,7 +68,7 @@ def visa_issued(conn: Connection, state: LicensingState, visa: dict) -> str:
     """Consume one vacancy of the licence; a visa issued without one is kept and flagged."""
     if conn.execute(sa.select(visas.c.visa_number).where(visas.c.visa_number == visa["visa_number"])).first():
         return "duplicate-visa"
-    issued_on = rules.local_today(datetime.fromisoformat(visa["issued_at"].replace("Z", "+00:00")))
+    issued_on = rules.local_today(_moment(visa["issued_at"]))
     licence = state.licence_view(visa["licence_number"], conn)
     verdict = rules.check_visa(licence, visa["licence_type"], visa["profession_code"],
                                visa["worker"]["nationality"], issued_on)
@@ -83,6 +84,14 @@ def visa_issued(conn: Connection, state: LicensingState, visa: dict) -> str:
         worker_nationality=visa["worker"]["nationality"], issued_at=visa["issued_at"],
         status="issued" if vacancy_id else "over-quota"))
     return "vacancy-consumed" if vacancy_id else f"over-quota-{verdict.reason.code}"
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        # the schema's pattern lets through what no calendar has (hour 24, 30 February)
+        raise InputError(f"time {text!r} is not a moment licensing can place: {exc}") from exc
 
 
 def salary_batch(conn: Connection, message_id: str, batch: dict) -> str:

@@ -5,8 +5,9 @@ their vacancies per profession, visas issued, worker events, salary batches,
 labour cases, and ``events`` — one row per canonical message applied.
 
 Every canonical message is applied through :meth:`LicensingState.apply_once`
-(``hub.idempotency.IdempotentConsumer``): the change and the "seen" mark
-commit in one transaction, so a redelivered message changes nothing.
+(:class:`batches.WindowApplier`): the change and the "seen" mark commit
+together, so a redelivered message changes nothing, and messages applied at
+the same moment by several consumer threads share one commit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub.errors import InputError
 from hub.idempotency import IdempotentConsumer
 from hub.messagelog.db import create_tables, make_engine, write_transaction
 from simulators.licensing import rules
+from simulators.licensing.batches import WindowApplier
 from simulators.licensing.tables import (
     applications, decisions, events, labour_cases, licences, metadata, requested_vacancies, vacancies,
 )
@@ -52,11 +54,15 @@ class LicensingState:
     def __init__(self, engine_or_url: Engine | str, *, consumer_name: str = "licensing") -> None:
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
         create_tables(self.engine, metadata)
-        self._once = IdempotentConsumer(self.engine, consumer_name)
+        self._once = IdempotentConsumer(self.engine, consumer_name)  # creates the marks' table
+        self.windows = WindowApplier(self.engine, consumer_name)
 
     def apply_once(self, message_id: str, fn) -> bool:
-        """Run ``fn(connection)`` once per message id; False when already applied."""
-        return self._once.apply_once(message_id, fn)
+        """Run ``fn(connection)`` once per message id (in a commit shared with concurrent callers).
+
+        False when already applied; raises what ``fn`` raised, having applied nothing of it.
+        """
+        return self.windows.apply_once(message_id, fn)
 
     def is_applied(self, message_id: str) -> bool:
         """Whether the message ``message_id`` was applied."""

@@ -6,7 +6,9 @@ The contract is ``schemas/agencies/police/inbound.wsdl`` (types in
 the deterministic population; :class:`PoliceClient` signs them with the
 police's key (any callable that returns a signed copy of an lxml element -
 ``hub.signing.Signer(identity).sign``, see :func:`police_signer`) and posts
-them, returning the gateway's answer element.
+them, returning the gateway's answer element. With ``sign_envelope`` (see
+:func:`police_ws_security`) the client signs the SOAP Body from a WS-Security
+header instead, as standard SOAP stacks do.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ PORTS = {
 
 #: signs an element, returning the signed copy (enveloped ds:Signature as last child)
 SignFunction = Callable[[etree._Element], etree._Element]
+#: wraps an element in a SOAP envelope whose Body is signed (WS-Security), returning its bytes
+EnvelopeSignFunction = Callable[[etree._Element], bytes]
 
 
 def local_time(moment: datetime | None = None) -> str:
@@ -156,19 +160,35 @@ def police_signer(pki_dir: Path, party: str = "police") -> SignFunction:
     return Signer(identity).sign
 
 
+def police_ws_security(pki_dir: Path, party: str = "police") -> EnvelopeSignFunction:
+    """The police's WS-Security signing (X.509 token, signed Body) from a development PKI."""
+    from hub.pki import PkiPaths, load_certificate, load_private_key
+    from hub.signing import Identity, Signer
+    from hub.wssec import signed_envelope
+
+    paths = PkiPaths(Path(pki_dir))
+    identity = Identity(party, load_private_key(paths.agency_key(party)), load_certificate(paths.agency_cert(party)))
+    signer = Signer(identity)
+    return lambda request: signed_envelope(request, signer)
+
+
 class PoliceClient:
     """Signs police requests and posts them to the hub gateway (``.../soap/police``)."""
 
     def __init__(self, gateway_url: str, sign: SignFunction | None, *, timeout: float = 10.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, sign_envelope: EnvelopeSignFunction | None = None) -> None:
         self.gateway_url = gateway_url
         self.sign = sign
+        self.sign_envelope = sign_envelope
         self.timeout = timeout
         self.session = session or requests.Session()
         self.messages = PoliceMessages()
 
     def prepare(self, request: etree._Element) -> bytes:
-        """The SOAP envelope for ``request``, signed when a signing function was given."""
+        """The SOAP envelope for ``request``: its Body signed with WS-Security, or the request signed enveloped,
+        when a signing function was given."""
+        if self.sign_envelope is not None:
+            return self.sign_envelope(request)
         return soap_envelope(self.sign(request) if self.sign else request)
 
     def send(self, request: etree._Element) -> etree._Element:

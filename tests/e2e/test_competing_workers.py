@@ -35,6 +35,8 @@ from tests.conftest import TEST_PARTIES, TRANSPORTS, broker_url, declared
 pytestmark = pytest.mark.timeout(240)
 
 MESSAGES = 400
+#: consumer threads per worker process: each is a consumer of the queue
+THREADS = 2
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -71,8 +73,9 @@ def accept_arrivals(hub, count: int) -> set[str]:
 
 
 def start_worker(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "simulators.licensing", "consume"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [sys.executable, "-m", "simulators.licensing", "consume", "--threads", str(THREADS)]
+    return subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def applied(engine) -> int:
@@ -116,7 +119,8 @@ def test_two_workers_share_the_queue_and_apply_each_message_once(setup):
     doomed, workers = start_worker(env), [start_worker(env), start_worker(env)]
     try:
         with hub.open_transport() as transport:
-            wait_until("three workers on the queue", lambda: alive(doomed, *workers) and consumers(hub, transport) >= 3)
+            wait_until("three workers on the queue",
+                       lambda: alive(doomed, *workers) and consumers(hub, transport) >= 3 * THREADS)
             assert OutboxRelay(hub.log, transport).drain() == MESSAGES
         wait_until("a quarter of the messages to be applied", lambda: applied(engine) >= MESSAGES // 4)
         os.killpg(doomed.pid, signal.SIGKILL)  # mid-stream: its unacked deliveries must not be lost

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from console_support import PASSWORD, accept_arrival, console_users, dead_letter_all, make_hub, relay
 from hub.cli import main
-from hub.console import create_app
+from hub.bootstrap import console_app
 from hub.console.sessions import IDLE_SECONDS, MAX_SECONDS, SESSIONS_FILE_NAME
 from hub.console.users import Users
 from werkzeug.security import generate_password_hash
@@ -27,7 +27,7 @@ HOSTILE_NAME = f"Rajesh {RLO}gnp.exe"
 def console(tmp_path, trust_store):
     hub = make_hub(tmp_path, trust_store)
     users, _tokens = console_users()
-    app = create_app(hub, {"USERS": users, "SECRET_KEY": "test"})
+    app = console_app(hub, {"SECRET_KEY": "test"}, users=users)
     yield app, hub
     app.extensions["rabt_console"].console.broker.close()
     hub.close()

@@ -78,7 +78,7 @@ def wait_until_up(url: str, process: subprocess.Popen, home: Path) -> None:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # the port may queue connections before a process serves
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
 

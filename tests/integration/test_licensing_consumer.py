@@ -8,6 +8,7 @@ RabbitMQ (skipped without it unless ``RABT_REQUIRE_BROKER=1``).
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -18,15 +19,16 @@ import pytest
 from tests.conftest import unavailable
 from lxml import etree
 
+from hub.config import Settings
 from hub.envelope import build_envelope, new_header
-from hub.errors import CertificateError, InputError, SchemaError, SignatureError
+from hub.errors import CertificateError, InputError, RabtError, SchemaError, SignatureError
 from hub.pki import PkiPaths, init_pki, load_certificate, load_private_key
-from hub.routing import routing_key
+from hub.routing import load_routes, routing_key
 from hub.signing import Identity, Signer, TrustStore, Verifier
 from hub.transports import Delivery, Message, open_transport
 from hub.xmlsafe import parse_xml
 from simulators.licensing import rules, tables
-from simulators.licensing.cli import build_consumer
+from simulators.licensing.cli import build_consumer, consume_in_threads
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import ApplyConflictError, LicensingConsumer
 from simulators.licensing.decider import Decider
@@ -502,3 +504,74 @@ def test_a_unique_key_collision_is_retried_not_dead_lettered(consumer, state, pk
     assert caught.value.recoverable
     assert state.rows(tables.worker_events) == []  # rolled back with the idempotency mark
     assert not state.is_applied(header.message_id)
+
+
+# ------------------------------------------------------- windows of messages
+
+
+def consume_one_each(url, routes, consumer: LicensingConsumer, stop: threading.Event, count: int) -> list:
+    """``count`` consumer threads, each with its own transport and a prefetch of one: started threads."""
+    def run() -> None:
+        with open_transport(url, routes=routes) as transport:
+            transport.consume(routes.queue_for("licensing"), consumer.handle, prefetch=1, stop=stop)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_a_window_with_a_redelivery_and_a_poison_message_applies_the_good_ones_once(broker, state, pki, tmp_path):
+    url, routes = broker.url, broker.routes
+    arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T48273{i}")) for i in range(3)]
+    poison = signed(pki.hub, sample("VisaIssued", IssuedAt="2024-05-21T24:00:00Z"))  # schema-valid, no such hour
+    work = [arrivals[0], arrivals[1], arrivals[0], poison, arrivals[2]]  # arrival 0 redelivered
+    consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
+    # Licensing's database is locked: the first delivery's commit waits, the other four queue behind it.
+    lock = sqlite3.connect(tmp_path / "licensing.sqlite3", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    stop = threading.Event()
+    with open_transport(url, routes=routes) as transport:
+        transport.publish([message(*item) for item in work])
+        threads = consume_one_each(url, routes, consumer, stop, len(work))
+        try:
+            deadline = time.monotonic() + 20
+            while state.windows.waiting < len(work):
+                assert time.monotonic() < deadline, "deliveries did not all reach the window"
+                time.sleep(0.01)
+            lock.execute("ROLLBACK")
+            while state.windows.waiting or len(transport.dead_letters()) < 1:
+                assert time.monotonic() < deadline + 20, "the window was not settled"
+                time.sleep(0.01)
+            letters = transport.dead_letters()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(15)
+            lock.close()
+    assert state.windows.commits == 2  # the first delivery alone, then the four that queued behind it
+    assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)
+    assert len(state.rows(tables.worker_events)) == 3 and state.rows(tables.visas) == []
+    assert [(dl.message_id, dl.code) for dl in letters] == [(poison[0].message_id, "input")]
+    assert "24:00:00" in letters[0].reason and not state.is_applied(poison[0].message_id)
+
+
+def test_the_consume_command_threads_apply_everything_once_and_stop_when_idle(pki, tmp_path):
+    settings = Settings.from_env({"RABT_HOME": str(pki.home), "RABT_BROKER_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}"})
+    config = LicensingConfig(home=pki.home, database_url=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T{i:07d}")) for i in range(40)]
+    with open_transport(settings.effective_broker_url, routes=load_routes()) as transport:
+        transport.declare(load_routes())
+        transport.publish([message(*item) for item in arrivals + arrivals[:10]])  # ten redelivered
+    handled = consume_in_threads(config, settings, 3, idle_timeout=1.0, stop=threading.Event())
+    assert handled == 50
+    state = LicensingState(config.effective_database_url)
+    assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)
+    assert len(state.rows(tables.worker_events)) == 40
+
+
+def test_the_consume_command_raises_what_stopped_a_consumer_thread(pki, tmp_path):
+    settings = Settings.from_env({"RABT_HOME": str(pki.home), "RABT_BROKER_URL": "nosuch://broker"})
+    config = LicensingConfig(home=pki.home, database_url=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    with pytest.raises(RabtError):
+        consume_in_threads(config, settings, 2, idle_timeout=1.0, stop=threading.Event())

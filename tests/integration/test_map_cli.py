@@ -156,7 +156,8 @@ def test_bad_salary_line_is_named_with_its_line(sif, tmp_path):
     broken = tmp_path / sif.name
     broken.write_text("".join(lines), encoding="utf-8")
     error = one_line_error(rabt("centralbank", "SalaryBatch", broken))
-    assert error == (f"rabt: {sif.name}: line 5: Employee ID Type 'X' is not C (civil ID) or R (resident card) "
+    assert error == (f"rabt: {sif.name}: line 5: Employee ID Type 'X' is not C (civil ID), R (resident card) "
+                     "or P (passport) "
                      "[agency=centralbank]\n")
 
 

@@ -52,7 +52,7 @@ def wait_until_up(url: str, process: subprocess.Popen) -> None:
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # the port may queue connections before a process serves
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
 

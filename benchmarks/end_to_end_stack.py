@@ -1,0 +1,75 @@
+"""The stack ``end_to_end.py`` measures: the demo stack with a key type, gateway processes and a log database.
+
+Everything is set from the outside, as an operator would: keys by ``rabt pki
+init --key-type`` before the stack's own (idempotent) ``pki init``, gateway
+processes by ``rabt serve --processes`` when that option exists, the message
+log on a fresh PostgreSQL database when one is given.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+from end_to_end_load import progress
+from simulators.demo.stack import Stack
+
+
+@dataclass
+class BenchStack(Stack):
+    """The demo stack with the keys and the number of gateway processes this run asks for."""
+
+    key_type: str = "rsa"
+    serve_processes: int | None = None
+    """``rabt serve --processes N``; None: the option is not passed (one process)."""
+
+    def start(self) -> Stack:
+        # Keys of the asked type first: the stack's own `pki init` keeps existing keys.
+        self.home.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--key-type", self.key_type],
+                              env=self.environment(), capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"rabt pki init --key-type {self.key_type} failed: {done.stderr.strip()}")
+        return super().start()
+
+    def _spawn_hub(self, gateway: int, console: int) -> None:
+        if self.serve_processes is None:
+            super()._spawn_hub(gateway, console)
+            return
+        self._spawn("hub", [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway),
+                            "--console-port", str(console), "--processes", str(self.serve_processes)])
+
+
+def serve_processes(requested: int | None) -> tuple[int | None, str]:
+    """What to pass to ``rabt serve --processes``, and the report's line about it."""
+    if requested is None:
+        return None, "gateway: rabt serve's default number of processes"
+    usage = subprocess.run([sys.executable, "-m", "hub", "serve", "--help"], capture_output=True, text=True,
+                           timeout=60).stdout
+    if "--processes" not in usage:
+        progress(f"rabt serve has no --processes option here: running one process, not {requested}")
+        return None, f"gateway: rabt serve has no --processes option here, so one process (asked for {requested})"
+    return requested, f"gateway: rabt serve --processes {requested}"
+
+
+
+@contextmanager
+def fresh_postgres(admin_url: str | None) -> Iterator[str]:
+    """A new empty database on ``admin_url``'s server for the run, dropped afterwards ("" without one)."""
+    if admin_url is None:
+        yield ""
+        return
+    name = f"rabt_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,150 @@
+"""``rabt serve --processes N``: N gateway processes answering on one port, kept running by a master.
+
+The master binds the gateway's listening socket and starts N children, each
+a fresh interpreter (``python -m hub serve --role gateway --listen-fd FD``)
+that inherits the socket and builds its own hub. Nothing is forked after
+threads or open connections (pika, SQLAlchemy, the message log), and the
+kernel hands each new connection to whichever child accepts first, so one
+port uses every core while each child keeps waitress's own loop.
+
+The other roles (relay, outbound workers, watcher, console) run once, in the
+master beside the children's keeper: they are I/O-bound loops that want one
+instance each per deployment (more of them scale by running more hosts or
+``rabt serve --role worker`` units, not by this option), and the master has
+to stay up anyway. Every process writes the message log through its own hub.
+
+A child that dies is started again after a pause from :class:`hub.roles.Backoff`
+(doubling per death in a row, reset after a healthy run), counted in
+``rabt_role_restarts_total{role="gateway-process"}`` and logged once per
+death and once per restart. On SIGTERM or SIGINT to the master every child
+gets SIGTERM and ``grace`` seconds to answer the requests it holds (its own
+drain, see :class:`hub.serve.WsgiRole`); one still running after that is
+killed. A child whose master has gone (killed outright) stops by itself.
+
+Each process counts its own metrics: the master's ``/metrics`` (console)
+does not include what the gateway children counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hub import metrics
+from hub.roles import Backoff, Loop
+
+log = logging.getLogger(__name__)
+
+#: how often the master looks at its children, and a child at its master
+POLL_SECONDS = 0.2
+#: beyond the grace: time for a child to exit after its drain before it is killed
+STOP_MARGIN = 5.0
+#: the restart counter's role label for gateway children
+RESTART_LABEL = "gateway-process"
+
+
+def default_process_count() -> int:
+    """One gateway process per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass
+class _Child:
+    """One slot of the gateway: the process in it now, and how often it has died in a row."""
+
+    slot: int
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    deaths: int = 0
+    restart_at: float = 0.0
+
+
+class GatewayProcesses:
+    """Keeps ``count`` children running ``command`` on the inherited ``listener`` until stopped.
+
+    ``command`` is the child's command line without the socket: ``--listen-fd FD``
+    is appended. :meth:`run` is a role loop (see :mod:`hub.roles`).
+    """
+
+    def __init__(self, command: Sequence[str], count: int, listener: socket.socket, *, grace: float,
+                 backoff: Backoff = Backoff()) -> None:
+        self.command = [*command, "--listen-fd", str(listener.fileno())]
+        self.listener = listener
+        self.grace = grace
+        self.backoff = backoff
+        self.children = [_Child(slot) for slot in range(1, count + 1)]
+
+    def pids(self) -> list[int]:
+        """The process ids of the children running now."""
+        return [c.process.pid for c in self.children if c.process is not None and c.process.poll() is None]
+
+    def run(self, stop: threading.Event) -> None:
+        """Start every child, restart the ones that die, and stop them all once ``stop`` is set."""
+        try:
+            for child in self.children:
+                self._start(child)
+            while not stop.wait(POLL_SECONDS):
+                for child in self.children:
+                    self._tend(child)
+        finally:
+            self.stop_all()
+
+    def stop_all(self) -> None:
+        """SIGTERM to every child, ``grace`` (and a margin) to finish, then SIGKILL to any still running."""
+        running = [c.process for c in self.children if c.process is not None and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace + STOP_MARGIN
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("gateway process pid %d still running after %.0fs; killing it", process.pid, self.grace)
+                process.kill()
+                process.wait()
+
+    def _start(self, child: _Child) -> None:
+        child.process = subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),))
+        child.started = time.monotonic()
+        log.info("gateway process %d started (pid %d)", child.slot, child.process.pid)
+
+    def _tend(self, child: _Child) -> None:
+        now = time.monotonic()
+        if child.process is not None and child.process.poll() is not None:
+            lived = now - child.started
+            child.deaths = 1 if lived >= self.backoff.healthy_after else child.deaths + 1
+            pause = self.backoff.pause(child.deaths)
+            log.error("gateway process %d (pid %d) %s; restarting in %.1fs", child.slot, child.process.pid,
+                      _ending(child.process.returncode), pause)
+            child.process, child.restart_at = None, now + pause
+        if child.process is None and now >= child.restart_at:
+            self._start(child)
+            metrics.record_role_restart(RESTART_LABEL)
+
+
+def _ending(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def parent_watch(parent_pid: int) -> Loop:
+    """A child's role loop: stop the child when its master is gone (its parent is no longer ``parent_pid``)."""
+
+    def run(stop: threading.Event) -> None:
+        while not stop.wait(POLL_SECONDS * 5):
+            if os.getppid() != parent_pid:
+                log.warning("gateway master (pid %d) is gone; stopping this gateway process", parent_pid)
+                stop.set()
+
+    return run

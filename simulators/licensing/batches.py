@@ -1,0 +1,169 @@
+"""Applying canonical messages in windows: one commit for every message waiting, each applied once.
+
+A commit on the licensing database is a synced write (SQLite ``synchronous =
+FULL``, a WAL flush on PostgreSQL); paid once per message it bounds the
+consumer at a few hundred messages a second whatever the CPU. Here every
+message still gets its own all-or-nothing unit — a SAVEPOINT holding its
+"seen" mark (``processed_messages``, as :class:`hub.idempotency.IdempotentConsumer`
+keeps it) and its change — but the units waiting at one moment share one
+transaction and one commit:
+
+* a message already applied (redelivered, or twice in the same window) meets
+  its mark and changes nothing: its unit reports False;
+* a message whose change fails rolls back its own savepoint only; its caller
+  gets the exception (so the transport retries or dead-letters that one),
+  and the rest of the window commits;
+* a commit that fails fails every unit of the window, recoverably: nothing
+  was applied, so the redeliveries apply it.
+
+Why callers wait for the commit instead of buffering: the transport acks a
+delivery as soon as its handler returns, so a handler that returned before
+its change was durable could lose it in a crash. :class:`WindowApplier`
+therefore works like the message log's group committer: concurrent
+:meth:`~WindowApplier.apply_once` calls (one per consumer thread, each with
+its own transport and prefetch window) queue; the first becomes the leader and
+applies everything queued in one transaction; each caller returns once its
+own unit is committed. Alone, a caller commits at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import MessageLogError
+from hub.idempotency import processed_messages
+from hub.messagelog.db import write_transaction
+from hub.messagelog.schema import timestamp
+
+#: one message's change: runs inside its savepoint, on the window's connection
+Apply = Callable[[Connection], Any]
+#: what a unit came to: True applied, False already applied, or the exception its change raised
+Outcome = bool | Exception
+
+
+class WindowCommitError(MessageLogError):
+    """The licensing database refused a window's commit: none of its messages was applied.
+
+    Recoverable: the redeliveries apply them once the database is back.
+    """
+
+    code = "apply-window"
+    recoverable = True
+
+
+class _AlreadyApplied(Exception):
+    """Internal: the message's mark exists, so its savepoint rolls back."""
+
+
+class _Unit:
+    """One caller's message, queued until a leader has applied it."""
+
+    __slots__ = ("message_id", "apply", "wake", "done", "outcome")
+
+    def __init__(self, message_id: str, apply: Apply, wake: threading.Condition) -> None:
+        self.message_id, self.apply, self.wake = message_id, apply, wake
+        self.done, self.outcome = False, None
+
+
+class WindowApplier:
+    """Applies each message id at most once for ``consumer``, many messages per commit. Thread-safe."""
+
+    def __init__(self, engine: Engine, consumer: str, *, max_window: int = 256) -> None:
+        if not isinstance(max_window, int) or max_window < 1:
+            raise MessageLogError(f"max_window must be a positive integer, got {max_window!r}")
+        self.engine, self.consumer, self.max_window = engine, consumer, max_window
+        self._lock = threading.Lock()
+        self._queue: deque[_Unit] = deque()
+        self.commits = 0
+        """Windows committed so far (a measure of how much the windows shared)."""
+
+    @property
+    def waiting(self) -> int:
+        """Messages queued or being applied now."""
+        with self._lock:
+            return len(self._queue)
+
+    def apply_once(self, message_id: str, apply: Apply) -> bool:
+        """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
+
+        True once it is committed, False when the message was applied before;
+        raises what ``apply`` raised (only this message rolled back), or
+        :class:`WindowCommitError` when the shared commit failed.
+        """
+        _check_id(message_id)
+        unit = _Unit(message_id, apply, threading.Condition(self._lock))
+        with self._lock:
+            self._queue.append(unit)
+            while not unit.done and self._queue[0] is not unit:
+                unit.wake.wait()
+            window = [] if unit.done else list(itertools.islice(self._queue, self.max_window))
+        if window:
+            try:
+                for done, outcome in zip(window, self.apply_window([(u.message_id, u.apply) for u in window])):
+                    done.outcome = outcome
+            finally:
+                self._hand_over(window)
+        if isinstance(unit.outcome, BaseException):
+            raise unit.outcome
+        return bool(unit.outcome)
+
+    def apply_window(self, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
+        """Apply ``(message_id, apply)`` pairs in one transaction, each in its own savepoint; their outcomes."""
+        outcomes: list[Outcome] = []
+        try:
+            with write_transaction(self.engine) as conn:
+                outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
+        except sa.exc.SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
+            failed.__cause__ = exc
+            return [failed] * len(work)
+        with self._lock:
+            self.commits += 1
+        return outcomes
+
+    def _apply_unit(self, conn: Connection, message_id: str, apply: Apply) -> Outcome:
+        mark = {"consumer": self.consumer, "message_id": message_id, "processed_at": timestamp()}
+        try:
+            with conn.begin_nested():
+                try:
+                    # Mark first: a concurrent worker then waits on the key and loses cleanly.
+                    conn.execute(processed_messages.insert(), mark)
+                except sa.exc.IntegrityError as exc:
+                    raise _AlreadyApplied from exc
+                apply(conn)
+        except _AlreadyApplied:
+            return False
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # the database, not this message, failed: a redelivery will do
+            failed = WindowCommitError(f"consumer {self.consumer} could not apply {message_id}: {exc.orig or exc}",
+                                       message_id=message_id)
+            failed.__cause__ = exc
+            return failed
+        except Exception as exc:  # noqa: BLE001 - handed to this message's caller, who raises it
+            return exc
+        return True
+
+    def _hand_over(self, window: list[_Unit]) -> None:
+        """Wake the window's callers and make the next queued unit the leader."""
+        with self._lock:
+            for unit in window:
+                self._queue.popleft()
+                if unit.outcome is None:  # the leader was interrupted before this unit was applied
+                    unit.outcome = WindowCommitError("the window was interrupted before this message was applied")
+                unit.done = True
+                unit.wake.notify()
+            if self._queue:
+                self._queue[0].wake.notify()
+
+
+def _check_id(message_id: str) -> None:
+    if not isinstance(message_id, str) or not message_id:
+        raise MessageLogError(f"message id must be a non-empty string, got {message_id!r}")

@@ -1,0 +1,134 @@
+"""Licensing's window applier on SQLite and the real PostgreSQL: many messages per commit, each applied once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from hub.errors import InputError, MessageLogError
+from hub.idempotency import IdempotentConsumer
+from hub.messagelog.db import make_engine
+from simulators.licensing.batches import WindowApplier, WindowCommitError
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    """The consumer's database with a business table, a deferred-checked one and nothing processed yet."""
+    url = (f"sqlite:///{tmp_path / 'licensing.sqlite3'}" if request.param == "sqlite"
+           else request.getfixturevalue("new_postgres_database")())
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64) NOT NULL, holder VARCHAR(100))"))
+        conn.execute(sa.text("CREATE TABLE holders (id INTEGER PRIMARY KEY)"))
+        conn.execute(sa.text("CREATE TABLE grants (holder_id INTEGER REFERENCES holders (id)"
+                             " DEFERRABLE INITIALLY DEFERRED)"))
+    IdempotentConsumer(engine, "licensing")  # the marks' table, as LicensingState creates it
+    yield engine
+    engine.dispose()
+
+
+def grant(message_id: str):
+    def apply(conn) -> None:
+        conn.execute(sa.text("INSERT INTO licences VALUES (:m, 'Fatima')"), {"m": message_id})
+    return apply
+
+
+def poison(conn) -> None:
+    conn.execute(sa.text("INSERT INTO licences VALUES ('poison', 'half-written')"))
+    raise InputError("this message cannot be applied")
+
+
+def licences(engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.text("SELECT message_id FROM licences")).scalars())
+
+
+def test_a_window_applies_the_good_ones_once_and_rolls_back_only_the_poison(engine):
+    applier = WindowApplier(engine, "licensing")
+    assert applier.apply_window([("m-b", grant("m-b"))]) == [True]
+    outcomes = applier.apply_window([("m-a", grant("m-a")), ("m-a", grant("m-a")), ("m-p", poison),
+                                     ("m-b", grant("m-b")), ("m-c", grant("m-c"))])
+    assert outcomes[:2] == [True, False] and outcomes[3:] == [False, True]
+    assert isinstance(outcomes[2], InputError)
+    assert licences(engine) == ["m-a", "m-b", "m-c"]  # the poison's half-written row rolled back with it
+    assert applier.commits == 2
+    # the poison was not marked: once fixed, its redelivery applies
+    assert applier.apply_window([("m-p", grant("m-p"))]) == [True]
+
+
+def test_a_failed_commit_fails_the_whole_window_recoverably_and_applies_nothing(engine):
+    applier = WindowApplier(engine, "licensing")
+
+    def orphan(conn) -> None:  # only the commit checks the deferred foreign key
+        conn.execute(sa.text("INSERT INTO grants VALUES (42)"))
+
+    outcomes = applier.apply_window([("m-a", grant("m-a")), ("m-o", orphan)])
+    assert all(isinstance(o, WindowCommitError) and o.recoverable for o in outcomes)
+    assert licences(engine) == [] and applier.commits == 0
+    assert applier.apply_window([("m-a", grant("m-a"))]) == [True]
+
+
+def test_callers_waiting_during_a_commit_share_the_next_one(engine):
+    applier = WindowApplier(engine, "licensing")
+    held, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def first(conn) -> None:
+        held.set()
+        assert release.wait(20)
+        grant("m-0")(conn)
+
+    def call(message_id: str, apply) -> None:
+        try:
+            results[message_id] = applier.apply_once(message_id, apply)
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            results[message_id] = exc
+
+    work = [("m-0", first), ("m-1", grant("m-1")), ("m-1", grant("m-1")), ("m-p", poison), ("m-2", grant("m-2"))]
+    threads = []
+    for position, (message_id, apply) in enumerate(work):
+        threads.append(threading.Thread(target=call, args=(message_id, apply)))
+        threads[-1].start()
+        if position == 0:
+            assert held.wait(20)
+        deadline = time.monotonic() + 20
+        while applier.waiting < position + 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert results["m-0"] is True and results["m-2"] is True
+    assert isinstance(results["m-p"], InputError)
+    assert licences(engine) == ["m-0", "m-1", "m-2"]
+    assert applier.commits == 2  # the leader alone, then everyone who queued behind it
+    assert applier.waiting == 0
+
+
+def test_many_threads_apply_every_message_once_in_fewer_commits(engine):
+    applier = WindowApplier(engine, "licensing")
+    ids = [f"m-{i}" for i in range(60)]
+    outcomes: list[bool] = []
+
+    def run() -> None:  # every thread delivers every message: five redeliveries of each
+        outcomes.extend(applier.apply_once(m, grant(m)) for m in ids)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert licences(engine) == sorted(ids)
+    assert outcomes.count(True) == len(ids) and outcomes.count(False) == 5 * len(ids)
+    assert applier.commits < 6 * len(ids)
+
+
+@pytest.mark.parametrize("bad", ["", None, 7])
+def test_a_message_needs_an_id_and_a_window_a_positive_size(engine, bad):
+    with pytest.raises(MessageLogError):
+        WindowApplier(engine, "licensing").apply_once(bad, grant("x"))
+    with pytest.raises(MessageLogError):
+        WindowApplier(engine, "licensing", max_window=0)
