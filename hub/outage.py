@@ -77,13 +77,18 @@ class Pause:
 
 
 class Watch:
-    """One loop's view of one dependency: says when it goes away and when it is back, once each."""
+    """One loop's view of one dependency: says when it goes away and when it is back, once each.
+
+    Thread-safe: the threads of one role (several consumers of a queue) may
+    share a watch, so an outage is two lines for the role, not two per thread.
+    """
 
     def __init__(self, role: str, dependency: str, *, outages: Outages = OUTAGES, pause: Pause = Pause(),
                  logger: logging.Logger = log) -> None:
         self.role, self.dependency, self.outages, self.pause, self.logger = role, dependency, outages, pause, logger
         self.failures = 0
         self._since: float | None = None
+        self._lock = threading.Lock()
 
     @property
     def down(self) -> bool:
@@ -91,27 +96,31 @@ class Watch:
 
     def failed(self, exc: BaseException) -> float:
         """Note a failed try (logged only when the dependency was up until now); the pause before the next."""
-        self.failures += 1
         state = f"{self.dependency} {'unreachable' if isinstance(exc, OUTAGE_ERRORS) else 'failing'}: {_one_line(exc)}"
-        if self._since is None:
-            self._since = time.monotonic()
+        with self._lock:
+            self.failures += 1
+            began, self._since = self._since is None, self._since or time.monotonic()
+            self.outages.mark_down(self.role, self.dependency, state)
+            pause = self.pause.after(self.failures)
+        if began:
             self.logger.warning("%s: %s; retrying until it is back", self.role, state)
-        self.outages.mark_down(self.role, self.dependency, state)
-        return self.pause.after(self.failures)
+        return pause
 
     def succeeded(self) -> None:
         """Note a successful try (logged only when it ends an outage)."""
-        self.failures = 0
-        if self._since is not None:
+        with self._lock:
+            self.failures, since, self._since = 0, self._since, None
+            if since is not None:
+                self.outages.mark_up(self.role, self.dependency)
+        if since is not None:
             self.logger.warning("%s: %s reachable again after %.0f s", self.role, self.dependency,
-                                time.monotonic() - self._since)
-            self._since = None
-            self.outages.mark_up(self.role, self.dependency)
+                                time.monotonic() - since)
 
     def clear(self) -> None:
         """Forget a current outage without saying it ended (the loop is stopping)."""
-        self._since = None
-        self.outages.mark_up(self.role, self.dependency)
+        with self._lock:
+            self._since = None
+            self.outages.mark_up(self.role, self.dependency)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -119,12 +119,14 @@ class TransportAsk:
 
 
 def consume_until_stopped(transport: Transport, routes: Routes, handler: Handler, stop: threading.Event, *,
-                          max_messages: int | None = None, idle_timeout: float | None = None) -> int:
+                          max_messages: int | None = None, idle_timeout: float | None = None,
+                          watch: Watch | None = None) -> int:
     """Apply licensing's queue until ``stop`` (or a limit) — waiting out broker outages, never giving up.
 
     The topology is declared before each subscription (idempotent), so the
     consumer may start before the hub or the broker. ``stop`` is set once a
-    limit is met. How many deliveries were handled.
+    limit is met. Consumer threads of one process share a ``watch``, so an
+    outage is told once. How many deliveries were handled.
     """
     handled = 0
 
@@ -138,5 +140,5 @@ def consume_until_stopped(transport: Transport, routes: Routes, handler: Handler
         stop.set()  # consume returns by itself only when stopped or a limit is met
         return count
 
-    keep_consuming(transport, subscription, stop, Watch(SYSTEM, "broker"))
+    keep_consuming(transport, subscription, stop, watch or Watch(SYSTEM, "broker"))
     return handled

@@ -155,3 +155,24 @@ def test_an_unreachable_rabbitmq_is_one_line_naming_the_socket_s_reason_with_no_
             transport.connect()
     assert str(refused.value) == "connect: broker unreachable for 0.3s: [Errno 111] Connection refused"
     assert [r for r in caplog.records if r.name.startswith("pika")] == []
+
+
+def test_threads_sharing_a_watch_tell_an_outage_once(caplog):
+    watch, start = Watch("licensing", "broker", outages=Outages()), threading.Barrier(8)
+
+    def one_thread() -> None:
+        start.wait()
+        for _ in range(50):
+            watch.failed(BrokerUnavailableError("refused"))
+        start.wait()
+        watch.succeeded()
+
+    with caplog.at_level(logging.INFO, logger="hub.outage"):
+        threads = [threading.Thread(target=one_thread) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+    assert [r.getMessage().split(":")[1].strip() for r in caplog.records] == ["broker unreachable",
+                                                                            "broker reachable again after 0 s"]
+    assert watch.failures == 0
