@@ -8,7 +8,7 @@ that doubles up to a cap, and goes on — for as long as the outage lasts, since
 nobody should have to restart a process because RabbitMQ was restarted.
 
 Each loop has a :class:`Watch` per dependency. Its first failure logs one line
-(``broker unreachable: …; retrying``), later failures of the same outage log
+(``outbox: broker unreachable: …; retrying``, event ``outbox-broker.unreachable``), later failures of the same outage log
 nothing (a traceback per try once filled a hub's log with 1,365 lines in a
 minute), and the first success after it logs ``broker reachable again after
 N s``. While an outage lasts it is listed in :data:`OUTAGES`, this process's
@@ -91,6 +91,11 @@ class Watch:
         self._lock = threading.Lock()
 
     @property
+    def event(self) -> str:
+        """The event name a log collector files the lines under, e.g. ``outbox-message-log``."""
+        return "-".join(f"{self.role} {self.dependency}".lower().split())
+
+    @property
     def down(self) -> bool:
         return self._since is not None
 
@@ -103,7 +108,8 @@ class Watch:
             self.outages.mark_down(self.role, self.dependency, state)
             pause = self.pause.after(self.failures)
         if began:
-            self.logger.warning("%s: %s; retrying until it is back", self.role, state)
+            self.logger.warning("%s: %s; retrying until it is back", self.role, state,
+                                extra={"event": f"{self.event}.unreachable"})
         return pause
 
     def succeeded(self) -> None:
@@ -114,7 +120,7 @@ class Watch:
                 self.outages.mark_up(self.role, self.dependency)
         if since is not None:
             self.logger.warning("%s: %s reachable again after %.0f s", self.role, self.dependency,
-                                time.monotonic() - since)
+                                time.monotonic() - since, extra={"event": f"{self.event}.reachable"})
 
     def clear(self) -> None:
         """Forget a current outage without saying it ended (the loop is stopping)."""

@@ -115,8 +115,8 @@ class OutboxRelay:
         While a round fails the relay waits (doubling, up to ``max_backoff``)
         and tries again; each outage is logged when it begins and when it ends.
         """
-        broker, database = (Watch("relay", "broker", pause=Pause(interval, self.max_backoff)),
-                            Watch("relay", "message log", pause=Pause(interval, self.max_backoff)))
+        broker, database = (Watch("outbox", "broker", pause=Pause(interval, self.max_backoff)),
+                            Watch("outbox", "message log", pause=Pause(interval, self.max_backoff)))
         try:
             while not stop.is_set():
                 self._round(stop, interval, broker, database)

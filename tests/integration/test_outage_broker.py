@@ -171,7 +171,7 @@ def test_broker_gone_for_90_s_in_the_middle_of_10000_pushes_loses_nothing_and_ne
     for log in (hub_log, consumer_log):
         assert "Traceback" not in log and "crashed" not in log
     # one line when the outage began and one when it ended, for each loop, not one per try
-    for log, loop in ((hub_log, "relay"), (hub_log, "worker-police"), (consumer_log, "licensing")):
+    for log, loop in ((hub_log, "outbox"), (hub_log, "worker-police"), (consumer_log, "licensing")):
         assert lines_saying(log, f"{loop}: broker unreachable: ") == 1, log
         assert lines_saying(log, f"{loop}: broker reachable again after ") == 1, log
 

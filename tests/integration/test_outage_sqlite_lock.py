@@ -73,7 +73,7 @@ def test_relay_and_consumer_outlive_the_broker_file_locked_past_its_busy_timeout
         assert log.stats().outbox_backlog == 0
     assert sorted(set(handled)) == [f"lock-{n:04d}" for n in range(COUNT)] and len(handled) == COUNT
     said = [r.getMessage() for r in caplog.records]
-    for loop in ("relay", "licensing"):
+    for loop in ("outbox", "licensing"):
         began = [line for line in said if line.startswith(f"{loop}: broker unreachable: ")]
         ended = [line for line in said if line.startswith(f"{loop}: broker reachable again after ")]
         assert len(began) == 1 and len(ended) == 1 and "database is locked" in began[0], said

@@ -28,6 +28,7 @@ def test_a_watch_logs_one_line_when_the_dependency_goes_and_one_when_it_is_back(
     assert lines[0] == ("relay: broker unreachable: connect: [Errno 111] Connection refused; "
                         "retrying until it is back")
     assert lines[1].startswith("relay: broker reachable again after ") and lines[1].endswith(" s")
+    assert [r.event for r in caplog.records] == ["relay-broker.unreachable", "relay-broker.reachable"]
     assert outages.current() == {}
     assert watch.failed(BrokerUnavailableError("again")) == 0.5  # a new outage starts from the first pause
 
