@@ -25,6 +25,7 @@ router, the CLI) decide what to do from the class alone::
     │   ├── AgencyUnavailableError  timeout, 5xx, refused (recoverable)
     │   └── CircuitOpenError        we stopped calling for a while
     └── MessageLogError             message log / audit chain
+        ├── MessageLogUnavailableError  the database cannot be reached (recoverable)
         └── AuditChainError         the hash chain does not verify
 
 Errors carry the message id and agency when known; ``reason`` is the one line
@@ -228,6 +229,16 @@ class MessageLogError(RabtError):
     """The message log could not store or read a record."""
 
     code = "message-log"
+
+
+class MessageLogUnavailableError(MessageLogError):
+    """The message log's database cannot be reached right now (connection refused or lost, locked).
+
+    Nothing was written (the transaction rolled back): trying again later may succeed.
+    """
+
+    code = "message-log-unavailable"
+    recoverable = True
 
 
 class AuditChainError(MessageLogError):

@@ -21,8 +21,8 @@ from collections import Counter
 
 from hub import metrics
 from hub.errors import MessageLogError, PublishError, TransportError
-from hub.logs import StateLogger
 from hub.messagelog import Accepted, MessageLog, PendingMessage, StoredMessage
+from hub.outage import Pause, Watch
 from hub.transports.base import Message, Transport
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,6 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.max_backoff = max_backoff
         self.last_error: Exception | None = None
-        # an outage is two lines (away, back), not a warning per round
-        self.broker_state = StateLogger(logging.getLogger(__name__), "outbox: broker")
-        self.log_state = StateLogger(logging.getLogger(__name__), "outbox: message log")
 
     def relay_once(self) -> int:
         """Publish one batch; how many messages were confirmed and marked published."""
@@ -87,14 +84,13 @@ class OutboxRelay:
         except (TransportError, *self.transport.connection_errors) as exc:
             self.last_error = exc
             failed = unconfirmed_ids(exc, ids) if isinstance(exc, TransportError) else set(ids)
-            if isinstance(exc, PublishError):
+            if isinstance(exc, PublishError):  # refused, not away: worth a line each time
                 log.warning("outbox: %d of %d message(s) not published, kept for later: %s",
                             len(failed), len(ids), exc)
-            else:
-                self.broker_state.failed(exc)
+            else:  # said once per outage by run()'s watch, not once per try
+                log.debug("outbox: %d of %d message(s) not published, kept for later: %s", len(failed), len(ids), exc)
             return self._published([p for p in pending if p.message_id not in failed])
         self.last_error = None
-        self.broker_state.ok()
         metrics.observe_confirm_latency(time.monotonic() - started)
         return self._published(pending)
 
@@ -114,20 +110,31 @@ class OutboxRelay:
                 return total
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Relay until ``stop`` is set; back off (doubling, up to ``max_backoff``) while failing."""
-        delay = interval
-        while not stop.is_set():
-            try:
-                sent = self.relay_once()
-                self.log_state.ok()
-            except MessageLogError as exc:
-                # The log itself is unreachable; same medicine as a broker outage.
-                self.log_state.failed(exc)
-                self.last_error, sent = exc, 0
-            if self.last_error is not None:
-                self.transport.idle(delay, stop)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            delay = interval
-            if sent < self.batch_size:
-                self.transport.idle(interval, stop)
+        """Relay until ``stop`` is set, over any outage of the broker or the log; never gives up.
+
+        While a round fails the relay waits (doubling, up to ``max_backoff``)
+        and tries again; each outage is logged when it begins and when it ends.
+        """
+        broker, database = (Watch("outbox", "broker", pause=Pause(interval, self.max_backoff)),
+                            Watch("outbox", "message log", pause=Pause(interval, self.max_backoff)))
+        try:
+            while not stop.is_set():
+                self._round(stop, interval, broker, database)
+        finally:
+            broker.clear()
+            database.clear()
+
+    def _round(self, stop: threading.Event, interval: float, broker: Watch, database: Watch) -> None:
+        try:
+            sent = self.relay_once()
+        except MessageLogError as exc:
+            self.last_error = exc
+            stop.wait(database.failed(exc))
+            return
+        database.succeeded()
+        if self.last_error is not None:
+            self.transport.idle(broker.failed(self.last_error), stop)
+            return
+        broker.succeeded()
+        if sent < self.batch_size:
+            self.transport.idle(interval, stop)

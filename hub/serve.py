@@ -214,12 +214,17 @@ class WsgiRole:
 
 
 def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:
-    """This process's ``/metrics`` (the console's viewer tokens) and ``/healthz``, for roles without a console."""
-    from hub.console.health import create_metrics_app
+    """This process's ``/metrics`` (viewer tokens), ``/healthz`` and ``/readyz``, for roles without a console."""
+    from hub.console.health import create_metrics_app, dependency_probes
     from hub.console.users import Users, users_path
+    from hub.transports import transport_class
 
     users = Users.load(users_path(hub.settings.home, hub.settings.console.users_file))
-    return WsgiRole("metrics", create_metrics_app(users), host, port, threads=2)
+    # /readyz answers a load balancer: the broker probe gives up within seconds
+    url = hub.settings.effective_broker_url
+    quick = {"reconnect_timeout": 2.0} if transport_class(url).capabilities.reconnect_timeout else {}
+    probes = dependency_probes(hub.log.engine, lambda: hub.open_transport(**quick))
+    return WsgiRole("metrics", create_metrics_app(users, probes), host, port, threads=2)
 
 
 def relay_loop(hub: Hub) -> Callable[[threading.Event], None]:

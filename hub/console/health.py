@@ -1,5 +1,10 @@
 """``/healthz`` (process alive), ``/readyz`` (broker, database, keys) and ``/metrics``.
 
+``/readyz`` asks the broker and the database itself, and adds what this
+process's role loops are waiting out right now (:data:`hub.outage.OUTAGES`):
+a relay that cannot publish makes the process not ready, with the relay's
+reason, even while the console's own connection still works.
+
 ``/healthz`` and ``/readyz`` need no credentials: load balancers and
 orchestrators call them, and they reveal only which dependency is down.
 ``/metrics`` needs the viewer role (Prometheus sends a bearer token:
@@ -16,15 +21,20 @@ queue twice.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from hub import metrics
+from hub.console import queries
 from hub.console.auth import require
+from hub.console.broker import BrokerView
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users
 from hub.errors import RabtError
+from hub.outage import OUTAGES, Outages
+from hub.transports.base import Transport
 
 health = Blueprint("health", __name__)
 process = Blueprint("process_metrics", __name__)
@@ -35,9 +45,49 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+#: what a probe of one dependency returns: None when it answers, else why not
+Probe = Callable[[], "str | None"]
+#: the name a role loop's watch gives a dependency → the check /readyz reports it under
+_CHECK_NAMES = {"message log": "database"}
+
+
+def with_outages(result: dict, outages: Outages = OUTAGES) -> dict:
+    """``result`` (``{"ready", "checks"}``) with every outage a role loop of this process is waiting out."""
+    checks = result["checks"]
+    for dependency, reason in outages.current().items():
+        name = _CHECK_NAMES.get(dependency, dependency)
+        if checks.get(name, {"ok": True})["ok"]:
+            checks[name] = {"ok": False, "error": reason}
+    return {**result, "ready": all(check["ok"] for check in checks.values())}
+
+
+def probed(probes: Mapping[str, Probe]) -> dict:
+    """``{"ready", "checks"}`` from running each probe, then the role loops' outages."""
+    errors = {name: probe() for name, probe in probes.items()}
+    checks = {name: {"ok": error is None, "error": error} for name, error in errors.items()}
+    return with_outages({"ready": True, "checks": checks})
+
+
+def dependency_probes(engine, open_transport: Callable[[], Transport]) -> dict[str, Probe]:
+    """Probes of the message-log database and the broker (one transport kept, reopened after a failure).
+
+    ``open_transport`` should give up within seconds: a probe answers a load balancer.
+    """
+    broker = BrokerView(open_transport)
+
+    def broker_probe() -> str | None:
+        try:
+            broker.run(lambda transport: transport.connect())
+        except RabtError as exc:
+            return exc.reason
+        return None
+
+    return {"database": lambda: queries.ping(engine), "broker": broker_probe}
+
+
 @health.get("/readyz")
 def readyz():
-    result = current_app.extensions["rabt_console"].console.readiness()
+    result = with_outages(current_app.extensions["rabt_console"].console.readiness())
     return jsonify(result), 200 if result["ready"] else 503
 
 
@@ -66,6 +116,12 @@ def metrics_endpoint():
 process.add_url_rule("/healthz", view_func=healthz)
 
 
+@process.get("/readyz")
+def process_readyz():
+    result = probed(current_app.extensions["rabt_console"].probes)
+    return jsonify(result), 200 if result["ready"] else 503
+
+
 @process.get("/metrics")
 @require("viewer")
 def process_metrics():
@@ -78,12 +134,14 @@ class _Access:
 
     users: Users
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: what /readyz asks (see :func:`dependency_probes`); none: only the role loops' outages count
+    probes: Mapping[str, Probe] = field(default_factory=dict)
 
 
-def create_metrics_app(users: Users) -> Flask:
-    """``/metrics`` (viewer role) and ``/healthz`` for a process that runs no console."""
+def create_metrics_app(users: Users, probes: Mapping[str, Probe] | None = None) -> Flask:
+    """``/metrics`` (viewer role), ``/healthz`` and ``/readyz`` for a process that runs no console."""
     app = Flask("hub.metrics")
     app.config["SECRET_KEY"] = os.urandom(32)  # no login form here; sessions are never issued
-    app.extensions["rabt_console"] = _Access(users)
+    app.extensions["rabt_console"] = _Access(users, probes=dict(probes or {}))
     app.register_blueprint(process)
     return app

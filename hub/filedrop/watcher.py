@@ -47,6 +47,9 @@ from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+#: how a deferred outcome's reason begins when the message log could not store the file
+LOG_UNAVAILABLE = "message log unavailable"
+
 #: ``progress(outcome)`` after every file
 Progress = Callable[[Outcome], None]
 #: files claimed per scan by :meth:`DropWatcher.run` (it goes on where the last slice stopped)
@@ -78,9 +81,9 @@ class DropWatcher:
         self.filer = Filer(self.folders, self.retries, pipeline, self._tell)
         self._resumed: set[str] = set()
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
-        # outages are logged when they start and end, not on every scan (twice a second)
+        # folder trouble is logged when it starts and ends, not on every scan (twice a second); the log's
+        # outages are the role's to tell (hub.filedrop.wiring)
         self.folder_state = StateLogger(log, "file drop: folders")
-        self.log_state = StateLogger(log, "file drop: message log")
 
     def scan_once(self, agencies: Iterable[str] | None = None, *, limit: int | None = None) -> list[Outcome]:
         """One pass over the inboxes (all, or ``agencies``); the outcome of each file handled."""
@@ -244,9 +247,9 @@ class DropWatcher:
         """Run ``store`` for ``files``; then each goes to done/ — or back to the inbox if the log is down."""
         try:
             store()
-        except MessageLogError as exc:
-            self.log_state.failed(f"{exc}; {len(files)} file(s) put back")
-            return [self._defer(p, f"message log unavailable: {exc.reason}") for p in files]
+        except MessageLogError as exc:  # said once per outage by the role's watch (hub.filedrop.wiring)
+            log.debug("file drop: message log unavailable, %d file(s) put back: %s", len(files), exc)
+            return [self._defer(p, f"{LOG_UNAVAILABLE}: {exc.reason}") for p in files]
         except Rejected as rejected:  # a big file that read differently the second time
             return [self._fail(p, rejected) for p in files]
         except ConflictingMessageError as exc:  # nothing stored: find the file it belongs to
@@ -256,7 +259,6 @@ class DropWatcher:
         except Exception:  # a bug must not strand the files in processing/ nor stop the watcher
             log.exception("file drop: unexpected error storing %d file(s)", len(files))
             return [self._defer(p, "internal error while storing; tried again later") for p in files]
-        self.log_state.ok()
         return [self._done(p) for p in files]
 
     def _done(self, prepared: Prepared) -> Outcome:

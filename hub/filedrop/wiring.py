@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable
 
 from hub.adapter import Adapter
 from hub.config import Settings
-from hub.errors import ConfigError
+from hub.errors import ConfigError, MessageLogUnavailableError
+from hub.filedrop.report import Outcome
+from hub.outage import Watch
 from hub.pipeline import Pipeline
 from hub.registry import adapter_names, load_adapter
 
@@ -47,8 +49,27 @@ def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adap
 
     def run(stop: threading.Event) -> None:
         chosen = file_drop_adapters() if adapters is None else adapters
-        watcher = DropWatcher(settings, chosen, pipeline,
-                              progress=lambda outcome: log.info("file drop: %s", outcome.summary()))
-        watcher.run(stop, interval)
+        database = Watch("watcher", "message log")
+        try:
+            watcher = DropWatcher(settings, chosen, pipeline, progress=lambda outcome: _told(outcome, database))
+            watcher.run(stop, interval)
+        finally:
+            database.clear()
 
     return run
+
+
+def _told(outcome: Outcome, database: Watch) -> None:
+    """Log a file's outcome; a log outage once when it begins and once when it ends, not per file and scan.
+
+    While the log is down the watcher puts every file back in its inbox and
+    tries again at the next scan, however long that lasts.
+    """
+    from hub.filedrop.watcher import LOG_UNAVAILABLE
+
+    if outcome.status == "deferred" and (outcome.reason or "").startswith(LOG_UNAVAILABLE):
+        database.failed(MessageLogUnavailableError(outcome.reason[len(LOG_UNAVAILABLE):].lstrip(": ")))
+        return
+    if outcome.status == "done":
+        database.succeeded()
+    log.info("file drop: %s", outcome.summary())

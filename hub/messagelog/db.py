@@ -21,11 +21,27 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.errors import MessageLogError
+from hub.errors import MessageLogError, MessageLogUnavailableError
 
 #: seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 30.0
 _WRITE = "rabt_write"
+#: driver errors that may say the database, not one statement, failed (refused, connection lost, locked)
+_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+#: SQLite raises OperationalError for a bad statement too; these are the ones about the file itself
+_SQLITE_DOWN = ("database is locked", "unable to open database", "disk i/o error", "database is full")
+
+
+def database_down(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether ``exc`` means the database cannot be used now (try again later), not that a statement is wrong."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, _DATABASE_DOWN):
+        return False
+    driver_error = getattr(exc, "orig", None)
+    if type(driver_error).__module__.startswith("sqlite3"):
+        return any(phrase in str(driver_error).lower() for phrase in _SQLITE_DOWN)
+    return True
 
 
 def normalise_url(url: str) -> str:
@@ -98,7 +114,9 @@ def translated(action: str) -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
-        raise MessageLogError(f"message log could not {action}: {detail}") from exc
+        # the database, not this statement, failed: the caller may try again once it is back
+        kind = MessageLogUnavailableError if database_down(exc) else MessageLogError
+        raise kind(f"message log could not {action}: {detail}") from exc
 
 
 def require_database(engine: Engine) -> None:

@@ -27,14 +27,10 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 
-import sqlalchemy as sa
-
-from hub.errors import MessageLogError
+from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog.log import MessageLog
 from hub.messagelog.records import Accepted
 
-#: driver errors that say the database, not one record, failed: no point trying records alone
-_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 class _Job:
@@ -173,4 +169,5 @@ class GroupCommitter:
 
 
 def _database_down(exc: Exception) -> bool:
-    return isinstance(exc, MessageLogError) and isinstance(exc.__cause__, _DATABASE_DOWN)
+    """The database, not one record, failed: no point trying the records alone."""
+    return isinstance(exc, MessageLogUnavailableError)

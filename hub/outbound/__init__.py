@@ -26,6 +26,7 @@ from hub.adapter import Adapter
 from hub.config import XmlLimits
 from hub.errors import ConfigError
 from hub.mapping import Mappings
+from hub.outage import Watch, keep_consuming
 from hub.pipeline import AccessPolicy, Pipeline
 from hub.routing import Routes
 from hub.signing import Verifier
@@ -116,10 +117,12 @@ def _loop(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, pref
     queue = parts.routes.queue_for(adapter.name)
 
     def run(stop: threading.Event) -> None:
+        # a broker outage is waited out here, however long: the worker never gives up on its queue
         try:
             with parts.open_transport() as transport:
                 log.info("outbound worker %s consuming %s", adapter.name, queue)
-                worker.run(transport, queue, stop=stop, prefetch=prefetch)
+                keep_consuming(transport, lambda: worker.run(transport, queue, stop=stop, prefetch=prefetch), stop,
+                               Watch(f"worker-{adapter.name}", "broker"))
         finally:
             worker.close()
 

@@ -5,7 +5,10 @@ publishes with pipelined confirms (``amqp_publisher``), manual acks with
 prefetch (``amqp_consumer``), delay-queue retries and DLQs
 (``amqp_topology``), direct reply-to for request/reply. A broken connection
 (broker restart, ``rabbitmqctl close_connection``) is reopened with
-exponential backoff; an unconfirmed publish is sent again — a duplicate is
+exponential backoff for ``reconnect_timeout`` seconds, then
+BrokerUnavailableError: long enough to ride out a connection reset, short
+enough for a command to answer; role loops wait out longer outages themselves
+(:mod:`hub.outage`). An unconfirmed publish is sent again — a duplicate is
 possible, a loss is not.
 """
 
@@ -24,7 +27,7 @@ from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError, 
 from hub.logs import StateLogger
 from hub.redact import redact_url
 from hub.routing import Routes, load_routes
-from hub.transports import amqp_deadletters, amqp_topology
+from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
 from hub.transports.amqp_consumer import AmqpConsumer
 from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
 from hub.transports.base import (
@@ -41,6 +44,8 @@ from hub.transports.base import (
 )
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+amqp_errors.quiet_pika_logging()
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class AmqpTransport(Transport):
                                 management_api=True)
 
     def __init__(self, url: str, *, routes: Routes | None = None, window: int = 1024,
-                 confirm_timeout: float = 30.0, reconnect_timeout: float = 60.0,
+                 confirm_timeout: float = 30.0, reconnect_timeout: float = 10.0,
                  connection_name: str = "rabt") -> None:
         try:
             self._params = pika.URLParameters(url)
@@ -121,13 +126,20 @@ class AmqpTransport(Transport):
             self.broker_state.ok()
             return result
         except self.connection_errors as exc:
-            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout}s: {exc!r}") from exc
+            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
+                                         f"{amqp_errors.connection_problem(exc)}") from exc
+        except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
+            self.drop_connection()
+            raise BrokerUnavailableError(f"{what}: broker {self._params.host} unreachable: {exc}") from exc
         except px.ChannelClosedByBroker as exc:
             self.drop_connection()  # the main channel is gone with it
             raise TransportError(f"{what}: broker refused: {exc.reply_code} {exc.reply_text}") from exc
         except px.AMQPError as exc:
             self.drop_connection()
             raise TransportError(f"{what}: {exc!r}") from exc
+
+    def connect(self) -> None:
+        self.with_reconnect(lambda: None, "connect")
 
     def _lost(self, state) -> None:
         self.broker_state.failed(state.outcome.exception())
@@ -306,4 +318,5 @@ class AmqpTransport(Transport):
         if not self._closed:
             self.drop_connection()
             self._closed = True
+
 

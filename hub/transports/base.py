@@ -201,6 +201,13 @@ class MessagePath(ABC):
     def reply(self, request: Delivery, message: Message) -> None:
         """Send ``message`` back to the requester of ``request``."""
 
+    def connect(self) -> None:
+        """Open the connection now if it is not open; BrokerUnavailableError when the broker cannot be reached.
+
+        Other methods connect on first use; a loop that waits out an outage
+        calls this to learn that the broker is back before any work arrives.
+        """
+
     def idle(self, seconds: float, stop: threading.Event) -> None:
         """Wait ``seconds`` (less if ``stop`` is set) between rounds of work, keeping connections alive."""
         stop.wait(seconds)

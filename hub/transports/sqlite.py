@@ -84,6 +84,14 @@ class SqliteTransport(Transport):
                 self._connections.append(conn)
         return conn
 
+    def connect(self) -> None:
+        # the write lock, not a read: a file another process holds locked still reads fine
+        try:
+            with store.immediate(self._conn()):
+                pass
+        except sqlite3.Error as exc:  # unreadable file, locked past the busy timeout, I/O error
+            raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
+
     def declare(self, routes: Routes) -> None:
         self.routes = routes
         rows = [(q.name, routes.exchange, q.binding, json.dumps(routes.retry_delays), routes.max_attempts)
@@ -122,6 +130,8 @@ class SqliteTransport(Transport):
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, I/O error: none stored, try later
+            raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             ids = sorted({row[1] for row in rows})  # one transaction: none of them was stored
             raise PublishError(f"could not store messages {', '.join(ids)}: {exc}", failed_ids=ids) from exc

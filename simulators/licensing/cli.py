@@ -16,10 +16,11 @@ import click
 from hub.config import Settings
 from hub.errors import RabtError
 from hub.logs import configure_logging, log_format_option
+from hub.outage import Watch
 from hub.signing import TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
-from simulators.licensing.hub_link import SYSTEM, hub_verifier, licensing_seal
+from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
 from simulators.licensing.state import LicensingState
 
 
@@ -40,8 +41,9 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
 
     Each thread's deliveries wait in the state's window applier while another
     thread's commit runs, so commits are shared, and each is durable before
-    any of its deliveries is acked. One consumer failing stops the others and
-    its error is raised here (the process exits and is restarted).
+    any of its deliveries is acked. A broker outage is waited out, however
+    long; any other failure of one consumer stops the others and its error is
+    raised here (the process exits and is restarted).
     """
     from hub.routing import load_routes
     from hub.transports import open_transport
@@ -49,14 +51,15 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
     routes = load_routes(settings.routes_file)
     state = LicensingState(config.effective_database_url)
     handled, errors = [0] * threads, []
+    watch = Watch(SYSTEM, "broker")
 
     def run(index: int) -> None:
         try:
             with open_transport(settings.effective_broker_url) as transport:
-                transport.declare(routes)
                 consumer = build_consumer(config, transport, state)
-                handled[index] = transport.consume(routes.queue_for(SYSTEM), consumer.handle, max_messages=max_messages,
-                                                   idle_timeout=idle_timeout, stop=stop)
+                # waits out broker outages, however long; the threads tell one once, through a shared watch
+                handled[index] = consume_until_stopped(transport, routes, consumer.handle, stop, watch=watch,
+                                                       max_messages=max_messages, idle_timeout=idle_timeout)
         except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
             errors.append(exc)
         finally:

@@ -1,6 +1,6 @@
 """The licensing system's side of the hub: verify what comes in, seal what goes out, ask agencies.
 
-Three small callables, each injected where it is used so tests can pass
+Four small callables, each injected where it is used so tests can pass
 their own:
 
 * ``verify(bytes) -> element`` — parse with the hardened parser, check the
@@ -11,10 +11,14 @@ their own:
   request/reply round trip through the transport, answer body returned;
 * :class:`TransportNotify` — ``notify(body, destination)``: one notification
   published, nothing awaited, its hub message id returned.
+
+and :func:`consume_until_stopped`, the consumer's loop, which outlives any
+broker outage as the hub's own roles do.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,9 +26,10 @@ from lxml import etree
 
 from hub.envelope import Header, build_envelope, new_header, read_envelope
 from hub.errors import InputError, RabtError, SignatureError
-from hub.routing import routing_key
+from hub.outage import Watch, keep_consuming
+from hub.routing import Routes, routing_key
 from hub.signing import Signer, TrustStore, Verifier
-from hub.transports.base import Delivery, Message, Transport
+from hub.transports.base import Delivery, Handler, Message, Transport
 from hub.xmlsafe import parse_xml
 
 #: how licensing names itself in envelope headers and routing keys
@@ -127,3 +132,29 @@ class TransportNotify:
                             destination=destination, raw_payload=etree.tostring(body))
         self.transport.publish([outgoing(header, body, self.seal)])
         return header.message_id
+
+
+def consume_until_stopped(transport: Transport, routes: Routes, handler: Handler, stop: threading.Event, *,
+                          max_messages: int | None = None, idle_timeout: float | None = None,
+                          watch: Watch | None = None) -> int:
+    """Apply licensing's queue until ``stop`` (or a limit) — waiting out broker outages, never giving up.
+
+    The topology is declared before each subscription (idempotent), so the
+    consumer may start before the hub or the broker. ``stop`` is set once a
+    limit is met. Consumer threads of one process share a ``watch``, so an
+    outage is told once. How many deliveries were handled.
+    """
+    handled = 0
+
+    def subscription() -> int:
+        nonlocal handled
+        transport.declare(routes)
+        left = None if max_messages is None else max_messages - handled
+        count = transport.consume(routes.queue_for(SYSTEM), handler, max_messages=left, idle_timeout=idle_timeout,
+                                  stop=stop)
+        handled += count
+        stop.set()  # consume returns by itself only when stopped or a limit is met
+        return count
+
+    keep_consuming(transport, subscription, stop, watch or Watch(SYSTEM, "broker"))
+    return handled

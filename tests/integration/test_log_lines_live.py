@@ -149,6 +149,8 @@ def test_the_licensing_consumer_with_no_broker_writes_one_line_not_one_per_try(t
         port = probe.getsockname()[1]
     env = {**os.environ, "RABT_HOME": str(tmp_path), "RABT_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{port}/",
            "RABT_LOG_FORMAT": "json"}
+    # with its keys in place, the consumer gets as far as the broker (and waits for it)
+    subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, check=True, capture_output=True, timeout=60)
     consumer = subprocess.Popen([sys.executable, "-m", "simulators.licensing", "consume"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)  # some forty connection attempts
