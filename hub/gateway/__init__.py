@@ -44,13 +44,12 @@ def waiting_replies_limit(threads: int) -> int:
     All but a quarter (at least one) of them. A waiting call holds a thread
     but no CPU, so the limit protects threads, not processing: the quarter
     kept back serves one-way pushes when a destination is slow, and four
-    threads of one process already keep its core busy with pushes (a push is
-    CPU-bound, and one process runs one thread's Python at a time). At 200
-    visa checks/s on two processes, Little's law puts 100/s x latency in
-    flight in each: 2 at a 20 ms round trip, 5 at the 50 ms target. A limit of
-    8 (half of 16) answered 770 of 2,000 checks Busy when the machine, shared
-    and saturated, stretched round trips past 80 ms; 12 absorbs such bursts,
-    and past it a destination is too slow for waiting to help anyone.
+    threads already keep a process's core busy with pushes (a push is
+    CPU-bound, and a process runs one thread's Python at a time). At 200 visa
+    checks/s on two processes Little's law puts 100/s x round trip in flight
+    in each: 2 at 20 ms, 5 at the 50 ms target, so 12 of 16 leaves room for
+    bursts. Past it the round trip is over 120 ms: the machine, not the
+    limit, is short, and more waiting would only turn Busy into later answers.
     """
     return max(1, threads - max(1, threads // 4))
 

@@ -198,7 +198,10 @@ class GroupCommitter:
         stored, duplicates = set(result.stored), iter(result.duplicates)
         for job in jobs:
             repeats = [next(duplicates) for record in job.records if record.message_id not in stored]
-            job.result, job.error = ([r.message_id for r in job.records], None) if not repeats else (None, repeats[0])
+            if repeats:
+                job.error = repeats[0]
+            else:
+                job.result = [record.message_id for record in job.records]
 
     def _publish(self, jobs: list[_Job]) -> None:
         self.log.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))

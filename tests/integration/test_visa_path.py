@@ -33,7 +33,6 @@ from hub.messagelog import open_message_log
 from hub.messagelog.db import make_engine
 from hub.signing import Verifier
 from hub.transports.testing import isolated_routes
-from hub.truststore import TrustStore
 from hub.xmlsafe import parse_xml
 from simulators.demo.stack import free_port
 from simulators.police.client import PoliceClient, police_signer
