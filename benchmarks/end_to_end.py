@@ -27,6 +27,7 @@ to stdout. Nothing leaves 127.0.0.1 (the broker URL aside).
     python benchmarks/end_to_end.py --quick
     python benchmarks/end_to_end.py --count 3000 --rate 20 --seconds 15 --key-type both
     python benchmarks/end_to_end.py --broker sqlite
+    python benchmarks/end_to_end.py --visa-only --rate 200 --seconds 10
     python benchmarks/end_to_end.py --processes 2 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
@@ -72,6 +73,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each visa path runs")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for licensing to apply all")
     parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
+    parser.add_argument("--visa-only", action="store_true",
+                        help="only the visa checks (no pushes, no raw pika): e.g. --visa-only --rate 200 --seconds 10")
     parser.add_argument("--quick", action="store_true", help="300 notifications, 5 s of visa checks per path")
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
     parser.add_argument("--key-type", choices=("rsa", "ec", "both"), default="rsa",
@@ -148,31 +151,35 @@ def throughput_lines(put: dict, raw: tuple | None, bodies: list[bytes]) -> list[
 
 
 def visa_lines(visa: dict, rate: float) -> list[str]:
+    cpu_ms = cpu_per_message(*visa["cpu_used"], len(visa["hub"][0]))
     return [f"{'visa check round trip':<46}{'answers':>8}{'errors':>7}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}  ms",
             latency_row("police SOAP -> gateway -> licensing -> back", visa["hub"]),
             latency_row("direct GET licensing /api/visa-eligibility", visa["direct"]),
             f"{visa['count']} requests per path at {rate:g}/s; cpu seconds via the hub: {visa['cpu'][0]}",
-            f"cpu seconds direct: {visa['cpu'][1]}"]
+            f"cpu seconds direct: {visa['cpu'][1]}",
+            f"cpu per answered visa check: hub {cpu_ms['hub']:.2f} ms, licensing consumer {cpu_ms['licensing']:.2f} ms"]
 
 
 def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[str]:
     """Both phases on the running stack; the report's lines."""
     load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
     try:
-        put = throughput(load, args.count, args.clients, args.timeout)
-        bodies = carried_envelopes(stack, put["count"])
+        put = None if args.visa_only else throughput(load, args.count, args.clients, args.timeout)
+        bodies = carried_envelopes(stack, put["count"]) if put else []
         raw = raw_pika(args.pika_url, bodies, put["count"]) if bodies else None
         visa = visa_latency(load, args.rate, args.seconds)
     finally:
         load.close()
-    for error in sorted(set(put["errors"] + visa["hub"][1] + visa["direct"][1]))[:10]:
+    for error in sorted(set((put["errors"] if put else []) + visa["hub"][1] + visa["direct"][1]))[:10]:
         progress(f"error: {error}")
     log = "PostgreSQL" if stack.database_url else "SQLite"
-    cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
-    return [f"broker {stack.broker_url}, message log on {log}; {args.count} police border notifications"
-            f" from {args.clients} client threads",
-            *throughput_lines(put, raw, bodies), *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms), "",
-            *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
+    lines = [f"broker {stack.broker_url}, message log on {log}"]
+    if put:
+        cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
+        lines[0] += f"; {args.count} police border notifications from {args.clients} client threads"
+        lines += [*throughput_lines(put, raw, bodies),
+                  *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms), ""]
+    return [*lines, *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
 
 
 def run(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> tuple[list[str], dict[str, int]]:

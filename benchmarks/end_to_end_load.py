@@ -218,5 +218,5 @@ def visa_latency(load: Load, rate: float, seconds: float) -> dict:
     cpu_hub = cpu_seconds(load.stack)
     progress(f"visa checks: {count} direct to licensing at {rate:g}/s …")
     direct_ = open_loop(direct, count, rate, threads)
-    return {"count": count, "hub": hub, "direct": direct_,
+    return {"count": count, "hub": hub, "direct": direct_, "cpu_used": (cpu, cpu_hub),
             "cpu": (cpu_line(cpu, cpu_hub), cpu_line(cpu_hub, cpu_seconds(load.stack)))}

@@ -61,7 +61,7 @@ class GatewaySettings:
     one per core. A master process keeps them running."""
 
     threads: int = 16
-    """Request threads per process (``RABT_GATEWAY_THREADS``); half may wait on request/reply answers."""
+    """Request threads per process (``RABT_GATEWAY_THREADS``); three quarters may wait on request/reply answers."""
 
     connection_limit: int = 1000
     """Open connections per process, all clients together (``RABT_GATEWAY_CONNECTION_LIMIT``)."""

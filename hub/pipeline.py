@@ -7,7 +7,8 @@ hold and counts the metrics in one place, so a new channel cannot forget either:
 
     accept        one pushed message (the SOAP gateway's one-way operations)
     check + accept_batch   a file's messages: all checked first, stored together
-    ask           request/reply: the question logged, sent, the answer verified and logged
+    ask           request/reply: the question sent, the answer verified, the hub's answer made; all three
+                  logged in one write before the hub answers
     answer        an outbound worker's signed answer to a query
     answered      the gateway's signed answer (receipt or reply) to an agency
     refuse        anything refused before or inside it (a bounded digest, budgeted per source)
@@ -45,6 +46,19 @@ from hub.xmlsafe import parse_xml
 AccessPolicy = Callable[[str, str], bool]
 #: ``send(question) -> answer``: request/reply over a transport, raising TransportError when none comes
 Send = Callable[[Message], Message]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the hub answers an agency over the exchange the agency opened: signed bytes and their type."""
+
+    body: bytes
+    answer_type: str
+    """The answer element's name (a receipt, a reply), the message type it is logged under."""
+
+
+#: ``respond(destination's answer body, question id) -> Answer``: the hub's signed answer to the asker
+Respond = Callable[[etree._Element, str], Answer]
 
 
 @dataclass(frozen=True)
@@ -145,36 +159,44 @@ class Pipeline:
         """Log the hub's signed answer to ``agency`` about message ``question_id``; the answer's id.
 
         The answer went back over the same HTTP exchange, so it is stored as
-        sent (never queued): what the hub told a partner can be shown later.
+        sent (never queued), in one write: what the hub told a partner can be shown later.
         """
-        header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
-                            destination=agency, raw_payload=answer, correlation_id=question_id)
-        self._store.accept(Accepted.from_header(header, answer, answer), enqueue=False)
-        self._store.mark_published([header.message_id])
-        return header.message_id
+        record = _hub_answer(question_id, agency, answer, answer_type)
+        self._store.store_sent([record])
+        return record.message_id
 
-    def ask(self, inbound: Inbound, payload: etree._Element, send: Send, *,
-            reply_type: str) -> tuple[etree._Element, str]:
-        """Request/reply: log the question, ``send`` it, verify and log the answer; (answer body, question id).
+    def ask(self, inbound: Inbound, payload: etree._Element, send: Send, *, reply_type: str,
+            respond: Respond) -> Answer:
+        """Request/reply: ``send`` the question, verify the answer, ``respond`` to the asker; what the hub answers.
 
-        The question is never queued for the relay: an unanswered question
-        must not go out later. A bad answer is the destination's fault, not
-        the asker's: it is refused (recorded, counted) and raised as AgencyError.
+        The question, the destination's answer and the hub's own (signed by
+        ``respond(answer body, question id)``) are stored as sent in ONE write,
+        shared with concurrent callers, before the hub's answer is returned: the
+        question need only be durable before anyone hears its answer, not before
+        it is sent (a question alone changes nothing at the destination). The
+        question is never queued for the relay: an unanswered question must not
+        go out later; it is stored then, with the reason it was given up. A bad
+        answer is the destination's fault, not the asker's: it is refused
+        (recorded, counted) and raised as AgencyError.
         """
-        record = self._checked(inbound, payload)
-        self._stored(inbound, record, enqueue=False)
+        question = self._checked(inbound, payload)
         try:
-            reply = send(to_message(record))
+            reply = send(to_message(question))
         except RabtError as exc:
-            self.log.discard(record.message_id, "gateway", f"no answer: {exc.reason}")
+            self._unanswered(inbound, question, exc)
             raise
-        self._store.mark_published([record.message_id])
+        exchange = [question]
         try:
-            return self._answer_body(reply.body, inbound.destination, reply_type), record.message_id
-        except InputError as exc:
-            self.refuse(reply.body, agency=inbound.destination, code=exc.code, reason=f"answer refused: {exc.reason}")
-            raise AgencyError(f"{inbound.destination}'s answer was refused: {exc.reason}",
-                              agency=inbound.destination) from exc
+            answer, body = self._destination_answer(reply.body, inbound.destination)
+            exchange.append(answer)
+            _expect(answer, body, inbound.destination, reply_type)
+            ours = respond(body, question.message_id)
+            exchange.append(_hub_answer(question.message_id, inbound.agency, ours.body, ours.answer_type))
+        finally:
+            self._store.store_sent(exchange)  # also when the answer was refused: the question went out
+            for record in exchange[:2]:
+                metrics.record_received(record.source_agency, record.message_type)
+        return ours
 
     # -- refused ----------------------------------------------------------------------------
 
@@ -244,18 +266,35 @@ class Pipeline:
         standalone = copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
 
-    def _answer_body(self, data: bytes, destination: str, reply_type: str) -> etree._Element:
-        """The body of the destination's answer, once verified and logged (delivered directly, never relayed)."""
-        verified = self.verifier.verify(parse_xml(data, self.limits))
-        if verified.signer != destination:
-            raise SignatureError(f"answer signed by {verified.signer!r}, expected {destination!r}")
-        header, body = read_envelope(verified.element)
-        self._store.accept(Accepted.from_header(header, data, data), enqueue=False)
-        self._store.mark_published([header.message_id])
-        metrics.record_received(header.source_agency, header.message_type)
-        if header.message_type == "Fault":
-            reason = body.findtext("{*}Reason") or "the destination refused the request"
-            raise AgencyFaultError(f"{destination}: {reason}", agency=destination)
-        if header.message_type != reply_type:
-            raise SchemaError(f"expected {reply_type} in answer, got {header.message_type}")
-        return body
+    def _unanswered(self, inbound: Inbound, question: Accepted, exc: RabtError) -> None:
+        """The question went out (or may have) but no answer came: stored, and given up with the reason."""
+        self._stored(inbound, question, enqueue=False)
+        self.log.discard(question.message_id, "gateway", f"no answer: {exc.reason}")
+
+    def _destination_answer(self, data: bytes, destination: str) -> tuple[Accepted, etree._Element]:
+        """The destination's answer as a record to log, and its body, once its signature is verified."""
+        try:
+            verified = self.verifier.verify(parse_xml(data, self.limits))
+            if verified.signer != destination:
+                raise SignatureError(f"answer signed by {verified.signer!r}, expected {destination!r}")
+            header, body = read_envelope(verified.element)
+        except InputError as exc:
+            self.refuse(data, agency=destination, code=exc.code, reason=f"answer refused: {exc.reason}")
+            raise AgencyError(f"{destination}'s answer was refused: {exc.reason}", agency=destination) from exc
+        return Accepted.from_header(header, data, data), body
+
+
+def _expect(answer: Accepted, body: etree._Element, destination: str, reply_type: str) -> None:
+    """AgencyFaultError when the destination answered with a Fault, SchemaError when not with ``reply_type``."""
+    if answer.message_type == "Fault":
+        reason = body.findtext("{*}Reason") or "the destination refused the request"
+        raise AgencyFaultError(f"{destination}: {reason}", agency=destination)
+    if answer.message_type != reply_type:
+        raise SchemaError(f"expected {reply_type} in answer, got {answer.message_type}")
+
+
+def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str) -> Accepted:
+    """The record of the hub's signed answer to ``agency`` about message ``question_id``."""
+    header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
+                        destination=agency, raw_payload=answer, correlation_id=question_id)
+    return Accepted.from_header(header, answer, answer)

@@ -8,6 +8,7 @@ destination through the transport and wait for the signed answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from hub.errors import BusyError, RabtError, SchemaError, SignatureError
 from hub.gateway.answers import AnswerSigner, Reply, Style
 from hub.gateway.faults import soap_fault
 from hub.mapping import Mappings
-from hub.pipeline import Inbound, Pipeline, Receipt
+from hub.pipeline import Answer, Inbound, Pipeline, Receipt, Respond
 from hub.signing import DS
 from hub.soap import SoapFault, body_element, parse_envelope
 from hub.transports import Transport
@@ -103,19 +104,24 @@ class InboundHandler:
             received_at=utc_now(), source=source, verified_signer=signer,
         )
         if operation.reply_type:
-            answer, hub_message_id = self._ask(inbound, payload, operation)
-        else:
-            receipt = self.pipeline.accept(inbound, payload)
-            answer, hub_message_id = receipt_document(name, receipt, source_id), receipt.message_id
+            # The question, the destination's answer and this reply are logged in one write, inside ask.
+            respond = functools.partial(self._signed, adapter, operation, style, source_id)
+            return Reply(self._ask(inbound, payload, operation, respond).body)
+        receipt = self.pipeline.accept(inbound, payload)
+        signed = self._signed(adapter, operation, style, source_id, receipt_document(name, receipt, source_id),
+                              receipt.message_id)
+        self.pipeline.answered(receipt.message_id, adapter.name, signed.body, answer_type=signed.answer_type)
+        return Reply(signed.body)
+
+    def _signed(self, adapter: Adapter, operation: InboundOperation, style: Style, source_id: str | None,
+                answer: etree._Element, hub_message_id: str) -> Answer:
+        """The agency's response to ``answer`` (a receipt, a reply) by its mapping, checked and signed."""
         response = self.mappings.transform(
             adapter.name, operation.response_mapping, answer,
             source_message_id=source_id or "", hub_message_id=hub_message_id,
         )
         self._check_own_response(adapter, response)
-        reply = self.answers.answer(response, style)
-        self.pipeline.answered(hub_message_id, adapter.name, reply.body,
-                               answer_type=etree.QName(response).localname)
-        return reply
+        return Answer(self.answers.answer(response, style).body, etree.QName(response).localname)
 
     def _refused_unless(self, adapter: Adapter, raw: bytes, source: str | None, step):
         """``step()``, its refusal recorded through the pipeline before it is answered."""
@@ -148,7 +154,7 @@ class InboundHandler:
         self.contracts(adapter).validate(payload)
         return payload, operation, signer
 
-    def _ask(self, inbound: Inbound, payload, operation: InboundOperation) -> tuple[etree._Element, str]:
+    def _ask(self, inbound: Inbound, payload, operation: InboundOperation, respond: Respond) -> Answer:
         if not self._waiting.acquire(blocking=False):
             busy = BusyError(f"{self.max_waiting} requests are already waiting for {operation.destination}'s "
                              "answer; ask again shortly", agency=inbound.agency)
@@ -157,7 +163,7 @@ class InboundHandler:
             raise busy
         try:
             # Sent here over request/reply, never by the relay: an unanswered question must not go out later.
-            return self.pipeline.ask(inbound, payload, self._send, reply_type=operation.reply_type)
+            return self.pipeline.ask(inbound, payload, self._send, reply_type=operation.reply_type, respond=respond)
         finally:
             self._waiting.release()
 

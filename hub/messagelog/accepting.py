@@ -46,8 +46,13 @@ class BatchResult:
 
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
-          terms: Mapping[str, list[str]] | None = None) -> BatchResult:
+          terms: Mapping[str, list[str]] | None = None, *, sent: bool = False) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
+
+    With ``sent`` the records already went out over the same exchange (a
+    request/reply question, its answer, the gateway's reply): each is stored
+    with status ``published`` and both history records — accepted, then
+    published — in this one transaction, never in the outbox.
 
     ``terms`` (message id → search terms, :func:`hub.messagelog.search.terms_for`)
     are indexed with the records stored; the caller extracts them before taking
@@ -63,13 +68,13 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     if not fresh:
         return BatchResult([], duplicates)
     now = timestamp()
-    rows = [_message_values(record, now) for record in fresh]
-    seqs = chain.append(conn, [_entry(row, now) for row in rows])
+    rows = [_message_values(record, now, sent) for record in fresh]
+    seqs = _append_history(conn, rows, now, sent)
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in fresh])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
-    if enqueue:
+    if enqueue and not sent:
         conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
     return BatchResult([row["message_id"] for row in rows], duplicates)
 
@@ -129,19 +134,29 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
+def _append_history(conn: Connection, rows: list[dict], now: str, sent: bool) -> list[int]:
+    """Chain each row's acceptance (and, when ``sent``, its publication right after); the acceptances' seqs."""
+    if not sent:
+        return chain.append(conn, [_entry(row, now) for row in rows])
+    entries = [entry for row in rows
+               for entry in (_entry(row, now), ChainEntry("event", "published", now, row["message_id"]))]
+    return chain.append(conn, entries)[::2]
+
+
 def _entry(row: dict, now: str) -> ChainEntry:
     return ChainEntry("accepted", "received", now, row["message_id"], fields_detail(row, HEADER_FIELDS),
                       raw_sha256=row["raw_sha256"], envelope_sha256=row["envelope_sha256"])
 
 
-def _message_values(record: Accepted, now: str) -> dict:
+def _message_values(record: Accepted, now: str, sent: bool = False) -> dict:
     return {
         "message_id": record.message_id, "correlation_id": record.correlation_id,
         "message_type": record.message_type, "source_agency": record.source_agency,
         "source_system": record.source_system, "source_message_id": record.source_message_id,
         "destination": record.destination, "routing_key": record.routing_key,
         "raw_sha256": record.raw_digest(), "envelope_sha256": sha256_hex(record.envelope),
-        "status": "received", "created_at": timestamp(record.created_at) if record.created_at else now,
+        "status": "published" if sent else "received",
+        "created_at": timestamp(record.created_at) if record.created_at else now,
         "received_at": timestamp(record.received_at) if record.received_at else now,
-        "published_at": None, "updated_at": now,
+        "published_at": now if sent else None, "updated_at": now,
     }

@@ -18,6 +18,7 @@ commit, so it grows with the load by itself, with no timer to tune.
     committer = GroupCommitter(log)
     message_id = committer.accept(record)         # DuplicateMessageError, ConflictingMessageError as before
     committer.mark_published([message_id])
+    committer.store_sent([question, answer, reply])  # request/reply: stored as published, one write
 """
 
 from __future__ import annotations
@@ -49,8 +50,18 @@ class _Job:
         return self.result
 
 
+class _SentJob(_Job):
+    """One caller's records that went out already (:meth:`MessageLog.store_sent`), written together."""
+
+    __slots__ = ("records",)
+
+    def __init__(self, wake: threading.Condition, records: list[Accepted]) -> None:
+        super().__init__(wake)
+        self.records = records
+
+
 class GroupCommitter:
-    """Lets concurrent :meth:`accept` and :meth:`mark_published` calls share one commit.
+    """Lets concurrent :meth:`accept`, :meth:`mark_published` and :meth:`store_sent` calls share one commit.
 
     Thread-safe; one per process and log (the Hub builds it). Other writers
     of the same log (another process, the relay) still work directly on the
@@ -89,6 +100,17 @@ class GroupCommitter:
         ids = list(message_ids)
         if ids:
             self._run(_Job(threading.Condition(self._lock), ids=ids))
+
+    def store_sent(self, records: Iterable[Accepted]) -> list[str]:
+        """:meth:`MessageLog.store_sent` in a shared commit: the ids stored, once they are durable.
+
+        One caller's records are written in the same transaction, and the
+        concurrent callers' with them: a visa check's question, answer and
+        reply cost one shared commit. Raises DuplicateMessageError for the
+        first of its records stored before; otherwise as :meth:`accept`.
+        """
+        records = list(records)
+        return self._run(_SentJob(threading.Condition(self._lock), records)) if records else []
 
     @property
     def waiting(self) -> int:
@@ -132,6 +154,10 @@ class GroupCommitter:
                 self._queue[0].wake.notify()
 
     def _write(self, group: list[_Job]) -> None:
+        sent = [job for job in group if isinstance(job, _SentJob)]
+        if sent:
+            self._attempt(sent, self._store_sent)
+            group = [job for job in group if not isinstance(job, _SentJob)]
         for enqueue in dict.fromkeys(job.enqueue for job in group if job.ids is None):
             self._attempt([job for job in group if job.ids is None and job.enqueue == enqueue], self._accept)
         publications = [job for job in group if job.ids is not None]
@@ -161,6 +187,17 @@ class GroupCommitter:
                 job.result = job.record.message_id
             else:
                 job.error = next(duplicates)
+
+    def _store_sent(self, jobs: list[_SentJob]) -> None:
+        result = self.log.store_sent([record for job in jobs for record in job.records])
+        # the duplicates are listed in input order: each record not stored takes the next one
+        stored, duplicates = set(result.stored), iter(result.duplicates)
+        for job in jobs:
+            repeats = [next(duplicates) for record in job.records if record.message_id not in stored]
+            if repeats:
+                job.error = repeats[0]
+            else:
+                job.result = [record.message_id for record in job.records]
 
     def _publish(self, jobs: list[_Job]) -> None:
         self.log.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))

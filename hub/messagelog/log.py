@@ -128,6 +128,22 @@ class MessageLog:
         with self._writing("store the messages") as conn:
             return accepting.store(conn, records, enqueue, terms)
 
+    def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
+        """Store records that already went out over the exchange that brought them, as published, in one write.
+
+        What :meth:`accept_many` with ``enqueue=False`` then :meth:`mark_published`
+        would leave — status ``published``, history *received* then *published*,
+        no outbox row — in one transaction instead of two. For request/reply: a
+        question with its answer, the gateway's signed reply to a partner.
+        Duplicates and refusals as in :meth:`accept_many`.
+        """
+        records = list(records)
+        if not records:
+            return BatchResult()
+        terms = search.terms_for(records)
+        with self._writing("store the messages sent") as conn:
+            return accepting.store(conn, records, False, terms, sent=True)
+
     def enqueue(self, message_id: str) -> bool:
         """Hand a message logged with ``enqueue=False`` to the relay; False if it was sent or queued already."""
         with self._writing("queue a message for publishing") as conn:

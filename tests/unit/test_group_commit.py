@@ -37,12 +37,13 @@ def log_url(database_url):
 
 
 class CountingLog(MessageLog):
-    """A real MessageLog that counts its write transactions; with ``hold`` the first waits for the test."""
+    """A real MessageLog that counts its write transactions (records per call); with ``hold`` the first waits."""
 
     def __init__(self, engine, hold: bool = False) -> None:
         super().__init__(engine)
         self.batches: list[int] = []
         self.published: list[int] = []
+        self.sent: list[int] = []
         self.held = threading.Event()
         self.release = threading.Event()
         if not hold:
@@ -59,6 +60,12 @@ class CountingLog(MessageLog):
         self.published.append(len(ids))
         self._wait_if_first()
         return super().mark_published(ids)
+
+    def store_sent(self, records):
+        records = list(records)
+        self.sent.append(len(records))
+        self._wait_if_first()
+        return super().store_sent(records)
 
     def _wait_if_first(self) -> None:
         if not self.held.is_set():
@@ -233,6 +240,59 @@ def test_publications_share_a_transaction_too(opened):
     assert sum(log.published) == THREADS * 10 and len(log.published) < THREADS * 10
     assert all([e.status for e in log.events(f"msg-{t}-9")] == ["received", "published"] for t in range(THREADS))
     assert log.verify_chain().records == 2 * THREADS * 10
+
+
+def exchange(n: int, **changes) -> list[Accepted]:
+    """A request/reply exchange as the gateway logs it: question, the destination's answer, the hub's reply."""
+    question = record(f"q{n}", **{"message_type": "VisaEligibilityQuery", "source_message_id": None, **changes})
+    answer = record(f"a{n}", message_type="VisaEligibilityResult", source_agency="licensing", destination="police",
+                    source_message_id=None, correlation_id=question.message_id)
+    reply = record(f"r{n}", message_type="CheckVisaEligibilityResponse", source_agency="hub", destination="police",
+                   source_message_id=None, correlation_id=question.message_id)
+    return [question, answer, reply]
+
+
+def test_concurrent_exchanges_share_one_commit_stored_as_sent(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    rest = [lambda n=n: committer.store_sent(exchange(n)) for n in range(1, THREADS)]
+    results = held_group(log, committer, lambda: committer.store_sent(exchange(0)), rest)
+    assert results == [[f"msg-{kind}{n}" for kind in "qar"] for n in range(THREADS)]
+    # one write for the first exchange, one shared by the fifteen queued behind it; nothing else
+    assert log.sent == [3, 3 * (THREADS - 1)] and log.batches == [] and log.published == []
+    assert committer.groups == 2
+    assert log.stats().by_status == {"published": 3 * THREADS} and log.unpublished() == []
+    assert all([e.status for e in log.events(f"msg-{kind}{n}")] == ["received", "published"]
+               for kind in "qar" for n in range(THREADS))
+    assert log.get("msg-a3").published_at is not None and log.get("msg-a3").correlation_id == "msg-q3"
+    assert log.verify_chain().records == 2 * 3 * THREADS
+
+
+def test_a_repeat_in_an_exchange_fails_only_its_own_caller(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    first = lambda: committer.store_sent([record(0)])  # noqa: E731 - holds the leader's transaction
+    # its question repeats msg-0: the same agency id and content
+    repeat = exchange(1, source_message_id="police-0", message_type="WorkerArrival", raw=record(0).raw)
+    results = held_group(log, committer, first, [lambda: committer.store_sent(repeat),
+                                                 lambda: committer.store_sent(exchange(2))])
+    assert results[0] == ["msg-0"] and results[2] == ["msg-q2", "msg-a2", "msg-r2"]
+    assert isinstance(results[1], DuplicateMessageError) and results[1].first_message_id == "msg-0"
+    assert log.sent == [1, 6]  # the repeat did not split the group: only its caller hears of it
+    assert log.get("msg-q1") is None and log.get("msg-a1").status == "published"
+
+
+def test_a_malformed_exchange_is_refused_alone(opened):
+    log = opened(hold=True)
+    committer = GroupCommitter(log)
+    broken = exchange(1)
+    broken[1] = record("a1", routing_key="", source_message_id=None)
+    results = held_group(log, committer, lambda: committer.store_sent(exchange(0)),
+                         [lambda: committer.store_sent(broken), lambda: committer.store_sent(exchange(2))])
+    assert isinstance(results[1], MessageLogError) and "routing_key" in results[1].reason
+    assert results[2] == ["msg-q2", "msg-a2", "msg-r2"]
+    assert log.get("msg-q1") is None  # one transaction per exchange: none of the broken one is stored
+    assert log.verify_chain().records == 2 * 3 * 2
 
 
 @pytest.fixture
