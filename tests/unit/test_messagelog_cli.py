@@ -36,10 +36,11 @@ def test_tampered_payload_exits_one_naming_the_record(tmp_path):
     fill(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE payloads SET raw = x'3c782f3e' WHERE message_id = 'msg-1'")
+        [lane] = conn.execute("SELECT lane_id FROM lanes").fetchone()
     result = run(tmp_path)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        "rabt: record 2: the raw payload of message msg-1 does not match the digest in the chain"]
+        f"rabt: lane {lane} record 2: the raw payload of message msg-1 does not match the digest in the chain"]
     assert "chain intact" not in result.stdout
 
 
