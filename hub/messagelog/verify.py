@@ -179,7 +179,8 @@ class _Verification:
             if count != vouched:
                 orphan = self.conn.execute(query).first()
                 name, claim = orphan if orphan is not None else ("?", None)
-                return self.report(record_id=claim, reason=f"{what} {name} is not in the chain (it claims record {claim})")
+                return self.report(record_id=claim,
+                                   reason=f"{what} {name} is not in the chain (it claims record {claim})")
         return None
 
 
@@ -245,8 +246,8 @@ class _LaneWalker:
         if row.prev_hash != self.prev:
             return self.fail(seq, f"{who} does not follow record {seq - 1}: "
                                   "the previous hash differs (a record was rewritten or reordered)")
-        reason = _check_accepted(row) if row.kind == "accepted" else _check_refused(row) if row.kind == "refused" else None
-        if reason:
+        check = _CHECKS.get(row.kind)
+        if check is not None and (reason := check(row)):
             return self.fail(seq, f"{who}: {reason}")
         if self.anchored is not None and self.anchored[0] == seq and self.anchored[1] != row.hash:
             return self.fail(seq, f"{who} is not the record anchor {self.anchored[2]} bound (the lane was rewritten)")
@@ -300,3 +301,7 @@ def _check_fields(row: Row, who: str, names, chain_seq: int, prefix: str = "m_")
         if fixed.get(name) != getattr(row, prefix + name):
             return f"field {name!r} of {who} differs from the chain"
     return None
+
+
+#: what a record of each kind vouches for, besides itself
+_CHECKS = {"accepted": _check_accepted, "refused": _check_refused}
