@@ -109,8 +109,9 @@ audit_chain = sa.Table(
     sa.UniqueConstraint("lane", "lane_seq", name="uq_audit_chain_lane_seq"),
 )
 
-#: numbers of chain records on PostgreSQL (SQLite's one writer takes max + 1); owned by audit_chain.seq
-RECORD_NUMBERS = sa.Sequence("audit_chain_record_seq", metadata=metadata)
+#: numbers of chain records on PostgreSQL (SQLite's one writer takes max + 1). Revision 0004 creates it
+#: OWNED BY audit_chain.seq, so it goes with the table; kept out of ``metadata`` for that reason.
+RECORD_NUMBERS = sa.Sequence("audit_chain_record_seq")
 
 #: one row per writing process's hash chain: who opened it, and its newest record (the head writers lock)
 lanes = sa.Table(
