@@ -1,8 +1,11 @@
 """Storing accepted messages: duplicate check, chain records, message and outbox rows.
 
-Runs inside a write transaction that already holds the chain lock, so the
-duplicate check and the inserts are atomic with respect to every other
-writer; the unique key on (source_agency, source_message_id) backs it up.
+Runs inside a write transaction that holds this process's lane, so the
+duplicate check and the inserts are atomic with respect to the process's
+other writers; other processes write their own lanes without waiting, so
+between them the unique key on (source_agency, source_message_id) decides,
+and :meth:`MessageLog.accept_many` stores the loser again to answer it as a
+duplicate.
 
 An agency id seen before is a *duplicate* only when the content is the same
 (same raw SHA-256, same message type): a retry, answered with the first

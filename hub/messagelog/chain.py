@@ -1,7 +1,7 @@
-"""The hash chain: append records in turn, and verify the whole log against it.
+"""The hash chains: append records to a lane in turn.
 
-Every record's hash is SHA-256 over a JSON array of (previous hash, sequence
-number, kind, message id, status, time, actor, detail, raw payload digest,
+Every record's hash is SHA-256 over a JSON array of (previous hash, its number
+in its lane, kind, message id, status, time, actor, detail, raw payload digest,
 envelope digest). JSON quoting keeps the fields unambiguous, so no two
 different records can serialise alike.
 
@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.messagelog.schema import audit_chain, audit_head
+from hub.messagelog import lanes
+from hub.messagelog.db import is_sqlite
+from hub.messagelog.schema import RECORD_NUMBERS, audit_chain
 
-#: previous hash of the first record
-GENESIS = "0" * 64
+#: previous hash of the first record of the chain written before lanes (see :func:`lanes.genesis`)
+GENESIS = lanes.LEGACY_GENESIS
 #: header fields an acceptance record fixes, in the order they are serialised
 HEADER_FIELDS = (
     "correlation_id", "message_type", "source_agency", "source_system",
@@ -75,48 +77,43 @@ def fields_detail(values: dict, names: Sequence[str]) -> str:
     return _detail_json({n: values.get(n) for n in names})
 
 
-#: the newest record's number and hash
-HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-_LOCK_HEAD = HEAD.with_for_update()
+#: the newest record's number in the whole log (0 when empty)
+HEAD = sa.select(sa.func.coalesce(sa.func.max(audit_chain.c.seq), 0).label("seq"))
 _INSERT = sa.insert(audit_chain)
-_MOVE_HEAD = sa.update(audit_head).where(audit_head.c.id == 1)
-
-
-def ensure_head(conn: Connection) -> None:
-    """Create the head row of an empty chain (tolerates a concurrent creator)."""
-    if conn.execute(HEAD).first() is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(sa.insert(audit_head).values(id=1, seq=0, hash=GENESIS))
-        except sa.exc.IntegrityError:
-            pass
-
-
-def lock(conn: Connection) -> tuple[int, str]:
-    """Lock the chain head for the rest of ``conn``'s transaction; (seq, hash).
-
-    This serialises appenders across processes on PostgreSQL; on SQLite the
-    write transaction (BEGIN IMMEDIATE) already holds the database lock.
-    """
-    return tuple(conn.execute(_LOCK_HEAD).one())
+_NEXT_NUMBERS = sa.select(RECORD_NUMBERS.next_value()).select_from(
+    sa.func.generate_series(1, sa.bindparam("count", type_=sa.Integer)))
 
 
 def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
-    """Append ``entries`` in order inside ``conn``'s transaction; their sequence numbers.
+    """Append ``entries`` in order to the transaction's lane; their record numbers.
 
-    The head is locked first (see :func:`lock`), so the chain never forks;
-    the primary key on ``seq`` would refuse a fork anyway.
+    The lane's head is locked first (see :func:`hub.messagelog.lanes.lock`),
+    so the lane never forks; the unique key on (lane, lane_seq) would refuse
+    a fork anyway.
     """
-    seq, prev = lock(conn)
+    if not entries:
+        return []
+    lane_id, lane_seq, prev = lanes.lock(conn)
+    numbers = _record_numbers(conn, len(entries))
     rows = []
-    for entry in entries:
-        seq += 1
-        digest = entry_hash(prev, seq, entry)
+    for number, entry in zip(numbers, entries):
+        lane_seq += 1
+        digest = entry_hash(prev, lane_seq, entry)
         # vars(), not asdict(): the fields are plain values, and asdict's deep copy cost more
         # than the hash itself (a wage month appends 360,000 records)
-        rows.append({**vars(entry), "seq": seq, "prev_hash": prev, "hash": digest})
+        rows.append({**vars(entry), "seq": number, "lane": lane_id, "lane_seq": lane_seq,
+                     "prev_hash": prev, "hash": digest})
         prev = digest
-    if rows:
-        conn.execute(_INSERT, rows)
-        conn.execute(_MOVE_HEAD.values(seq=seq, hash=prev))
-    return [row["seq"] for row in rows]
+    conn.execute(_INSERT, rows)
+    lanes.move_head(conn, lane_id, lane_seq, prev)
+    lanes.current(conn).appended += len(rows)
+    return numbers
+
+
+def _record_numbers(conn: Connection, count: int) -> list[int]:
+    """``count`` new record numbers, ascending: a sequence on PostgreSQL (no lock), max + 1 on SQLite."""
+    if is_sqlite(conn.engine):
+        # SQLite's BEGIN IMMEDIATE lets one writer in at a time, so max + 1 cannot be taken twice.
+        newest = conn.execute(HEAD).scalar_one()
+        return list(range(newest + 1, newest + 1 + count))
+    return sorted(conn.execute(_NEXT_NUMBERS, {"count": count}).scalars())

@@ -9,6 +9,7 @@ are chain records too, so the status history cannot be edited unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, chain, db, search, verify
+from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify
 from hub.messagelog.accepting import BatchResult
+from hub.messagelog.anchors import Anchor, AnchorPolicy, AnchorSchedule
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
 from hub.messagelog.records import (
     REFUSAL_HEAD_BYTES, Accepted, Event, LogStats, PendingMessage, Refusal, StoredMessage, check_status,
@@ -27,6 +29,9 @@ from hub.messagelog.records import (
 from hub.messagelog.schema import (
     REFUSAL_DIGEST_COLUMNS, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
 )
+from hub.messagelog.schema import lanes as lane_heads
+
+logger = logging.getLogger(__name__)
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
@@ -51,9 +56,13 @@ _PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expandi
 _ENQUEUE = sa.insert(_o)
 _UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)),
                                            _m.c.status == "received")
+# Writers of other lanes do not wait on ours: two relays marking the same messages lock their rows,
+# in one order, so the second sees them published and adds no second record.
+_LOCK_QUEUED = _IN_OUTBOX.order_by(_o.c.message_id).with_for_update()
+_LOCK_UNSENT = _UNSENT.order_by(_m.c.message_id).with_for_update()
 
 
-def open_message_log(url: str, *, create: bool = True) -> MessageLog:
+def open_message_log(url: str, *, create: bool = True, anchoring: AnchorPolicy | None = None) -> MessageLog:
     """Open the message log at ``url``, bringing its layout to this version's first.
 
     A new log is created by the migrations (:mod:`hub.migrations`), as an old
@@ -61,7 +70,8 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     open, on PostgreSQL it is refused until ``rabt db upgrade`` has run (see
     :func:`hub.migrations.open_schema` for why). With ``create=False``
     (read-only tools such as ``rabt audit verify``) nothing is written: a log
-    that does not exist or is behind is a MessageLogError.
+    that does not exist or is behind is a MessageLogError. ``anchoring`` says
+    how often this process anchors the lanes (see :mod:`hub.messagelog.anchors`).
     """
     # Imported here: hub.migrations uses this package's db helpers.
     from hub.migrations import open_schema
@@ -71,17 +81,21 @@ def open_message_log(url: str, *, create: bool = True) -> MessageLog:
     if not create:
         db.require_database(engine)  # before the layout check, whose connection would create the file
     open_schema(engine, MESSAGE_LOG, create=create, upgrade=create and db.is_sqlite(engine))
-    if create:
-        with db.translated("create the chain head"), db.write_transaction(engine) as conn:
-            chain.ensure_head(conn)
-    return MessageLog(engine)
+    return MessageLog(engine, anchoring or AnchorPolicy())
 
 
 class MessageLog:
-    """Stores messages, their status history and the hash chain over both."""
+    """Stores messages, their status history and the hash chains over both.
 
-    def __init__(self, engine: Engine) -> None:
+    The first write takes this process's lane (:mod:`hub.messagelog.lanes`);
+    every write after that appends there, and anchors the lanes when the
+    schedule says so.
+    """
+
+    def __init__(self, engine: Engine, anchoring: AnchorPolicy | None = None) -> None:
         self.engine = engine
+        self._lane = lanes.Lane(engine)
+        self._anchoring = AnchorSchedule(anchoring or AnchorPolicy())
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -95,9 +109,24 @@ class MessageLog:
 
     @contextmanager
     def _writing(self, action: str) -> Iterator[Connection]:
+        with db.translated(action):
+            self._lane.lane_id  # noqa: B018 - registers the lane in its own commit, never inside this one
         with db.translated(action), db.write_transaction(self.engine) as conn:
-            chain.lock(conn)  # taken first, so every writer queues in the same order
+            conn = self._lane.bind(conn)
+            lanes.lock(conn)  # taken first, so this process's writers queue in the same order
             yield conn
+        self._anchor_if_due()
+
+    def _anchor_if_due(self) -> None:
+        """Anchor after a committed write when due; a failure waits for the next write, never fails this one."""
+        try:
+            self._anchoring.after_write(self.engine, self._lane.appended)
+        except MessageLogError as exc:
+            logger.warning("the audit chain was not anchored, trying again after the next write: %s", exc)
+
+    def anchor(self) -> Anchor | None:
+        """Bind every lane's head in a new anchor now; None when nothing moved since the newest anchor."""
+        return anchors.take(self.engine)
 
     def accept(self, record: Accepted, *, enqueue: bool = True) -> str:
         """Store ``record`` with status ``received`` and queue it for publishing; its id.
@@ -125,6 +154,14 @@ class MessageLog:
         if not records:
             return BatchResult()
         terms = search.terms_for(records)
+        try:
+            with self._writing("store the messages") as conn:
+                return accepting.store(conn, records, enqueue, terms)
+        except MessageLogError as exc:
+            if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise
+        # Another process stored the same agency id between our check and our insert (lanes do not
+        # wait on each other; the unique key decided): once more, the check now finds it.
         with self._writing("store the messages") as conn:
             return accepting.store(conn, records, enqueue, terms)
 
@@ -224,8 +261,8 @@ class MessageLog:
             return 0
         now = timestamp()
         with self._writing("mark messages published") as conn:
-            queued = set(conn.execute(_IN_OUTBOX, {"ids": ids}).scalars())
-            queued |= set(conn.execute(_UNSENT, {"ids": ids}).scalars())
+            queued = set(conn.execute(_LOCK_QUEUED, {"ids": ids}).scalars())
+            queued |= set(conn.execute(_LOCK_UNSENT, {"ids": ids}).scalars())
             pending = [mid for mid in ids if mid in queued]
             if pending:
                 chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in pending])
@@ -272,9 +309,10 @@ class MessageLog:
             by_status = dict(conn.execute(sa.select(_m.c.status, sa.func.count()).group_by(_m.c.status)).all())
             backlog = conn.execute(sa.select(sa.func.count()).select_from(_o)).scalar_one()
             refusals = conn.execute(sa.select(sa.func.count()).select_from(refused)).scalar_one()
-            head_seq = conn.execute(chain.HEAD).one().seq
-            last = conn.execute(sa.select(_c.c.at).where(_c.c.seq == head_seq)).scalar()
-        return LogStats(by_status, backlog, refusals, head_seq, parse_timestamp(last))
+            records = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(lane_heads.c.seq), 0))).scalar_one()
+            newest = conn.execute(chain.HEAD).scalar_one()
+            last = conn.execute(sa.select(_c.c.at).where(_c.c.seq == newest)).scalar()
+        return LogStats(by_status, backlog, refusals, int(records), parse_timestamp(last))
 
     def verify_chain(self, progress: verify.Progress | None = None, *, every: int = 10_000,
                      raise_on_error: bool = True) -> verify.ChainReport:

@@ -8,8 +8,11 @@ Timestamps are stored as fixed-width ISO-8601 UTC text (``…T…Z``, microsecon
 they hash the same on both databases, sort correctly as text, and never lose
 their time zone on the way through SQLite.
 
-``audit_chain`` is both the status history and the hash chain: an event exists
-only as a chained record, so an edited event is an edited chain record.
+``audit_chain`` is both the status history and the hash chains: an event exists
+only as a chained record, so an edited event is an edited chain record. Each
+writing process appends to its own chain, a *lane* (``lanes``), so writers
+never wait on each other; ``anchors`` bind every lane's head in a chain of
+their own (see :mod:`hub.messagelog.lanes` and :mod:`hub.messagelog.anchors`).
 
 A message's bytes (raw payload, signed envelope) live in ``payloads``, apart
 from its header row in ``messages``: they are written once, while the header
@@ -87,6 +90,8 @@ REFUSAL_DIGEST_COLUMNS = ("input_sha256", "input_size")
 
 audit_chain = sa.Table(
     "audit_chain", metadata,
+    # The record's number in the whole log (what messages.chain_seq and refused.chain_seq point at);
+    # numbers only grow, with gaps on PostgreSQL, and are not hashed: a record's place is (lane, lane_seq).
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("message_id", _ID, index=True),
@@ -98,14 +103,50 @@ audit_chain = sa.Table(
     sa.Column("envelope_sha256", _DIGEST),
     sa.Column("prev_hash", _DIGEST, nullable=False),
     sa.Column("hash", _DIGEST, nullable=False),
+    sa.Column("lane", _ID, nullable=False),
+    sa.Column("lane_seq", sa.BigInteger, nullable=False),
+    # One record per place in a lane: the lane never forks.
+    sa.UniqueConstraint("lane", "lane_seq", name="uq_audit_chain_lane_seq"),
 )
 
-#: one row (id 1): the newest chain record; writers lock it to append in turn
-audit_head = sa.Table(
-    "audit_head", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+#: numbers of chain records on PostgreSQL (SQLite's one writer takes max + 1). Revision 0004 creates it
+#: OWNED BY audit_chain.seq, so it goes with the table; kept out of ``metadata`` for that reason.
+RECORD_NUMBERS = sa.Sequence("audit_chain_record_seq")
+
+#: one row per writing process's hash chain: who opened it, and its newest record (the head writers lock)
+lanes = sa.Table(
+    "lanes", metadata,
+    sa.Column("lane_id", _ID, primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("opened_at", _TIME, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", _DIGEST, nullable=False),
+)
+
+#: the anchor chain: each anchor binds every lane's head (a Merkle root) to the anchor before it
+anchors = sa.Table(
+    "anchors", metadata,
+    sa.Column("anchor_seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("lanes", sa.Integer, nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    # JSON [[lane, seq, hash], ...]: the heads that moved since the anchor before (the rest are as it bound them).
+    sa.Column("heads", sa.Text, nullable=False),
+    sa.Column("root", _DIGEST, nullable=False),
+    sa.Column("prev_hash", _DIGEST, nullable=False),
+    sa.Column("hash", _DIGEST, nullable=False),
+    # An RFC 3161 token over ``hash``, attached after the anchor is written; not part of the hash.
+    sa.Column("timestamp_token", sa.LargeBinary),
+)
+
+#: every lane's head as the newest anchor bound it; kept by the anchor writer so it writes only what moved
+anchored_lanes = sa.Table(
+    "anchored_lanes", metadata,
+    sa.Column("lane_id", _ID, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", _DIGEST, nullable=False),
+    sa.Column("anchor_seq", sa.BigInteger, nullable=False),
 )
 
 

@@ -1,10 +1,13 @@
-"""Streamed verification of the hash chain against the stored messages.
+"""Streamed verification of the anchors and every lane against the stored messages.
 
-Records are read in sequence order a page at a time (keyset paging on the
-primary key: each page is an index range joined to its messages by key, so
-neither database sorts or holds the whole chain), inside one read snapshot,
-so a chain of millions of records is checked in constant memory while
-writers keep appending.
+The anchors are checked first: each must follow the one before and make its
+Merkle root from the heads it binds, and the newest head bound of each lane
+is what that lane must still hold. Then each lane's records are read in
+order a page at a time (keyset paging on the unique (lane, lane_seq) key:
+each page is an index range joined to its messages by key, so neither
+database sorts or holds a whole lane), inside one read snapshot, so millions
+of records are checked in constant memory while writers keep appending.
+The first record that does not fit is named by its lane and its number there.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Row
 
 from hub.errors import AuditChainError
-from hub.messagelog.chain import GENESIS, HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, entry_hash
-from hub.messagelog.schema import audit_chain, audit_head, messages, payloads, refused
+from hub.messagelog.anchors import ANCHOR_GENESIS, anchor_hash, decode_heads, merkle_root
+from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, entry_hash
+from hub.messagelog.lanes import genesis
+from hub.messagelog.schema import anchors, audit_chain, lanes, messages, payloads, refused
 
 Progress = Callable[[int, int], None]
 #: rows fetched per round trip while streaming
@@ -39,11 +44,16 @@ _STREAM = (
         .outerjoin(_p, _p.c.message_id == _m.c.message_id)
         .outerjoin(_r, sa.and_(_c.c.kind == "refused", _r.c.refusal_id == _c.c.message_id))
     )
-    .where(_c.c.seq > sa.bindparam("after"))
-    .order_by(_c.c.seq)
+    .where(_c.c.lane == sa.bindparam("lane"), _c.c.lane_seq > sa.bindparam("after"))
+    .order_by(_c.c.lane_seq)
     .limit(sa.bindparam("page"))
 )
-_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_LANES = sa.select(lanes.c.lane_id, lanes.c.seq, lanes.c.hash).order_by(lanes.c.lane_id)
+_ANCHORS = (sa.select(anchors).where(anchors.c.anchor_seq > sa.bindparam("after"))
+            .order_by(anchors.c.anchor_seq).limit(sa.bindparam("page")))
+_COUNT_RECORDS = sa.select(sa.func.count()).select_from(_c)
+_STRAY = (sa.select(_c.c.lane, _c.c.lane_seq).where(_c.c.lane.not_in(sa.select(lanes.c.lane_id)))
+          .order_by(_c.c.seq).limit(1))
 
 
 def _orphans(table: sa.Table, key: sa.Column, kind: str) -> sa.Select:
@@ -64,16 +74,27 @@ class ChainReport:
     """The outcome of one verification run."""
 
     records: int
-    """Chain records checked."""
+    """Chain records checked, in every lane."""
 
     head_hash: str
-    """Hash of the newest record (compare with an earlier run's to prove growth only)."""
+    """Merkle root over every lane's head (what an anchor taken now would bind)."""
 
     ok: bool = True
     record_id: int | None = None
-    """First broken record, when not ``ok``."""
+    """First broken record's number in its lane, when not ``ok``."""
 
     reason: str = ""
+    lane: str | None = None
+    """The lane of ``record_id``."""
+
+    lanes: int = 0
+    """Lanes checked."""
+
+    anchors: int = 0
+    """Anchors checked."""
+
+    anchor_id: int | None = None
+    """The anchor that does not fit, when one does not."""
 
     def raise_for_error(self) -> ChainReport:
         """Raise :class:`AuditChainError` naming the first broken record, or return self."""
@@ -83,59 +104,165 @@ class ChainReport:
 
 
 def verify(engine: Engine, progress: Progress | None = None, every: int = 10_000) -> ChainReport:
-    """Check every chain record, every stored payload and the chain's head."""
+    """Check every anchor, every lane's records, every stored payload and every lane's head."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            head_seq, head_hash = conn.execute(_HEAD).one()
-            walker = _Walker(head_seq, progress, every)
-            while rows := conn.execute(_STREAM, {"after": walker.count, "page": _BATCH}).all():
-                for row in rows:
-                    if (broken := walker.step(row)) is not None:
-                        return broken
-            return walker.finish(head_hash) or _orphan_check(conn, walker)
+            return _Verification(conn, progress, every).run()
 
 
-class _Walker:
-    """Walks the records in order, remembering only the previous hash."""
+class _Verification:
+    """One run: the anchors first (they say what each lane must still hold), then lane by lane."""
 
-    def __init__(self, total: int, progress: Progress | None, every: int) -> None:
-        self.total, self.progress, self.every = total, progress, every
-        self.count, self.prev = 0, GENESIS
-        self.accepted = self.refused = 0
+    def __init__(self, conn: sa.Connection, progress: Progress | None, every: int) -> None:
+        self.conn, self.progress, self.every = conn, progress, every
+        self.heads = conn.execute(_LANES).all()
+        self.total = sum(head.seq for head in self.heads)
+        self.checked = self.accepted = self.refused = 0
+        self.anchors = 0
 
-    def fail(self, record_id: int | None, reason: str) -> ChainReport:
-        return ChainReport(self.count, self.prev, ok=False, record_id=record_id, reason=reason)
+    def report(self, **failure) -> ChainReport:
+        heads = [(head.lane_id, head.seq, head.hash) for head in self.heads if head.seq]
+        return ChainReport(self.checked, merkle_root(heads), lanes=len(self.heads), anchors=self.anchors,
+                           ok=not failure, **failure)
 
-    def step(self, row: Row) -> ChainReport | None:
-        expected = self.count + 1
-        if row.seq != expected:
-            return self.fail(expected, f"record {expected} is missing: the chain jumps from {expected - 1} to {row.seq}")
-        entry = ChainEntry(**{k: getattr(row, k) for k in ChainEntry.__dataclass_fields__})
-        if entry_hash(row.prev_hash, row.seq, entry) != row.hash:
-            return self.fail(row.seq, f"record {row.seq} was altered: its contents do not match its hash")
-        if row.prev_hash != self.prev:
-            return self.fail(row.seq, f"record {row.seq} does not follow record {row.seq - 1}: "
-                                      "the previous hash differs (a record was rewritten or reordered)")
-        reason = _check_accepted(row) if row.kind == "accepted" else _check_refused(row) if row.kind == "refused" else None
-        if reason:
-            return self.fail(row.seq, f"record {row.seq}: {reason}")
-        self.count, self.prev = row.seq, row.hash
-        self.accepted += row.kind == "accepted"
-        self.refused += row.kind == "refused"
-        if self.progress and self.every and self.count % self.every == 0:
-            self.progress(self.count, self.total)
+    def run(self) -> ChainReport:
+        walker = _AnchorWalker()
+        for row in _paged(self.conn, _ANCHORS, "anchor_seq"):
+            if (reason := walker.step(row)) is not None:
+                return self.report(anchor_id=row.anchor_seq, reason=f"anchor {row.anchor_seq}: {reason}")
+        self.anchors = walker.count
+        registered = {head.lane_id for head in self.heads}
+        for lane_id, (seq, _, anchor_seq) in sorted(walker.bound.items()):
+            if lane_id not in registered:
+                return self.report(lane=lane_id, record_id=seq, anchor_id=anchor_seq,
+                                   reason=f"lane {lane_id} is missing: anchor {anchor_seq} bound its record {seq}")
+        for head in self.heads:
+            if (broken := self._walk_lane(head, walker.bound.get(head.lane_id))) is not None:
+                return broken
+        if self.progress and not (self.every and self.checked and self.checked % self.every == 0):
+            self.progress(self.checked, self.total)  # the final figure, unless just reported
+        return self._stray_records() or self._orphans() or self.report()
+
+    def _walk_lane(self, head: Row, anchored) -> ChainReport | None:
+        lane = _LaneWalker(head.lane_id, anchored)
+        for row in _paged(self.conn, _STREAM, "lane_seq", lane=head.lane_id):
+            if (reason := lane.step(row)) is not None:
+                return self.report(lane=head.lane_id, record_id=lane.failed_at, reason=reason)
+            self.checked += 1
+            self.accepted += row.kind == "accepted"
+            self.refused += row.kind == "refused"
+            if self.progress and self.every and self.checked % self.every == 0:
+                self.progress(self.checked, self.total)
+        if (reason := lane.finish(head.seq, head.hash)) is not None:
+            return self.report(lane=head.lane_id, record_id=lane.failed_at, reason=reason)
         return None
 
-    def finish(self, head_hash: str) -> ChainReport | None:
-        if self.progress and not (self.every and self.count and self.count % self.every == 0):
-            self.progress(self.count, self.total)  # the final figure, unless just reported
-        if self.total > self.count:
-            return self.fail(self.count + 1, f"records {self.count + 1} to {self.total} are missing: "
-                                             f"the chain ends at {self.count} but its head is {self.total}")
-        if self.total != self.count or head_hash != self.prev:
-            return self.fail(self.count, f"the chain head does not match record {self.count}")
+    def _stray_records(self) -> ChainReport | None:
+        """Records of a lane the log has no head for (walked by no lane)."""
+        if self.conn.execute(_COUNT_RECORDS).scalar_one() == self.checked:
+            return None
+        stray = self.conn.execute(_STRAY).first()
+        lane, seq = stray if stray is not None else ("?", None)
+        return self.report(lane=lane, record_id=seq, reason=f"lane {lane} record {seq} belongs to no lane of the log")
+
+    def _orphans(self) -> ChainReport | None:
+        """Rows no chain record vouches for (inserted behind the log's back).
+
+        Every chain record already matched one distinct row, so equal counts
+        prove there is none; the search for the culprit runs only when not.
+        """
+        counts = self.conn.execute(_COUNTS).one()
+        for count, vouched, query, what in ((counts[0], self.accepted, _ORPHAN_MESSAGE, "message"),
+                                            (counts[1], self.refused, _ORPHAN_REFUSAL, "refused input")):
+            if count != vouched:
+                orphan = self.conn.execute(query).first()
+                name, claim = orphan if orphan is not None else ("?", None)
+                return self.report(record_id=claim,
+                                   reason=f"{what} {name} is not in the chain (it claims record {claim})")
+        return None
+
+
+def _paged(conn: sa.Connection, query: sa.Select, key: str, **params):
+    """The rows of ``query`` in ``key`` order, a page per round trip (keyset paging)."""
+    after = 0
+    while rows := conn.execute(query, {**params, "after": after, "page": _BATCH}).all():
+        yield from rows
+        after = getattr(rows[-1], key)
+
+
+class _AnchorWalker:
+    """Walks the anchors in order, carrying every lane's bound head forward."""
+
+    def __init__(self) -> None:
+        self.count, self.prev = 0, ANCHOR_GENESIS
+        self.bound: dict[str, tuple[int, str, int]] = {}
+        """lane id → (seq, hash, anchor number) of the newest head an anchor bound."""
+
+    def step(self, row: Row) -> str | None:
+        expected = self.count + 1
+        if row.anchor_seq != expected:
+            return f"anchor {expected} is missing: the anchors jump from {expected - 1} to {row.anchor_seq}"
+        if anchor_hash(row.prev_hash, row.anchor_seq, row.at, row.lanes, row.records, row.root) != row.hash:
+            return "its contents do not match its hash"
+        if row.prev_hash != self.prev:
+            return f"it does not follow anchor {expected - 1}: the previous hash differs"
+        try:
+            moved = decode_heads(row.heads)
+        except ValueError:
+            return "its heads are not the JSON they were written as"
+        for lane_id, seq, hash_ in moved:
+            if seq < self.bound.get(lane_id, (0,))[0]:
+                return f"it moves lane {lane_id} back to record {seq}"
+            self.bound[lane_id] = (seq, hash_, row.anchor_seq)
+        heads = [(lane_id, seq, hash_) for lane_id, (seq, hash_, _) in self.bound.items()]
+        if merkle_root(heads) != row.root or len(heads) != row.lanes:
+            return "the lane heads it stores do not make its Merkle root"
+        self.count, self.prev = row.anchor_seq, row.hash
+        return None
+
+
+class _LaneWalker:
+    """Walks one lane's records in order, remembering only the previous hash."""
+
+    def __init__(self, lane_id: str, anchored: tuple[int, str, int] | None) -> None:
+        self.lane_id, self.anchored = lane_id, anchored
+        self.count, self.prev = 0, genesis(lane_id)
+        self.failed_at: int | None = None
+
+    def fail(self, seq: int, reason: str) -> str:
+        self.failed_at = seq
+        return reason
+
+    def step(self, row: Row) -> str | None:
+        expected, seq, who = self.count + 1, row.lane_seq, f"lane {self.lane_id} record {row.lane_seq}"
+        if seq != expected:
+            return self.fail(expected, f"lane {self.lane_id} record {expected} is missing: "
+                                       f"the lane jumps from {expected - 1} to {seq}")
+        entry = ChainEntry(**{k: getattr(row, k) for k in ChainEntry.__dataclass_fields__})
+        if entry_hash(row.prev_hash, seq, entry) != row.hash:
+            return self.fail(seq, f"{who} was altered: its contents do not match its hash")
+        if row.prev_hash != self.prev:
+            return self.fail(seq, f"{who} does not follow record {seq - 1}: "
+                                  "the previous hash differs (a record was rewritten or reordered)")
+        check = _CHECKS.get(row.kind)
+        if check is not None and (reason := check(row)):
+            return self.fail(seq, f"{who}: {reason}")
+        if self.anchored is not None and self.anchored[0] == seq and self.anchored[1] != row.hash:
+            return self.fail(seq, f"{who} is not the record anchor {self.anchored[2]} bound (the lane was rewritten)")
+        self.count, self.prev = seq, row.hash
+        return None
+
+    def finish(self, head_seq: int, head_hash: str) -> str | None:
+        if self.anchored is not None and self.anchored[0] > self.count:
+            return self.fail(self.count + 1, f"lane {self.lane_id} records {self.count + 1} to {self.anchored[0]} "
+                                             f"are missing: anchor {self.anchored[2]} bound record {self.anchored[0]}")
+        if head_seq > self.count:
+            return self.fail(self.count + 1, f"lane {self.lane_id} records {self.count + 1} to {head_seq} are missing: "
+                                             f"the lane ends at {self.count} but its head is {head_seq}")
+        if head_seq != self.count or head_hash != self.prev:
+            return self.fail(self.count, f"lane {self.lane_id}: its head does not match record {self.count}")
         return None
 
 
@@ -176,17 +303,5 @@ def _check_fields(row: Row, who: str, names, chain_seq: int, prefix: str = "m_")
     return None
 
 
-def _orphan_check(conn: sa.Connection, walker: _Walker) -> ChainReport:
-    """Rows no chain record vouches for (inserted behind the log's back).
-
-    Every chain record already matched one distinct row, so equal counts
-    prove there is none; the search for the culprit runs only when not.
-    """
-    counts = conn.execute(_COUNTS).one()
-    for count, vouched, query, what in ((counts[0], walker.accepted, _ORPHAN_MESSAGE, "message"),
-                                        (counts[1], walker.refused, _ORPHAN_REFUSAL, "refused input")):
-        if count != vouched:
-            orphan = conn.execute(query).first()
-            name, claim = orphan if orphan is not None else ("?", None)
-            return walker.fail(claim, f"{what} {name} is not in the chain (it claims record {claim})")
-    return ChainReport(walker.count, walker.prev)
+#: what a record of each kind vouches for, besides itself
+_CHECKS = {"accepted": _check_accepted, "refused": _check_refused}

@@ -8,6 +8,7 @@ unreachable these tests skip, or fail with RABT_REQUIRE_BROKER=1.
 
 from __future__ import annotations
 
+import multiprocessing
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from hub.cli import main
 from hub.errors import MessageLogError
 from hub.idempotency import IdempotentConsumer
 from hub.messagelog import Accepted, open_message_log
+from hub.messagelog.anchors import AnchorPolicy
 from hub.messagelog.schema import metadata
 from hub.outbox import OutboxRelay, to_message
 
@@ -55,12 +57,39 @@ def test_cli_verifies_postgres_and_names_a_tampered_record(url):
     with open_message_log(url) as log:
         log.accept_many([record(n) for n in range(5)])
     result = verify_cli("--database-url", url)
-    assert result.exit_code == 0 and result.stdout.startswith("chain intact: 5 records")
+    assert result.exit_code == 0 and result.stdout.startswith("chain intact: 5 records in 1 lanes")
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE audit_chain SET detail = replace(detail, 'licensing', 'courts') WHERE seq = 4")
+        conn.execute("UPDATE audit_chain SET detail = replace(detail, 'licensing', 'courts') WHERE lane_seq = 4")
+        [lane] = conn.execute("SELECT lane_id FROM lanes").fetchone()
     result = verify_cli("--database-url", url)
     assert result.exit_code == 1
-    assert result.stderr.strip() == "rabt: record 4 was altered: its contents do not match its hash"
+    assert result.stderr.strip() == f"rabt: lane {lane} record 4 was altered: its contents do not match its hash"
+
+
+def write_in_a_process(url: str, first: int, count: int) -> None:
+    """One writing process: its own lane, anchoring every 50 of its records."""
+    with open_message_log(url, anchoring=AnchorPolicy(every_records=50)) as log:
+        for n in range(first, first + count):
+            log.accept(record(n))
+        log.mark_published([f"msg-{n}" for n in range(first, first + count)])
+
+
+def test_processes_writing_at_once_each_keep_a_lane_and_anchors_bind_them_all(url):
+    open_message_log(url).close()  # migrated once, before the writers start
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=write_in_a_process, args=(url, start, 150)) for start in (0, 1000, 2000)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(120)
+    assert [writer.exitcode for writer in writers] == [0, 0, 0]
+    with open_message_log(url) as log:
+        log.anchor()  # binds what moved after the writers' own last anchors, if anything did
+        report = log.verify_chain()
+        with log.engine.connect() as conn:
+            newest = conn.execute(sa.text("SELECT * FROM anchors ORDER BY anchor_seq DESC LIMIT 1")).one()
+    assert (report.records, report.lanes) == (900, 3) and report.anchors >= 12  # each writer: 3 while accepting, 1 after publishing
+    assert (newest.lanes, newest.records) == (3, 900) and report.head_hash == newest.root
 
 
 def test_url_forms_and_database_without_a_log(url):

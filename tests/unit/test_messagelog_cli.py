@@ -28,7 +28,16 @@ def test_intact_chain_exits_zero(tmp_path):
     fill(f"sqlite:///{tmp_path / 'messages.sqlite3'}")
     result = run(tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("chain intact: 4 records")
+    assert result.stdout.startswith("chain intact: 4 records in 1 lanes, 0 anchors")
+
+
+def test_anchor_binds_the_lanes_then_verify_counts_it(tmp_path):
+    fill(f"sqlite:///{tmp_path / 'messages.sqlite3'}")
+    anchor = CliRunner().invoke(main, ["audit", "anchor"], env={"RABT_HOME": str(tmp_path), "RABT_DATABASE_URL": ""})
+    assert anchor.exit_code == 0 and anchor.stdout.startswith("anchor 1: 4 records in 1 lanes (root ")
+    again = CliRunner().invoke(main, ["audit", "anchor"], env={"RABT_HOME": str(tmp_path), "RABT_DATABASE_URL": ""})
+    assert again.stdout.startswith("nothing to anchor")
+    assert run(tmp_path).stdout.startswith("chain intact: 4 records in 1 lanes, 1 anchors")
 
 
 def test_tampered_payload_exits_one_naming_the_record(tmp_path):
@@ -36,10 +45,11 @@ def test_tampered_payload_exits_one_naming_the_record(tmp_path):
     fill(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE payloads SET raw = x'3c782f3e' WHERE message_id = 'msg-1'")
+        [lane] = conn.execute("SELECT lane_id FROM lanes").fetchone()
     result = run(tmp_path)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        "rabt: record 2: the raw payload of message msg-1 does not match the digest in the chain"]
+        f"rabt: lane {lane} record 2: the raw payload of message msg-1 does not match the digest in the chain"]
     assert "chain intact" not in result.stdout
 
 

@@ -24,6 +24,7 @@ from hub.cli import main
 from hub.errors import MessageLogError
 from hub.messagelog import Accepted, open_message_log
 from hub.messagelog.db import make_engine
+from hub.messagelog.lanes import LEGACY_LANE, genesis
 from hub.messagelog.schema import metadata as log_tables
 from hub.migrations.messagelog import MESSAGE_LOG
 from simulators.licensing.migrations import BASELINE_TABLES, LICENSING, open_licensing_database
@@ -82,8 +83,10 @@ def differences(url: str, metadata: sa.MetaData, history=MESSAGE_LOG) -> list:
         engine.dispose()
 
 
-#: tables a later revision created (0003: the console's search terms)
-TABLES_ADDED_SINCE_THE_BASELINE = {"search_terms"}
+#: tables a later revision created (0003: the console's search terms; 0004: lanes and anchors)
+TABLES_ADDED_SINCE_THE_BASELINE = {"search_terms", "lanes", "anchors", "anchored_lanes"}
+#: tables a later revision dropped (0004: the single chain's head, now each lane's row)
+TABLES_DROPPED_SINCE_THE_BASELINE = {"audit_head"}
 
 
 def chain_rows(url: str) -> list:
@@ -91,6 +94,15 @@ def chain_rows(url: str) -> list:
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text("SELECT seq, prev_hash, hash FROM audit_chain ORDER BY seq")).all()
+    finally:
+        engine.dispose()
+
+
+def lane_heads(url: str) -> dict[str, tuple[int, str]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {row.lane_id: (row.seq, row.hash) for row in conn.execute(sa.text("SELECT * FROM lanes"))}
     finally:
         engine.dispose()
 
@@ -103,7 +115,8 @@ def test_the_baseline_creates_the_layout_the_code_of_ccea8df_made(tmp_path):
     baseline = f"sqlite:///{tmp_path / 'baseline.sqlite3'}"
     MESSAGE_LOG.upgrade(make_engine(baseline), "0001")
     assert layout(baseline) == layout(old_log(tmp_path, "ccea8df"))
-    assert set(layout(baseline)) == set(log_tables.tables) - TABLES_ADDED_SINCE_THE_BASELINE
+    assert set(layout(baseline)) == (
+        set(log_tables.tables) - TABLES_ADDED_SINCE_THE_BASELINE | TABLES_DROPPED_SINCE_THE_BASELINE)
 
 
 def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
@@ -111,7 +124,7 @@ def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
     with open_message_log(database_url):
         pass
     assert differences(database_url, log_tables) == []
-    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0003"
+    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0004"
 
 
 def test_licensing_newest_revision_is_the_layout_its_tables_declare(database_url):
@@ -140,7 +153,10 @@ def test_a_sqlite_log_of_an_earlier_layout_is_migrated_on_open_and_its_chain_goe
         assert log.refusals("police")[0].input_size == len(b"<new")
     after = chain_rows(url)
     assert after[:OLD_RECORDS] == old_rows  # the migration rewrote no chain record
-    assert after[OLD_RECORDS].prev_hash == old_rows[-1].hash and after[OLD_RECORDS].seq == old_rows[-1].seq + 1
+    assert lane_heads(url)[LEGACY_LANE] == (OLD_RECORDS, old_rows[-1].hash)  # the old chain is the legacy lane
+    # what came after is this process's own lane, numbered on after the old records
+    [new_lane] = set(lane_heads(url)) - {LEGACY_LANE}
+    assert after[OLD_RECORDS].prev_hash == genesis(new_lane) and after[OLD_RECORDS].seq == old_rows[-1].seq + 1
     new_url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
     open_message_log(new_url).close()
     assert layout(url) == layout(new_url)
@@ -155,19 +171,21 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     MESSAGE_LOG.upgrade(engine, "0001")
     copy_rows(old_log(tmp_path, "ccea8df"), engine)
     for create in (True, False):
-        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0003\): run rabt db upgrade"):
+        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0004\): run rabt db upgrade"):
             open_message_log(url, create=create)
     assert db_cli("current", "--url", url).exit_code == 1
     result = db_cli("upgrade", "--url", url)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().endswith("upgraded from revision 0001 to 0003")
+    assert result.stdout.strip().endswith("upgraded from revision 0001 to 0004")
     assert "nothing to do" in db_cli("upgrade", "--url", url).stdout
     assert db_cli("current", "--url", url).exit_code == 0
-    old_head = chain_rows(url)[-1]
+    old_rows = chain_rows(url)
     with open_message_log(url) as log:
         log.accept(record(1))
+        assert log.anchor().lanes == 2  # the legacy lane and this process's
         assert log.verify_chain().records == OLD_RECORDS + 1
-    assert chain_rows(url)[-1].prev_hash == old_head.hash
+    assert chain_rows(url)[:OLD_RECORDS] == old_rows
+    assert lane_heads(url)[LEGACY_LANE] == (OLD_RECORDS, old_rows[-1].hash)
     assert differences(url, log_tables) == []
     engine.dispose()
 
@@ -239,7 +257,7 @@ def test_a_licensing_database_from_before_versions_is_adopted_with_its_rows(tmp_
 def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     history = db_cli("history")
     assert history.exit_code == 0
-    assert [line.split()[0] for line in history.stdout.splitlines()] == ["0001", "0002", "0003"]
+    assert [line.split()[0] for line in history.stdout.splitlines()] == ["0001", "0002", "0003", "0004"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
         "upgraded from revision none to 0002")

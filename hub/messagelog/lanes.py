@@ -1,0 +1,120 @@
+"""Lanes: each writing process appends to a hash chain of its own.
+
+One chain for the whole log made every writer lock its one head row for the
+length of a commit: on PostgreSQL every gateway, watcher and worker process
+queued behind that lock, so more processes added no throughput. A lane is
+taken by a process the first time it writes (a random id, with its host, pid
+and start recorded in ``lanes``); its writers lock only their lane's row, so
+processes never wait on each other. Threads of one process share its lane
+and queue on its row, as they did on the one head before.
+
+A lane's first record follows the lane's own genesis hash, derived from its
+id, so a record cannot be moved into another lane unnoticed. The chain
+written before lanes existed is the lane ``legacy``, whose genesis is the old
+chain's (64 zeros): its records keep their hashes.
+
+The anchors (:mod:`hub.messagelog.anchors`) bind every lane's head from time
+to time, so a lane's deleted tail is caught by the next anchor that bound a
+later head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import MessageLogError
+from hub.messagelog import db
+from hub.messagelog.schema import lanes, timestamp
+
+#: the lane of the chain written before lanes existed (revision 0004 moved it there)
+LEGACY_LANE = "legacy"
+#: previous hash of the legacy lane's first record (the single chain's genesis)
+LEGACY_GENESIS = "0" * 64
+#: the execution option that carries a write transaction's lane to the chain
+LANE_OPTION = "rabt_lane"
+
+_LOCK = (sa.select(lanes.c.seq, lanes.c.hash).where(lanes.c.lane_id == sa.bindparam("lane"))
+         .with_for_update())
+_MOVE = sa.update(lanes).where(lanes.c.lane_id == sa.bindparam("lane")).values(
+    seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+
+
+def genesis(lane_id: str) -> str:
+    """Previous hash of lane ``lane_id``'s first record: binds the lane's records to its id."""
+    if lane_id == LEGACY_LANE:
+        return LEGACY_GENESIS
+    return hashlib.sha256(f"rabt lane {lane_id}".encode()).hexdigest()
+
+
+class Lane:
+    """This process's lane of one log: registered on first use, taken anew after a fork.
+
+    Thread-safe. ``appended`` counts the records written through it (the
+    anchor schedule reads it).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._lane_id: str | None = None
+        self._pid: int | None = None
+        self.appended = 0
+
+    @property
+    def lane_id(self) -> str:
+        """The lane's id, registering the lane first (and again in a forked child).
+
+        Registering is a commit of its own, so it must happen before the
+        caller's write transaction begins (on SQLite it would wait on it).
+        """
+        with self._lock:
+            if self._lane_id is None or self._pid != os.getpid():
+                self._lane_id, self._pid = self._register(), os.getpid()
+                self.appended = 0
+            return self._lane_id
+
+    def _register(self) -> str:
+        lane_id = uuid.uuid4().hex
+        values = {"lane_id": lane_id, "host": socket.gethostname()[:255], "pid": os.getpid(),
+                  "opened_at": timestamp(), "seq": 0, "hash": genesis(lane_id)}
+        with db.write_transaction(self._engine) as conn:  # driver errors: the writer translates them
+            conn.execute(sa.insert(lanes), values)
+        return lane_id
+
+    def bind(self, conn: Connection) -> Connection:
+        """``conn`` carrying this lane, for :func:`lock` and :func:`hub.messagelog.chain.append`."""
+        return conn.execution_options(**{LANE_OPTION: self})
+
+
+def current(conn: Connection) -> Lane:
+    """The lane a write transaction appends to (see :meth:`Lane.bind`)."""
+    lane = conn.get_execution_options().get(LANE_OPTION)
+    if lane is None:
+        raise MessageLogError("a chain record can only be appended in a write transaction bound to a lane")
+    return lane
+
+
+def lock(conn: Connection) -> tuple[str, int, str]:
+    """Lock the transaction's lane head until it ends; (lane id, seq, hash).
+
+    Only this process's writers share the row, so other processes never wait
+    here; on SQLite the write transaction (BEGIN IMMEDIATE) already holds the
+    database lock.
+    """
+    lane_id = current(conn).lane_id
+    head = conn.execute(_LOCK, {"lane": lane_id}).first()
+    if head is None:
+        raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
+    return lane_id, head.seq, head.hash
+
+
+def move_head(conn: Connection, lane_id: str, seq: int, hash_: str) -> None:
+    """Record the lane's new newest record (inside the appending transaction)."""
+    conn.execute(_MOVE, {"lane": lane_id, "new_seq": seq, "new_hash": hash_})
