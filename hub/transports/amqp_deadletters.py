@@ -1,6 +1,14 @@
-"""Dead letters on RabbitMQ: list, replay and discard by reading the DLQs.
+"""Dead letters on RabbitMQ: moved into the hub's database, or listed, replayed and discarded in place.
 
-Listing peeks: ``basic_get`` without ack on a private channel, then one
+The hub does not leave dead letters on the broker to be looked at: :func:`move`
+takes them off the DLQs (``basic_get``, stored by the caller, then acked), so
+the console lists, replays and discards them from its own database
+(:mod:`hub.deadletters`) and looking at one never counts as a delivery. On
+RabbitMQ 4.x quorum queues every get-and-requeue counts towards the delivery
+limit (20 by default): a letter peeked at twenty times would be dropped.
+
+The in-place operations below remain the transport contract's (``rabt dlq``
+on a broker without the hub's database). In-place listing peeks: ``basic_get`` without ack on a private channel, then one
 ``basic.nack(multiple, requeue)`` puts every peeked message back. Nothing is
 lost if the process dies mid-listing either — closing the channel (or the
 connection dying) requeues unacked messages the same way. We chose this over
@@ -72,6 +80,31 @@ def peek(connection: BlockingConnection, dlqs: Iterable[str], limit: int) -> lis
         if channel.is_open:
             channel.close()
     return found
+
+
+def move(connection: BlockingConnection, dlqs: Iterable[str], keep: Callable[[list[DeadLetter]], None],
+         limit: int) -> int:
+    """Take up to ``limit`` dead letters off ``dlqs``, hand them to ``keep``, then ack them; how many.
+
+    If ``keep`` raises, closing the channel puts them all back unacked.
+    """
+    channel = connection.channel()
+    try:
+        letters, last_tag = [], None
+        for dlq in dlqs:
+            while len(letters) < limit:
+                method, properties, body = channel.basic_get(dlq, auto_ack=False)
+                if method is None:
+                    break
+                letters.append(to_dead_letter(method, properties, body, dlq))
+                last_tag = method.delivery_tag
+        if letters:
+            keep(letters)
+            channel.basic_ack(delivery_tag=last_tag, multiple=True)
+        return len(letters)
+    finally:
+        if channel.is_open:
+            channel.close()
 
 
 def take(connection: BlockingConnection, dlqs: Iterable[str], dead_letter_id: str,
