@@ -118,11 +118,11 @@ class DeadLetterStore:
     def get(self, letter_id: str) -> DeadLetter:
         """The kept letter ``letter_id``; DeadLetterNotFoundError when there is none."""
         if not str(letter_id).isdigit():
-            raise DeadLetterNotFoundError(f"no dead letter with id {letter_id!r}")
+            raise DeadLetterNotFoundError(f"no such dead letter {letter_id!r}")
         with db.translated("read a dead letter"), self.engine.connect() as conn:
             row = conn.execute(sa.select(_k).where(_k.c.id == int(letter_id))).first()
         if row is None:
-            raise DeadLetterNotFoundError(f"no dead letter with id {letter_id!r} (already replayed or discarded?)")
+            raise DeadLetterNotFoundError(f"no such dead letter {letter_id!r} (already replayed or discarded?)")
         return _letter(row)
 
     def remove(self, letter_ids: Iterable[str]) -> int:
