@@ -120,7 +120,8 @@ class OutboxRelay:
         self._collected_at = time.monotonic()
         try:
             if self._desk is None:
-                self._desk = DeadLetterDesk(DeadLetterStore(self.log.engine), self.log, lambda work: work(self.transport))
+                store = DeadLetterStore(self.log.engine)
+                self._desk = DeadLetterDesk(store, self.log, lambda work: work(self.transport))
             return self._desk.collect()
         except (RabtError, *self.transport.connection_errors) as exc:
             log.debug("outbox: dead letters not collected this round: %s", exc)  # the outage is logged above

@@ -251,7 +251,9 @@ class Console:
         """One message's trail (``found: false`` when the log does not hold it)."""
         self.operations.collect_quietly()
         found = message_trail(self.log, self.parts.verifier, message_id)
-        return found if found["found"] else unstored_trail(self.log, self.operations.desk.store, message_id, self.parts.verifier)
+        if found["found"]:
+            return found
+        return unstored_trail(self.log, self.operations.desk.store, message_id, self.parts.verifier)
 
     def verify_chain(self, who: Principal) -> dict:
         """Re-check the whole audit chain; the report (also kept in the action log)."""

@@ -7,23 +7,18 @@ the console lists, replays and discards them from its own database
 RabbitMQ 4.x quorum queues every get-and-requeue counts towards the delivery
 limit (20 by default): a letter peeked at twenty times would be dropped.
 
-The in-place operations below remain the transport contract's (``rabt dlq``
-on a broker without the hub's database). In-place listing peeks: ``basic_get`` without ack on a private channel, then one
-``basic.nack(multiple, requeue)`` puts every peeked message back. Nothing is
-lost if the process dies mid-listing either — closing the channel (or the
-connection dying) requeues unacked messages the same way. We chose this over
-keeping a standing consumer on every DLQ: listing is rare, operator-driven,
-and a consumer would hold the dead letters unacked and invisible to other
-operators. Requeued dead letters are marked redelivered; the DLQs are declared
-without a delivery limit, so peeking never drops one (on RabbitMQ 4.0–4.2,
-where a requeue still counts towards the default limit of 20, declare the
-DLQs with a policy that lifts it).
+The in-place operations below remain the transport contract's (for a broker
+used without the hub's database): :func:`peek` gets without
+ack on a private channel, then one ``basic.nack(multiple, requeue)`` puts
+every peeked message back; a process dying mid-listing requeues them the same
+way. Each such look is a delivery on 4.x: the hub itself no longer lists so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import pika.exceptions as px
 from pika.adapters.blocking_connection import BlockingConnection
 
 from hub.transports.amqp_publisher import attempt_of, message_from
@@ -86,18 +81,31 @@ def move(connection: BlockingConnection, dlqs: Iterable[str], keep: Callable[[li
          limit: int) -> int:
     """Take up to ``limit`` dead letters off ``dlqs``, hand them to ``keep``, then ack them; how many.
 
-    If ``keep`` raises, closing the channel puts them all back unacked.
+    One channel per DLQ, so a DLQ nobody declared yet is skipped (the broker
+    closes a channel that gets from a missing queue). If ``keep`` raises,
+    closing the channel puts that DLQ's letters back unacked.
     """
-    channel = connection.channel()
+    moved = 0
+    for dlq in dlqs:
+        if moved >= limit:
+            break
+        try:
+            moved += _move_one(connection.channel(), dlq, keep, limit - moved)
+        except px.ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+    return moved
+
+
+def _move_one(channel, dlq: str, keep: Callable[[list[DeadLetter]], None], limit: int) -> int:
     try:
         letters, last_tag = [], None
-        for dlq in dlqs:
-            while len(letters) < limit:
-                method, properties, body = channel.basic_get(dlq, auto_ack=False)
-                if method is None:
-                    break
-                letters.append(to_dead_letter(method, properties, body, dlq))
-                last_tag = method.delivery_tag
+        while len(letters) < limit:
+            method, properties, body = channel.basic_get(dlq, auto_ack=False)
+            if method is None:
+                break
+            letters.append(to_dead_letter(method, properties, body, dlq))
+            last_tag = method.delivery_tag
         if letters:
             keep(letters)
             channel.basic_ack(delivery_tag=last_tag, multiple=True)
