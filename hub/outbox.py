@@ -126,6 +126,9 @@ class OutboxRelay:
         except (RabtError, *self.transport.connection_errors) as exc:
             log.debug("outbox: dead letters not collected this round: %s", exc)  # the outage is logged above
             return 0
+        except Exception:  # noqa: BLE001 - collecting must never stop the relay's real work
+            log.exception("outbox: collecting dead letters failed; relaying goes on, collecting is tried again")
+            return 0
 
     def drain(self) -> int:
         """Relay batches until the outbox is empty or a round fails; how many went out."""
