@@ -10,6 +10,10 @@ the outbox in batches, publishes each batch with one pipelined, confirmed
 * crash after the broker confirmed but before ``mark_published`` → the batch
   is published again on restart: at-least-once, and consumers are idempotent
   (:mod:`hub.idempotency`), never a loss.
+
+The relay also moves dead letters off the broker into the hub's database every
+few seconds (:mod:`hub.deadletters`), so they are kept, and their
+``dead-lettered`` hop is in the trail, even when no operator looks.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import time
 from collections import Counter
 
 from hub import metrics
-from hub.errors import MessageLogError, PublishError, TransportError
+from hub.deadletters import DeadLetterDesk, DeadLetterStore
+from hub.errors import MessageLogError, PublishError, RabtError, TransportError
 from hub.messagelog import Accepted, MessageLog, PendingMessage, StoredMessage
 from hub.outage import Pause, Watch
 from hub.transports.base import Message, Transport
@@ -62,13 +67,17 @@ class OutboxRelay:
     """
 
     def __init__(self, log: MessageLog, transport: Transport, batch_size: int = 500,
-                 *, max_backoff: float = 30.0) -> None:
+                 *, max_backoff: float = 30.0, collect_every: float = 5.0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.log = log
         self.transport = transport
         self.batch_size = batch_size
         self.max_backoff = max_backoff
+        #: seconds between moves of dead letters into the hub's database
+        self.collect_every = collect_every
+        self._collected_at = 0.0
+        self._desk: DeadLetterDesk | None = None
         self.last_error: Exception | None = None
 
     def relay_once(self) -> int:
@@ -100,6 +109,23 @@ class OutboxRelay:
             metrics.record_published(agency, message_type, count)
         return self.log.mark_published([m.message_id for m in confirmed])
 
+    def collect_dead_letters(self) -> int:
+        """Every ``collect_every`` seconds, move the broker's dead letters into the hub's table; how many."""
+        if time.monotonic() - self._collected_at < self.collect_every:
+            return 0
+        self._collected_at = time.monotonic()
+        try:
+            if self._desk is None:
+                store = DeadLetterStore(self.log.engine)
+                self._desk = DeadLetterDesk(store, self.log, lambda work: work(self.transport))
+            return self._desk.collect()
+        except (RabtError, *self.transport.connection_errors) as exc:
+            log.debug("outbox: dead letters not collected this round: %s", exc)  # the outage is logged above
+            return 0
+        except Exception:  # noqa: BLE001 - collecting must never stop the relay's real work
+            log.exception("outbox: collecting dead letters failed; relaying goes on, collecting is tried again")
+            return 0
+
     def drain(self) -> int:
         """Relay batches until the outbox is empty or a round fails; how many went out."""
         total = 0
@@ -125,6 +151,7 @@ class OutboxRelay:
             database.clear()
 
     def _round(self, stop: threading.Event, interval: float, broker: Watch, database: Watch) -> None:
+        self.collect_dead_letters()
         try:
             sent = self.relay_once()
         except MessageLogError as exc:

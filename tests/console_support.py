@@ -99,9 +99,12 @@ def relay(hub: Hub, transport: Transport) -> int:
 
 
 def dead_letter_all(hub: Hub, transport: Transport, queue: str, reason: str = "licensing refused the record") -> int:
-    """Consume ``queue`` with a handler that refuses every message (an InputError dead-letters at once)."""
+    """Consume ``queue`` with a handler that refuses every message (an InputError dead-letters at once).
+
+    The consumer records nothing: the hub chains the ``dead-lettered`` hop itself when
+    it moves the letter off the broker (hub.deadletters).
+    """
     def refuse(delivery: Delivery) -> None:
-        hub.log.record_event(delivery.message.message_id, "dead-lettered", reason)
         raise InputError(reason, message_id=delivery.message.message_id)
 
     return transport.consume(queue, refuse, idle_timeout=0.3)

@@ -1,22 +1,31 @@
-"""``rabt queues`` and ``rabt dlq``: queue depths, dead letters, replay.
+"""``rabt queues`` and ``rabt dlq``: queue depths, dead letters, replay, discard, purge.
 
-Both open the configured broker (``RABT_BROKER_URL``, else the embedded SQLite
-broker under ``RABT_HOME``), declare the routes from ``routes.toml`` (an
-idempotent no-op when they exist) and act through the Transport interface, so
-they work the same on RabbitMQ and SQLite.
+Both read the same settings as the hub (the broker URL, ``RABT_ROUTES_FILE``
+with its queue prefix, the message log's database) and never declare
+anything: a command that looks must not create queues on the broker, and
+queues under another prefix than the hub's would show zero while the hub's
+fill up. Dead letters are those the hub keeps in its database
+(:mod:`hub.deadletters`): ``rabt dlq`` first moves new ones off the broker, then
+lists, replays and discards them there, each action chained in the message
+log under the name ``cli:<user>``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
 
 import click
 
 from hub.cli.progress import progress_option, wants_progress
 from hub.config import Settings
+from hub.deadletters import DeadLetterDesk, DeadLetterStore, LetterFilter
 from hub.errors import RabtError
+from hub.messagelog import open_message_log
 from hub.routing import load_routes
 from hub.transports import Transport, open_transport, transport_class
 from hub.transports.base import DeadLetterNotFoundError
@@ -30,14 +39,22 @@ def _open(settings: Settings, broker_url: str | None) -> Transport:
     url = broker_url or settings.effective_broker_url
     # an operator command should fail in seconds, not wait a minute for the broker
     opts = {"reconnect_timeout": 5.0} if transport_class(url).capabilities.reconnect_timeout else {}
-    routes = load_routes()
-    transport = open_transport(url, routes=routes, **opts)
+    return open_transport(url, routes=load_routes(settings.routes_file), **opts)
+
+
+@contextmanager
+def _desk(settings: Settings, broker_url: str | None) -> Iterator[DeadLetterDesk]:
+    """The hub's dead letters over this command's own broker connection and the hub's message log."""
+    with _open(settings, broker_url) as transport, open_message_log(settings.effective_database_url) as log:
+        yield DeadLetterDesk(DeadLetterStore(log.engine), log, lambda work: work(transport))
+
+
+def _operator() -> str:
+    """Who acts, as the chain records it: the account that ran the command."""
     try:
-        transport.declare(routes)
-    except BaseException:
-        transport.close()
-        raise
-    return transport
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
 
 
 @click.command("queues")
@@ -45,9 +62,14 @@ def _open(settings: Settings, broker_url: str | None) -> Transport:
 @_json_option
 @click.pass_obj
 def queues(settings: Settings, broker_url: str | None, as_json: bool) -> None:
-    """Depth, consumers and dead letters of every work queue."""
-    with _open(settings, broker_url) as transport:
-        stats = transport.queue_stats()
+    """Depth, consumers and dead letters of every work queue (as the hub's routes name them)."""
+    with _open(settings, broker_url) as transport, open_message_log(settings.effective_database_url) as log:
+        # letters the hub kept plus any the broker still holds (never both: moving acks them there)
+        kept = DeadLetterStore(log.engine).counts()
+        stats = [replace(s, dead_letters=s.dead_letters + kept.get(s.name, 0)) for s in transport.queue_stats()]
+    if not stats:
+        click.echo("no work queue of these routes exists on the broker yet (the hub declares them on start)",
+                   err=True)
     if as_json:
         click.echo(json.dumps([asdict(s) for s in stats], indent=2))
         return
@@ -59,7 +81,7 @@ def queues(settings: Settings, broker_url: str | None, as_json: bool) -> None:
 
 @click.group("dlq")
 def dlq() -> None:
-    """Dead letters: list, replay, discard."""
+    """Dead letters the hub keeps: list, replay, discard, purge."""
 
 
 @dlq.command("list")
@@ -69,9 +91,9 @@ def dlq() -> None:
 @_json_option
 @click.pass_obj
 def list_(settings: Settings, queue: str | None, limit: int, broker_url: str | None, as_json: bool) -> None:
-    """Dead letters with the reason, error code and attempts."""
-    with _open(settings, broker_url) as transport:
-        letters = transport.dead_letters(queue, limit)
+    """Dead letters with the reason, error code and attempts (looking changes nothing on the broker)."""
+    with _desk(settings, broker_url) as desk:
+        letters = desk.letters(LetterFilter(queue=queue), limit)
     if as_json:
         click.echo(json.dumps([_letter_json(d) for d in letters], indent=2))
         return
@@ -92,32 +114,36 @@ def _letter_json(d) -> dict:
 @click.argument("dead_letter_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (of --queue, or all queues).")
 @click.option("--queue", metavar="NAME", help="With --all: only this work queue's dead letters.")
+@click.option("--agency", metavar="NAME", help="With --all: only messages from this agency.")
+@click.option("--type", "message_type", metavar="TYPE", help="With --all: only messages of this type.")
 @progress_option
 @_url_option
 @click.pass_obj
-def replay(settings: Settings, dead_letter_id: str | None, replay_all: bool, queue: str | None,
-           progress: bool | None, broker_url: str | None) -> None:
+def replay(settings: Settings, dead_letter_id: str | None, replay_all: bool, queue: str | None, agency: str | None,
+           message_type: str | None, progress: bool | None, broker_url: str | None) -> None:
     """Put a dead letter (or all of them) back on its queue, attempt reset to 1."""
     if bool(dead_letter_id) == replay_all:
         raise click.UsageError("give either a dead letter ID or --all")
-    with _open(settings, broker_url) as transport:
+    actor = _operator()
+    with _desk(settings, broker_url) as desk:
         if dead_letter_id:
-            transport.replay(dead_letter_id)
+            desk.replay(dead_letter_id, actor)
             click.echo("replayed 1 dead letter(s)")
             return
         # a snapshot first: letters that fail again while we replay are not replayed twice
-        ids = [d.id for d in transport.dead_letters(queue, 100_000)]
-        replayed, gone = _replay_each(transport, ids, wants_progress(progress))
+        which = LetterFilter(queue=queue, agency=agency, message_type=message_type)
+        ids = [d.id for d in desk.letters(which, 100_000)]
+        replayed, gone = _replay_each(lambda letter_id: desk.replay(letter_id, actor), ids, wants_progress(progress))
     click.echo(f"replayed {replayed} dead letter(s)" + (f"; {gone} were gone already (replayed or discarded "
                                                          "by someone else)" if gone else ""))
 
 
-def _replay_each(transport, ids: list[str], show: bool) -> tuple[int, int]:
+def _replay_each(replay_one, ids: list[str], show: bool) -> tuple[int, int]:
     """Replay ``ids`` one by one: (replayed, already gone); stops naming how far it got if the broker fails."""
     replayed = gone = 0
     for number, letter_id in enumerate(ids, 1):
         try:
-            transport.replay(letter_id)
+            replay_one(letter_id)
             replayed += 1
         except DeadLetterNotFoundError:
             gone += 1
@@ -130,10 +156,24 @@ def _replay_each(transport, ids: list[str], show: bool) -> tuple[int, int]:
 
 @dlq.command("discard")
 @click.argument("dead_letter_id")
+@click.option("--reason", default="", help="Why (kept in the message log's chain).")
 @_url_option
 @click.pass_obj
-def discard(settings: Settings, dead_letter_id: str, broker_url: str | None) -> None:
+def discard(settings: Settings, dead_letter_id: str, reason: str, broker_url: str | None) -> None:
     """Delete a dead letter for good."""
-    with _open(settings, broker_url) as transport:
-        transport.discard(dead_letter_id)
+    with _desk(settings, broker_url) as desk:
+        desk.discard(dead_letter_id, _operator(), reason)
     click.echo(f"discarded {dead_letter_id}")
+
+
+@dlq.command("purge")
+@click.argument("queue")
+@click.option("--yes", is_flag=True, help="Do not ask; for scripts.")
+@_url_option
+@click.pass_obj
+def purge(settings: Settings, queue: str, yes: bool, broker_url: str | None) -> None:
+    """Discard every dead letter of a work queue (asks to type the queue's name)."""
+    confirm = queue if yes else click.prompt(f"type {queue} to discard all its dead letters", default="")
+    with _desk(settings, broker_url) as desk:
+        count = desk.purge(queue, _operator(), confirm)
+    click.echo(f"purged {count} dead letter(s) of {queue}")

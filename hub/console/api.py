@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from hub.console.auth import api_error, current_principal, require
+from hub.console.filters import chained_actions, letter_filter
 from hub.console.openapi import openapi_document
 from hub.errors import InputError, MessageLogError, RabtError, TransportError
 
@@ -62,8 +63,34 @@ def overview():
 @api.get("/dead-letters")
 @require("viewer")
 def dead_letters():
-    queue = request.args.get("queue") or None
-    return jsonify({"dead_letters": console().dead_letters(queue, _limit())})
+    which = letter_filter(request.args)
+    return jsonify({"dead_letters": console().dead_letters(which.queue, _limit(), which)})
+
+
+@api.post("/dead-letters/replay-matching")
+@require("operator")
+def replay_matching():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError("send a JSON object like {\"agency\": \"police\", \"since\": \"2026-01-01T00:00:00Z\"}")
+    results = console().operations.replay_matching(letter_filter(body), current_principal())
+    return jsonify({"results": results})
+
+
+@api.post("/dead-letters/purge")
+@require("operator")
+def purge():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("queue"), str):
+        raise InputError("send {\"queue\": NAME, \"confirm\": NAME}: the queue's name twice")
+    confirm = body.get("confirm") if isinstance(body.get("confirm"), str) else ""
+    return jsonify(console().operations.purge(body["queue"], confirm, current_principal()))
+
+
+@api.get("/queues/<queue>/peek")
+@require("viewer")
+def peek(queue: str):
+    return jsonify(console().operations.peek(queue, _limit(20, 200)))
 
 
 @api.post("/dead-letters/replay")
@@ -107,7 +134,8 @@ def verify_chain():
 @api.get("/actions")
 @require("admin")
 def actions():
-    return jsonify({"actions": console().actions.recent(_limit())})
+    limit = _limit()
+    return jsonify({"actions": console().actions.recent(limit), "chained": chained_actions(console().log, limit)})
 
 
 @api.get("/openapi.json")

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
+from hub.console import operation_labels  # noqa: F401 - adds the action pages' labels
 from hub.console.bidi import agency, payload, reveal_controls
 from hub.console.auth import checked_password, current_principal, end_session, require, start_session
-from hub.errors import RabtError
+from hub.console.filters import chained_actions, letter_filter
+from hub.errors import InputError, RabtError
 
 pages = Blueprint("pages", __name__)
 # every template isolates agency text through these (see hub.console.bidi)
@@ -33,12 +35,46 @@ def overview():
 @pages.get("/dead-letters")
 @require("viewer", page=True)
 def dead_letters():
-    error = None
+    error, queues = None, [q.name for q in console().parts.routes.queues]
     try:
-        letters = console().dead_letters(request.args.get("queue") or None, 200)
+        which = letter_filter(request.args)
+        letters = console().dead_letters(which.queue, 200, which)
     except RabtError as exc:
         letters, error = [], str(exc)
-    return render_template("dead_letters.html", letters=letters, error=error)
+    return render_template("dead_letters.html", letters=letters, error=error, queues=queues, given=request.args)
+
+
+@pages.post("/dead-letters/replay-matching")
+@require("operator", page=True)
+def replay_matching():
+    try:
+        _flash_results(console().operations.replay_matching(letter_filter(request.form), current_principal()))
+    except InputError as exc:
+        flash(exc.reason, "error")
+    return redirect(url_for("pages.dead_letters"))
+
+
+@pages.post("/dead-letters/purge")
+@require("operator", page=True)
+def purge():
+    try:
+        done = console().operations.purge(request.form.get("queue", ""), request.form.get("confirm", ""),
+                                          current_principal())
+        flash(f"{done['queue']}: {done['purged']} dead letter(s) purged", "ok")
+    except RabtError as exc:
+        flash(getattr(exc, "reason", str(exc)), "error")
+    return redirect(url_for("pages.dead_letters"))
+
+
+@pages.get("/queues/<queue>/peek")
+@require("viewer", page=True)
+def peek(queue: str):
+    error, result = None, {"queue": queue, "depth": 0, "messages": []}
+    try:
+        result = console().operations.peek(queue, 50)
+    except RabtError as exc:
+        error = getattr(exc, "reason", str(exc))
+    return render_template("peek.html", peek=result, error=error)
 
 
 def _selected() -> list[str]:
@@ -100,7 +136,8 @@ def audit():
 @pages.get("/actions")
 @require("admin", page=True)
 def actions():
-    return render_template("actions.html", actions=console().actions.recent(200))
+    return render_template("actions.html", actions=console().actions.recent(200),
+                           chained=chained_actions(console().log, 200))
 
 
 @pages.route("/login", methods=["GET", "POST"])

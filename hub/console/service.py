@@ -21,7 +21,9 @@ from hub.adapter import Adapter
 from hub.console import queries
 from hub.console.actions import ActionLog
 from hub.console.broker import BrokerView, ManagementApi, QueueFigures
-from hub.console.trail import message_trail
+from hub.console.operations import Operations
+from hub.console.trail import message_trail, unstored_ids, unstored_trail
+from hub.deadletters import LetterFilter
 from hub.console.users import Principal, Users
 from hub.errors import MessageLogError, RabtError
 from hub.messagelog import MessageLog
@@ -109,6 +111,7 @@ class Console:
         self.breaker_states = parts.breaker_states or default_breaker_states
         self.management = management
         self.depths = DepthTracker()
+        self.operations = Operations(parts.log, broker, actions, parts.routes)
         self._calling_adapters: set[str] | None = None  # adapters with outbound services, found once
 
     # -- overview -------------------------------------------------------------------------------
@@ -116,19 +119,22 @@ class Console:
     def overview(self) -> dict:
         """Queues, adapters, broker and database health, message-log counts."""
         database_error = queries.ping(self.log.engine)
+        # collected before the broker is counted, so no letter is counted on both sides
+        kept = {} if database_error else self.operations.dead_letter_counts()
         broker, figures = self._queue_figures()
         activity = [] if database_error else self._activity()
         stats = None if database_error else self.log.stats()
+        rows = self._queue_rows(figures, activity, kept)
         return {
             "generated_at": iso(time.time()),
             "broker": broker,
             "database": {"reachable": database_error is None, "error": database_error},
-            "queues": self._queue_rows(figures, activity),
+            "queues": rows,
             "adapters": self._adapter_rows(activity),
             "log": None if stats is None else {
                 "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
-            "dead_letters_total": sum(f.stats.dead_letters for f in figures),
+            "dead_letters_total": sum(row["dead_letters"] for row in rows),
             "certificates": self.certificates(),
         }
 
@@ -160,7 +166,8 @@ class Console:
         since = datetime.now(timezone.utc) - timedelta(seconds=RATE_WINDOW)
         return queries.activity(self.log.engine, since)
 
-    def _queue_rows(self, figures: list[QueueFigures], activity: list[queries.ActivityRow]) -> list[dict]:
+    def _queue_rows(self, figures: list[QueueFigures], activity: list[queries.ActivityRow],
+                    kept: dict[str, int]) -> list[dict]:
         destinations = {q.name: q.binding.removesuffix(".#") for q in self.parts.routes.queues}
         now, rows = time.time(), []
         for figure in figures:
@@ -169,7 +176,8 @@ class Console:
                       for status in ("published", "delivered")}
             rows.append({
                 "name": s.name, "ready": s.ready, "unacked": s.unacked, "consumers": s.consumers,
-                "dead_letters": s.dead_letters,
+                # kept in the hub's table; the broker's count covers letters not collected yet
+                "dead_letters": s.dead_letters + kept.get(s.name, 0),
                 "publish_rate": _first(figure.publish_rate, logged["published"] / RATE_WINDOW),
                 "deliver_rate": _first(figure.deliver_rate, logged["delivered"] / RATE_WINDOW),
                 "net_rate": self.depths.add(s.name, s.ready + (s.unacked or 0), now),
@@ -196,12 +204,12 @@ class Console:
         return "unknown", (f"no {name} outbound worker runs in this console's process (workers run in "
                            f"another process): see rabt_circuit_state on the workers' /metrics")
 
-    # -- dead letters ---------------------------------------------------------------------------
+    # -- dead letters (hub.console.operations) -------------------------------------------------
 
-    def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[dict]:
-        """Dead letters with reason, attempts, and both payloads."""
-        letters = self.broker.run(lambda t: t.dead_letters(queue, limit))
-        return [self._letter(d) for d in letters]
+    def dead_letters(self, queue: str | None = None, limit: int = 100, which: LetterFilter | None = None) -> list[dict]:
+        """Dead letters with reason, attempts, and both payloads (from the hub's table, not the broker)."""
+        which = which or LetterFilter(queue=queue)
+        return [self._letter(d) for d in self.operations.dead_letters(which, limit)]
 
     def _letter(self, letter: DeadLetter) -> dict:
         try:
@@ -218,45 +226,12 @@ class Console:
         }
 
     def replay(self, ids: list[str], who: Principal) -> list[dict]:
-        """Put dead letters back on their queues; one result per id."""
-        return self._act("replay", ids, who, lambda t, d: t.replay(d.id), self._log_replay)
+        """Put dead letters back on their queues; one result per id (each chained as ``replayed``)."""
+        return self.operations.replay(ids, who)
 
     def discard(self, ids: list[str], who: Principal, reason: str = "") -> list[dict]:
-        """Remove dead letters for good (audited in the chain as ``discarded``)."""
-        def log_discard(letter: DeadLetter, actor: str) -> None:
-            self.log.discard(letter.message_id, actor, f"dead letter {letter.id} discarded: {reason}".strip())
-        return self._act("discard", ids, who, lambda t, d: t.discard(d.id), log_discard)
-
-    def _log_replay(self, letter: DeadLetter, actor: str) -> None:
-        # record_event, not log.replay(): the transport already re-queued the message, and
-        # log.replay() would also put it back in the outbox, publishing it a second time.
-        self.log.record_event(letter.message_id, "replayed",
-                                  f"dead letter {letter.id} from {letter.queue} replayed", actor)
-
-    def _act(self, action: str, ids: list[str], who: Principal, on_broker, on_log) -> list[dict]:
-        wanted = [str(i) for i in dict.fromkeys(ids)]
-        known = {d.id: d for d in self.broker.run(lambda t: t.dead_letters(None, 100_000))}
-        results = []
-        for letter_id in wanted:
-            results.append(self._act_one(action, letter_id, known.get(letter_id), who, on_broker, on_log))
-        return results
-
-    def _act_one(self, action, letter_id, letter, who, on_broker, on_log) -> dict:
-        if letter is None:
-            self.actions.record(who.name, who.role, action, letter_id, "not-found")
-            return {"id": letter_id, "ok": False, "error": "no such dead letter (already replayed or discarded?)"}
-        try:
-            self.broker.run(lambda t: on_broker(t, letter))
-        except RabtError as exc:
-            self.actions.record(who.name, who.role, action, letter_id, "failed", str(exc))
-            return {"id": letter_id, "ok": False, "error": str(exc)}
-        note = ""
-        try:
-            on_log(letter, who.name)
-        except MessageLogError as exc:
-            note = f"not recorded in the message log: {exc}"
-        self.actions.record(who.name, who.role, action, letter_id, "ok", f"message {letter.message_id} {note}".strip())
-        return {"id": letter_id, "ok": True, "message_id": letter.message_id, "note": note or None}
+        """Remove dead letters for good (each chained as ``discarded``)."""
+        return self.operations.discard(ids, who, reason)
 
     # -- trail, audit, health -------------------------------------------------------------------
 
@@ -266,13 +241,19 @@ class Console:
         ``searched`` names what was compared with the term, and ``normalized``
         the form names were compared in, so an empty result says what it covers.
         """
+        self.operations.collect_quietly()
         ids = queries.search(self.log.engine, term, limit=limit)
+        ids += [i for i in unstored_ids(self.log, self.operations.desk.store, term) if i not in ids]
         return {"term": term.strip(), "normalized": normalize(term), "searched": list(SEARCHED),
                 "messages": [self.message(mid) for mid in ids]}
 
     def message(self, message_id: str) -> dict:
         """One message's trail (``found: false`` when the log does not hold it)."""
-        return message_trail(self.log, self.parts.verifier, message_id)
+        self.operations.collect_quietly()
+        found = message_trail(self.log, self.parts.verifier, message_id)
+        if found["found"]:
+            return found
+        return unstored_trail(self.log, self.operations.desk.store, message_id, self.parts.verifier)
 
     def verify_chain(self, who: Principal) -> dict:
         """Re-check the whole audit chain; the report (also kept in the action log)."""

@@ -1,4 +1,10 @@
-"""One message's whole trail: header, raw as received, canonical, signature check, hops."""
+"""One message's whole trail: header, raw as received, canonical, signature check, hops.
+
+The hops are the message log's chain records for the message id: received
+(or refused), published by the relay, dead-lettered when the hub moves it off
+the broker, each outbound call and its answer or failure, and every operator
+action (replayed, discarded) with the operator's name.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from datetime import datetime, timezone
 
 from lxml import etree
 
+from hub.deadletters import DeadLetterStore
 from hub.errors import RabtError
 from hub.messagelog import MessageLog
 from hub.signing import DS, Verifier
@@ -67,6 +74,48 @@ def message_trail(log: MessageLog, verifier: Verifier, message_id: str) -> dict:
         "canonical": stored.envelope.decode("utf-8", "replace"), "envelope_sha256": stored.envelope_sha256,
         "signature": signature_status(verifier, stored.envelope),
         "names": names(stored.envelope),
-        "events": [{"seq": e.seq, "status": e.status, "at": _iso(e.at), "detail": e.detail, "actor": e.actor}
-                   for e in log.events(message_id)],
+        "stored": True,
+        "events": [_event(e) for e in log.events(message_id)],
     }
+
+
+def unstored_ids(log: MessageLog, store: DeadLetterStore, term: str) -> list[str]:
+    """Ids matching ``term`` that the log does not store but knows hops of, or holds as dead letters.
+
+    A query the licensing system published itself (licensing → courts) is
+    never stored by the hub, yet its delivery, calls, dead letter and replays are.
+    """
+    term = term.strip()
+    ids = [d.message_id for d in store.find(term)] if term else []
+    if term and term not in ids and log.events(term):
+        ids.append(term)
+    return [i for i in dict.fromkeys(ids) if log.get(i) is None]
+
+
+def unstored_trail(log: MessageLog, store: DeadLetterStore, message_id: str,
+                   verifier: Verifier | None = None) -> dict:
+    """The trail of a message the log does not store: its hops, and its body from a dead letter if kept."""
+    events, letters = log.events(message_id), store.find(message_id)
+    if not events and not letters:
+        return {"message_id": message_id, "found": False}
+    letter = letters[-1] if letters else None
+    key = letter.message.routing_key if letter else ""
+    destination, message_type, agency = (key.split(".", 2) + ["", "", ""])[:3]
+    body = letter.message.body if letter else b""
+    return {
+        "message_id": message_id, "found": True, "stored": False,
+        "correlation_id": letter.message.correlation_id if letter else None,
+        "message_type": message_type or None, "source_agency": agency or None, "source_system": None,
+        "source_message_id": None, "destination": destination or None, "routing_key": key or None,
+        "status": events[-1].status if events else "dead-lettered", "received_at": None, "published_at": None,
+        "raw": "", "raw_sha256": "", "raw_signed": False,
+        "canonical": body.decode("utf-8", "replace"), "envelope_sha256": "",
+        "signature": (signature_status(verifier, body) if verifier and body else
+                      {"valid": False, "signer": None, "error": "not stored by the hub"}),
+        "names": names(body) if body else [],
+        "events": [_event(e) for e in events],
+    }
+
+
+def _event(e) -> dict:
+    return {"seq": e.seq, "status": e.status, "at": _iso(e.at), "detail": e.detail, "actor": e.actor}

@@ -221,6 +221,41 @@ class MessageLog:
         """Append a status change of ``message_id``; the chain record number."""
         return self._event(message_id, status, detail, actor)
 
+    def record_hops(self, hops: Sequence[tuple[str, str, str, str | None]]) -> list[int]:
+        """Append ``(message_id, status, detail, actor)`` hops in one transaction; their record numbers.
+
+        Unlike :meth:`record_event` a hop may name a message the log does not
+        store (a query the licensing system published itself): it is chained
+        all the same, so the trail of that id still shows it. A stored
+        message's status follows its newest hop.
+        """
+        if not hops:
+            return []
+        for _mid, status, _detail, _actor in hops:
+            check_status(status)
+        now = timestamp()
+        entries = [ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops]
+        with self._writing("record hops") as conn:
+            seqs = chain.append(conn, entries)
+            conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
+        return seqs
+
+    def record_action(self, action: str, target: str, detail: str, actor: str) -> int:
+        """Chain an operator action that concerns no single message (a purge, a pause); its record number."""
+        entry = ChainEntry("action", action[:20], timestamp(), None,
+                           fields_detail({"target": target, "detail": detail}, ("target", "detail")), _actor(actor))
+        with self._writing(f"record the action {action}") as conn:
+            [seq] = chain.append(conn, [entry])
+        return seq
+
+    def actions(self, limit: int = 100) -> list[Event]:
+        """Operator actions in the chain (anything with an actor), newest first."""
+        query = (sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor)
+                 .where(_c.c.actor.is_not(None)).order_by(_c.c.seq.desc()).limit(max(1, int(limit))))
+        with db.translated("read operator actions"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Event(r.seq, r.message_id, r.status, parse_timestamp(r.at), r.detail, r.actor) for r in rows]
+
     def replay(self, message_id: str, actor: str, detail: str = "") -> int:
         """Operator action: publish the message again (typically a dead letter)."""
         return self._event(message_id, "replayed", detail, _actor(actor), requeue=True)

@@ -13,6 +13,8 @@ from hub.errors import MessageLogError
 STATUSES = (
     "received", "published", "delivered", "retried",
     "dead-lettered", "replayed", "discarded", "refused",
+    # hops of an outbound query: handed to the agency, its answer, or the attempt's failure
+    "called", "answered", "failed",
 )
 
 

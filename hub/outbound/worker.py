@@ -41,6 +41,7 @@ What the asker gets when there is no record:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -124,6 +125,7 @@ class OutboundWorker:
         self.contracts = AgencyContracts(adapter.schema_dir, adapter.name)
         self.notified = IdempotentConsumer(pipeline.log.engine, f"outbound-{adapter.name}")
         self.transport: Transport | None = None
+        self._trail = threading.local()  # the hops of the delivery this thread handles
         # created now, not on first call: a running worker's circuits are known (closed) to
         # /metrics and the console from the start, and an agency with no worker here is not
         for service in adapter.outbound:
@@ -147,6 +149,30 @@ class OutboundWorker:
         else:
             self._notify(header, query, services)
         return header
+
+    def traced(self, delivery: Delivery) -> Header:
+        """:meth:`handle`, its hops (delivered, each call, answered or failed) chained in one write after it.
+
+        The query itself is stored by the system that asked, not by the hub:
+        its hops are chained under its message id all the same (see
+        :meth:`hub.messagelog.MessageLog.record_hops`), so the console's trail
+        follows it through the agency and into the dead letters.
+        """
+        mid = delivery.message.message_id
+        self._trail.hops = hops = [(mid, "delivered", f"attempt {delivery.attempt} from {delivery.queue}", None)]
+        try:
+            header = self.handle(delivery)
+            hops.append((mid, "answered", f"{self.agency} worker done", None))
+            return header
+        except Exception as exc:
+            hops.append((mid, "failed", f"[{getattr(exc, 'code', type(exc).__name__)}] {exc}"[:1000], None))
+            raise
+        finally:
+            self._trail.hops = None
+            try:
+                self.pipeline.log.record_hops(hops)
+            except RabtError as exc:  # the trail is a record, not a reason to retry the delivery
+                log.warning("%s: hops of %s not recorded: %s", self.agency, mid, exc)
 
     def verified(self, delivery: Delivery) -> tuple[Header, etree._Element]:
         """Header and body of the delivery, as signed by the asker the header names."""
@@ -232,6 +258,9 @@ class OutboundWorker:
 
     def _call(self, service: OutboundService, header: Header, request: etree._Element) -> Reply:
         client = self.clients[client_key(service)]
+        if getattr(self._trail, "hops", None) is not None:
+            self._trail.hops.append((header.message_id, "called", f"{self.agency}/{service.system} "
+                                     f"{service.operation}", None))
         breaker = self.breakers.get(self.agency, service.system, self.settings)
         answer = call_guarded(lambda: client.post(request), breaker, self.settings, agency=self.agency)
         try:
@@ -286,7 +315,7 @@ class OutboundWorker:
             idle_timeout: float | None = None, prefetch: int = 2) -> int:
         """Consume ``queue`` with this worker until ``stop`` is set or a limit is met (counted in metrics)."""
         self.transport = transport
-        handler = metrics.instrument(self.handle, max_attempts=self.max_attempts, agency=self.agency,
+        handler = metrics.instrument(self.traced, max_attempts=self.max_attempts, agency=self.agency,
                                      connection_errors=transport.connection_errors)
         metrics.watch_circuits(self)  # while consuming, this worker's circuits are this process's
         try:

@@ -301,6 +301,13 @@ class AmqpTransport(Transport):
         self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
                                                           lambda _letter: None), "discard")
 
+    def move_dead_letters(self, keep: Callable[[list[DeadLetter]], None], limit: int = 500) -> int:
+        return self.with_reconnect(
+            lambda: amqp_deadletters.move(self._connection, self._dlqs(None), keep, limit), "move dead letters")
+
+    def requeue(self, queue: str, message: Message) -> None:
+        self.with_reconnect(lambda: self.send_to_queue(queue, message, {ATTEMPT_HEADER: 1}), "requeue")
+
     def idle(self, seconds: float, stop: threading.Event) -> None:
         # pika's BlockingConnection answers heartbeats only while it does I/O: a relay that
         # sleeps through a quiet minute has its connection closed by the broker otherwise.

@@ -1,21 +1,24 @@
-"""Dead letters on RabbitMQ: list, replay and discard by reading the DLQs.
+"""Dead letters on RabbitMQ: moved into the hub's database, or listed, replayed and discarded in place.
 
-Listing peeks: ``basic_get`` without ack on a private channel, then one
-``basic.nack(multiple, requeue)`` puts every peeked message back. Nothing is
-lost if the process dies mid-listing either — closing the channel (or the
-connection dying) requeues unacked messages the same way. We chose this over
-keeping a standing consumer on every DLQ: listing is rare, operator-driven,
-and a consumer would hold the dead letters unacked and invisible to other
-operators. Requeued dead letters are marked redelivered; the DLQs are declared
-without a delivery limit, so peeking never drops one (on RabbitMQ 4.0–4.2,
-where a requeue still counts towards the default limit of 20, declare the
-DLQs with a policy that lifts it).
+The hub does not leave dead letters on the broker to be looked at: :func:`move`
+takes them off the DLQs (``basic_get``, stored by the caller, then acked), so
+the console lists, replays and discards them from its own database
+(:mod:`hub.deadletters`) and looking at one never counts as a delivery. On
+RabbitMQ 4.x quorum queues every get-and-requeue counts towards the delivery
+limit (20 by default): a letter peeked at twenty times would be dropped.
+
+The in-place operations below remain the transport contract's (for a broker
+used without the hub's database): :func:`peek` gets without
+ack on a private channel, then one ``basic.nack(multiple, requeue)`` puts
+every peeked message back; a process dying mid-listing requeues them the same
+way. Each such look is a delivery on 4.x: the hub itself no longer lists so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import pika.exceptions as px
 from pika.adapters.blocking_connection import BlockingConnection
 
 from hub.transports.amqp_publisher import attempt_of, message_from
@@ -72,6 +75,44 @@ def peek(connection: BlockingConnection, dlqs: Iterable[str], limit: int) -> lis
         if channel.is_open:
             channel.close()
     return found
+
+
+def move(connection: BlockingConnection, dlqs: Iterable[str], keep: Callable[[list[DeadLetter]], None],
+         limit: int) -> int:
+    """Take up to ``limit`` dead letters off ``dlqs``, hand them to ``keep``, then ack them; how many.
+
+    One channel per DLQ, so a DLQ nobody declared yet is skipped (the broker
+    closes a channel that gets from a missing queue). If ``keep`` raises,
+    closing the channel puts that DLQ's letters back unacked.
+    """
+    moved = 0
+    for dlq in dlqs:
+        if moved >= limit:
+            break
+        try:
+            moved += _move_one(connection.channel(), dlq, keep, limit - moved)
+        except px.ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+    return moved
+
+
+def _move_one(channel, dlq: str, keep: Callable[[list[DeadLetter]], None], limit: int) -> int:
+    try:
+        letters, last_tag = [], None
+        while len(letters) < limit:
+            method, properties, body = channel.basic_get(dlq, auto_ack=False)
+            if method is None:
+                break
+            letters.append(to_dead_letter(method, properties, body, dlq))
+            last_tag = method.delivery_tag
+        if letters:
+            keep(letters)
+            channel.basic_ack(delivery_tag=last_tag, multiple=True)
+        return len(letters)
+    finally:
+        if channel.is_open:
+            channel.close()
 
 
 def take(connection: BlockingConnection, dlqs: Iterable[str], dead_letter_id: str,

@@ -244,6 +244,20 @@ class Administration(ABC):
     def discard(self, dead_letter_id: str) -> None:
         """Remove a dead letter for good."""
 
+    @abstractmethod
+    def move_dead_letters(self, keep: Callable[[list[DeadLetter]], None], limit: int = 500) -> int:
+        """Hand up to ``limit`` dead letters to ``keep``, then remove them from the broker; how many.
+
+        ``keep`` stores them elsewhere (the hub's database) before they are
+        removed: if it raises, they stay where they were. A crash between the
+        two hands the same letters (same ids) to the next call, so ``keep``
+        must ignore ids it holds already.
+        """
+
+    @abstractmethod
+    def requeue(self, queue: str, message: Message) -> None:
+        """Put ``message`` on the work queue ``queue`` as a first attempt (a replayed dead letter)."""
+
 
 class Transport(MessagePath, Administration):
     """Both halves, as one connection: what every implementation provides.

@@ -222,11 +222,26 @@ class SqliteTransport(Transport):
     def replay(self, dead_letter_id: str) -> None:
         with store.immediate(self._conn()) as conn:
             row = self._take_dead(conn, dead_letter_id)
-            conn.execute(
-                f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row[0], *row[1:], time.time()),
-            )
+            self._put(conn, row[0], row[1:])
+
+    @staticmethod
+    def _put(conn: sqlite3.Connection, queue: str, message_row: tuple) -> None:
+        conn.execute(f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (queue, *message_row, time.time()))
+
+    def requeue(self, queue: str, message: Message) -> None:
+        with store.immediate(self._conn()) as conn:
+            if conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
+                raise PublishError(f"no queue {queue!r} to put the message back on", message_id=message.message_id)
+            self._put(conn, queue, store.message_row(message))
+
+    def move_dead_letters(self, keep, limit: int = 500) -> int:
+        letters = self.dead_letters(None, limit)
+        if letters:
+            keep(letters)  # before the delete: if keeping fails, the letters stay here
+            with store.immediate(self._conn()) as conn:
+                conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(d.id,) for d in letters])
+        return len(letters)
 
     def discard(self, dead_letter_id: str) -> None:
         with store.immediate(self._conn()) as conn:

@@ -20,6 +20,8 @@ from console_support import (
     PASSWORD, accept_arrival, accept_renewal, basic, console_users, dead_letter_all, deliver_all, make_hub, relay,
 )
 from hub.bootstrap import console_app
+from hub.errors import InputError
+from hub.transports import Message
 from hub.console.openapi import openapi_document
 from hub.signing import TrustStore
 from jsonschema import Draft202012Validator
@@ -34,6 +36,9 @@ ENDPOINTS = [
     ("GET", "/api/v1/dead-letters", "viewer", None),
     ("POST", "/api/v1/dead-letters/replay", "operator", {"ids": ["no-such-letter"]}),
     ("POST", "/api/v1/dead-letters/discard", "operator", {"ids": ["no-such-letter"], "reason": "test"}),
+    ("POST", "/api/v1/dead-letters/replay-matching", "operator", {"agency": "nobody"}),
+    ("POST", "/api/v1/dead-letters/purge", "operator", {"queue": "courts", "confirm": "courts"}),
+    ("GET", "/api/v1/queues/{queue}/peek", "viewer", None),
     ("GET", "/api/v1/messages?q=T1000001", "viewer", None),
     ("GET", "/api/v1/messages/{message_id}", "viewer", None),
     ("POST", "/api/v1/audit/verify", "operator", None),
@@ -72,7 +77,7 @@ def call(client, method, path, headers=None, body=None):
 def test_every_endpoint_for_every_role(env, method, path, needed, body):
     app, _hub, tokens, ids = env
     client = app.test_client()
-    path = path.format(message_id=ids["arrival"])
+    path = path.format(message_id=ids["arrival"], queue="licensing")
     for role in ROLES:
         response = call(client, method, path, bearer(tokens[role]) if role else {}, body)
         if role is None:
@@ -357,8 +362,9 @@ def test_real_answers_match_the_documented_schemas(env, method, path, needed, bo
     app, _hub, tokens, ids = env
     document = openapi_document()
     template = path.split("?")[0].removeprefix("/api/v1")
-    response = call(app.test_client(), method, path.format(message_id=ids["arrival"]), bearer(tokens["admin"]), body)
-    refusal = call(app.test_client(), method, path.format(message_id=ids["arrival"]))
+    path = path.format(message_id=ids["arrival"], queue="licensing")
+    response = call(app.test_client(), method, path, bearer(tokens["admin"]), body)
+    refusal = call(app.test_client(), method, path)
     for answer in (response, refusal):
         declared = document["paths"][template][method.lower()]["responses"][str(answer.status_code)]
         schema = {**declared["content"]["application/json"]["schema"], "components": document["components"]}
@@ -427,3 +433,51 @@ def test_overview_dead_letters_and_replay_on_rabbitmq(tmp_path, trust_store):
         with hub.open_transport() as transport:
             transport.undeclare(routes)
         hub.close()
+
+
+def test_a_query_the_hub_never_stored_has_a_trail_through_its_dead_letter(env):
+    """licensing → courts: the query is licensing's own message; its hops and dead letter find it."""
+    app, hub, tokens, _ids = env
+    query = Message(b"<q:CaseStatusQuery xmlns:q='urn:test'/>", "courts.CaseStatusQuery.licensing", "q-77", "corr-77")
+    hub.log.record_hops([("q-77", "delivered", "attempt 1 from courts", None),
+                         ("q-77", "called", "courts/registry CaseStatus", None),
+                         ("q-77", "failed", "[agency-unavailable] courts down", None)])
+    with hub.open_transport() as transport:
+        transport.publish([query])
+        transport.consume("courts", lambda d: (_ for _ in ()).throw(InputError("courts down")), idle_timeout=0.3)
+    client = app.test_client()
+    for term in ("q-77", "corr-77"):
+        [found] = client.get(f"/api/v1/messages?q={term}", headers=bearer(tokens["viewer"])).json["messages"]
+        assert (found["message_id"], found["stored"], found["destination"]) == ("q-77", False, "courts")
+    letter = next(d for d in client.get("/api/v1/dead-letters?agency=licensing",
+                                        headers=bearer(tokens["viewer"])).json["dead_letters"])
+    result = client.post("/api/v1/dead-letters/replay", headers=bearer(tokens["operator"]), json={"ids": [letter["id"]]})
+    assert result.json["results"][0]["ok"] is True and result.json["results"][0]["note"] is None
+    trail = client.get("/api/v1/messages/q-77", headers=bearer(tokens["viewer"])).json
+    assert [(e["status"], e["actor"]) for e in trail["events"]] == [
+        ("delivered", None), ("called", None), ("failed", None), ("dead-lettered", None), ("replayed", "operator-token")]
+    page = client.get("/trail?q=q-77", headers=bearer(tokens["viewer"]))
+    assert page.status_code == 200 and b"No message matches" not in page.data
+
+
+def test_purge_replay_matching_and_peek_are_audited_in_the_chain(env):
+    app, hub, tokens, ids = env
+    client, operator = app.test_client(), bearer(tokens["operator"])
+    refused = client.post("/api/v1/dead-letters/purge", headers=operator, json={"queue": "licensing", "confirm": "x"})
+    assert refused.status_code == 400 and "confirm" in refused.json["error"]["reason"]
+    matched = client.post("/api/v1/dead-letters/replay-matching", headers=operator,
+                          json={"agency": "police", "until": "2999-01-01T00:00:00Z"}).json["results"]
+    assert len(matched) == 3 and all(r["ok"] for r in matched)
+    peek = client.get("/api/v1/queues/licensing/peek?limit=2", headers=bearer(tokens["viewer"])).json
+    assert peek["depth"] == 3 and peek["exact"] is False
+    assert {m["message_id"] for m in peek["messages"]} <= set(ids.values()) and len(peek["messages"]) == 2
+    with hub.open_transport() as transport:
+        dead_letter_all(hub, transport, "licensing")
+    purged = client.post("/api/v1/dead-letters/purge", headers=operator,
+                         json={"queue": "licensing", "confirm": "licensing"}).json
+    assert purged == {"queue": "licensing", "purged": 3}
+    chained = client.get("/api/v1/actions", headers=bearer(tokens["admin"])).json["chained"]
+    assert chained[0]["action"] == "purged" and chained[0]["actor"] == "operator-token"
+    assert [a["action"] for a in chained[1:4]] == ["discarded"] * 3
+    assert sum(a["action"] == "replayed" for a in chained) == 3
+    assert hub.log.verify_chain().ok

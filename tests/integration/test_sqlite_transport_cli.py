@@ -26,8 +26,9 @@ def _setup(tmp_path):
 
 
 def _rabt(url, *args):
-    result = CliRunner().invoke(main, [*args, "--broker-url", url], env={"RABT_HOME": "unused"})
-    return result
+    # the broker file's folder is the hub's home: the kept dead letters live in its message log
+    home = url.removeprefix("sqlite:///").rsplit("/", 1)[0]
+    return CliRunner().invoke(main, [*args, "--broker-url", url], env={"RABT_HOME": home})
 
 
 def test_queues_and_dead_letters_from_the_command_line(tmp_path):
@@ -47,7 +48,7 @@ def test_queues_and_dead_letters_from_the_command_line(tmp_path):
     one = _rabt(url, "dlq", "replay", listed[0]["id"])
     assert one.exit_code == 0 and "replayed 1" in one.output
     again = _rabt(url, "dlq", "replay", listed[0]["id"])
-    assert again.exit_code == 1 and "no dead letter" in again.output
+    assert again.exit_code == 1 and "no such dead letter" in again.output
     everything = _rabt(url, "dlq", "replay", "--all")
     assert "replayed 1" in everything.output
     with open_transport(url) as transport:
@@ -64,7 +65,7 @@ def test_replay_needs_an_id_or_all(tmp_path):
 def test_replay_all_shows_progress_and_counts_letters_gone_meanwhile(tmp_path):
     url = _setup(tmp_path)
     result = CliRunner().invoke(main, ["dlq", "replay", "--all", "--progress", "--broker-url", url],
-                                env={"RABT_HOME": "unused"})
+                                env={"RABT_HOME": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert "2 of 2 dead letters done" in result.stderr and "replayed 2 dead letter(s)" in result.stdout
 
@@ -72,7 +73,7 @@ def test_replay_all_shows_progress_and_counts_letters_gone_meanwhile(tmp_path):
     with open_transport(url) as transport:
         ids = [d.id for d in transport.dead_letters()]
         transport.discard(ids[0])  # another operator, between the snapshot and the replay
-        assert _replay_each(transport, ids, show=False) == (1, 1)
+        assert _replay_each(transport.replay, ids, show=False) == (1, 1)
         assert transport.dead_letters() == []
 
 
@@ -94,5 +95,23 @@ def test_replay_all_stopped_by_the_broker_says_how_far_it_got(tmp_path):
     with open_transport(url) as transport:
         ids = [d.id for d in transport.dead_letters()]
         with pytest.raises(RabtError, match=r"replayed 1 of 2 dead letter\(s\), then stopped: connection refused"):
-            _replay_each(BrokerDiesAfter(transport, 1), ids, show=False)
+            _replay_each(BrokerDiesAfter(transport, 1).replay, ids, show=False)
         assert [d.id for d in transport.dead_letters()] == ids[1:]  # the one replayed is back on its queue
+
+
+def test_dlq_actions_are_chained_under_the_operating_account_and_purge_asks(tmp_path):
+    url = _setup(tmp_path)
+    listed = json.loads(_rabt(url, "dlq", "list", "--json").output)
+    assert _rabt(url, "dlq", "discard", listed[0]["id"], "--reason", "sent twice").exit_code == 0
+    refused = CliRunner().invoke(main, ["dlq", "purge", "licensing", "--broker-url", url],
+                                 env={"RABT_HOME": str(tmp_path)}, input="no\n")
+    assert refused.exit_code == 1 and "confirm by typing" in refused.output
+    purged = CliRunner().invoke(main, ["dlq", "purge", "licensing", "--broker-url", url],
+                                env={"RABT_HOME": str(tmp_path)}, input="licensing\n")
+    assert purged.exit_code == 0 and "purged 1 dead letter(s) of licensing" in purged.output
+    from hub.messagelog import open_message_log
+
+    with open_message_log(f"sqlite:///{tmp_path / 'messages.sqlite3'}", create=False) as log:
+        [discarded] = log.events("m0")[1:]
+        assert discarded.status == "discarded" and discarded.actor.startswith("cli:") and "sent twice" in discarded.detail
+        assert [a.status for a in log.actions(5)][:2] == ["purged", "discarded"]

@@ -210,3 +210,25 @@ def test_to_message_keeps_correlation(log):
     accept(log, [1])
     [pending] = log.unpublished(1)
     assert to_message(pending).correlation_id == "c-1"
+
+
+def test_the_relay_moves_dead_letters_into_the_log_with_their_hop_every_few_seconds(log, tmp_path):
+    from hub.deadletters import DeadLetterStore
+    from hub.errors import InputError
+    from hub.transports.sqlite import SqliteTransport
+
+    routes = load_routes().with_prefix(f"d{id(log)}.")
+    ids = accept(log, range(2))
+    with SqliteTransport(f"sqlite:///{tmp_path / 'broker.sqlite3'}", routes=routes) as transport:
+        transport.declare(routes)
+        relay = OutboxRelay(log, transport, collect_every=60)
+        relay.drain()
+        transport.consume(routes.queue_for("licensing"), lambda d: (_ for _ in ()).throw(InputError("no")),
+                          max_messages=2, idle_timeout=2)
+        assert relay.collect_dead_letters() == 2 and transport.dead_letters() == []
+        transport.publish([to_message(log.get(ids[0]))])
+        transport.consume(routes.queue_for("licensing"), lambda d: (_ for _ in ()).throw(InputError("no")),
+                          max_messages=1, idle_timeout=2)
+        assert relay.collect_dead_letters() == 0  # not due yet: once per collect_every
+    assert sorted(d.message_id for d in DeadLetterStore(log.engine).list()) == sorted(ids)
+    assert [e.status for e in log.events(ids[1])] == ["received", "published", "dead-lettered"]
