@@ -1,6 +1,11 @@
 """The one road from agency input into the message log.
 
-    verify (if signed) → access check → map → validate → envelope → sign → log
+    verify (if signed) → access check → map → validate → project → envelope → sign → log
+
+"project" keeps only the fields the receiving party is granted in access.toml
+(:mod:`hub.projection`): for a routed message, the destination; for a
+request/reply answer, the party that asked. It runs before the hub signs for
+that party, so nothing it may not have leaves the hub.
 
 Every channel goes through :class:`Pipeline`, which records what the log must
 hold and counts the metrics in one place, so a new channel cannot forget either:
@@ -30,12 +35,13 @@ from hub import canonical, metrics
 from hub.config import XmlLimits
 from hub.envelope import canonical_envelope, new_header, read_envelope
 from hub.errors import (
-    AccessDeniedError, AgencyError, AgencyFaultError, DuplicateMessageError, InputError, RabtError, SchemaError,
-    SignatureError,
+    AccessDeniedError, AgencyError, AgencyFaultError, ConfigError, DuplicateMessageError, InputError, RabtError,
+    SchemaError, SignatureError,
 )
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
 from hub.outbox import to_message
+from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
 from hub.signing import DS, Signer, Verifier
 from hub.transports.base import Message
@@ -84,12 +90,14 @@ class Pipeline:
 
     def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier, log: MessageLog,
                  may_send: AccessPolicy, committer: GroupCommitter | None = None, limits: XmlLimits | None = None,
-                 refusal_budget: RefusalBudget | None = None) -> None:
+                 refusal_budget: RefusalBudget | None = None,
+                 projections: ProjectionPolicy = send_everything) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier
         self.log = log
         self.may_send = may_send
+        self.projections = projections
         self.limits = limits
         # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
         self._store = committer or log
@@ -168,11 +176,17 @@ class Pipeline:
             raise
         self._store.mark_published([record.message_id])
         try:
-            return self._answer_body(reply.body, inbound.destination, reply_type), record.message_id
+            answer_id, body = self._answer_body(reply.body, inbound.destination, reply_type)
         except InputError as exc:
             self.refuse(reply.body, agency=inbound.destination, code=exc.code, reason=f"answer refused: {exc.reason}")
             raise AgencyError(f"{inbound.destination}'s answer was refused: {exc.reason}",
                               agency=inbound.destination) from exc
+        projected = self._projected(inbound.agency, reply_type, body)
+        if projected is None:
+            return body, record.message_id
+        # The whole answer stays in the log as received; what the asker got is recorded beside it.
+        self.log.record_event(answer_id, "delivered", projected.describe(), actor="hub")
+        return projected.body, record.message_id
 
     # -- refused ----------------------------------------------------------------------------
 
@@ -217,6 +231,8 @@ class Pipeline:
         payload = self._verified(inbound, payload)
         body = self.mappings.transform(inbound.agency, inbound.message_type, payload)
         canonical.validate(body)
+        projected = self._projected(inbound.destination, inbound.message_type, body)
+        body = body if projected is None else projected.body
         header = new_header(
             message_type=inbound.message_type, source_agency=inbound.agency, source_system=inbound.system,
             destination=inbound.destination, raw_payload=inbound.raw, correlation_id=inbound.correlation_id,
@@ -241,8 +257,26 @@ class Pipeline:
         standalone = copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
 
-    def _answer_body(self, data: bytes, destination: str, reply_type: str) -> etree._Element:
-        """The body of the destination's answer, once verified and logged (delivered directly, never relayed)."""
+    def _projected(self, party: str, message_type: str, body: etree._Element) -> Projected | None:
+        """``body`` as ``party`` may receive it, None when it may receive it whole.
+
+        The projection must leave a valid message (a field the schema requires
+        cannot be withheld): a ConfigError otherwise, refused like any input,
+        rather than a message its receiver cannot read.
+        """
+        projection = self.projections(party, message_type)
+        if projection is None:
+            return None
+        projected = projection.apply(body)
+        try:
+            canonical.validate(projected.body)
+        except SchemaError as exc:
+            raise ConfigError(f"access.toml fields.{message_type} for {party} leaves an invalid message: "
+                              f"{exc.reason}") from exc
+        return projected
+
+    def _answer_body(self, data: bytes, destination: str, reply_type: str) -> tuple[str, etree._Element]:
+        """The answer's log id and body, once verified and logged (delivered directly, never relayed)."""
         verified = self.verifier.verify(parse_xml(data, self.limits))
         if verified.signer != destination:
             raise SignatureError(f"answer signed by {verified.signer!r}, expected {destination!r}")
@@ -255,4 +289,4 @@ class Pipeline:
             raise AgencyFaultError(f"{destination}: {reason}", agency=destination)
         if header.message_type != reply_type:
             raise SchemaError(f"expected {reply_type} in answer, got {header.message_type}")
-        return body
+        return header.message_id, body
