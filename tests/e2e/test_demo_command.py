@@ -41,7 +41,7 @@ def _rabt_demo(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess
 def test_rabt_demo_in_an_empty_folder_passes_twice_and_keeps_its_pki(tmp_path):
     first = _rabt_demo(tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    assert "9 of 9 scenarios passed" in first.stdout
+    assert "10 of 10 scenarios passed" in first.stdout
     demo_home = tmp_path / "var" / "demo"
     hub_certificate = demo_home / "pki" / "hub.pem"
     assert hub_certificate.is_file(), sorted(p.name for p in (demo_home / "pki").iterdir())
@@ -52,7 +52,7 @@ def test_rabt_demo_in_an_empty_folder_passes_twice_and_keeps_its_pki(tmp_path):
 
     second = _rabt_demo(tmp_path)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    assert "9 of 9 scenarios passed" in second.stdout
+    assert "10 of 10 scenarios passed" in second.stdout
     assert hub_certificate.read_bytes() == made  # the PKI is reused, the run state is new
 
 
