@@ -1,19 +1,21 @@
-"""Access rights, kept as data in ``access.toml``: who may send which message type.
+"""Access rights, kept as data in ``access.toml``: who may send which message type, and receive which fields.
 
 The operator owns this file (``RABT_ACCESS_FILE``; the default ships with
 the adapters); an agency that is not listed may send nothing,
 and a message type not listed for it is refused with a SOAP Fault or a
-rejection report naming both.
+rejection report naming both. ``fields.<MessageType> = [...]`` under a
+party limits what it receives of that type (see :mod:`hub.projection`).
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub import resources
 from hub.errors import ConfigError
+from hub.projection import Projection
 
 
 def __getattr__(name: str) -> Path:
@@ -28,6 +30,8 @@ class AccessRights:
     """``may_send[agency]`` is the set of canonical types that agency may send."""
 
     may_send_types: dict[str, frozenset[str]]
+    projections: dict[tuple[str, str], Projection] = field(default_factory=dict)
+    """``(party, message type)`` → the fields that party may receive of that type."""
 
     @classmethod
     def load(cls, path: Path | None = None) -> AccessRights:
@@ -37,14 +41,28 @@ class AccessRights:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read access rights {path}: {exc}") from exc
-        rights = {}
+        rights, projections = {}, {}
         for agency, entry in data.items():
             types = entry.get("may_send") if isinstance(entry, dict) else None
             if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
                 raise ConfigError(f"{path}: [{agency}] needs may_send = [\"MessageType\", ...]")
             rights[agency] = frozenset(types)
-        return cls(rights)
+            projections |= _field_rights(path, agency, entry.get("fields", {}))
+        return cls(rights, projections)
 
     def __call__(self, agency: str, message_type: str) -> bool:
         """The pipeline's access policy."""
         return message_type in self.may_send_types.get(agency, frozenset())
+
+    def projection(self, party: str, message_type: str) -> Projection | None:
+        """The pipeline's projection policy: what ``party`` may receive of ``message_type`` (None: all of it)."""
+        return self.projections.get((party, message_type))
+
+
+def _field_rights(path: Path, party: str, fields: object) -> dict[tuple[str, str], Projection]:
+    if not isinstance(fields, dict):
+        raise ConfigError(f"{path}: [{party}] fields must be a table: fields.MessageType = [\"Field\", ...]")
+    try:
+        return {(party, kind): Projection.parse(party, kind, granted) for kind, granted in fields.items()}
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.reason}") from exc

@@ -64,8 +64,8 @@ class Hub:
     @cached_property
     def pipeline(self) -> Pipeline:
         return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier, log=self.log,
-                        may_send=self.access, committer=self.committer, limits=self.settings.xml_limits,
-                        refusal_budget=self.refusal_budget)
+                        may_send=self.access, projections=self.access.projection, committer=self.committer,
+                        limits=self.settings.xml_limits, refusal_budget=self.refusal_budget)
 
     @cached_property
     def adapters(self) -> dict[str, Adapter]:

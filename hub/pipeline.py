@@ -1,6 +1,11 @@
 """The one road from agency input into the message log.
 
-    verify (if signed) → access check → map → validate → envelope → sign → log
+    verify (if signed) → access check → map → validate → project → envelope → sign → log
+
+"project" keeps only the fields the receiving party is granted in access.toml
+(:mod:`hub.projection`): for a routed message, the destination; for a
+request/reply answer, the party that asked. It runs before the hub signs for
+that party, so nothing it may not have leaves the hub.
 
 Every channel goes through :class:`Pipeline`, which records what the log must
 hold and counts the metrics in one place, so a new channel cannot forget either:
@@ -31,12 +36,13 @@ from hub import canonical, metrics
 from hub.config import XmlLimits
 from hub.envelope import canonical_envelope, new_header, read_envelope
 from hub.errors import (
-    AccessDeniedError, AgencyError, AgencyFaultError, DuplicateMessageError, InputError, RabtError, SchemaError,
-    SignatureError,
+    AccessDeniedError, AgencyError, AgencyFaultError, ConfigError, DuplicateMessageError, InputError, RabtError,
+    SchemaError, SignatureError,
 )
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
 from hub.outbox import to_message
+from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
 from hub.signing import DS, Signer, Verifier
 from hub.transports.base import Message
@@ -100,12 +106,14 @@ class Pipeline:
 
     def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier, log: MessageLog,
                  may_send: AccessPolicy, committer: GroupCommitter | None = None, limits: XmlLimits | None = None,
-                 refusal_budget: RefusalBudget | None = None) -> None:
+                 refusal_budget: RefusalBudget | None = None,
+                 projections: ProjectionPolicy = send_everything) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier
         self.log = log
         self.may_send = may_send
+        self.projections = projections
         self.limits = limits
         # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
         self._store = committer or log
@@ -185,17 +193,21 @@ class Pipeline:
         except RabtError as exc:
             self._unanswered(inbound, question, exc)
             raise
-        exchange = [question]
+        exchange, projected = [question], None
         try:
             answer, body = self._destination_answer(reply.body, inbound.destination)
             exchange.append(answer)
             _expect(answer, body, inbound.destination, reply_type)
-            ours = respond(body, question.message_id)
+            projected = self._projected(inbound.agency, reply_type, body)
+            ours = respond(body if projected is None else projected.body, question.message_id)
             exchange.append(_hub_answer(question.message_id, inbound.agency, ours.body, ours.answer_type))
         finally:
             self._store.store_sent(exchange)  # also when the answer was refused: the question went out
             for record in exchange[:2]:
                 metrics.record_received(record.source_agency, record.message_type)
+        if projected is not None:
+            # The whole answer stays in the log as received; what the asker got is recorded beside it.
+            self.log.record_event(exchange[1].message_id, "delivered", projected.describe(), actor="hub")
         return ours
 
     # -- refused ----------------------------------------------------------------------------
@@ -241,6 +253,8 @@ class Pipeline:
         payload = self._verified(inbound, payload)
         body = self.mappings.transform(inbound.agency, inbound.message_type, payload)
         canonical.validate(body)
+        projected = self._projected(inbound.destination, inbound.message_type, body)
+        body = body if projected is None else projected.body
         header = new_header(
             message_type=inbound.message_type, source_agency=inbound.agency, source_system=inbound.system,
             destination=inbound.destination, raw_payload=inbound.raw, correlation_id=inbound.correlation_id,
@@ -265,6 +279,24 @@ class Pipeline:
         # the SOAP body it verifies the same, as exclusive C14N ignores the context.
         standalone = copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
+
+    def _projected(self, party: str, message_type: str, body: etree._Element) -> Projected | None:
+        """``body`` as ``party`` may receive it, None when it may receive it whole.
+
+        The projection must leave a valid message (a field the schema requires
+        cannot be withheld): a ConfigError otherwise, refused like any input,
+        rather than a message its receiver cannot read.
+        """
+        projection = self.projections(party, message_type)
+        if projection is None:
+            return None
+        projected = projection.apply(body)
+        try:
+            canonical.validate(projected.body)
+        except SchemaError as exc:
+            raise ConfigError(f"access.toml fields.{message_type} for {party} leaves an invalid message: "
+                              f"{exc.reason}") from exc
+        return projected
 
     def _unanswered(self, inbound: Inbound, question: Accepted, exc: RabtError) -> None:
         """The question went out (or may have) but no answer came: stored, and given up with the reason."""

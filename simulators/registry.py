@@ -35,6 +35,7 @@ SIMULATORS: dict[str, SimulatorEntry] = {
         SimulatorEntry("commerce", "simulators.commerce.app:create_app", 8102, 2),
         SimulatorEntry("insurance", "simulators.insurance.app:create_app", 8103, 3),
         SimulatorEntry("courts", "simulators.courts.app:create_app", 8104, 4),
+        SimulatorEntry("municipality", "simulators.municipality.app:create_app", 8105, 5),
     )
 }
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import requests
+from lxml import etree
 
 from simulators.demo.context import DemoContext
 
@@ -282,6 +283,40 @@ def tampered(ctx: DemoContext) -> str:
     return "refused with Client.Signature (digest mismatch); kept as a refusal, nothing published"
 
 
+def worker_record_for_municipality(ctx: DemoContext) -> str:
+    """The ministry as a provider: the municipality asks for a worker's record, and gets only its fields."""
+    from simulators.municipality.client import MunicipalityClient, municipality_signer
+
+    worker = ctx.population.worker(23)
+    receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
+    arrival_id = _text(receipt, "HubMessageId")
+    wait_for("licensing to apply the arrival",
+             lambda: any(e["message_id"] == arrival_id for e in _events(ctx, "WorkerArrival")))
+    municipality = MunicipalityClient(f"{ctx.urls['gateway']}/soap/municipality",
+                                      municipality_signer(ctx.settings.pki_dir), timeout=30)
+    try:
+        record = municipality.worker_record(worker, fields=("NameEn", "NameAr", "ProfessionCode", "EmployerCRNo"))
+    finally:
+        municipality.close()
+    received = [etree.QName(child).localname for child in record  # the fields, not the envelope's own parts
+                if etree.QName(child).localname not in ("MessageId", "HubMessageId", "Signature")]
+    expect(_text(record, "NameEn") == worker.name.en, f"the record names {_text(record, 'NameEn')!r}")
+    expect(_text(record, "ResidentCardNo") == "", "a field the municipality did not ask for was sent")
+    expect(record.find("{*}EmployerCRNo") is None,
+           f"the municipality asked for the employer and received it: {_text(record, 'EmployerCRNo')}")
+    projection = _projection_logged(ctx)
+    return f"{worker.name.en}: received {', '.join(received)}; employer asked for, withheld ({projection})"
+
+
+def _projection_logged(ctx: DemoContext) -> str:
+    """The log's note on licensing's latest WorkerRecord answer: which projection went out."""
+    answers = ctx.log.find(message_type="WorkerRecord", limit=1)
+    expect(bool(answers), "licensing's answer is not in the message log")
+    notes = [e.detail for e in ctx.log.events(answers[0].message_id) if e.status == "delivered"]
+    expect(bool(notes), "the log does not say which projection was sent")
+    return notes[0].partition(": ")[2].partition(";")[2].strip()
+
+
 SCENARIOS = (
     Scenario(1, "private licence approved automatically", private_approved),
     Scenario(2, "private licence refused (low income, not insured)", private_refused),
@@ -293,4 +328,5 @@ SCENARIOS = (
     Scenario(8, "agency down → retries → dead letter → replay", agency_down),
     Scenario(9, "tampered message refused", tampered),
     Scenario(10, "transfer of services: allowed, police told; refusals", transfers),
+    Scenario(11, "a worker's record for the municipality, only the fields it may have", worker_record_for_municipality),
 )

@@ -8,7 +8,8 @@
 2. reads the envelope, checks the message is addressed to licensing and
    valid against the canonical schema;
 3. applies it through ``state.apply_once`` (redelivery changes nothing), and
-   for a VisaEligibilityQuery replies with a VisaEligibilityResult — on every
+   for a VisaEligibilityQuery replies with a VisaEligibilityResult, for a
+   WorkerRecordQuery with the worker's record (:mod:`worker_records`) — on every
    delivery, since an asker whose first reply was lost still wants one.
 
 One consumer may serve several threads, each consuming with its own
@@ -29,7 +30,7 @@ from hub import canonical
 from hub.envelope import Header
 from hub.errors import ConfigError, InputError, MessageLogError
 from hub.transports.base import Delivery, Transport
-from simulators.licensing import canonical_io, effects, rules
+from simulators.licensing import canonical_io, effects, rules, worker_records
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
 from simulators.licensing.state import LicensingState, utc_text
 
@@ -69,7 +70,7 @@ class LicensingConsumer:
             "WorkerArrival": self._worker_event, "WorkerDeparture": self._worker_event,
             "ResidenceRenewal": self._worker_event, "VisaIssued": self._visa_issued,
             "VisaEligibilityQuery": self._visa_query, "SalaryBatch": self._salary_batch,
-            "LabourCaseUpdate": self._labour_case,
+            "LabourCaseUpdate": self._labour_case, "WorkerRecordQuery": self._worker_record_query,
         } | {kind: self._late_reply for kind in _LATE_REPLIES}
 
     def handle(self, delivery: Delivery) -> None:
@@ -145,15 +146,29 @@ class LicensingConsumer:
         return rules.check_visa(licence, query["licence_type"], query["profession_code"],
                                 query["nationality"], today or rules.local_today(self.now()))
 
+    def _worker_record_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
+        civil_number, fields = worker_records.record_query(body)
+        record = worker_records.worker_record(self.state, civil_number, fields)
+        outcome = "answered" if record is not None else "not-found"
+        self._apply(header, lambda conn: outcome, {"civil_number": civil_number, "fields": list(fields)})
+        self._require_reply_path(delivery, header)
+        if record is None:  # an answer the asker can act on, not a dead letter: the worker is simply unknown
+            record = canonical_io.fault_element("not-found", f"licensing knows no worker {civil_number}", SYSTEM,
+                                                header.message_id, utc_text(self.now()))
+        reply_to(delivery, header, record, self.seal, self.transport, now=self.now())
+
+    def _require_reply_path(self, delivery: Delivery, header: Header) -> None:
+        if not delivery.message.reply_to:
+            raise InputError(f"{header.message_type} without a reply address cannot be answered",
+                             message_id=header.message_id, agency=header.source_agency)
+        if self.transport is None:
+            raise ConfigError("this licensing consumer has no transport to reply with", message_id=header.message_id)
+
     def _visa_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         query = canonical_io.visa_query(body)
         verdict = self.visa_answer(query)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
         self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
-        if not delivery.message.reply_to:
-            raise InputError("VisaEligibilityQuery without a reply address cannot be answered",
-                             message_id=header.message_id, agency=header.source_agency)
-        if self.transport is None:
-            raise ConfigError("this licensing consumer has no transport to reply with", message_id=header.message_id)
+        self._require_reply_path(delivery, header)
         result = canonical_io.visa_eligibility_result(query["licence_number"], verdict)
         reply_to(delivery, header, result, self.seal, self.transport, now=self.now())

@@ -199,7 +199,7 @@ class PoliceClient:
                 "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{GATEWAY_NS}#{operation}"'})
         except requests.RequestException as exc:
             raise AgencyUnavailableError(f"{operation}: gateway unreachable: {exc}", agency="hub") from exc
-        return _answer(operation, reply)
+        return read_answer(operation, reply)
 
     def notify_arrival(self, worker: Worker, **kw) -> etree._Element:
         return self.send(self.messages.arrival(worker, **kw))
@@ -220,7 +220,8 @@ class PoliceClient:
         self.session.close()
 
 
-def _answer(operation: str, reply: requests.Response) -> etree._Element:
+def read_answer(operation: str, reply: requests.Response) -> etree._Element:
+    """The answer element of a gateway reply; AgencyFaultError for a SOAP Fault, AgencyUnavailableError for no SOAP."""
     if reply.status_code >= 500 and "xml" not in reply.headers.get("Content-Type", ""):
         raise AgencyUnavailableError(f"{operation}: gateway answered HTTP {reply.status_code}", agency="hub")
     try:

@@ -58,8 +58,8 @@ def test_invalid_names_are_refused_with_the_reason(name, reason):
 @pytest.mark.parametrize("args, reason", [
     (["police"], "agency 'police' exists already: adapters/police, mappings/police, schemas/agencies/police"),
     (["Police"], "must be 2-32 characters"),
-    (["health", "--title", 'Ministry "of" Health'], "must be one printable line without quotes"),
-    (["health", "--title", "Health -- draft"], "without quotes, backslashes, <, >, & or --"),
+    (["scaffold_probe", "--title", 'Ministry "of" Health'], "must be one printable line without quotes"),
+    (["scaffold_probe", "--title", "Health -- draft"], "without quotes, backslashes, <, >, & or --"),
 ])
 def test_cli_refuses_with_one_line_and_writes_nothing(root, args, reason):
     before = digests(root)
@@ -70,46 +70,46 @@ def test_cli_refuses_with_one_line_and_writes_nothing(root, args, reason):
 
 
 def test_a_directory_that_is_not_the_project_is_refused(tmp_path):
-    result = rabt("health", "--root", tmp_path)
+    result = rabt("scaffold_probe", "--root", tmp_path)
     assert result.returncode == 1 and "is not a Rabt project root (missing pyproject.toml, adapters/access.toml" in result.stderr
 
 
 def test_a_name_registered_in_pyproject_is_refused_even_without_its_folders(root):
     text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(register.add_entry_point(text, "health"), encoding="utf-8")
-    with pytest.raises(InputError, match="'health' is registered already in pyproject.toml"):
-        plan(root, "health")
+    (root / "pyproject.toml").write_text(register.add_entry_point(text, "scaffold_probe"), encoding="utf-8")
+    with pytest.raises(InputError, match="'scaffold_probe' is registered already in pyproject.toml"):
+        plan(root, "scaffold_probe")
 
 
 def test_an_existing_file_is_never_overwritten(root):
-    existing = root / "tests" / "unit" / "test_health_adapter.py"
+    existing = root / "tests" / "unit" / "test_scaffold_probe_adapter.py"
     existing.parent.mkdir(parents=True)
     existing.write_text("# someone's own test\n", encoding="utf-8")
     before = digests(root)
-    with pytest.raises(InputError, match="would overwrite tests/unit/test_health_adapter.py"):
-        scaffold_adapter(root, "health")
+    with pytest.raises(InputError, match="would overwrite tests/unit/test_scaffold_probe_adapter.py"):
+        scaffold_adapter(root, "scaffold_probe")
     assert digests(root) == before
 
 
 def test_entry_point_is_added_to_the_adapters_group_and_nothing_else_changes():
     text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
-    updated = register.add_entry_point(text, "health")
-    assert register.entry_points_of(updated) == {**register.entry_points_of(text), "health": "adapters.health:ADAPTER"}
+    updated = register.add_entry_point(text, "scaffold_probe")
+    assert register.entry_points_of(updated) == {**register.entry_points_of(text), "scaffold_probe": "adapters.scaffold_probe:ADAPTER"}
     old, new = tomllib.loads(text), tomllib.loads(updated)
-    new["project"]["entry-points"]["rabt.adapters"].pop("health")
+    new["project"]["entry-points"]["rabt.adapters"].pop("scaffold_probe")
     assert new == old
     without_group = "[project]\nname = \"rabt\"\n"
-    assert register.entry_points_of(register.add_entry_point(without_group, "health")) == {
-        "health": "adapters.health:ADAPTER"}
+    assert register.entry_points_of(register.add_entry_point(without_group, "scaffold_probe")) == {
+        "scaffold_probe": "adapters.scaffold_probe:ADAPTER"}
 
 
 def test_access_rights_are_added_once():
     text = (PROJECT / "adapters" / "access.toml").read_text(encoding="utf-8")
-    updated = register.add_access(text, "health", ("WorkerDeparture",), "Ministry of Health")
-    assert tomllib.loads(updated)["health"] == {"may_send": ["WorkerDeparture"]}
-    assert {k: v for k, v in tomllib.loads(updated).items() if k != "health"} == tomllib.loads(text)
-    with pytest.raises(ConfigError, match=r"already has a \[health\] table"):
-        register.add_access(updated, "health", ("WorkerDeparture",), "Ministry of Health")
+    updated = register.add_access(text, "scaffold_probe", ("WorkerDeparture",), "Ministry of Health")
+    assert tomllib.loads(updated)["scaffold_probe"] == {"may_send": ["WorkerDeparture"]}
+    assert {k: v for k, v in tomllib.loads(updated).items() if k != "scaffold_probe"} == tomllib.loads(text)
+    with pytest.raises(ConfigError, match=r"already has a \[scaffold_probe\] table"):
+        register.add_access(updated, "scaffold_probe", ("WorkerDeparture",), "Ministry of Health")
 
 
 def run_module(text: str, name: str, monkeypatch) -> types.ModuleType:
@@ -123,15 +123,15 @@ def run_module(text: str, name: str, monkeypatch) -> types.ModuleType:
 def test_simulator_entry_gets_the_next_port_and_the_module_still_runs(monkeypatch):
     text = (PROJECT / "simulators" / "registry.py").read_text(encoding="utf-8")
     before = run_module(text, "registry_before", monkeypatch).SIMULATORS
-    entries = run_module(register.add_simulator(text, "health"), "registry_after", monkeypatch).SIMULATORS
-    assert set(entries) == set(before) | {"health"}
-    assert entries["health"].factory == "simulators.health.app:create_app"
-    assert entries["health"].default_port == max(e.default_port for e in before.values()) + 1
-    assert entries["health"].offset == max(e.offset for e in before.values()) + 1
+    entries = run_module(register.add_simulator(text, "scaffold_probe"), "registry_after", monkeypatch).SIMULATORS
+    assert set(entries) == set(before) | {"scaffold_probe"}
+    assert entries["scaffold_probe"].factory == "simulators.scaffold_probe.app:create_app"
+    assert entries["scaffold_probe"].default_port == max(e.default_port for e in before.values()) + 1
+    assert entries["scaffold_probe"].offset == max(e.offset for e in before.values()) + 1
     with pytest.raises(ConfigError, match="already has a simulator named 'police'"):
         register.add_simulator(text, "police")
     with pytest.raises(ConfigError, match="no SimulatorEntry"):
-        register.add_simulator("SIMULATORS = {}\n", "health")
+        register.add_simulator("SIMULATORS = {}\n", "scaffold_probe")
 
 
 def test_plan_renders_every_template_with_no_placeholder_left(root):

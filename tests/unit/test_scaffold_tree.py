@@ -25,7 +25,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 COPIED = ("hub", "adapters", "simulators", "mappings", "schemas", "pyproject.toml", "setup.py",
           "README.md", "tests/conftest.py", "tests/samples", "tests/contract/conftest.py",
           "tests/contract/test_adapter_contract.py")
-NAME = "health"
+#: a name no one scaffolds for real (the guide's example is another), so a real agency never collides with this test
+NAME = "scaffold_probe"
 
 
 def copy_project(target: Path) -> Path:

@@ -1,0 +1,172 @@
+"""Per-field rights: a party receives only the canonical fields access.toml grants it, in what the hub signs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hub import canonical
+from hub.access import AccessRights
+from hub.envelope import canonical_envelope, new_header, read_envelope
+from hub.errors import ConfigError
+from hub.mapping import Mappings
+from hub.messagelog import open_message_log
+from hub.pipeline import Inbound, Pipeline
+from hub.projection import Projection
+from hub.signing import Signer, Verifier
+from hub.transports.base import Message
+from hub.xmlsafe import parse_xml
+from tests.conftest import SAMPLES
+from tests.unit.test_pipeline import ARRIVAL, FIXTURE_MAPPINGS, agency_signer
+
+R = "{urn:rabt:canonical:v1}"
+RECORD = SAMPLES / "canonical" / "WorkerRecord.xml"
+GRANTED = ["NameAr", "NameEn", "CivilNumber", "Nationality", "Profession"]
+#: values of the sample's fields the tests' party is not granted
+WITHHELD_VALUES = (b"1187720", b"CL-2024-0001234", b"in-country")
+
+
+def record() -> etree._Element:
+    return parse_xml(RECORD.read_bytes())
+
+
+def children(element: etree._Element) -> list[str]:
+    return [etree.QName(child).localname for child in element]
+
+
+def test_only_granted_fields_are_kept_and_the_original_is_untouched():
+    original = record()
+    projected = Projection.parse("municipality", "WorkerRecord", GRANTED).apply(original)
+    assert children(projected.body) == GRANTED
+    assert projected.withheld == ("Employer", "Licence", "Status", "AsOf")
+    assert len(original) == 9, "the projection changed the caller's element"
+    canonical.validate(projected.body)
+    assert "withheld Employer, Licence, Status, AsOf" in projected.describe()
+
+
+def test_a_path_keeps_its_containers_and_the_granted_element_whole():
+    arrival = parse_xml((SAMPLES / "canonical" / "WorkerArrival.xml").read_bytes())
+    projected = Projection.parse("stats", "WorkerArrival", ["Worker/Nationality", "PortOfEntry"]).apply(arrival)
+    assert children(projected.body) == ["Worker", "PortOfEntry"]
+    assert children(projected.body.find(f"{R}Worker")) == ["Nationality"]
+    assert children(projected.body.find(f"{R}PortOfEntry")) == children(arrival.find(f"{R}PortOfEntry"))
+    assert "Worker/PassportNumber" in projected.withheld and "Worker/Name" in projected.withheld
+    assert b"<rabt:Name" not in etree.tostring(projected.body.find(f"{R}Worker"))
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ('fields.WorkerRecord = []', "must be a non-empty list"),
+    ('fields.WorkerRecord = "NameEn"', "must be a non-empty list"),
+    ('fields.WorkerRecord = ["Name En"]', "is not an element name or a path"),
+    ('fields.WorkerRecord = ["Worker//Name"]', "is not an element name or a path"),
+    ('fields = ["NameEn"]', "fields must be a table"),
+])
+def test_bad_field_rights_are_refused_naming_the_entry(tmp_path, fields, reason):
+    path = tmp_path / "access.toml"
+    path.write_text(f'[municipality]\nmay_send = ["WorkerRecordQuery"]\n{fields}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=reason) as raised:
+        AccessRights.load(path)
+    assert str(path) in raised.value.reason
+
+
+def test_field_rights_are_read_per_party_and_type(tmp_path):
+    path = tmp_path / "access.toml"
+    path.write_text('[municipality]\nmay_send = ["WorkerRecordQuery"]\nfields.WorkerRecord = ["NameEn"]\n'
+                    '[police]\nmay_send = ["WorkerArrival"]\n', encoding="utf-8")
+    rights = AccessRights.load(path)
+    assert rights.projection("municipality", "WorkerRecord").granted == ("NameEn",)
+    assert rights.projection("police", "WorkerRecord") is None
+    assert rights.projection("municipality", "WorkerArrival") is None
+    assert rights("municipality", "WorkerRecordQuery") and not rights("municipality", "WorkerRecord")
+
+
+def test_the_shipped_access_file_grants_the_municipality_no_employer():
+    projection = AccessRights.load().projection("municipality", "WorkerRecord")
+    assert projection is not None and "Employer" not in projection.granted and "NameEn" in projection.granted
+
+
+# ------------------------------------------------------------------ through the pipeline
+
+
+@pytest.fixture
+def log(tmp_path):
+    with open_message_log(f"sqlite:///{tmp_path / 'log.sqlite3'}") as log:
+        yield log
+
+
+def pipeline_with(trust_store, log, rights: dict) -> Pipeline:
+    return Pipeline(mappings=Mappings(FIXTURE_MAPPINGS), signer=Signer(trust_store.hub),
+                    verifier=Verifier(trust_store), log=log, may_send=lambda agency, kind: True,
+                    projections=lambda party, kind: rights.get((party, kind)))
+
+
+def question(raw: bytes, **overrides) -> Inbound:
+    fields = dict(agency="police", system="border", message_type="WorkerArrival", destination="licensing", raw=raw)
+    return Inbound(**{**fields, **overrides})
+
+
+def test_a_routed_message_is_signed_for_its_destination_without_withheld_fields(trust_store, log):
+    projection = Projection.parse("licensing", "WorkerArrival", [
+        "Worker/PassportNumber", "Worker/Name", "Worker/Nationality", "ArrivedAt", "VisaNumber", "PortOfEntry",
+        "Passport"])
+    pipeline = pipeline_with(trust_store, log, {("licensing", "WorkerArrival"): projection})
+    receipt = pipeline.accept(question(ARRIVAL.encode()), parse_xml(ARRIVAL.encode()))
+    (pending,) = log.unpublished()
+    assert pending.message_id == receipt.message_id
+    assert b"1991-03-14" not in pending.envelope and b"DateOfBirth" not in pending.envelope
+    verified = Verifier(trust_store).verify(parse_xml(pending.envelope), expected_signer="hub")
+    _, body = read_envelope(verified.element)
+    assert body.findtext(f"{R}Worker/{R}Nationality") == "IND" and body.find(f"{R}Worker/{R}DateOfBirth") is None
+
+
+def test_a_projection_leaving_an_invalid_message_is_refused_not_sent(trust_store, log):
+    projection = Projection.parse("licensing", "WorkerArrival", ["Worker"])  # ArrivedAt etc. are required
+    pipeline = pipeline_with(trust_store, log, {("licensing", "WorkerArrival"): projection})
+    with pytest.raises(ConfigError, match="leaves an invalid message"):
+        pipeline.accept(question(ARRIVAL.encode()), parse_xml(ARRIVAL.encode()))
+    assert log.unpublished() == [] and log.stats().refused == 1
+
+
+def licensing_answer(pki_dir, asked: Message) -> Message:
+    """Licensing's whole WorkerRecord, signed by licensing, as the reply to ``asked``."""
+    header, _ = read_envelope(parse_xml(asked.body))
+    raw = RECORD.read_bytes()
+    answer = header.reply_header(message_type="WorkerRecord", source_agency="licensing", source_system="licensing",
+                                 raw_payload=raw)
+    signed = agency_signer(pki_dir, "licensing").sign_bytes(parse_xml(canonical_envelope(answer, record())))
+    return Message(body=signed, routing_key="", message_id=answer.message_id, correlation_id=header.correlation_id)
+
+
+def test_an_answer_reaches_the_asker_projected_and_the_log_says_which_projection(trust_store, log, pki_dir):
+    projection = Projection.parse("police", "WorkerRecord", GRANTED)
+    pipeline = pipeline_with(trust_store, log, {("police", "WorkerRecord"): projection})
+    raw = ARRIVAL.encode()
+    body, question_id = pipeline.ask(question(raw), parse_xml(raw), lambda asked: licensing_answer(pki_dir, asked),
+                                     reply_type="WorkerRecord")
+    assert children(body) == GRANTED
+    sent = etree.tostring(body)
+    assert not any(value in sent for value in WITHHELD_VALUES)
+    (answer,) = log.find(message_type="WorkerRecord")
+    assert answer.correlation_id == log.get(question_id).correlation_id
+    delivered = [e for e in log.events(answer.message_id) if e.status == "delivered"]
+    assert [e.detail for e in delivered] == [
+        "projection police/WorkerRecord: sent NameAr, NameEn, CivilNumber, Nationality, Profession; "
+        "withheld Employer, Licence, Status, AsOf"]
+
+
+def test_an_asker_with_no_field_rights_gets_the_whole_answer_and_no_projection_event(trust_store, log, pki_dir):
+    pipeline = pipeline_with(trust_store, log, {})
+    raw = ARRIVAL.encode()
+    body, _ = pipeline.ask(question(raw), parse_xml(raw), lambda asked: licensing_answer(pki_dir, asked),
+                           reply_type="WorkerRecord")
+    assert len(body) == 9
+    (answer,) = log.find(message_type="WorkerRecord")
+    assert "delivered" not in [e.status for e in log.events(answer.message_id)]
+
+
+def test_field_rights_file_path_is_reported(tmp_path):
+    missing = Path(tmp_path / "nowhere.toml")
+    with pytest.raises(ConfigError, match="cannot read access rights"):
+        AccessRights.load(missing)
