@@ -40,13 +40,18 @@ class CorrectionRegister:
             self.received.append(notice)
             return notice["registered_at"]
 
+    def civil_numbers(self) -> set[str]:
+        """Civil numbers the register holds because a correction gave them."""
+        with self.lock:
+            return {n["corrected"]["NewCivilNo"] for n in self.received if "NewCivilNo" in n["corrected"]}
+
 
 def correction_handler(population: Population, register: CorrectionRegister):
     """``NotifyWorkerDataCorrected``: record the corrected fields of a worker the register holds."""
 
     def handle(request: etree._Element) -> etree._Element:
         civil_no = request.findtext(f"{{{NS}}}CivilNo")
-        if population.worker_by_civil_number(civil_no) is None:
+        if population.worker_by_civil_number(civil_no) is None and civil_no not in register.civil_numbers():
             raise business_fault(NS, "Client.UnknownCivilNumber", "PR-404",
                                  f"civil number {civil_no} holds no residence in the register")
         corrected = {tag: request.findtext(f"{{{NS}}}{tag}") for tag in _NEW
