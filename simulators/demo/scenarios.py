@@ -294,3 +294,47 @@ SCENARIOS = (
     Scenario(9, "tampered message refused", tampered),
     Scenario(10, "transfer of services: allowed, police told; refusals", transfers),
 )
+
+
+# ------------------------------------------------------------------ worker data corrections
+
+
+def _corrections_received(ctx: DemoContext, agency: str) -> list[dict]:
+    return ctx.http.get(f"{ctx.urls[agency]}/corrections", timeout=10).json()["corrections"]
+
+
+def worker_corrections(ctx: DemoContext) -> str:
+    """The employer corrects an arrived worker's English name and passport; every subscriber is told."""
+    worker = ctx.population.worker(23)
+    receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
+    arrival_id = _text(receipt, "HubMessageId")
+    wait_for("licensing to apply the arrival", lambda: any(e["message_id"] == arrival_id
+                                                            for e in _events(ctx, "WorkerArrival")))
+    reply = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
+                          json={"employer_cr": worker.employer_cr, "name_en": f"{worker.name.en} Corrected",
+                                "passport_number": "X" + worker.passport_number[1:]})
+    expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
+    correction = reply.json()
+    expect(set(correction["notices"]) == {"police", "insurance"},
+           f"subscribers told: {sorted(correction['notices'])} ({correction.get('notice_error')})")
+    ref = correction["correction_id"]
+    for agency, key in (("police", "correction_ref"), ("insurance", "reference_no")):
+        wait_for(f"{agency} to receive {ref}", lambda a=agency, k=key: any(c[k] == ref for c in
+                                                                          _corrections_received(ctx, a)))
+    trail = wait_for("the trail to show both copies delivered", lambda: _delivered_copies(ctx, correction))
+    refused = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
+                            json={"employer_cr": "1999999", "name_en": "Somebody Else"})
+    expect(refused.status_code == 403, f"a correction by another employer answered {refused.status_code}")
+    return (f"{ref}: name and passport corrected; told {', '.join(sorted(trail))} "
+            f"(one correlation id, {len(trail)} messages delivered); another employer refused")
+
+
+def _delivered_copies(ctx: DemoContext, correction: dict) -> dict[str, str] | None:
+    copies = ctx.log.find(correlation_id=correction["correlation_id"])
+    delivered = {m.destination: m.message_id for m in copies
+                 if any(e.status == "delivered" for e in ctx.log.events(m.message_id))}
+    return delivered if delivered == correction["notices"] else None
+
+
+SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "worker data corrected, every subscriber told",
+                                  worker_corrections))
