@@ -1,4 +1,4 @@
-"""The demo's ten scenarios as tests: simulators, hub and licensing as separate processes.
+"""The demo's scenarios as tests: simulators, hub and licensing as separate processes.
 
 Each transport gets one running system (module scope) that the scenarios share in
 order, as in ``rabt demo``: scenario 4 checks visas against the licence scenario 3
