@@ -78,8 +78,8 @@ def correction_fields(civil_number: str, data) -> CorrectionRequest:
         raise InputError(f"civil number {civil_number!r} is malformed")
     if not isinstance(data, dict):
         raise InputError("the request body must be a JSON object")
-    sponsors = [(kind, data[key]) for key, (kind, _) in _SPONSORS.items() if data.get(key) is not None]
-    if len(sponsors) != 1 or not _SPONSORS[_key_of(sponsors[0][0])][1].fullmatch(str(sponsors[0][1])):
+    sponsors = [(kind, data[key], pattern) for key, (kind, pattern) in _SPONSORS.items() if data.get(key) is not None]
+    if len(sponsors) != 1 or not sponsors[0][2].fullmatch(str(sponsors[0][1])):
         raise InputError("name the sponsor: employer_cr (7-10 digits) or sponsor_civil_number (8-9 digits)")
     changes = []
     for name, (_, pattern) in FIELDS.items():
@@ -92,10 +92,6 @@ def correction_fields(civil_number: str, data) -> CorrectionRequest:
     if not changes:
         raise InputError(f"nothing to correct: give one of {', '.join(FIELDS)}")
     return CorrectionRequest(civil_number, f"{sponsors[0][0]}:{sponsors[0][1]}", tuple(changes))
-
-
-def _key_of(kind: str) -> str:
-    return next(key for key, (k, _) in _SPONSORS.items() if k == kind)
 
 
 def _value(worker: dict, name: str) -> str | None:
