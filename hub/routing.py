@@ -4,6 +4,15 @@ The topology is read from ``routes.toml`` (``RABT_ROUTES_FILE``; the default
 ships with the adapters) so adding an agency
 is a line in a data file, never an edit here. ``Routes.with_prefix`` renames
 the exchange and queues so test runs and tenants never collide on one broker.
+
+Publish/subscribe: ``[subscriptions]`` maps a message type to the
+destinations that want it (``WorkerDataCorrected = ["police", "insurance"]``).
+The publisher sends one copy per subscriber, each with its own message id and
+routing key ``<subscriber>.<type>.<source>`` and all with one correlation id,
+rather than binding the subscribers' queues to a shared fan-out key: each copy
+then goes through the subscriber's queue, retries and dead letters like any
+message to it, is logged on its own, and the trail of that correlation id
+shows who was told. Subscribing another agency is a line in routes.toml.
 """
 
 from __future__ import annotations
@@ -71,6 +80,13 @@ class Routes:
     max_attempts: int = 4
     """Deliveries of one message (first included) before it is dead-lettered."""
 
+    subscriptions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Message type → the destinations that receive a copy of each one published."""
+
+    def subscribers(self, message_type: str) -> tuple[str, ...]:
+        """The destinations subscribed to ``message_type`` (none: nobody is told)."""
+        return dict(self.subscriptions).get(message_type, ())
+
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
@@ -130,9 +146,24 @@ def _routes_from(data: dict) -> Routes:
         queues=tuple(QueueRoute(d, f"{d}.#") for d in destinations),
         retry_delays=tuple(float(d) for d in data.get("retry_delays", (1, 5, 30))),
         max_attempts=int(data.get("max_attempts", 4)),
+        subscriptions=_subscriptions_from(data.get("subscriptions") or {}, destinations),
     )
     # One broker, several hubs (a staging and a test run, say): the prefix keeps their queues apart.
     prefix = str(data.get("queue_prefix", ""))
     if prefix and not _NAME.match(prefix.rstrip(".")):
         raise ValueError(f"queue_prefix {prefix!r} must be letters, digits, '-', '_' (and a final '.')")
     return routes.with_prefix(prefix) if prefix else routes
+
+
+def _subscriptions_from(table: dict, destinations: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(table, dict):
+        raise ValueError("[subscriptions] must be a table of message type = [destinations]")
+    found = []
+    for message_type, subscribers in sorted(table.items()):
+        if not _NAME.match(message_type) or not isinstance(subscribers, list):
+            raise ValueError(f"subscription {message_type!r} must name a message type and list destinations")
+        unknown = [s for s in subscribers if s not in destinations]
+        if unknown or len(set(subscribers)) != len(subscribers):
+            raise ValueError(f"subscribers of {message_type} must be distinct destinations; not one: {unknown}")
+        found.append((message_type, tuple(subscribers)))
+    return tuple(found)

@@ -15,6 +15,10 @@ query type, in this order, and the outbound worker asks them in turn:
   When both say "not insured" the asker gets a ``not-found`` Fault; when one
   fund is unreachable and the other does not know the person, there is no
   conclusion yet and the delivery is retried.
+
+Social insurance subscribes to ``WorkerDataCorrected`` (``[subscriptions]``
+in routes.toml): each copy is delivered to its ``NotifyInsuredPersonCorrected``,
+a notification; the fund's RECEIVED or NOT_INSURED is its acknowledgement.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ OUTBOUND: tuple[OutboundService, ...] = (
           "RABT_INSURANCE_SOCIAL_INSURANCE_URL"),
     _fund("civil-service-pension", "civil-service-pension.wsdl", "CivilServicePensionService",
           "CivilServicePensionPort", "RABT_INSURANCE_CIVIL_SERVICE_PENSION_URL"),
+    OutboundService(query_type="WorkerDataCorrected", reply_type=None, wsdl="social-insurance.wsdl",
+                    operation="NotifyInsuredPersonCorrected", system="social-insurance",
+                    endpoint_setting="RABT_INSURANCE_SOCIAL_INSURANCE_URL", service="SocialInsuranceService",
+                    port="SocialInsurancePort"),
 )
 
 ADAPTER = Adapter(

@@ -12,6 +12,9 @@
   ``TransferCompleted`` is delivered to ``NotifyTransferCompleted``, a
   notification (``reply_type=None``): the police's acknowledgement is all
   that comes back.
+* Worker data corrections: the police subscribe to ``WorkerDataCorrected``
+  (``[subscriptions]`` in routes.toml); each copy is delivered to
+  ``NotifyWorkerDataCorrected`` on the same residence service, a notification.
 
 Faults go through ``AgencyFault.xsl``: an unknown civil number → ``not-found``.
 """
@@ -32,5 +35,7 @@ OUTBOUND: tuple[OutboundService, ...] = (
     OutboundService(query_type="TransferEligibilityQuery", reply_type="TransferEligibilityRecord",
                     operation="CheckTransferEligibility", **_TRANSFER),
     OutboundService(query_type="TransferCompleted", reply_type=None, operation="NotifyTransferCompleted",
+                    **_TRANSFER),
+    OutboundService(query_type="WorkerDataCorrected", reply_type=None, operation="NotifyWorkerDataCorrected",
                     **_TRANSFER),
 )

@@ -63,6 +63,7 @@ from hub.errors import (
 from hub.contracts import AgencyContracts
 from hub.idempotency import IdempotentConsumer
 from hub.mapping import Mappings
+from hub.messagelog import Accepted
 from hub.outbound.answers import (
     Answerer,
     fault_body,
@@ -147,7 +148,7 @@ class OutboundWorker:
         if services[0].reply_type:
             self._answer_query(delivery, header, query, services)
         else:
-            self._notify(header, query, services)
+            self._notify(delivery, header, query, services)
         return header
 
     def traced(self, delivery: Delivery) -> Header:
@@ -295,14 +296,27 @@ class OutboundWorker:
 
     # -- one-way notifications ----------------------------------------------------------------
 
-    def _notify(self, header: Header, query: etree._Element, services: list[OutboundService]) -> None:
+    def _notify(self, delivery: Delivery, header: Header, query: etree._Element,
+                services: list[OutboundService]) -> None:
         # The agency's acknowledgement is all there is: any failure goes to the dead letters.
         if self.notified.is_applied(header.message_id):
             log.info("%s: notification %s was delivered before; not sent again", self.agency, header.message_id)
             return
+        self._log_notification(header, delivery.message.body)
         reply = self.ask(header, query, services)
         log.info("%s: %s %s delivered to %s", self.agency, header.message_type, header.message_id, reply.system)
+        self.pipeline.log.record_event(header.message_id, "delivered", f"acknowledged by {self.agency}/{reply.system}",
+                                       actor=f"outbound-{self.agency}")
         self.notified.apply_once(header.message_id, lambda conn: None)
+
+    def _log_notification(self, header: Header, envelope: bytes) -> None:
+        # A notification is published by its sender straight to this agency's queue; logging it
+        # here (once, as received) puts every copy of a published event in the trail of its
+        # correlation id, with "delivered" once the agency acknowledged it.
+        if self.pipeline.log.get(header.message_id) is not None:
+            return
+        self.pipeline.answer(Accepted.from_header(header, envelope, envelope))
+        self.pipeline.log.mark_published([header.message_id])
 
     def _transport(self) -> Transport:
         if self.transport is None:

@@ -35,6 +35,9 @@ queue_prefix = "{prefix}"
 retry_delays = [0.5, 1, 2]
 max_attempts = 3
 destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts"]
+
+[subscriptions]
+WorkerDataCorrected = ["police", "insurance"]
 """
 
 #: circuit breakers on the same compressed clock as DEMO_ROUTES' retries

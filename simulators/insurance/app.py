@@ -11,13 +11,17 @@ Each endpoint answers only for its own insured. Anyone else - a citizen of
 the other fund, an uninsured citizen, an unknown number - gets the SOAP
 Fault ``Client.NotInsured`` (detail code SPF-2001) rather than an empty
 answer, so the caller can tell "not insured here" from a broken reply.
+
+Social insurance also takes ``NotifyInsuredPersonCorrected``: a worker's
+corrected data, answered RECEIVED for its insured and NOT_INSURED for anyone
+else; ``GET /corrections`` lists what arrived (once per ReferenceNo).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, jsonify
 from lxml import etree
 from lxml.builder import ElementMaker
 
@@ -78,15 +82,42 @@ def income_proof_handler(population: Population, fund: str):
     return handle
 
 
+def correction_handler(population: Population, received: list[dict]):
+    """``NotifyInsuredPersonCorrected``: keep the corrected items once per ReferenceNo."""
+    e = ElementMaker(namespace=NS, nsmap={"spf": NS})
+
+    def handle(request: etree._Element) -> etree._Element:
+        reference, civil_id = request.findtext(f"{{{NS}}}ReferenceNo"), request.findtext(f"{{{NS}}}CivilId")
+        citizen = population.citizen_by_civil_number(civil_id)
+        status = "RECEIVED" if citizen is not None and citizen.insurer == "social-insurance" else "NOT_INSURED"
+        if all(r["reference_no"] != reference for r in received):
+            items = {i.findtext(f"{{{NS}}}ItemCode"): i.findtext(f"{{{NS}}}NewValue")
+                     for i in request.iterfind(f"{{{NS}}}ChangedItem")}
+            received.append({"reference_no": reference, "civil_id": civil_id, "items": items, "status": status})
+        return e.NotifyInsuredPersonCorrectedResponse(e.ReferenceNo(reference), e.Status(status))
+
+    return handle
+
+
 def services(population: Population, state: dict) -> list[SoapService]:
     folder = AGENCY_SCHEMAS / "insurance"
-    return [
-        SoapService(fund, folder / f"{fund}.wsdl", folder / "income-proof.xsd", NS,
-                    {"GetIncomeProof": income_proof_handler(population, fund)})
-        for fund in FUNDS
-    ]
+    corrections = state.setdefault("corrections", [])
+    found = []
+    for fund in FUNDS:
+        operations = {"GetIncomeProof": income_proof_handler(population, fund)}
+        if fund == "social-insurance":
+            operations["NotifyInsuredPersonCorrected"] = correction_handler(population, corrections)
+        found.append(SoapService(fund, folder / f"{fund}.wsdl", folder / "income-proof.xsd", NS, operations))
+    return found
 
 
 def create_app(config: dict | None = None) -> Flask:
     """The insurance simulator app; ``config`` as for :func:`simulators.soap.create_agency_app`."""
-    return create_agency_app("insurance", config, services)
+    app = create_agency_app("insurance", config, services)
+    corrections: list[dict] = app.extensions["rabt_simulator"]["state"]["corrections"]
+
+    @app.get("/corrections")
+    def corrections_received():
+        return jsonify(corrections=list(corrections))
+
+    return app

@@ -12,6 +12,10 @@
                                     decided, recorded, the police notified (201; see transfers)
     GET  /api/transfers/<id>        a transfer with its decision, vacancy and notice
     POST /api/transfers/<id>/notify send the police the notice of a completed transfer again (202)
+    POST /api/workers/<civil number>/corrections  correct a worker's name, civil or passport number or
+                                    nationality; every agency subscribed to WorkerDataCorrected told (201)
+    GET  /api/corrections/<id>      a correction: before, after, the hub message sent to each subscriber
+    POST /api/corrections/<id>/notify  send the subscribers still untold their copy (202)
     GET  /api/cases/<case number>   a labour case's status, asked of the court through the hub
                                     (404 no such case, 503 court or hub unavailable; see court_cases)
     GET  /healthz                   database reachable
@@ -36,6 +40,7 @@ from hub.errors import InputError, RabtError
 from simulators.licensing import court_cases
 from simulators.licensing import decider as decider_module
 from simulators.licensing import rules
+from simulators.licensing.corrections import Corrections, correction_api
 from simulators.licensing.config import HubAsk, LicensingConfig, no_hub, no_hub_notify, no_hub_refer
 from simulators.licensing.pages import INDEX, text_lang
 from simulators.licensing.referrals import referral_body
@@ -105,7 +110,8 @@ def _form_request(form) -> ApplicationRequest:
 def create_app(config: LicensingConfig | Mapping | None = None, *, state: LicensingState | None = None,
                ask: decider_module.Ask | None = None, now: Callable[[], datetime] | None = None,
                publish: decider_module.Publish | None = None,
-               refer: Callable[[etree._Element], str] | None = None, notify: Notify | None = None) -> Flask:
+               refer: Callable[[etree._Element], str] | None = None, notify: Notify | None = None,
+               subscribers: tuple[str, ...] | None = None) -> Flask:
     """The licensing web app; tests pass ``state``/``ask``/``now``, production passes a config."""
     if config is None or isinstance(config, Mapping):
         config = LicensingConfig.from_mapping(config or {})
@@ -122,10 +128,23 @@ def create_app(config: LicensingConfig | Mapping | None = None, *, state: Licens
     app.json.ensure_ascii = False  # Arabic names stay readable in the API
     app.extensions["licensing"] = Wiring(state, decider, config, refer)
     app.extensions["licensing_transfers"] = Transfers(state, decider, notify)
+    app.extensions["licensing_corrections"] = Corrections(state, notify, _subscribers(config, subscribers),
+                                                          decider.now)
     app.register_blueprint(api)
     app.register_blueprint(transfer_api)
+    app.register_blueprint(correction_api)
     app.register_blueprint(page)
     return app
+
+
+def _subscribers(config: LicensingConfig, given: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Who is told of a worker's corrected data: the hub's routes say, not licensing."""
+    if given is not None:
+        return given
+    from hub.routing import load_routes
+    from simulators.licensing.corrections import MESSAGE_TYPE
+
+    return load_routes(config.routes_file).subscribers(MESSAGE_TYPE)
 
 
 @dataclass(frozen=True)

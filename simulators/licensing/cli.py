@@ -1,15 +1,18 @@
-"""Running the licensing reference system: ``python -m simulators.licensing serve|consume``.
+"""Running the licensing reference system: ``python -m simulators.licensing serve|consume|statistics``.
 
 ``serve`` runs the web app (applications decided by asking agencies through
 the hub when ``RABT_BROKER_URL`` is set); ``consume`` runs the worker that
 applies what the hub delivers on the ``licensing`` queue and answers visa
-checks, signing its answers with the ``licensing`` key of ``rabt pki init``.
+checks, signing its answers with the ``licensing`` key of ``rabt pki init``;
+``statistics`` publishes the open-data statistics, signed by the hub, once or
+on a schedule (:mod:`simulators.licensing.open_data`).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -17,7 +20,7 @@ from hub.config import Settings
 from hub.errors import RabtError
 from hub.logs import configure_logging, log_format_option
 from hub.outage import Watch
-from hub.signing import TrustStore
+from hub.signing import Signer, TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
 from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
@@ -115,6 +118,29 @@ def consume(config: LicensingConfig, max_messages: int | None, idle_timeout: flo
         stop.set()
         handled = None
     click.echo(f"licensing: {handled if handled is not None else 'stopped;'} message(s) handled")
+
+
+@licensing.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Publication root (default: RABT_HOME/open-data); each run adds a statistics-<time> folder.")
+@click.option("--every", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Publish again every this many seconds until SIGTERM (0: once).")
+@click.pass_obj
+def statistics(config: LicensingConfig, out: Path | None, every: float) -> None:
+    """Publish licensing's statistics (no personal data, small counts withheld) as signed open data."""
+    from simulators.licensing.open_data import population_governorates
+    from simulators.licensing.publication import publish
+
+    signer = Signer(TrustStore.load(config.pki_dir).hub)  # the hub signs what is published
+    state, governorates, root = LicensingState(config.effective_database_url), population_governorates(), \
+        out or config.home / "open-data"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while True:
+        published = publish(state, root, signer, governorates)
+        click.echo(f"published {len(published.files)} files in {published.folder}")
+        if not every or stop.wait(every):
+            break
 
 
 def main() -> None:

@@ -92,7 +92,7 @@ def no_hub_refer(body: etree._Element) -> str:
     raise AgencyUnavailableError("no hub configured to refer complaints to the courts", agency="courts")
 
 
-def no_hub_notify(body: etree._Element, destination: str) -> str:
+def no_hub_notify(body: etree._Element, destination: str, correlation_id: str | None = None) -> str:
     """The ``notify`` of a licensing system with no hub configured: nothing can be sent."""
     raise AgencyUnavailableError(f"no hub configured to notify {destination}", agency=destination)
 
@@ -137,9 +137,12 @@ class HubAsk:
                 self._open()
             return self._refer(body)
 
-    def notify(self, body: etree._Element, destination: str) -> str:
-        """Publish a notification (e.g. a TransferCompleted to the police); the hub message id."""
+    def notify(self, body: etree._Element, destination: str, correlation_id: str | None = None) -> str:
+        """Publish a notification (e.g. a TransferCompleted to the police); the hub message id.
+
+        Copies of one event to several subscribers pass one ``correlation_id``.
+        """
         with self._lock:
             if self._notify is None:
                 self._open()
-            return self._notify(body, destination)
+            return self._notify(body, destination, correlation_id)

@@ -127,9 +127,9 @@ class TransportNotify:
         self.transport = transport
         self.seal = seal
 
-    def __call__(self, body: etree._Element, destination: str) -> str:
+    def __call__(self, body: etree._Element, destination: str, correlation_id: str | None = None) -> str:
         header = new_header(message_type=etree.QName(body).localname, source_agency=SYSTEM, source_system=SYSTEM,
-                            destination=destination, raw_payload=etree.tostring(body))
+                            destination=destination, raw_payload=etree.tostring(body), correlation_id=correlation_id)
         self.transport.publish([outgoing(header, body, self.seal)])
         return header.message_id
 

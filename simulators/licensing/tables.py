@@ -129,6 +129,19 @@ transfers = sa.Table(
     sa.Column("decided_at", sa.String(32)),
     sa.Column("notice_message_id", sa.String(64)),  # the TransferCompleted sent to the police
 )
+worker_corrections = sa.Table(
+    "lic_worker_corrections", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("correction_id", sa.String(40), unique=True),
+    sa.Column("civil_number", sa.String(9), nullable=False, index=True),  # as it was before the correction
+    sa.Column("corrected_civil_number", sa.String(9), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(24), nullable=False),  # "CRNumber:1000007" or "CivilNumber:..."
+    sa.Column("changes", sa.Text, nullable=False),  # JSON [{field, before, after}]
+    sa.Column("worker", sa.Text, nullable=False),  # JSON: the worker as corrected
+    sa.Column("requested_at", sa.String(32), nullable=False),
+    sa.Column("correlation_id", sa.String(64)),  # shared by the copies sent to the subscribers
+    sa.Column("notices", sa.Text),  # JSON {subscriber: hub message id}
+)
 events = sa.Table(
     "lic_events", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -6,7 +6,8 @@ gets the fault ``Client.UnknownCivilNumber`` (detail code CS-1404).
 ``/soap/transfer`` (``transfer.wsdl``) answers whether a worker's transfer of
 services may proceed and receives completed transfers
 (:mod:`simulators.police.transfer`); ``GET /transfers`` lists those received
-(JSON), for tests and demos.
+(JSON), for tests and demos; it also takes workers' corrected data
+(:mod:`simulators.police.corrections`), listed by ``GET /corrections``.
 
 The border and visa exchanges go the other way (the police call the hub);
 :mod:`simulators.police.client` plays that part.
@@ -21,6 +22,7 @@ from flask import Flask, jsonify
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from simulators.police.corrections import CorrectionRegister
 from simulators.police.residence import TransferRegister, ddmmyyyy
 from simulators.police.transfer import transfer_service
 from simulators.population import Citizen, Population
@@ -78,7 +80,8 @@ def services(population: Population, state: dict) -> list[SoapService]:
             namespace=NS,
             operations={"GetMaritalStatus": marital_status_handler(population)},
         ),
-        transfer_service(population, state.setdefault("transfers", TransferRegister())),
+        transfer_service(population, state.setdefault("transfers", TransferRegister()),
+                         state.setdefault("corrections", CorrectionRegister())),
     ]
 
 
@@ -91,5 +94,12 @@ def create_app(config: dict | None = None) -> Flask:
     def transfers():
         with register.lock:
             return jsonify(transfers=list(register.received))
+
+    corrections: CorrectionRegister = app.extensions["rabt_simulator"]["state"]["corrections"]
+
+    @app.get("/corrections")
+    def corrections_received():
+        with corrections.lock:
+            return jsonify(corrections=list(corrections.received))
 
     return app

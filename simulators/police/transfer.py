@@ -15,6 +15,7 @@ from datetime import date
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from simulators.police.corrections import CorrectionRegister, correction_handler
 from simulators.police.residence import TransferRegister, ddmmyyyy, residence_facts
 from simulators.population import Population
 from simulators.soap import AGENCY_SCHEMAS, SoapService, business_fault
@@ -79,10 +80,12 @@ def notification_handler(population: Population, register: TransferRegister):
     return handle
 
 
-def transfer_service(population: Population, register: TransferRegister) -> SoapService:
-    """The service at ``/soap/transfer``."""
+def transfer_service(population: Population, register: TransferRegister,
+                     corrections: CorrectionRegister | None = None) -> SoapService:
+    """The service at ``/soap/transfer`` (the residence register's, which also takes data corrections)."""
     folder = AGENCY_SCHEMAS / "police"
     return SoapService("transfer", folder / "transfer.wsdl", folder / "transfer.xsd", NS, {
         "CheckTransferEligibility": eligibility_handler(population, register),
         "NotifyTransferCompleted": notification_handler(population, register),
+        "NotifyWorkerDataCorrected": correction_handler(population, corrections or CorrectionRegister()),
     })

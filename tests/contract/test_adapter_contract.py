@@ -93,6 +93,7 @@ SUBJECTS: dict[str, Callable[[Population, object], dict[str, str]]] = {
     "LabourCaseStatusQuery": lambda people, service: {"CaseNumber": labour_case(people, 1).number},
     "TransferEligibilityQuery": lambda people, service: {"CivilNumber": people.worker(1).civil_number},
     "TransferCompleted": lambda people, service: {"Worker/CivilNumber": people.worker(1).civil_number},
+    "WorkerDataCorrected": lambda people, service: {"Previous/CivilNumber": people.worker(1).civil_number},
 }
 
 

@@ -33,6 +33,7 @@ BRIEFED_TYPES = frozenset({
     "LabourCaseUpdate", "LabourCaseReferral", "LabourCaseStatusQuery", "LabourCaseStatusRecord",
     "LicenceDecision", "Fault",
     "TransferEligibilityQuery", "TransferEligibilityRecord", "TransferCompleted",
+    "WorkerDataCorrected",
 })
 
 

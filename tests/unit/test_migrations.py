@@ -260,8 +260,8 @@ def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     assert [line.split()[0] for line in history.stdout.splitlines()] == ["0001", "0002", "0003", "0004"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
-        "upgraded from revision none to 0002")
-    assert LICENSING.current(make_engine(url)) == "0002"
+        "upgraded from revision none to 0003")
+    assert LICENSING.current(make_engine(url)) == "0003"
     unknown = db_cli("current", "--database", "ledger")
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == ("rabt: no database named 'ledger' "

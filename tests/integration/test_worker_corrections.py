@@ -1,0 +1,88 @@
+"""A worker's corrected data told to every subscriber, over real transports, workers and simulators.
+
+Licensing's correction service publishes through the transport with its own
+key (as in production), the police and insurance outbound workers deliver each
+copy to their simulator over HTTP in the agency's own contract, and the hub's
+message log holds every copy under the correction's correlation id — the
+trail that shows who was told. SQLite always, RabbitMQ when it is up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from outbound_helpers import HubRig, simulator, wait_for
+
+from hub.outbound import OutboundSettings
+from hub.transports.testing import isolated_routes
+from simulators.licensing import effects
+from simulators.licensing.corrections import Corrections, CorrectionRequest
+from simulators.licensing.hub_link import TransportNotify, licensing_seal
+from simulators.licensing.state import LicensingState
+
+FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
+
+
+@pytest.fixture
+def broker_routes():
+    return isolated_routes(delays=(0.2,), max_attempts=3)
+
+
+@pytest.fixture
+def rig(broker, tmp_path, trust_store):
+    rig = HubRig(tmp_path, broker.url, broker.routes, trust_store)
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def agencies(rig):
+    with simulator("police") as police, simulator("insurance") as insurance:
+        rig.start("police", OutboundSettings(endpoints={
+            "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
+            "RABT_POLICE_TRANSFER_URL": police.url("transfer")}, **FAST))
+        rig.start("insurance", OutboundSettings(endpoints={
+            "RABT_INSURANCE_SOCIAL_INSURANCE_URL": insurance.url("social-insurance"),
+            "RABT_INSURANCE_CIVIL_SERVICE_PENSION_URL": insurance.url("civil-service-pension")}, **FAST))
+        yield police, insurance
+
+
+def received(sim, kind: str = "corrections") -> list[dict]:
+    return requests.get(f"{sim.base}/{kind}", timeout=5).json()[kind]
+
+
+def test_each_subscriber_is_told_in_its_contract_and_the_trail_shows_every_copy(rig, agencies, pki_dir, tmp_path):
+    police, insurance = agencies
+    worker = police.population.worker(5)
+    state = LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
+    arrival = {"kind": "WorkerArrival", "employer_cr": worker.employer_cr, "occurred_at": "2026-05-01T06:00:00Z",
+               "visa_number": "EV-5", "licence_number": None, "port": "MCT", "sponsor_civil_number": None,
+               "worker": {"civil_number": worker.civil_number, "passport_number": worker.passport_number,
+                          "names": {"ar": worker.name.ar, "en": worker.name.en}, "nationality": worker.nationality}}
+    state.apply_once("arrival-5", lambda conn: effects.worker_event(conn, "arrival-5", arrival))
+    with rig.open_transport() as transport:
+        corrections = Corrections(state, TransportNotify(transport, licensing_seal(pki_dir)),
+                                  rig.hub.routes.subscribers("WorkerDataCorrected"),
+                                  lambda: datetime.now(timezone.utc))
+        done = corrections.correct(CorrectionRequest(worker.civil_number, f"CRNumber:{worker.employer_cr}",
+                                                     (("name_en", "Corrected Name"),)))
+    assert set(done["notices"]) == {"police", "insurance"}
+    [told_police] = wait_for(lambda: received(police))
+    [told_insurance] = wait_for(lambda: received(insurance))
+    assert told_police["correction_ref"] == done["correction_id"] == told_insurance["reference_no"]
+    assert told_police["corrected"] == {"NewNameEn": "Corrected Name"}
+    assert told_insurance["items"] == {"FULL_NAME_EN": "Corrected Name"}
+
+    log = rig.hub.log
+
+    def delivered():
+        copies = log.find(correlation_id=done["correlation_id"])
+        statuses = {m.destination: [e.status for e in log.events(m.message_id)] for m in copies}
+        return copies if all(s and s[-1] == "delivered" for s in statuses.values()) and len(copies) == 2 else None
+
+    copies = wait_for(delivered)
+    assert {m.destination: m.message_id for m in copies} == done["notices"]
+    assert {(m.message_type, m.source_agency) for m in copies} == {("WorkerDataCorrected", "licensing")}
+    state.engine.dispose()
