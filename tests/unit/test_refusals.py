@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,8 @@ from hub.config import Settings
 from hub.messagelog import open_message_log
 from hub.metrics import REGISTRY
 from hub.refusals import RefusalBook, RefusalBudget
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 class Clock:
@@ -49,18 +53,13 @@ def test_a_caller_holding_only_part_of_the_input_gives_its_size_and_no_false_dig
 
 
 def test_a_log_from_before_refusal_digests_gets_the_columns_and_stays_verifiable(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    with open_message_log(url) as log:
-        log.refuse(b"<old/>", "courts", "parse: an old refusal")
-        with log.engine.begin() as conn:  # as an earlier version left it
-            conn.execute(sa.text("ALTER TABLE refused DROP COLUMN input_sha256"))
-            conn.execute(sa.text("ALTER TABLE refused DROP COLUMN input_size"))
-            conn.execute(sa.text("DROP TABLE rabt_messagelog_version"))  # it predates schema versions too
-            conn.execute(sa.text("DROP TABLE search_terms"))  # and the search index (revision 0003)
-    with open_message_log(url) as log:
+    path = tmp_path / "old.sqlite3"  # written by the code of ccea8df, before refusals kept a digest
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / "messagelog-ccea8df.sql").read_text())
+    with open_message_log(f"sqlite:///{path}") as log:
         log.refuse(b"<new/>", "courts", "parse: a new refusal")
-        by_reason = {r.reason: r for r in log.refusals("courts")}
-        assert by_reason["parse: an old refusal"].input_size is None
+        by_reason = {r.reason: r for r in log.refusals(None, 100)}
+        assert by_reason["Client.Parse: unclosed element"].input_size is None
         assert by_reason["parse: a new refusal"].input_size == len(b"<new/>")
         assert log.verify_chain().ok
 
