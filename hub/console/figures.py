@@ -109,7 +109,7 @@ def latencies(engine: Engine, since: datetime, window: int = LATENCY_SAMPLE) -> 
     answered = (sa.select(_m.c.source_agency, question.c.message_type, question.c.received_at, _m.c.received_at)
                 .select_from(_c.join(_m, _m.c.message_id == _c.c.message_id)
                              .join(question, question.c.message_id == _m.c.correlation_id))
-                .where(recent))
+                .where(recent, question.c.message_id != _m.c.message_id))  # a message may correlate to itself
     with db.translated("measure latencies"), engine.connect() as conn:
         floor = _floor(conn, window)
         for query in (published, answered):

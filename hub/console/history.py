@@ -100,7 +100,7 @@ class HistoryStore:
                 buckets[key] = value if metric in LEVELS else buckets.get(key, 0.0) + value
         result: dict[str, dict[str, list]] = {}
         for (name, metric, at), value in sorted(buckets.items(), key=lambda item: item[0][2]):
-            shown = value if metric in LEVELS else round(value / step, 4)
+            shown = value if metric in LEVELS else round(value / step, 6)
             result.setdefault(name, {}).setdefault(metric, []).append([at, shown])
         return result
 
