@@ -41,7 +41,7 @@ HISTORY_FILE_NAME = "console-history.sqlite3"
 #: span name → (seconds shown, seconds per point drawn)
 SPANS = {"hour": (3600, 60), "day": (86400, 900)}
 #: figures that are a level at a moment (the rest are counts per interval, drawn as rates per second)
-LEVELS = frozenset({"ready", "unacked", "consumers", "dead_letters"})
+LEVELS = frozenset({"ready", "unacked", "consumers", "dead_letters", "depth"})
 KEEP_SECONDS = 86400 + 900
 
 _metadata = sa.MetaData()
