@@ -147,7 +147,7 @@ LABELS.update({
     "slo_met": ("met", "محقق"), "slo_missed": ("MISSED", "غير محقق"),
     "refusals_by_reason": ("Refusals by reason (last hour)", "الرفض حسب السبب (الساعة الأخيرة)"),
     "code": ("Reason", "السبب"), "seconds_unit": ("s", "ث"),
-    "digits": ("Digits", "الأرقام"), "digits_latin": ("Digits 0-9", "أرقام 0-9"), "digits_arabic": ("Digits ٠-٩", "أرقام ٠-٩"),
+    "digits": ("Digits", "الأرقام"), "digits_latin": ("Latin digits", "أرقام لاتينية"), "digits_arabic": ("Arabic-Indic digits", "أرقام هندية"),
     "received_rate": ("Received /s", "المستلمة/ث"), "refused_rate": ("Refused /s", "المرفوضة/ث"),
     "dead_lettered": ("Dead-lettered", "الرسائل الميتة"),
 })

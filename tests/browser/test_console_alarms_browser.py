@@ -218,9 +218,11 @@ def test_the_licensing_chart_moves_while_messages_flow(driver, live):
     assert len(set(seen)) >= 4, f"the chart's depth did not move with each batch: {seen}"
     assert len(lines) >= 3  # the drawn line changed too
     assert driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="licensing"] td.ready').text == "24"
+    driver.execute_script("document.getElementById('history-title').scrollIntoView()")
     screenshot(driver, "chart-en.png")
     driver.get(live.url + "/?lang=ar&digits=arabic")
     wait_until(driver, lambda d: (depth_shown(d) or "").endswith("٢٤"), 20)
     assert depth_shown(driver).startswith("العمق")
+    driver.execute_script("document.getElementById('history-title').scrollIntoView()")
     screenshot(driver, "chart-ar.png")
     driver.get(live.url + "/?lang=en&digits=latin")

@@ -155,6 +155,15 @@
       line.setAttribute("points", points.map(([t, v]) =>
         `${((t - from) / (to - from) * width).toFixed(1)},${(height - 2 - v / top * (height - 4)).toFixed(1)}`).join(" "));
       svg.appendChild(line);
+      if (points.length) {  // the newest point as a dot: a line needs two minutes, the dot shows the first
+        const [t, v] = points[points.length - 1];
+        const dot = document.createElementNS(SVG, "circle");
+        dot.setAttribute("class", "dot " + metric);
+        dot.setAttribute("cx", ((t - from) / (to - from) * width).toFixed(1));
+        dot.setAttribute("cy", (height - 2 - v / top * (height - 4)).toFixed(1));
+        dot.setAttribute("r", "2.5");
+        svg.appendChild(dot);
+      }
       const last = points.length ? points[points.length - 1][1] : null;
       const item = document.createElement("li");
       item.className = "current " + metric;
