@@ -177,6 +177,8 @@ def _sample_once(sampler: Sampler) -> None:
     except (RabtError, sa.exc.SQLAlchemyError) as exc:
         # the broker or the log being away shows on the overview and /readyz; the chart gets a gap
         log.debug("history sample skipped: %s", exc)
+    except Exception:  # noqa: BLE001 - a bug here must cost a chart point, never the sampler thread
+        log.warning("history sample failed", exc_info=True)
 
 
 def _agency_rows(counts: list[CountRow]) -> list[tuple[str, str, str, float]]:
