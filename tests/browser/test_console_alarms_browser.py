@@ -220,6 +220,10 @@ def test_the_licensing_chart_moves_while_messages_flow(driver, live):
     assert driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="licensing"] td.ready').text == "24"
     driver.execute_script("document.getElementById('history-title').scrollIntoView()")
     screenshot(driver, "chart-en.png")
+    driver.find_element(By.CSS_SELECTOR, 'button.span[data-span="day"]').click()  # the day, at 15-minute points
+    wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, 'button.span[data-span="day"]')
+               .get_attribute("aria-pressed") == "true")
+    wait_until(driver, lambda d: (depth_shown(d) or "").endswith(": 24"))
     driver.get(live.url + "/?lang=ar&digits=arabic")
     wait_until(driver, lambda d: (depth_shown(d) or "").endswith("٢٤"), 20)
     assert depth_shown(driver).startswith("العمق")

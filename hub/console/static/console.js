@@ -175,15 +175,18 @@
     figure.replaceChildren(caption, svg, legend);
   }
 
+  const SPAN_SECONDS = {hour: 3600, day: 86400};
+  let span = "hour";
+
   async function refreshCharts(section) {
     const now = Date.now() / 1000;
     for (const kind of ["queue", "agency"]) {
-      const response = await fetch(`${section.dataset.history}?kind=${kind}&span=hour`,
+      const response = await fetch(`${section.dataset.history}?kind=${kind}&span=${span}`,
         {credentials: "same-origin", headers: {"Accept": "application/json"}});
       if (!response.ok) continue;
       const history = await response.json();
       for (const figure of document.querySelectorAll(`figure.chart[data-kind="${kind}"]`)) {
-        drawChart(figure, history.series[figure.dataset.name], now - 3600, now);
+        drawChart(figure, history.series[figure.dataset.name], now - SPAN_SECONDS[span], now);
       }
     }
   }
@@ -210,6 +213,13 @@
     const ms = Math.max(500, parseInt(section.dataset.refreshMs, 10) || 2000);
     every(ms, async () => { const data = await fetchJson(section.dataset.api); if (data) renderOverview(data); });
     refreshCharts(section).catch(() => {});
+    for (const button of document.querySelectorAll("button.span")) {
+      button.addEventListener("click", () => {
+        span = button.dataset.span;
+        for (const other of document.querySelectorAll("button.span")) other.setAttribute("aria-pressed", String(other === button));
+        refreshCharts(section).catch(() => {});
+      });
+    }
     every(Math.max(ms, 2000), () => refreshCharts(section));
   } else if (band) {
     every(5000, async () => { const data = await fetchJson(band.dataset.api); if (data) renderAlarms(data.alarms); });
