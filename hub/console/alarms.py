@@ -132,7 +132,8 @@ def _growth(metric: str, current: str) -> Callable[[Snapshot, Condition], Found]
     def check(s: Snapshot, c: Condition) -> Found:
         found = []
         for q in s.overview["queues"]:
-            points = [v for at, v in s.history.get(q["name"], {}).get(metric, []) if at >= s.now - c.window_seconds - 60]
+            series = s.history.get(q["name"], {}).get(metric, [])
+            points = [v for at, v in series if at >= s.now - c.window_seconds - 60]
             covers = bool(points) and len(points) >= max(2, c.window_seconds // 60 - 1)
             rising = covers and all(b >= a for a, b in zip(points, points[1:])) and points[-1] > points[0]
             if rising and q[current] > c.threshold:

@@ -135,20 +135,20 @@ class Sampler:
         return len(rows)
 
     def _queue_rows(self, at: int, counts: list[CountRow]) -> list[tuple[str, str, str, float]]:
-        _, figures = self.console.queue_figures()
+        # the overview's rows, not the broker's figures: they count every dead letter wherever it is kept
+        queues = self.console.overview()["queues"]
         destinations = {q.name: q.binding.removesuffix(".#") for q in self.console.parts.routes.queues}
         rows = []
-        for figure in figures:
-            s = figure.stats
-            depth = s.ready + (s.unacked or 0)
+        for q in queues:
+            name, depth = q["name"], q["ready"] + (q["unacked"] or 0)
             published = sum(c.count for c in counts if c.status == "published"
-                            and c.destination == destinations.get(s.name))
-            before = self.store.value_at(int(at - self.every), "queue", s.name, "depth")
-            rows += [("queue", s.name, "ready", s.ready), ("queue", s.name, "unacked", s.unacked or 0),
-                     ("queue", s.name, "consumers", s.consumers), ("queue", s.name, "dead_letters", s.dead_letters),
-                     ("queue", s.name, "depth", depth), ("queue", s.name, "published", published)]
+                            and c.destination == destinations.get(name))
+            before = self.store.value_at(int(at - self.every), "queue", name, "depth")
+            rows += [("queue", name, "ready", q["ready"]), ("queue", name, "unacked", q["unacked"] or 0),
+                     ("queue", name, "consumers", q["consumers"]), ("queue", name, "dead_letters", q["dead_letters"]),
+                     ("queue", name, "depth", depth), ("queue", name, "published", published)]
             if before is not None:
-                rows.append(("queue", s.name, "delivered", max(0.0, published + before - depth)))
+                rows.append(("queue", name, "delivered", max(0.0, published + before - depth)))
         return rows
 
     def start(self) -> threading.Thread:

@@ -123,15 +123,16 @@ class Console:
     def overview(self) -> dict:
         """Queues, adapters, broker and database health, message-log counts."""
         database_error = queries.ping(self.log.engine)
-        broker, figures = self.queue_figures()
+        broker, figures = self._queue_figures()
         activity = [] if database_error else self._activity()
         stats = None if database_error else self.log.stats()
+        rows = self._queue_rows(figures, activity)
         return {
             "generated_at": iso(time.time()),
             "broker": broker,
             "database": {"reachable": database_error is None, "error": database_error},
-            "queues": self._queue_rows(figures, activity),
-            "adapters": self._adapter_rows(activity, figures),
+            "queues": rows,
+            "adapters": self._adapter_rows(activity, rows),
             "log": None if stats is None else {
                 "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
@@ -148,8 +149,7 @@ class Console:
             row["not_after"], row["accepted_until"] = iso(row["not_after"]), iso(row["accepted_until"])
         return sorted(rows, key=lambda row: (row["not_after"], row["party"]))
 
-    def queue_figures(self) -> tuple[dict, list[QueueFigures]]:
-        """(broker state, each work queue's figures) from the management API, else the transport."""
+    def _queue_figures(self) -> tuple[dict, list[QueueFigures]]:
         kind = self.parts.broker_kind
         if self.management is not None:
             try:
@@ -189,13 +189,13 @@ class Console:
         """Queue → deliveries per second over the newest history minute (see hub.console.history)."""
         return self.history.rates("queue", "delivered", RATE_WINDOW)
 
-    def _adapter_rows(self, activity: list[queries.ActivityRow], figures: list[QueueFigures]) -> list[dict]:
+    def _adapter_rows(self, activity: list[queries.ActivityRow], queue_rows: list[dict]) -> list[dict]:
         try:
             states = dict(self.breaker_states() or {})
         except Exception:  # noqa: BLE001 - the console must render even if the workers' module breaks
             states = {}
         names = sorted(set(_adapter_names()) | {a.agency for a in activity if a.agency} | set(states))
-        dead = _dead_letters_by_destination(self.parts.routes, figures)
+        dead = _dead_letters_by_destination(self.parts.routes, queue_rows)
         names = sorted(set(names) | set(dead))
         return [_adapter_row(name, [a for a in activity if a.agency == name or a.destination == name],
                              *self._circuit(name, states), dead_letters=dead.get(name, 0))
@@ -361,12 +361,12 @@ def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str, circu
             "circuit": circuit, "circuit_detail": circuit_detail}
 
 
-def _dead_letters_by_destination(routes: Routes, figures: list[QueueFigures]) -> dict[str, int]:
+def _dead_letters_by_destination(routes: Routes, queue_rows: list[dict]) -> dict[str, int]:
     destinations = {q.name: q.binding.removesuffix(".#") for q in routes.queues}
     found: dict[str, int] = {}
-    for figure in figures:
-        destination = destinations.get(figure.stats.name, figure.stats.name)
-        found[destination] = found.get(destination, 0) + figure.stats.dead_letters
+    for row in queue_rows:
+        destination = destinations.get(row["name"], row["name"])
+        found[destination] = found.get(destination, 0) + row["dead_letters"]
     return {name: count for name, count in found.items() if count}
 
 

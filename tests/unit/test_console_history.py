@@ -28,7 +28,8 @@ def test_a_point_written_twice_is_replaced_not_doubled():
     store = HistoryStore(None)
     store.write(HOUR, [("agency", "police", "received", 5)])
     store.write(HOUR, [("agency", "police", "received", 5)])  # a second console process, same interval
-    assert store.series("agency", "day", now=HOUR + 60)["police"]["received"] == [[HOUR, pytest.approx(5 / 900, abs=1e-6)]]
+    received = store.series("agency", "day", now=HOUR + 60)["police"]["received"]
+    assert received == [[HOUR, pytest.approx(5 / 900, abs=1e-6)]]
 
 
 def test_points_older_than_a_day_are_forgotten():
