@@ -77,3 +77,17 @@ def test_percentiles_and_targets():
     assert (percentile(values, 0.5), percentile(values, 0.99), percentile([7.0], 0.99)) == (50.0, 99.0, 7.0)
     assert target_for("police", "VisaCheck").p99 == 2.0 and target_for("police", "WorkerArrival").p99 == 5.0
     assert target_for("courts", "CaseUpdate").p99 == 30.0
+
+
+def test_the_console_zone_and_sample_period_are_settings_and_a_wrong_zone_is_refused(tmp_path):
+    from hub.config import load_settings
+    from hub.errors import ConfigError
+
+    env = {"RABT_HOME": str(tmp_path), "RABT_CONSOLE_TIMEZONE": "Asia/Dubai", "RABT_CONSOLE_SAMPLE_SECONDS": "2.5"}
+    console = load_settings(env).console
+    assert (console.timezone, console.sample_seconds) == ("Asia/Dubai", 2.5)
+    assert load_settings({"RABT_HOME": str(tmp_path)}).console.timezone == "Asia/Muscat"
+    with pytest.raises(ConfigError, match="not an IANA zone"):
+        load_settings({**env, "RABT_CONSOLE_TIMEZONE": "Asia/Nowhere"})
+    with pytest.raises(ConfigError, match="sample_seconds"):
+        load_settings({**env, "RABT_CONSOLE_SAMPLE_SECONDS": "0"})
