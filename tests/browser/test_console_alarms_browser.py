@@ -218,6 +218,11 @@ def test_the_licensing_chart_moves_while_messages_flow(driver, live):
     assert len(set(seen)) >= 4, f"the chart's depth did not move with each batch: {seen}"
     assert len(lines) >= 3  # the drawn line changed too
     assert driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="licensing"] td.ready').text == "24"
+    # the latency table follows too: the 24 arrivals, receipt to broker confirm, against police's 5 s target
+    row = wait_until(driver, lambda d: [r for r in d.find_elements(
+        By.CSS_SELECTOR, 'tr.latency[data-agency="police"][data-operation="WorkerArrival"]')
+        if r.find_elements(By.CSS_SELECTOR, "td")[2].text == "24"], 20)[0]
+    assert row.find_element(By.CSS_SELECTOR, "td.slo").text == "met"
     driver.execute_script("document.getElementById('history-title').scrollIntoView()")
     screenshot(driver, "chart-en.png")
     driver.find_element(By.CSS_SELECTOR, 'button.span[data-span="day"]').click()  # the day, at 15-minute points

@@ -191,6 +191,49 @@
     }
   }
 
+  // -- latency against its targets, refusals by reason ------------------------------------------
+  function noneRow(columns, text) {
+    const tr = document.createElement("tr");
+    const td = cell(tr, text, "muted");
+    td.colSpan = columns;
+    return tr;
+  }
+
+  function latencyRow(l, table) {
+    const tr = document.createElement("tr");
+    tr.className = "latency " + (l.met ? "ok" : "missed");
+    tr.dataset.agency = l.agency;
+    tr.dataset.operation = l.operation;
+    cell(tr, l.agency, "");
+    cell(tr, l.operation, "");
+    cell(tr, num(l.count), "num");
+    cell(tr, num(l.p50, 3), "num p50");
+    cell(tr, num(l.p99, 3), "num p99");
+    cell(tr, num(l.target_p99), "num").title = l.target_why || "";
+    cell(tr, l.met ? table.dataset.met : table.dataset.missed, "slo");
+    return tr;
+  }
+
+  function refusalRow(r) {
+    const tr = document.createElement("tr");
+    tr.className = "refusal";
+    tr.dataset.agency = r.agency;
+    tr.dataset.code = r.code;
+    cell(tr, r.agency, "");
+    cell(tr, r.code, "");
+    cell(tr, num(r.count), "num");
+    return tr;
+  }
+
+  function renderNumbers(numbers) {
+    const table = document.getElementById("latency");
+    const none = table.dataset.none;
+    const latency = numbers.latency.map((l) => latencyRow(l, table));
+    document.getElementById("latency-rows").replaceChildren(...(latency.length ? latency : [noneRow(7, none)]));
+    const refusals = numbers.refusals.map(refusalRow);
+    document.getElementById("refusal-rows").replaceChildren(...(refusals.length ? refusals : [noneRow(3, none)]));
+  }
+
   async function fetchJson(url) {
     const response = await fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}});
     if (response.status === 401) { window.location.reload(); return null; }
@@ -221,6 +264,7 @@
       });
     }
     every(Math.max(ms, 2000), () => refreshCharts(section));
+    every(Math.max(ms, 5000), async () => { const data = await fetchJson(section.dataset.numbers); if (data) renderNumbers(data); });
   } else if (band) {
     every(5000, async () => { const data = await fetchJson(band.dataset.api); if (data) renderAlarms(data.alarms); });
   }
