@@ -143,6 +143,7 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
     from dataclasses import replace
 
     from hub.console import ConsoleParts, create_app
+    from hub.console.history import HISTORY_FILE_NAME
     from hub.console.sessions import SESSIONS_FILE_NAME
     from hub.console.users import Users, users_path
     from hub.transports import transport_class
@@ -157,6 +158,8 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
         users=parts.get("users") or Users.load(users_path(hub.settings.home, hub.settings.console.users_file)),
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
-        sessions_file=hub.settings.home / SESSIONS_FILE_NAME)
-    config = {"SECRET_KEY": hub.settings.console.secret_key or None, **(config or {})}
+        sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
+        sample_seconds=hub.settings.console.sample_seconds)
+    config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
+              **(config or {})}
     return create_app(replace(defaults, **parts), config)

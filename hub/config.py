@@ -99,6 +99,22 @@ class ConsoleSettings:
     port: int = 8080
     """Port ``rabt serve`` gives the console (``RABT_CONSOLE_PORT``); 0 picks a free one."""
 
+    timezone: str = "Asia/Muscat"
+    """IANA zone the console shows times in (``RABT_CONSOLE_TIMEZONE``); UTC stays on hover."""
+
+    sample_seconds: float = 10.0
+    """Seconds between two points of the console's rate and depth history (``RABT_CONSOLE_SAMPLE_SECONDS``)."""
+
+    def __post_init__(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"console timezone {self.timezone!r} is not an IANA zone (e.g. Asia/Muscat)") from exc
+        if not self.sample_seconds > 0:
+            raise ConfigError("console sample_seconds must be more than 0")
+
 
 @dataclass(frozen=True)
 class OutboundSettings:
@@ -265,6 +281,9 @@ def _console(source: ConfigSource) -> ConsoleSettings:
         users_file=source.path("RABT_CONSOLE_USERS", "users_file", section="console"),
         management_url=source.secret("RABT_RABBITMQ_MANAGEMENT_URL", "management_url", section="console"),
         port=source.number("RABT_CONSOLE_PORT", "port", int, ConsoleSettings.port, section="console"),
+        timezone=source.text("RABT_CONSOLE_TIMEZONE", "timezone", section="console") or ConsoleSettings.timezone,
+        sample_seconds=source.number("RABT_CONSOLE_SAMPLE_SECONDS", "sample_seconds", float,
+                                     ConsoleSettings.sample_seconds, section="console"),
     )
 
 

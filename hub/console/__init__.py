@@ -10,7 +10,10 @@ environment: the command line passes the secret key and the management URL in.
 * ``SECRET_KEY`` — signs session cookies; default a random key per process
   (sessions then end when the console restarts, and several console processes
   behind one address need the same key);
-* ``REFRESH_SECONDS`` — overview polling interval (default 2).
+* ``REFRESH_SECONDS`` — overview polling interval (default 2);
+* ``TIMEZONE`` — the zone times are shown in (default Asia/Muscat);
+* ``SAMPLE_HISTORY`` — false keeps the history sampler thread from starting
+  (default true; its period is ``ConsoleParts.sample_seconds``).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from hub.console.api import api
 from hub.console.auth import csrf_token, current_principal
 from hub.console.broker import BrokerView, ManagementApi
 from hub.console.health import health
-from hub.console.i18n import pick, translator
+from hub.console.history import Sampler
+from hub.console.i18n import DIGIT_STYLES, pick, template_helpers
 from hub.console.pages import pages
 from hub.console.service import Console, ConsoleParts
 from hub.console.sessions import install_sessions
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users
+from hub.errors import RabtError
 
 __all__ = ["Console", "ConsoleParts", "ConsoleState", "Users", "create_app"]
 
@@ -60,7 +65,9 @@ def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:
     # set, not setdefault: Flask ships defaults for these keys, which made setdefault a no-op
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     install_sessions(app, config.get("SESSIONS_FILE") or parts.sessions_file)
-    app.extensions["rabt_console"] = _state(parts)
+    app.extensions["rabt_console"] = state = _state(parts)
+    if config.get("SAMPLE_HISTORY", True):
+        Sampler(state.console, state.console.history, parts.sample_seconds).start()
     for blueprint in (api, pages, health):
         app.register_blueprint(blueprint)
 
@@ -68,6 +75,8 @@ def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:
     def _language() -> None:
         if request.args.get("lang") in ("en", "ar"):
             session["lang"] = request.args["lang"]
+        if request.args.get("digits") in DIGIT_STYLES:
+            session["digits"] = request.args["digits"]
 
     @app.context_processor
     def _template_helpers() -> dict:
@@ -75,8 +84,14 @@ def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:
         other = "en" if lang == "ar" else "ar"
         args = {**request.args.to_dict(), **(request.view_args or {}), "lang": other}
         switch = url_for(request.endpoint, **args) if request.endpoint and request.method == "GET" else f"?lang={other}"
-        return {"t": translator(lang), "lang": lang, "principal": current_principal(),
-                "csrf_token": csrf_token, "switch_url": switch}
+        digits = session.get("digits", "latin")
+        other_digits = "latin" if digits == "arabic" else "arabic"
+        digits_args = {**request.args.to_dict(), **(request.view_args or {}), "digits": other_digits}
+        digits_url = (url_for(request.endpoint, **digits_args) if request.endpoint and request.method == "GET"
+                      else f"?digits={other_digits}")
+        return {**template_helpers(lang, digits, app.config.get("TIMEZONE", "Asia/Muscat")),
+                "lang": lang, "principal": current_principal(), "csrf_token": csrf_token, "switch_url": switch,
+                "digits_url": digits_url, "other_digits": other_digits, "alarms_now": _alarms_now}
 
     @app.after_request
     def _headers(response):
@@ -88,3 +103,14 @@ def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _alarms_now() -> list[dict]:
+    """The band's alarms for the page being rendered (empty when the hub cannot even be asked)."""
+    from flask import current_app
+
+    from hub.console.pages import with_links
+    try:
+        return with_links(current_app.extensions["rabt_console"].console.alarms())
+    except RabtError as exc:
+        return [{"name": "RabtNotReady", "severity": "critical", "subject": str(exc), "value": 1, "href": "/readyz"}]

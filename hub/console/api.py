@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from hub.console.auth import api_error, current_principal, require
 from hub.console.filters import chained_actions, letter_filter
 from hub.console.openapi import openapi_document
+from hub.console.pages import with_links
 from hub.errors import InputError, MessageLogError, RabtError, TransportError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,7 +58,26 @@ def whoami():
 @api.get("/overview")
 @require("viewer")
 def overview():
-    return jsonify(console().overview())
+    data = console().overview()
+    return jsonify({**data, "alarms": with_links(console().alarms(data))})
+
+
+@api.get("/alarms")
+@require("viewer")
+def alarms():
+    return jsonify({"alarms": with_links(console().alarms())})
+
+
+@api.get("/history")
+@require("viewer")
+def history():
+    return jsonify(console().history_series(request.args.get("kind", "queue"), request.args.get("span", "hour")))
+
+
+@api.get("/numbers")
+@require("viewer")
+def numbers():
+    return jsonify(console().numbers())
 
 
 @api.get("/dead-letters")

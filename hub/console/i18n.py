@@ -3,9 +3,20 @@
 Arabic pages are ``dir="rtl"``. Data (names, reasons, payloads) is shown in
 ``<bdi>`` / ``dir="auto"`` elements, so an Arabic name reads right-to-left on
 an English page and a Latin id reads left-to-right on an Arabic one.
+
+Values the hub itself names (a role, a message status, a circuit state, an
+alarm) are labels too: ``value("circuit", "open")`` looks up ``circuit_open``.
+Digits are Latin or Arabic-Indic by the operator's choice (``?digits=arabic``,
+kept in the session), independent of the language. Times are shown in the
+operator's zone (the ``[console] timezone`` setting) with UTC on hover.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
 
 LANGUAGES = ("en", "ar")
 
@@ -86,6 +97,97 @@ LABELS: dict[str, tuple[str, str]] = {
     "cert_expiring": ("expiring", "تنتهي قريبا"),
     "cert_expired": ("EXPIRED", "منتهية"),
 }
+# values the hub names: v("circuit", "open") reads circuit_open
+LABELS.update({
+    "role_viewer": ("viewer", "مطّلع"),
+    "role_operator": ("operator", "مشغّل"),
+    "role_admin": ("admin", "مسؤول"),
+    "circuit_closed": ("closed", "مغلقة"),
+    "circuit_open": ("OPEN", "مفتوحة"),
+    "circuit_half-open": ("half-open", "نصف مفتوحة"),
+    "circuit_unknown": ("unknown", "غير معروفة"),
+    "circuit_none": ("none", "لا توجد"),
+    "status_received": ("received", "مستلمة"),
+    "status_published": ("published", "منشورة"),
+    "status_delivered": ("delivered", "مسلّمة"),
+    "status_retried": ("retried", "أعيدت المحاولة"),
+    "status_dead-lettered": ("dead-lettered", "رسالة ميتة"),
+    "status_replayed": ("replayed", "أعيد إرسالها"),
+    "status_discarded": ("discarded", "متجاهلة"),
+    "status_refused": ("refused", "مرفوضة"),
+    "status_accepted": ("accepted", "مقبولة"),
+    "status_answered": ("answered", "أجيب عنها"),
+    "severity_critical": ("critical", "حرج"),
+    "severity_warning": ("warning", "تحذير"),
+    "check_broker": ("broker", "الوسيط"),
+    "check_database": ("database", "قاعدة البيانات"),
+    "check_keys": ("keys", "المفاتيح"),
+})
+# the alarm band, the history charts and the overview's numbers
+LABELS.update({
+    "alarms": ("What is wrong now", "ما الخلل الآن"),
+    "no_alarms": ("Nothing is wrong.", "لا يوجد خلل."),
+    "alarm_RabtNotReady": ("Not ready: {subject} check fails", "غير جاهز: فحص {subject} يفشل"),
+    "todo_RabtNotReady": ("Bring {subject} back; /readyz says why.", "أعد {subject} إلى العمل؛ ‏/readyz يبين السبب."),
+    "alarm_RabtQueueWithoutConsumer": ("{value} messages wait in {subject} and nothing consumes them",
+                                     "{value} رسالة تنتظر في {subject} ولا مستهلك لها"),
+    "todo_RabtQueueWithoutConsumer": ("Start the consumer of {subject} (systemctl status rabt-worker@…).",
+                                    "شغّل مستهلك {subject} (systemctl status rabt-worker@…)."),
+    "alarm_RabtCircuitOpen": ("Circuit to {subject} is open: calls are failing",
+                            "الدائرة إلى {subject} مفتوحة: الطلبات تفشل"),
+    "todo_RabtCircuitOpen": ("Check that {subject}'s service answers; calls resume by themselves when it does.",
+                           "تحقق من أن خدمة {subject} تستجيب؛ تُستأنف الطلبات تلقائيا عندها."),
+    "alarm_RabtCertificateExpired": ("Certificate of {subject} has expired", "انتهت صلاحية شهادة {subject}"),
+    "todo_RabtCertificateExpired": ("Register the party's renewed certificate: rabt pki register --replace.",
+                                  "سجّل الشهادة المجددة للجهة: rabt pki register --replace."),
+    "alarm_RabtOutboxLagging": ("Outbox: the oldest message waits {value} s for the relay",
+                              "صندوق الصادر: أقدم رسالة تنتظر {value} ث"),
+    "todo_RabtOutboxLagging": ("Check the relay and the broker (rabt relay, /readyz).",
+                             "تحقق من المرحّل والوسيط (rabt relay، ‏/readyz)."),
+    "alarm_RabtDeadLettersGrowing": ("Dead letters of {subject} grew by {value} recently",
+                                   "الرسائل الميتة في {subject} زادت {value} مؤخرا"),
+    "todo_RabtDeadLettersGrowing": ("Read the reasons, fix the cause, then replay.",
+                                  "اقرأ الأسباب وأصلح العلة ثم أعد الإرسال."),
+    "alarm_RabtDeadLetters": ("{value} dead letters wait in {subject}", "{value} رسالة ميتة في {subject}"),
+    "todo_RabtDeadLetters": ("Replay or discard them on the dead-letters page.",
+                           "أعد إرسالها أو تجاهلها في صفحة الرسائل الميتة."),
+    "alarm_RabtBacklogGrowing": ("Backlog of {subject} has grown by {value} for minutes",
+                               "تراكم {subject} يزداد بمقدار {value} منذ دقائق"),
+    "todo_RabtBacklogGrowing": ("Consumers are slower than arrivals: add workers or find what slows them.",
+                              "المستهلكون أبطأ من الوارد: أضف عمالا أو ابحث عما يبطئهم."),
+    "alarm_RabtCertificateExpiring": ("Certificate of {subject} expires in {value} days",
+                                    "شهادة {subject} تنتهي خلال {value} يوما"),
+    "todo_RabtCertificateExpiring": ("Ask the party for its renewed certificate and register it with an overlap.",
+                                   "اطلب من الجهة شهادتها المجددة وسجلها مع فترة تداخل."),
+    "alarm_RabtRefusalsSpiking": ("{subject}: {value} refusals in the last minute",
+                                "{subject}: {value} رفضا في الدقيقة الأخيرة"),
+    "todo_RabtRefusalsSpiking": ("Look at the refusal reasons below; call the agency if it is their side.",
+                               "راجع أسباب الرفض أدناه؛ اتصل بالجهة إن كان الخلل لديها."),
+    "history": ("History", "السجل الزمني"),
+    "last_hour": ("Last hour", "الساعة الأخيرة"),
+    "last_day": ("Last day", "اليوم الأخير"),
+    "depth": ("Depth", "العمق"),
+    "now": ("now", "الآن"),
+    "per_second": ("/s", "/ث"),
+    "latency": ("Latency", "زمن الاستجابة"),
+    "operation": ("Operation", "العملية"),
+    "count": ("Count", "العدد"),
+    "p50": ("p50 (s)", "الوسيط (ث)"),
+    "p99": ("p99 (s)", "المئين 99 (ث)"),
+    "target": ("Target p99 (s)", "الهدف (ث)"),
+    "slo_met": ("met", "محقق"),
+    "slo_missed": ("MISSED", "غير محقق"),
+    "refusals_by_reason": ("Refusals by reason (last hour)", "الرفض حسب السبب (الساعة الأخيرة)"),
+    "code": ("Reason", "السبب"),
+    "seconds_unit": ("s", "ث"),
+    "digits": ("Digits", "الأرقام"),
+    "digits_latin": ("Latin digits", "أرقام لاتينية"),
+    "digits_arabic": ("Arabic-Indic digits", "أرقام هندية"),
+    "received_rate": ("Received /s", "المستلمة/ث"),
+    "refused_rate": ("Refused /s", "المرفوضة/ث"),
+})
+ARABIC_INDIC = str.maketrans("0123456789.%", "٠١٢٣٤٥٦٧٨٩٫٪")
+DIGIT_STYLES = ("latin", "arabic")
 
 
 def pick(lang: str | None) -> str:
@@ -94,6 +196,51 @@ def pick(lang: str | None) -> str:
 
 
 def translator(lang: str):
-    """``t(key)`` for ``lang``; an unknown key shows as itself (visible, not a crash)."""
+    """``t(key, **fields)`` for ``lang``; an unknown key shows as itself (visible, not a crash)."""
     index = LANGUAGES.index(pick(lang))
-    return lambda key: LABELS[key][index] if key in LABELS else key
+
+    def t(key: str, **fields) -> str:
+        text = LABELS[key][index] if key in LABELS else key
+        return text.format(**fields) if fields else text
+    return t
+
+
+def value_translator(lang: str):
+    """``v(kind, value)``: the label ``<kind>_<value>`` in ``lang``, or the value itself when there is none."""
+    t = translator(lang)
+    return lambda kind, value: t(f"{kind}_{value}") if f"{kind}_{value}" in LABELS else str(value)
+
+
+def with_digits(text: object, style: str) -> str:
+    """``text`` with Arabic-Indic digits (and decimal and percent signs) when ``style`` is ``arabic``."""
+    return str(text).translate(ARABIC_INDIC) if style == "arabic" else str(text)
+
+
+def local_time(utc_text: str | None, zone: str, style: str = "latin") -> Markup:
+    """``<time>`` showing an ISO UTC time in ``zone`` (``YYYY-MM-DD HH:MM:SS``), the UTC text on hover."""
+    if not utc_text:
+        return Markup("—")
+    try:
+        moment = datetime.fromisoformat(str(utc_text).replace("Z", "+00:00"))
+    except ValueError:
+        return escape(utc_text)  # not a time the hub wrote: shown as it is
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    shown = with_digits(moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S"), style)
+    utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup('<time datetime="{0}" title="{1}" dir="ltr">{2}</time>').format(utc_text, utc, shown)
+
+
+def js_labels(lang: str) -> dict[str, str]:
+    """The labels the overview's script needs to redraw values in ``lang`` (values, alarms, units)."""
+    t = translator(lang)
+    wanted = [k for k in LABELS if k.startswith(("circuit_", "severity_", "alarm_", "todo_", "check_", "slo_"))]
+    return {key: t(key) for key in wanted + ["no_alarms", "seconds_unit", "now", "per_second"]}
+
+
+def template_helpers(lang: str, digits: str, zone: str) -> dict:
+    """What every template uses to say things in the operator's language, digits and zone."""
+    style = digits if digits in DIGIT_STYLES else "latin"
+    return {"t": translator(lang), "v": value_translator(lang), "digits": style, "zone": zone,
+            "n": lambda text: with_digits(text, style), "when": lambda utc: local_time(utc, zone, style),
+            "js_labels": js_labels(lang)}

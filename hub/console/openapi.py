@@ -49,7 +49,21 @@ SCHEMAS = {
             ["by_status", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
             by_status={"type": "object", "additionalProperties": I}, outbox_backlog=I, refused=I,
             chain_records=I, last_processed_at=TIME)]},
-        dead_letters_total=I, certificates=_list(_ref("Certificate"))),
+        dead_letters_total=I, certificates=_list(_ref("Certificate")), alarms=_list(_ref("Alarm"))),
+    "Alarm": _obj(["name", "severity", "subject", "value", "threshold", "unit", "page", "args", "href"],
+                  name=S, severity={"enum": ["critical", "warning"]}, subject=S, value=N, threshold=N, unit=S,
+                  page=S, args={"type": "object", "additionalProperties": S}, href=S),
+    "History": _obj(["kind", "span", "step", "series"], kind={"enum": ["queue", "agency"]},
+                    span={"enum": ["hour", "day"]}, step=I,
+                    series={"type": "object", "description": "name → metric → [[unix time, value], …]; "
+                            "levels (ready, unacked, consumers, dead_letters, depth) as they were, counts "
+                            "(published, delivered, received, refused, dead_lettered) per second",
+                            "additionalProperties": {"type": "object", "additionalProperties": _list(_list(N))}}),
+    "Numbers": _obj(["since", "latency", "refusals"], since=S,
+                    latency=_list(_obj(["agency", "operation", "count", "p50", "p99", "target_p99", "met"],
+                                       agency=S, operation=S, count=I, p50=N, p99=N, target_p99=N, met=B,
+                                       target_why=S)),
+                    refusals=_list(_obj(["agency", "code", "count"], agency=S, code=S, count=I))),
     "Certificate": _obj(["party", "serial", "subject", "not_after", "days_left", "accepted_until", "current", "state"],
                         party=S, serial=S, subject=S, not_after=TIME, days_left=I, accepted_until=TIME,
                         current=B, state={"enum": ["ok", "expiring", "expired"]}),
@@ -156,6 +170,15 @@ PATHS = {
     "/actions": {"get": _op("The console's action log and the actions chained in the message log, newest first",
                             "admin", _json(_obj(["actions", "chained"], actions=_list(_ref("Action")),
                                                 chained=_list(_ref("ChainedAction")))), 400, params=[LIMIT])},
+    "/alarms": {"get": _op("What is wrong now, worst first, each with the page that shows it", "viewer",
+                           _json(_obj(["alarms"], alarms=_list(_ref("Alarm")))), 503)},
+    "/history": {"get": _op("Rates and depths per queue or agency over the last hour or day", "viewer",
+                            _json(_ref("History")), 400, params=[
+                                _query("kind", "queue (default) or agency", {"enum": ["queue", "agency"]}),
+                                _query("span", "hour (one-minute points, default) or day (15-minute points)",
+                                       {"enum": ["hour", "day"]})])},
+    "/numbers": {"get": _op("Latency p50/p99 per agency and operation against its target; refusals by reason",
+                            "viewer", _json(_ref("Numbers")), 503)},
     "/openapi.json": {"get": _op("This document", "viewer", _json({"type": "object"}))},
 }
 

@@ -28,8 +28,32 @@ def console():
 @pages.get("/")
 @require("viewer", page=True)
 def overview():
-    return render_template("overview.html", data=console().overview(),
+    data = console().overview()
+    try:
+        numbers = console().numbers()
+    except RabtError:
+        numbers = {"latency": [], "refusals": []}  # the database being down is on the band and the badges
+    return render_template("overview.html", data=data, numbers=numbers,
                            refresh_ms=int(current_app.config.get("REFRESH_SECONDS", 2.0) * 1000))
+
+
+#: where each alarm's page is, and which of its arguments the page takes (see hub.console.alarms)
+_ALARM_PAGES = {"overview": ("pages.overview", ()), "dead_letters": ("pages.dead_letters", ("queue",)),
+                "trail": ("pages.overview", ()), "readyz": ("health.readyz", ())}
+_ANCHORS = {"queue": "queues", "agency": "adapters", "party": "certificates"}
+
+
+def with_links(alarms: list[dict]) -> list[dict]:
+    """Each alarm with ``href``: the page that shows its trouble, at the table that holds it."""
+    linked = []
+    for alarm in alarms:
+        endpoint, takes = _ALARM_PAGES[alarm["page"]]
+        args = {k: v for k, v in alarm["args"].items() if k in takes}
+        anchor = next((_ANCHORS[k] for k in alarm["args"] if k in _ANCHORS and not args), None)
+        if alarm["page"] == "trail":
+            anchor = "refusals"
+        linked.append({**alarm, "href": url_for(endpoint, **args) + (f"#{anchor}" if anchor else "")})
+    return linked
 
 
 @pages.get("/dead-letters")

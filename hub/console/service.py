@@ -18,14 +18,15 @@ from pathlib import Path
 
 from hub import metrics
 from hub.adapter import Adapter
-from hub.console import queries
+from hub.console import alarms, figures, queries
 from hub.console.actions import ActionLog
 from hub.console.broker import BrokerView, ManagementApi, QueueFigures
 from hub.console.operations import Operations
+from hub.console.history import SPANS, HistoryStore
 from hub.console.trail import message_trail, unstored_ids, unstored_trail
 from hub.deadletters import LetterFilter
 from hub.console.users import Principal, Users
-from hub.errors import MessageLogError, RabtError
+from hub.errors import InputError, MessageLogError, RabtError
 from hub.messagelog import MessageLog
 from hub.messagelog.search import normalize
 from hub.routing import Routes
@@ -97,6 +98,10 @@ class ConsoleParts:
     management_url: str | None = None
     #: agency → circuit state of this process's outbound workers (default: hub.outbound's)
     breaker_states: Callable[[], dict[str, str]] | None = None
+    #: the console's own history of rates and depths (see hub.console.history); None keeps it in memory
+    history_file: Path | None = None
+    #: seconds between two history points (the sampler thread's period)
+    sample_seconds: float = 10.0
 
 
 class Console:
@@ -112,6 +117,8 @@ class Console:
         self.management = management
         self.depths = DepthTracker()
         self.operations = Operations(parts.log, broker, actions, parts.routes)
+        self.history = HistoryStore(parts.history_file)
+        self._alarms: tuple[float, list[dict]] = (0.0, [])  # (when evaluated, alarms): pages share one evaluation
         self._calling_adapters: set[str] | None = None  # adapters with outbound services, found once
 
     # -- overview -------------------------------------------------------------------------------
@@ -130,7 +137,7 @@ class Console:
             "broker": broker,
             "database": {"reachable": database_error is None, "error": database_error},
             "queues": rows,
-            "adapters": self._adapter_rows(activity),
+            "adapters": self._adapter_rows(activity, rows),
             "log": None if stats is None else {
                 "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
@@ -170,6 +177,7 @@ class Console:
                     kept: dict[str, int]) -> list[dict]:
         destinations = {q.name: q.binding.removesuffix(".#") for q in self.parts.routes.queues}
         now, rows = time.time(), []
+        delivered = self._delivered_rates()
         for figure in figures:
             s, destination = figure.stats, destinations.get(figure.stats.name)
             logged = {status: sum(a.recent for a in activity if a.destination == destination and a.status == status)
@@ -179,18 +187,25 @@ class Console:
                 # kept in the hub's table; the broker's count covers letters not collected yet
                 "dead_letters": s.dead_letters + kept.get(s.name, 0),
                 "publish_rate": _first(figure.publish_rate, logged["published"] / RATE_WINDOW),
-                "deliver_rate": _first(figure.deliver_rate, logged["delivered"] / RATE_WINDOW),
+                "deliver_rate": _first(figure.deliver_rate, delivered.get(s.name), logged["delivered"] / RATE_WINDOW),
                 "net_rate": self.depths.add(s.name, s.ready + (s.unacked or 0), now),
             })
         return rows
 
-    def _adapter_rows(self, activity: list[queries.ActivityRow]) -> list[dict]:
+    def _delivered_rates(self) -> dict[str, float]:
+        """Queue → deliveries per second over the newest history minute (see hub.console.history)."""
+        return self.history.rates("queue", "delivered", RATE_WINDOW)
+
+    def _adapter_rows(self, activity: list[queries.ActivityRow], queue_rows: list[dict]) -> list[dict]:
         try:
             states = dict(self.breaker_states() or {})
         except Exception:  # noqa: BLE001 - the console must render even if the workers' module breaks
             states = {}
         names = sorted(set(_adapter_names()) | {a.agency for a in activity if a.agency} | set(states))
-        return [_adapter_row(name, [a for a in activity if a.agency == name], *self._circuit(name, states))
+        dead = _dead_letters_by_destination(self.parts.routes, queue_rows)
+        names = sorted(set(names) | set(dead))
+        return [_adapter_row(name, [a for a in activity if a.agency == name or a.destination == name],
+                             *self._circuit(name, states), dead_letters=dead.get(name, 0))
                 for name in names]
 
     def _circuit(self, name: str, states: dict[str, str]) -> tuple[str, str | None]:
@@ -203,6 +218,33 @@ class Console:
             return "none", "calls no agency service"
         return "unknown", (f"no {name} outbound worker runs in this console's process (workers run in "
                            f"another process): see rabt_circuit_state on the workers' /metrics")
+
+    # -- alarms, history, figures ---------------------------------------------------------------
+
+    def alarms(self, overview: dict | None = None, max_age: float = 1.0) -> list[dict]:
+        """What is wrong now, worst first (see hub.console.alarms); one evaluation serves ``max_age`` s."""
+        at, found = self._alarms
+        if time.monotonic() - at > max_age:
+            found = alarms.evaluate(alarms.gather(self, overview))
+            self._alarms = (time.monotonic(), found)
+        return found
+
+    def oldest_unpublished_age(self) -> float | None:
+        """Seconds the oldest message has waited in the outbox for the relay (None: nothing waits)."""
+        oldest = figures.oldest_unpublished(self.log.engine)
+        return None if oldest is None else max(0.0, time.time() - oldest.timestamp())
+
+    def history_series(self, kind: str, span: str) -> dict:
+        """Points per queue or agency over ``span`` (``hour``, ``day``); see HistoryStore.series."""
+        if kind not in ("queue", "agency") or span not in SPANS:
+            raise InputError(f"history is kept per queue or agency over an hour or a day, not {kind!r}/{span!r}")
+        return {"kind": kind, "span": span, "step": SPANS[span][1], "series": self.history.series(kind, span)}
+
+    def numbers(self, since_seconds: int = 3600) -> dict:
+        """Latency percentiles against their targets and refusals by reason over the last ``since_seconds``."""
+        since = datetime.now(timezone.utc) - timedelta(seconds=since_seconds)
+        return {"since": iso(since), "latency": figures.latencies(self.log.engine, since),
+                "refusals": figures.refusals_by_reason(self.log.engine, since)}
 
     # -- dead letters (hub.console.operations) -------------------------------------------------
 
@@ -281,15 +323,31 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str, circuit_detail: str | None) -> dict:
-    received = sum(r.total for r in rows if r.kind == "accepted")
-    refused = sum(r.total for r in rows if r.kind == "refused")
-    dead = sum(r.total for r in rows if r.status == "dead-lettered")
-    last = max((r.last_at for r in rows if r.kind == "accepted" and r.last_at), default=None)
-    attempts = received + refused
+def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str, circuit_detail: str | None,
+                 dead_letters: int = 0) -> dict:
+    """One agency's health. Its error rate is (refused + dead letters) over everything the hub handled
+    with it: what it sent (received or refused) and what was published to it. Dead letters are its
+    messages (sent by it or to it) logged as dead-lettered or, when more, those waiting in the
+    dead-letter queue of its own queue now."""
+    own = [r for r in rows if r.agency == name]
+    received = sum(r.total for r in own if r.kind == "accepted")
+    refused = sum(r.total for r in own if r.kind == "refused")
+    sent_to = sum(r.total for r in rows if r.destination == name and r.status == "published")
+    dead = max(sum(r.total for r in rows if r.status == "dead-lettered"), dead_letters)
+    last = max((r.last_at for r in own if r.kind == "accepted" and r.last_at), default=None)
+    attempts = max(received + refused + sent_to, dead)
     return {"name": name, "last_success": iso(last), "received": received, "refused": refused,
             "dead_lettered": dead, "error_rate": None if attempts == 0 else round((refused + dead) / attempts, 4),
             "circuit": circuit, "circuit_detail": circuit_detail}
+
+
+def _dead_letters_by_destination(routes: Routes, queue_rows: list[dict]) -> dict[str, int]:
+    destinations = {q.name: q.binding.removesuffix(".#") for q in routes.queues}
+    found: dict[str, int] = {}
+    for row in queue_rows:
+        destination = destinations.get(row["name"], row["name"])
+        found[destination] = found.get(destination, 0) + row["dead_letters"]
+    return {name: count for name, count in found.items() if count}
 
 
 def _adapter_names() -> list[str]:

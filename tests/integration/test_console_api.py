@@ -43,6 +43,9 @@ ENDPOINTS = [
     ("GET", "/api/v1/messages/{message_id}", "viewer", None),
     ("POST", "/api/v1/audit/verify", "operator", None),
     ("GET", "/api/v1/actions", "admin", None),
+    ("GET", "/api/v1/alarms", "viewer", None),
+    ("GET", "/api/v1/history?kind=agency&span=day", "viewer", None),
+    ("GET", "/api/v1/numbers", "viewer", None),
     ("GET", "/api/v1/openapi.json", "viewer", None),
     ("GET", "/metrics", "viewer", None),
 ]

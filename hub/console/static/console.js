@@ -1,25 +1,54 @@
-// Keeps the overview live: polls /api/v1/overview and rewrites the figures.
+// Keeps the console live: the alarm band on every page, and on the overview the
+// figures (/api/v1/overview) and the history charts (/api/v1/history, drawn as SVG).
 // No build step, no framework; text goes in through textContent only.
 "use strict";
 (function () {
-  const section = document.getElementById("overview");
-  if (!section) return;
-  const api = section.dataset.api;
-  const every = Math.max(500, parseInt(section.dataset.refreshMs, 10) || 2000);
-  const num = (v, digits) => (v === null || v === undefined) ? "\u2014" : (digits ? v.toFixed(digits) : String(v));
-  const pct = (v) => (v === null || v === undefined) ? "\u2014" : (v * 100).toFixed(1) + "%";
+  const root = document.body;
+  const labelsNode = document.getElementById("console-labels");
+  const labels = labelsNode ? JSON.parse(labelsNode.textContent) : {};
+  const arabicDigits = root.dataset.digits === "arabic";
+  const zone = root.dataset.zone || "UTC";
+  const DASH = "\u2014";
+
+  // Latin or Arabic-Indic digits, as the operator chose (the same mapping as hub/console/i18n.py)
+  const digits = (text) => arabicDigits
+    ? String(text).replace(/[0-9.%]/g, (c) => c === "." ? "\u066B" : c === "%" ? "\u066A" : String.fromCharCode(0x0660 + (+c)))
+    : String(text);
+  const num = (v, places) => (v === null || v === undefined) ? DASH : digits(places ? v.toFixed(places) : String(v));
+  const pct = (v) => (v === null || v === undefined) ? DASH : digits((v * 100).toFixed(1) + "%");
+  const label = (key, fields) => {
+    let text = labels[key] || key;
+    for (const [name, value] of Object.entries(fields || {})) text = text.split("{" + name + "}").join(value);
+    return text;
+  };
+  const valueLabel = (kind, value) => labels[kind + "_" + value] || value;
 
   // direction controls in agency text show as [U+202E] instead of reordering the page (as hub/console/bidi.py)
   const reveal = (text) => String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g,
     (c) => "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]");
 
+  // a time in the operator's zone, UTC on hover (as hub/console/i18n.py local_time)
+  const zoned = new Intl.DateTimeFormat("sv-SE", {timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"});
+  function timeNode(utc) {
+    if (!utc) return document.createTextNode(DASH);
+    const node = document.createElement("time");
+    const moment = new Date(utc);
+    node.setAttribute("datetime", utc);
+    node.dir = "ltr";
+    node.title = moment.toISOString().replace("T", " ").slice(0, 19) + " UTC";
+    node.textContent = digits(zoned.format(moment));
+    return node;
+  }
+
   function cell(row, text, cls) {
     const td = document.createElement("td");
     td.className = cls || "";
-    if (cls && cls.indexOf("num") === 0) { td.textContent = text; } else {
-      const bdi = document.createElement("bdi"); bdi.dir = "auto"; bdi.textContent = reveal(text); td.appendChild(bdi);
-    }
+    if (text instanceof Node) td.appendChild(text);
+    else if (cls && cls.indexOf("num") === 0) td.textContent = text;
+    else { const bdi = document.createElement("bdi"); bdi.dir = "auto"; bdi.textContent = reveal(text); td.appendChild(bdi); }
     row.appendChild(td);
+    return td;
   }
 
   function queueRow(q) {
@@ -40,13 +69,46 @@
     const tr = document.createElement("tr");
     tr.dataset.adapter = a.name;
     cell(tr, a.name, "");
-    cell(tr, a.last_success || "\u2014", "last_success");
+    cell(tr, timeNode(a.last_success), "last_success");
     cell(tr, num(a.received), "num received");
     cell(tr, num(a.refused), "num refused");
     cell(tr, pct(a.error_rate), "num error_rate");
-    cell(tr, a.circuit, "circuit " + a.circuit);
-    if (a.circuit_detail) tr.lastChild.title = reveal(a.circuit_detail);  // why there is no state
+    const circuit = cell(tr, valueLabel("circuit", a.circuit), "circuit " + a.circuit);
+    if (a.circuit_detail) circuit.title = reveal(a.circuit_detail);  // why there is no state
     return tr;
+  }
+
+  function alarmItem(a) {
+    const li = document.createElement("li");
+    li.className = "alarm " + a.severity;
+    li.dataset.alarm = a.name;
+    li.dataset.subject = a.subject;
+    const severity = document.createElement("b");
+    severity.className = "severity";
+    severity.textContent = valueLabel("severity", a.severity);
+    const link = document.createElement("a");
+    link.href = a.href;
+    const fields = {subject: a.subject, value: digits(a.value)};
+    link.textContent = label("alarm_" + a.name, fields);
+    const todo = document.createElement("span");
+    todo.className = "todo";
+    todo.textContent = label("todo_" + a.name, fields);
+    li.append(severity, " ", link, " ", todo);
+    return li;
+  }
+
+  function renderAlarms(alarms) {
+    const band = document.getElementById("alarms");
+    if (!band) return;
+    band.className = "alarms " + (alarms.length ? alarms[0].severity : "quiet");
+    const items = alarms.map(alarmItem);
+    if (!items.length) {
+      const li = document.createElement("li");
+      li.className = "alarm none";
+      li.textContent = label("no_alarms");
+      items.push(li);
+    }
+    document.getElementById("alarm-list").replaceChildren(...items);
   }
 
   function badge(id, ok) {
@@ -59,26 +121,151 @@
     if (b && broker) b.textContent = ok ? broker.dataset.ok : broker.dataset.bad;
   }
 
-  function render(data) {
+  function renderOverview(data) {
     document.getElementById("queues").replaceChildren(...data.queues.map(queueRow));
     document.getElementById("adapters").replaceChildren(...data.adapters.map(adapterRow));
-    document.getElementById("outbox-backlog").textContent = data.log ? data.log.outbox_backlog : "\u2014";
-    document.getElementById("dead-total").textContent = data.dead_letters_total;
-    document.getElementById("updated").textContent = data.generated_at;
+    document.getElementById("outbox-backlog").textContent = data.log ? num(data.log.outbox_backlog) : DASH;
+    document.getElementById("dead-total").textContent = num(data.dead_letters_total);
+    document.getElementById("updated").replaceChildren(timeNode(data.generated_at));
     badge("broker-status", data.broker.reachable);
     badge("database-status", data.database.reachable);
+    renderAlarms(data.alarms || []);
   }
 
-  async function poll() {
-    try {
-      const response = await fetch(api, {credentials: "same-origin", headers: {"Accept": "application/json"}});
-      if (response.status === 401) { window.location.reload(); return; }
-      if (response.ok) render(await response.json());
-    } catch (err) {
-      document.getElementById("updated").textContent = "offline: " + err;
-    } finally {
-      window.setTimeout(poll, every);
+  // -- charts: one SVG per queue or agency, each line scaled to its own largest value --------------
+  const SVG = "http://www.w3.org/2000/svg";
+  const LINES = {queue: ["depth", "published", "delivered"], agency: ["received", "refused"]};
+  const RATES = new Set(["published", "delivered", "received", "refused"]);
+
+  function drawChart(figure, metrics, from, to) {
+    const width = 300, height = 70;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("role", "img");
+    const legend = document.createElement("ul");
+    legend.className = "legend";
+    const charts = document.getElementById("charts");
+    for (const metric of LINES[figure.dataset.kind]) {
+      const points = (metrics && metrics[metric]) || [];
+      const top = Math.max(1, ...points.map((p) => p[1]));
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", "line " + metric);
+      // x runs with time; in RTL the figure is mirrored by CSS so time still flows in reading direction
+      line.setAttribute("points", points.map(([t, v]) =>
+        `${((t - from) / (to - from) * width).toFixed(1)},${(height - 2 - v / top * (height - 4)).toFixed(1)}`).join(" "));
+      svg.appendChild(line);
+      if (points.length) {  // the newest point as a dot: a line needs two minutes, the dot shows the first
+        const [t, v] = points[points.length - 1];
+        const dot = document.createElementNS(SVG, "circle");
+        dot.setAttribute("class", "dot " + metric);
+        dot.setAttribute("cx", ((t - from) / (to - from) * width).toFixed(1));
+        dot.setAttribute("cy", (height - 2 - v / top * (height - 4)).toFixed(1));
+        dot.setAttribute("r", "2.5");
+        svg.appendChild(dot);
+      }
+      const last = points.length ? points[points.length - 1][1] : null;
+      const item = document.createElement("li");
+      item.className = "current " + metric;
+      item.dataset.metric = metric;
+      item.textContent = (charts.dataset[metric] || metric) + ": " + num(last, RATES.has(metric) ? 2 : 0);
+      legend.appendChild(item);
+    }
+    const caption = figure.querySelector("figcaption");
+    figure.replaceChildren(caption, svg, legend);
+  }
+
+  const SPAN_SECONDS = {hour: 3600, day: 86400};
+  let span = "hour";
+
+  async function refreshCharts(section) {
+    const now = Date.now() / 1000;
+    for (const kind of ["queue", "agency"]) {
+      const response = await fetch(`${section.dataset.history}?kind=${kind}&span=${span}`,
+        {credentials: "same-origin", headers: {"Accept": "application/json"}});
+      if (!response.ok) continue;
+      const history = await response.json();
+      for (const figure of document.querySelectorAll(`figure.chart[data-kind="${kind}"]`)) {
+        drawChart(figure, history.series[figure.dataset.name], now - SPAN_SECONDS[span], now);
+      }
     }
   }
-  window.setTimeout(poll, every);
+
+  // -- latency against its targets, refusals by reason ------------------------------------------
+  function noneRow(columns, text) {
+    const tr = document.createElement("tr");
+    const td = cell(tr, text, "muted");
+    td.colSpan = columns;
+    return tr;
+  }
+
+  function latencyRow(l, table) {
+    const tr = document.createElement("tr");
+    tr.className = "latency " + (l.met ? "ok" : "missed");
+    tr.dataset.agency = l.agency;
+    tr.dataset.operation = l.operation;
+    cell(tr, l.agency, "");
+    cell(tr, l.operation, "");
+    cell(tr, num(l.count), "num");
+    cell(tr, num(l.p50, 3), "num p50");
+    cell(tr, num(l.p99, 3), "num p99");
+    cell(tr, num(l.target_p99), "num").title = l.target_why || "";
+    cell(tr, l.met ? table.dataset.met : table.dataset.missed, "slo");
+    return tr;
+  }
+
+  function refusalRow(r) {
+    const tr = document.createElement("tr");
+    tr.className = "refusal";
+    tr.dataset.agency = r.agency;
+    tr.dataset.code = r.code;
+    cell(tr, r.agency, "");
+    cell(tr, r.code, "");
+    cell(tr, num(r.count), "num");
+    return tr;
+  }
+
+  function renderNumbers(numbers) {
+    const table = document.getElementById("latency");
+    const none = table.dataset.none;
+    const latency = numbers.latency.map((l) => latencyRow(l, table));
+    document.getElementById("latency-rows").replaceChildren(...(latency.length ? latency : [noneRow(7, none)]));
+    const refusals = numbers.refusals.map(refusalRow);
+    document.getElementById("refusal-rows").replaceChildren(...(refusals.length ? refusals : [noneRow(3, none)]));
+  }
+
+  async function fetchJson(url) {
+    const response = await fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}});
+    if (response.status === 401) { window.location.reload(); return null; }
+    return response.ok ? response.json() : null;
+  }
+
+  function every(ms, work) {
+    async function tick() {
+      try { await work(); } catch (err) {
+        const updated = document.getElementById("updated");
+        if (updated) updated.textContent = "offline: " + err;
+      } finally { window.setTimeout(tick, ms); }
+    }
+    window.setTimeout(tick, ms);
+  }
+
+  const section = document.getElementById("overview");
+  const band = document.getElementById("alarms");
+  if (section) {
+    const ms = Math.max(500, parseInt(section.dataset.refreshMs, 10) || 2000);
+    every(ms, async () => { const data = await fetchJson(section.dataset.api); if (data) renderOverview(data); });
+    refreshCharts(section).catch(() => {});
+    for (const button of document.querySelectorAll("button.span")) {
+      button.addEventListener("click", () => {
+        span = button.dataset.span;
+        for (const other of document.querySelectorAll("button.span")) other.setAttribute("aria-pressed", String(other === button));
+        refreshCharts(section).catch(() => {});
+      });
+    }
+    every(Math.max(ms, 2000), () => refreshCharts(section));
+    every(Math.max(ms, 5000), async () => { const data = await fetchJson(section.dataset.numbers); if (data) renderNumbers(data); });
+  } else if (band) {
+    every(5000, async () => { const data = await fetchJson(band.dataset.api); if (data) renderAlarms(data.alarms); });
+  }
 })();
