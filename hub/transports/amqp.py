@@ -129,6 +129,8 @@ class AmqpTransport(Transport):
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
                                          f"{amqp_errors.connection_problem(exc)}") from exc
         except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
+            if self._connection is not None and self._connection.is_open:
+                raise  # not the broker: the work itself failed (its own file, its own disk)
             self.drop_connection()
             raise BrokerUnavailableError(f"{what}: broker {self._params.host} unreachable: {exc}") from exc
         except px.ChannelClosedByBroker as exc:
