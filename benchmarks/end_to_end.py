@@ -28,7 +28,7 @@ to stdout. Nothing leaves 127.0.0.1 (the broker URL aside).
     python benchmarks/end_to_end.py --count 3000 --rate 20 --seconds 15 --key-type both
     python benchmarks/end_to_end.py --broker sqlite
     python benchmarks/end_to_end.py --visa-only --rate 200 --seconds 10
-    python benchmarks/end_to_end.py --processes 2 --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/end_to_end.py --processes 1 2 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
     parser.add_argument("--key-type", choices=("rsa", "ec", "both"), default="rsa",
                         help="keys of every party (rabt pki init --key-type); both: one whole run each")
-    parser.add_argument("--processes", type=int, default=None,
-                        help="gateway processes: rabt serve --processes N (when rabt serve has that option)")
+    parser.add_argument("--processes", type=int, nargs="+", default=None, metavar="N",
+                        help="gateway processes (rabt serve --processes N); several values run the stack once "
+                             "with each, side by side in one report (e.g. --processes 1 2)")
     parser.add_argument("--floor", metavar="PATH", default=None,
                         help=f"floor.py to time in the same run (default {DEFAULT_FLOOR}, from the project root)")
     args = parser.parse_args(argv)
@@ -88,7 +89,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.count, args.seconds = 300, 5.0
     if not (1 <= args.count <= 100_000 and 1 <= args.clients <= 64 and 0 < args.rate <= 200
             and 0 < args.seconds <= 300 and args.rate * args.seconds >= 1 and 0 < args.timeout <= 3600
-            and (args.processes is None or 1 <= args.processes <= 32)):
+            and all(1 <= n <= 32 for n in args.processes or ())):
         parser.error("keep --count 1..100000, --clients 1..64, --rate 0..200, --seconds 0..300, --timeout 0..3600,"
                      " --processes 1..32")
     args.sqlite = args.broker == "sqlite"
@@ -210,12 +211,12 @@ def ready(args: argparse.Namespace) -> bool:
     return True
 
 
-def one_run(args: argparse.Namespace, key_type: str) -> list[str] | None:
+def one_run(args: argparse.Namespace, key_type: str, gateway_processes: int | None) -> list[str] | None:
     """The floor, then the whole stack, with ``key_type`` keys; the report's lines (None: the run failed)."""
     floor_file = floor_path(args.floor)
     progress(f"floor ({key_type}): {floor_file} …")
     floor = run_floor(floor_file, ec=key_type == "ec")
-    processes, processes_line = serve_processes(args.processes)
+    processes, processes_line = serve_processes(gateway_processes)
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-e2e-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if args.sqlite else args.broker
     load_before = os.getloadavg()[0]
@@ -248,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     try:
         for key_type in (("rsa", "ec") if args.key_type == "both" else (args.key_type,)):
-            lines = one_run(args, key_type)
-            if lines is None:
-                return 1
-            reports.append(lines)
+            for gateway_processes in args.processes or (None,):
+                lines = one_run(args, key_type, gateway_processes)
+                if lines is None:
+                    return 1
+                reports.append(lines)
     except KeyboardInterrupt:
         progress("end_to_end: interrupted")
         return 130

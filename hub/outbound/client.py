@@ -106,12 +106,17 @@ REQUESTS_ERRORS: tuple[tuple[type[Exception], type[RabtError], str], ...] = (
 )
 
 
-def translate_requests_error(exc: Exception, *, agency: str, where: str) -> RabtError:
-    """The hub error for a requests exception raised while calling ``where``."""
-    for library_error, hub_error, meaning in REQUESTS_ERRORS:
+def _translate(table, exc: Exception, *, agency: str, where: str, library: str) -> RabtError:
+    """The hub error ``table`` gives for ``exc``, raised while calling ``where``; TypeError if it has none."""
+    for library_error, hub_error, meaning in table:
         if isinstance(exc, library_error):
             return hub_error(f"{where}: {meaning} ({type(exc).__name__}: {exc})", agency=agency)
-    raise TypeError(f"not a requests exception: {exc!r}")
+    raise TypeError(f"not a {library} exception: {exc!r}")
+
+
+def translate_requests_error(exc: Exception, *, agency: str, where: str) -> RabtError:
+    """The hub error for a requests exception raised while calling ``where``."""
+    return _translate(REQUESTS_ERRORS, exc, agency=agency, where=where, library="requests")
 
 
 #: zeep exception → (hub error class, what it means); first match wins, most specific first
@@ -137,10 +142,7 @@ ZEEP_ERRORS: tuple[tuple[type[Exception], type[RabtError], str], ...] = (
 
 def translate_zeep_error(exc: Exception, *, agency: str, where: str) -> RabtError:
     """The hub error for a zeep exception raised while calling ``where``."""
-    for library_error, hub_error, meaning in ZEEP_ERRORS:
-        if isinstance(exc, library_error):
-            return hub_error(f"{where}: {meaning} ({type(exc).__name__}: {exc})", agency=agency)
-    raise TypeError(f"not a zeep exception: {exc!r}")
+    return _translate(ZEEP_ERRORS, exc, agency=agency, where=where, library="zeep")
 
 
 def translate_fault(fault: zeep.exceptions.Fault, *, agency: str, system: str, raw: bytes = b"") -> AgencySoapFault:

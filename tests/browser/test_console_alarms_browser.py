@@ -137,7 +137,8 @@ def test_stopping_the_consumer_raises_the_no_consumer_alarm_live(driver, live):
 def test_killing_the_agency_simulator_opens_the_circuit_alarm(driver, live_with_simulator_pki):
     live = live_with_simulator_pki
     police = Simulator("police")
-    settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry")},
+    settings = OutboundSettings(endpoints={"RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
+                                           "RABT_POLICE_TRANSFER_URL": police.url("transfer")},
                                 reply_window=0.5, call_timeout=2.0, attempts=2, backoff=0.01,
                                 breaker_failures=3, breaker_reset=60.0)
     worker = build_worker(worker_parts(live.hub), live.hub.adapters["police"], settings)

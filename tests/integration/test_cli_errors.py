@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.demo.scenarios import SCENARIOS
+
 from hub.routing import load_routes
 from hub.transports import open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL
@@ -101,7 +103,9 @@ def test_a_home_that_cannot_be_a_folder(tmp_path):
 
 
 def test_an_unknown_demo_scenario(tmp_path):
-    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", "12"), "no scenario 12", "choose from 1 to 10")
+    beyond = len(SCENARIOS) + 1
+    one_line_failure(rabt(tmp_path / "var", "demo", "--scenario", str(beyond)), f"no scenario {beyond}",
+                     f"choose from 1 to {len(SCENARIOS)}")
 
 
 def test_an_unusable_database_url(home):

@@ -35,10 +35,11 @@ def zulu(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def signed(pki_dir, *, party="police", timestamp=True, created=NOW, lifetime=dt.timedelta(minutes=5),
+def signed(pki_dir, *, party="police", timestamp=True, created=None, lifetime=dt.timedelta(minutes=5),
            plugin=BinarySignature, digest=xmlsec.Transform.SHA256,
            method=xmlsec.Transform.RSA_SHA256) -> etree._Element:
-    """``REQUEST`` signed by ``party``'s key with zeep's plugin, with a Timestamp created at ``created``."""
+    """``REQUEST`` signed by ``party``'s key with zeep's plugin, with a Timestamp created at ``created`` (now)."""
+    created = created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     envelope = etree.fromstring(REQUEST)
     if timestamp:
         security = etree.SubElement(envelope[0], f"{{{WSSE}}}Security")
