@@ -24,8 +24,10 @@ outbound workers consuming in this process (they register with
 :func:`watch_circuits` while they run).
 
 The registry is per process. In ``rabt serve`` with every role in one
-process, ``/metrics`` shows them all; when roles run as separate processes
-each serves the counters of its own role (``rabt worker --metrics-port``).
+process, ``/metrics`` shows them all; with several gateway processes the
+master's ``/metrics`` adds what its children counted (:mod:`hub.process_metrics`);
+when roles run as separate commands each serves the counters of its own role
+(``rabt worker --metrics-port``).
 Gauges that describe shared state (queue depths, dead letters, outbox
 backlog, last processed) are sampled at scrape time by the console
 (:func:`hub.console.health.sample_gauges`), so any console instance reports
@@ -44,6 +46,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hub import process_metrics
 from hub.transports.base import Delivery, Handler, classify
 
 __all__ = [
@@ -81,19 +84,21 @@ CONFIRM_LATENCY = Histogram("rabt_publish_confirm_latency_seconds",
 END_TO_END_LATENCY = Histogram("rabt_end_to_end_latency_seconds",
                                "Time from a message's receipt at the hub (header ReceivedAt) to its delivery.",
                                buckets=_E2E_BUCKETS, registry=REGISTRY)
+# multiprocess_mode: how prometheus_client combines a gauge across the gateway children of ``rabt serve``
+# (:mod:`hub.process_metrics`); levels sampled now leave with a dead process, a last time stays true.
 OUTBOX_BACKLOG = Gauge("rabt_outbox_backlog", "Messages stored but not yet confirmed by the broker.",
-                       registry=REGISTRY)
+                       multiprocess_mode="livemax", registry=REGISTRY)
 LAST_PROCESSED = Gauge("rabt_last_processed_timestamp_seconds",
-                       "Unix time this process last received, published or delivered a message.",
-                       registry=REGISTRY)
+                       "Unix time the hub last received, published or delivered a message.",
+                       multiprocess_mode="max", registry=REGISTRY)
 QUEUE_READY = Gauge("rabt_queue_ready_messages", "Messages ready for delivery, per work queue.",
-                    ("queue",), registry=REGISTRY)
+                    ("queue",), multiprocess_mode="livemax", registry=REGISTRY)
 QUEUE_UNACKED = Gauge("rabt_queue_unacked_messages", "Messages delivered but not yet acknowledged.",
-                      ("queue",), registry=REGISTRY)
+                      ("queue",), multiprocess_mode="livemax", registry=REGISTRY)
 QUEUE_CONSUMERS = Gauge("rabt_queue_consumers", "Consumers attached, per work queue.", ("queue",),
-                        registry=REGISTRY)
+                        multiprocess_mode="livemax", registry=REGISTRY)
 DEAD_LETTERS = Gauge("rabt_dead_letters", "Messages waiting in a dead-letter queue.", ("queue",),
-                     registry=REGISTRY)
+                     multiprocess_mode="livemax", registry=REGISTRY)
 
 
 def _label(value: object) -> str:
@@ -273,9 +278,17 @@ def watched_circuits() -> dict[str, str]:
     return _CIRCUITS.states()
 
 
-def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
-    """The text exposition format of ``registry``."""
-    return generate_latest(registry)
+def exposition(registry: CollectorRegistry | None = None) -> bytes:
+    """The text exposition format of ``registry``; by default the hub's, with its gateway children's counts.
+
+    Only a ``rabt serve`` master with several gateway processes has children
+    sharing their metrics (:mod:`hub.process_metrics`); elsewhere the default
+    is :data:`REGISTRY` alone.
+    """
+    if registry is not None:
+        return generate_latest(registry)
+    children = process_metrics.shared_directory()
+    return generate_latest(REGISTRY if children is None else process_metrics.AllProcesses(REGISTRY, children))
 
 
 ROLE_RESTARTS = Counter("rabt_role_restarts_total",

@@ -21,8 +21,10 @@ gets SIGTERM and ``grace`` seconds to answer the requests it holds (its own
 drain, see :class:`hub.serve.WsgiRole`); one still running after that is
 killed. A child whose master has gone (killed outright) stops by itself.
 
-Each process counts its own metrics: the master's ``/metrics`` (console)
-does not include what the gateway children counted.
+Each child counts into its own metric files (``environment`` carries
+``PROMETHEUS_MULTIPROC_DIR``, see :mod:`hub.process_metrics`) and the
+master's ``/metrics`` adds them up; a child that dies is marked dead there
+(its gauges leave, its counts stay).
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hub import metrics
+from hub import metrics, process_metrics
 from hub.roles import Backoff, Loop
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,14 @@ class GatewayProcesses:
     """Keeps ``count`` children running ``command`` on the inherited ``listener`` until stopped.
 
     ``command`` is the child's command line without the socket: ``--listen-fd FD``
-    is appended. :meth:`run` is a role loop (see :mod:`hub.roles`).
+    is appended; ``environment`` is added to this process's for the children.
+    :meth:`run` is a role loop (see :mod:`hub.roles`).
     """
 
     def __init__(self, command: Sequence[str], count: int, listener: socket.socket, *, grace: float,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), environment: Mapping[str, str] | None = None) -> None:
         self.command = [*command, "--listen-fd", str(listener.fileno())]
+        self.environment = {**os.environ, **environment} if environment else None
         self.listener = listener
         self.grace = grace
         self.backoff = backoff
@@ -109,9 +113,11 @@ class GatewayProcesses:
                 log.warning("gateway process pid %d still running after %.0fs; killing it", process.pid, self.grace)
                 process.kill()
                 process.wait()
+        for process in running:
+            process_metrics.process_ended(process.pid)
 
     def _start(self, child: _Child) -> None:
-        child.process = subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),))
+        child.process = subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),), env=self.environment)
         child.started = time.monotonic()
         log.info("gateway process %d started (pid %d)", child.slot, child.process.pid)
 
@@ -123,6 +129,7 @@ class GatewayProcesses:
             pause = self.backoff.pause(child.deaths)
             log.error("gateway process %d (pid %d) %s; restarting in %.1fs", child.slot, child.process.pid,
                       _ending(child.process.returncode), pause)
+            process_metrics.process_ended(child.process.pid)
             child.process, child.restart_at = None, now + pause
         if child.process is None and now >= child.restart_at:
             self._start(child)

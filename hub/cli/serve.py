@@ -52,15 +52,21 @@ def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> Ws
                     max_body=2 * settings.xml_limits.max_bytes, limits=limits, sock=sock)
 
 
-def _gateway_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str):
+#: under RABT_HOME: the gateway children's metric files, summed by the master's /metrics (emptied at each start)
+METRICS_DIRECTORY = "metrics-processes"
+
+
+def _gateway_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str, home):
     """The master's side of several gateway processes: bind the port, keep ``count`` children on it."""
     from hub.listener import bind_listener
     from hub.prefork import GatewayProcesses
+    from hub.process_metrics import share_with_children
 
     sock = bind_listener(listening.host, listening.gateway_port)
     child = [sys.executable, "-m", "hub", "serve", "--role", "gateway", "--host", listening.host,
              "--grace", str(listening.grace), "--log-format", log_format]
-    keeper = GatewayProcesses(child, count, sock, grace=listening.grace)
+    environment = share_with_children(home / METRICS_DIRECTORY)
+    keeper = GatewayProcesses(child, count, sock, grace=listening.grace, environment=environment)
     supervisor.start(Role("gateway", keeper.run))
     return keeper, Endpoint("gateway", listening.host, sock.getsockname()[1])
 
@@ -69,7 +75,7 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening:
                  processes: int, log_format: str) -> list[Endpoint]:
     endpoints = []
     if "gateway" in roles and processes > 1:
-        endpoints.append(_gateway_processes(supervisor, listening, processes, log_format)[1])
+        endpoints.append(_gateway_processes(supervisor, listening, processes, log_format, hub.settings.home)[1])
     elif "gateway" in roles:
         gateway = _gateway(hub, listening)
         supervisor.start(Role("gateway", gateway.run))

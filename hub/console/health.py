@@ -16,6 +16,11 @@ console role) serve their own counters and circuit states with
 :func:`create_metrics_app`: ``/metrics`` behind the same viewer tokens, and
 ``/healthz``; no shared-state gauges, so summing targets never counts a
 queue twice.
+
+Both ``/metrics`` serve :func:`hub.metrics.exposition`: in a ``rabt serve``
+master with several gateway processes that includes what the children
+counted (:mod:`hub.process_metrics`), so an operator does not see zeros for
+the gateway's received and refused messages.
 """
 
 from __future__ import annotations
