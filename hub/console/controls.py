@@ -52,8 +52,9 @@ class ConsumerControls:
 
     def paused(self) -> list[dict]:
         """Each paused destination with who paused it and since when (ISO-8601 UTC)."""
-        return [{"destination": name, "actor": row["actor"], "since": _iso(row["since"]), "seq": row["seq"]}
-                for name, row in self.board.paused().items()]
+        queues = {q.binding.removesuffix(".#"): q.name for q in self.routes.queues}
+        return [{"destination": name, "queue": queues.get(name, name), "actor": row["actor"],
+                 "since": _iso(row["since"]), "seq": row["seq"]} for name, row in self.board.paused().items()]
 
     def recent(self, limit: int = 50) -> list[dict]:
         """The newest commands with when a worker applied them (resets) — the actions page's table."""

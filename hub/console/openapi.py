@@ -104,7 +104,8 @@ SCHEMAS = {
                                                                  "queue's destination)"}),
     "Command": _obj(["destination", "command", "seq"], destination=S, command={"enum": ["pause", "resume", "reset"]},
                     seq=I),
-    "Paused": _obj(["destination", "actor", "since", "seq"], destination=S, actor=S, since=TIME, seq=I),
+    "Paused": _obj(["destination", "queue", "actor", "since", "seq"], destination=S, queue=S, actor=S, since=TIME,
+                   seq=I),
     "Controls": _obj(["paused", "commands"], paused=_list(_ref("Paused")), commands=_list(_obj(
         ["seq", "target", "command", "actor", "issued_at", "done_at", "done_by"], seq=I, target=S,
         command={"enum": ["pause", "resume", "reset"]}, actor=S, issued_at=TIME, done_at=TIME,

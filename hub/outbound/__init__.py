@@ -118,7 +118,7 @@ def worker_loops(parts: WorkerParts, adapters: Mapping[str, Adapter], names: Ite
 def _loop(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, prefetch: int, switchboard: Switchboard):
     worker = build_worker(parts, adapter, settings)  # built now: a bad WSDL or URL fails at start-up
     queue = parts.routes.queue_for(adapter.name)
-    switchboard.serve(adapter.name)
+    switchboard.serve(adapter.name, queue)
 
     def run(stop: threading.Event) -> None:
         # a broker outage is waited out here, however long: the worker never gives up on its queue;

@@ -21,12 +21,17 @@ import threading
 import time
 from collections.abc import Callable
 
+from prometheus_client import Gauge
+
 from hub.errors import MessageLogError
+from hub.metrics import REGISTRY
 from hub.messagelog.controls import ControlBoard, this_process
 from hub.outbound.resilience import Breakers
 
 log = logging.getLogger(__name__)
 
+PAUSED = Gauge("rabt_consumption_paused", "1 while an operator has paused this destination's workers.",
+               ("destination", "queue"), registry=REGISTRY)
 #: seconds between two reads of the command table (a pause or reset takes effect within this)
 CONTROL_INTERVAL = 2.0
 
@@ -38,16 +43,16 @@ class Switchboard:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.board, self.breakers, self.interval, self.clock = board, breakers, interval, clock
         self._lock = threading.Lock()
-        self._agencies: set[str] = set()
+        self._agencies: dict[str, str] = {}  # agency → the queue its worker consumes
         self._paused: set[str] = set()
         self._read_at = float("-inf")
         self._seen = None  # newest command applied; set on the first read (older resets are history)
         self._failing = False
 
-    def serve(self, agency: str) -> None:
-        """Take commands for ``agency`` (its worker runs in this process)."""
+    def serve(self, agency: str, queue: str) -> None:
+        """Take commands for ``agency`` (its worker consumes ``queue`` in this process)."""
         with self._lock:
-            self._agencies.add(agency)
+            self._agencies[agency] = queue
 
     def paused(self, agency: str) -> bool:
         """Whether ``agency``'s destination is paused now (re-reading the table when it is due)."""
@@ -74,8 +79,10 @@ class Switchboard:
     def _read(self) -> None:
         if self._seen is None:
             self._seen = self.board.newest_seq()
-        self._paused = set(self.board.paused()) & self._agencies
-        for seq, agency in self.board.resets_after(self._seen, self._agencies):
+        self._paused = set(self.board.paused()) & set(self._agencies)
+        for agency, queue in self._agencies.items():
+            PAUSED.labels(agency, queue).set(agency in self._paused)
+        for seq, agency in self.board.resets_after(self._seen, set(self._agencies)):
             closed = self.breakers.close(agency)
             self.board.mark_done(seq, this_process())
             log.warning("circuit of %s reset by an operator (command %d, %d breaker(s) closed)", agency, seq, closed,
