@@ -48,6 +48,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("RabtBacklogGrowing", "warning", 0, "messages", "overview", 300),
     Condition("RabtCertificateExpiring", "warning", 30, "days left", "overview"),
     Condition("RabtRefusalsSpiking", "warning", 10, "refusals per minute", "trail"),
+    Condition("RabtConsumptionPaused", "warning", 0, "paused destinations", "overview"),
 )
 BY_NAME = {c.name: c for c in CONDITIONS}
 
@@ -101,8 +102,13 @@ def _not_ready(s: Snapshot, c: Condition) -> Found:
 
 
 def _without_consumer(s: Snapshot, c: Condition) -> Found:
+    paused = {p["queue"] for p in s.overview.get("paused", ())}  # an operator's pause is its own alarm
     return [(q["name"], q["ready"], {"queue": q["name"]}) for q in s.overview["queues"]
-            if q["ready"] > c.threshold and q["consumers"] == 0]
+            if q["ready"] > c.threshold and q["consumers"] == 0 and q["name"] not in paused]
+
+
+def _consumption_paused(s: Snapshot, c: Condition) -> Found:
+    return [(p["destination"], 1, {"agency": p["destination"]}) for p in s.overview.get("paused", ())]
 
 
 def _circuit_open(s: Snapshot, c: Condition) -> Found:
@@ -157,4 +163,5 @@ CHECKS: dict[str, Callable[[Snapshot, Condition], Found]] = {
     "RabtBacklogGrowing": _growth("depth", "ready"),
     "RabtCertificateExpiring": _certificates(expired=False),
     "RabtRefusalsSpiking": _refusals_spiking,
+    "RabtConsumptionPaused": _consumption_paused,
 }

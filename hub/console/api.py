@@ -130,6 +130,37 @@ def discard():
     return jsonify({"results": console().discard(ids, current_principal(), reason)})
 
 
+def _destination() -> str:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("destination"), str):
+        raise InputError("send a JSON object like {\"destination\": \"police\"}")
+    return body["destination"]
+
+
+@api.get("/controls")
+@require("viewer")
+def controls():
+    return jsonify({"paused": console().controls.paused(), "commands": console().controls.recent(_limit(50, 500))})
+
+
+@api.post("/controls/pause")
+@require("operator")
+def pause():
+    return jsonify(console().controls.pause(_destination(), current_principal()))
+
+
+@api.post("/controls/resume")
+@require("operator")
+def resume():
+    return jsonify(console().controls.resume(_destination(), current_principal()))
+
+
+@api.post("/controls/reset-circuit")
+@require("operator")
+def reset_circuit():
+    return jsonify(console().controls.reset_circuit(_destination(), current_principal()))
+
+
 @api.get("/messages")
 @require("viewer")
 def search():

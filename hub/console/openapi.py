@@ -49,7 +49,8 @@ SCHEMAS = {
             ["by_status", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
             by_status={"type": "object", "additionalProperties": I}, outbox_backlog=I, refused=I,
             chain_records=I, last_processed_at=TIME)]},
-        dead_letters_total=I, certificates=_list(_ref("Certificate")), alarms=_list(_ref("Alarm"))),
+        dead_letters_total=I, certificates=_list(_ref("Certificate")), alarms=_list(_ref("Alarm")),
+        paused=_list(_ref("Paused"))),
     "Alarm": _obj(["name", "severity", "subject", "value", "threshold", "unit", "page", "args", "href"],
                   name=S, severity={"enum": ["critical", "warning"]}, subject=S, value=N, threshold=N, unit=S,
                   page=S, args={"type": "object", "additionalProperties": S}, href=S),
@@ -99,6 +100,16 @@ SCHEMAS = {
                  messages=_list(_obj(["message_id", "message_type", "source_agency", "status", "published_at"],
                                      message_id=S, correlation_id=_n("string"), message_type=S, source_agency=S,
                                      status=S, published_at=TIME))),
+    "ControlRequest": _obj(["destination"], destination={"type": "string", "description": "an agency (a work "
+                                                                 "queue's destination)"}),
+    "Command": _obj(["destination", "command", "seq"], destination=S, command={"enum": ["pause", "resume", "reset"]},
+                    seq=I),
+    "Paused": _obj(["destination", "queue", "actor", "since", "seq"], destination=S, queue=S, actor=S, since=TIME,
+                   seq=I),
+    "Controls": _obj(["paused", "commands"], paused=_list(_ref("Paused")), commands=_list(_obj(
+        ["seq", "target", "command", "actor", "issued_at", "done_at", "done_by"], seq=I, target=S,
+        command={"enum": ["pause", "resume", "reset"]}, actor=S, issued_at=TIME, done_at=TIME,
+        done_by=_n("string")))),
     "Action": _obj(["at", "actor", "role", "action", "target", "outcome", "detail"], at=S, actor=S, role=S,
                    action=S, target=S, outcome=S, detail=S),
 }
@@ -179,6 +190,16 @@ PATHS = {
                                        {"enum": ["hour", "day"]})])},
     "/numbers": {"get": _op("Latency p50/p99 per agency and operation against its target; refusals by reason",
                             "viewer", _json(_ref("Numbers")), 503)},
+    "/controls": {"get": _op("Paused destinations and the newest commands, with when a worker applied them",
+                             "viewer", _json(_ref("Controls")), 400, 503, params=[LIMIT])},
+    "/controls/pause": {"post": _op("Stop the hub's workers consuming a destination's queue; messages stay queued "
+                                    "(audited; takes effect within a few seconds)", "operator",
+                                    _json(_ref("Command")), 400, 503, body="ControlRequest")},
+    "/controls/resume": {"post": _op("Let a paused destination's workers consume again (audited)", "operator",
+                                     _json(_ref("Command")), 400, 503, body="ControlRequest")},
+    "/controls/reset-circuit": {"post": _op("Close an agency's open circuit breakers in every worker process "
+                                            "(audited; applied within a few seconds)", "operator",
+                                            _json(_ref("Command")), 400, 503, body="ControlRequest")},
     "/openapi.json": {"get": _op("This document", "viewer", _json({"type": "object"}))},
 }
 

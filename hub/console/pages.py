@@ -33,7 +33,7 @@ def overview():
         numbers = console().numbers()
     except RabtError:
         numbers = {"latency": [], "refusals": []}  # the database being down is on the band and the badges
-    return render_template("overview.html", data=data, numbers=numbers,
+    return render_template("overview.html", data=data, numbers=numbers, destinations=console().controls.destinations(),
                            refresh_ms=int(current_app.config.get("REFRESH_SECONDS", 2.0) * 1000))
 
 
@@ -101,6 +101,25 @@ def peek(queue: str):
     return render_template("peek.html", peek=result, error=error)
 
 
+#: the console's buttons → the command each writes for the workers (see hub.console.controls)
+_CONTROLS = {"pause": "pause", "resume": "resume", "reset-circuit": "reset_circuit"}
+
+
+@pages.post("/controls/<command>")
+@require("operator", page=True)
+def control(command: str):
+    if command not in _CONTROLS:
+        flash(f"no command {command!r}", "error")
+        return redirect(url_for("pages.overview"))
+    try:
+        done = getattr(console().controls, _CONTROLS[command])(request.form.get("destination", ""),
+                                                               current_principal())
+        flash(f"{command} {done['destination']}: command {done['seq']} written", "ok")
+    except RabtError as exc:
+        flash(getattr(exc, "reason", str(exc)), "error")
+    return redirect(url_for("pages.overview") + "#consumption")
+
+
 def _selected() -> list[str]:
     # a row's own button sends "one"; the buttons under the table send the ticked boxes
     one = request.form.get("one")
@@ -161,7 +180,7 @@ def audit():
 @require("admin", page=True)
 def actions():
     return render_template("actions.html", actions=console().actions.recent(200),
-                           chained=chained_actions(console().log, 200))
+                           chained=chained_actions(console().log, 200), commands=console().controls.recent(50))
 
 
 @pages.route("/login", methods=["GET", "POST"])

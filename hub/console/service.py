@@ -20,6 +20,7 @@ from hub import metrics
 from hub.adapter import Adapter
 from hub.console import alarms, figures, queries
 from hub.console.actions import ActionLog
+from hub.console.controls import ConsumerControls
 from hub.console.broker import BrokerView, ManagementApi, QueueFigures
 from hub.console.operations import Operations
 from hub.console.history import SPANS, HistoryStore
@@ -117,6 +118,7 @@ class Console:
         self.management = management
         self.depths = DepthTracker()
         self.operations = Operations(parts.log, broker, actions, parts.routes)
+        self.controls = ConsumerControls(parts.log, actions, parts.routes)
         self.history = HistoryStore(parts.history_file)
         self._alarms: tuple[float, list[dict]] = (0.0, [])  # (when evaluated, alarms): pages share one evaluation
         self._calling_adapters: set[str] | None = None  # adapters with outbound services, found once
@@ -143,6 +145,7 @@ class Console:
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
             "dead_letters_total": sum(row["dead_letters"] for row in rows),
             "certificates": self.certificates(),
+            "paused": [] if database_error else self.controls.paused(),
         }
 
     def certificates(self) -> list[dict]:

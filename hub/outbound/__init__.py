@@ -33,7 +33,9 @@ from hub.signing import Verifier
 from hub.transports import Transport
 from hub.outbound.answers import Answerer
 from hub.outbound.client import AgencyClient, AgencySoapFault, AnswerRefusedError
+from hub.messagelog.controls import ControlBoard
 from hub.outbound.config import OutboundSettings
+from hub.outbound.controls import Switchboard
 from hub.outbound.resilience import BREAKERS, Breakers, breaker_states
 from hub.outbound.worker import SKIP, OutboundWorker, client_key
 
@@ -103,26 +105,33 @@ def worker_loops(parts: WorkerParts, adapters: Mapping[str, Adapter], names: Ite
     chosen = outbound_adapters(adapters, names)
     settings = OutboundSettings.from_env(chosen, env)
     loops = []
+    switchboard = Switchboard(ControlBoard(parts.pipeline.log.engine), BREAKERS)  # one reader per process
     for adapter in chosen:
         missing = [s.endpoint_setting for s in adapter.outbound if s.endpoint_setting not in settings.endpoints]
         if missing and not names:
             log.warning("outbound worker %s not started: set %s", adapter.name, ", ".join(sorted(set(missing))))
             continue
-        loops.append((adapter.name, _loop(parts, adapter, settings, prefetch)))
+        loops.append((adapter.name, _loop(parts, adapter, settings, prefetch, switchboard)))
     return loops
 
 
-def _loop(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, prefetch: int):
+def _loop(parts: WorkerParts, adapter: Adapter, settings: OutboundSettings, prefetch: int, switchboard: Switchboard):
     worker = build_worker(parts, adapter, settings)  # built now: a bad WSDL or URL fails at start-up
     queue = parts.routes.queue_for(adapter.name)
+    switchboard.serve(adapter.name, queue)
 
     def run(stop: threading.Event) -> None:
-        # a broker outage is waited out here, however long: the worker never gives up on its queue
+        # a broker outage is waited out here, however long: the worker never gives up on its queue;
+        # an operator's pause ends the subscription (messages stay queued) until the resume
+        watch = Watch(f"worker-{adapter.name}", "broker")
         try:
             with parts.open_transport() as transport:
-                log.info("outbound worker %s consuming %s", adapter.name, queue)
-                keep_consuming(transport, lambda: worker.run(transport, queue, stop=stop, prefetch=prefetch), stop,
-                               Watch(f"worker-{adapter.name}", "broker"))
+                while not stop.is_set():
+                    switchboard.wait_while_paused(adapter.name, stop)
+                    stretch = switchboard.until_paused(adapter.name, stop)
+                    log.info("outbound worker %s consuming %s", adapter.name, queue)
+                    keep_consuming(transport, lambda: worker.run(transport, queue, stop=stretch, prefetch=prefetch),
+                                   stretch, watch)
         finally:
             worker.close()
 

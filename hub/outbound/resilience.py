@@ -67,8 +67,16 @@ class Breakers:
         """Agency → the worst state among its services."""
         return worst_by_agency(self.service_states())
 
+    def close(self, agency: str) -> int:
+        """Close every breaker of ``agency`` (an operator's "try again now"); how many there were."""
+        with self._lock:
+            chosen = [b for (a, _), b in self._breakers.items() if a == agency]
+        for breaker in chosen:
+            breaker.close()
+        return len(chosen)
+
     def reset(self) -> None:
-        """Forget every breaker (tests, or an operator's "try again now")."""
+        """Forget every breaker (tests start afresh)."""
         with self._lock:
             self._breakers.clear()
 

@@ -46,6 +46,10 @@ ENDPOINTS = [
     ("GET", "/api/v1/alarms", "viewer", None),
     ("GET", "/api/v1/history?kind=agency&span=day", "viewer", None),
     ("GET", "/api/v1/numbers", "viewer", None),
+    ("GET", "/api/v1/controls", "viewer", None),
+    ("POST", "/api/v1/controls/pause", "operator", {"destination": "licensing"}),
+    ("POST", "/api/v1/controls/resume", "operator", {"destination": "licensing"}),
+    ("POST", "/api/v1/controls/reset-circuit", "operator", {"destination": "licensing"}),
     ("GET", "/api/v1/openapi.json", "viewer", None),
     ("GET", "/metrics", "viewer", None),
 ]
