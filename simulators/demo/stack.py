@@ -23,6 +23,7 @@ import requests
 from hub.errors import ConfigError
 from hub.routing import Routes, load_routes
 from hub.transports import open_transport, transport_class
+from simulators.registry import SIMULATORS
 
 #: simulator name → the SOAP service paths its adapters call, by endpoint setting
 SIMULATOR_OFFSETS = {"police": 1, "commerce": 2, "insurance": 3, "courts": 4}
@@ -117,7 +118,8 @@ class Stack:
         self.log_dir = self.log_dir or self.home / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._run_once([sys.executable, "-m", "hub", "pki", "init"])
-        base = free_port_block(len(SIMULATOR_OFFSETS))
+        # a block for every simulator `rabt simulate` starts, not only those the stack talks to
+        base = free_port_block(max(entry.offset for entry in SIMULATORS.values()))
         for name, offset in SIMULATOR_OFFSETS.items():
             self.urls[name] = f"http://127.0.0.1:{base + offset}"
         self._spawn("simulators", [sys.executable, "-m", "hub", "simulate", "--port-base", str(base),
