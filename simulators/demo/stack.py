@@ -139,7 +139,9 @@ class Stack:
 
     def _spawn_hub(self, gateway: int, console: int) -> None:
         """``rabt serve``: all roles in one process, or (``split_roles``) one process per role."""
-        serve = [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway), "--console-port", str(console)]
+        # a short drain: every role must be gone well within stop()'s wait, or it is killed
+        serve = [sys.executable, "-m", "hub", "serve", "--gateway-port", str(gateway), "--console-port", str(console),
+                 "--grace", "5"]
         if not self.split_roles:
             self._spawn("hub", serve)
             return
