@@ -46,7 +46,7 @@ from pathlib import Path
 
 import psycopg
 
-from end_to_end_floor import DEFAULT_FLOOR, Floor, cpu_per_message, floor_lines, floor_path, run_floor
+from end_to_end_floor import FLOOR_VARIABLE, Floor, cpu_per_message, floor_lines, floor_path, run_floor
 from end_to_end_load import BORDER_TYPES, Latencies, Load, progress, throughput, visa_latency
 from end_to_end_stack import BenchStack, fresh_postgres, serve_processes
 from hub.errors import RabtError
@@ -83,7 +83,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="gateway processes (rabt serve --processes N); several values run the stack once "
                              "with each, side by side in one report (e.g. --processes 1 2)")
     parser.add_argument("--floor", metavar="PATH", default=None,
-                        help=f"floor.py to time in the same run (default {DEFAULT_FLOOR}, from the project root)")
+                        help=f"floor.py to time in the same run (default: ${FLOOR_VARIABLE}; relative to the project root)")
     args = parser.parse_args(argv)
     if args.quick:
         args.count, args.seconds = 300, 5.0

@@ -1,6 +1,6 @@
 """What ``end_to_end.py`` compares its figures with: the floor of the machine, and CPU per message.
 
-The floor (``floor.py``, kept outside the repository) times the primitives a
+The floor (a ``floor.py`` script given by ``--floor`` or ``RABT_FLOOR_SCRIPT``) times the primitives a
 signed push must pay for and nothing else on one core; its last line reads
 ``floor: N us per message, M msg/s per core``. Times M the machine's cores it
 is the rate the hub would reach if it did only that work on every core, so
@@ -21,7 +21,8 @@ from pathlib import Path
 
 #: the project root: the floor is run with it, and a relative --floor path is read from it
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FLOOR = Path("../shared/bench/floor.py")
+#: where the floor script is when ``--floor`` is not given
+FLOOR_VARIABLE = "RABT_FLOOR_SCRIPT"
 _FLOOR_LINE = re.compile(r"floor: ([\d.]+) us per message, (\d+) msg/s per core \((.+)\)")
 #: stack processes whose CPU is the hub's (one process with every role, or one per role)
 HUB_PREFIX = "hub"
@@ -42,14 +43,19 @@ class Floor:
         return self.per_core * self.cores
 
 
-def floor_path(given: str | None) -> Path:
-    """``--floor`` as given, relative paths read from the project root."""
-    path = Path(given) if given else DEFAULT_FLOOR
+def floor_path(given: str | None) -> Path | None:
+    """``--floor`` as given (else ``RABT_FLOOR_SCRIPT``), relative paths read from the project root; None: neither."""
+    given = given or os.environ.get(FLOOR_VARIABLE)
+    if not given:
+        return None
+    path = Path(given)
     return path if path.is_absolute() else (ROOT / path).resolve()
 
 
-def run_floor(path: Path, ec: bool, timeout: float = 900.0) -> Floor | str:
+def run_floor(path: Path | None, ec: bool, timeout: float = 900.0) -> Floor | str:
     """Run ``floor.py`` on this checkout; the Floor, or why there is none (said in the report)."""
+    if path is None:
+        return f"floor: no floor script given (--floor PATH or {FLOOR_VARIABLE}); the figures are not compared with it"
     if not path.is_file():
         return f"floor: {path} not found; the figures are not compared with it"
     command = [sys.executable, str(path), str(ROOT), *(["--ec"] if ec else [])]
