@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub import resources
+from hub import canonical, resources
 from hub.errors import ConfigError
 from hub.projection import Projection
 
@@ -63,6 +63,17 @@ def _field_rights(path: Path, party: str, fields: object) -> dict[tuple[str, str
     if not isinstance(fields, dict):
         raise ConfigError(f"{path}: [{party}] fields must be a table: fields.MessageType = [\"Field\", ...]")
     try:
-        return {(party, kind): Projection.parse(party, kind, granted) for kind, granted in fields.items()}
+        projections = {(party, kind): Projection.parse(party, kind, granted) for kind, granted in fields.items()}
+        for projection in projections.values():
+            projection.check(_schema_fields(party, projection.message_type))
+        return projections
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.reason}") from exc
+
+
+def _schema_fields(party: str, message_type: str) -> dict[str, bool]:
+    """The element paths of ``message_type`` in the canonical XSD; ConfigError naming the entry if no such type."""
+    try:
+        return canonical.message_fields(message_type)
+    except ConfigError as exc:
+        raise ConfigError(f"[{party}] fields.{message_type}: {exc.reason}") from exc

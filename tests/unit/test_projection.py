@@ -162,10 +162,14 @@ def test_an_answer_reaches_the_asker_projected_and_the_log_says_which_projection
     assert not any(value in sent for value in WITHHELD_VALUES)
     (answer,) = log.find(message_type="WorkerRecord")
     assert answer.correlation_id == log.get(question_id).correlation_id
-    delivered = [e for e in log.events(answer.message_id) if e.status == "delivered"]
-    assert [e.detail for e in delivered] == [
+    assert "projected" not in [e.status for e in log.events(answer.message_id)], "licensing's answer is kept whole"
+    (ours,) = log.find(message_type="GetWorkerRecordResponse")
+    assert ours.envelope == etree.tostring(body)
+    projected = [e for e in log.events(ours.message_id) if e.status == "projected"]
+    assert [e.detail for e in projected] == [
         "projection police/WorkerRecord: sent NameAr, NameEn, CivilNumber, Nationality, Profession; "
         "withheld Employer, Licence, Status, AsOf"]
+    assert log.verify_chain().ok
 
 
 def test_an_asker_with_no_field_rights_gets_the_whole_answer_and_no_projection_event(trust_store, log, pki_dir):
@@ -173,8 +177,8 @@ def test_an_asker_with_no_field_rights_gets_the_whole_answer_and_no_projection_e
     raw = ARRIVAL.encode()
     body, _ = ask(pipeline, raw, pki_dir)
     assert len(body) == 9
-    (answer,) = log.find(message_type="WorkerRecord")
-    assert "delivered" not in [e.status for e in log.events(answer.message_id)]
+    for stored in log.find(correlation_id=log.find(message_type="WorkerRecord")[0].correlation_id):
+        assert "projected" not in [e.status for e in log.events(stored.message_id)]
 
 
 def test_field_rights_file_path_is_reported(tmp_path):
