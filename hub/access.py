@@ -4,7 +4,10 @@ The operator owns this file (``RABT_ACCESS_FILE``; the default ships with
 the adapters); an agency that is not listed may send nothing,
 and a message type not listed for it is refused with a SOAP Fault or a
 rejection report naming both. ``fields.<MessageType> = [...]`` under a
-party limits what it receives of that type (see :mod:`hub.projection`).
+party limits what it receives of that type on every road out of the hub (see
+:mod:`hub.projection`); each path is checked against the canonical schema when
+the file is loaded, so a typo or a required field withheld stops the hub with
+an error naming the entry instead of sending nothing, or everything.
 """
 
 from __future__ import annotations

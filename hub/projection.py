@@ -9,9 +9,14 @@
 Each entry names a child of the message element by local name, or a small
 path of local names (``"Worker/Name"``). A granted element is kept whole, the
 elements above it are kept as containers, and every other element is removed.
-The pipeline projects before it signs for that party, so a field the party may
-not have is neither in the signed bytes nor anywhere else that leaves the hub.
-A message type with no ``fields`` entry goes out whole.
+Every road out projects through :meth:`hub.pipeline.Pipeline.for_party` before
+the hub signs for that party or calls it (a routed message, an answer, a
+query or notification an outbound worker makes, each subscriber's copy), so a
+field the party may not have is neither in the signed bytes nor anywhere else
+that leaves the hub. A message type with no ``fields`` entry goes out whole.
+:meth:`Projection.check` holds the rights against the canonical schema when
+access.toml is loaded; :meth:`Projected.describe` is the ``projected`` record
+the message log chains, read back for the console by :func:`read_description`.
 
 The hub knows no agency and no message type here: the projection is data.
 """
