@@ -4,7 +4,10 @@ The operator owns this file (``RABT_ACCESS_FILE``; the default ships with
 the adapters); an agency that is not listed may send nothing,
 and a message type not listed for it is refused with a SOAP Fault or a
 rejection report naming both. ``fields.<MessageType> = [...]`` under a
-party limits what it receives of that type (see :mod:`hub.projection`).
+party limits what it receives of that type on every road out of the hub (see
+:mod:`hub.projection`); each path is checked against the canonical schema when
+the file is loaded, so a typo or a required field withheld stops the hub with
+an error naming the entry instead of sending nothing, or everything.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub import resources
+from hub import canonical, resources
 from hub.errors import ConfigError
 from hub.projection import Projection
 
@@ -63,6 +66,17 @@ def _field_rights(path: Path, party: str, fields: object) -> dict[tuple[str, str
     if not isinstance(fields, dict):
         raise ConfigError(f"{path}: [{party}] fields must be a table: fields.MessageType = [\"Field\", ...]")
     try:
-        return {(party, kind): Projection.parse(party, kind, granted) for kind, granted in fields.items()}
+        projections = {(party, kind): Projection.parse(party, kind, granted) for kind, granted in fields.items()}
+        for projection in projections.values():
+            projection.check(_schema_fields(party, projection.message_type))
+        return projections
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.reason}") from exc
+
+
+def _schema_fields(party: str, message_type: str) -> dict[str, bool]:
+    """The element paths of ``message_type`` in the canonical XSD; ConfigError naming the entry if no such type."""
+    try:
+        return canonical.message_fields(message_type)
+    except ConfigError as exc:
+        raise ConfigError(f"[{party}] fields.{message_type}: {exc.reason}") from exc

@@ -142,3 +142,58 @@ def _resolve_qname(context: etree._Element, value: str) -> str:
     prefix, _, local = value.rpartition(":")
     namespace = context.nsmap.get(prefix or None)
     return f"{{{namespace}}}{local}" if namespace else local
+
+
+_XS = f"{{{XSD_NAMESPACE}}}"
+
+
+@lru_cache(maxsize=1)
+def _declarations() -> tuple[dict[str, etree._Element], dict[str, etree._Element]]:
+    """Global elements and named complex types of every canonical XSD file, by local name."""
+    elements, types = {}, {}
+    for path in sorted(schema_dir().glob("*.xsd")):
+        root = etree.parse(str(path), _schema_parser()).getroot()
+        elements |= {e.get("name"): e for e in root.iterfind(f"{_XS}element")}
+        types |= {t.get("name"): t for t in root.iterfind(f"{_XS}complexType")}
+    return elements, types
+
+
+@lru_cache(maxsize=None)
+def message_fields(message_type: str) -> dict[str, bool]:
+    """Every element path of ``message_type`` (``"Worker/Name"``) → whether a valid message may leave it out.
+
+    Read from the XSD files themselves, for the field rights in access.toml.
+    An element may be left out when it or a group around it has
+    ``minOccurs="0"``; an alternative of an ``xs:choice`` counts as optional
+    here (which alternative a message holds is only known per message). A name
+    declared twice under one parent may be left out only if both may be.
+    ConfigError when ``message_type`` is not a canonical message type.
+    """
+    elements, types = _declarations()
+    if message_type not in message_types():
+        raise ConfigError(f"{message_type!r} is not a canonical message type")
+    found: dict[str, bool] = {}
+    _walk_type(elements[message_type], (), False, types, found)
+    return found
+
+
+def _walk_type(declaration: etree._Element, path: tuple[str, ...], optional: bool,
+               types: dict[str, etree._Element], found: dict[str, bool]) -> None:
+    """The element paths under ``declaration`` (an element, or a type's particle), into ``found``."""
+    if len(path) > 16:  # no canonical type nests this deep; a recursive type would never end
+        return
+    type_name = (declaration.get("type") or "").rpartition(":")[2]
+    content = types.get(type_name) if declaration.tag == f"{_XS}element" else None
+    for particle in (content if content is not None else declaration):
+        if not isinstance(particle.tag, str):
+            continue
+        tag = etree.QName(particle).localname
+        inner = optional or particle.get("minOccurs") == "0"
+        if tag in ("complexType", "sequence"):
+            _walk_type(particle, path, inner, types, found)
+        elif tag == "choice":
+            _walk_type(particle, path, True, types, found)
+        elif tag == "element":
+            child = "/".join((*path, particle.get("name")))
+            found[child] = found.get(child, True) and inner
+            _walk_type(particle, (*path, particle.get("name")), False, types, found)

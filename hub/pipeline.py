@@ -5,7 +5,11 @@
 "project" keeps only the fields the receiving party is granted in access.toml
 (:mod:`hub.projection`): for a routed message, the destination; for a
 request/reply answer, the party that asked. It runs before the hub signs for
-that party, so nothing it may not have leaves the hub.
+that party, so nothing it may not have leaves the hub. :meth:`Pipeline.for_party`
+is the one place it happens, for every road out: this pipeline's own, the
+outbound workers' answers to an asker (:mod:`hub.outbound.answers`) and their
+queries and notifications to an agency (:mod:`hub.outbound.worker`). Which
+projection went out is chained as a ``projected`` record of the message.
 
 Every channel goes through :class:`Pipeline`, which records what the log must
 hold and counts the metrics in one place, so a new channel cannot forget either:
@@ -198,16 +202,15 @@ class Pipeline:
             answer, body = self._destination_answer(reply.body, inbound.destination)
             exchange.append(answer)
             _expect(answer, body, inbound.destination, reply_type)
-            projected = self._projected(inbound.agency, reply_type, body)
+            projected = self.for_party(inbound.agency, reply_type, body)
             ours = respond(body if projected is None else projected.body, question.message_id)
-            exchange.append(_hub_answer(question.message_id, inbound.agency, ours.body, ours.answer_type))
+            # The whole answer stays in the log as received; the hub's answer records the projection it carries.
+            exchange.append(_hub_answer(question.message_id, inbound.agency, ours.body, ours.answer_type,
+                                        projection=projected.describe() if projected else None))
         finally:
             self._store.store_sent(exchange)  # also when the answer was refused: the question went out
             for record in exchange[:2]:
                 metrics.record_received(record.source_agency, record.message_type)
-        if projected is not None:
-            # The whole answer stays in the log as received; what the asker got is recorded beside it.
-            self.log.record_event(exchange[1].message_id, "delivered", projected.describe(), actor="hub")
         return ours
 
     # -- refused ----------------------------------------------------------------------------
@@ -253,7 +256,7 @@ class Pipeline:
         payload = self._verified(inbound, payload)
         body = self.mappings.transform(inbound.agency, inbound.message_type, payload)
         canonical.validate(body)
-        projected = self._projected(inbound.destination, inbound.message_type, body)
+        projected = self.for_party(inbound.destination, inbound.message_type, body)
         body = body if projected is None else projected.body
         header = new_header(
             message_type=inbound.message_type, source_agency=inbound.agency, source_system=inbound.system,
@@ -262,7 +265,8 @@ class Pipeline:
             raw_sha256=inbound.raw_sha256,
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest)
+        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
+                                    projection=projected.describe() if projected else None)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:
@@ -280,11 +284,12 @@ class Pipeline:
         standalone = copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
 
-    def _projected(self, party: str, message_type: str, body: etree._Element) -> Projected | None:
-        """``body`` as ``party`` may receive it, None when it may receive it whole.
+    def for_party(self, party: str, message_type: str, body: etree._Element) -> Projected | None:
+        """``body`` as ``party`` may receive it, None when it may receive it whole: every road out calls this.
 
-        The projection must leave a valid message (a field the schema requires
-        cannot be withheld): a ConfigError otherwise, refused like any input,
+        access.toml lets only optional elements be withheld (checked when it is
+        loaded); a message that is still invalid once projected (an alternative
+        of a choice withheld, say) is a ConfigError, refused like any input,
         rather than a message its receiver cannot read.
         """
         projection = self.projections(party, message_type)
@@ -325,8 +330,9 @@ def _expect(answer: Accepted, body: etree._Element, destination: str, reply_type
         raise SchemaError(f"expected {reply_type} in answer, got {answer.message_type}")
 
 
-def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str) -> Accepted:
+def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str, *,
+               projection: str | None = None) -> Accepted:
     """The record of the hub's signed answer to ``agency`` about message ``question_id``."""
     header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
                         destination=agency, raw_payload=answer, correlation_id=question_id)
-    return Accepted.from_header(header, answer, answer)
+    return Accepted.from_header(header, answer, answer, projection=projection)

@@ -9,9 +9,14 @@
 Each entry names a child of the message element by local name, or a small
 path of local names (``"Worker/Name"``). A granted element is kept whole, the
 elements above it are kept as containers, and every other element is removed.
-The pipeline projects before it signs for that party, so a field the party may
-not have is neither in the signed bytes nor anywhere else that leaves the hub.
-A message type with no ``fields`` entry goes out whole.
+Every road out projects through :meth:`hub.pipeline.Pipeline.for_party` before
+the hub signs for that party or calls it (a routed message, an answer, a
+query or notification an outbound worker makes, each subscriber's copy), so a
+field the party may not have is neither in the signed bytes nor anywhere else
+that leaves the hub. A message type with no ``fields`` entry goes out whole.
+:meth:`Projection.check` holds the rights against the canonical schema when
+access.toml is loaded; :meth:`Projected.describe` is the ``projected`` record
+the message log chains, read back for the console by :func:`read_description`.
 
 The hub knows no agency and no message type here: the projection is data.
 """
@@ -44,10 +49,23 @@ class Projected:
     """Paths of the elements removed, each once, in document order."""
 
     def describe(self) -> str:
-        """One line for the message log: which projection was sent to whom."""
+        """One line for the message log: which projection was sent to whom (read back by :func:`read_description`)."""
         withheld = ", ".join(self.withheld) or "nothing"
         return (f"projection {self.party}/{self.message_type}: sent {', '.join(self.sent)}; "
                 f"withheld {withheld}")
+
+
+_DESCRIPTION = re.compile(r"^projection (?P<party>[^/]+)/(?P<type>[^:]+): sent (?P<sent>.*?); withheld (?P<withheld>.*)$")
+
+
+def read_description(line: str) -> dict | None:
+    """``{"party", "message_type", "sent", "withheld"}`` from a :meth:`Projected.describe` line; None if not one."""
+    match = _DESCRIPTION.match(line or "")
+    if match is None:
+        return None
+    withheld = match["withheld"]
+    return {"party": match["party"], "message_type": match["type"], "sent": match["sent"].split(", "),
+            "withheld": [] if withheld == "nothing" else withheld.split(", ")}
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,28 @@ class Projection:
                 raise ConfigError(f"{where}: {path!r} is not an element name or a path like \"Worker/Name\"")
         return cls(party, message_type, tuple(granted))
 
+    def check(self, fields: dict[str, bool]) -> None:
+        """ConfigError unless every granted path is in ``fields`` and every withheld one may be left out.
+
+        ``fields`` is the message type's element paths from the canonical XSD,
+        each with whether a valid message may leave it out
+        (:func:`hub.canonical.message_fields`). Only optional elements may be
+        withheld, so the party receives a message valid against the very schema
+        it reads (no looser variant of it): a typo cannot silently send nothing
+        or everything, and a required field cannot be taken away from it.
+        """
+        where = f"[{self.party}] fields.{self.message_type}"
+        for path in self.granted:
+            if path not in fields:
+                raise ConfigError(f"{where}: {path!r} is not an element of {self.message_type} "
+                                  f"in the canonical schema")
+        granted = [tuple(path.split("/")) for path in self.granted]
+        for path, optional in fields.items():
+            steps = tuple(path.split("/"))
+            if not optional and _kept(steps[:-1], granted) and not _kept(steps, granted):
+                raise ConfigError(f"{where} withholds {path}, which the canonical schema requires: "
+                                  f"grant it (or only optional elements may be withheld)")
+
     def apply(self, body: etree._Element) -> Projected:
         """A copy of ``body`` holding only the granted fields (``body`` itself is left as it was)."""
         projected = copy.deepcopy(body)
@@ -76,6 +116,11 @@ class Projection:
         withheld: dict[str, None] = {}
         _prune(projected, (), granted, withheld)
         return Projected(projected, self.party, self.message_type, self.granted, tuple(withheld))
+
+
+def _kept(path: tuple[str, ...], granted: list[tuple[str, ...]]) -> bool:
+    """Whether the element at ``path`` stays: granted, inside a granted one, or holding one (the root does)."""
+    return any(path[:len(g)] == g or g[:len(path)] == path for g in granted)
 
 
 def _prune(element: etree._Element, path: tuple[str, ...], granted: list[tuple[str, ...]],

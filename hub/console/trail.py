@@ -3,7 +3,9 @@
 The hops are the message log's chain records for the message id: received
 (or refused), published by the relay, dead-lettered when the hub moves it off
 the broker, each outbound call and its answer or failure, and every operator
-action (replayed, discarded) with the operator's name.
+action (replayed, discarded) with the operator's name. ``projections`` lists
+what each party was sent when access.toml limits its fields: the party, the
+fields sent and the fields withheld, read from the ``projected`` records.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from lxml import etree
 from hub.deadletters import DeadLetterStore
 from hub.errors import RabtError
 from hub.messagelog import MessageLog
+from hub.projection import read_description
 from hub.signing import DS, Verifier
 from hub.xmlsafe import parse_xml
 
@@ -75,7 +78,7 @@ def message_trail(log: MessageLog, verifier: Verifier, message_id: str) -> dict:
         "signature": signature_status(verifier, stored.envelope),
         "names": names(stored.envelope),
         "stored": True,
-        "events": [_event(e) for e in log.events(message_id)],
+        **_hops(log.events(message_id)),
     }
 
 
@@ -113,8 +116,14 @@ def unstored_trail(log: MessageLog, store: DeadLetterStore, message_id: str,
         "signature": (signature_status(verifier, body) if verifier and body else
                       {"valid": False, "signer": None, "error": "not stored by the hub"}),
         "names": names(body) if body else [],
-        "events": [_event(e) for e in events],
+        **_hops(events),
     }
+
+
+def _hops(events) -> dict:
+    """The trail's ``events``, and its ``projections``: one per ``projected`` record, oldest first."""
+    projections = [read_description(e.detail) for e in events if e.status == "projected"]
+    return {"events": [_event(e) for e in events], "projections": [p for p in projections if p is not None]}
 
 
 def _event(e) -> dict:

@@ -72,7 +72,7 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
         return BatchResult([], duplicates)
     now = timestamp()
     rows = [_message_values(record, now, sent) for record in fresh]
-    seqs = _append_history(conn, rows, now, sent)
+    seqs = _append_history(conn, rows, [record.projection for record in fresh], now, sent)
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in fresh])
@@ -137,13 +137,20 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[dict], now: str, sent: bool) -> list[int]:
-    """Chain each row's acceptance (and, when ``sent``, its publication right after); the acceptances' seqs."""
-    if not sent:
-        return chain.append(conn, [_entry(row, now) for row in rows])
-    entries = [entry for row in rows
-               for entry in (_entry(row, now), ChainEntry("event", "published", now, row["message_id"]))]
-    return chain.append(conn, entries)[::2]
+def _append_history(conn: Connection, rows: list[dict], projections: list[str | None], now: str,
+                    sent: bool) -> list[int]:
+    """Chain each row's acceptance, then its projection if any (and, when ``sent``, its publication);
+    the acceptances' seqs."""
+    entries, firsts = [], []
+    for row, projection in zip(rows, projections):
+        firsts.append(len(entries))
+        entries.append(_entry(row, now))
+        if projection is not None:
+            entries.append(ChainEntry("event", "projected", now, row["message_id"], projection))
+        if sent:
+            entries.append(ChainEntry("event", "published", now, row["message_id"]))
+    seqs = chain.append(conn, entries)
+    return [seqs[i] for i in firsts]
 
 
 def _entry(row: dict, now: str) -> ChainEntry:

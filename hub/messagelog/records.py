@@ -15,6 +15,8 @@ STATUSES = (
     "dead-lettered", "replayed", "discarded", "refused",
     # hops of an outbound query: handed to the agency, its answer, or the attempt's failure
     "called", "answered", "failed",
+    # what a party was sent of the message when access.toml limits its fields (see hub.projection)
+    "projected",
 )
 
 
@@ -62,8 +64,13 @@ class Accepted:
     raw_sha256: str | None = None
     """SHA-256 of ``raw`` when the caller has already taken it (the log takes it otherwise)."""
 
+    projection: str | None = None
+    """Which projection ``envelope`` carries (fields sent, fields withheld), None when it holds the whole
+    message: chained as a ``projected`` record right after the acceptance, in the same write."""
+
     @classmethod
-    def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None) -> Accepted:
+    def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,
+                    projection: str | None = None) -> Accepted:
         """Build from a :class:`hub.envelope.Header` and the bytes it describes.
 
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
@@ -78,6 +85,7 @@ class Accepted:
             raw=raw, envelope=envelope, correlation_id=header.correlation_id,
             source_system=header.source_system, source_message_id=header.source_message_id,
             created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
+            projection=projection,
         )
 
     def validate(self) -> None:

@@ -78,12 +78,14 @@ class Answer:
     header: Header
     envelope: bytes
     raw: bytes
+    projection: str | None = None
+    """Which projection of the answer the asker was sent (None: all of it), see :mod:`hub.projection`."""
 
     def message(self) -> Message:
         return to_message(self.record())
 
     def record(self) -> Accepted:
-        return Accepted.from_header(self.header, self.raw, self.envelope)
+        return Accepted.from_header(self.header, self.raw, self.envelope, projection=self.projection)
 
 
 class Answerer:
@@ -98,12 +100,16 @@ class Answerer:
 
     def build(self, query: Header, body: etree._Element, raw: bytes, system: str, *,
               definitive: bool = True) -> Answer:
-        """Sign ``body`` as the answer to ``query``; ``definitive`` answers are one per query."""
+        """Sign ``body`` as the answer to ``query``, projected for the asker; ``definitive`` answers are one per query."""
         header = query.reply_header(message_type=etree.QName(body).localname, source_agency=self.agency,
                                     source_system=system, raw_payload=raw)
         if definitive:
             header = replace(header, source_message_id=query.message_id)
-        return Answer(header, self.signer.sign_canonical(canonical_envelope(header, body)), raw)
+        projected = self.pipeline.for_party(header.destination, header.message_type, body)
+        if projected is not None:
+            body = projected.body
+        return Answer(header, self.signer.sign_canonical(canonical_envelope(header, body)), raw,
+                      projected.describe() if projected else None)
 
     def stored_answer(self, query: Header) -> Message | None:
         """The answer already logged for ``query`` (a redelivery), as a transport message."""

@@ -230,7 +230,16 @@ class OutboundWorker:
             log.warning("%s: could not tell the asker about %s: %s", self.agency, exc.code, send_error)
 
     def ask(self, header: Header, query: etree._Element, services: list[OutboundService]) -> Reply:
-        """The first record any declared service gives; else its fault, or the outage."""
+        """The first record any declared service gives; else its fault, or the outage.
+
+        The agency is asked with only the fields of the query it is granted
+        (access.toml), withheld before any mapping builds its request: the
+        projection is chained as a ``projected`` hop of the query.
+        """
+        projected = self.pipeline.for_party(self.agency, header.message_type, query)
+        if projected is not None:
+            query = projected.body
+            self._hop(header.message_id, "projected", projected.describe())
         faults: list[AgencySoapFault] = []
         outage: AgencyUnavailableError | None = None
         for service in services:
@@ -259,9 +268,7 @@ class OutboundWorker:
 
     def _call(self, service: OutboundService, header: Header, request: etree._Element) -> Reply:
         client = self.clients[client_key(service)]
-        if getattr(self._trail, "hops", None) is not None:
-            self._trail.hops.append((header.message_id, "called", f"{self.agency}/{service.system} "
-                                     f"{service.operation}", None))
+        self._hop(header.message_id, "called", f"{self.agency}/{service.system} {service.operation}")
         breaker = self.breakers.get(self.agency, service.system, self.settings)
         answer = call_guarded(lambda: client.post(request), breaker, self.settings, agency=self.agency)
         try:
@@ -271,6 +278,14 @@ class OutboundWorker:
             self.pipeline.refuse(answer.raw, agency=self.agency, code=exc.code, reason=reason)
             raise AnswerRefusedError(reason, raw=answer.raw, code=exc.code, message_id=header.message_id,
                                      agency=self.agency) from exc
+
+    def _hop(self, message_id: str, status: str, detail: str) -> None:
+        """A hop of the delivery being traced, chained with the others once it is handled."""
+        hops = getattr(self._trail, "hops", None)
+        if hops is not None:
+            hops.append((message_id, status, detail, None))
+        elif status == "projected":  # handled without a trace (tests, tools): the projection is still recorded
+            self.pipeline.log.record_hops([(message_id, status, detail, None)])
 
     def _read(self, service: OutboundService, header: Header, client: AgencyClient, answer) -> Reply:
         element = client.read(answer)

@@ -309,10 +309,10 @@ def worker_record_for_municipality(ctx: DemoContext) -> str:
 
 
 def _projection_logged(ctx: DemoContext) -> str:
-    """The log's note on licensing's latest WorkerRecord answer: which projection went out."""
-    answers = ctx.log.find(message_type="WorkerRecord", limit=1)
-    expect(bool(answers), "licensing's answer is not in the message log")
-    notes = [e.detail for e in ctx.log.events(answers[0].message_id) if e.status == "delivered"]
+    """The log's note on the hub's latest answer to the municipality: which projection went out."""
+    answers = ctx.log.find(message_type="WorkerRecordResponse", limit=1)
+    expect(bool(answers), "the hub's answer to the municipality is not in the message log")
+    notes = [e.detail for e in ctx.log.events(answers[0].message_id) if e.status == "projected"]
     expect(bool(notes), "the log does not say which projection was sent")
     return notes[0].partition(": ")[2].partition(";")[2].strip()
 
@@ -408,3 +408,7 @@ def open_statistics(ctx: DemoContext) -> str:
 
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
+
+from simulators.demo.evidence_projection import projection_on_a_route  # noqa: E402 - scenario 17 uses the helpers above
+
+SCENARIOS = (*SCENARIOS, Scenario(17, "a projection applied on a route", projection_on_a_route))

@@ -91,9 +91,13 @@ def correction_handler(population: Population, received: list[dict]):
         citizen = population.citizen_by_civil_number(civil_id)
         status = "RECEIVED" if citizen is not None and citizen.insurer == "social-insurance" else "NOT_INSURED"
         if all(r["reference_no"] != reference for r in received):
-            items = {i.findtext(f"{{{NS}}}ItemCode"): i.findtext(f"{{{NS}}}NewValue")
-                     for i in request.iterfind(f"{{{NS}}}ChangedItem")}
-            received.append({"reference_no": reference, "civil_id": civil_id, "items": items, "status": status})
+            changed = list(request.iterfind(f"{{{NS}}}ChangedItem"))
+            items = {i.findtext(f"{{{NS}}}ItemCode"): i.findtext(f"{{{NS}}}NewValue") for i in changed}
+            # the old values only as far as they arrived (the hub may withhold them from the fund)
+            old = {i.findtext(f"{{{NS}}}ItemCode"): i.findtext(f"{{{NS}}}OldValue") for i in changed
+                   if i.find(f"{{{NS}}}OldValue") is not None}
+            received.append({"reference_no": reference, "civil_id": civil_id, "items": items, "old_values": old,
+                             "status": status})
         return e.NotifyInsuredPersonCorrectedResponse(e.ReferenceNo(reference), e.Status(status))
 
     return handle

@@ -15,6 +15,7 @@ import pytest
 import requests
 from outbound_helpers import HubRig, simulator, wait_for
 
+from hub.console.trail import message_trail
 from hub.outbound import OutboundSettings
 from hub.transports.testing import isolated_routes
 from simulators.licensing import effects
@@ -87,4 +88,48 @@ def test_each_subscriber_is_told_in_its_contract_and_the_trail_shows_every_copy(
     copies = wait_for(delivered)
     assert {m.destination: m.message_id for m in copies} == done["notices"]
     assert {(m.message_type, m.source_agency) for m in copies} == {("WorkerDataCorrected", "licensing")}
+    state.engine.dispose()
+
+
+def test_a_subscriber_is_told_only_the_fields_it_may_have_and_the_trail_says_which(rig, agencies, pki_dir,
+                                                                                    tmp_path):
+    """The shipped access.toml withholds from the fund the passport numbers and the values held before."""
+    police, insurance = agencies
+    worker = police.population.worker(6)
+    state = LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
+    arrival = {"kind": "WorkerArrival", "employer_cr": worker.employer_cr, "occurred_at": "2026-05-01T06:00:00Z",
+               "visa_number": "EV-6", "licence_number": None, "port": "MCT", "sponsor_civil_number": None,
+               "worker": {"civil_number": worker.civil_number, "passport_number": worker.passport_number,
+                          "names": {"ar": worker.name.ar, "en": worker.name.en}, "nationality": worker.nationality}}
+    state.apply_once("arrival-6", lambda conn: effects.worker_event(conn, "arrival-6", arrival))
+    with rig.open_transport() as transport:
+        corrections = Corrections(state, TransportNotify(transport, licensing_seal(pki_dir)),
+                                  rig.hub.routes.subscribers("WorkerDataCorrected"),
+                                  lambda: datetime.now(timezone.utc))
+        done = corrections.correct(CorrectionRequest(worker.civil_number, f"CRNumber:{worker.employer_cr}",
+                                                     (("name_en", "Corrected Name"),)))
+    [told_police] = wait_for(lambda: received(police))
+    [told_insurance] = wait_for(lambda: received(insurance))
+    assert told_police["passport_no"] == worker.passport_number, "police are entitled to the whole correction"
+    assert told_insurance["items"] == {"FULL_NAME_EN": "Corrected Name"}
+    assert told_insurance["old_values"] == {}, "the fund was sent the name licensing held before"
+
+    log = rig.hub.log
+
+
+    def handled():  # each worker chains its delivery's hops once it has handled it
+        found = {m.destination: m for m in log.find(correlation_id=done["correlation_id"])
+                 if "answered" in [e.status for e in log.events(m.message_id)]}
+        return found if len(found) == 2 else None
+
+    copies = wait_for(handled)
+    # licensing's copy for the fund is logged whole, as it was published; what the fund got is chained beside it
+    assert worker.name.en.encode() in copies["insurance"].envelope
+    (projected,) = [e.detail for e in log.events(copies["insurance"].message_id) if e.status == "projected"]
+    assert projected.endswith("withheld Worker/PassportNumber, Previous/PassportNumber, Correction/Before")
+    assert "projected" not in [e.status for e in log.events(copies["police"].message_id)]
+    trail = message_trail(log, rig.hub.verifier, copies["insurance"].message_id)
+    assert [(p["party"], p["withheld"]) for p in trail["projections"]] == [
+        ("insurance", ["Worker/PassportNumber", "Previous/PassportNumber", "Correction/Before"])]
+    assert log.verify_chain().ok
     state.engine.dispose()

@@ -131,10 +131,10 @@ def test_the_signed_answer_holds_only_granted_fields_and_the_log_names_the_proje
         assert verified.element.find(f"{A}EmployerCRNo") is None and verified.element.find(f"{A}LicenceNo") is None
         (record,) = hub.log.find(message_type="WorkerRecord")
         assert b"1187720" in record.envelope, "the log keeps licensing's whole answer as received"
-        (projection,) = [e.detail for e in hub.log.events(record.message_id) if e.status == "delivered"]
-        assert projection.startswith("projection municipality/WorkerRecord: sent NameAr, NameEn")
         (sent,) = hub.log.find(message_type="WorkerRecordResponse")
         assert sent.envelope == reply.data and sent.correlation_id == record.correlation_id
+        (projection,) = [e.detail for e in hub.log.events(sent.message_id) if e.status == "projected"]
+        assert projection.startswith("projection municipality/WorkerRecord: sent NameAr, NameEn")
     finally:
         hub.close()
 

@@ -62,6 +62,12 @@ def test_a_path_keeps_its_containers_and_the_granted_element_whole():
     ('fields.WorkerRecord = ["Name En"]', "is not an element name or a path"),
     ('fields.WorkerRecord = ["Worker//Name"]', "is not an element name or a path"),
     ('fields = ["NameEn"]', "fields must be a table"),
+    # checked against the canonical XSD: a typo would otherwise send nothing, or everything
+    ('fields.WorkerRecord = ["NameEn", "NameEnglish"]', "'NameEnglish' is not an element of WorkerRecord"),
+    ('fields.WorkerRecord = ["NameEn/Given"]', "'NameEn/Given' is not an element of WorkerRecord"),
+    ('fields.WorkerRecrd = ["NameEn"]', "fields.WorkerRecrd: 'WorkerRecrd' is not a canonical message type"),
+    ('fields.WorkerArrival = ["Worker", "Passport", "VisaNumber", "PortOfEntry/Code", "ArrivedAt"]',
+     "withholds PortOfEntry/Kind, which the canonical schema requires"),
 ])
 def test_bad_field_rights_are_refused_naming_the_entry(tmp_path, fields, reason):
     path = tmp_path / "access.toml"
@@ -85,6 +91,26 @@ def test_field_rights_are_read_per_party_and_type(tmp_path):
 def test_the_shipped_access_file_grants_the_municipality_no_employer():
     projection = AccessRights.load().projection("municipality", "WorkerRecord")
     assert projection is not None and "Employer" not in projection.granted and "NameEn" in projection.granted
+
+
+def test_the_shipped_access_file_tells_the_fund_a_correction_without_passports_or_old_values():
+    projection = AccessRights.load().projection("insurance", "WorkerDataCorrected")
+    correction = parse_xml((SAMPLES / "canonical" / "WorkerDataCorrected.xml").read_bytes())
+    projected = projection.apply(correction)
+    canonical.validate(projected.body)
+    sent = etree.tostring(projected.body)
+    assert b"PassportNumber" not in sent and b"Before" not in sent and b"CorrectionId" in sent
+    assert AccessRights.load().projection("police", "WorkerDataCorrected") is None
+
+
+def test_the_canonical_schema_says_which_fields_exist_and_which_may_be_left_out():
+    fields = canonical.message_fields("WorkerDataCorrected")
+    assert fields["Correction/Before"] is True and fields["Correction/After"] is False
+    assert fields["Previous/PassportNumber"] is True and fields["RequestedBy"] is False
+    assert fields["Worker/PassportNumber"] is True, "an alternative of a choice is checked per message"
+    assert "Worker/Name/Given" not in fields and "Envelope" not in fields
+    with pytest.raises(ConfigError, match="not a canonical message type"):
+        canonical.message_fields("Envelope")
 
 
 # ------------------------------------------------------------------ through the pipeline
@@ -162,10 +188,14 @@ def test_an_answer_reaches_the_asker_projected_and_the_log_says_which_projection
     assert not any(value in sent for value in WITHHELD_VALUES)
     (answer,) = log.find(message_type="WorkerRecord")
     assert answer.correlation_id == log.get(question_id).correlation_id
-    delivered = [e for e in log.events(answer.message_id) if e.status == "delivered"]
-    assert [e.detail for e in delivered] == [
+    assert "projected" not in [e.status for e in log.events(answer.message_id)], "licensing's answer is kept whole"
+    (ours,) = log.find(message_type="GetWorkerRecordResponse")
+    assert ours.envelope == etree.tostring(body)
+    projected = [e for e in log.events(ours.message_id) if e.status == "projected"]
+    assert [e.detail for e in projected] == [
         "projection police/WorkerRecord: sent NameAr, NameEn, CivilNumber, Nationality, Profession; "
         "withheld Employer, Licence, Status, AsOf"]
+    assert log.verify_chain().ok
 
 
 def test_an_asker_with_no_field_rights_gets_the_whole_answer_and_no_projection_event(trust_store, log, pki_dir):
@@ -173,11 +203,29 @@ def test_an_asker_with_no_field_rights_gets_the_whole_answer_and_no_projection_e
     raw = ARRIVAL.encode()
     body, _ = ask(pipeline, raw, pki_dir)
     assert len(body) == 9
-    (answer,) = log.find(message_type="WorkerRecord")
-    assert "delivered" not in [e.status for e in log.events(answer.message_id)]
+    for stored in log.find(correlation_id=log.find(message_type="WorkerRecord")[0].correlation_id):
+        assert "projected" not in [e.status for e in log.events(stored.message_id)]
 
 
 def test_field_rights_file_path_is_reported(tmp_path):
     missing = Path(tmp_path / "nowhere.toml")
     with pytest.raises(ConfigError, match="cannot read access rights"):
         AccessRights.load(missing)
+
+
+def test_an_outbound_workers_answer_is_signed_projected_for_the_asker(trust_store, log, pki_dir, tmp_path):
+    from hub.outbound.answers import Answerer
+    from tests.integration.test_projection_routes import xmlsec1_verifies
+
+    pipeline = pipeline_with(trust_store, log, {("licensing", "WorkerRecord"): Projection.parse(
+        "licensing", "WorkerRecord", GRANTED)})
+    query = new_header(message_type="WorkerRecordQuery", source_agency="licensing", source_system="licensing",
+                       destination="police", raw_payload=b"")
+    answerer = Answerer(agency="police", pipeline=pipeline, reply_window=60)
+    answer = answerer.build(query, record(), b"<as-the-agency-sent-it/>", "registry")
+    assert not any(value in answer.envelope for value in WITHHELD_VALUES)
+    assert xmlsec1_verifies(pki_dir, tmp_path, answer.envelope)
+    pipeline.answer(answer.record())
+    (projected,) = [e.detail for e in log.events(answer.header.message_id) if e.status == "projected"]
+    assert projected.startswith("projection licensing/WorkerRecord: sent NameAr") and "Employer" in projected
+    assert log.verify_chain().ok
