@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
 from hub.messagelog import chain, search
-from hub.messagelog.chain import HEADER_FIELDS, ChainEntry, fields_detail
+from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
 
@@ -72,7 +72,7 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
         return BatchResult([], duplicates)
     now = timestamp()
     rows = [_message_values(record, now, sent) for record in fresh]
-    seqs = _append_history(conn, rows, now, sent)
+    seqs = _append_history(conn, fresh, rows, now, sent)
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in fresh])
@@ -137,17 +137,24 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[dict], now: str, sent: bool) -> list[int]:
+def _append_history(conn: Connection, records: Sequence[Accepted], rows: list[dict], now: str,
+                    sent: bool) -> list[int]:
     """Chain each row's acceptance (and, when ``sent``, its publication right after); the acceptances' seqs."""
+    accepted = [_entry(record, row, now) for record, row in zip(records, rows)]
     if not sent:
-        return chain.append(conn, [_entry(row, now) for row in rows])
-    entries = [entry for row in rows
-               for entry in (_entry(row, now), ChainEntry("event", "published", now, row["message_id"]))]
+        return chain.append(conn, accepted)
+    entries = [entry for first, row in zip(accepted, rows)
+               for entry in (first, ChainEntry("event", "published", now, row["message_id"]))]
     return chain.append(conn, entries)[::2]
 
 
-def _entry(row: dict, now: str) -> ChainEntry:
-    return ChainEntry("accepted", "received", now, row["message_id"], fields_detail(row, HEADER_FIELDS),
+def _entry(record: Accepted, row: dict, now: str) -> ChainEntry:
+    # The legal basis is fixed by the acceptance record only (no column): written only when there is one,
+    # so the records of messages without one read exactly as before.
+    values, names = row, HEADER_FIELDS
+    if record.legal_basis is not None:
+        values, names = {**row, LEGAL_BASIS: record.legal_basis}, (*HEADER_FIELDS, LEGAL_BASIS)
+    return ChainEntry("accepted", "received", now, row["message_id"], fields_detail(values, names),
                       raw_sha256=row["raw_sha256"], envelope_sha256=row["envelope_sha256"])
 
 
