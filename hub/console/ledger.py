@@ -1,0 +1,78 @@
+"""The disclosure ledger in the console: the query arguments read, the report asked for, its labels.
+
+``GET /api/v1/ledger/<civil number>`` (role ``ledger``, or operator and above)
+answers with the signed report (:mod:`hub.ledger`); the ``/ledger`` page
+(operator and above) shows the same report as a table, each entry linking to its
+message's trail. Either way the look-up is chained in the message log under the
+caller's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from hub.console.i18n import LABELS
+from hub.console.users import Principal
+from hub.errors import InputError, MessageLogError
+from hub.ledger import DisclosureLedger
+from hub.messagelog.ledger import MAX_PAGE, Window
+
+LEDGER_LABELS: dict[str, tuple[str, str]] = {
+    "ledger": ("Disclosure ledger", "سجل الإفصاح"),
+    "ledger_hint": ("Civil number (8 or 9 digits)", "الرقم المدني (8 أو 9 أرقام)"),
+    "ledger_show": ("Show", "اعرض"),
+    "ledger_intro": ("Who received data about this person through the hub, when, and on which legal basis. "
+                     "This look-up is itself recorded in the message log under your name.",
+                     "من تلقى بيانات عن هذا الشخص عبر المنصة، ومتى، وبأي سند قانوني. "
+                     "هذا الاستعلام نفسه يُسجَّل في سجل الرسائل باسمك."),
+    "ledger_none": ("No message about this civil number in the message log.",
+                    "لا توجد رسائل عن هذا الرقم المدني في سجل الرسائل."),
+    "ledger_sender": ("Sender", "المرسِل"),
+    "ledger_receiver": ("Received by", "المستلِم"),
+    "ledger_basis": ("Legal basis", "السند القانوني"),
+    "ledger_no_basis": ("none recorded", "غير مسجل"),
+    "ledger_outcome": ("Outcome", "النتيجة"),
+    "ledger_answers": ("Answers", "الإجابات"),
+    "ledger_record": ("Chain record", "سجل السلسلة"),
+    "ledger_signed": ("Signed report (JWS)", "التقرير الموقّع (JWS)"),
+    "ledger_issued": ("Report {report} issued {at} by {issuer}", "التقرير {report} صدر {at} من {issuer}"),
+    "ledger_next": ("Next page", "الصفحة التالية"),
+    "ledger_consultations": ("Earlier look-ups of this ledger", "استعلامات سابقة عن هذا السجل"),
+    "ledger_asked_by": ("Asked by", "طلبه"),
+    "role_ledger": ("ledger", "سجل الإفصاح"),
+}
+LABELS.update(LEDGER_LABELS)
+
+
+def window_from(args: Mapping) -> Window:
+    """The period and page of a ledger request (``from``, ``until``, ``after``, ``limit``); InputError if bad."""
+    return Window(since=_moment(args, "from"), until=_moment(args, "until"),
+                  after=_number(args, "after", 0, 0), limit=_number(args, "limit", 100, 1)).check()
+
+
+def disclosure_report(ledger: DisclosureLedger | None, civil_number: str, args: Mapping, who: Principal) -> dict:
+    """The signed report for ``who``, its look-up chained under ``console:<name>``."""
+    if ledger is None:
+        raise MessageLogError("the disclosure ledger is not wired into this console (no signing key)")
+    return ledger.report(civil_number, asked_by=f"console:{who.name}", window=window_from(args))
+
+
+def _moment(args: Mapping, key: str) -> datetime | None:
+    text = args.get(key)
+    if text in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{key!r} must be an ISO-8601 date or time like 2026-03-01T08:00:00Z, "
+                         f"got {str(text)[:40]!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _number(args: Mapping, key: str, default: int, least: int) -> int:
+    text = str(args.get(key) or default)
+    if not text.isdigit() or len(text) > 18 or not least <= int(text) <= (MAX_PAGE if key == "limit" else 10**18):
+        raise InputError(f"{key!r} must be a whole number of at least {least}"
+                         + (f" and at most {MAX_PAGE}" if key == "limit" else "") + f", got {text[:20]!r}")
+    return int(text)
