@@ -121,6 +121,8 @@ def entries(engine: sa.Engine, civil: str, window: Window) -> LedgerPage:
 def _answers(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for row in conn.execute(_ANSWERS, {"ids": ids}).all() if ids else []:
+        if row.message_id == row.correlation_id:
+            continue  # a question is its own correlation's first message, not its answer
         found.setdefault(row.correlation_id, []).append({
             "message_id": row.message_id, "message_type": row.message_type, "sender": row.source_agency,
             "receiver": row.destination, "outcome": row.status, "at": row.received_at})
