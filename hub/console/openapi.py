@@ -129,8 +129,9 @@ SCHEMAS = {
         ["message_id", "at", "message_type", "sender", "receiver", "legal_basis", "outcome", "answers", "record"],
         message_id=S, at=S, message_type=S, sender=_obj(["agency", "system"], agency=S, system=_n("string")),
         receiver=S, correlation_id=_n("string"), legal_basis=_n("string"), outcome=S, published_at=TIME,
-        answers=_list(_obj(["message_id", "message_type", "sender", "receiver", "outcome", "at"], message_id=S,
-                           message_type=S, sender=S, receiver=S, outcome=S, at=S)),
+        answers=_list(_obj(["message_id", "message_type", "sender", "receiver", "outcome", "at", "legal_basis"],
+                           message_id=S, message_type=S, sender=S, receiver=S, outcome=S, at=S,
+                           legal_basis=_n("string"))),
         record=_obj(["seq", "lane", "lane_seq", "hash"], seq=I, lane=S, lane_seq=I, hash=S)),
 }
 

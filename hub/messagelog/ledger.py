@@ -6,8 +6,8 @@ so the ledger is an index lookup joined to the messages and to each message's
 acceptance record — never a scan of payloads. Each entry says who sent what,
 to whom, when, on which legal basis (as fixed in the acceptance record when the
 message was accepted, see :mod:`hub.access`), how it went, and the chain record
-it traces to. Questions list their answers (messages whose correlation id is the
-question's id). Pages follow the chain record numbers (keyset paging), so a person
+it traces to. Questions (``…Query``) list their answers: the destination's, and
+the hub's signed answer to the asker — what the asker actually received. Pages follow the chain record numbers (keyset paging), so a person
 with thousands of entries is read a page at a time.
 
 Every look-up is itself chained (:func:`record_consultation`): who asked, for
@@ -37,6 +37,8 @@ from hub.messagelog.search import search_terms
 CIVIL_NUMBER = re.compile("[0-9]{8,9}")
 #: entries per page, at most
 MAX_PAGE = 1000
+#: the canonical types that ask (their answers are listed with them) end so
+QUESTION_SUFFIX = "Query"
 #: the chain status of a ledger consultation, and the prefix of the id its record is filed under
 CONSULTED = "ledger-query"
 _SUBJECT = "ledger:"
@@ -54,7 +56,8 @@ _ENTRIES = (
 )
 _ANSWERS = (
     sa.select(_m.c.message_id, _m.c.correlation_id, _m.c.message_type, _m.c.source_agency, _m.c.destination,
-              _m.c.status, _m.c.received_at)
+              _m.c.status, _m.c.received_at, _c.c.detail)
+    .select_from(_m.join(_c, _c.c.seq == _m.c.chain_seq))
     .where(_m.c.correlation_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(_m.c.chain_seq)
 )
@@ -113,20 +116,26 @@ def entries(engine: sa.Engine, civil: str, window: Window) -> LedgerPage:
         rows = conn.execute(_ENTRIES, params).all()
         more = len(rows) > window.limit
         rows = rows[:window.limit]
-        answers = _answers(conn, [row.message_id for row in rows])
+        answers = _answers(conn, rows)
     page = [_entry(row, answers.get(row.message_id, [])) for row in rows]
     return LedgerPage(page, rows[-1].chain_seq if more else None)
 
 
-def _answers(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for row in conn.execute(_ANSWERS, {"ids": ids}).all() if ids else []:
-        if row.message_id == row.correlation_id:
-            continue  # a question is its own correlation's first message, not its answer
-        found.setdefault(row.correlation_id, []).append({
-            "message_id": row.message_id, "message_type": row.message_type, "sender": row.source_agency,
-            "receiver": row.destination, "outcome": row.status, "at": row.received_at})
-    return found
+def _answers(conn: sa.Connection, rows: list[sa.Row]) -> dict[str, list[dict]]:
+    """Question id → the messages answering it: the destination's answer shares the question's correlation
+    id, and the hub's answer to the asker is correlated to the question's own id."""
+    questions = [row for row in rows if row.message_type.endswith(QUESTION_SUFFIX)]
+    keys = {key for row in questions for key in (row.message_id, row.correlation_id) if key}
+    found = conn.execute(_ANSWERS, {"ids": sorted(keys)}).all() if keys else []
+    return {row.message_id: [_answer(answer) for answer in found if answer.message_id != row.message_id
+                             and answer.correlation_id in (row.message_id, row.correlation_id)]
+            for row in questions}
+
+
+def _answer(row: sa.Row) -> dict:
+    return {"message_id": row.message_id, "message_type": row.message_type, "sender": row.source_agency,
+            "receiver": row.destination, "outcome": row.status, "at": row.received_at,
+            "legal_basis": _basis(row.detail)}
 
 
 def _entry(row: sa.Row, answers: list[dict]) -> dict:

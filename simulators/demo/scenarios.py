@@ -408,3 +408,7 @@ def open_statistics(ctx: DemoContext) -> str:
 
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
+
+from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402 - it uses the helpers above
+
+SCENARIOS = (*SCENARIOS, Scenario(16, "a worker's disclosure report", disclosure_report))
