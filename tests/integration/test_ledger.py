@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jwt
@@ -27,6 +30,7 @@ from hub.ledger import report_digest
 from hub.messagelog.ledger import CONSULTED, Window
 from hub.messagelog.schema import audit_chain
 from hub.pipeline import Inbound
+from hub.signing import TrustStore
 from hub.xmlsafe import parse_xml
 from tests.console_support import RENEWAL, accept_arrival, make_hub
 from tests.unit.test_pipeline import ARRIVAL
@@ -204,3 +208,30 @@ def test_a_basis_for_a_type_the_agency_may_not_send_is_refused_naming_it(tmp_pat
     rights = AccessRights.load(path)
     assert (rights.basis("police", "WorkerArrival"), rights.basis("police", "VisaIssued"),
             rights.basis("courts", "LabourCaseUpdate")) == ("Law 2", "Law 1", None)
+
+
+def rabt(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RABT_")}
+    return subprocess.run([sys.executable, "-m", "hub", *args], env={**env, "RABT_HOME": str(home)},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_rabt_ledger_writes_a_report_that_verifies_and_refuses_bad_input(tmp_path, pki_dir):
+    home = tmp_path / "home"
+    shutil.copytree(pki_dir, home / "pki")
+    hub = make_hub(tmp_path, TrustStore.load(home / "pki"))
+    wanted = renewal(hub, WORKER, 1)
+    hub.close()
+    out = tmp_path / "report.json"
+    done = rabt(home, "ledger", WORKER, "--from", "2020-01-01", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"1 entries for {WORKER} written to {out}" in done.stdout
+    signed = json.loads(out.read_text())
+    token = compact(signed)
+    certificate = x509.load_der_x509_certificate(base64.b64decode(jwt.get_unverified_header(token)["x5c"][0]))
+    report = json.loads(jwt.api_jws.decode(token, certificate.public_key(), algorithms=["RS256"]))
+    assert [e["message_id"] for e in report["entries"]] == [wanted] and report["asked_by"].startswith("cli:")
+    refused = rabt(home, "ledger", "1234")
+    assert refused.returncode == 1 and "8 or 9 digits" in refused.stderr and "Traceback" not in refused.stderr
+    usage = rabt(home, "ledger", WORKER, "--until", "soon")
+    assert usage.returncode == 2 and "ISO-8601" in usage.stderr
