@@ -52,6 +52,13 @@ from hub.xmlsafe import parse_xml
 AccessPolicy = Callable[[str, str], bool]
 #: ``legal_basis(agency, message_type)``: the basis on which the agency sends that type (None: none given)
 BasisPolicy = Callable[[str, str], "str | None"]
+
+
+def no_basis(agency: str, message_type: str) -> None:
+    """The basis policy of a pipeline given none: no message records a legal basis."""
+    return None
+
+
 #: ``send(question) -> answer``: request/reply over a transport, raising TransportError when none comes
 Send = Callable[[Message], Message]
 
@@ -110,7 +117,7 @@ class Pipeline:
                  may_send: AccessPolicy, committer: GroupCommitter | None = None, limits: XmlLimits | None = None,
                  refusal_budget: RefusalBudget | None = None,
                  projections: ProjectionPolicy = send_everything,
-                 legal_basis: BasisPolicy = lambda agency, message_type: None) -> None:
+                 legal_basis: BasisPolicy = no_basis) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier

@@ -45,12 +45,14 @@ LEDGER_LABELS: dict[str, tuple[str, str]] = {
     "role_ledger": ("ledger", "سجل الإفصاح"),
 }
 LABELS.update(LEDGER_LABELS)
+#: the largest chain record number (a BIGINT)
+_LAST_RECORD = 2**63 - 1
 
 
 def window_from(args: Mapping) -> Window:
     """The period and page of a ledger request (``from``, ``until``, ``after``, ``limit``); InputError if bad."""
     return Window(since=_moment(args, "from"), until=_moment(args, "until"),
-                  after=_number(args, "after", 0, 0), limit=_number(args, "limit", 100, 1)).check()
+                  after=_number(args, "after", 0, 0, _LAST_RECORD), limit=_number(args, "limit", 100, 1, MAX_PAGE))
 
 
 def disclosure_report(ledger: DisclosureLedger | None, civil_number: str, args: Mapping, who: Principal) -> dict:
@@ -72,9 +74,8 @@ def _moment(args: Mapping, key: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _number(args: Mapping, key: str, default: int, least: int) -> int:
+def _number(args: Mapping, key: str, default: int, least: int, most: int) -> int:
     text = str(args.get(key) or default)
-    if not text.isdigit() or len(text) > 18 or not least <= int(text) <= (MAX_PAGE if key == "limit" else 10**18):
-        raise InputError(f"{key!r} must be a whole number of at least {least}"
-                         + (f" and at most {MAX_PAGE}" if key == "limit" else "") + f", got {text[:20]!r}")
+    if not text.isdigit() or len(text) > 19 or not least <= int(text) <= most:
+        raise InputError(f"{key!r} must be a whole number from {least} to {most}, got {text[:20]!r}")
     return int(text)

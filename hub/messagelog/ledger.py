@@ -7,10 +7,11 @@ acceptance record — never a scan of payloads. Each entry says who sent what,
 to whom, when, on which legal basis (as fixed in the acceptance record when the
 message was accepted, see :mod:`hub.access`), how it went, and the chain record
 it traces to. Questions (``…Query``) list their answers: the destination's, and
-the hub's signed answer to the asker — what the asker actually received. Pages follow the chain record numbers (keyset paging), so a person
-with thousands of entries is read a page at a time.
+the hub's signed answer to the asker — what the asker actually received. Pages
+follow the chain record numbers (keyset paging), so a person with thousands of
+entries is read a page at a time.
 
-Every look-up is itself chained (:func:`record_consultation`): who asked, for
+Every look-up is itself chained (:func:`consultation_entry`): who asked, for
 which civil number, and the digest of the report they were given. The number is
 kept in clear there: it is 8 or 9 digits, so a plain hash of it is reversed by
 trying every number in seconds and would only pretend to hide it; the same log
@@ -93,7 +94,7 @@ class Window:
         if self.after < 0:
             raise InputError(f"after must be a chain record number (0 or more), got {self.after}")
         if self.since and self.until and self.since >= self.until:
-            raise InputError("the period is empty: --from must be before --until")
+            raise InputError("the period is empty: from must be before until")
         return self
 
 
