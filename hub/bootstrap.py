@@ -158,15 +158,17 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
     url = hub.settings.effective_broker_url
     # a console request should fail in seconds when the broker is down, not after a minute
     quick = {"reconnect_timeout": 3.0} if transport_class(url).capabilities.reconnect_timeout else {}
+    signing = getattr(hub.trust_store, "hub", None) is not None
     defaults = ConsoleParts(
         log=hub.log, verifier=hub.verifier, routes=hub.routes, open_transport=lambda: hub.open_transport(**quick),
         broker_kind=url.split(":", 1)[0], adapters=lambda: hub.adapters,
-        signing_key_loaded=getattr(hub.trust_store, "hub", None) is not None,
+        signing_key_loaded=signing,
         users=parts.get("users") or Users.load(users_path(hub.settings.home, hub.settings.console.users_file)),
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
-        sample_seconds=hub.settings.console.sample_seconds, ledger=hub.ledger)
+        sample_seconds=hub.settings.console.sample_seconds,
+        ledger=hub.ledger if signing else None)  # without the hub's key no report can be signed: 503
     config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
               **(config or {})}
     return create_app(replace(defaults, **parts), config)

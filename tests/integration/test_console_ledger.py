@@ -105,3 +105,18 @@ def test_the_report_is_a_flattened_jws_whose_payload_is_the_report(env):
     assert set(signed) == {"protected", "payload", "signature"}
     report = payload_of(signed)
     assert report["format"] == "rabt-disclosure-ledger/1" and report["period"]["from"].startswith("2020-01-01T00:00")
+
+
+def test_without_the_hubs_key_the_ledger_answers_503_naming_why(tmp_path):
+    from hub.signing import TrustStore
+
+    hub = make_hub(tmp_path, TrustStore(None, {}))
+    users, tokens = console_users()
+    app = console_app(hub, {"SECRET_KEY": "test"}, users=users, breaker_states=dict)
+    try:
+        response = app.test_client().get(f"/api/v1/ledger/{WORKER}", headers=bearer(tokens["ledger"]))
+        assert response.status_code == 503 and "no signing key" in response.json["error"]["reason"]
+        assert consultations(hub) == []
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        hub.close()
