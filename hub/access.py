@@ -74,7 +74,7 @@ class AccessRights:
         return self.projections.get((party, message_type))
 
     def basis(self, agency: str, message_type: str) -> str | None:
-        """The pipeline's basis policy: the legal basis on which ``agency`` sends ``message_type`` (None: none given)."""
+        """The pipeline's basis policy: the legal basis on which ``agency`` sends ``message_type`` (None: none)."""
         return self.bases.get((agency, message_type)) or self.default_bases.get(agency)
 
 
