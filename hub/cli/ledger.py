@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -13,18 +13,14 @@ from hub.config import Settings
 from hub.errors import InputError
 from hub.jws import payload_of
 from hub.messagelog import open_message_log
-from hub.messagelog.ledger import MAX_PAGE, Window
+from hub.messagelog.ledger import MAX_PAGE, Window, moment
 
 
 def _moment(_ctx, param: click.Parameter, text: str | None) -> datetime | None:
-    if text is None:
-        return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"an ISO-8601 date or time like 2026-03-01 or 2026-03-01T08:00:00Z, got {text!r}",
-                                 param=param) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment(param.opts[0], text) if text is not None else None
+    except InputError as exc:
+        raise click.BadParameter(exc.reason, param=param) from None
 
 
 @click.command("ledger")

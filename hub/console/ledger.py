@@ -10,13 +10,13 @@ caller's name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 
 from hub.console.i18n import LABELS
 from hub.console.users import Principal
 from hub.errors import InputError, MessageLogError
 from hub.ledger import DisclosureLedger
-from hub.messagelog.ledger import MAX_PAGE, Window
+from hub.messagelog.ledger import MAX_PAGE, Window, moment
 
 LEDGER_LABELS: dict[str, tuple[str, str]] = {
     "ledger": ("Disclosure ledger", "سجل الإفصاح"),
@@ -64,14 +64,7 @@ def disclosure_report(ledger: DisclosureLedger | None, civil_number: str, args: 
 
 def _moment(args: Mapping, key: str) -> datetime | None:
     text = args.get(key)
-    if text in (None, ""):
-        return None
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{key!r} must be an ISO-8601 date or time like 2026-03-01T08:00:00Z, "
-                         f"got {str(text)[:40]!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment(key, str(text)) if text not in (None, "") else None
 
 
 def _number(args: Mapping, key: str, default: int, least: int, most: int) -> int:

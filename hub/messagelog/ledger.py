@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -76,6 +76,16 @@ def civil_number(text: str) -> str:
         shown = text[:20] if isinstance(text, str) else type(text).__name__
         raise InputError(f"a civil number is 8 or 9 digits, got {shown!r}")
     return text
+
+
+def moment(name: str, text: str) -> datetime:
+    """``text`` (ISO-8601; UTC when it names no zone) as an aware datetime, else an InputError naming ``name``."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{name} must be an ISO-8601 date or time like 2026-03-01 or 2026-03-01T08:00:00Z, "
+                         f"got {text[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
