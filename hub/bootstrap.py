@@ -21,6 +21,7 @@ from functools import cached_property
 from hub.access import AccessRights
 from hub.adapter import Adapter
 from hub.config import Settings
+from hub.ledger import DisclosureLedger
 from hub.mapping import Mappings
 from hub.messagelog import GroupCommitter, MessageLog, open_message_log
 from hub.pipeline import Pipeline
@@ -53,6 +54,11 @@ class Hub:
         return Signer(self.trust_store.hub)
 
     @cached_property
+    def ledger(self) -> DisclosureLedger:
+        """Workers' signed disclosure reports (``rabt ledger``, the console's ledger page and API)."""
+        return DisclosureLedger(self.log, self.signer)
+
+    @cached_property
     def verifier(self) -> Verifier:
         return Verifier(self.trust_store)
 
@@ -65,6 +71,7 @@ class Hub:
     def pipeline(self) -> Pipeline:
         return Pipeline(mappings=self.mappings, signer=self.signer, verifier=self.verifier, log=self.log,
                         may_send=self.access, projections=self.access.projection, committer=self.committer,
+                        legal_basis=self.access.basis,
                         limits=self.settings.xml_limits, refusal_budget=self.refusal_budget)
 
     @cached_property
@@ -151,15 +158,17 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
     url = hub.settings.effective_broker_url
     # a console request should fail in seconds when the broker is down, not after a minute
     quick = {"reconnect_timeout": 3.0} if transport_class(url).capabilities.reconnect_timeout else {}
+    signing = getattr(hub.trust_store, "hub", None) is not None
     defaults = ConsoleParts(
         log=hub.log, verifier=hub.verifier, routes=hub.routes, open_transport=lambda: hub.open_transport(**quick),
         broker_kind=url.split(":", 1)[0], adapters=lambda: hub.adapters,
-        signing_key_loaded=getattr(hub.trust_store, "hub", None) is not None,
+        signing_key_loaded=signing,
         users=parts.get("users") or Users.load(users_path(hub.settings.home, hub.settings.console.users_file)),
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
-        sample_seconds=hub.settings.console.sample_seconds)
+        sample_seconds=hub.settings.console.sample_seconds,
+        ledger=hub.ledger if signing else None)  # without the hub's key no report can be signed: 503
     config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
               **(config or {})}
     return create_app(replace(defaults, **parts), config)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lxml import etree
@@ -54,6 +54,15 @@ from hub.xmlsafe import parse_xml
 
 #: ``may_send(agency, message_type)``: the access rights, kept as data by the caller
 AccessPolicy = Callable[[str, str], bool]
+#: ``legal_basis(agency, message_type)``: the basis on which the agency sends that type (None: none given)
+BasisPolicy = Callable[[str, str], "str | None"]
+
+
+def no_basis(agency: str, message_type: str) -> None:
+    """The basis policy of a pipeline given none: no message records a legal basis."""
+    return None
+
+
 #: ``send(question) -> answer``: request/reply over a transport, raising TransportError when none comes
 Send = Callable[[Message], Message]
 
@@ -111,13 +120,16 @@ class Pipeline:
     def __init__(self, *, mappings: Mappings, signer: Signer, verifier: Verifier, log: MessageLog,
                  may_send: AccessPolicy, committer: GroupCommitter | None = None, limits: XmlLimits | None = None,
                  refusal_budget: RefusalBudget | None = None,
-                 projections: ProjectionPolicy = send_everything) -> None:
+                 projections: ProjectionPolicy = send_everything,
+                 legal_basis: BasisPolicy = no_basis) -> None:
         self.mappings = mappings
         self.signer = signer
         self.verifier = verifier
         self.log = log
         self.may_send = may_send
         self.projections = projections
+        # Recorded with each message as it is accepted: the ledger shows the basis of that day.
+        self.legal_basis = legal_basis
         self.limits = limits
         # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
         self._store = committer or log
@@ -157,6 +169,8 @@ class Pipeline:
 
         One answer per query: a second one is a repeat naming the first.
         """
+        if record.legal_basis is None:
+            record = replace(record, legal_basis=self.legal_basis(record.source_agency, record.message_type))
         try:
             self._store.accept(record, enqueue=False)
         except DuplicateMessageError as exc:
@@ -266,7 +280,8 @@ class Pipeline:
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
         return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
-                                    projection=projected.describe() if projected else None)
+                                    projection=projected.describe() if projected else None,
+                                    legal_basis=self.legal_basis(inbound.agency, inbound.message_type))
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:
@@ -318,7 +333,8 @@ class Pipeline:
         except InputError as exc:
             self.refuse(data, agency=destination, code=exc.code, reason=f"answer refused: {exc.reason}")
             raise AgencyError(f"{destination}'s answer was refused: {exc.reason}", agency=destination) from exc
-        return Accepted.from_header(header, data, data), body
+        basis = self.legal_basis(header.source_agency, header.message_type)
+        return Accepted.from_header(header, data, data, legal_basis=basis), body
 
 
 def _expect(answer: Accepted, body: etree._Element, destination: str, reply_type: str) -> None:

@@ -122,9 +122,9 @@ def deliver_all(hub: Hub, transport: Transport, queue: str, seen: list | None = 
 
 
 def console_users() -> tuple[Users, dict[str, str]]:
-    """A user and a token for every role; returns (users, {role: token})."""
+    """A user and a token for every role (a token only for ``ledger``); returns (users, {role: token})."""
     tokens, digests = {}, {}
-    for role in ("viewer", "operator", "admin"):
+    for role in ("viewer", "operator", "admin", "ledger"):
         tokens[role], digest = new_token()
         digests[digest] = (f"{role}-token", role)
     # a cheap hash method keeps the test suite fast; production uses werkzeug's default (scrypt)

@@ -26,6 +26,7 @@ COMMANDS = [
     "hub.cli.xmlcmds:sign",
     "hub.cli.xmlcmds:verify",
     "hub.cli.audit:audit",
+    "hub.cli.ledger:ledger",
     "hub.cli.db:db",
     "hub.cli.simulate:simulate",
     "hub.cli.queues:queues",

@@ -18,11 +18,11 @@ import click
 
 from hub.config import Settings
 from hub.console.sessions import SESSIONS_FILE_NAME, SessionStore
-from hub.console.users import ROLES, Users, new_token, users_path, write_users_file
+from hub.console.users import ALL_ROLES, Users, new_token, users_path, write_users_file
 from hub.errors import ConfigError
 from hub.logs import configure_logging, log_format_option
 
-_role_option = click.option("--role", type=click.Choice(ROLES), required=True, help="What the holder may do.")
+_role_option = click.option("--role", type=click.Choice(ALL_ROLES), required=True, help="What the holder may do.")
 
 
 @click.group("console", invoke_without_command=True)

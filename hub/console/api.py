@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from hub.console.auth import api_error, current_principal, require
+from hub.console.ledger import disclosure_report
 from hub.console.filters import chained_actions, letter_filter
 from hub.console.openapi import openapi_document
 from hub.console.pages import with_links
@@ -187,6 +188,13 @@ def verify_chain():
 def actions():
     limit = _limit()
     return jsonify({"actions": console().actions.recent(limit), "chained": chained_actions(console().log, limit)})
+
+
+@api.get("/ledger/<civil_number>")
+@require("ledger")
+def ledger(civil_number: str):
+    """A worker's disclosure report, signed (JWS JSON); the only endpoint a ``ledger`` token may call."""
+    return jsonify(disclosure_report(console().parts.ledger, civil_number, request.args, current_principal()))
 
 
 @api.get("/openapi.json")

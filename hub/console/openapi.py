@@ -114,6 +114,27 @@ SCHEMAS = {
         done_by=_n("string")))),
     "Action": _obj(["at", "actor", "role", "action", "target", "outcome", "detail"], at=S, actor=S, role=S,
                    action=S, target=S, outcome=S, detail=S),
+    "SignedLedgerReport": {**_obj(["protected", "payload", "signature"], protected=S, payload=S, signature=S),
+                           "description": "A JWS (RFC 7515) in the flattened JSON serialization; protected.payload."
+                                          "signature is its compact form. The protected header holds alg (RS256 "
+                                          "or ES256), cty application/vnd.rabt.disclosure-ledger+json and x5c (the "
+                                          "hub's certificate). The payload, base64url, is a LedgerReport."},
+    "LedgerReport": _obj(
+        ["format", "report_id", "issued_at", "issuer", "asked_by", "civil_number", "period", "page", "entries",
+         "consultations"],
+        format={"const": "rabt-disclosure-ledger/1"}, report_id=S, issued_at=S, issuer=S, asked_by=S,
+        civil_number=S, period=_obj(["from", "until"], **{"from": TIME, "until": TIME}),
+        page=_obj(["after", "limit", "next_after"], after=I, limit=I, next_after=_n("integer")),
+        entries=_list(_ref("LedgerEntry")),
+        consultations=_list(_obj(["at", "asked_by", "record"], at=S, asked_by=S, record={"type": "object"}))),
+    "LedgerEntry": _obj(
+        ["message_id", "at", "message_type", "sender", "receiver", "legal_basis", "outcome", "answers", "record"],
+        message_id=S, at=S, message_type=S, sender=_obj(["agency", "system"], agency=S, system=_n("string")),
+        receiver=S, correlation_id=_n("string"), legal_basis=_n("string"), outcome=S, published_at=TIME,
+        answers=_list(_obj(["message_id", "message_type", "sender", "receiver", "outcome", "at", "legal_basis"],
+                           message_id=S, message_type=S, sender=S, receiver=S, outcome=S, at=S,
+                           legal_basis=_n("string"))),
+        record=_obj(["seq", "lane", "lane_seq", "hash"], seq=I, lane=S, lane_seq=I, hash=S)),
 }
 
 
@@ -203,6 +224,19 @@ PATHS = {
                                             "(audited; applied within a few seconds)", "operator",
                                             _json(_ref("Command")), 400, 503, body="ControlRequest")},
     "/openapi.json": {"get": _op("This document", "viewer", _json({"type": "object"}))},
+    "/ledger/{civil_number}": {"get": {
+        **_op("A worker's disclosure report: who received data about them, when, on which legal basis; signed by "
+              "the hub (JWS). The look-up itself is recorded in the message log under the caller's name.",
+              "ledger", _json(_ref("SignedLedgerReport")), 400, 503,
+              params=[{"name": "civil_number", "in": "path", "required": True, "schema": {"pattern": "^[0-9]{8,9}$",
+                                                                                         "type": "string"}},
+                      _query("from", "Only messages received at or after (ISO-8601, UTC without a zone)."),
+                      _query("until", "Only messages received before (ISO-8601)."),
+                      _query("after", "The previous page's page.next_after (a chain record number).",
+                             {"type": "integer", "minimum": 0}),
+                      {**LIMIT, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]),
+        "description": "Needs role **ledger** (a citizen portal's token, which may call nothing else), "
+                       "**operator** or **admin**; not viewer."}},
 }
 
 

@@ -11,8 +11,10 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from hub.console import operation_labels  # noqa: F401 - adds the action pages' labels
 from hub.console.bidi import agency, payload, reveal_controls
 from hub.console.auth import checked_password, current_principal, end_session, require, start_session
+from hub.console.ledger import disclosure_report
 from hub.console.filters import chained_actions, letter_filter
 from hub.errors import InputError, RabtError
+from hub.jws import payload_of
 
 pages = Blueprint("pages", __name__)
 # every template isolates agency text through these (see hub.console.bidi)
@@ -161,6 +163,22 @@ def trail():
             error = str(exc)
     return render_template("trail.html", term=term, found=result.get("messages"), error=error,
                            normalized=result.get("normalized", ""))
+
+
+@pages.get("/ledger")
+@require("operator", page=True)
+def ledger():
+    civil, report, error = request.args.get("civil", "").strip(), None, None
+    if civil:
+        try:
+            report = payload_of(disclosure_report(console().parts.ledger, civil, request.args, current_principal()))
+        except RabtError as exc:
+            error = str(exc)
+    period = {key: request.args[key] for key in ("from", "until") if request.args.get(key)}
+    more = report["page"]["next_after"] if report else None
+    links = {"signed": url_for("api.ledger", civil_number=civil, **period) if report else None,
+             "next": url_for("pages.ledger", civil=civil, after=more, **period) if more else None}
+    return render_template("ledger.html", civil=civil, report=report, error=error, links=links)
 
 
 @pages.route("/audit", methods=["GET", "POST"])

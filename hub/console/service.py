@@ -28,6 +28,7 @@ from hub.console.trail import message_trail, unstored_ids, unstored_trail
 from hub.deadletters import LetterFilter
 from hub.console.users import Principal, Users
 from hub.errors import InputError, MessageLogError, RabtError
+from hub.ledger import DisclosureLedger
 from hub.messagelog import MessageLog
 from hub.messagelog.search import normalize
 from hub.routing import Routes
@@ -103,6 +104,8 @@ class ConsoleParts:
     history_file: Path | None = None
     #: seconds between two history points (the sampler thread's period)
     sample_seconds: float = 10.0
+    #: workers' signed disclosure reports (the ledger page and API); None: they answer 503
+    ledger: DisclosureLedger | None = None
 
 
 class Console:

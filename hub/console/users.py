@@ -4,12 +4,15 @@ The operator keeps them in a TOML file, ``$RABT_CONSOLE_USERS`` or else
 ``$RABT_HOME/console-users.toml``; secrets are stored hashed only::
 
     [users.amal]
-    role = "operator"                 # viewer | operator | admin
+    role = "operator"                 # viewer | operator | admin | ledger
     password = "scrypt:32768:8:1$…"   # werkzeug.security.generate_password_hash
 
     [tokens.prometheus]
     role = "viewer"
     sha256 = "9f86d0…"                # hex SHA-256 of the token
+
+    [tokens.citizen-portal]
+    role = "ledger"                   # the disclosure ledger API, and nothing else
 
 Tokens are random 32-byte strings (``rabt console token``), so a plain
 SHA-256 is enough for them; passwords are chosen by people and get werkzeug's
@@ -34,14 +37,23 @@ from hub.private_files import write_private
 
 #: roles from least to most powerful; each includes what the ones before it may do
 ROLES = ("viewer", "operator", "admin")
+#: roles outside that order, each for one purpose: ``ledger`` (a citizen portal's token) may read
+#: workers' disclosure ledgers and nothing else. Which ordered roles share each one's right:
+#: operators and admins answer workers' requests; a viewer watches the hub's health, and a
+#: person's whole disclosure history compiled in one report is more than that job needs.
+SEPARATE_ROLES = {"ledger": ("operator", "admin")}
+#: every role a user or token may have
+ALL_ROLES = (*ROLES, *SEPARATE_ROLES)
 USERS_FILE_NAME = "console-users.toml"
 #: hash checked for unknown users, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = generate_password_hash("not-a-user")
 
 
 def role_allows(role: str, needed: str) -> bool:
-    """True when ``role`` is ``needed`` or more powerful."""
-    return ROLES.index(role) >= ROLES.index(needed)
+    """True when ``role`` is ``needed`` or more powerful; a separate role allows only itself."""
+    if needed in SEPARATE_ROLES:
+        return role == needed or role in SEPARATE_ROLES[needed]
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
 
 
 def token_digest(token: str) -> str:
@@ -155,6 +167,6 @@ def _field(entry: Mapping, key: str, where: str, name: str) -> str:
 
 def _role(entry: Mapping, where: str, name: str) -> str:
     role = entry.get("role")
-    if role not in ROLES:
-        raise ConfigError(f"{where}: {name} has role {role!r}; expected one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise ConfigError(f"{where}: {name} has role {role!r}; expected one of {', '.join(ALL_ROLES)}")
     return role

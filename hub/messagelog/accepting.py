@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
 from hub.messagelog import chain, search
-from hub.messagelog.chain import HEADER_FIELDS, ChainEntry, fields_detail
+from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
 
@@ -72,7 +72,7 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
         return BatchResult([], duplicates)
     now = timestamp()
     rows = [_message_values(record, now, sent) for record in fresh]
-    seqs = _append_history(conn, rows, [record.projection for record in fresh], now, sent)
+    seqs = _append_history(conn, fresh, rows, now, sent)
     conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in fresh])
@@ -137,24 +137,29 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[dict], projections: list[str | None], now: str,
+def _append_history(conn: Connection, records: Sequence[Accepted], rows: list[dict], now: str,
                     sent: bool) -> list[int]:
     """Chain each row's acceptance, then its projection if any (and, when ``sent``, its publication);
     the acceptances' seqs."""
     entries, firsts = [], []
-    for row, projection in zip(rows, projections):
+    for record, row in zip(records, rows):
         firsts.append(len(entries))
-        entries.append(_entry(row, now))
-        if projection is not None:
-            entries.append(ChainEntry("event", "projected", now, row["message_id"], projection))
+        entries.append(_entry(record, row, now))
+        if record.projection is not None:
+            entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
     seqs = chain.append(conn, entries)
     return [seqs[i] for i in firsts]
 
 
-def _entry(row: dict, now: str) -> ChainEntry:
-    return ChainEntry("accepted", "received", now, row["message_id"], fields_detail(row, HEADER_FIELDS),
+def _entry(record: Accepted, row: dict, now: str) -> ChainEntry:
+    # The legal basis is fixed by the acceptance record only (no column): written only when there is one,
+    # so the records of messages without one read exactly as before.
+    values, names = row, HEADER_FIELDS
+    if record.legal_basis is not None:
+        values, names = {**row, LEGAL_BASIS: record.legal_basis}, (*HEADER_FIELDS, LEGAL_BASIS)
+    return ChainEntry("accepted", "received", now, row["message_id"], fields_detail(values, names),
                       raw_sha256=row["raw_sha256"], envelope_sha256=row["envelope_sha256"])
 
 

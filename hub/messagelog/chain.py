@@ -34,6 +34,8 @@ HEADER_FIELDS = (
     "source_message_id", "destination", "routing_key", "created_at", "received_at",
 )
 REFUSAL_FIELDS = ("agency", "reason")
+#: the detail key of an acceptance record holding the legal basis the message was sent on (when it has one)
+LEGAL_BASIS = "legal_basis"
 
 
 @dataclass(frozen=True)

@@ -248,6 +248,13 @@ class MessageLog:
             [seq] = chain.append(conn, [entry])
         return seq
 
+    def record_chained(self, entry: ChainEntry) -> int:
+        """Chain one record someone asked for (a ledger consultation, see :mod:`hub.messagelog.ledger`); its number."""
+        _actor(entry.actor)
+        with self._writing(f"record {entry.status}") as conn:
+            [seq] = chain.append(conn, [entry])
+        return seq
+
     def actions(self, limit: int = 100) -> list[Event]:
         """Operator actions in the chain (anything with an actor), newest first."""
         query = (sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor)

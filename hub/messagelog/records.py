@@ -68,9 +68,12 @@ class Accepted:
     """Which projection ``envelope`` carries (fields sent, fields withheld), None when it holds the whole
     message: chained as a ``projected`` record right after the acceptance, in the same write."""
 
+    legal_basis: str | None = None
+    """The legal basis on which the sender sent it (access.toml, as in force at acceptance); chained with it."""
+
     @classmethod
     def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,
-                    projection: str | None = None) -> Accepted:
+                    projection: str | None = None, legal_basis: str | None = None) -> Accepted:
         """Build from a :class:`hub.envelope.Header` and the bytes it describes.
 
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
@@ -85,7 +88,7 @@ class Accepted:
             raw=raw, envelope=envelope, correlation_id=header.correlation_id,
             source_system=header.source_system, source_message_id=header.source_message_id,
             created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
-            projection=projection,
+            projection=projection, legal_basis=legal_basis,
         )
 
     def validate(self) -> None:

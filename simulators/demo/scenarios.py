@@ -409,6 +409,10 @@ def open_statistics(ctx: DemoContext) -> str:
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
 
+from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402 - it uses the helpers above
+
+SCENARIOS = (*SCENARIOS, Scenario(16, "a worker's disclosure report", disclosure_report))
+
 from simulators.demo.evidence_projection import projection_on_a_route  # noqa: E402 - scenario 17 uses the helpers above
 
 SCENARIOS = (*SCENARIOS, Scenario(17, "a projection applied on a route", projection_on_a_route))

@@ -23,12 +23,12 @@ from hub.bootstrap import console_app
 from hub.errors import InputError
 from hub.transports import Message
 from hub.console.openapi import openapi_document
+from hub.console.users import role_allows
 from hub.signing import TrustStore
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
-ROLES = (None, "viewer", "operator", "admin")
-RANK = {None: -1, "viewer": 0, "operator": 1, "admin": 2}
+ROLES = (None, "viewer", "operator", "admin", "ledger")
 #: (method, path, role needed, JSON body)
 ENDPOINTS = [
     ("GET", "/api/v1/whoami", "viewer", None),
@@ -52,6 +52,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/controls/reset-circuit", "operator", {"destination": "licensing"}),
     ("GET", "/api/v1/openapi.json", "viewer", None),
     ("GET", "/metrics", "viewer", None),
+    ("GET", "/api/v1/ledger/{civil_number}", "ledger", None),
 ]
 
 
@@ -84,14 +85,14 @@ def call(client, method, path, headers=None, body=None):
 def test_every_endpoint_for_every_role(env, method, path, needed, body):
     app, _hub, tokens, ids = env
     client = app.test_client()
-    path = path.format(message_id=ids["arrival"], queue="licensing")
+    path = path.format(message_id=ids["arrival"], queue="licensing", civil_number="120339847")
     for role in ROLES:
         response = call(client, method, path, bearer(tokens[role]) if role else {}, body)
         if role is None:
             assert response.status_code == 401, response.data
             assert response.json["error"]["code"] == "unauthenticated"
             assert "Basic" in response.headers["WWW-Authenticate"]
-        elif RANK[role] < RANK[needed]:
+        elif not role_allows(role, needed):
             assert response.status_code == 403, (role, response.data)
             assert response.json["error"]["code"] == "forbidden"
         else:
@@ -369,7 +370,7 @@ def test_real_answers_match_the_documented_schemas(env, method, path, needed, bo
     app, _hub, tokens, ids = env
     document = openapi_document()
     template = path.split("?")[0].removeprefix("/api/v1")
-    path = path.format(message_id=ids["arrival"], queue="licensing")
+    path = path.format(message_id=ids["arrival"], queue="licensing", civil_number="120339847")
     response = call(app.test_client(), method, path, bearer(tokens["admin"]), body)
     refusal = call(app.test_client(), method, path)
     for answer in (response, refusal):

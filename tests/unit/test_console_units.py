@@ -24,6 +24,17 @@ def test_roles_are_ordered():
     assert not role_allows("viewer", "operator") and not role_allows("operator", "admin")
 
 
+def test_the_ledger_role_stands_apart_from_the_order():
+    assert all(not role_allows("ledger", needed) for needed in ("viewer", "operator", "admin"))
+    assert role_allows("ledger", "ledger") and role_allows("operator", "ledger") and role_allows("admin", "ledger")
+    assert not role_allows("viewer", "ledger")
+    token, digest = new_token()
+    users = Users.from_dict({"tokens": {"citizen-portal": {"role": "ledger", "sha256": digest}}})
+    assert users.check_token(token).role == "ledger"
+    with pytest.raises(ConfigError, match="ledger"):
+        Users.from_dict({"tokens": {"x": {"role": "citizen", "sha256": digest}}})
+
+
 def test_users_file_round_trip_and_checks(tmp_path):
     token, digest = new_token()
     path = tmp_path / "users.toml"
