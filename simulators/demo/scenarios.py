@@ -408,3 +408,8 @@ def open_statistics(ctx: DemoContext) -> str:
 
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
+
+
+from simulators.demo.evidence_stamps import anchors_timestamped  # noqa: E402 - its own module, added last
+
+SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "log anchors timestamped and verified", anchors_timestamped))
