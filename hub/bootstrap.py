@@ -165,7 +165,7 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
-        sample_seconds=hub.settings.console.sample_seconds)
+        sample_seconds=hub.settings.console.sample_seconds, timestamps_expected=bool(hub.settings.timestamps.url))
     config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
               **(config or {})}
     return create_app(replace(defaults, **parts), config)

@@ -29,7 +29,9 @@ from hub.deadletters import LetterFilter
 from hub.console.users import Principal, Users
 from hub.errors import InputError, MessageLogError, RabtError
 from hub.messagelog import MessageLog
+from hub.messagelog import stamps
 from hub.messagelog.search import normalize
+from hub.messagelog.stamps import Backlog
 from hub.routing import Routes
 from hub.signing import Verifier
 from hub.truststore import expiring
@@ -103,6 +105,8 @@ class ConsoleParts:
     history_file: Path | None = None
     #: seconds between two history points (the sampler thread's period)
     sample_seconds: float = 10.0
+    #: whether a TSA stamps the log's anchors (RABT_TSA_URL): only then is an unstamped anchor news
+    timestamps_expected: bool = False
 
 
 class Console:
@@ -236,6 +240,10 @@ class Console:
         """Seconds the oldest message has waited in the outbox for the relay (None: nothing waits)."""
         oldest = figures.oldest_unpublished(self.log.engine)
         return None if oldest is None else max(0.0, time.time() - oldest.timestamp())
+
+    def unstamped_anchors(self) -> Backlog | None:
+        """Anchors waiting for their timestamp token (None: no TSA is configured, so none will get one)."""
+        return stamps.backlog(self.log.engine) if self.parts.timestamps_expected else None
 
     def history_series(self, kind: str, span: str) -> dict:
         """Points per queue or agency over ``span`` (``hour``, ``day``); see HistoryStore.series."""
