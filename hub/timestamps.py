@@ -39,6 +39,8 @@ QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 #: the largest reply read from a TSA (a token with its certificate is a few KB)
 MAX_REPLY_BYTES = 256 * 1024
+#: what asn1crypto raises on bytes that are not the structure they claim to be
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 _HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
@@ -135,8 +137,7 @@ def read_reply(reply: bytes, imprint_sha256: str | bytes, tsa_cert: x509.Certifi
         granted = status["status"].native in ("granted", "granted_with_mods")
         token = response["time_stamp_token"]
         token_bytes = None if isinstance(token, core.Void) else token.dump()
-        response.native  # noqa: B018 - parse every field now: a malformed reply fails here
-    except (ValueError, TypeError, KeyError) as exc:
+    except _MALFORMED as exc:
         raise TimestampError(f"the TSA's reply is not a TimeStampResp: {exc}") from exc
     if not granted:
         raise TimestampError(f"the TSA refused the stamp: {_status_text(status)}")
@@ -155,21 +156,21 @@ def verify_token(token_bytes: bytes, imprint_sha256: str | bytes, tsa_cert: x509
     """
     try:
         signed, signer, tst_bytes = _parts(token_bytes)
-        tst = tsp.TSTInfo.load(tst_bytes)
+        tst = tsp.TSTInfo.load(tst_bytes, strict=True)
         imprint = tst["message_imprint"]
         stamped = (imprint["hash_algorithm"]["algorithm"].native, imprint["hashed_message"].native)
         info = StampInfo(tst["gen_time"].native, tst["serial_number"].native, tst["policy"].dotted,
                          tst["nonce"].native)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        _check_signer(signed, signer, tst_bytes, tsa_cert)
+    except _MALFORMED as exc:
         raise TimestampError(f"the token is not a well-formed RFC 3161 token: {exc}") from exc
-    _check_signer(signed, signer, tst_bytes, tsa_cert)
     if stamped != ("sha256", _digest_bytes(imprint_sha256)):
         raise TimestampError("the token stamps another digest than the one given (a token of something else)")
     return info
 
 
 def _parts(token_bytes: bytes) -> tuple[cms.SignedData, cms.SignerInfo, bytes]:
-    info = cms.ContentInfo.load(token_bytes)
+    info = cms.ContentInfo.load(token_bytes, strict=True)
     if info["content_type"].native != "signed_data":
         raise ValueError("not a CMS SignedData")
     signed = info["content"]
@@ -179,7 +180,6 @@ def _parts(token_bytes: bytes) -> tuple[cms.SignedData, cms.SignerInfo, bytes]:
     signers = signed["signer_infos"]
     if len(signers) != 1:
         raise ValueError(f"{len(signers)} signers instead of one")
-    info.native  # noqa: B018 - parse every field now, so a malformed token fails here and not later
     return signed, signers[0], content["content"].contents
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hub.pki import cert_pem, key_pem, load_certificate, load_private_key, new_private_key
 from hub.private_files import write_private
 from hub.timestamps import TimeStampResp
+
+log = logging.getLogger(__name__)
 
 #: the policy this TSA stamps under (a private arc: a simulator's policy means nothing outside the demo)
 POLICY = "1.3.6.1.4.1.57264.2026.1"
@@ -110,8 +113,12 @@ class Authority:
             return _rejection(refused.failure, refused.text)
         with self._lock:
             serial = next(self._serials)
-        return TimeStampResp({"status": {"status": "granted"},
-                                  "time_stamp_token": self._token(request, serial)}).dump()
+        try:
+            token = self._token(request, serial)
+        except Exception:  # noqa: BLE001 - a query that parsed but cannot be stamped is answered, not crashed on
+            log.exception("TSA: cannot stamp a query that parsed")
+            return _rejection("system_failure", "the query could not be stamped")
+        return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 
     def _token(self, request: tsp.TimeStampReq, serial: int) -> cms.ContentInfo:
         tst = tsp.TSTInfo({
@@ -151,7 +158,7 @@ def _parse(query: bytes) -> tsp.TimeStampReq:
     try:
         request = tsp.TimeStampReq.load(query, strict=True)
         fields = request.native
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise Rejection("bad_data_format", f"not a DER TimeStampReq: {exc}") from None
     imprint = fields["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"]
