@@ -155,13 +155,13 @@ def verify_token(token_bytes: bytes, imprint_sha256: str | bytes, tsa_cert: x509
     TimestampError naming the first thing that does not hold.
     """
     try:
-        signed, signer, tst_bytes = _parts(token_bytes)
+        signer, tst_bytes = _parts(token_bytes)
         tst = tsp.TSTInfo.load(tst_bytes, strict=True)
         imprint = tst["message_imprint"]
         stamped = (imprint["hash_algorithm"]["algorithm"].native, imprint["hashed_message"].native)
         info = StampInfo(tst["gen_time"].native, tst["serial_number"].native, tst["policy"].dotted,
                          tst["nonce"].native)
-        _check_signer(signed, signer, tst_bytes, tsa_cert)
+        _check_signer(signer, tst_bytes, tsa_cert)
     except _MALFORMED as exc:
         raise TimestampError(f"the token is not a well-formed RFC 3161 token: {exc}") from exc
     if stamped != ("sha256", _digest_bytes(imprint_sha256)):
@@ -169,7 +169,7 @@ def verify_token(token_bytes: bytes, imprint_sha256: str | bytes, tsa_cert: x509
     return info
 
 
-def _parts(token_bytes: bytes) -> tuple[cms.SignedData, cms.SignerInfo, bytes]:
+def _parts(token_bytes: bytes) -> tuple[cms.SignerInfo, bytes]:
     info = cms.ContentInfo.load(token_bytes, strict=True)
     if info["content_type"].native != "signed_data":
         raise ValueError("not a CMS SignedData")
@@ -180,11 +180,13 @@ def _parts(token_bytes: bytes) -> tuple[cms.SignedData, cms.SignerInfo, bytes]:
     signers = signed["signer_infos"]
     if len(signers) != 1:
         raise ValueError(f"{len(signers)} signers instead of one")
-    return signed, signers[0], content["content"].contents
+    return signers[0], content["content"].contents
 
 
-def _check_signer(signed: cms.SignedData, signer: cms.SignerInfo, tst_bytes: bytes,
-                  tsa_cert: x509.Certificate) -> None:
+def _check_signer(signer: cms.SignerInfo, tst_bytes: bytes, tsa_cert: x509.Certificate) -> None:
+    # What was signed is the attributes' own bytes as a SET (tag 0x31), not as the [0] they are stored
+    # under; taken before the attributes are read, which makes asn1crypto re-encode them (slowly) on dump.
+    signed_bytes = b"\x31" + signer["signed_attrs"].dump()[1:]
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number" or sid.chosen["serial_number"].native != tsa_cert.serial_number \
             or sid.chosen["issuer"].dump() != tsa_cert.issuer.public_bytes():
@@ -199,7 +201,6 @@ def _check_signer(signed: cms.SignedData, signer: cms.SignerInfo, tst_bytes: byt
             attributes["message_digest"].native != _hash(digest_name, tst_bytes):
         raise TimestampError("the token's content was altered: it does not match the signed digest")
     _check_signing_certificate(attributes, tsa_cert)
-    signed_bytes = signer["signed_attrs"].untag().dump(force=True)
     _check_signature(tsa_cert, signer["signature"].native, signed_bytes, digest_name)
 
 
