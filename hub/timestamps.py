@@ -134,13 +134,13 @@ def read_reply(reply: bytes, imprint_sha256: str | bytes, tsa_cert: x509.Certifi
     try:
         response = TimeStampResp.load(reply, strict=True)
         status = response["status"]
-        granted = status["status"].native in ("granted", "granted_with_mods")
+        refusal = None if status["status"].native in ("granted", "granted_with_mods") else _status_text(status)
         token = response["time_stamp_token"]
         token_bytes = None if isinstance(token, core.Void) else token.dump()
     except _MALFORMED as exc:
         raise TimestampError(f"the TSA's reply is not a TimeStampResp: {exc}") from exc
-    if not granted:
-        raise TimestampError(f"the TSA refused the stamp: {_status_text(status)}")
+    if refusal is not None:
+        raise TimestampError(f"the TSA refused the stamp: {refusal}")
     if token_bytes is None:
         raise TimestampError("the TSA granted the stamp but sent no token")
     info = verify_token(token_bytes, imprint_sha256, tsa_cert)

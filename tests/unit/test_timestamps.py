@@ -16,7 +16,8 @@ from asn1crypto import cms, tsp
 from hub.errors import ConfigError
 from hub.pki import cert_pem
 from hub.timestamps import (
-    StampInfo, TimeStampResp, TimestampError, load_tsa_certificate, make_query, read_reply, verify_token,
+    MAX_REPLY_BYTES, REPLY_TYPE, StampInfo, TimeStampResp, TimestampError, TimestampUnavailableError,
+    load_tsa_certificate, make_query, read_reply, request_stamp, verify_token,
 )
 from simulators.tsa.authority import POLICY, Authority, Identity
 
@@ -150,3 +151,33 @@ def test_every_single_byte_change_to_a_query_gets_an_answer_and_to_a_token_canno
         # a byte outside what is signed (an algorithm field the pinned key decides): the token still
         # says exactly what the TSA signed
         assert info == original, f"byte {index} changed what the token says"
+
+
+@pytest.fixture(scope="module")
+def odd_tsa():
+    """A server that answers like a TSA gone wrong: busy, an HTML page, a reply too large to be one."""
+    import threading
+
+    from flask import Flask, Response
+    from werkzeug.serving import make_server
+
+    app = Flask("odd-tsa")
+    app.add_url_rule("/busy", "busy", lambda: Response("busy", status=503), methods=["POST"])
+    app.add_url_rule("/html", "html", lambda: Response("<html>login</html>", content_type="text/html"),
+                     methods=["POST"])
+    app.add_url_rule("/huge", "huge", lambda: Response(b"0" * (MAX_REPLY_BYTES + 10), content_type=REPLY_TYPE),
+                     methods=["POST"])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("path, error, reason", [
+    ("/busy", TimestampUnavailableError, "answered HTTP 503"),
+    ("/html", TimestampError, "without a time-stamp reply"),
+    ("/huge", TimestampError, f"a reply over {MAX_REPLY_BYTES} bytes"),
+])
+def test_a_tsa_that_answers_oddly_is_named_for_what_it_did(odd_tsa, tsa, path, error, reason):
+    with pytest.raises(error, match=reason):
+        request_stamp(odd_tsa + path, IMPRINT, tsa.identity.certificate, timeout=5)
