@@ -116,7 +116,7 @@ def request_stamp(url: str, imprint_sha256: str | bytes, tsa_cert: x509.Certific
         answer = (session or requests).post(url, data=make_query(imprint_sha256, nonce), timeout=timeout,
                                             headers={"Content-Type": QUERY_TYPE}, stream=True)
         with answer:
-            body = answer.raw.read(MAX_REPLY_BYTES + 1, decode_content=True)
+            body = _read_capped(answer)
     except requests.RequestException as exc:
         raise TimestampUnavailableError(f"TSA {url} unreachable: {type(exc).__name__}") from exc
     if answer.status_code >= 500:
@@ -126,6 +126,16 @@ def request_stamp(url: str, imprint_sha256: str | bytes, tsa_cert: x509.Certific
     if answer.headers.get("Content-Type", "").split(";")[0].strip() != REPLY_TYPE:
         raise TimestampError(f"TSA {url} answered HTTP {answer.status_code} without a time-stamp reply")
     return read_reply(body, imprint_sha256, tsa_cert, nonce=nonce)
+
+
+def _read_capped(answer: requests.Response) -> bytes:
+    """The body, or its first MAX_REPLY_BYTES + 1 bytes: a reply is never read whole past the cap."""
+    body = bytearray()
+    for chunk in answer.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            break
+    return bytes(body)
 
 
 def read_reply(reply: bytes, imprint_sha256: str | bytes, tsa_cert: x509.Certificate, *,

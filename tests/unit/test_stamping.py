@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from asn1crypto import cms
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
@@ -151,7 +152,8 @@ def test_swapped_and_tampered_tokens_are_named_by_anchor(log, tsa, tmp_path):
     Stamper(log.engine, settings_for(tsa, tmp_path), tsa.certificate, outages=Outages()).round()
     one, two, three = tokens(log)
     broken = bytearray(three.timestamp_token)
-    broken[len(broken) // 2] ^= 0xFF
+    signed_content = cms.ContentInfo.load(bytes(broken))["content"]["encap_content_info"]["content"].contents
+    broken[bytes(broken).index(signed_content) + len(signed_content) - 3] ^= 0xFF  # inside the TSTInfo
     with log.engine.begin() as conn:
         update = sa.text("UPDATE anchors SET timestamp_token = :t WHERE anchor_seq = :s")
         conn.execute(update, [{"t": two.timestamp_token, "s": 1}, {"t": one.timestamp_token, "s": 2},
@@ -160,6 +162,7 @@ def test_swapped_and_tampered_tokens_are_named_by_anchor(log, tsa, tmp_path):
     assert not report.ok and report.stamped == 0
     assert [finding.split(":")[0] for finding in report.findings] == ["anchor 1", "anchor 2", "anchor 3"]
     assert "another digest" in report.findings[0] and "another digest" in report.findings[1]
+    assert "content was altered" in report.findings[2]
 
 
 def test_an_anchor_unstamped_past_the_grace_is_a_finding_and_an_implausible_time_too(log, tsa, tmp_path):
