@@ -24,9 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from hub.pki import cert_pem, key_pem, load_certificate, load_private_key, new_private_key
+from hub.pki import cert_pem, issue_certificate, key_pem, load_certificate, load_private_key, new_private_key
 from hub.private_files import write_private
 from hub.timestamps import TimeStampResp
 
@@ -75,21 +75,8 @@ class Identity:
     def create(cls, common_name: str = "Rabt simulated TSA", days: int = 730) -> Identity:
         """A new P-256 key and a self-signed certificate for time-stamping only."""
         key = new_private_key("ec")
-        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "OM"),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Rabt simulators"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-                .sign(key, hashes.SHA256()))
-        return cls(key, cert)
+        return cls(key, issue_certificate(common_name, key, None, None, days=days,
+                                          extended_usage=(ExtendedKeyUsageOID.TIME_STAMPING,), usage_critical=True))
 
     @property
     def pem(self) -> bytes:
