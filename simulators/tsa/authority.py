@@ -22,7 +22,7 @@ from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -51,7 +51,7 @@ class Rejection(ValueError):
 class Identity:
     """The TSA's key and certificate."""
 
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     certificate: x509.Certificate
 
     @classmethod
@@ -121,14 +121,14 @@ class Authority:
                 "hash_algorithm": {"algorithm": "sha256"},
                 "cert_hash": hashlib.sha256(self._cert.dump()).digest()}]}]},
         ])
-        signature = self.identity.key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        signature, algorithm = _sign(self.identity.key, signed_attrs.dump())
         signer = cms.SignerInfo({
             "version": "v1",
             "sid": cms.SignerIdentifier({"issuer_and_serial_number": {
                 "issuer": self._cert.issuer, "serial_number": self._cert.serial_number}}),
             "digest_algorithm": {"algorithm": "sha256"},
             "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+            "signature_algorithm": {"algorithm": algorithm},
             "signature": signature,
         })
         signed = cms.SignedData({
@@ -138,6 +138,13 @@ class Authority:
             "signer_infos": [signer],
         })
         return cms.ContentInfo({"content_type": "signed_data", "content": signed})
+
+
+def _sign(key, data: bytes) -> tuple[bytes, str]:
+    """The signature over ``data`` with the TSA's key (P-256 made here, or an RSA key given by path)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256()), "sha256_rsa"
+    return key.sign(data, ec.ECDSA(hashes.SHA256())), "sha256_ecdsa"
 
 
 def _parse(query: bytes) -> tsp.TimeStampReq:

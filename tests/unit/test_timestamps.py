@@ -181,3 +181,19 @@ def odd_tsa():
 def test_a_tsa_that_answers_oddly_is_named_for_what_it_did(odd_tsa, tsa, path, error, reason):
     with pytest.raises(error, match=reason):
         request_stamp(odd_tsa + path, IMPRINT, tsa.identity.certificate, timeout=5)
+
+
+def test_a_tsa_given_an_rsa_key_and_certificate_by_path_signs_tokens_that_verify(tmp_path):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from hub.pki import issue_certificate, key_pem, new_private_key
+    from simulators.tsa.app import identity_from
+
+    key = new_private_key("rsa")
+    certificate = issue_certificate("RSA TSA", key, None, None, extended_usage=(ExtendedKeyUsageOID.TIME_STAMPING,),
+                                    usage_critical=True)
+    (tmp_path / "tsa.key").write_bytes(key_pem(key))
+    pinned = load_tsa_certificate(_written(tmp_path, cert_pem(certificate)))
+    identity = identity_from({"key_file": tmp_path / "tsa.key", "certificate_file": tmp_path / "tsa.pem"})
+    rsa_tsa = Authority(identity)
+    assert verify_token(token_for(rsa_tsa), IMPRINT, pinned).policy == POLICY
