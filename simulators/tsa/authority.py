@@ -108,36 +108,36 @@ class Authority:
         return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 
     def _token(self, request: tsp.TimeStampReq, serial: int) -> cms.ContentInfo:
-        tst = tsp.TSTInfo({
+        """A TimeStampToken: the TSTInfo for ``request``, signed with the TSA's key (RFC 3161 §2.4.2)."""
+        content = tsp.TSTInfo({
             "version": "v1", "policy": POLICY, "message_imprint": request["message_imprint"],
             "serial_number": serial, "gen_time": dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
             "accuracy": {"seconds": 1}, "nonce": request["nonce"].native,
-        })
-        content = tst.dump()
-        signed_attrs = cms.CMSAttributes([
-            {"type": "content_type", "values": ["tst_info"]},
-            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
-            {"type": "signing_certificate_v2", "values": [{"certs": [{
-                "hash_algorithm": {"algorithm": "sha256"},
-                "cert_hash": hashlib.sha256(self._cert.dump()).digest()}]}]},
-        ])
-        signature, algorithm = _sign(self.identity.key, signed_attrs.dump())
-        signer = cms.SignerInfo({
-            "version": "v1",
-            "sid": cms.SignerIdentifier({"issuer_and_serial_number": {
-                "issuer": self._cert.issuer, "serial_number": self._cert.serial_number}}),
-            "digest_algorithm": {"algorithm": "sha256"},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": algorithm},
-            "signature": signature,
-        })
+        }).dump()
         signed = cms.SignedData({
             "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
             "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(content)},
             "certificates": [self._cert] if request["cert_req"].native else [],
-            "signer_infos": [signer],
+            "signer_infos": [self._signer(content)],
         })
         return cms.ContentInfo({"content_type": "signed_data", "content": signed})
+
+    def _signer(self, content: bytes) -> cms.SignerInfo:
+        """The SignerInfo over ``content``: its digest, the ESS certificate hash OpenSSL requires, the signature."""
+        signed_attrs = cms.CMSAttributes([
+            {"type": "content_type", "values": ["tst_info"]},
+            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
+            {"type": "signing_certificate_v2", "values": [{"certs": [{
+                "hash_algorithm": {"algorithm": "sha256"}, "cert_hash": hashlib.sha256(self._cert.dump()).digest()}]}]},
+        ])
+        signature, algorithm = _sign(self.identity.key, signed_attrs.dump())
+        return cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier({"issuer_and_serial_number": {
+                "issuer": self._cert.issuer, "serial_number": self._cert.serial_number}}),
+            "digest_algorithm": {"algorithm": "sha256"}, "signed_attrs": signed_attrs,
+            "signature_algorithm": {"algorithm": algorithm}, "signature": signature,
+        })
 
 
 def _sign(key, data: bytes) -> tuple[bytes, str]:
