@@ -24,6 +24,7 @@ from hub.config import Settings
 from hub.ledger import DisclosureLedger
 from hub.mapping import Mappings
 from hub.messagelog import GroupCommitter, MessageLog, open_message_log
+from hub.messagelog.anchors import AnchorPolicy
 from hub.pipeline import Pipeline
 from hub.refusals import RefusalBudget
 from hub.registry import adapter_names, load_adapter
@@ -101,9 +102,14 @@ def bootstrap(settings: Settings | None = None, *, log: MessageLog | None = None
     return Hub(
         settings=settings,
         trust_store=trust_store or TrustStore.load(settings.pki_dir),
-        log=log or open_message_log(settings.effective_database_url),
+        log=log or open_message_log(settings.effective_database_url, anchoring=anchor_policy(settings)),
         **parts,
     )
+
+
+def anchor_policy(settings: Settings) -> AnchorPolicy:
+    """Anchors as often as the TSA stamps them, and at most ``max_records`` records apart."""
+    return AnchorPolicy(every_seconds=settings.timestamps.interval, every_records=settings.timestamps.max_records)
 
 
 # -- the roles, each given the parts it uses ---------------------------------------------------
@@ -167,8 +173,19 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
-        sample_seconds=hub.settings.console.sample_seconds,
+        sample_seconds=hub.settings.console.sample_seconds, timestamps_expected=bool(hub.settings.timestamps.url),
         ledger=hub.ledger if signing else None)  # without the hub's key no report can be signed: 503
     config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
               **(config or {})}
     return create_app(replace(defaults, **parts), config)
+
+
+def stamper_loop(hub: Hub) -> Callable[[threading.Event], None] | None:
+    """The stamper's loop (:mod:`hub.stamping`) over the configured TSA; None when no TSA is configured."""
+    from hub.stamping import Stamper
+    from hub.timestamps import load_tsa_certificate
+
+    timestamps = hub.settings.timestamps
+    if not timestamps.url:
+        return None
+    return Stamper(hub.log.engine, timestamps, load_tsa_certificate(timestamps.certificate)).run

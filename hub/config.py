@@ -30,7 +30,7 @@ from hub.errors import ConfigError
 CONFIG_FILE_NAME = "rabt.toml"
 #: environment variables holding a URL that are the hub's own, not an agency endpoint
 OWN_URLS = frozenset({"RABT_BROKER_URL", "RABT_DATABASE_URL", "RABT_PUBLIC_URL", "RABT_RABBITMQ_MANAGEMENT_URL",
-                      "RABT_LICENSING_DATABASE_URL", "RABT_TEST_AMQP_URL"})
+                      "RABT_LICENSING_DATABASE_URL", "RABT_TEST_AMQP_URL", "RABT_TSA_URL"})
 SECRET = {"secret": True}
 """Field metadata: the value is masked wherever settings are shown."""
 
@@ -171,6 +171,38 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class TimestampSettings:
+    """The RFC 3161 time-stamping authority that stamps the message log's anchors (``[timestamps]``)."""
+
+    url: str = field(default="", repr=False)
+    """Where queries are POSTed (``RABT_TSA_URL``); empty: anchors are not stamped and no stamper runs."""
+
+    certificate: Path | None = None
+    """The TSA's certificate, pinned (``RABT_TSA_CERTIFICATE``, PEM): only tokens it signed are kept or
+    verified. Needed with ``url``; ``rabt audit verify`` checks stored tokens against it."""
+
+    interval: float = 60.0
+    """Seconds between anchors, and between stamping rounds (``RABT_TSA_INTERVAL``)."""
+
+    max_records: int = 10_000
+    """A writer anchors after this many of its records however soon, so one stamp covers at most about
+    this many (``RABT_TSA_MAX_RECORDS``)."""
+
+    grace: float = 300.0
+    """Seconds the TSA may stay unreachable before ``/readyz`` names it failing (``RABT_TSA_GRACE``); the
+    hub keeps accepting messages all along, and stamps the anchors it missed once the TSA is back."""
+
+    timeout: float = 10.0
+    """Seconds one request to the TSA may take, connect and read (``RABT_TSA_TIMEOUT``)."""
+
+    def __post_init__(self) -> None:
+        if not (self.interval > 0 and self.timeout > 0 and self.grace >= 0 and self.max_records >= 1):
+            raise ConfigError("timestamps settings: interval > 0, timeout > 0, grace >= 0, max_records >= 1")
+        if self.url and self.certificate is None:
+            raise ConfigError("RABT_TSA_URL is set but RABT_TSA_CERTIFICATE (the TSA's pinned certificate) is not")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the hub keeps its state, which broker and database it uses, and how each part runs."""
 
@@ -211,6 +243,9 @@ class Settings:
 
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     """Calls to agencies (``[outbound]``)."""
+
+    timestamps: TimestampSettings = field(default_factory=TimestampSettings)
+    """The time-stamping authority for the log's anchors (``[timestamps]``)."""
 
     config_file: Path | None = None
     """The rabt.toml these settings were read from, if any (``RABT_CONFIG``)."""
@@ -271,6 +306,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gateway=source.group(GatewaySettings, "gateway", "RABT_GATEWAY_"),
         console=_console(source),
         outbound=_outbound(source),
+        timestamps=_timestamps(source),
         config_file=source.path_of_file,
     )
 
@@ -294,3 +330,9 @@ def _outbound(source: ConfigSource) -> OutboundSettings:
     tuning = source.group(OutboundSettings, "outbound", "RABT_OUTBOUND_", skip=("endpoints",),
                           env_names={"call_timeout": "RABT_OUTBOUND_TIMEOUT"})
     return replace(tuning, endpoints={str(k): str(v) for k, v in sorted(endpoints.items())})
+
+
+def _timestamps(source: ConfigSource) -> TimestampSettings:
+    tuning = source.group(TimestampSettings, "timestamps", "RABT_TSA_", skip=("url", "certificate"))
+    return replace(tuning, url=source.text("RABT_TSA_URL", "url", section="timestamps"),
+                   certificate=source.path("RABT_TSA_CERTIFICATE", "certificate", section="timestamps"))

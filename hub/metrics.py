@@ -52,7 +52,8 @@ from hub.transports.base import Delivery, Handler, classify
 __all__ = [
     "CIRCUIT_VALUES", "CONTENT_TYPE_LATEST", "REGISTRY", "delivery_labels", "exposition", "instrument", "mark_processed",
     "observe_confirm_latency", "observe_end_to_end_latency", "record_dead_lettered", "record_delivered",
-    "record_failed", "record_published", "record_received", "record_refused", "set_outbox_backlog",
+    "record_failed", "record_published", "record_received", "record_refused", "record_stamp",
+    "record_stamp_failure", "set_outbox_backlog", "set_stamp_backlog",
     "set_queue_stats", "unwatch_circuits", "watch_certificates", "watch_circuits", "watched_circuits",
 ]
 
@@ -276,6 +277,34 @@ def unwatch_circuits(source: CircuitSource) -> None:
 def watched_circuits() -> dict[str, str]:
     """``"agency/service"`` → state, over every watched source of this process."""
     return _CIRCUITS.states()
+
+
+STAMPS = Counter("rabt_anchor_stamps_total", "Message-log anchors stamped by the TSA, token verified and stored.",
+                 registry=REGISTRY)
+STAMP_FAILURES = Counter("rabt_anchor_stamp_failures_total",
+                         "Requests to the TSA that gave no usable token, by error code (unreachable, rejected…).",
+                         ("code",), registry=REGISTRY)
+UNSTAMPED_ANCHORS = Gauge("rabt_anchors_unstamped", "Message-log anchors still waiting for a timestamp token.",
+                          multiprocess_mode="livemax", registry=REGISTRY)
+UNSTAMPED_AGE = Gauge("rabt_anchor_unstamped_oldest_age_seconds",
+                      "Seconds since the oldest anchor without a timestamp token was taken (0: none waits).",
+                      multiprocess_mode="livemax", registry=REGISTRY)
+
+
+def record_stamp(count: int = 1) -> None:
+    """``count`` anchors got a verified token."""
+    STAMPS.inc(count)
+
+
+def record_stamp_failure(code: str) -> None:
+    """A request to the TSA failed with error ``code`` (``RabtError.code``)."""
+    STAMP_FAILURES.labels(_label(code)).inc()
+
+
+def set_stamp_backlog(count: int, oldest_age: float) -> None:
+    """``count`` anchors wait for a token, the oldest for ``oldest_age`` seconds."""
+    UNSTAMPED_ANCHORS.set(count)
+    UNSTAMPED_AGE.set(oldest_age)
 
 
 def exposition(registry: CollectorRegistry | None = None) -> bytes:

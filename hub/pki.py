@@ -86,9 +86,18 @@ def new_private_key(key_type: str = "rsa"):
     raise ConfigError(f"unknown key type {key_type!r}; choose one of {', '.join(KEY_TYPES)}")
 
 
+#: what a party's certificate may be used for besides signing: TLS either way
+_PARTY_USAGE = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH)
+
+
 def issue_certificate(subject_cn: str, key, issuer_cert, issuer_key, *, is_ca: bool = False,
-                      not_before: dt.datetime | None = None, days: int = 730) -> x509.Certificate:
-    """A certificate for ``key``, signed by the issuer (self-signed when issuer_cert is None)."""
+                      not_before: dt.datetime | None = None, days: int = 730,
+                      extended_usage: tuple = _PARTY_USAGE, usage_critical: bool = False) -> x509.Certificate:
+    """A certificate for ``key``, signed by the issuer (self-signed when issuer_cert is None).
+
+    ``extended_usage`` (with ``usage_critical``) applies to a certificate that is not a CA's: a
+    time-stamping authority's is ``(TIME_STAMPING,)``, critical, as RFC 3161 requires.
+    """
     not_before = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "OM"),
@@ -111,10 +120,7 @@ def issue_certificate(subject_cn: str, key, issuer_cert, issuer_key, *, is_ca: b
         usage = dict(key_cert_sign=True, crl_sign=True, digital_signature=False)
     else:
         usage = dict(key_cert_sign=False, crl_sign=False, digital_signature=True)
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
-            critical=False,
-        )
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(extended_usage)), critical=usage_critical)
     builder = builder.add_extension(
         x509.KeyUsage(content_commitment=not is_ca, key_encipherment=False, data_encipherment=False,
                       key_agreement=False, encipher_only=False, decipher_only=False, **usage),

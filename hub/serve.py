@@ -7,7 +7,8 @@ and the message-log database, so any number of each can run on any machine:
 * ``relay``   — publishes what the message log holds but the broker has not confirmed;
 * ``worker``  — outbound SOAP workers, one consumer per adapter queue;
 * ``watcher`` — file-drop folders;
-* ``console`` — the operator console, JSON API and ``/metrics``.
+* ``console`` — the operator console, JSON API and ``/metrics``;
+* ``stamper`` — has the message log's anchors stamped by the TSA (only when ``RABT_TSA_URL`` is set).
 
 :mod:`hub.roles` runs and restarts them. SIGTERM or SIGINT sets one stop
 event: loops finish the message in hand, ack it and close their connections;
@@ -35,7 +36,7 @@ __all__ = ["CONSOLE_LIMITS", "GATEWAY_LIMITS", "ROLES", "Backoff", "ConnectionLi
 
 log = logging.getLogger(__name__)
 
-ROLES = ("gateway", "relay", "worker", "watcher", "console")
+ROLES = ("gateway", "relay", "worker", "watcher", "console", "stamper")
 
 
 @dataclass(frozen=True)

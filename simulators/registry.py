@@ -1,4 +1,4 @@
-"""Agency simulators by name: the app factory to import and the port it listens on.
+"""Agency simulators (and the time-stamping authority) by name: the app factory to import and the port it listens on.
 
 Factories are "module:attribute" strings resolved on use, so listing the
 simulators imports none of them (and none of Flask's apps are built).
@@ -36,6 +36,7 @@ SIMULATORS: dict[str, SimulatorEntry] = {
         SimulatorEntry("insurance", "simulators.insurance.app:create_app", 8103, 3),
         SimulatorEntry("courts", "simulators.courts.app:create_app", 8104, 4),
         SimulatorEntry("municipality", "simulators.municipality.app:create_app", 8105, 5),
+        SimulatorEntry("tsa", "simulators.tsa.app:create_app", 8106, 6),
     )
 }
 

@@ -94,7 +94,19 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening:
             supervisor.start(Role(name, loop))
     if "console" in roles:
         endpoints.append(_console(hub, supervisor, listening))
+    if "stamper" in roles:
+        _stamper(hub, supervisor)
     return endpoints
+
+
+def _stamper(hub, supervisor: Supervisor) -> None:
+    from hub.bootstrap import stamper_loop
+
+    loop = stamper_loop(hub)
+    if loop is None:
+        click.echo("stamper: no TSA configured (RABT_TSA_URL); log anchors are not timestamped", err=True)
+        return
+    supervisor.start(Role("stamper", loop))
 
 
 def _console(hub, supervisor: Supervisor, listening: Listening) -> Endpoint:

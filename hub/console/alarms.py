@@ -43,6 +43,8 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("RabtCircuitOpen", "critical", 0, "open circuits", "overview"),
     Condition("RabtCertificateExpired", "critical", 0, "days left", "overview"),
     Condition("RabtOutboxLagging", "critical", 60, "seconds", "overview"),
+    # the TSA's default grace period (300 s) and one stamp interval (60 s)
+    Condition("RabtAnchorsUnstamped", "critical", 360, "seconds", "overview"),
     Condition("RabtDeadLettersGrowing", "warning", 0, "new dead letters", "dead_letters", 600),
     Condition("RabtDeadLetters", "warning", 0, "dead letters", "dead_letters"),
     Condition("RabtBacklogGrowing", "warning", 0, "messages", "overview", 300),
@@ -64,6 +66,8 @@ class Snapshot:
     #: queue → [(unix time, value)] of the last hour, per metric ("depth", "dead_letters")
     history: dict[str, dict[str, list]] = field(default_factory=dict)
     now: float = field(default_factory=time.time)
+    oldest_unstamped_age: float | None = None
+    """Seconds the oldest log anchor has waited for its timestamp; None when no TSA is configured."""
 
 
 def gather(console, overview: dict | None = None) -> Snapshot:
@@ -72,14 +76,16 @@ def gather(console, overview: dict | None = None) -> Snapshot:
     overview = overview or console.overview()
     end = datetime.fromtimestamp(now, timezone.utc)
     refusals: dict[str, int] = {}
-    oldest = None
+    oldest = unstamped = None
     if overview["database"]["reachable"]:
         for row in chain_counts(console.log.engine, end - timedelta(seconds=60), end):
             if row.kind == "refused":
                 refusals[row.agency or "unknown"] = refusals.get(row.agency or "unknown", 0) + row.count
         oldest = console.oldest_unpublished_age()
+        waiting = console.unstamped_anchors()
+        unstamped = None if waiting is None else waiting.oldest_age()
     return Snapshot(overview, console.readiness(), oldest, refusals,
-                    console.history.series("queue", "hour", now), now)
+                    console.history.series("queue", "hour", now), now, unstamped)
 
 
 def evaluate(snapshot: Snapshot) -> list[dict]:
@@ -128,6 +134,11 @@ def _outbox_lagging(s: Snapshot, c: Condition) -> Found:
     return [("outbox", round(age, 1), {})] if age is not None and age > c.threshold else []
 
 
+def _anchors_unstamped(s: Snapshot, c: Condition) -> Found:
+    age = s.oldest_unstamped_age
+    return [("tsa", round(age, 1), {})] if age is not None and age > c.threshold else []
+
+
 def _dead_letters(s: Snapshot, c: Condition) -> Found:
     return [(q["name"], q["dead_letters"], {"queue": q["name"]}) for q in s.overview["queues"]
             if q["dead_letters"] > c.threshold]
@@ -158,6 +169,7 @@ CHECKS: dict[str, Callable[[Snapshot, Condition], Found]] = {
     "RabtCircuitOpen": _circuit_open,
     "RabtCertificateExpired": _certificates(expired=True),
     "RabtOutboxLagging": _outbox_lagging,
+    "RabtAnchorsUnstamped": _anchors_unstamped,
     "RabtDeadLettersGrowing": _growth("dead_letters", "dead_letters"),
     "RabtDeadLetters": _dead_letters,
     "RabtBacklogGrowing": _growth("depth", "ready"),

@@ -97,7 +97,7 @@ def readyz():
 
 
 def sample_gauges(console) -> None:
-    """Refresh the gauges that describe shared state (queues, outbox, last activity)."""
+    """Refresh the gauges that describe shared state (queues, outbox, last activity, unstamped anchors)."""
     try:
         stats = console.log.stats()
         metrics.set_outbox_backlog(stats.outbox_backlog)
@@ -107,6 +107,11 @@ def sample_gauges(console) -> None:
         pass  # the database being down shows in /readyz; the counters still scrape
     try:
         metrics.set_queue_stats(console.broker.run(lambda t: t.queue_stats()))
+    except RabtError:
+        pass
+    try:
+        if (waiting := console.unstamped_anchors()) is not None:
+            metrics.set_stamp_backlog(waiting.count, waiting.oldest_age())
     except RabtError:
         pass
 

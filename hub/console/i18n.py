@@ -153,6 +153,12 @@ LABELS.update({
                               "صندوق الصادر: أقدم رسالة تنتظر {value} ث"),
     "todo_RabtOutboxLagging": ("Check the relay and the broker (rabt relay, /readyz).",
                              "تحقق من المرحّل والوسيط (rabt relay، ‏/readyz)."),
+    "alarm_RabtAnchorsUnstamped": ("{subject}: the oldest log anchor has waited {value} s for its timestamp",
+                                   "{subject}: أقدم مرساة في السجل تنتظر ختمها الزمني منذ {value} ث"),
+    "todo_RabtAnchorsUnstamped": ("Check that the TSA answers (RABT_TSA_URL) and the stamper runs; the anchors "
+                                  "missed meanwhile are stamped once it is back.",
+                                  "تحقق من أن سلطة الختم الزمني تستجيب (RABT_TSA_URL) وأن دور الختم يعمل؛ "
+                                  "تُختم المراسي الفائتة عند عودتها."),
     "alarm_RabtDeadLettersGrowing": ("Dead letters of {subject} grew by {value} recently",
                                    "الرسائل الميتة في {subject} زادت {value} مؤخرا"),
     "todo_RabtDeadLettersGrowing": ("Read the reasons, fix the cause, then replay.",

@@ -30,7 +30,9 @@ from hub.console.users import Principal, Users
 from hub.errors import InputError, MessageLogError, RabtError
 from hub.ledger import DisclosureLedger
 from hub.messagelog import MessageLog
+from hub.messagelog import stamps
 from hub.messagelog.search import normalize
+from hub.messagelog.stamps import Backlog
 from hub.routing import Routes
 from hub.signing import Verifier
 from hub.truststore import expiring
@@ -106,6 +108,8 @@ class ConsoleParts:
     sample_seconds: float = 10.0
     #: workers' signed disclosure reports (the ledger page and API); None: they answer 503
     ledger: DisclosureLedger | None = None
+    #: whether a TSA stamps the log's anchors (RABT_TSA_URL): only then is an unstamped anchor news
+    timestamps_expected: bool = False
 
 
 class Console:
@@ -239,6 +243,10 @@ class Console:
         """Seconds the oldest message has waited in the outbox for the relay (None: nothing waits)."""
         oldest = figures.oldest_unpublished(self.log.engine)
         return None if oldest is None else max(0.0, time.time() - oldest.timestamp())
+
+    def unstamped_anchors(self) -> Backlog | None:
+        """Anchors waiting for their timestamp token (None: no TSA is configured, so none will get one)."""
+        return stamps.backlog(self.log.engine) if self.parts.timestamps_expected else None
 
     def history_series(self, kind: str, span: str) -> dict:
         """Points per queue or agency over ``span`` (``hour``, ``day``); see HistoryStore.series."""

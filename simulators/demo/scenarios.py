@@ -409,6 +409,10 @@ def open_statistics(ctx: DemoContext) -> str:
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
 
+from simulators.demo.evidence_stamps import anchors_timestamped  # noqa: E402 - its own module, added last
+
+SCENARIOS = (*SCENARIOS, Scenario(14, "log anchors timestamped and verified", anchors_timestamped))
+
 from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402 - it uses the helpers above
 
 SCENARIOS = (*SCENARIOS, Scenario(16, "a worker's disclosure report", disclosure_report))

@@ -43,6 +43,8 @@ WorkerDataCorrected = ["police", "insurance"]
 
 #: circuit breakers on the same compressed clock as DEMO_ROUTES' retries
 DEMO_OUTBOUND = {"RABT_OUTBOUND_BREAKER_RESET": "1", "RABT_OUTBOUND_BACKOFF": "0.1"}
+#: the TSA simulator's certificate, as the stack fetched it for the hub to pin (under ``home``)
+TSA_CERTIFICATE = "tsa.pem"
 
 
 def free_port() -> int:
@@ -79,6 +81,8 @@ class Stack:
     split_roles: bool = False
     """Run each ``rabt serve`` role in a process of its own, as on several machines."""
     """Before the exchange and queue names on the broker: tests give each run its own."""
+    stamp_interval: float = 2.0
+    """Seconds between the hub's anchors and their stamps (``RABT_TSA_INTERVAL``): short, so a demo sees them."""
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
@@ -90,6 +94,9 @@ class Stack:
                **DEMO_OUTBOUND}
         if self.database_url:
             env["RABT_DATABASE_URL"] = self.database_url
+        if "tsa" in self.urls:
+            env.update(RABT_TSA_URL=f"{self.urls['tsa']}/", RABT_TSA_CERTIFICATE=str(self.home / TSA_CERTIFICATE),
+                       RABT_TSA_INTERVAL=str(self.stamp_interval), RABT_TSA_GRACE=str(5 * self.stamp_interval))
         for name in SIMULATOR_OFFSETS:
             env.update(endpoint_settings(name, self.urls.get(name, "")))
         return env
@@ -123,9 +130,11 @@ class Stack:
         for name, offset in SIMULATOR_OFFSETS.items():
             self.urls[name] = f"http://127.0.0.1:{base + offset}"
         self._spawn("simulators", [sys.executable, "-m", "hub", "simulate", "--port-base", str(base),
-                                   "--seed", str(self.seed), "--workers", str(self.workers)])
+                                   "--seed", str(self.seed), "--workers", str(self.workers),
+                                   "--tsa-dir", str(self.home / "tsa")])
         for name in SIMULATOR_OFFSETS:
             self._wait_http(name, f"{self.urls[name]}/healthz")
+        self._pin_tsa(f"http://127.0.0.1:{base + SIMULATORS['tsa'].offset}")
         gateway, console, licensing = free_port(), free_port(), free_port()
         self.urls.update(gateway=f"http://127.0.0.1:{gateway}", console=f"http://127.0.0.1:{console}",
                          licensing=f"http://127.0.0.1:{licensing}")
@@ -137,6 +146,14 @@ class Stack:
         self._wait_http("gateway", f"{self.urls['gateway']}/healthz")
         return self
 
+    def _pin_tsa(self, url: str) -> None:
+        """Wait for the TSA simulator, and keep its certificate where the hub's settings will point."""
+        self._wait_http("tsa", f"{url}/healthz")
+        answer = requests.get(f"{url}/certificate", timeout=5)
+        answer.raise_for_status()
+        (self.home / TSA_CERTIFICATE).write_bytes(answer.content)
+        self.urls["tsa"] = url
+
     def _spawn_hub(self, gateway: int, console: int) -> None:
         """``rabt serve``: all roles in one process, or (``split_roles``) one process per role."""
         # a short drain: every role must be gone well within stop()'s wait, or it is killed
@@ -145,7 +162,7 @@ class Stack:
         if not self.split_roles:
             self._spawn("hub", serve)
             return
-        for role in ("gateway", "relay", "worker", "watcher", "console"):
+        for role in ("gateway", "relay", "worker", "watcher", "console", "stamper"):
             self._spawn(f"hub-{role}", [*serve, "--role", role])
 
     def _run_once(self, command: list[str]) -> None:

@@ -68,7 +68,7 @@ def test_every_process_stops_cleanly_on_sigterm(system):
     codes = system.stack.stop()
     hub = {name: code for name, code in codes.items() if name.startswith("hub")}
     assert set(codes) - set(hub) == {"simulators", "licensing", "licensing-consumer"}
-    assert len(hub) == (5 if system.stack.split_roles else 1)
+    assert len(hub) == (6 if system.stack.split_roles else 1)
     # 0 for a clean stop (in-flight work finished, acked, closed); the simulators' and
     # licensing's werkzeug servers end by the signal itself
     assert set(hub.values()) == {0} and codes["licensing-consumer"] == 0, codes

@@ -196,3 +196,30 @@ def test_arabic_page_translates_values_and_digits_and_shows_local_time(console):
     utc = dt.datetime.fromisoformat(generated.group(1).replace("Z", "+00:00"))
     shown = re.search(r'dir="ltr">([0-9 :-]+)</time>', english).group(1)
     assert shown == (utc + dt.timedelta(hours=4)).strftime("%Y-%m-%d %H:%M:%S")  # Asia/Muscat is UTC+4
+
+
+def test_an_anchor_long_without_its_timestamp_is_an_alarm_where_a_tsa_is_configured(tmp_path, trust_store):
+    from hub.messagelog.schema import anchors
+
+    hub = make_hub(tmp_path, trust_store)
+    users, tokens = console_users()
+    headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+    stamped = console_app(hub, {"SECRET_KEY": "test", "SAMPLE_HISTORY": False}, users=users, timestamps_expected=True)
+    plain = console_app(hub, {"SECRET_KEY": "test", "SAMPLE_HISTORY": False}, users=users)
+    try:
+        accept_arrival(hub, "T6000001")
+        hub.log.anchor()
+        assert "RabtAnchorsUnstamped" not in {name for name, _ in alarms_of(stamped, headers)}  # just taken
+        with hub.log.engine.begin() as conn:  # as if the TSA had been away for seven minutes
+            conn.execute(sa.update(anchors).values(at=timestamp(dt.datetime.now(dt.timezone.utc)
+                                                                - dt.timedelta(minutes=7))))
+        time.sleep(1.1)  # one evaluation serves the pages of one second
+        alarm = alarms_of(stamped, headers)[("RabtAnchorsUnstamped", "tsa")]
+        assert alarm["severity"] == "critical" and alarm["value"] >= 420 and alarm["threshold"] == 360
+        assert "RabtAnchorsUnstamped" not in {name for name, _ in alarms_of(plain, headers)}  # no TSA: no news
+        scraped = stamped.test_client().get("/metrics", headers=headers).get_data(as_text=True)
+        assert "rabt_anchors_unstamped 1.0" in scraped
+    finally:
+        for app in (stamped, plain):
+            app.extensions["rabt_console"].console.broker.close()
+        hub.close()

@@ -104,7 +104,7 @@ def test_the_example_hub_environment_trusts_one_proxy_and_names_a_public_https_u
     values = env_file(DEPLOY / "rabt.env.example")
     assert values["RABT_TRUSTED_PROXY_HOPS"] == "1" and values["RABT_PUBLIC_URL"].startswith("https://")
     assert set(values) <= {"RABT_BROKER_URL", "RABT_DATABASE_URL", "RABT_PUBLIC_URL", "RABT_TRUSTED_PROXY_HOPS",
-                           "RABT_XML_MAX_BYTES"}, "a setting the hub does not read"
+                           "RABT_XML_MAX_BYTES", "RABT_TSA_URL", "RABT_TSA_CERTIFICATE"}, "a setting the hub does not read"
 
 
 def test_the_option_parser_used_on_the_units_refuses_what_it_does_not_know():

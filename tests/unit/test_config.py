@@ -129,3 +129,30 @@ def test_licensing_reads_its_table_and_shares_the_hubs_settings(config_file):
     config = LicensingConfig.from_env({"RABT_CONFIG": str(config_file), "RABT_LICENSING_REPLY_TIMEOUT": "4"})
     assert (str(config.policy.income_threshold), config.reply_timeout) == ("700.000", 4.0)
     assert (config.home, config.broker_url) == (Path("/srv/rabt"), "amqp://rabt:hunter2@mq/")
+
+
+def test_the_tsa_settings_come_from_the_file_and_the_environment_and_anchor_the_log(tmp_path):
+    from hub.bootstrap import anchor_policy
+
+    config = tmp_path / "rabt.toml"
+    config.write_text('[timestamps]\nurl = "https://tsa.example.gov/"\ncertificate = "/etc/rabt/tsa.pem"\n'
+                      'interval = 30\n', encoding="utf-8")
+    settings = load_settings({"RABT_CONFIG": str(config), "RABT_TSA_GRACE": "600", "RABT_TSA_MAX_RECORDS": "5000"})
+    stamping = settings.timestamps
+    assert (stamping.url, stamping.certificate, stamping.interval) == ("https://tsa.example.gov/",
+                                                                       Path("/etc/rabt/tsa.pem"), 30.0)
+    assert (stamping.grace, stamping.max_records, stamping.timeout) == (600.0, 5000, 10.0)
+    assert settings.outbound.endpoints == {}  # RABT_TSA_URL is the hub's own, not an agency endpoint
+    policy = anchor_policy(settings)
+    assert (policy.every_seconds, policy.every_records) == (30.0, 5000)
+    assert load_settings({}).timestamps.url == ""
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RABT_TSA_URL": "http://127.0.0.1:1/"}, "RABT_TSA_CERTIFICATE"),
+    ({"RABT_TSA_INTERVAL": "0"}, "interval > 0"),
+    ({"RABT_TSA_MAX_RECORDS": "many"}, "RABT_TSA_MAX_RECORDS must be int"),
+])
+def test_bad_tsa_settings_are_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
