@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify
+from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify, walk
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.anchors import Anchor, AnchorPolicy, AnchorSchedule
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
@@ -27,7 +27,7 @@ from hub.messagelog.records import (
     input_digest, sha256_hex,
 )
 from hub.messagelog.schema import (
-    REFUSAL_DIGEST_COLUMNS, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
+    REFUSAL_DIGEST_COLUMNS, archives, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
 )
 from hub.messagelog.schema import lanes as lane_heads
 
@@ -37,7 +37,8 @@ _m, _o, _c, _p = messages, outbox, audit_chain, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
 # A stored message is its header row with its payloads, in StoredMessage's field order.
 _COLUMNS = [_m.c[f.name] if f.name in _m.c else _p.c[f.name] for f in dataclasses.fields(StoredMessage)]
-_WITH_PAYLOADS = _m.join(_p, _p.c.message_id == _m.c.message_id)
+# Outer: a purged message keeps its header row and chain records, its payloads are in an archive.
+_WITH_PAYLOADS = _m.outerjoin(_p, _p.c.message_id == _m.c.message_id)
 _GET = sa.select(*_COLUMNS).select_from(_WITH_PAYLOADS).where(_m.c.message_id == sa.bindparam("mid"))
 _SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values(
     status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
@@ -246,6 +247,24 @@ class MessageLog:
                            fields_detail({"target": target, "detail": detail}, ("target", "detail")), _actor(actor))
         with self._writing(f"record the action {action}") as conn:
             [seq] = chain.append(conn, [entry])
+        return seq
+
+    def record_purge(self, archive_id: str, name: str, anchor_seq: int, heads: Sequence[tuple[str, int, str]],
+                     actor: str) -> int | None:
+        """Chain that the payloads of the records up to ``heads`` may go, archive ``archive_id`` holding them.
+
+        Registers the archive beside its chain record; None (nothing written)
+        when the archive is registered already. See :mod:`hub.messagelog.retention`.
+        """
+        detail = walk.purge_detail(name, anchor_seq, heads)
+        with self._writing("record the purge") as conn:
+            if conn.execute(sa.select(archives.c.chain_seq).where(archives.c.archive_id == archive_id)).first():
+                return None
+            now = timestamp()
+            [seq] = chain.append(conn, [ChainEntry(walk.PURGE_KIND, walk.PURGE_STATUS, now, archive_id, detail,
+                                                   _actor(actor))])
+            conn.execute(sa.insert(archives), {"archive_id": archive_id, "name": name, "anchor_seq": anchor_seq,
+                                               "purged_at": now, "chain_seq": seq})
         return seq
 
     def actions(self, limit: int = 100) -> list[Event]:

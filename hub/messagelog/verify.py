@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -109,11 +110,18 @@ class ChainReport:
 
 def verify(engine: Engine, progress: Progress | None = None, every: int = 10_000) -> ChainReport:
     """Check every anchor, every lane's records, every stored payload and every lane's head."""
+    with read_snapshot(engine) as conn:
+        return _Verification(conn, progress, every).run()
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection reading one snapshot of the log for the whole block, while writers go on appending."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return _Verification(conn, progress, every).run()
+            yield conn
 
 
 class _Verification:
@@ -138,7 +146,7 @@ class _Verification:
             if (reason := self.coverage.add(row)) is not None:
                 return self.report(lane=row.lane, record_id=row.lane_seq, reason=reason)
         walker = AnchorWalker()
-        for row in _paged(self.conn, _ANCHORS, "anchor_seq"):
+        for row in paged(self.conn, _ANCHORS, "anchor_seq"):
             if (reason := walker.step(row)) is not None:
                 return self.report(anchor_id=row.anchor_seq, reason=f"anchor {row.anchor_seq}: {reason}")
         self.anchors = walker.count
@@ -156,7 +164,7 @@ class _Verification:
 
     def _walk_lane(self, head: Row, anchored) -> ChainReport | None:
         lane = LaneWalker(head.lane_id, anchored, self.checks)
-        for row in _paged(self.conn, _STREAM, "lane_seq", lane=head.lane_id):
+        for row in paged(self.conn, _STREAM, "lane_seq", lane=head.lane_id):
             if (reason := lane.step(row)) is not None:
                 return self.report(lane=head.lane_id, record_id=lane.failed_at, reason=reason)
             self.checked += 1
@@ -195,7 +203,7 @@ class _Verification:
         return None
 
 
-def _paged(conn: sa.Connection, query: sa.Select, key: str, **params):
+def paged(conn: sa.Connection, query: sa.Select, key: str, **params):
     """The rows of ``query`` in ``key`` order, a page per round trip (keyset paging)."""
     after = 0
     while rows := conn.execute(query, {**params, "after": after, "page": _BATCH}).all():
