@@ -47,6 +47,6 @@ def decrypt(data: bytes, key_pem: bytes, certificate: x509.Certificate | None = 
         except ValueError:
             raise ConfigError("the decryption key file holds no certificate: give it with --decrypt-cert") from None
     try:
-        return pkcs7.pkcs7_decrypt_der(data, certificate, key, _BINARY)
+        return pkcs7.pkcs7_decrypt_der(data, certificate, key, [])
     except ValueError as exc:
         raise InputError(f"the archive cannot be decrypted with this key: {exc}") from None
