@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
+_HAS_PAYLOADS = sa.select(_p.c.message_id).where(_p.c.message_id == sa.bindparam("mid"))
 # A stored message is its header row with its payloads, in StoredMessage's field order.
 _COLUMNS = [_m.c[f.name] if f.name in _m.c else _p.c[f.name] for f in dataclasses.fields(StoredMessage)]
 # Outer: a purged message keeps its header row and chain records, its payloads are in an archive.
@@ -289,6 +290,9 @@ class MessageLog:
         with self._writing(f"record status {status}") as conn:
             if conn.execute(_EXISTS, {"mid": message_id}).first() is None:
                 raise MessageLogError("no such message in the log", message_id=message_id)
+            if requeue and conn.execute(_HAS_PAYLOADS, {"mid": message_id}).first() is None:
+                raise MessageLogError("its payloads were archived and purged from the log: it cannot be "
+                                      "published again", message_id=message_id)
             [seq] = chain.append(conn, [ChainEntry("event", status, now, message_id, str(detail), actor)])
             conn.execute(_SET_STATUS, {"mid": message_id, "status": status, "at": now})
             queued = conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None

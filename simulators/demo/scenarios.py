@@ -408,3 +408,8 @@ def open_statistics(ctx: DemoContext) -> str:
 
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
+
+
+from simulators.demo.evidence_archive import evidence_archive  # noqa: E402 - it builds on the helpers above
+
+SCENARIOS = (*SCENARIOS, Scenario(15, "an archive verified offline after its payloads were purged", evidence_archive))
