@@ -416,3 +416,34 @@ def test_an_encrypted_archive_opens_with_openssl_cms_and_verifies(tmp_path, home
     wrong = offline("audit", "verify-archive", str(out), "--decrypt-key", str(pki_dir / "agencies" / "police.key"),
                     "--decrypt-cert", str(pki_dir / "agencies" / "police.pem"))
     assert wrong.returncode == 1 and "cannot be decrypted" in wrong.stderr
+
+
+def test_lanes_split_into_segments_and_a_missing_segment_is_named(tmp_path, monkeypatch, hub_signer):
+    from datetime import datetime, timezone
+
+    from hub.archive import write_archive
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    monkeypatch.setattr(layout, "SEGMENT_RECORDS", 5)
+    with open_message_log(url, create=False) as log:
+        written = write_archive(log, hub_signer, datetime.now(timezone.utc), tmp_path / "period.zip")
+    contents = entries(written.path)
+    segments = sorted(name for name in contents if name.startswith("lanes/"))
+    assert len(segments) == 5 and verify_archive(written.path).records == 24
+    del contents[segments[2]]
+    assert failure(rebuilt(contents, tmp_path / "x.zip", hub_signer)) == (
+        f"segment {segments[2]} of lane {segments[2].split('/')[1]} is missing")
+
+
+def test_a_purged_message_cannot_be_replayed(tmp_path, home):
+    from hub.errors import MessageLogError
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    out = write(home, url, tmp_path / "january.zip")
+    assert rabt(home, url, "audit", "purge", "--archived", str(out)).exit_code == 0
+    with open_message_log(url, create=False) as log:
+        with pytest.raises(MessageLogError, match="archived and purged from the log: it cannot be published again"):
+            log.replay("msg-1", actor="operator")
+        assert [e.status for e in log.events("msg-1")] == ["received", "published"]
