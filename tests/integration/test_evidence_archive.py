@@ -447,3 +447,32 @@ def test_a_purged_message_cannot_be_replayed(tmp_path, home):
         with pytest.raises(MessageLogError, match="archived and purged from the log: it cannot be published again"):
             log.replay("msg-1", actor="operator")
         assert [e.status for e in log.events("msg-1")] == ["received", "published"]
+
+
+def test_the_consoles_trail_says_where_a_purged_messages_payloads_are(tmp_path, trust_store):
+    from datetime import datetime, timezone
+    from urllib.parse import quote
+
+    from console_support import accept_arrival, console_users, make_hub
+    from hub.archive import write_archive
+    from hub.bootstrap import console_app
+    from hub.messagelog.retention import purge
+
+    hub = make_hub(tmp_path, trust_store)
+    message_id = accept_arrival(hub, "T7700001")
+    hub.log.mark_published([message_id])
+    written = write_archive(hub.log, hub.signer, datetime.now(timezone.utc), tmp_path / "november.zip")
+    report = verify_archive(written.path, trust_store.hub.certificate)
+    result = purge(hub.log, archive_id=report.manifest_sha256, name="november.zip", anchor_seq=report.anchor_seq,
+                   anchor_hash=report.anchor_hash, heads=report.heads, actor="auditor")
+    assert result.purged == 1
+    users, tokens = console_users()
+    app = console_app(hub, {"SECRET_KEY": "test"}, users=users, breaker_states=dict)
+    try:
+        page = app.test_client().get("/trail?q=" + quote(message_id),
+                                     headers={"Authorization": f"Bearer {tokens['viewer']}"}).get_data(as_text=True)
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        hub.close()
+    assert message_id in page and 'class="muted archived"' in page and "payloads archived in" in page
+    assert "november.zip" in page and "INVALID" not in page
