@@ -136,7 +136,8 @@ class _Reading:
             check_signature_value(parts, self.report.certificate.public_key(), "hub")
             manifest = signed_content(document, parts, "hub")
         except (RabtError, ValueError) as exc:
-            whose = "the certificate inside the archive" if self.report.embedded_certificate else "the given certificate"
+            whose = ("the certificate inside the archive" if self.report.embedded_certificate
+                     else "the given certificate")
             raise AuditChainError(f"the manifest's signature does not verify against {whose}: {exc}") from None
         if manifest.tag != f"{{{layout.NAMESPACE}}}Archive":
             raise AuditChainError(f"the manifest is not an archive manifest ({manifest.tag})")

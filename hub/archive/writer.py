@@ -139,9 +139,9 @@ class _Writer:
             self._anchors(archive)
             self._purges(archive)
             total = sum(seq for seq, _, _ in self.bound.values())
+            checks = archive_checks(self.coverage, self.met)
             for lane_id, (seq, hash_, bound_by) in sorted(self.bound.items()):
-                self._lane(archive, LaneWalker(lane_id, (seq, hash_, bound_by), archive_checks(self.coverage, self.met)),
-                           seq, total)
+                self._lane(archive, LaneWalker(lane_id, (seq, hash_, bound_by), checks), seq, total)
             if self.met != self.coverage.records:
                 raise AuditChainError("a purge record of the archive's lanes was not found in its lane")
             archive.add(layout.HUB_CERTIFICATE, cert_pem(signer.identity.certificate))

@@ -15,10 +15,12 @@ from hub.config import Settings
 from hub.errors import ConfigError, InputError
 
 _PEM = click.Path(exists=True, dir_okay=False, path_type=Path)
+_DATABASE_URL = click.option("--database-url", metavar="URL",
+                             help="Message log (default: RABT_DATABASE_URL, else SQLite under RABT_HOME).")
 
 
 def parse_until(text: str) -> datetime:
-    """The end of the period: a day (YYYY-MM-DD) ends at the next midnight UTC; a time is taken as given (UTC if bare)."""
+    """The end of the period: a day (YYYY-MM-DD) ends at the next midnight UTC; a time is as given (UTC if bare)."""
     try:
         if len(text) == 10:
             return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date() + timedelta(days=1), time(),
@@ -38,11 +40,13 @@ def load_pem_certificate(path: Path, what: str) -> x509.Certificate:
 
 
 @click.command("archive")
-@click.option("--until", required=True, metavar="DATE", help="End of the period: YYYY-MM-DD (that whole day) or an ISO time.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Archive file (default rabt-archive-DATE.zip).")
+@click.option("--until", required=True, metavar="DATE",
+              help="End of the period: YYYY-MM-DD (that whole day) or an ISO time.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Archive file (default rabt-archive-DATE.zip).")
 @click.option("--encrypt-to", type=_PEM, metavar="CERT.pem", help="Encrypt for this certificate's holder (CMS).")
 @click.option("--tsa-cert", type=_PEM, metavar="CERT.pem", help="The time-stamping authority's certificate to include.")
-@click.option("--database-url", metavar="URL", help="Message log (default: RABT_DATABASE_URL, else SQLite under RABT_HOME).")
+@_DATABASE_URL
 @progress_option
 @click.pass_obj
 def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path | None, tsa_cert: Path | None,
@@ -62,8 +66,8 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
     signer = Signer(TrustStore.load(settings.pki_dir).hub)
     report = _report_progress if wants_progress(progress) else None
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
-        written = write_archive(log, signer, end, out, tsa_certificate=tsa_cert and load_pem_certificate(tsa_cert, "--tsa-cert"),
-                                encrypt_to=recipient, progress=report)
+        written = write_archive(log, signer, end, out, encrypt_to=recipient, progress=report,
+                                tsa_certificate=tsa_cert and load_pem_certificate(tsa_cert, "--tsa-cert"))
     click.echo(f"archive {written.path}: {written.records} records in {written.lanes} lanes up to anchor "
                f"{written.anchor_seq} ({written.anchor_at}), payloads of {written.payloads} messages"
                f"{', encrypted' if written.encrypted else ''}")
@@ -96,7 +100,7 @@ def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decr
 @click.option("--decrypt-key", type=_PEM, metavar="KEY.pem", help="Key of an encrypted archive's recipient.")
 @click.option("--decrypt-cert", type=_PEM, metavar="CERT.pem", help="Its certificate (default: in the key file).")
 @click.option("--actor", help="Who purges (default: the login name).")
-@click.option("--database-url", metavar="URL", help="Message log (default: RABT_DATABASE_URL, else SQLite under RABT_HOME).")
+@_DATABASE_URL
 @click.pass_obj
 def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path | None, decrypt_cert: Path | None,
           actor: str | None, database_url: str | None) -> None:

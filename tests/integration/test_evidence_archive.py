@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from hub.console.trail import message_trail
 from hub.errors import AuditChainError
 from hub.messagelog import Accepted, open_message_log
 from hub.messagelog.db import make_engine
-from hub.signing import Signer, TrustStore, Verifier
+from hub.signing import Identity, Signer, TrustStore, Verifier
 
 NOWHERE = "postgresql://nobody@127.0.0.1:1/nothing"
 
@@ -63,8 +64,6 @@ def offline(*args: str) -> subprocess.CompletedProcess:
 
 
 def write(home: Path, url: str, out: Path, *extra: str) -> Path:
-    from datetime import datetime, timezone
-
     until = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
     result = rabt(home, url, "audit", "archive", "--until", until, "--out", str(out), *extra)
     assert result.exit_code == 0, result.output
@@ -196,8 +195,7 @@ def test_a_wrong_certificate_is_refused(one_archive, tmp_path, pki_dir):
 
 
 def test_a_manifest_signed_by_another_key_is_refused_even_with_its_own_certificate_inside(one_archive, tmp_path, pki_dir):
-    police = Signer(TrustStore.load(pki_dir).hub.__class__(
-        "police", *_identity(pki_dir, "police")))
+    police = Signer(Identity("police", *_identity(pki_dir, "police")))
     contents = entries(one_archive)
     forged = rebuilt(contents, tmp_path / "x.zip", signer=police)
     assert "does not verify against the given certificate" in failure(
@@ -419,8 +417,6 @@ def test_an_encrypted_archive_opens_with_openssl_cms_and_verifies(tmp_path, home
 
 
 def test_lanes_split_into_segments_and_a_missing_segment_is_named(tmp_path, monkeypatch, hub_signer):
-    from datetime import datetime, timezone
-
     from hub.archive import write_archive
 
     url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
@@ -450,7 +446,6 @@ def test_a_purged_message_cannot_be_replayed(tmp_path, home):
 
 
 def test_the_consoles_trail_says_where_a_purged_messages_payloads_are(tmp_path, trust_store):
-    from datetime import datetime, timezone
     from urllib.parse import quote
 
     from console_support import accept_arrival, console_users, make_hub
