@@ -84,7 +84,7 @@ def verify_archive(source: Path | object, certificate: x509.Certificate | None =
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise AuditChainError(f"not a readable ZIP archive: {exc}") from None
+        raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
         return _Reading(archive, certificate, check_token).run()
 
