@@ -99,8 +99,8 @@ class _Reading:
         self._zip_form()
         listed = self._manifest()
         self._entries(listed)
-        walker = self._anchors()
         self._purges()
+        walker = self._anchors()
         self._lanes(walker)
         return self.report
 
@@ -183,9 +183,11 @@ class _Reading:
         tsa = self._tsa_certificate()
         for number, line in self._lines(layout.ANCHORS):
             anchor = _parsed(ArchivedAnchor, line, layout.ANCHORS, number)
-            if (reason := walker.step(anchor)) is not None:
+            if (reason := walker.step(anchor) or self.coverage.check_anchor(walker)) is not None:
                 raise AuditChainError(f"anchor {anchor.anchor_seq}: {reason}")
             self._token(anchor, tsa)
+        if (reason := self.coverage.check_all_anchored(walker)) is not None:
+            raise AuditChainError(reason)
         if walker.count != self.report.anchor_seq or walker.prev != self.report.anchor_hash:
             raise AuditChainError(f"the anchors end at {walker.count}, not at anchor {self.report.anchor_seq} "
                                   "the manifest names (or its hash differs)")

@@ -151,12 +151,15 @@ class _Writer:
         return self
 
     def _anchors(self, archive: _Zip) -> None:
-        walker = AnchorWalker()
+        walker, purges = AnchorWalker(), PurgeCoverage()
+        for row in self.conn.execute(_PURGES):  # every purge of the log, to check the anchors they name
+            if (reason := purges.add(row)) is not None:
+                raise AuditChainError(f"{reason}; run rabt audit verify")
         with archive.entry(layout.ANCHORS) as write:
             for row in paged(self.conn, _ANCHORS, "anchor_seq"):
                 if row.anchor_seq > self.anchor_seq:
                     break
-                if (reason := walker.step(row)) is not None:
+                if (reason := walker.step(row) or purges.check_anchor(walker)) is not None:
                     raise AuditChainError(f"anchor {row.anchor_seq}: {reason}; run rabt audit verify")
                 write(ArchivedAnchor(**{name: getattr(row, name) for name in layout.ANCHOR_FIELDS}).line())
                 self.anchor_at, self.anchor_hash = row.at, row.hash

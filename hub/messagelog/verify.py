@@ -147,8 +147,10 @@ class _Verification:
                 return self.report(lane=row.lane, record_id=row.lane_seq, reason=reason)
         walker = AnchorWalker()
         for row in paged(self.conn, _ANCHORS, "anchor_seq"):
-            if (reason := walker.step(row)) is not None:
+            if (reason := walker.step(row) or self.coverage.check_anchor(walker)) is not None:
                 return self.report(anchor_id=row.anchor_seq, reason=f"anchor {row.anchor_seq}: {reason}")
+        if (reason := self.coverage.check_all_anchored(walker)) is not None:
+            return self.report(reason=reason)
         self.anchors = walker.count
         registered = {head.lane_id for head in self.heads}
         for lane_id, (seq, _, anchor_seq) in sorted(walker.bound.items()):

@@ -48,18 +48,38 @@ class PurgeCoverage:
         self.upto: dict[str, int] = {}
         self.records: set[str] = set()
         """Hashes of the purge records that made it (each must be met in its lane)."""
+        self.claims: dict[int, list[tuple[str, list[Head]]]] = {}
+        """anchor number → (archive, heads) of each purge that says that anchor bound those heads."""
 
     def add(self, row) -> str | None:
         """Count the purge record ``row`` in; why it cannot be, or None."""
         if row.kind != PURGE_KIND or not record_intact(row):
             return f"lane {row.lane} record {row.lane_seq} (a purge) was altered: its contents do not match its hash"
         try:
-            heads = decode_heads(json.dumps(json.loads(row.detail)["heads"]))
+            detail = json.loads(row.detail)
+            heads, anchor_seq = decode_heads(json.dumps(detail["heads"])), int(detail["anchor"])
         except (ValueError, KeyError, TypeError):
             return f"lane {row.lane} record {row.lane_seq} (a purge): its detail is not the JSON it was written as"
         for lane_id, seq, _hash in heads:
             self.upto[lane_id] = max(seq, self.upto.get(lane_id, 0))
         self.records.add(row.hash)
+        self.claims.setdefault(anchor_seq, []).append((row.message_id, sorted(heads)))
+        return None
+
+    def check_anchor(self, walker: AnchorWalker) -> str | None:
+        """After ``walker`` stepped: a purge naming this anchor must cover exactly the heads it bound."""
+        for archive, heads in self.claims.get(walker.count, ()):
+            if heads != walker.heads():
+                return f"the purge of archive {archive} covers other lane heads than anchor {walker.count} bound"
+        return None
+
+    def check_all_anchored(self, walker: AnchorWalker) -> str | None:
+        """After the last anchor: every purge names an anchor that was there."""
+        beyond = [(anchor, archive) for anchor, claims in self.claims.items() for archive, _ in claims
+                  if anchor > walker.count or anchor < 1]
+        if beyond:
+            anchor, archive = min(beyond)
+            return f"the purge of archive {archive} names anchor {anchor}, which the anchors do not reach"
         return None
 
     def covers(self, lane_id: str, lane_seq: int) -> bool:

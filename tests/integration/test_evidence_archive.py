@@ -4,6 +4,7 @@ database, tampering named, purge keeps ``rabt audit verify`` whole, encryption o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -236,7 +237,6 @@ def test_reordered_records_are_named(one_archive, tmp_path, hub_signer):
 
 def test_a_payload_that_differs_from_its_records_digest_is_named(one_archive, tmp_path, hub_signer):
     import base64
-    import json
 
     contents = entries(one_archive)
     name = segment(contents)
@@ -302,7 +302,7 @@ def test_tokens_are_kept_and_checked_when_a_checker_is_at_hand(tmp_path, home, p
 # -- retention ------------------------------------------------------------------------------------
 
 
-def count(url: str, query: str) -> int:
+def scalar(url: str, query: str):
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -326,7 +326,7 @@ def test_purge_keeps_the_chain_verifying_and_the_archive_still_verifies(database
     purged = rabt(home, database_url, "audit", "purge", "--archived", str(out), "--actor", "auditor")
     assert purged.exit_code == 0, purged.output
     assert purged.stdout.startswith("purged the payloads of 10 messages archived in january.zip; 2 still queued")
-    assert count(database_url, "SELECT count(*) FROM payloads") == 2
+    assert scalar(database_url, "SELECT count(*) FROM payloads") == 2
     verified = rabt(home, database_url, "audit", "verify")
     assert verified.exit_code == 0, verified.output
     assert verified.stdout.startswith("chain intact: 25 records")  # the purge is a record of its own
@@ -377,7 +377,7 @@ def test_an_archive_of_another_log_purges_nothing(tmp_path, home):
     out = write(home, theirs, tmp_path / "theirs.zip")
     refused = rabt(home, ours, "audit", "purge", "--archived", str(out))
     assert refused.exit_code == 1 and "archive theirs.zip is not of this message log" in refused.stderr
-    assert count(ours, "SELECT count(*) FROM payloads") == 12
+    assert scalar(ours, "SELECT count(*) FROM payloads") == 12
 
 
 def test_the_next_archive_vouches_for_payloads_an_earlier_one_took(database_url, home, tmp_path, pki_dir):
@@ -471,3 +471,28 @@ def test_the_consoles_trail_says_where_a_purged_messages_payloads_are(tmp_path, 
         hub.close()
     assert message_id in page and 'class="muted archived"' in page and "payloads archived in" in page
     assert "november.zip" in page and "INVALID" not in page
+
+
+def test_a_chained_purge_must_cover_exactly_the_heads_its_anchor_bound(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    with open_message_log(url) as log:
+        anchor = log.anchor()
+        [(lane, seq, _hash)] = json.loads(scalar(url, "SELECT heads FROM anchors WHERE anchor_seq = 1"))
+        # chained by hand, past the checks rabt audit purge makes: it claims records anchor 1 never bound
+        log.record_purge("e" * 64, "greedy.zip", anchor.anchor_seq, [(lane, seq + 5, "f" * 64)], "intruder")
+        report = log.verify_chain(raise_on_error=False)
+    assert not report.ok and report.reason == (
+        f"anchor 1: the purge of archive {'e' * 64} covers other lane heads than anchor 1 bound")
+
+
+def test_a_chained_purge_naming_an_anchor_not_there_is_named(tmp_path):
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    with open_message_log(url) as log:
+        log.anchor()
+        log.record_purge("d" * 64, "future.zip", 7, [], "intruder")
+        report = log.verify_chain(raise_on_error=False)
+    assert not report.ok and report.reason == (
+        f"the purge of archive {'d' * 64} names anchor 7, which the anchors do not reach")
+
