@@ -36,6 +36,7 @@ from hub.xmlsafe import parse_xml
 
 #: ``verify_token(token, imprint_sha256, tsa_cert)``, raising on a token that does not fit
 TokenCheck = Callable[[bytes, str, x509.Certificate], object]
+Progress = Callable[[int, int], None]
 _MANIFEST_LIMIT = 64 * 1024 * 1024
 _READ = 1 << 20
 
@@ -79,19 +80,23 @@ def timestamp_checker() -> TokenCheck | None:
 
 
 def verify_archive(source: Path | object, certificate: x509.Certificate | None = None, *,
-                   check_token: TokenCheck | None = None) -> ArchiveReport:
-    """Check the archive at ``source`` (a path or a seekable binary file); AuditChainError naming the first misfit."""
+                   check_token: TokenCheck | None = None, progress: Progress | None = None) -> ArchiveReport:
+    """Check the archive at ``source`` (a path or a seekable binary file); AuditChainError naming the first misfit.
+
+    ``progress(checked, total)`` is called every 50,000 records.
+    """
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
         raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
-        return _Reading(archive, certificate, check_token).run()
+        return _Reading(archive, certificate, check_token, progress).run()
 
 
 class _Reading:
-    def __init__(self, archive: zipfile.ZipFile, certificate, check_token) -> None:
-        self.archive, self.check_token = archive, check_token
+    def __init__(self, archive: zipfile.ZipFile, certificate, check_token, progress) -> None:
+        self.archive, self.check_token, self.progress = archive, check_token, progress
+        self.total = 0
         self.report = ArchiveReport(certificate=certificate, embedded_certificate=certificate is None)
         self.coverage, self.met = PurgeCoverage(), set()
 
@@ -225,6 +230,7 @@ class _Reading:
             if lane_id not in walker.bound:
                 raise AuditChainError(f"lane {lane_id} is in the archive but anchor {walker.count} binds no such lane")
         checks = archive_checks(self.coverage, self.met)
+        self.total = sum(seq for seq, _, _ in walker.bound.values())
         for lane_id, (seq, hash_, anchor_seq) in sorted(walker.bound.items()):
             lane = LaneWalker(lane_id, (seq, hash_, anchor_seq), checks)
             for name in segments.get(lane_id, []):
@@ -243,6 +249,8 @@ class _Reading:
             if (reason := lane.step(record)) is not None:
                 raise AuditChainError(reason, record_id=lane.failed_at)
             self.report.records += 1
+            if self.progress and self.report.records % 50_000 == 0:
+                self.progress(self.report.records, self.total)
             if record.kind == "accepted":
                 present = record.raw is not None
                 self.report.payloads += present

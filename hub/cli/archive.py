@@ -78,12 +78,15 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
 @click.option("--cert", type=_PEM, metavar="HUB_CERT.pem", help="The hub certificate to check the manifest against.")
 @click.option("--decrypt-key", type=_PEM, metavar="KEY.pem", help="Private key of an encrypted archive's recipient.")
 @click.option("--decrypt-cert", type=_PEM, metavar="CERT.pem", help="Its certificate (default: in the key file).")
-def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decrypt_cert: Path | None) -> None:
+@progress_option
+def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decrypt_cert: Path | None,
+                   progress: bool | None) -> None:
     """Check an archive with no database and no network: signature, entries, anchors, chains, payloads.
 
     Exit 0 when everything fits; exit 1 naming the first thing that does not.
     """
-    report = _verified(file, cert and load_pem_certificate(cert, "--cert"), decrypt_key, decrypt_cert)
+    report = _verified(file, cert and load_pem_certificate(cert, "--cert"), decrypt_key, decrypt_cert,
+                       _report_checked if wants_progress(progress) else None)
     whose = ("the certificate inside the archive (give --cert to check it against one you trust)"
              if report.embedded_certificate else "the given certificate")
     click.echo(f"archive intact: {report.records} records in {report.lanes} lanes, {report.anchors} anchors, "
@@ -119,7 +122,7 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
                f"{result.kept_queued} still queued for publishing keep theirs until a later run")
 
 
-def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: Path | None):
+def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: Path | None, progress=None):
     from hub.archive import verify_archive as check
     from hub.archive.reader import timestamp_checker
 
@@ -129,8 +132,12 @@ def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: P
 
         source = io.BytesIO(decrypt(file.read_bytes(), decrypt_key.read_bytes(),
                                     decrypt_cert and load_pem_certificate(decrypt_cert, "--decrypt-cert")))
-    return check(source, certificate, check_token=timestamp_checker())
+    return check(source, certificate, check_token=timestamp_checker(), progress=progress)
 
 
 def _report_progress(done: int, total: int) -> None:
     click.echo(f"archived {done} of {total} records", err=True)
+
+
+def _report_checked(done: int, total: int) -> None:
+    click.echo(f"checked {done} of {total} records", err=True)
