@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ from hub.xmlsafe import parse_xml
 TokenCheck = Callable[[bytes, str, x509.Certificate], object]
 Progress = Callable[[int, int], None]
 _MANIFEST_LIMIT = 64 * 1024 * 1024
+#: what zipfile raises on a damaged or unusual entry (a bad CRC, a method it lacks, a password)
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
 _READ = 1 << 20
 
 
@@ -87,7 +90,7 @@ def verify_archive(source: Path | object, certificate: x509.Certificate | None =
     """
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (*_ZIP_ERRORS, ValueError) as exc:
         raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
         return _Reading(archive, certificate, check_token, progress).run()
@@ -123,7 +126,7 @@ class _Reading:
                 data = stream.read(limit + 1)
         except KeyError:
             raise AuditChainError(f"entry {name} is missing from the archive") from None
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise AuditChainError(f"entry {name} cannot be read: {exc}") from None
         if len(data) > limit:
             raise AuditChainError(f"entry {name} is larger than {limit} bytes")
@@ -175,7 +178,7 @@ class _Reading:
             with self.archive.open(name) as stream:
                 while chunk := stream.read(_READ):
                     digest.update(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise AuditChainError(f"entry {name} cannot be read: {exc}") from None
         return digest.hexdigest().encode()
 

@@ -29,7 +29,7 @@ from lxml import etree
 
 from hub.archive import layout
 from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
-from hub.errors import AuditChainError, MessageLogError
+from hub.errors import AuditChainError, ConfigError, MessageLogError
 from hub.messagelog import MessageLog, db
 from hub.messagelog.schema import (
     anchors, archives, audit_chain, messages, parse_timestamp, payloads, refused, timestamp,
@@ -105,6 +105,8 @@ def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *
 
             encrypt_file(part, encrypt_to)
         _durable_rename(part, out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the archive {out}: {exc.strerror or exc}") from exc
     finally:
         part.unlink(missing_ok=True)
     return ArchiveWritten(out, anchor_seq, written.anchor_at, written.records, len(written.bound),
