@@ -39,8 +39,8 @@ from hub.xmlsafe import parse_xml
 TokenCheck = Callable[[bytes, str, x509.Certificate], object]
 Progress = Callable[[int, int], None]
 _MANIFEST_LIMIT = 64 * 1024 * 1024
-#: what zipfile raises on a damaged or unusual entry (a bad CRC, a method it lacks, a password)
-_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
+#: what zipfile raises on a damaged or unusual entry (a bad CRC, a method it lacks, a password, a bad offset)
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError)
 _READ = 1 << 20
 
 
@@ -90,7 +90,7 @@ def verify_archive(source: Path | object, certificate: x509.Certificate | None =
     """
     try:
         archive = zipfile.ZipFile(source)
-    except (*_ZIP_ERRORS, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
         return _Reading(archive, certificate, check_token, progress).run()
