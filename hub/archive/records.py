@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from dataclasses import dataclass
 
 from hub.archive.layout import ANCHOR_FIELDS, RECORD_FIELDS
+from hub.messagelog.records import sha256_hex
 from hub.messagelog.walk import PURGE_KIND, Check, PurgeCoverage
 
 _TYPES = {"seq": int, "lane_seq": int, "lane": str, "kind": str, "status": str, "at": str, "detail": str,
@@ -112,10 +112,6 @@ def _base64(text, name: str) -> bytes:
         raise ValueError(f"field {name!r} is not base64: {exc}") from None
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def archive_checks(coverage: PurgeCoverage, met: set[str]) -> dict[str, Check]:
     """What each kind of record must carry in an archive; payloads may be absent only where ``coverage`` says.
 
@@ -129,14 +125,14 @@ def archive_checks(coverage: PurgeCoverage, met: set[str]) -> dict[str, Check]:
             if coverage.covers(row.lane, row.lane_seq):
                 return None
             return f"the payloads of {who} are missing from the archive and no earlier archive's purge covers them"
-        if row.raw is None or _sha(row.raw) != row.raw_sha256:
+        if row.raw is None or sha256_hex(row.raw) != row.raw_sha256:
             return f"the raw payload of {who} does not match the digest in its record"
-        if row.envelope is None or _sha(row.envelope) != row.envelope_sha256:
+        if row.envelope is None or sha256_hex(row.envelope) != row.envelope_sha256:
             return f"the signed envelope of {who} does not match the digest in its record"
         return None
 
     def refused(row: ArchivedRecord) -> str | None:
-        if row.raw is None or _sha(row.raw) != row.raw_sha256:
+        if row.raw is None or sha256_hex(row.raw) != row.raw_sha256:
             return f"the raw payload of refused input {row.message_id} does not match the digest in its record"
         return None
 

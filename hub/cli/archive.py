@@ -8,11 +8,10 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 import click
-from cryptography import x509
-
 from hub.cli.progress import progress_option, wants_progress
 from hub.config import Settings
-from hub.errors import ConfigError, InputError
+from hub.errors import InputError
+from hub.pki import PkiPaths, load_certificate
 
 _PEM = click.Path(exists=True, dir_okay=False, path_type=Path)
 _DATABASE_URL = click.option("--database-url", metavar="URL",
@@ -29,14 +28,6 @@ def parse_until(text: str) -> datetime:
     except ValueError:
         raise InputError(f"--until {text!r} is neither a day (YYYY-MM-DD) nor an ISO-8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def load_pem_certificate(path: Path, what: str) -> x509.Certificate:
-    """The certificate in the PEM file ``path``; ConfigError naming ``what`` it was for otherwise."""
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{what} {path} is not a PEM certificate: {exc}") from None
 
 
 @click.command("archive")
@@ -61,13 +52,13 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
     from hub.signing import Signer, TrustStore
 
     end = parse_until(until)
-    recipient = encrypt_to and load_pem_certificate(encrypt_to, "--encrypt-to")
+    recipient = encrypt_to and load_certificate(encrypt_to)
     out = out or Path(f"rabt-archive-{until.replace(':', '')}.zip{'.p7m' if recipient else ''}")
     signer = Signer(TrustStore.load(settings.pki_dir).hub)
     report = _report_progress if wants_progress(progress) else None
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         written = write_archive(log, signer, end, out, encrypt_to=recipient, progress=report,
-                                tsa_certificate=tsa_cert and load_pem_certificate(tsa_cert, "--tsa-cert"))
+                                tsa_certificate=tsa_cert and load_certificate(tsa_cert))
     click.echo(f"archive {written.path}: {written.records} records in {written.lanes} lanes up to anchor "
                f"{written.anchor_seq} ({written.anchor_at}), payloads of {written.payloads} messages"
                f"{', encrypted' if written.encrypted else ''}")
@@ -85,7 +76,7 @@ def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decr
 
     Exit 0 when everything fits; exit 1 naming the first thing that does not.
     """
-    report = _verified(file, cert and load_pem_certificate(cert, "--cert"), decrypt_key, decrypt_cert,
+    report = _verified(file, cert and load_certificate(cert), decrypt_key, decrypt_cert,
                        _report_checked if wants_progress(progress) else None)
     whose = ("the certificate inside the archive (give --cert to check it against one you trust)"
              if report.embedded_certificate else "the given certificate")
@@ -110,9 +101,8 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
     """Remove from the log the payloads the archive holds, keeping every chain record; verify first."""
     from hub.messagelog import open_message_log
     from hub.messagelog.retention import purge as purge_payloads
-    from hub.pki import PkiPaths
 
-    report = _verified(file, load_pem_certificate(cert or PkiPaths(settings.pki_dir).hub_cert, "hub certificate"),
+    report = _verified(file, load_certificate(cert or PkiPaths(settings.pki_dir).hub_cert),
                        decrypt_key, decrypt_cert)
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         result = purge_payloads(log, archive_id=report.manifest_sha256, name=file.name, anchor_seq=report.anchor_seq,
@@ -131,7 +121,7 @@ def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: P
         from hub.archive.envelope import decrypt
 
         source = io.BytesIO(decrypt(file.read_bytes(), decrypt_key.read_bytes(),
-                                    decrypt_cert and load_pem_certificate(decrypt_cert, "--decrypt-cert")))
+                                    decrypt_cert and load_certificate(decrypt_cert)))
     return check(source, certificate, check_token=timestamp_checker(), progress=progress)
 
 

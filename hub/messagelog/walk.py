@@ -3,7 +3,7 @@
 :class:`AnchorWalker` and :class:`LaneWalker` only read attributes of the
 rows they are given (the columns of ``anchors`` and ``audit_chain``), so the
 same code checks a live log (:mod:`hub.messagelog.verify`) and an archive
-read back without any database (:mod:`hub.archive.verify`). What a record
+read back without any database (:mod:`hub.archive.reader`). What a record
 vouches for beyond itself — a stored payload, a refused input's head, an
 archive's purge — is checked by the per-kind checks the caller passes.
 
