@@ -8,6 +8,11 @@ each page is an index range joined to its messages by key, so neither
 database sorts or holds a whole lane), inside one read snapshot, so millions
 of records are checked in constant memory while writers keep appending.
 The first record that does not fit is named by its lane and its number there.
+
+A message whose payloads row is gone passes only where a purge record covers
+it (see :mod:`hub.messagelog.retention`); its header's digests must still be
+the chain's. The walkers themselves live in :mod:`hub.messagelog.walk`, shared
+with the check of an archive (:mod:`hub.archive.reader`).
 """
 
 from __future__ import annotations

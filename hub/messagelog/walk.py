@@ -53,7 +53,9 @@ class PurgeCoverage:
 
     def add(self, row) -> str | None:
         """Count the purge record ``row`` in; why it cannot be, or None."""
-        if row.kind != PURGE_KIND or not record_intact(row):
+        if row.kind != PURGE_KIND:
+            return f"lane {row.lane} record {row.lane_seq} is listed as a purge but is a {row.kind} record"
+        if not record_intact(row):
             return f"lane {row.lane} record {row.lane_seq} (a purge) was altered: its contents do not match its hash"
         try:
             detail = json.loads(row.detail)
