@@ -183,7 +183,11 @@ class _Reading:
         return digest.hexdigest().encode()
 
     def _lines(self, name: str) -> Iterator[tuple[int, bytes]]:
-        with self.archive.open(name) as stream:
+        try:
+            stream = self.archive.open(name)
+        except KeyError:
+            raise AuditChainError(f"entry {name} is missing from the archive") from None
+        with stream:
             yield from enumerate(stream, start=1)
 
     def _anchors(self) -> AnchorWalker:
