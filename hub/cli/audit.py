@@ -79,3 +79,13 @@ def anchor(settings: Settings, database_url: str | None) -> None:
 
 def _report_progress(checked: int, total: int) -> None:
     click.echo(f"checked {checked} of {total} records", err=True)
+
+
+def _add_archive_commands() -> None:
+    from hub.cli.archive import archive, purge, verify_archive
+
+    for command in (archive, verify_archive, purge):
+        audit.add_command(command)
+
+
+_add_archive_commands()

@@ -70,6 +70,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "signature": ("Signature", "التوقيع"),
     "valid": ("valid", "صالح"),
     "invalid": ("INVALID", "غير صالح"),
+    "archived_in": ("payloads archived in", "المحتوى مؤرشف في"),
     "events": ("Events", "الأحداث"),
     "projections": ("Fields each party was sent", "الحقول المرسلة لكل جهة"),
     "projection_to": ("Sent to", "أرسلت إلى"),

@@ -83,7 +83,7 @@ SCHEMAS = {
                     message_type=_n("string"), source_agency=_n("string"), source_system=_n("string"),
                     source_message_id=_n("string"), destination=_n("string"), routing_key=_n("string"), status=S,
                     received_at=TIME, published_at=TIME, raw=S, raw_sha256=S, raw_signed=B, canonical=S,
-                    envelope_sha256=S,
+                    envelope_sha256=S, archived_in=_n("string"),
                     signature=_obj(["valid", "signer", "error"], valid=B, signer=_n("string"), error=_n("string")),
                     names=_list(_obj(["field", "lang", "text"], field=S, lang=_n("string"), text=S)),
                     events=_list(_ref("Event")),

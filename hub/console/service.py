@@ -277,7 +277,7 @@ class Console:
             "code": letter.code, "attempts": letter.attempts, "dead_lettered_at": iso(letter.dead_lettered_at),
             "routing_key": letter.message.routing_key, "correlation_id": letter.message.correlation_id,
             "canonical": letter.message.body.decode("utf-8", "replace"),
-            "original": None if stored is None else stored.raw.decode("utf-8", "replace"),
+            "original": None if stored is None or stored.raw is None else stored.raw.decode("utf-8", "replace"),
             "status": None if stored is None else stored.status,
         }
 

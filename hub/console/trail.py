@@ -66,19 +66,39 @@ def message_trail(log: MessageLog, verifier: Verifier, message_id: str) -> dict:
     stored = log.get(message_id)
     if stored is None:
         return {"message_id": message_id, "found": False}
+    if stored.raw is None or stored.envelope is None:
+        return _archived_trail(log, stored)
+    return {
+        **_header(stored),
+        "raw": stored.raw.decode("utf-8", "replace"), "raw_sha256": stored.raw_sha256,
+        "raw_signed": raw_signed(stored.raw),
+        "canonical": stored.envelope.decode("utf-8", "replace"), "envelope_sha256": stored.envelope_sha256,
+        "signature": signature_status(verifier, stored.envelope),
+        "names": names(stored.envelope),
+        "stored": True, "archived_in": None,
+        **_hops(log.events(message_id)),
+    }
+
+
+def _header(stored) -> dict:
     return {
         "message_id": stored.message_id, "found": True, "correlation_id": stored.correlation_id,
         "message_type": stored.message_type, "source_agency": stored.source_agency,
         "source_system": stored.source_system, "source_message_id": stored.source_message_id,
         "destination": stored.destination, "routing_key": stored.routing_key, "status": stored.status,
         "received_at": _iso(stored.received_at), "published_at": _iso(stored.published_at),
-        "raw": stored.raw.decode("utf-8", "replace"), "raw_sha256": stored.raw_sha256,
-        "raw_signed": raw_signed(stored.raw),
-        "canonical": stored.envelope.decode("utf-8", "replace"), "envelope_sha256": stored.envelope_sha256,
-        "signature": signature_status(verifier, stored.envelope),
-        "names": names(stored.envelope),
-        "stored": True,
-        **_hops(log.events(message_id)),
+    }
+
+
+def _archived_trail(log: MessageLog, stored) -> dict:
+    """A message whose payloads a purge moved into an archive: its header, digests and hops, and where the bytes are."""
+    where = stored.archived_in or "an archive"
+    return {
+        **_header(stored), "raw": "", "raw_sha256": stored.raw_sha256, "raw_signed": False,
+        "canonical": "", "envelope_sha256": stored.envelope_sha256,
+        "signature": {"valid": False, "signer": None, "error": f"archived in {where}"},
+        "names": [], "stored": True, "archived_in": where,
+        **_hops(log.events(stored.message_id)),
     }
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify
+from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify, walk
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.anchors import Anchor, AnchorPolicy, AnchorSchedule
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
@@ -27,7 +27,7 @@ from hub.messagelog.records import (
     input_digest, sha256_hex,
 )
 from hub.messagelog.schema import (
-    REFUSAL_DIGEST_COLUMNS, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
+    REFUSAL_DIGEST_COLUMNS, archives, audit_chain, messages, outbox, parse_timestamp, payloads, refused, timestamp,
 )
 from hub.messagelog.schema import lanes as lane_heads
 
@@ -35,9 +35,11 @@ logger = logging.getLogger(__name__)
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
+_HAS_PAYLOADS = sa.select(_p.c.message_id).where(_p.c.message_id == sa.bindparam("mid"))
 # A stored message is its header row with its payloads, in StoredMessage's field order.
 _COLUMNS = [_m.c[f.name] if f.name in _m.c else _p.c[f.name] for f in dataclasses.fields(StoredMessage)]
-_WITH_PAYLOADS = _m.join(_p, _p.c.message_id == _m.c.message_id)
+# Outer: a purged message keeps its header row and chain records, its payloads are in an archive.
+_WITH_PAYLOADS = _m.outerjoin(_p, _p.c.message_id == _m.c.message_id)
 _GET = sa.select(*_COLUMNS).select_from(_WITH_PAYLOADS).where(_m.c.message_id == sa.bindparam("mid"))
 _SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values(
     status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
@@ -255,6 +257,24 @@ class MessageLog:
             [seq] = chain.append(conn, [entry])
         return seq
 
+    def record_purge(self, archive_id: str, name: str, anchor_seq: int, heads: Sequence[tuple[str, int, str]],
+                     actor: str) -> int | None:
+        """Chain that the payloads of the records up to ``heads`` may go, archive ``archive_id`` holding them.
+
+        Registers the archive beside its chain record; None (nothing written)
+        when the archive is registered already. See :mod:`hub.messagelog.retention`.
+        """
+        detail = walk.purge_detail(name, anchor_seq, heads)
+        with self._writing("record the purge") as conn:
+            if conn.execute(sa.select(archives.c.chain_seq).where(archives.c.archive_id == archive_id)).first():
+                return None
+            now = timestamp()
+            [seq] = chain.append(conn, [ChainEntry(walk.PURGE_KIND, walk.PURGE_STATUS, now, archive_id, detail,
+                                                   _actor(actor))])
+            conn.execute(sa.insert(archives), {"archive_id": archive_id, "name": name, "anchor_seq": anchor_seq,
+                                               "purged_at": now, "chain_seq": seq})
+        return seq
+
     def actions(self, limit: int = 100) -> list[Event]:
         """Operator actions in the chain (anything with an actor), newest first."""
         query = (sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor)
@@ -277,6 +297,9 @@ class MessageLog:
         with self._writing(f"record status {status}") as conn:
             if conn.execute(_EXISTS, {"mid": message_id}).first() is None:
                 raise MessageLogError("no such message in the log", message_id=message_id)
+            if requeue and conn.execute(_HAS_PAYLOADS, {"mid": message_id}).first() is None:
+                raise MessageLogError("its payloads were archived and purged from the log: it cannot be "
+                                      "published again", message_id=message_id)
             [seq] = chain.append(conn, [ChainEntry("event", status, now, message_id, str(detail), actor)])
             conn.execute(_SET_STATUS, {"mid": message_id, "status": status, "at": now})
             queued = conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None

@@ -127,15 +127,19 @@ class StoredMessage:
     source_message_id: str | None
     destination: str
     routing_key: str
-    raw: bytes
+    raw: bytes | None
+    """None once a purge removed it (see ``archived_in``)."""
+
     raw_sha256: str
-    envelope: bytes
+    envelope: bytes | None
     envelope_sha256: str
     status: str
     created_at: datetime
     received_at: datetime
     published_at: datetime | None
     updated_at: datetime
+    archived_in: str | None = None
+    """The archive holding the payloads once a purge removed them from the log."""
 
 
 @dataclass(frozen=True)

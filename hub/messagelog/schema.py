@@ -53,6 +53,8 @@ messages = sa.Table(
     sa.Column("published_at", _TIME),
     sa.Column("updated_at", _TIME, nullable=False),
     sa.Column("chain_seq", sa.BigInteger, nullable=False),
+    # The archive holding the payloads once a purge removed them here (revision 0006); NULL while they are here.
+    sa.Column("archived_in", sa.String(255)),
     # The atomic duplicate check: one agency message id is stored once.
     sa.UniqueConstraint("source_agency", "source_message_id", name="uq_messages_source"),
 )
@@ -138,6 +140,17 @@ anchors = sa.Table(
     sa.Column("hash", _DIGEST, nullable=False),
     # An RFC 3161 token over ``hash``, attached after the anchor is written; not part of the hash.
     sa.Column("timestamp_token", sa.LargeBinary),
+)
+
+#: archives whose messages' payloads a purge removed (revision 0006); each row is vouched for by its chain record
+archives = sa.Table(
+    "archives", metadata,
+    # SHA-256 of the archive's signed manifest: names the archive whatever its file is called later.
+    sa.Column("archive_id", _DIGEST, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("anchor_seq", sa.BigInteger, nullable=False),
+    sa.Column("purged_at", _TIME, nullable=False),
+    sa.Column("chain_seq", sa.BigInteger, nullable=False),
 )
 
 #: every lane's head as the newest anchor bound it; kept by the anchor writer so it writes only what moved

@@ -8,28 +8,34 @@ each page is an index range joined to its messages by key, so neither
 database sorts or holds a whole lane), inside one read snapshot, so millions
 of records are checked in constant memory while writers keep appending.
 The first record that does not fit is named by its lane and its number there.
+
+A message whose payloads row is gone passes only where a purge record covers
+it (see :mod:`hub.messagelog.retention`); its header's digests must still be
+the chain's. The walkers themselves live in :mod:`hub.messagelog.walk`, shared
+with the check of an archive (:mod:`hub.archive.reader`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Row
 
 from hub.errors import AuditChainError
-from hub.messagelog.anchors import ANCHOR_GENESIS, anchor_hash, decode_heads, merkle_root
-from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS, ChainEntry, entry_hash
-from hub.messagelog.lanes import genesis
-from hub.messagelog.schema import anchors, audit_chain, lanes, messages, payloads, refused
+from hub.messagelog.anchors import merkle_root
+from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS
+from hub.messagelog.schema import anchors, archives, audit_chain, lanes, messages, payloads, refused
+from hub.messagelog.walk import PURGE_KIND, AnchorWalker, Check, LaneWalker, PurgeCoverage
 
 Progress = Callable[[int, int], None]
 #: rows fetched per round trip while streaming
 _BATCH = 1000
-_c, _m, _p, _r = audit_chain, messages, payloads, refused
+_c, _m, _p, _r, _a = audit_chain, messages, payloads, refused, archives
 _STREAM = (
     sa.select(
         _c,
@@ -38,11 +44,13 @@ _STREAM = (
         _m.c.chain_seq.label("m_chain_seq"), *(_m.c[n].label(f"m_{n}") for n in HEADER_FIELDS),
         _r.c.refusal_id.label("r_id"), _r.c.raw.label("r_raw"), _r.c.raw_sha256.label("r_raw_sha256"),
         _r.c.chain_seq.label("r_chain_seq"), _r.c.agency.label("r_agency"), _r.c.reason.label("r_reason"),
+        _a.c.archive_id.label("a_id"), _a.c.chain_seq.label("a_chain_seq"),
     )
     .select_from(
         _c.outerjoin(_m, sa.and_(_c.c.kind == "accepted", _m.c.message_id == _c.c.message_id))
         .outerjoin(_p, _p.c.message_id == _m.c.message_id)
         .outerjoin(_r, sa.and_(_c.c.kind == "refused", _r.c.refusal_id == _c.c.message_id))
+        .outerjoin(_a, sa.and_(_c.c.kind == PURGE_KIND, _a.c.archive_id == _c.c.message_id))
     )
     .where(_c.c.lane == sa.bindparam("lane"), _c.c.lane_seq > sa.bindparam("after"))
     .order_by(_c.c.lane_seq)
@@ -65,8 +73,10 @@ def _orphans(table: sa.Table, key: sa.Column, kind: str) -> sa.Select:
 
 _ORPHAN_MESSAGE = _orphans(_m, _m.c.message_id, "accepted")
 _ORPHAN_REFUSAL = _orphans(_r, _r.c.refusal_id, "refused")
-_COUNTS = sa.select(sa.select(sa.func.count()).select_from(_m).scalar_subquery(),
-                    sa.select(sa.func.count()).select_from(_r).scalar_subquery())
+_ORPHAN_ARCHIVE = _orphans(_a, _a.c.archive_id, PURGE_KIND)
+_COUNTS = sa.select(*(sa.select(sa.func.count()).select_from(table).scalar_subquery() for table in (_m, _r, _a)))
+#: the purge records, found through the archive register (a handful of rows, read before the lanes)
+_PURGES = sa.select(_c).select_from(_a.join(_c, _c.c.seq == _a.c.chain_seq)).order_by(_c.c.seq)
 
 
 @dataclass(frozen=True)
@@ -105,11 +115,18 @@ class ChainReport:
 
 def verify(engine: Engine, progress: Progress | None = None, every: int = 10_000) -> ChainReport:
     """Check every anchor, every lane's records, every stored payload and every lane's head."""
+    with read_snapshot(engine) as conn:
+        return _Verification(conn, progress, every).run()
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection reading one snapshot of the log for the whole block, while writers go on appending."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return _Verification(conn, progress, every).run()
+            yield conn
 
 
 class _Verification:
@@ -119,8 +136,10 @@ class _Verification:
         self.conn, self.progress, self.every = conn, progress, every
         self.heads = conn.execute(_LANES).all()
         self.total = sum(head.seq for head in self.heads)
-        self.checked = self.accepted = self.refused = 0
+        self.checked = self.accepted = self.refused = self.purges = 0
         self.anchors = 0
+        self.coverage = PurgeCoverage()
+        self.checks = db_checks(self.coverage)
 
     def report(self, **failure) -> ChainReport:
         heads = [(head.lane_id, head.seq, head.hash) for head in self.heads if head.seq]
@@ -128,10 +147,15 @@ class _Verification:
                            ok=not failure, **failure)
 
     def run(self) -> ChainReport:
-        walker = _AnchorWalker()
-        for row in _paged(self.conn, _ANCHORS, "anchor_seq"):
-            if (reason := walker.step(row)) is not None:
+        for row in self.conn.execute(_PURGES):
+            if (reason := self.coverage.add(row)) is not None:
+                return self.report(lane=row.lane, record_id=row.lane_seq, reason=reason)
+        walker = AnchorWalker()
+        for row in paged(self.conn, _ANCHORS, "anchor_seq"):
+            if (reason := walker.step(row) or self.coverage.check_anchor(walker)) is not None:
                 return self.report(anchor_id=row.anchor_seq, reason=f"anchor {row.anchor_seq}: {reason}")
+        if (reason := self.coverage.check_all_anchored(walker)) is not None:
+            return self.report(reason=reason)
         self.anchors = walker.count
         registered = {head.lane_id for head in self.heads}
         for lane_id, (seq, _, anchor_seq) in sorted(walker.bound.items()):
@@ -146,13 +170,14 @@ class _Verification:
         return self._stray_records() or self._orphans() or self.report()
 
     def _walk_lane(self, head: Row, anchored) -> ChainReport | None:
-        lane = _LaneWalker(head.lane_id, anchored)
-        for row in _paged(self.conn, _STREAM, "lane_seq", lane=head.lane_id):
+        lane = LaneWalker(head.lane_id, anchored, self.checks)
+        for row in paged(self.conn, _STREAM, "lane_seq", lane=head.lane_id):
             if (reason := lane.step(row)) is not None:
                 return self.report(lane=head.lane_id, record_id=lane.failed_at, reason=reason)
             self.checked += 1
             self.accepted += row.kind == "accepted"
             self.refused += row.kind == "refused"
+            self.purges += row.kind == PURGE_KIND
             if self.progress and self.every and self.checked % self.every == 0:
                 self.progress(self.checked, self.total)
         if (reason := lane.finish(head.seq, head.hash)) is not None:
@@ -175,7 +200,8 @@ class _Verification:
         """
         counts = self.conn.execute(_COUNTS).one()
         for count, vouched, query, what in ((counts[0], self.accepted, _ORPHAN_MESSAGE, "message"),
-                                            (counts[1], self.refused, _ORPHAN_REFUSAL, "refused input")):
+                                            (counts[1], self.refused, _ORPHAN_REFUSAL, "refused input"),
+                                            (counts[2], self.purges, _ORPHAN_ARCHIVE, "archive")):
             if count != vouched:
                 orphan = self.conn.execute(query).first()
                 name, claim = orphan if orphan is not None else ("?", None)
@@ -184,7 +210,7 @@ class _Verification:
         return None
 
 
-def _paged(conn: sa.Connection, query: sa.Select, key: str, **params):
+def paged(conn: sa.Connection, query: sa.Select, key: str, **params):
     """The rows of ``query`` in ``key`` order, a page per round trip (keyset paging)."""
     after = 0
     while rows := conn.execute(query, {**params, "after": after, "page": _BATCH}).all():
@@ -192,93 +218,36 @@ def _paged(conn: sa.Connection, query: sa.Select, key: str, **params):
         after = getattr(rows[-1], key)
 
 
-class _AnchorWalker:
-    """Walks the anchors in order, carrying every lane's bound head forward."""
-
-    def __init__(self) -> None:
-        self.count, self.prev = 0, ANCHOR_GENESIS
-        self.bound: dict[str, tuple[int, str, int]] = {}
-        """lane id → (seq, hash, anchor number) of the newest head an anchor bound."""
-
-    def step(self, row: Row) -> str | None:
-        expected = self.count + 1
-        if row.anchor_seq != expected:
-            return f"anchor {expected} is missing: the anchors jump from {expected - 1} to {row.anchor_seq}"
-        if anchor_hash(row.prev_hash, row.anchor_seq, row.at, row.lanes, row.records, row.root) != row.hash:
-            return "its contents do not match its hash"
-        if row.prev_hash != self.prev:
-            return f"it does not follow anchor {expected - 1}: the previous hash differs"
-        try:
-            moved = decode_heads(row.heads)
-        except ValueError:
-            return "its heads are not the JSON they were written as"
-        for lane_id, seq, hash_ in moved:
-            if seq < self.bound.get(lane_id, (0,))[0]:
-                return f"it moves lane {lane_id} back to record {seq}"
-            self.bound[lane_id] = (seq, hash_, row.anchor_seq)
-        heads = [(lane_id, seq, hash_) for lane_id, (seq, hash_, _) in self.bound.items()]
-        if merkle_root(heads) != row.root or len(heads) != row.lanes:
-            return "the lane heads it stores do not make its Merkle root"
-        self.count, self.prev = row.anchor_seq, row.hash
-        return None
-
-
-class _LaneWalker:
-    """Walks one lane's records in order, remembering only the previous hash."""
-
-    def __init__(self, lane_id: str, anchored: tuple[int, str, int] | None) -> None:
-        self.lane_id, self.anchored = lane_id, anchored
-        self.count, self.prev = 0, genesis(lane_id)
-        self.failed_at: int | None = None
-
-    def fail(self, seq: int, reason: str) -> str:
-        self.failed_at = seq
-        return reason
-
-    def step(self, row: Row) -> str | None:
-        expected, seq, who = self.count + 1, row.lane_seq, f"lane {self.lane_id} record {row.lane_seq}"
-        if seq != expected:
-            return self.fail(expected, f"lane {self.lane_id} record {expected} is missing: "
-                                       f"the lane jumps from {expected - 1} to {seq}")
-        entry = ChainEntry(**{k: getattr(row, k) for k in ChainEntry.__dataclass_fields__})
-        if entry_hash(row.prev_hash, seq, entry) != row.hash:
-            return self.fail(seq, f"{who} was altered: its contents do not match its hash")
-        if row.prev_hash != self.prev:
-            return self.fail(seq, f"{who} does not follow record {seq - 1}: "
-                                  "the previous hash differs (a record was rewritten or reordered)")
-        check = _CHECKS.get(row.kind)
-        if check is not None and (reason := check(row)):
-            return self.fail(seq, f"{who}: {reason}")
-        if self.anchored is not None and self.anchored[0] == seq and self.anchored[1] != row.hash:
-            return self.fail(seq, f"{who} is not the record anchor {self.anchored[2]} bound (the lane was rewritten)")
-        self.count, self.prev = seq, row.hash
-        return None
-
-    def finish(self, head_seq: int, head_hash: str) -> str | None:
-        if self.anchored is not None and self.anchored[0] > self.count:
-            return self.fail(self.count + 1, f"lane {self.lane_id} records {self.count + 1} to {self.anchored[0]} "
-                                             f"are missing: anchor {self.anchored[2]} bound record {self.anchored[0]}")
-        if head_seq > self.count:
-            return self.fail(self.count + 1, f"lane {self.lane_id} records {self.count + 1} to {head_seq} are missing: "
-                                             f"the lane ends at {self.count} but its head is {head_seq}")
-        if head_seq != self.count or head_hash != self.prev:
-            return self.fail(self.count, f"lane {self.lane_id}: its head does not match record {self.count}")
-        return None
-
-
 def _sha(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _check_accepted(row: Row) -> str | None:
-    who = f"message {row.message_id}"
-    if row.m_id is None:
-        return f"{who} is missing from the message log"
-    if _sha(row.m_raw) != row.raw_sha256 or row.m_raw_sha256 != row.raw_sha256:
-        return f"the raw payload of {who} does not match the digest in the chain"
-    if _sha(row.m_envelope) != row.envelope_sha256 or row.m_envelope_sha256 != row.envelope_sha256:
-        return f"the signed envelope of {who} does not match the digest in the chain"
-    return _check_fields(row, who, HEADER_FIELDS, row.m_chain_seq)
+def db_checks(coverage: PurgeCoverage) -> dict[str, Check]:
+    """What each kind of record must find in the database; a payload may be gone only where ``coverage`` says."""
+
+    def accepted(row: Row) -> str | None:
+        who = f"message {row.message_id}"
+        if row.m_id is None:
+            return f"{who} is missing from the message log"
+        if row.m_raw_sha256 != row.raw_sha256 or row.m_envelope_sha256 != row.envelope_sha256:
+            return f"the payload digests of {who} differ from the digests in the chain"
+        if row.m_raw is None and row.m_envelope is None:  # no payloads row: purged, or deleted
+            if not coverage.covers(row.lane, row.lane_seq):
+                return f"the payloads of {who} are missing and no archive's purge covers them"
+        elif _sha(row.m_raw) != row.raw_sha256:
+            return f"the raw payload of {who} does not match the digest in the chain"
+        elif _sha(row.m_envelope) != row.envelope_sha256:
+            return f"the signed envelope of {who} does not match the digest in the chain"
+        return _check_fields(row, who, HEADER_FIELDS, row.m_chain_seq)
+
+    def purge(row: Row) -> str | None:
+        if row.a_id is None:
+            return f"archive {row.message_id} is missing from the message log's archive register"
+        if row.a_chain_seq != row.seq or row.hash not in coverage.records:
+            return f"archive {row.message_id} points at chain record {row.a_chain_seq}"
+        return None
+
+    return {"accepted": accepted, "refused": _check_refused, PURGE_KIND: purge}
 
 
 def _check_refused(row: Row) -> str | None:
@@ -302,6 +271,3 @@ def _check_fields(row: Row, who: str, names, chain_seq: int, prefix: str = "m_")
             return f"field {name!r} of {who} differs from the chain"
     return None
 
-
-#: what a record of each kind vouches for, besides itself
-_CHECKS = {"accepted": _check_accepted, "refused": _check_refused}

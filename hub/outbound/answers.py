@@ -115,7 +115,7 @@ class Answerer:
         """The answer already logged for ``query`` (a redelivery), as a transport message."""
         candidates = self.log.find(correlation_id=query.correlation_id, source_agency=self.agency, limit=1000)
         for stored in candidates:
-            if stored.source_message_id == query.message_id:
+            if stored.source_message_id == query.message_id and stored.envelope is not None:  # not purged
                 return to_message(stored)
         return None
 
@@ -127,8 +127,9 @@ class Answerer:
             message = answer.message()
         else:  # another delivery of this query answered first
             stored = self.log.get(receipt.message_id)
-            if stored is None:
-                raise MessageLogError("answer was logged but cannot be found", message_id=query.message_id)
+            if stored is None or stored.envelope is None:
+                raise MessageLogError("answer was logged but cannot be found (or was archived and purged)",
+                                      message_id=query.message_id)
             message = to_message(stored)
         direct = self._reply(transport, delivery, message)
         if direct and not self._late(query):

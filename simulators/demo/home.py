@@ -31,7 +31,7 @@ MARKER = ".rabt-demo"
 DEMO_FOLDER = "demo"
 
 #: what a new run starts without (the PKI is kept: keys are slow to make and safe to reuse)
-RUN_STATE = ("broker.sqlite3", "messages.sqlite3", "licensing.sqlite3", "drop", "logs")
+RUN_STATE = ("broker.sqlite3", "messages.sqlite3", "licensing.sqlite3", "drop", "logs", "evidence")
 
 #: files that show a folder is some hub's state: never the demo's to touch unless it marked the folder
 HUB_STATE = ("messages.sqlite3", "broker.sqlite3")

@@ -409,14 +409,15 @@ def open_statistics(ctx: DemoContext) -> str:
 SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
                                   open_statistics))
 
-from simulators.demo.evidence_stamps import anchors_timestamped  # noqa: E402 - its own module, added last
+from simulators.demo.evidence_archive import evidence_archive  # noqa: E402 - these use the helpers above
+from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402
+from simulators.demo.evidence_projection import projection_on_a_route  # noqa: E402
+from simulators.demo.evidence_stamps import anchors_timestamped  # noqa: E402
 
-SCENARIOS = (*SCENARIOS, Scenario(14, "log anchors timestamped and verified", anchors_timestamped))
-
-from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402 - it uses the helpers above
-
-SCENARIOS = (*SCENARIOS, Scenario(16, "a worker's disclosure report", disclosure_report))
-
-from simulators.demo.evidence_projection import projection_on_a_route  # noqa: E402 - scenario 17 uses the helpers above
-
-SCENARIOS = (*SCENARIOS, Scenario(17, "a projection applied on a route", projection_on_a_route))
+SCENARIOS = (
+    *SCENARIOS,
+    Scenario(14, "log anchors timestamped and verified", anchors_timestamped),
+    Scenario(15, "an archive verified offline after its payloads were purged", evidence_archive),
+    Scenario(16, "a worker's disclosure report", disclosure_report),
+    Scenario(17, "a projection applied on a route", projection_on_a_route),
+)

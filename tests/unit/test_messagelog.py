@@ -275,7 +275,7 @@ def test_deleted_payloads_of_a_kept_message_are_named(log):
     populate(log)
     execute(log, "DELETE FROM payloads WHERE message_id = 'msg-2'")
     error = broken(log)
-    assert error.record_id == chain_seq(log, "msg-2") and "raw payload of message msg-2" in error.reason
+    assert error.record_id == chain_seq(log, "msg-2") and "payloads of message msg-2 are missing and no archive" in error.reason
 
 
 def test_reordered_records_are_named(log):
@@ -290,7 +290,7 @@ def test_message_inserted_behind_the_logs_back_is_named(log):
     populate(log, 2)
     execute(log, "INSERT INTO messages SELECT 'forged', correlation_id, message_type, source_agency,"
                  " source_system, 'forged-src', destination, routing_key, raw_sha256,"
-                 " envelope_sha256, status, created_at, received_at, published_at, updated_at, 999"
+                 " envelope_sha256, status, created_at, received_at, published_at, updated_at, 999, NULL"
                  " FROM messages WHERE message_id = 'msg-1'")
     error = broken(log)
     assert error.record_id == 999 and "forged" in error.reason

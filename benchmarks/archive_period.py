@@ -1,0 +1,75 @@
+"""CPU time per record and peak memory of ``rabt audit archive`` and ``verify-archive`` on a filled log.
+
+    python benchmarks/archive_period.py                      # 50,000 messages of 4 KB, SQLite
+    python benchmarks/archive_period.py --messages 200000 --payload 13000
+
+Fills a SQLite log in a temporary folder (accepted then published: two chain
+records a message), then runs each command as its own process and prints its
+CPU seconds (user + system, from the kernel's child accounting, so a busy
+host moves it little) per 1,000 records and its peak resident memory. Memory
+that stays flat as --messages grows is what shows the archive is streamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def fill(url: str, messages: int, payload: int) -> None:
+    from hub.messagelog import Accepted, open_message_log
+
+    body = b"<w>" + b"x" * max(0, payload - 7) + b"</w>"
+    with open_message_log(url) as log:
+        for first in range(0, messages, 1000):
+            batch = [Accepted(message_id=f"m-{n}", message_type="WageRecord", source_agency="centralbank",
+                              destination="licensing", routing_key="licensing.WageRecord.centralbank",
+                              raw=body.replace(b"<w>", f"<w n='{n}'>".encode(), 1), envelope=body)
+                     for n in range(first, min(first + 1000, messages))]
+            log.accept_many(batch)
+            log.mark_published([record.message_id for record in batch])
+
+
+def measured(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """(CPU seconds, peak RSS in MB, wall seconds) of one child process, from its own accounting."""
+    start = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-m", "hub", *args], env=env, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"rabt {' '.join(args)} exited {child.returncode}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--payload", type=int, default=4096, help="bytes of each raw payload and envelope")
+    options = parser.parse_args()
+    from hub.pki import init_pki
+
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        init_pki(home / "pki", ["centralbank", "licensing"])
+        url = f"sqlite:///{home / 'messages.sqlite3'}"
+        fill(url, options.messages, options.payload)
+        env = {**os.environ, "RABT_HOME": str(home), "RABT_DATABASE_URL": url}
+        out = home / "period.zip"
+        records = options.messages * 2
+        until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress"]),
+                           ("verify-archive", ["audit", "verify-archive", str(out)])):
+            cpu, rss, wall = measured(args, env)
+            print(f"{name:15} {records} records: {cpu / records * 1000:.3f} CPU s per 1,000 records, "
+                  f"peak RSS {rss} MB, {wall:.1f} s wall")
+        print(f"archive size {out.stat().st_size / 1e6:.1f} MB for {options.messages} messages "
+              f"of {options.payload} B (raw and envelope)")
+
+
+if __name__ == "__main__":
+    main()

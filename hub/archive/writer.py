@@ -1,0 +1,264 @@
+"""``rabt audit archive``: stream the log up to the anchor covering a period into one signed ZIP.
+
+The archive ends at the first anchor taken at or after the end of the
+period (taking one now if the period is over and none was): an anchor binds
+every lane's head, so the records it binds are a whole, checkable set, and
+the records a little after the period that it binds come along. Each lane is
+read a page at a time and walked as it is written (the same checks the
+reader makes), so a log that does not verify is never archived and memory
+stays flat however long the period. The ZIP is written to a temporary file
+beside the target and renamed over it only when complete: a crash leaves no
+half archive, and running the command again writes the same archive anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography import x509
+from lxml import etree
+
+from hub.archive import layout
+from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
+from hub.errors import AuditChainError, ConfigError, MessageLogError
+from hub.messagelog import MessageLog, db
+from hub.messagelog.schema import (
+    anchors, archives, audit_chain, messages, parse_timestamp, payloads, refused, timestamp,
+)
+from hub.messagelog.verify import paged, read_snapshot
+from hub.messagelog.walk import AnchorWalker, LaneWalker, PurgeCoverage
+from hub.pki import cert_pem
+from hub.signing import Signer
+
+Progress = Callable[[int, int], None]
+_c = audit_chain
+_RECORDS = (
+    sa.select(*(_c.c[name] for name in layout.RECORD_FIELDS), payloads.c.raw.label("p_raw"),
+              payloads.c.envelope.label("p_envelope"), refused.c.raw.label("r_raw"), messages.c.archived_in)
+    .select_from(_c.outerjoin(payloads, sa.and_(_c.c.kind == "accepted", payloads.c.message_id == _c.c.message_id))
+                 .outerjoin(messages, sa.and_(_c.c.kind == "accepted", messages.c.message_id == _c.c.message_id))
+                 .outerjoin(refused, sa.and_(_c.c.kind == "refused", refused.c.refusal_id == _c.c.message_id)))
+    .where(_c.c.lane == sa.bindparam("lane"), _c.c.lane_seq > sa.bindparam("after"),
+           _c.c.lane_seq <= sa.bindparam("upto"))
+    .order_by(_c.c.lane_seq).limit(sa.bindparam("page"))
+)
+_ANCHORS = (sa.select(anchors).where(anchors.c.anchor_seq > sa.bindparam("after"))
+            .order_by(anchors.c.anchor_seq).limit(sa.bindparam("page")))
+_FIRST_AFTER = sa.select(sa.func.min(anchors.c.anchor_seq)).where(anchors.c.at >= sa.bindparam("cutoff"))
+_NEWEST = sa.select(sa.func.max(anchors.c.anchor_seq))
+_PURGES = sa.select(_c).select_from(archives.join(_c, _c.c.seq == archives.c.chain_seq)).order_by(_c.c.seq)
+
+
+@dataclass(frozen=True)
+class ArchiveWritten:
+    """What :func:`write_archive` wrote."""
+
+    path: Path
+    anchor_seq: int
+    anchor_at: str
+    records: int
+    lanes: int
+    payloads: int
+    """Messages whose payloads are inside (the others were purged into an earlier archive)."""
+
+    encrypted: bool
+
+
+def covering_anchor(log: MessageLog, until: datetime) -> int:
+    """The number of the first anchor at or after ``until``, taking one now when the period is over and none is."""
+    cutoff = timestamp(until)
+    with db.translated("find the anchor covering the period"), log.engine.connect() as conn:
+        found = conn.execute(_FIRST_AFTER, {"cutoff": cutoff}).scalar()
+    if found is not None:
+        return found
+    if until > datetime.now(timezone.utc):
+        raise MessageLogError(f"the period up to {cutoff} is not over yet: nothing can cover it")
+    log.anchor()  # None when nothing moved since the newest anchor, which then binds all there is
+    with db.translated("find the newest anchor"), log.engine.connect() as conn:
+        newest = conn.execute(_NEWEST).scalar()
+    if newest is None:
+        raise MessageLogError("the message log holds no records to archive")
+    return newest
+
+
+def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *,
+                  tsa_certificate: x509.Certificate | None = None, encrypt_to: x509.Certificate | None = None,
+                  progress: Progress | None = None) -> ArchiveWritten:
+    """Write the archive of everything up to the anchor covering ``until`` to ``out`` (atomically)."""
+    anchor_seq = covering_anchor(log, until)
+    out = Path(out)
+    part = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with db.translated("read the log for the archive"), read_snapshot(log.engine) as conn:
+            written = _Writer(conn, anchor_seq, progress).write(part, signer, timestamp(until), tsa_certificate)
+        if encrypt_to is not None:
+            from hub.archive.envelope import encrypt_file
+
+            encrypt_file(part, encrypt_to)
+        _durable_rename(part, out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the archive {out}: {exc.strerror or exc}") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    return ArchiveWritten(out, anchor_seq, written.anchor_at, written.records, len(written.bound),
+                          written.payloads, encrypt_to is not None)
+
+
+def _durable_rename(part: Path, out: Path) -> None:
+    with open(part, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part, out)
+    directory = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class _Writer:
+    """One archive: the anchors, the purges inside, every lane, then the signed manifest."""
+
+    def __init__(self, conn: sa.Connection, anchor_seq: int, progress: Progress | None) -> None:
+        self.conn, self.anchor_seq, self.progress = conn, anchor_seq, progress
+        self.records = self.payloads = 0
+        self.anchor_at = self.anchor_hash = ""
+        self.bound: dict[str, tuple[int, str, int]] = {}
+        self.coverage, self.met = PurgeCoverage(), set()
+
+    def write(self, part: Path, signer: Signer, until: str, tsa_certificate) -> _Writer:
+        at = self.conn.execute(sa.select(anchors.c.at).where(anchors.c.anchor_seq == self.anchor_seq)).scalar_one()
+        with _Zip(part, parse_timestamp(at).timetuple()[:6]) as archive:
+            archive.add("mimetype", layout.MIMETYPE, stored=True)
+            self._anchors(archive)
+            self._purges(archive)
+            total = sum(seq for seq, _, _ in self.bound.values())
+            checks = archive_checks(self.coverage, self.met)
+            for lane_id, (seq, hash_, bound_by) in sorted(self.bound.items()):
+                self._lane(archive, LaneWalker(lane_id, (seq, hash_, bound_by), checks), seq, total)
+            if self.met != self.coverage.records:
+                raise AuditChainError("a purge record of the archive's lanes was not found in its lane")
+            archive.add(layout.HUB_CERTIFICATE, cert_pem(signer.identity.certificate))
+            if tsa_certificate is not None:
+                archive.add(layout.TSA_CERTIFICATE, cert_pem(tsa_certificate))
+            archive.add(layout.MANIFEST, signer.sign_bytes(self._manifest(archive.listed, until)), listed=False)
+        return self
+
+    def _anchors(self, archive: _Zip) -> None:
+        walker, purges = AnchorWalker(), PurgeCoverage()
+        for row in self.conn.execute(_PURGES):  # every purge of the log, to check the anchors they name
+            if (reason := purges.add(row)) is not None:
+                raise AuditChainError(f"{reason}; run rabt audit verify")
+        with archive.entry(layout.ANCHORS) as write:
+            for row in paged(self.conn, _ANCHORS, "anchor_seq"):
+                if row.anchor_seq > self.anchor_seq:
+                    break
+                if (reason := walker.step(row) or purges.check_anchor(walker)) is not None:
+                    raise AuditChainError(f"anchor {row.anchor_seq}: {reason}; run rabt audit verify")
+                write(ArchivedAnchor(**{name: getattr(row, name) for name in layout.ANCHOR_FIELDS}).line())
+                self.anchor_at, self.anchor_hash = row.at, row.hash
+        self.bound = walker.bound
+
+    def _purges(self, archive: _Zip) -> None:
+        with archive.entry(layout.PURGES) as write:
+            for row in self.conn.execute(_PURGES):
+                if row.lane_seq <= self.bound.get(row.lane, (0,))[0]:
+                    if (reason := self.coverage.add(row)) is not None:
+                        raise AuditChainError(reason)
+                    write(_record(row).line())
+
+    def _lane(self, archive: _Zip, walker: LaneWalker, upto: int, total: int) -> None:
+        rows = paged(self.conn, _RECORDS, "lane_seq", lane=walker.lane_id, upto=upto)
+        for number, segment in itertools.groupby(rows, key=lambda row: (row.lane_seq - 1) // layout.SEGMENT_RECORDS):
+            with archive.entry(layout.segment_name(walker.lane_id, number + 1)) as write:
+                for row in segment:
+                    record = _record(row)
+                    self._not_purged_since(row, record)
+                    if (reason := walker.step(record)) is not None:
+                        raise AuditChainError(f"{reason}; run rabt audit verify", record_id=walker.failed_at)
+                    write(record.line())
+                    self._count(record, total)
+        if (reason := walker.finish(upto, self.bound[walker.lane_id][1])) is not None:
+            raise AuditChainError(f"{reason}; run rabt audit verify", record_id=walker.failed_at)
+
+    def _not_purged_since(self, row, record: ArchivedRecord) -> None:
+        """A purge after this period's anchor took payloads it needs: the archive that purge took is this period's."""
+        if row.archived_in and record.raw is None and not self.coverage.covers(record.lane, record.lane_seq):
+            raise MessageLogError(f"the payloads of message {record.message_id} were purged into archive "
+                                  f"{row.archived_in} after anchor {self.anchor_seq}: that archive already holds "
+                                  "this period")
+
+    def _count(self, record: ArchivedRecord, total: int) -> None:
+        self.records += 1
+        self.payloads += record.kind == "accepted" and record.raw is not None
+        if self.progress and self.records % 50_000 == 0:
+            self.progress(self.records, total)
+
+    def _manifest(self, listed: list[tuple[str, str, int]], until: str) -> etree._Element:
+        root = etree.Element(f"{{{layout.NAMESPACE}}}Archive", nsmap={None: layout.NAMESPACE})
+        for name, value in (("anchor", self.anchor_seq), ("anchorHash", self.anchor_hash), ("until", until),
+                            ("records", self.records), ("lanes", len(self.bound))):
+            root.set(name, str(value))
+        root.text = "\n"
+        for name, digest, size in listed:
+            entry = etree.SubElement(root, f"{{{layout.NAMESPACE}}}Entry", name=name, sha256=digest, size=str(size))
+            entry.tail = "\n"
+        return root
+
+
+def _record(row) -> ArchivedRecord:
+    values = {name: getattr(row, name) for name in layout.RECORD_FIELDS}
+    raw = getattr(row, "p_raw", None) if row.kind == "accepted" else getattr(row, "r_raw", None)
+    envelope = getattr(row, "p_envelope", None) if row.kind == "accepted" else None
+    return ArchivedRecord(**values, raw=None if raw is None else bytes(raw),
+                          envelope=None if envelope is None else bytes(envelope))
+
+
+class _Zip:
+    """A ZIP being written, listing every entry's SHA-256 and size for the manifest."""
+
+    def __init__(self, path: Path, moment: tuple) -> None:
+        self.file = zipfile.ZipFile(path, "w", allowZip64=True)
+        self.listed: list[tuple[str, str, int]] = []
+        self.moment = moment
+        """Every entry's time: the covering anchor's, so the same period makes the same entries."""
+
+    def __enter__(self) -> _Zip:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.file.close()
+
+    def _info(self, name: str, stored: bool = False) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, self.moment)
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def add(self, name: str, data: bytes, *, stored: bool = False, listed: bool = True) -> None:
+        """Write a small entry whole."""
+        self.file.writestr(self._info(name, stored), data)
+        if listed:
+            self.listed.append((name, hashlib.sha256(data).hexdigest(), len(data)))
+
+    @contextmanager
+    def entry(self, name: str) -> Iterator[Callable[[bytes], None]]:
+        """Stream an entry: the block writes through the function it gets."""
+        digest, size = hashlib.sha256(), 0
+        with self.file.open(self._info(name), "w", force_zip64=True) as stream:
+            def write(data: bytes) -> None:
+                nonlocal size
+                digest.update(data)
+                stream.write(data)
+                size += len(data)
+
+            yield write
+        self.listed.append((name, digest.hexdigest(), size))
