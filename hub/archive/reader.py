@@ -73,15 +73,6 @@ class ArchiveReport:
     """SHA-256 of the signed manifest: the archive's name in the log's archive register."""
 
 
-def timestamp_checker() -> TokenCheck | None:
-    """``hub.timestamps.verify_token`` when that module is installed, else None (tokens then go unchecked)."""
-    try:
-        from hub.timestamps import verify_token  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return verify_token
-
-
 def verify_archive(source: Path | object, certificate: x509.Certificate | None = None, *,
                    check_token: TokenCheck | None = None, progress: Progress | None = None) -> ArchiveReport:
     """Check the archive at ``source`` (a path or a seekable binary file); AuditChainError naming the first misfit.

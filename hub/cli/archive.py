@@ -36,7 +36,7 @@ def parse_until(text: str) -> datetime:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Archive file (default rabt-archive-DATE.zip).")
 @click.option("--encrypt-to", type=_PEM, metavar="CERT.pem", help="Encrypt for this certificate's holder (CMS).")
-@click.option("--tsa-cert", type=_PEM, metavar="CERT.pem", help="The time-stamping authority's certificate to include.")
+@click.option("--tsa-cert", type=_PEM, metavar="CERT.pem", help="The time-stamping authority's certificate to include (default: RABT_TSA_CERTIFICATE).")
 @_DATABASE_URL
 @progress_option
 @click.pass_obj
@@ -58,7 +58,7 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
     report = _report_progress if wants_progress(progress) else None
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         written = write_archive(log, signer, end, out, encrypt_to=recipient, progress=report,
-                                tsa_certificate=tsa_cert and load_certificate(tsa_cert))
+                                tsa_certificate=_optional_certificate(tsa_cert or settings.timestamps.certificate))
     click.echo(f"archive {written.path}: {written.records} records in {written.lanes} lanes up to anchor "
                f"{written.anchor_seq} ({written.anchor_at}), payloads of {written.payloads} messages"
                f"{', encrypted' if written.encrypted else ''}")
@@ -114,7 +114,7 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
 
 def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: Path | None, progress=None):
     from hub.archive import verify_archive as check
-    from hub.archive.reader import timestamp_checker
+    from hub.timestamps import verify_token
 
     source: Path | io.BytesIO = file
     if decrypt_key is not None:
@@ -122,7 +122,11 @@ def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: P
 
         source = io.BytesIO(decrypt(file.read_bytes(), decrypt_key.read_bytes(),
                                     decrypt_cert and load_certificate(decrypt_cert)))
-    return check(source, certificate, check_token=timestamp_checker(), progress=progress)
+    return check(source, certificate, check_token=verify_token, progress=progress)
+
+
+def _optional_certificate(path: Path | None):
+    return load_certificate(path) if path is not None else None
 
 
 def _report_progress(done: int, total: int) -> None:

@@ -26,6 +26,10 @@ from hub.errors import AuditChainError
 from hub.messagelog import Accepted, open_message_log
 from hub.messagelog.db import make_engine
 from hub.signing import Identity, Signer, TrustStore, Verifier
+from hub.pki import cert_pem
+from hub.timestamps import make_query, read_reply
+from simulators.tsa.authority import Authority
+from simulators.tsa.authority import Identity as TsaIdentity
 
 NOWHERE = "postgresql://nobody@127.0.0.1:1/nothing"
 
@@ -274,29 +278,29 @@ def test_a_file_that_is_not_an_archive_is_named(tmp_path):
 # -- timestamp tokens -----------------------------------------------------------------------------
 
 
-def test_tokens_are_kept_and_checked_when_a_checker_is_at_hand(tmp_path, home, pki_dir):
+def test_real_tsa_tokens_are_checked_offline_and_a_token_for_another_anchor_is_named(tmp_path, home, pki_dir):
+    authority = Authority(TsaIdentity.create())
+    tsa_pem = tmp_path / "tsa.pem"
+    tsa_pem.write_bytes(cert_pem(authority.identity.certificate))
     url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
     fill(url)
     with open_message_log(url) as log:
         anchor = log.anchor()
+    stamp = read_reply(authority.answer(make_query(anchor.hash, 7)), anchor.hash, authority.identity.certificate, nonce=7)
     with sqlite3.connect(tmp_path / "log.sqlite3") as conn:
-        conn.execute("UPDATE anchors SET timestamp_token = ? WHERE anchor_seq = 1", (b"token over " + anchor.hash.encode(),))
-    out = write(home, url, tmp_path / "period.zip", "--tsa-cert", str(pki_dir / "ca.pem"))
-    seen = []
+        conn.execute("UPDATE anchors SET timestamp_token = ? WHERE anchor_seq = 1", (stamp,))
+    out = write(home, url, tmp_path / "period.zip", "--tsa-cert", str(tsa_pem))
+    checked = offline("audit", "verify-archive", str(out), "--cert", str(pki_dir / "hub.pem"))
+    assert checked.returncode == 0, checked.stderr
+    assert "timestamp tokens: 1 checked, 0 not checked" in checked.stdout
 
-    def check(token: bytes, imprint: str, tsa) -> None:
-        seen.append((imprint, tsa.subject.rfc4514_string()))
-        if token != b"token over " + imprint.encode():
-            raise ValueError("the token stamps another digest")
-
-    report = verify_archive(out, check_token=check)
-    assert (report.tokens_checked, report.tokens_unchecked) == (1, 0)
-    assert seen == [(anchor.hash, TrustStore.load(pki_dir).hub.certificate.issuer.rfc4514_string())]
-    assert verify_archive(out).tokens_unchecked == 1  # no checker: kept, counted, not claimed as checked
+    other = hashlib.sha256(b"another anchor").hexdigest()
+    forged = read_reply(authority.answer(make_query(other, 8)), other, authority.identity.certificate, nonce=8)
     with sqlite3.connect(tmp_path / "log.sqlite3") as conn:
-        conn.execute("UPDATE anchors SET timestamp_token = x'00' WHERE anchor_seq = 1")
-    out = write(home, url, tmp_path / "other.zip", "--tsa-cert", str(pki_dir / "ca.pem"))
-    assert "anchor 1: its timestamp token does not fit: the token stamps another digest" in failure(out, check_token=check)
+        conn.execute("UPDATE anchors SET timestamp_token = ? WHERE anchor_seq = 1", (forged,))
+    out = write(home, url, tmp_path / "other.zip", "--tsa-cert", str(tsa_pem))
+    refused = offline("audit", "verify-archive", str(out), "--cert", str(pki_dir / "hub.pem"))
+    assert refused.returncode == 1 and "anchor 1: its timestamp token does not fit" in refused.stderr, refused.stderr
 
 
 # -- retention ------------------------------------------------------------------------------------
