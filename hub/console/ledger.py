@@ -32,6 +32,7 @@ LEDGER_LABELS: dict[str, tuple[str, str]] = {
     "ledger_receiver": ("Received by", "المستلِم"),
     "ledger_basis": ("Legal basis", "السند القانوني"),
     "ledger_no_basis": ("none recorded", "غير مسجل"),
+    "ledger_withheld": ("not sent:", "لم يُرسل:"),
     "ledger_outcome": ("Outcome", "النتيجة"),
     "ledger_answers": ("Answers", "الإجابات"),
     "ledger_record": ("Chain record", "سجل السلسلة"),

@@ -7,7 +7,9 @@ acceptance record — never a scan of payloads. Each entry says who sent what,
 to whom, when, on which legal basis (as fixed in the acceptance record when the
 message was accepted, see :mod:`hub.access`), how it went, and the chain record
 it traces to. Questions (``…Query``) list their answers: the destination's, and
-the hub's signed answer to the asker — what the asker actually received. Pages
+the hub's signed answer to the asker — what the asker actually received. Where
+the receiver may have only some fields (``fields.<Type>`` in access.toml), an
+entry's ``projections`` name the fields it was sent and those withheld. Pages
 follow the chain record numbers (keyset paging), so a person with thousands of
 entries is read a page at a time.
 
@@ -33,6 +35,7 @@ from hub.messagelog import db
 from hub.messagelog.chain import LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.schema import audit_chain, messages, timestamp
 from hub.messagelog.search import search_terms
+from hub.projection import read_description
 
 #: a civil number as the canonical schemas define it (rabt:CivilNumber)
 CIVIL_NUMBER = re.compile("[0-9]{8,9}")
@@ -61,6 +64,11 @@ _ANSWERS = (
     .select_from(_m.join(_c, _c.c.seq == _m.c.chain_seq))
     .where(_m.c.correlation_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(_m.c.chain_seq)
+)
+_PROJECTIONS = (
+    sa.select(_c.c.message_id, _c.c.detail)
+    .where(_c.c.message_id.in_(sa.bindparam("ids", expanding=True)), _c.c.status == "projected")
+    .order_by(_c.c.seq)
 )
 _CONSULTATIONS = (
     sa.select(_c.c.at, _c.c.actor, _c.c.lane, _c.c.lane_seq, _c.c.hash)
@@ -128,7 +136,12 @@ def entries(engine: sa.Engine, civil: str, window: Window) -> LedgerPage:
         more = len(rows) > window.limit
         rows = rows[:window.limit]
         answers = _answers(conn, rows)
-    page = [_entry(row, answers.get(row.message_id, [])) for row in rows]
+        ids = [row.message_id for row in rows] + [a["message_id"] for found in answers.values() for a in found]
+        projections = _projections(conn, ids)
+    for found in answers.values():
+        for answer in found:
+            answer["projections"] = projections.get(answer["message_id"], [])
+    page = [_entry(row, answers.get(row.message_id, []), projections.get(row.message_id, [])) for row in rows]
     return LedgerPage(page, rows[-1].chain_seq if more else None)
 
 
@@ -143,19 +156,28 @@ def _answers(conn: sa.Connection, rows: list[sa.Row]) -> dict[str, list[dict]]:
             for row in questions}
 
 
+def _projections(conn: sa.Connection, ids: list[str]) -> dict[str, list[dict]]:
+    """Message id → the projections chained for it: which fields its receiver was sent, which withheld."""
+    found: dict[str, list[dict]] = {}
+    for row in conn.execute(_PROJECTIONS, {"ids": ids}).all() if ids else []:
+        if (projection := read_description(row.detail)) is not None:
+            found.setdefault(row.message_id, []).append(projection)
+    return found
+
+
 def _answer(row: sa.Row) -> dict:
     return {"message_id": row.message_id, "message_type": row.message_type, "sender": row.source_agency,
             "receiver": row.destination, "outcome": row.status, "at": row.received_at,
             "legal_basis": _basis(row.detail)}
 
 
-def _entry(row: sa.Row, answers: list[dict]) -> dict:
+def _entry(row: sa.Row, answers: list[dict], projections: list[dict]) -> dict:
     return {
         "message_id": row.message_id, "at": row.received_at, "message_type": row.message_type,
         "sender": {"agency": row.source_agency, "system": row.source_system},
         "receiver": row.destination, "correlation_id": row.correlation_id,
         "legal_basis": _basis(row.detail), "outcome": row.status, "published_at": row.published_at,
-        "answers": answers,
+        "answers": answers, "projections": projections,
         "record": {"seq": row.chain_seq, "lane": row.lane, "lane_seq": row.lane_seq, "hash": row.hash},
     }
 

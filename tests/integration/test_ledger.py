@@ -120,6 +120,20 @@ def test_a_question_lists_its_answer_and_the_answer_its_basis(hub, pki_dir):
     assert entry["correlation_id"] == question.correlation_id
 
 
+def test_an_entry_names_the_fields_its_receiver_was_sent_and_those_withheld(tmp_path, hub):
+    limited = tmp_path / "access.toml"
+    limited.write_text(Path(shipped_file()).read_text(encoding="utf-8").replace(
+        "[licensing]\n", '[licensing]\nfields.ResidenceRenewal = ["Worker/CivilNumber", "Worker/Name", '
+        '"Worker/Nationality", "ResidenceCard", "Profession/Code", "RenewedAt"]\n', 1), encoding="utf-8")
+    hub.access = AccessRights.load(limited)
+    hub.__dict__.pop("pipeline", None)
+    renewal(hub, WORKER, 1)
+    (entry,) = report(hub)[1]["entries"]
+    (projection,) = entry["projections"]
+    assert (projection["party"], projection["message_type"]) == ("licensing", "ResidenceRenewal")
+    assert "Worker/PassportNumber" in projection["withheld"] and "Worker/CivilNumber" in projection["sent"]
+
+
 def test_pages_follow_each_other_without_gaps_or_repeats(hub):
     mine = [renewal(hub, WORKER, number) for number in range(5)]
     seen, after = [], 0
