@@ -131,3 +131,15 @@ def test_a_foreign_table_of_that_name_stops_the_upgrade_naming_it_and_changes_no
     assert "kept_dead_letters" not in tables(engine)  # the whole revision rolled back
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT note FROM processed_messages")).scalars().all() == ["theirs"]
+
+
+def test_the_log_and_licensing_sharing_one_database_share_the_marks_table(database_url, engine):
+    """Both histories bring processed_messages; whichever runs second adopts the first one's table."""
+    MESSAGE_LOG.upgrade(engine)
+    assert IdempotentConsumer(engine, "outbound-police").apply_once("m-1", lambda conn: None)
+    LICENSING.upgrade(engine)
+    assert (MESSAGE_LOG.current(engine), LICENSING.current(engine)) == (MESSAGE_LOG.head(), LICENSING.head())
+    state = LicensingState(database_url)
+    assert state.apply_once("m-1", lambda conn: None)  # each consumer keeps its own marks
+    assert IdempotentConsumer(engine, "outbound-police").is_applied("m-1")
+    state.engine.dispose()
