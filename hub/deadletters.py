@@ -6,7 +6,8 @@ viewed often enough would be dropped. So the hub moves dead letters off the
 broker as it finds them (:meth:`DeadLetterDesk.collect`: stored here first,
 then acked or deleted there) and lists, searches, replays, discards and purges
 them from the table ``kept_dead_letters`` in the message log's database — the
-same on RabbitMQ (any version) and on the embedded SQLite broker.
+same on RabbitMQ (any version) and on the embedded SQLite broker. The table is
+the message log's migrations' to create (revision 0007), like every other.
 
 Moving a letter records its ``dead-lettered`` hop in the message log, and
 every operator action on one is a chain record with the operator's name, also
@@ -27,6 +28,7 @@ from hub.errors import InputError
 from hub.messagelog import MessageLog, db
 from hub.transports.base import DeadLetter, DeadLetterNotFoundError, Message, Transport
 
+#: the tables below as this code reads them; the message log's revisions create them
 metadata = sa.MetaData()
 
 #: the dead letters the hub took off the broker; ``origin`` makes a repeated move a no-op
@@ -88,7 +90,6 @@ class DeadLetterStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        db.create_tables(engine, metadata)
 
     def keep(self, letters: Iterable[DeadLetter]) -> list[DeadLetter]:
         """Store ``letters`` (ones kept before are skipped); the newly kept, with the hub's ids."""

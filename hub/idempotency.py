@@ -13,6 +13,12 @@ processed message M" commit in the same transaction, so
     consumer = IdempotentConsumer("sqlite:////var/licensing.sqlite3", "licensing")
     def handle(delivery):
         consumer.apply_once(delivery.message.message_id, lambda conn: apply(conn, delivery))
+
+The marks' table, ``processed_messages``, belongs to the schema history of the
+database it lives in: the message log's (revision 0007; the outbound workers
+mark there what they notified) and licensing's (its revision 0004). A
+consumer refuses a database that lacks it rather than create it on the side:
+a table made outside the migrations is one no later revision knows about.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog.db import create_tables, make_engine, translated, write_transaction
+from hub.messagelog.db import make_engine, translated, write_transaction
 from hub.messagelog.schema import timestamp
 
 metadata = sa.MetaData()
@@ -56,7 +62,7 @@ class IdempotentConsumer:
             raise MessageLogError(f"consumer name must be a non-empty string, got {consumer_name!r}")
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
         self.consumer = consumer_name
-        create_tables(self.engine, metadata)
+        _require_marks_table(self.engine)
 
     def apply_once(self, message_id: str, fn: Callable[[Connection], Any]) -> bool:
         """Run ``fn(connection)`` and mark ``message_id`` in one transaction.
@@ -93,3 +99,13 @@ class IdempotentConsumer:
         before = timestamp(datetime.now(timezone.utc) - age)
         with translated("prune processed messages"), write_transaction(self.engine) as conn:
             return conn.execute(_FORGET, {"consumer": self.consumer, "before": before}).rowcount
+
+
+def _require_marks_table(engine: Engine) -> None:
+    """MessageLogError unless the database has ``processed_messages`` (its migrations create it)."""
+    with translated("look for the processed messages' table"), engine.connect() as conn:
+        if sa.inspect(conn).has_table(processed_messages.name):
+            return
+    where = engine.url.render_as_string(hide_password=True)
+    raise MessageLogError(f"the database {where} has no table {processed_messages.name}: its migrations "
+                          "create it; run rabt db upgrade (--database licensing for licensing's)")

@@ -14,9 +14,9 @@ consumer call :func:`configure_logging` once. Two formats:
 being logged. Every line goes through :func:`hub.redact.redact_text`, so a
 URL's password never reaches the log.
 
-During an outage a loop tries again and again; :class:`StateLogger` makes
-that one line when the broker (or database) goes away and one when it is back,
-instead of a line, or a traceback, per try. pika's own loggers, which write
+During an outage a loop tries again and again; a :class:`hub.outage.Watch`
+makes that one line when the broker (or database) goes away and one when it is
+back, instead of a line, or a traceback, per try. pika's own loggers, which write
 eight ERROR lines and a traceback per failed connection attempt, are kept to
 CRITICAL for the same reason: the transport reports the broker's state itself.
 """
@@ -27,7 +27,6 @@ import json
 import logging
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,48 +139,3 @@ def silenced(name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-class StateLogger:
-    """Logs a dependency's state changes (away / back), not every failed try.
-
-    A loop calls :meth:`failed` on every failed try and :meth:`ok` on every
-    success; only the first failure after a success (and the first success
-    after failures) writes a line, so an outage of any length is two lines.
-    """
-
-    def __init__(self, logger: logging.Logger, what: str, *, clock=time.monotonic) -> None:
-        self.logger = logger
-        self.what = what
-        self.clock = clock
-        self._down_since: float | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def down(self) -> bool:
-        """The last try failed."""
-        return self._down_since is not None
-
-    def failed(self, error: BaseException | str) -> None:
-        """A try failed; logged (a warning, no traceback) only if the last one had not."""
-        with self._lock:
-            if self._down_since is not None:
-                return
-            self._down_since = self.clock()
-        reason = " ".join((str(error) or repr(error)).split())  # pika's errors often have an empty str()
-        self.logger.warning("%s unreachable: %s", self.what, reason,
-                            extra={"event": f"{_event_name(self.what)}.unreachable"})
-
-    def ok(self) -> None:
-        """A try succeeded; logged only if the last one had failed, with how long it was away."""
-        with self._lock:
-            if self._down_since is None:
-                return
-            away, self._down_since = self.clock() - self._down_since, None
-        self.logger.info("%s reachable again after %.1f s", self.what, away,
-                         extra={"event": f"{_event_name(self.what)}.reachable"})
-
-
-def _event_name(what: str) -> str:
-    """``"outbox: broker"`` → ``outbox-broker``; a URL in ``what`` stays out of the event name."""
-    return "-".join(word.strip(":").lower() for word in what.split() if "://" not in word)

@@ -42,7 +42,7 @@ from hub.filedrop.names import (
 from hub.filedrop.process import Prepared, Rejected
 from hub.filedrop.report import Outcome, receipt_json
 from hub.filedrop.retries import Retries
-from hub.logs import StateLogger
+from hub.outage import Watch
 from hub.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class DropWatcher:
         self._listings: dict[str, tuple[deque[str], set[str]]] = {}
         # folder trouble is logged when it starts and ends, not on every scan (twice a second); the log's
         # outages are the role's to tell (hub.filedrop.wiring)
-        self.folder_state = StateLogger(log, "file drop: folders")
+        self.folder_state = Watch(None, "file drop: folders", logger=log)
 
     def scan_once(self, agencies: Iterable[str] | None = None, *, limit: int | None = None) -> list[Outcome]:
         """One pass over the inboxes (all, or ``agencies``); the outcome of each file handled."""
@@ -101,7 +101,7 @@ class DropWatcher:
             try:
                 # in slices: a month of files dropped at once must not pile up 100,000s of outcomes
                 handled = self.scan_once(limit=SCAN_SLICE)
-                self.folder_state.ok()
+                self.folder_state.succeeded()
             except (OSError, RabtError) as exc:  # the folders themselves are unusable: keep trying
                 self.folder_state.failed(exc)
                 handled = []

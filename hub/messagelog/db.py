@@ -13,7 +13,6 @@ behave alike where it matters:
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,21 +134,3 @@ def make_folder(engine: Engine) -> None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise MessageLogError(f"cannot create the folder of the database {database}: {exc}") from exc
-
-
-def create_tables(engine: Engine, metadata: sa.MetaData, attempts: int = 8) -> None:
-    """Create missing tables (and a SQLite file's folder); safe when several processes open the log at once."""
-    make_folder(engine)
-    for attempt in range(1, attempts + 1):
-        try:
-            metadata.create_all(engine)
-            return
-        except sa.exc.SQLAlchemyError as exc:
-            # Another process may have created a table between our check and our
-            # CREATE ("already exists"), or be creating one right now (SQLite's
-            # "database is locked", which DDL gets at once): the next round settles it.
-            if attempt < attempts:
-                time.sleep(0.05 * 2 ** attempt)
-                continue
-            where = engine.url.render_as_string(hide_password=True)
-            raise MessageLogError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from exc

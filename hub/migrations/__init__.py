@@ -35,7 +35,10 @@ leaves the previous layout, never half of the next.
 To change a layout, change the tables (``hub.messagelog.schema``) and add the
 next revision under ``versions/`` by hand: ``revision``/``down_revision`` and
 ``op.*`` calls, with any data moved in the same revision (the log's lanes, for
-one: the existing chain becomes the first lane). ``tests/unit/test_migrations.py``
+one: the existing chain becomes the first lane). Tables of the log's database
+declared elsewhere (``hub.deadletters``, ``hub.idempotency``) follow the same
+rule; a table older code made on first use enters the history through
+:func:`hub.migrations.adopting.create_or_adopt`. ``tests/unit/test_migrations.py``
 fails while the tables and the newest revision disagree.
 """
 

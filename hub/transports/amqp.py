@@ -24,7 +24,7 @@ import pika.exceptions as px
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError, TransportError
-from hub.logs import StateLogger
+from hub.outage import Watch
 from hub.redact import redact_url
 from hub.routing import Routes, load_routes
 from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
@@ -50,15 +50,15 @@ amqp_errors.quiet_pika_logging()
 log = logging.getLogger(__name__)
 
 
-_BROKER_STATES: dict[str, StateLogger] = {}
+_BROKER_STATES: dict[str, Watch] = {}
 _BROKER_STATES_LOCK = threading.Lock()
 
 
-def _broker_state(shown_url: str) -> StateLogger:
-    """The one state logger of this process for the broker at ``shown_url``."""
+def _broker_state(shown_url: str) -> Watch:
+    """The one watch of this process on the broker at ``shown_url`` (a part's: no role, see hub.outage)."""
     with _BROKER_STATES_LOCK:
         if shown_url not in _BROKER_STATES:
-            _BROKER_STATES[shown_url] = StateLogger(log, f"broker {shown_url}")
+            _BROKER_STATES[shown_url] = Watch(None, f"broker {shown_url}", logger=log)
         return _BROKER_STATES[shown_url]
 
 
@@ -123,7 +123,7 @@ class AmqpTransport(Transport):
         )
         try:
             result = retrying(lambda: (self._connect(), work())[1])
-            self.broker_state.ok()
+            self.broker_state.succeeded()
             return result
         except self.connection_errors as exc:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "

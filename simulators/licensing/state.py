@@ -55,7 +55,7 @@ class LicensingState:
     def __init__(self, engine_or_url: Engine | str, *, consumer_name: str = "licensing") -> None:
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
         open_licensing_database(self.engine)
-        self._once = IdempotentConsumer(self.engine, consumer_name)  # creates the marks' table
+        self._once = IdempotentConsumer(self.engine, consumer_name)  # marks' table: revision 0004
         self.windows = WindowApplier(self.engine, consumer_name)
 
     def apply_once(self, message_id: str, fn) -> bool:

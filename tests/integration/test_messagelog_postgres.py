@@ -36,7 +36,8 @@ def url(server_url):
     engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS processed_messages, licences, rabt_messagelog_version"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS processed_messages, kept_dead_letters, licences, "
+                             "rabt_messagelog_version"))
     engine.dispose()
     return server_url
 
@@ -131,6 +132,7 @@ class InMemoryBroker:
 
 
 def test_relay_redelivery_reaches_an_idempotent_postgres_consumer_once(url):
+    open_message_log(url).close()  # its migrations create the marks' table the consumer uses
     consumer = IdempotentConsumer(url, "licensing")
     with consumer.engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64) PRIMARY KEY)"))

@@ -12,14 +12,15 @@ import sqlalchemy as sa
 from hub.errors import MessageLogError
 from hub.idempotency import IdempotentConsumer
 from hub.messagelog.db import make_engine
-
+from simulators.licensing.migrations import LICENSING
 
 
 @pytest.fixture
 def db_url(database_url):
-    """The consumer's own database, with its business tables and nothing processed yet."""
+    """The consumer's own database (licensing's, migrated), with business tables and nothing processed yet."""
     url = database_url
     engine = make_engine(url)
+    LICENSING.upgrade(engine)  # its revisions create the marks' table
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64), holder VARCHAR(100))"))
         conn.execute(sa.text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
@@ -94,7 +95,6 @@ def _race(url: str, ids: list[str], start, results) -> None:
 
 
 def test_two_workers_racing_on_the_same_ids_apply_each_once(db_url):
-    IdempotentConsumer(db_url, "licensing")  # create the table before the race
     ids = [f"msg-{n}" for n in range(60)]
     context = multiprocessing.get_context("fork")
     start, results = context.Event(), context.Queue()
@@ -130,3 +130,15 @@ def test_consumer_needs_a_name(db_url, name):
 def test_message_id_must_be_given(db_url):
     with pytest.raises(MessageLogError, match="message id"):
         IdempotentConsumer(db_url, "licensing").apply_once("", lambda conn: None)
+
+
+def test_a_database_without_the_marks_table_is_refused_not_changed(database_url):
+    """The table is the migrations' to create: a consumer on an unmigrated database says so and writes nothing."""
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE licences (message_id VARCHAR(64))"))
+    with pytest.raises(MessageLogError, match="has no table processed_messages: .*run rabt db upgrade"):
+        IdempotentConsumer(engine, "licensing")
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == ["licences"]
+    engine.dispose()

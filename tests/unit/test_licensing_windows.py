@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from hub.errors import InputError, MessageLogError
-from hub.idempotency import IdempotentConsumer
 from hub.messagelog.db import make_engine
 from simulators.licensing.batches import WindowApplier, WindowCommitError
+from simulators.licensing.migrations import LICENSING
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -25,7 +25,7 @@ def engine(request, tmp_path):
         conn.execute(sa.text("CREATE TABLE holders (id INTEGER PRIMARY KEY)"))
         conn.execute(sa.text("CREATE TABLE grants (holder_id INTEGER REFERENCES holders (id)"
                              " DEFERRABLE INITIALLY DEFERRED)"))
-    IdempotentConsumer(engine, "licensing")  # the marks' table, as LicensingState creates it
+    LICENSING.upgrade(engine)  # the marks' table, as LicensingState's database gets it
     yield engine
     engine.dispose()
 

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from hub.errors import SignatureError
-from hub.logs import StateLogger, configure_logging
+from hub.logs import configure_logging
+from hub.outage import Watch
 from hub.redact import redact_text, redact_url
 
 
@@ -86,14 +87,16 @@ def test_an_outage_of_many_failed_tries_is_two_lines(restore_logging):
     stream = io.StringIO()
     configure_logging("relay", "json", stream=stream)
     now = [100.0]
-    state = StateLogger(logging.getLogger("hub.outbox"), "broker amqp://hub:s3cret@mq/", clock=lambda: now[0])
+    # a part's watch (the transport's on its broker): no role, so no prefix and no entry in the register
+    state = Watch(None, "broker amqp://hub:s3cret@mq/", logger=logging.getLogger("hub.outbox"),
+                  clock=lambda: now[0])
 
-    state.ok()  # up from the start: nothing to say
+    state.succeeded()  # up from the start: nothing to say
     for _ in range(500):
         state.failed(ConnectionRefusedError(111, "Connection refused"))
         now[0] += 0.1
-    state.ok()
-    state.ok()
+    state.succeeded()
+    state.succeeded()
 
     away, back = (json.loads(line) for line in _lines(stream))
     assert (away["event"], back["event"]) == ("broker.unreachable", "broker.reachable")  # no URL in the name

@@ -20,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
+from hub import deadletters, idempotency
 from hub.cli import main
 from hub.errors import MessageLogError
 from hub.messagelog import Accepted, open_message_log
@@ -87,6 +88,20 @@ def differences(url: str, metadata: sa.MetaData, history=MESSAGE_LOG) -> list:
 #: 0005: commands for the consumers; 0006: the archives a purge emptied payloads into)
 TABLES_ADDED_SINCE_THE_BASELINE = {"search_terms", "lanes", "anchors", "anchored_lanes", "consumer_controls",
                                    "archives"}
+#: tables of the log's database declared outside hub.messagelog.schema, by the code that reads them (0007)
+LOG_DATABASE_TABLES = (log_tables, deadletters.metadata, idempotency.metadata)
+LICENSING_DATABASE_TABLES = (licensing_tables, idempotency.metadata)
+
+
+def declared(*metadatas: sa.MetaData) -> sa.MetaData:
+    """One MetaData holding every table of ``metadatas``: the layout a database's code expects."""
+    combined = sa.MetaData()
+    for metadata in metadatas:
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
 #: tables a later revision dropped (0004: the single chain's head, now each lane's row)
 TABLES_DROPPED_SINCE_THE_BASELINE = {"audit_head"}
 
@@ -122,18 +137,18 @@ def test_the_baseline_creates_the_layout_the_code_of_ccea8df_made(tmp_path):
 
 
 def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
-    """A change to hub.messagelog.schema without a revision (or the reverse) fails here."""
+    """A change to a table of the log's database without a revision (or the reverse) fails here."""
     with open_message_log(database_url):
         pass
-    assert differences(database_url, log_tables) == []
-    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0006"
+    assert differences(database_url, declared(*LOG_DATABASE_TABLES)) == []
+    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0007"
 
 
 def test_licensing_newest_revision_is_the_layout_its_tables_declare(database_url):
     engine = make_engine(database_url)
-    open_licensing_database(engine)  # LicensingState's tables; hub.idempotency keeps its own beside them
+    open_licensing_database(engine)
     engine.dispose()
-    assert differences(database_url, licensing_tables, LICENSING) == []
+    assert differences(database_url, declared(*LICENSING_DATABASE_TABLES), LICENSING) == []
     assert LICENSING.current(make_engine(database_url)) == LICENSING.head()
 
 
@@ -173,7 +188,7 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     MESSAGE_LOG.upgrade(engine, "0001")
     copy_rows(old_log(tmp_path, "ccea8df"), engine)
     for create in (True, False):
-        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0006\): run rabt db upgrade"):
+        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0007\): run rabt db upgrade"):
             open_message_log(url, create=create)
     assert db_cli("current", "--url", url).exit_code == 1
     result = db_cli("upgrade", "--url", url)
@@ -188,7 +203,7 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
         assert log.verify_chain().records == OLD_RECORDS + 1
     assert chain_rows(url)[:OLD_RECORDS] == old_rows
     assert lane_heads(url)[LEGACY_LANE] == (OLD_RECORDS, old_rows[-1].hash)
-    assert differences(url, log_tables) == []
+    assert differences(url, declared(*LOG_DATABASE_TABLES)) == []
     engine.dispose()
 
 
@@ -259,11 +274,11 @@ def test_a_licensing_database_from_before_versions_is_adopted_with_its_rows(tmp_
 def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     history = db_cli("history")
     assert history.exit_code == 0
-    assert [line.split()[0] for line in history.stdout.splitlines()] == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert [line.split()[0] for line in history.stdout.splitlines()] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
-        "upgraded from revision none to 0003")
-    assert LICENSING.current(make_engine(url)) == "0003"
+        "upgraded from revision none to 0004")
+    assert LICENSING.current(make_engine(url)) == "0004"
     unknown = db_cli("current", "--database", "ledger")
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == ("rabt: no database named 'ledger' "

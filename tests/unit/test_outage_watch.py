@@ -33,6 +33,30 @@ def test_a_watch_logs_one_line_when_the_dependency_goes_and_one_when_it_is_back(
     assert watch.failed(BrokerUnavailableError("again")) == 0.5  # a new outage starts from the first pause
 
 
+def test_a_part_s_watch_names_only_its_dependency_and_leaves_the_register_to_the_loops(caplog):
+    """The file drop's folders, the transport's broker: one line each way, "unreachable" whatever failed."""
+    outages, now = Outages(), [10.0]
+    folders = Watch(None, "file drop: folders", outages=outages, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="hub.outage"):
+        for _ in range(3):
+            folders.failed(PermissionError(13, "Permission denied"))
+            now[0] += 0.5
+        assert folders.down and outages.current() == {}
+        folders.succeeded()
+        folders.succeeded()
+    assert [(r.levelname, r.getMessage(), r.event) for r in caplog.records] == [
+        ("WARNING", "file drop: folders unreachable: [Errno 13] Permission denied", "file-drop-folders.unreachable"),
+        ("INFO", "file drop: folders reachable again after 1.5 s", "file-drop-folders.reachable")]
+    assert not folders.down and outages.current() == {}
+
+
+def test_an_outage_of_thousands_of_tries_keeps_pausing_at_the_cap():
+    """2 ** 1024 overflows a float: the pause must not, however long the outage (the file drop tries twice a second)."""
+    watch = Watch("relay", "broker", outages=Outages(), pause=Pause(first=0.5, cap=15.0))
+    pauses = [watch.failed(BrokerUnavailableError("down")) for _ in range(5000)]
+    assert max(pauses) == pauses[-1] == 15.0 and watch.failures == 5000
+
+
 def test_outages_of_several_roles_are_listed_together_and_end_separately():
     outages = Outages()
     relay, worker = (Watch(role, "broker", outages=outages) for role in ("relay", "worker-police"))
