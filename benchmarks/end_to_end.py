@@ -154,13 +154,15 @@ def throughput_lines(put: dict, raw: tuple | None, bodies: list[bytes]) -> list[
 def visa_lines(visa: dict, rate: float) -> list[str]:
     hub, direct = visa["hub"], visa["direct"]
     cpu_ms = cpu_per_message(*visa["cpu_used"], len(hub.latencies))
-    lags = hub.lag + direct.lag or [0.0]
+    lags, in_flight = hub.lag + direct.lag or [0.0], hub.in_flight or [0]
     return [f"{'visa check round trip':<42}{'answers':>8}{'Busy':>6}{'errors':>7}{'p50':>8}{'p95':>8}{'p99':>8}"
             f"{'max':>8}  ms",
             latency_row("police SOAP -> gateway -> licensing -> back", hub),
             latency_row("direct GET licensing /api/visa-eligibility", direct),
             f"asked {visa['count']} per path at {rate:g}/s; generator late by at most {max(lags) * 1000:.1f} ms "
             f"(p99 {percentile(lags, 99) * 1000:.1f} ms) from the due time to the send",
+            f"checks under way at once via the hub (all gateway processes): p50 {percentile(in_flight, 50)}, "
+            f"p99 {percentile(in_flight, 99)}, max {max(in_flight)}",
             f"cpu seconds via the hub: {visa['cpu'][0]}",
             f"cpu seconds direct: {visa['cpu'][1]}",
             f"cpu per answered visa check: hub {cpu_ms['hub']:.2f} ms, licensing consumer {cpu_ms['licensing']:.2f} ms"]

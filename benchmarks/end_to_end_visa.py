@@ -58,6 +58,8 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     lag: list[float] = field(default_factory=list)
     """Seconds from each due time to the moment a sender thread began that request."""
+    in_flight: list[int] = field(default_factory=list)
+    """Requests under way (this one included) as each began: what the hub's bulkhead must admit."""
 
 
 class Connections:
@@ -92,19 +94,25 @@ def open_loop(call: Callable[[int], str | None], count: int, rate: float, sender
     """
     outcome, jobs = Outcome(), queue.SimpleQueue()
     lock = threading.Lock()
+    under_way = [0]
 
     def sender() -> None:
         while (job := jobs.get()) is not None:
             index, due = job
             began = time.perf_counter()
+            with lock:
+                under_way[0] += 1
+                outcome.in_flight.append(under_way[0])
             try:
                 answer = call(index)
             except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
-                with lock:
-                    outcome.errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                continue
+                answer = exc
             finished = time.perf_counter()
             with lock:
+                under_way[0] -= 1
+                if isinstance(answer, Exception):
+                    outcome.errors.append(f"{type(answer).__name__}: {answer}"[:300])
+                    continue
                 outcome.lag.append(began - due)
                 if answer == BUSY:
                     outcome.busy += 1
