@@ -47,8 +47,8 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
     request/reply operations. ``config`` may set ``REPLY_TIMEOUT`` (seconds a
     request/reply operation waits for its answer) and ``MAX_WAITING_REPLIES``
     (how many may wait at once, default ``[gateway] waiting_replies``; more are
-    answered ``Server.Busy`` at once, so one-way pushes keep server threads). Behind a reverse proxy, ``PUBLIC_URL``
-    is the address partners use (the only one the WSDL advertises) and
+    answered ``Server.Busy`` at once, so one-way pushes keep server threads).
+    Behind a reverse proxy, ``PUBLIC_URL`` is the address partners use (the only one the WSDL advertises) and
     ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded client address and scheme
     to believe (0, the default: none). ``TIMESTAMP_WINDOW`` and ``CLOCK_SKEW``
     (seconds, default 300 and 60) bound how old a WS-Security Timestamp may be.

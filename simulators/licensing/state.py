@@ -29,7 +29,8 @@ from simulators.licensing.tables import (
     applications, decisions, events, labour_cases, licences, metadata, requested_vacancies, vacancies,
 )
 
-# Built once: every visa check reads a licence, and building the statement per call cost more than the query.
+# Built once: every visa check reads a licence, and building and compiling new statements for each
+# one was CPU on the path of the police officer's answer.
 _LICENCE = licences.select().where(licences.c.number == sa.bindparam("number"))
 _VACANCIES = vacancies.select().where(vacancies.c.licence_number == sa.bindparam("number")).order_by(vacancies.c.id)
 
