@@ -83,6 +83,7 @@ class AmqpTransport(Transport):
         self._channel = self._publisher = self._requester = self._reply_channel = None
         self.generation = 0  # bumps on every reconnect, so consumers know to resubscribe
         self._closed = False
+        self._retrying: Retrying | None = None
         # one line when the broker goes away and one when it is back, not one per reconnect attempt
         # nor one per connection: the threads of a process share what they report of one broker
         self.broker_state = _broker_state(redact_url(url))
@@ -113,15 +114,17 @@ class AmqpTransport(Transport):
 
     def with_reconnect(self, work: Callable[[], object], what: str):
         """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(self.connection_errors),
-            wait=wait_exponential(multiplier=0.1, max=2.0),
-            stop=stop_after_delay(self.reconnect_timeout),
-            before_sleep=self._lost,
-            reraise=True,
-        )
+        if self._retrying is None:
+            # built once: every publish, request and reply passes here, and building it cost each of them
+            self._retrying = Retrying(
+                retry=retry_if_exception_type(self.connection_errors),
+                wait=wait_exponential(multiplier=0.1, max=2.0),
+                stop=stop_after_delay(self.reconnect_timeout),
+                before_sleep=self._lost,
+                reraise=True,
+            )
         try:
-            result = retrying(lambda: (self._connect(), work())[1])
+            result = self._retrying(lambda: (self._connect(), work())[1])
             self.broker_state.ok()
             return result
         except self.connection_errors as exc:
