@@ -137,6 +137,7 @@ def prepare(home: Path, broker: str, total: int) -> tuple[Path, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure in a temporary home (removed afterwards), or be the child a measurement runs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=100, help="visa checks measured (after 20 to warm up)")
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/", help="amqp://… or 'sqlite'")
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(home: Path, args: argparse.Namespace) -> int:
+    """Licensing's consumer started, the counting run, then the two callgrind runs; the report on stdout."""
     from hub.transports import open_transport
 
     bodies_file, stack = prepare(home, args.broker, WARM + args.checks)
