@@ -47,8 +47,9 @@ from pathlib import Path
 import psycopg
 
 from end_to_end_floor import FLOOR_VARIABLE, Floor, cpu_per_message, floor_lines, floor_path, run_floor
-from end_to_end_load import BORDER_TYPES, Latencies, Load, progress, throughput, visa_latency
+from end_to_end_load import BORDER_TYPES, Load, progress, throughput
 from end_to_end_stack import BenchStack, fresh_postgres, serve_processes
+from end_to_end_visa import Outcome, visa_latency
 from hub.errors import RabtError
 from hub.messagelog import open_message_log
 from hub.routing import load_routes
@@ -128,12 +129,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * q / 100) - 1))]
 
 
-def latency_row(name: str, result: Latencies) -> str:
-    latencies, errors = result
-    if not latencies:
-        return f"  {name:<44}{0:>8}{len(errors):>7}   (no answers)"
-    figures = "".join(f"{percentile(latencies, q) * 1000:>8.1f}" for q in (50, 90, 99, 100))
-    return f"  {name:<44}{len(latencies):>8}{len(errors):>7}{figures}"
+def latency_row(name: str, result: Outcome) -> str:
+    answered = f"  {name:<40}{len(result.latencies):>8}{result.busy:>6}{len(result.errors):>7}"
+    if not result.latencies:
+        return f"{answered}   (no answers)"
+    return answered + "".join(f"{percentile(result.latencies, q) * 1000:>8.1f}" for q in (50, 95, 99, 100))
 
 
 def throughput_lines(put: dict, raw: tuple | None, bodies: list[bytes]) -> list[str]:
@@ -152,13 +152,27 @@ def throughput_lines(put: dict, raw: tuple | None, bodies: list[bytes]) -> list[
 
 
 def visa_lines(visa: dict, rate: float) -> list[str]:
-    cpu_ms = cpu_per_message(*visa["cpu_used"], len(visa["hub"][0]))
-    return [f"{'visa check round trip':<46}{'answers':>8}{'errors':>7}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}  ms",
-            latency_row("police SOAP -> gateway -> licensing -> back", visa["hub"]),
-            latency_row("direct GET licensing /api/visa-eligibility", visa["direct"]),
-            f"{visa['count']} requests per path at {rate:g}/s; cpu seconds via the hub: {visa['cpu'][0]}",
+    hub, direct = visa["hub"], visa["direct"]
+    cpu_ms = cpu_per_message(*visa["cpu_used"], len(hub.latencies))
+    lags, in_flight = hub.lag + direct.lag or [0.0], hub.in_flight or [0]
+    return [f"{'visa check round trip':<42}{'answers':>8}{'Busy':>6}{'errors':>7}{'p50':>8}{'p95':>8}{'p99':>8}"
+            f"{'max':>8}  ms",
+            latency_row("police SOAP -> gateway -> licensing -> back", hub),
+            latency_row("direct GET licensing /api/visa-eligibility", direct),
+            f"asked {visa['count']} per path at {rate:g}/s; generator late by at most {max(lags) * 1000:.1f} ms "
+            f"(p99 {percentile(lags, 99) * 1000:.1f} ms) from the due time to the send",
+            f"checks under way at once via the hub (all gateway processes): p50 {percentile(in_flight, 50)}, "
+            f"p99 {percentile(in_flight, 99)}, max {max(in_flight)}",
+            f"cpu seconds via the hub: {visa['cpu'][0]}",
             f"cpu seconds direct: {visa['cpu'][1]}",
-            f"cpu per answered visa check: hub {cpu_ms['hub']:.2f} ms, licensing consumer {cpu_ms['licensing']:.2f} ms"]
+            f"cpu per answered visa check: hub {cpu_ms['hub']:.2f} ms, licensing consumer {cpu_ms['licensing']:.2f} ms; "
+            f"the load generator's own per request {generator_cpu_ms(*visa['cpu_used'], visa['count']):.2f} ms"]
+
+
+def generator_cpu_ms(before: dict[str, float], after: dict[str, float], requests: int) -> float:
+    """Milliseconds of CPU this process spent per request, its children (the stack) left out."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    return (spent["benchmark"] - sum(v for name, v in spent.items() if name != "benchmark")) / max(requests, 1) * 1000
 
 
 def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[str]:
@@ -171,7 +185,7 @@ def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[
         visa = visa_latency(load, args.rate, args.seconds)
     finally:
         load.close()
-    for error in sorted(set((put["errors"] if put else []) + visa["hub"][1] + visa["direct"][1]))[:10]:
+    for error in sorted(set((put["errors"] if put else []) + visa["hub"].errors + visa["direct"].errors))[:10]:
         progress(f"error: {error}")
     log = "PostgreSQL" if stack.database_url else "SQLite"
     lines = [f"broker {stack.broker_url}, message log on {log}"]

@@ -1,4 +1,4 @@
-"""The load ``end_to_end.py`` drives through a running stack: border pushes and visa checks.
+"""The load ``end_to_end.py`` drives through a running stack: border pushes (visa checks: ``end_to_end_visa``).
 
 Everything here talks to the stack as its users do — the police over SOAP to
 the gateway, anyone over licensing's HTTP API — and reads licensing's
@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import requests
 import sqlalchemy as sa
 
 from end_to_end_floor import tree_cpu_seconds
@@ -28,8 +27,6 @@ from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population
 
 BORDER_TYPES = ("WorkerArrival", "WorkerDeparture", "ResidenceRenewal")
-VISA_PROFESSION_OTHER = "2211"  # no vacancy for it on the benchmark's licence: the "no" answer
-Latencies = tuple[list[float], list[str]]
 
 
 def progress(text: str) -> None:
@@ -147,76 +144,3 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     cpu_after = cpu_seconds(load.stack)
     return {"count": count, "accepted_s": accepted, "applied": applied, "applied_s": done, "errors": errors,
             "cpu": cpu_line(cpu, cpu_after), "cpu_used": (cpu, cpu_after)}
-
-
-# ------------------------------------------------------------------ visa latency
-
-
-def visa_licence(load: Load) -> tuple[str, str, str]:
-    """An approved commercial licence (the hub asks commerce) and a nationality and profession it has room for."""
-    worker = load.population.find_worker(nationality="IND")
-    employer = load.population.find_employer(cr_status="active", chamber_status="valid")
-    reply = requests.post(f"{load.stack.urls['licensing']}/api/applications", timeout=60, json={
-        "licence_type": "commercial", "employer_cr": employer.cr_number,
-        "vacancies": [{"profession_code": worker.profession_code, "count": 50}]})
-    decision = (reply.json().get("decision") or {}) if reply.ok else {}
-    if reply.status_code != 201 or decision.get("decision") != "approved":
-        raise RuntimeError(f"benchmark licence not approved: HTTP {reply.status_code} {reply.text[:300]}")
-    return decision["licence_number"], worker.nationality, worker.profession_code
-
-
-def open_loop(call: Callable[[int], None], count: int, rate: float, threads: int) -> Latencies:
-    """``call(i)`` at ``rate`` per second, ``count`` times; latencies (s) from each scheduled time, errors."""
-    latencies: list[float] = []
-    errors: list[str] = []
-
-    def timed(i: int, due: float) -> None:
-        error = guarded(call, i)
-        errors.append(error) if error else latencies.append(time.perf_counter() - due)
-
-    start = time.perf_counter() + 0.05
-    with pool_for(threads) as pool:
-        for i in range(count):
-            due = start + i / rate
-            time.sleep(max(0.0, due - time.perf_counter()))
-            pool.submit(timed, i, due)
-    return latencies, errors
-
-
-def visa_calls(load: Load, count: int) -> tuple[Callable[[int], None], Callable[[int], None]]:
-    """Call ``i`` through the gateway and directly: same licence, same question, expected answer checked."""
-    licence, nationality, profession = visa_licence(load)
-    cases = [(profession, True) if i % 2 == 0 else (VISA_PROFESSION_OTHER, False) for i in range(count)]
-    messages = PoliceMessages()
-    signed = [load.sign(messages.visa_check(licence, nationality, p)) for p, _ in cases]
-    session = requests.Session()
-
-    def via_hub(i: int) -> None:
-        flag = (load.police().send(signed[i]).findtext("{*}EligibleFlag") or "").strip()
-        if flag != ("Y" if cases[i][1] else "N"):
-            raise RuntimeError(f"visa check through the hub answered {flag!r}, expected eligible={cases[i][1]}")
-
-    def direct(i: int) -> None:
-        reply = session.get(f"{load.stack.urls['licensing']}/api/visa-eligibility", timeout=30, params={
-            "licence_number": licence, "profession_code": cases[i][0], "nationality": nationality})
-        reply.raise_for_status()
-        if reply.json()["eligible"] is not cases[i][1]:
-            raise RuntimeError(f"direct visa check answered {reply.json()['eligible']}, expected {cases[i][1]}")
-
-    return via_hub, direct
-
-
-def visa_latency(load: Load, rate: float, seconds: float) -> dict:
-    """The police's visa check through the hub at ``rate``, then as many direct calls to licensing."""
-    count = int(rate * seconds)
-    via_hub, direct = visa_calls(load, count + 2)
-    via_hub(count), via_hub(count + 1), direct(count)  # warm both paths with the two spare questions
-    threads = max(8, min(64, int(rate)))
-    progress(f"visa checks: {count} through the gateway at {rate:g}/s …")
-    cpu = cpu_seconds(load.stack)
-    hub = open_loop(via_hub, count, rate, threads)
-    cpu_hub = cpu_seconds(load.stack)
-    progress(f"visa checks: {count} direct to licensing at {rate:g}/s …")
-    direct_ = open_loop(direct, count, rate, threads)
-    return {"count": count, "hub": hub, "direct": direct_, "cpu_used": (cpu, cpu_hub),
-            "cpu": (cpu_line(cpu, cpu_hub), cpu_line(cpu_hub, cpu_seconds(load.stack)))}

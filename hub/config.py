@@ -61,7 +61,15 @@ class GatewaySettings:
     one per core. A master process keeps them running."""
 
     threads: int = 16
-    """Request threads per process (``RABT_GATEWAY_THREADS``); three quarters may wait on request/reply answers."""
+    """Request threads per process (``RABT_GATEWAY_THREADS``); ``waiting_replies`` of them may wait on
+    request/reply answers, the rest keep serving one-way pushes."""
+
+    waiting_replies: int = 0
+    """Request/reply calls (the police's visa check) one process lets wait for their answer at once
+    (``RABT_GATEWAY_WAITING_REPLIES``); one more is answered ``Server.Busy`` at once. Fewer than
+    ``threads``, so a slow destination cannot take the threads pushes need. 0 (the default): three
+    quarters of ``threads``, 12 of 16 — sized from measurement (docs/performance.md, "Visa checks at
+    200/s")."""
 
     connection_limit: int = 1000
     """Open connections per process, all clients together (``RABT_GATEWAY_CONNECTION_LIMIT``)."""
@@ -78,6 +86,11 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         if self.processes < 0 or self.threads < 1 or self.connection_limit < 1:
             raise ConfigError("gateway settings: processes >= 0, threads >= 1, connection_limit >= 1 are required")
+        if self.waiting_replies == 0 and self.threads > 1:
+            object.__setattr__(self, "waiting_replies", max(1, self.threads * 3 // 4))
+        if not 1 <= self.waiting_replies < self.threads:
+            raise ConfigError(f"gateway settings: waiting_replies must be at least 1 and below threads "
+                              f"({self.threads}), so pushes keep a thread; got {self.waiting_replies}")
         if self.client_connection_limit < 0 or self.idle_timeout <= 0:
             raise ConfigError("gateway settings: client_connection_limit >= 0 and idle_timeout > 0 are required")
 

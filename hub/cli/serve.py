@@ -40,13 +40,12 @@ def _proxy_config(settings: Settings) -> dict:
 
 def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> WsgiRole:
     from hub.bootstrap import gateway_app
-    from hub.gateway import waiting_replies_limit
 
     settings = hub.settings
     threads = settings.gateway.threads
-    # Most threads may wait for request/reply answers; a quarter stay free for one-way pushes.
+    # waiting_replies of the threads may wait for request/reply answers; the rest stay free for pushes.
     # Up to twice the XML limit the gateway itself answers an oversize request with a SOAP Fault.
-    app = gateway_app(hub, {"MAX_WAITING_REPLIES": waiting_replies_limit(threads), **_proxy_config(settings)})
+    app = gateway_app(hub, {"MAX_WAITING_REPLIES": settings.gateway.waiting_replies, **_proxy_config(settings)})
     limits = ConnectionLimits.for_gateway(settings.gateway, behind_proxy=settings.trusted_proxy_hops > 0)
     return WsgiRole("gateway", app, listening.host, listening.gateway_port, threads=threads, grace=listening.grace,
                     max_body=2 * settings.xml_limits.max_bytes, limits=limits, sock=sock)

@@ -38,22 +38,6 @@ _SCHEMA_LOCATION = re.compile(r'schemaLocation="([A-Za-z0-9][A-Za-z0-9_.\-]*\.xs
 SOAP11_MEDIA_TYPE = "text/xml"
 
 
-def waiting_replies_limit(threads: int) -> int:
-    """How many of a process's ``threads`` request/reply calls may hold at once (``MAX_WAITING_REPLIES``).
-
-    All but a quarter (at least one) of them. A waiting call holds a thread
-    but no CPU, so the limit protects threads, not processing: the quarter
-    kept back serves one-way pushes when a destination is slow, and four
-    threads already keep a process's core busy with pushes (a push is
-    CPU-bound, and a process runs one thread's Python at a time). At 200 visa
-    checks/s on two processes Little's law puts 100/s x round trip in flight
-    in each: 2 at 20 ms, 5 at the 50 ms target, so 12 of 16 leaves room for
-    bursts. Past it the round trip is over 120 ms: the machine, not the
-    limit, is short, and more waiting would only turn Busy into later answers.
-    """
-    return max(1, threads - max(1, threads // 4))
-
-
 def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings: Mappings, limits: XmlLimits,
                open_transport: Callable[[], Transport], config: dict | None = None) -> Flask:
     """The gateway app for the inbound operations of ``adapters``.
@@ -62,10 +46,9 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
     ``open_transport()`` gives each server thread its connection for
     request/reply operations. ``config`` may set ``REPLY_TIMEOUT`` (seconds a
     request/reply operation waits for its answer) and ``MAX_WAITING_REPLIES``
-    (how many may wait at once, default :func:`waiting_replies_limit` of the
-    default thread count; more are answered ``Server.Busy`` at once, so one-way
-    pushes keep server threads). Behind a reverse proxy, ``PUBLIC_URL``
-    is the address partners use (the only one the WSDL advertises) and
+    (how many may wait at once, default ``[gateway] waiting_replies``; more are
+    answered ``Server.Busy`` at once, so one-way pushes keep server threads).
+    Behind a reverse proxy, ``PUBLIC_URL`` is the address partners use (the only one the WSDL advertises) and
     ``TRUSTED_PROXY_HOPS`` how many proxies' forwarded client address and scheme
     to believe (0, the default: none). ``TIMESTAMP_WINDOW`` and ``CLOCK_SKEW``
     (seconds, default 300 and 60) bound how old a WS-Security Timestamp may be.
@@ -76,7 +59,7 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
     handler = InboundHandler(pipeline, mappings=mappings, limits=limits, open_transport=open_transport,
                              reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
                              max_waiting=int(app.config.get("MAX_WAITING_REPLIES",
-                                                            waiting_replies_limit(GatewaySettings().threads))),
+                                                            GatewaySettings().waiting_replies)),
                              freshness=Freshness(window=float(app.config.get("TIMESTAMP_WINDOW", 300.0)),
                                                  skew=float(app.config.get("CLOCK_SKEW", 60.0))))
     answers = AnswerSigner(pipeline.signer)

@@ -3,7 +3,7 @@
 Durable topic exchange, quorum queues, persistent messages, mandatory
 publishes with pipelined confirms (``amqp_publisher``), manual acks with
 prefetch (``amqp_consumer``), delay-queue retries and DLQs
-(``amqp_topology``), direct reply-to for request/reply. A broken connection
+(``amqp_topology``), direct reply-to for request/reply (``amqp_rpc``). A broken connection
 (broker restart, ``rabbitmqctl close_connection``) is reopened with
 exponential backoff for ``reconnect_timeout`` seconds, then
 BrokerUnavailableError: long enough to ride out a connection reset, short
@@ -29,7 +29,8 @@ from hub.redact import redact_url
 from hub.routing import Routes, load_routes
 from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
 from hub.transports.amqp_consumer import AmqpConsumer
-from hub.transports.amqp_publisher import ConfirmingPublisher, message_from
+from hub.transports.amqp_publisher import ConfirmingPublisher
+from hub.transports.amqp_rpc import DIRECT_REPLY_TO, Requester, direct_reply
 from hub.transports.base import (
     ATTEMPT_HEADER,
     Capabilities,
@@ -42,8 +43,6 @@ from hub.transports.base import (
     ReplyUndeliverableError,
     Transport,
 )
-
-DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 amqp_errors.quiet_pika_logging()
 
@@ -81,9 +80,10 @@ class AmqpTransport(Transport):
         self.routes = routes or load_routes()
         self.window, self.confirm_timeout, self.reconnect_timeout = window, confirm_timeout, reconnect_timeout
         self._connection: pika.BlockingConnection | None = None
-        self._channel = self._publisher = self._rpc = None
+        self._channel = self._publisher = self._requester = self._reply_channel = None
         self.generation = 0  # bumps on every reconnect, so consumers know to resubscribe
         self._closed = False
+        self._retrying: Retrying | None = None
         # one line when the broker goes away and one when it is back, not one per reconnect attempt
         # nor one per connection: the threads of a process share what they report of one broker
         self.broker_state = _broker_state(redact_url(url))
@@ -105,7 +105,7 @@ class AmqpTransport(Transport):
     def drop_connection(self) -> None:
         """Forget the current connection (closing it if it still works)."""
         connection, self._connection = self._connection, None
-        self._channel = self._publisher = self._rpc = None
+        self._channel = self._publisher = self._requester = self._reply_channel = None
         if connection is not None and connection.is_open:
             try:
                 connection.close()
@@ -114,15 +114,17 @@ class AmqpTransport(Transport):
 
     def with_reconnect(self, work: Callable[[], object], what: str):
         """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
-        retrying = Retrying(
-            retry=retry_if_exception_type(self.connection_errors),
-            wait=wait_exponential(multiplier=0.1, max=2.0),
-            stop=stop_after_delay(self.reconnect_timeout),
-            before_sleep=self._lost,
-            reraise=True,
-        )
+        if self._retrying is None:
+            # built once: every publish, request and reply passes here, and building it cost each of them
+            self._retrying = Retrying(
+                retry=retry_if_exception_type(self.connection_errors),
+                wait=wait_exponential(multiplier=0.1, max=2.0),
+                stop=stop_after_delay(self.reconnect_timeout),
+                before_sleep=self._lost,
+                reraise=True,
+            )
         try:
-            result = retrying(lambda: (self._connect(), work())[1])
+            result = self._retrying(lambda: (self._connect(), work())[1])
             self.broker_state.succeeded()
             return result
         except self.connection_errors as exc:
@@ -212,38 +214,24 @@ class AmqpTransport(Transport):
     # -- request / reply ------------------------------------------------------------------------
 
     def request(self, message: Message, *, timeout: float) -> Message:
-        correlation_id = message.correlation_id or message.message_id
-        sent = Message(message.body, message.routing_key, message.message_id, correlation_id,
-                       DIRECT_REPLY_TO, message.headers, message.content_type)
-        replies: dict[str, Message] = self.with_reconnect(lambda: self._send_request(sent), "request")
-        deadline = time.monotonic() + timeout
+        sent = Message(message.body, message.routing_key, message.message_id,
+                       message.correlation_id or message.message_id, DIRECT_REPLY_TO, message.headers,
+                       message.content_type)
+        self.with_reconnect(lambda: self._requesting().send(self.routes.exchange, sent), "request")
         try:
-            while correlation_id not in replies and time.monotonic() < deadline:
-                self._connection.process_data_events(time_limit=max(min(deadline - time.monotonic(), 0.1), 0))
+            answer = self._requester.answer(sent, timeout)
         except self.connection_errors as exc:
             self.drop_connection()
             raise BrokerUnavailableError(f"connection lost while waiting for the reply: {exc!r}",
                                          message_id=message.message_id) from exc
-        if correlation_id not in replies:
+        if answer is None:
             raise ReplyTimeoutError(f"no reply within {timeout}s", message_id=message.message_id)
-        return replies.pop(correlation_id)
+        return answer
 
-    def _send_request(self, message: Message) -> dict[str, Message]:
-        if self._rpc is None:
-            # direct reply-to: the reply comes back on the channel that consumes the pseudo-queue
-            channel = self._connection.channel()
-            replies: dict[str, Message] = {}
-
-            def on_reply(_ch, method, properties, body) -> None:
-                replies[properties.correlation_id or ""] = message_from(method, properties, body)
-
-            channel.basic_consume(DIRECT_REPLY_TO, on_reply, auto_ack=True)
-            self._rpc = (ConfirmingPublisher(self._connection, channel, confirm_timeout=self.confirm_timeout), replies)
-        publisher, replies = self._rpc
-        replies.clear()  # late replies to requests that already timed out
-        publisher.publish(self.routes.exchange, message.routing_key, message)
-        publisher.settle()
-        return replies
+    def _requesting(self) -> Requester:
+        if self._requester is None:
+            self._requester = Requester(self._connection, confirm_timeout=self.confirm_timeout)
+        return self._requester
 
     def reply(self, request: Delivery, message: Message) -> None:
         target = request.message.reply_to
@@ -252,15 +240,19 @@ class AmqpTransport(Transport):
         answer = Message(message.body, message.routing_key, message.message_id,
                          request.message.correlation_id or request.message.message_id,
                          None, message.headers, message.content_type)
-        # RabbitMQ 3.10 sends basic.return for a mandatory publish to a direct reply-to address
-        # even when it delivered it, so those replies go without mandatory (a requester that
-        # gave up loses nothing: it already raised ReplyTimeoutError); other reply queues keep it
-        mandatory = not target.startswith(DIRECT_REPLY_TO)
+        if target.startswith(DIRECT_REPLY_TO):
+            self.with_reconnect(lambda: direct_reply(self._replying(), target, answer), "reply")
+            return
         try:
-            self.with_reconnect(lambda: self.send_to_queue(target, answer, mandatory=mandatory), "reply")
+            self.with_reconnect(lambda: self.send_to_queue(target, answer), "reply")
         except PublishError as exc:
             raise ReplyUndeliverableError(f"requester gone, reply not delivered: {exc.reason}",
                                           message_id=request.message.message_id) from exc
+
+    def _replying(self):
+        if self._reply_channel is None:
+            self._reply_channel = self._connection.channel()
+        return self._reply_channel
 
     # -- operations -----------------------------------------------------------------------------
 

@@ -122,14 +122,22 @@ class ConfirmingPublisher:
             # hand what is buffered to the socket now, so the broker works while we encode the next ones
             self._channel._flush_output()
 
-    def settle(self, ids: Sequence[str] = ()) -> None:
-        """Wait for every outstanding confirm; PublishError names each message not delivered."""
-        self._wait(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
-        failed = dict(self._failed) | {mid: "not confirmed in time" for _token, mid in self._pending.values()}
+    def failure(self, message_id: str) -> str | None:
+        """Why the broker refused ``message_id`` (nacked, unroutable), as far as its confirm has come; else None."""
+        return self._failed.get(message_id)
+
+    def forget(self) -> None:
+        """Drop what earlier publishes left unsettled (their late confirms are then ignored)."""
         self._pending.clear()
         self._failed.clear()
         self._returned.clear()
         self.confirmed.clear()
+
+    def settle(self, ids: Sequence[str] = ()) -> None:
+        """Wait for every outstanding confirm; PublishError names each message not delivered."""
+        self._wait(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
+        failed = dict(self._failed) | {mid: "not confirmed in time" for _token, mid in self._pending.values()}
+        self.forget()
         if failed:
             detail = "; ".join(f"{mid}: {why}" for mid, why in sorted(failed.items()))
             raise PublishError(f"{len(failed)} message(s) not delivered: {detail}", failed_ids=sorted(failed),

@@ -167,8 +167,11 @@ class LicensingConsumer:
     def _visa_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         query = canonical_io.visa_query(body)
         verdict = self.visa_answer(query)
-        summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
-        self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
         self._require_reply_path(delivery, header)
         result = canonical_io.visa_eligibility_result(query["licence_number"], verdict)
+        # Answered before the question is recorded: the answer changes nothing here, and the police
+        # officer waits for it, not for this commit. The delivery is still acked only once the record
+        # is committed; a redelivery answers again and records once.
         reply_to(delivery, header, result, self.seal, self.transport, now=self.now())
+        summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
+        self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)

@@ -29,6 +29,11 @@ from simulators.licensing.tables import (
     applications, decisions, events, labour_cases, licences, metadata, requested_vacancies, vacancies,
 )
 
+# Built once: every visa check reads a licence, and building and compiling new statements for each
+# one was CPU on the path of the police officer's answer.
+_LICENCE = licences.select().where(licences.c.number == sa.bindparam("number"))
+_VACANCIES = vacancies.select().where(vacancies.c.licence_number == sa.bindparam("number")).order_by(vacancies.c.id)
+
 
 @dataclass(frozen=True)
 class ApplicationRequest:
@@ -155,11 +160,10 @@ class LicensingState:
         if conn is None:
             with self.engine.connect() as own:
                 return self.licence(number, own)
-        row = conn.execute(licences.select().where(licences.c.number == number)).mappings().first()
+        row = conn.execute(_LICENCE, {"number": number}).mappings().first()
         if row is None:
             return None
-        rows = conn.execute(vacancies.select().where(vacancies.c.licence_number == number)
-                            .order_by(vacancies.c.id)).mappings().all()
+        rows = conn.execute(_VACANCIES, {"number": number}).mappings().all()
         return dict(row) | {"vacancies": [
             {"id": v["id"], "profession_code": v["profession_code"], "nationality": v["nationality"],
              "granted": v["granted"], "used": v["used"], "free": max(v["granted"] - v["used"], 0)} for v in rows]}

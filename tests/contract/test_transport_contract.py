@@ -169,6 +169,23 @@ def test_request_without_a_responder_times_out(backend, transport):
     assert 0.4 < time.monotonic() - started < 5
 
 
+def test_an_unroutable_question_is_refused_at_once_and_the_next_question_is_answered(backend, transport):
+    # the asker no longer waits for the question's confirm before the answer: a refusal must still end the wait
+    with pytest.raises(PublishError, match="unroutable"):
+        transport.request(msg(1, destination="nobody"), timeout=60)  # not a ReplyTimeoutError after a minute
+    ready, stop, errors = threading.Event(), threading.Event(), []
+    worker = threading.Thread(target=_responder, args=(backend, ready, stop, errors), daemon=True)
+    worker.start()
+    ready.wait(5)
+    try:
+        request = msg(2, correlation_id="corr-after-refusal")
+        assert transport.request(request, timeout=10).body == b"<answer>" + request.body + b"</answer>"
+    finally:
+        stop.set()
+        worker.join(10)
+    assert errors == []
+
+
 def test_stats_show_depth_and_dead_letters(backend, transport):
     transport.publish([msg(i) for i in range(5)])
     transport.consume(backend.queue, lambda d: (_ for _ in ()).throw(ValueError("x")), max_messages=1)

@@ -290,6 +290,44 @@ def test_visa_query_without_reply_address_is_refused(consumer, state, pki):
         consumer.handle(delivery(*signed(pki.hub, sample("VisaEligibilityQuery"))))
 
 
+class RecordingReplies:
+    """Stands in for the transport's ``reply``: keeps each answer with the visa checks recorded when it left."""
+
+    def __init__(self, state: LicensingState) -> None:
+        self.state, self.sent = state, []
+
+    def reply(self, request: Delivery, answer: Message) -> None:
+        self.sent.append((answer, len(self.state.events(message_type="VisaEligibilityQuery"))))
+
+
+def test_a_visa_check_is_answered_before_its_record_commits_and_fails_unacked_if_the_record_does(state, pki,
+                                                                                                  monkeypatch):
+    from simulators.licensing.batches import WindowCommitError
+
+    replies = RecordingReplies(state)
+    consumer = LicensingConsumer(state, pki.verify, transport=replies, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+    licence = approved_licence(state)
+    header, data = signed(pki.hub, sample("VisaEligibilityQuery", LicenceNumber=licence, ProfessionCode="911101"))
+    question = Delivery(message(header, data, "amq.rabbitmq.reply-to.test"), "licensing", 1, False)
+
+    def database_down(*_args):
+        raise WindowCommitError("the licensing database refused the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(state, "apply_once", database_down)
+        with pytest.raises(WindowCommitError):  # so the transport does not ack: the question comes again
+            consumer.handle(question)
+    consumer.handle(Delivery(question.message, "licensing", 2, True))
+    consumer.handle(Delivery(question.message, "licensing", 3, True))  # redelivered after the ack was lost
+
+    # answered every time, each time before the question was recorded; recorded once
+    assert [recorded for _answer, recorded in replies.sent] == [0, 0, 1]
+    results = [parse_xml(answer.body).find(f"{R}Body/{R}VisaEligibilityResult") for answer, _ in replies.sent]
+    assert [result.findtext(f"{R}Eligible") for result in results] == ["true"] * 3
+    assert {answer.correlation_id for answer, _ in replies.sent} == {header.correlation_id}
+    assert [e["outcome"] for e in state.events(message_type="VisaEligibilityQuery")] == ["eligible"]
+
+
 # ------------------------------------------------------------ over transports
 
 

@@ -137,7 +137,9 @@ def test_gateway_limits_come_from_the_settings_and_leave_the_per_client_limit_to
 
 @pytest.mark.parametrize("variable, value", [("RABT_GATEWAY_PROCESSES", "-1"), ("RABT_GATEWAY_THREADS", "0"),
                                              ("RABT_GATEWAY_IDLE_TIMEOUT", "0"),
-                                             ("RABT_GATEWAY_CLIENT_CONNECTION_LIMIT", "-5")])
+                                             ("RABT_GATEWAY_CLIENT_CONNECTION_LIMIT", "-5"),
+                                             ("RABT_GATEWAY_WAITING_REPLIES", "-1"),
+                                             ("RABT_GATEWAY_WAITING_REPLIES", "16")])
 def test_gateway_settings_that_cannot_work_are_refused_by_name(variable, value):
     from hub.config import load_settings
     from hub.errors import ConfigError

@@ -25,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import pytest
 import requests
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from hub.bootstrap import bootstrap, gateway_app
@@ -58,9 +59,29 @@ def hub_message_id(reply: requests.Response) -> str:
     return parse_xml(reply.content).findtext(".//{*}HubMessageId").strip()
 
 
+def record_commits(engine) -> list[int]:
+    """The chain records each commit on ``engine`` wrote (commits that wrote none are left out), in order."""
+    written: dict[int, int] = {}
+    commits: list[int] = []
+
+    def statement(conn, _cursor, text, parameters, _context, executemany) -> None:
+        if text.lstrip().upper().startswith("INSERT INTO AUDIT_CHAIN"):
+            written[id(conn)] = written.get(id(conn), 0) + (len(parameters) if executemany else 1)
+
+    def commit(conn) -> None:
+        if records := written.pop(id(conn.connection.dbapi_connection), 0):
+            commits.append(records)
+
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, *rest: statement(
+        conn.connection.dbapi_connection, *rest))
+    sa.event.listen(engine, "commit", commit)
+    return commits
+
+
 def test_concurrent_visa_checks_share_one_commit_and_nothing_else(tmp_path, trust_store, pki_dir):
     log = CountingLog(make_engine(f"sqlite:///{tmp_path / 'messages.sqlite3'}"), hold=True)
     open_message_log(str(log.engine.url)).close()  # tables and chain head
+    commits = record_commits(log.engine)
     hub = bootstrap(Settings(home=tmp_path, broker_url=f"sqlite:///{tmp_path / 'broker.sqlite3'}"),
                     trust_store=trust_store, routes=isolated_routes(), log=log)
     with hub.open_transport() as admin:
@@ -85,6 +106,8 @@ def test_concurrent_visa_checks_share_one_commit_and_nothing_else(tmp_path, trus
         hub.close()
     # Each check wrote once (question, answer, reply); the five queued behind the first shared one commit.
     assert log.sent == [3, 3 * (CHECKS - 1)]
+    # ...and the database saw exactly that: two commits, each chaining received + published per record
+    assert commits == [2 * 3, 2 * 3 * (CHECKS - 1)]
     assert log.batches == [] and log.published == []
     with open_message_log(str(log.engine.url), create=False) as reread:
         for question_id in ids:

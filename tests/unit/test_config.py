@@ -156,3 +156,10 @@ def test_the_tsa_settings_come_from_the_file_and_the_environment_and_anchor_the_
 def test_bad_tsa_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_the_requests_that_may_wait_for_answers_follow_the_threads_unless_set():
+    assert load_settings({"RABT_CONFIG": ""}).gateway.waiting_replies == 12  # 3/4 of the default 16 threads
+    assert load_settings({"RABT_CONFIG": "", "RABT_GATEWAY_THREADS": "8"}).gateway.waiting_replies == 6
+    explicit = {"RABT_CONFIG": "", "RABT_GATEWAY_THREADS": "8", "RABT_GATEWAY_WAITING_REPLIES": "7"}
+    assert load_settings(explicit).gateway.waiting_replies == 7
