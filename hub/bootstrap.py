@@ -126,6 +126,14 @@ def outbound_worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[s
     return worker_loops(worker_parts(hub), hub.adapters, names, env=env, prefetch=prefetch)
 
 
+def receipts_loops(hub: Hub) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``[("receipts", loop(stop))]``: delivery receipts from the hub's own queue into the log (:mod:`hub.receipts`)."""
+    from hub.receipts import HUB, receipts_loop
+
+    queue = hub.routes.queue_for(HUB)
+    return [("receipts", receipts_loop(hub.pipeline, hub.open_transport, queue, hub.routes.max_attempts))]
+
+
 def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callable[[threading.Event], None]]]:
     """``[("watcher", loop(stop))]``: the file-drop watcher over every adapter that declares drops."""
     from hub.filedrop import watcher_loop

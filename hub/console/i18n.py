@@ -117,6 +117,7 @@ LABELS.update({
     "status_refused": ("refused", "مرفوضة"),
     "status_accepted": ("accepted", "مقبولة"),
     "status_answered": ("answered", "أجيب عنها"),
+    "status_applied": ("applied", "نُفّذت"),
     "severity_critical": ("critical", "حرج"),
     "severity_warning": ("warning", "تحذير"),
     "check_broker": ("broker", "الوسيط"),

@@ -240,6 +240,25 @@ class MessageLog:
             conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
         return seqs
 
+    def store_report(self, record: Accepted, hops: Sequence[tuple[str, str, str, str | None]]) -> BatchResult:
+        """Store a party's report (a delivery receipt) and the hops it tells of, in one transaction.
+
+        Stored as sent (it came to the hub and goes nowhere). A repeat of a
+        report stored before is a duplicate in the result and adds no hop,
+        so a report sent twice is chained once.
+        """
+        for _mid, status, _detail, _actor in hops:
+            check_status(status)
+        terms = search.terms_for([record])
+        with self._writing("store a report and its hops") as conn:
+            result = accepting.store(conn, [record], False, terms, sent=True)
+            if result.stored and hops:
+                now = timestamp()
+                chain.append(conn, [ChainEntry("event", status, now, mid, str(detail), actor)
+                                    for mid, status, detail, actor in hops])
+                conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
+        return result
+
     def record_action(self, action: str, target: str, detail: str, actor: str) -> int:
         """Chain an operator action that concerns no single message (a purge, a pause); its record number."""
         entry = ChainEntry("action", action[:20], timestamp(), None,

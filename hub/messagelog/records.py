@@ -15,6 +15,8 @@ STATUSES = (
     "dead-lettered", "replayed", "discarded", "refused",
     # hops of an outbound query: handed to the agency, its answer, or the attempt's failure
     "called", "answered", "failed",
+    # what the destination reported doing with a delivery (its DeliveryReceipt): "failed" as above
+    "applied",
 )
 
 
