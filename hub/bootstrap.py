@@ -127,10 +127,21 @@ def outbound_worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[s
 
 
 def receipts_loops(hub: Hub) -> list[tuple[str, Callable[[threading.Event], None]]]:
-    """``[("receipts", loop(stop))]``: delivery receipts from the hub's own queue into the log (:mod:`hub.receipts`)."""
+    """``[("receipts", loop(stop))]``: delivery receipts from the hub's own queue into the log (:mod:`hub.receipts`).
+
+    None when the routes give the hub no queue of its own (an older routes.toml): said once, in the log.
+    """
+    import logging
+
+    from hub.errors import ConfigError
     from hub.receipts import HUB, receipts_loop
 
-    queue = hub.routes.queue_for(HUB)
+    try:
+        queue = hub.routes.queue_for(HUB)
+    except ConfigError:
+        logging.getLogger(__name__).warning("routes name no %r destination: delivery receipts are not taken "
+                                            "(add it to routes.toml's destinations)", HUB)
+        return []
     return [("receipts", receipts_loop(hub.pipeline, hub.open_transport, queue, hub.routes.max_attempts))]
 
 

@@ -212,12 +212,13 @@ class Pipeline:
 
     # -- reports a party sends the hub itself (delivery receipts) ---------------------------
 
-    def check_report(self, data: bytes, *, addressed_to: str = "hub") -> tuple[Accepted, etree._Element]:
-        """A party's signed canonical envelope addressed to the hub: the record to store and its verified body.
+    def check_report(self, data: bytes, *, message_type: str,
+                     addressed_to: str = "hub") -> tuple[Accepted, etree._Element]:
+        """A party's signed canonical ``message_type`` addressed to the hub: the record to store and its body.
 
         Hardened parse, the signature of a party the trust store pins, the
-        header's source agency must be that signer, the party must be allowed
-        the message type (access.toml), the body valid against the canonical
+        header's source agency must be that signer and its type
+        ``message_type``, the party must be allowed it (access.toml), the body valid against the canonical
         schema. The record keeps the bytes as received and the hub's own
         signed envelope, as for any accepted message; the party's envelope
         id is its source message id, so a report sent again is a duplicate.
@@ -228,7 +229,7 @@ class Pipeline:
             verified = self.verifier.verify(parse_xml(data, self.limits))
             signer = verified.signer
             header, body = read_envelope(verified.element)
-            _expect_report(header, signer, addressed_to)
+            _expect_report(header, signer, addressed_to, message_type)
             if not self.may_send(signer, header.message_type):
                 raise AccessDeniedError(f"agency {signer!r} may not send {header.message_type}", agency=signer)
             canonical.validate(body)
@@ -364,13 +365,14 @@ def _expect(answer: Accepted, body: etree._Element, destination: str, reply_type
         raise SchemaError(f"expected {reply_type} in answer, got {answer.message_type}")
 
 
-def _expect_report(header, signer: str, addressed_to: str) -> None:
-    """SignatureError when the envelope names another sender than its signer, InputError when not for the hub."""
+def _expect_report(header, signer: str, addressed_to: str, message_type: str) -> None:
+    """SignatureError when the envelope names another sender than its signer, InputError when it is not
+    ``message_type`` for ``addressed_to``."""
     if header.source_agency != signer:
         raise SignatureError(f"signed by {signer!r} but sent as {header.source_agency!r}", agency=signer)
-    if header.destination != addressed_to:
-        raise InputError(f"a report for {header.destination!r} reached {addressed_to!r}", agency=signer,
-                         message_id=header.message_id)
+    if header.destination != addressed_to or header.message_type != message_type:
+        raise InputError(f"{header.message_type} for {header.destination!r} reached {addressed_to!r}, "
+                         f"which takes {message_type} only", agency=signer, message_id=header.message_id)
 
 
 def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str) -> Accepted:

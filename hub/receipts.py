@@ -24,10 +24,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from lxml import etree
 
-from hub.messagelog import MessageLog
 from hub.pipeline import Pipeline, Receipt
 from hub.transports.base import Delivery, Transport
 
@@ -56,16 +54,6 @@ def hop_detail(consumer: str, result: str, code: str | None, reason: str | None,
     return f"{consumer} failed to apply it: [{code or 'error'}] {reason or 'no reason given'} (receipt {receipt_id})"
 
 
-def _addressed_to(message_log: MessageLog, message_ids: list[str]) -> dict[str, str]:
-    """Destination per message id the log stores (ids it never stored are absent)."""
-    from hub.messagelog.schema import messages
-
-    query = sa.select(messages.c.message_id, messages.c.destination).where(
-        messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
-    with message_log.engine.connect() as conn:
-        return dict(conn.execute(query, {"ids": message_ids}).all())
-
-
 class ReceiptDesk:
     """Takes delivery receipts from the hub's queue into the message log (a transport handler)."""
 
@@ -74,13 +62,14 @@ class ReceiptDesk:
 
     def handle(self, delivery: Delivery) -> Receipt:
         """Check, then store the receipt with a hop per listed message of its sender; a repeat chains nothing."""
-        record, body = self.pipeline.check_report(delivery.message.body, addressed_to=HUB)
+        record, body = self.pipeline.check_report(delivery.message.body, message_type="DeliveryReceipt",
+                                                  addressed_to=HUB)
         return self.pipeline.store_report(record, self.hops(record.source_agency, record.message_id, body))
 
     def hops(self, consumer: str, receipt_id: str, body: etree._Element) -> list[Hop]:
         """The chain records a receipt adds: its sender's messages (or ones the hub never stored)."""
         listed = outcomes(body)
-        stored = _addressed_to(self.pipeline.log, [mid for mid, *_ in listed])
+        stored = self.pipeline.log.destinations([mid for mid, *_ in listed])
         foreign = sorted({mid for mid, *_ in listed if stored.get(mid, consumer) != consumer})
         if foreign:
             log.warning("delivery receipt %s from %s names %d message(s) addressed to others, not chained: %s",

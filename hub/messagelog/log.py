@@ -330,6 +330,12 @@ class MessageLog:
             row = conn.execute(_GET, {"mid": message_id}).first()
         return None if row is None else _stored(row)
 
+    def destinations(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Destination of each of ``message_ids`` the log stores (the others are absent)."""
+        query = sa.select(_m.c.message_id, _m.c.destination).where(_m.c.message_id.in_(list(message_ids)))
+        with db.translated("read the destinations of messages"), self.engine.connect() as conn:
+            return dict(conn.execute(query).all())
+
     def events(self, message_id: str) -> list[Event]:
         """The status history of ``message_id``, oldest first."""
         with db.translated("read the status history"), self.engine.connect() as conn:

@@ -10,6 +10,7 @@ on a schedule (:mod:`simulators.licensing.open_data`).
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -40,10 +41,20 @@ def build_consumer(config: LicensingConfig, transport, state: LicensingState | N
                              transport=transport, seal=licensing_seal(config.pki_dir), receipts=receipts)
 
 
-def receipt_sender(config: LicensingConfig, settings: Settings, state: LicensingState, routes) -> ReceiptSender:
-    """A started sender of signed DeliveryReceipts to the hub, told of every window ``state`` commits."""
+def receipt_sender(config: LicensingConfig, settings: Settings, state: LicensingState,
+                   routes) -> ReceiptSender | None:
+    """A started sender of signed DeliveryReceipts to the hub, told of every window ``state`` commits.
+
+    None, said once in the log, when the routes give the hub no queue (the receipts would be unroutable).
+    """
+    from hub.errors import ConfigError
     from hub.transports import open_transport
 
+    try:
+        routes.queue_for("hub")
+    except ConfigError:
+        logging.getLogger(__name__).warning("routes name no 'hub' destination: licensing sends no delivery receipts")
+        return None
     url = settings.effective_broker_url
     sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(config.pki_dir)).start()
     state.windows.on_settled = sender.window_committed
@@ -87,7 +98,8 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
         worker.start()
     for worker in workers:
         worker.join()
-    receipts.close()
+    if receipts is not None:
+        receipts.close()
     if errors:
         raise errors[0]
     return sum(handled)

@@ -16,7 +16,7 @@ from lxml import etree
 from hub.bootstrap import receipts_loops
 from hub.config import Settings
 from hub.envelope import build_envelope, canonical_envelope, new_header
-from hub.errors import AccessDeniedError, SignatureError
+from hub.errors import AccessDeniedError, InputError, SignatureError
 from hub.messagelog import Accepted
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.receipts import ReceiptDesk
@@ -188,8 +188,15 @@ def test_receipts_the_hub_must_refuse(plain_hub, pki_dir):
     # signed by police, claiming to come from licensing
     with pytest.raises(SignatureError):
         desk.handle(receipt(identity(pki_dir, "police"), [(arrival, "applied", None, None)]))
+    # licensing may send a LicenceDecision, but not to the hub's receipts desk
+    decision = etree.parse(str(SAMPLES / "LicenceDecision.xml"), etree.XMLParser(remove_comments=True)).getroot()
+    header = new_header(message_type="LicenceDecision", source_agency="licensing", source_system="licensing",
+                        destination="hub", raw_payload=etree.tostring(decision))
+    data = identity(pki_dir, "licensing").sign_bytes(build_envelope(header, decision))
+    with pytest.raises(InputError, match="takes DeliveryReceipt only"):
+        desk.handle(Delivery(Message(data, "hub.LicenceDecision.licensing", header.message_id), "hub", 1, False))
     assert statuses(plain_hub, arrival) == ["received"]
-    assert len(plain_hub.log.refusals()) == 2
+    assert len(plain_hub.log.refusals()) == 3
 
 
 def test_an_outcome_for_another_destination_is_not_chained(plain_hub, pki_dir):
