@@ -241,7 +241,8 @@ def local_time(utc_text: str | None, zone: str, style: str = "latin") -> Markup:
 def js_labels(lang: str) -> dict[str, str]:
     """The labels the overview's script needs to redraw values in ``lang`` (values, alarms, units)."""
     t = translator(lang)
-    wanted = [k for k in LABELS if k.startswith(("circuit_", "severity_", "alarm_", "todo_", "check_", "slo_", "cert_"))]
+    prefixes = ("circuit_", "severity_", "alarm_", "todo_", "check_", "slo_", "cert_")
+    wanted = [k for k in LABELS if k.startswith(prefixes)]
     return {key: t(key) for key in wanted + ["no_alarms", "seconds_unit", "now", "per_second", "paused", "paused_by",
                                              "consuming", "pause_button", "resume_button", "accepted_until", "depth"]}
 

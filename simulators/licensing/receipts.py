@@ -36,6 +36,8 @@ R = "urn:rabt:canonical:v1"
 MAX_OUTCOMES = 1000
 RETRY_FIRST, RETRY_CAP = 0.5, 30.0
 _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: the schema's ReasonCode
+_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 #: one outcome: message id, applied | duplicate | failed, and for a failure its code and reason
 Outcome = tuple[str, str, str | None, str | None]
 
@@ -59,8 +61,7 @@ def receipt_body(outcomes: Sequence[Outcome], committed_at: datetime) -> etree._
         etree.SubElement(node, f"{{{R}}}MessageId").text = message_id
         etree.SubElement(node, f"{{{R}}}Result").text = result
         if result == "failed":
-            etree.SubElement(node, f"{{{R}}}Code").text = code if re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*",
-                                                                                 code or "") else "internal"
+            etree.SubElement(node, f"{{{R}}}Code").text = code if _CODE.fullmatch(code or "") else "internal"
             etree.SubElement(node, f"{{{R}}}Reason").text = reason or "no reason given"
     return body
 
@@ -89,6 +90,8 @@ class ReceiptSender:
     def window_committed(self, results: Sequence[tuple[str, bool | BaseException]]) -> None:
         """A window's outcomes, after its commit (the window applier's callback)."""
         outcomes = [outcome_of(mid, result) for mid, result in results if _UUID.fullmatch(mid)]
+        if len(outcomes) < len(results):  # not the hub's ids: no trail to tell
+            log.warning("no receipt for %d message(s) without a hub message id", len(results) - len(outcomes))
         if outcomes:
             with self._lock:
                 self._windows.append(outcomes)

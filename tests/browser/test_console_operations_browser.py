@@ -20,6 +20,8 @@ import pytest
 from browser_support import login, screenshot, wait_until
 from console_support import accept_arrival, accept_renewal, apply_at_licensing, dead_letter_all, relay
 
+from hub.messagelog.controls import ControlBoard
+
 try:
     from selenium.webdriver.common.by import By
 except ImportError:  # the browser_available fixture then skips, or fails under RABT_REQUIRE_BROKER=1
@@ -187,5 +189,12 @@ def test_pause_resume_and_reset_are_clicked_and_a_worker_process_obeys(driver, s
     driver.get(served.url + "/?lang=ar")
     driver.execute_script("document.getElementById('consumption').scrollIntoView()")
     screenshot(driver, "consumption-ar.png")
+    # a pause written by another console process shows here without a reload
     driver.get(served.url + "/?lang=en")
+    driver.execute_script("window.rabtMarker = 'same page';")
+    ControlBoard(served.hub.log.engine).issue("pause", "commerce", "amal")
+    wait_until(driver, lambda d: "Paused by amal" in (text_of(d, f"{row} td.state") or ""), 20)
+    assert driver.find_elements(By.CSS_SELECTOR, f"{row} button.resume")
+    wait_until(driver, lambda d: text_of(d, consumers) == "0", 20)
+    assert driver.execute_script("return window.rabtMarker;") == "same page"
     assert served.hub.log.verify_chain().ok

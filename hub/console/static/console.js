@@ -347,7 +347,10 @@
   } else if (band) {
     const peekTable = document.getElementById("peek");
     if (peekTable) {
-      every(2000, async () => { const data = await fetchJson(peekTable.dataset.api); if (data) renderPeek(data, peekTable); });
+      every(2000, async () => {
+        const data = await fetchJson(peekTable.dataset.api);
+        if (data) renderPeek(data, peekTable);
+      });
     }
     every(5000, async () => { const data = await fetchJson(band.dataset.api); if (data) renderAlarms(data.alarms); });
   }
