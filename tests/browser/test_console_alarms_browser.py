@@ -192,9 +192,11 @@ def test_a_certificate_registered_with_rabt_pki_expiring_soon_is_an_alarm(driver
     assert result.returncode == 0, result.stderr
     # the running hub's trust store follows its files (checked at most every 5 s on use)
     wait_until(driver, lambda d: band_has(d, "RabtCertificateExpiring", f"courts {serial}"), 30)
-    item = driver.find_element(By.CSS_SELECTOR, '#alarm-list li[data-alarm="RabtCertificateExpiring"]')
-    assert "expires in 11 days" in item.text
-    assert item.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/#certificates")
+    # the band is redrawn on every poll: each read looks the item up again
+    item = '#alarm-list li[data-alarm="RabtCertificateExpiring"]'
+    wait_until(driver, lambda d: "expires in 11 days" in d.find_element(By.CSS_SELECTOR, item).text)
+    wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, f"{item} a").get_attribute("href")
+               .endswith("/#certificates"))
     both_languages(driver, live, "RabtCertificateExpiring", f"courts {serial}", "alarm-certificate")
 
 

@@ -175,6 +175,14 @@ def test_pause_resume_and_reset_are_clicked_and_a_worker_process_obeys(driver, s
     assert "reset-circuit commerce: command" in driver.find_element(By.CSS_SELECTOR, ".flashes").text
     applied = wait_until(driver, reset_applied(served), 20)
     assert applied.endswith(f":{commerce_worker.pid}")  # the worker process marked it done, not the console
+    driver.get(served.url + "/audit")
+    driver.find_element(By.ID, "verify-chain").click()
+    result = wait_until(driver, lambda d: d.find_element(By.ID, "chain-result"))
+    assert result.get_attribute("class") == "ok"
+    driver.get(served.url + "/actions")
+    logged = [(r.get_attribute("data-action"), r.get_attribute("data-outcome"))
+              for r in driver.find_elements(By.CSS_SELECTOR, "#console-actions tr.action")]
+    assert logged[:4] == [("verify-chain", "ok"), ("reset-circuit", "ok"), ("resume", "ok"), ("pause", "ok")]
 
     chained = driver.find_elements(By.CSS_SELECTOR, "#chained-actions tr.chained")
     assert [r.get_attribute("data-action") for r in chained[:3]] == ["reset-circuit", "resume", "pause"]
