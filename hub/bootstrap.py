@@ -13,6 +13,7 @@ nothing under ``hub/`` but the command line imports this module.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from hub.registry import adapter_names, load_adapter
 from hub.routing import Routes, load_routes
 from hub.signing import Signer, TrustStore, Verifier
 from hub.transports import Transport, open_transport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -131,16 +134,14 @@ def receipts_loops(hub: Hub) -> list[tuple[str, Callable[[threading.Event], None
 
     None when the routes give the hub no queue of its own (an older routes.toml): said once, in the log.
     """
-    import logging
-
     from hub.errors import ConfigError
     from hub.receipts import HUB, receipts_loop
 
     try:
         queue = hub.routes.queue_for(HUB)
     except ConfigError:
-        logging.getLogger(__name__).warning("routes name no %r destination: delivery receipts are not taken "
-                                            "(add it to routes.toml's destinations)", HUB)
+        log.warning("routes name no %r destination: delivery receipts are not taken "
+                    "(add it to routes.toml's destinations)", HUB)
         return []
     return [("receipts", receipts_loop(hub.pipeline, hub.open_transport, queue, hub.routes.max_attempts))]
 

@@ -218,8 +218,8 @@ class Pipeline:
 
         Hardened parse, the signature of a party the trust store pins, the
         header's source agency must be that signer and its type
-        ``message_type``, the party must be allowed it (access.toml), the body valid against the canonical
-        schema. The record keeps the bytes as received and the hub's own
+        ``message_type``, the party must be allowed it (access.toml), the
+        body valid against the canonical schema. The record keeps the bytes as received and the hub's own
         signed envelope, as for any accepted message; the party's envelope
         id is its source message id, so a report sent again is a duplicate.
         Anything wrong is refused (recorded, counted) and raised as InputError.

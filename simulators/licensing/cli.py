@@ -24,8 +24,8 @@ from hub.outage import Watch
 from hub.signing import Signer, TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
-from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
+from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState
 
 
@@ -48,12 +48,14 @@ def receipt_sender(config: LicensingConfig, settings: Settings, state: Licensing
     None, said once in the log, when the routes give the hub no queue (the receipts would be unroutable).
     """
     from hub.errors import ConfigError
+    from hub.receipts import HUB
     from hub.transports import open_transport
 
     try:
-        routes.queue_for("hub")
+        routes.queue_for(HUB)
     except ConfigError:
-        logging.getLogger(__name__).warning("routes name no 'hub' destination: licensing sends no delivery receipts")
+        logging.getLogger(__name__).warning("routes name no %r destination: licensing sends no delivery receipts",
+                                            HUB)
         return None
     url = settings.effective_broker_url
     sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(config.pki_dir)).start()

@@ -25,6 +25,7 @@ from lxml import etree
 
 from hub.envelope import new_header
 from hub.errors import RabtError
+from hub.receipts import HUB
 from hub.transports.base import Message, Transport
 from simulators.licensing.hub_link import SYSTEM, Seal, outgoing
 from simulators.licensing.state import utc_text
@@ -151,7 +152,7 @@ class ReceiptSender:
     def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
         body = receipt_body(outcomes, self.now())
         header = new_header(message_type="DeliveryReceipt", source_agency=SYSTEM, source_system=SYSTEM,
-                            destination="hub", raw_payload=etree.tostring(body))
+                            destination=HUB, raw_payload=etree.tostring(body))
         return outgoing(header, body, self.seal)
 
     def _run(self) -> None:
