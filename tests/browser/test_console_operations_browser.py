@@ -156,6 +156,7 @@ def test_pause_resume_and_reset_are_clicked_and_a_worker_process_obeys(driver, s
     login(driver, served, "admin")
     consumers, row = 'tr[data-queue="commerce"] td.consumers', 'tr.consumption[data-destination="commerce"]'
     wait_until(driver, lambda d: text_of(d, consumers) == "1", 60)  # the worker process is consuming
+    assert not driver.find_elements(By.CSS_SELECTOR, 'tr.consumption[data-destination="hub"]')  # bookkeeping only
     driver.find_element(By.CSS_SELECTOR, f"{row} button.pause").click()
     wait_until(driver, lambda d: "paused" in d.find_element(By.CSS_SELECTOR, row).get_attribute("class"))
     assert "Paused by admin" in text_of(driver, f"{row} td.state")
