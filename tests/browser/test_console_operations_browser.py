@@ -86,6 +86,14 @@ def test_each_operator_action_leaves_its_record_in_the_chain(driver, served):
     assert {r.get_attribute("data-message-id") for r in driver.find_elements(By.CSS_SELECTOR, "tr.peeked")} \
         == set(arrivals)
     screenshot(driver, "peek-en.png")
+    # the peek page follows the queue without a reload
+    driver.execute_script("window.rabtMarker = 'same page';")
+    one_more = accept_arrival(hub, "T8880099")
+    with hub.open_transport() as transport:
+        relay(hub, transport)
+    wait_until(driver, lambda d: d.find_element(By.ID, "peek-depth").text == "4", 20)
+    wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr.peeked[data-message-id="{one_more}"]'))
+    assert driver.execute_script("return window.rabtMarker;") == "same page"
 
     driver.get(served.url + "/dead-letters")
     driver.find_element(By.ID, "purge-confirm").send_keys("yes")
