@@ -5,8 +5,9 @@ is the window applier's after-commit callback; :meth:`ReceiptSender.failed`
 takes a delivery refused before it reached a window): a list append under a
 lock. A thread of its own seals each window's receipt (licensing's key),
 publishes everything waiting in one ``publish`` and, when the broker does not
-confirm, keeps the sealed bytes and tries again after a pause that grows to
-:data:`RETRY_CAP` seconds — the messages are applied already, so nothing but
+confirm, keeps the sealed bytes and tries again after a pause that doubles up
+to 15 s (:class:`hub.outage.Watch`: one log line when sending starts failing,
+one when it works again) — the messages are applied already, so nothing but
 the trail waits. The same bytes go out on every try, so the hub stores a
 receipt it got twice once. On stop the thread sends what is waiting for up to
 ``grace`` seconds and logs how many receipts it could not send.
@@ -25,6 +26,7 @@ from lxml import etree
 
 from hub.envelope import new_header
 from hub.errors import RabtError
+from hub.outage import Watch
 from hub.receipts import HUB
 from hub.transports.base import Message, Transport
 from simulators.licensing.hub_link import SYSTEM, Seal, outgoing
@@ -35,7 +37,6 @@ log = logging.getLogger(__name__)
 R = "urn:rabt:canonical:v1"
 #: the schema's bound on outcomes per receipt; a larger window is split
 MAX_OUTCOMES = 1000
-RETRY_FIRST, RETRY_CAP = 0.5, 30.0
 _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: the schema's ReasonCode
 _CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -75,8 +76,9 @@ class ReceiptSender:
     """Collects outcomes from the apply path and sends them to the hub from its own thread. Thread-safe."""
 
     def __init__(self, open_transport: Callable[[], Transport], seal: Seal, *,
-                 now: Callable[[], datetime] = _utc_now, retry_cap: float = RETRY_CAP) -> None:
-        self.open_transport, self.seal, self.now, self.retry_cap = open_transport, seal, now, retry_cap
+                 now: Callable[[], datetime] = _utc_now, watch: Watch | None = None) -> None:
+        self.open_transport, self.seal, self.now = open_transport, seal, now
+        self.watch = watch or Watch(f"{SYSTEM}-receipts", "broker")
         self._lock = threading.Condition()
         self._windows: list[list[Outcome]] = []
         self._loose: list[Outcome] = []
@@ -156,7 +158,7 @@ class ReceiptSender:
         return outgoing(header, body, self.seal)
 
     def _run(self) -> None:
-        transport, pause = None, RETRY_FIRST
+        transport = None
         try:
             while not (self._stop.is_set() and not self._pending and not self.waiting):
                 # block for work only when nothing is held back; else add what came meanwhile and retry
@@ -168,12 +170,10 @@ class ReceiptSender:
                     transport.publish(self._pending)
                 except Exception as exc:  # noqa: BLE001 - any failure to send is retried: the messages are applied
                     transport = _closed(transport)
-                    log.warning("%d delivery receipt(s) not sent to the hub (%s); trying again in %.1fs",
-                                len(self._pending), exc, pause)
-                    time.sleep(pause)  # also while stopping: close() bounds the whole wait
-                    pause = min(self.retry_cap, pause * 2)
+                    time.sleep(self.watch.failed(exc))  # also while stopping: close() bounds the whole wait
                     continue
-                self.sent, self._pending, pause = self.sent + len(self._pending), [], RETRY_FIRST
+                self.watch.succeeded()
+                self.sent, self._pending = self.sent + len(self._pending), []
         finally:
             _closed(transport)
 

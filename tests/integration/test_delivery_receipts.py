@@ -18,6 +18,7 @@ from hub.config import Settings
 from hub.envelope import build_envelope, canonical_envelope, new_header
 from hub.errors import AccessDeniedError, InputError, SignatureError
 from hub.messagelog import Accepted
+from hub.outage import Pause, Watch
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.receipts import ReceiptDesk
 from hub.routing import routing_key
@@ -208,7 +209,7 @@ def test_an_outcome_for_another_destination_is_not_chained(plain_hub, pki_dir):
     assert "applied" not in statuses(plain_hub, theirs)
 
 
-def test_a_receipt_the_broker_did_not_take_is_sent_again(tmp_path, pki_dir):
+def test_a_receipt_the_broker_did_not_take_is_sent_again(tmp_path, pki_dir, caplog):
     from hub.routing import load_routes
     from hub.transports import open_transport
 
@@ -224,13 +225,16 @@ def test_a_receipt_the_broker_did_not_take_is_sent_again(tmp_path, pki_dir):
             raise ConnectionError("broker unreachable")
         return open_transport(url, routes=routes)
 
-    sender = ReceiptSender(flaky, licensing_seal(pki_dir), retry_cap=0.2).start()
+    sender = ReceiptSender(flaky, licensing_seal(pki_dir), watch=Watch("test-receipts", "broker",
+                                                                        pause=Pause(first=0.05, cap=0.2))).start()
     began = time.monotonic()
     sender.window_committed([("3f0c9a52-7d1e-4b8a-9c61-2e5d8f40a7b3", True)])
     assert time.monotonic() - began < 0.05  # handing over does not wait for the broker
     wait_for(lambda: sender.sent == 1, 10)
     sender.close()
     assert len(tries) == 3
+    said = [r.getMessage() for r in caplog.records if r.name == "hub.outage"]
+    assert [line.split(":")[1].strip() for line in said] == ["broker unreachable", "broker reachable again after 0 s"]
     with open_transport(url, routes=routes) as transport:
         got = []
         transport.consume(routes.queue_for("hub"), lambda d: got.append(d.message.body), idle_timeout=0.5)
