@@ -51,8 +51,11 @@ _PENDING = (
 )
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+# A hop recorded meanwhile by another party (a destination's receipt saying it applied the message, which
+# can arrive before the relay's confirm batch is written) stays the status: a confirm never sets it back.
 _PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True))).values(
-    status="published", published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
+    status=sa.case((_m.c.status.in_(("received", "replayed")), "published"), else_=_m.c.status),
+    published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
 _ENQUEUE = sa.insert(_o)
 _UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)),
                                            _m.c.status == "received")
