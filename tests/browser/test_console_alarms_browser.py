@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import login, screenshot, wait_until
+from browser_support import login, screenshot, text_of, wait_until
 from console_support import accept_arrival, apply_at_licensing, console_users, deliver_all, make_hub, relay
 from werkzeug.serving import make_server
 
@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from outbound_helpers import Asker, Simulator, canonical  # noqa: E402
 
 try:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 except ImportError:  # the browser_available fixture then skips, or fails under RABT_REQUIRE_BROKER=1
-    By = StaleElementReferenceException = None
+    By = None
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -223,7 +222,7 @@ def test_a_certificate_expiring_while_watched_becomes_the_expired_alarm_live(dri
     wait_until(driver, lambda d: band_has(d, "RabtCertificateExpired", f"courts {serial}"), 60)
     # the certificates table follows without a reload
     wait_until(driver, lambda d: "expired" in d.find_element(By.CSS_SELECTOR, row).get_attribute("class"), 10)
-    assert driver.find_element(By.CSS_SELECTOR, f"{row} td.state").text == "EXPIRED"
+    wait_until(driver, lambda d: text_of(d, f"{row} td.state") == "EXPIRED")  # redrawn each poll: read afresh
     assert driver.execute_script("return window.rabtMarker;") == "same page"
     assert "critical" in driver.find_element(By.ID, "alarms").get_attribute("class")
     driver.execute_script("document.getElementById('certificates').scrollIntoView()")
@@ -232,14 +231,6 @@ def test_a_certificate_expiring_while_watched_becomes_the_expired_alarm_live(dri
 
 def applied_shown(driver) -> str | None:
     return text_of(driver, 'tr[data-adapter="licensing"] td.applied')
-
-
-def text_of(driver, selector: str) -> str | None:
-    try:
-        found = driver.find_elements(By.CSS_SELECTOR, selector)
-        return found[0].text if found else None
-    except StaleElementReferenceException:  # redrawn under us
-        return None
 
 
 def test_the_overview_counts_what_licensing_applies_while_messages_flow(driver, live, tmp_path):

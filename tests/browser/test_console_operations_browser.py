@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_support import login, screenshot, wait_until
+from browser_support import login, screenshot, text_of, wait_until
 from console_support import accept_arrival, accept_renewal, apply_at_licensing, dead_letter_all, relay
 
 from hub.messagelog.controls import ControlBoard
@@ -145,11 +145,6 @@ def commerce_worker(served, pki_dir, tmp_path):
             process.terminate()
             process.wait(30)
             commerce.close()
-
-
-def text_of(driver, selector: str) -> str | None:
-    found = driver.find_elements(By.CSS_SELECTOR, selector)
-    return found[0].text if found else None
 
 
 def reset_applied(served):
