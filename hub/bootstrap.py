@@ -13,6 +13,7 @@ nothing under ``hub/`` but the command line imports this module.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from hub.registry import adapter_names, load_adapter
 from hub.routing import Routes, load_routes
 from hub.signing import Signer, TrustStore, Verifier
 from hub.transports import Transport, open_transport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -137,6 +140,23 @@ def outbound_worker_loops(hub: Hub, names: Iterable[str] = (), *, env: Mapping[s
     from hub.outbound import worker_loops
 
     return worker_loops(worker_parts(hub), hub.adapters, names, env=env, prefetch=prefetch)
+
+
+def receipts_loops(hub: Hub) -> list[tuple[str, Callable[[threading.Event], None]]]:
+    """``[("receipts", loop(stop))]``: delivery receipts from the hub's own queue into the log (:mod:`hub.receipts`).
+
+    None when the routes give the hub no queue of its own (an older routes.toml): said once, in the log.
+    """
+    from hub.errors import ConfigError
+    from hub.receipts import HUB, receipts_loop
+
+    try:
+        queue = hub.routes.queue_for(HUB)
+    except ConfigError:
+        log.warning("routes name no %r destination: delivery receipts are not taken "
+                    "(add it to routes.toml's destinations)", HUB)
+        return []
+    return [("receipts", receipts_loop(hub.pipeline, hub.open_transport, queue, hub.routes.max_attempts))]
 
 
 def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callable[[threading.Event], None]]]:

@@ -121,6 +121,31 @@ def deliver_all(hub: Hub, transport: Transport, queue: str, seen: list | None = 
     return transport.consume(queue, handle, idle_timeout=idle_timeout, stop=stop)
 
 
+def apply_at_licensing(hub: Hub, transport: Transport, home: Path, pki: Path) -> int:
+    """The real licensing consumer applies ``licensing``'s queue until idle and sends its receipts; the
+    hub's receipts desk then takes them into the log (``applied`` / ``failed`` hops). How many applied."""
+    from hub.receipts import HUB, ReceiptDesk
+    from simulators.licensing.cli import build_consumer
+    from simulators.licensing.config import LicensingConfig
+    from simulators.licensing.hub_link import licensing_seal
+    from simulators.licensing.receipts import ReceiptSender
+    from simulators.licensing.state import LicensingState
+
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "pki").exists():
+        (home / "pki").symlink_to(pki)
+    config = LicensingConfig(home=home)
+    state = LicensingState(config.effective_database_url)
+    sender = ReceiptSender(hub.open_transport, licensing_seal(pki)).start()
+    state.windows.on_settled = sender.window_committed
+    handled = transport.consume(hub.routes.queue_for("licensing"), build_consumer(config, transport, state, sender).handle,
+                                idle_timeout=0.5)
+    sender.close()
+    assert not sender.unsent and not sender.waiting, "licensing's receipts were not all sent"
+    transport.consume(hub.routes.queue_for(HUB), ReceiptDesk(hub.pipeline).handle, idle_timeout=0.5)
+    return handled
+
+
 def console_users() -> tuple[Users, dict[str, str]]:
     """A user and a token for every role (a token only for ``ledger``); returns (users, {role: token})."""
     tokens, digests = {}, {}

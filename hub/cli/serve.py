@@ -80,7 +80,11 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening:
         supervisor.start(Role("gateway", gateway.run))
         endpoints.append(gateway.endpoint)
     if "relay" in roles:
+        from hub.bootstrap import receipts_loops
+
         supervisor.start(Role("relay", relay_loop(hub)))
+        for name, loop in receipts_loops(hub):  # the hub's own bookkeeping, beside the relay
+            supervisor.start(Role(name, loop))
     if "worker" in roles:
         from hub.bootstrap import outbound_worker_loops
 

@@ -21,6 +21,7 @@ from hub.errors import InputError, RabtError
 from hub.messagelog import MessageLog
 from hub.messagelog.controls import ControlBoard
 from hub.messagelog.schema import parse_timestamp
+from hub.receipts import HUB
 from hub.routing import Routes
 
 #: the chained action's name per command (a chain record's status holds at most 20 characters)
@@ -35,8 +36,9 @@ class ConsumerControls:
         self.board = ControlBoard(log.engine)
 
     def destinations(self) -> list[str]:
-        """Names a command may target: the destination of each work queue."""
-        return sorted({q.binding.removesuffix(".#") for q in self.routes.queues})
+        """Names a command may target: the destination of each work queue but the hub's own (its receipts
+        role is bookkeeping, not a consumer to pause)."""
+        return sorted({q.binding.removesuffix(".#") for q in self.routes.queues} - {HUB})
 
     def pause(self, destination: str, who: Principal) -> dict:
         """Stop the hub's workers taking messages for ``destination`` (they stay queued)."""

@@ -49,6 +49,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "circuit": ("Circuit", "الدائرة"),
     "received": ("Received", "المستلمة"),
     "refused": ("Refused", "المرفوضة"),
+    "applied_by_consumer": ("Applied", "المنفّذة"),
+    "failed_at_consumer": ("Failed at consumer", "أخفقت لدى المستهلك"),
     "broker": ("Broker", "الوسيط"),
     "database": ("Database", "قاعدة البيانات"),
     "reachable": ("reachable", "متاح"),
@@ -123,6 +125,7 @@ LABELS.update({
     "status_accepted": ("accepted", "مقبولة"),
     "status_answered": ("answered", "أجيب عنها"),
     "status_projected": ("projected", "أرسلت مقتصرة"),
+    "status_applied": ("applied", "نُفّذت"),
     "severity_critical": ("critical", "حرج"),
     "severity_warning": ("warning", "تحذير"),
     "check_broker": ("broker", "الوسيط"),
@@ -250,8 +253,10 @@ def local_time(utc_text: str | None, zone: str, style: str = "latin") -> Markup:
 def js_labels(lang: str) -> dict[str, str]:
     """The labels the overview's script needs to redraw values in ``lang`` (values, alarms, units)."""
     t = translator(lang)
-    wanted = [k for k in LABELS if k.startswith(("circuit_", "severity_", "alarm_", "todo_", "check_", "slo_"))]
-    return {key: t(key) for key in wanted + ["no_alarms", "seconds_unit", "now", "per_second"]}
+    prefixes = ("circuit_", "severity_", "alarm_", "todo_", "check_", "slo_", "cert_")
+    wanted = [k for k in LABELS if k.startswith(prefixes)]
+    return {key: t(key) for key in wanted + ["no_alarms", "seconds_unit", "now", "per_second", "paused", "paused_by",
+                                             "consuming", "pause_button", "resume_button", "accepted_until", "depth"]}
 
 
 def template_helpers(lang: str, digits: str, zone: str) -> dict:

@@ -33,9 +33,10 @@ SCHEMAS = {
     "Queue": _obj(["name", "ready", "unacked", "consumers", "dead_letters", "publish_rate", "deliver_rate",
                    "net_rate"], name=S, ready=I, unacked=_n("integer"), consumers=I, dead_letters=I,
                   publish_rate=_n("number"), deliver_rate=_n("number"), net_rate=_n("number")),
-    "Adapter": _obj(["name", "last_success", "received", "refused", "dead_lettered", "error_rate", "circuit"],
-                    name=S, last_success=TIME, received=I, refused=I, dead_lettered=I,
-                    error_rate=_n("number"),
+    "Adapter": _obj(["name", "last_success", "received", "refused", "dead_lettered", "applied", "failed_at_consumer",
+                     "error_rate", "circuit"],
+                    name=S, last_success=TIME, received=I, refused=I, dead_lettered=I, applied=I,
+                    failed_at_consumer=I, error_rate=_n("number"),
                     circuit={"enum": ["closed", "half-open", "open", "unknown", "none"]},
                     circuit_detail=_n("string")),
     "Overview": _obj(

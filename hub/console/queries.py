@@ -53,6 +53,9 @@ class ActivityRow:
 
     last_at: datetime | None
 
+    messages: int = 0
+    """Distinct messages among ``total`` (a message failing three attempts is three records, one message)."""
+
 
 def ping(engine: Engine) -> str | None:
     """None when the database answers ``SELECT 1``, else why not."""
@@ -74,7 +77,8 @@ def activity(engine: Engine, since: datetime, window: int = 20_000) -> list[Acti
     agency = sa.func.coalesce(_m.c.source_agency, _r.c.agency)
     recent = sa.func.sum(sa.case((_c.c.at >= sa.bindparam("since"), 1), else_=0))
     query = (
-        sa.select(_c.c.kind, _c.c.status, _m.c.destination, agency, sa.func.count(), recent, sa.func.max(_c.c.at))
+        sa.select(_c.c.kind, _c.c.status, _m.c.destination, agency, sa.func.count(), recent, sa.func.max(_c.c.at),
+                  sa.func.count(sa.distinct(_c.c.message_id)))
         .select_from(_c.outerjoin(_m, _m.c.message_id == _c.c.message_id)
                      .outerjoin(_r, sa.and_(_c.c.kind == "refused", _r.c.refusal_id == _c.c.message_id)))
         .where(_c.c.seq > sa.bindparam("floor"))
@@ -82,7 +86,8 @@ def activity(engine: Engine, since: datetime, window: int = 20_000) -> list[Acti
     )
     with db.translated("read recent activity"), engine.connect() as conn:
         rows = conn.execute(query, {"floor": _floor(conn, window), "since": timestamp(since)}).all()
-    return [ActivityRow(k, s, d, a, int(n), int(r or 0), parse_timestamp(t)) for k, s, d, a, n, r, t in rows]
+    return [ActivityRow(k, s, d, a, int(n), int(r or 0), parse_timestamp(t), int(m or 0))
+            for k, s, d, a, n, r, t, m in rows]
 
 
 def search(engine: Engine, term: str, *, limit: int = 50, window: int = 50_000) -> list[str]:

@@ -339,19 +339,26 @@ def _first(*values):
 
 def _adapter_row(name: str, rows: list[queries.ActivityRow], circuit: str, circuit_detail: str | None,
                  dead_letters: int = 0) -> dict:
-    """One agency's health. Its error rate is (refused + dead letters) over everything the hub handled
-    with it: what it sent (received or refused) and what was published to it. Dead letters are its
-    messages (sent by it or to it) logged as dead-lettered or, when more, those waiting in the
-    dead-letter queue of its own queue now."""
+    """One agency's health. Its error rate is (refused + failed) over everything the hub handled with
+    it: what it sent (received or refused) and what was published to it. Failed are its messages (sent
+    by it or to it) logged as dead-lettered or, when more, those waiting in the dead-letter queue of its
+    own queue now — or, when more again, the messages its consumer reported failing (delivery receipts:
+    a message that failed and was dead-lettered counts once). Applied: messages to it its consumer
+    reported applied."""
     own = [r for r in rows if r.agency == name]
     received = sum(r.total for r in own if r.kind == "accepted")
     refused = sum(r.total for r in own if r.kind == "refused")
-    sent_to = sum(r.total for r in rows if r.destination == name and r.status == "published")
+    to_it = [r for r in rows if r.destination == name]
+    sent_to = sum(r.total for r in to_it if r.status == "published")
+    applied = sum(r.messages for r in to_it if r.status == "applied")
+    failed_at_consumer = sum(r.messages for r in to_it if r.status == "failed")
     dead = max(sum(r.total for r in rows if r.status == "dead-lettered"), dead_letters)
+    failed = max(dead, failed_at_consumer)
     last = max((r.last_at for r in own if r.kind == "accepted" and r.last_at), default=None)
-    attempts = max(received + refused + sent_to, dead)
+    attempts = max(received + refused + sent_to, failed)
     return {"name": name, "last_success": iso(last), "received": received, "refused": refused,
-            "dead_lettered": dead, "error_rate": None if attempts == 0 else round((refused + dead) / attempts, 4),
+            "dead_lettered": dead, "applied": applied, "failed_at_consumer": failed_at_consumer,
+            "error_rate": None if attempts == 0 else round((refused + failed) / attempts, 4),
             "circuit": circuit, "circuit_detail": circuit_detail}
 
 

@@ -53,8 +53,11 @@ _PENDING = (
 )
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+# A hop recorded meanwhile by another party (a destination's receipt saying it applied the message, which
+# can arrive before the relay's confirm batch is written) stays the status: a confirm never sets it back.
 _PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True))).values(
-    status="published", published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
+    status=sa.case((_m.c.status.in_(("received", "replayed")), "published"), else_=_m.c.status),
+    published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
 _ENQUEUE = sa.insert(_o)
 _UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)),
                                            _m.c.status == "received")
@@ -242,6 +245,25 @@ class MessageLog:
             conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
         return seqs
 
+    def store_report(self, record: Accepted, hops: Sequence[tuple[str, str, str, str | None]]) -> BatchResult:
+        """Store a party's report (a delivery receipt) and the hops it tells of, in one transaction.
+
+        Stored as sent (it came to the hub and goes nowhere). A repeat of a
+        report stored before is a duplicate in the result and adds no hop,
+        so a report sent twice is chained once.
+        """
+        for _mid, status, _detail, _actor in hops:
+            check_status(status)
+        terms = search.terms_for([record])
+        with self._writing("store a report and its hops") as conn:
+            result = accepting.store(conn, [record], False, terms, sent=True)
+            if result.stored and hops:
+                now = timestamp()
+                chain.append(conn, [ChainEntry("event", status, now, mid, str(detail), actor)
+                                    for mid, status, detail, actor in hops])
+                conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
+        return result
+
     def record_action(self, action: str, target: str, detail: str, actor: str) -> int:
         """Chain an operator action that concerns no single message (a purge, a pause); its record number."""
         entry = ChainEntry("action", action[:20], timestamp(), None,
@@ -340,6 +362,12 @@ class MessageLog:
         with db.translated("read a message"), self.engine.connect() as conn:
             row = conn.execute(_GET, {"mid": message_id}).first()
         return None if row is None else _stored(row)
+
+    def destinations(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Destination of each of ``message_ids`` the log stores (the others are absent)."""
+        query = sa.select(_m.c.message_id, _m.c.destination).where(_m.c.message_id.in_(list(message_ids)))
+        with db.translated("read the destinations of messages"), self.engine.connect() as conn:
+            return dict(conn.execute(query).all())
 
     def events(self, message_id: str) -> list[Event]:
         """The status history of ``message_id``, oldest first."""

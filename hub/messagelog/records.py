@@ -17,6 +17,8 @@ STATUSES = (
     "called", "answered", "failed",
     # what a party was sent of the message when access.toml limits its fields (see hub.projection)
     "projected",
+    # what the destination reported doing with a delivery (its DeliveryReceipt): "failed" as above
+    "applied",
 )
 
 

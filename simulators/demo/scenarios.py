@@ -143,9 +143,11 @@ def border_events(ctx: DemoContext) -> str:
     expect(len(ids) == 3 and all(ids), f"receipts {ids}")
     for kind in ("WorkerArrival", "WorkerDeparture", "ResidenceRenewal"):
         wait_for(f"licensing to apply {kind}", lambda kind=kind: any(e["message_id"] in ids for e in _events(ctx, kind)))
+    wait_for("licensing's delivery receipts on the hub's trail", lambda: all(
+        "applied" in [event.status for event in ctx.log.events(message_id)] for message_id in ids))
     again = ctx.police.send(arrival)
     expect(_text(again, "Duplicate") == "true", "a resent notification was not recognised as a duplicate")
-    return "arrival, departure, renewal applied by licensing; a resend answered as duplicate"
+    return "arrival, departure, renewal applied by licensing (receipts on the trail); a resend answered as duplicate"
 
 
 def wage_files(ctx: DemoContext) -> str:

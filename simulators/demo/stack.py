@@ -35,7 +35,7 @@ exchange = "rabt.canonical"
 queue_prefix = "{prefix}"
 retry_delays = [0.5, 1, 2]
 max_attempts = 3
-destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts"]
+destinations = ["licensing", "police", "commerce", "insurance", "centralbank", "courts", "hub"]
 
 [subscriptions]
 WorkerDataCorrected = ["police", "insurance"]

@@ -29,6 +29,7 @@ own unit is committed. Alone, a caller commits at once.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -41,6 +42,8 @@ from hub.errors import MessageLogError
 from hub.idempotency import processed_messages
 from hub.messagelog.db import write_transaction
 from hub.messagelog.schema import timestamp
+
+log = logging.getLogger(__name__)
 
 #: one message's change: runs inside its savepoint, on the window's connection
 Apply = Callable[[Connection], Any]
@@ -83,6 +86,8 @@ class WindowApplier:
         self._queue: deque[_Unit] = deque()
         self.commits = 0
         """Windows committed so far (a measure of how much the windows shared)."""
+        self.on_settled: Callable[[list[tuple[str, Outcome]]], None] | None = None
+        """Told each window's ``(message id, outcome)`` once it is settled (after the commit); must not block."""
 
     @property
     def waiting(self) -> int:
@@ -124,10 +129,21 @@ class WindowApplier:
             detail = getattr(exc, "orig", None) or exc
             failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
             failed.__cause__ = exc
+            self._tell([message_id for message_id, _ in work], [failed] * len(work))
             return [failed] * len(work)
         with self._lock:
             self.commits += 1
+        self._tell([message_id for message_id, _ in work], outcomes)
         return outcomes
+
+    def _tell(self, message_ids: list[str], outcomes: list[Outcome]) -> None:
+        """Hand a settled window to ``on_settled``; its failure is logged, never the window's."""
+        if self.on_settled is None:
+            return
+        try:
+            self.on_settled(list(zip(message_ids, outcomes)))
+        except Exception:  # noqa: BLE001 - the window is committed; a listener's bug must not fail it
+            log.exception("the listener of settled windows failed; the window itself is committed")
 
     def _apply_unit(self, conn: Connection, message_id: str, apply: Apply) -> Outcome:
         mark = {"consumer": self.consumer, "message_id": message_id, "processed_at": timestamp()}

@@ -10,6 +10,7 @@ on a schedule (:mod:`simulators.licensing.open_data`).
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -24,17 +25,42 @@ from hub.signing import Signer, TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
 from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
+from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState
 
 
-def build_consumer(config: LicensingConfig, transport, state: LicensingState | None = None) -> LicensingConsumer:
+def build_consumer(config: LicensingConfig, transport, state: LicensingState | None = None,
+                   receipts: ReceiptSender | None = None) -> LicensingConsumer:
     """Production wiring of the queue worker (bootstrap): database, hub verifier, own signer.
 
-    Consumer threads pass one shared ``state``, so their messages share commits.
+    Consumer threads pass one shared ``state``, so their messages share commits,
+    and one shared ``receipts`` sender, which tells the hub what each commit did.
     """
     verify = hub_verifier(TrustStore.load(config.pki_dir))
     return LicensingConsumer(state or LicensingState(config.effective_database_url), verify,
-                             transport=transport, seal=licensing_seal(config.pki_dir))
+                             transport=transport, seal=licensing_seal(config.pki_dir), receipts=receipts)
+
+
+def receipt_sender(config: LicensingConfig, settings: Settings, state: LicensingState,
+                   routes) -> ReceiptSender | None:
+    """A started sender of signed DeliveryReceipts to the hub, told of every window ``state`` commits.
+
+    None, said once in the log, when the routes give the hub no queue (the receipts would be unroutable).
+    """
+    from hub.errors import ConfigError
+    from hub.receipts import HUB
+    from hub.transports import open_transport
+
+    try:
+        routes.queue_for(HUB)
+    except ConfigError:
+        logging.getLogger(__name__).warning("routes name no %r destination: licensing sends no delivery receipts",
+                                            HUB)
+        return None
+    url = settings.effective_broker_url
+    sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(config.pki_dir)).start()
+    state.windows.on_settled = sender.window_committed
+    return sender
 
 
 def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int, *,
@@ -53,13 +79,14 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
 
     routes = load_routes(settings.routes_file)
     state = LicensingState(config.effective_database_url)
+    receipts = receipt_sender(config, settings, state, routes)
     handled, errors = [0] * threads, []
     watch = Watch(SYSTEM, "broker")
 
     def run(index: int) -> None:
         try:
             with open_transport(settings.effective_broker_url) as transport:
-                consumer = build_consumer(config, transport, state)
+                consumer = build_consumer(config, transport, state, receipts)
                 # waits out broker outages, however long; the threads tell one once, through a shared watch
                 handled[index] = consume_until_stopped(transport, routes, consumer.handle, stop, watch=watch,
                                                        max_messages=max_messages, idle_timeout=idle_timeout)
@@ -73,6 +100,8 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
         worker.start()
     for worker in workers:
         worker.join()
+    if receipts is not None:
+        receipts.close()
     if errors:
         raise errors[0]
     return sum(handled)

@@ -15,11 +15,14 @@
 One consumer may serve several threads, each consuming with its own
 transport: their deliveries are applied in shared commits (``batches``), and
 each ``handle`` returns — so its delivery is acked — only once its own change
-is committed.
+is committed. With a ``receipts`` sender, what each window came to (and each
+delivery refused before one) goes back to the hub as a DeliveryReceipt,
+after the commit and from another thread (:mod:`receipts`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
@@ -32,6 +35,7 @@ from hub.errors import ConfigError, InputError, MessageLogError
 from hub.transports.base import Delivery, Transport
 from simulators.licensing import canonical_io, effects, rules, worker_records
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
+from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState, utc_text
 
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
@@ -59,8 +63,10 @@ class LicensingConsumer:
 
     def __init__(self, state: LicensingState, verify: Verify, *, transport: Transport | None = None,
                  seal: Seal = plain_seal, now: Callable[[], datetime] = _utc_now,
-                 validate: bool = True) -> None:
+                 validate: bool = True, receipts: ReceiptSender | None = None) -> None:
         self.state = state
+        self.receipts = receipts
+        self._windowed = threading.local()  # whether this thread's delivery reached a commit window
         self.verify = verify
         self.transport = transport
         self.seal = seal
@@ -74,7 +80,20 @@ class LicensingConsumer:
         } | {kind: self._late_reply for kind in _LATE_REPLIES}
 
     def handle(self, delivery: Delivery) -> None:
-        """Transport handler: verify, read, apply once (and reply to queries)."""
+        """Transport handler: verify, read, apply once (and reply to queries).
+
+        A delivery refused before it reached a commit window is told to
+        ``receipts`` as failed here; the window tells the rest after its commit.
+        """
+        self._windowed.value = False
+        try:
+            self._handle(delivery)
+        except Exception as exc:
+            if self.receipts is not None and not self._windowed.value:
+                self.receipts.failed(delivery.message.message_id, exc)
+            raise
+
+    def _handle(self, delivery: Delivery) -> None:
         header, body = verified_envelope(self.verify, delivery.message.body)
         try:
             self._dispatch(delivery, header, body)
@@ -108,6 +127,7 @@ class LicensingConsumer:
         def apply(conn) -> None:
             effects.record_event(conn, header, fn(conn), summary, applied_at)
 
+        self._windowed.value = True
         try:
             return self.state.apply_once(header.message_id, apply)
         except sa.exc.IntegrityError as exc:

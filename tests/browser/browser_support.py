@@ -37,3 +37,15 @@ def screenshot(driver, name: str) -> Path:
     assert driver.save_screenshot(str(path)), f"screenshot {path} not written"
     assert path.stat().st_size > 10_000  # a real rendered page, not an empty image
     return path
+
+
+def text_of(driver, selector: str) -> str | None:
+    """The text of the first element ``selector`` finds; None when there is none or it was just redrawn."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else None
+    except StaleElementReferenceException:
+        return None

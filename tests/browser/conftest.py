@@ -40,19 +40,29 @@ def browser_available() -> None:
         unavailable(problem)
 
 
-@pytest.fixture
-def driver(browser_available, tmp_path):
+@pytest.fixture(scope="module")
+def browser(browser_available, tmp_path_factory):
+    """One Chromium per test module: starting it is the slowest step of a browser test."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for argument in CHROMIUM_ARGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for argument in CHROMIUM_ARGS + [f"--user-data-dir={profile}"]:
         options.add_argument(argument)
-    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    browser.set_page_load_timeout(20)
-    yield browser
-    browser.quit()
+    started = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    started.set_page_load_timeout(20)
+    yield started
+    started.quit()
+
+
+@pytest.fixture
+def driver(browser):
+    """The module's browser, on a blank page without the previous test's cookies (each test logs in)."""
+    browser.get("about:blank")
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})  # every host's, not only the blank page's
+    return browser
 
 
 class Served:

@@ -1,10 +1,12 @@
 """Alarms made to happen for real, seen in headless Chromium: a consumer stopped while its queue
 fills, an agency simulator killed under an outbound worker, a partner certificate expiring soon
-registered with ``rabt pki``; and a history chart moving while messages flow. Each in English and
-Arabic, with screenshots under tests/browser/artifacts."""
+registered with ``rabt pki``, and one that expires while the page is open; a history chart moving
+and the count of what licensing applied rising while messages flow. Each in English and Arabic,
+with screenshots under tests/browser/artifacts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -13,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import login, screenshot, wait_until
-from console_support import accept_arrival, console_users, deliver_all, make_hub, relay
+from browser_support import login, screenshot, text_of, wait_until
+from console_support import accept_arrival, apply_at_licensing, console_users, deliver_all, make_hub, relay
 from werkzeug.serving import make_server
 
 from hub.bootstrap import bootstrap, console_app, worker_parts
@@ -189,10 +191,68 @@ def test_a_certificate_registered_with_rabt_pki_expiring_soon_is_an_alarm(driver
     assert result.returncode == 0, result.stderr
     # the running hub's trust store follows its files (checked at most every 5 s on use)
     wait_until(driver, lambda d: band_has(d, "RabtCertificateExpiring", f"courts {serial}"), 30)
-    item = driver.find_element(By.CSS_SELECTOR, '#alarm-list li[data-alarm="RabtCertificateExpiring"]')
-    assert "expires in 11 days" in item.text
-    assert item.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/#certificates")
+    # the band is redrawn on every poll: each read looks the item up again
+    item = '#alarm-list li[data-alarm="RabtCertificateExpiring"]'
+    wait_until(driver, lambda d: "expires in 11 days" in d.find_element(By.CSS_SELECTOR, item).text)
+    wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, f"{item} a").get_attribute("href")
+               .endswith("/#certificates"))
     both_languages(driver, live, "RabtCertificateExpiring", f"courts {serial}", "alarm-certificate")
+
+
+def test_a_certificate_expiring_while_watched_becomes_the_expired_alarm_live(driver, live, tmp_path):
+    paths = PkiPaths(live.pki)
+    ca, ca_key = load_certificate(paths.ca_cert), load_private_key(paths.ca_key)
+    # valid for one day, of which 30 seconds are left: registered now, it expires while the page is open
+    ends = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    short = issue_certificate("courts", new_private_key("ec"), ca, ca_key, days=1,
+                              not_before=ends - dt.timedelta(days=1))
+    pem = tmp_path / "courts-short.pem"
+    pem.write_bytes(cert_pem(short))
+    serial = format(short.serial_number, "x")
+    env = {**os.environ, "RABT_HOME": str(live.pki.parent)}
+    result = subprocess.run([sys.executable, "-m", "hub", "pki", "register", "courts", str(pem), "--replace"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    login(driver, live)
+    row = f'tr.certificate[data-party="courts"][data-serial="{serial}"]'
+    wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, row), 20)
+    assert dt.datetime.now(dt.timezone.utc) < ends
+    assert not band_has(driver, "RabtCertificateExpired", f"courts {serial}")
+    driver.execute_script("window.rabtMarker = 'same page';")
+    wait_until(driver, lambda d: band_has(d, "RabtCertificateExpired", f"courts {serial}"), 60)
+    # the certificates table follows without a reload
+    wait_until(driver, lambda d: "expired" in d.find_element(By.CSS_SELECTOR, row).get_attribute("class"), 10)
+    wait_until(driver, lambda d: text_of(d, f"{row} td.state") == "EXPIRED")  # redrawn each poll: read afresh
+    assert driver.execute_script("return window.rabtMarker;") == "same page"
+    assert "critical" in driver.find_element(By.ID, "alarms").get_attribute("class")
+    driver.execute_script("document.getElementById('certificates').scrollIntoView()")
+    both_languages(driver, live, "RabtCertificateExpired", f"courts {serial}", "alarm-certificate-expired")
+
+
+def applied_shown(driver) -> str | None:
+    return text_of(driver, 'tr[data-adapter="licensing"] td.applied')
+
+
+def test_the_overview_counts_what_licensing_applies_while_messages_flow(driver, live, tmp_path):
+    login(driver, live)
+    driver.execute_script("window.rabtMarker = 'same page';")
+    for batch in range(1, 4):
+        live.publish(4, f"A{batch}")
+        wait_until(driver, lambda d: text_of(d, 'tr[data-queue="licensing"] td.ready') == "4", 20)
+        with live.hub.open_transport() as transport:
+            assert apply_at_licensing(live.hub, transport, tmp_path / "licensing", live.pki) == 4
+        # licensing's receipts came back through the hub: the count rises, the queue empties, no reload
+        wait_until(driver, lambda d: applied_shown(d) == str(4 * batch), 20)
+        wait_until(driver, lambda d: text_of(d, 'tr[data-queue="licensing"] td.ready') == "0", 20)
+    assert driver.execute_script("return window.rabtMarker;") == "same page"
+    assert text_of(driver, 'tr[data-adapter="licensing"] td.failed_at_consumer') == "0"
+    driver.execute_script("document.getElementById('adapters-table').scrollIntoView()")
+    screenshot(driver, "applied-en.png")
+    driver.get(live.url + "/?lang=ar&digits=arabic")
+    wait_until(driver, lambda d: applied_shown(d) == "١٢", 20)
+    driver.execute_script("document.getElementById('adapters-table').scrollIntoView()")
+    screenshot(driver, "applied-ar.png")
+    driver.get(live.url + "/?lang=en&digits=latin")
 
 
 def depth_shown(driver) -> str | None:

@@ -601,7 +601,9 @@ def test_the_consume_command_threads_apply_everything_once_and_stop_when_idle(pk
     with open_transport(settings.effective_broker_url, routes=load_routes()) as transport:
         transport.declare(load_routes())
         transport.publish([message(*item) for item in arrivals + arrivals[:10]])  # ten redelivered
-    handled = consume_in_threads(config, settings, 3, idle_timeout=1.0, stop=threading.Event())
+    # one thread may claim all 50 at once (prefetch 64) while the others idle: their idle timeout must outlast
+    # its work even on a loaded host, or the first to go idle stops it halfway (this also sends receipts now)
+    handled = consume_in_threads(config, settings, 3, idle_timeout=5.0, stop=threading.Event())
     assert handled == 50
     state = LicensingState(config.effective_database_url)
     assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)

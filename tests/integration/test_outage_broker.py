@@ -28,6 +28,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from hub.messagelog import open_message_log
 from hub.routing import load_routes
 from hub.transports import open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
@@ -109,6 +110,12 @@ def applied(engine: sa.Engine) -> tuple[int, int]:
     return rows[0], rows[1]
 
 
+def trail_applied(stack: Stack) -> int:
+    """Messages the hub's log holds as applied (licensing's receipts came back)."""
+    with open_message_log(f"sqlite:///{stack.home / 'messages.sqlite3'}", create=False) as log:
+        return log.stats().by_status.get("applied", 0)
+
+
 def watch_readiness(stack: Stack, seconds: float) -> list[tuple[int, dict]]:
     """``/readyz`` every two seconds for ``seconds``."""
     seen, deadline = [], time.monotonic() + seconds
@@ -152,6 +159,8 @@ def test_broker_gone_for_90_s_in_the_middle_of_10000_pushes_loses_nothing_and_ne
             time.sleep(3)  # anything still arriving would be a duplicate
             assert applied(engine) == (PUSHES, PUSHES)
             engine.dispose()
+            # and licensing's delivery receipts, some sent again after the outage, put each on the hub's trail
+            wait_for(lambda: trail_applied(stack) >= PUSHES, 120, "every push applied on the hub's trail")
         finally:
             codes = stack.stop()
             proxy.restore()  # nothing to do unless the test failed during the cut

@@ -132,3 +132,23 @@ def test_a_message_needs_an_id_and_a_window_a_positive_size(engine, bad):
         WindowApplier(engine, "licensing").apply_once(bad, grant("x"))
     with pytest.raises(MessageLogError):
         WindowApplier(engine, "licensing", max_window=0)
+
+
+def test_each_settled_window_is_told_once_after_its_commit_and_a_bad_listener_changes_nothing(engine):
+    from simulators.licensing.receipts import outcome_of
+
+    applier, told = WindowApplier(engine, "licensing"), []
+
+    def listener(window) -> None:
+        # told after the commit: what the window applied is already visible to another connection
+        told.append((window, licences(engine)))
+
+    applier.on_settled = listener
+    applier.apply_window([("m-a", grant("m-a")), ("m-p", poison), ("m-a", grant("m-a"))])
+    [(window, visible)] = told
+    assert visible == ["m-a"]
+    assert [outcome_of(mid, result)[1:3] for mid, result in window] == [
+        ("applied", None), ("failed", "input"), ("duplicate", None)]
+    applier.on_settled = lambda window: 1 / 0
+    assert applier.apply_window([("m-b", grant("m-b"))]) == [True]  # committed all the same
+    assert licences(engine) == ["m-a", "m-b"]

@@ -7,6 +7,7 @@ unreachable those runs skip, or fail with RABT_REQUIRE_BROKER=1.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -421,3 +422,20 @@ def test_chain_records_hash_the_documented_json_form():
     text = json.dumps(["0" * 64, 7, "accepted", "m-1", "received", "2026-12-03T10:00:00.000Z", "نور",
                        entry.detail, "ab" * 32, None], ensure_ascii=False, separators=(",", ":"))
     assert entry_hash("0" * 64, 7, entry) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_a_report_stored_with_its_hops_and_a_late_confirm_does_not_set_the_status_back(log):
+    log.accept(record(1))
+    log.accept(record(2))
+    report = record("r", message_type="DeliveryReceipt", source_agency="licensing", destination="hub",
+                    routing_key="hub.DeliveryReceipt.licensing", source_message_id="licensing-r")
+    hops = [("msg-1", "applied", "licensing applied it", None)]
+    assert log.store_report(report, hops).stored == ["msg-r"]
+    again = dataclasses.replace(report, message_id="msg-r2")  # the same receipt again, checked anew
+    assert log.store_report(again, hops).duplicates  # nothing stored or chained twice
+    # the relay's confirm batch is written after the receipt came back
+    assert log.mark_published(["msg-1", "msg-2"]) == 2
+    assert log.get("msg-1").status == "applied" and log.get("msg-1").published_at is not None
+    assert log.get("msg-2").status == "published"
+    assert [e.status for e in log.events("msg-1")] == ["received", "applied", "published"]
+    assert log.verify_chain().ok

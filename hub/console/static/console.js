@@ -72,6 +72,8 @@
     cell(tr, timeNode(a.last_success), "last_success");
     cell(tr, num(a.received), "num received");
     cell(tr, num(a.refused), "num refused");
+    cell(tr, num(a.applied), "num applied");
+    cell(tr, num(a.failed_at_consumer), "num failed_at_consumer");
     cell(tr, pct(a.error_rate), "num error_rate");
     const circuit = cell(tr, valueLabel("circuit", a.circuit), "circuit " + a.circuit);
     if (a.circuit_detail) circuit.title = reveal(a.circuit_detail);  // why there is no state
@@ -121,6 +123,56 @@
     if (b && broker) b.textContent = ok ? broker.dataset.ok : broker.dataset.bad;
   }
 
+  // the consumption table keeps its forms (they carry the CSRF token): each row is switched in place
+  function renderConsumption(paused) {
+    const table = document.getElementById("consumption-table");
+    if (!table) return;
+    const byDestination = new Map((paused || []).map((p) => [p.destination, p]));
+    for (const tr of table.querySelectorAll("tr.consumption")) {
+      const pause = byDestination.get(tr.dataset.destination);
+      tr.classList.toggle("paused", !!pause);
+      tr.classList.toggle("consuming", !pause);
+      const state = tr.querySelector("td.state");
+      if (pause) {
+        const bold = document.createElement("b");
+        bold.textContent = label("paused");
+        const since = document.createElement("span");
+        since.className = "muted";
+        since.append(" (", label("paused_by", {actor: reveal(pause.actor), since: ""}), timeNode(pause.since), ")");
+        state.replaceChildren(bold, since);
+      } else {
+        state.textContent = label("consuming");
+      }
+      const toggle = tr.querySelector("button.pause, button.resume");
+      if (!toggle) continue;  // a viewer sees no buttons
+      toggle.className = pause ? "resume" : "pause";
+      toggle.textContent = label(pause ? "resume_button" : "pause_button");
+      toggle.form.action = pause ? table.dataset.resume : table.dataset.pause;
+    }
+  }
+
+  function certificateRow(c) {
+    const tr = document.createElement("tr");
+    tr.className = "certificate " + c.state;
+    tr.dataset.party = c.party;
+    tr.dataset.serial = c.serial;
+    const party = cell(tr, c.party, "");
+    if (!c.current) {
+      const note = document.createElement("span");
+      note.className = "muted";
+      note.append(" (" + label("accepted_until") + " ", timeNode(c.accepted_until), ")");
+      party.appendChild(note);
+    }
+    const serial = document.createElement("bdi");
+    serial.dir = "ltr";
+    serial.textContent = c.serial;
+    cell(tr, serial, "");
+    cell(tr, timeNode(c.not_after), "time");
+    cell(tr, num(c.days_left), "num days_left");
+    cell(tr, label("cert_" + c.state), "state");
+    return tr;
+  }
+
   function renderOverview(data) {
     document.getElementById("queues").replaceChildren(...data.queues.map(queueRow));
     document.getElementById("adapters").replaceChildren(...data.adapters.map(adapterRow));
@@ -129,7 +181,34 @@
     document.getElementById("updated").replaceChildren(timeNode(data.generated_at));
     badge("broker-status", data.broker.reachable);
     badge("database-status", data.database.reachable);
+    renderConsumption(data.paused);
+    const certificates = document.getElementById("certificate-rows");
+    if (certificates && data.certificates) certificates.replaceChildren(...data.certificates.map(certificateRow));
     renderAlarms(data.alarms || []);
+  }
+
+  // -- a queue's peek page: depth and the messages probably waiting, redrawn while messages flow ----
+  function peekedRow(m, trailUrl) {
+    const tr = document.createElement("tr");
+    tr.className = "peeked";
+    tr.dataset.messageId = m.message_id;
+    const link = document.createElement("a");
+    link.href = trailUrl + "?q=" + encodeURIComponent(m.message_id);
+    const id = document.createElement("bdi");
+    id.dir = "auto";
+    id.textContent = reveal(m.message_id);
+    link.appendChild(id);
+    cell(tr, link, "");
+    cell(tr, m.message_type, "");
+    cell(tr, m.source_agency, "");
+    cell(tr, m.status, "");
+    cell(tr, m.published_at || "", "time");
+    return tr;
+  }
+
+  function renderPeek(peek, table) {
+    document.getElementById("peek-depth").textContent = num(peek.depth);
+    document.getElementById("peeked").replaceChildren(...peek.messages.map((m) => peekedRow(m, table.dataset.trail)));
   }
 
   // -- charts: one SVG per queue or agency, each line scaled to its own largest value --------------
@@ -266,6 +345,13 @@
     every(Math.max(ms, 2000), () => refreshCharts(section));
     every(Math.max(ms, 5000), async () => { const data = await fetchJson(section.dataset.numbers); if (data) renderNumbers(data); });
   } else if (band) {
+    const peekTable = document.getElementById("peek");
+    if (peekTable) {
+      every(2000, async () => {
+        const data = await fetchJson(peekTable.dataset.api);
+        if (data) renderPeek(data, peekTable);
+      });
+    }
     every(5000, async () => { const data = await fetchJson(band.dataset.api); if (data) renderAlarms(data.alarms); });
   }
 })();

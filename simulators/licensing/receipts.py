@@ -1,0 +1,187 @@
+"""Telling the hub what licensing did with each delivery: one signed DeliveryReceipt per commit window.
+
+The apply path only hands outcomes over (:meth:`ReceiptSender.window_committed`
+is the window applier's after-commit callback; :meth:`ReceiptSender.failed`
+takes a delivery refused before it reached a window): a list append under a
+lock. A thread of its own seals each window's receipt (licensing's key),
+publishes everything waiting in one ``publish`` and, when the broker does not
+confirm, keeps the sealed bytes and tries again after a pause that doubles up
+to 15 s (:class:`hub.outage.Watch`: one log line when sending starts failing,
+one when it works again) — the messages are applied already, so nothing but
+the trail waits. The same bytes go out on every try, so the hub stores a
+receipt it got twice once. On stop the thread sends what is waiting for up to
+``grace`` seconds and logs how many receipts it could not send.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from hub.envelope import new_header
+from hub.errors import RabtError
+from hub.outage import Watch
+from hub.receipts import HUB
+from hub.transports.base import Message, Transport
+from simulators.licensing.hub_link import SYSTEM, Seal, outgoing
+from simulators.licensing.state import utc_text
+
+log = logging.getLogger(__name__)
+
+R = "urn:rabt:canonical:v1"
+#: the schema's bound on outcomes per receipt; a larger window is split
+MAX_OUTCOMES = 1000
+_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: the schema's ReasonCode
+_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+#: one outcome: message id, applied | duplicate | failed, and for a failure its code and reason
+Outcome = tuple[str, str, str | None, str | None]
+
+
+def outcome_of(message_id: str, result: bool | BaseException) -> Outcome:
+    """A window unit's result (True applied, False already applied, an exception) as a receipt outcome."""
+    if isinstance(result, BaseException):
+        code = result.code if isinstance(result, RabtError) else "internal"
+        reason = result.reason if isinstance(result, RabtError) else (str(result) or type(result).__name__)
+        return message_id, "failed", code, reason[:2000]
+    return message_id, "applied" if result else "duplicate", None, None
+
+
+def receipt_body(outcomes: Sequence[Outcome], committed_at: datetime) -> etree._Element:
+    """A canonical DeliveryReceipt listing ``outcomes``."""
+    body = etree.Element(f"{{{R}}}DeliveryReceipt", nsmap={"rabt": R})
+    etree.SubElement(body, f"{{{R}}}Consumer").text = SYSTEM
+    etree.SubElement(body, f"{{{R}}}CommittedAt").text = utc_text(committed_at)
+    for message_id, result, code, reason in outcomes:
+        node = etree.SubElement(body, f"{{{R}}}Outcome")
+        etree.SubElement(node, f"{{{R}}}MessageId").text = message_id
+        etree.SubElement(node, f"{{{R}}}Result").text = result
+        if result == "failed":
+            etree.SubElement(node, f"{{{R}}}Code").text = code if _CODE.fullmatch(code or "") else "internal"
+            etree.SubElement(node, f"{{{R}}}Reason").text = reason or "no reason given"
+    return body
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ReceiptSender:
+    """Collects outcomes from the apply path and sends them to the hub from its own thread. Thread-safe."""
+
+    def __init__(self, open_transport: Callable[[], Transport], seal: Seal, *,
+                 now: Callable[[], datetime] = _utc_now, watch: Watch | None = None) -> None:
+        self.open_transport, self.seal, self.now = open_transport, seal, now
+        self.watch = watch or Watch(f"{SYSTEM}-receipts", "broker")
+        self._lock = threading.Condition()
+        self._windows: list[list[Outcome]] = []
+        self._loose: list[Outcome] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending: list[Message] = []
+        self.sent = 0
+        """Receipts the broker confirmed so far."""
+
+    # -- the apply path's side: hand over, never wait -------------------------------------
+
+    def window_committed(self, results: Sequence[tuple[str, bool | BaseException]]) -> None:
+        """A window's outcomes, after its commit (the window applier's callback)."""
+        outcomes = [outcome_of(mid, result) for mid, result in results if _UUID.fullmatch(mid)]
+        if len(outcomes) < len(results):  # not the hub's ids: no trail to tell
+            log.warning("no receipt for %d message(s) without a hub message id", len(results) - len(outcomes))
+        if outcomes:
+            with self._lock:
+                self._windows.append(outcomes)
+                self._lock.notify()
+
+    def failed(self, message_id: str | None, error: BaseException) -> None:
+        """A delivery refused before it reached a window (not verified, not for licensing, invalid)."""
+        if not message_id or not _UUID.fullmatch(message_id):
+            log.warning("no receipt for a delivery without a hub message id: %s", error)
+            return
+        with self._lock:
+            self._loose.append(outcome_of(message_id, error))
+            self._lock.notify()
+
+    @property
+    def waiting(self) -> int:
+        """Outcomes not yet handed to the sending thread."""
+        with self._lock:
+            return sum(map(len, self._windows)) + len(self._loose)
+
+    # -- the sending thread ---------------------------------------------------------------
+
+    def start(self) -> ReceiptSender:
+        """Start the sending thread."""
+        self._thread = threading.Thread(target=self._run, name="licensing-receipts", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self, grace: float = 10.0) -> None:
+        """Send what is waiting (for up to ``grace`` seconds), then stop; what could not be sent is logged."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join(grace)
+        left = self.unsent + self.waiting
+        if left:
+            log.error("licensing stopped with %d delivery receipt(s) or outcome(s) unsent: the trail of those "
+                      "messages ends at 'delivered' (they are applied)", left)
+
+    @property
+    def unsent(self) -> int:
+        """Sealed receipts the sending thread holds and has not had confirmed yet."""
+        return len(self._pending)
+
+    def _take(self, wait: bool) -> list[Message]:
+        with self._lock:
+            while wait and not (self._windows or self._loose or self._stop.is_set()):
+                self._lock.wait()
+            windows, self._windows = self._windows, []
+            if self._loose:
+                windows.append(self._loose)
+                self._loose = []
+        return [self._sealed(chunk) for outcomes in windows
+                for chunk in (outcomes[i:i + MAX_OUTCOMES] for i in range(0, len(outcomes), MAX_OUTCOMES))]
+
+    def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
+        body = receipt_body(outcomes, self.now())
+        header = new_header(message_type="DeliveryReceipt", source_agency=SYSTEM, source_system=SYSTEM,
+                            destination=HUB, raw_payload=etree.tostring(body))
+        return outgoing(header, body, self.seal)
+
+    def _run(self) -> None:
+        transport = None
+        try:
+            while not (self._stop.is_set() and not self._pending and not self.waiting):
+                # block for work only when nothing is held back; else add what came meanwhile and retry
+                self._pending += self._take(wait=not self._pending)
+                if not self._pending:
+                    continue
+                try:
+                    transport = transport or self.open_transport().__enter__()
+                    transport.publish(self._pending)
+                except Exception as exc:  # noqa: BLE001 - any failure to send is retried: the messages are applied
+                    transport = _closed(transport)
+                    time.sleep(self.watch.failed(exc))  # also while stopping: close() bounds the whole wait
+                    continue
+                self.watch.succeeded()
+                self.sent, self._pending = self.sent + len(self._pending), []
+        finally:
+            _closed(transport)
+
+
+def _closed(transport) -> None:
+    if transport is not None:
+        try:
+            transport.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            pass
+    return None
