@@ -43,15 +43,19 @@ def file_drop_adapters(names: Iterable[str] | None = None) -> list[Adapter]:
 
 
 def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adapter] | None = None, *,
-                 interval: float = 0.5) -> Callable[[threading.Event], None]:
-    """The ``watcher`` role: scan the drop folders of ``adapters`` (default: all with file drops) until stopped."""
+                 interval: float = 0.5, batch_files: int = 32) -> Callable[[threading.Event], None]:
+    """The ``watcher`` role: scan the drop folders of ``adapters`` (default: all with file drops) until stopped.
+
+    ``batch_files`` files are stored per message-log transaction.
+    """
     from hub.filedrop.watcher import DropWatcher
 
     def run(stop: threading.Event) -> None:
         chosen = file_drop_adapters() if adapters is None else adapters
         database = Watch("watcher", "message log")
         try:
-            watcher = DropWatcher(settings, chosen, pipeline, progress=lambda outcome: _told(outcome, database))
+            watcher = DropWatcher(settings, chosen, pipeline, batch_files=batch_files,
+                                  progress=lambda outcome: _told(outcome, database))
             watcher.run(stop, interval)
         finally:
             database.clear()
