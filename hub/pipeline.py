@@ -41,6 +41,7 @@ from hub.errors import (
 )
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
+from hub.messagelog import search
 from hub.outbox import to_message
 from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
@@ -261,8 +262,11 @@ class Pipeline:
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
             raw_sha256=inbound.raw_sha256,
         )
+        # the search terms from the body in hand: the log would otherwise parse the envelope again for them
+        terms = tuple(search.terms_in(inbound.message_type, body))
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest)
+        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
+                                    search_terms=terms)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:

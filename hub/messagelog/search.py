@@ -56,6 +56,8 @@ def normalize(text: str) -> str:
 
     ``"  Rājesh  KUMAR "`` → ``"rajesh kumar"``; ``"أحْمَد"`` and ``"احمد"`` are one name.
     """
+    if text.isascii():  # every step below leaves ASCII as it is but the case (a wage month: 20M names)
+        return " ".join(text.lower().split())
     text = _ARABIC_MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_ARABIC_FORMS)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
@@ -76,20 +78,40 @@ def _paths() -> dict[str, etree.XPath]:
 
 def terms_of(message_type: str, envelope: bytes) -> list[str]:
     """The search terms of one stored envelope (empty for a type the table does not list, or unreadable XML)."""
+    if message_type not in _paths():
+        return []
+    try:
+        return terms_in(message_type, parse_xml(envelope))
+    except RabtError:
+        return []  # indexing never refuses a message the pipeline accepted
+
+
+def terms_in(message_type: str, tree: etree._Element) -> list[str]:
+    """The search terms of a message's envelope or canonical body, already parsed (the paths start with //)."""
     path = _paths().get(message_type)
     if path is None:
         return []
     try:
-        found = path(parse_xml(envelope))
-    except (RabtError, etree.XPathError):
-        return []  # indexing never refuses a message the pipeline accepted
+        found = path(tree)
+    except etree.XPathError:
+        return []
     return list(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
-    """Message id → its search terms, for every record whose type the table lists."""
-    return {record.message_id: found for record in records
-            if (found := terms_of(record.message_type, bytes(record.envelope)))}
+    """Message id → its search terms, for every record whose type the table lists.
+
+    Terms the pipeline took from the body it signed are used as they are; the
+    other records' envelopes are parsed for them.
+    """
+    found = {}
+    for record in records:
+        terms = record.search_terms
+        if terms is None:
+            terms = terms_of(record.message_type, bytes(record.envelope))
+        if terms:
+            found[record.message_id] = list(terms)
+    return found
 
 
 def index_messages(conn: Connection, stored: Sequence[Accepted], terms: Mapping[str, list[str]]) -> None:
