@@ -95,7 +95,12 @@ def terms_in(message_type: str, tree: etree._Element) -> list[str]:
         found = path(tree)
     except etree.XPathError:
         return []
-    return list(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
+    terms: dict[str, None] = {}  # distinct, in order: as words() per node, in one pass over every node
+    for node in found:
+        if node.text:
+            for word in normalize(node.text).split():
+                terms[word[:TERM_LENGTH]] = None
+    return list(terms)
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
