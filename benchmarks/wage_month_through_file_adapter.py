@@ -47,6 +47,7 @@ from adapters.centralbank import ADAPTER
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.filedrop import DropWatcher
+from hub.filedrop.wiring import settle_garbage_collector
 from hub.outbox import OutboxRelay
 from hub.pki import init_pki
 from hub.routing import load_routes
@@ -123,6 +124,7 @@ def _watch(settings: Settings, batch_files: int, queue) -> None:
     start = Usage.now()
     hub = bootstrap(settings)
     watcher = DropWatcher(settings, [ADAPTER], hub.pipeline, batch_files=batch_files)
+    settle_garbage_collector()  # as the watcher role does
     done = failed = 0
     while outcomes := watcher.scan_once(limit=2000):
         done += sum(o.status == "done" for o in outcomes)

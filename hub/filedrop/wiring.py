@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -52,6 +53,7 @@ def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adap
 
     def run(stop: threading.Event) -> None:
         chosen = file_drop_adapters() if adapters is None else adapters
+        settle_garbage_collector()
         database = Watch("watcher", "message log")
         try:
             watcher = DropWatcher(settings, chosen, pipeline, batch_files=batch_files,
@@ -61,6 +63,17 @@ def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adap
             database.clear()
 
     return run
+
+
+def settle_garbage_collector() -> None:
+    """Leave what the process has built so far (modules, compiled mappings and schemas) out of every collection.
+
+    None of it becomes garbage, yet each full collection walked all of it:
+    about 2% of a wage file's CPU. Frozen objects are still freed when their
+    last reference goes.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _told(outcome: Outcome, database: Watch) -> None:
