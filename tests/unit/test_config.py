@@ -129,3 +129,15 @@ def test_licensing_reads_its_table_and_shares_the_hubs_settings(config_file):
     config = LicensingConfig.from_env({"RABT_CONFIG": str(config_file), "RABT_LICENSING_REPLY_TIMEOUT": "4"})
     assert (str(config.policy.income_threshold), config.reply_timeout) == ("700.000", 4.0)
     assert (config.home, config.broker_url) == (Path("/srv/rabt"), "amqp://rabt:hunter2@mq/")
+
+
+def test_watcher_processes_and_slice_come_from_the_file_or_the_environment(tmp_path):
+    path = tmp_path / "rabt.toml"
+    path.write_text("[watcher]\nprocesses = 3\nbatch_files = 64\n", encoding="utf-8")
+    settings = load_settings({"RABT_CONFIG": str(path)})
+    assert (settings.watcher.processes, settings.watcher.batch_files) == (3, 64)
+    settings = load_settings({"RABT_CONFIG": str(path), "RABT_WATCHER_PROCESSES": "2"})
+    assert (settings.watcher.processes, settings.watcher.batch_files) == (2, 64)
+    assert (Settings().watcher.processes, Settings().watcher.batch_files) == (0, 128)  # 0: one per core
+    with pytest.raises(ConfigError, match="watcher settings"):
+        load_settings({"RABT_WATCHER_BATCH_FILES": "0"})
