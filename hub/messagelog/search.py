@@ -56,7 +56,7 @@ def normalize(text: str) -> str:
 
     ``"  Rājesh  KUMAR "`` → ``"rajesh kumar"``; ``"أحْمَد"`` and ``"احمد"`` are one name.
     """
-    if text.isascii():  # every step below leaves ASCII as it is but the case (a wage month: 20M names)
+    if text.isascii():  # every step below leaves ASCII as it is but the case (a wage month: 2.3 million names)
         return " ".join(text.lower().split())
     text = _ARABIC_MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_ARABIC_FORMS)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
