@@ -24,8 +24,8 @@ DONE_MARKER = ".done"
 #: bytes a file system allows in one name (ext4, XFS, btrfs: 255 bytes, whatever the characters)
 NAME_LIMIT = 255
 #: the most the hub adds to a name it files: ``~<number>`` (up to 99,999 of one name),
-#: ``.receipt.json``, and the temporary ``..<name>.<sidecar>.<pid>.tmp.tmp`` a sidecar may be written
-#: through where the file system has no O_TMPFILE (``folders.write_new``; a pid has up to 7 digits)
+#: ``.receipt.json``, and the hidden temporary ``.<name>.<sidecar>.<pid>.tmp`` a sidecar is written
+#: through (``folders.write_new``; a pid has up to 7 digits; the budget keeps room for one more suffix)
 ADDED_BYTES = len("~99999") + len(".receipt.json") + len("...9999999.tmp.tmp")
 #: the longest name (in UTF-8 bytes) the hub files under its own name: every suffix still fits
 MAX_NAME_BYTES = NAME_LIMIT - ADDED_BYTES
