@@ -34,6 +34,7 @@ def child(files_dir: Path, count: int) -> None:
     from hub.bootstrap import bootstrap
     from hub.config import Settings
     from hub.filedrop import DropWatcher
+    from hub.filedrop.wiring import settle_garbage_collector
     from hub.pki import init_pki
 
     files = sorted(files_dir.iterdir())
@@ -42,6 +43,7 @@ def child(files_dir: Path, count: int) -> None:
         init_pki(settings.pki_dir, ["centralbank", "licensing"], key_type="ec")
         hub = bootstrap(settings)
         watcher = DropWatcher(settings, [ADAPTER], hub.pipeline, batch_files=128)
+        settle_garbage_collector()  # as the watcher role does
         inbox = settings.drop_dir / "centralbank" / "inbox"
         for batch in (files[:WARM], files[WARM:WARM + count]):
             for path in batch:

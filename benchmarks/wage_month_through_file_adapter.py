@@ -5,15 +5,18 @@
     python benchmarks/wage_month_through_file_adapter.py --workers 20000 --key-type rsa
     python benchmarks/wage_month_through_file_adapter.py --workers 20000 \\
         --broker amqp://guest:guest@127.0.0.1:5672/
+    python benchmarks/wage_month_through_file_adapter.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
 The simulator's writer fills a temporary drop folder (timed on its own), then
 ``--processes`` watcher processes (default: one per core) claim files from the
 one inbox — read, map, validate, envelope, sign, store in the SQLite message
-log — while this process runs the outbox relay, publishing to the transport
+log (``--postgres``: a fresh database on that server, dropped afterwards) —
+while this process runs the outbox relay, publishing to the transport
 (embedded SQLite broker by default). The clock stops when every file is in
 done/ and the outbox is empty. Prints records/s, files/s, wall time, CPU
-time, bytes written to disk and peak memory (RSS per process, and the sum of
-PSS over all processes, sampled). Progress goes to stderr.
+time, bytes written to disk, peak memory (RSS per process and summed, and the
+sum of PSS over all processes, sampled) and the load average before and
+after (the machine may be shared). Progress goes to stderr.
 
 The temporary folder goes under ``/var/tmp`` (``--dir`` to change): it must
 be on disk — ``/tmp`` is a RAM file system on many systems — and a folder
@@ -28,6 +31,7 @@ out) files its receipts up to 4x slower: let the disk rest a minute
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -43,6 +47,7 @@ from adapters.centralbank import ADAPTER
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.filedrop import DropWatcher
+from hub.filedrop.wiring import settle_garbage_collector
 from hub.outbox import OutboxRelay
 from hub.pki import init_pki
 from hub.routing import load_routes
@@ -119,6 +124,7 @@ def _watch(settings: Settings, batch_files: int, queue) -> None:
     start = Usage.now()
     hub = bootstrap(settings)
     watcher = DropWatcher(settings, [ADAPTER], hub.pipeline, batch_files=batch_files)
+    settle_garbage_collector()  # as the watcher role does
     done = failed = 0
     while outcomes := watcher.scan_once(limit=2000):
         done += sum(o.status == "done" for o in outcomes)
@@ -132,7 +138,7 @@ def process(args, settings: Settings) -> dict:
     hub = bootstrap(settings)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    started, start = time.perf_counter(), Usage.now()
+    started, start, load_before = time.perf_counter(), Usage.now(), os.getloadavg()
     procs = [context.Process(target=_watch, args=(settings, args.batch_files, queue)) for _ in range(args.processes)]
     for proc in procs:
         proc.start()
@@ -164,7 +170,7 @@ def process(args, settings: Settings) -> dict:
         proc.join()
     hub.close()
     return {"wall": wall, "relay": relay_usage, "published": published, "results": results, "queues": stats,
-            "pss": peak_pss}
+            "pss": peak_pss, "load": (load_before, os.getloadavg())}
 
 
 def parse_args(argv):
@@ -177,6 +183,9 @@ def parse_args(argv):
     parser.add_argument("--relay-batch", type=int, default=500, help="messages per relay round")
     parser.add_argument("--key-type", choices=sorted(KEYS), default="ec", help="hub signing key (default: ec)")
     parser.add_argument("--broker", default="", help="transport URL (default: embedded SQLite broker)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default=None,
+                        help="message log in a fresh database on this PostgreSQL server, e.g. "
+                             "postgresql://postgres@127.0.0.1:5432/postgres (default: SQLite in the temp folder)")
     parser.add_argument("--dir", default="/var/tmp" if os.path.isdir("/var/tmp") else None,
                         help="parent of the temporary folder (default: /var/tmp, see above)")
     parser.add_argument("--keep", action="store_true")
@@ -188,14 +197,16 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="wage-month-", dir=args.dir))
-    settings = Settings(home=home, broker_url=args.broker)
     try:
-        init_pki(settings.pki_dir, ["centralbank", "licensing"], key_type=args.key_type)
-        inbox = settings.drop_dir / "centralbank" / "inbox"
-        inbox.mkdir(parents=True)
-        files, lines, gen_seconds = generate(args, inbox)
-        print(f"generated {files:,} files, {lines:,} salary lines in {gen_seconds:.1f}s in {home}", file=sys.stderr)
-        figures = process(args, settings)
+        with _database(args.postgres) as database_url:
+            settings = Settings(home=home, broker_url=args.broker, database_url=database_url)
+            init_pki(settings.pki_dir, ["centralbank", "licensing"], key_type=args.key_type)
+            inbox = settings.drop_dir / "centralbank" / "inbox"
+            inbox.mkdir(parents=True)
+            files, lines, gen_seconds = generate(args, inbox)
+            print(f"generated {files:,} files, {lines:,} salary lines in {gen_seconds:.1f}s in {home}",
+                  file=sys.stderr)
+            figures = process(args, settings)
         report(args, files, lines, gen_seconds, figures)
     finally:
         if args.keep:
@@ -203,6 +214,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(home, ignore_errors=True)
     return 0
+
+
+def _database(admin_url: str | None):
+    """A fresh PostgreSQL database for the run (its URL), or "" for SQLite in the temporary folder."""
+    if admin_url is None:
+        return contextlib.nullcontext("")
+    from end_to_end_stack import fresh_postgres  # only then: it imports the demo stack
+
+    return fresh_postgres(admin_url)
 
 
 def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> None:
@@ -213,6 +233,7 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
     cpu = relay.cpu + sum(u.cpu for u in watchers)
     licensing = figures["queues"].get("licensing")
     print(f"broker            {args.broker or 'embedded SQLite'}")
+    print(f"message log       {'PostgreSQL (fresh database)' if args.postgres else 'SQLite'}")
     print(f"hub signing key   {KEYS[args.key_type]}")
     print(f"watcher processes {args.processes} (+ relay in the parent), {args.batch_files} files per transaction")
     print(f"files             {files:,} generated, {done:,} accepted, {failed:,} not accepted")
@@ -231,6 +252,8 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
     print(f"peak RSS          relay/parent {relay.rss_mib:.0f} MiB, largest watcher "
           f"{max(u.rss_mib for u in watchers):.0f} MiB, sum {relay.rss_mib + sum(u.rss_mib for u in watchers):.0f} MiB")
     print(f"peak memory       {figures['pss']:.0f} MiB (PSS of all processes, sampled every 0.5 s)")
+    before, after = figures["load"]
+    print(f"load average      {before[0]:.1f} before, {after[0]:.1f} after (1 min; {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,8 @@ def watcher_loops(hub: Hub, *, interval: float = 0.5) -> list[tuple[str, Callabl
     """``[("watcher", loop(stop))]``: the file-drop watcher over every adapter that declares drops."""
     from hub.filedrop import watcher_loop
 
-    return [("watcher", watcher_loop(hub.settings, hub.pipeline, interval=interval))]
+    return [("watcher", watcher_loop(hub.settings, hub.pipeline, interval=interval,
+                                     batch_files=hub.settings.watcher.batch_files))]
 
 
 def console_app(hub: Hub, config: dict | None = None, **parts):

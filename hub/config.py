@@ -96,6 +96,24 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class WatcherSettings:
+    """How ``rabt serve`` runs the file-drop watchers."""
+
+    processes: int = 0
+    """Watcher processes claiming files from the same drop folders (``RABT_WATCHER_PROCESSES``); 0 means one
+    per core. More than one run as children the master keeps running; a file is claimed by an atomic rename,
+    so each is taken by exactly one of them."""
+
+    batch_files: int = 128
+    """Files of one slice read, checked and stored in one message-log transaction
+    (``RABT_WATCHER_BATCH_FILES``): a month of small wage files costs one commit per slice, not per file."""
+
+    def __post_init__(self) -> None:
+        if self.processes < 0 or self.batch_files < 1:
+            raise ConfigError("watcher settings: processes >= 0 and batch_files >= 1 are required")
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     """The operator console: who may log in and how sessions are signed."""
 
@@ -254,6 +272,9 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     """The operator console (``[console]``)."""
 
+    watcher: WatcherSettings = field(default_factory=WatcherSettings)
+    """The file-drop watchers (``[watcher]``)."""
+
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     """Calls to agencies (``[outbound]``)."""
 
@@ -318,6 +339,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         xml_limits=source.group(XmlLimits, "xml_limits", "RABT_XML_"),
         gateway=source.group(GatewaySettings, "gateway", "RABT_GATEWAY_"),
         console=_console(source),
+        watcher=source.group(WatcherSettings, "watcher", "RABT_WATCHER_"),
         outbound=_outbound(source),
         timestamps=_timestamps(source),
         config_file=source.path_of_file,

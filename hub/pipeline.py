@@ -45,6 +45,7 @@ from hub.errors import (
 )
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
+from hub.messagelog import search
 from hub.outbox import to_message
 from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
@@ -310,6 +311,9 @@ class Pipeline:
         payload = self._verified(inbound, payload)
         body = self.mappings.transform(inbound.agency, inbound.message_type, payload)
         canonical.validate(body)
+        # the search terms from the whole body in hand (the log would otherwise parse the envelope again),
+        # before projection: the message is about its worker even when the destination is not told who
+        terms = tuple(search.terms_in(inbound.message_type, body))
         projected = self.for_party(inbound.destination, inbound.message_type, body)
         body = body if projected is None else projected.body
         header = new_header(
@@ -321,7 +325,8 @@ class Pipeline:
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
         return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
                                     projection=projected.describe() if projected else None,
-                                    legal_basis=self.legal_basis(inbound.agency, inbound.message_type))
+                                    legal_basis=self.legal_basis(inbound.agency, inbound.message_type),
+                                    search_terms=terms)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:

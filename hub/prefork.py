@@ -1,5 +1,8 @@
 """``rabt serve --processes N``: N gateway processes answering on one port, kept running by a master.
 
+(The same keeper runs the file-drop watchers as ``[watcher] processes`` children claiming
+from one inbox; they need no socket.)
+
 The master binds the gateway's listening socket and starts N children, each
 a fresh interpreter (``python -m hub serve --role gateway --listen-fd FD``)
 that inherits the socket and builds its own hub. Nothing is forked after
@@ -7,7 +10,7 @@ threads or open connections (pika, SQLAlchemy, the message log), and the
 kernel hands each new connection to whichever child accepts first, so one
 port uses every core while each child keeps waitress's own loop.
 
-The other roles (relay, outbound workers, watcher, console) run once, in the
+The other roles (relay, outbound workers, console) run once, in the
 master beside the children's keeper: they are I/O-bound loops that want one
 instance each per deployment (more of them scale by running more hosts or
 ``rabt serve --role worker`` units, not by this option), and the master has
@@ -48,12 +51,10 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 #: beyond the grace: time for a child to exit after its drain before it is killed
 STOP_MARGIN = 5.0
-#: the restart counter's role label for gateway children
-RESTART_LABEL = "gateway-process"
 
 
 def default_process_count() -> int:
-    """One gateway process per core this process may run on."""
+    """One process per core this process may run on (gateway, watchers)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -68,21 +69,24 @@ class _Child:
     restart_at: float = 0.0
 
 
-class GatewayProcesses:
-    """Keeps ``count`` children running ``command`` on the inherited ``listener`` until stopped.
+class ChildProcesses:
+    """Keeps ``count`` children running ``command`` (on the inherited ``listener``, if any) until stopped.
 
     ``command`` is the child's command line without the socket: ``--listen-fd FD``
-    is appended; ``environment`` is added to this process's for the children.
-    :meth:`run` is a role loop (see :mod:`hub.roles`).
+    is appended when there is a ``listener``; ``environment`` is added to this
+    process's for the children; ``role`` names them in logs and in the restart
+    counter (``<role>-process``). :meth:`run` is a role loop (see :mod:`hub.roles`).
     """
 
-    def __init__(self, command: Sequence[str], count: int, listener: socket.socket, *, grace: float,
-                 backoff: Backoff = Backoff(), environment: Mapping[str, str] | None = None) -> None:
-        self.command = [*command, "--listen-fd", str(listener.fileno())]
+    def __init__(self, command: Sequence[str], count: int, listener: socket.socket | None, *, grace: float,
+                 backoff: Backoff = Backoff(), environment: Mapping[str, str] | None = None,
+                 role: str = "gateway") -> None:
+        self.command = [*command, "--listen-fd", str(listener.fileno())] if listener is not None else list(command)
         self.environment = {**os.environ, **environment} if environment else None
         self.listener = listener
         self.grace = grace
         self.backoff = backoff
+        self.role = role
         self.children = [_Child(slot) for slot in range(1, count + 1)]
 
     def pids(self) -> list[int]:
@@ -110,16 +114,18 @@ class GatewayProcesses:
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("gateway process pid %d still running after %.0fs; killing it", process.pid, self.grace)
+                log.warning("%s process pid %d still running after %.0fs; killing it", self.role, process.pid,
+                            self.grace)
                 process.kill()
                 process.wait()
         for process in running:
             process_metrics.process_ended(process.pid)
 
     def _start(self, child: _Child) -> None:
-        child.process = subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),), env=self.environment)
+        passed = (self.listener.fileno(),) if self.listener is not None else ()
+        child.process = subprocess.Popen(self.command, pass_fds=passed, env=self.environment)
         child.started = time.monotonic()
-        log.info("gateway process %d started (pid %d)", child.slot, child.process.pid)
+        log.info("%s process %d started (pid %d)", self.role, child.slot, child.process.pid)
 
     def _tend(self, child: _Child) -> None:
         now = time.monotonic()
@@ -127,13 +133,13 @@ class GatewayProcesses:
             lived = now - child.started
             child.deaths = 1 if lived >= self.backoff.healthy_after else child.deaths + 1
             pause = self.backoff.pause(child.deaths)
-            log.error("gateway process %d (pid %d) %s; restarting in %.1fs", child.slot, child.process.pid,
+            log.error("%s process %d (pid %d) %s; restarting in %.1fs", self.role, child.slot, child.process.pid,
                       _ending(child.process.returncode), pause)
             process_metrics.process_ended(child.process.pid)
             child.process, child.restart_at = None, now + pause
         if child.process is None and now >= child.restart_at:
             self._start(child)
-            metrics.record_role_restart(RESTART_LABEL)
+            metrics.record_role_restart(f"{self.role}-process")
 
 
 def _ending(returncode: int) -> str:
@@ -145,13 +151,13 @@ def _ending(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
-def parent_watch(parent_pid: int) -> Loop:
+def parent_watch(parent_pid: int, role: str = "gateway") -> Loop:
     """A child's role loop: stop the child when its master is gone (its parent is no longer ``parent_pid``)."""
 
     def run(stop: threading.Event) -> None:
         while not stop.wait(POLL_SECONDS * 5):
             if os.getppid() != parent_pid:
-                log.warning("gateway master (pid %d) is gone; stopping this gateway process", parent_pid)
+                log.warning("master (pid %d) is gone; stopping this %s process", parent_pid, role)
                 stop.set()
 
     return run

@@ -324,7 +324,7 @@ def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
     width = len(labels) if labels else -1
     for values in reader:
         if len(values) == width:
-            values = [value.strip() for value in values]
+            values = list(map(str.strip, values))  # in C: 15 columns a row, 2 million rows a month
             joined = "\x1f".join(values)
             net = check.net(values, joined)
             if net is None and not joined.strip("\x1f"):

@@ -4,6 +4,9 @@ With more than one gateway process (``--processes``, ``[gateway] processes``;
 0 means one per core) this process is the master: it binds the gateway's port
 and keeps that many gateway children on it (:mod:`hub.prefork`), and runs the
 other roles itself. A child is this same command with ``--listen-fd``.
+The file-drop watchers likewise (``[watcher] processes``, 0: one per core): with
+more than one, the master keeps that many children of this command with
+``--watcher-child``, claiming files from the same drop folders.
 """
 
 from __future__ import annotations
@@ -55,26 +58,44 @@ def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> Ws
 METRICS_DIRECTORY = "metrics-processes"
 
 
-def _gateway_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str, home):
+def _gateway_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str,
+                       environment: dict[str, str]):
     """The master's side of several gateway processes: bind the port, keep ``count`` children on it."""
     from hub.listener import bind_listener
-    from hub.prefork import GatewayProcesses
-    from hub.process_metrics import share_with_children
+    from hub.prefork import ChildProcesses
 
     sock = bind_listener(listening.host, listening.gateway_port)
     child = [sys.executable, "-m", "hub", "serve", "--role", "gateway", "--host", listening.host,
              "--grace", str(listening.grace), "--log-format", log_format]
-    environment = share_with_children(home / METRICS_DIRECTORY)
-    keeper = GatewayProcesses(child, count, sock, grace=listening.grace, environment=environment)
+    keeper = ChildProcesses(child, count, sock, grace=listening.grace, environment=environment)
     supervisor.start(Role("gateway", keeper.run))
     return keeper, Endpoint("gateway", listening.host, sock.getsockname()[1])
 
 
+def _watcher_processes(supervisor: Supervisor, listening: Listening, count: int, log_format: str,
+                       environment: dict[str, str]):
+    """The master's side of several watcher processes: keep ``count`` children claiming from the drop folders."""
+    from hub.prefork import ChildProcesses
+
+    child = [sys.executable, "-m", "hub", "serve", "--role", "watcher", "--watcher-child",
+             "--grace", str(listening.grace), "--log-format", log_format]
+    keeper = ChildProcesses(child, count, None, grace=listening.grace, environment=environment, role="watcher")
+    supervisor.start(Role("watcher", keeper.run))
+    return keeper
+
+
 def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening: Listening,
                  processes: int, log_format: str) -> list[Endpoint]:
+    from hub.prefork import default_process_count
+    from hub.process_metrics import share_with_children
+
     endpoints = []
+    watchers = hub.settings.watcher.processes or default_process_count()
+    children = ("gateway" in roles and processes > 1) or ("watcher" in roles and watchers > 1)
+    # one metrics folder for every child (making it empties it): the master's /metrics adds theirs to its own
+    environment = share_with_children(hub.settings.home / METRICS_DIRECTORY) if children else {}
     if "gateway" in roles and processes > 1:
-        endpoints.append(_gateway_processes(supervisor, listening, processes, log_format, hub.settings.home)[1])
+        endpoints.append(_gateway_processes(supervisor, listening, processes, log_format, environment)[1])
     elif "gateway" in roles:
         gateway = _gateway(hub, listening)
         supervisor.start(Role("gateway", gateway.run))
@@ -90,7 +111,9 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening:
 
         for name, loop in outbound_worker_loops(hub):
             supervisor.start(Role(f"worker-{name}", loop))
-    if "watcher" in roles:
+    if "watcher" in roles and watchers > 1:
+        _watcher_processes(supervisor, listening, watchers, log_format, environment)
+    elif "watcher" in roles:
         from hub.bootstrap import watcher_loops
 
         for name, loop in watcher_loops(hub):
@@ -138,6 +161,21 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> No
     hub.close()
 
 
+def _serve_watcher_child(settings: Settings, listening: Listening) -> None:
+    """One watcher process of several: claim and process dropped files until SIGTERM or the master is gone."""
+    from hub.bootstrap import bootstrap, watcher_loops
+    from hub.prefork import parent_watch
+
+    hub = bootstrap(settings)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    for name, loop in watcher_loops(hub):
+        supervisor.start(Role(name, loop))
+    supervisor.start(Role("master-watch", parent_watch(os.getppid(), "watcher")))
+    supervisor.wait(listening.grace)
+    hub.close()
+
+
 @click.command()
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
               help="Role to run (repeatable); default: all of them (the gateway as --processes processes).")
@@ -152,20 +190,24 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> No
               help="Without the console role: serve this process's /metrics (viewer token) and /healthz here.")
 @click.option("--listen-fd", type=int, default=None, hidden=True,
               help="(A gateway child of several) serve on this inherited listening socket.")
+@click.option("--watcher-child", is_flag=True, hidden=True,
+              help="(A watcher child of several) run the file-drop watcher only, until the master is gone.")
 @log_format_option
 @click.pass_obj
 def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_port: int | None,
           console_port: int | None, processes: int | None, grace: float, metrics_port: int | None,
-          listen_fd: int | None, log_format: str) -> None:
+          listen_fd: int | None, watcher_child: bool, log_format: str) -> None:
     """Run the hub: gateway, relay, outbound workers, file watchers and console."""
     from hub.prefork import default_process_count
 
-    configure_logging("serve" if listen_fd is None else "gateway", log_format)
+    configure_logging("gateway" if listen_fd is not None else "watcher" if watcher_child else "serve", log_format)
     listening = Listening(host or settings.gateway.host,
                           settings.gateway.port if gateway_port is None else gateway_port,
                           settings.console.port if console_port is None else console_port, grace)
     if listen_fd is not None:
         return _serve_child(settings, listening, listen_fd)
+    if watcher_child:
+        return _serve_watcher_child(settings, listening)
     count = settings.gateway.processes if processes is None else processes
     _serve(settings, roles or ROLES, listening, count or default_process_count(), metrics_port, log_format)
 
@@ -173,7 +215,7 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_
 def _serve(settings: Settings, roles: tuple[str, ...], listening: Listening, processes: int,
            metrics_port: int | None, log_format: str) -> None:
     from hub.bootstrap import bootstrap
-    from hub.prefork import STOP_MARGIN
+    from hub.prefork import STOP_MARGIN, default_process_count
 
     hub = bootstrap(settings)
     hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
@@ -188,6 +230,8 @@ def _serve(settings: Settings, roles: tuple[str, ...], listening: Listening, pro
     for endpoint in endpoints:
         click.echo(f"{endpoint.role} listening on {endpoint.url}", err=False)
     gateways = f", {processes} gateway processes" if "gateway" in roles and processes > 1 else ""
+    watchers = settings.watcher.processes or default_process_count()
+    gateways += f", {watchers} watcher processes" if "watcher" in roles and watchers > 1 else ""
     click.echo(f"rabt serving roles {', '.join(roles)}{gateways} (broker {redact_url(settings.effective_broker_url)}); "
                "SIGTERM to stop", err=True)
     supervisor.wait(listening.grace + STOP_MARGIN)  # a crashed role is restarted; only SIGTERM or SIGINT ends this

@@ -19,11 +19,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import heapq
 import itertools
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -91,6 +92,15 @@ class DropFolders:
         """Names in one of the four folders, sorted (only names: cheap for 100,000s of files)."""
         with os.scandir(self.folder(folder)) as scan:
             return sorted(item.name for item in scan)
+
+    def first_names(self, folder: str, count: int, skip: Container[str] = ()) -> list[str]:
+        """The ``count`` first names of a folder in sorted order, leaving out ``skip``.
+
+        Never more than ``count`` names are held: a folder of 180,000 files is
+        not listed whole to keep the first few thousand.
+        """
+        with os.scandir(self.folder(folder)) as scan:
+            return heapq.nsmallest(count, (item.name for item in scan if item.name not in skip))
 
     def entry(self, folder: str, name: str) -> Entry | None:
         """``name`` as ``lstat`` sees it (links not followed); None if it is gone."""
@@ -222,7 +232,7 @@ class DropFolders:
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _RENAMEAT2 = getattr(_LIBC, "renameat2", None)
-_AT_FDCWD, _RENAME_NOREPLACE, _AT_SYMLINK_FOLLOW = -100, 1, 0x400
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
 
 
 def rename_no_replace(source: Path | str, target: Path | str) -> None:
@@ -254,34 +264,25 @@ def write_atomically(path: Path | str, data: bytes) -> None:
 def write_new(path: str, data: bytes) -> None:
     """Create ``path`` holding ``data``, complete when it appears; FileExistsError if it exists.
 
-    Written as an unnamed file (``O_TMPFILE``) then linked into place — a link
-    never replaces. Where the system cannot (no O_TMPFILE on that file system,
-    no /proc), through a temporary name linked the same way.
+    Written under a hidden temporary name (``.<name>.<pid>.tmp``) and renamed into
+    place by :func:`rename_no_replace`, which never replaces. An unnamed file
+    (``O_TMPFILE``) linked through ``/proc`` left nothing behind after a crash, but
+    cost about twice the kernel time: ~0.1 ms of a wage file's 1.8 ms. A crash between
+    the two steps can leave the hidden temporary; the file it was for is then still
+    in ``processing/`` and gets its receipt when it is resumed.
     """
     folder, name = os.path.split(path)
-    try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
-    except (OSError, AttributeError):
-        fd = -1
-    if fd >= 0:
-        try:
-            _write_all(fd, data)
-            # linkat(AT_SYMLINK_FOLLOW) through /proc, as open(2) documents for O_TMPFILE
-            # (os.link calls plain link() here, which would link the /proc symlink itself)
-            if _LIBC.linkat(_AT_FDCWD, os.fsencode(f"/proc/self/fd/{fd}"), _AT_FDCWD, os.fsencode(path),
-                            _AT_SYMLINK_FOLLOW) == 0:
-                return
-            code = ctypes.get_errno()
-            if code == errno.EEXIST:
-                raise FileExistsError(code, os.strerror(code), path)
-        finally:
-            os.close(fd)
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    write_atomically(temporary, data)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
-        os.link(temporary, path)
+        _write_all(fd, data)
     finally:
+        os.close(fd)
+    try:
+        rename_no_replace(temporary, path)
+    except BaseException:
         os.unlink(temporary)
+        raise
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -24,13 +24,15 @@ DONE_MARKER = ".done"
 #: bytes a file system allows in one name (ext4, XFS, btrfs: 255 bytes, whatever the characters)
 NAME_LIMIT = 255
 #: the most the hub adds to a name it files: ``~<number>`` (up to 99,999 of one name),
-#: ``.receipt.json``, and the temporary ``..<name>.<sidecar>.<pid>.tmp.tmp`` a sidecar may be written
-#: through where the file system has no O_TMPFILE (``folders.write_new``; a pid has up to 7 digits)
+#: ``.receipt.json``, and the hidden temporary ``.<name>.<sidecar>.<pid>.tmp`` a sidecar is written
+#: through (``folders.write_new``; a pid has up to 7 digits; the budget keeps room for one more suffix)
 ADDED_BYTES = len("~99999") + len(".receipt.json") + len("...9999999.tmp.tmp")
 #: the longest name (in UTF-8 bytes) the hub files under its own name: every suffix still fits
 MAX_NAME_BYTES = NAME_LIMIT - ADDED_BYTES
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 _MAX_SOURCE_ID = 128
+#: whitespace as str.isspace() sees it (re's \s is the same test), found in C
+_SPACE = re.compile(r"\s")
 _SAFE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
@@ -151,7 +153,7 @@ def source_message_id(file_sha256: str, source_id: str | None) -> str:
     """
     item = (source_id or "").strip() or "item"
     candidate = f"{file_sha256[:40]}/{item}"
-    if len(candidate) <= _MAX_SOURCE_ID and not any(ch.isspace() for ch in candidate):
+    if len(candidate) <= _MAX_SOURCE_ID and not _SPACE.search(candidate):
         return candidate
     return f"{file_sha256[:40]}/sha256:{hashlib.sha256(item.encode('utf-8')).hexdigest()}"
 

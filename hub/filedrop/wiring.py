@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -43,20 +44,36 @@ def file_drop_adapters(names: Iterable[str] | None = None) -> list[Adapter]:
 
 
 def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adapter] | None = None, *,
-                 interval: float = 0.5) -> Callable[[threading.Event], None]:
-    """The ``watcher`` role: scan the drop folders of ``adapters`` (default: all with file drops) until stopped."""
+                 interval: float = 0.5, batch_files: int = 32) -> Callable[[threading.Event], None]:
+    """The ``watcher`` role: scan the drop folders of ``adapters`` (default: all with file drops) until stopped.
+
+    ``batch_files`` files are stored per message-log transaction.
+    """
     from hub.filedrop.watcher import DropWatcher
 
     def run(stop: threading.Event) -> None:
         chosen = file_drop_adapters() if adapters is None else adapters
+        settle_garbage_collector()
         database = Watch("watcher", "message log")
         try:
-            watcher = DropWatcher(settings, chosen, pipeline, progress=lambda outcome: _told(outcome, database))
+            watcher = DropWatcher(settings, chosen, pipeline, batch_files=batch_files,
+                                  progress=lambda outcome: _told(outcome, database))
             watcher.run(stop, interval)
         finally:
             database.clear()
 
     return run
+
+
+def settle_garbage_collector() -> None:
+    """Leave what the process has built so far (modules, compiled mappings and schemas) out of every collection.
+
+    None of it becomes garbage, yet each full collection walked all of it:
+    about 2% of a wage file's CPU. Frozen objects are still freed when their
+    last reference goes.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _told(outcome: Outcome, database: Watch) -> None:

@@ -73,9 +73,14 @@ class Accepted:
     legal_basis: str | None = None
     """The legal basis on which the sender sent it (access.toml, as in force at acceptance); chained with it."""
 
+    search_terms: tuple[str, ...] | None = None
+    """The message's search terms when the caller took them from the body it signed
+    (:func:`hub.messagelog.search.terms_in`); None: the log reads them from the envelope."""
+
     @classmethod
     def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,
-                    projection: str | None = None, legal_basis: str | None = None) -> Accepted:
+                    projection: str | None = None, legal_basis: str | None = None,
+                    search_terms: tuple[str, ...] | None = None) -> Accepted:
         """Build from a :class:`hub.envelope.Header` and the bytes it describes.
 
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
@@ -90,7 +95,7 @@ class Accepted:
             raw=raw, envelope=envelope, correlation_id=header.correlation_id,
             source_system=header.source_system, source_message_id=header.source_message_id,
             created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
-            projection=projection, legal_basis=legal_basis,
+            projection=projection, legal_basis=legal_basis, search_terms=search_terms,
         )
 
     def validate(self) -> None:

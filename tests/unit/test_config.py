@@ -163,3 +163,15 @@ def test_the_requests_that_may_wait_for_answers_follow_the_threads_unless_set():
     assert load_settings({"RABT_CONFIG": "", "RABT_GATEWAY_THREADS": "8"}).gateway.waiting_replies == 6
     explicit = {"RABT_CONFIG": "", "RABT_GATEWAY_THREADS": "8", "RABT_GATEWAY_WAITING_REPLIES": "7"}
     assert load_settings(explicit).gateway.waiting_replies == 7
+
+
+def test_watcher_processes_and_slice_come_from_the_file_or_the_environment(tmp_path):
+    path = tmp_path / "rabt.toml"
+    path.write_text("[watcher]\nprocesses = 3\nbatch_files = 64\n", encoding="utf-8")
+    settings = load_settings({"RABT_CONFIG": str(path)})
+    assert (settings.watcher.processes, settings.watcher.batch_files) == (3, 64)
+    settings = load_settings({"RABT_CONFIG": str(path), "RABT_WATCHER_PROCESSES": "2"})
+    assert (settings.watcher.processes, settings.watcher.batch_files) == (2, 64)
+    assert (Settings().watcher.processes, Settings().watcher.batch_files) == (0, 128)  # 0: one per core
+    with pytest.raises(ConfigError, match="watcher settings"):
+        load_settings({"RABT_WATCHER_BATCH_FILES": "0"})
