@@ -126,6 +126,28 @@ class Pipeline:
         record = self._checked(inbound, payload)
         return self._stored(inbound, record, enqueue=True)
 
+    def accept_answered(self, inbound: Inbound, payload: etree._Element, respond: Respond,
+                        receipt: Callable[[Receipt], etree._Element]) -> Answer:
+        """:meth:`accept`, and the hub's signed answer to the agency, stored together; that answer.
+
+        ``receipt(Receipt)`` builds the answer document, ``respond(document, message id)``
+        signs it. The answer for a new message is made before the write, so the
+        message and what the hub told the agency about it cost one shared commit,
+        and neither is stored without the other. Only for a repeat (rare: the
+        write says so) is that answer dropped unsent, and the one naming the first
+        message made and logged on its own.
+        """
+        record = self._checked(inbound, payload)
+        fresh = Receipt(record.message_id)
+        ours = respond(receipt(fresh), fresh.message_id)
+        answer = _hub_answer(record.message_id, inbound.agency, ours.body, ours.answer_type)
+        stored = self._stored(inbound, record, enqueue=True, answer=answer)
+        if stored == fresh:
+            return ours
+        ours = respond(receipt(stored), stored.message_id)
+        self.answered(stored.message_id, inbound.agency, ours.body, answer_type=ours.answer_type)
+        return ours
+
     def check(self, inbound: Inbound, payload: etree._Element) -> Accepted:
         """Everything but storing, for :meth:`accept_batch`; refusals are the batch's (one per file).
 
@@ -235,9 +257,9 @@ class Pipeline:
             self.refuse(inbound.raw, agency=inbound.agency, code=exc.code, reason=exc.reason, source=inbound.source)
             raise
 
-    def _stored(self, inbound: Inbound, record: Accepted, *, enqueue: bool) -> Receipt:
+    def _stored(self, inbound: Inbound, record: Accepted, *, enqueue: bool, answer: Accepted | None = None) -> Receipt:
         try:
-            self._store.accept(record, enqueue=enqueue)
+            self._store.accept(record, enqueue=enqueue, answer=answer)
         except DuplicateMessageError as exc:
             return Receipt(exc.first_message_id, duplicate=True)
         except InputError as exc:  # the log's own refusal, e.g. an agency id reused with other content

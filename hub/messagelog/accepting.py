@@ -49,7 +49,8 @@ class BatchResult:
 
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
-          terms: Mapping[str, list[str]] | None = None, *, sent: bool = False) -> BatchResult:
+          terms: Mapping[str, list[str]] | None = None, *, sent: bool = False,
+          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
 
     With ``sent`` the records already went out over the same exchange (a
@@ -57,34 +58,43 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     with status ``published`` and both history records — accepted, then
     published — in this one transaction, never in the outbox.
 
+    ``answers`` (record's message id → the hub's signed answer about it, a
+    receipt) are stored as sent in the same transaction, each only if its
+    record is stored: a duplicate's answer, written for a new message, is not.
+
     ``terms`` (message id → search terms, :func:`hub.messagelog.search.terms_for`)
     are indexed with the records stored; the caller extracts them before taking
     the write lock, so parsing envelopes never holds up other writers.
 
     Raises ConflictingMessageError, storing nothing, when a record reuses an
     agency id for other content (stored before, or earlier in ``records``).
+    Without ``check_taken`` a hub message id stored before is not looked for
+    first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
     """
-    for record in records:
+    answers = answers or {}
+    for record in (*records, *answers.values()):
         record.validate()
-    _refuse_taken_ids(conn, records)
+    _refuse_taken_ids(conn, [*records, *answers.values()], check_taken)
     fresh, duplicates = _split_duplicates(conn, records)
     if not fresh:
         return BatchResult([], duplicates)
     now = timestamp()
+    answered = [answers[record.message_id] for record in fresh if record.message_id in answers]
     rows = [_message_values(record, now, sent) for record in fresh]
-    seqs = _append_history(conn, rows, now, sent)
-    conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
+    answer_rows = [_message_values(record, now, True) for record in answered]
+    seqs = _append_history(conn, [(row, sent) for row in rows] + [(row, True) for row in answer_rows], now)
+    conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows + answer_rows, seqs)])
     conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
-                                        "envelope": bytes(record.envelope)} for record in fresh])
+                                        "envelope": bytes(record.envelope)} for record in (*fresh, *answered)])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue and not sent:
         conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
-    return BatchResult([row["message_id"] for row in rows], duplicates)
+    return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
-def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted]) -> None:
+def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> None:
     ids = [record.message_id for record in records]
-    taken = conn.execute(_TAKEN, {"ids": ids}).scalars().first()
+    taken = conn.execute(_TAKEN, {"ids": ids}).scalars().first() if look_up else None
     if taken is None and len(set(ids)) < len(ids):
         taken = next(mid for mid in ids if ids.count(mid) > 1)
     if taken is not None:
@@ -137,13 +147,16 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[dict], now: str, sent: bool) -> list[int]:
-    """Chain each row's acceptance (and, when ``sent``, its publication right after); the acceptances' seqs."""
-    if not sent:
-        return chain.append(conn, [_entry(row, now) for row in rows])
-    entries = [entry for row in rows
-               for entry in (_entry(row, now), ChainEntry("event", "published", now, row["message_id"]))]
-    return chain.append(conn, entries)[::2]
+def _append_history(conn: Connection, rows: list[tuple[dict, bool]], now: str) -> list[int]:
+    """Chain each row's acceptance (and, for a row sent already, its publication right after); the acceptances' seqs."""
+    entries, accepted = [], []
+    for row, sent in rows:
+        accepted.append(len(entries))
+        entries.append(_entry(row, now))
+        if sent:
+            entries.append(ChainEntry("event", "published", now, row["message_id"]))
+    seqs = chain.append(conn, entries)
+    return [seqs[i] for i in accepted]
 
 
 def _entry(row: dict, now: str) -> ChainEntry:
