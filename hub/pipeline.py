@@ -40,7 +40,7 @@ from hub.errors import (
     SchemaError, SignatureError,
 )
 from hub.mapping import Mappings
-from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
+from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog, search
 from hub.outbox import to_message
 from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
@@ -284,7 +284,8 @@ class Pipeline:
             raw_sha256=inbound.raw_sha256,
         )
         envelope = self.signer.sign_canonical(canonical_envelope(header, body))
-        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest)
+        return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
+                                    search_terms=_body_terms(inbound.message_type, body))
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:
@@ -345,6 +346,11 @@ def _expect(answer: Accepted, body: etree._Element, destination: str, reply_type
         raise AgencyFaultError(f"{destination}: {reason}", agency=destination)
     if answer.message_type != reply_type:
         raise SchemaError(f"expected {reply_type} in answer, got {answer.message_type}")
+
+
+def _body_terms(message_type: str, body: etree._Element) -> tuple[str, ...] | None:
+    """The search terms of a body that is its own document (a mapping's result); None: the log reads the envelope."""
+    return search.terms_in(message_type, body) if body.getparent() is None else None
 
 
 def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str) -> Accepted:

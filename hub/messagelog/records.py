@@ -62,8 +62,13 @@ class Accepted:
     raw_sha256: str | None = None
     """SHA-256 of ``raw`` when the caller has already taken it (the log takes it otherwise)."""
 
+    search_terms: tuple[str, ...] | None = None
+    """The body's search terms when the caller had the body parsed (:func:`hub.messagelog.search.terms_in`);
+    None: the log reads them from ``envelope``."""
+
     @classmethod
-    def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None) -> Accepted:
+    def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,
+                    search_terms: tuple[str, ...] | None = None) -> Accepted:
         """Build from a :class:`hub.envelope.Header` and the bytes it describes.
 
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
@@ -78,6 +83,7 @@ class Accepted:
             raw=raw, envelope=envelope, correlation_id=header.correlation_id,
             source_system=header.source_system, source_message_id=header.source_message_id,
             created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
+            search_terms=search_terms,
         )
 
     def validate(self) -> None:

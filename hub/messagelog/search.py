@@ -76,20 +76,44 @@ def _paths() -> dict[str, etree.XPath]:
 
 def terms_of(message_type: str, envelope: bytes) -> list[str]:
     """The search terms of one stored envelope (empty for a type the table does not list, or unreadable XML)."""
-    path = _paths().get(message_type)
-    if path is None:
+    if message_type not in _paths():
         return []
     try:
-        found = path(parse_xml(envelope))
-    except (RabtError, etree.XPathError):
+        return list(terms_in(message_type, parse_xml(envelope)))
+    except RabtError:
         return []  # indexing never refuses a message the pipeline accepted
-    return list(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
+
+
+def terms_in(message_type: str, document: etree._Element) -> tuple[str, ...]:
+    """The search terms of a canonical message already parsed: its envelope, or its body as a document of its own.
+
+    The table's paths search the whole document (``//…``) for elements of the
+    body, so the body's own tree finds what its envelope would (not a body
+    still inside a larger tree: the paths would search all of that).
+    """
+    path = _paths().get(message_type)
+    if path is None:
+        return ()
+    try:
+        found = path(document)
+    except etree.XPathError:
+        return ()  # indexing never refuses a message the pipeline accepted
+    return tuple(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
-    """Message id → its search terms, for every record whose type the table lists."""
-    return {record.message_id: found for record in records
-            if (found := terms_of(record.message_type, bytes(record.envelope)))}
+    """Message id → its search terms, for every record whose type the table lists.
+
+    Terms the pipeline found in the body it had parsed are taken as they are;
+    only the other records' envelopes are parsed for them.
+    """
+    found = {}
+    for record in records:
+        terms = (record.search_terms if record.search_terms is not None
+                 else terms_of(record.message_type, bytes(record.envelope)))
+        if terms:
+            found[record.message_id] = list(terms)
+    return found
 
 
 def index_messages(conn: Connection, stored: Sequence[Accepted], terms: Mapping[str, list[str]]) -> None:
