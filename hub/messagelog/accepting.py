@@ -34,6 +34,8 @@ _m = messages
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
 _BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id, _m.c.raw_sha256, _m.c.message_type).where(
     _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id.in_(sa.bindparam("ids", expanding=True)))
+# Built once: a statement made anew on every write is keyed for the compiled cache anew each time.
+_INSERT_MESSAGES, _INSERT_PAYLOADS, _INSERT_OUTBOX = sa.insert(_m), sa.insert(payloads), sa.insert(outbox)
 _TAKEN = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -83,12 +85,12 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
     seqs = _append_history(conn, [(row, sent) for row in rows] + [(row, True) for row in answer_rows], now)
-    conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows + answer_rows, seqs)])
-    conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
+    conn.execute(_INSERT_MESSAGES, [{**row, "chain_seq": seq} for row, seq in zip(rows + answer_rows, seqs)])
+    conn.execute(_INSERT_PAYLOADS, [{"message_id": record.message_id, "raw": bytes(record.raw),
                                         "envelope": bytes(record.envelope)} for record in (*fresh, *answered)])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue and not sent:
-        conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
+        conn.execute(_INSERT_OUTBOX, [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 

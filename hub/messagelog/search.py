@@ -50,6 +50,8 @@ search_terms = sa.Table(
     sa.Column("message_id", sa.String(64), sa.ForeignKey("messages.message_id"), primary_key=True),
 )
 
+_INSERT_TERMS = sa.insert(search_terms)
+
 
 def normalize(text: str) -> str:
     """Text as it is indexed and searched: no diacritics or tatweel, one alef, ي for ى, ه for ة, case-folded.
@@ -121,7 +123,7 @@ def index_messages(conn: Connection, stored: Sequence[Accepted], terms: Mapping[
     rows = [{"term": term, "message_id": record.message_id}
             for record in stored for term in terms.get(record.message_id, ())]
     if rows:
-        conn.execute(sa.insert(search_terms), rows)
+        conn.execute(_INSERT_TERMS, rows)
 
 
 def matching(query: str) -> sa.Subquery | None:
