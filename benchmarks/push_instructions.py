@@ -73,7 +73,8 @@ class InProcessGateway:
         from hub.pki import init_pki
         from hub.transports.testing import isolated_routes
 
-        init_pki(home / "pki", ["police", "licensing"], key_type=key_type)
+        if not (home / "pki").is_dir():
+            init_pki(home / "pki", ["police", "licensing"], key_type=key_type)
         settings = Settings(home=home, broker_url=broker)
         self.hub = bootstrap(settings, routes=isolated_routes())  # queues of its own on a shared RabbitMQ
         self.transport = self.hub.open_transport()
@@ -118,10 +119,16 @@ class InProcessGateway:
         self.hub.close()
 
 
-def child(count: int, broker: str, key_type: str, batch: int, profile: bool) -> None:
-    """Warm the gateway on WARM pushes, then push ``count`` more (under cProfile with ``profile``)."""
+def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki: Path | None = None) -> None:
+    """Warm the gateway on WARM pushes, then push ``count`` more (under cProfile with ``profile``).
+
+    ``pki``: keys made beforehand, so both callgrind runs use the same ones (making RSA keys
+    costs a number of instructions that differs from one key to the next by far more than a push).
+    """
     with tempfile.TemporaryDirectory(prefix="rabt-push-") as work:
         home = Path(work)
+        if pki is not None:
+            shutil.copytree(pki, home / "pki")
         url = f"sqlite:///{home / 'broker.sqlite3'}" if broker == "sqlite" else broker
         gateway = InProcessGateway(home, url, key_type)
         warm, measured = signed_requests(home / "pki", WARM, 0), signed_requests(home / "pki", count, WARM)
@@ -144,10 +151,11 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool) -> 
         stats.sort_stats("tottime").print_stats(40)
 
 
-def instructions(count: int, broker: str, key_type: str, batch: int) -> int:
+def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path) -> int:
     """Instructions valgrind counted for a whole child run."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(count), "--broker", broker, "--key-type", key_type, "--batch", str(batch)]
+               "--child", str(count), "--broker", broker, "--key-type", key_type, "--batch", str(batch),
+               "--pki", str(pki)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or not found:
@@ -167,17 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, metavar="N", help="N pushes under cProfile instead of callgrind")
     parser.add_argument("--cpu", type=int, metavar="N", help="N pushes, CPU time per push only (no valgrind)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None or args.profile or args.cpu:
         count = next(n for n in (args.child, args.profile, args.cpu) if n is not None)
-        child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile))
+        child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile), pki=args.pki)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
     print(f"measuring {args.count} pushes under callgrind, twice …", file=sys.stderr)
-    without = instructions(0, args.broker, args.key_type, args.batch)
-    with_pushes = instructions(args.count, args.broker, args.key_type, args.batch)
+    from hub.pki import init_pki
+
+    with tempfile.TemporaryDirectory(prefix="rabt-push-pki-") as keys:
+        pki = Path(keys) / "pki"
+        init_pki(pki, ["police", "licensing"], key_type=args.key_type)
+        without = instructions(0, args.broker, args.key_type, args.batch, pki)
+        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki)
     relay = f"relay round every {args.batch}" if args.batch else "no relay"
     print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, {relay})")
     print(f"instructions      {(with_pushes - without) / args.count / 1e6:.2f} M per push")
