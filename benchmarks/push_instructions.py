@@ -119,7 +119,8 @@ class InProcessGateway:
         self.hub.close()
 
 
-def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki: Path | None = None) -> None:
+def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki: Path | None = None,
+          prepare: int = 0) -> None:
     """Warm the gateway on WARM pushes, then push ``count`` more (under cProfile with ``profile``).
 
     ``pki``: keys made beforehand, so both callgrind runs use the same ones (making RSA keys
@@ -131,7 +132,9 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki
             shutil.copytree(pki, home / "pki")
         url = f"sqlite:///{home / 'broker.sqlite3'}" if broker == "sqlite" else broker
         gateway = InProcessGateway(home, url, key_type)
-        warm, measured = signed_requests(home / "pki", WARM, 0), signed_requests(home / "pki", count, WARM)
+        # the measured requests are made in the run without pushes too, so their signing is not counted
+        prepared = signed_requests(home / "pki", WARM + max(count, prepare), 0)
+        warm, measured = prepared[:WARM], prepared[WARM:WARM + count]
         profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits for fsync
         try:
             gateway.run(warm, batch)
@@ -151,11 +154,11 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki
         stats.sort_stats("tottime").print_stats(40)
 
 
-def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path) -> int:
+def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path, prepare: int) -> int:
     """Instructions valgrind counted for a whole child run."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
                "--child", str(count), "--broker", broker, "--key-type", key_type, "--batch", str(batch),
-               "--pki", str(pki)]
+               "--pki", str(pki), "--prepare", str(prepare)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or not found:
@@ -176,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, metavar="N", help="N pushes, CPU time per push only (no valgrind)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pki", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None or args.profile or args.cpu:
         count = next(n for n in (args.child, args.profile, args.cpu) if n is not None)
-        child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile), pki=args.pki)
+        child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile), pki=args.pki,
+              prepare=args.prepare)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
@@ -190,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rabt-push-pki-") as keys:
         pki = Path(keys) / "pki"
         init_pki(pki, ["police", "licensing"], key_type=args.key_type)
-        without = instructions(0, args.broker, args.key_type, args.batch, pki)
-        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki)
+        without = instructions(0, args.broker, args.key_type, args.batch, pki, args.count)
+        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki, args.count)
     relay = f"relay round every {args.batch}" if args.batch else "no relay"
     print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, {relay})")
     print(f"instructions      {(with_pushes - without) / args.count / 1e6:.2f} M per push")
