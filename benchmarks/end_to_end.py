@@ -5,8 +5,10 @@ agency simulators, ``rabt serve``, licensing web app and consumer) in a fresh
 temporary RABT_HOME, on RabbitMQ (default) or the embedded SQLite broker, then
 
 1. **throughput** — N police border notifications (arrival, departure,
-   renewal, signed with the police key as ``PoliceClient`` does) posted to the
-   gateway over HTTP from C client threads; the clock stops when licensing's
+   renewal, each signed with the police key and serialized before the clock
+   starts) posted to the gateway from C client threads, each over its own
+   keep-alive HTTP connection (the client's CPU is reported on its own line,
+   so it can be told from the hub's); the clock stops when licensing's
    database holds all N. In the same run raw pika publishes N messages of the
    very bytes the hub carried (the signed envelopes from its message log) to a
    fresh quorum queue with confirms and consumes them with manual acks;
@@ -17,7 +19,8 @@ temporary RABT_HOME, on RabbitMQ (default) or the embedded SQLite broker, then
    a slow server.
 
 Then the dead letters are listed (there should be none) and every process is
-stopped, also on Ctrl-C or SIGTERM. Before the stack starts, the floor
+stopped, also on Ctrl-C or SIGTERM. With several ``--processes`` the pushes
+of every run end in one table side by side. Before the stack starts, the floor
 (``--floor``, see ``end_to_end_floor``) is timed on the same machine with the
 same kind of keys, and the report sets the end-to-end rate and the CPU per
 message of the hub and of licensing's consumer against it. ``--key-type both``
@@ -69,7 +72,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="hub message log in a fresh database on this PostgreSQL (dropped afterwards), "
                              "e.g. postgresql://postgres@127.0.0.1:5432/postgres; default: SQLite in the temp home")
     parser.add_argument("--count", type=int, default=3000, help="border notifications to push")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads pushing")
+    parser.add_argument("--clients", type=int, default=8,
+                        help="client threads pushing, each over its own keep-alive connection")
     parser.add_argument("--rate", type=float, default=20.0, help="visa checks per second, each path")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each visa path runs")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for licensing to apply all")
@@ -175,8 +179,32 @@ def generator_cpu_ms(before: dict[str, float], after: dict[str, float], requests
     return (spent["benchmark"] - sum(v for name, v in spent.items() if name != "benchmark")) / max(requests, 1) * 1000
 
 
+def push_row(put: dict, floor: Floor | str, processes: int | None) -> dict:
+    """One run's throughput figures for the side-by-side table (``--processes 1 2``)."""
+    cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
+    rate = put["applied"] / put["applied_s"]
+    machine = floor.machine_rate if isinstance(floor, Floor) else None
+    return {"processes": processes, "rate": rate, "floor": machine, "ratio": rate / machine if machine else None,
+            "hub": cpu_ms["hub"], "licensing": cpu_ms["licensing"],
+            "client": put["client_cpu"] / max(put["count"], 1) * 1000}
+
+
+def side_by_side(rows: list[dict]) -> list[str]:
+    """The pushes of every run in one table, and how the rate grew with the gateway processes."""
+    lines = [f"{'gateway processes':<19}{'msg/s':>8}{'floor msg/s':>13}{'ratio':>7}"
+             f"{'hub ms/msg':>12}{'licensing ms/msg':>18}{'client ms/msg':>15}"]
+    for row in rows:
+        floor = f"{row['floor']:>13.0f}{row['ratio']:>7.3f}" if row["floor"] else f"{'-':>13}{'-':>7}"
+        lines.append(f"{row['processes'] or 'default'!s:<19}{row['rate']:>8.1f}{floor}{row['hub']:>12.2f}"
+                     f"{row['licensing']:>18.2f}{row['client']:>15.2f}")
+    if len(rows) > 1 and rows[0]["processes"]:
+        lines.append(f"{rows[-1]['processes']} processes / {rows[0]['processes']}: "
+                     f"{rows[-1]['rate'] / rows[0]['rate']:.2f}x the rate (goal >= 1.6x for 2 / 1)")
+    return lines
+
+
 def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[str]:
-    """Both phases on the running stack; the report's lines."""
+    """Both phases on the running stack; the report's lines (the pushes' figures also in ``args.rows``)."""
     load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
     try:
         put = None if args.visa_only else throughput(load, args.count, args.clients, args.timeout)
@@ -192,8 +220,11 @@ def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[
     if put:
         cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
         lines[0] += f"; {args.count} police border notifications from {args.clients} client threads"
+        row = push_row(put, floor, args.current_processes)
+        args.rows.append(row)
         lines += [*throughput_lines(put, raw, bodies),
-                  *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms), ""]
+                  *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms),
+                  f"client (signed before the clock, keep-alive HTTP): {row['client']:.2f} ms CPU per push", ""]
     return [*lines, *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
 
 
@@ -263,11 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     try:
         for key_type in (("rsa", "ec") if args.key_type == "both" else (args.key_type,)):
+            args.rows = []
             for gateway_processes in args.processes or (None,):
+                args.current_processes = gateway_processes
                 lines = one_run(args, key_type, gateway_processes)
                 if lines is None:
                     return 1
                 reports.append(lines)
+            if args.rows:
+                reports.append([f"pushes, {key_type.upper()} keys, side by side:", *side_by_side(args.rows)])
     except KeyboardInterrupt:
         progress("end_to_end: interrupted")
         return 130

@@ -44,8 +44,7 @@ from hub.errors import (
     SchemaError, SignatureError,
 )
 from hub.mapping import Mappings
-from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog
-from hub.messagelog import search
+from hub.messagelog import Accepted, BatchResult, GroupCommitter, MessageLog, search
 from hub.outbox import to_message
 from hub.projection import Projected, ProjectionPolicy, send_everything
 from hub.refusals import RefusalBook, RefusalBudget
@@ -142,6 +141,28 @@ class Pipeline:
         """Canonicalize and store in the outbox; a repeat returns the first receipt."""
         record = self._checked(inbound, payload)
         return self._stored(inbound, record, enqueue=True)
+
+    def accept_answered(self, inbound: Inbound, payload: etree._Element, respond: Respond,
+                        receipt: Callable[[Receipt], etree._Element]) -> Answer:
+        """:meth:`accept`, and the hub's signed answer to the agency, stored together; that answer.
+
+        ``receipt(Receipt)`` builds the answer document, ``respond(document, message id)``
+        signs it. The answer for a new message is made before the write, so the
+        message and what the hub told the agency about it cost one shared commit,
+        and neither is stored without the other. Only for a repeat (rare: the
+        write says so) is that answer dropped unsent, and the one naming the first
+        message made and logged on its own.
+        """
+        record = self._checked(inbound, payload)
+        fresh = Receipt(record.message_id)
+        ours = respond(receipt(fresh), fresh.message_id)
+        answer = _hub_answer(record.message_id, inbound.agency, ours.body, ours.answer_type)
+        stored = self._stored(inbound, record, enqueue=True, answer=answer)
+        if stored == fresh:
+            return ours
+        ours = respond(receipt(stored), stored.message_id)
+        self.answered(stored.message_id, inbound.agency, ours.body, answer_type=ours.answer_type)
+        return ours
 
     def check(self, inbound: Inbound, payload: etree._Element) -> Accepted:
         """Everything but storing, for :meth:`accept_batch`; refusals are the batch's (one per file).
@@ -293,9 +314,9 @@ class Pipeline:
             self.refuse(inbound.raw, agency=inbound.agency, code=exc.code, reason=exc.reason, source=inbound.source)
             raise
 
-    def _stored(self, inbound: Inbound, record: Accepted, *, enqueue: bool) -> Receipt:
+    def _stored(self, inbound: Inbound, record: Accepted, *, enqueue: bool, answer: Accepted | None = None) -> Receipt:
         try:
-            self._store.accept(record, enqueue=enqueue)
+            self._store.accept(record, enqueue=enqueue, answer=answer)
         except DuplicateMessageError as exc:
             return Receipt(exc.first_message_id, duplicate=True)
         except InputError as exc:  # the log's own refusal, e.g. an agency id reused with other content
@@ -313,7 +334,7 @@ class Pipeline:
         canonical.validate(body)
         # the search terms from the whole body in hand (the log would otherwise parse the envelope again),
         # before projection: the message is about its worker even when the destination is not told who
-        terms = tuple(search.terms_in(inbound.message_type, body))
+        terms = _body_terms(inbound.message_type, body)
         projected = self.for_party(inbound.destination, inbound.message_type, body)
         body = body if projected is None else projected.body
         header = new_header(
@@ -399,6 +420,11 @@ def _expect_report(header, signer: str, addressed_to: str, message_type: str) ->
     if header.destination != addressed_to or header.message_type != message_type:
         raise InputError(f"{header.message_type} for {header.destination!r} reached {addressed_to!r}, "
                          f"which takes {message_type} only", agency=signer, message_id=header.message_id)
+
+
+def _body_terms(message_type: str, body: etree._Element) -> tuple[str, ...] | None:
+    """The search terms of a body that is its own document (a mapping's result); None: the log reads the envelope."""
+    return search.terms_in(message_type, body) if body.getparent() is None else None
 
 
 def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str, *,

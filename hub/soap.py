@@ -43,6 +43,19 @@ def envelope(payload: etree._Element) -> bytes:
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
 
 
+_ENVELOPE_OPEN = f'<?xml version=\'1.0\' encoding=\'UTF-8\'?>\n<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'.encode()
+_ENVELOPE_CLOSE = b"</soap:Body></soap:Envelope>"
+
+
+def envelope_around(payload: bytes) -> bytes:
+    """Wrap a response element already serialized (UTF-8, no XML declaration) in a SOAP 1.1 envelope.
+
+    The same document as :func:`envelope` without parsing the element back into a
+    tree: a signed answer is written as bytes and stays those bytes.
+    """
+    return b"".join((_ENVELOPE_OPEN, payload, _ENVELOPE_CLOSE))
+
+
 def fault_envelope(fault: SoapFault) -> bytes:
     """Serialize a :class:`SoapFault` as a SOAP 1.1 Fault envelope."""
     return envelope(fault_element(fault))

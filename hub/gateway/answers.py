@@ -23,7 +23,7 @@ from enum import Enum
 from lxml import etree
 
 from hub.signing import Signer
-from hub.soap import SoapFault, envelope, fault_element, service_error
+from hub.soap import SoapFault, envelope, envelope_around, fault_element, service_error
 from hub.wssec import signed_envelope
 
 
@@ -52,7 +52,7 @@ class AnswerSigner:
         """A receipt or reply, signed."""
         if style is Style.WS_SECURITY:
             return Reply(signed_envelope(payload, self.signer))
-        return Reply(envelope(self.signer.sign(payload)))
+        return Reply(envelope_around(self.signer.sign_bytes(payload)))
 
     def fault(self, fault: SoapFault, style: Style, detail_namespace: str | None) -> Reply:
         """A fault, signed; HTTP 500 whatever the fault."""

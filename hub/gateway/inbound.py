@@ -103,15 +103,13 @@ class InboundHandler:
             source_message_id=None if operation.reply_type else source_id,
             received_at=utc_now(), source=source, verified_signer=signer,
         )
+        respond = functools.partial(self._signed, adapter, operation, style, source_id)
         if operation.reply_type:
             # The question, the destination's answer and this reply are logged in one write, inside ask.
-            respond = functools.partial(self._signed, adapter, operation, style, source_id)
             return Reply(self._ask(inbound, payload, operation, respond).body)
-        receipt = self.pipeline.accept(inbound, payload)
-        signed = self._signed(adapter, operation, style, source_id, receipt_document(name, receipt, source_id),
-                              receipt.message_id)
-        self.pipeline.answered(receipt.message_id, adapter.name, signed.body, answer_type=signed.answer_type)
-        return Reply(signed.body)
+        # The message and its signed receipt are logged in one write.
+        return Reply(self.pipeline.accept_answered(
+            inbound, payload, respond, lambda receipt: receipt_document(name, receipt, source_id)).body)
 
     def _signed(self, adapter: Adapter, operation: InboundOperation, style: Style, source_id: str | None,
                 answer: etree._Element, hub_message_id: str) -> Answer:

@@ -34,6 +34,8 @@ _m = messages
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
 _BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id, _m.c.raw_sha256, _m.c.message_type).where(
     _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id.in_(sa.bindparam("ids", expanding=True)))
+# Built once: a statement made anew on every write is keyed for the compiled cache anew each time.
+_INSERT_MESSAGES, _INSERT_PAYLOADS, _INSERT_OUTBOX = sa.insert(_m), sa.insert(payloads), sa.insert(outbox)
 _TAKEN = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -49,7 +51,8 @@ class BatchResult:
 
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
-          terms: Mapping[str, list[str]] | None = None, *, sent: bool = False) -> BatchResult:
+          terms: Mapping[str, list[str]] | None = None, *, sent: bool = False,
+          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
 
     With ``sent`` the records already went out over the same exchange (a
@@ -57,34 +60,44 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     with status ``published`` and both history records — accepted, then
     published — in this one transaction, never in the outbox.
 
+    ``answers`` (record's message id → the hub's signed answer about it, a
+    receipt) are stored as sent in the same transaction, each only if its
+    record is stored: a duplicate's answer, written for a new message, is not.
+
     ``terms`` (message id → search terms, :func:`hub.messagelog.search.terms_for`)
     are indexed with the records stored; the caller extracts them before taking
     the write lock, so parsing envelopes never holds up other writers.
 
     Raises ConflictingMessageError, storing nothing, when a record reuses an
     agency id for other content (stored before, or earlier in ``records``).
+    Without ``check_taken`` a hub message id stored before is not looked for
+    first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
     """
-    for record in records:
+    answers = answers or {}
+    for record in (*records, *answers.values()):
         record.validate()
-    _refuse_taken_ids(conn, records)
+    _refuse_taken_ids(conn, [*records, *answers.values()], check_taken)
     fresh, duplicates = _split_duplicates(conn, records)
     if not fresh:
         return BatchResult([], duplicates)
     now = timestamp()
+    answered = [answers[record.message_id] for record in fresh if record.message_id in answers]
     rows = [_message_values(record, now, sent) for record in fresh]
-    seqs = _append_history(conn, fresh, rows, now, sent)
-    conn.execute(sa.insert(_m), [{**row, "chain_seq": seq} for row, seq in zip(rows, seqs)])
-    conn.execute(sa.insert(payloads), [{"message_id": record.message_id, "raw": bytes(record.raw),
-                                        "envelope": bytes(record.envelope)} for record in fresh])
+    answer_rows = [_message_values(record, now, True) for record in answered]
+    seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
+                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now)
+    conn.execute(_INSERT_MESSAGES, [{**row, "chain_seq": seq} for row, seq in zip(rows + answer_rows, seqs)])
+    conn.execute(_INSERT_PAYLOADS, [{"message_id": record.message_id, "raw": bytes(record.raw),
+                                     "envelope": bytes(record.envelope)} for record in (*fresh, *answered)])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue and not sent:
-        conn.execute(sa.insert(outbox), [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
-    return BatchResult([row["message_id"] for row in rows], duplicates)
+        conn.execute(_INSERT_OUTBOX, [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
+    return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
-def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted]) -> None:
+def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> None:
     ids = [record.message_id for record in records]
-    taken = conn.execute(_TAKEN, {"ids": ids}).scalars().first()
+    taken = conn.execute(_TAKEN, {"ids": ids}).scalars().first() if look_up else None
     if taken is None and len(set(ids)) < len(ids):
         taken = next(mid for mid in ids if ids.count(mid) > 1)
     if taken is not None:
@@ -137,20 +150,19 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, records: Sequence[Accepted], rows: list[dict], now: str,
-                    sent: bool) -> list[int]:
-    """Chain each row's acceptance, then its projection if any (and, when ``sent``, its publication);
+def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str) -> list[int]:
+    """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication);
     the acceptances' seqs."""
-    entries, firsts = [], []
-    for record, row in zip(records, rows):
-        firsts.append(len(entries))
+    entries, accepted = [], []
+    for record, row, sent in rows:
+        accepted.append(len(entries))
         entries.append(_entry(record, row, now))
         if record.projection is not None:
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
     seqs = chain.append(conn, entries)
-    return [seqs[i] for i in firsts]
+    return [seqs[i] for i in accepted]
 
 
 def _entry(record: Accepted, row: dict, now: str) -> ChainEntry:

@@ -57,8 +57,11 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     """A pooled engine for ``url`` (``sqlite:///…`` or ``postgresql://…``)."""
+    normalised = normalise_url(url)
     try:
-        engine = sa.create_engine(normalise_url(url), pool_pre_ping=True)
+        # A server may have dropped a pooled connection (restart, idle timeout): test each on checkout.
+        # A SQLite file has no server to lose, so its writes skip that round trip.
+        engine = sa.create_engine(normalised, pool_pre_ping=not normalised.startswith("sqlite"))
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise MessageLogError(f"cannot use database URL {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":

@@ -17,6 +17,7 @@ commit, so it grows with the load by itself, with no timer to tune.
 
     committer = GroupCommitter(log)
     message_id = committer.accept(record)         # DuplicateMessageError, ConflictingMessageError as before
+    committer.accept(record, answer=receipt)      # with the hub's signed receipt for it, in the same commit
     committer.mark_published([message_id])
     committer.store_sent([question, answer, reply])  # request/reply: stored as published, one write
 """
@@ -37,11 +38,11 @@ from hub.messagelog.records import Accepted
 class _Job:
     """One caller's write, waiting in the queue until a leader has done it."""
 
-    __slots__ = ("record", "enqueue", "ids", "wake", "done", "result", "error")
+    __slots__ = ("record", "enqueue", "ids", "answer", "wake", "done", "result", "error")
 
     def __init__(self, wake: threading.Condition, record: Accepted | None = None,
-                 enqueue: bool = True, ids: list[str] | None = None) -> None:
-        self.record, self.enqueue, self.ids, self.wake = record, enqueue, ids, wake
+                 enqueue: bool = True, ids: list[str] | None = None, answer: Accepted | None = None) -> None:
+        self.record, self.enqueue, self.ids, self.answer, self.wake = record, enqueue, ids, answer, wake
         self.done, self.result, self.error = False, None, None
 
     def outcome(self):
@@ -79,8 +80,12 @@ class GroupCommitter:
         self.groups = 0
         """Groups written so far (one or two accept transactions and at most one publication each)."""
 
-    def accept(self, record: Accepted, *, enqueue: bool = True) -> str:
+    def accept(self, record: Accepted, *, enqueue: bool = True, answer: Accepted | None = None) -> str:
         """:meth:`MessageLog.accept` in a shared commit: the stored id, once it is durable.
+
+        ``answer``, the hub's signed answer about ``record`` (the gateway's
+        receipt), is stored as sent in the same commit, only if ``record`` is
+        stored (not for a duplicate).
 
         Raises DuplicateMessageError (with ``first_message_id``) for a repeat,
         also of a record committed in the same group; ConflictingMessageError
@@ -89,7 +94,7 @@ class GroupCommitter:
         malformed record (only its caller) or the database failing (every
         caller of that group).
         """
-        return self._run(_Job(threading.Condition(self._lock), record=record, enqueue=enqueue))
+        return self._run(_Job(threading.Condition(self._lock), record=record, enqueue=enqueue, answer=answer))
 
     def mark_published(self, message_ids: Iterable[str]) -> None:
         """:meth:`MessageLog.mark_published` in a shared commit.
@@ -178,7 +183,8 @@ class GroupCommitter:
                 self._attempt([job], write)
 
     def _accept(self, jobs: list[_Job]) -> None:
-        result = self.log.accept_many([job.record for job in jobs], enqueue=jobs[0].enqueue)
+        answers = {job.record.message_id: job.answer for job in jobs if job.answer is not None}
+        result = self.log.accept_many([job.record for job in jobs], enqueue=jobs[0].enqueue, answers=answers)
         stored = set(result.stored)
         # accept_many lists the duplicates in input order, one per record it did not store
         duplicates = iter(result.duplicates)

@@ -39,6 +39,8 @@ LEGACY_LANE = "legacy"
 LEGACY_GENESIS = "0" * 64
 #: the execution option that carries a write transaction's lane to the chain
 LANE_OPTION = "rabt_lane"
+#: the execution option that keeps the head a write transaction locked (see :func:`lock`)
+HEAD_OPTION = "rabt_lane_head"
 
 _LOCK = (sa.select(lanes.c.seq, lanes.c.hash).where(lanes.c.lane_id == sa.bindparam("lane"))
          .with_for_update())
@@ -90,7 +92,16 @@ class Lane:
 
     def bind(self, conn: Connection) -> Connection:
         """``conn`` carrying this lane, for :func:`lock` and :func:`hub.messagelog.chain.append`."""
-        return conn.execution_options(**{LANE_OPTION: self})
+        return conn.execution_options(**{LANE_OPTION: self, HEAD_OPTION: _Head()})
+
+
+class _Head:
+    """The lane's head as this transaction locked and moved it: read from the database once per transaction."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: tuple[str, int, str] | None = None
 
 
 def current(conn: Connection) -> Lane:
@@ -108,13 +119,21 @@ def lock(conn: Connection) -> tuple[str, int, str]:
     here; on SQLite the write transaction (BEGIN IMMEDIATE) already holds the
     database lock.
     """
+    held = conn.get_execution_options().get(HEAD_OPTION)
+    if held is not None and held.value is not None:
+        return held.value  # locked earlier in this transaction: the row cannot have moved but by us
     lane_id = current(conn).lane_id
     head = conn.execute(_LOCK, {"lane": lane_id}).first()
     if head is None:
         raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
+    if held is not None:
+        held.value = (lane_id, head.seq, head.hash)
     return lane_id, head.seq, head.hash
 
 
 def move_head(conn: Connection, lane_id: str, seq: int, hash_: str) -> None:
     """Record the lane's new newest record (inside the appending transaction)."""
     conn.execute(_MOVE, {"lane": lane_id, "new_seq": seq, "new_hash": hash_})
+    held = conn.get_execution_options().get(HEAD_OPTION)
+    if held is not None:
+        held.value = (lane_id, seq, hash_)

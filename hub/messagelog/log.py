@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -133,7 +133,7 @@ class MessageLog:
         """Bind every lane's head in a new anchor now; None when nothing moved since the newest anchor."""
         return anchors.take(self.engine)
 
-    def accept(self, record: Accepted, *, enqueue: bool = True) -> str:
+    def accept(self, record: Accepted, *, enqueue: bool = True, answer: Accepted | None = None) -> str:
         """Store ``record`` with status ``received`` and queue it for publishing; its id.
 
         With ``enqueue=False`` the caller sends the message itself (request/reply):
@@ -141,19 +141,24 @@ class MessageLog:
         over later. Raises DuplicateMessageError (with ``first_message_id``) when
         the agency sent this message id before with the same content, and
         ConflictingMessageError when it used the id for other content; nothing
-        new is stored then.
+        new is stored then. ``answer``, the hub's signed answer about ``record``
+        (a receipt), is stored as sent in the same transaction when ``record`` is.
         """
-        result = self.accept_many([record], enqueue=enqueue)
+        result = self.accept_many([record], enqueue=enqueue, answers={record.message_id: answer} if answer else None)
         if result.duplicates:
             raise result.duplicates[0]
         return record.message_id
 
-    def accept_many(self, records: Sequence[Accepted], *, enqueue: bool = True) -> BatchResult:
+    def accept_many(self, records: Sequence[Accepted], *, enqueue: bool = True,
+                    answers: Mapping[str, Accepted] | None = None) -> BatchResult:
         """Store a batch (a wage file's records, say) in one transaction.
 
         Duplicates are left out and reported in the result; a malformed record
         or a reused hub message id refuses the whole batch (MessageLogError),
         and so does an agency id reused for other content (ConflictingMessageError).
+        ``answers`` (record id → the hub's signed answer about it, e.g. the
+        gateway's receipt) are stored as sent in the same transaction, each
+        with its record and never for a duplicate; their ids follow in ``stored``.
         """
         records = list(records)
         if not records:
@@ -161,14 +166,16 @@ class MessageLog:
         terms = search.terms_for(records)
         try:
             with self._writing("store the messages") as conn:
-                return accepting.store(conn, records, enqueue, terms)
+                # a reused hub id is left to the primary key here: one query less on every write
+                return accepting.store(conn, records, enqueue, terms, answers=answers, check_taken=False)
         except MessageLogError as exc:
             if not isinstance(exc.__cause__, sa.exc.IntegrityError):
                 raise
         # Another process stored the same agency id between our check and our insert (lanes do not
-        # wait on each other; the unique key decided): once more, the check now finds it.
+        # wait on each other; the unique key decided), or a hub id was reused: once more, the checks
+        # now find it.
         with self._writing("store the messages") as conn:
-            return accepting.store(conn, records, enqueue, terms)
+            return accepting.store(conn, records, enqueue, terms, answers=answers)
 
     def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
         """Store records that already went out over the exchange that brought them, as published, in one write.

@@ -74,8 +74,8 @@ class Accepted:
     """The legal basis on which the sender sent it (access.toml, as in force at acceptance); chained with it."""
 
     search_terms: tuple[str, ...] | None = None
-    """The message's search terms when the caller took them from the body it signed
-    (:func:`hub.messagelog.search.terms_in`); None: the log reads them from the envelope."""
+    """The body's search terms when the caller had the body parsed (:func:`hub.messagelog.search.terms_in`);
+    None: the log reads them from ``envelope``."""
 
     @classmethod
     def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,

@@ -51,6 +51,7 @@ search_terms = sa.Table(
 )
 
 
+
 def normalize(text: str) -> str:
     """Text as it is indexed and searched: no diacritics or tatweel, one alef, ي for ى, ه for ة, case-folded.
 
@@ -81,39 +82,38 @@ def terms_of(message_type: str, envelope: bytes) -> list[str]:
     if message_type not in _paths():
         return []
     try:
-        return terms_in(message_type, parse_xml(envelope))
+        return list(terms_in(message_type, parse_xml(envelope)))
     except RabtError:
         return []  # indexing never refuses a message the pipeline accepted
 
 
-def terms_in(message_type: str, tree: etree._Element) -> list[str]:
-    """The search terms of a message's envelope or canonical body, already parsed (the paths start with //)."""
+def terms_in(message_type: str, document: etree._Element) -> tuple[str, ...]:
+    """The search terms of a canonical message already parsed: its envelope, or its body as a document of its own.
+
+    The table's paths search the whole document (``//…``) for elements of the
+    body, so the body's own tree finds what its envelope would (not a body
+    still inside a larger tree: the paths would search all of that).
+    """
     path = _paths().get(message_type)
     if path is None:
-        return []
+        return ()
     try:
-        found = path(tree)
+        found = path(document)
     except etree.XPathError:
-        return []
-    terms: dict[str, None] = {}  # distinct, in order: as words() per node, in one pass over every node
-    for node in found:
-        if node.text:
-            for word in normalize(node.text).split():
-                terms[word[:TERM_LENGTH]] = None
-    return list(terms)
+        return ()  # indexing never refuses a message the pipeline accepted
+    return tuple(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
     """Message id → its search terms, for every record whose type the table lists.
 
-    Terms the pipeline took from the body it signed are used as they are; the
-    other records' envelopes are parsed for them.
+    Terms the pipeline found in the body it had parsed are taken as they are;
+    only the other records' envelopes are parsed for them.
     """
     found = {}
     for record in records:
-        terms = record.search_terms
-        if terms is None:
-            terms = terms_of(record.message_type, bytes(record.envelope))
+        terms = (record.search_terms if record.search_terms is not None
+                 else terms_of(record.message_type, bytes(record.envelope)))
         if terms:
             found[record.message_id] = list(terms)
     return found

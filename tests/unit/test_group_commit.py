@@ -49,11 +49,11 @@ class CountingLog(MessageLog):
         if not hold:
             self.release.set()
 
-    def accept_many(self, records, *, enqueue=True):
+    def accept_many(self, records, *, enqueue=True, answers=None):
         records = list(records)
         self.batches.append(len(records))
         self._wait_if_first()
-        return super().accept_many(records, enqueue=enqueue)
+        return super().accept_many(records, enqueue=enqueue, answers=answers)
 
     def mark_published(self, message_ids):
         ids = list(message_ids)
