@@ -22,20 +22,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from simulators.demo.context import DemoContext
-from simulators.demo.scenarios import ScenarioFailed, _events, _text, expect, wait_for
+from simulators.demo.scenarios import ScenarioFailed, _arrived, _municipality, expect
 
 
 def disclosure_report(ctx: DemoContext) -> str:
     """Arrival and a municipality query about one worker, then their signed disclosure report."""
-    from simulators.municipality.client import MunicipalityClient, municipality_signer
-
-    worker = ctx.population.worker(41)
-    receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
-    arrival_id = _text(receipt, "HubMessageId")
-    wait_for("licensing to apply the arrival",
-             lambda: any(e["message_id"] == arrival_id for e in _events(ctx, "WorkerArrival")))
-    municipality = MunicipalityClient(f"{ctx.urls['gateway']}/soap/municipality",
-                                      municipality_signer(ctx.settings.pki_dir), timeout=30)
+    worker = _arrived(ctx, 41)
+    municipality = _municipality(ctx)
     try:
         municipality.worker_record(worker, fields=("NameEn", "ProfessionCode"))
     finally:

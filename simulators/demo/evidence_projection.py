@@ -29,11 +29,7 @@ def projection_on_a_route(ctx: DemoContext) -> str:
     """Correct a worker's English name; the fund is told without what it may not have, the police whole."""
     from simulators.demo import scenarios as story  # it lists this scenario: imported when run, not before
 
-    worker = ctx.population.worker(WORKER)
-    receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
-    arrival_id = story._text(receipt, "HubMessageId")
-    story.wait_for("licensing to apply the arrival",
-                   lambda: any(e["message_id"] == arrival_id for e in story._events(ctx, "WorkerArrival")))
+    worker = story._arrived(ctx, WORKER)
     reply = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
                           json={"employer_cr": worker.employer_cr, "name_en": f"{worker.name.en} Projected"})
     story.expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")

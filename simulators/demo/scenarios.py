@@ -285,17 +285,28 @@ def tampered(ctx: DemoContext) -> str:
     return "refused with Client.Signature (digest mismatch); kept as a refusal, nothing published"
 
 
-def worker_record_for_municipality(ctx: DemoContext) -> str:
-    """The ministry as a provider: the municipality asks for a worker's record, and gets only its fields."""
-    from simulators.municipality.client import MunicipalityClient, municipality_signer
-
-    worker = ctx.population.worker(23)
+def _arrived(ctx: DemoContext, number: int):
+    """Population worker ``number``, announced by the police at the border and applied by licensing."""
+    worker = ctx.population.worker(number)
     receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
     arrival_id = _text(receipt, "HubMessageId")
     wait_for("licensing to apply the arrival",
              lambda: any(e["message_id"] == arrival_id for e in _events(ctx, "WorkerArrival")))
-    municipality = MunicipalityClient(f"{ctx.urls['gateway']}/soap/municipality",
-                                      municipality_signer(ctx.settings.pki_dir), timeout=30)
+    return worker
+
+
+def _municipality(ctx: DemoContext):
+    """The municipality's SOAP client at the gateway, signing with its key."""
+    from simulators.municipality.client import MunicipalityClient, municipality_signer
+
+    return MunicipalityClient(f"{ctx.urls['gateway']}/soap/municipality",
+                              municipality_signer(ctx.settings.pki_dir), timeout=30)
+
+
+def worker_record_for_municipality(ctx: DemoContext) -> str:
+    """The ministry as a provider: the municipality asks for a worker's record, and gets only its fields."""
+    worker = _arrived(ctx, 23)
+    municipality = _municipality(ctx)
     try:
         record = municipality.worker_record(worker, fields=("NameEn", "NameAr", "ProfessionCode", "EmployerCRNo"))
     finally:
@@ -343,11 +354,7 @@ def _corrections_received(ctx: DemoContext, agency: str) -> list[dict]:
 
 def worker_corrections(ctx: DemoContext) -> str:
     """The employer corrects an arrived worker's English name and passport; every subscriber is told."""
-    worker = ctx.population.worker(23)
-    receipt = ctx.police.send(ctx.police.messages.arrival(worker, visa_no=f"EV-{worker.civil_number}"))
-    arrival_id = _text(receipt, "HubMessageId")
-    wait_for("licensing to apply the arrival", lambda: any(e["message_id"] == arrival_id
-                                                            for e in _events(ctx, "WorkerArrival")))
+    worker = _arrived(ctx, 23)
     reply = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
                           json={"employer_cr": worker.employer_cr, "name_en": f"{worker.name.en} Corrected",
                                 "passport_number": "X" + worker.passport_number[1:]})
