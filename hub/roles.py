@@ -67,6 +67,7 @@ class Supervisor:
         self.backoff = backoff
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._signalled = False
 
     def start(self, role: Role) -> None:
         """Run ``role`` in a thread of its own until :meth:`stop`."""
@@ -79,14 +80,25 @@ class Supervisor:
         self.stopping.set()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the roles (main thread only, as Python requires)."""
+        """SIGTERM and SIGINT stop the roles (main thread only, as Python requires).
+
+        The handler only notes the signal and :meth:`wait` stops within half a
+        second. A handler runs between two bytecodes of the main thread, which
+        may be inside ``Event.set`` already (a second signal while the first is
+        handled), and that lock is not reentrant: setting the event from the
+        handler once left a gateway process deadlocked after its master was gone.
+        """
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop())
+            signal.signal(signum, self._note_signal)
+
+    def _note_signal(self, signum: int, frame: object) -> None:
+        self._signalled = True
 
     def wait(self, grace: float = 30.0) -> bool:
-        """Block until stopped, then give the roles ``grace`` seconds in all; whether all returned."""
+        """Block until stopped (or signalled), then give the roles ``grace`` seconds in all; whether all returned."""
         while not self.stopping.wait(0.5):
-            pass
+            if self._signalled:
+                self.stop()
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
