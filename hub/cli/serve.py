@@ -11,6 +11,7 @@ more than one, the master keeps that many children of this command with
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -24,6 +25,8 @@ from hub.preflight import declare_topology
 from hub.redact import redact_url
 from hub.serve import (CONSOLE_LIMITS, ROLES, ConnectionLimits, Endpoint, Role, Supervisor, WsgiRole, metrics_role,
                        relay_loop)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def _stamper(hub, supervisor: Supervisor) -> None:
 
     loop = stamper_loop(hub)
     if loop is None:
-        click.echo("stamper: no TSA configured (RABT_TSA_URL); log anchors are not timestamped", err=True)
+        # a log record, not a bare line: with --log-format json every line on stderr is one JSON object
+        log.info("stamper not started: no TSA configured (RABT_TSA_URL); log anchors are not timestamped")
         return
     supervisor.start(Role("stamper", loop))
 
