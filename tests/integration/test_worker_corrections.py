@@ -54,21 +54,28 @@ def received(sim, kind: str = "corrections") -> list[dict]:
     return requests.get(f"{sim.base}/{kind}", timeout=5).json()[kind]
 
 
-def test_each_subscriber_is_told_in_its_contract_and_the_trail_shows_every_copy(rig, agencies, pki_dir, tmp_path):
-    police, insurance = agencies
-    worker = police.population.worker(5)
+def correct_english_name(rig, police, pki_dir, tmp_path, number: int):
+    """Worker ``number`` arrived (in licensing's own state), then licensing corrects their English name."""
+    worker = police.population.worker(number)
     state = LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
     arrival = {"kind": "WorkerArrival", "employer_cr": worker.employer_cr, "occurred_at": "2026-05-01T06:00:00Z",
-               "visa_number": "EV-5", "licence_number": None, "port": "MCT", "sponsor_civil_number": None,
+               "visa_number": f"EV-{number}", "licence_number": None, "port": "MCT", "sponsor_civil_number": None,
                "worker": {"civil_number": worker.civil_number, "passport_number": worker.passport_number,
                           "names": {"ar": worker.name.ar, "en": worker.name.en}, "nationality": worker.nationality}}
-    state.apply_once("arrival-5", lambda conn: effects.worker_event(conn, "arrival-5", arrival))
+    state.apply_once(f"arrival-{number}", lambda conn: effects.worker_event(conn, f"arrival-{number}", arrival))
     with rig.open_transport() as transport:
         corrections = Corrections(state, TransportNotify(transport, licensing_seal(pki_dir)),
                                   rig.hub.routes.subscribers("WorkerDataCorrected"),
                                   lambda: datetime.now(timezone.utc))
         done = corrections.correct(CorrectionRequest(worker.civil_number, f"CRNumber:{worker.employer_cr}",
                                                      (("name_en", "Corrected Name"),)))
+    state.engine.dispose()
+    return worker, done
+
+
+def test_each_subscriber_is_told_in_its_contract_and_the_trail_shows_every_copy(rig, agencies, pki_dir, tmp_path):
+    police, insurance = agencies
+    worker, done = correct_english_name(rig, police, pki_dir, tmp_path, 5)
     assert set(done["notices"]) == {"police", "insurance"}
     [told_police] = wait_for(lambda: received(police))
     [told_insurance] = wait_for(lambda: received(insurance))
@@ -88,26 +95,13 @@ def test_each_subscriber_is_told_in_its_contract_and_the_trail_shows_every_copy(
     copies = wait_for(delivered)
     assert {m.destination: m.message_id for m in copies} == done["notices"]
     assert {(m.message_type, m.source_agency) for m in copies} == {("WorkerDataCorrected", "licensing")}
-    state.engine.dispose()
 
 
 def test_a_subscriber_is_told_only_the_fields_it_may_have_and_the_trail_says_which(rig, agencies, pki_dir,
                                                                                     tmp_path):
     """The shipped access.toml withholds from the fund the passport numbers and the values held before."""
     police, insurance = agencies
-    worker = police.population.worker(6)
-    state = LicensingState(f"sqlite:///{tmp_path / 'licensing.sqlite3'}")
-    arrival = {"kind": "WorkerArrival", "employer_cr": worker.employer_cr, "occurred_at": "2026-05-01T06:00:00Z",
-               "visa_number": "EV-6", "licence_number": None, "port": "MCT", "sponsor_civil_number": None,
-               "worker": {"civil_number": worker.civil_number, "passport_number": worker.passport_number,
-                          "names": {"ar": worker.name.ar, "en": worker.name.en}, "nationality": worker.nationality}}
-    state.apply_once("arrival-6", lambda conn: effects.worker_event(conn, "arrival-6", arrival))
-    with rig.open_transport() as transport:
-        corrections = Corrections(state, TransportNotify(transport, licensing_seal(pki_dir)),
-                                  rig.hub.routes.subscribers("WorkerDataCorrected"),
-                                  lambda: datetime.now(timezone.utc))
-        done = corrections.correct(CorrectionRequest(worker.civil_number, f"CRNumber:{worker.employer_cr}",
-                                                     (("name_en", "Corrected Name"),)))
+    worker, done = correct_english_name(rig, police, pki_dir, tmp_path, 6)
     [told_police] = wait_for(lambda: received(police))
     [told_insurance] = wait_for(lambda: received(insurance))
     assert told_police["passport_no"] == worker.passport_number, "police are entitled to the whole correction"
@@ -132,4 +126,3 @@ def test_a_subscriber_is_told_only_the_fields_it_may_have_and_the_trail_says_whi
     assert [(p["party"], p["withheld"]) for p in trail["projections"]] == [
         ("insurance", ["Worker/PassportNumber", "Previous/PassportNumber", "Correction/Before"])]
     assert log.verify_chain().ok
-    state.engine.dispose()
