@@ -8,6 +8,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 from lxml import etree
 from werkzeug.serving import make_server
@@ -21,8 +22,26 @@ from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.routing import Routes, routing_key
 from hub.signing import Identity, Signer, TrustStore, Verifier
 from hub.transports import Message, Transport, open_transport, transport_class
+from hub.transports.testing import isolated_routes
 from hub.xmlsafe import parse_xml
 from simulators.registry import create
+
+#: outbound tuning that lets a test see retries, a tripped circuit and its reset within seconds
+FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
+
+
+@pytest.fixture
+def broker_routes():
+    """Short retry delays, so a retried call is seen in the test's time (overrides the conftest's)."""
+    return isolated_routes(delays=(0.2,), max_attempts=3)
+
+
+@pytest.fixture
+def rig(broker, tmp_path, trust_store):
+    """The hub's parts on the test's transport; a module uses it by importing this fixture."""
+    rig = HubRig(tmp_path, broker.url, broker.routes, trust_store)
+    yield rig
+    rig.close()
 
 R = "urn:rabt:canonical:v1"
 

@@ -13,26 +13,12 @@ import time
 import pytest
 
 import requests
-from outbound_helpers import Asker, HubRig, canonical, simulator, text, wait_for
+from outbound_helpers import FAST, Asker, canonical, simulator, text, wait_for
+from outbound_helpers import broker_routes, rig  # noqa: F401 - fixtures this module's tests take
 
 from hub.outbound import OutboundSettings
-from hub.transports.testing import isolated_routes
 
-FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
 R = "{urn:rabt:canonical:v1}"
-
-
-@pytest.fixture
-def broker_routes():
-    """Short retry delays, so a retried call is seen in the test's time."""
-    return isolated_routes(delays=(0.2,), max_attempts=3)
-
-
-@pytest.fixture
-def rig(broker, tmp_path, trust_store):
-    rig = HubRig(tmp_path, broker.url, broker.routes, trust_store)
-    yield rig
-    rig.close()
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import time
 
 import pytest
 import requests
-from outbound_helpers import canonical, late_answer, simulator, text, wait_for
-from test_outbound_agencies import FAST, asker, referral, rig  # noqa: F401 - shared fixtures
+from outbound_helpers import FAST, canonical, late_answer, rig, simulator, text, wait_for  # noqa: F401 - rig: a fixture
+from test_outbound_agencies import asker, referral  # noqa: F401 - shared fixtures
 
 from hub.outbound import OutboundSettings
 from hub.outbox import OutboxRelay

@@ -13,30 +13,15 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from outbound_helpers import HubRig, simulator, wait_for
+from outbound_helpers import FAST, simulator, wait_for
+from outbound_helpers import broker_routes, rig  # noqa: F401 - fixtures this module's tests take
 
 from hub.console.trail import message_trail
 from hub.outbound import OutboundSettings
-from hub.transports.testing import isolated_routes
 from simulators.licensing import effects
 from simulators.licensing.corrections import Corrections, CorrectionRequest
 from simulators.licensing.hub_link import TransportNotify, licensing_seal
 from simulators.licensing.state import LicensingState
-
-FAST = {"call_timeout": 2.0, "attempts": 2, "backoff": 0.01, "breaker_failures": 3, "breaker_reset": 1.0}
-
-
-@pytest.fixture
-def broker_routes():
-    return isolated_routes(delays=(0.2,), max_attempts=3)
-
-
-@pytest.fixture
-def rig(broker, tmp_path, trust_store):
-    rig = HubRig(tmp_path, broker.url, broker.routes, trust_store)
-    yield rig
-    rig.close()
-
 
 @pytest.fixture
 def agencies(rig):
