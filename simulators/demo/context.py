@@ -8,6 +8,7 @@ from pathlib import Path
 import requests
 
 from hub.config import Settings
+from hub.deadletters import DeadLetterDesk, DeadLetterStore, LetterFilter
 from hub.messagelog import MessageLog
 from hub.routing import load_routes
 from hub.transports import DeadLetter, open_transport
@@ -55,23 +56,28 @@ class DemoContext:
     def _transport(self):
         return open_transport(self.settings.effective_broker_url, routes=load_routes(self.settings.routes_file))
 
+    def _on_broker(self, work):
+        with self._transport() as transport:
+            return work(transport)
+
+    @property
+    def desk(self) -> DeadLetterDesk:
+        """The operator's dead-letter desk: the hub's relay moves letters off the broker into the
+        message log as it finds them, so the broker alone may no longer hold a letter."""
+        return DeadLetterDesk(DeadLetterStore(self.log.engine), self.log, self._on_broker)
+
     def dead_letters(self, destination: str) -> list[DeadLetter]:
         """The operator's view of a destination's dead letters."""
-        with self._transport() as transport:
-            return transport.dead_letters(transport.routes.queue_for(destination))
+        queue = load_routes(self.settings.routes_file).queue_for(destination)
+        return self.desk.letters(LetterFilter(queue=queue))
 
     def dead_letters_everywhere(self) -> list[DeadLetter]:
         """Every dead letter of every queue."""
-        with self._transport() as transport:
-            return transport.dead_letters()
+        return self.desk.letters(limit=100_000)
 
     def replay(self, dead_letter_id: str) -> None:
-        """What the operator's replay button does: back on its queue, noted in the log."""
-        with self._transport() as transport:
-            letter = next(d for d in transport.dead_letters() if d.id == dead_letter_id)
-            transport.replay(dead_letter_id)
-        if self.log.get(letter.message_id) is not None:
-            self.log.replay(letter.message_id, actor="demo-operator", detail="replayed after the agency recovered")
+        """What the operator's replay button does: back on its queue, chained with the operator's name."""
+        self.desk.replay(dead_letter_id, actor="demo-operator")
 
     def close(self) -> None:
         self.police.close()
