@@ -52,9 +52,10 @@ def test_rabt_demo_in_an_empty_folder_passes_twice_and_keeps_its_pki(tmp_path):
     assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["demo"]  # nothing outside its folder
     made = hub_certificate.read_bytes()
 
-    second = _rabt_demo(tmp_path)
+    # one scenario is enough to show the second run starts afresh on the same PKI
+    second = _rabt_demo(tmp_path, "--scenario", "1")
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    assert f"{len(SCENARIOS)} of {len(SCENARIOS)} scenarios passed" in second.stdout
+    assert "1 of 1 scenarios passed" in second.stdout
     assert hub_certificate.read_bytes() == made  # the PKI is reused, the run state is new
 
 
