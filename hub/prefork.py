@@ -138,8 +138,9 @@ class ChildProcesses:
             process_metrics.process_ended(child.process.pid)
             child.process, child.restart_at = None, now + pause
         if child.process is None and now >= child.restart_at:
-            self._start(child)
+            # counted first: whoever sees the new child's pid also sees its restart counted
             metrics.record_role_restart(f"{self.role}-process")
+            self._start(child)
 
 
 def _ending(returncode: int) -> str:

@@ -109,8 +109,8 @@ class Hub:
 
     def all_stamped(self, records: int):
         """The anchors once the newest binds ``records`` chain records and each has its token; else None."""
-        rows = self.anchors()
-        done = rows and rows[-1].records >= records and stamps.backlog(self.log.engine).count == 0
+        rows = self.anchors()  # read once: the stamper may add or stamp anchors between two reads
+        done = rows and rows[-1].records >= records and all(row.timestamp_token for row in rows)
         return rows if done else None
 
     def audit(self) -> subprocess.CompletedProcess:
