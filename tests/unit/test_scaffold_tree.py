@@ -60,7 +60,7 @@ def run(root: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProce
 
 
 def pytest_in(root: Path, *args: str) -> tuple[int, str]:
-    result = run(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args)
+    result = run(root, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *args)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -95,7 +95,7 @@ def test_generated_tests_and_the_contract_suite_pass_in_the_new_tree(tree):
     passed = int(re.search(r"(\d+) passed", output).group(1))
     assert passed >= 10 and not re.search(r"\d+ (failed|skipped|error)", output), output
     assert f"test_sample_becomes_signed_canonical_verified_by_xmlsec1_and_routed[{NAME}-inbound-SubmitDeparture" \
-        in run(tree, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+        in run(tree, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
                "tests/contract/test_adapter_contract.py", "-k", NAME).stdout
 
 
