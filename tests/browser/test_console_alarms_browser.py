@@ -102,9 +102,10 @@ def both_languages(driver, live, name: str, subject: str, shot: str) -> None:
     screenshot(driver, f"{shot}-en.png")
     driver.get(live.url + "/?lang=ar&digits=arabic")
     wait_until(driver, lambda d: band_has(d, name, subject))
-    item = driver.find_element(By.CSS_SELECTOR, f'#alarm-list li[data-alarm="{name}"][data-subject="{subject}"]')
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
-    assert item.find_element(By.CSS_SELECTOR, ".severity").text in ("حرج", "تحذير")
+    # the band is redrawn on every poll: the severity is looked up afresh each time it is read
+    severity = f'#alarm-list li[data-alarm="{name}"][data-subject="{subject}"] .severity'
+    wait_until(driver, lambda d: text_of(d, severity) in ("حرج", "تحذير"))
     screenshot(driver, f"{shot}-ar.png")
     driver.get(live.url + "/?lang=en&digits=latin")
 
