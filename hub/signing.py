@@ -194,10 +194,12 @@ class Verifier:
 
     def __init__(self, trust_store: TrustStore) -> None:
         self.trust_store = trust_store
-        self._pinned: dict[bytes, _Pinned] = {}
+        self._pinned: dict[int, _Pinned] = {}
 
     def verify(self, document: etree._Element, *, expected_signer: str | None = None) -> Verified:
-        """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`).
+        """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`), which it takes over:
+        on success the verified element is ``document`` itself, its signature taken out; on failure it is
+        left as it came. A caller that still needs the signed tree verifies a copy.
 
         With ``expected_signer`` the signature must come from that party's
         pinned certificate; without it a certificate in ``KeyInfo`` must be
@@ -246,12 +248,13 @@ class Verifier:
         return candidates[0]
 
     def _derived(self, certificate: x509.Certificate) -> _Pinned:
-        key = certificate.fingerprint(hashes.SHA256())
-        pinned = self._pinned.get(key)
-        if pinned is None:
+        # Keyed by the trust store's certificate object, not its fingerprint (a SHA-256 of the DER on every
+        # verification): the entry holds the object, so its id cannot be reused while the entry is kept.
+        pinned = self._pinned.get(id(certificate))
+        if pinned is None or pinned.certificate is not certificate:
             if len(self._pinned) > 256:  # certificates reloaded many times: keep the cache bounded
                 self._pinned.clear()
-            pinned = self._pinned[key] = _Pinned(certificate)
+            pinned = self._pinned[id(certificate)] = _Pinned(certificate)
         return pinned
 
 
