@@ -162,7 +162,7 @@ class LicensingConsumer:
 
     def visa_answer(self, query: dict, today: date | None = None) -> rules.VisaAnswer:
         """The answer to a VisaEligibilityQuery as of ``today``."""
-        licence = self.state.licence_view(query["licence_number"])
+        licence = self.state.visa_view(query["licence_number"], query["profession_code"])
         return rules.check_visa(licence, query["licence_type"], query["profession_code"],
                                 query["nationality"], today or rules.local_today(self.now()))
 
