@@ -193,5 +193,7 @@ class LicensingConsumer:
         # officer waits for it, not for this commit. The delivery is still acked only once the record
         # is committed; a redelivery answers again and records once.
         reply_to(delivery, header, result, self.seal, self.transport, now=self.now())
+        if self.receipts is not None:  # the signed answer told the hub: no receipt for the record too
+            self.receipts.answered(header.message_id)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
         self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
