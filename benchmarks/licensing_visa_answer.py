@@ -6,15 +6,18 @@
 
 Hub-signed VisaEligibilityQuery deliveries (half answered yes, half no, as in
 ``end_to_end.py``'s visa phase) go through ``LicensingConsumer.handle`` on a
-fresh SQLite licensing database, one after another in one thread, with the
-reply caught by a transport that keeps it (no broker: its CPU is not
-licensing's). Printed per check: the thread's CPU in all, and the CPU of each
-stage — the hub's signature checked, the canonical schema, the answer read
-from the licence, the answer sealed (licensing's signature), the question
-recorded (the commit window). CPU time, not wall time, because the host is
-shared; ``--valgrind`` runs the checks under ``valgrind --tool=callgrind``
-twice (with and without them) and prints user-space instructions per check,
-which a loaded machine cannot move.
+fresh SQLite licensing database, one after another in one thread, wired as
+``consume`` wires it: licensing's verifier and seal, and a receipt sender
+sealing DeliveryReceipts in its own thread. A transport that keeps what it is
+given stands in for the broker (whose CPU is not licensing's). Printed per
+check: the thread's CPU in all and per stage — the hub's signature checked,
+the canonical schema, the answer read from the licence, the answer sealed
+(licensing's signature), the question recorded (the commit window) — the
+process's CPU, which adds the receipt sender's, and the receipts sealed.
+CPU time, not wall time, because the host is shared; ``--valgrind`` runs
+the checks under ``valgrind --tool=callgrind`` twice (with and without them)
+and prints user-space instructions per check, which a loaded machine cannot
+move.
 """
 
 from __future__ import annotations
@@ -41,13 +44,23 @@ WARM = 20
 
 
 class KeptReplies:
-    """Stands in for the transport: ``reply`` keeps the answer's bytes, nothing is sent."""
+    """Stands in for the transport: ``reply`` keeps the answer's bytes and ``publish`` the receipts; nothing is sent."""
 
     def __init__(self) -> None:
         self.replies: list[bytes] = []
+        self.published: list = []
+
+    def __enter__(self) -> KeptReplies:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        pass
 
     def reply(self, request, message) -> None:
         self.replies.append(message.body)
+
+    def publish(self, messages) -> None:
+        self.published += list(messages)
 
 
 def prepare(home: Path, checks: int, key_type: str) -> None:
@@ -95,6 +108,7 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
     from simulators.licensing import consumer as consumer_module
     from simulators.licensing.consumer import LicensingConsumer
     from simulators.licensing.hub_link import hub_verifier, licensing_seal
+    from simulators.licensing.receipts import ReceiptSender
     from simulators.licensing.state import LicensingState
 
     database = home / f"run-{os.getpid()}.sqlite3"
@@ -105,7 +119,10 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
         verify, seal = _timed(spent, "hub's signature checked", verify), _timed(spent, "answer sealed", seal)
         consumer_module.canonical.validate = _timed(spent, "canonical schema", consumer_module.canonical.validate)
         state.apply_once = _timed(spent, "question recorded (commit window)", state.apply_once)
-    consumer = LicensingConsumer(state, verify, transport=transport, seal=seal, now=lambda: NOW)
+    # DeliveryReceipts as ``consume`` sends them: sealed in a thread of their own, one per commit window
+    receipts = ReceiptSender(lambda: transport, licensing_seal(home / "pki")).start()
+    state.windows.on_settled = receipts.window_committed
+    consumer = LicensingConsumer(state, verify, transport=transport, seal=seal, now=lambda: NOW, receipts=receipts)
     if spent is not None:
         consumer.visa_answer = _timed(spent, "answer read from the licence", consumer.visa_answer)
     return consumer
@@ -121,15 +138,19 @@ def child(home: Path, checks: int, count_stages: bool) -> None:
     for n, data in enumerate(questions[:WARM + checks]):
         if n == WARM:
             spent.clear()
-            began = time.thread_time()
+            began, process_began, receipts_before = time.thread_time(), time.process_time(), len(transport.published)
         consumer.handle(Delivery(Message(data, "licensing.VisaEligibilityQuery.police", f"q-{n}", f"c-{n}",
                                          "amq.rabbitmq.reply-to.bench"), "licensing", 1, False))
     used = time.thread_time() - began if checks else 0.0
+    consumer.receipts.close()
+    process_used = time.process_time() - process_began if checks else 0.0
     answers = b"".join(transport.replies[WARM:])
     if answers.count(b"Eligible>true<") != (checks + 1) // 2 or answers.count(b"Eligible>false<") != checks // 2:
         raise SystemExit("licensing did not answer every check as expected")
     if count_stages:
         print(f"  {'CPU ms per check (this thread, in all)':<44}{used * 1000 / checks:>8.3f}")
+        print(f"  {'CPU ms per check (process, with receipts)':<44}{process_used * 1000 / checks:>8.3f}")
+        print(f"  {'delivery receipts sealed per check':<44}{(len(transport.published) - receipts_before) / checks:>8.3f}")
         for stage, seconds in spent.items():
             print(f"  {stage:<44}{seconds * 1000 / checks:>8.3f}")
 
