@@ -13,6 +13,8 @@ reports per check:
 
 * SQL statements and commits on the message log's engine (SQLAlchemy events);
 * hardened parses, signature verifications, private-key operations;
+* the CPU of each stage (the thread's own: the waits for licensing and the disk are not in it);
+* the CPU licensing's consumer process spent per check (consume loop, answer, reply, receipts);
 
 then runs under ``valgrind --tool=callgrind`` twice, with and without the
 checks, and prints the difference per check: the user-space instructions the
@@ -55,6 +57,35 @@ def _timed(counts: Counter, name: str, function):
     return timing
 
 
+def _cpu(counts: Counter, name: str, function):
+    def spending(*args, **kwargs):
+        started = time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            counts[name] += (time.thread_time() - started) * 1000
+    return spending
+
+
+def stages(hub, counts: Counter) -> None:
+    """CPU ms of the check's stages (this thread's CPU: the wait for licensing and for the disk is not in it)."""
+    from hub.gateway import inbound
+    from hub.messagelog import GroupCommitter
+    from hub.pipeline import Pipeline
+    from hub.transports import transport_class
+
+    transport = transport_class(hub.settings.effective_broker_url)
+    for owner, attribute, name in (
+            (inbound, "parse_envelope", "request parsed (SOAP envelope)"),
+            (Pipeline, "_canonicalize", "question verified, mapped, signed"),
+            (transport, "request", "question sent, answer received"),
+            (Pipeline, "_destination_answer", "licensing's answer verified"),
+            (inbound.InboundHandler, "_signed", "police's answer mapped, signed"),
+            (GroupCommitter, "store_sent", "the log's write"),
+    ):
+        setattr(owner, attribute, _cpu(counts, f"CPU ms: {name}", getattr(owner, attribute)))
+
+
 def instrument(hub) -> Counter:
     """Count the hub's commits, statements, parses, verifications and key operations from now on,
     and the wall time (ms) spent waiting for licensing's answer and in the log's write."""
@@ -67,6 +98,7 @@ def instrument(hub) -> Counter:
     transport = transport_class(hub.settings.effective_broker_url)
     transport.request = _timed(counts := Counter(), "wall ms: question out, answer back", transport.request)
     GroupCommitter.store_sent = _timed(counts, "wall ms: the log's write (one commit)", GroupCommitter.store_sent)
+    stages(hub, counts)
 
     sa.event.listen(hub.log.engine, "commit", lambda _conn: counts.update(["commits"]))
     sa.event.listen(hub.log.engine, "before_cursor_execute", lambda *_args: counts.update(["SQL statements"]))
@@ -160,6 +192,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def settled_cpu_seconds(pid: int) -> float:
+    """CPU seconds ``pid`` has used, read once it stopped using any (its start-up or last checks done)."""
+    from end_to_end_floor import tree_cpu_seconds
+
+    used = tree_cpu_seconds({"process": pid}).get("process", 0.0)
+    while True:
+        time.sleep(0.5)
+        now = tree_cpu_seconds({"process": pid}).get("process", 0.0)
+        if now - used < 0.02:
+            return now
+        used = now
+
+
 def measure(home: Path, args: argparse.Namespace) -> int:
     """Licensing's consumer started, the counting run, then the two callgrind runs; the report on stdout."""
     from hub.transports import open_transport
@@ -172,16 +217,20 @@ def measure(home: Path, args: argparse.Namespace) -> int:
     stack._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume", "--threads", "1"])
     try:
         own = [sys.executable, __file__, "--child", str(args.checks), "--home", str(home), "--bodies", str(bodies_file)]
+        licensing = settled_cpu_seconds(stack.processes["licensing-consumer"].pid)
         counted = subprocess.run([*own, "--count-calls"], capture_output=True, text=True, check=False, timeout=600)
         if counted.returncode != 0:
             raise SystemExit(f"counting run failed: {counted.stderr.strip().splitlines()[-3:]}")
+        licensing = settled_cpu_seconds(stack.processes["licensing-consumer"].pid) - licensing
         print(f"per visa check, {args.checks} checks one after another on {stack.broker_url.split(':')[0]}:")
         for name, value in json.loads(counted.stdout.strip().splitlines()[-1]).items():
-            print(f"  {name:<44}{value:>8.2f}")
+            print(f"  {name:<48}{value:>8.2f}")
+        # warm-up checks included: the consumer answers them too
+        print(f"  {'licensing consumer CPU ms (whole process)':<48}{licensing * 1000 / (WARM + args.checks):>8.2f}")
         if not args.no_valgrind:
             print(f"measuring {args.checks} checks under callgrind, twice …", file=sys.stderr)
             per_check = (instructions(home, bodies_file, args.checks) - instructions(home, bodies_file, 0)) / args.checks
-            print(f"  {'instructions (hub, user space)':<44}{per_check / 1e6:>7.2f} M")
+            print(f"  {'instructions (hub, user space)':<48}{per_check / 1e6:>7.2f} M")
     finally:
         stack.stop()
         stack.remove_topology()

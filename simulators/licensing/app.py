@@ -233,7 +233,7 @@ def get_visa_eligibility():
     if licence_type not in _TYPE_BY_PREFIX.values():
         raise InputError(f"licence_type must be private or commercial, got {licence_type!r}")
     wiring = _wiring()
-    verdict = rules.check_visa(wiring.state.licence_view(number), licence_type, profession,
+    verdict = rules.check_visa(wiring.state.visa_view(number, profession), licence_type, profession,
                                _checked("nationality", args.get("nationality")),
                                rules.local_today(wiring.decider.now()))
     return jsonify(licence_number=number, eligible=verdict.eligible, remaining=verdict.remaining,

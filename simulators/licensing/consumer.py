@@ -162,7 +162,7 @@ class LicensingConsumer:
 
     def visa_answer(self, query: dict, today: date | None = None) -> rules.VisaAnswer:
         """The answer to a VisaEligibilityQuery as of ``today``."""
-        licence = self.state.licence_view(query["licence_number"])
+        licence = self.state.visa_view(query["licence_number"], query["profession_code"])
         return rules.check_visa(licence, query["licence_type"], query["profession_code"],
                                 query["nationality"], today or rules.local_today(self.now()))
 
@@ -193,5 +193,7 @@ class LicensingConsumer:
         # officer waits for it, not for this commit. The delivery is still acked only once the record
         # is committed; a redelivery answers again and records once.
         reply_to(delivery, header, result, self.seal, self.transport, now=self.now())
+        if self.receipts is not None:  # the signed answer told the hub: no receipt for the record too
+            self.receipts.answered(header.message_id)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
         self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)

@@ -3,7 +3,11 @@
 The apply path only hands outcomes over (:meth:`ReceiptSender.window_committed`
 is the window applier's after-commit callback; :meth:`ReceiptSender.failed`
 takes a delivery refused before it reached a window): a list append under a
-lock. A thread of its own seals each window's receipt (licensing's key),
+lock. A question licensing answered over request/reply (a visa check) is
+named to :meth:`ReceiptSender.answered` first: its signed answer, which the
+hub logs with the question, already told the hub, so its record gets no
+receipt of its own (one signature per check, not two) unless the record
+failed. A thread of its own seals each window's receipt (licensing's key),
 publishes everything waiting in one ``publish`` and, when the broker does not
 confirm, keeps the sealed bytes and tries again after a pause that doubles up
 to 15 s (:class:`hub.outage.Watch`: one log line when sending starts failing,
@@ -81,6 +85,7 @@ class ReceiptSender:
         self.watch = watch or Watch(f"{SYSTEM}-receipts", "broker")
         self._lock = threading.Condition()
         self._windows: list[list[Outcome]] = []
+        self._answered: set[str] = set()
         self._loose: list[Outcome] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,11 +95,20 @@ class ReceiptSender:
 
     # -- the apply path's side: hand over, never wait -------------------------------------
 
+    def answered(self, message_id: str) -> None:
+        """``message_id`` was answered to its asker: its record in the next window needs no receipt if it holds."""
+        with self._lock:
+            self._answered.add(message_id)
+
     def window_committed(self, results: Sequence[tuple[str, bool | BaseException]]) -> None:
         """A window's outcomes, after its commit (the window applier's callback)."""
-        outcomes = [outcome_of(mid, result) for mid, result in results if _UUID.fullmatch(mid)]
-        if len(outcomes) < len(results):  # not the hub's ids: no trail to tell
-            log.warning("no receipt for %d message(s) without a hub message id", len(results) - len(outcomes))
+        with self._lock:
+            told = {mid for mid, result in results if mid in self._answered and not isinstance(result, BaseException)}
+            self._answered.difference_update(mid for mid, _ in results)
+        untold = [(mid, result) for mid, result in results if mid not in told]
+        outcomes = [outcome_of(mid, result) for mid, result in untold if _UUID.fullmatch(mid)]
+        if len(outcomes) < len(untold):  # not the hub's ids: no trail to tell
+            log.warning("no receipt for %d message(s) without a hub message id", len(untold) - len(outcomes))
         if outcomes:
             with self._lock:
                 self._windows.append(outcomes)
@@ -106,6 +120,7 @@ class ReceiptSender:
             log.warning("no receipt for a delivery without a hub message id: %s", error)
             return
         with self._lock:
+            self._answered.discard(message_id)
             self._loose.append(outcome_of(message_id, error))
             self._lock.notify()
 

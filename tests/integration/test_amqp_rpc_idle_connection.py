@@ -1,0 +1,92 @@
+"""A gateway thread's request connection that the broker closed while it sat idle is replaced before a question.
+
+pika answers heartbeats only while a thread drives the connection, so RabbitMQ
+closes a request connection nobody used for a few heartbeat intervals (a
+gateway thread between visa checks). Here the broker closes it on purpose
+(``rabbitmqctl close_connection``, only this test's connection, found by its
+name); the next question must be answered on a new connection, not fail the
+police's check with "connection lost while waiting for the reply".
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import unavailable
+
+from hub.transports import Delivery, Message, open_transport
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+RUN = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def routes():
+    problem = broker_problem(DEFAULT_AMQP_URL) or (None if shutil.which("rabbitmqctl") else "no rabbitmqctl")
+    if problem:
+        unavailable(problem)
+    routes = isolated_routes()
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
+        admin.declare(routes)
+    yield routes
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
+        admin.undeclare(routes)
+
+
+def connections_named(name: str) -> list[str]:
+    """Broker pids of the connections whose client properties carry ``name``."""
+    listing = subprocess.run(["rabbitmqctl", "list_connections", "pid", "client_properties", "-q",
+                              "--no-table-headers"], capture_output=True, text=True, check=True, timeout=30)
+    return [line.split("\t", 1)[0] for line in listing.stdout.splitlines() if name in line]
+
+
+def closed_by_the_broker(name: str) -> None:
+    """Close the connections called ``name`` from the broker's side; return once it lists none of them."""
+    pids = connections_named(name)
+    assert pids, f"no connection called {name} to close"
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "close_connection", pid, "idle test"], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while connections_named(name) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not connections_named(name)
+
+
+def answering(routes, ready: threading.Event, stop: threading.Event) -> None:
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as server:
+        def answer(delivery: Delivery) -> None:
+            server.reply(delivery, Message(b"<answer>" + delivery.message.body + b"</answer>", "reply",
+                                           f"r-{delivery.message.message_id}"))
+
+        ready.set()
+        server.consume(routes.queue_for("licensing"), answer, stop=stop)
+
+
+def question(n: int) -> Message:
+    return Message(f"<q>{n}</q>".encode(), "licensing.VisaEligibilityQuery.police", f"q-{n}-{RUN}", f"c-{n}-{RUN}")
+
+
+def test_a_question_after_the_broker_closed_the_idle_connection_is_answered(routes):
+    ready, stop = threading.Event(), threading.Event()
+    responder = threading.Thread(target=answering, args=(routes, ready, stop), daemon=True)
+    responder.start()
+    assert ready.wait(30)
+    name = f"rabt-idle-{RUN}"
+    try:
+        with open_transport(DEFAULT_AMQP_URL, routes=routes, connection_name=name) as asker:
+            assert asker.request(question(1), timeout=10).body == b"<answer><q>1</q></answer>"
+            closed_by_the_broker(name)
+            answer = asker.request(question(2), timeout=10)
+            assert answer.body == b"<answer><q>2</q></answer>" and answer.correlation_id == f"c-2-{RUN}"
+            assert asker.generation == 2  # the question went out on a new connection
+    finally:
+        stop.set()
+        responder.join(30)
