@@ -37,7 +37,9 @@ MESSAGE_HEAD = f"{{{NAMESPACE}}}Message"
 RULE_MESSAGE_TYPE = "RABT_MESSAGE_TYPE_MATCHES_BODY"
 
 _R = f"{{{NAMESPACE}}}"
-_compile_lock = threading.Lock()
+#: libxml2 compiles an XML Schema with process-wide state: two threads compiling at once can fail with
+#: "Document is not valid XML Schema", so every schema the process compiles is compiled under this lock
+SCHEMA_COMPILE_LOCK = threading.Lock()
 _local = threading.local()
 
 
@@ -63,7 +65,7 @@ def schema() -> etree.XMLSchema:
     """This thread's compiled canonical schema (compiled on first use)."""
     compiled = getattr(_local, "schema", None)
     if compiled is None:
-        with _compile_lock:
+        with SCHEMA_COMPILE_LOCK:
             compiled = _compile()
         _local.schema = compiled
     return compiled

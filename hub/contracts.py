@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.canonical import SCHEMA_COMPILE_LOCK
 from hub.errors import ConfigError, SchemaError
 
 
@@ -32,7 +33,8 @@ class AgencyContracts:
                 document = etree.parse(str(path))  # our own contract files
                 namespace = document.getroot().get("targetNamespace")
                 try:
-                    schemas[namespace] = etree.XMLSchema(document)
+                    with SCHEMA_COMPILE_LOCK:
+                        schemas[namespace] = etree.XMLSchema(document)
                 except etree.XMLSchemaParseError as exc:
                     raise ConfigError(f"{path} does not compile: {exc}", agency=self.agency) from exc
             self._local.schemas = schemas

@@ -25,6 +25,7 @@ from lxml import etree
 
 from adapters.courts.nationality import country_code
 from hub.adapter import AGENCY_SCHEMAS, FileDrop, FileItem
+from hub.canonical import SCHEMA_COMPILE_LOCK
 from hub.config import XmlLimits
 from hub.errors import ConfigError, ParseError
 from hub.xmlsafe import parse_xml_file
@@ -44,7 +45,8 @@ def batch_schema() -> etree.XMLSchema:
     if schema is None:
         try:
             parser = etree.XMLParser(no_network=True, resolve_entities=False)
-            schema = _local.schema = etree.XMLSchema(etree.parse(str(BATCH_SCHEMA), parser))
+            with SCHEMA_COMPILE_LOCK:
+                schema = _local.schema = etree.XMLSchema(etree.parse(str(BATCH_SCHEMA), parser))
         except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
             raise ConfigError(f"court batch schema {BATCH_SCHEMA} does not compile: {exc}", agency="courts") from exc
     return schema
