@@ -223,7 +223,8 @@ def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[
         args.rows.append(row)
         lines += [*throughput_lines(put, raw, bodies),
                   *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms),
-                  f"client (signed before the clock, keep-alive HTTP): {row['client']:.2f} ms CPU per push", ""]
+                  f"client (signed before the clock, keep-alive HTTP): {row['client']:.2f} ms CPU per push",
+                  *put["accounting"], ""]
     return [*lines, *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
 
 
