@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from end_to_end_floor import tree_cpu_seconds
-from end_to_end_processes import DatabaseWatch, process_lines, process_use, snapshot
+from end_to_end_processes import DatabaseWatch, ceiling, process_lines, process_use, snapshot
 from simulators.demo.stack import Stack
 from simulators.licensing.tables import events
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer, soap_envelope
@@ -265,7 +265,7 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
                   *(database.lines(applied) if database else [])]
     return {"count": count, "accepted_s": accepted, "applied": applied, "applied_s": done, "errors": errors,
             "cpu": cpu_line(cpu, cpu_after), "cpu_used": (cpu, cpu_after), "client_cpu": client,
-            "accounting": accounting}
+            "accounting": accounting, "ceiling": ceiling(processes_before, processes_after, applied)}
 
 
 @contextmanager

@@ -129,6 +129,24 @@ def snapshot(roots: dict[str, int], database: str = "") -> Snapshot:
     return Snapshot(process_use(roots, database), machine_busy())
 
 
+def _rows(before: Snapshot, after: Snapshot) -> dict[str, list[float]]:
+    """label → [CPU s, run-queue s, context switches] between two snapshots (PostgreSQL's backends added up)."""
+    rows: dict[str, list[float]] = {}
+    for pid, now in after.processes.items():
+        was = before.processes.get(pid, ProcessUse(now.label, 0.0))
+        row = rows.setdefault(now.label, [0.0, 0.0, 0])
+        row[0] += now.cpu - was.cpu
+        row[1] += now.waited - was.waited
+        row[2] += now.switches - was.switches
+    return rows
+
+
+def ceiling(before: Snapshot, after: Snapshot, messages: int) -> float:
+    """Messages per second the machine's cores could carry at the CPU per message the measured processes spent."""
+    spent = sum(row[0] for row in _rows(before, after).values())
+    return (os.cpu_count() or 1) * max(messages, 1) / max(spent, 1e-9)
+
+
 def process_lines(before: Snapshot, after: Snapshot, messages: int) -> list[str]:
     """The per-process table between two snapshots, and the most this CPU per message lets the machine carry.
 
@@ -137,26 +155,20 @@ def process_lines(before: Snapshot, after: Snapshot, messages: int) -> list[str]
     """
     busy, capacity = (after.machine[i] - before.machine[i] for i in (0, 1))
     count, share = max(messages, 1), lambda seconds: 100 * seconds / max(capacity, 1e-9)
-    rows: dict[str, list[float]] = {}
-    for pid, now in after.processes.items():
-        was = before.processes.get(pid, ProcessUse(now.label, 0.0))
-        row = rows.setdefault(now.label, [0.0, 0.0, 0])
-        row[0] += now.cpu - was.cpu
-        row[1] += now.waited - was.waited
-        row[2] += now.switches - was.switches
+    rows = _rows(before, after)
     lines = [f"  {'process':<34}{'cpu s':>7}{'% machine':>11}{'ms/msg':>8}{'run-queue s':>13}{'switches/msg':>14}"]
     for label, (cpu, waited, switches) in sorted(rows.items()):
         if cpu >= 0.05 or waited >= 0.05:
             lines.append(f"  {label:<34}{cpu:>7.1f}{share(cpu):>10.1f}%{cpu / count * 1000:>8.2f}{waited:>13.1f}"
                          f"{switches / count:>14.1f}")
-    measured = sum(row[0] for row in rows.values())
-    cores = os.cpu_count() or 1
-    ceiling, rate = cores / max(measured / count, 1e-9), messages / max(capacity / cores, 1e-9)
+    measured, cores = sum(row[0] for row in rows.values()), os.cpu_count() or 1
+    rate = messages / max(capacity / cores, 1e-9)
     lines += [f"  machine: {share(busy):.0f}% busy over {capacity:.0f} core-seconds; the processes above "
               f"{share(measured):.0f}%, everything else (RabbitMQ, PostgreSQL's shared processes, other jobs) "
               f"{share(busy - measured):.0f}%",
               f"  ceiling: at {measured / count * 1000:.2f} ms CPU per message for the processes above, "
-              f"{cores} cores carry at most {ceiling:.0f} msg/s, were nothing else to run (this run: {rate:.0f})"]
+              f"{cores} cores carry at most {ceiling(before, after, messages):.0f} msg/s, were nothing else to run "
+              f"(this run: {rate:.0f})"]
     return lines
 
 
