@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import click
 
 from hub.config import Settings
+from hub.listener import Peers
 from hub.logs import configure_logging, log_format_option
 from hub.preflight import declare_topology
 from hub.redact import redact_url
@@ -44,7 +45,8 @@ def _proxy_config(settings: Settings) -> dict:
     return {"PUBLIC_URL": settings.public_url or None, "TRUSTED_PROXY_HOPS": settings.trusted_proxy_hops}
 
 
-def _gateway(hub, listening: Listening, sock: socket.socket | None = None, peers=None) -> WsgiRole:
+def _gateway(hub, listening: Listening, sock: socket.socket | None = None,
+             peers: Peers | None = None) -> WsgiRole:
     from hub.bootstrap import gateway_app
 
     settings = hub.settings
@@ -150,7 +152,7 @@ def _console(hub, supervisor: Supervisor, listening: Listening) -> Endpoint:
     return console.endpoint
 
 
-def _serve_child(settings: Settings, listening: Listening, listen_fd: int, peers=None) -> None:
+def _serve_child(settings: Settings, listening: Listening, listen_fd: int, peers: Peers | None = None) -> None:
     """One gateway process of several: serve on the master's socket until SIGTERM or the master is gone."""
     from hub.bootstrap import bootstrap
     from hub.prefork import parent_watch
@@ -221,9 +223,9 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_
     _serve(settings, roles or ROLES, listening, count or default_process_count(), metrics_port, log_format)
 
 
-def _peers(connections_fd: int | None, slot: int | None):
+def _peers(connections_fd: int | None, slot: int | None) -> Peers | None:
     """This child's place in the table of the gateway children's connections (None: not given)."""
-    from hub.listener import ConnectionTable, Peers
+    from hub.listener import ConnectionTable
 
     if connections_fd is None or slot is None:
         return None
