@@ -92,7 +92,7 @@ class ConnectionTable:
         """A new table inheritable by children; None where shared anonymous memory is not available."""
         if not hasattr(os, "memfd_create") or slots < 2:
             return None
-        fd = os.memfd_create("rabt-gateway-connections", 0)  # not close-on-exec: the children inherit it
+        fd = os.memfd_create("rabt-gateway-connections")  # close-on-exec: children get it by pass_fds only
         os.ftruncate(fd, slots * _SLOT.size)
         table = cls(fd, slots)
         for slot in range(1, slots + 1):

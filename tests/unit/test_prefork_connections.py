@@ -116,7 +116,9 @@ def test_the_master_gives_each_child_its_slot_and_marks_a_dead_childs_slot_absen
     sock = socket.create_server(("127.0.0.1", 0))
     # the "child" records its arguments and exits at once, as a child that dies
     record = tmp_path / "argv"
-    command = [sys.executable, "-c", f"import sys; open({str(record)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')"]
+    command = [sys.executable, "-c", "import os, sys; from hub.listener import ConnectionTable; "
+               "table = ConnectionTable.attach(int(sys.argv[sys.argv.index('--connections-fd') + 1])); "
+               f"open({str(record)!r}, 'a').write(' '.join(sys.argv[1:]) + ' slots ' + str(table.slots))"]
     keeper = ChildProcesses(command, 2, sock, grace=1.0)
     child = keeper.children[0]
     keeper._start(child)
@@ -126,6 +128,6 @@ def test_the_master_gives_each_child_its_slot_and_marks_a_dead_childs_slot_absen
     assert keeper.connections.read()[0] == ABSENT
     arguments = record.read_text().split()
     assert arguments[arguments.index("--slot") + 1] == "1"
-    assert int(arguments[arguments.index("--connections-fd") + 1]) == keeper.connections.fd
+    assert arguments[-2:] == ["slots", "2"]  # the child opened the master's table from the descriptor it got
     keeper.stop_all()
     sock.close()
