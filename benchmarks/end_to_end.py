@@ -185,20 +185,30 @@ def push_row(put: dict, floor: Floor | str, processes: int | None) -> dict:
     machine = floor.machine_rate if isinstance(floor, Floor) else None
     return {"processes": processes, "rate": rate, "floor": machine, "ratio": rate / machine if machine else None,
             "hub": cpu_ms["hub"], "licensing": cpu_ms["licensing"],
-            "client": put["client_cpu"] / max(put["count"], 1) * 1000}
+            "client": put["client_cpu"] / max(put["count"], 1) * 1000, "ceiling": put["ceiling"]}
 
 
 def side_by_side(rows: list[dict]) -> list[str]:
-    """The pushes of every run in one table, and how the rate grew with the gateway processes."""
+    """The pushes of every run in one table, and how the rate grew with the gateway processes.
+
+    ``hub/licensing``: licensing's consumer does the same work per message however many
+    gateway processes run, so its CPU per message shows how fast the shared machine ran
+    during each run; the hub's divided by it compares runs made at different speeds.
+    ``ceiling``: the rate the machine's cores could carry at the run's CPU per message.
+    """
     lines = [f"{'gateway processes':<19}{'msg/s':>8}{'floor msg/s':>13}{'ratio':>7}"
-             f"{'hub ms/msg':>12}{'licensing ms/msg':>18}{'client ms/msg':>15}"]
+             f"{'hub ms/msg':>12}{'licensing ms/msg':>18}{'client ms/msg':>15}{'hub/licensing':>15}{'ceiling':>9}"]
     for row in rows:
         floor = f"{row['floor']:>13.0f}{row['ratio']:>7.3f}" if row["floor"] else f"{'-':>13}{'-':>7}"
         lines.append(f"{row['processes'] or 'default'!s:<19}{row['rate']:>8.1f}{floor}{row['hub']:>12.2f}"
-                     f"{row['licensing']:>18.2f}{row['client']:>15.2f}")
+                     f"{row['licensing']:>18.2f}{row['client']:>15.2f}"
+                     f"{row['hub'] / max(row['licensing'], 1e-9):>15.2f}{row['ceiling']:>9.0f}")
     if len(rows) > 1 and rows[0]["processes"]:
-        lines.append(f"{rows[-1]['processes']} processes / {rows[0]['processes']}: "
-                     f"{rows[-1]['rate'] / rows[0]['rate']:.2f}x the rate (goal >= 1.6x for 2 / 1)")
+        first, last = rows[0], rows[-1]
+        lines += [f"{last['processes']} processes / {first['processes']}: {last['rate'] / first['rate']:.2f}x the rate "
+                  f"(goal >= 1.6x for 2 / 1)",
+                  f"the most {last['processes']} processes could reach here: their ceiling / the rate of "
+                  f"{first['processes']} = {last['ceiling'] / first['rate']:.2f}x"]
     return lines
 
 
@@ -223,7 +233,8 @@ def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[
         args.rows.append(row)
         lines += [*throughput_lines(put, raw, bodies),
                   *floor_lines(put["applied"] / put["applied_s"], floor, cpu_ms),
-                  f"client (signed before the clock, keep-alive HTTP): {row['client']:.2f} ms CPU per push", ""]
+                  f"client (signed before the clock, keep-alive HTTP): {row['client']:.2f} ms CPU per push",
+                  *put["accounting"], ""]
     return [*lines, *visa_lines(visa, args.rate), "", f"dead letters after the run: {len(dead_letters(stack))}"]
 
 

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from end_to_end_floor import tree_cpu_seconds
+from end_to_end_processes import DatabaseWatch, ceiling, process_lines, process_use, snapshot
 from simulators.demo.stack import Stack
 from simulators.licensing.tables import events
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer, soap_envelope
@@ -144,10 +146,15 @@ class KeepAliveSender:
         self.host, self.port, self.path = parts.hostname, parts.port, f"{parts.path}/soap/police"
         self.timeout = timeout
         self._local = threading.local()
+        #: pushes answered by each gateway process (its pid), as the connections landed
+        self.per_process: Counter[str] = Counter()
+        self._counting = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
         if getattr(self._local, "connection", None) is None:
-            self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._local.process = gateway_process(connection)
+            self._local.connection = connection
         return self._local.connection
 
     def post(self, body: bytes) -> bytes:
@@ -169,7 +176,50 @@ class KeepAliveSender:
             self._local.connection = None
         if reply.status != 200 or not _HUB_MESSAGE_ID.search(answer):
             raise RuntimeError(f"HTTP {reply.status}, no receipt naming a HubMessageId: {answer[:200]!r}")
+        with self._counting:
+            self.per_process[self._local.process] += 1
         return answer
+
+    def warm_every_process(self, bodies: list[bytes], processes: int, attempts: int = 64) -> int:
+        """Send ``bodies`` once through each of ``processes`` gateway processes; how many were reached.
+
+        Each process compiles the mappings and schemas on its first request of a
+        kind, which must happen off the clock. A connection stays with the process
+        that accepted it, so one connection warms one process: new connections are
+        opened until each process has answered on one (``/healthz`` names it).
+        """
+        warmed: set[str] = set()
+        for _ in range(attempts):
+            if len(warmed) >= processes:
+                break
+            self.close()
+            connection = self._connection()
+            if self._local.process not in warmed:
+                for body in bodies:
+                    self.post(body)
+                warmed.add(self._local.process)
+        self.close()
+        self.per_process.clear()
+        return len(warmed)
+
+    def close(self) -> None:
+        """Close this thread's connection (the next post opens one, maybe to another process)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+
+
+def gateway_process(connection: http.client.HTTPConnection) -> str:
+    """The pid of the gateway process that holds ``connection`` (its ``/healthz`` answer names it), or "?"."""
+    try:
+        connection.request("GET", "/healthz")
+        reply = connection.getresponse()
+        reply.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()  # opened again by the first post
+        return "?"
+    return reply.getheader("X-Rabt-Process", "?")
 
 
 _SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:om:rop:hubgateway:2020#Notify"'}
@@ -177,24 +227,52 @@ _HUB_MESSAGE_ID = re.compile(rb"HubMessageId>\s*[^<\s]")
 
 
 def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
-    """Push ``count`` from ``clients`` threads; seconds until all got receipts, until all were applied."""
+    """Push ``count`` from ``clients`` threads; seconds until all got receipts, until all were applied.
+
+    Also where the CPU went, process by process (:mod:`end_to_end_processes`), how the
+    clients' connections spread over the gateway processes, and, on PostgreSQL, the log
+    database's commits per message and what its backends waited on.
+    """
     sender = KeepAliveSender(load.stack.urls["gateway"])
-    for body in border_requests(load, 3):  # mappings and schemas compiled in every process, off the clock
-        sender.post(body)
-    base = load.wait_applied(3, 60)
+    roots = {name: process.pid for name, process in load.stack.processes.items()}
+    gateways = sum(" gateway pid " in use.label for use in process_use(roots).values()) or 1
+    warmed = sender.warm_every_process(border_requests(load, 3), gateways)
+    if warmed < gateways:
+        progress(f"  warmed {warmed} of {gateways} gateway processes (the others compile on the clock)")
+    base = load.wait_applied(3 * warmed, 60)
     signed_requests = border_requests(load, count)
     progress(f"throughput: {count} signed notifications from {clients} client threads …")
-    cpu = cpu_seconds(load.stack)
-    started = time.perf_counter()
-    with pool_for(clients) as pool:
-        errors = [e for e in pool.map(lambda body: guarded(sender.post, body), signed_requests) if e]
-    accepted = time.perf_counter() - started
-    cpu_accepted = cpu_seconds(load.stack)
-    applied = load.wait_applied(base + count - len(errors), timeout) - base
-    done = time.perf_counter() - started
+    with database_watch(load.stack.database_url) as database:
+        database_name = load.stack.database_url.rsplit("/", 1)[-1] if load.stack.database_url else ""
+        processes_before = snapshot(roots, database_name)
+        cpu = cpu_seconds(load.stack)
+        started = time.perf_counter()
+        with pool_for(clients) as pool:
+            errors = [e for e in pool.map(lambda body: guarded(sender.post, body), signed_requests) if e]
+        accepted = time.perf_counter() - started
+        cpu_accepted = cpu_seconds(load.stack)
+        applied = load.wait_applied(base + count - len(errors), timeout) - base
+        done = time.perf_counter() - started
+        cpu_after = cpu_seconds(load.stack)
+        processes_after = snapshot(roots, database_name)
     progress(f"  applied {applied} of {count} in {done:.1f}s")
-    cpu_after = cpu_seconds(load.stack)
     # the client's own CPU while it sent (the polling for licensing's count after it is not the client's)
     client = cpu_accepted["benchmark"] - cpu["benchmark"]
+    spread = ", ".join(f"pid {pid}: {n}" for pid, n in sorted(sender.per_process.items()))
+    accounting = [f"where the CPU went, SOAP push to applied ({done:.1f} s):",
+                  *process_lines(processes_before, processes_after, applied),
+                  f"  pushes answered per gateway process (as the {clients} clients' connections landed): {spread}",
+                  *(database.lines(applied) if database else [])]
     return {"count": count, "accepted_s": accepted, "applied": applied, "applied_s": done, "errors": errors,
-            "cpu": cpu_line(cpu, cpu_after), "cpu_used": (cpu, cpu_after), "client_cpu": client}
+            "cpu": cpu_line(cpu, cpu_after), "cpu_used": (cpu, cpu_after), "client_cpu": client,
+            "accounting": accounting, "ceiling": ceiling(processes_before, processes_after, applied)}
+
+
+@contextmanager
+def database_watch(url: str) -> Iterator[DatabaseWatch | None]:
+    """Watch the log's PostgreSQL database for the block (None on SQLite)."""
+    if not url.startswith("postgresql"):
+        yield None
+        return
+    with DatabaseWatch(url) as watch:
+        yield watch

@@ -66,7 +66,7 @@ def signed_requests(pki: Path, count: int, offset: int) -> list[bytes]:
 class InProcessGateway:
     """The gateway's WSGI app and an outbox relay over one hub, driven without a server."""
 
-    def __init__(self, home: Path, broker: str, key_type: str) -> None:
+    def __init__(self, home: Path, broker: str, key_type: str, database_url: str = "") -> None:
         from hub.bootstrap import bootstrap, gateway_app
         from hub.config import Settings
         from hub.outbox import OutboxRelay
@@ -75,7 +75,7 @@ class InProcessGateway:
 
         if not (home / "pki").is_dir():
             init_pki(home / "pki", ["police", "licensing"], key_type=key_type)
-        settings = Settings(home=home, broker_url=broker)
+        settings = Settings(home=home, broker_url=broker, database_url=database_url)  # "": SQLite in home
         self.hub = bootstrap(settings, routes=isolated_routes())  # queues of its own on a shared RabbitMQ
         self.transport = self.hub.open_transport()
         self.transport.declare(self.hub.routes)

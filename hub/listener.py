@@ -20,6 +20,17 @@ Counts are per process: with ``rabt serve --processes N`` one address holds
 at most ``N × per_client`` connections. Behind the TLS proxy every
 connection comes from the proxy's address, so there the per-client limit is
 the proxy's (``limit_conn`` in deploy/nginx) and the gate's is switched off.
+
+With several gateway processes on one socket (:mod:`hub.prefork`) the kernel
+wakes every process polling it for each new connection and the first to run
+takes it: on a loaded machine that is the process already running, the busy
+one, so it took every connection (8 of 8 keep-alive clients in the end-to-end
+benchmark, the other process idle). :class:`ConnectionTable` is a small table
+in memory shared by the master and its children, each child's open
+connections in its slot; a process holding more than the lightest live one
+lets it go first (:data:`DEFER_SECONDS`) before taking a pending connection
+itself, so the load spreads, and a hung or starved peer costs only that pause.
+
 Each change of state is one log line: an address reaching its limit, and the
 same address back under it with the number refused meanwhile.
 """
@@ -28,10 +39,15 @@ from __future__ import annotations
 
 import errno
 import logging
+import mmap
+import os
 import socket
+import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +57,13 @@ MAX_REFUSED_PER_ACCEPT = 64
 OVER_LIMIT_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n"
                      b"Content-Length: 0\r\n\r\n")
 END_OF_HEAD = b"\r\n\r\n"
+#: how long a process holding more connections than the lightest peer leaves a pending one to it
+DEFER_SECONDS = 0.003
+#: connections more than the lightest peer's that make a process defer (1: any difference)
+DEFER_MARGIN = 1
+#: a slot whose process is not running (not started yet, or died): left out of the comparison
+ABSENT = -1
+_SLOT = struct.Struct("=i")
 
 
 def bind_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
@@ -51,14 +74,83 @@ def bind_listener(host: str, port: int, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-class AddressSlots:
-    """Open connections per client address, and the ones refused while an address was at its limit."""
+class ConnectionTable:
+    """Open connections of each gateway process, in memory shared by the master and its children.
 
-    def __init__(self, per_client: int) -> None:
+    The master makes it (:meth:`create`, one slot per child, all :data:`ABSENT`)
+    and passes its descriptor to every child, which writes its own slot only;
+    a slot is one aligned 32-bit word, so a reader sees either the old or the
+    new count. The master marks a dead child's slot :data:`ABSENT`.
+    """
+
+    def __init__(self, fd: int, slots: int) -> None:
+        self.fd, self.slots = fd, slots
+        self._memory = mmap.mmap(fd, slots * _SLOT.size)
+
+    @classmethod
+    def create(cls, slots: int) -> ConnectionTable | None:
+        """A new table inheritable by children; None where shared anonymous memory is not available."""
+        if not hasattr(os, "memfd_create") or slots < 2:
+            return None
+        fd = os.memfd_create("rabt-gateway-connections")  # close-on-exec: children get it by pass_fds only
+        os.ftruncate(fd, slots * _SLOT.size)
+        table = cls(fd, slots)
+        for slot in range(1, slots + 1):
+            table.write(slot, ABSENT)
+        return table
+
+    @classmethod
+    def attach(cls, fd: int) -> ConnectionTable:
+        """The table a master made, from the descriptor a child inherited."""
+        return cls(fd, os.fstat(fd).st_size // _SLOT.size)
+
+    def write(self, slot: int, connections: int) -> None:
+        """Slot ``slot`` (from 1) holds ``connections`` (or :data:`ABSENT`)."""
+        if 1 <= slot <= self.slots:
+            _SLOT.pack_into(self._memory, (slot - 1) * _SLOT.size, connections)
+
+    def read(self) -> list[int]:
+        return [_SLOT.unpack_from(self._memory, i * _SLOT.size)[0] for i in range(self.slots)]
+
+    def close(self) -> None:
+        self._memory.close()
+        os.close(self.fd)
+
+    def lightest_other(self, slot: int) -> int | None:
+        """The fewest connections a running process other than ``slot`` holds (None: no other is running)."""
+        counts = [c for i, c in enumerate(self.read(), start=1) if i != slot and c != ABSENT]
+        return min(counts) if counts else None
+
+
+@dataclass(frozen=True)
+class Peers:
+    """This process's slot in the table it shares with the other gateway processes."""
+
+    table: ConnectionTable
+    slot: int
+
+    def publish(self, connections: int) -> None:
+        self.table.write(self.slot, connections)
+
+    def should_defer(self, connections: int) -> bool:
+        """Whether a running peer holds fewer connections than this process by more than the margin."""
+        lightest = self.table.lightest_other(self.slot)
+        return lightest is not None and connections - lightest >= DEFER_MARGIN
+
+
+class AddressSlots:
+    """Open connections per client address, and the ones refused while an address was at its limit.
+
+    ``watch`` is told the number of open connections in all after each change.
+    """
+
+    def __init__(self, per_client: int, watch: Callable[[int], None] | None = None) -> None:
         self.per_client = per_client
         self._open: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._watch = watch
+        self.total = 0
 
     def take(self, address: str) -> bool:
         """Whether ``address`` may open one more connection (then it holds one slot more)."""
@@ -70,6 +162,9 @@ class AddressSlots:
                 self._refused[address] += 1
                 return False
             self._open[address] += 1
+            self.total += 1
+            if self._watch is not None:
+                self._watch(self.total)
             return True
 
     def release(self, address: str) -> None:
@@ -78,6 +173,9 @@ class AddressSlots:
             self._open[address] -= 1
             if self._open[address] <= 0:
                 del self._open[address]
+            self.total -= 1
+            if self._watch is not None:
+                self._watch(self.total)
             refused = self._refused.pop(address, 0) if self._open[address] < self.per_client else 0
         if refused:
             log.info("client %s back under its connection limit; %d connections refused meanwhile", address,
@@ -118,14 +216,25 @@ class GatedConnection(socket.socket):
 
 
 class GatedListener(socket.socket):
-    """A listening socket whose ``accept()`` refuses clients over their per-address limit."""
+    """A listening socket whose ``accept()`` refuses clients over their per-address limit.
 
-    def __init__(self, listening: socket.socket, per_client: int = 0, header_timeout: float = 0.0) -> None:
+    With ``peers`` (a socket shared with other gateway processes) it also leaves a
+    pending connection to a peer holding fewer connections, for :data:`DEFER_SECONDS`.
+    """
+
+    def __init__(self, listening: socket.socket, per_client: int = 0, header_timeout: float = 0.0,
+                 peers: Peers | None = None) -> None:
         super().__init__(listening.family, listening.type, listening.proto, fileno=listening.detach())
-        self.slots = AddressSlots(per_client)
+        self.peers = peers
+        self.slots = AddressSlots(per_client, peers.publish if peers is not None else None)
         self.header_timeout = header_timeout
+        if peers is not None:
+            peers.publish(0)  # running, and holding nothing yet
 
     def accept(self) -> tuple[socket.socket, object]:
+        if self.peers is not None and self.peers.should_defer(self.slots.total):
+            # every process polling the socket was woken; a lighter one takes it meanwhile (then: EAGAIN)
+            time.sleep(DEFER_SECONDS)
         for _ in range(MAX_REFUSED_PER_ACCEPT):
             connection, peer = super().accept()  # BlockingIOError when none is waiting: waitress expects it
             address = peer[0] if isinstance(peer, tuple) else str(peer)

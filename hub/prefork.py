@@ -8,7 +8,11 @@ a fresh interpreter (``python -m hub serve --role gateway --listen-fd FD``)
 that inherits the socket and builds its own hub. Nothing is forked after
 threads or open connections (pika, SQLAlchemy, the message log), and the
 kernel hands each new connection to whichever child accepts first, so one
-port uses every core while each child keeps waitress's own loop.
+port uses every core while each child keeps waitress's own loop. The first
+to accept would be the busiest child (it is the one running), so the children
+share a table of their open connections (:class:`hub.listener.ConnectionTable`,
+``--connections-fd FD --slot N``) and one holding more than the lightest
+lets that one take a new connection first.
 
 The other roles (relay, outbound workers, console) run once, in the
 master beside the children's keeper: they are I/O-bound loops that want one
@@ -43,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hub import metrics, process_metrics
+from hub.listener import ABSENT, ConnectionTable
 from hub.roles import Backoff, Loop
 
 log = logging.getLogger(__name__)
@@ -82,6 +87,8 @@ class ChildProcesses:
                  backoff: Backoff = Backoff(), environment: Mapping[str, str] | None = None,
                  role: str = "gateway") -> None:
         self.command = [*command, "--listen-fd", str(listener.fileno())] if listener is not None else list(command)
+        # who holds how many connections: only children sharing a socket need it
+        self.connections = ConnectionTable.create(count) if listener is not None else None
         self.environment = {**os.environ, **environment} if environment else None
         self.listener = listener
         self.grace = grace
@@ -123,7 +130,11 @@ class ChildProcesses:
 
     def _start(self, child: _Child) -> None:
         passed = (self.listener.fileno(),) if self.listener is not None else ()
-        child.process = subprocess.Popen(self.command, pass_fds=passed, env=self.environment)
+        command = self.command
+        if self.connections is not None:
+            passed += (self.connections.fd,)
+            command = [*command, "--connections-fd", str(self.connections.fd), "--slot", str(child.slot)]
+        child.process = subprocess.Popen(command, pass_fds=passed, env=self.environment)
         child.started = time.monotonic()
         log.info("%s process %d started (pid %d)", self.role, child.slot, child.process.pid)
 
@@ -136,6 +147,8 @@ class ChildProcesses:
             log.error("%s process %d (pid %d) %s; restarting in %.1fs", self.role, child.slot, child.process.pid,
                       _ending(child.process.returncode), pause)
             process_metrics.process_ended(child.process.pid)
+            if self.connections is not None:
+                self.connections.write(child.slot, ABSENT)  # the others stop comparing themselves with it
             child.process, child.restart_at = None, now + pause
         if child.process is None and now >= child.restart_at:
             # counted first: whoever sees the new child's pid also sees its restart counted

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from hub.bootstrap import Hub
 from hub.config import GatewaySettings
-from hub.listener import GatedListener, bind_listener
+from hub.listener import GatedListener, Peers, bind_listener
 from hub.roles import Backoff, Role, Supervisor
 
 __all__ = ["CONSOLE_LIMITS", "GATEWAY_LIMITS", "ROLES", "Backoff", "ConnectionLimits", "Endpoint", "Role",
@@ -185,14 +185,15 @@ class WsgiRole:
 
     def __init__(self, role: str, app, host: str, port: int, threads: int = 8, grace: float = 10.0,
                  max_body: int = MAX_FORM_BODY, limits: ConnectionLimits = CONSOLE_LIMITS,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, peers: Peers | None = None) -> None:
         from waitress import create_server
 
         self.role = role
         self.grace = grace
         self.gate = _Gate(app)
-        # ``sock``: a listening socket shared with other processes (hub.prefork); else one of our own.
-        listener = GatedListener(sock or bind_listener(host, port), limits.per_client, limits.header_timeout)
+        # ``sock``: a listening socket shared with other processes (hub.prefork), ``peers`` their
+        # connection counts (who takes a new connection); else one of our own.
+        listener = GatedListener(sock or bind_listener(host, port), limits.per_client, limits.header_timeout, peers)
         # waitress spools a whole request body (up to 1 GiB by default) to a temporary file
         # before the app sees it; past max_body it answers 413 instead, so nobody fills the disk.
         # server_name: the app's own address is the configured host, never a request's Host header.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import click
 
 from hub.config import Settings
+from hub.listener import Peers
 from hub.logs import configure_logging, log_format_option
 from hub.preflight import declare_topology
 from hub.redact import redact_url
@@ -44,7 +45,8 @@ def _proxy_config(settings: Settings) -> dict:
     return {"PUBLIC_URL": settings.public_url or None, "TRUSTED_PROXY_HOPS": settings.trusted_proxy_hops}
 
 
-def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> WsgiRole:
+def _gateway(hub, listening: Listening, sock: socket.socket | None = None,
+             peers: Peers | None = None) -> WsgiRole:
     from hub.bootstrap import gateway_app
 
     settings = hub.settings
@@ -54,7 +56,7 @@ def _gateway(hub, listening: Listening, sock: socket.socket | None = None) -> Ws
     app = gateway_app(hub, {"MAX_WAITING_REPLIES": settings.gateway.waiting_replies, **_proxy_config(settings)})
     limits = ConnectionLimits.for_gateway(settings.gateway, behind_proxy=settings.trusted_proxy_hops > 0)
     return WsgiRole("gateway", app, listening.host, listening.gateway_port, threads=threads, grace=listening.grace,
-                    max_body=2 * settings.xml_limits.max_bytes, limits=limits, sock=sock)
+                    max_body=2 * settings.xml_limits.max_bytes, limits=limits, sock=sock, peers=peers)
 
 
 #: under RABT_HOME: the gateway children's metric files, summed by the master's /metrics (emptied at each start)
@@ -150,7 +152,7 @@ def _console(hub, supervisor: Supervisor, listening: Listening) -> Endpoint:
     return console.endpoint
 
 
-def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> None:
+def _serve_child(settings: Settings, listening: Listening, listen_fd: int, peers: Peers | None = None) -> None:
     """One gateway process of several: serve on the master's socket until SIGTERM or the master is gone."""
     from hub.bootstrap import bootstrap
     from hub.prefork import parent_watch
@@ -159,7 +161,7 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int) -> No
     hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    supervisor.start(Role("gateway", _gateway(hub, listening, socket.socket(fileno=listen_fd)).run))
+    supervisor.start(Role("gateway", _gateway(hub, listening, socket.socket(fileno=listen_fd), peers).run))
     supervisor.start(Role("master-watch", parent_watch(os.getppid())))
     supervisor.wait(listening.grace)
     hub.close()
@@ -194,13 +196,18 @@ def _serve_watcher_child(settings: Settings, listening: Listening) -> None:
               help="Without the console role: serve this process's /metrics (viewer token) and /healthz here.")
 @click.option("--listen-fd", type=int, default=None, hidden=True,
               help="(A gateway child of several) serve on this inherited listening socket.")
+@click.option("--connections-fd", type=int, default=None, hidden=True,
+              help="(A gateway child of several) the table of the children's open connections, shared with them.")
+@click.option("--slot", type=click.IntRange(1), default=None, hidden=True,
+              help="(A gateway child of several) this child's slot in that table.")
 @click.option("--watcher-child", is_flag=True, hidden=True,
               help="(A watcher child of several) run the file-drop watcher only, until the master is gone.")
 @log_format_option
 @click.pass_obj
 def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_port: int | None,
           console_port: int | None, processes: int | None, grace: float, metrics_port: int | None,
-          listen_fd: int | None, watcher_child: bool, log_format: str) -> None:
+          listen_fd: int | None, connections_fd: int | None, slot: int | None, watcher_child: bool,
+          log_format: str) -> None:
     """Run the hub: gateway, relay, outbound workers, file watchers and console."""
     from hub.prefork import default_process_count
 
@@ -209,11 +216,21 @@ def serve(settings: Settings, roles: tuple[str, ...], host: str | None, gateway_
                           settings.gateway.port if gateway_port is None else gateway_port,
                           settings.console.port if console_port is None else console_port, grace)
     if listen_fd is not None:
-        return _serve_child(settings, listening, listen_fd)
+        return _serve_child(settings, listening, listen_fd, _peers(connections_fd, slot))
     if watcher_child:
         return _serve_watcher_child(settings, listening)
     count = settings.gateway.processes if processes is None else processes
     _serve(settings, roles or ROLES, listening, count or default_process_count(), metrics_port, log_format)
+
+
+def _peers(connections_fd: int | None, slot: int | None) -> Peers | None:
+    """This child's place in the table of the gateway children's connections (None: not given)."""
+    from hub.listener import ConnectionTable
+
+    if connections_fd is None or slot is None:
+        return None
+    table = ConnectionTable.attach(connections_fd)
+    return Peers(table, slot) if slot <= table.slots else None
 
 
 def _serve(settings: Settings, roles: tuple[str, ...], listening: Listening, processes: int,
