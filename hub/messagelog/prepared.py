@@ -137,8 +137,9 @@ def _for_driver(sql: str, paramstyle: str) -> str:
 def _translated(conn: Connection, exc: Exception, statement: str, params, cursor) -> sa.exc.DBAPIError:
     """``exc`` as the SQLAlchemy exception Core would raise, the connection invalidated when it was lost."""
     dialect = conn.dialect
-    lost = dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)
-    if lost:
+    # An invalidated connection (lost earlier in a pipeline) must not be asked for again: that would reconnect.
+    lost = conn.invalidated or dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)
+    if lost and not conn.invalidated:
         conn.invalidate(exc)  # as Core does: the pool must not hand this connection out again
     return sa.exc.DBAPIError.instance(statement, params, exc, dialect.loaded_dbapi.Error,
                                       connection_invalidated=lost, dialect=dialect,
