@@ -50,7 +50,7 @@ def locking(conn: Connection) -> str:
 def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
     """The rows ``sql`` (written with ``?`` marks) answers inside ``conn``'s transaction."""
     text = _for_driver(sql, conn.dialect.paramstyle)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     try:
         cursor.execute(text, params)
         return cursor.fetchall()
@@ -63,7 +63,7 @@ def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
 def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
     """Run one statement that returns no rows."""
     text = _for_driver(sql, conn.dialect.paramstyle)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     try:
         cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
@@ -78,7 +78,7 @@ def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     if not rows:
         return
     text = _for_driver(sql, conn.dialect.paramstyle)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     try:
         cursor.executemany(text, rows)
     except conn.dialect.loaded_dbapi.Error as exc:
@@ -114,11 +114,22 @@ def begin(conn: Connection, statement: str) -> None:
     Core does not wrap what an event handler raises, so a database locked
     past the busy timeout is translated here.
     """
-    dbapi_connection = conn.connection.driver_connection
+    cursor = driver_cursor(conn)
     try:
-        dbapi_connection.execute(statement)
+        cursor.execute(statement)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, statement, (), None) from exc
+        raise _translated(conn, exc, statement, (), cursor) from exc
+    finally:
+        cursor.close()
+
+
+def driver_cursor(conn: Connection):
+    """A new cursor of the driver's connection under ``conn``, which every statement here runs on.
+
+    Core's events do not see these statements; a test that counts what a
+    write sends wraps this function.
+    """
+    return conn.connection.driver_connection.cursor()
 
 
 @lru_cache(maxsize=1)
