@@ -3,6 +3,8 @@
     python benchmarks/push_instructions.py                     # callgrind, 300 pushes, about 2 minutes
     python benchmarks/push_instructions.py --profile 2000      # cProfile of 2000 pushes, top functions
     python benchmarks/push_instructions.py --broker sqlite     # the embedded broker instead of RabbitMQ
+    python benchmarks/push_instructions.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+                                                               # the message log on PostgreSQL
 
 One process does what a gateway process and the outbox relay of ``rabt serve``
 do for a police border notification, without the HTTP server: the gateway's
@@ -21,6 +23,12 @@ sockets) is not counted, and valgrind hides the CPU's SHA instructions, so
 SHA-256 counts higher than it costs natively. ``--profile N`` instead runs N
 pushes under cProfile and prints the CPU time per push and the heaviest
 functions (inclusive), for a breakdown by stage. Needs valgrind for the first.
+
+``--postgres ADMIN_URL`` keeps the message log on PostgreSQL instead of
+SQLite: each run creates a scratch database ``rabt_push_<random>`` on that
+server (the URL must be allowed to create databases) and drops it afterwards.
+The database server's own work is in another process, so the figures count
+the hub's side only.
 
 With RabbitMQ the relay waits for the broker's confirms in pika's I/O loop,
 whose turns depend on wall time: under load the count of the same code moved
@@ -41,6 +49,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 WARM = 64
@@ -61,6 +72,24 @@ def signed_requests(pki: Path, count: int, offset: int) -> list[bytes]:
                    else messages.departure(worker) if i % 3 == 1 else messages.residence_renewal(worker))
         built.append(soap_envelope(sign(element)))
     return built
+
+
+@contextmanager
+def scratch_database(admin_url: str | None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database on ``admin_url``'s server, dropped afterwards ('' without a server)."""
+    if not admin_url:
+        yield ""
+        return
+    import psycopg
+
+    name = f"rabt_push_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class InProcessGateway:
@@ -120,18 +149,18 @@ class InProcessGateway:
 
 
 def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki: Path | None = None,
-          prepare: int = 0) -> None:
+          prepare: int = 0, postgres: str | None = None) -> None:
     """Warm the gateway on WARM pushes, then push ``count`` more (under cProfile with ``profile``).
 
     ``pki``: keys made beforehand, so both callgrind runs use the same ones (making RSA keys
     costs a number of instructions that differs from one key to the next by far more than a push).
     """
-    with tempfile.TemporaryDirectory(prefix="rabt-push-") as work:
+    with tempfile.TemporaryDirectory(prefix="rabt-push-") as work, scratch_database(postgres) as database:
         home = Path(work)
         if pki is not None:
             shutil.copytree(pki, home / "pki")
         url = f"sqlite:///{home / 'broker.sqlite3'}" if broker == "sqlite" else broker
-        gateway = InProcessGateway(home, url, key_type)
+        gateway = InProcessGateway(home, url, key_type, database)
         # the measured requests are made in the run without pushes too, so their signing is not counted
         prepared = signed_requests(home / "pki", WARM + max(count, prepare), 0)
         warm, measured = prepared[:WARM], prepared[WARM:WARM + count]
@@ -154,11 +183,12 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki
         stats.sort_stats("tottime").print_stats(40)
 
 
-def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path, prepare: int) -> int:
+def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path, prepare: int,
+                 postgres: str | None = None) -> int:
     """Instructions valgrind counted for a whole child run."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
                "--child", str(count), "--broker", broker, "--key-type", key_type, "--batch", str(batch),
-               "--pki", str(pki), "--prepare", str(prepare)]
+               "--pki", str(pki), "--prepare", str(prepare), *(["--postgres", postgres] if postgres else [])]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or not found:
@@ -175,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa")
     parser.add_argument("--batch", type=int, default=64,
                         help="pushes between two relay rounds (0: no relay, the gateway's work alone)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL",
+                        help="message log on a scratch PostgreSQL database made on this server (default: SQLite)")
     parser.add_argument("--profile", type=int, metavar="N", help="N pushes under cProfile instead of callgrind")
     parser.add_argument("--cpu", type=int, metavar="N", help="N pushes, CPU time per push only (no valgrind)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -184,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None or args.profile or args.cpu:
         count = next(n for n in (args.child, args.profile, args.cpu) if n is not None)
         child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile), pki=args.pki,
-              prepare=args.prepare)
+              prepare=args.prepare, postgres=args.postgres)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
@@ -195,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rabt-push-pki-") as keys:
         pki = Path(keys) / "pki"
         init_pki(pki, ["police", "licensing"], key_type=args.key_type)
-        without = instructions(0, args.broker, args.key_type, args.batch, pki, args.count)
-        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki, args.count)
+        without = instructions(0, args.broker, args.key_type, args.batch, pki, args.count, args.postgres)
+        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki, args.count, args.postgres)
     relay = f"relay round every {args.batch}" if args.batch else "no relay"
-    print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, {relay})")
+    log = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, "
+          f"{relay}, message log on {log})")
     print(f"instructions      {(with_pushes - without) / args.count / 1e6:.2f} M per push")
     return 0
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, search
+from hub.messagelog import chain, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -32,11 +32,21 @@ _m = messages
 # One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
 # table (a 2.8 GB scan per batch after a month of wage files); ``agency = ? AND id IN (…)``
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
-_BY_SOURCE = sa.select(_m.c.source_message_id, _m.c.message_id, _m.c.raw_sha256, _m.c.message_type).where(
-    _m.c.source_agency == sa.bindparam("agency"), _m.c.source_message_id.in_(sa.bindparam("ids", expanding=True)))
-# Built once: a statement made anew on every write is keyed for the compiled cache anew each time.
-_INSERT_MESSAGES, _INSERT_PAYLOADS, _INSERT_OUTBOX = sa.insert(_m), sa.insert(payloads), sa.insert(outbox)
-_TAKEN = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+# The statements run on the driver's cursor (see hub.messagelog.prepared): every accepted message runs them.
+_BY_SOURCE = (f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
+              "WHERE source_agency = ? AND source_message_id IN ({ids})")
+_TAKEN = f"SELECT message_id FROM {_m.name} WHERE message_id IN ({{ids}}) LIMIT 1"
+#: a message's header row, in the order _message_values() builds it
+_MESSAGE_COLUMNS = (
+    "message_id", "correlation_id", "message_type", "source_agency", "source_system", "source_message_id",
+    "destination", "routing_key", "raw_sha256", "envelope_sha256", "status", "created_at", "received_at",
+    "published_at", "updated_at", "chain_seq",
+)
+_INSERT_MESSAGES = prepared.insert_sql(_m, _MESSAGE_COLUMNS)
+# a row of _message_values() in column order, but chain_seq, which is known once the record is chained
+_header_values = itemgetter(*_MESSAGE_COLUMNS[:-1])
+_INSERT_PAYLOADS = prepared.insert_sql(payloads, ("message_id", "raw", "envelope"))
+_INSERT_OUTBOX = prepared.insert_sql(outbox, ("message_id", "enqueued_at"))
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,12 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     answers = answers or {}
     for record in (*records, *answers.values()):
         record.validate()
+    with prepared.pipelined(conn):  # on PostgreSQL the writes after the last read go in one round trip
+        return _store(conn, records, enqueue, terms, sent, answers, check_taken)
+
+
+def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
+           sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
     _refuse_taken_ids(conn, [*records, *answers.values()], check_taken)
     fresh, duplicates = _split_duplicates(conn, records)
     if not fresh:
@@ -86,18 +102,20 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     answer_rows = [_message_values(record, now, True) for record in answered]
     seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
                            + [(record, row, True) for record, row in zip(answered, answer_rows)], now)
-    conn.execute(_INSERT_MESSAGES, [{**row, "chain_seq": seq} for row, seq in zip(rows + answer_rows, seqs)])
-    conn.execute(_INSERT_PAYLOADS, [{"message_id": record.message_id, "raw": bytes(record.raw),
-                                     "envelope": bytes(record.envelope)} for record in (*fresh, *answered)])
+    prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
+                                                   for row, seq in zip(rows + answer_rows, seqs)])
+    prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
+                                                   for record in (*fresh, *answered)])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue and not sent:
-        conn.execute(_INSERT_OUTBOX, [{"message_id": row["message_id"], "enqueued_at": now} for row in rows])
+        prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
 def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> None:
     ids = [record.message_id for record in records]
-    taken = conn.execute(_TAKEN, {"ids": ids}).scalars().first() if look_up else None
+    found = prepared.fetch(conn, _TAKEN.format(ids=prepared.marks(len(ids))), ids) if look_up else None
+    taken = found[0][0] if found else None
     if taken is None and len(set(ids)) < len(ids):
         taken = next(mid for mid in ids if ids.count(mid) > 1)
     if taken is not None:
@@ -109,8 +127,10 @@ def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
     for record in records:
         if record.source_message_id is not None:
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
-    seen = {(agency, row.source_message_id): _Holder(row.message_id, row.raw_sha256, row.message_type, True)
-            for agency, ids in wanted.items() for row in conn.execute(_BY_SOURCE, {"agency": agency, "ids": sorted(ids)})}
+    seen = {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
+            for agency, ids in wanted.items()
+            for source_id, message_id, raw_sha256, message_type in prepared.fetch(
+                conn, _BY_SOURCE.format(ids=prepared.marks(len(ids))), (agency, *sorted(ids)))}
     fresh, duplicates = [], []
     for record in records:
         key = (record.source_agency, record.source_message_id)

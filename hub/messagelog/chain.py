@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.messagelog import lanes
+from hub.messagelog import lanes, prepared
 from hub.messagelog.db import is_sqlite
 from hub.messagelog.schema import RECORD_NUMBERS, audit_chain
 
@@ -81,9 +81,13 @@ def fields_detail(values: dict, names: Sequence[str]) -> str:
 
 #: the newest record's number in the whole log (0 when empty)
 HEAD = sa.select(sa.func.coalesce(sa.func.max(audit_chain.c.seq), 0).label("seq"))
-_INSERT = sa.insert(audit_chain)
-_NEXT_NUMBERS = sa.select(RECORD_NUMBERS.next_value()).select_from(
-    sa.func.generate_series(1, sa.bindparam("count", type_=sa.Integer)))
+# The columns a record is written with, in the order append() builds its row.
+_COLUMNS = ("seq", "kind", "message_id", "status", "at", "actor", "detail", "raw_sha256", "envelope_sha256",
+            "prev_hash", "hash", "lane", "lane_seq")
+# Run on the driver's cursor (see hub.messagelog.prepared): every write of the log appends here.
+_INSERT = prepared.insert_sql(audit_chain, _COLUMNS)
+_NEWEST = f"SELECT coalesce(max(seq), 0) FROM {audit_chain.name}"
+_NEXT_NUMBERS = f"SELECT nextval('{RECORD_NUMBERS.name}') FROM generate_series(1, ?)"
 
 
 def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
@@ -101,12 +105,12 @@ def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
     for number, entry in zip(numbers, entries):
         lane_seq += 1
         digest = entry_hash(prev, lane_seq, entry)
-        # vars(), not asdict(): the fields are plain values, and asdict's deep copy cost more
-        # than the hash itself (a wage month appends 360,000 records)
-        rows.append({**vars(entry), "seq": number, "lane": lane_id, "lane_seq": lane_seq,
-                     "prev_hash": prev, "hash": digest})
+        # a plain tuple, not asdict(): its deep copy cost more than the hash itself
+        # (a wage month appends 360,000 records)
+        rows.append((number, entry.kind, entry.message_id, entry.status, entry.at, entry.actor, entry.detail,
+                     entry.raw_sha256, entry.envelope_sha256, prev, digest, lane_id, lane_seq))
         prev = digest
-    conn.execute(_INSERT, rows)
+    prepared.execute_many(conn, _INSERT, rows)
     lanes.move_head(conn, lane_id, lane_seq, prev)
     lanes.current(conn).appended += len(rows)
     return numbers
@@ -116,6 +120,6 @@ def _record_numbers(conn: Connection, count: int) -> list[int]:
     """``count`` new record numbers, ascending: a sequence on PostgreSQL (no lock), max + 1 on SQLite."""
     if is_sqlite(conn.engine):
         # SQLite's BEGIN IMMEDIATE lets one writer in at a time, so max + 1 cannot be taken twice.
-        newest = conn.execute(HEAD).scalar_one()
+        [(newest,)] = prepared.fetch(conn, _NEWEST)
         return list(range(newest + 1, newest + 1 + count))
-    return sorted(conn.execute(_NEXT_NUMBERS, {"count": count}).scalars())
+    return sorted(number for (number,) in prepared.fetch(conn, _NEXT_NUMBERS, (count,)))

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import db
+from hub.messagelog import db, prepared
 from hub.messagelog.schema import lanes, timestamp
 
 #: the lane of the chain written before lanes existed (revision 0004 moved it there)
@@ -42,10 +42,9 @@ LANE_OPTION = "rabt_lane"
 #: the execution option that keeps the head a write transaction locked (see :func:`lock`)
 HEAD_OPTION = "rabt_lane_head"
 
-_LOCK = (sa.select(lanes.c.seq, lanes.c.hash).where(lanes.c.lane_id == sa.bindparam("lane"))
-         .with_for_update())
-_MOVE = sa.update(lanes).where(lanes.c.lane_id == sa.bindparam("lane")).values(
-    seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+# Run on the driver's cursor (see hub.messagelog.prepared): every write locks and moves the head.
+_LOCK = f"SELECT seq, hash FROM {lanes.name} WHERE lane_id = ?"
+_MOVE = f"UPDATE {lanes.name} SET seq = ?, hash = ? WHERE lane_id = ?"
 
 
 def genesis(lane_id: str) -> str:
@@ -123,17 +122,18 @@ def lock(conn: Connection) -> tuple[str, int, str]:
     if held is not None and held.value is not None:
         return held.value  # locked earlier in this transaction: the row cannot have moved but by us
     lane_id = current(conn).lane_id
-    head = conn.execute(_LOCK, {"lane": lane_id}).first()
-    if head is None:
+    found = prepared.fetch(conn, _LOCK + prepared.locking(conn), (lane_id,))
+    if not found:
         raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
+    [(seq, hash_)] = found
     if held is not None:
-        held.value = (lane_id, head.seq, head.hash)
-    return lane_id, head.seq, head.hash
+        held.value = (lane_id, seq, hash_)
+    return lane_id, seq, hash_
 
 
 def move_head(conn: Connection, lane_id: str, seq: int, hash_: str) -> None:
     """Record the lane's new newest record (inside the appending transaction)."""
-    conn.execute(_MOVE, {"lane": lane_id, "new_seq": seq, "new_hash": hash_})
+    prepared.execute(conn, _MOVE, (seq, hash_, lane_id))
     held = conn.get_execution_options().get(HEAD_OPTION)
     if held is not None:
         held.value = (lane_id, seq, hash_)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, anchors, chain, db, lanes, search, verify, walk
+from hub.messagelog import accepting, anchors, chain, db, lanes, publishing, search, verify, walk
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.anchors import Anchor, AnchorPolicy, AnchorSchedule
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
@@ -45,26 +45,9 @@ _SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values
     status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
 _EVENTS = sa.select(_c.c.seq, _c.c.message_id, _c.c.status, _c.c.at, _c.c.detail, _c.c.actor).where(
     _c.c.message_id == sa.bindparam("mid")).order_by(_c.c.seq)
-_PENDING = (
-    sa.select(_m.c.message_id, _m.c.routing_key, _m.c.correlation_id, _m.c.message_type,
-              _m.c.source_agency, _p.c.envelope)
-    .select_from(_o.join(_m, _o.c.message_id == _m.c.message_id).join(_p, _p.c.message_id == _o.c.message_id))
-    .order_by(_o.c.id).limit(sa.bindparam("limit"))
-)
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
-# A hop recorded meanwhile by another party (a destination's receipt saying it applied the message, which
-# can arrive before the relay's confirm batch is written) stays the status: a confirm never sets it back.
-_PUBLISHED = sa.update(_m).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True))).values(
-    status=sa.case((_m.c.status.in_(("received", "replayed")), "published"), else_=_m.c.status),
-    published_at=sa.bindparam("at"), updated_at=sa.bindparam("at"))
 _ENQUEUE = sa.insert(_o)
-_UNSENT = sa.select(_m.c.message_id).where(_m.c.message_id.in_(sa.bindparam("ids", expanding=True)),
-                                           _m.c.status == "received")
-# Writers of other lanes do not wait on ours: two relays marking the same messages lock their rows,
-# in one order, so the second sees them published and adds no second record.
-_LOCK_QUEUED = _IN_OUTBOX.order_by(_o.c.message_id).with_for_update()
-_LOCK_UNSENT = _UNSENT.order_by(_m.c.message_id).with_for_update()
 
 
 def open_message_log(url: str, *, create: bool = True, anchoring: AnchorPolicy | None = None) -> MessageLog:
@@ -341,7 +324,7 @@ class MessageLog:
     def unpublished(self, limit: int = 500) -> list[PendingMessage]:
         """Up to ``limit`` stored messages not yet confirmed by the broker, oldest first."""
         with db.translated("read the outbox"), self.engine.connect() as conn:
-            return [PendingMessage(*row) for row in conn.execute(_PENDING, {"limit": max(1, int(limit))})]
+            return publishing.pending(conn, limit)
 
     def mark_published(self, message_ids: Iterable[str]) -> int:
         """Record that the broker confirmed these messages; how many were still pending.
@@ -355,14 +338,7 @@ class MessageLog:
             return 0
         now = timestamp()
         with self._writing("mark messages published") as conn:
-            queued = set(conn.execute(_LOCK_QUEUED, {"ids": ids}).scalars())
-            queued |= set(conn.execute(_LOCK_UNSENT, {"ids": ids}).scalars())
-            pending = [mid for mid in ids if mid in queued]
-            if pending:
-                chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in pending])
-                conn.execute(_UNQUEUE, {"ids": pending})
-                conn.execute(_PUBLISHED, {"ids": pending, "at": now})
-        return len(pending)
+            return len(publishing.mark_published(conn, ids, now))
 
     def get(self, message_id: str) -> StoredMessage | None:
         """The stored message, or None when the log does not have it."""

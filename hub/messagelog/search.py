@@ -28,6 +28,7 @@ from lxml import etree
 from sqlalchemy.engine import Connection
 
 from hub.errors import RabtError
+from hub.messagelog import prepared
 from hub.messagelog.records import Accepted
 from hub.messagelog.schema import metadata
 from hub.resources import canonical_schemas
@@ -50,6 +51,7 @@ search_terms = sa.Table(
     sa.Column("message_id", sa.String(64), sa.ForeignKey("messages.message_id"), primary_key=True),
 )
 
+_INSERT = prepared.insert_sql(search_terms, ("term", "message_id"))
 
 
 def normalize(text: str) -> str:
@@ -121,12 +123,10 @@ def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
 
 def index_messages(conn: Connection, stored: Sequence[Accepted], terms: Mapping[str, list[str]]) -> None:
     """Write the terms of the records just ``stored`` (inside the storing transaction; duplicates left out)."""
-    rows = [(term, record.message_id) for record in stored for term in terms.get(record.message_id, ())]
-    if rows:
-        # Straight to the driver's executemany: SQLAlchemy's processing of each row's parameters cost
-        # more than the inserts (a wage file has ~30 terms, a month 5 million).
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"INSERT INTO {search_terms.name} (term, message_id) VALUES ({mark}, {mark})", rows)
+    # Straight to the driver's executemany: SQLAlchemy's processing of each row's parameters cost
+    # more than the inserts (a wage file has ~30 terms, a month 5 million).
+    prepared.execute_many(conn, _INSERT, [(term, record.message_id) for record in stored
+                                          for term in terms.get(record.message_id, ())])
 
 
 def matching(query: str) -> sa.Subquery | None:

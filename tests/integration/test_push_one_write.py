@@ -1,11 +1,12 @@
 """A pushed message and the gateway's signed receipt for it cost one write of the message log.
 
 The police push border notifications to the gateway app (Flask's test
-client: the real app, pipeline, signing and log, no HTTP server); an
-SQLAlchemy event listener counts every statement and every commit the log
-runs for each push, on SQLite and on the real PostgreSQL. The counts are
-what this asserts, not times: a change that adds a statement or a commit
-to every push fails here.
+client: the real app, pipeline, signing and log, no HTTP server); every
+statement and every commit the log runs for each push is counted, on SQLite
+and on the real PostgreSQL: Core's through an SQLAlchemy event listener, the
+write path's own (run on the driver's cursor, :mod:`hub.messagelog.prepared`)
+by wrapping the cursor it takes. The counts are what this asserts, not
+times: a change that adds a statement or a commit to every push fails here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lxml import etree
 
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
+from hub.messagelog import prepared
 from hub.signing import Verifier
 from hub.xmlsafe import parse_xml
 from simulators.police.client import PoliceMessages, police_signer, soap_envelope
@@ -29,15 +31,36 @@ from simulators.population import Population, PopulationSpec
 MOST_STATEMENTS = 10
 
 
+class CountingCursor:
+    """A driver cursor that notes each statement it is given (one per executemany, as Core's event does)."""
+
+    def __init__(self, cursor, statements: list[str]) -> None:
+        self._cursor, self._statements = cursor, statements
+
+    def execute(self, statement, *params):
+        self._statements.append(statement)
+        return self._cursor.execute(statement, *params)
+
+    def executemany(self, statement, rows):
+        self._statements.append(statement)
+        return self._cursor.executemany(statement, rows)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
 class Counted:
     """Statements and commits the log's engine ran since the last :meth:`reset`."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, monkeypatch) -> None:
         self.statements: list[str] = []
         self.commits = 0
         sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: self.statements.append(
             statement))
         sa.event.listen(engine, "commit", self._committed)
+        driver_cursor = prepared.driver_cursor
+        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(driver_cursor(conn),
+                                                                                   self.statements))
 
     def _committed(self, _conn) -> None:
         self.commits += 1
@@ -68,9 +91,9 @@ def post(client, body: bytes) -> etree._Element:
     return parse_xml(reply.data).find("{*}Body")[0]
 
 
-def test_each_push_is_one_commit_of_a_bounded_number_of_statements(gateway, pki_dir, trust_store):
+def test_each_push_is_one_commit_of_a_bounded_number_of_statements(gateway, pki_dir, trust_store, monkeypatch):
     hub, client = gateway
-    counted = Counted(hub.log.engine)
+    counted = Counted(hub.log.engine, monkeypatch)
     bodies = notifications(pki_dir, 6)
     post(client, bodies[0])  # the lane is registered on the first write, in its own commit
     per_push = []
@@ -88,6 +111,8 @@ def test_each_push_is_one_commit_of_a_bounded_number_of_statements(gateway, pki_
         assert logged.envelope.find(b"HubMessageId>" + message_id.encode()) > 0
     assert all(commits == 1 for commits, _ in per_push), per_push
     assert all(statements <= MOST_STATEMENTS for _, statements in per_push), (per_push, counted.statements)
+    # the count is not empty by accident: the message's and the receipt's rows are among them
+    assert sum("INSERT INTO messages" in statement for statement in counted.statements) == 1, counted.statements
     hub.log.verify_chain()
 
 

@@ -1,0 +1,120 @@
+"""What the message log's write path costs per accepted message, alone: instructions or CPU time.
+
+    python benchmarks/log_write_instructions.py                 # callgrind, SQLite, 500 writes
+    python benchmarks/log_write_instructions.py --relay 64      # and the relay's read + mark_published every 64
+    python benchmarks/log_write_instructions.py --cpu 3000      # CPU per write instead (no valgrind)
+    python benchmarks/log_write_instructions.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+Each write is what the gateway does for one push: a record (a 2 KB payload,
+a 4.5 KB signed envelope, search terms) with the hub's signed receipt as its
+answer, through the group commit (:class:`hub.messagelog.GroupCommitter`),
+one durable commit each. No parsing, signing or HTTP: ``push_instructions.py``
+measures the whole push; this isolates the log. Under callgrind the child is
+run twice, with ``--count`` writes and with none, everything else the same
+(the log opened and 64 writes to warm it), and the difference per write is
+printed. With ``--postgres ADMIN_URL`` each run writes to a scratch database
+made on that server and dropped afterwards (see ``push_instructions.py``);
+the server's own work is another process's and is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from push_instructions import scratch_database
+
+WARM = 64
+
+
+def records(first: int, count: int):
+    """``count`` (record, receipt) pairs shaped like a police push and the gateway's receipt for it."""
+    from hub.messagelog import Accepted
+
+    now = datetime.now(timezone.utc)
+    pairs = []
+    for n in range(first, first + count):
+        record = Accepted(
+            message_id=f"msg-{n:08d}", message_type="WorkerArrived", source_agency="police",
+            destination="licensing", routing_key="licensing.WorkerArrived.police",
+            raw=b"<soap>" + b"r" * 2048 + f"{n}</soap>".encode(), envelope=b"<Envelope>" + b"e" * 4500 + b"</Envelope>",
+            correlation_id=f"msg-{n:08d}", source_system="border", source_message_id=f"police-{n}",
+            created_at=now, received_at=now, search_terms=("rajesh", "kumar", f"{n:010d}", f"EV-{n:010d}"))
+        receipt = Accepted(
+            message_id=f"rcpt-{n:08d}", message_type="Receipt", source_agency="hub", destination="police",
+            routing_key="police.Receipt.hub", raw=b"<Receipt/>", envelope=b"<Envelope>" + b"s" * 3000 + b"</Envelope>",
+            correlation_id=record.message_id, created_at=now, received_at=now, search_terms=())
+        pairs.append((record, receipt))
+    return pairs
+
+
+def child(count: int, relay: int, postgres: str | None) -> float:
+    """Open a log, write WARM then ``count`` pushes' records; the CPU seconds of the ``count``."""
+    from hub.messagelog import GroupCommitter, open_message_log
+
+    with tempfile.TemporaryDirectory(prefix="rabt-logwrite-") as work, scratch_database(postgres) as database:
+        url = database or f"sqlite:///{Path(work) / 'messages.sqlite3'}"
+        with open_message_log(url) as log:
+            committer = GroupCommitter(log)
+            warm, measured = records(0, WARM), records(WARM, count)
+            write(log, committer, warm, relay)
+            started = time.process_time()
+            write(log, committer, measured, relay)
+            return time.process_time() - started
+
+
+def write(log, committer, pairs, relay: int) -> None:
+    for done, (record, receipt) in enumerate(pairs, 1):
+        committer.accept(record, answer=receipt)
+        if relay and done % relay == 0:
+            log.mark_published([pending.message_id for pending in log.unpublished(relay)])
+
+
+def instructions(count: int, relay: int, postgres: str | None) -> int:
+    """Instructions valgrind counted for a whole child run."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+               "--child", str(count), "--relay", str(relay), *(["--postgres", postgres] if postgres else [])]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or not found:
+        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500, help="writes measured (after 64 to warm up)")
+    parser.add_argument("--relay", type=int, default=0, metavar="N",
+                        help="read the outbox and mark it published every N writes (0: never)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="write to a scratch PostgreSQL database on this server")
+    parser.add_argument("--cpu", type=int, metavar="N", help="N writes, CPU time per write only (no valgrind)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        child(args.child, args.relay, args.postgres)
+        return 0
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    relay = f"relay every {args.relay}" if args.relay else "no relay"
+    if args.cpu:
+        cpu = child(args.cpu, args.relay, args.postgres)
+        print(f"{args.cpu} writes ({where}, {relay}): {cpu / args.cpu * 1e3:.3f} ms CPU per write")
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 1
+    without = instructions(0, args.relay, args.postgres)
+    with_writes = instructions(args.count, args.relay, args.postgres)
+    print(f"writes            {args.count} ({where}, {relay})")
+    print(f"instructions      {(with_writes - without) / args.count / 1e6:.3f} M per write")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Statements run on the driver's cursor fail as Core's would: the same exception classes, the same outage signal.
+
+The write path runs its hot statements without SQLAlchemy Core
+(:mod:`hub.messagelog.prepared`); the retry on a unique-key race and the
+outage handling (MessageLogUnavailableError, a retryable fault) rest on the
+exceptions Core raised, so these are checked on both databases.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from hub.errors import MessageLogUnavailableError
+from hub.messagelog import db, open_message_log, prepared
+
+
+@pytest.fixture
+def log(database_url):
+    with open_message_log(database_url) as opened:
+        yield opened
+
+
+def test_a_unique_key_refusal_is_sqlalchemys_integrity_error(log):
+    insert = "INSERT INTO lanes (lane_id, host, pid, opened_at, seq, hash) VALUES (?, 'h', 1, 't', 0, 'x')"
+    with pytest.raises(sa.exc.IntegrityError) as caught, db.write_transaction(log.engine) as conn:
+        prepared.execute_many(conn, insert, [("twice",), ("twice",)])
+    assert not caught.value.connection_invalidated
+    with log.engine.connect() as conn:  # rolled back as a whole, and the pooled connection still works
+        assert prepared.fetch(conn, "SELECT count(*) FROM lanes WHERE lane_id = ?", ("twice",)) == [(0,)]
+
+
+def test_a_bad_statement_is_not_taken_for_the_database_being_down(log):
+    with pytest.raises(Exception) as caught, db.translated("read"), log.engine.connect() as conn:
+        prepared.fetch(conn, "SELECT no_such_column FROM lanes")
+    assert type(caught.value).__name__ == "MessageLogError"
+    assert isinstance(caught.value.__cause__, sa.exc.DBAPIError)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pipelined", [False, True], ids=["one statement", "in a pipeline"])
+def test_a_connection_lost_under_the_driver_is_an_outage_and_leaves_the_pool(postgres_database_url, pipelined):
+    with open_message_log(postgres_database_url) as log:
+        with pytest.raises(MessageLogUnavailableError) as caught, db.translated("write"), \
+                db.write_transaction(log.engine) as conn:
+            [(pid,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+            with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            if pipelined:
+                with prepared.pipelined(conn):
+                    prepared.execute(conn, "UPDATE lanes SET seq = seq WHERE lane_id = ?", ("any",))
+            else:
+                prepared.execute(conn, "UPDATE lanes SET seq = seq WHERE lane_id = ?", ("any",))
+        assert caught.value.__cause__.connection_invalidated  # as Core marks it: the pool drops the connection
+        with log.engine.connect() as conn:  # and a new one serves the next write
+            [(other,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+        assert other != pid
