@@ -150,6 +150,11 @@ class AmqpTransport(Transport):
         self.drop_connection()
 
     @property
+    def connected(self) -> bool:
+        """Whether a connection is open now (none is opened to find out)."""
+        return self._connection is not None and self._connection.is_open
+
+    @property
     def connection(self) -> pika.BlockingConnection:
         """The open connection (opened on first use)."""
         self._connect()
@@ -311,7 +316,8 @@ class AmqpTransport(Transport):
                 stop.wait(left)
                 return
             try:
-                self._connection.sleep(min(left, 0.25))
+                # slices of half a second: a stop is seen soon, and the relay's usual pause is one slice
+                self._connection.sleep(min(left, 0.5))
             except self.connection_errors:
                 self.drop_connection()  # reopened by the next piece of work
 
