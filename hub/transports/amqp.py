@@ -265,21 +265,15 @@ class AmqpTransport(Transport):
         return self.with_reconnect(self._stats, "queue stats")
 
     def _stats(self) -> list[QueueStats]:
-        stats = []
-        for route in self.routes.queues:
-            work, dlq = self._depth(route.name), self._depth(amqp_topology.dead_letter_queue(route.name))
-            if work is not None:
-                stats.append(QueueStats(route.name, work[0], None, work[1], dlq[0] if dlq else 0))
-        return stats
-
-    def _depth(self, queue: str) -> tuple[int, int] | None:
-        channel = self._connection.channel()  # a passive declare of a missing queue closes its channel
+        stats, depths = [], amqp_topology.QueueDepths(self._connection)
         try:
-            ok = channel.queue_declare(queue, passive=True).method
-        except px.ChannelClosedByBroker:
-            return None
-        channel.close()
-        return ok.message_count, ok.consumer_count
+            for route in self.routes.queues:
+                work, dlq = depths.of(route.name), depths.of(amqp_topology.dead_letter_queue(route.name))
+                if work is not None:
+                    stats.append(QueueStats(route.name, work[0], None, work[1], dlq[0] if dlq else 0))
+        finally:
+            depths.close()
+        return stats
 
     def _dlqs(self, queue: str | None) -> list[str]:
         names = [queue] if queue is not None else [q.name for q in self.routes.queues]

@@ -106,8 +106,9 @@ def test_a_failed_keep_leaves_the_letters_on_the_broker(broker, desk):
     assert desk.store.keep(on_broker) == [] and len(desk.store.list()) == 1
 
 
-def test_rabbitmq_dead_letter_queues_missing_between_others_are_skipped_and_the_rest_moved():
-    """Every DLQ is read on one channel; one the broker does not have (it closes that channel) is passed over."""
+def test_rabbitmq_dead_letter_queues_missing_between_others_are_skipped_and_the_rest_counted_and_moved():
+    """Every DLQ is counted and read on one channel; one the broker does not have (it closes that channel)
+    is passed over."""
     from hub.transports import open_transport
     from hub.transports.amqp_topology import dead_letter_queue
     from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
@@ -123,6 +124,8 @@ def test_rabbitmq_dead_letter_queues_missing_between_others_are_skipped_and_the_
                                               Message(b"<m/>", "courts.Test.hub", "c-2")])
         for gone in (licensing, commerce):  # before the first letters, and between them
             transport.channel.queue_delete(dead_letter_queue(gone.name))
+        counted = {stats.name: stats.dead_letters for stats in transport.queue_stats()}
+        assert counted == {q.name: {police.name: 1, courts.name: 2}.get(q.name, 0) for q in routes.queues}
         kept: list = []
         assert transport.move_dead_letters(kept.extend) == 3
         assert [(d.queue, d.message_id) for d in kept] == [(police.name, "p-1"), (courts.name, "c-1"),
