@@ -107,8 +107,7 @@ class ReceiptSender:
             log.warning("no receipt for %d message(s) without a hub message id", len(results) - len(outcomes))
         if outcomes:
             with self._lock:
-                self._outcomes += outcomes
-                self._lock.notify()
+                self._hand_over(outcomes)
 
     def failed(self, message_id: str | None, error: BaseException) -> None:
         """A delivery refused before it reached a window (not verified, not for licensing, invalid)."""
@@ -116,7 +115,13 @@ class ReceiptSender:
             log.warning("no receipt for a delivery without a hub message id: %s", error)
             return
         with self._lock:
-            self._outcomes.append(outcome_of(message_id, error))
+            self._hand_over([outcome_of(message_id, error)])
+
+    def _hand_over(self, outcomes: list[Outcome]) -> None:
+        """Queue ``outcomes`` (lock held); wake the sender only when it waits for them: the first, or a full receipt."""
+        first = not self._outcomes
+        self._outcomes += outcomes
+        if first or len(self._outcomes) >= MAX_OUTCOMES:
             self._lock.notify()
 
     @property
