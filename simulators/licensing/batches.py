@@ -72,15 +72,12 @@ class WindowCommitError(MessageLogError):
     recoverable = True
 
 
-def _mark_once(dialect) -> sa.Insert:
-    """The mark of a message applied: its id returned, or no row when it was marked before.
-
-    RETURNING, since an insert's rowcount is not kept by every driver (psycopg's is -1 here).
-    """
-    return dialect.insert(processed_messages).on_conflict_do_nothing().returning(processed_messages.c.message_id)
-
-
-_MARK_ONCE = {"sqlite": _mark_once(sqlite), "postgresql": _mark_once(postgresql)}
+#: The mark of a message applied, doing nothing when it is there already. Whether it went in: SQLite gives
+#: the rowcount; psycopg's is gone once SQLAlchemy has closed the cursor, so PostgreSQL returns the id
+#: (RETURNING on SQLite would need 3.35, which not every Python 3.11 links against).
+_MARK_ONCE = {"sqlite": sqlite.insert(processed_messages).on_conflict_do_nothing(),
+              "postgresql": postgresql.insert(processed_messages).on_conflict_do_nothing()
+              .returning(processed_messages.c.message_id)}
 
 
 class _UnitFailed(Exception):
@@ -183,7 +180,8 @@ class WindowApplier:
         and, once the first commits, finds it there and changes nothing.
         """
         mark = {"consumer": self.consumer, "message_id": message_id, "processed_at": timestamp()}
-        return conn.execute(self._mark, mark).first() is not None
+        result = conn.execute(self._mark, mark)
+        return result.first() is not None if result.returns_rows else result.rowcount == 1
 
     def _apply_plain(self, conn: Connection, message_id: str, apply: Apply) -> bool:
         """One unit without a savepoint of its own; _UnitFailed when anything of it failed."""
