@@ -70,7 +70,7 @@ def run_floor(path: Path | None, ec: bool, timeout: float = 900.0) -> Floor | st
     return Floor(float(found[1]), float(found[2]), found[3], os.cpu_count() or 1)
 
 
-def _proc_table() -> dict[int, tuple[int, float]]:
+def proc_table() -> dict[int, tuple[int, float]]:
     """pid → (parent pid, CPU seconds of itself and its reaped children) of every process (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
     table = {}
@@ -88,7 +88,7 @@ def _proc_table() -> dict[int, tuple[int, float]]:
 
 def tree_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds of each named process and all its descendants (``rabt serve --processes`` forks)."""
-    table = _proc_table()
+    table = proc_table()
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)

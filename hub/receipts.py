@@ -1,8 +1,8 @@
 """Delivery receipts: what a destination did with what the hub delivered, chained on each message's trail.
 
 A destination that applies messages in its own commits (the licensing
-system) sends the hub a signed canonical ``DeliveryReceipt`` after each
-commit, addressed to ``hub`` (the hub's own queue, ``routes.toml``). The
+system) sends the hub a signed canonical ``DeliveryReceipt`` after its
+commits (one receipt may tell of several), addressed to ``hub`` (the hub's own queue, ``routes.toml``). The
 ``receipts`` role consumes that queue: each receipt is checked like any
 input (:meth:`hub.pipeline.Pipeline.check_report`: hardened parse, the
 sender's pinned certificate, access rights, canonical schema), then stored

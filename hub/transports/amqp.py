@@ -150,6 +150,11 @@ class AmqpTransport(Transport):
         self.drop_connection()
 
     @property
+    def connected(self) -> bool:
+        """Whether a connection is open now (none is opened to find out)."""
+        return self._connection is not None and self._connection.is_open
+
+    @property
     def connection(self) -> pika.BlockingConnection:
         """The open connection (opened on first use)."""
         self._connect()
@@ -278,21 +283,15 @@ class AmqpTransport(Transport):
         return self.with_reconnect(self._stats, "queue stats")
 
     def _stats(self) -> list[QueueStats]:
-        stats = []
-        for route in self.routes.queues:
-            work, dlq = self._depth(route.name), self._depth(amqp_topology.dead_letter_queue(route.name))
-            if work is not None:
-                stats.append(QueueStats(route.name, work[0], None, work[1], dlq[0] if dlq else 0))
-        return stats
-
-    def _depth(self, queue: str) -> tuple[int, int] | None:
-        channel = self._connection.channel()  # a passive declare of a missing queue closes its channel
+        stats, depths = [], amqp_topology.QueueDepths(self._connection)
         try:
-            ok = channel.queue_declare(queue, passive=True).method
-        except px.ChannelClosedByBroker:
-            return None
-        channel.close()
-        return ok.message_count, ok.consumer_count
+            for route in self.routes.queues:
+                work, dlq = depths.of(route.name), depths.of(amqp_topology.dead_letter_queue(route.name))
+                if work is not None:
+                    stats.append(QueueStats(route.name, work[0], None, work[1], dlq[0] if dlq else 0))
+        finally:
+            depths.close()
+        return stats
 
     def _dlqs(self, queue: str | None) -> list[str]:
         names = [queue] if queue is not None else [q.name for q in self.routes.queues]
@@ -329,7 +328,8 @@ class AmqpTransport(Transport):
                 stop.wait(left)
                 return
             try:
-                self._connection.sleep(min(left, 0.25))
+                # slices of half a second: a stop is seen soon, and the relay's usual pause is one slice
+                self._connection.sleep(min(left, 0.5))
             except self.connection_errors:
                 self.drop_connection()  # reopened by the next piece of work
 

@@ -34,7 +34,10 @@ from hub.transports.base import (
 if TYPE_CHECKING:
     from hub.transports.amqp import AmqpTransport
 
-_POLL = 0.1
+#: Longest wait for a delivery before ``stop`` and ``idle_timeout`` are looked at again. Deliveries
+#: end the wait at once, so it only bounds how long a stop takes; each wait costs CPU even with
+#: nothing to do, and a consumer idles most of its life (a dozen of them in one ``rabt serve``).
+_POLL = 0.5
 
 
 class AmqpConsumer:
@@ -56,9 +59,10 @@ class AmqpConsumer:
 
         try:
             while not done():
-                self.transport.with_reconnect(self._subscribe, f"consume {self.queue}")
+                if not self._subscribed():  # reconnecting is for when it is needed: it costs as much as a wait
+                    self.transport.with_reconnect(self._subscribe, f"consume {self.queue}")
                 try:
-                    self.transport.connection.process_data_events(time_limit=_POLL)
+                    self.transport.connection.process_data_events(time_limit=self._wait(idle_timeout, last_seen))
                     while self._buffer and not done():
                         self._handle(*self._buffer.popleft())
                         handled += 1
@@ -73,6 +77,17 @@ class AmqpConsumer:
         finally:
             self._unsubscribe()
         return handled
+
+    @staticmethod
+    def _wait(idle_timeout: float | None, last_seen: float) -> float:
+        """How long the next wait for deliveries may last: ``_POLL``, or what is left of ``idle_timeout``."""
+        if idle_timeout is None:
+            return _POLL
+        return min(_POLL, max(idle_timeout - (time.monotonic() - last_seen), 0.0))
+
+    def _subscribed(self) -> bool:
+        """Whether this consumer is subscribed on the transport's open connection."""
+        return self._generation == self.transport.generation and self.transport.connected
 
     def _subscribe(self) -> None:
         if self._generation == self.transport.generation:

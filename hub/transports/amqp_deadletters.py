@@ -81,38 +81,43 @@ def move(connection: BlockingConnection, dlqs: Iterable[str], keep: Callable[[li
          limit: int) -> int:
     """Take up to ``limit`` dead letters off ``dlqs``, hand them to ``keep``, then ack them; how many.
 
-    One channel per DLQ, so a DLQ nobody declared yet is skipped (the broker
-    closes a channel that gets from a missing queue). If ``keep`` raises,
-    closing the channel puts that DLQ's letters back unacked.
+    One channel for every DLQ: the relay looks every few seconds, mostly to
+    find them empty, and a channel opened and closed per DLQ was two broker
+    round trips more per queue each time. A DLQ nobody declared yet is
+    skipped: the broker closes the channel that got from it, and the next
+    DLQ gets a new one. If ``keep`` raises, closing the channel puts that
+    DLQ's letters back unacked (the ones kept before are acked already).
     """
-    moved = 0
-    for dlq in dlqs:
-        if moved >= limit:
-            break
-        try:
-            moved += _move_one(connection.channel(), dlq, keep, limit - moved)
-        except px.ChannelClosedByBroker as exc:
-            if exc.reply_code != 404:
-                raise
+    moved, channel = 0, None
+    try:
+        for dlq in dlqs:
+            if moved >= limit:
+                break
+            if channel is None or not channel.is_open:
+                channel = connection.channel()
+            try:
+                moved += _move_one(channel, dlq, keep, limit - moved)
+            except px.ChannelClosedByBroker as exc:
+                if exc.reply_code != 404:
+                    raise
+    finally:
+        if channel is not None and channel.is_open:
+            channel.close()
     return moved
 
 
 def _move_one(channel, dlq: str, keep: Callable[[list[DeadLetter]], None], limit: int) -> int:
-    try:
-        letters, last_tag = [], None
-        while len(letters) < limit:
-            method, properties, body = channel.basic_get(dlq, auto_ack=False)
-            if method is None:
-                break
-            letters.append(to_dead_letter(method, properties, body, dlq))
-            last_tag = method.delivery_tag
-        if letters:
-            keep(letters)
-            channel.basic_ack(delivery_tag=last_tag, multiple=True)
-        return len(letters)
-    finally:
-        if channel.is_open:
-            channel.close()
+    letters, last_tag = [], None
+    while len(letters) < limit:
+        method, properties, body = channel.basic_get(dlq, auto_ack=False)
+        if method is None:
+            break
+        letters.append(to_dead_letter(method, properties, body, dlq))
+        last_tag = method.delivery_tag
+    if letters:
+        keep(letters)
+        channel.basic_ack(delivery_tag=last_tag, multiple=True)
+    return len(letters)
 
 
 def take(connection: BlockingConnection, dlqs: Iterable[str], dead_letter_id: str,

@@ -12,7 +12,8 @@ no delay. An explicit copy with ``x-rabt-attempt`` works the same on 3.10 and 4.
 
 from __future__ import annotations
 
-from pika.adapters.blocking_connection import BlockingChannel
+import pika.exceptions as px
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
 from hub.routing import Routes
 
@@ -27,6 +28,33 @@ def delay_queue(queue: str, seconds: float) -> str:
 def dead_letter_queue(queue: str) -> str:
     """Name of the dead-letter queue of ``queue``."""
     return f"{queue}.dlq"
+
+
+class QueueDepths:
+    """Passive declares of many queues on one channel: their messages and consumers.
+
+    The console counts every queue and DLQ every few seconds; a channel opened
+    and closed for each was two broker round trips more per queue. The broker
+    closes the channel on a queue that does not exist, so the next one opens
+    a new channel. ``close()`` when done.
+    """
+
+    def __init__(self, connection: BlockingConnection) -> None:
+        self._connection, self._channel = connection, None
+
+    def of(self, queue: str) -> tuple[int, int] | None:
+        """``(messages, consumers)`` of ``queue``, None when it does not exist."""
+        if self._channel is None or not self._channel.is_open:
+            self._channel = self._connection.channel()
+        try:
+            ok = self._channel.queue_declare(queue, passive=True).method
+        except px.ChannelClosedByBroker:
+            return None
+        return ok.message_count, ok.consumer_count
+
+    def close(self) -> None:
+        if self._channel is not None and self._channel.is_open:
+            self._channel.close()
 
 
 def _ms(seconds: float) -> int:

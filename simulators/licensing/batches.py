@@ -16,6 +16,16 @@ transaction and one commit:
 * a commit that fails fails every unit of the window, recoverably: nothing
   was applied, so the redeliveries apply it.
 
+A savepoint and its release are two statements more per message, as dear as
+the message's own change, and almost every window has nothing to roll back.
+So a window is first applied without them: the mark is an insert that does
+nothing on a mark already there (``ON CONFLICT DO NOTHING``, SQLite and
+PostgreSQL alike), so a duplicate needs no rollback either. Only when a
+message's change fails is that transaction rolled back whole and the window
+applied again, each message in its own savepoint as above — the changes are
+plain statements on the connection, so running them again after a rollback
+does them once.
+
 Why callers wait for the commit instead of buffering: the transport acks a
 delivery as soon as its handler returns, so a handler that returned before
 its change was durable could lose it in a crash. :class:`WindowApplier`
@@ -36,6 +46,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
@@ -61,8 +72,16 @@ class WindowCommitError(MessageLogError):
     recoverable = True
 
 
-class _AlreadyApplied(Exception):
-    """Internal: the message's mark exists, so its savepoint rolls back."""
+#: The mark of a message applied, doing nothing when it is there already. Whether it went in: SQLite gives
+#: the rowcount; psycopg's is gone once SQLAlchemy has closed the cursor, so PostgreSQL returns the id
+#: (RETURNING on SQLite would need 3.35, which not every Python 3.11 links against).
+_MARK_ONCE = {"sqlite": sqlite.insert(processed_messages).on_conflict_do_nothing(),
+              "postgresql": postgresql.insert(processed_messages).on_conflict_do_nothing()
+              .returning(processed_messages.c.message_id)}
+
+
+class _UnitFailed(Exception):
+    """Internal: a message's change failed in a window applied without savepoints; it is applied again with them."""
 
 
 class _Unit:
@@ -82,6 +101,11 @@ class WindowApplier:
         if not isinstance(max_window, int) or max_window < 1:
             raise MessageLogError(f"max_window must be a positive integer, got {max_window!r}")
         self.engine, self.consumer, self.max_window = engine, consumer, max_window
+        try:
+            self._mark = _MARK_ONCE[engine.dialect.name]
+        except KeyError:
+            raise MessageLogError(f"the licensing database must be SQLite or PostgreSQL, "
+                                  f"not {engine.dialect.name}") from None
         self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
         self.commits = 0
@@ -120,11 +144,15 @@ class WindowApplier:
         return bool(unit.outcome)
 
     def apply_window(self, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
-        """Apply ``(message_id, apply)`` pairs in one transaction, each in its own savepoint; their outcomes."""
+        """Apply ``(message_id, apply)`` pairs in one transaction, each once and on its own; their outcomes."""
         outcomes: list[Outcome] = []
         try:
-            with write_transaction(self.engine) as conn:
-                outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
+            try:
+                with write_transaction(self.engine) as conn:
+                    outcomes = [self._apply_plain(conn, message_id, apply) for message_id, apply in work]
+            except _UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
+                with write_transaction(self.engine) as conn:
+                    outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
         except sa.exc.SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
             failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
@@ -145,18 +173,32 @@ class WindowApplier:
         except Exception:  # noqa: BLE001 - the window is committed; a listener's bug must not fail it
             log.exception("the listener of settled windows failed; the window itself is committed")
 
-    def _apply_unit(self, conn: Connection, message_id: str, apply: Apply) -> Outcome:
+    def _marked(self, conn: Connection, message_id: str) -> bool:
+        """Mark ``message_id`` applied; False when it was marked before.
+
+        Mark first: a concurrent worker on the same id then waits on the key
+        and, once the first commits, finds it there and changes nothing.
+        """
         mark = {"consumer": self.consumer, "message_id": message_id, "processed_at": timestamp()}
+        result = conn.execute(self._mark, mark)
+        return result.first() is not None if result.returns_rows else result.rowcount == 1
+
+    def _apply_plain(self, conn: Connection, message_id: str, apply: Apply) -> bool:
+        """One unit without a savepoint of its own; _UnitFailed when anything of it failed."""
+        try:
+            if not self._marked(conn, message_id):
+                return False
+            apply(conn)
+        except Exception as exc:
+            raise _UnitFailed from exc
+        return True
+
+    def _apply_unit(self, conn: Connection, message_id: str, apply: Apply) -> Outcome:
         try:
             with conn.begin_nested():
-                try:
-                    # Mark first: a concurrent worker then waits on the key and loses cleanly.
-                    conn.execute(processed_messages.insert(), mark)
-                except sa.exc.IntegrityError as exc:
-                    raise _AlreadyApplied from exc
+                if not self._marked(conn, message_id):
+                    return False
                 apply(conn)
-        except _AlreadyApplied:
-            return False
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             # the database, not this message, failed: a redelivery will do
             failed = WindowCommitError(f"consumer {self.consumer} could not apply {message_id}: {exc.orig or exc}",

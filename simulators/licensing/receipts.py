@@ -1,4 +1,4 @@
-"""Telling the hub what licensing did with each delivery: one signed DeliveryReceipt per commit window.
+"""Telling the hub what licensing did with each delivery: signed DeliveryReceipts of whole commit windows.
 
 The apply path only hands outcomes over (:meth:`ReceiptSender.window_committed`
 is the window applier's after-commit callback; :meth:`ReceiptSender.failed`
@@ -7,14 +7,22 @@ lock. A question licensing answered over request/reply (a visa check) is
 named to :meth:`ReceiptSender.answered` first: its signed answer, which the
 hub logs with the question, already told the hub, so its record gets no
 receipt of its own (one signature per check, not two) unless the record
-failed. A thread of its own seals each window's receipt (licensing's key),
-publishes everything waiting in one ``publish`` and, when the broker does not
+failed. A thread of its own gathers what comes for up to ``gather`` seconds
+after the first outcome, seals it all in one receipt (licensing's key; more
+than the schema's 1,000 outcomes in several), publishes them in one
+``publish`` and, when the broker does not
 confirm, keeps the sealed bytes and tries again after a pause that doubles up
 to 15 s (:class:`hub.outage.Watch`: one log line when sending starts failing,
 one when it works again) — the messages are applied already, so nothing but
 the trail waits. The same bytes go out on every try, so the hub stores a
 receipt it got twice once. On stop the thread sends what is waiting for up to
 ``grace`` seconds and logs how many receipts it could not send.
+
+Why gather: a window holds what the consumer threads applied at one moment,
+often a single message when deliveries come one by one, and each receipt
+costs a signature here and a verification, a signature and a log write at
+the hub. Gathering for a quarter of a second makes that once per many
+messages; only the trail's last hop waits for it, never a delivery.
 """
 
 from __future__ import annotations
@@ -39,8 +47,10 @@ from simulators.licensing.state import utc_text
 log = logging.getLogger(__name__)
 
 R = "urn:rabt:canonical:v1"
-#: the schema's bound on outcomes per receipt; a larger window is split
+#: the schema's bound on outcomes per receipt; more are split over several
 MAX_OUTCOMES = 1000
+#: seconds the sending thread gathers outcomes after the first before it seals them
+GATHER_SECONDS = 0.25
 _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: the schema's ReasonCode
 _CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -80,13 +90,13 @@ class ReceiptSender:
     """Collects outcomes from the apply path and sends them to the hub from its own thread. Thread-safe."""
 
     def __init__(self, open_transport: Callable[[], Transport], seal: Seal, *,
-                 now: Callable[[], datetime] = _utc_now, watch: Watch | None = None) -> None:
-        self.open_transport, self.seal, self.now = open_transport, seal, now
+                 now: Callable[[], datetime] = _utc_now, watch: Watch | None = None,
+                 gather: float = GATHER_SECONDS) -> None:
+        self.open_transport, self.seal, self.now, self.gather = open_transport, seal, now, gather
         self.watch = watch or Watch(f"{SYSTEM}-receipts", "broker")
         self._lock = threading.Condition()
-        self._windows: list[list[Outcome]] = []
+        self._outcomes: list[Outcome] = []
         self._answered: set[str] = set()
-        self._loose: list[Outcome] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: list[Message] = []
@@ -111,8 +121,7 @@ class ReceiptSender:
             log.warning("no receipt for %d message(s) without a hub message id", len(untold) - len(outcomes))
         if outcomes:
             with self._lock:
-                self._windows.append(outcomes)
-                self._lock.notify()
+                self._hand_over(outcomes)
 
     def failed(self, message_id: str | None, error: BaseException) -> None:
         """A delivery refused before it reached a window (not verified, not for licensing, invalid)."""
@@ -121,14 +130,20 @@ class ReceiptSender:
             return
         with self._lock:
             self._answered.discard(message_id)
-            self._loose.append(outcome_of(message_id, error))
+            self._hand_over([outcome_of(message_id, error)])
+
+    def _hand_over(self, outcomes: list[Outcome]) -> None:
+        """Queue ``outcomes`` (lock held); wake the sender only when it waits for them: the first, or a full receipt."""
+        first = not self._outcomes
+        self._outcomes += outcomes
+        if first or len(self._outcomes) >= MAX_OUTCOMES:
             self._lock.notify()
 
     @property
     def waiting(self) -> int:
-        """Outcomes not yet handed to the sending thread."""
+        """Outcomes not yet sealed by the sending thread."""
         with self._lock:
-            return sum(map(len, self._windows)) + len(self._loose)
+            return len(self._outcomes)
 
     # -- the sending thread ---------------------------------------------------------------
 
@@ -156,15 +171,16 @@ class ReceiptSender:
         return len(self._pending)
 
     def _take(self, wait: bool) -> list[Message]:
+        """What came since the last take, sealed; ``wait``: block for the first outcome, then gather."""
         with self._lock:
-            while wait and not (self._windows or self._loose or self._stop.is_set()):
+            while wait and not (self._outcomes or self._stop.is_set()):
                 self._lock.wait()
-            windows, self._windows = self._windows, []
-            if self._loose:
-                windows.append(self._loose)
-                self._loose = []
-        return [self._sealed(chunk) for outcomes in windows
-                for chunk in (outcomes[i:i + MAX_OUTCOMES] for i in range(0, len(outcomes), MAX_OUTCOMES))]
+            deadline = time.monotonic() + self.gather
+            while (wait and len(self._outcomes) < MAX_OUTCOMES and not self._stop.is_set()
+                   and (left := deadline - time.monotonic()) > 0):
+                self._lock.wait(left)
+            outcomes, self._outcomes = self._outcomes, []
+        return [self._sealed(outcomes[i:i + MAX_OUTCOMES]) for i in range(0, len(outcomes), MAX_OUTCOMES)]
 
     def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
         body = receipt_body(outcomes, self.now())

@@ -104,3 +104,30 @@ def test_a_failed_keep_leaves_the_letters_on_the_broker(broker, desk):
     assert [d.message_id for d in desk.letters()] == ["m-1"]
     # the same letters moved again (a crash between keep and ack) are kept once
     assert desk.store.keep(on_broker) == [] and len(desk.store.list()) == 1
+
+
+def test_rabbitmq_dead_letter_queues_missing_between_others_are_skipped_and_the_rest_counted_and_moved():
+    """Every DLQ is counted and read on one channel; one the broker does not have (it closes that channel)
+    is passed over."""
+    from hub.transports import open_transport
+    from hub.transports.amqp_topology import dead_letter_queue
+    from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+    from tests.conftest import declared, unavailable
+
+    if problem := broker_problem(DEFAULT_AMQP_URL):
+        unavailable(problem)
+    routes = isolated_routes()
+    licensing, police, commerce, *_, courts, _hub = routes.queues
+    with declared(DEFAULT_AMQP_URL, routes), open_transport(DEFAULT_AMQP_URL, routes=routes) as transport:
+        _dead_letter(transport, police.name, [Message(b"<m/>", "police.Test.hub", "p-1")])
+        _dead_letter(transport, courts.name, [Message(b"<m/>", "courts.Test.hub", "c-1"),
+                                              Message(b"<m/>", "courts.Test.hub", "c-2")])
+        for gone in (licensing, commerce):  # before the first letters, and between them
+            transport.channel.queue_delete(dead_letter_queue(gone.name))
+        counted = {stats.name: stats.dead_letters for stats in transport.queue_stats()}
+        assert counted == {q.name: {police.name: 1, courts.name: 2}.get(q.name, 0) for q in routes.queues}
+        kept: list = []
+        assert transport.move_dead_letters(kept.extend) == 3
+        assert [(d.queue, d.message_id) for d in kept] == [(police.name, "p-1"), (courts.name, "c-1"),
+                                                           (courts.name, "c-2")]
+        assert transport.move_dead_letters(kept.extend) == 0  # acked: off the broker, not back on closing

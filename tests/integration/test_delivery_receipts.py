@@ -240,3 +240,34 @@ def test_a_receipt_the_broker_did_not_take_is_sent_again(tmp_path, pki_dir, capl
         transport.consume(routes.queue_for("hub"), lambda d: got.append(d.message.body), idle_timeout=0.5)
     assert len(got) == 1 and b"DeliveryReceipt" in got[0]
 
+
+
+def test_windows_committed_close_together_go_out_in_one_receipt_and_a_large_gathering_is_split(tmp_path, pki_dir):
+    """The sender gathers what several windows (and a refused delivery) tell into one signed receipt."""
+    import uuid
+
+    from hub.routing import load_routes
+    from hub.transports import open_transport
+    from hub.xmlsafe import parse_xml
+    from simulators.licensing.receipts import MAX_OUTCOMES
+
+    routes, url = load_routes(), f"sqlite:///{tmp_path / 'broker.sqlite3'}"
+    with open_transport(url, routes=routes) as admin:
+        admin.declare(routes)
+    sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(pki_dir), gather=30.0).start()
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    sender.window_committed([(ids[0], True)])
+    sender.window_committed([(ids[1], False)])
+    sender.failed(ids[2], InputError("not for licensing"))
+    many = [(str(uuid.uuid4()), True) for _ in range(MAX_OUTCOMES)]
+    sender.window_committed(many)  # the gathering is full: sealed then, not after the 30 s
+    wait_for(lambda: sender.sent >= 2 and not sender.waiting and not sender.unsent, 20)
+    sender.close()
+    with open_transport(url, routes=routes) as transport:
+        got = []
+        transport.consume(routes.queue_for("hub"), lambda d: got.append(d.message.body), idle_timeout=0.5)
+    listed = [[(o.findtext("{*}MessageId"), o.findtext("{*}Result"))
+               for o in parse_xml(body).iter("{urn:rabt:canonical:v1}Outcome")] for body in got]
+    assert [len(outcomes) for outcomes in listed] == [MAX_OUTCOMES, 3]
+    assert listed[0][:3] == [(ids[0], "applied"), (ids[1], "duplicate"), (ids[2], "failed")]
+    assert listed[1] == [(mid, "applied") for mid, _ in many[-3:]]
