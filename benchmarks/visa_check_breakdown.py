@@ -70,7 +70,7 @@ def _cpu(counts: Counter, name: str, function):
 def stages(hub, counts: Counter) -> None:
     """CPU ms of the check's stages (this thread's CPU: the wait for licensing and for the disk is not in it)."""
     from hub.gateway import inbound
-    from hub.messagelog import GroupCommitter
+    from hub.messagelog import GroupCommitter, prepared
     from hub.pipeline import Pipeline
     from hub.transports import transport_class
 
@@ -92,7 +92,7 @@ def instrument(hub) -> Counter:
     import sqlalchemy as sa
 
     from hub import signing, wssec
-    from hub.messagelog import GroupCommitter
+    from hub.messagelog import GroupCommitter, prepared
     from hub.transports import transport_class
 
     transport = transport_class(hub.settings.effective_broker_url)
@@ -102,6 +102,9 @@ def instrument(hub) -> Counter:
 
     sa.event.listen(hub.log.engine, "commit", lambda _conn: counts.update(["commits"]))
     sa.event.listen(hub.log.engine, "before_cursor_execute", lambda *_args: counts.update(["SQL statements"]))
+    # the log's hot statements go straight to the driver's cursor, which Core's events do not see
+    driver_cursor = prepared.driver_cursor
+    prepared.driver_cursor = lambda conn: _CountedCursor(driver_cursor(conn), counts)
     for module in [m for name, m in sys.modules.items() if name.startswith(("hub.", "adapters."))]:
         if getattr(module, "parse_xml", None) is not None and module.__name__ != "hub.xmlsafe":
             module.parse_xml = _counted(counts, "hardened parses", module.parse_xml)
@@ -109,6 +112,24 @@ def instrument(hub) -> Counter:
     wssec.WsSecurityVerifier.verify = _counted(counts, "WS-Security verifications", wssec.WsSecurityVerifier.verify)
     hub.signer._sign_raw = _counted(counts, "private-key signatures", hub.signer._sign_raw)
     return counts
+
+
+class _CountedCursor:
+    """A driver cursor counting the statements it is given (an executemany as one, as Core's event does)."""
+
+    def __init__(self, cursor, counts: Counter) -> None:
+        self._cursor, self._counts = cursor, counts
+
+    def execute(self, *args):
+        self._counts.update(["SQL statements"])
+        return self._cursor.execute(*args)
+
+    def executemany(self, *args):
+        self._counts.update(["SQL statements"])
+        return self._cursor.executemany(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
 
 
 def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None:

@@ -32,17 +32,18 @@ MOST_STATEMENTS = 10
 
 
 class CountingCursor:
-    """A driver cursor that notes each statement it is given (one per executemany, as Core's event does)."""
+    """A driver cursor that tells ``note(statement, rows)`` of each statement it is given."""
 
-    def __init__(self, cursor, statements: list[str]) -> None:
-        self._cursor, self._statements = cursor, statements
+    def __init__(self, cursor, note) -> None:
+        self._cursor, self._note = cursor, note
 
     def execute(self, statement, *params):
-        self._statements.append(statement)
+        self._note(statement, 1)
         return self._cursor.execute(statement, *params)
 
     def executemany(self, statement, rows):
-        self._statements.append(statement)
+        rows = list(rows)
+        self._note(statement, len(rows))
         return self._cursor.executemany(statement, rows)
 
     def __getattr__(self, name):
@@ -59,8 +60,8 @@ class Counted:
             statement))
         sa.event.listen(engine, "commit", self._committed)
         driver_cursor = prepared.driver_cursor
-        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(driver_cursor(conn),
-                                                                                   self.statements))
+        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
+            driver_cursor(conn), lambda statement, _rows: self.statements.append(statement)))
 
     def _committed(self, _conn) -> None:
         self.commits += 1
