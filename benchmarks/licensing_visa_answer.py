@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lxml import etree
+
+import callgrind
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "samples" / "canonical" / "VisaEligibilityQuery.xml"
 R = "{urn:rabt:canonical:v1}"
@@ -157,13 +157,7 @@ def child(home: Path, checks: int, count_stages: bool) -> None:
 
 def instructions(home: Path, checks: int) -> int:
     """Instructions valgrind counted for a whole child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(checks), "--home", str(home)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or not found:
-        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", str(checks), "--home", str(home))
 
 
 def main(argv: list[str] | None = None) -> int:

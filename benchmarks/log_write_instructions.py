@@ -20,15 +20,14 @@ the server's own work is another process's and is not counted.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import callgrind
 from push_instructions import scratch_database
 
 WARM = 64
@@ -79,13 +78,8 @@ def write(log, committer, pairs, relay: int) -> None:
 
 def instructions(count: int, relay: int, postgres: str | None) -> int:
     """Instructions valgrind counted for a whole child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(count), "--relay", str(relay), *(["--postgres", postgres] if postgres else [])]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or not found:
-        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", str(count), "--relay", str(relay),
+                                  *(["--postgres", postgres] if postgres else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,9 +43,7 @@ import argparse
 import cProfile
 import io
 import pstats
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +51,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import callgrind
 
 WARM = 64
 GATEWAY_PATH = "/soap/police"
@@ -186,14 +186,9 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki
 def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path, prepare: int,
                  postgres: str | None = None) -> int:
     """Instructions valgrind counted for a whole child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(count), "--broker", broker, "--key-type", key_type, "--batch", str(batch),
-               "--pki", str(pki), "--prepare", str(prepare), *(["--postgres", postgres] if postgres else [])]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or not found:
-        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", str(count), "--broker", broker, "--key-type", key_type,
+                                  "--batch", str(batch), "--pki", str(pki), "--prepare", str(prepare),
+                                  *(["--postgres", postgres] if postgres else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+
+import callgrind
 
 WARM = 20
 
@@ -162,13 +163,7 @@ def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None
 
 def instructions(home: Path, bodies_file: Path, checks: int) -> int:
     """Instructions valgrind counted for a whole child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(checks), "--home", str(home), "--bodies", str(bodies_file)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or not found:
-        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", str(checks), "--home", str(home), "--bodies", str(bodies_file))
 
 
 def prepare(home: Path, broker: str, total: int) -> tuple[Path, object]:

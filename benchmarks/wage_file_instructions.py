@@ -18,12 +18,12 @@ what it costs natively. Needs valgrind (Debian package ``valgrind``).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import callgrind
 
 WARM = 64
 
@@ -55,13 +55,7 @@ def child(files_dir: Path, count: int) -> None:
 
 def instructions(files_dir: Path, count: int) -> int:
     """Instructions valgrind counted for a whole child run."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(count), "--dir", str(files_dir)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or not found:
-        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-1:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", str(count), "--dir", str(files_dir))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,11 +41,11 @@ def routes():
         admin.undeclare(routes)
 
 
-def our_connections() -> list[str]:
-    """Broker pids of every connection whose name carries this run's id."""
+def connections_named(name: str) -> list[str]:
+    """Broker pids of the connections whose client properties carry ``name``."""
     listing = subprocess.run(["rabbitmqctl", "list_connections", "pid", "client_properties", "-q",
                               "--no-table-headers"], capture_output=True, text=True, check=True, timeout=30)
-    return [line.split("\t", 1)[0] for line in listing.stdout.splitlines() if f"rabt-kill-{RUN}" in line]
+    return [line.split("\t", 1)[0] for line in listing.stdout.splitlines() if name in line]
 
 
 def close_connections(pids: list[str]) -> int:
@@ -61,7 +61,7 @@ def kill_when(ledger, thresholds, transports, kills: list[int], stop: threading.
     for round_, threshold in enumerate(thresholds, start=1):
         while any(t.generation < round_ for t in transports) and not stop.is_set():
             time.sleep(0.01)  # wait for every transport to have reconnected from the last kill
-        pids = our_connections()
+        pids = connections_named(f"rabt-kill-{RUN}")
         while ledger.deliveries < threshold and not stop.is_set():
             time.sleep(0.002)
         if not stop.is_set():

@@ -10,50 +10,25 @@ police's check with "connection lost while waiting for the reply".
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 import uuid
 
 import pytest
 
-from tests.conftest import unavailable
-
 from hub.transports import Delivery, Message, open_transport
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+from hub.transports.testing import DEFAULT_AMQP_URL
+from tests.integration.test_amqp_connection_kill import close_connections, connections_named, routes  # noqa: F401
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 RUN = uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
-def routes():
-    problem = broker_problem(DEFAULT_AMQP_URL) or (None if shutil.which("rabbitmqctl") else "no rabbitmqctl")
-    if problem:
-        unavailable(problem)
-    routes = isolated_routes()
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
-        admin.declare(routes)
-    yield routes
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
-        admin.undeclare(routes)
-
-
-def connections_named(name: str) -> list[str]:
-    """Broker pids of the connections whose client properties carry ``name``."""
-    listing = subprocess.run(["rabbitmqctl", "list_connections", "pid", "client_properties", "-q",
-                              "--no-table-headers"], capture_output=True, text=True, check=True, timeout=30)
-    return [line.split("\t", 1)[0] for line in listing.stdout.splitlines() if name in line]
 
 
 def closed_by_the_broker(name: str) -> None:
     """Close the connections called ``name`` from the broker's side; return once it lists none of them."""
     pids = connections_named(name)
     assert pids, f"no connection called {name} to close"
-    for pid in pids:
-        subprocess.run(["rabbitmqctl", "close_connection", pid, "idle test"], check=True, timeout=30,
-                       stdout=subprocess.DEVNULL)
+    close_connections(pids)
     deadline = time.monotonic() + 30
     while connections_named(name) and time.monotonic() < deadline:
         time.sleep(0.2)

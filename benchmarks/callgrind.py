@@ -1,0 +1,24 @@
+"""Instructions a whole Python run executes, counted by valgrind's callgrind.
+
+A figure a loaded machine cannot move, unlike CPU seconds: the
+``*_instructions`` benchmarks run their own script twice this way, with and
+without the work, and divide the difference. Kernel work (fsync, sockets) is
+not counted, and valgrind hides the CPU's SHA instructions, so SHA-256 counts
+higher than it costs natively. Needs valgrind (Debian package ``valgrind``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def instructions(script: str, *args: str) -> int:
+    """Instructions of ``python script args…`` from start to exit."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, script, *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or not found:
+        raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
+    return int(found.group(1))
