@@ -82,7 +82,8 @@ def record_commits(engine, monkeypatch) -> list[int]:
     sa.event.listen(engine, "commit", commit)
     driver_cursor = prepared.driver_cursor
     monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
-        driver_cursor(conn), lambda text, rows: note(conn.connection.dbapi_connection, text, rows)))
+        driver_cursor(conn), lambda text, rows: note(conn.connection.dbapi_connection, text, rows))
+        if conn.engine is engine else driver_cursor(conn))
     return commits
 
 
