@@ -62,27 +62,26 @@ def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
 
 def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
     """Run one statement that returns no rows."""
-    text = _for_driver(sql, conn.dialect.paramstyle)
-    cursor = driver_cursor(conn)
-    try:
-        cursor.execute(text, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, text, params, cursor) from exc
-    finally:
-        cursor.close()
+    _run(conn, sql, params, many=False)
 
 
 def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them)."""
     rows = rows if isinstance(rows, list) else list(rows)
-    if not rows:
-        return
+    if rows:
+        _run(conn, sql, rows, many=True)
+
+
+def _run(conn: Connection, sql: str, params, *, many: bool) -> None:
     text = _for_driver(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
-        cursor.executemany(text, rows)
+        if many:
+            cursor.executemany(text, params)
+        else:
+            cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, text, rows, cursor) from exc
+        raise _translated(conn, exc, text, params, cursor) from exc
     finally:
         cursor.close()
 
