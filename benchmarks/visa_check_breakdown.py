@@ -48,24 +48,19 @@ def _counted(counts: Counter, name: str, function):
     return counting
 
 
-def _timed(counts: Counter, name: str, function):
+def _timed(counts: Counter, name: str, function, clock=time.perf_counter):
+    """``function`` adding the milliseconds ``clock`` sees it take to ``counts[name]``."""
     def timing(*args, **kwargs):
-        started = time.perf_counter()
+        started = clock()
         try:
             return function(*args, **kwargs)
         finally:
-            counts[name] += (time.perf_counter() - started) * 1000
+            counts[name] += (clock() - started) * 1000
     return timing
 
 
 def _cpu(counts: Counter, name: str, function):
-    def spending(*args, **kwargs):
-        started = time.thread_time()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            counts[name] += (time.thread_time() - started) * 1000
-    return spending
+    return _timed(counts, name, function, clock=time.thread_time)
 
 
 def stages(hub, counts: Counter) -> None:
