@@ -10,7 +10,9 @@ its own SQLite file. A module that needs other retry delays overrides
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +86,24 @@ class Broker:
     def queue(self) -> str:
         """The licensing work queue under this test's prefix."""
         return self.routes.queue_for("licensing")
+
+
+#: a test queue nobody has used for a day belongs to a run that was killed before it could remove it
+ABANDONED_TEST_QUEUE_MS = 24 * 3600 * 1000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def abandoned_test_queues_expire() -> None:
+    """Let the local RabbitMQ drop ``rabt-test-`` queues unused for a day (a policy, set once per run).
+
+    A run that is killed leaves its isolated queues behind; on a broker shared by
+    many runs they pile up by the hundred. Without rabbitmqctl (a remote broker)
+    nothing is set: such queues are the broker owner's to sweep.
+    """
+    if not shutil.which("rabbitmqctl") or broker_problem(AMQP_URL):
+        return
+    subprocess.run(["rabbitmqctl", "set_policy", "--apply-to", "queues", "rabt-test-abandoned", "^rabt-test-",
+                    f'{{"expires": {ABANDONED_TEST_QUEUE_MS}}}'], capture_output=True, timeout=60, check=False)
 
 
 @pytest.fixture
