@@ -88,22 +88,25 @@ class Broker:
         return self.routes.queue_for("licensing")
 
 
-#: a test queue nobody has used for a day belongs to a run that was killed before it could remove it
-ABANDONED_TEST_QUEUE_MS = 24 * 3600 * 1000
+#: queues of a run killed before it could remove them: tests' and benchmarks' own prefixes
+THROWAWAY_QUEUES = r"^(rabt-test|rabt-e2e|test-outage|bench)-"
+#: unused this long, such a queue is the leftover of a killed run (no test leaves a queue idle for an hour)
+THROWAWAY_QUEUE_EXPIRY_MS = 3600 * 1000
 
 
 @pytest.fixture(scope="session", autouse=True)
-def abandoned_test_queues_expire() -> None:
-    """Let the local RabbitMQ drop ``rabt-test-`` queues unused for a day (a policy, set once per run).
+def throwaway_queues_expire() -> None:
+    """Let the local RabbitMQ drop test and benchmark queues unused for an hour (a policy, set once per run).
 
-    A run that is killed leaves its isolated queues behind; on a broker shared by
-    many runs they pile up by the hundred. Without rabbitmqctl (a remote broker)
-    nothing is set: such queues are the broker owner's to sweep.
+    A killed run leaves its isolated quorum queues behind; a broker shared by
+    many runs collected hundreds of them and then stopped completing handshakes.
+    Without rabbitmqctl (a remote broker) nothing is set: such queues are the
+    broker owner's to sweep.
     """
     if not shutil.which("rabbitmqctl") or broker_problem(AMQP_URL):
         return
-    subprocess.run(["rabbitmqctl", "set_policy", "--apply-to", "queues", "rabt-test-abandoned", "^rabt-test-",
-                    f'{{"expires": {ABANDONED_TEST_QUEUE_MS}}}'], capture_output=True, timeout=60, check=False)
+    subprocess.run(["rabbitmqctl", "set_policy", "--apply-to", "queues", "rabt-throwaway-queues", THROWAWAY_QUEUES,
+                    f'{{"expires": {THROWAWAY_QUEUE_EXPIRY_MS}}}'], capture_output=True, timeout=60, check=False)
 
 
 @pytest.fixture

@@ -78,9 +78,9 @@ class Stack:
     database_url: str = ""
     """The hub's message log (``RABT_DATABASE_URL``); empty: SQLite under ``home``."""
     queue_prefix: str = "rabt-demo."
+    """Before the exchange and queue names on the broker: tests give each run its own."""
     split_roles: bool = False
     """Run each ``rabt serve`` role in a process of its own, as on several machines."""
-    """Before the exchange and queue names on the broker: tests give each run its own."""
     stamp_interval: float = 2.0
     """Seconds between the hub's anchors and their stamps (``RABT_TSA_INTERVAL``): short, so a demo sees them."""
     log_dir: Path | None = None
