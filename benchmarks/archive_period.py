@@ -2,6 +2,7 @@
 
     python benchmarks/archive_period.py                      # 50,000 messages of 4 KB, SQLite
     python benchmarks/archive_period.py --messages 200000 --payload 13000
+    python benchmarks/archive_period.py --encrypt             # encrypted to a recipient, decrypted to verify
 
 Fills a SQLite log in a temporary folder (accepted then published: two chain
 records a message), then runs each command as its own process and prints its
@@ -50,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--payload", type=int, default=4096, help="bytes of each raw payload and envelope")
+    parser.add_argument("--encrypt", action="store_true", help="encrypt to a recipient (CMS) and decrypt to verify")
     options = parser.parse_args()
     from hub.pki import init_pki
 
@@ -59,11 +61,15 @@ def main() -> None:
         url = f"sqlite:///{home / 'messages.sqlite3'}"
         fill(url, options.messages, options.payload)
         env = {**os.environ, "RABT_HOME": str(home), "RABT_DATABASE_URL": url}
-        out = home / "period.zip"
+        out = home / ("period.zip.p7m" if options.encrypt else "period.zip")
         records = options.messages * 2
         until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress"]),
-                           ("verify-archive", ["audit", "verify-archive", str(out)])):
+        recipient = home / "pki" / "agencies" / "licensing"
+        sealing = ["--encrypt-to", f"{recipient}.pem"] if options.encrypt else []
+        opening = ["--decrypt-key", f"{recipient}.key", "--decrypt-cert", f"{recipient}.pem"] if options.encrypt else []
+        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress",
+                                        *sealing]),
+                           ("verify-archive", ["audit", "verify-archive", str(out), *opening])):
             cpu, rss, wall = measured(args, env)
             print(f"{name:15} {records} records: {cpu / records * 1000:.3f} CPU s per 1,000 records, "
                   f"peak RSS {rss} MB, {wall:.1f} s wall")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import io
+import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -116,13 +116,15 @@ def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: P
     from hub.archive import verify_archive as check
     from hub.timestamps import verify_token
 
-    source: Path | io.BytesIO = file
-    if decrypt_key is not None:
-        from hub.archive.envelope import decrypt
+    if decrypt_key is None:
+        return check(file, certificate, check_token=verify_token, progress=progress)
+    from hub.archive.envelope import decrypt_to
 
-        source = io.BytesIO(decrypt(file.read_bytes(), decrypt_key.read_bytes(),
-                                    decrypt_cert and load_certificate(decrypt_cert)))
-    return check(source, certificate, check_token=verify_token, progress=progress)
+    # decrypted to an unnamed temporary file, a chunk at a time: an archive may be larger than memory
+    with tempfile.TemporaryFile(prefix="rabt-archive-") as opened:
+        decrypt_to(file, opened, decrypt_key.read_bytes(), decrypt_cert and load_certificate(decrypt_cert))
+        opened.seek(0)
+        return check(opened, certificate, check_token=verify_token, progress=progress)
 
 
 def _optional_certificate(path: Path | None):
