@@ -103,13 +103,21 @@ class Retention:
         return self.settings.interval
 
     def due_periods(self) -> list[datetime]:
-        """Starts of the closed periods not archived yet, oldest first."""
+        """Starts of the closed periods not archived yet, oldest first.
+
+        Never a period before the newest purge's anchor (an archive made by hand with ``rabt audit
+        purge``, or by this role): its payloads are gone from the log, so it cannot be archived again,
+        and that archive holds it.
+        """
         period, current = self.settings.period, period_start(self.now(), self.settings.period)
         newest = max((self._start_of(path) for path in self.folder.glob(f"{PREFIX}*{receipts.SUFFIX}")), default=None)
-        if newest is None:
+        purged = _newest_purged_anchor_at(self.log)
+        candidates = [start for start in (newest and next_start(newest, period),
+                                          purged and period_start(purged, period)) if start is not None]
+        if not candidates:
             last = period_start(current - timedelta(days=1), period)
             return [last] if last < current else []
-        starts, start = [], next_start(newest, period)
+        starts, start = [], max(candidates)
         while start < current:
             starts.append(start)
             start = next_start(start, period)
@@ -183,6 +191,18 @@ class Retention:
                  result.purged, archive.name, result.kept_queued)
         if result.kept_queued == 0:
             archive.with_name(archive.name + PURGED).write_text(f"{self.now().isoformat()}\n", encoding="utf-8")
+
+
+def _newest_purged_anchor_at(log_: MessageLog) -> datetime | None:
+    import sqlalchemy as sa
+
+    from hub.messagelog import db
+    from hub.messagelog.schema import anchors, archives
+
+    query = (sa.select(sa.func.max(anchors.c.at))
+             .select_from(archives.join(anchors, anchors.c.anchor_seq == archives.c.anchor_seq)))
+    with db.translated("find the newest purge's anchor"), log_.engine.connect() as conn:
+        return parse_timestamp(conn.execute(query).scalar())
 
 
 def _empty(log_: MessageLog) -> bool:

@@ -124,6 +124,28 @@ def test_an_empty_log_is_nothing_to_do_and_a_folder_it_cannot_use_is_an_outage_u
     assert not thread.is_alive() and outages.current() == {}
 
 
+def test_after_an_archive_purged_by_hand_the_role_goes_on_from_that_archives_period(tmp_path, home, hub_signer):
+    from tests.integration.test_evidence_archive import write
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    by_hand = write(home, url, tmp_path / "by-hand.zip")
+    assert rabt(home, url, "audit", "purge", "--archived", str(by_hand)).exit_code == 0
+    fill(url, first=100, count=3)
+    folder, clock, outages = tmp_path / "archives", Clock(TODAY + timedelta(hours=1)), Outages()
+    with open_message_log(url, create=False) as log:
+        retention = role(log, hub_signer, folder, clock, outages, keep_days=0)
+        assert retention.due_periods() == []  # yesterday is in by-hand.zip, whose payloads are gone
+        assert retention.round() == 3600.0 and outages.current() == {}
+        clock.moment += timedelta(days=1)
+        assert retention.due_periods() == [TODAY]
+        retention.round()
+    assert outages.current() == {}
+    [archive] = folder.glob("*.zip")
+    report = verify_archive(archive)
+    assert (report.payloads, report.purged_before) == (5, 10)  # by hand's 10 vouched for by its purge record
+
+
 @pytest.mark.parametrize("settings", [{"period": "week"}, {"keep_days": -1}, {"interval": 0}])
 def test_bad_settings_are_named(settings):
     with pytest.raises(ConfigError, match="retention"):
