@@ -94,7 +94,8 @@ class Retention:
                     break
             self._purge_due()
         except (RabtError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, RabtError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+            reason = str(exc) if isinstance(exc, RabtError) else \
+                f"cannot write {exc.filename or self.folder}: {exc.strerror or exc}"
             log.error("retention round failed: %s", reason)
             metrics.record_retention_failure()
             self.outages.mark_down(ROLE, DEPENDENCY, reason)
