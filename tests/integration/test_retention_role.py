@@ -156,3 +156,18 @@ def _cert(path):
     from hub.pki import load_certificate
 
     return load_certificate(path.with_suffix(".pem"))
+
+
+@pytest.mark.parametrize("moment, period, start, following, name", [
+    ("2026-12-31T23:59:59", "month", "2026-12-01", "2027-01-01", "2026-12"),
+    ("2027-02-28T10:00:00", "month", "2027-02-01", "2027-03-01", "2027-02"),
+    ("2028-02-29T00:00:00", "day", "2028-02-29", "2028-03-01", "2028-02-29"),
+    ("2026-12-31T00:00:01", "day", "2026-12-31", "2027-01-01", "2026-12-31"),
+])
+def test_periods_are_whole_utc_months_or_days(moment, period, start, following, name):
+    from hub.retention import next_start, period_name
+
+    utc = datetime.fromisoformat(moment).replace(tzinfo=timezone.utc)
+    first = period_start(utc, period)
+    assert (first.date().isoformat(), next_start(first, period).date().isoformat()) == (start, following)
+    assert period_name(first, period) == name
