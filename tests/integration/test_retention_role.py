@@ -20,7 +20,8 @@ from hub.errors import ConfigError
 from hub.messagelog import open_message_log
 from hub.outage import Outages
 from hub.retention import Retention, period_start
-from tests.integration.test_evidence_archive import fill, hub_signer, home, offline, rabt, scalar  # noqa: F401 - fixtures
+# hub_signer and home are fixtures this module's tests take
+from tests.integration.test_evidence_archive import fill, home, hub_signer, offline, rabt, scalar  # noqa: F401
 
 TODAY = period_start(datetime.now(timezone.utc), "day")
 
