@@ -2,6 +2,8 @@
 
     python benchmarks/archive_period.py                      # 50,000 messages of 4 KB, SQLite
     python benchmarks/archive_period.py --messages 200000 --payload 13000
+    python benchmarks/archive_period.py --encrypt             # encrypted to a recipient, decrypted to verify
+    python benchmarks/archive_period.py --encrypt --incompressible --messages 40000   # ~330 MB archive
 
 Fills a SQLite log in a temporary folder (accepted then published: two chain
 records a message), then runs each command as its own process and prints its
@@ -13,6 +15,7 @@ that stays flat as --messages grows is what shows the archive is streamed.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import subprocess
 import sys
@@ -21,16 +24,22 @@ import time
 from pathlib import Path
 
 
-def fill(url: str, messages: int, payload: int) -> None:
+def fill(url: str, messages: int, payload: int, incompressible: bool = False) -> None:
     from hub.messagelog import Accepted, open_message_log
 
-    body = b"<w>" + b"x" * max(0, payload - 7) + b"</w>"
+    def body(n: int) -> bytes:
+        # a filler of its own per message: one shared filler would deflate away within the 32 KB window
+        filler = base64.b64encode(os.urandom(payload)) if incompressible else b"x" * payload
+        return f"<w n='{n}'>".encode() + filler[:max(0, payload - 20)] + b"</w>"
+
     with open_message_log(url) as log:
         for first in range(0, messages, 1000):
-            batch = [Accepted(message_id=f"m-{n}", message_type="WageRecord", source_agency="centralbank",
-                              destination="licensing", routing_key="licensing.WageRecord.centralbank",
-                              raw=body.replace(b"<w>", f"<w n='{n}'>".encode(), 1), envelope=body)
-                     for n in range(first, min(first + 1000, messages))]
+            batch = []
+            for n in range(first, min(first + 1000, messages)):
+                raw = body(n)
+                batch.append(Accepted(message_id=f"m-{n}", message_type="WageRecord", source_agency="centralbank",
+                                      destination="licensing", routing_key="licensing.WageRecord.centralbank",
+                                      raw=raw, envelope=raw if not incompressible else body(n)))
             log.accept_many(batch)
             log.mark_published([record.message_id for record in batch])
 
@@ -50,6 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--payload", type=int, default=4096, help="bytes of each raw payload and envelope")
+    parser.add_argument("--incompressible", action="store_true",
+                        help="random payloads (base64), so the archive is as large as the log's payloads")
+    parser.add_argument("--encrypt", action="store_true", help="encrypt to a recipient (CMS) and decrypt to verify")
     options = parser.parse_args()
     from hub.pki import init_pki
 
@@ -57,13 +69,17 @@ def main() -> None:
         home = Path(folder)
         init_pki(home / "pki", ["centralbank", "licensing"])
         url = f"sqlite:///{home / 'messages.sqlite3'}"
-        fill(url, options.messages, options.payload)
+        fill(url, options.messages, options.payload, options.incompressible)
         env = {**os.environ, "RABT_HOME": str(home), "RABT_DATABASE_URL": url}
-        out = home / "period.zip"
+        out = home / ("period.zip.p7m" if options.encrypt else "period.zip")
         records = options.messages * 2
         until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress"]),
-                           ("verify-archive", ["audit", "verify-archive", str(out)])):
+        recipient = home / "pki" / "agencies" / "licensing"
+        sealing = ["--encrypt-to", f"{recipient}.pem"] if options.encrypt else []
+        opening = ["--decrypt-key", f"{recipient}.key", "--decrypt-cert", f"{recipient}.pem"] if options.encrypt else []
+        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress",
+                                        *sealing]),
+                           ("verify-archive", ["audit", "verify-archive", str(out), *opening])):
             cpu, rss, wall = measured(args, env)
             print(f"{name:15} {records} records: {cpu / records * 1000:.3f} CPU s per 1,000 records, "
                   f"peak RSS {rss} MB, {wall:.1f} s wall")

@@ -210,3 +210,16 @@ def stamper_loop(hub: Hub) -> Callable[[threading.Event], None] | None:
     if not timestamps.url:
         return None
     return Stamper(hub.log.engine, timestamps, load_tsa_certificate(timestamps.certificate)).run
+
+
+def retention_loop(hub: Hub) -> Callable[[threading.Event], None] | None:
+    """The retention role's loop (:mod:`hub.retention`); None when no archive folder is configured."""
+    from hub.retention import Retention
+    from hub.timestamps import load_tsa_certificate
+
+    settings = hub.settings
+    if settings.retention.folder is None:
+        return None
+    tsa = settings.timestamps
+    return Retention(hub.log, hub.signer, settings.retention, wait_for_stamps=bool(tsa.url),
+                     tsa_certificate=load_tsa_certificate(tsa.certificate) if tsa.certificate else None).run

@@ -234,6 +234,33 @@ class TimestampSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """Archiving each closed period and purging archived payloads on a schedule (``[retention]``)."""
+
+    folder: Path | None = None
+    """Where the archives go (``RABT_RETENTION_FOLDER``); empty: no retention role runs (the commands still do)."""
+
+    period: str = "month"
+    """``month`` or ``day``: each closed one is archived once (``RABT_RETENTION_PERIOD``)."""
+
+    keep_days: int = 90
+    """Days a period's payloads stay in the log after the period ends, then they are purged (the archive
+    holds them); chain records stay for ever (``RABT_RETENTION_KEEP_DAYS``; 0: purge once archived)."""
+
+    encrypt_to: Path | None = None
+    """Encrypt each archive for this certificate's holder (``RABT_RETENTION_ENCRYPT_TO``, PEM, RSA)."""
+
+    interval: float = 3600.0
+    """Seconds between rounds (``RABT_RETENTION_INTERVAL``); a failed round is tried again sooner."""
+
+    def __post_init__(self) -> None:
+        if self.period not in ("month", "day"):
+            raise ConfigError(f"retention period {self.period!r}: month or day")
+        if not (self.keep_days >= 0 and self.interval > 0):
+            raise ConfigError("retention settings: keep_days >= 0, interval > 0")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the hub keeps its state, which broker and database it uses, and how each part runs."""
 
@@ -280,6 +307,9 @@ class Settings:
 
     timestamps: TimestampSettings = field(default_factory=TimestampSettings)
     """The time-stamping authority for the log's anchors (``[timestamps]``)."""
+
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    """Scheduled archives and purges (``[retention]``)."""
 
     config_file: Path | None = None
     """The rabt.toml these settings were read from, if any (``RABT_CONFIG``)."""
@@ -342,6 +372,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watcher=source.group(WatcherSettings, "watcher", "RABT_WATCHER_"),
         outbound=_outbound(source),
         timestamps=_timestamps(source),
+        retention=_retention(source),
         config_file=source.path_of_file,
     )
 
@@ -371,3 +402,9 @@ def _timestamps(source: ConfigSource) -> TimestampSettings:
     tuning = source.group(TimestampSettings, "timestamps", "RABT_TSA_", skip=("url", "certificate"))
     return replace(tuning, url=source.text("RABT_TSA_URL", "url", section="timestamps"),
                    certificate=source.path("RABT_TSA_CERTIFICATE", "certificate", section="timestamps"))
+
+
+def _retention(source: ConfigSource) -> RetentionSettings:
+    tuning = source.group(RetentionSettings, "retention", "RABT_RETENTION_", skip=("folder", "encrypt_to"))
+    return replace(tuning, folder=source.path("RABT_RETENTION_FOLDER", "folder", section="retention"),
+                   encrypt_to=source.path("RABT_RETENTION_ENCRYPT_TO", "encrypt_to", section="retention"))

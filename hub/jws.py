@@ -19,7 +19,10 @@ from __future__ import annotations
 import base64
 import json
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from hub.errors import ConfigError, InputError
 from hub.signing import Signer
@@ -70,3 +73,28 @@ def payload_of(signed: dict) -> dict:
         return json.loads(b64url_decode(signed["payload"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"not a signed report: {exc}") from exc
+
+
+def verify_json(signed: dict, certificate: x509.Certificate) -> dict:
+    """The payload of a flattened JWS made by :func:`sign_json`, once its signature checks with ``certificate``.
+
+    InputError when it does not (the ``x5c`` inside is never believed: the caller says whose key counts).
+    """
+    try:
+        data = f"{signed['protected']}.{signed['payload']}".encode("ascii")
+        signature = b64url_decode(signed["signature"])
+    except (KeyError, TypeError, UnicodeEncodeError) as exc:
+        raise InputError(f"not a signed report: {exc}") from None
+    key = certificate.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePublicKey) and len(signature) == 64:
+            der = utils.encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                             int.from_bytes(signature[32:], "big"))
+            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise InvalidSignature
+    except InvalidSignature:
+        raise InputError("the signature does not verify with the given certificate") from None
+    return payload_of(signed)

@@ -307,6 +307,33 @@ def set_stamp_backlog(count: int, oldest_age: float) -> None:
     UNSTAMPED_AGE.set(oldest_age)
 
 
+RETENTION_ARCHIVES = Counter("rabt_retention_archives_total", "Periods archived (and verified) by the retention role.",
+                             registry=REGISTRY)
+RETENTION_ARCHIVED_RECORDS = Counter("rabt_retention_archived_records_total",
+                                     "Chain records written into the retention role's archives.", registry=REGISTRY)
+RETENTION_PURGED = Counter("rabt_retention_purged_messages_total",
+                           "Messages whose payloads the retention role purged from the log (archived).",
+                           registry=REGISTRY)
+RETENTION_FAILURES = Counter("rabt_retention_failures_total", "Retention rounds that failed (archive or purge).",
+                             registry=REGISTRY)
+
+
+def record_retention_archive(records: int) -> None:
+    """A period was archived: ``records`` chain records in it."""
+    RETENTION_ARCHIVES.inc()
+    RETENTION_ARCHIVED_RECORDS.inc(records)
+
+
+def record_retention_purge(messages: int) -> None:
+    """The payloads of ``messages`` messages were purged."""
+    RETENTION_PURGED.inc(messages)
+
+
+def record_retention_failure() -> None:
+    """A retention round failed."""
+    RETENTION_FAILURES.inc()
+
+
 def exposition(registry: CollectorRegistry | None = None) -> bytes:
     """The text exposition format of ``registry``; by default the hub's, with its gateway children's counts.
 

@@ -8,7 +8,9 @@ and the message-log database, so any number of each can run on any machine:
 * ``worker``  — outbound SOAP workers, one consumer per adapter queue;
 * ``watcher`` — file-drop folders;
 * ``console`` — the operator console, JSON API and ``/metrics``;
-* ``stamper`` — has the message log's anchors stamped by the TSA (only when ``RABT_TSA_URL`` is set).
+* ``stamper`` — has the message log's anchors stamped by the TSA (only when ``RABT_TSA_URL`` is set);
+* ``retention`` — archives each closed period and purges archived payloads when due (only when
+  ``RABT_RETENTION_FOLDER`` is set; run it in one process).
 
 :mod:`hub.roles` runs and restarts them. SIGTERM or SIGINT sets one stop
 event: loops finish the message in hand, ack it and close their connections;
@@ -36,7 +38,7 @@ __all__ = ["CONSOLE_LIMITS", "GATEWAY_LIMITS", "ROLES", "Backoff", "ConnectionLi
 
 log = logging.getLogger(__name__)
 
-ROLES = ("gateway", "relay", "worker", "watcher", "console", "stamper")
+ROLES = ("gateway", "relay", "worker", "watcher", "console", "stamper", "retention")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ class ArchiveReport:
 
     tokens_checked: int = 0
     tokens_unchecked: int = 0
+    tsa_pinned: bool = False
+    """True when the tokens were checked against a TSA certificate the caller gave, not the one inside."""
+
     heads: list = field(default_factory=list)
     """Every lane's head the archive's anchor binds: (lane, seq, hash)."""
 
@@ -74,7 +77,8 @@ class ArchiveReport:
 
 
 def verify_archive(source: Path | object, certificate: x509.Certificate | None = None, *,
-                   check_token: TokenCheck | None = None, progress: Progress | None = None) -> ArchiveReport:
+                   check_token: TokenCheck | None = None, progress: Progress | None = None,
+                   tsa_certificate: x509.Certificate | None = None) -> ArchiveReport:
     """Check the archive at ``source`` (a path or a seekable binary file); AuditChainError naming the first misfit.
 
     ``progress(checked, total)`` is called every 50,000 records.
@@ -84,7 +88,9 @@ def verify_archive(source: Path | object, certificate: x509.Certificate | None =
     except _ZIP_ERRORS as exc:
         raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
-        return _Reading(archive, certificate, check_token, progress).run()
+        reading = _Reading(archive, certificate, check_token, progress)
+        reading.pinned_tsa = tsa_certificate
+        return reading.run()
 
 
 class _Reading:
@@ -93,6 +99,8 @@ class _Reading:
         self.total = 0
         self.report = ArchiveReport(certificate=certificate, embedded_certificate=certificate is None)
         self.coverage, self.met = PurgeCoverage(), set()
+        #: the TSA certificate the caller trusts; None: the one inside the archive (vouched for by the manifest)
+        self.pinned_tsa: x509.Certificate | None = None
 
     def run(self) -> ArchiveReport:
         self._zip_form()
@@ -183,7 +191,8 @@ class _Reading:
 
     def _anchors(self) -> AnchorWalker:
         walker = AnchorWalker()
-        tsa = self._tsa_certificate()
+        tsa = self.pinned_tsa or self._tsa_certificate()
+        self.report.tsa_pinned = self.pinned_tsa is not None
         for number, line in self._lines(layout.ANCHORS):
             anchor = _parsed(ArchivedAnchor, line, layout.ANCHORS, number)
             if (reason := walker.step(anchor) or self.coverage.check_anchor(walker)) is not None:

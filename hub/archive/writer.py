@@ -73,14 +73,14 @@ class ArchiveWritten:
     encrypted: bool
 
 
-def covering_anchor(log: MessageLog, until: datetime) -> int:
+def covering_anchor(log: MessageLog, until: datetime, *, now: datetime | None = None) -> int:
     """The number of the first anchor at or after ``until``, taking one now when the period is over and none is."""
     cutoff = timestamp(until)
     with db.translated("find the anchor covering the period"), log.engine.connect() as conn:
         found = conn.execute(_FIRST_AFTER, {"cutoff": cutoff}).scalar()
     if found is not None:
         return found
-    if until > datetime.now(timezone.utc):
+    if until > (now or datetime.now(timezone.utc)):
         raise MessageLogError(f"the period up to {cutoff} is not over yet: nothing can cover it")
     log.anchor()  # None when nothing moved since the newest anchor, which then binds all there is
     with db.translated("find the newest anchor"), log.engine.connect() as conn:
@@ -92,9 +92,12 @@ def covering_anchor(log: MessageLog, until: datetime) -> int:
 
 def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *,
                   tsa_certificate: x509.Certificate | None = None, encrypt_to: x509.Certificate | None = None,
-                  progress: Progress | None = None) -> ArchiveWritten:
-    """Write the archive of everything up to the anchor covering ``until`` to ``out`` (atomically)."""
-    anchor_seq = covering_anchor(log, until)
+                  progress: Progress | None = None, now: datetime | None = None) -> ArchiveWritten:
+    """Write the archive of everything up to the anchor covering ``until`` to ``out`` (atomically).
+
+    ``now`` is the clock's time (the period must be over), for tests of scheduled archiving.
+    """
+    anchor_seq = covering_anchor(log, until, now=now)
     out = Path(out)
     part = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
@@ -104,7 +107,7 @@ def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *
             from hub.archive.envelope import encrypt_file
 
             encrypt_file(part, encrypt_to)
-        _durable_rename(part, out)
+        durable_rename(part, out)
     except OSError as exc:
         raise ConfigError(f"cannot write the archive {out}: {exc.strerror or exc}") from exc
     finally:
@@ -113,7 +116,8 @@ def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *
                           written.payloads, encrypt_to is not None)
 
 
-def _durable_rename(part: Path, out: Path) -> None:
+def durable_rename(part: Path, out: Path) -> None:
+    """Rename ``part`` over ``out`` once both the file and the rename are on disk."""
     with open(part, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(part, out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import io
+import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -67,17 +67,19 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
 @click.command("verify-archive")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cert", type=_PEM, metavar="HUB_CERT.pem", help="The hub certificate to check the manifest against.")
+@click.option("--tsa-cert", type=_PEM, metavar="TSA_CERT.pem",
+              help="The time-stamping authority's certificate to check the tokens against (default: the one inside).")
 @click.option("--decrypt-key", type=_PEM, metavar="KEY.pem", help="Private key of an encrypted archive's recipient.")
 @click.option("--decrypt-cert", type=_PEM, metavar="CERT.pem", help="Its certificate (default: in the key file).")
 @progress_option
-def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decrypt_cert: Path | None,
-                   progress: bool | None) -> None:
+def verify_archive(file: Path, cert: Path | None, tsa_cert: Path | None, decrypt_key: Path | None,
+                   decrypt_cert: Path | None, progress: bool | None) -> None:
     """Check an archive with no database and no network: signature, entries, anchors, chains, payloads.
 
     Exit 0 when everything fits; exit 1 naming the first thing that does not.
     """
     report = _verified(file, cert and load_certificate(cert), decrypt_key, decrypt_cert,
-                       _report_checked if wants_progress(progress) else None)
+                       _report_checked if wants_progress(progress) else None, tsa_cert and load_certificate(tsa_cert))
     whose = ("the certificate inside the archive (give --cert to check it against one you trust)"
              if report.embedded_certificate else "the given certificate")
     click.echo(f"archive intact: {report.records} records in {report.lanes} lanes, {report.anchors} anchors, "
@@ -85,6 +87,9 @@ def verify_archive(file: Path, cert: Path | None, decrypt_key: Path | None, decr
     click.echo(f"manifest signed by {report.certificate.subject.rfc4514_string()}, checked against {whose}")
     click.echo(f"payloads of {report.payloads} messages inside; {report.purged_before} purged earlier into other "
                f"archives; timestamp tokens: {report.tokens_checked} checked, {report.tokens_unchecked} not checked")
+    if report.tokens_checked:
+        click.echo("tokens checked against " + ("the given TSA certificate" if report.tsa_pinned else
+                   "the TSA certificate inside the archive (give --tsa-cert to check them against one you trust)"))
 
 
 @click.command("purge")
@@ -112,17 +117,21 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
                f"{result.kept_queued} still queued for publishing keep theirs until a later run")
 
 
-def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: Path | None, progress=None):
+def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: Path | None, progress=None,
+              tsa_certificate=None):
     from hub.archive import verify_archive as check
     from hub.timestamps import verify_token
 
-    source: Path | io.BytesIO = file
-    if decrypt_key is not None:
-        from hub.archive.envelope import decrypt
+    if decrypt_key is None:
+        return check(file, certificate, check_token=verify_token, progress=progress, tsa_certificate=tsa_certificate)
+    from hub.archive.envelope import decrypt_to
 
-        source = io.BytesIO(decrypt(file.read_bytes(), decrypt_key.read_bytes(),
-                                    decrypt_cert and load_certificate(decrypt_cert)))
-    return check(source, certificate, check_token=verify_token, progress=progress)
+    # decrypted to an unnamed temporary file, a chunk at a time: an archive may be larger than memory
+    with tempfile.TemporaryFile(prefix="rabt-archive-") as opened:
+        decrypt_to(file, opened, decrypt_key.read_bytes(), decrypt_cert and load_certificate(decrypt_cert))
+        opened.seek(0)
+        return check(opened, certificate, check_token=verify_token, progress=progress,
+                     tsa_certificate=tsa_certificate)
 
 
 def _optional_certificate(path: Path | None):

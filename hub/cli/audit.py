@@ -22,7 +22,8 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--database-url", metavar="URL",
               help="Message log to check (default: RABT_DATABASE_URL, else SQLite under RABT_HOME).")
-@click.option("--tsa-certificate", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+@click.option("--tsa-certificate", "--tsa-cert", default=None,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The TSA certificate tokens must be signed by (default: RABT_TSA_CERTIFICATE).")
 @progress_option
 @click.pass_obj

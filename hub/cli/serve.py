@@ -127,6 +127,8 @@ def _start_roles(hub, supervisor: Supervisor, roles: tuple[str, ...], listening:
         endpoints.append(_console(hub, supervisor, listening))
     if "stamper" in roles:
         _stamper(hub, supervisor)
+    if "retention" in roles:
+        _retention(hub, supervisor)
     return endpoints
 
 
@@ -139,6 +141,17 @@ def _stamper(hub, supervisor: Supervisor) -> None:
         log.info("stamper not started: no TSA configured (RABT_TSA_URL); log anchors are not timestamped")
         return
     supervisor.start(Role("stamper", loop))
+
+
+def _retention(hub, supervisor: Supervisor) -> None:
+    from hub.bootstrap import retention_loop
+
+    loop = retention_loop(hub)
+    if loop is None:
+        log.info("retention not started: no archive folder configured (RABT_RETENTION_FOLDER); "
+                 "rabt audit archive and purge still work by hand")
+        return
+    supervisor.start(Role("retention", loop))
 
 
 def _console(hub, supervisor: Supervisor, listening: Listening) -> Endpoint:

@@ -293,6 +293,14 @@ def test_real_tsa_tokens_are_checked_offline_and_a_token_for_another_anchor_is_n
     checked = offline("audit", "verify-archive", str(out), "--cert", str(pki_dir / "hub.pem"))
     assert checked.returncode == 0, checked.stderr
     assert "timestamp tokens: 1 checked, 0 not checked" in checked.stdout
+    assert "against the TSA certificate inside the archive" in checked.stdout
+    pinned = offline("audit", "verify-archive", str(out), "--cert", str(pki_dir / "hub.pem"), "--tsa-cert", str(tsa_pem))
+    assert pinned.returncode == 0 and "against the given TSA certificate" in pinned.stdout, pinned.stderr
+    # a hub that signs its own manifests could carry a TSA of its own making: the auditor pins the real one
+    impostor = tmp_path / "impostor-tsa.pem"
+    impostor.write_bytes(cert_pem(Authority(TsaIdentity.create()).identity.certificate))
+    refused = offline("audit", "verify-archive", str(out), "--tsa-cert", str(impostor))
+    assert refused.returncode == 1 and "anchor 1: its timestamp token does not fit" in refused.stderr, refused.stderr
 
     other = hashlib.sha256(b"another anchor").hexdigest()
     forged = read_reply(authority.answer(make_query(other, 8)), other, authority.identity.certificate, nonce=8)

@@ -175,3 +175,24 @@ def test_watcher_processes_and_slice_come_from_the_file_or_the_environment(tmp_p
     assert (Settings().watcher.processes, Settings().watcher.batch_files) == (0, 128)  # 0: one per core
     with pytest.raises(ConfigError, match="watcher settings"):
         load_settings({"RABT_WATCHER_BATCH_FILES": "0"})
+
+
+def test_the_retention_settings_come_from_the_file_and_the_environment(tmp_path):
+    config = tmp_path / "rabt.toml"
+    config.write_text('[retention]\nfolder = "/srv/evidence"\nperiod = "day"\nkeep_days = 30\n'
+                      'encrypt_to = "/etc/rabt/archivist.pem"\n', encoding="utf-8")
+    retention = load_settings({"RABT_CONFIG": str(config), "RABT_RETENTION_INTERVAL": "600"}).retention
+    assert (retention.folder, retention.period, retention.keep_days) == (Path("/srv/evidence"), "day", 30)
+    assert (retention.encrypt_to, retention.interval) == (Path("/etc/rabt/archivist.pem"), 600.0)
+    defaults = load_settings({"RABT_CONFIG": ""}).retention
+    assert (defaults.folder, defaults.period, defaults.keep_days, defaults.interval) == (None, "month", 90, 3600.0)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RABT_RETENTION_PERIOD": "week"}, "retention period 'week'"),
+    ({"RABT_RETENTION_KEEP_DAYS": "-1"}, "keep_days >= 0"),
+    ({"RABT_RETENTION_KEEP_DAYS": "ninety"}, "RABT_RETENTION_KEEP_DAYS must be int"),
+])
+def test_bad_retention_settings_are_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"RABT_CONFIG": "", **env})
