@@ -56,3 +56,36 @@ def test_a_connection_lost_under_the_driver_is_an_outage_and_leaves_the_pool(pos
         with log.engine.connect() as conn:  # and a new one serves the next write
             [(other,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
         assert other != pid
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_while_idle_is_replaced_on_checkout_without_an_error(postgres_database_url, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every pooled connection counts as idle
+    with open_message_log(postgres_database_url) as log:
+        with log.engine.connect() as conn:
+            [(pid,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with log.engine.connect() as conn:  # tested on checkout, found dead, replaced
+            [(other,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+        assert other != pid
+
+
+@pytest.mark.postgres
+def test_a_connection_used_a_moment_ago_is_not_tested_again(postgres_database_url, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 60.0)
+    with open_message_log(postgres_database_url) as log:
+        pings = []
+        real_ping = log.engine.dialect.do_ping
+        monkeypatch.setattr(log.engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+        for _ in range(3):
+            with log.engine.connect() as conn:
+                assert prepared.fetch(conn, "SELECT 1") == [(1,)]
+        assert pings == []  # a round trip less on every write
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    with open_message_log(postgres_database_url) as log:
+        monkeypatch.setattr(log.engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+        for _ in range(2):
+            with log.engine.connect() as conn:
+                prepared.fetch(conn, "SELECT 1")
+        assert len(pings) == 2  # idle past the limit (opening the log used it already): tested each time
