@@ -28,6 +28,7 @@ returns, whether or not the broker is up.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -133,6 +134,8 @@ class Pipeline:
         self.limits = limits
         # Threads accepting at once share one commit through the committer (see hub.messagelog.group).
         self._store = committer or log
+        # A push announces its record while building it, so a commit can wait a moment to take it along.
+        self._coming = committer.coming if committer is not None else contextlib.nullcontext
         self.refusals = RefusalBook(log, refusal_budget)
 
     # -- in -------------------------------------------------------------------------------
@@ -153,11 +156,12 @@ class Pipeline:
         write says so) is that answer dropped unsent, and the one naming the first
         message made and logged on its own.
         """
-        record = self._checked(inbound, payload)
-        fresh = Receipt(record.message_id)
-        ours = respond(receipt(fresh), fresh.message_id)
-        answer = _hub_answer(record.message_id, inbound.agency, ours.body, ours.answer_type)
-        stored = self._stored(inbound, record, enqueue=True, answer=answer)
+        with self._coming():
+            record = self._checked(inbound, payload)
+            fresh = Receipt(record.message_id)
+            ours = respond(receipt(fresh), fresh.message_id)
+            answer = _hub_answer(record.message_id, inbound.agency, ours.body, ours.answer_type)
+            stored = self._stored(inbound, record, enqueue=True, answer=answer)
         if stored == fresh:
             return ours
         ours = respond(receipt(stored), stored.message_id)

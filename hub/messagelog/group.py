@@ -13,26 +13,40 @@ record is durable (the outbox rule).
 A leader rather than a writer thread: there is no thread to start, watch and
 stop; a lone caller writes at once in its own thread, with no hand-off to
 wait for; and under load a group is whatever queued during the previous
-commit, so it grows with the load by itself, with no timer to tune.
+commit, so it grows with the load by itself.
+
+Split over several processes, each sees a share of the concurrent callers,
+and a commit found the queue holding its leader alone: every record paid a
+whole commit. A caller may therefore say a write is on its way
+(:meth:`GroupCommitter.coming`, around building the record); a leader that
+finds such callers not yet queued waits for them, at most ``linger`` seconds
+(idle, the lock released: the callers it waits for use the core meanwhile).
+With nobody on the way, a lone caller still writes at once.
 
     committer = GroupCommitter(log)
     message_id = committer.accept(record)         # DuplicateMessageError, ConflictingMessageError as before
     committer.accept(record, answer=receipt)      # with the hub's signed receipt for it, in the same commit
     committer.mark_published([message_id])
     committer.store_sent([question, answer, reply])  # request/reply: stored as published, one write
+    with committer.coming():                      # a record is being built: a leader may wait for it
+        committer.accept(build_record())
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog.log import MessageLog
 from hub.messagelog.records import Accepted
 
+#: seconds a leader waits at most for writes announced as on their way (see GroupCommitter.coming)
+LINGER_SECONDS = 0.002
 
 
 class _Job:
@@ -69,14 +83,19 @@ class GroupCommitter:
     :class:`MessageLog`: the chain lock orders them as before.
     """
 
-    def __init__(self, log: MessageLog, *, max_group: int = 256) -> None:
+    def __init__(self, log: MessageLog, *, max_group: int = 256, linger: float = LINGER_SECONDS) -> None:
         if not isinstance(max_group, int) or max_group < 1:
             raise MessageLogError(f"max_group must be a positive integer, got {max_group!r}")
+        if not isinstance(linger, (int, float)) or not 0 <= linger <= 1:
+            raise MessageLogError(f"linger must be between 0 and 1 second, got {linger!r}")
         self.log = log
         self.max_group = max_group
+        self.linger = float(linger)
         self._lock = threading.Lock()
         self._queue: deque[_Job] = deque()
         self._closed = False
+        self._coming = 0  # callers inside coming() whose write is not queued yet
+        self._announced = threading.local()
         self.groups = 0
         """Groups written so far (one or two accept transactions and at most one publication each)."""
 
@@ -117,6 +136,27 @@ class GroupCommitter:
         records = list(records)
         return self._run(_SentJob(threading.Condition(self._lock), records)) if records else []
 
+    @contextmanager
+    def coming(self) -> Iterator[None]:
+        """Announce that this thread is building a record it will write through this committer.
+
+        Until its write is queued (or it leaves the block without writing), a
+        leader that would commit fewer records waits for it, at most
+        :attr:`linger` seconds. Only worth it around work that ends in a
+        write: an announced caller that never writes costs a leader that wait.
+        """
+        with self._lock:
+            self._coming += 1
+        self._announced.pending = True
+        try:
+            yield
+        finally:
+            if getattr(self._announced, "pending", False):
+                self._announced.pending = False
+                with self._lock:
+                    self._coming -= 1
+                    self._wake_leader()
+
     @property
     def waiting(self) -> int:
         """Writes queued or being written now."""
@@ -133,16 +173,36 @@ class GroupCommitter:
             if self._closed:
                 raise MessageLogError("the message log's group committer is closed")
             self._queue.append(job)
+            if getattr(self._announced, "pending", False):
+                self._announced.pending = False
+                self._coming -= 1
+                self._wake_leader()
             while not job.done and self._queue[0] is not job:
                 job.wake.wait()
             if job.done:
                 return job.outcome()
+            self._linger(job)
             group = list(itertools.islice(self._queue, self.max_group))
         try:
             self._write(group)
         finally:
             self._hand_over(group)
         return job.outcome()
+
+    def _linger(self, leader: _Job) -> None:
+        """Wait (lock held, released while waiting) for announced writes, at most :attr:`linger` seconds."""
+        deadline = None
+        while self._coming > 0 and len(self._queue) < self.max_group:
+            now = time.monotonic()
+            deadline = deadline or now + self.linger
+            if now >= deadline:
+                return
+            leader.wake.wait(deadline - now)
+
+    def _wake_leader(self) -> None:
+        """Let a lingering leader look again (lock held): a write it waited for came, or will not."""
+        if self._queue:
+            self._queue[0].wake.notify()
 
     def _hand_over(self, group: list[_Job]) -> None:
         """Wake the group's callers and make the next queued job the leader."""

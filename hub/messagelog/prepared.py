@@ -29,6 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
+#: rows per multi-row INSERT on PostgreSQL (at most 65,535 parameters per statement; a wage file's
+#: batch of thousands goes in a few statements, each prepared once as psycopg sees it repeat)
+ROWS_PER_INSERT = 256
+
+
 def insert_sql(table: sa.Table, columns: Sequence[str]) -> str:
     """``INSERT INTO table (columns…) VALUES (?, …)``: every named column must be one of ``table``'s."""
     missing = [name for name in columns if name not in table.c]
@@ -66,10 +71,28 @@ def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
 
 
 def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
-    """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them)."""
+    """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them).
+
+    On PostgreSQL an :func:`insert_sql` statement goes as one ``INSERT … VALUES
+    (…), (…)`` per :data:`ROWS_PER_INSERT` rows: psycopg's executemany sends
+    and reads back each row as a query of its own, and a push's few rows in
+    five tables cost more in that bookkeeping than in the inserts.
+    """
     rows = rows if isinstance(rows, list) else list(rows)
-    if rows:
+    if not rows:
+        return
+    if len(rows) == 1 or conn.dialect.name == "sqlite" or not sql.endswith(")") or " VALUES (" not in sql:
         _run(conn, sql, rows, many=True)
+        return
+    head, values = sql.rsplit(" VALUES ", 1)
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start:start + ROWS_PER_INSERT]
+        _run(conn, _multi_row(head, values, len(chunk)), tuple(value for row in chunk for value in row), many=False)
+
+
+@lru_cache(maxsize=256)
+def _multi_row(head: str, values: str, count: int) -> str:
+    return f"{head} VALUES {', '.join([values] * count)}"
 
 
 def _run(conn: Connection, sql: str, params, *, many: bool) -> None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from hub.errors import MessageLogUnavailableError
 from hub.messagelog import db, open_message_log, prepared
+from hub.messagelog.schema import lanes as lanes_table
 
 
 @pytest.fixture
@@ -56,3 +57,72 @@ def test_a_connection_lost_under_the_driver_is_an_outage_and_leaves_the_pool(pos
         with log.engine.connect() as conn:  # and a new one serves the next write
             [(other,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
         assert other != pid
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_while_idle_is_replaced_on_checkout_without_an_error(postgres_database_url, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every pooled connection counts as idle
+    with open_message_log(postgres_database_url) as log:
+        with log.engine.connect() as conn:
+            [(pid,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with log.engine.connect() as conn:  # tested on checkout, found dead, replaced
+            [(other,)] = prepared.fetch(conn, "SELECT pg_backend_pid()")
+        assert other != pid
+
+
+@pytest.mark.postgres
+def test_a_connection_used_a_moment_ago_is_not_tested_again(postgres_database_url, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 60.0)
+    with open_message_log(postgres_database_url) as log:
+        pings = []
+        real_ping = log.engine.dialect.do_ping
+        monkeypatch.setattr(log.engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+        for _ in range(3):
+            with log.engine.connect() as conn:
+                assert prepared.fetch(conn, "SELECT 1") == [(1,)]
+        assert pings == []  # a round trip less on every write
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    with open_message_log(postgres_database_url) as log:
+        monkeypatch.setattr(log.engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+        for _ in range(2):
+            with log.engine.connect() as conn:
+                prepared.fetch(conn, "SELECT 1")
+        assert len(pings) == 2  # idle past the limit (opening the log used it already): tested each time
+
+
+def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(log, monkeypatch):
+    monkeypatch.setattr(prepared, "ROWS_PER_INSERT", 2)
+    sent = []
+    driver_cursor = prepared.driver_cursor
+
+    class Noting:
+        def __init__(self, cursor):
+            self._cursor = cursor
+
+        def execute(self, statement, params=()):
+            if statement.startswith("INSERT"):
+                sent.append((statement.count("), ("), len(params)))
+            return self._cursor.execute(statement, params)
+
+        def executemany(self, statement, rows):
+            rows = list(rows)
+            sent.extend([(0, len(rows[0]))] * len(rows))
+            return self._cursor.executemany(statement, rows)
+
+        def __getattr__(self, name):
+            return getattr(self._cursor, name)
+
+    monkeypatch.setattr(prepared, "driver_cursor", lambda conn: Noting(driver_cursor(conn)))
+    insert = prepared.insert_sql(lanes_table, ("lane_id", "host", "pid", "opened_at", "seq", "hash"))
+    rows = [(f"chunked-{n}", "h", n, "t", 0, "x") for n in range(5)]
+    with db.write_transaction(log.engine) as conn:
+        prepared.execute_many(conn, insert, rows)
+    with log.engine.connect() as conn:
+        stored = prepared.fetch(conn, "SELECT lane_id, pid FROM lanes WHERE lane_id LIKE ? ORDER BY pid", ("chunked-%",))
+    assert stored == [(f"chunked-{n}", n) for n in range(5)]
+    if log.engine.dialect.name == "sqlite":  # in-process: the driver's executemany, one row at a time
+        assert sent == [(0, 6)] * 5
+    else:  # two statements of two rows and one of the last row, every value sent once
+        assert sent == [(1, 12), (1, 12), (0, 6)]

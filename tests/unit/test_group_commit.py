@@ -333,6 +333,97 @@ def test_max_group_must_be_a_positive_integer(opened):
         GroupCommitter(opened(), max_group=0)
 
 
+# --- lingering for writes on their way --------------------------------------------
+
+def announced_writer(committer: GroupCommitter, n: int, go: threading.Event, write: bool = True):
+    """A thread that announces record ``n`` (committer.coming()), then, once ``go`` is set, writes it or gives up."""
+    inside, outcome = threading.Event(), []
+
+    def run() -> None:
+        try:
+            with committer.coming():
+                inside.set()
+                go.wait(10)
+                if not write:
+                    raise ValueError("refused while building")
+                outcome.append(committer.accept(record(n)))
+        except ValueError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert inside.wait(10)
+    return thread, outcome
+
+
+def timed_accept(committer: GroupCommitter, n: int) -> tuple[threading.Thread, list]:
+    """``committer.accept(record(n))`` in a thread; its outcome and the seconds it took."""
+    outcome = []
+
+    def run() -> None:
+        started = time.monotonic()
+        outcome.append(committer.accept(record(n)))
+        outcome.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_leader_waits_for_an_announced_write_and_commits_both_at_once(opened):
+    log = opened()
+    committer = GroupCommitter(log, linger=1.0)
+    go = threading.Event()
+    writer, written = announced_writer(committer, 1, go)
+    leader, led = timed_accept(committer, 0)
+    time.sleep(0.2)  # the leader is queued and waiting for record 1
+    assert log.batches == [] and leader.is_alive()
+    go.set()
+    writer.join(10), leader.join(10)
+    assert written == ["msg-1"] and led[0] == "msg-0"
+    assert log.batches == [2] and committer.groups == 1  # one commit for both
+
+
+def test_a_leader_waits_no_longer_than_the_linger(opened):
+    log = opened()
+    committer = GroupCommitter(log, linger=0.1)
+    go = threading.Event()
+    writer, written = announced_writer(committer, 1, go)
+    leader, led = timed_accept(committer, 0)
+    leader.join(10)
+    assert led[0] == "msg-0" and 0.09 <= led[1] < 3  # waited its linger, then wrote alone
+    go.set()
+    writer.join(10)
+    assert written == ["msg-1"] and log.batches == [1, 1]
+
+
+def test_a_caller_that_gives_up_releases_the_leader_at_once(opened):
+    log = opened()
+    committer = GroupCommitter(log, linger=1.0)
+    go = threading.Event()
+    writer, written = announced_writer(committer, 1, go, write=False)
+    leader, led = timed_accept(committer, 0)
+    time.sleep(0.1)
+    go.set()
+    writer.join(10), leader.join(10)
+    assert isinstance(written[0], ValueError) and led[0] == "msg-0" and led[1] < 0.9
+    assert log.batches == [1] and log.get("msg-1") is None
+
+
+def test_with_nobody_on_the_way_a_lone_caller_writes_at_once(opened):
+    log = opened()
+    committer = GroupCommitter(log, linger=1.0)
+    leader, led = timed_accept(committer, 0)
+    leader.join(10)
+    assert led[0] == "msg-0" and led[1] < 0.9 and log.batches == [1]
+
+
+def test_linger_must_be_between_zero_and_one_second(opened):
+    for linger in (-0.1, 2, "0.1"):
+        with pytest.raises(MessageLogError, match="linger"):
+            GroupCommitter(opened(), linger=linger)
+
+
 # --- wiring: the pipeline and the Hub ------------------------------------------
 
 ARRIVAL = """<b:Arrival xmlns:b="urn:test:border"><b:Passport>T{n:07d}</b:Passport>
