@@ -85,11 +85,15 @@ def test_processes_writing_at_once_each_keep_a_lane_and_anchors_bind_them_all(ur
         writer.join(120)
     assert [writer.exitcode for writer in writers] == [0, 0, 0]
     with open_message_log(url) as log:
+        by_writers = log.verify_chain().anchors
         log.anchor()  # binds what moved after the writers' own last anchors, if anything did
         report = log.verify_chain()
         with log.engine.connect() as conn:
             newest = conn.execute(sa.text("SELECT * FROM anchors ORDER BY anchor_seq DESC LIMIT 1")).one()
-    assert (report.records, report.lanes) == (900, 3) and report.anchors >= 12  # each writer: 3 while accepting, 1 after publishing
+    # Each writer asks for 4 anchors (3 while accepting, 1 after publishing); one finding every head
+    # already bound by another writer's anchor writes none, so only the first is certain.
+    assert by_writers >= 1
+    assert (report.records, report.lanes) == (900, 3)
     assert (newest.lanes, newest.records) == (3, 900) and report.head_hash == newest.root
 
 
