@@ -116,12 +116,14 @@ class AmqpTransport(Transport):
         """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
         if self._connection is not None and self._connection.is_open:
             # The common case straight through: tenacity's bookkeeping cost every visa check's question
-            # and answer more than the publish itself. A connection error falls through to the retrying
-            # path, which reconnects (as it would after its own first attempt) and runs ``work`` again.
+            # and answer more than the publish itself. A connection error is told and the connection
+            # dropped, as after the retrying path's own first attempt, which then reconnects and runs
+            # ``work`` again.
             try:
                 result = work()
-            except self.connection_errors:
-                pass
+            except self.connection_errors as exc:
+                self.broker_state.failed(exc)
+                self.drop_connection()
             else:
                 self.broker_state.succeeded()
                 return result
