@@ -8,9 +8,10 @@ is dropped and what the broker's watch is told.
 
 from __future__ import annotations
 
+import pika.exceptions as px
 import pytest
 
-from hub.errors import BrokerUnavailableError
+from hub.errors import BrokerUnavailableError, TransportError
 from hub.routing import load_routes
 from hub.transports.amqp import AmqpTransport
 
@@ -70,3 +71,14 @@ def test_a_broker_that_stays_away_is_still_given_up_on_after_the_reconnect_timeo
     with pytest.raises(BrokerUnavailableError, match="publish: broker unreachable"):
         transport.with_reconnect(work, "publish")
     assert transport.broker_state.down
+
+
+def test_a_broker_refusal_on_an_open_connection_is_translated_and_the_connection_dropped(transport):
+    opened = transport._connection
+
+    def work():
+        raise px.ChannelClosedByBroker(404, "NOT_FOUND - no exchange 'rabt.missing'")
+
+    with pytest.raises(TransportError, match="publish: broker refused: 404 NOT_FOUND"):
+        transport.with_reconnect(work, "publish")
+    assert not opened.is_open and transport._connection is None
