@@ -255,7 +255,9 @@ def run(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> tuple[lis
 
 def ready(args: argparse.Namespace) -> bool:
     """Brokers reachable (said at once, not after the stack's start-up timeouts); signals set."""
-    for url in {args.pika_url} | (set() if args.sqlite else {args.broker}):
+    # --visa-only publishes nothing through raw pika: with --broker sqlite it needs no RabbitMQ at all
+    needed = (set() if args.visa_only else {args.pika_url}) | (set() if args.sqlite else {args.broker})
+    for url in needed:
         if problem := broker_problem(url):
             progress(f"end_to_end: {problem}")
             return False

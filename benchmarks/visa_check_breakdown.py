@@ -3,6 +3,7 @@
     python benchmarks/visa_check_breakdown.py                 # 100 checks on RabbitMQ
     python benchmarks/visa_check_breakdown.py --checks 200 --broker sqlite
     python benchmarks/visa_check_breakdown.py --no-valgrind   # only the counts
+    python benchmarks/visa_check_breakdown.py --key-type ec   # every party's keys ECDSA P-256
 
 The gateway runs in this script's child process (the Flask app driven
 in-process, no HTTP server), on the real transport; licensing's real consumer
@@ -161,7 +162,7 @@ def instructions(home: Path, bodies_file: Path, checks: int) -> int:
     return callgrind.instructions(__file__, "--child", str(checks), "--home", str(home), "--bodies", str(bodies_file))
 
 
-def prepare(home: Path, broker: str, total: int) -> tuple[Path, object]:
+def prepare(home: Path, broker: str, total: int, key_type: str = "rsa") -> tuple[Path, object]:
     """PKI, topology and signed requests in ``home``; the requests' file and the stack that names the topology."""
     from simulators.demo.stack import Stack
     from simulators.police.client import PoliceMessages, police_signer, soap_envelope
@@ -170,7 +171,8 @@ def prepare(home: Path, broker: str, total: int) -> tuple[Path, object]:
     stack = Stack(home, broker, queue_prefix=f"bench-visa-{uuid.uuid4().hex[:8]}.")
     stack.routes()
     (home / "broker-url").write_text(broker)
-    subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing"],
+    subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing",
+                    "--key-type", key_type],
                    env=stack.environment(), check=True, capture_output=True, timeout=120)
     sign, messages = police_signer(home / "pki"), PoliceMessages()
     bodies_file = home / "requests.hex"
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=100, help="visa checks measured (after 20 to warm up)")
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/", help="amqp://… or 'sqlite'")
     parser.add_argument("--no-valgrind", action="store_true", help="only count what one check does")
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="keys of every party (rabt pki init)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
@@ -220,7 +223,7 @@ def measure(home: Path, args: argparse.Namespace) -> int:
     """Licensing's consumer started, the counting run, then the two callgrind runs; the report on stdout."""
     from hub.transports import open_transport
 
-    bodies_file, stack = prepare(home, args.broker, WARM + args.checks)
+    bodies_file, stack = prepare(home, args.broker, WARM + args.checks, args.key_type)
     routes = stack.routes()
     with open_transport(stack.broker_url, routes=routes) as transport:
         transport.declare(routes)
@@ -233,7 +236,8 @@ def measure(home: Path, args: argparse.Namespace) -> int:
         if counted.returncode != 0:
             raise SystemExit(f"counting run failed: {counted.stderr.strip().splitlines()[-3:]}")
         licensing = settled_cpu_seconds(stack.processes["licensing-consumer"].pid) - licensing
-        print(f"per visa check, {args.checks} checks one after another on {stack.broker_url.split(':')[0]}:")
+        print(f"per visa check, {args.checks} checks one after another on {stack.broker_url.split(':')[0]}, "
+              f"{args.key_type.upper()} keys:")
         for name, value in json.loads(counted.stdout.strip().splitlines()[-1]).items():
             print(f"  {name:<48}{value:>8.2f}")
         # warm-up checks included: the consumer answers them too

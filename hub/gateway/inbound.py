@@ -67,6 +67,7 @@ class InboundHandler:
         self.max_waiting = max_waiting
         self._waiting = threading.BoundedSemaphore(max_waiting)
         self._contracts: dict[str, AgencyContracts] = {}
+        self._busy_replies: dict[tuple[str, Style, str | None], Reply] = {}
         self._local = threading.local()
 
     def contracts(self, adapter: Adapter) -> AgencyContracts:
@@ -85,12 +86,27 @@ class InboundHandler:
             return self._answered(adapter, raw, root, style, source)
         except SoapFault as fault:
             return self.answers.fault(fault, style, adapter.fault_namespace)
+        except BusyError as busy:
+            return self._busy_fault(busy, style, adapter.fault_namespace)
         except RabtError as error:
             return self.answers.fault(soap_fault(error, adapter.fault_namespace), style, adapter.fault_namespace)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer SOAP, and be logged
             log.exception("gateway failed on a %s request", adapter.name)
             internal = SoapFault("Server", f"internal error ({type(exc).__name__}); the hub has logged it")
             return self.answers.fault(internal, style, adapter.fault_namespace)
+
+    def _busy_fault(self, busy: BusyError, style: Style, namespace: str | None) -> Reply:
+        """The signed Busy fault, signed once per wording and style.
+
+        Busy answers come in floods exactly when the CPU is short; the fault names no
+        request and no time, so the same signed bytes answer each (an RSA signature
+        of the same bytes is the same anyway), and the CPU goes to the checks admitted.
+        """
+        key = (busy.reason, style, namespace)
+        reply = self._busy_replies.get(key)
+        if reply is None:
+            reply = self._busy_replies[key] = self.answers.fault(soap_fault(busy, namespace), style, namespace)
+        return reply
 
     def _answered(self, adapter: Adapter, raw: bytes, root, style: Style, source: str | None) -> Reply:
         payload, operation, signer = self._refused_unless(adapter, raw, source,

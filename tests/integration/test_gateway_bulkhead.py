@@ -11,6 +11,7 @@ import threading
 
 import pytest
 import requests
+from lxml import etree
 
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
@@ -95,3 +96,27 @@ def test_a_full_bulkhead_answers_busy_and_pushes_still_get_their_receipts(gatewa
     assert questions_logged(hub) == WAITING  # the unanswered ones, given up; the refused one never was
     status, code, text = post(url, signed("CheckVisaEligibility"))  # the slots are free again
     assert code == "soap:Server.Timeout", text
+
+
+def test_busy_answers_in_a_flood_are_each_signed_by_the_hub_and_each_refusal_recorded(gateway, signed):
+    hub, url = gateway
+    waiting = [threading.Thread(target=post, args=(url, signed("CheckVisaEligibility"))) for _ in range(WAITING)]
+    for thread in waiting:
+        thread.start()
+    deadline = threading.Event()
+    while questions_waiting(hub) < WAITING and not deadline.wait(0.05):
+        pass
+    refused_before = len(hub.log.refusals(agency="police"))
+
+    busy = [post(url, signed("CheckVisaEligibility")) for _ in range(3)]
+
+    assert [(status, code) for status, code, _ in busy] == [(500, "soap:Server.Busy")] * 3
+    for _, _, text in busy:
+        # the fault's detail carries the hub's enveloped signature, whichever Busy answer it is
+        detail = parse_xml(text.encode()).find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault/detail")[0]
+        standalone = parse_xml(etree.tostring(detail, method="c14n", exclusive=True))
+        verified = hub.verifier.verify(standalone, expected_signer="hub")
+        assert "already waiting for licensing's answer" in verified.element.findtext("{*}ErrorText")
+    assert len(hub.log.refusals(agency="police")) == refused_before + 3  # each one recorded, none skipped
+    for thread in waiting:
+        thread.join(REPLY_TIMEOUT + 10)
