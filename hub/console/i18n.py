@@ -230,6 +230,13 @@ def value_translator(lang: str):
     return lambda kind, value: t(f"{kind}_{value}") if f"{kind}_{value}" in LABELS else str(value)
 
 
+def action_translator(lang: str):
+    """``act(name)``: an action or chained record's name — the label ``action_<name>``, else
+    ``status_<name>``, else the name itself."""
+    v = value_translator(lang)
+    return lambda name: v("action", name) if f"action_{name}" in LABELS else v("status", name)
+
+
 def with_digits(text: object, style: str) -> str:
     """``text`` with Arabic-Indic digits (and decimal and percent signs) when ``style`` is ``arabic``."""
     return str(text).translate(ARABIC_INDIC) if style == "arabic" else str(text)
@@ -262,6 +269,7 @@ def js_labels(lang: str) -> dict[str, str]:
 def template_helpers(lang: str, digits: str, zone: str) -> dict:
     """What every template uses to say things in the operator's language, digits and zone."""
     style = digits if digits in DIGIT_STYLES else "latin"
-    return {"t": translator(lang), "v": value_translator(lang), "digits": style, "zone": zone,
+    return {"t": translator(lang), "v": value_translator(lang), "act": action_translator(lang), "digits": style,
+            "zone": zone,
             "n": lambda text: with_digits(text, style), "when": lambda utc: local_time(utc, zone, style),
             "js_labels": js_labels(lang)}
