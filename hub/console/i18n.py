@@ -140,8 +140,10 @@ LABELS.update({
     "todo_RabtNotReady": ("Bring {subject} back; /readyz says why.", "أعد {subject} إلى العمل؛ ‏/readyz يبين السبب."),
     "alarm_RabtQueueWithoutConsumer": ("{value} messages wait in {subject} and nothing consumes them",
                                      "{value} رسالة تنتظر في {subject} ولا مستهلك لها"),
-    "todo_RabtQueueWithoutConsumer": ("Start the consumer of {subject} (systemctl status rabt-worker@…).",
-                                    "شغّل مستهلك {subject} (systemctl status rabt-worker@…)."),
+    "todo_RabtQueueWithoutConsumer": ("Start the consumer of {subject} (systemctl status rabt-worker, or the "
+                                      "licensing system's own consumer for its queue).",
+                                      "شغّل مستهلك {subject} (systemctl status rabt-worker، أو مستهلك نظام "
+                                      "الترخيص لطابوره)."),
     "alarm_RabtCircuitOpen": ("Circuit to {subject} is open: calls are failing",
                             "الدائرة إلى {subject} مفتوحة: الطلبات تفشل"),
     "todo_RabtCircuitOpen": ("Check that {subject}'s service answers; calls resume by themselves when it does.",
