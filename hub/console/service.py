@@ -112,6 +112,8 @@ class ConsoleParts:
     ledger: DisclosureLedger | None = None
     #: whether a TSA stamps the log's anchors (RABT_TSA_URL): only then is an unstamped anchor news
     timestamps_expected: bool = False
+    #: the file ``users`` came from, re-read when it changes (None: ``users`` stay as given)
+    users_file: Path | None = None
 
 
 class Console:
