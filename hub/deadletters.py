@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.errors import InputError
+from hub.errors import InputError, RabtError
 from hub.messagelog import MessageLog, db
 from hub.transports.base import DeadLetter, DeadLetterNotFoundError, Message, Transport
 
@@ -174,10 +174,18 @@ class DeadLetterDesk:
     def replay(self, letter_id: str, actor: str) -> DeadLetter:
         """Put the letter back on its work queue as a first attempt, then forget it; chained."""
         letter = self.store.get(letter_id)
-        self.on_broker(lambda t: t.requeue(letter.queue, letter.message))
-        self.store.remove([letter.id])
+        # chained before the message is back on the queue: a worker may take it at once, and its
+        # delivered/failed hops must follow the replay in the trail; if the log cannot be written,
+        # nothing happens unrecorded
         self.log.record_hops([(letter.message_id, "replayed",
                                f"dead letter {letter.id} put back on {letter.queue}", actor)])
+        try:
+            self.on_broker(lambda t: t.requeue(letter.queue, letter.message))
+        except RabtError as exc:
+            self.log.record_hops([(letter.message_id, "failed",
+                                   f"replay of dead letter {letter.id} failed, still kept: {exc}", actor)])
+            raise
+        self.store.remove([letter.id])
         return letter
 
     def discard(self, letter_id: str, actor: str, reason: str = "") -> DeadLetter:

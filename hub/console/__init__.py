@@ -35,6 +35,7 @@ from hub.console.service import Console, ConsoleParts
 from hub.console.sessions import install_sessions
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users
+from hub.console.users_watch import WatchedUsers
 from hub.errors import RabtError
 
 __all__ = ["Console", "ConsoleParts", "ConsoleState", "Users", "create_app"]
@@ -47,13 +48,20 @@ class ConsoleState:
     users: Users
     console: Console
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    watch: WatchedUsers | None = None
+    """The users file, re-read when it changes (None: ``users`` as given, for tests and embedding)."""
+
+    def current_users(self) -> Users:
+        """Who may sign in now."""
+        return self.watch.current() if self.watch is not None else self.users
 
 
 def _state(parts: ConsoleParts) -> ConsoleState:
     broker = BrokerView(parts.open_transport, declare=lambda transport: transport.declare(parts.routes))
     management = ManagementApi(parts.management_url) if parts.management_url else None
     console = Console(parts, broker, ActionLog(parts.actions_file), management=management)
-    return ConsoleState(parts.users, console)
+    watch = WatchedUsers(parts.users_file) if parts.users_file is not None else None
+    return ConsoleState(parts.users, console, watch=watch)
 
 
 def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:

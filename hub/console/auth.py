@@ -36,7 +36,7 @@ _CHALLENGE = 'Basic realm="rabt console", charset="UTF-8", Bearer realm="rabt co
 
 
 def users() -> Users:
-    return current_app.extensions["rabt_console"].users
+    return current_app.extensions["rabt_console"].current_users()
 
 
 def csrf_token() -> str:

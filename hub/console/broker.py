@@ -3,7 +3,12 @@
 A :class:`~hub.transports.base.Transport` is used by one thread at a time,
 while the console's WSGI server answers on several threads; ``BrokerView``
 keeps one transport behind a lock, opens it on first use, and drops it after
-a failure so the next request reconnects (a broker restart heals by itself).
+a failure so a later request reconnects (a broker restart heals by itself).
+After a failure it does not try again for ``retry_after`` seconds and answers
+with the same error at once: a page asks the broker several times (depths,
+readiness, alarms, dead letters), and a broker that accepts connections but
+never completes the handshake would otherwise cost each ask its full timeout —
+minutes per page while the operator most needs the console.
 
 Queue figures come from RabbitMQ's management HTTP API (``/api/queues``) when
 it is configured and answers — it knows unacked counts and publish/deliver
@@ -16,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +30,9 @@ from dataclasses import dataclass
 
 from hub.errors import RabtError, TransportError
 from hub.transports.base import QueueStats, Transport
+
+#: seconds the view answers "unreachable" at once after a failure, before it tries the broker again
+RETRY_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,29 +47,47 @@ class QueueFigures:
 class BrokerView:
     """Thread-safe access to one lazily opened transport."""
 
-    def __init__(self, opener: Callable[[], Transport], declare: Callable[[Transport], None] | None = None) -> None:
+    def __init__(self, opener: Callable[[], Transport], declare: Callable[[Transport], None] | None = None, *,
+                 retry_after: float = RETRY_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
         self._opener = opener
         self._declare = declare
         self._transport: Transport | None = None
         self._lock = threading.RLock()
+        self.retry_after, self._clock = retry_after, clock
+        self._failed: tuple[float, str] | None = None  # (when, why) of the last failure
 
     def run(self, work: Callable[[Transport], object]):
         """``work(transport)`` under the lock; a failure drops the transport and re-raises as TransportError."""
         with self._lock:
+            self._refuse_while_resting()
             try:
                 if self._transport is None:
                     transport = self._opener()
                     if self._declare is not None:
                         self._declare(transport)
                     self._transport = transport
-                return work(self._transport)
+                result = work(self._transport)
             except RabtError as exc:
                 if isinstance(exc, TransportError):
-                    self._drop()
+                    self._fail(str(exc))
                 raise
             except Exception as exc:  # noqa: BLE001 - a driver error from any transport
-                self._drop()
+                self._fail(f"broker unreachable: {exc}")
                 raise TransportError(f"broker unreachable: {exc}") from exc
+            self._failed = None
+            return result
+
+    def _refuse_while_resting(self) -> None:
+        if self._failed is None or self._transport is not None:
+            return
+        at, why = self._failed
+        left = self.retry_after - (self._clock() - at)
+        if left > 0:
+            raise TransportError(f"{why} (next try in {left:.0f} s)")
+
+    def _fail(self, why: str) -> None:
+        self._drop()
+        self._failed = (self._clock(), why)
 
     def _drop(self) -> None:
         transport, self._transport = self._transport, None

@@ -147,6 +147,10 @@ class _Access:
     #: what /readyz asks (see :func:`dependency_probes`); none: only the role loops' outages count
     probes: Mapping[str, Probe] = field(default_factory=dict)
 
+    def current_users(self) -> Users:
+        """Who may read /metrics (read at start here)."""
+        return self.users
+
 
 def create_metrics_app(users: Users, probes: Mapping[str, Probe] | None = None) -> Flask:
     """``/metrics`` (viewer role), ``/healthz`` and ``/readyz`` for a process that runs no console."""

@@ -140,8 +140,10 @@ LABELS.update({
     "todo_RabtNotReady": ("Bring {subject} back; /readyz says why.", "أعد {subject} إلى العمل؛ ‏/readyz يبين السبب."),
     "alarm_RabtQueueWithoutConsumer": ("{value} messages wait in {subject} and nothing consumes them",
                                      "{value} رسالة تنتظر في {subject} ولا مستهلك لها"),
-    "todo_RabtQueueWithoutConsumer": ("Start the consumer of {subject} (systemctl status rabt-worker@…).",
-                                    "شغّل مستهلك {subject} (systemctl status rabt-worker@…)."),
+    "todo_RabtQueueWithoutConsumer": ("Start the consumer of {subject} (systemctl status rabt-worker, or the "
+                                      "licensing system's own consumer for its queue).",
+                                      "شغّل مستهلك {subject} (systemctl status rabt-worker، أو مستهلك نظام "
+                                      "الترخيص لطابوره)."),
     "alarm_RabtCircuitOpen": ("Circuit to {subject} is open: calls are failing",
                             "الدائرة إلى {subject} مفتوحة: الطلبات تفشل"),
     "todo_RabtCircuitOpen": ("Check that {subject}'s service answers; calls resume by themselves when it does.",
@@ -230,6 +232,13 @@ def value_translator(lang: str):
     return lambda kind, value: t(f"{kind}_{value}") if f"{kind}_{value}" in LABELS else str(value)
 
 
+def action_translator(lang: str):
+    """``act(name)``: an action or chained record's name — the label ``action_<name>``, else
+    ``status_<name>``, else the name itself."""
+    v = value_translator(lang)
+    return lambda name: v("action", name) if f"action_{name}" in LABELS else v("status", name)
+
+
 def with_digits(text: object, style: str) -> str:
     """``text`` with Arabic-Indic digits (and decimal and percent signs) when ``style`` is ``arabic``."""
     return str(text).translate(ARABIC_INDIC) if style == "arabic" else str(text)
@@ -262,6 +271,7 @@ def js_labels(lang: str) -> dict[str, str]:
 def template_helpers(lang: str, digits: str, zone: str) -> dict:
     """What every template uses to say things in the operator's language, digits and zone."""
     style = digits if digits in DIGIT_STYLES else "latin"
-    return {"t": translator(lang), "v": value_translator(lang), "digits": style, "zone": zone,
+    return {"t": translator(lang), "v": value_translator(lang), "act": action_translator(lang), "digits": style,
+            "zone": zone,
             "n": lambda text: with_digits(text, style), "when": lambda utc: local_time(utc, zone, style),
             "js_labels": js_labels(lang)}

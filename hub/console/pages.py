@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from hub.console import operation_labels  # noqa: F401 - adds the action pages' labels
+from hub.console import operation_labels, value_labels  # noqa: F401 - add the action pages' labels
 from hub.console.bidi import agency, payload, reveal_controls
 from hub.console.auth import checked_password, current_principal, end_session, require, start_session
 from hub.console.ledger import disclosure_report

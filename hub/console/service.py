@@ -2,10 +2,11 @@
 
 Every figure comes from the hub's own parts: the transport (queue depths, dead
 letters), the message log (statuses, the audit chain, payloads) and the
-circuit breakers of the outbound workers running in this process. Breakers
-live in the worker's memory: when the workers run in other processes the
-overview says ``unknown`` with the reason (their ``/metrics`` carry
-``rabt_circuit_state``) instead of guessing. Nothing here knows HTTP.
+circuit breakers of the outbound workers. Breakers live in the worker's
+memory: those of this process are read directly, those of workers in other
+processes from the states they report to the message log's database
+(:mod:`hub.messagelog.circuits`); an agency no live worker reports says
+``unknown`` with the reason instead of guessing. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hub.console.trail import message_trail, unstored_ids, unstored_trail
 from hub.deadletters import LetterFilter
 from hub.console.users import Principal, Users
 from hub.errors import InputError, MessageLogError, RabtError
+from hub.messagelog.circuits import FRESH_FOR, CircuitReports
 from hub.ledger import DisclosureLedger
 from hub.messagelog import MessageLog
 from hub.messagelog import stamps
@@ -110,6 +112,8 @@ class ConsoleParts:
     ledger: DisclosureLedger | None = None
     #: whether a TSA stamps the log's anchors (RABT_TSA_URL): only then is an unstamped anchor news
     timestamps_expected: bool = False
+    #: the file ``users`` came from, re-read when it changes (None: ``users`` stay as given)
+    users_file: Path | None = None
 
 
 class Console:
@@ -211,23 +215,35 @@ class Console:
             states = dict(self.breaker_states() or {})
         except Exception:  # noqa: BLE001 - the console must render even if the workers' module breaks
             states = {}
+        reported = self._reported_circuits()
         names = sorted(set(_adapter_names()) | {a.agency for a in activity if a.agency} | set(states))
         dead = _dead_letters_by_destination(self.parts.routes, queue_rows)
         names = sorted(set(names) | set(dead))
         return [_adapter_row(name, [a for a in activity if a.agency == name or a.destination == name],
-                             *self._circuit(name, states), dead_letters=dead.get(name, 0))
+                             *self._circuit(name, states, reported), dead_letters=dead.get(name, 0))
                 for name in names]
 
-    def _circuit(self, name: str, states: dict[str, str]) -> tuple[str, str | None]:
-        """(state, why) — only a breaker of this process is a state; the rest says why there is none."""
+    def _reported_circuits(self) -> dict[str, dict]:
+        """Agency → the worst circuit state workers in other processes reported lately ({} if unreadable)."""
+        try:
+            return CircuitReports(self.log.engine).worst()
+        except MessageLogError:
+            return {}
+
+    def _circuit(self, name: str, states: dict[str, str], reported: dict[str, dict]) -> tuple[str, str | None]:
+        """(state, why) — this process's breaker, else the workers' reports; the rest says why there is none."""
         if name in states:
             return states[name], None
+        if name in reported:
+            r = reported[name]
+            return r["state"], (f"reported by {r['processes']} worker process(es); the worst by {r['process']} "
+                                f"at {r['reported_at']:%H:%M:%S} UTC")
         if self._calling_adapters is None:
             self._calling_adapters = _calling_adapters(self.parts.adapters)
         if name not in self._calling_adapters:
             return "none", "calls no agency service"
-        return "unknown", (f"no {name} outbound worker runs in this console's process (workers run in "
-                           f"another process): see rabt_circuit_state on the workers' /metrics")
+        return "unknown", (f"no {name} outbound worker runs in this console's process and none reported "
+                           f"its circuit in the last {FRESH_FOR:.0f} s: see rabt_circuit_state on the workers' /metrics")
 
     # -- alarms, history, figures ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ Threads writing at once (the gateway) share commits through a GroupCommitter:
 """
 
 from hub.messagelog.accepting import BatchResult
+from hub.messagelog.circuits import CircuitReports  # also declares its table with the rest of the layout
 from hub.messagelog.controls import ControlBoard  # also declares its table with the rest of the layout
 from hub.messagelog.group import GroupCommitter
 from hub.messagelog.log import MessageLog, open_message_log
@@ -24,6 +25,6 @@ from hub.messagelog.records import (
 from hub.messagelog.verify import ChainReport
 
 __all__ = [
-    "STATUSES", "Accepted", "BatchResult", "ChainReport", "ControlBoard", "Event", "GroupCommitter", "LogStats", "MessageLog",
+    "STATUSES", "Accepted", "BatchResult", "ChainReport", "CircuitReports", "ControlBoard", "Event", "GroupCommitter", "LogStats", "MessageLog",
     "PendingMessage", "Refusal", "StoredMessage", "open_message_log",
 ]

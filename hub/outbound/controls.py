@@ -8,7 +8,11 @@ reads them at most every ``interval`` seconds for the workers of its process:
   cancelled, so unacknowledged messages go back to the queue and nothing is
   taken from it), and subscribes again within ``interval`` of a resume;
 - a circuit reset newer than the ones seen closes that agency's breakers here
-  (pybreaker's ``close()``) and is marked done with this process's name.
+  (pybreaker's ``close()``) and is marked done with this process's name;
+- the circuit state of each agency served here is written back (when it
+  changed, and every ``REPORT_EVERY`` seconds) to
+  :class:`~hub.messagelog.circuits.CircuitReports`, for a console that runs in
+  another process.
 
 A database outage changes nothing: the last known state holds (a worker keeps
 consuming, or stays paused) until the table can be read again.
@@ -25,6 +29,7 @@ from prometheus_client import Gauge
 
 from hub.errors import MessageLogError
 from hub.metrics import REGISTRY
+from hub.messagelog.circuits import REPORT_EVERY, CircuitReports
 from hub.messagelog.controls import ControlBoard, this_process
 from hub.outbound.resilience import Breakers
 
@@ -40,8 +45,10 @@ class Switchboard:
     """The commands that concern this process's workers, read at most every ``interval`` s. Thread-safe."""
 
     def __init__(self, board: ControlBoard, breakers: Breakers, *, interval: float = CONTROL_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, reports: CircuitReports | None = None) -> None:
         self.board, self.breakers, self.interval, self.clock = board, breakers, interval, clock
+        self.reports = reports or CircuitReports(board.engine)
+        self._reported: tuple[dict[str, str], float] = ({}, float("-inf"))  # (states written, when)
         self._lock = threading.Lock()
         self._agencies: dict[str, str] = {}  # agency → the queue its worker consumes
         self._paused: set[str] = set()
@@ -88,6 +95,17 @@ class Switchboard:
             log.warning("circuit of %s reset by an operator (command %d, %d breaker(s) closed)", agency, seq, closed,
                         extra={"event": "controls.circuit-reset"})
             self._seen = seq
+        self._report()
+
+    def _report(self) -> None:
+        """Write this process's circuit states when they changed or the last report is getting old."""
+        known = self.breakers.states()
+        states = {agency: known.get(agency, "closed") for agency in self._agencies}
+        written, at = self._reported
+        if states == written and self.clock() - at < REPORT_EVERY:
+            return
+        self.reports.report(this_process(), states)
+        self._reported = (states, self.clock())
 
     def until_paused(self, agency: str, stop: threading.Event) -> threading.Event:
         """An event set when ``stop`` is or ``agency`` gets paused: the stop for one stretch of consuming."""

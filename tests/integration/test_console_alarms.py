@@ -94,12 +94,16 @@ def test_an_unreachable_broker_is_a_readiness_alarm(tmp_path):
     hub = make_hub(tmp_path, TrustStore(None, {}), broker_url="amqp://guest:guest@127.0.0.1:1/")
     users, tokens = console_users()
     app = console_app(hub, {"SAMPLE_HISTORY": False}, users=users)
+    viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     try:
-        found = alarms_of(app, {"Authorization": f"Bearer {tokens['viewer']}"})
+        found = alarms_of(app, viewer)
+        band = app.test_client().get("/?lang=ar", headers=viewer).data.decode()
     finally:
         hub.close()
     assert {("RabtNotReady", "broker"), ("RabtNotReady", "keys")} <= set(found)
     assert found[("RabtNotReady", "broker")]["href"] == "/readyz"
+    # the check's name is said in Arabic on an Arabic page (it read "فحص broker يفشل")
+    assert "غير جاهز: فحص الوسيط يفشل" in band and "فحص broker" not in band
 
 
 def test_certificates_expiring_and_expired_are_alarms(tmp_path):

@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 
+import lxml.html
 import pytest
 
 from tests.conftest import unavailable
@@ -489,3 +490,18 @@ def test_purge_replay_matching_and_peek_are_audited_in_the_chain(env):
     assert [a["action"] for a in chained[1:4]] == ["discarded"] * 3
     assert sum(a["action"] == "replayed" for a in chained) == 3
     assert hub.log.verify_chain().ok
+    _actions_page_speaks_arabic(client, bearer(tokens["admin"]))
+
+
+def _actions_page_speaks_arabic(client, admin: dict) -> None:
+    """Every action, outcome and chained record on the Arabic actions page is in Arabic, times in Muscat."""
+    page = lxml.html.fromstring(client.get("/actions?lang=ar", headers=admin).data)
+    rows = page.xpath('//table[@id="console-actions"]//tr[@class="action"]'
+                      ' | //table[@id="chained-actions"]//tr[@class="chained"]')
+    assert {r.get("data-action") for r in rows} >= {"purge", "replay", "purged", "discarded", "replayed"}
+    assert {r.get("data-outcome") for r in rows if r.get("data-outcome")} >= {"ok", "refused"}
+    for row in rows:
+        words = [c.text_content() for c in row.xpath('td[@class="action-name" or @class="outcome"]')]
+        assert all(re.search("[\u0600-\u06ff]", w) for w in words), (row.get("data-action"), words)
+        [shown] = row.xpath(".//time")
+        assert shown.get("title").endswith(" UTC") and shown.text != shown.get("title")[:19]  # local, UTC on hover

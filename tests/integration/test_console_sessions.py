@@ -194,3 +194,35 @@ def test_a_right_to_left_override_from_an_agency_is_isolated_and_shown(console):
     # what the API returns is the data as received: revealing is the page's business
     api = client.get(f"/api/v1/messages/{message_id}").json
     assert RLO in api["raw"]
+
+
+def test_a_token_made_or_replaced_while_the_console_runs_counts_within_a_second(tmp_path, trust_store):
+    """The console reads the installation's users file itself (no users given) and follows its changes."""
+    hub = make_hub(tmp_path, trust_store)
+    env = {"RABT_HOME": str(hub.settings.home)}
+
+    def new_token(role: str) -> str:
+        made = CliRunner().invoke(main, ["console", "token", "night-shift", "--role", role], env=env)
+        assert made.exit_code == 0, made.output
+        return made.stdout.strip().splitlines()[0]
+
+    def role_of(token: str) -> int | str:
+        answer = app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+        return answer.json["role"] if answer.status_code == 200 else answer.status_code
+
+    first = new_token("viewer")
+    app = console_app(hub, {"SAMPLE_HISTORY": False})
+    try:
+        assert role_of(first) == "viewer"
+        second = new_token("operator")  # the same name again: a new token replaces the old one
+        deadline = time.monotonic() + 5
+        while role_of(second) != "operator" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert role_of(second) == "operator"
+        assert role_of(first) == 401  # the replaced token no longer opens the console
+        (hub.settings.home / "console-users.toml").write_text("[tokens.broken\n", encoding="utf-8")
+        time.sleep(1.1)
+        assert role_of(second) == "operator"  # a torn file keeps the last good users
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        hub.close()

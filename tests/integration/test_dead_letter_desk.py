@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from hub.deadletters import DeadLetterDesk, DeadLetterStore, LetterFilter
-from hub.errors import InputError
+from hub.errors import BrokerUnavailableError, InputError
 from hub.messagelog import open_message_log
 from hub.transports.base import DeadLetterNotFoundError, Delivery, Message
 
@@ -131,3 +131,29 @@ def test_rabbitmq_dead_letter_queues_missing_between_others_are_skipped_and_the_
         assert [(d.queue, d.message_id) for d in kept] == [(police.name, "p-1"), (courts.name, "c-1"),
                                                            (courts.name, "c-2")]
         assert transport.move_dead_letters(kept.extend) == 0  # acked: off the broker, not back on closing
+
+
+def test_a_replay_is_chained_before_the_message_is_back_and_a_failed_one_says_so(broker, desk):
+    """A worker may take a replayed message at once: its hops must come after the replay in the trail."""
+    desk, transport = desk
+    _dead_letter(transport, broker.queue, [_msg(1), _msg(2)])
+    [one, two] = desk.letters()
+    chained_when_requeued = []
+
+    def on_broker(work):
+        chained_when_requeued.append([e.status for e in desk.log.events(one.message_id)])
+        return work(transport)
+
+    watched = DeadLetterDesk(desk.store, desk.log, on_broker)
+    watched.replay(one.id, "olga")
+    assert chained_when_requeued[-1] == ["dead-lettered", "replayed"]
+
+    def broker_away(work):
+        raise BrokerUnavailableError("connection refused")
+
+    with pytest.raises(BrokerUnavailableError):
+        DeadLetterDesk(desk.store, desk.log, broker_away).replay(two.id, "olga")
+    hops = [(e.status, e.actor) for e in desk.log.events(two.message_id)]
+    assert hops == [("dead-lettered", None), ("replayed", "olga"), ("failed", "olga")]
+    assert "replay of dead letter" in desk.log.events(two.message_id)[-1].detail
+    assert [d.id for d in desk.letters()] == [two.id]  # still kept, to replay again

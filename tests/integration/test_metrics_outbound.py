@@ -171,7 +171,7 @@ def test_console_shows_circuits_of_its_running_workers_and_says_why_for_the_othe
         rows = adapters()
         assert (rows["police"]["circuit"], rows["police"]["circuit_detail"]) == ("closed", None)  # the rig's worker
         assert rows["commerce"]["circuit"] == "unknown"  # no commerce worker runs here
-        assert "workers run in another process" in rows["commerce"]["circuit_detail"]
+        assert "none reported its circuit" in rows["commerce"]["circuit_detail"]
         assert (rows["centralbank"]["circuit"], rows["centralbank"]["circuit_detail"]) == ("none", "calls no agency service")
         page = app.test_client().get("/", headers=headers).data.decode()
         assert 'class="circuit unknown" title="no commerce outbound worker runs' in page

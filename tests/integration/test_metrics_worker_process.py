@@ -1,8 +1,11 @@
 """``rabt worker police --metrics-port`` as its own process: its /metrics over real HTTP carry the
-deliveries and circuit states, while a console in another process says it cannot see the circuit."""
+deliveries and circuit states, and a console in another process sees the circuit through the states the
+worker reports to the message log's database: closed while the agency answers, open (an alarm) once it
+is down."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -17,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.bootstrap import bootstrap, console_app
 from hub.cli import main
 from hub.config import Settings
+from hub.errors import ReplyTimeoutError
 from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
@@ -48,7 +52,9 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
         transport.declare(routes)
         env = os.environ | {"RABT_HOME": str(home), "RABT_BROKER_URL": broker,
                             "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
-                            "RABT_POLICE_TRANSFER_URL": police.url("transfer")}
+                            "RABT_POLICE_TRANSFER_URL": police.url("transfer"),
+                            "RABT_OUTBOUND_ATTEMPTS": "1", "RABT_OUTBOUND_BREAKER_FAILURES": "2",
+                            "RABT_OUTBOUND_BREAKER_RESET": "600"}
         process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police", "--metrics-port", str(port)],
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
@@ -64,19 +70,39 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
             assert samples[("rabt_end_to_end_latency_seconds_count", frozenset())] == 1
             circuit = ("rabt_circuit_state", frozenset({"agency": "police", "service": "civil-registry"}.items()))
             assert samples[circuit] == 0
-            # a console in this (other) process cannot see that breaker, and says so
+            # a console in this (other) process reads the circuit the worker process reported
             hub = bootstrap(Settings(home=home, broker_url=broker))
-            app = console_app(hub)
-            adapters = app.test_client().get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).json
-            police_row = next(a for a in adapters["adapters"] if a["name"] == "police")
-            assert police_row["circuit"] == "unknown" and "another process" in police_row["circuit_detail"]
-            app.extensions["rabt_console"].console.broker.close()
-            hub.close()
+            app = console_app(hub, breaker_states=lambda: {})  # not this process's breakers: the reports only
+            try:
+                row = wait_for(lambda: _police_row(app, token)["circuit"] == "closed" and _police_row(app, token))
+                assert "reported by 1 worker process(es)" in row["circuit_detail"]
+                assert not _alarmed(app, token)
+                police.fault(mode="down")
+                for _ in range(2):  # two failed calls open the circuit (RABT_OUTBOUND_BREAKER_FAILURES)
+                    with contextlib.suppress(ReplyTimeoutError):  # the worker retries later, through the broker
+                        asker.ask(canonical("CivilStatusQuery", CivilNumber=police.population.citizen(2).civil_number),
+                                  "police", timeout=3)
+                row = wait_for(lambda: _police_row(app, token)["circuit"] == "open" and _police_row(app, token), 60)
+                assert f":{process.pid} " in row["circuit_detail"]
+                assert wait_for(lambda: _alarmed(app, token)) == [("RabtCircuitOpen", "police")]
+            finally:
+                app.extensions["rabt_console"].console.broker.close()
+                hub.close()
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()
     assert f"metrics listening on {url}/metrics".encode() in stderr
+
+
+def _police_row(app, token: str) -> dict:
+    overview = app.test_client().get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).json
+    return next(a for a in overview["adapters"] if a["name"] == "police")
+
+
+def _alarmed(app, token: str) -> list[tuple[str, str]]:
+    alarms = app.test_client().get("/api/v1/alarms", headers={"Authorization": f"Bearer {token}"}).json["alarms"]
+    return [(a["name"], a["subject"]) for a in alarms if a["name"] == "RabtCircuitOpen"]
 
 
 def _answers(url: str) -> bool:

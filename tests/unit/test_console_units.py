@@ -159,3 +159,23 @@ def test_every_label_exists_in_both_languages():
     assert english("dead_letters") == "Dead letters" and arabic("dead_letters") == "الرسائل الميتة"
     assert all(en and ar and en != ar for en, ar in LABELS.values())
     assert english("no-such-label") == "no-such-label"
+
+
+def test_every_value_the_hub_names_has_words_in_both_languages():
+    """A message's hops, the consumer commands, the console's actions and outcomes, and the chain's operator
+    records read in the page's language (the trail once showed "called" and "failed" in English on an Arabic page)."""
+    from hub.console import value_labels
+    from hub.console.i18n import action_translator, value_translator
+    from hub.messagelog.controls import COMMANDS
+    from hub.messagelog.records import STATUSES
+
+    arabic, english = value_translator("ar"), value_translator("en")
+    named = ([("status", s) for s in STATUSES] + [("command", c) for c in COMMANDS]
+             + [("action", a) for a in value_labels.CONSOLE_ACTIONS] + [("outcome", o) for o in value_labels.OUTCOMES])
+    for kind, value in named:
+        assert f"{kind}_{value}" in LABELS, (kind, value)
+        assert arabic(kind, value) != english(kind, value), (kind, value)
+    act = action_translator("ar")
+    # chained operator records: an action's own word first, else the hop's
+    assert act("purged") == LABELS["action_purged"][1] and act("replayed") == LABELS["status_replayed"][1]
+    assert act("something-new") == "something-new"

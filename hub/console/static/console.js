@@ -90,7 +90,9 @@
     severity.textContent = valueLabel("severity", a.severity);
     const link = document.createElement("a");
     link.href = a.href;
-    const fields = {subject: a.subject, value: digits(a.value)};
+    // a readiness check's name is the hub's word (broker, database…): said in the page's language
+    const subject = a.name === "RabtNotReady" ? valueLabel("check", a.subject) : a.subject;
+    const fields = {subject: subject, value: digits(a.value)};
     link.textContent = label("alarm_" + a.name, fields);
     const todo = document.createElement("span");
     todo.className = "todo";
