@@ -193,7 +193,8 @@ class Retention:
 
         result = purge(self.log, archive_id=receipt.manifest_sha256, name=archive.name,
                        anchor_seq=receipt.anchor_seq, anchor_hash=receipt.anchor_hash,
-                       heads=[tuple(head) for head in receipt.heads], actor=f"{ROLE} role")
+                       heads=[tuple(head) for head in receipt.heads], actor=f"{ROLE} role",
+                       after=[tuple(head) for head in receipt.base_heads])
         metrics.record_retention_purge(result.purged)
         log.info("retention: purged the payloads of %d messages archived in %s (%d still queued keep theirs)",
                  result.purged, archive.name, result.kept_queued)

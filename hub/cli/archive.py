@@ -130,7 +130,8 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
                        decrypt_key, decrypt_cert)
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         result = purge_payloads(log, archive_id=report.manifest_sha256, name=file.name, anchor_seq=report.anchor_seq,
-                                anchor_hash=report.anchor_hash, heads=report.heads, actor=actor or getpass.getuser())
+                                anchor_hash=report.anchor_hash, heads=report.heads, actor=actor or getpass.getuser(),
+                                after=report.base.heads)
     click.echo(f"purged the payloads of {result.purged} messages archived in {result.name}"
                f"{'' if result.recorded else ' (its purge was recorded by an earlier run)'}; "
                f"{result.kept_queued} still queued for publishing keep theirs until a later run")

@@ -18,7 +18,7 @@ from hub.errors import AuditChainError
 from hub.messagelog import open_message_log
 from hub.retention import period_start
 from tests.integration.test_evidence_archive import (  # noqa: F401 (home and hub_signer are fixtures)
-    entries, failure, fill, home, hub_signer, offline, rabt, rebuilt, write,
+    entries, failure, fill, home, hub_signer, offline, rabt, rebuilt, scalar, write,
 )
 from tests.integration.test_retention_role import TODAY, Clock, role
 
@@ -171,3 +171,25 @@ def test_retention_over_three_periods_makes_a_chain_of_archives(database_url, tm
     assert verified.exit_code == 0, verified.output
     with zipfile.ZipFile(archives[1]) as second:
         assert second.read(layout.PURGES)  # the first archive's purge record is in the second's period
+
+
+def test_purging_a_later_archive_first_keeps_the_payloads_only_an_earlier_one_holds(database_url, home, tmp_path):
+    fill(database_url)  # 12 messages, the last 2 still queued
+    first = write(home, database_url, tmp_path / "first.zip")
+    fill(database_url, first=20, count=4)  # 4 more, the last 2 still queued
+    second = write(home, database_url, tmp_path / "second.zip")
+    log_mark_published(database_url, ["msg-10", "msg-11", "msg-22", "msg-23"])
+    purged = rabt(home, database_url, "audit", "purge", "--archived", str(second))
+    assert purged.exit_code == 0 and "purged the payloads of 4 messages" in purged.output, purged.output
+    assert scalar(database_url, "SELECT count(*) FROM payloads") == 12  # the first period's are in first.zip only
+    assert rabt(home, database_url, "audit", "verify").exit_code == 0
+    purged = rabt(home, database_url, "audit", "purge", "--archived", str(first))
+    assert purged.exit_code == 0 and "purged the payloads of 12 messages" in purged.output, purged.output
+    assert scalar(database_url, "SELECT count(*) FROM payloads") == 0
+    verified = rabt(home, database_url, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def log_mark_published(url: str, ids: list[str]) -> None:
+    with open_message_log(url, create=False) as log:
+        log.mark_published(ids)
