@@ -41,7 +41,8 @@ def fill(url: str, messages: int, payload: int, incompressible: bool = False, pr
             batch = []
             for n in range(first, min(first + 1000, messages)):
                 raw = body(n)
-                batch.append(Accepted(message_id=f"{prefix}-{n}", message_type="WageRecord", source_agency="centralbank",
+                batch.append(Accepted(message_id=f"{prefix}-{n}", message_type="WageRecord",
+                                      source_agency="centralbank",
                                       destination="licensing", routing_key="licensing.WageRecord.centralbank",
                                       raw=raw, envelope=raw if not incompressible else body(n)))
             log.accept_many(batch)

@@ -213,7 +213,10 @@ class _Writer:
     def _lane(self, archive: _Zip, walker: LaneWalker, upto: int, total: int) -> None:
         after = walker.count  # the base head: segments are numbered from the archive's first record
         rows = paged(self.conn, _RECORDS, "lane_seq", start=after, lane=walker.lane_id, upto=upto)
-        for number, segment in itertools.groupby(rows, key=lambda row: (row.lane_seq - after - 1) // layout.SEGMENT_RECORDS):
+        def segment_of(row) -> int:
+            return (row.lane_seq - after - 1) // layout.SEGMENT_RECORDS
+
+        for number, segment in itertools.groupby(rows, key=segment_of):
             with archive.entry(layout.segment_name(walker.lane_id, number + 1)) as write:
                 for row in segment:
                     record = _record(row)

@@ -81,7 +81,7 @@ def purge(log: MessageLog, *, archive_id: str, name: str, anchor_seq: int, ancho
 
 
 def _purge_lane(log: MessageLog, lane_id: str, upto: int, name: str, after: int = 0) -> tuple[int, int]:
-    """Delete the payloads of lane ``lane_id``'s accepted records after ``after`` up to ``upto``, a page a transaction."""
+    """Delete the payloads of ``lane_id``'s accepted records after ``after`` up to ``upto``, a page a transaction."""
     purged = kept = 0
     while True:
         with db.translated("purge archived payloads"), db.write_transaction(log.engine) as conn:
