@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -193,3 +193,22 @@ def test_purging_a_later_archive_first_keeps_the_payloads_only_an_earlier_one_ho
 def log_mark_published(url: str, ids: list[str]) -> None:
     with open_message_log(url, create=False) as log:
         log.mark_published(ids)
+
+
+def test_a_period_written_again_after_later_ones_is_the_same_archive(tmp_path, home):
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    write(home, url, tmp_path / "first.zip")
+    fill(url, first=30, count=2)
+    until = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert rabt(home, url, "audit", "archive", "--until", until, "--out", str(tmp_path / "second.zip")).exit_code == 0
+    fill(url, first=40, count=2)
+    write(home, url, tmp_path / "third.zip")
+    again = rabt(home, url, "audit", "archive", "--until", until, "--out", str(tmp_path / "again.zip"))
+    assert again.exit_code == 0 and "after base anchor 1 up to anchor 2" in again.output, again.output
+    assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "second.zip").read_bytes()
+    # with nothing new since the newest archive, the next one is empty and still continues it
+    empty = write(home, url, tmp_path / "empty.zip")
+    report = verify_archive(empty)
+    assert (report.records, report.anchors) == (0, 0)
+    check_continues(report, verify_archive(tmp_path / "third.zip"))
