@@ -4,12 +4,16 @@
     python benchmarks/archive_period.py --messages 200000 --payload 13000
     python benchmarks/archive_period.py --encrypt             # encrypted to a recipient, decrypted to verify
     python benchmarks/archive_period.py --encrypt --incompressible --messages 40000   # ~330 MB archive
+    python benchmarks/archive_period.py --periods 3          # three periods, each archive continuing the last
 
 Fills a SQLite log in a temporary folder (accepted then published: two chain
 records a message), then runs each command as its own process and prints its
 CPU seconds (user + system, from the kernel's child accounting, so a busy
 host moves it little) per 1,000 records and its peak resident memory. Memory
 that stays flat as --messages grows is what shows the archive is streamed.
+With ``--periods N`` the log is filled and archived N times: each archive
+continues from the one before, so its size should not grow with the periods
+before it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 from pathlib import Path
 
 
-def fill(url: str, messages: int, payload: int, incompressible: bool = False) -> None:
+def fill(url: str, messages: int, payload: int, incompressible: bool = False, prefix: str = "m") -> None:
     from hub.messagelog import Accepted, open_message_log
 
     def body(n: int) -> bytes:
@@ -37,7 +41,8 @@ def fill(url: str, messages: int, payload: int, incompressible: bool = False) ->
             batch = []
             for n in range(first, min(first + 1000, messages)):
                 raw = body(n)
-                batch.append(Accepted(message_id=f"m-{n}", message_type="WageRecord", source_agency="centralbank",
+                batch.append(Accepted(message_id=f"{prefix}-{n}", message_type="WageRecord",
+                                      source_agency="centralbank",
                                       destination="licensing", routing_key="licensing.WageRecord.centralbank",
                                       raw=raw, envelope=raw if not incompressible else body(n)))
             log.accept_many(batch)
@@ -62,6 +67,7 @@ def main() -> None:
     parser.add_argument("--incompressible", action="store_true",
                         help="random payloads (base64), so the archive is as large as the log's payloads")
     parser.add_argument("--encrypt", action="store_true", help="encrypt to a recipient (CMS) and decrypt to verify")
+    parser.add_argument("--periods", type=int, default=1, help="fill and archive this many periods in turn")
     options = parser.parse_args()
     from hub.pki import init_pki
 
@@ -69,22 +75,36 @@ def main() -> None:
         home = Path(folder)
         init_pki(home / "pki", ["centralbank", "licensing"])
         url = f"sqlite:///{home / 'messages.sqlite3'}"
-        fill(url, options.messages, options.payload, options.incompressible)
         env = {**os.environ, "RABT_HOME": str(home), "RABT_DATABASE_URL": url}
-        out = home / ("period.zip.p7m" if options.encrypt else "period.zip")
-        records = options.messages * 2
-        until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        recipient = home / "pki" / "agencies" / "licensing"
-        sealing = ["--encrypt-to", f"{recipient}.pem"] if options.encrypt else []
-        opening = ["--decrypt-key", f"{recipient}.key", "--decrypt-cert", f"{recipient}.pem"] if options.encrypt else []
-        for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress",
-                                        *sealing]),
-                           ("verify-archive", ["audit", "verify-archive", str(out), *opening])):
-            cpu, rss, wall = measured(args, env)
-            print(f"{name:15} {records} records: {cpu / records * 1000:.3f} CPU s per 1,000 records, "
-                  f"peak RSS {rss} MB, {wall:.1f} s wall")
-        print(f"archive size {out.stat().st_size / 1e6:.1f} MB for {options.messages} messages "
-              f"of {options.payload} B (raw and envelope)")
+        for period in range(1, options.periods + 1):
+            fill(url, options.messages, options.payload, options.incompressible, prefix=f"p{period}")
+            out = home / (f"period-{period}.zip.p7m" if options.encrypt else f"period-{period}.zip")
+            previous = [home / f"period-{n}.zip" for n in range(1, period)] if not options.encrypt else []
+            archive_period(env, home, out, options, [arg for path in previous for arg in ("--previous", str(path))])
+        if options.periods > 1:  # for comparison: what one archive of everything weighs
+            full = home / "full.zip"
+            until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            measured(["audit", "archive", "--until", until, "--out", str(full), "--no-progress", "--from-genesis"], env)
+            print(f"{full.name:18} archive size {full.stat().st_size / 1e6:.1f} MB ({full.stat().st_size} bytes) "
+                  f"from the log's start (--from-genesis)")
+
+
+def archive_period(env: dict[str, str], home: Path, out: Path, options, previous: list[str]) -> None:
+    """Archive what came since the last archive into ``out`` and verify it (after its predecessors)."""
+    records = options.messages * 2
+    until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() // 1000 % 1_000_000:06d}"
+    recipient = home / "pki" / "agencies" / "licensing"
+    sealing = ["--encrypt-to", f"{recipient}.pem"] if options.encrypt else []
+    opening = ["--decrypt-key", f"{recipient}.key", "--decrypt-cert", f"{recipient}.pem"] if options.encrypt else []
+    for name, args in (("archive", ["audit", "archive", "--until", until, "--out", str(out), "--no-progress",
+                                    *sealing]),
+                       ("verify-archive", ["audit", "verify-archive", str(out), *opening, *previous])):
+        cpu, rss, wall = measured(args, env)
+        print(f"{out.name:18} {name:15} {records} records: {cpu / records * 1000:.3f} CPU s per 1,000 records, "
+              f"peak RSS {rss} MB, {wall:.1f} s wall")
+    print(f"{out.name:18} archive size {out.stat().st_size / 1e6:.1f} MB ({out.stat().st_size} bytes) for "
+          f"{options.messages} messages of {options.payload} B (raw and envelope)"
+          + (" (verify-archive also checked the archives before it)" if previous else ""))
 
 
 if __name__ == "__main__":

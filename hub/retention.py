@@ -4,8 +4,11 @@ Each round (``[retention] interval``, an hour by default):
 
 1. every closed period (a month or a day, UTC) after the newest archive in the
    folder is archived, oldest first — or, in a folder with none yet, the last
-   closed period only (the archive holds everything from the log's start, so
-   no older period is lost). :func:`hub.archive.write_archive` writes it, it is
+   closed period only (that first archive holds everything from the log's start, so
+   no older period is lost). Each archive continues from the one before it (its
+   base is the covering anchor of the newest archive the hub wrote, from the
+   ``written_archives`` register), so an archive is as large as its period.
+   :func:`hub.archive.write_archive` writes it, it is
    verified as ``rabt audit verify-archive`` would, then encrypted if
    ``encrypt_to`` is set, renamed into place, and a signed receipt of what
    was verified stored beside it (:mod:`hub.archive.receipt`). With a TSA
@@ -25,6 +28,7 @@ would write the same archive twice (harmlessly, by rename) and purge once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -155,19 +159,22 @@ class Retention:
     def _write_verified(self, end: datetime, target: Path):
         """Write the archive to a temporary name, verify it, encrypt it if asked, move it into place."""
         from hub.archive import verify_archive, write_archive
+        from hub.archive.base import record_written
         from hub.archive.envelope import encrypt_file
         from hub.archive.writer import durable_rename
         from hub.timestamps import verify_token
 
         part = target.with_name(f".{target.name}.unverified")
         try:
-            write_archive(self.log, self.signer, end, part, tsa_certificate=self.tsa_certificate, now=self.now())
+            written = write_archive(self.log, self.signer, end, part, tsa_certificate=self.tsa_certificate,
+                                    now=self.now())
             report = verify_archive(part, self.signer.identity.certificate, check_token=verify_token)
             if self.encrypt_to is not None:
                 encrypt_file(part, self.encrypt_to)
             durable_rename(part, target)
         finally:
             part.unlink(missing_ok=True)
+        record_written(self.log, dataclasses.replace(written, path=target))  # the next period continues from it
         return report
 
     def _purge_due(self) -> None:
@@ -186,7 +193,8 @@ class Retention:
 
         result = purge(self.log, archive_id=receipt.manifest_sha256, name=archive.name,
                        anchor_seq=receipt.anchor_seq, anchor_hash=receipt.anchor_hash,
-                       heads=[tuple(head) for head in receipt.heads], actor=f"{ROLE} role")
+                       heads=[tuple(head) for head in receipt.heads], actor=f"{ROLE} role",
+                       after=[tuple(head) for head in receipt.base_heads])
         metrics.record_retention_purge(result.purged)
         log.info("retention: purged the payloads of %d messages archived in %s (%d still queued keep theirs)",
                  result.purged, archive.name, result.kept_queued)

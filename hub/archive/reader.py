@@ -6,11 +6,15 @@ In order, naming the first thing that does not fit:
 2. the manifest's signature (the hub's XML-DSig profile, :mod:`hub.verify`)
    against the certificate given, else the one inside (the report says which);
 3. the entries: every one listed, every listed one there, each one's SHA-256;
-4. the anchors: each follows the one before and makes its Merkle root, the
-   last is the one the manifest names; timestamp tokens when a checker is at hand;
-5. the purges inside (earlier archives that took payloads);
-6. every lane the last anchor binds, record by record, each payload against
-   its record's digests, up to exactly the head the anchor bound.
+4. the base the manifest names (:mod:`hub.archive.base`): its anchor makes
+   its hash and its lane heads its Merkle root (none: the log's start);
+5. the anchors after the base: each follows the one before (the first, the
+   base) and makes its Merkle root, the last is the one the manifest names;
+   timestamp tokens when a checker is at hand;
+6. the purges inside (earlier archives that took payloads);
+7. every lane the last anchor binds, record by record from the head the base
+   bound (or the lane's genesis), each payload against its record's digests,
+   up to exactly the head the anchor bound.
 
 The same walkers as ``rabt audit verify`` (:mod:`hub.messagelog.walk`) do 4 to 6.
 """
@@ -28,6 +32,7 @@ from pathlib import Path
 from cryptography import x509
 
 from hub.archive import layout
+from hub.archive.base import ArchiveBase, parse_base
 from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
 from hub.config import XmlLimits
 from hub.errors import AuditChainError, RabtError
@@ -72,6 +77,9 @@ class ArchiveReport:
     """Every lane's head the archive's anchor binds: (lane, seq, hash)."""
 
     anchor_hash: str = ""
+    base: ArchiveBase = field(default_factory=ArchiveBase)
+    """The anchor the archive continues from (anchor 0: the log's start)."""
+
     manifest_sha256: str = ""
     """SHA-256 of the signed manifest: the archive's name in the log's archive register."""
 
@@ -154,6 +162,7 @@ class _Reading:
         try:
             self.report.anchor_seq = int(manifest.get("anchor"))
             self.report.anchor_hash, self.report.until = manifest.get("anchorHash"), manifest.get("until")
+            self.report.base = parse_base(manifest)
             listed = {entry.get("name"): (entry.get("sha256"), int(entry.get("size")))
                       for entry in manifest.iter(f"{{{layout.NAMESPACE}}}Entry")}
         except (TypeError, ValueError):
@@ -190,7 +199,9 @@ class _Reading:
             yield from enumerate(stream, start=1)
 
     def _anchors(self) -> AnchorWalker:
-        walker = AnchorWalker()
+        base = self.report.base
+        base.check()
+        walker = AnchorWalker(None if base.genesis else (base.anchor_seq, base.hash, base.heads))
         tsa = self.pinned_tsa or self._tsa_certificate()
         self.report.tsa_pinned = self.pinned_tsa is not None
         for number, line in self._lines(layout.ANCHORS):
@@ -203,7 +214,7 @@ class _Reading:
         if walker.count != self.report.anchor_seq or walker.prev != self.report.anchor_hash:
             raise AuditChainError(f"the anchors end at {walker.count}, not at anchor {self.report.anchor_seq} "
                                   "the manifest names (or its hash differs)")
-        self.report.anchors, self.report.heads = walker.count, walker.heads()
+        self.report.anchors, self.report.heads = walker.count - base.anchor_seq, walker.heads()
         return walker
 
     def _tsa_certificate(self) -> x509.Certificate | None:
@@ -237,9 +248,10 @@ class _Reading:
             if lane_id not in walker.bound:
                 raise AuditChainError(f"lane {lane_id} is in the archive but anchor {walker.count} binds no such lane")
         checks = archive_checks(self.coverage, self.met)
-        self.total = sum(seq for seq, _, _ in walker.bound.values())
+        base = self.report.base
+        self.total = sum(seq - (base.head(lane_id) or (0,))[0] for lane_id, (seq, _, _) in walker.bound.items())
         for lane_id, (seq, hash_, anchor_seq) in sorted(walker.bound.items()):
-            lane = LaneWalker(lane_id, (seq, hash_, anchor_seq), checks)
+            lane = LaneWalker(lane_id, (seq, hash_, anchor_seq), checks, base.head(lane_id))
             for name in segments.get(lane_id, []):
                 self._walk_segment(lane, name)
             if (reason := lane.finish(seq, hash_)) is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -42,6 +42,8 @@ class Receipt:
     anchor_seq: int
     anchor_hash: str
     heads: list
+    base_heads: list = field(default_factory=list)
+    """Every lane head the archive's base bound (none: it starts at the log's start, as receipts before bases)."""
 
 
 def receipt_path(archive: Path) -> Path:
@@ -59,7 +61,8 @@ def file_sha256(path: Path) -> str:
 def write_receipt(signer: Signer, archive: Path, period: str, report: ArchiveReport) -> Receipt:
     """Sign and store (atomically) the receipt of ``archive`` in its final form, verified as ``report``."""
     receipt = Receipt(archive.name, file_sha256(archive), period, report.until, report.manifest_sha256,
-                      report.anchor_seq, report.anchor_hash, [list(head) for head in report.heads])
+                      report.anchor_seq, report.anchor_hash, [list(head) for head in report.heads],
+                      [list(head) for head in report.base.heads])
     target = receipt_path(archive)
     part = target.with_name(f".{target.name}.part")
     part.write_text(json.dumps(sign_json(signer, receipt.__dict__, CONTENT_TYPE)), encoding="utf-8")

@@ -1,4 +1,10 @@
-"""``rabt audit archive``: stream the log up to the anchor covering a period into one signed ZIP.
+"""``rabt audit archive``: stream the log from a base anchor up to the anchor covering a period into one signed ZIP.
+
+An archive continues from a base (:mod:`hub.archive.base`): the covering
+anchor of the newest archive the hub wrote before (the log's start for the
+first, or when asked for a full archive). It holds every lane's records
+after the head the base bound, and the anchors after the base, so each
+period's archive is as large as its period, however old the log.
 
 The archive ends at the first anchor taken at or after the end of the
 period (taking one now if the period is over and none was): an anchor binds
@@ -28,6 +34,7 @@ from cryptography import x509
 from lxml import etree
 
 from hub.archive import layout
+from hub.archive.base import ArchiveBase, base_anchor_for, from_anchor
 from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
 from hub.errors import AuditChainError, ConfigError, MessageLogError
 from hub.messagelog import MessageLog, db
@@ -71,6 +78,12 @@ class ArchiveWritten:
     """Messages whose payloads are inside (the others were purged into an earlier archive)."""
 
     encrypted: bool
+    until: str = ""
+    anchor_hash: str = ""
+    base_anchor: int = 0
+    """The anchor the archive continues from (0: the log's start)."""
+
+    manifest_sha256: str = ""
 
 
 def covering_anchor(log: MessageLog, until: datetime, *, now: datetime | None = None) -> int:
@@ -92,9 +105,12 @@ def covering_anchor(log: MessageLog, until: datetime, *, now: datetime | None = 
 
 def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *,
                   tsa_certificate: x509.Certificate | None = None, encrypt_to: x509.Certificate | None = None,
-                  progress: Progress | None = None, now: datetime | None = None) -> ArchiveWritten:
-    """Write the archive of everything up to the anchor covering ``until`` to ``out`` (atomically).
+                  progress: Progress | None = None, now: datetime | None = None,
+                  base_anchor: int | None = None) -> ArchiveWritten:
+    """Write the archive from ``base_anchor`` up to the anchor covering ``until`` to ``out`` (atomically).
 
+    ``base_anchor`` None continues from the newest archive registered
+    (:func:`hub.archive.base.record_written`), 0 starts at the log's start.
     ``now`` is the clock's time (the period must be over), for tests of scheduled archiving.
     """
     anchor_seq = covering_anchor(log, until, now=now)
@@ -102,7 +118,8 @@ def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *
     part = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         with db.translated("read the log for the archive"), read_snapshot(log.engine) as conn:
-            written = _Writer(conn, anchor_seq, progress).write(part, signer, timestamp(until), tsa_certificate)
+            base = base_anchor_for(conn, anchor_seq, until) if base_anchor is None else base_anchor
+            written = _Writer(conn, anchor_seq, base, progress).write(part, signer, timestamp(until), tsa_certificate)
         if encrypt_to is not None:
             from hub.archive.envelope import encrypt_file
 
@@ -113,7 +130,8 @@ def write_archive(log: MessageLog, signer: Signer, until: datetime, out: Path, *
     finally:
         part.unlink(missing_ok=True)
     return ArchiveWritten(out, anchor_seq, written.anchor_at, written.records, len(written.bound),
-                          written.payloads, encrypt_to is not None)
+                          written.payloads, encrypt_to is not None, timestamp(until), written.anchor_hash,
+                          written.base.anchor_seq, written.manifest_sha256)
 
 
 def durable_rename(part: Path, out: Path) -> None:
@@ -129,10 +147,14 @@ def durable_rename(part: Path, out: Path) -> None:
 
 
 class _Writer:
-    """One archive: the anchors, the purges inside, every lane, then the signed manifest."""
+    """One archive: the anchors after the base, the purges inside, every lane after it, then the signed manifest."""
 
-    def __init__(self, conn: sa.Connection, anchor_seq: int, progress: Progress | None) -> None:
-        self.conn, self.anchor_seq, self.progress = conn, anchor_seq, progress
+    def __init__(self, conn: sa.Connection, anchor_seq: int, base_anchor: int, progress: Progress | None) -> None:
+        if base_anchor > anchor_seq:
+            raise MessageLogError(f"the period ends at anchor {anchor_seq}, before anchor {base_anchor} an archive "
+                                  "already reaches: archive it from the log's start (--from-genesis)")
+        self.conn, self.anchor_seq, self.base_anchor, self.progress = conn, anchor_seq, base_anchor, progress
+        self.base, self.manifest_sha256 = ArchiveBase(), ""
         self.records = self.payloads = 0
         self.anchor_at = self.anchor_hash = ""
         self.bound: dict[str, tuple[int, str, int]] = {}
@@ -144,16 +166,19 @@ class _Writer:
             archive.add("mimetype", layout.MIMETYPE, stored=True)
             self._anchors(archive)
             self._purges(archive)
-            total = sum(seq for seq, _, _ in self.bound.values())
+            total = sum(seq - (self.base.head(lane) or (0,))[0] for lane, (seq, _, _) in self.bound.items())
             checks = archive_checks(self.coverage, self.met)
             for lane_id, (seq, hash_, bound_by) in sorted(self.bound.items()):
-                self._lane(archive, LaneWalker(lane_id, (seq, hash_, bound_by), checks), seq, total)
+                start = self.base.head(lane_id)  # a lane made after the base starts at its genesis
+                self._lane(archive, LaneWalker(lane_id, (seq, hash_, bound_by), checks, start), seq, total)
             if self.met != self.coverage.records:
                 raise AuditChainError("a purge record of the archive's lanes was not found in its lane")
             archive.add(layout.HUB_CERTIFICATE, cert_pem(signer.identity.certificate))
             if tsa_certificate is not None:
                 archive.add(layout.TSA_CERTIFICATE, cert_pem(tsa_certificate))
-            archive.add(layout.MANIFEST, signer.sign_bytes(self._manifest(archive.listed, until)), listed=False)
+            signed = signer.sign_bytes(self._manifest(archive.listed, until))
+            self.manifest_sha256 = hashlib.sha256(signed).hexdigest()
+            archive.add(layout.MANIFEST, signed, listed=False)
         return self
 
     def _anchors(self, archive: _Zip) -> None:
@@ -162,26 +187,36 @@ class _Writer:
             if (reason := purges.add(row)) is not None:
                 raise AuditChainError(f"{reason}; run rabt audit verify")
         with archive.entry(layout.ANCHORS) as write:
+            # every anchor from the first is walked (they are few), to know the heads the base bound
             for row in paged(self.conn, _ANCHORS, "anchor_seq"):
                 if row.anchor_seq > self.anchor_seq:
                     break
                 if (reason := walker.step(row) or purges.check_anchor(walker)) is not None:
                     raise AuditChainError(f"anchor {row.anchor_seq}: {reason}; run rabt audit verify")
-                write(ArchivedAnchor(**{name: getattr(row, name) for name in layout.ANCHOR_FIELDS}).line())
+                if row.anchor_seq == self.base_anchor:
+                    self.base = from_anchor(row, walker.heads())
+                elif row.anchor_seq > self.base_anchor:
+                    write(ArchivedAnchor(**{name: getattr(row, name) for name in layout.ANCHOR_FIELDS}).line())
                 self.anchor_at, self.anchor_hash = row.at, row.hash
+        if self.base.anchor_seq != self.base_anchor:
+            raise MessageLogError(f"the base anchor {self.base_anchor} is not in the message log")
         self.bound = walker.bound
 
     def _purges(self, archive: _Zip) -> None:
         with archive.entry(layout.PURGES) as write:
             for row in self.conn.execute(_PURGES):
-                if row.lane_seq <= self.bound.get(row.lane, (0,))[0]:
+                if (self.base.head(row.lane) or (0,))[0] < row.lane_seq <= self.bound.get(row.lane, (0,))[0]:
                     if (reason := self.coverage.add(row)) is not None:
                         raise AuditChainError(reason)
                     write(_record(row).line())
 
     def _lane(self, archive: _Zip, walker: LaneWalker, upto: int, total: int) -> None:
-        rows = paged(self.conn, _RECORDS, "lane_seq", lane=walker.lane_id, upto=upto)
-        for number, segment in itertools.groupby(rows, key=lambda row: (row.lane_seq - 1) // layout.SEGMENT_RECORDS):
+        after = walker.count  # the base head: segments are numbered from the archive's first record
+        rows = paged(self.conn, _RECORDS, "lane_seq", start=after, lane=walker.lane_id, upto=upto)
+        def segment_of(row) -> int:
+            return (row.lane_seq - after - 1) // layout.SEGMENT_RECORDS
+
+        for number, segment in itertools.groupby(rows, key=segment_of):
             with archive.entry(layout.segment_name(walker.lane_id, number + 1)) as write:
                 for row in segment:
                     record = _record(row)
@@ -211,7 +246,10 @@ class _Writer:
         for name, value in (("anchor", self.anchor_seq), ("anchorHash", self.anchor_hash), ("until", until),
                             ("records", self.records), ("lanes", len(self.bound))):
             root.set(name, str(value))
+        root.set("baseAnchor", str(self.base.anchor_seq))
         root.text = "\n"
+        root.append(self.base.element())
+        root[-1].tail = "\n"
         for name, digest, size in listed:
             entry = etree.SubElement(root, f"{{{layout.NAMESPACE}}}Entry", name=name, sha256=digest, size=str(size))
             entry.tail = "\n"

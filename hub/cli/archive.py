@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import itertools
 import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -37,17 +38,22 @@ def parse_until(text: str) -> datetime:
               help="Archive file (default rabt-archive-DATE.zip).")
 @click.option("--encrypt-to", type=_PEM, metavar="CERT.pem", help="Encrypt for this certificate's holder (CMS).")
 @click.option("--tsa-cert", type=_PEM, metavar="CERT.pem", help="The time-stamping authority's certificate to include (default: RABT_TSA_CERTIFICATE).")
+@click.option("--from-genesis", is_flag=True,
+              help="Archive everything from the log's start, not from where the hub's last archive ended.")
 @_DATABASE_URL
 @progress_option
 @click.pass_obj
 def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path | None, tsa_cert: Path | None,
-            database_url: str | None, progress: bool | None) -> None:
-    """Write every record, payload and anchor up to the anchor covering DATE into one signed ZIP.
+            from_genesis: bool, database_url: str | None, progress: bool | None) -> None:
+    """Write the records, payloads and anchors after the last archive up to the anchor covering DATE into one ZIP.
 
-    Takes an anchor first when the period is over and none covers it yet.
-    Written to a temporary file and renamed: never half an archive.
+    Continues from the covering anchor of the newest archive this hub wrote
+    before (the log's start for the first, or with --from-genesis). Takes an
+    anchor first when the period is over and none covers it yet. Written to
+    a temporary file and renamed: never half an archive.
     """
     from hub.archive import write_archive
+    from hub.archive.base import record_written
     from hub.messagelog import open_message_log
     from hub.signing import Signer, TrustStore
 
@@ -58,10 +64,12 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
     report = _report_progress if wants_progress(progress) else None
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         written = write_archive(log, signer, end, out, encrypt_to=recipient, progress=report,
-                                tsa_certificate=_optional_certificate(tsa_cert or settings.timestamps.certificate))
-    click.echo(f"archive {written.path}: {written.records} records in {written.lanes} lanes up to anchor "
-               f"{written.anchor_seq} ({written.anchor_at}), payloads of {written.payloads} messages"
-               f"{', encrypted' if written.encrypted else ''}")
+                                tsa_certificate=_optional_certificate(tsa_cert or settings.timestamps.certificate),
+                                base_anchor=0 if from_genesis else None)
+        record_written(log, written)
+    click.echo(f"archive {written.path}: {written.records} records in {written.lanes} lanes after "
+               f"{_base_name(written.base_anchor)} up to anchor {written.anchor_seq} ({written.anchor_at}), "
+               f"payloads of {written.payloads} messages{', encrypted' if written.encrypted else ''}")
 
 
 @click.command("verify-archive")
@@ -71,19 +79,30 @@ def archive(settings: Settings, until: str, out: Path | None, encrypt_to: Path |
               help="The time-stamping authority's certificate to check the tokens against (default: the one inside).")
 @click.option("--decrypt-key", type=_PEM, metavar="KEY.pem", help="Private key of an encrypted archive's recipient.")
 @click.option("--decrypt-cert", type=_PEM, metavar="CERT.pem", help="Its certificate (default: in the key file).")
+@click.option("--previous", "previous", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="PREV_FILE", help="The archive(s) before it, oldest first: each must continue the one before, "
+                                        "and FILE the last (repeatable).")
 @progress_option
 def verify_archive(file: Path, cert: Path | None, tsa_cert: Path | None, decrypt_key: Path | None,
-                   decrypt_cert: Path | None, progress: bool | None) -> None:
+                   decrypt_cert: Path | None, previous: tuple[Path, ...], progress: bool | None) -> None:
     """Check an archive with no database and no network: signature, entries, anchors, chains, payloads.
 
     Exit 0 when everything fits; exit 1 naming the first thing that does not.
     """
-    report = _verified(file, cert and load_certificate(cert), decrypt_key, decrypt_cert,
-                       _report_checked if wants_progress(progress) else None, tsa_cert and load_certificate(tsa_cert))
+    certificate, tsa = cert and load_certificate(cert), tsa_cert and load_certificate(tsa_cert)
+    chain = [(path, _verified(path, certificate, decrypt_key, decrypt_cert, None, tsa)) for path in previous]
+    report = _verified(file, certificate, decrypt_key, decrypt_cert,
+                       _report_checked if wants_progress(progress) else None, tsa)
+    _check_chain([*chain, (file, report)])
     whose = ("the certificate inside the archive (give --cert to check it against one you trust)"
              if report.embedded_certificate else "the given certificate")
     click.echo(f"archive intact: {report.records} records in {report.lanes} lanes, {report.anchors} anchors, "
-               f"up to anchor {report.anchor_seq} (period until {report.until})")
+               f"up to anchor {report.anchor_seq} (period until {report.until}), starting after "
+               f"{_base_name(report.base.anchor_seq, report.base.hash)}")
+    if previous:
+        start = chain[0][1].base
+        click.echo(f"continues {previous[-1].name} exactly; the {len(chain) + 1} archives make one history from "
+                   f"{_base_name(start.anchor_seq, start.hash)} to anchor {report.anchor_seq}")
     click.echo(f"manifest signed by {report.certificate.subject.rfc4514_string()}, checked against {whose}")
     click.echo(f"payloads of {report.payloads} messages inside; {report.purged_before} purged earlier into other "
                f"archives; timestamp tokens: {report.tokens_checked} checked, {report.tokens_unchecked} not checked")
@@ -111,7 +130,8 @@ def purge(settings: Settings, file: Path, cert: Path | None, decrypt_key: Path |
                        decrypt_key, decrypt_cert)
     with open_message_log(database_url or settings.effective_database_url, create=False) as log:
         result = purge_payloads(log, archive_id=report.manifest_sha256, name=file.name, anchor_seq=report.anchor_seq,
-                                anchor_hash=report.anchor_hash, heads=report.heads, actor=actor or getpass.getuser())
+                                anchor_hash=report.anchor_hash, heads=report.heads, actor=actor or getpass.getuser(),
+                                after=report.base.heads)
     click.echo(f"purged the payloads of {result.purged} messages archived in {result.name}"
                f"{'' if result.recorded else ' (its purge was recorded by an earlier run)'}; "
                f"{result.kept_queued} still queued for publishing keep theirs until a later run")
@@ -132,6 +152,20 @@ def _verified(file: Path, certificate, decrypt_key: Path | None, decrypt_cert: P
         opened.seek(0)
         return check(opened, certificate, check_token=verify_token, progress=progress,
                      tsa_certificate=tsa_certificate)
+
+
+def _check_chain(chain: list) -> None:
+    """Each archive must start where the one before it ends."""
+    from hub.archive.base import check_continues
+
+    for (before, earlier), (path, later) in itertools.pairwise(chain):
+        check_continues(later, earlier, path.name, before.name)
+
+
+def _base_name(anchor_seq: int, hash_: str = "") -> str:
+    if anchor_seq == 0:
+        return "the log's start"
+    return f"base anchor {anchor_seq}" + (f" ({hash_[:16]}…)" if hash_ else "")
 
 
 def _optional_certificate(path: Path | None):

@@ -59,8 +59,14 @@ class PurgeResult:
 
 
 def purge(log: MessageLog, *, archive_id: str, name: str, anchor_seq: int, anchor_hash: str,
-          heads: Sequence[Head], actor: str) -> PurgeResult:
-    """Purge the payloads of the records up to ``heads`` — those of a verified archive of THIS log."""
+          heads: Sequence[Head], actor: str, after: Sequence[Head] = ()) -> PurgeResult:
+    """Purge the payloads of the records after ``after`` up to ``heads`` — those of a verified archive of THIS log.
+
+    ``after`` is the archive's base: the records up to it are in the archive
+    before, whose own purge takes them (so purging a later archive first never
+    removes payloads that only an earlier archive holds).
+    """
+    start = {lane_id: seq for lane_id, seq, _hash in after}
     with db.translated("read the archive's anchor"), log.engine.connect() as conn:
         ours = conn.execute(_ANCHOR_HASH, {"seq": anchor_seq}).scalar()
     if ours != anchor_hash:
@@ -69,14 +75,14 @@ def purge(log: MessageLog, *, archive_id: str, name: str, anchor_seq: int, ancho
     recorded = log.record_purge(archive_id, name, anchor_seq, heads, actor) is not None
     purged = kept = 0
     for lane_id, seq, _hash in heads:
-        done, queued = _purge_lane(log, lane_id, seq, name)
+        done, queued = _purge_lane(log, lane_id, seq, name, start.get(lane_id, 0))
         purged, kept = purged + done, kept + queued
     return PurgeResult(archive_id, name, recorded, purged, kept)
 
 
-def _purge_lane(log: MessageLog, lane_id: str, upto: int, name: str) -> tuple[int, int]:
-    """Delete the payloads of lane ``lane_id``'s accepted records up to ``upto``, a page per transaction."""
-    purged = kept = after = 0
+def _purge_lane(log: MessageLog, lane_id: str, upto: int, name: str, after: int = 0) -> tuple[int, int]:
+    """Delete the payloads of ``lane_id``'s accepted records after ``after`` up to ``upto``, a page a transaction."""
+    purged = kept = 0
     while True:
         with db.translated("purge archived payloads"), db.write_transaction(log.engine) as conn:
             page = conn.execute(_ACCEPTED, {"lane": lane_id, "after": after, "upto": upto}).all()

@@ -153,6 +153,20 @@ archives = sa.Table(
     sa.Column("chain_seq", sa.BigInteger, nullable=False),
 )
 
+#: every archive the hub wrote (revision 0009): where the next one continues from (docs/evidence.md)
+written_archives = sa.Table(
+    "written_archives", metadata,
+    # SHA-256 of the archive's signed manifest, as in ``archives``.
+    sa.Column("archive_id", _DIGEST, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("until", _TIME, nullable=False),
+    sa.Column("anchor_seq", sa.BigInteger, nullable=False),
+    sa.Column("anchor_hash", _DIGEST, nullable=False),
+    # The anchor the archive continues from (0: the log's start).
+    sa.Column("base_anchor", sa.BigInteger, nullable=False),
+    sa.Column("written_at", _TIME, nullable=False),
+)
+
 #: every lane's head as the newest anchor bound it; kept by the anchor writer so it writes only what moved
 anchored_lanes = sa.Table(
     "anchored_lanes", metadata,

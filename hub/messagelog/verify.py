@@ -210,9 +210,9 @@ class _Verification:
         return None
 
 
-def paged(conn: sa.Connection, query: sa.Select, key: str, **params):
-    """The rows of ``query`` in ``key`` order, a page per round trip (keyset paging)."""
-    after = 0
+def paged(conn: sa.Connection, query: sa.Select, key: str, *, start: int = 0, **params):
+    """The rows of ``query`` in ``key`` order after ``start``, a page per round trip (keyset paging)."""
+    after = start
     while rows := conn.execute(query, {**params, "after": after, "page": _BATCH}).all():
         yield from rows
         after = getattr(rows[-1], key)

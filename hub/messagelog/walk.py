@@ -98,9 +98,12 @@ def purge_detail(archive: str, anchor_seq: int, heads: Iterable[Head]) -> str:
 class AnchorWalker:
     """Walks the anchors in order, carrying every lane's bound head forward."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: tuple[int, str, Iterable[Head]] | None = None) -> None:
         self.count, self.prev = 0, ANCHOR_GENESIS
         self.bound: dict[str, tuple[int, str, int]] = {}
+        if start is not None:  # an archive's base: (anchor number, hash, every lane head it bound)
+            self.count, self.prev = start[0], start[1]
+            self.bound = {lane_id: (seq, hash_, start[0]) for lane_id, seq, hash_ in start[2]}
         """lane id → (seq, hash, anchor number) of the newest head an anchor bound."""
 
     def heads(self) -> list[Head]:
@@ -135,12 +138,15 @@ class LaneWalker:
     """Walks one lane's records in order, remembering only the previous hash.
 
     ``checks`` maps a record kind to what such a record must find beside it
-    (its payload, its refused input, its archive).
+    (its payload, its refused input, its archive). ``start`` is the (seq, hash)
+    of the record before the first one given (an archive's base head).
     """
 
-    def __init__(self, lane_id: str, anchored: tuple[int, str, int] | None, checks: Mapping[str, Check]) -> None:
+    def __init__(self, lane_id: str, anchored: tuple[int, str, int] | None, checks: Mapping[str, Check],
+                 start: tuple[int, str] | None = None) -> None:
         self.lane_id, self.anchored, self.checks = lane_id, anchored, checks
-        self.count, self.prev = 0, genesis(lane_id)
+        # an archive continuing from a base walks from the head the base bound; else from the lane's genesis
+        self.count, self.prev = start if start is not None else (0, genesis(lane_id))
         self.failed_at: int | None = None
 
     def fail(self, seq: int, reason: str) -> str:

@@ -306,7 +306,7 @@ def test_real_tsa_tokens_are_checked_offline_and_a_token_for_another_anchor_is_n
     forged = read_reply(authority.answer(make_query(other, 8)), other, authority.identity.certificate, nonce=8)
     with sqlite3.connect(tmp_path / "log.sqlite3") as conn:
         conn.execute("UPDATE anchors SET timestamp_token = ? WHERE anchor_seq = 1", (forged,))
-    out = write(home, url, tmp_path / "other.zip", "--tsa-cert", str(tsa_pem))
+    out = write(home, url, tmp_path / "other.zip", "--tsa-cert", str(tsa_pem), "--from-genesis")
     refused = offline("audit", "verify-archive", str(out), "--cert", str(pki_dir / "hub.pem"))
     assert refused.returncode == 1 and "anchor 1: its timestamp token does not fit" in refused.stderr, refused.stderr
 
@@ -397,8 +397,13 @@ def test_the_next_archive_vouches_for_payloads_an_earlier_one_took(database_url,
     january = write(home, database_url, tmp_path / "january.zip")
     assert rabt(home, database_url, "audit", "purge", "--archived", str(january)).exit_code == 0
     fill(database_url, first=20, count=4)
-    february = write(home, database_url, tmp_path / "february.zip")
+    february = write(home, database_url, tmp_path / "february.zip")  # continues from january: only what came after
     checked = offline("audit", "verify-archive", str(february), "--cert", str(pki_dir / "hub.pem"))
+    assert checked.returncode == 0, checked.stderr
+    assert "payloads of 4 messages inside; 0 purged earlier into other archives" in checked.stdout
+    # a full archive of the same log carries january's records too, their payloads vouched for by january's purge
+    full = write(home, database_url, tmp_path / "full.zip", "--from-genesis")
+    checked = offline("audit", "verify-archive", str(full), "--cert", str(pki_dir / "hub.pem"))
     assert checked.returncode == 0, checked.stderr
     assert "payloads of 6 messages inside; 10 purged earlier into other archives" in checked.stdout
     again = rabt(home, database_url, "audit", "archive", "--until", verify_archive(january).until,

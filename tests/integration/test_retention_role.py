@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub.archive import verify_archive
+from hub.archive.base import check_continues
 from hub.archive.envelope import decrypt_to
 from hub.config import RetentionSettings
 from hub.errors import ConfigError
@@ -144,7 +145,10 @@ def test_after_an_archive_purged_by_hand_the_role_goes_on_from_that_archives_per
     assert outages.current() == {}
     [archive] = folder.glob("*.zip")
     report = verify_archive(archive)
-    assert (report.payloads, report.purged_before) == (5, 10)  # by hand's 10 vouched for by its purge record
+    # it continues from by-hand.zip: the 3 new messages, the 2 still queued then (and their payloads) stay in by-hand
+    assert (report.payloads, report.purged_before) == (3, 0)
+    assert report.base.anchor_seq == verify_archive(by_hand).anchor_seq
+    check_continues(report, verify_archive(by_hand))
 
 
 @pytest.mark.parametrize("settings", [{"period": "week"}, {"keep_days": -1}, {"interval": 0}])

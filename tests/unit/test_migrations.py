@@ -86,9 +86,9 @@ def differences(url: str, metadata: sa.MetaData, history=MESSAGE_LOG) -> list:
 
 #: tables a later revision created (0003: the console's search terms; 0004: lanes and anchors;
 #: 0005: commands for the consumers; 0006: the archives a purge emptied payloads into;
-#: 0008: the workers' circuit states)
+#: 0008: the workers' circuit states; 0009: archives written)
 TABLES_ADDED_SINCE_THE_BASELINE = {"search_terms", "lanes", "anchors", "anchored_lanes", "consumer_controls",
-                                   "archives", "circuit_reports"}
+                                   "archives", "circuit_reports", "written_archives"}
 #: tables of the log's database declared outside hub.messagelog.schema, by the code that reads them (0007)
 LOG_DATABASE_TABLES = (log_tables, deadletters.metadata, idempotency.metadata)
 LICENSING_DATABASE_TABLES = (licensing_tables, idempotency.metadata)
@@ -142,7 +142,7 @@ def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
     with open_message_log(database_url):
         pass
     assert differences(database_url, declared(*LOG_DATABASE_TABLES)) == []
-    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0008"
+    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0009"
 
 
 def test_licensing_newest_revision_is_the_layout_its_tables_declare(database_url):
@@ -189,7 +189,7 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     MESSAGE_LOG.upgrade(engine, "0001")
     copy_rows(old_log(tmp_path, "ccea8df"), engine)
     for create in (True, False):
-        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0008\): run rabt db upgrade"):
+        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0009\): run rabt db upgrade"):
             open_message_log(url, create=create)
     assert db_cli("current", "--url", url).exit_code == 1
     result = db_cli("upgrade", "--url", url)
@@ -276,7 +276,7 @@ def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     history = db_cli("history")
     assert history.exit_code == 0
     assert [line.split()[0] for line in history.stdout.splitlines()] == [
-        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
         "upgraded from revision none to 0004")
