@@ -8,7 +8,10 @@ After a failure it does not try again for ``retry_after`` seconds and answers
 with the same error at once: a page asks the broker several times (depths,
 readiness, alarms, dead letters), and a broker that accepts connections but
 never completes the handshake would otherwise cost each ask its full timeout —
-minutes per page while the operator most needs the console.
+minutes per page while the operator most needs the console. For the same reason
+a request does not queue behind another one's connection attempt: while one is
+under way the others are answered "connecting" at once (the live overview's
+sampler would otherwise hold every page for a handshake timeout every few seconds).
 
 Queue figures come from RabbitMQ's management HTTP API (``/api/queues``) when
 it is configured and answers — it knows unacked counts and publish/deliver
@@ -33,6 +36,8 @@ from hub.transports.base import QueueStats, Transport
 
 #: seconds the view answers "unreachable" at once after a failure, before it tries the broker again
 RETRY_AFTER = 5.0
+#: how often a request waiting for the view looks whether a connection attempt is what holds it
+_LOOK_EVERY = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,17 +60,16 @@ class BrokerView:
         self._lock = threading.RLock()
         self.retry_after, self._clock = retry_after, clock
         self._failed: tuple[float, str] | None = None  # (when, why) of the last failure
+        self._connecting = False  # a thread holding the lock is opening the transport
 
     def run(self, work: Callable[[Transport], object]):
         """``work(transport)`` under the lock; a failure drops the transport and re-raises as TransportError."""
-        with self._lock:
+        self._enter()
+        try:
             self._refuse_while_resting()
             try:
                 if self._transport is None:
-                    transport = self._opener()
-                    if self._declare is not None:
-                        self._declare(transport)
-                    self._transport = transport
+                    self._transport = self._open()
                 result = work(self._transport)
             except RabtError as exc:
                 if isinstance(exc, TransportError):
@@ -76,6 +80,24 @@ class BrokerView:
                 raise TransportError(f"broker unreachable: {exc}") from exc
             self._failed = None
             return result
+        finally:
+            self._lock.release()
+
+    def _enter(self) -> None:
+        """Take the lock, unless another thread holds it to connect: then say so at once."""
+        while not self._lock.acquire(timeout=_LOOK_EVERY):
+            if self._connecting:
+                raise TransportError("broker unreachable: another request is still connecting to it")
+
+    def _open(self) -> Transport:
+        self._connecting = True
+        try:
+            transport = self._opener()
+            if self._declare is not None:
+                self._declare(transport)
+            return transport
+        finally:
+            self._connecting = False
 
     def _refuse_while_resting(self) -> None:
         if self._failed is None or self._transport is not None:

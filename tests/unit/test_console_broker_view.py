@@ -62,3 +62,25 @@ def test_a_broker_that_never_completes_the_handshake_costs_one_timeout_not_one_p
         assert len(accepted) <= 2, accepted  # one attempt (pika may try a second address family)
     finally:
         silent.close()
+
+
+def test_a_request_does_not_wait_behind_another_ones_connection_attempt():
+    connecting, may_finish, outcome = threading.Event(), threading.Event(), []
+
+    def slow_opener():
+        connecting.set()
+        may_finish.wait(10)  # a handshake that takes its time
+        return _Transport()
+
+    view = BrokerView(slow_opener)
+    first = threading.Thread(target=lambda: outcome.append(view.run(lambda t: t.queue_stats())))
+    first.start()
+    assert connecting.wait(5)
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="another request is still connecting"):
+        view.run(lambda t: t.queue_stats())
+    assert time.monotonic() - started < 1.0
+    may_finish.set()
+    first.join(5)
+    assert outcome == [["figures"]]
+    assert view.run(lambda t: t.queue_stats()) == ["figures"]  # connected: the next request is served as usual
