@@ -220,10 +220,11 @@ class WsgiRole:
 def metrics_role(hub: Hub, host: str, port: int) -> WsgiRole:
     """This process's ``/metrics`` (viewer tokens), ``/healthz`` and ``/readyz``, for roles without a console."""
     from hub.console.health import create_metrics_app, dependency_probes
-    from hub.console.users import Users, users_path
+    from hub.console.users import users_path
+    from hub.console.users_watch import WatchedUsers
     from hub.transports import transport_class
 
-    users = Users.load(users_path(hub.settings.home, hub.settings.console.users_file))
+    users = WatchedUsers(users_path(hub.settings.home, hub.settings.console.users_file))
     # /readyz answers a load balancer: the broker probe gives up within seconds
     url = hub.settings.effective_broker_url
     quick = {"reconnect_timeout": 2.0} if transport_class(url).capabilities.reconnect_timeout else {}

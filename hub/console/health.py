@@ -37,6 +37,7 @@ from hub.console.auth import require
 from hub.console.broker import BrokerView
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users
+from hub.console.users_watch import WatchedUsers
 from hub.errors import RabtError
 from hub.outage import OUTAGES, Outages
 from hub.transports.base import Transport
@@ -146,16 +147,24 @@ class _Access:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: what /readyz asks (see :func:`dependency_probes`); none: only the role loops' outages count
     probes: Mapping[str, Probe] = field(default_factory=dict)
+    watch: WatchedUsers | None = None
+    """The users file, re-read when it changes (None: ``users`` as given)."""
 
     def current_users(self) -> Users:
-        """Who may read /metrics (read at start here)."""
-        return self.users
+        """Who may read /metrics now."""
+        return self.watch.current() if self.watch is not None else self.users
 
 
-def create_metrics_app(users: Users, probes: Mapping[str, Probe] | None = None) -> Flask:
-    """``/metrics`` (viewer role), ``/healthz`` and ``/readyz`` for a process that runs no console."""
+def create_metrics_app(users: Users | WatchedUsers, probes: Mapping[str, Probe] | None = None) -> Flask:
+    """``/metrics`` (viewer role), ``/healthz`` and ``/readyz`` for a process that runs no console.
+
+    ``users`` may be the watched users file, so a token made or revoked while
+    the process runs counts here too, as on the console.
+    """
     app = Flask("hub.metrics")
     app.config["SECRET_KEY"] = os.urandom(32)  # no login form here; sessions are never issued
-    app.extensions["rabt_console"] = _Access(users, probes=dict(probes or {}))
+    watch = users if isinstance(users, WatchedUsers) else None
+    app.extensions["rabt_console"] = _Access(watch.current() if watch else users, probes=dict(probes or {}),
+                                             watch=watch)
     app.register_blueprint(process)
     return app

@@ -70,6 +70,11 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
             assert samples[("rabt_end_to_end_latency_seconds_count", frozenset())] == 1
             circuit = ("rabt_circuit_state", frozenset({"agency": "police", "service": "civil-registry"}.items()))
             assert samples[circuit] == 0
+            # a token made while the process runs counts within a second or two: the users file is watched
+            later = CliRunner().invoke(main, ["console", "token", "grafana", "--role", "viewer"],
+                                       env={"RABT_HOME": str(home)})
+            assert later.exit_code == 0, later.output
+            wait_for(lambda: _status(f"{url}/metrics", later.stdout.strip().splitlines()[0]) == 200, 10)
             # a console in this (other) process reads the circuit the worker process reported
             hub = bootstrap(Settings(home=home, broker_url=broker))
             app = console_app(hub, breaker_states=lambda: {})  # not this process's breakers: the reports only
@@ -103,6 +108,10 @@ def _police_row(app, token: str) -> dict:
 def _alarmed(app, token: str) -> list[tuple[str, str]]:
     alarms = app.test_client().get("/api/v1/alarms", headers={"Authorization": f"Bearer {token}"}).json["alarms"]
     return [(a["name"], a["subject"]) for a in alarms if a["name"] == "RabtCircuitOpen"]
+
+
+def _status(url: str, token: str) -> int:
+    return requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code
 
 
 def _answers(url: str) -> bool:
