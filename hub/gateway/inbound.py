@@ -200,7 +200,13 @@ class InboundHandler:
 def _source_id(payload: etree._Element, operation: InboundOperation) -> str | None:
     if not operation.source_id_xpath:
         return None
-    found = payload.xpath(operation.source_id_xpath, namespaces={"a": etree.QName(payload).namespace})
+    found = _source_id_path(operation.source_id_xpath, etree.QName(payload).namespace)(payload)
     value = found[0] if found else None
     text = value.text if isinstance(value, etree._Element) else value
     return str(text).strip() if text else None
+
+
+@functools.lru_cache(maxsize=256)
+def _source_id_path(xpath: str, namespace: str | None) -> etree.XPath:
+    """``xpath`` compiled once per operation and namespace: an ``_Element.xpath`` call compiles it every time."""
+    return etree.XPath(xpath, namespaces={"a": namespace})
