@@ -22,3 +22,13 @@ def instructions(script: str, *args: str) -> int:
     if result.returncode != 0 or not found:
         raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")
     return int(found.group(1))
+
+
+def per_item(script: str, count: int, *args: str) -> float:
+    """Instructions per item: ``script --child COUNT args…`` less ``script --child 0 args…``, over COUNT.
+
+    Each ``*_instructions`` script does its work COUNT times when started with
+    ``--child COUNT``; the run with none pays everything else (imports, setup).
+    """
+    without = instructions(script, "--child", "0", *args)
+    return (instructions(script, "--child", str(count), *args) - without) / count

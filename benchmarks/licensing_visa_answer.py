@@ -155,11 +155,6 @@ def child(home: Path, checks: int, count_stages: bool) -> None:
             print(f"  {stage:<44}{seconds * 1000 / checks:>8.3f}")
 
 
-def instructions(home: Path, checks: int) -> int:
-    """Instructions valgrind counted for a whole child run."""
-    return callgrind.instructions(__file__, "--child", str(checks), "--home", str(home))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=400, help="visa checks measured (after 20 to warm up)")
@@ -182,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         child(home, args.checks, count_stages=True)
         if args.valgrind:
             print(f"measuring {args.checks} checks under callgrind, twice …", file=sys.stderr)
-            per_check = (instructions(home, args.checks) - instructions(home, 0)) / args.checks
+            per_check = callgrind.per_item(__file__, args.checks, "--home", str(home))
             print(f"  {'instructions (user space)':<44}{per_check / 1e6:>7.2f} M")
     finally:
         shutil.rmtree(home, ignore_errors=True)

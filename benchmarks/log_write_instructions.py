@@ -76,12 +76,6 @@ def write(log, committer, pairs, relay: int) -> None:
             log.mark_published([pending.message_id for pending in log.unpublished(relay)])
 
 
-def instructions(count: int, relay: int, postgres: str | None) -> int:
-    """Instructions valgrind counted for a whole child run."""
-    return callgrind.instructions(__file__, "--child", str(count), "--relay", str(relay),
-                                  *(["--postgres", postgres] if postgres else []))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="writes measured (after 64 to warm up)")
@@ -103,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
-    without = instructions(0, args.relay, args.postgres)
-    with_writes = instructions(args.count, args.relay, args.postgres)
+    per_write = callgrind.per_item(__file__, args.count, "--relay", str(args.relay),
+                                   *(["--postgres", args.postgres] if args.postgres else []))
     print(f"writes            {args.count} ({where}, {relay})")
-    print(f"instructions      {(with_writes - without) / args.count / 1e6:.3f} M per write")
+    print(f"instructions      {per_write / 1e6:.3f} M per write")
     return 0
 
 

@@ -183,14 +183,6 @@ def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki
         stats.sort_stats("tottime").print_stats(40)
 
 
-def instructions(count: int, broker: str, key_type: str, batch: int, pki: Path, prepare: int,
-                 postgres: str | None = None) -> int:
-    """Instructions valgrind counted for a whole child run."""
-    return callgrind.instructions(__file__, "--child", str(count), "--broker", broker, "--key-type", key_type,
-                                  "--batch", str(batch), "--pki", str(pki), "--prepare", str(prepare),
-                                  *(["--postgres", postgres] if postgres else []))
-
-
 def main(argv: list[str] | None = None) -> int:
     from hub.transports.testing import DEFAULT_AMQP_URL
 
@@ -222,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rabt-push-pki-") as keys:
         pki = Path(keys) / "pki"
         init_pki(pki, ["police", "licensing"], key_type=args.key_type)
-        without = instructions(0, args.broker, args.key_type, args.batch, pki, args.count, args.postgres)
-        with_pushes = instructions(args.count, args.broker, args.key_type, args.batch, pki, args.count, args.postgres)
+        per_push = callgrind.per_item(__file__, args.count, "--broker", args.broker, "--key-type", args.key_type,
+                                      "--batch", str(args.batch), "--pki", str(pki), "--prepare", str(args.count),
+                                      *(["--postgres", args.postgres] if args.postgres else []))
     relay = f"relay round every {args.batch}" if args.batch else "no relay"
     log = "PostgreSQL" if args.postgres else "SQLite"
     print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, "
           f"{relay}, message log on {log})")
-    print(f"instructions      {(with_pushes - without) / args.count / 1e6:.2f} M per push")
+    print(f"instructions      {per_push / 1e6:.2f} M per push")
     return 0
 
 

@@ -67,7 +67,7 @@ def _cpu(counts: Counter, name: str, function):
 def stages(hub, counts: Counter) -> None:
     """CPU ms of the check's stages (this thread's CPU: the wait for licensing and for the disk is not in it)."""
     from hub.gateway import inbound
-    from hub.messagelog import GroupCommitter, prepared
+    from hub.messagelog import GroupCommitter
     from hub.pipeline import Pipeline
     from hub.transports import transport_class
 
@@ -157,11 +157,6 @@ def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None
                             "CPU ms (this process, with the counting)": used * 1000 / checks}))
 
 
-def instructions(home: Path, bodies_file: Path, checks: int) -> int:
-    """Instructions valgrind counted for a whole child run."""
-    return callgrind.instructions(__file__, "--child", str(checks), "--home", str(home), "--bodies", str(bodies_file))
-
-
 def prepare(home: Path, broker: str, total: int, key_type: str = "rsa") -> tuple[Path, object]:
     """PKI, topology and signed requests in ``home``; the requests' file and the stack that names the topology."""
     from simulators.demo.stack import Stack
@@ -244,7 +239,7 @@ def measure(home: Path, args: argparse.Namespace) -> int:
         print(f"  {'licensing consumer CPU ms (whole process)':<48}{licensing * 1000 / (WARM + args.checks):>8.2f}")
         if not args.no_valgrind:
             print(f"measuring {args.checks} checks under callgrind, twice …", file=sys.stderr)
-            per_check = (instructions(home, bodies_file, args.checks) - instructions(home, bodies_file, 0)) / args.checks
+            per_check = callgrind.per_item(__file__, args.checks, "--home", str(home), "--bodies", str(bodies_file))
             print(f"  {'instructions (hub, user space)':<48}{per_check / 1e6:>7.2f} M")
     finally:
         stack.stop()

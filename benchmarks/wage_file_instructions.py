@@ -53,11 +53,6 @@ def child(files_dir: Path, count: int) -> None:
         hub.close()
 
 
-def instructions(files_dir: Path, count: int) -> int:
-    """Instructions valgrind counted for a whole child run."""
-    return callgrind.instructions(__file__, "--child", str(count), "--dir", str(files_dir))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200, help="files measured (after 64 to warm up)")
@@ -82,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         count = min(args.files, summary.files - WARM)
         lines = sum(1 for path in sorted(files_dir.iterdir())[WARM:WARM + count] for _ in path.open("rb")) - 3 * count
         print(f"measuring {count} files ({lines} salary lines) under callgrind, twice …", file=sys.stderr)
-        without, with_files = instructions(files_dir, 0), instructions(files_dir, count)
-    per_file = (with_files - without) / count
+        per_file = callgrind.per_item(__file__, count, "--dir", str(files_dir))
     print(f"files             {count} ({lines / count:.1f} salary lines each)")
     print(f"instructions      {per_file / 1e6:.2f} M per file, {per_file / (lines / count) / 1e3:.0f} k per salary line")
     return 0
