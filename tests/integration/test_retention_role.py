@@ -151,6 +151,15 @@ def test_after_an_archive_purged_by_hand_the_role_goes_on_from_that_archives_per
     check_continues(report, verify_archive(by_hand))
 
 
+def test_an_archive_of_another_periods_naming_is_not_continued_from_the_year_one(tmp_path, hub_signer):
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    (folder / "rabt-archive-2026-11.zip.verified.json").write_text("{}")  # written while the period was a month
+    with open_message_log(f"sqlite:///{tmp_path / 'log.sqlite3'}") as log:
+        retention = role(log, hub_signer, folder, Clock(TODAY + timedelta(hours=1)))
+        assert retention.due_periods() == [TODAY - timedelta(days=1)]
+
+
 @pytest.mark.parametrize("settings", [{"period": "week"}, {"keep_days": -1}, {"interval": 0}])
 def test_bad_settings_are_named(settings):
     with pytest.raises(ConfigError, match="retention"):
