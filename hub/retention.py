@@ -192,6 +192,8 @@ class Retention:
                 continue
             receipt = receipts.read_receipt(path, self.signer.identity.certificate)
             if parse_timestamp(receipt.until) + keep <= self.now():
+                # the file is hashed only when due: every round would otherwise re-read each kept archive
+                receipts.check_archive(path, receipt)
                 self._purge(archive, receipt)
 
     def _purge(self, archive: Path, receipt: receipts.Receipt) -> None:
