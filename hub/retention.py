@@ -54,8 +54,12 @@ PREFIX, PURGED = "rabt-archive-", ".purged"
 RETRY = 300.0
 
 
+def _name_shape(period: str) -> str:
+    return "%Y-%m" if period == "month" else "%Y-%m-%d"
+
+
 def period_name(start: datetime, period: str) -> str:
-    return start.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
+    return start.strftime(_name_shape(period))
 
 
 def period_start(moment: datetime, period: str) -> datetime:
@@ -115,7 +119,8 @@ class Retention:
         and that archive holds it.
         """
         period, current = self.settings.period, period_start(self.now(), self.settings.period)
-        newest = max((self._start_of(path) for path in self.folder.glob(f"{PREFIX}*{receipts.SUFFIX}")), default=None)
+        named = (self._start_of(path) for path in self.folder.glob(f"{PREFIX}*{receipts.SUFFIX}"))
+        newest = max((start for start in named if start is not None), default=None)
         purged = _newest_purged_anchor_at(self.log)
         candidates = [start for start in (newest and next_start(newest, period),
                                           purged and period_start(purged, period)) if start is not None]
@@ -128,13 +133,14 @@ class Retention:
             start = next_start(start, period)
         return starts
 
-    def _start_of(self, receipt_file: Path) -> datetime:
+    def _start_of(self, receipt_file: Path) -> datetime | None:
+        """The period a receipt's archive is of; None for another period's naming (not ours to continue:
+        counting it as the year 1 would archive every period since then)."""
         name = receipt_file.name[len(PREFIX):].split(".zip", 1)[0]
-        shape = "%Y-%m" if self.settings.period == "month" else "%Y-%m-%d"
         try:
-            return datetime.strptime(name, shape).replace(tzinfo=timezone.utc)
+            return datetime.strptime(name, _name_shape(self.settings.period)).replace(tzinfo=timezone.utc)
         except ValueError:
-            return datetime.min.replace(tzinfo=timezone.utc)  # another period's naming: not ours to continue
+            return None
 
     def _archive(self, start: datetime) -> bool:
         """Archive the period from ``start``; False when it must wait (its anchor is not stamped yet)."""
@@ -186,6 +192,8 @@ class Retention:
                 continue
             receipt = receipts.read_receipt(path, self.signer.identity.certificate)
             if parse_timestamp(receipt.until) + keep <= self.now():
+                # the file is hashed only when due: every round would otherwise re-read each kept archive
+                receipts.check_archive(path, receipt)
                 self._purge(archive, receipt)
 
     def _purge(self, archive: Path, receipt: receipts.Receipt) -> None:

@@ -72,20 +72,19 @@ class Reader:
 
     def whole(self, tag: int, name: str) -> bytes:
         """A small definite-length value with ``tag``, header included (to hand to asn1crypto)."""
+        raw, contents = self._small(tag, name)
+        return raw + contents
+
+    def value(self, tag: int, name: str) -> bytes:
+        """The contents of a small definite-length value with ``tag``."""
+        return self._small(tag, name)[1]
+
+    def _small(self, tag: int, name: str) -> tuple[bytes, bytes]:
+        """(header bytes, contents) of a small definite-length value with ``tag``."""
         found, length, raw = self.header()
         if found != tag or length is None:
             raise InputError(f"{self.what}: expected {name} (tag 0x{tag:02x}, definite length), "
                              f"found tag 0x{found:02x}")
         if length > 1 << 20:
             raise InputError(f"{self.what}: {name} of {length} bytes is not plausible")
-        return raw + self.exactly(length)
-
-    def value(self, tag: int, name: str) -> bytes:
-        """The contents of a small definite-length value with ``tag``."""
-        whole = self.whole(tag, name)
-        return whole[len(whole) - _content_length(whole):]
-
-
-def _content_length(whole: bytes) -> int:
-    octet = whole[1]
-    return octet if octet < 0x80 else int.from_bytes(whole[2:2 + (octet & 0x7F)], "big")
+        return raw, self.exactly(length)

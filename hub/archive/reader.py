@@ -96,19 +96,18 @@ def verify_archive(source: Path | object, certificate: x509.Certificate | None =
     except _ZIP_ERRORS as exc:
         raise AuditChainError(f"not a readable ZIP archive (an encrypted one needs --decrypt-key): {exc}") from None
     with archive:
-        reading = _Reading(archive, certificate, check_token, progress)
-        reading.pinned_tsa = tsa_certificate
-        return reading.run()
+        return _Reading(archive, certificate, check_token, progress, tsa_certificate).run()
 
 
 class _Reading:
-    def __init__(self, archive: zipfile.ZipFile, certificate, check_token, progress) -> None:
+    def __init__(self, archive: zipfile.ZipFile, certificate, check_token, progress,
+                 pinned_tsa: x509.Certificate | None = None) -> None:
         self.archive, self.check_token, self.progress = archive, check_token, progress
         self.total = 0
         self.report = ArchiveReport(certificate=certificate, embedded_certificate=certificate is None)
         self.coverage, self.met = PurgeCoverage(), set()
         #: the TSA certificate the caller trusts; None: the one inside the archive (vouched for by the manifest)
-        self.pinned_tsa: x509.Certificate | None = None
+        self.pinned_tsa = pinned_tsa
 
     def run(self) -> ArchiveReport:
         self._zip_form()

@@ -71,7 +71,10 @@ def write_receipt(signer: Signer, archive: Path, period: str, report: ArchiveRep
 
 
 def read_receipt(path: Path, certificate: x509.Certificate) -> Receipt:
-    """The receipt at ``path`` once its signature and its archive's digest check; InputError naming what does not."""
+    """The receipt at ``path`` once its signature checks; InputError naming what does not.
+
+    Its archive is not read here (it can be gigabytes): :func:`check_archive` before relying on it.
+    """
     try:
         signed = json.loads(path.read_text(encoding="utf-8"))
         fields = verify_json(signed, certificate)
@@ -83,10 +86,15 @@ def read_receipt(path: Path, certificate: x509.Certificate) -> Receipt:
     archive = path.with_name(receipt.file)
     if archive.name != path.name[:-len(SUFFIX)]:
         raise InputError(f"receipt {path.name} names another file ({receipt.file})")
+    return receipt
+
+
+def check_archive(path: Path, receipt: Receipt) -> None:
+    """InputError unless the archive the receipt at ``path`` names is still the file that was verified."""
+    archive = path.with_name(receipt.file)
     try:
         digest = file_sha256(archive)
     except OSError as exc:
         raise InputError(f"archive {receipt.file} cannot be read: {exc.strerror or exc}") from None
     if digest != receipt.sha256:
         raise InputError(f"archive {receipt.file} is not the file that was verified (its SHA-256 changed)")
-    return receipt

@@ -94,6 +94,7 @@ def test_a_swapped_archive_or_a_forged_receipt_purges_nothing_and_shows_as_an_ou
         retention.round()
         [archive] = folder.glob("*.zip")
         archive.write_bytes(archive.read_bytes()[:-10] + b"0123456789")
+        assert retention.round() == 3600.0  # not due yet: the archive is not read (hashed) each round
         clock.moment += timedelta(days=1)
         assert retention.round() == 300.0
         assert "is not the file that was verified" in outages.current()["archive"]
@@ -149,6 +150,15 @@ def test_after_an_archive_purged_by_hand_the_role_goes_on_from_that_archives_per
     assert (report.payloads, report.purged_before) == (3, 0)
     assert report.base.anchor_seq == verify_archive(by_hand).anchor_seq
     check_continues(report, verify_archive(by_hand))
+
+
+def test_an_archive_of_another_periods_naming_is_not_continued_from_the_year_one(tmp_path, hub_signer):
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    (folder / "rabt-archive-2026-11.zip.verified.json").write_text("{}")  # written while the period was a month
+    with open_message_log(f"sqlite:///{tmp_path / 'log.sqlite3'}") as log:
+        retention = role(log, hub_signer, folder, Clock(TODAY + timedelta(hours=1)))
+        assert retention.due_periods() == [TODAY - timedelta(days=1)]
 
 
 @pytest.mark.parametrize("settings", [{"period": "week"}, {"keep_days": -1}, {"interval": 0}])
