@@ -186,13 +186,14 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
     # a console request should fail in seconds when the broker is down, not after a minute
     quick = {"reconnect_timeout": 3.0} if transport_class(url).capabilities.reconnect_timeout else {}
     signing = getattr(hub.trust_store, "hub", None) is not None
+    users_file = users_path(hub.settings.home, hub.settings.console.users_file)
     defaults = ConsoleParts(
         log=hub.log, verifier=hub.verifier, routes=hub.routes, open_transport=lambda: hub.open_transport(**quick),
         broker_kind=url.split(":", 1)[0], adapters=lambda: hub.adapters,
         signing_key_loaded=signing,
-        users=parts.get("users") or Users.load(users_path(hub.settings.home, hub.settings.console.users_file)),
+        users=parts.get("users") or Users.load(users_file),
         # users given by the caller stay as given; the installation's file is watched for changes
-        users_file=None if parts.get("users") else users_path(hub.settings.home, hub.settings.console.users_file),
+        users_file=None if parts.get("users") else users_file,
         management_url=hub.settings.console.management_url or None,
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,

@@ -201,9 +201,11 @@ class GatedConnection(socket.socket):
         if self._head_deadline is not None and time.monotonic() > self._head_deadline:
             return b""  # waitress reads this as the client hanging up, and closes the connection
         data = super().recv(bufsize, flags)
-        if self._head_deadline is not None and END_OF_HEAD in self._tail + data:
-            self._head_deadline = None
-        self._tail = (self._tail + data)[-3:]
+        if self._head_deadline is not None:  # once the head is in, a body's bytes are not copied again
+            seen = self._tail + data
+            if END_OF_HEAD in seen:
+                self._head_deadline = None
+            self._tail = seen[-3:]
         return data
 
     def close(self) -> None:

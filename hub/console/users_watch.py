@@ -4,8 +4,10 @@
 the console runs (often in another process): a new token must work, and a
 changed password or role — or a user taken out — must stop the old one, without
 restarting the console. :class:`WatchedUsers` looks at the file's size and
-modification time at most once per ``interval`` seconds and reads it again when
-either changed. A file that has become unreadable or malformed keeps the last
+modification time (and which file the name points at: the CLI renames a new one
+into place) at most once per ``interval`` seconds and reads it again when any
+changed — a password changed within one tick of the file system's clock leaves
+size and time alike. A file that has become unreadable or malformed keeps the last
 good users (and says so once in the log) rather than letting nobody — or the
 wrong people — in.
 """
@@ -44,7 +46,7 @@ class WatchedUsers:
                     self._reload(stamp)
             return self._users
 
-    def _reload(self, stamp: tuple[int, int] | None) -> None:
+    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
         try:
             self._users = Users.load(self.path)
         except ConfigError as exc:
@@ -54,9 +56,9 @@ class WatchedUsers:
             log.info("console users reloaded from %s", self.path, extra={"event": "console.users-reloaded"})
         self._stamp = stamp
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self) -> tuple[int, int, int] | None:
         try:
             info = self.path.stat()
         except OSError:
             return None  # missing: Users.load says nobody may log in
-        return info.st_mtime_ns, info.st_size
+        return info.st_ino, info.st_mtime_ns, info.st_size

@@ -44,4 +44,3 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "detail_col": ("Detail", "التفاصيل"),
 }
 LABELS.update(VALUE_LABELS)
-

@@ -154,6 +154,8 @@ def _pushed_agency(path: str) -> str | None:
     if not path.startswith("/soap/"):
         return None
     agency = path[6:]
+    if not agency.isascii():  # PATH_INFO is UTF-8 bytes read as latin-1 (PEP 3333); Flask decodes them
+        agency = agency.encode("latin-1").decode("utf-8", "replace")
     return agency if agency and "/" not in agency else None
 
 

@@ -464,6 +464,14 @@ def test_an_unregistered_agency_is_told_which_exist(gateway, nothing_published):
     assert fault.text == f"no agency 'nosuch' is registered here; known: {', '.join(served)}"
 
 
+def test_an_unregistered_agency_named_in_another_script_is_quoted_as_sent(gateway, nothing_published):
+    # the push path is matched before Flask's routing: the name is decoded from UTF-8 as Flask would
+    police = "%D8%B4%D8%B1%D8%B7%D8%A9"  # شرطة, percent-encoded UTF-8
+    fault = post(f"{gateway.base_url}/soap/{police}", signed_request(gateway, police_sample("NotifyArrival")))
+    assert (fault.status, fault.code) == (500, "soap:Client.UnknownAgency")
+    assert fault.text.startswith("no agency 'شرطة' is registered here; known: ")
+
+
 def test_an_operation_the_access_rights_do_not_allow(gateway, tmp_path, monkeypatch, nothing_published):
     edited = tmp_path / "access.toml"
     edited.write_text(DEFAULT_ACCESS_FILE.read_text(encoding="utf-8").replace('"VisaIssued", ', ""), encoding="utf-8")
