@@ -45,23 +45,21 @@ __all__ = ["Console", "ConsoleParts", "ConsoleState", "Users", "create_app"]
 class ConsoleState:
     """What the app's views share: the users, the console service, the failed-login counts."""
 
-    users: Users
+    users: Users | WatchedUsers
+    """As given (tests, embedding), or the installation's file re-read when it changes."""
     console: Console
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    watch: WatchedUsers | None = None
-    """The users file, re-read when it changes (None: ``users`` as given, for tests and embedding)."""
 
     def current_users(self) -> Users:
         """Who may sign in now."""
-        return self.watch.current() if self.watch is not None else self.users
+        return self.users.current()
 
 
 def _state(parts: ConsoleParts) -> ConsoleState:
     broker = BrokerView(parts.open_transport, declare=lambda transport: transport.declare(parts.routes))
     management = ManagementApi(parts.management_url) if parts.management_url else None
     console = Console(parts, broker, ActionLog(parts.actions_file), management=management)
-    watch = WatchedUsers(parts.users_file) if parts.users_file is not None else None
-    return ConsoleState(parts.users, console, watch=watch)
+    return ConsoleState(WatchedUsers(parts.users_file) if parts.users_file is not None else parts.users, console)
 
 
 def create_app(parts: ConsoleParts, config: dict | None = None) -> Flask:

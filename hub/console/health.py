@@ -143,16 +143,14 @@ def process_metrics():
 class _Access:
     """What :mod:`hub.console.auth` reads from the app: the users and the failed-login counts."""
 
-    users: Users
+    users: Users | WatchedUsers
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: what /readyz asks (see :func:`dependency_probes`); none: only the role loops' outages count
     probes: Mapping[str, Probe] = field(default_factory=dict)
-    watch: WatchedUsers | None = None
-    """The users file, re-read when it changes (None: ``users`` as given)."""
 
     def current_users(self) -> Users:
         """Who may read /metrics now."""
-        return self.watch.current() if self.watch is not None else self.users
+        return self.users.current()
 
 
 def create_metrics_app(users: Users | WatchedUsers, probes: Mapping[str, Probe] | None = None) -> Flask:
@@ -163,8 +161,6 @@ def create_metrics_app(users: Users | WatchedUsers, probes: Mapping[str, Probe] 
     """
     app = Flask("hub.metrics")
     app.config["SECRET_KEY"] = os.urandom(32)  # no login form here; sessions are never issued
-    watch = users if isinstance(users, WatchedUsers) else None
-    app.extensions["rabt_console"] = _Access(watch.current() if watch else users, probes=dict(probes or {}),
-                                             watch=watch)
+    app.extensions["rabt_console"] = _Access(users, probes=dict(probes or {}))
     app.register_blueprint(process)
     return app

@@ -90,6 +90,10 @@ class Users:
     tokens: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """sha256 hex of token → (token name, role)"""
 
+    def current(self) -> Users:
+        """These users (a fixed set is always current; see :class:`~hub.console.users_watch.WatchedUsers`)."""
+        return self
+
     @classmethod
     def load(cls, path: Path) -> Users:
         """Read ``path``; a missing file means nobody may log in (ConfigError if malformed)."""
