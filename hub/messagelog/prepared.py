@@ -54,15 +54,7 @@ def locking(conn: Connection) -> str:
 
 def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
     """The rows ``sql`` (written with ``?`` marks) answers inside ``conn``'s transaction."""
-    text = _for_driver(sql, conn.dialect.paramstyle)
-    cursor = driver_cursor(conn)
-    try:
-        cursor.execute(text, params)
-        return cursor.fetchall()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, text, params, cursor) from exc
-    finally:
-        cursor.close()
+    return _run(conn, sql, params, many=False, rows=True)
 
 
 def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
@@ -95,7 +87,8 @@ def _multi_row(head: str, values: str, count: int) -> str:
     return f"{head} VALUES {', '.join([values] * count)}"
 
 
-def _run(conn: Connection, sql: str, params, *, many: bool) -> None:
+def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
+    """Every statement of this module goes here: one cursor, closed after, driver errors translated."""
     text = _for_driver(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
@@ -103,6 +96,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool) -> None:
             cursor.executemany(text, params)
         else:
             cursor.execute(text, params)
+        return cursor.fetchall() if rows else None
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, text, params, cursor) from exc
     finally:
@@ -136,13 +130,7 @@ def begin(conn: Connection, statement: str) -> None:
     Core does not wrap what an event handler raises, so a database locked
     past the busy timeout is translated here.
     """
-    cursor = driver_cursor(conn)
-    try:
-        cursor.execute(statement)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, statement, (), cursor) from exc
-    finally:
-        cursor.close()
+    _run(conn, statement, (), many=False)
 
 
 def driver_cursor(conn: Connection):

@@ -101,10 +101,10 @@ class AnchorWalker:
     def __init__(self, start: tuple[int, str, Iterable[Head]] | None = None) -> None:
         self.count, self.prev = 0, ANCHOR_GENESIS
         self.bound: dict[str, tuple[int, str, int]] = {}
+        """lane id → (seq, hash, anchor number) of the newest head an anchor bound."""
         if start is not None:  # an archive's base: (anchor number, hash, every lane head it bound)
             self.count, self.prev = start[0], start[1]
             self.bound = {lane_id: (seq, hash_, start[0]) for lane_id, seq, hash_ in start[2]}
-        """lane id → (seq, hash, anchor number) of the newest head an anchor bound."""
 
     def heads(self) -> list[Head]:
         """Every lane's head as the anchors so far bind it, sorted by lane."""

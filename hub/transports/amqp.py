@@ -135,15 +135,14 @@ class AmqpTransport(Transport):
 
     def _run(self, work: Callable[[], object]):
         """``work()``: straight through on an open connection; else, or after a connection error, retried."""
-        if self._connection is not None and self._connection.is_open:
+        if self.connected:
             # The common case without tenacity, whose bookkeeping cost every visa check's question and
             # answer more than the publish itself. A connection error is told and the connection dropped,
             # as after the retrying path's own first attempt; that path then reconnects and runs ``work`` again.
             try:
                 return work()
             except self.connection_errors as exc:
-                self.broker_state.failed(exc)
-                self.drop_connection()
+                self._failed(exc)
         if self._retrying is None:
             # built once: every publish, request and reply that needs it passes here
             self._retrying = Retrying(
@@ -159,7 +158,11 @@ class AmqpTransport(Transport):
         self.with_reconnect(lambda: None, "connect")
 
     def _lost(self, state) -> None:
-        self.broker_state.failed(state.outcome.exception())
+        self._failed(state.outcome.exception())
+
+    def _failed(self, exc: BaseException) -> None:
+        """Tell the outage watch the connection failed, and forget it: the next attempt opens a new one."""
+        self.broker_state.failed(exc)
         self.drop_connection()
 
     @property
@@ -257,7 +260,7 @@ class AmqpTransport(Transport):
         meanwhile, without waiting (~15 µs), tells, and a new connection is
         opened at once.
         """
-        if self._connection is None or not self._connection.is_open:
+        if not self.connected:
             return
         try:
             self._connection.process_data_events(time_limit=0)

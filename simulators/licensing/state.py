@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import InputError, MessageLogUnavailableError
 from hub.idempotency import IdempotentConsumer
-from hub.messagelog.db import is_sqlite, make_engine, write_transaction
+from hub.messagelog import prepared
+from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing import rules
 from simulators.licensing.batches import WindowApplier
 from simulators.licensing.migrations import open_licensing_database
@@ -35,13 +36,13 @@ _LICENCE = licences.select().where(licences.c.number == sa.bindparam("number"))
 _VACANCIES = vacancies.select().where(vacancies.c.licence_number == sa.bindparam("number")).order_by(vacancies.c.id)
 # A visa answer reads only the vacancies of the asked profession (the rules look at no other): the
 # licence and those vacancies in one statement over the licence number's indexes, run on the driver's
-# cursor — through SQLAlchemy's statement machinery it cost twenty times the query itself, on the path
-# of every police officer's answer. Portable SQL; only the placeholders differ per driver.
+# cursor (hub.messagelog.prepared) — through SQLAlchemy's statement machinery it cost twenty times the
+# query itself, on the path of every police officer's answer.
 _LICENCE_FOR_PROFESSION = (
     "SELECT l.licence_type, l.status, l.valid_until, v.id, v.profession_code, v.granted, v.used, v.nationality"
     f" FROM {licences.name} l LEFT JOIN {vacancies.name} v"
-    " ON v.licence_number = l.number AND v.profession_code = {profession}"
-    " WHERE l.number = {number} ORDER BY v.id")
+    " ON v.licence_number = l.number AND v.profession_code = ?"
+    " WHERE l.number = ? ORDER BY v.id")
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,6 @@ class LicensingState:
 
     def __init__(self, engine_or_url: Engine | str, *, consumer_name: str = "licensing") -> None:
         self.engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
-        named = {"profession": ":profession", "number": ":number"} if is_sqlite(self.engine) \
-            else {"profession": "%(profession)s", "number": "%(number)s"}
-        self._licence_for_profession = _LICENCE_FOR_PROFESSION.format(**named)
         open_licensing_database(self.engine)
         self._once = IdempotentConsumer(self.engine, consumer_name)  # marks' table: revision 0004
         self.windows = WindowApplier(self.engine, consumer_name)
@@ -195,15 +193,9 @@ class LicensingState:
         """The licence as :func:`rules.check_visa` reads it for ``profession_code``: its vacancies of that
         profession only, the same answer as :meth:`licence_view` gives, for one indexed query instead of two."""
         try:
-            connection = self.engine.raw_connection()  # from the pool, and back to it (rolled back) on close
-            try:
-                cursor = connection.cursor()
-                cursor.execute(self._licence_for_profession, {"number": number, "profession": profession_code})
-                rows = cursor.fetchall()
-                cursor.close()
-            finally:
-                connection.close()
-        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            with self.engine.connect() as conn:  # back to the pool (rolled back) on close
+                rows = prepared.fetch(conn, _LICENCE_FOR_PROFESSION, (profession_code, number))
+        except sa.exc.SQLAlchemyError as exc:
             # the database, not the question, failed: asked again (redelivered), it may be answered
             raise MessageLogUnavailableError(f"licensing could not read licence {number}: {exc}") from exc
         if not rows:

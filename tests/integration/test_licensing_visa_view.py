@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.integration.test_licensing_consumer import NOW, any_state, approved_licence  # noqa: F401 - fixture
 
+from hub.errors import MessageLogUnavailableError
 from simulators.licensing import rules
 from simulators.licensing.tables import vacancies
 
@@ -61,3 +64,16 @@ def test_visa_view_of_an_unknown_licence_is_none(any_state):  # noqa: F811 - the
     approved_licence(any_state)
     assert any_state.visa_view("PL-2024-9999999", "911101") is None
     assert any_state.licence_view("PL-2024-9999999") is None
+
+
+def test_visa_view_reports_a_failed_database_as_unavailable(any_state):  # noqa: F811 - the imported fixture
+    licence = approved_licence(any_state)
+    with any_state.engine.begin() as conn:  # the read now fails in the database, not in the question
+        conn.exec_driver_sql(f"ALTER TABLE {vacancies.name} RENAME TO vacancies_gone")
+    try:
+        with pytest.raises(MessageLogUnavailableError, match=licence):
+            any_state.visa_view(licence, "911101")
+    finally:
+        with any_state.engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE vacancies_gone RENAME TO {vacancies.name}")
+    assert any_state.visa_view(licence, "911101") is not None  # the pool still answers afterwards
