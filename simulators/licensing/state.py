@@ -27,7 +27,7 @@ from simulators.licensing import rules
 from simulators.licensing.batches import WindowApplier
 from simulators.licensing.migrations import open_licensing_database
 from simulators.licensing.tables import (
-    applications, decisions, events, labour_cases, licences, metadata, requested_vacancies, vacancies,
+    applications, decisions, events, labour_cases, licences, requested_vacancies, vacancies,
 )
 
 # Built once: every visa check reads a licence, and building and compiling new statements for each
