@@ -185,20 +185,26 @@ class KeepAliveSender:
 
         Each process compiles the mappings and schemas on its first request of a
         kind, which must happen off the clock. A connection stays with the process
-        that accepted it, so one connection warms one process: new connections are
-        opened until each process has answered on one (``/healthz`` names it).
+        that accepted it, and a process defers a new connection to a peer holding
+        fewer, so the connections already opened are held while the next is opened,
+        until each process has answered on one (``/healthz`` names it).
         """
         warmed: set[str] = set()
-        for _ in range(attempts):
-            if len(warmed) >= processes:
-                break
-            self.close()
-            connection = self._connection()
-            if self._local.process not in warmed:
-                for body in bodies:
-                    self.post(body)
-                warmed.add(self._local.process)
-        self.close()
+        held: list[http.client.HTTPConnection] = []
+        try:
+            for _ in range(attempts):
+                if len(warmed) >= processes:
+                    break
+                self._local.connection = None  # held below: the next connection lands beside it
+                held.append(self._connection())
+                if self._local.process not in warmed:
+                    for body in bodies:
+                        self.post(body)
+                    warmed.add(self._local.process)
+        finally:
+            for connection in held:
+                connection.close()
+            self._local.connection = None
         self.per_process.clear()
         return len(warmed)
 
