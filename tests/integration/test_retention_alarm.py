@@ -97,3 +97,29 @@ def test_no_alarm_with_an_empty_log_or_without_a_retention_role(hub, viewer, tmp
     finally:
         for app in (configured, plain):
             app.extensions["rabt_console"].console.broker.close()
+
+
+def test_the_console_of_a_hub_with_a_retention_folder_watches_it(tmp_path, trust_store, viewer):
+    from dataclasses import replace
+
+    from console_support import mappings_dir
+
+    from hub.bootstrap import bootstrap
+    from hub.mapping import Mappings
+
+    plain = make_hub(tmp_path, trust_store)
+    settings = replace(plain.settings, retention=RetentionSettings(folder=tmp_path / "archives", period="day"))
+    plain.close()
+    hub = bootstrap(settings, trust_store=trust_store, mappings=Mappings(mappings_dir(tmp_path)))
+    app = app_for(hub, viewer[0])
+    try:
+        accept_arrival(hub, "T9000003")
+        console = app.extensions["rabt_console"].console
+        assert console.parts.retention == settings.retention
+        figure = lambda: overdue_seconds(hub.log, settings.retention, datetime.now(timezone.utc))  # noqa: E731
+        earlier = figure()
+        shown = console.retention_overdue()  # on the real calendar, which moves on meanwhile
+        assert shown is not None and earlier <= shown <= figure()
+    finally:
+        app.extensions["rabt_console"].console.broker.close()
+        hub.close()
