@@ -245,6 +245,7 @@ def _archived_up_to(log_: MessageLog, moment: datetime) -> bool:
     from hub.messagelog import db
     from hub.messagelog.schema import timestamp, written_archives
 
+    # the stored text form (fixed width, UTC) sorts as the times do
     query = sa.select(written_archives.c.archive_id).where(written_archives.c.until >= timestamp(moment)).limit(1)
     with db.translated("look for the newest period's archive"), log_.engine.connect() as conn:
         return conn.execute(query).first() is not None
