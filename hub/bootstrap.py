@@ -198,6 +198,7 @@ def console_app(hub: Hub, config: dict | None = None, **parts):
         actions_file=hub.settings.home / "console-actions.jsonl",
         sessions_file=hub.settings.home / SESSIONS_FILE_NAME, history_file=hub.settings.home / HISTORY_FILE_NAME,
         sample_seconds=hub.settings.console.sample_seconds, timestamps_expected=bool(hub.settings.timestamps.url),
+        retention=hub.settings.retention if hub.settings.retention.folder else None,
         ledger=hub.ledger if signing else None)  # without the hub's key no report can be signed: 503
     config = {"SECRET_KEY": hub.settings.console.secret_key or None, "TIMEZONE": hub.settings.console.timezone,
               **(config or {})}

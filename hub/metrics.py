@@ -316,6 +316,13 @@ RETENTION_PURGED = Counter("rabt_retention_purged_messages_total",
                            registry=REGISTRY)
 RETENTION_FAILURES = Counter("rabt_retention_failures_total", "Retention rounds that failed (archive or purge).",
                              registry=REGISTRY)
+RETENTION_PREVIOUS_MISSING = Counter("rabt_retention_previous_missing_total",
+                                     "Archives written whose previous archive (the one they continue) was no longer "
+                                     "in the retention folder.", registry=REGISTRY)
+RETENTION_OVERDUE = Gauge("rabt_retention_overdue_seconds",
+                          "Seconds past the round that should have archived the newest closed period (0: archived); "
+                          "sampled by the console where retention is configured.",
+                          multiprocess_mode="livemax", registry=REGISTRY)
 
 
 def record_retention_archive(records: int) -> None:
@@ -332,6 +339,16 @@ def record_retention_purge(messages: int) -> None:
 def record_retention_failure() -> None:
     """A retention round failed."""
     RETENTION_FAILURES.inc()
+
+
+def record_retention_previous_missing() -> None:
+    """An archive was written whose previous archive's file is gone from the folder."""
+    RETENTION_PREVIOUS_MISSING.inc()
+
+
+def set_retention_overdue(seconds: float) -> None:
+    """The newest closed period's archive is ``seconds`` overdue (0: it is archived)."""
+    RETENTION_OVERDUE.set(seconds)
 
 
 def exposition(registry: CollectorRegistry | None = None) -> bytes:

@@ -24,6 +24,9 @@ A round that fails is logged and counted, ``/readyz`` and the console name
 it (dependency ``archive``), and it is tried again after a few minutes; the
 next successful round clears it. Run the role in one process of the hub: two
 would write the same archive twice (harmlessly, by rename) and purge once.
+The console watches the outcome from the log alone: :func:`overdue_seconds`
+(the ``RabtRetentionOverdue`` alarm), so a role that fails for days, or never
+started, is seen from any process.
 """
 
 from __future__ import annotations
@@ -156,6 +159,7 @@ class Retention:
             return False
         target = self.folder / f"{PREFIX}{name}.zip{'.p7m' if self.encrypt_to else ''}"
         report = self._write_verified(end, target)
+        self._warn_if_previous_missing(report.base.anchor_seq, target.name)
         receipts.write_receipt(self.signer, target, name, report)
         metrics.record_retention_archive(report.records)
         log.info("retention: archived %s into %s: %d records up to anchor %d, payloads of %d messages",
@@ -183,6 +187,18 @@ class Retention:
         record_written(self.log, dataclasses.replace(written, path=target))  # the next period continues from it
         return report
 
+    def _warn_if_previous_missing(self, base_anchor: int, name: str) -> None:
+        """Warn (and count) when the archive this one continues is no longer in the folder under its registered
+        name: the chain goes on from the log, but ``verify-archive --previous`` cannot bridge the gap without it."""
+        from hub.archive.base import names_ending_at
+
+        previous = [] if base_anchor == 0 else names_ending_at(self.log, base_anchor)
+        if previous and not any((self.folder / kept).exists() for kept in previous):
+            log.warning("retention: %s continues from %s (anchor %d), which is not in %s: moved or deleted? "
+                        "verify-archive --previous needs it to check the chain across the two",
+                        name, " or ".join(previous), base_anchor, self.folder)
+            metrics.record_retention_previous_missing()
+
     def _purge_due(self) -> None:
         """Purge every archive whose period ended keep_days ago and is not marked purged."""
         keep = timedelta(days=self.settings.keep_days)
@@ -208,6 +224,31 @@ class Retention:
                  result.purged, archive.name, result.kept_queued)
         if result.kept_queued == 0:
             archive.with_name(archive.name + PURGED).write_text(f"{self.now().isoformat()}\n", encoding="utf-8")
+
+
+def overdue_seconds(log_: MessageLog, settings: RetentionSettings, now: datetime) -> float:
+    """Seconds past the round that should have archived the newest closed period; 0 when an archive reaches
+    the current period's start (the role's, or one made by hand) or the log is empty.
+
+    That round is one ``interval`` after the period closed: the role archives a period in its first round
+    after the period ends.
+    """
+    closed = period_start(now, settings.period)
+    if _archived_up_to(log_, closed) or _empty(log_):  # the register first: the usual answer, and tiny
+        return 0.0
+    return max(0.0, (now - closed).total_seconds() - settings.interval)
+
+
+def _archived_up_to(log_: MessageLog, moment: datetime) -> bool:
+    import sqlalchemy as sa
+
+    from hub.messagelog import db
+    from hub.messagelog.schema import timestamp, written_archives
+
+    # the stored text form (fixed width, UTC) sorts as the times do
+    query = sa.select(written_archives.c.archive_id).where(written_archives.c.until >= timestamp(moment)).limit(1)
+    with db.translated("look for the newest period's archive"), log_.engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def _newest_purged_anchor_at(log_: MessageLog) -> datetime | None:

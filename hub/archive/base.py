@@ -123,6 +123,14 @@ def record_written(log, written) -> None:
             conn.execute(sa.insert(_w), row)
 
 
+def names_ending_at(log, anchor_seq: int) -> list[str]:
+    """The registered file names of the archives that end at anchor ``anchor_seq`` (more than one when the
+    same period was written twice, by hand and by the retention role)."""
+    query = sa.select(_w.c.name).where(_w.c.anchor_seq == anchor_seq).order_by(_w.c.written_at)
+    with db.translated("read the archives register"), log.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
 def base_anchor_for(conn: sa.Connection, covering: int, until: datetime) -> int:
     """The anchor an archive of the period up to ``until`` (covered by anchor ``covering``) continues from.
 

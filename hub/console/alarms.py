@@ -45,6 +45,8 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("RabtOutboxLagging", "critical", 60, "seconds", "overview"),
     # the TSA's default grace period (300 s) and one stamp interval (60 s)
     Condition("RabtAnchorsUnstamped", "critical", 360, "seconds", "overview"),
+    # an hour past the round that should have archived the newest closed period
+    Condition("RabtRetentionOverdue", "critical", 3600, "seconds", "overview"),
     Condition("RabtDeadLettersGrowing", "warning", 0, "new dead letters", "dead_letters", 600),
     Condition("RabtDeadLetters", "warning", 0, "dead letters", "dead_letters"),
     Condition("RabtBacklogGrowing", "warning", 0, "messages", "overview", 300),
@@ -68,6 +70,8 @@ class Snapshot:
     now: float = field(default_factory=time.time)
     oldest_unstamped_age: float | None = None
     """Seconds the oldest log anchor has waited for its timestamp; None when no TSA is configured."""
+    retention_overdue: float | None = None
+    """Seconds the newest closed period's archive is overdue; None when no retention role is configured."""
 
 
 def gather(console, overview: dict | None = None) -> Snapshot:
@@ -76,7 +80,7 @@ def gather(console, overview: dict | None = None) -> Snapshot:
     overview = overview or console.overview()
     end = datetime.fromtimestamp(now, timezone.utc)
     refusals: dict[str, int] = {}
-    oldest = unstamped = None
+    oldest = unstamped = overdue = None
     if overview["database"]["reachable"]:
         for row in chain_counts(console.log.engine, end - timedelta(seconds=60), end):
             if row.kind == "refused":
@@ -84,8 +88,9 @@ def gather(console, overview: dict | None = None) -> Snapshot:
         oldest = console.oldest_unpublished_age()
         waiting = console.unstamped_anchors()
         unstamped = None if waiting is None else waiting.oldest_age()
+        overdue = console.retention_overdue()
     return Snapshot(overview, console.readiness(), oldest, refusals,
-                    console.history.series("queue", "hour", now), now, unstamped)
+                    console.history.series("queue", "hour", now), now, unstamped, overdue)
 
 
 def evaluate(snapshot: Snapshot) -> list[dict]:
@@ -129,14 +134,12 @@ def _certificates(expired: bool) -> Callable[[Snapshot, Condition], Found]:
     return check
 
 
-def _outbox_lagging(s: Snapshot, c: Condition) -> Found:
-    age = s.oldest_unpublished_age
-    return [("outbox", round(age, 1), {})] if age is not None and age > c.threshold else []
-
-
-def _anchors_unstamped(s: Snapshot, c: Condition) -> Found:
-    age = s.oldest_unstamped_age
-    return [("tsa", round(age, 1), {})] if age is not None and age > c.threshold else []
+def _figure_over(subject: str, figure: Callable[[Snapshot], float | None]) -> Callable[[Snapshot, Condition], Found]:
+    """Fires for ``subject`` when the snapshot's ``figure`` is known (not None) and above the threshold."""
+    def check(s: Snapshot, c: Condition) -> Found:
+        value = figure(s)
+        return [(subject, round(value, 1), {})] if value is not None and value > c.threshold else []
+    return check
 
 
 def _dead_letters(s: Snapshot, c: Condition) -> Found:
@@ -168,8 +171,9 @@ CHECKS: dict[str, Callable[[Snapshot, Condition], Found]] = {
     "RabtQueueWithoutConsumer": _without_consumer,
     "RabtCircuitOpen": _circuit_open,
     "RabtCertificateExpired": _certificates(expired=True),
-    "RabtOutboxLagging": _outbox_lagging,
-    "RabtAnchorsUnstamped": _anchors_unstamped,
+    "RabtOutboxLagging": _figure_over("outbox", lambda s: s.oldest_unpublished_age),
+    "RabtAnchorsUnstamped": _figure_over("tsa", lambda s: s.oldest_unstamped_age),
+    "RabtRetentionOverdue": _figure_over("retention", lambda s: s.retention_overdue),
     "RabtDeadLettersGrowing": _growth("dead_letters", "dead_letters"),
     "RabtDeadLetters": _dead_letters,
     "RabtBacklogGrowing": _growth("depth", "ready"),

@@ -98,7 +98,8 @@ def readyz():
 
 
 def sample_gauges(console) -> None:
-    """Refresh the gauges that describe shared state (queues, outbox, last activity, unstamped anchors)."""
+    """Refresh the gauges that describe shared state (queues, outbox, last activity, unstamped anchors,
+    the retention archive's delay)."""
     try:
         stats = console.log.stats()
         metrics.set_outbox_backlog(stats.outbox_backlog)
@@ -113,6 +114,11 @@ def sample_gauges(console) -> None:
     try:
         if (waiting := console.unstamped_anchors()) is not None:
             metrics.set_stamp_backlog(waiting.count, waiting.oldest_age())
+    except RabtError:
+        pass
+    try:
+        if (overdue := console.retention_overdue()) is not None:
+            metrics.set_retention_overdue(overdue)
     except RabtError:
         pass
 

@@ -165,6 +165,12 @@ LABELS.update({
                                   "missed meanwhile are stamped once it is back.",
                                   "تحقق من أن سلطة الختم الزمني تستجيب (RABT_TSA_URL) وأن دور الختم يعمل؛ "
                                   "تُختم المراسي الفائتة عند عودتها."),
+    "alarm_RabtRetentionOverdue": ("{subject}: the newest closed period's archive is {value} s overdue",
+                                   "{subject}: أرشيف آخر فترة مغلقة متأخر {value} ث"),
+    "todo_RabtRetentionOverdue": ("Check the retention role: its /readyz (check archive) names the failing step, "
+                                  "its log says why; if it cannot recover, archive by hand with rabt audit archive.",
+                                  "تحقق من دور الاحتفاظ: ‏/readyz لديه (الفحص archive) يسمي الخطوة الفاشلة وسجله "
+                                  "يبين السبب؛ وإن لم يتعافَ فأرشف يدويا بالأمر rabt audit archive."),
     "alarm_RabtDeadLettersGrowing": ("Dead letters of {subject} grew by {value} recently",
                                    "الرسائل الميتة في {subject} زادت {value} مؤخرا"),
     "todo_RabtDeadLettersGrowing": ("Read the reasons, fix the cause, then replay.",

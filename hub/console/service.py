@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hub import metrics
 from hub.adapter import Adapter
+from hub.config import RetentionSettings
 from hub.console import alarms, figures, queries
 from hub.console.actions import ActionLog
 from hub.console.controls import ConsumerControls
@@ -35,6 +36,7 @@ from hub.messagelog import MessageLog
 from hub.messagelog import stamps
 from hub.messagelog.search import normalize
 from hub.messagelog.stamps import Backlog
+from hub.retention import overdue_seconds
 from hub.routing import Routes
 from hub.signing import Verifier
 from hub.truststore import expiring
@@ -114,6 +116,11 @@ class ConsoleParts:
     timestamps_expected: bool = False
     #: the file ``users`` came from, re-read when it changes (None: ``users`` stay as given)
     users_file: Path | None = None
+    #: the retention role's settings where one is configured (``[retention] folder``): only then is a closed
+    #: period without its archive news
+    retention: RetentionSettings | None = None
+    #: the calendar the retention periods are counted on (tests move it, as the retention role's own)
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
 class Console:
@@ -263,6 +270,12 @@ class Console:
     def unstamped_anchors(self) -> Backlog | None:
         """Anchors waiting for their timestamp token (None: no TSA is configured, so none will get one)."""
         return stamps.backlog(self.log.engine) if self.parts.timestamps_expected else None
+
+    def retention_overdue(self) -> float | None:
+        """Seconds the newest closed period's archive is overdue (None: no retention role is configured)."""
+        if self.parts.retention is None:
+            return None
+        return overdue_seconds(self.log, self.parts.retention, self.parts.now())
 
     def history_series(self, kind: str, span: str) -> dict:
         """Points per queue or agency over ``span`` (``hour``, ``day``); see HistoryStore.series."""

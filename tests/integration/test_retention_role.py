@@ -161,6 +161,34 @@ def test_an_archive_of_another_periods_naming_is_not_continued_from_the_year_one
         assert retention.due_periods() == [TODAY - timedelta(days=1)]
 
 
+def test_an_archive_continuing_one_whose_file_is_gone_is_written_with_a_warning_naming_it(tmp_path, hub_signer,
+                                                                                          caplog):
+    from hub import metrics
+
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    fill(url)
+    folder, clock = tmp_path / "archives", Clock(TODAY + timedelta(days=1, hours=1))
+    missing = lambda: metrics.REGISTRY.get_sample_value("rabt_retention_previous_missing_total")  # noqa: E731
+    before = missing()
+    with open_message_log(url, create=False) as log, caplog.at_level("WARNING", logger="hub.retention"):
+        retention = role(log, hub_signer, folder, clock)
+        retention.round()
+        fill(url, first=12, count=3)
+        clock.moment += timedelta(days=1)
+        retention.round()  # continues from the first archive, which is in place: nothing to say
+        assert caplog.records == [] and missing() == before
+        [first, second] = sorted(folder.glob("*.zip"))
+        second.unlink()  # moved away by hand; its receipt stays, so the role goes on after its day
+        fill(url, first=15, count=3)
+        clock.moment += timedelta(days=1)
+        retention.round()
+    [warning] = caplog.records
+    assert warning.levelname == "WARNING" and second.name in warning.getMessage()
+    assert str(folder) in warning.getMessage() and "verify-archive --previous" in warning.getMessage()
+    assert missing() == before + 1
+    assert len(list(folder.glob("*.zip"))) == 2  # the chain still continues: the next archive is written
+
+
 @pytest.mark.parametrize("settings", [{"period": "week"}, {"keep_days": -1}, {"interval": 0}])
 def test_bad_settings_are_named(settings):
     with pytest.raises(ConfigError, match="retention"):

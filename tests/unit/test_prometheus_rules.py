@@ -14,6 +14,9 @@ from hub.console.alarms import CONDITIONS
 from tests.conftest import unavailable
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+#: rules without a console condition, with their severity: each watches a figure only in the /metrics of
+#: another process, which the console does not read (deploy/prometheus/README.md lists them and says why)
+PROMETHEUS_ONLY = {"RabtRetentionFailing": "warning"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def test_promtool_accepts_the_rules(promtool):
     result = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=RULES, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(CONDITIONS)} rules found" in result.stdout
+    assert f"SUCCESS: {len(CONDITIONS) + len(PROMETHEUS_ONLY)} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass(promtool):
@@ -38,7 +41,10 @@ def test_promtool_unit_tests_pass(promtool):
     assert "SUCCESS" in result.stdout
 
 
-def test_every_console_condition_is_a_rule_with_its_severity():
+def test_every_console_condition_is_a_rule_with_its_severity_and_only_the_listed_rules_are_not():
     rules = yaml.safe_load((RULES / "rules.yml").read_text())["groups"][0]["rules"]
     shipped = {rule["alert"]: rule["labels"]["severity"] for rule in rules}
-    assert shipped == {c.name: c.severity for c in CONDITIONS}
+    assert shipped == {**{c.name: c.severity for c in CONDITIONS}, **PROMETHEUS_ONLY}
+    assert not set(PROMETHEUS_ONLY) & {c.name for c in CONDITIONS}
+    readme = (RULES / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in PROMETHEUS_ONLY)
