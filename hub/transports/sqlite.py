@@ -162,13 +162,15 @@ class SqliteTransport(Transport):
                        self._reply_queue, message.headers, message.content_type)
         self.publish([sent])
         deadline, pause = time.monotonic() + timeout, 0.002
-        while time.monotonic() < deadline:
+        while True:
+            # a pause first: no responder answers the instant its question is stored
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
             found = self._take_reply(correlation_id)
             if found is not None:
                 return found
-            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            if time.monotonic() >= deadline:
+                raise ReplyTimeoutError(f"no reply within {timeout}s", message_id=message.message_id)
             pause = min(pause * 2, self.poll_interval)
-        raise ReplyTimeoutError(f"no reply within {timeout}s", message_id=message.message_id)
 
     def _take_reply(self, correlation_id: str) -> Message | None:
         # A plain read: a poll that finds nothing (most of them) takes no write lock and
