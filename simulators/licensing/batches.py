@@ -46,12 +46,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
 from hub.idempotency import processed_messages
+from hub.messagelog import prepared
 from hub.messagelog.db import write_transaction
+from hub.messagelog.prepared import insert_sql
 from hub.messagelog.schema import timestamp
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,9 @@ class WindowCommitError(MessageLogError):
     recoverable = True
 
 
-#: The mark of a message applied, doing nothing when it is there already. Whether it went in: SQLite gives
-#: the rowcount; psycopg's is gone once SQLAlchemy has closed the cursor, so PostgreSQL returns the id
-#: (RETURNING on SQLite would need 3.35, which not every Python 3.11 links against).
-_MARK_ONCE = {"sqlite": sqlite.insert(processed_messages).on_conflict_do_nothing(),
-              "postgresql": postgresql.insert(processed_messages).on_conflict_do_nothing()
-              .returning(processed_messages.c.message_id)}
+#: The mark of a message applied, doing nothing when it is there already, as SQL text for the driver's
+#: cursor (:mod:`hub.messagelog.prepared`): through Core it cost more than SQLite spends running it.
+_MARK_ONCE = insert_sql(processed_messages, ("consumer", "message_id", "processed_at")) + " ON CONFLICT DO NOTHING"
 
 
 class _UnitFailed(Exception):
@@ -101,11 +99,9 @@ class WindowApplier:
         if not isinstance(max_window, int) or max_window < 1:
             raise MessageLogError(f"max_window must be a positive integer, got {max_window!r}")
         self.engine, self.consumer, self.max_window = engine, consumer, max_window
-        try:
-            self._mark = _MARK_ONCE[engine.dialect.name]
-        except KeyError:
-            raise MessageLogError(f"the licensing database must be SQLite or PostgreSQL, "
-                                  f"not {engine.dialect.name}") from None
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise MessageLogError(f"the licensing database must be SQLite or PostgreSQL, not {engine.dialect.name}")
+        self._returns_id = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
         self.commits = 0
@@ -179,9 +175,12 @@ class WindowApplier:
         Mark first: a concurrent worker on the same id then waits on the key
         and, once the first commits, finds it there and changes nothing.
         """
-        mark = {"consumer": self.consumer, "message_id": message_id, "processed_at": timestamp()}
-        result = conn.execute(self._mark, mark)
-        return result.first() is not None if result.returns_rows else result.rowcount == 1
+        mark = (self.consumer, message_id, timestamp())
+        if self._returns_id:
+            return bool(prepared.fetch(conn, _MARK_ONCE + " RETURNING message_id", mark))
+        # RETURNING would need SQLite 3.35, which not every Python 3.11 links against
+        prepared.execute(conn, _MARK_ONCE, mark)
+        return prepared.fetch(conn, "SELECT changes()")[0][0] == 1
 
     def _apply_plain(self, conn: Connection, message_id: str, apply: Apply) -> bool:
         """One unit without a savepoint of its own; _UnitFailed when anything of it failed."""
