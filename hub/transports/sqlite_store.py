@@ -83,6 +83,12 @@ def row_message(row: tuple) -> Message:
 def claim(conn: sqlite3.Connection, queue: str, owner: str, limit: int, lease: float) -> list[tuple]:
     """Lease up to ``limit`` ready rows: (id, attempt, deliveries_before, *MESSAGE_COLUMNS)."""
     now = time.time()
+    # A plain read first: an idle loop polls often, and an empty claim must not take the write lock
+    # (every poll would queue behind the publishers' writes, and they behind it).
+    # fetchall() steps the statement to its end, so no read snapshot stays open into the write below.
+    ready = conn.execute("SELECT 1 FROM messages WHERE queue = ? AND available_at <= ? LIMIT 1", (queue, now))
+    if not ready.fetchall():
+        return []
     with immediate(conn):
         rows = conn.execute(
             f"SELECT id, attempt, deliveries, {MESSAGE_COLUMNS} FROM messages"

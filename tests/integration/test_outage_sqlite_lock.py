@@ -52,12 +52,17 @@ def test_relay_and_consumer_outlive_the_broker_file_locked_past_its_busy_timeout
                  threading.Thread(target=keep_consuming, args=(consumer, lambda: consumer.consume(
                      queue, lambda delivery: handled.append(delivery.message.message_id), stop=stop), stop, watch))]
         with caplog.at_level(logging.INFO, logger="hub.outage"):
-            for loop in loops:
-                loop.start()
+            relay_loop, consumer_loop = loops
+            relay_loop.start()
             for n in range(COUNT // 3):
                 log.accept(record(n))
+            deadline = time.monotonic() + 30
+            while log.stats().outbox_backlog and time.monotonic() < deadline:
+                time.sleep(0.05)  # the first third waits in the broker's queue
             locker = sqlite3.connect(tmp_path / "broker.sqlite3", isolation_level=None)
             locker.execute("BEGIN EXCLUSIVE")  # every other writer now waits, then gives up
+            # the consumer finds messages ready (reading is never locked out in WAL mode) but cannot lease them
+            consumer_loop.start()
             for n in range(COUNT // 3, COUNT):
                 log.accept(record(n))  # the gateway goes on storing meanwhile
             time.sleep(3)
