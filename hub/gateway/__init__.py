@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from hub.adapter import Adapter
@@ -92,7 +93,7 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
             abort(404)
         return _xml(_absolute_schemas(path.read_text(encoding="utf-8"), agency, _public_base(app)).encode("utf-8"))
 
-    def push(req: Request, agency: str) -> Response:
+    def push(req: Request, agency: str) -> Reply:
         adapter, raw = served.get(agency), b""
         try:
             raw = _bounded_body(req, limits.max_bytes)
@@ -107,12 +108,12 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
                             code=fault.code, reason=fault.text, source=req.remote_addr,
                             input_size=fault.size if oversize else None)
             # Which way the partner signs is not known yet: WS-Security over the whole fault.
-            return _reply(answers.fault(fault, Style.WS_SECURITY, None))
-        return _reply(handler.handle(adapter, raw, source=req.remote_addr))
+            return answers.fault(fault, Style.WS_SECURITY, None)
+        return handler.handle(adapter, raw, source=req.remote_addr)
 
     @app.post("/soap/<agency>")
     def call(agency: str):
-        return push(request, agency)
+        return _reply(push(request, agency))
 
     @app.get("/healthz")
     def healthz():
@@ -131,10 +132,11 @@ class _PushFastPath:
     matching, signals and response processing cost as much CPU as the hash-chain
     append it pays for. This route has no hooks, so nothing Flask would do is
     skipped; the Flask view stays for the same request made through Flask's own
-    dispatch (url_for, tests).
+    dispatch (url_for, tests). The answer is written as a werkzeug Response would
+    write it (status line, Content-Type, Content-Length), without building one.
     """
 
-    def __init__(self, app, push: Callable[[Request, str], Response]) -> None:
+    def __init__(self, app, push: Callable[[Request, str], Reply]) -> None:
         self.app, self.push = app, push
 
     def __call__(self, environ, start_response):
@@ -142,11 +144,13 @@ class _PushFastPath:
         if agency is None:
             return self.app(environ, start_response)
         try:
-            response = self.push(Request(environ), agency)
+            reply = self.push(Request(environ), agency)
         except Exception:  # noqa: BLE001 - as Flask would: logged, answered 500 (the refusal record failed)
             log.exception("gateway failed on a request to /soap/%s", agency[:64])
-            response = InternalServerError()
-        return response(environ, start_response)
+            return InternalServerError()(environ, start_response)
+        start_response(f"{reply.status} {HTTP_STATUS_CODES[reply.status].upper()}",
+                       [("Content-Type", XML_CONTENT_TYPE), ("Content-Length", str(len(reply.body)))])
+        return [reply.body]
 
 
 def _pushed_agency(path: str) -> str | None:
@@ -179,7 +183,8 @@ def _bounded_body(req: Request, limit: int) -> bytes:
 
 
 def _require_soap11_content_type(req: Request) -> None:
-    if req.mimetype != SOAP11_MEDIA_TYPE:
+    # the type SOAP 1.1 clients send, taken as it is; any other spelling is parsed
+    if req.content_type != XML_CONTENT_TYPE and req.mimetype != SOAP11_MEDIA_TYPE:
         sent = (req.content_type or "none")[:100]
         raise SoapFault("Client.ContentType",
                         f"Content-Type {sent!r} is not accepted: SOAP 1.1 requests are sent as {SOAP11_MEDIA_TYPE}")
