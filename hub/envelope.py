@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -84,7 +83,8 @@ def new_message_id() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    digits = f"{value:032x}"  # str(uuid.UUID(int=value)), without the checks UUID makes of its arguments
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def new_header(
