@@ -441,4 +441,5 @@ def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str, 
     """The record of the hub's signed answer to ``agency`` about message ``question_id``."""
     header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
                         destination=agency, raw_payload=answer, correlation_id=question_id)
-    return Accepted.from_header(header, answer, answer, projection=projection)
+    # the header's PayloadDigest is the answer's own SHA-256: the log does not take it again
+    return Accepted.from_header(header, answer, answer, raw_sha256=header.payload_digest, projection=projection)
