@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import InternalServerError
-from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.wrappers import Request
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from hub.adapter import Adapter
 from hub.config import GatewaySettings, XmlLimits
@@ -93,27 +93,27 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
             abort(404)
         return _xml(_absolute_schemas(path.read_text(encoding="utf-8"), agency, _public_base(app)).encode("utf-8"))
 
-    def push(req: Request, agency: str) -> Reply:
+    def push(environ: dict, agency: str) -> Reply:
         adapter, raw = served.get(agency), b""
         try:
-            raw = _bounded_body(req, limits.max_bytes)
+            raw = _bounded_body(environ, limits.max_bytes)
             if adapter is None:
                 known = ", ".join(sorted(served))
                 raise SoapFault("Client.UnknownAgency", f"no agency {agency[:64]!r} is registered here; known: {known}")
-            _require_soap11_content_type(req)
+            _require_soap11_content_type(environ)
         except SoapFault as fault:
             # Refused before the pipeline could: recorded and counted here, under a bounded agency label.
             oversize = isinstance(fault, _OversizeFault)
             pipeline.refuse(fault.raw if oversize else raw, agency=adapter.name if adapter else None,
-                            code=fault.code, reason=fault.text, source=req.remote_addr,
+                            code=fault.code, reason=fault.text, source=environ.get("REMOTE_ADDR"),
                             input_size=fault.size if oversize else None)
             # Which way the partner signs is not known yet: WS-Security over the whole fault.
             return answers.fault(fault, Style.WS_SECURITY, None)
-        return handler.handle(adapter, raw, source=req.remote_addr)
+        return handler.handle(adapter, raw, source=environ.get("REMOTE_ADDR"))
 
     @app.post("/soap/<agency>")
     def call(agency: str):
-        return _reply(push(request, agency))
+        return _reply(push(request.environ, agency))
 
     @app.get("/healthz")
     def healthz():
@@ -136,7 +136,7 @@ class _PushFastPath:
     write it (status line, Content-Type, Content-Length), without building one.
     """
 
-    def __init__(self, app, push: Callable[[Request, str], Reply]) -> None:
+    def __init__(self, app, push: Callable[[dict, str], Reply]) -> None:
         self.app, self.push = app, push
 
     def __call__(self, environ, start_response):
@@ -144,7 +144,7 @@ class _PushFastPath:
         if agency is None:
             return self.app(environ, start_response)
         try:
-            reply = self.push(Request(environ), agency)
+            reply = self.push(environ, agency)
         except Exception:  # noqa: BLE001 - as Flask would: logged, answered 500 (the refusal record failed)
             log.exception("gateway failed on a request to /soap/%s", agency[:64])
             return InternalServerError()(environ, start_response)
@@ -171,21 +171,22 @@ class _OversizeFault(SoapFault):
         self.raw, self.size = raw, size
 
 
-def _bounded_body(req: Request, limit: int) -> bytes:
-    """The request body, never reading more than ``limit + 1`` bytes of it."""
-    length = req.content_length or 0
+def _bounded_body(environ: dict, limit: int) -> bytes:
+    """The request body, never reading more than ``limit + 1`` bytes of it (read as werkzeug's Request.stream)."""
+    length = get_content_length(environ) or 0
     if length > limit:
         raise _OversizeFault(f"request is {length} bytes, over the limit of {limit}", size=length)
-    raw = req.stream.read(limit + 1)
+    raw = get_input_stream(environ).read(limit + 1)
     if len(raw) > limit:
         raise _OversizeFault(f"request is over the limit of {limit} bytes", raw=raw)
     return raw
 
 
-def _require_soap11_content_type(req: Request) -> None:
-    # the type SOAP 1.1 clients send, taken as it is; any other spelling is parsed
-    if req.content_type != XML_CONTENT_TYPE and req.mimetype != SOAP11_MEDIA_TYPE:
-        sent = (req.content_type or "none")[:100]
+def _require_soap11_content_type(environ: dict) -> None:
+    # the type SOAP 1.1 clients send, taken as it is; any other spelling is parsed as werkzeug's Request.mimetype
+    sent = environ.get("CONTENT_TYPE", "")
+    if sent != XML_CONTENT_TYPE and parse_options_header(sent)[0].lower() != SOAP11_MEDIA_TYPE:
+        sent = (sent or "none")[:100]
         raise SoapFault("Client.ContentType",
                         f"Content-Type {sent!r} is not accepted: SOAP 1.1 requests are sent as {SOAP11_MEDIA_TYPE}")
 
