@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -84,7 +83,8 @@ def new_message_id() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    digits = f"{value:032x}"  # str(uuid.UUID(int=value)), without the checks UUID makes of its arguments
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def new_header(
@@ -151,6 +151,8 @@ def build_envelope(header: Header, body: etree._Element) -> etree._Element:
 _C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
 _OPEN_BODY_ROOT = f' xmlns:rabt="{NAMESPACE}"'.encode()
 _DIGEST_ATTRIBUTE = ' algorithm="sha-256"'
+#: each header field's start tag as exclusive C14N writes it
+_CANONICAL_OPENING = {tag: f'<rabt:{tag}{_DIGEST_ATTRIBUTE if tag == "PayloadDigest" else ""}>' for tag, _ in _FIELDS}
 #: characters XML 1.0 cannot carry: lxml refuses them in a tree, so the text route must too
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -171,8 +173,8 @@ def canonical_envelope(header: Header, body: etree._Element) -> bytes:
         return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True,
                               with_comments=False)
     start = len(header.message_type) + 6
-    fields = [f'<rabt:{tag}{_DIGEST_ATTRIBUTE if tag == "PayloadDigest" else ""}>'
-              f"{text.translate(_C14N_TEXT)}</rabt:{tag}>" for tag, text in _header_texts(header)]
+    fields = [f"{_CANONICAL_OPENING[tag]}{text.translate(_C14N_TEXT)}</rabt:{tag}>"
+              for tag, text in _header_texts(header)]
     head = f'<rabt:Envelope xmlns:rabt="{NAMESPACE}"><rabt:Header>{"".join(fields)}</rabt:Header><rabt:Body>'
     if bad := _NOT_XML.search(head):
         raise SchemaError(f"envelope header holds a character XML cannot carry (U+{ord(bad.group()):04X})",
@@ -190,7 +192,7 @@ def _header_texts(header: Header):
 
 
 def _check_body(header: Header, body: etree._Element) -> None:
-    if etree.QName(body).localname != header.message_type or etree.QName(body).namespace != NAMESPACE:
+    if body.tag != f"{_R}{header.message_type}":  # its name is the message type, in the canonical namespace
         raise SchemaError(
             f"body element {body.tag} does not match message type {header.message_type}",
             message_id=header.message_id, agency=header.source_agency,

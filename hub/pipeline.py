@@ -141,7 +141,11 @@ class Pipeline:
     # -- in -------------------------------------------------------------------------------
 
     def accept(self, inbound: Inbound, payload: etree._Element) -> Receipt:
-        """Canonicalize and store in the outbox; a repeat returns the first receipt."""
+        """Canonicalize and store in the outbox; a repeat returns the first receipt.
+
+        A signed ``payload`` without a parent is verified in place (its signature
+        taken out); one inside a larger tree is verified as a copy.
+        """
         record = self._checked(inbound, payload)
         return self._stored(inbound, record, enqueue=True)
 
@@ -364,9 +368,10 @@ class Pipeline:
             if inbound.require_signature:
                 raise SignatureError(f"{inbound.agency} must sign {inbound.message_type}", agency=inbound.agency)
             return payload
-        # The agency signed this element as its own document (URI=""); taken out of
-        # the SOAP body it verifies the same, as exclusive C14N ignores the context.
-        standalone = copy.deepcopy(payload)
+        # The agency signed this element as its own document (URI=""): verified as one, which the verifier
+        # consumes. A payload still inside a larger tree (its caller's) is copied out of it; one the caller
+        # has detached (the gateway, from the SOAP request it no longer reads) is verified as it is.
+        standalone = payload if payload.getparent() is None else copy.deepcopy(payload)
         return self.verifier.verify(standalone, expected_signer=inbound.agency).element
 
     def for_party(self, party: str, message_type: str, body: etree._Element) -> Projected | None:
@@ -436,4 +441,5 @@ def _hub_answer(question_id: str, agency: str, answer: bytes, answer_type: str, 
     """The record of the hub's signed answer to ``agency`` about message ``question_id``."""
     header = new_header(message_type=answer_type, source_agency="hub", source_system="gateway",
                         destination=agency, raw_payload=answer, correlation_id=question_id)
-    return Accepted.from_header(header, answer, answer, projection=projection)
+    # the header's PayloadDigest is the answer's own SHA-256: the log does not take it again
+    return Accepted.from_header(header, answer, answer, raw_sha256=header.payload_digest, projection=projection)

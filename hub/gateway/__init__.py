@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import InternalServerError
-from werkzeug.wrappers import Request
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from hub.adapter import Adapter
 from hub.config import GatewaySettings, XmlLimits
@@ -92,27 +93,27 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
             abort(404)
         return _xml(_absolute_schemas(path.read_text(encoding="utf-8"), agency, _public_base(app)).encode("utf-8"))
 
-    def push(req: Request, agency: str) -> Response:
+    def push(environ: dict, agency: str) -> Reply:
         adapter, raw = served.get(agency), b""
         try:
-            raw = _bounded_body(req, limits.max_bytes)
+            raw = _bounded_body(environ, limits.max_bytes)
             if adapter is None:
                 known = ", ".join(sorted(served))
                 raise SoapFault("Client.UnknownAgency", f"no agency {agency[:64]!r} is registered here; known: {known}")
-            _require_soap11_content_type(req)
+            _require_soap11_content_type(environ)
         except SoapFault as fault:
             # Refused before the pipeline could: recorded and counted here, under a bounded agency label.
             oversize = isinstance(fault, _OversizeFault)
             pipeline.refuse(fault.raw if oversize else raw, agency=adapter.name if adapter else None,
-                            code=fault.code, reason=fault.text, source=req.remote_addr,
+                            code=fault.code, reason=fault.text, source=environ.get("REMOTE_ADDR"),
                             input_size=fault.size if oversize else None)
             # Which way the partner signs is not known yet: WS-Security over the whole fault.
-            return _reply(answers.fault(fault, Style.WS_SECURITY, None))
-        return _reply(handler.handle(adapter, raw, source=req.remote_addr))
+            return answers.fault(fault, Style.WS_SECURITY, None)
+        return handler.handle(adapter, raw, source=environ.get("REMOTE_ADDR"))
 
     @app.post("/soap/<agency>")
     def call(agency: str):
-        return push(request, agency)
+        return _reply(push(request.environ, agency))
 
     @app.get("/healthz")
     def healthz():
@@ -131,10 +132,11 @@ class _PushFastPath:
     matching, signals and response processing cost as much CPU as the hash-chain
     append it pays for. This route has no hooks, so nothing Flask would do is
     skipped; the Flask view stays for the same request made through Flask's own
-    dispatch (url_for, tests).
+    dispatch (url_for, tests). The answer is written as a werkzeug Response would
+    write it (status line, Content-Type, Content-Length), without building one.
     """
 
-    def __init__(self, app, push: Callable[[Request, str], Response]) -> None:
+    def __init__(self, app, push: Callable[[dict, str], Reply]) -> None:
         self.app, self.push = app, push
 
     def __call__(self, environ, start_response):
@@ -142,11 +144,13 @@ class _PushFastPath:
         if agency is None:
             return self.app(environ, start_response)
         try:
-            response = self.push(Request(environ), agency)
+            reply = self.push(environ, agency)
         except Exception:  # noqa: BLE001 - as Flask would: logged, answered 500 (the refusal record failed)
             log.exception("gateway failed on a request to /soap/%s", agency[:64])
-            response = InternalServerError()
-        return response(environ, start_response)
+            return InternalServerError()(environ, start_response)
+        start_response(f"{reply.status} {HTTP_STATUS_CODES[reply.status].upper()}",
+                       [("Content-Type", XML_CONTENT_TYPE), ("Content-Length", str(len(reply.body)))])
+        return [reply.body]
 
 
 def _pushed_agency(path: str) -> str | None:
@@ -167,20 +171,22 @@ class _OversizeFault(SoapFault):
         self.raw, self.size = raw, size
 
 
-def _bounded_body(req: Request, limit: int) -> bytes:
-    """The request body, never reading more than ``limit + 1`` bytes of it."""
-    length = req.content_length or 0
+def _bounded_body(environ: dict, limit: int) -> bytes:
+    """The request body, never reading more than ``limit + 1`` bytes of it (read as werkzeug's Request.stream)."""
+    length = get_content_length(environ) or 0
     if length > limit:
         raise _OversizeFault(f"request is {length} bytes, over the limit of {limit}", size=length)
-    raw = req.stream.read(limit + 1)
+    raw = get_input_stream(environ).read(limit + 1)
     if len(raw) > limit:
         raise _OversizeFault(f"request is over the limit of {limit} bytes", raw=raw)
     return raw
 
 
-def _require_soap11_content_type(req: Request) -> None:
-    if req.mimetype != SOAP11_MEDIA_TYPE:
-        sent = (req.content_type or "none")[:100]
+def _require_soap11_content_type(environ: dict) -> None:
+    # the type SOAP 1.1 clients send, taken as it is; any other spelling is parsed as werkzeug's Request.mimetype
+    sent = environ.get("CONTENT_TYPE", "")
+    if sent != XML_CONTENT_TYPE and parse_options_header(sent)[0].lower() != SOAP11_MEDIA_TYPE:
+        sent = (sent or "none")[:100]
         raise SoapFault("Client.ContentType",
                         f"Content-Type {sent!r} is not accepted: SOAP 1.1 requests are sent as {SOAP11_MEDIA_TYPE}")
 

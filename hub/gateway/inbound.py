@@ -165,6 +165,10 @@ class InboundHandler:
             # Before the contract check, whose schema error would only say "expected ds:*".
             raise SignatureError(f"{adapter.name} must sign {name}: the request has no ds:Signature "
                                  "(nor a wsse:Security header)", agency=adapter.name)
+        else:
+            # The SOAP envelope is not read again: taken out of it, the payload is the document the agency
+            # signed, which the pipeline then verifies without copying it.
+            payload.getparent().remove(payload)
         self.contracts(adapter).validate(payload)
         return payload, operation, signer
 

@@ -22,6 +22,8 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from itertools import compress
+from operator import not_
 
 import sqlalchemy as sa
 from lxml import etree
@@ -62,7 +64,8 @@ def normalize(text: str) -> str:
     if text.isascii():  # every step below leaves ASCII as it is but the case (a wage month: 2.3 million names)
         return " ".join(text.lower().split())
     text = _ARABIC_MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_ARABIC_FORMS)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    decomposed = unicodedata.normalize("NFKD", text)  # combining marks left out, character by character in C:
+    text = "".join(compress(decomposed, map(not_, map(unicodedata.combining, decomposed))))
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
