@@ -8,6 +8,7 @@ are chain records too, so the status history cannot be edited unnoticed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import uuid
@@ -84,10 +85,25 @@ class MessageLog:
         self.engine = engine
         self._lane = lanes.Lane(engine)
         self._anchoring = AnchorSchedule(anchoring or AnchorPolicy())
+        self._held: db.HeldConnection | None = None
+
+    def holding(self) -> MessageLog:
+        """This log, its writes made on one connection kept between them: for one writer at a time.
+
+        The group committer's leaders, who take turns, write through it. It
+        shares this log's engine, lane and anchor schedule; its :meth:`close`
+        gives the kept connection back and leaves the engine open.
+        """
+        view = copy.copy(self)
+        view._held = db.HeldConnection(self.engine)
+        return view
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self.engine.dispose()
+        """Release pooled connections (a :meth:`holding` view: its kept connection only)."""
+        if self._held is not None:
+            self._held.close()
+        else:
+            self.engine.dispose()
 
     def __enter__(self) -> MessageLog:
         return self
@@ -99,7 +115,8 @@ class MessageLog:
     def _writing(self, action: str) -> Iterator[Connection]:
         with db.translated(action):
             self._lane.lane_id  # noqa: B018 - registers the lane in its own commit, never inside this one
-        with db.translated(action), db.write_transaction(self.engine) as conn:
+        transaction = self._held.transaction() if self._held else db.write_transaction(self.engine)
+        with db.translated(action), transaction as conn:
             conn = self._lane.bind(conn)
             lanes.lock(conn)  # taken first, so this process's writers queue in the same order
             yield conn
