@@ -139,7 +139,7 @@ def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
             fresh.append(record)
             if record.source_message_id is not None:
                 # a repeat later in the same batch is a duplicate (or a conflict) too
-                seen[key] = _Holder(record.message_id, record.raw_digest(), record.message_type, False)
+                seen[key] = _Holder(record.message_id, None, record.message_type, False, record)
             continue
         holder.check(record)
         duplicates.append(DuplicateMessageError(
@@ -153,13 +153,16 @@ class _Holder:
     """The message that holds an agency id: stored before, or earlier in the batch being stored."""
 
     message_id: str
-    raw_sha256: str
+    raw_sha256: str | None
     message_type: str
     stored: bool
+    record: Accepted | None = None
+    """The batch's earlier record, whose digest is computed only if a repeat of it comes (stored: None)."""
 
     def check(self, record: Accepted) -> None:
         """ConflictingMessageError unless ``record`` is the same content again."""
-        differs = [what for what, same in (("content", record.raw_digest() == self.raw_sha256),
+        held = self.raw_sha256 if self.record is None else self.record.raw_digest()
+        differs = [what for what, same in (("content", record.raw_digest() == held),
                                            ("message type", record.message_type == self.message_type)) if not same]
         if not differs:
             return
