@@ -16,14 +16,14 @@ content without a trace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, prepared, search
+from hub.messagelog import chain, lanes, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -92,8 +92,14 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
 
 def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
            sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
-    _refuse_taken_ids(conn, [*records, *answers.values()], check_taken)
-    fresh, duplicates = _split_duplicates(conn, records)
+    # Every read is sent before the first is read: on PostgreSQL they share one round trip, the lane's lock first.
+    head = lanes.lock_later(conn)
+    taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
+    stored_before = _stored_before_later(conn, records)
+    numbers = chain.numbers_later(conn, _most_entries(records, answers, sent))
+    head()
+    taken()
+    fresh, duplicates = _split_duplicates(records, stored_before())
     if not fresh:
         return BatchResult([], duplicates)
     now = timestamp()
@@ -101,7 +107,7 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
     seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now)
+                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers())
     prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
                                                    for row, seq in zip(rows + answer_rows, seqs)])
     prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
@@ -112,25 +118,43 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
-def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> None:
+def _most_entries(records: Sequence[Accepted], answers: Mapping[str, Accepted], sent: bool) -> int:
+    """How many chain records storing ``records`` can take, none of them a duplicate (see _append_history)."""
+    answered = [answers[record.message_id] for record in records if record.message_id in answers]
+    return (sum(1 + (record.projection is not None) + sent for record in records)
+            + sum(2 + (answer.projection is not None) for answer in answered))
+
+
+def _taken_ids_later(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> Callable[[], None]:
+    """A function raising MessageLogError if a record's hub id is stored (the look-up sent now) or repeated."""
     ids = [record.message_id for record in records]
-    found = prepared.fetch(conn, _TAKEN.format(ids=prepared.marks(len(ids))), ids) if look_up else None
-    taken = found[0][0] if found else None
-    if taken is None and len(set(ids)) < len(ids):
-        taken = next(mid for mid in ids if ids.count(mid) > 1)
-    if taken is not None:
-        raise MessageLogError("a message with this id is already stored", message_id=taken)
+    found = prepared.send(conn, _TAKEN.format(ids=prepared.marks(len(ids))), ids) if look_up else lambda: []
+
+    def refuse() -> None:
+        rows = found()
+        taken = rows[0][0] if rows else None
+        if taken is None and len(set(ids)) < len(ids):
+            taken = next(mid for mid in ids if ids.count(mid) > 1)
+        if taken is not None:
+            raise MessageLogError("a message with this id is already stored", message_id=taken)
+
+    return refuse
 
 
-def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
+def _stored_before_later(conn: Connection, records: Sequence[Accepted]) -> Callable[[], dict]:
+    """The messages stored before holding the agency ids of ``records``, by (agency, id): sent now, read later."""
     wanted: dict[str, set[str]] = {}
     for record in records:
         if record.source_message_id is not None:
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
-    seen = {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
-            for agency, ids in wanted.items()
-            for source_id, message_id, raw_sha256, message_type in prepared.fetch(
-                conn, _BY_SOURCE.format(ids=prepared.marks(len(ids))), (agency, *sorted(ids)))}
+    found = [(agency, prepared.send(conn, _BY_SOURCE.format(ids=prepared.marks(len(ids))), (agency, *sorted(ids))))
+             for agency, ids in wanted.items()]
+    return lambda: {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
+                    for agency, rows in found
+                    for source_id, message_id, raw_sha256, message_type in rows()}
+
+
+def _split_duplicates(records: Sequence[Accepted], seen: dict):
     fresh, duplicates = [], []
     for record in records:
         key = (record.source_agency, record.source_message_id)
@@ -173,7 +197,8 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str) -> list[int]:
+def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str,
+                    numbers: Sequence[int]) -> list[int]:
     """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication);
     the acceptances' seqs."""
     entries, accepted = [], []
@@ -184,7 +209,7 @@ def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], n
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
-    seqs = chain.append(conn, entries)
+    seqs = chain.append(conn, entries, numbers)
     return [seqs[i] for i in accepted]
 
 

@@ -21,7 +21,7 @@ the retry on a unique-key race and the outage handling see no difference.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -55,6 +55,35 @@ def locking(conn: Connection) -> str:
 def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
     """The rows ``sql`` (written with ``?`` marks) answers inside ``conn``'s transaction."""
     return _run(conn, sql, params, many=False, rows=True)
+
+
+def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list[tuple]]:
+    """Send ``sql`` now; the returned function reads its rows (once).
+
+    Inside :func:`pipelined` on PostgreSQL the statements sent before the
+    first of them is read share one round trip. SQLite runs in-process: its
+    rows are read at once, as :func:`fetch` reads them.
+    """
+    if conn.dialect.name == "sqlite" or not _pipelines_supported():
+        found = fetch(conn, sql, params)
+        return lambda: found
+    text = _for_driver(sql, conn.dialect.paramstyle)
+    cursor = driver_cursor(conn)
+    try:
+        cursor.execute(text, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        cursor.close()
+        raise _translated(conn, exc, text, params, cursor) from exc
+
+    def rows() -> list[tuple]:
+        try:
+            return cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translated(conn, exc, text, params, cursor) from exc
+        finally:
+            cursor.close()
+
+    return rows
 
 
 def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
