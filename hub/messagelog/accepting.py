@@ -34,8 +34,8 @@ _m = messages
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
 # The statements run on the driver's cursor (see hub.messagelog.prepared): every accepted message runs them.
 _BY_SOURCE = (f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
-              "WHERE source_agency = ? AND source_message_id IN ({ids})")
-_TAKEN = f"SELECT message_id FROM {_m.name} WHERE message_id IN ({{ids}}) LIMIT 1"
+              "WHERE source_agency = ? AND {ids}")
+_TAKEN = f"SELECT message_id FROM {_m.name} WHERE {{ids}} LIMIT 1"
 #: a message's header row, in the order _message_values() builds it
 _MESSAGE_COLUMNS = (
     "message_id", "correlation_id", "message_type", "source_agency", "source_system", "source_message_id",
@@ -128,7 +128,11 @@ def _most_entries(records: Sequence[Accepted], answers: Mapping[str, Accepted], 
 def _taken_ids_later(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> Callable[[], None]:
     """A function raising MessageLogError if a record's hub id is stored (the look-up sent now) or repeated."""
     ids = [record.message_id for record in records]
-    found = prepared.send(conn, _TAKEN.format(ids=prepared.marks(len(ids))), ids) if look_up else lambda: []
+    if look_up:
+        among, params = prepared.among(conn, "message_id", ids)
+        found = prepared.send(conn, _TAKEN.format(ids=among), params)
+    else:
+        found = lambda: []  # noqa: E731 - nothing to look up: no hub id is taken
 
     def refuse() -> None:
         rows = found()
@@ -147,8 +151,10 @@ def _stored_before_later(conn: Connection, records: Sequence[Accepted]) -> Calla
     for record in records:
         if record.source_message_id is not None:
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
-    found = [(agency, prepared.send(conn, _BY_SOURCE.format(ids=prepared.marks(len(ids))), (agency, *sorted(ids))))
-             for agency, ids in wanted.items()]
+    found = []
+    for agency, ids in wanted.items():
+        among, params = prepared.among(conn, "source_message_id", sorted(ids))
+        found.append((agency, prepared.send(conn, _BY_SOURCE.format(ids=among), (agency, *params))))
     return lambda: {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
                     for agency, rows in found
                     for source_id, message_id, raw_sha256, message_type in rows()}

@@ -47,6 +47,18 @@ def marks(count: int) -> str:
     return ", ".join("?" * max(1, count))
 
 
+def among(conn: Connection, column: str, values: Sequence) -> tuple[str, tuple]:
+    """``column IN (?, …)`` for ``values`` (at least one), and its parameters; on PostgreSQL ``column = ANY(?)``.
+
+    PostgreSQL takes the list as one array parameter, so the statement's text
+    is the same whatever the count: the server and psycopg prepare it once,
+    not once per list length (lengths that churned psycopg's prepared statements).
+    """
+    if conn.dialect.name == "sqlite":
+        return f"{column} IN ({marks(len(values))})", tuple(values)
+    return f"{column} = ANY(?)", (list(values),)
+
+
 def locking(conn: Connection) -> str:
     """`` FOR UPDATE`` where the database has row locks; SQLite's write transaction already holds the whole file."""
     return "" if conn.dialect.name == "sqlite" else " FOR UPDATE"
