@@ -92,11 +92,11 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
 
 def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
            sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
-    # Every read is sent before the first is read: on PostgreSQL they share one round trip, the lane's lock first.
+    # The reads are sent before the first is read: on PostgreSQL they share one round trip, the lane's lock
+    # first. (The record numbers wait for the duplicates to be known: none is taken that goes unused.)
     head = lanes.lock_later(conn)
     taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
     stored_before = _stored_before_later(conn, records)
-    numbers = chain.numbers_later(conn, _most_entries(records, answers, sent))
     head()
     taken()
     fresh, duplicates = _split_duplicates(records, stored_before())
@@ -107,7 +107,7 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
     seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers())
+                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now)
     prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
                                                    for row, seq in zip(rows + answer_rows, seqs)])
     prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
@@ -116,13 +116,6 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     if enqueue and not sent:
         prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
-
-
-def _most_entries(records: Sequence[Accepted], answers: Mapping[str, Accepted], sent: bool) -> int:
-    """How many chain records storing ``records`` can take, none of them a duplicate (see _append_history)."""
-    answered = [answers[record.message_id] for record in records if record.message_id in answers]
-    return (sum(1 + (record.projection is not None) + sent for record in records)
-            + sum(2 + (answer.projection is not None) for answer in answered))
 
 
 def _taken_ids_later(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> Callable[[], None]:
@@ -203,8 +196,7 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str,
-                    numbers: Sequence[int]) -> list[int]:
+def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str) -> list[int]:
     """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication);
     the acceptances' seqs."""
     entries, accepted = [], []
@@ -215,7 +207,7 @@ def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], n
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
-    seqs = chain.append(conn, entries, numbers)
+    seqs = chain.append(conn, entries)
     return [seqs[i] for i in accepted]
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.errors import MessageLogError
 from hub.messagelog import lanes, prepared
 from hub.messagelog.db import is_sqlite
 from hub.messagelog.schema import RECORD_NUMBERS, audit_chain
@@ -91,20 +90,17 @@ _NEWEST = f"SELECT coalesce(max(seq), 0) FROM {audit_chain.name}"
 _NEXT_NUMBERS = f"SELECT nextval('{RECORD_NUMBERS.name}') FROM generate_series(1, ?)"
 
 
-def append(conn: Connection, entries: Sequence[ChainEntry], numbers: Sequence[int] | None = None) -> list[int]:
+def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
     """Append ``entries`` in order to the transaction's lane; their record numbers.
 
     The lane's head is locked first (see :func:`hub.messagelog.lanes.lock`),
     so the lane never forks; the unique key on (lane, lane_seq) would refuse
-    a fork anyway. ``numbers``, taken by :func:`numbers_later` in this
-    transaction, are used in order (those left over are never used).
+    a fork anyway.
     """
     if not entries:
         return []
     lane_id, lane_seq, prev = lanes.lock(conn)
-    numbers = list(numbers[:len(entries)]) if numbers is not None else numbers_later(conn, len(entries))()
-    if len(numbers) < len(entries):
-        raise MessageLogError(f"{len(entries)} chain records were given {len(numbers)} record numbers")
+    numbers = _record_numbers(conn, len(entries))
     rows = []
     for number, entry in zip(numbers, entries):
         lane_seq += 1
@@ -120,21 +116,10 @@ def append(conn: Connection, entries: Sequence[ChainEntry], numbers: Sequence[in
     return numbers
 
 
-def numbers_later(conn: Connection, count: int) -> Callable[[], list[int]]:
-    """``count`` new record numbers, ascending, read when the returned function is called.
-
-    A sequence on PostgreSQL (no lock; numbers taken and not used are gaps, as
-    after a rollback), max + 1 on SQLite. Sent now, so in a pipeline it shares
-    a round trip (see :func:`hub.messagelog.prepared.send`).
-    """
+def _record_numbers(conn: Connection, count: int) -> list[int]:
+    """``count`` new record numbers, ascending: a sequence on PostgreSQL (no lock), max + 1 on SQLite."""
     if is_sqlite(conn.engine):
         # SQLite's BEGIN IMMEDIATE lets one writer in at a time, so max + 1 cannot be taken twice.
-        newest = prepared.send(conn, _NEWEST)
-
-        def following() -> list[int]:
-            [(last,)] = newest()
-            return list(range(last + 1, last + 1 + count))
-
-        return following
-    taken = prepared.send(conn, _NEXT_NUMBERS, (count,))
-    return lambda: sorted(number for (number,) in taken())
+        [(newest,)] = prepared.fetch(conn, _NEWEST)
+        return list(range(newest + 1, newest + 1 + count))
+    return sorted(number for (number,) in prepared.fetch(conn, _NEXT_NUMBERS, (count,)))
