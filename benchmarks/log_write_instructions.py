@@ -66,7 +66,9 @@ def child(count: int, relay: int, postgres: str | None) -> float:
             write(log, committer, warm, relay)
             started = time.process_time()
             write(log, committer, measured, relay)
-            return time.process_time() - started
+            cpu = time.process_time() - started
+            committer.close()
+            return cpu
 
 
 def write(log, committer, pairs, relay: int) -> None:

@@ -16,14 +16,14 @@ content without a trace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, prepared, search
+from hub.messagelog import chain, lanes, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -34,8 +34,8 @@ _m = messages
 # searches the unique index on (source_agency, source_message_id), here and on PostgreSQL.
 # The statements run on the driver's cursor (see hub.messagelog.prepared): every accepted message runs them.
 _BY_SOURCE = (f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
-              "WHERE source_agency = ? AND source_message_id IN ({ids})")
-_TAKEN = f"SELECT message_id FROM {_m.name} WHERE message_id IN ({{ids}}) LIMIT 1"
+              "WHERE source_agency = ? AND {ids}")
+_TAKEN = f"SELECT message_id FROM {_m.name} WHERE {{ids}} LIMIT 1"
 #: a message's header row, in the order _message_values() builds it
 _MESSAGE_COLUMNS = (
     "message_id", "correlation_id", "message_type", "source_agency", "source_system", "source_message_id",
@@ -92,8 +92,14 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
 
 def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
            sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
-    _refuse_taken_ids(conn, [*records, *answers.values()], check_taken)
-    fresh, duplicates = _split_duplicates(conn, records)
+    # The reads are sent before the first is read: on PostgreSQL they share one round trip, the lane's lock
+    # first. (The record numbers wait for the duplicates to be known: none is taken that goes unused.)
+    head = lanes.lock_later(conn)
+    taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
+    stored_before = _stored_before_later(conn, records)
+    head()
+    taken()
+    fresh, duplicates = _split_duplicates(records, stored_before())
     if not fresh:
         return BatchResult([], duplicates)
     now = timestamp()
@@ -112,25 +118,42 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
-def _refuse_taken_ids(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> None:
+def _taken_ids_later(conn: Connection, records: Sequence[Accepted], look_up: bool = True) -> Callable[[], None]:
+    """A function raising MessageLogError if a record's hub id is stored (the look-up sent now) or repeated."""
     ids = [record.message_id for record in records]
-    found = prepared.fetch(conn, _TAKEN.format(ids=prepared.marks(len(ids))), ids) if look_up else None
-    taken = found[0][0] if found else None
-    if taken is None and len(set(ids)) < len(ids):
-        taken = next(mid for mid in ids if ids.count(mid) > 1)
-    if taken is not None:
-        raise MessageLogError("a message with this id is already stored", message_id=taken)
+    if look_up:
+        among, params = prepared.among(conn, "message_id", ids)
+        found = prepared.send(conn, _TAKEN.format(ids=among), params)
+    else:
+        found = lambda: []  # noqa: E731 - nothing to look up: no hub id is taken
+
+    def refuse() -> None:
+        rows = found()
+        taken = rows[0][0] if rows else None
+        if taken is None and len(set(ids)) < len(ids):
+            taken = next(mid for mid in ids if ids.count(mid) > 1)
+        if taken is not None:
+            raise MessageLogError("a message with this id is already stored", message_id=taken)
+
+    return refuse
 
 
-def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
+def _stored_before_later(conn: Connection, records: Sequence[Accepted]) -> Callable[[], dict]:
+    """The messages stored before holding the agency ids of ``records``, by (agency, id): sent now, read later."""
     wanted: dict[str, set[str]] = {}
     for record in records:
         if record.source_message_id is not None:
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
-    seen = {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
-            for agency, ids in wanted.items()
-            for source_id, message_id, raw_sha256, message_type in prepared.fetch(
-                conn, _BY_SOURCE.format(ids=prepared.marks(len(ids))), (agency, *sorted(ids)))}
+    found = []
+    for agency, ids in wanted.items():
+        among, params = prepared.among(conn, "source_message_id", sorted(ids))
+        found.append((agency, prepared.send(conn, _BY_SOURCE.format(ids=among), (agency, *params))))
+    return lambda: {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
+                    for agency, rows in found
+                    for source_id, message_id, raw_sha256, message_type in rows()}
+
+
+def _split_duplicates(records: Sequence[Accepted], seen: dict):
     fresh, duplicates = [], []
     for record in records:
         key = (record.source_agency, record.source_message_id)
@@ -139,7 +162,7 @@ def _split_duplicates(conn: Connection, records: Sequence[Accepted]):
             fresh.append(record)
             if record.source_message_id is not None:
                 # a repeat later in the same batch is a duplicate (or a conflict) too
-                seen[key] = _Holder(record.message_id, record.raw_digest(), record.message_type, False)
+                seen[key] = _Holder(record.message_id, None, record.message_type, False, record)
             continue
         holder.check(record)
         duplicates.append(DuplicateMessageError(
@@ -153,13 +176,16 @@ class _Holder:
     """The message that holds an agency id: stored before, or earlier in the batch being stored."""
 
     message_id: str
-    raw_sha256: str
+    raw_sha256: str | None
     message_type: str
     stored: bool
+    record: Accepted | None = None
+    """The batch's earlier record, whose digest is computed only if a repeat of it comes (stored: None)."""
 
     def check(self, record: Accepted) -> None:
         """ConflictingMessageError unless ``record`` is the same content again."""
-        differs = [what for what, same in (("content", record.raw_digest() == self.raw_sha256),
+        held = self.raw_sha256 if self.record is None else self.record.raw_digest()
+        differs = [what for what, same in (("content", record.raw_digest() == held),
                                            ("message type", record.message_type == self.message_type)) if not same]
         if not differs:
             return

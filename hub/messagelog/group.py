@@ -89,6 +89,7 @@ class GroupCommitter:
         if not isinstance(linger, (int, float)) or not 0 <= linger <= 1:
             raise MessageLogError(f"linger must be between 0 and 1 second, got {linger!r}")
         self.log = log
+        self._writer = log.holding()  # one connection for the leaders' writes, who take turns
         self.max_group = max_group
         self.linger = float(linger)
         self._lock = threading.Lock()
@@ -167,6 +168,7 @@ class GroupCommitter:
         """Refuse new writes; those already queued are still written. The log stays open."""
         with self._lock:
             self._closed = True
+        self._writer.close()
 
     def _run(self, job: _Job):
         with self._lock:
@@ -244,7 +246,7 @@ class GroupCommitter:
 
     def _accept(self, jobs: list[_Job]) -> None:
         answers = {job.record.message_id: job.answer for job in jobs if job.answer is not None}
-        result = self.log.accept_many([job.record for job in jobs], enqueue=jobs[0].enqueue, answers=answers)
+        result = self._writer.accept_many([job.record for job in jobs], enqueue=jobs[0].enqueue, answers=answers)
         stored = set(result.stored)
         # accept_many lists the duplicates in input order, one per record it did not store
         duplicates = iter(result.duplicates)
@@ -255,7 +257,7 @@ class GroupCommitter:
                 job.error = next(duplicates)
 
     def _store_sent(self, jobs: list[_SentJob]) -> None:
-        result = self.log.store_sent([record for job in jobs for record in job.records])
+        result = self._writer.store_sent([record for job in jobs for record in job.records])
         # the duplicates are listed in input order: each record not stored takes the next one
         stored, duplicates = set(result.stored), iter(result.duplicates)
         for job in jobs:
@@ -266,7 +268,7 @@ class GroupCommitter:
                 job.result = [record.message_id for record in job.records]
 
     def _publish(self, jobs: list[_Job]) -> None:
-        self.log.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))
+        self._writer.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))
         for job in jobs:
             job.result = True  # written; mark_published() returns None to its caller
 

@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -118,17 +119,32 @@ def lock(conn: Connection) -> tuple[str, int, str]:
     here; on SQLite the write transaction (BEGIN IMMEDIATE) already holds the
     database lock.
     """
+    return lock_later(conn)()
+
+
+def lock_later(conn: Connection) -> Callable[[], tuple[str, int, str]]:
+    """:func:`lock`, its statement sent now and its answer read when the returned function is called.
+
+    In a pipeline (:func:`hub.messagelog.prepared.send`) the lock then shares
+    a round trip with the statements sent after it, before it is read.
+    """
     held = conn.get_execution_options().get(HEAD_OPTION)
     if held is not None and held.value is not None:
-        return held.value  # locked earlier in this transaction: the row cannot have moved but by us
+        value = held.value  # locked earlier in this transaction: the row cannot have moved but by us
+        return lambda: value
     lane_id = current(conn).lane_id
-    found = prepared.fetch(conn, _LOCK + prepared.locking(conn), (lane_id,))
-    if not found:
-        raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
-    [(seq, hash_)] = found
-    if held is not None:
-        held.value = (lane_id, seq, hash_)
-    return lane_id, seq, hash_
+    found = prepared.send(conn, _LOCK + prepared.locking(conn), (lane_id,))
+
+    def locked() -> tuple[str, int, str]:
+        rows = found()
+        if not rows:
+            raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
+        [(seq, hash_)] = rows
+        if held is not None:
+            held.value = (lane_id, seq, hash_)
+        return lane_id, seq, hash_
+
+    return locked
 
 
 def move_head(conn: Connection, lane_id: str, seq: int, hash_: str) -> None:

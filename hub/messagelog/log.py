@@ -8,6 +8,7 @@ are chain records too, so the status history cannot be edited unnoticed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import uuid
@@ -84,10 +85,25 @@ class MessageLog:
         self.engine = engine
         self._lane = lanes.Lane(engine)
         self._anchoring = AnchorSchedule(anchoring or AnchorPolicy())
+        self._held: db.HeldConnection | None = None
+
+    def holding(self) -> MessageLog:
+        """This log, its writes made on one connection kept between them: for one writer at a time.
+
+        The group committer's leaders, who take turns, write through it. It
+        shares this log's engine, lane and anchor schedule; its :meth:`close`
+        gives the kept connection back and leaves the engine open.
+        """
+        view = copy.copy(self)
+        view._held = db.HeldConnection(self.engine)
+        return view
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self.engine.dispose()
+        """Release pooled connections (a :meth:`holding` view: its kept connection only)."""
+        if self._held is not None:
+            self._held.close()
+        else:
+            self.engine.dispose()
 
     def __enter__(self) -> MessageLog:
         return self
@@ -96,12 +112,15 @@ class MessageLog:
         self.close()
 
     @contextmanager
-    def _writing(self, action: str) -> Iterator[Connection]:
+    def _writing(self, action: str, *, lock: bool = True) -> Iterator[Connection]:
+        """A write transaction bound to the lane; ``lock=False``: the caller locks the lane first itself."""
         with db.translated(action):
             self._lane.lane_id  # noqa: B018 - registers the lane in its own commit, never inside this one
-        with db.translated(action), db.write_transaction(self.engine) as conn:
+        transaction = self._held.transaction() if self._held else db.write_transaction(self.engine)
+        with db.translated(action), transaction as conn:
             conn = self._lane.bind(conn)
-            lanes.lock(conn)  # taken first, so this process's writers queue in the same order
+            if lock:
+                lanes.lock(conn)  # taken first, so this process's writers queue in the same order
             yield conn
         self._anchor_if_due()
 
@@ -148,7 +167,7 @@ class MessageLog:
             return BatchResult()
         terms = search.terms_for(records)
         try:
-            with self._writing("store the messages") as conn:
+            with self._writing("store the messages", lock=False) as conn:  # store() locks first
                 # a reused hub id is left to the primary key here: one query less on every write
                 return accepting.store(conn, records, enqueue, terms, answers=answers, check_taken=False)
         except MessageLogError as exc:
@@ -157,7 +176,7 @@ class MessageLog:
         # Another process stored the same agency id between our check and our insert (lanes do not
         # wait on each other; the unique key decided), or a hub id was reused: once more, the checks
         # now find it.
-        with self._writing("store the messages") as conn:
+        with self._writing("store the messages", lock=False) as conn:  # store() locks first
             return accepting.store(conn, records, enqueue, terms, answers=answers)
 
     def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
@@ -173,7 +192,7 @@ class MessageLog:
         if not records:
             return BatchResult()
         terms = search.terms_for(records)
-        with self._writing("store the messages sent") as conn:
+        with self._writing("store the messages sent", lock=False) as conn:  # store() locks first
             return accepting.store(conn, records, False, terms, sent=True)
 
     def enqueue(self, message_id: str) -> bool:

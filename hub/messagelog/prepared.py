@@ -21,7 +21,7 @@ the retry on a unique-key race and the outage handling see no difference.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -47,6 +47,18 @@ def marks(count: int) -> str:
     return ", ".join("?" * max(1, count))
 
 
+def among(conn: Connection, column: str, values: Sequence) -> tuple[str, tuple]:
+    """``column IN (?, …)`` for ``values`` (at least one), and its parameters; on PostgreSQL ``column = ANY(?)``.
+
+    PostgreSQL takes the list as one array parameter, so the statement's text
+    is the same whatever the count: the server and psycopg prepare it once,
+    not once per list length (lengths that churned psycopg's prepared statements).
+    """
+    if conn.dialect.name == "sqlite":
+        return f"{column} IN ({marks(len(values))})", tuple(values)
+    return f"{column} = ANY(?)", (list(values),)
+
+
 def locking(conn: Connection) -> str:
     """`` FOR UPDATE`` where the database has row locks; SQLite's write transaction already holds the whole file."""
     return "" if conn.dialect.name == "sqlite" else " FOR UPDATE"
@@ -55,6 +67,35 @@ def locking(conn: Connection) -> str:
 def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
     """The rows ``sql`` (written with ``?`` marks) answers inside ``conn``'s transaction."""
     return _run(conn, sql, params, many=False, rows=True)
+
+
+def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list[tuple]]:
+    """Send ``sql`` now; the returned function reads its rows (once).
+
+    Inside :func:`pipelined` on PostgreSQL the statements sent before the
+    first of them is read share one round trip. SQLite runs in-process: its
+    rows are read at once, as :func:`fetch` reads them.
+    """
+    if conn.dialect.name == "sqlite" or not _pipelines_supported():
+        found = fetch(conn, sql, params)
+        return lambda: found
+    text = _for_driver(sql, conn.dialect.paramstyle)
+    cursor = driver_cursor(conn)
+    try:
+        cursor.execute(text, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        cursor.close()
+        raise _translated(conn, exc, text, params, cursor) from exc
+
+    def rows() -> list[tuple]:
+        try:
+            return cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _translated(conn, exc, text, params, cursor) from exc
+        finally:
+            cursor.close()
+
+    return rows
 
 
 def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:

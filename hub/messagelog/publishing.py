@@ -24,14 +24,14 @@ _PENDING = (f"SELECT m.message_id, m.routing_key, m.correlation_id, m.message_ty
             "ORDER BY o.id LIMIT ?")
 # Writers of other lanes do not wait on ours: two relays marking the same messages lock their rows,
 # in one order, so the second sees them published and adds no second record.
-_QUEUED = f"SELECT message_id FROM {_o} WHERE message_id IN ({{ids}}) ORDER BY message_id"
+_QUEUED = f"SELECT message_id FROM {_o} WHERE {{ids}} ORDER BY message_id"
 # logged with enqueue=False and not sent yet
-_UNSENT = f"SELECT message_id FROM {_m} WHERE message_id IN ({{ids}}) AND status = 'received' ORDER BY message_id"
-_UNQUEUE = f"DELETE FROM {_o} WHERE message_id IN ({{ids}})"
+_UNSENT = f"SELECT message_id FROM {_m} WHERE {{ids}} AND status = 'received' ORDER BY message_id"
+_UNQUEUE = f"DELETE FROM {_o} WHERE {{ids}}"
 # A hop recorded meanwhile by another party (a destination's receipt saying it applied the message, which
 # can arrive before the relay's confirm batch is written) stays the status: a confirm never sets it back.
 _PUBLISHED = (f"UPDATE {_m} SET status = CASE WHEN status IN ('received', 'replayed') THEN 'published' "
-              "ELSE status END, published_at = ?, updated_at = ? WHERE message_id IN ({ids})")
+              "ELSE status END, published_at = ?, updated_at = ? WHERE {ids}")
 
 
 def pending(conn: Connection, limit: int) -> list[PendingMessage]:
@@ -41,15 +41,15 @@ def pending(conn: Connection, limit: int) -> list[PendingMessage]:
 
 def mark_published(conn: Connection, message_ids: Sequence[str], now: str) -> list[str]:
     """Chain and mark as published those of ``message_ids`` (distinct) still pending; those, in input order."""
-    ids = prepared.marks(len(message_ids))
+    ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
-    still = {mid for (mid,) in prepared.fetch(conn, _QUEUED.format(ids=ids) + lock, message_ids)}
-    still.update(mid for (mid,) in prepared.fetch(conn, _UNSENT.format(ids=ids) + lock, message_ids))
+    still = {mid for (mid,) in prepared.fetch(conn, _QUEUED.format(ids=ids) + lock, params)}
+    still.update(mid for (mid,) in prepared.fetch(conn, _UNSENT.format(ids=ids) + lock, params))
     marked = [mid for mid in message_ids if mid in still]
     if marked:
         with prepared.pipelined(conn):  # on PostgreSQL the writes after the last read go in one round trip
             chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in marked])
-            ids = prepared.marks(len(marked))
-            prepared.execute(conn, _UNQUEUE.format(ids=ids), marked)
-            prepared.execute(conn, _PUBLISHED.format(ids=ids), (now, now, *marked))
+            ids, params = prepared.among(conn, "message_id", marked)
+            prepared.execute(conn, _UNQUEUE.format(ids=ids), params)
+            prepared.execute(conn, _PUBLISHED.format(ids=ids), (now, now, *params))
     return marked

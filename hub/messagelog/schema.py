@@ -177,16 +177,23 @@ anchored_lanes = sa.Table(
 )
 
 
+_STORED_FORM = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def timestamp(moment: datetime | None = None) -> str:
     """``moment`` (default now) as the stored text form, always UTC."""
     moment = moment or datetime.now(timezone.utc)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {moment.isoformat()} has no time zone")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(timezone.utc)
+    if moment.year < 1000:  # isoformat pads the year to four digits, strftime's %Y does not
+        return moment.strftime(_STORED_FORM)
+    # the same text as strftime(_STORED_FORM) at about half its CPU: an accepted message takes five
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
     """The stored text form back as an aware UTC datetime."""
     if text is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, _STORED_FORM).replace(tzinfo=timezone.utc)

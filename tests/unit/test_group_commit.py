@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from hub.bootstrap import bootstrap
 from hub.config import Settings
-from hub.errors import DuplicateMessageError, MessageLogError
+from hub.errors import DuplicateMessageError, MessageLogError, MessageLogUnavailableError
 from hub.mapping import Mappings
 from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_log
+from hub.messagelog import db
 from hub.messagelog.db import make_engine
 from hub.pipeline import Inbound, Pipeline
 from hub.signing import Signer, Verifier
@@ -316,6 +317,60 @@ def test_the_database_down_reaches_every_waiter_of_the_group(unreachable_url):
     assert isinstance(published, MessageLogError) and "mark messages published" in published.reason
     assert log.batches == [1, THREADS - 1]  # no retry of each record alone: it is not their fault
     assert isinstance(results[1].__cause__, sa.exc.OperationalError)
+
+
+def checkouts(engine) -> list:
+    """The pool checkouts of ``engine`` from now on, one entry each."""
+    seen = []
+    sa.event.listen(engine, "checkout", lambda *_: seen.append(1))
+    return seen
+
+
+def test_the_leaders_write_through_one_connection_kept_between_groups(opened, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 60.0)
+    log = opened()
+    committer = GroupCommitter(log)
+    committer.accept(record(0))  # the lane is registered and the connection checked out
+    seen = checkouts(log.engine)
+    for n in range(1, 6):
+        assert committer.accept(record(n)) == f"msg-{n}"
+    committer.mark_published(["msg-1", "msg-2"])
+    assert seen == [] and log.batches == [1] * 6 and log.published == [2]
+    committer.close()  # gives it back: a later direct write checks one out as before
+    log.accept(record(9))
+    assert len(seen) == 1 and log.stats().by_status == {"received": 5, "published": 2}
+    assert log.verify_chain().records == 9  # seven acceptances, two publications
+
+
+def test_a_kept_connection_idle_too_long_goes_back_and_a_tested_one_is_checked_out(opened, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    log = opened()
+    committer = GroupCommitter(log)
+    committer.accept(record(0))
+    seen = checkouts(log.engine)
+    for n in range(1, 4):
+        committer.accept(record(n))
+    assert len(seen) == 3 and log.stats().by_status == {"received": 4}
+    committer.close()
+
+
+def test_a_kept_connection_lost_is_an_outage_once_then_replaced(opened, monkeypatch, log_url):
+    if log_url.startswith("sqlite"):
+        return  # a SQLite file has no server to drop the connection: only PostgreSQL can lose it
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 60.0)
+    log = opened()
+    committer = GroupCommitter(log)
+    committer.accept(record(0))
+    with log.engine.connect() as admin:
+        backends = admin.exec_driver_sql("SELECT pid FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()").all()
+        for (pid,) in backends:  # the kept connection among them: the server drops it
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    with pytest.raises(MessageLogUnavailableError):
+        committer.accept(record(1))
+    assert committer.accept(record(2)) == "msg-2"  # a new connection from the pool
+    assert log.get("msg-1") is None and log.verify_chain().records == 2
+    committer.close()
 
 
 def test_a_closed_committer_refuses_new_writes(opened):
