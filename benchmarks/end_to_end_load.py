@@ -180,31 +180,36 @@ class KeepAliveSender:
             self.per_process[self._local.process] += 1
         return answer
 
-    def warm_every_process(self, bodies: list[bytes], processes: int, attempts: int = 64) -> int:
+    def warm_every_process(self, bodies: list[bytes], processes: int, wait: float = 30.0) -> int:
         """Send ``bodies`` once through each of ``processes`` gateway processes; how many were reached.
 
         Each process compiles the mappings and schemas on its first request of a
         kind, which must happen off the clock. A connection stays with the process
         that accepted it, and a process defers a new connection to a peer holding
         fewer, so the connections already opened are held while the next is opened,
-        until each process has answered on one (``/healthz`` names it).
+        until each process has answered on one (``/healthz`` names it). A process
+        still starting takes none: then, for up to ``wait`` seconds, all are let go
+        and the round is tried again (a round holds a few connections, well under
+        the gateway's limit per client).
         """
         warmed: set[str] = set()
-        held: list[http.client.HTTPConnection] = []
-        try:
-            for _ in range(attempts):
-                if len(warmed) >= processes:
-                    break
-                self._local.connection = None  # held below: the next connection lands beside it
-                held.append(self._connection())
-                if self._local.process not in warmed:
-                    for body in bodies:
-                        self.post(body)
-                    warmed.add(self._local.process)
-        finally:
-            for connection in held:
-                connection.close()
-            self._local.connection = None
+        deadline = time.monotonic() + wait
+        while len(warmed) < processes and time.monotonic() < deadline:
+            held: list[http.client.HTTPConnection] = []
+            try:
+                while len(warmed) < processes and len(held) < 2 * processes:
+                    self._local.connection = None  # held below: the next connection lands beside it
+                    held.append(self._connection())
+                    if self._local.process not in warmed:
+                        for body in bodies:
+                            self.post(body)
+                        warmed.add(self._local.process)
+            finally:
+                for connection in held:
+                    connection.close()
+                self._local.connection = None
+            if len(warmed) < processes:
+                time.sleep(0.5)
         self.per_process.clear()
         return len(warmed)
 
