@@ -14,17 +14,8 @@ from hub.bootstrap import console_app
 from hub.config import RetentionSettings
 from hub.console.alarms import BY_NAME
 from hub.outage import Outages
-from hub.retention import Retention, overdue_seconds, period_start
-
-TODAY = period_start(datetime.now(timezone.utc), "day")
-
-
-class Clock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
+from hub.retention import Retention, overdue_seconds
+from tests.integration.test_retention_role import TODAY, Clock
 
 
 @pytest.fixture
