@@ -195,7 +195,12 @@ class MessagePath(ABC):
 
     @abstractmethod
     def request(self, message: Message, *, timeout: float) -> Message:
-        """Publish ``message`` and wait for the reply with its correlation id."""
+        """Publish ``message`` and wait for the reply with its correlation id.
+
+        One question at a time per transport: a late reply to an earlier question
+        is dropped when the next is sent or answered, so concurrent askers each
+        keep a transport of their own (the gateway opens one per thread).
+        """
 
     @abstractmethod
     def reply(self, request: Delivery, message: Message) -> None:
