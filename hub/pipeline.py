@@ -141,11 +141,7 @@ class Pipeline:
     # -- in -------------------------------------------------------------------------------
 
     def accept(self, inbound: Inbound, payload: etree._Element) -> Receipt:
-        """Canonicalize and store in the outbox; a repeat returns the first receipt.
-
-        A signed ``payload`` without a parent is verified in place (its signature
-        taken out); one inside a larger tree is verified as a copy.
-        """
+        """Canonicalize and store in the outbox; a repeat returns the first receipt."""
         record = self._checked(inbound, payload)
         return self._stored(inbound, record, enqueue=True)
 
