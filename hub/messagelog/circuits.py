@@ -52,9 +52,12 @@ class CircuitReports:
 
     def report(self, process: str, states: Mapping[str, str], now: datetime | None = None) -> None:
         """Replace ``process``'s rows with ``states`` (agency → state); forget day-old rows of any process."""
+        unknown = sorted(set(states.values()) - _RANK.keys())
+        if unknown:  # a breaker state the console cannot rank: a bug to hear of, not a row to drop
+            raise ValueError(f"unknown circuit state {', '.join(unknown)} (known: {', '.join(_RANK)})")
         now = now or datetime.now(timezone.utc)
         rows = [{"process": process[:255], "agency": agency[:64], "state": state, "reported_at": timestamp(now)}
-                for agency, state in sorted(states.items()) if state in _RANK]
+                for agency, state in sorted(states.items())]
         with db.translated("report circuit states"), self.engine.begin() as conn:
             conn.execute(circuit_reports.delete().where(_c.process == process[:255]))
             conn.execute(circuit_reports.delete().where(_c.reported_at < timestamp(now - _KEEP)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from hub.messagelog import open_message_log
 from hub.messagelog.circuits import FRESH_FOR, CircuitReports
 from hub.messagelog.controls import ControlBoard
@@ -62,3 +64,12 @@ def _open_a_breaker(breakers: Breakers) -> None:
 
     breaker = breakers.get("police", "civil-registry", OutboundSettings(breaker_failures=1))
     breaker.open()
+
+
+def test_a_state_the_console_cannot_rank_is_refused_not_dropped(tmp_path):
+    with open_message_log(f"sqlite:///{tmp_path / 'log.sqlite3'}") as log:
+        reports = CircuitReports(log.engine)
+        reports.report("a:1", {"police": "open"}, T0)
+        with pytest.raises(ValueError, match="unknown circuit state ajar"):
+            reports.report("a:1", {"police": "closed", "courts": "ajar"}, T0 + timedelta(seconds=1))
+        assert reports.worst(T0 + timedelta(seconds=2))["police"]["state"] == "open"  # the earlier report stands
