@@ -22,10 +22,11 @@ import json
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hub.errors import ConfigError, InputError
 from hub.signing import Signer
+from hub.verify import ecdsa_der
 
 _ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -89,9 +90,7 @@ def verify_json(signed: dict, certificate: x509.Certificate) -> dict:
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey) and len(signature) == 64:
-            der = utils.encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                             int.from_bytes(signature[32:], "big"))
+        elif isinstance(key, ec.EllipticCurvePublicKey) and (der := ecdsa_der(signature, key)) is not None:
             key.verify(der, data, ec.ECDSA(hashes.SHA256()))
         else:
             raise InvalidSignature

@@ -275,13 +275,22 @@ def check_signed_info(signed_info: etree._Element, prefixes: tuple[str, ...] | N
                              agency=agency) from None
 
 
-def _der_ecdsa(value: bytes, public_key: ec.EllipticCurvePublicKey, agency) -> bytes:
-    # XML-DSig carries r||s, each the curve's size; OpenSSL wants DER
+def ecdsa_der(value: bytes, public_key: ec.EllipticCurvePublicKey) -> bytes | None:
+    """The DER form OpenSSL verifies of an ECDSA ``r||s`` signature (XML-DSig's and JWS's), or None
+    when ``value`` is not two integers of the key's curve size."""
     size = (public_key.curve.key_size + 7) // 8
     if len(value) != 2 * size:
+        return None
+    return encode_dss_signature(int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big"))
+
+
+def _der_ecdsa(value: bytes, public_key: ec.EllipticCurvePublicKey, agency) -> bytes:
+    der = ecdsa_der(value, public_key)
+    if der is None:
+        size = (public_key.curve.key_size + 7) // 8
         raise SignatureError(f"ds:SignatureValue is {len(value)} bytes, not an ECDSA r||s of {2 * size}",
                              agency=agency)
-    return encode_dss_signature(int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big"))
+    return der
 
 
 def signed_content(document: etree._Element, parts: SignatureParts, agency: str | None) -> etree._Element:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import InputError
-from hub.jws import b64url, sign_json, verify_json
+from hub.jws import b64url, b64url_decode, sign_json, verify_json
 from hub.pki import init_pki
 from hub.signing import Signer, TrustStore
 
@@ -32,6 +32,9 @@ def test_a_changed_payload_another_certificate_or_a_broken_object_is_refused(sig
         verify_json(changed, signer.identity.certificate)
     with pytest.raises(InputError, match="does not verify"):
         verify_json(signed, _police_certificate(tmp_path))
+    truncated = {**signed, "signature": b64url(b64url_decode(signed["signature"])[:-1])}
+    with pytest.raises(InputError, match="does not verify"):  # not an r||s of the curve's size, nor RSA's length
+        verify_json(truncated, signer.identity.certificate)
     for broken in ({}, {**signed, "signature": "!!"}, {**signed, "protected": None}):
         with pytest.raises(InputError):
             verify_json(broken, signer.identity.certificate)
