@@ -43,6 +43,7 @@ _BY_SOURCE_EACH = (f"SELECT m.source_message_id, m.message_id, m.raw_sha256, m.m
                    "FROM unnest(?::text[]) AS wanted(id) CROSS JOIN LATERAL ("
                    f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
                    "WHERE source_agency = ? AND source_message_id = wanted.id LIMIT 1) AS m")
+_BY_SOURCE_ONE = _BY_SOURCE.format(ids="source_message_id = ?")
 _TAKEN = f"SELECT message_id FROM {_m.name} WHERE {{ids}} LIMIT 1"
 #: a message's header row, in the order _message_values() builds it
 _MESSAGE_COLUMNS = (
@@ -157,6 +158,8 @@ def _stored_before_later(conn: Connection, records: Sequence[Accepted]) -> Calla
         if conn.dialect.name == "sqlite":
             among, params = prepared.among(conn, "source_message_id", sorted(ids))
             found.append((agency, prepared.send(conn, _BY_SOURCE.format(ids=among), (agency, *params))))
+        elif len(ids) == 1:  # a push: the plain look-up, whose kept plan costs no more than one made for it
+            found.append((agency, prepared.send(conn, _BY_SOURCE_ONE, (agency, *ids))))
         else:
             found.append((agency, prepared.send(conn, _BY_SOURCE_EACH, (sorted(ids), agency))))
     return lambda: {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
