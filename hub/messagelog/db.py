@@ -205,6 +205,25 @@ class HeldConnection:
 
 
 @contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection for reads; on PostgreSQL its transaction ends with a COMMIT, not Core's ROLLBACK.
+
+    psycopg forgets every statement it prepared on a connection when a
+    transaction is rolled back there (and has the server drop them), and Core
+    rolls back a connection given back with its transaction open: the relay's
+    read of the outbox, every round, made its connection's statements (the
+    read, and the marking that follows) parsed and planned again each time.
+    A read that fails still rolls back.
+    """
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            yield conn
+            return
+        with conn.begin():  # committed on the way out (statements run on the driver's cursor begin none in Core)
+            yield conn
+
+
+@contextmanager
 def translated(action: str) -> Iterator[None]:
     """Turn database driver errors into a MessageLogError saying what failed."""
     try:
