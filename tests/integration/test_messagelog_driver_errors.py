@@ -101,10 +101,10 @@ def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(l
         def __init__(self, cursor):
             self._cursor = cursor
 
-        def execute(self, statement, params=()):
+        def execute(self, statement, params=(), **options):
             if statement.startswith("INSERT"):
                 sent.append((statement.count("), ("), len(params)))
-            return self._cursor.execute(statement, params)
+            return self._cursor.execute(statement, params, **options)
 
         def executemany(self, statement, rows):
             rows = list(rows)
