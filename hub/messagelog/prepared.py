@@ -155,7 +155,8 @@ def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start:start + ROWS_PER_INSERT]
         params = [value for row in chunk for value in row]
-        if padded:
+        # a real row with no first value would be left out with the padding: unpadded, the server refuses it
+        if padded and all(row[0] is not None for row in chunk):
             shape = 1 << (len(chunk) - 1).bit_length()
             params.extend([None] * (len(chunk[0]) * (shape - len(chunk))))
             _run(conn, _padded_rows(sql, shape), tuple(params), many=False)
