@@ -80,7 +80,7 @@ def among(conn: Connection, column: str, values: Sequence) -> tuple[str, tuple]:
 
     PostgreSQL takes the list as one array parameter, so the statement's text
     is the same whatever the count. It is planned for each list all the same
-    (not prepared, see :func:`_preparing`): a plan kept for any list, made
+    (not prepared, see :func:`_driver_statement`): a plan kept for any list, made
     while the table was small (a new log), scanned the table or an index
     without the list once the table had grown.
     """
@@ -109,10 +109,13 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         found = fetch(conn, sql, params)
         return lambda: found
-    text = _for_driver(sql, conn.dialect.paramstyle)
+    text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
-        cursor.execute(text, params, **_preparing(text))
+        if options:
+            cursor.execute(text, params, **options)
+        else:
+            cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
         cursor.close()
         raise _translated(conn, exc, text, params, cursor) from exc
@@ -180,13 +183,15 @@ def _padded_rows(sql: InsertSql, count: int) -> str:
 
 def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
     """Every statement of this module goes here: one cursor, closed after, driver errors translated."""
-    text = _for_driver(sql, conn.dialect.paramstyle)
+    text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
         if many:
             cursor.executemany(text, params)
+        elif options:
+            cursor.execute(text, params, **options)
         else:
-            cursor.execute(text, params, **_preparing(text))
+            cursor.execute(text, params)
         return cursor.fetchall() if rows else None
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, text, params, cursor) from exc
@@ -251,29 +256,24 @@ def _pipelines_supported() -> bool:
 
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
 _ANY = " = ANY(?)"
-_ANY_DRIVER = " = ANY($"
 _NOT_PREPARED = {"prepare": False}
 
 
 @lru_cache(maxsize=512)
-def _preparing(text: str) -> dict:
-    """psycopg's options for a statement's driver text: not prepared (planned for each list) with an :func:`among` list.
+def _driver_statement(sql: str, paramstyle: str) -> tuple[str, dict | None]:
+    """``sql`` as the driver takes it, and the driver's options for it (None: none).
 
-    Otherwise none: psycopg prepares it once its text has come five times.
-    """
-    return _NOT_PREPARED if _ANY_DRIVER in text else {}
-
-
-@lru_cache(maxsize=512)
-def _for_driver(sql: str, paramstyle: str) -> str:
-    """``sql`` with its ``?`` marks as the driver takes them: as they are (sqlite3), or ``$1, $2, …`` (psycopg).
-
-    The statements here hold no literal '?', so the marks are the only ones to change.
+    The marks: ``?`` as they are (sqlite3), or ``$1, $2, …`` (psycopg's
+    RawCursor); the statements here hold no literal '?', so the marks are the
+    only ones to change. A statement with an :func:`among` list is not
+    prepared, so the server plans it for its list; any other psycopg
+    prepares once its text has come five times.
     """
     if paramstyle == "qmark":
-        return sql
+        return sql, None
     parts = sql.split("?")
-    return "".join(f"{part}${number}" for number, part in enumerate(parts[:-1], 1)) + parts[-1]
+    text = "".join(f"{part}${number}" for number, part in enumerate(parts[:-1], 1)) + parts[-1]
+    return text, (_NOT_PREPARED if _ANY in sql else None)
 
 
 def _translated(conn: Connection, exc: Exception, statement: str, params, cursor) -> sa.exc.DBAPIError:

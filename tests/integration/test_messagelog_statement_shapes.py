@@ -104,10 +104,11 @@ def test_the_duplicate_check_kept_from_a_small_table_still_looks_each_id_up_in_t
         write_groups(log.holding(), [1] * 3)
     with psycopg.connect(url) as conn:
         conn.execute("SET plan_cache_mode = force_generic_plan")  # the plan kept for any ids, made now
-        conn.execute(f"PREPARE check_ids AS {prepared._for_driver(statement, 'pyformat')}")
+        conn.execute(f"PREPARE check_ids AS {prepared._driver_statement(statement, 'pyformat')[0]}")
         plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN EXECUTE check_ids({arguments})"))
     conditions = " ".join(re.findall(r"Index Cond: (.*)", plan))
     # 'source_agency = ? AND source_message_id = ANY(?)' kept a plan with the agency alone in the index
     # condition and the ids in a filter: every push read its agency's whole history
     assert "source_agency" in conditions and "source_message_id" in conditions, plan
     assert "Filter" not in plan, plan
+
