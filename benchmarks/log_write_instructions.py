@@ -73,25 +73,26 @@ def child(count: int, relay: int, postgres: str | None, groups: range | None = N
     with tempfile.TemporaryDirectory(prefix="rabt-logwrite-") as work, scratch_database(postgres) as database:
         url = database or f"sqlite:///{Path(work) / 'messages.sqlite3'}"
         with open_message_log(url) as log:
-            committer = GroupCommitter(log)
+            # one push per commit through the group commit, or groups as its leaders write them (one connection)
+            writer = GroupCommitter(log) if groups is None else log.holding()
             warm, measured = records(0, WARM), records(WARM, count)
-            write(log, committer, warm, relay, groups)
+            write(log, writer, warm, relay, groups)
             server = ServerCpu(postgres, database) if database else None
             started = time.process_time()
-            write(log, committer, measured, relay, groups)
+            write(log, writer, measured, relay, groups)
             cpu = time.process_time() - started
             served = server.seconds() if server else None
-            committer.close()
+            writer.close()
             return cpu, served
 
 
-def write(log, committer, pairs, relay: int, groups: range | None = None) -> None:
-    sizes = itertools.cycle(groups or [1])
-    done, writer = 0, committer if groups is None else committer._writer  # a leader's writes, one group at a time
+def write(log, writer, pairs, relay: int, groups: range | None = None) -> None:
+    """Write ``pairs`` through ``writer`` one at a time, or ``groups`` at a time; the relay's round every ``relay``."""
+    sizes, done = itertools.cycle(groups or [1]), 0
     while done < len(pairs):
         group = pairs[done:done + next(sizes)]
         if groups is None:
-            committer.accept(group[0][0], answer=group[0][1])
+            writer.accept(group[0][0], answer=group[0][1])
         else:
             writer.accept_many([record for record, _ in group],
                                answers={record.message_id: receipt for record, receipt in group})
@@ -164,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
+    sizes = ["--groups", f"{args.groups.start}-{args.groups.stop - 1}"] if args.groups else []
     per_write = callgrind.per_item(__file__, args.count, "--relay", str(args.relay),
-                                   *(["--postgres", args.postgres] if args.postgres else []),
-                                   *(["--groups", f"{args.groups.start}-{args.groups.stop - 1}"] if args.groups else []))
+                                   *(["--postgres", args.postgres] if args.postgres else []), *sizes)
     print(f"writes            {args.count} ({where}, {relay}{grouped})")
     print(f"instructions      {per_write / 1e6:.3f} M per write")
     return 0
