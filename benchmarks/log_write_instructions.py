@@ -4,6 +4,7 @@
     python benchmarks/log_write_instructions.py --relay 64      # and the relay's read + mark_published every 64
     python benchmarks/log_write_instructions.py --cpu 3000      # CPU per write instead (no valgrind)
     python benchmarks/log_write_instructions.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/log_write_instructions.py --postgres ADMIN_URL --cpu 3000 --groups 1-8 --relay 64
 
 Each write is what the gateway does for one push: a record (a 2 KB payload,
 a 4.5 KB signed envelope, search terms) with the hub's signed receipt as its
@@ -14,12 +15,20 @@ run twice, with ``--count`` writes and with none, everything else the same
 (the log opened and 64 writes to warm it), and the difference per write is
 printed. With ``--postgres ADMIN_URL`` each run writes to a scratch database
 made on that server and dropped afterwards (see ``push_instructions.py``);
-the server's own work is another process's and is not counted.
+the server's own work is another process's and is not counted by callgrind;
+with ``--cpu`` the CPU of the server processes serving the scratch database
+(``/proc/PID/schedstat``, a server on this machine) is printed beside it.
+
+``--groups 1-8`` writes the pushes in groups of 1, 2, … 8 pushes in turn,
+each group one ``accept_many`` of a leader (what the group commit writes
+under load, where a group is whatever queued meanwhile), instead of one push
+per commit: statements whose text follows the row count show up there.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import sys
 import tempfile
@@ -54,28 +63,81 @@ def records(first: int, count: int):
     return pairs
 
 
-def child(count: int, relay: int, postgres: str | None) -> float:
-    """Open a log, write WARM then ``count`` pushes' records; the CPU seconds of the ``count``."""
+def child(count: int, relay: int, postgres: str | None, groups: range | None = None) -> tuple[float, float | None]:
+    """Open a log, write WARM then ``count`` pushes' records; CPU seconds of the ``count``: ours, the server's.
+
+    The server's is None for SQLite, or when the server's processes cannot be read (not on this machine).
+    """
     from hub.messagelog import GroupCommitter, open_message_log
 
     with tempfile.TemporaryDirectory(prefix="rabt-logwrite-") as work, scratch_database(postgres) as database:
         url = database or f"sqlite:///{Path(work) / 'messages.sqlite3'}"
         with open_message_log(url) as log:
-            committer = GroupCommitter(log)
+            # one push per commit through the group commit, or groups as its leaders write them (one connection)
+            writer = GroupCommitter(log) if groups is None else log.holding()
             warm, measured = records(0, WARM), records(WARM, count)
-            write(log, committer, warm, relay)
+            write(log, writer, warm, relay, groups)
+            server = ServerCpu(postgres, database) if database else None
             started = time.process_time()
-            write(log, committer, measured, relay)
+            write(log, writer, measured, relay, groups)
             cpu = time.process_time() - started
-            committer.close()
-            return cpu
+            served = server.seconds() if server else None
+            writer.close()
+            return cpu, served
 
 
-def write(log, committer, pairs, relay: int) -> None:
-    for done, (record, receipt) in enumerate(pairs, 1):
-        committer.accept(record, answer=receipt)
-        if relay and done % relay == 0:
-            log.mark_published([pending.message_id for pending in log.unpublished(relay)])
+def write(log, writer, pairs, relay: int, groups: range | None = None) -> None:
+    """Write ``pairs`` through ``writer`` one at a time, or ``groups`` at a time; the relay's round every ``relay``."""
+    sizes, done = itertools.cycle(groups or [1]), 0
+    while done < len(pairs):
+        group = pairs[done:done + next(sizes)]
+        if groups is None:
+            writer.accept(group[0][0], answer=group[0][1])
+        else:
+            writer.accept_many([record for record, _ in group],
+                               answers={record.message_id: receipt for record, receipt in group})
+        for _ in group:
+            done += 1
+            if relay and done % relay == 0:
+                log.mark_published([pending.message_id for pending in log.unpublished(relay)])
+
+
+class ServerCpu:
+    """CPU time of the server processes serving one database, from now on (``/proc``: a server on this machine)."""
+
+    def __init__(self, admin_url: str, database_url: str) -> None:
+        self._admin, self._name = admin_url, database_url.rsplit("/", 1)[1]
+        self._start = self._now()
+
+    def _now(self) -> dict[int, int]:
+        import psycopg
+
+        with psycopg.connect(self._admin, autocommit=True) as admin:  # another database: not counted
+            pids = [pid for (pid,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                    (self._name,))]
+        used = {}
+        for pid in pids:
+            try:  # the first field: nanoseconds on a CPU
+                used[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return used
+
+    def seconds(self) -> float | None:
+        """CPU seconds the database's server processes used since this was made (None: none could be read)."""
+        now = self._now()
+        if not now:
+            return None
+        return sum(used - self._start.get(pid, 0) for pid, used in now.items()) / 1e9
+
+
+def group_sizes(text: str) -> range:
+    """``"1-8"`` → range(1, 9); ``"4"`` → range(4, 5)."""
+    low, _, high = text.partition("-")
+    sizes = range(int(low), int(high or low) + 1)
+    if not sizes or sizes.start < 1:
+        raise argparse.ArgumentTypeError(f"group sizes must be A-B with 1 <= A <= B, got {text!r}")
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,23 +147,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="read the outbox and mark it published every N writes (0: never)")
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="write to a scratch PostgreSQL database on this server")
     parser.add_argument("--cpu", type=int, metavar="N", help="N writes, CPU time per write only (no valgrind)")
+    parser.add_argument("--groups", metavar="A-B", type=group_sizes,
+                        help="pushes written A, A+1, … B at a time in turn, one accept_many each (default: one)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child, args.relay, args.postgres)
+        child(args.child, args.relay, args.postgres, args.groups)
         return 0
     where = "PostgreSQL" if args.postgres else "SQLite"
     relay = f"relay every {args.relay}" if args.relay else "no relay"
+    grouped = f", groups of {args.groups.start}-{args.groups.stop - 1}" if args.groups else ""
     if args.cpu:
-        cpu = child(args.cpu, args.relay, args.postgres)
-        print(f"{args.cpu} writes ({where}, {relay}): {cpu / args.cpu * 1e3:.3f} ms CPU per write")
+        cpu, server = child(args.cpu, args.relay, args.postgres, args.groups)
+        print(f"{args.cpu} writes ({where}, {relay}{grouped}): {cpu / args.cpu * 1e3:.3f} ms CPU per write"
+              + ("" if server is None else f", server {server / args.cpu * 1e3:.3f} ms"))
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
+    sizes = ["--groups", f"{args.groups.start}-{args.groups.stop - 1}"] if args.groups else []
     per_write = callgrind.per_item(__file__, args.count, "--relay", str(args.relay),
-                                   *(["--postgres", args.postgres] if args.postgres else []))
-    print(f"writes            {args.count} ({where}, {relay})")
+                                   *(["--postgres", args.postgres] if args.postgres else []), *sizes)
+    print(f"writes            {args.count} ({where}, {relay}{grouped})")
     print(f"instructions      {per_write / 1e6:.3f} M per write")
     return 0
 

@@ -117,9 +117,9 @@ class _CountedCursor:
     def __init__(self, cursor, counts: Counter) -> None:
         self._cursor, self._counts = cursor, counts
 
-    def execute(self, *args):
+    def execute(self, *args, **options):
         self._counts.update(["SQL statements"])
-        return self._cursor.execute(*args)
+        return self._cursor.execute(*args, **options)
 
     def executemany(self, *args):
         self._counts.update(["SQL statements"])

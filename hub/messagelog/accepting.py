@@ -35,6 +35,15 @@ _m = messages
 # The statements run on the driver's cursor (see hub.messagelog.prepared): every accepted message runs them.
 _BY_SOURCE = (f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
               "WHERE source_agency = ? AND {ids}")
+# PostgreSQL: one look-up of the unique key per agency id, in one statement whatever their number (so it is
+# prepared). ``source_agency = ? AND source_message_id = ANY(?)``, prepared while the table was small (a new
+# log), kept a plan scanning the index on the agency alone, filtering the ids: every push read its agency's
+# whole history. A LATERAL sub-select with a LIMIT is not flattened: each id is an index look-up in any plan.
+_BY_SOURCE_EACH = (f"SELECT m.source_message_id, m.message_id, m.raw_sha256, m.message_type "
+                   "FROM unnest(?::text[]) AS wanted(id) CROSS JOIN LATERAL ("
+                   f"SELECT source_message_id, message_id, raw_sha256, message_type FROM {_m.name} "
+                   "WHERE source_agency = ? AND source_message_id = wanted.id LIMIT 1) AS m")
+_BY_SOURCE_ONE = _BY_SOURCE.format(ids="source_message_id = ?")
 _TAKEN = f"SELECT message_id FROM {_m.name} WHERE {{ids}} LIMIT 1"
 #: a message's header row, in the order _message_values() builds it
 _MESSAGE_COLUMNS = (
@@ -146,8 +155,13 @@ def _stored_before_later(conn: Connection, records: Sequence[Accepted]) -> Calla
             wanted.setdefault(record.source_agency, set()).add(record.source_message_id)
     found = []
     for agency, ids in wanted.items():
-        among, params = prepared.among(conn, "source_message_id", sorted(ids))
-        found.append((agency, prepared.send(conn, _BY_SOURCE.format(ids=among), (agency, *params))))
+        if conn.dialect.name == "sqlite":
+            among, params = prepared.among(conn, "source_message_id", sorted(ids))
+            found.append((agency, prepared.send(conn, _BY_SOURCE.format(ids=among), (agency, *params))))
+        elif len(ids) == 1:  # a push: the plain look-up, whose kept plan costs no more than one made for it
+            found.append((agency, prepared.send(conn, _BY_SOURCE_ONE, (agency, *ids))))
+        else:
+            found.append((agency, prepared.send(conn, _BY_SOURCE_EACH, (sorted(ids), agency))))
     return lambda: {(agency, source_id): _Holder(message_id, raw_sha256, message_type, True)
                     for agency, rows in found
                     for source_id, message_id, raw_sha256, message_type in rows()}

@@ -342,7 +342,7 @@ class MessageLog:
 
     def unpublished(self, limit: int = 500) -> list[PendingMessage]:
         """Up to ``limit`` stored messages not yet confirmed by the broker, oldest first."""
-        with db.translated("read the outbox"), self.engine.connect() as conn:
+        with db.translated("read the outbox"), db.reading(self.engine) as conn:
             return publishing.pending(conn, limit)
 
     def mark_published(self, message_ids: Iterable[str]) -> int:

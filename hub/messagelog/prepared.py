@@ -15,6 +15,11 @@ OperationalError…) with ``connection_invalidated`` set when the connection
 was lost, exactly what Core raises: :func:`hub.messagelog.db.translated`,
 the retry on a unique-key race and the outage handling see no difference.
 
+On PostgreSQL psycopg prepares a statement server-side once its text has
+come five times on a connection; the statements here keep their text
+whatever the number of rows or ids (see :func:`execute_many` and
+:func:`among`), so the server parses and plans each once per connection.
+
     rows = fetch(conn, "SELECT seq, hash FROM lanes WHERE lane_id = ?", (lane_id,))
     execute_many(conn, insert_sql(outbox, ("message_id", "enqueued_at")), [(mid, now)])
 """
@@ -29,17 +34,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
-#: rows per multi-row INSERT on PostgreSQL (at most 65,535 parameters per statement; a wage file's
-#: batch of thousands goes in a few statements, each prepared once as psycopg sees it repeat)
+#: rows per INSERT of several rows on PostgreSQL (a wage file's batch of thousands goes in a few statements)
 ROWS_PER_INSERT = 256
+# The type a column's values are written as in a VALUES list, where no column gives the parameters a type
+# (PostgreSQL casts each to the column's own type on insert).
+_VALUE_TYPES = ((sa.LargeBinary, "bytea"), (sa.Integer, "bigint"), (sa.String, "text"))
 
 
-def insert_sql(table: sa.Table, columns: Sequence[str]) -> str:
+class InsertSql(str):
+    """``INSERT INTO table (columns…) VALUES (?, …)`` (see :func:`insert_sql`), and how to write rows of it padded."""
+
+    head: str
+    """``INSERT INTO table (columns…)``."""
+    typed: str | None
+    """``(?::text, ?::bigint, …)``: a row whose marks say their types; None when the first column may be NULL."""
+
+
+def insert_sql(table: sa.Table, columns: Sequence[str]) -> InsertSql:
     """``INSERT INTO table (columns…) VALUES (?, …)``: every named column must be one of ``table``'s."""
     missing = [name for name in columns if name not in table.c]
     if missing:
         raise ValueError(f"table {table.name} has no column {', '.join(missing)}")
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    sql = InsertSql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})")
+    sql.head = f"INSERT INTO {table.name} ({', '.join(columns)})"
+    # A padding row is all NULL: told from the real rows by a first column that is never NULL in them.
+    sql.typed = None if table.c[columns[0]].nullable else \
+        f"({', '.join(f'?::{_value_type(table.c[name])}' for name in columns)})"
+    return sql
+
+
+def _value_type(column: sa.Column) -> str:
+    for kind, name in _VALUE_TYPES:
+        if isinstance(column.type, kind):
+            return name
+    raise ValueError(f"column {column.table.name}.{column.name} of type {column.type} has no value type here")
 
 
 def marks(count: int) -> str:
@@ -51,12 +79,14 @@ def among(conn: Connection, column: str, values: Sequence) -> tuple[str, tuple]:
     """``column IN (?, …)`` for ``values`` (at least one), and its parameters; on PostgreSQL ``column = ANY(?)``.
 
     PostgreSQL takes the list as one array parameter, so the statement's text
-    is the same whatever the count: the server and psycopg prepare it once,
-    not once per list length (lengths that churned psycopg's prepared statements).
+    is the same whatever the count. It is planned for each list all the same
+    (not prepared, see :func:`_driver_statement`): a plan kept for any list, made
+    while the table was small (a new log), scanned the table or an index
+    without the list once the table had grown.
     """
     if conn.dialect.name == "sqlite":
         return f"{column} IN ({marks(len(values))})", tuple(values)
-    return f"{column} = ANY(?)", (list(values),)
+    return f"{column}{_ANY}", (list(values),)
 
 
 def locking(conn: Connection) -> str:
@@ -79,10 +109,13 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         found = fetch(conn, sql, params)
         return lambda: found
-    text = _for_driver(sql, conn.dialect.paramstyle)
+    text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
-        cursor.execute(text, params)
+        if options:
+            cursor.execute(text, params, **options)
+        else:
+            cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
         cursor.close()
         raise _translated(conn, exc, text, params, cursor) from exc
@@ -106,10 +139,14 @@ def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
 def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them).
 
-    On PostgreSQL an :func:`insert_sql` statement goes as one ``INSERT … VALUES
-    (…), (…)`` per :data:`ROWS_PER_INSERT` rows: psycopg's executemany sends
-    and reads back each row as a query of its own, and a push's few rows in
-    five tables cost more in that bookkeeping than in the inserts.
+    On PostgreSQL several rows go as one ``INSERT … VALUES (…), (…)`` per
+    :data:`ROWS_PER_INSERT` rows: psycopg's executemany sends and reads back
+    each row as a query of its own, and a push's few rows in five tables cost
+    more in that bookkeeping than in the inserts. An :func:`insert_sql`
+    statement's rows are padded with rows of NULLs, left out by the statement,
+    to a power of two: a handful of texts whatever the group, each prepared
+    once (with the group's own row count in its text, nearly every group's
+    statements were parsed and planned again).
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
@@ -117,10 +154,18 @@ def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     if len(rows) == 1 or conn.dialect.name == "sqlite" or not sql.endswith(")") or " VALUES (" not in sql:
         _run(conn, sql, rows, many=True)
         return
-    head, values = sql.rsplit(" VALUES ", 1)
+    padded = isinstance(sql, InsertSql) and sql.typed is not None
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start:start + ROWS_PER_INSERT]
-        _run(conn, _multi_row(head, values, len(chunk)), tuple(value for row in chunk for value in row), many=False)
+        params = [value for row in chunk for value in row]
+        # a real row with no first value would be left out with the padding: unpadded, the server refuses it
+        if padded and all(row[0] is not None for row in chunk):
+            shape = 1 << (len(chunk) - 1).bit_length()
+            params.extend([None] * (len(chunk[0]) * (shape - len(chunk))))
+            _run(conn, _padded_rows(sql, shape), tuple(params), many=False)
+        else:
+            head, values = sql.rsplit(" VALUES ", 1)
+            _run(conn, _multi_row(head, values, len(chunk)), tuple(params), many=False)
 
 
 @lru_cache(maxsize=256)
@@ -128,13 +173,23 @@ def _multi_row(head: str, values: str, count: int) -> str:
     return f"{head} VALUES {', '.join([values] * count)}"
 
 
+@lru_cache(maxsize=256)
+def _padded_rows(sql: InsertSql, count: int) -> str:
+    """``sql`` for ``count`` rows, those whose first value is NULL left out (the first row's marks give the types)."""
+    plain = sql[len(sql.head) + len(" VALUES "):]
+    values = ", ".join([sql.typed] + [plain] * (count - 1))
+    return f"{sql.head} SELECT * FROM (VALUES {values}) AS v WHERE column1 IS NOT NULL"
+
+
 def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
     """Every statement of this module goes here: one cursor, closed after, driver errors translated."""
-    text = _for_driver(sql, conn.dialect.paramstyle)
+    text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = driver_cursor(conn)
     try:
         if many:
             cursor.executemany(text, params)
+        elif options:
+            cursor.execute(text, params, **options)
         else:
             cursor.execute(text, params)
         return cursor.fetchall() if rows else None
@@ -178,9 +233,18 @@ def driver_cursor(conn: Connection):
     """A new cursor of the driver's connection under ``conn``, which every statement here runs on.
 
     Core's events do not see these statements; a test that counts what a
-    write sends wraps this function.
+    write sends wraps this function. On PostgreSQL it is psycopg's
+    ``RawCursor``, whose ``$1`` marks go to the server as they are: the
+    ``%s`` of a plain cursor were parsed out of every statement by psycopg,
+    from scratch for one of over 50 parameters (a group's inserts), which cost
+    the hub more CPU than the server's work for it.
     """
-    return conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        return driver.cursor()
+    import psycopg  # only PostgreSQL logs get here
+
+    return psycopg.RawCursor(driver)
 
 
 @lru_cache(maxsize=1)
@@ -190,10 +254,26 @@ def _pipelines_supported() -> bool:
     return psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
+#: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
+_ANY = " = ANY(?)"
+_NOT_PREPARED = {"prepare": False}
+
+
 @lru_cache(maxsize=512)
-def _for_driver(sql: str, paramstyle: str) -> str:
-    # The statements here hold no literal '?' or '%', so the marks are the only ones to change.
-    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+def _driver_statement(sql: str, paramstyle: str) -> tuple[str, dict | None]:
+    """``sql`` as the driver takes it, and the driver's options for it (None: none).
+
+    The marks: ``?`` as they are (sqlite3), or ``$1, $2, …`` (psycopg's
+    RawCursor); the statements here hold no literal '?', so the marks are the
+    only ones to change. A statement with an :func:`among` list is not
+    prepared, so the server plans it for its list; any other psycopg
+    prepares once its text has come five times.
+    """
+    if paramstyle == "qmark":
+        return sql, None
+    parts = sql.split("?")
+    text = "".join(f"{part}${number}" for number, part in enumerate(parts[:-1], 1)) + parts[-1]
+    return text, (_NOT_PREPARED if _ANY in sql else None)
 
 
 def _translated(conn: Connection, exc: Exception, statement: str, params, cursor) -> sa.exc.DBAPIError:

@@ -101,10 +101,10 @@ def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(l
         def __init__(self, cursor):
             self._cursor = cursor
 
-        def execute(self, statement, params=()):
+        def execute(self, statement, params=(), **options):
             if statement.startswith("INSERT"):
                 sent.append((statement.count("), ("), len(params)))
-            return self._cursor.execute(statement, params)
+            return self._cursor.execute(statement, params, **options)
 
         def executemany(self, statement, rows):
             rows = list(rows)
@@ -126,3 +126,12 @@ def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(l
         assert sent == [(0, 6)] * 5
     else:  # two statements of two rows and one of the last row, every value sent once
         assert sent == [(1, 12), (1, 12), (0, 6)]
+
+
+def test_a_row_without_its_first_value_is_refused_not_dropped_with_the_padding(log):
+    insert = prepared.insert_sql(lanes_table, ("lane_id", "host", "pid", "opened_at", "seq", "hash"))
+    rows = [("padded-1", "h", 1, "t", 0, "x"), (None, "h", 2, "t", 0, "x"), ("padded-3", "h", 3, "t", 0, "x")]
+    with pytest.raises(sa.exc.IntegrityError), db.write_transaction(log.engine) as conn:
+        prepared.execute_many(conn, insert, rows)  # three rows: on PostgreSQL padded to four, unless one has no id
+    with log.engine.connect() as conn:
+        assert prepared.fetch(conn, "SELECT count(*) FROM lanes WHERE lane_id LIKE ?", ("padded-%",)) == [(0,)]

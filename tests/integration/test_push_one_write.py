@@ -37,9 +37,9 @@ class CountingCursor:
     def __init__(self, cursor, note) -> None:
         self._cursor, self._note = cursor, note
 
-    def execute(self, statement, *params):
+    def execute(self, statement, *params, **options):
         self._note(statement, 1)
-        return self._cursor.execute(statement, *params)
+        return self._cursor.execute(statement, *params, **options)
 
     def executemany(self, statement, rows):
         rows = list(rows)

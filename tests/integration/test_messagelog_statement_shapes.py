@@ -1,0 +1,127 @@
+"""On PostgreSQL the log's write statements keep a few texts, stay prepared, and keep index look-ups as plans.
+
+psycopg prepares a statement server-side once its text came five times on a
+connection; the server then keeps one plan for it, made when it was prepared.
+So a group's inserts must not carry the group's row count in their text, a
+read must not make psycopg drop what it prepared, and a kept plan made on a
+new (small) table must still look rows up by index once the table has grown.
+Checked on the real server, through the statements the log itself sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+
+from hub.messagelog import Accepted, accepting, open_message_log, prepared
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def url(new_postgres_database):
+    return new_postgres_database()  # a new database each: the plans under test are made on small tables
+
+
+def pair(n: int) -> tuple[Accepted, Accepted]:
+    """A push's record and the hub's receipt for it."""
+    now = datetime.now(timezone.utc)
+    record = Accepted(
+        message_id=f"msg-{n}", message_type="WorkerArrived", source_agency="police", destination="licensing",
+        routing_key="licensing.WorkerArrived.police", raw=f"<push n='{n}'/>".encode(),
+        envelope=f"<Envelope n='{n}'/>".encode(), correlation_id=f"msg-{n}", source_system="border",
+        source_message_id=f"police-{n}", created_at=now, search_terms=("rajesh", f"{n:08d}"))
+    receipt = Accepted(
+        message_id=f"rcpt-{n}", message_type="Receipt", source_agency="hub", destination="police",
+        routing_key="police.Receipt.hub", raw=b"<Receipt/>", envelope=f"<Receipt n='{n}'/>".encode(),
+        correlation_id=record.message_id, created_at=now, search_terms=())
+    return record, receipt
+
+
+def write_groups(log, sizes, written: int = 0) -> int:
+    """Each size a group of pushes in one accept_many, as a group commit's leader writes them; pushes written."""
+    for size in sizes:
+        pairs = [pair(written + k) for k in range(size)]
+        result = log.accept_many([record for record, _ in pairs],
+                                 answers={record.message_id: receipt for record, receipt in pairs})
+        assert len(result.stored) == 2 * size and not result.duplicates
+        written += size
+    return written
+
+
+def test_groups_of_any_size_insert_through_power_of_two_shapes_and_no_padding_row_is_stored(url, monkeypatch):
+    sent = []
+    driver_cursor = prepared.driver_cursor
+
+    class Noting:
+        def __init__(self, cursor):
+            self._cursor = cursor
+
+        def execute(self, statement, params=(), **options):
+            sent.append(statement)
+            return self._cursor.execute(statement, params, **options)
+
+        def __getattr__(self, name):
+            return getattr(self._cursor, name)
+
+    with open_message_log(url) as log:
+        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: Noting(driver_cursor(conn)))
+        written = write_groups(log.holding(), [1, 2, 3, 5, 6, 7, 9, 3, 5])
+        inserts = {statement for statement in sent if statement.startswith("INSERT INTO messages")}
+        # two messages a push: 2, 4, 6, 10, 12, 14 and 18 rows in 2, 4, 8, 16 and 32-row shapes
+        assert {statement.count("), (") + 1 for statement in inserts} == {2, 4, 8, 16, 32}
+        with log.engine.connect() as conn:
+            [(messages, terms, queued)] = prepared.fetch(conn, "SELECT (SELECT count(*) FROM messages), "
+                                                               "(SELECT count(*) FROM search_terms), "
+                                                               "(SELECT count(*) FROM outbox)")
+        assert (messages, terms, queued) == (2 * written, 2 * written, written)
+        assert log.verify_chain().records == 3 * written
+        assert [p.message_id for p in log.unpublished(3)] == ["msg-0", "msg-1", "msg-2"]
+
+
+def test_the_relays_reads_leave_its_connections_statements_prepared(url):
+    with open_message_log(url) as log:
+        writer = log.holding()
+        for n in range(8):  # a round of the relay per push: read the outbox, mark what it read
+            write_groups(writer, [1], n)
+            log.mark_published([pending.message_id for pending in log.unpublished(10)])
+        with log.engine.connect() as conn:  # the pool's one connection, the relay's
+            kept = [text for (text,) in prepared.fetch(conn, "SELECT statement FROM pg_prepared_statements")]
+    # before, every read ended in a rollback, on which psycopg drops all it prepared: nothing was kept
+    assert any(text.startswith("SELECT m.message_id, m.routing_key") for text in kept), kept
+    assert any(text.startswith("INSERT INTO audit_chain") for text in kept), kept
+
+
+@pytest.mark.parametrize("statement, arguments", [
+    (accepting._BY_SOURCE_ONE, "'police', 'police-7'"),
+    (accepting._BY_SOURCE_EACH, "'{police-7,police-8}', 'police'"),
+], ids=["one id", "several ids"])
+def test_the_duplicate_check_kept_from_a_small_table_still_looks_each_id_up_in_the_index(url, statement, arguments):
+    with open_message_log(url) as log:
+        write_groups(log.holding(), [1] * 3)
+    with psycopg.connect(url) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")  # the plan kept for any ids, made now
+        conn.execute(f"PREPARE check_ids AS {prepared._driver_statement(statement, 'pyformat')[0]}")
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN EXECUTE check_ids({arguments})"))
+    conditions = " ".join(re.findall(r"Index Cond: (.*)", plan))
+    # 'source_agency = ? AND source_message_id = ANY(?)' kept a plan with the agency alone in the index
+    # condition and the ids in a filter: every push read its agency's whole history
+    assert "source_agency" in conditions and "source_message_id" in conditions, plan
+    assert "Filter" not in plan, plan
+
+
+def test_payloads_are_compressed_with_lz4_also_after_a_rollback(url):
+    with open_message_log(url) as log:
+        record, receipt = pair(1)
+        log.accept(dataclasses.replace(record, envelope=b"<Envelope>" + b"signed " * 1000 + b"</Envelope>"))
+        with log.engine.connect() as conn:  # a read: the pool rolls the connection back after it
+            prepared.fetch(conn, "SELECT 1")
+        with log.engine.connect() as conn:
+            [(setting,)] = prepared.fetch(conn, "SHOW default_toast_compression")
+            [(method,)] = prepared.fetch(conn, "SELECT pg_column_compression(envelope) FROM payloads")
+    # pglz, the server's default, cost about twice lz4's CPU per envelope stored
+    assert (setting, method) == ("lz4", "lz4")
