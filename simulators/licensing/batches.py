@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from hub.errors import MessageLogError
 from hub.idempotency import processed_messages
 from hub.messagelog import prepared
-from hub.messagelog.db import write_transaction
+from hub.messagelog.db import HeldConnection
 from hub.messagelog.prepared import insert_sql
 from hub.messagelog.schema import timestamp
 
@@ -104,6 +104,8 @@ class WindowApplier:
         self._returns_id = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
+        # leaders take turns: one connection kept between windows spares each a pool checkout and checkin
+        self._held = HeldConnection(engine)
         self.commits = 0
         """Windows committed so far (a measure of how much the windows shared)."""
         self.on_settled: Callable[[list[tuple[str, Outcome]]], None] | None = None
@@ -144,12 +146,13 @@ class WindowApplier:
         outcomes: list[Outcome] = []
         try:
             try:
-                with write_transaction(self.engine) as conn:
+                with self._held.transaction() as conn:
                     outcomes = [self._apply_plain(conn, message_id, apply) for message_id, apply in work]
             except _UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
-                with write_transaction(self.engine) as conn:
+                with self._held.transaction() as conn:
                     outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
         except sa.exc.SQLAlchemyError as exc:
+            self._renew_connection()
             detail = getattr(exc, "orig", None) or exc
             failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
             failed.__cause__ = exc
@@ -159,6 +162,16 @@ class WindowApplier:
             self.commits += 1
         self._tell([message_id for message_id, _ in work], outcomes)
         return outcomes
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool; later windows check one out each."""
+        self._held.close()
+
+    def _renew_connection(self) -> None:
+        """After a failed window: the kept connection goes back to the pool, whose reset rolls back what the
+        failure left open (SQLite keeps a transaction whose COMMIT failed), and the next window keeps another."""
+        held, self._held = self._held, HeldConnection(self.engine)
+        held.close()
 
     def _tell(self, message_ids: list[str], outcomes: list[Outcome]) -> None:
         """Hand a settled window to ``on_settled``; its failure is logged, never the window's."""
