@@ -78,6 +78,10 @@ class WindowCommitError(MessageLogError):
 _MARK_ONCE = insert_sql(processed_messages, ("consumer", "message_id", "processed_at")) + " ON CONFLICT DO NOTHING"
 
 
+class WindowRolledBackError(WindowCommitError):
+    """A window's commit failed: none of its messages was applied, nor anything ``record`` wrote with them."""
+
+
 class _UnitFailed(Exception):
     """Internal: a message's change failed in a window applied without savepoints; it is applied again with them."""
 
@@ -110,6 +114,9 @@ class WindowApplier:
         """Windows committed so far (a measure of how much the windows shared)."""
         self.on_settled: Callable[[list[tuple[str, Outcome]]], None] | None = None
         """Told each window's ``(message id, outcome)`` once it is settled (after the commit); must not block."""
+        self.record: Callable[[Connection, list[tuple[str, Outcome]]], None] | None = None
+        """Given each window's ``(message id, outcome)`` on its connection before the commit: what it writes
+        commits with the window, or not at all."""
 
     @property
     def waiting(self) -> int:
@@ -148,13 +155,16 @@ class WindowApplier:
             try:
                 with self._held.transaction() as conn:
                     outcomes = [self._apply_plain(conn, message_id, apply) for message_id, apply in work]
+                    self._record(conn, work, outcomes)
             except _UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
                 with self._held.transaction() as conn:
                     outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
+                    self._record(conn, work, outcomes)
         except sa.exc.SQLAlchemyError as exc:
             self._renew_connection()
             detail = getattr(exc, "orig", None) or exc
-            failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
+            failed = WindowRolledBackError(
+                f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
             failed.__cause__ = exc
             self._tell([message_id for message_id, _ in work], [failed] * len(work))
             return [failed] * len(work)
@@ -162,6 +172,10 @@ class WindowApplier:
             self.commits += 1
         self._tell([message_id for message_id, _ in work], outcomes)
         return outcomes
+
+    def _record(self, conn: Connection, work: Sequence[tuple[str, Apply]], outcomes: list[Outcome]) -> None:
+        if self.record is not None:
+            self.record(conn, [(message_id, outcome) for (message_id, _), outcome in zip(work, outcomes)])
 
     def close(self) -> None:
         """Give the kept connection back to the pool; later windows check one out each."""
