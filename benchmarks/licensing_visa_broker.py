@@ -93,6 +93,7 @@ def serve(home: Path, url: str, prefix: str, threads: int) -> None:
     from hub.signing import TrustStore
     from simulators.licensing.consumer import LicensingConsumer
     from simulators.licensing.hub_link import consume_until_stopped, hub_verifier, licensing_seal
+    from simulators.licensing.receipt_store import ReceiptStore
     from simulators.licensing.receipts import ReceiptSender
     from simulators.licensing.state import LicensingState
 
@@ -101,8 +102,9 @@ def serve(home: Path, url: str, prefix: str, threads: int) -> None:
     shutil.copyfile(home / "licensing.sqlite3", database)
     state = LicensingState(f"sqlite:///{database}")
     verify, seal = hub_verifier(TrustStore.load(home / "pki")), licensing_seal(home / "pki")
-    receipts = ReceiptSender(lambda: open_transport(url, routes=routes), seal).start()
-    state.windows.on_settled = receipts.window_committed
+    receipts = ReceiptSender(lambda: open_transport(url, routes=routes), seal, store=ReceiptStore(state.engine))
+    receipts.attach(state.windows)
+    receipts.start()
     stop = threading.Event()
     if os.environ.get(STAGES_VARIABLE):
         time_stages()
