@@ -108,6 +108,7 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
     from simulators.licensing import consumer as consumer_module
     from simulators.licensing.consumer import LicensingConsumer
     from simulators.licensing.hub_link import hub_verifier, licensing_seal
+    from simulators.licensing.receipt_store import ReceiptStore
     from simulators.licensing.receipts import ReceiptSender
     from simulators.licensing.state import LicensingState
 
@@ -120,8 +121,9 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
         consumer_module.canonical.validate = _timed(spent, "canonical schema", consumer_module.canonical.validate)
         state.apply_once = _timed(spent, "question recorded (commit window)", state.apply_once)
     # DeliveryReceipts as ``consume`` sends them: sealed in a thread of their own, one per commit window
-    receipts = ReceiptSender(lambda: transport, licensing_seal(home / "pki")).start()
-    state.windows.on_settled = receipts.window_committed
+    receipts = ReceiptSender(lambda: transport, licensing_seal(home / "pki"), store=ReceiptStore(state.engine))
+    receipts.attach(state.windows)
+    receipts.start()
     consumer = LicensingConsumer(state, verify, transport=transport, seal=seal, now=lambda: NOW, receipts=receipts)
     if spent is not None:
         consumer.visa_answer = _timed(spent, "answer read from the licence", consumer.visa_answer)

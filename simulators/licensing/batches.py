@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from hub.errors import MessageLogError
 from hub.idempotency import processed_messages
 from hub.messagelog import prepared
-from hub.messagelog.db import write_transaction
+from hub.messagelog.db import HeldConnection
 from hub.messagelog.prepared import insert_sql
 from hub.messagelog.schema import timestamp
 
@@ -76,6 +76,10 @@ class WindowCommitError(MessageLogError):
 #: The mark of a message applied, doing nothing when it is there already, as SQL text for the driver's
 #: cursor (:mod:`hub.messagelog.prepared`): through Core it cost more than SQLite spends running it.
 _MARK_ONCE = insert_sql(processed_messages, ("consumer", "message_id", "processed_at")) + " ON CONFLICT DO NOTHING"
+
+
+class WindowRolledBackError(WindowCommitError):
+    """A window's commit failed: none of its messages was applied, nor anything ``record`` wrote with them."""
 
 
 class _UnitFailed(Exception):
@@ -104,10 +108,15 @@ class WindowApplier:
         self._returns_id = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
+        # leaders take turns: one connection kept between windows spares each a pool checkout and checkin
+        self._held = HeldConnection(engine)
         self.commits = 0
         """Windows committed so far (a measure of how much the windows shared)."""
         self.on_settled: Callable[[list[tuple[str, Outcome]]], None] | None = None
         """Told each window's ``(message id, outcome)`` once it is settled (after the commit); must not block."""
+        self.record: Callable[[Connection, list[tuple[str, Outcome]]], None] | None = None
+        """Given each window's ``(message id, outcome)`` on its connection before the commit: what it writes
+        commits with the window, or not at all."""
 
     @property
     def waiting(self) -> int:
@@ -144,14 +153,18 @@ class WindowApplier:
         outcomes: list[Outcome] = []
         try:
             try:
-                with write_transaction(self.engine) as conn:
+                with self._held.transaction() as conn:
                     outcomes = [self._apply_plain(conn, message_id, apply) for message_id, apply in work]
+                    self._record(conn, work, outcomes)
             except _UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
-                with write_transaction(self.engine) as conn:
+                with self._held.transaction() as conn:
                     outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
+                    self._record(conn, work, outcomes)
         except sa.exc.SQLAlchemyError as exc:
+            self._renew_connection()
             detail = getattr(exc, "orig", None) or exc
-            failed = WindowCommitError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
+            failed = WindowRolledBackError(
+                f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
             failed.__cause__ = exc
             self._tell([message_id for message_id, _ in work], [failed] * len(work))
             return [failed] * len(work)
@@ -159,6 +172,20 @@ class WindowApplier:
             self.commits += 1
         self._tell([message_id for message_id, _ in work], outcomes)
         return outcomes
+
+    def _record(self, conn: Connection, work: Sequence[tuple[str, Apply]], outcomes: list[Outcome]) -> None:
+        if self.record is not None:
+            self.record(conn, [(message_id, outcome) for (message_id, _), outcome in zip(work, outcomes)])
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool; later windows check one out each."""
+        self._held.close()
+
+    def _renew_connection(self) -> None:
+        """After a failed window: the kept connection goes back to the pool, whose reset rolls back what the
+        failure left open (SQLite keeps a transaction whose COMMIT failed), and the next window keeps another."""
+        held, self._held = self._held, HeldConnection(self.engine)
+        held.close()
 
     def _tell(self, message_ids: list[str], outcomes: list[Outcome]) -> None:
         """Hand a settled window to ``on_settled``; its failure is logged, never the window's."""

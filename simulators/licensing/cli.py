@@ -25,6 +25,7 @@ from hub.signing import Signer, TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
 from simulators.licensing.hub_link import SYSTEM, consume_until_stopped, hub_verifier, licensing_seal
+from simulators.licensing.receipt_store import ReceiptStore
 from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState
 
@@ -58,9 +59,12 @@ def receipt_sender(config: LicensingConfig, settings: Settings, state: Licensing
                                             HUB)
         return None
     url = settings.effective_broker_url
-    sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(config.pki_dir)).start()
-    state.windows.on_settled = sender.window_committed
-    return sender
+    # outcomes kept in licensing's database with the window that applied them: a crash before the receipt
+    # goes out delays it to the next start, and loses none
+    sender = ReceiptSender(lambda: open_transport(url, routes=routes), licensing_seal(config.pki_dir),
+                           store=ReceiptStore(state.engine))
+    sender.attach(state.windows)
+    return sender.start()
 
 
 def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int, *,

@@ -18,6 +18,16 @@ the trail waits. The same bytes go out on every try, so the hub stores a
 receipt it got twice once. On stop the thread sends what is waiting for up to
 ``grace`` seconds and logs how many receipts it could not send.
 
+With a :class:`~simulators.licensing.receipt_store.ReceiptStore` (as
+``consume`` runs it, :meth:`ReceiptSender.attach`), a window's outcomes are
+not handed over in memory but written in the window's own transaction
+(:meth:`ReceiptSender.record`), and the thread reads them from there and
+deletes them once their receipt is confirmed: a crash between the commit and
+the confirm delays those receipts to the next start instead of losing them.
+Only what never reached a committed window — refusals before one, windows
+whose commit failed — is still told from memory: the transport retries or
+dead-letters those deliveries, and a later window records how they end.
+
 Why gather: a window holds what the consumer threads applied at one moment,
 often a single message when deliveries come one by one, and each receipt
 costs a signature here and a verification, a signature and a log write at
@@ -34,14 +44,18 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
+import sqlalchemy as sa
 from lxml import etree
+from sqlalchemy.engine import Connection
 
 from hub.envelope import new_header
 from hub.errors import RabtError
 from hub.outage import Watch
 from hub.receipts import HUB
 from hub.transports.base import Message, Transport
+from simulators.licensing.batches import WindowApplier, WindowRolledBackError
 from simulators.licensing.hub_link import SYSTEM, Seal, outgoing
+from simulators.licensing.receipt_store import Outcome, ReceiptStore
 from simulators.licensing.state import utc_text
 
 log = logging.getLogger(__name__)
@@ -54,8 +68,6 @@ GATHER_SECONDS = 0.25
 _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: the schema's ReasonCode
 _CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
-#: one outcome: message id, applied | duplicate | failed, and for a failure its code and reason
-Outcome = tuple[str, str, str | None, str | None]
 
 
 def outcome_of(message_id: str, result: bool | BaseException) -> Outcome:
@@ -91,8 +103,14 @@ class ReceiptSender:
 
     def __init__(self, open_transport: Callable[[], Transport], seal: Seal, *,
                  now: Callable[[], datetime] = _utc_now, watch: Watch | None = None,
-                 gather: float = GATHER_SECONDS) -> None:
+                 gather: float = GATHER_SECONDS, store: ReceiptStore | None = None) -> None:
         self.open_transport, self.seal, self.now, self.gather = open_transport, seal, now, gather
+        self.store = store
+        """Where windows keep their outcomes until sent (:meth:`attach`); None: in memory only."""
+        self._stored = store is not None  # the store may hold outcomes to send (at start: a crash's)
+        self._recorded = False  # the window being committed wrote outcomes to the store
+        self._taken: dict[int, None] = {}  # row ids of the store in sealed receipts not yet confirmed
+        self._pending_rows: list[list[int]] = []  # per pending receipt, the store's rows it lists
         self.watch = watch or Watch(f"{SYSTEM}-receipts", "broker")
         self._lock = threading.Condition()
         self._outcomes: list[Outcome] = []
@@ -110,8 +128,39 @@ class ReceiptSender:
         with self._lock:
             self._answered.add(message_id)
 
+    def attach(self, windows: WindowApplier) -> None:
+        """Be told of every window ``windows`` applies; with a store, its outcomes kept in the window's commit."""
+        windows.on_settled = self.window_committed
+        if self.store is not None:
+            windows.record = self.record
+
+    def record(self, conn: Connection, results: Sequence[tuple[str, bool | BaseException]]) -> None:
+        """A window's outcomes, written to the store inside its transaction (the window applier's ``record``)."""
+        outcomes = self._untold(results)
+        self.store.record(conn, outcomes)
+        self._recorded = bool(outcomes)  # leaders take turns: this window's, told after its commit
+
     def window_committed(self, results: Sequence[tuple[str, bool | BaseException]]) -> None:
-        """A window's outcomes, after its commit (the window applier's callback)."""
+        """A window's outcomes, after its commit (the window applier's callback).
+
+        With a store they are there already, and the sending thread is woken
+        to read them; only what a failed commit rolled back (nothing applied,
+        nothing recorded) is handed over here, as without a store.
+        """
+        if self.store is None:
+            outcomes, stored = self._untold(results), False
+        else:
+            rolled_back = [(mid, r) for mid, r in results if isinstance(r, WindowRolledBackError)]
+            outcomes, stored, self._recorded = self._untold(rolled_back), self._recorded and not rolled_back, False
+        with self._lock:
+            if outcomes:
+                self._hand_over(outcomes)
+            if stored and not self._stored:  # woken once per gathering, as for outcomes in memory
+                self._stored = True
+                self._lock.notify()
+
+    def _untold(self, results: Sequence[tuple[str, bool | BaseException]]) -> list[Outcome]:
+        """The outcomes of ``results`` that need a receipt: not answered already, and with a hub message id."""
         with self._lock:
             told = {mid for mid, result in results if mid in self._answered and not isinstance(result, BaseException)}
             self._answered.difference_update(mid for mid, _ in results)
@@ -119,9 +168,7 @@ class ReceiptSender:
         outcomes = [outcome_of(mid, result) for mid, result in untold if _UUID.fullmatch(mid)]
         if len(outcomes) < len(untold):  # not the hub's ids: no trail to tell
             log.warning("no receipt for %d message(s) without a hub message id", len(untold) - len(outcomes))
-        if outcomes:
-            with self._lock:
-                self._hand_over(outcomes)
+        return outcomes
 
     def failed(self, message_id: str | None, error: BaseException) -> None:
         """A delivery refused before it reached a window (not verified, not for licensing, invalid)."""
@@ -161,7 +208,10 @@ class ReceiptSender:
         if self._thread is not None:
             self._thread.join(grace)
         left = self.unsent + self.waiting
-        if left:
+        if left and self.store is not None:
+            log.warning("licensing stopped with %d delivery receipt(s) or outcome(s) unsent; those of committed "
+                        "windows stay in its database and go at the next start", left)
+        elif left:
             log.error("licensing stopped with %d delivery receipt(s) or outcome(s) unsent: the trail of those "
                       "messages ends at 'delivered' (they are applied)", left)
 
@@ -170,17 +220,41 @@ class ReceiptSender:
         """Sealed receipts the sending thread holds and has not had confirmed yet."""
         return len(self._pending)
 
-    def _take(self, wait: bool) -> list[Message]:
-        """What came since the last take, sealed; ``wait``: block for the first outcome, then gather."""
+    def _take(self, wait: bool) -> list[tuple[Message, list[int]]]:
+        """What came since the last take, sealed, each with the store's rows it lists; ``wait``: block for the
+        first outcome, then gather."""
         with self._lock:
-            while wait and not (self._outcomes or self._stop.is_set()):
+            while wait and not (self._outcomes or self._stored or self._stop.is_set()):
                 self._lock.wait()
             deadline = time.monotonic() + self.gather
             while (wait and len(self._outcomes) < MAX_OUTCOMES and not self._stop.is_set()
                    and (left := deadline - time.monotonic()) > 0):
                 self._lock.wait(left)
             outcomes, self._outcomes = self._outcomes, []
-        return [self._sealed(outcomes[i:i + MAX_OUTCOMES]) for i in range(0, len(outcomes), MAX_OUTCOMES)]
+            look, self._stored = self._stored, False
+        sealed = [(self._sealed(outcomes[i:i + MAX_OUTCOMES]), []) for i in range(0, len(outcomes), MAX_OUTCOMES)]
+        rows = self._stored_outcomes() if look else []
+        for i in range(0, len(rows), MAX_OUTCOMES):
+            chunk = rows[i:i + MAX_OUTCOMES]
+            sealed.append((self._sealed([outcome for _row, outcome in chunk]), [row for row, _ in chunk]))
+            self._taken.update(dict.fromkeys(row for row, _ in chunk))
+        return sealed
+
+    def _stored_outcomes(self) -> list[tuple[int, Outcome]]:
+        """The store's outcomes not in a receipt yet (a few receipts' worth; more are looked at next time)."""
+        limit = 4 * MAX_OUTCOMES
+        try:
+            rows = self.store.waiting(limit, skip=set(self._taken))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("licensing could not read its unsent receipt outcomes; trying again: %s", exc)
+            self._stop.wait(1.0)  # the database is away: look again in a moment, not in a busy loop
+            rows, more = [], True
+        else:
+            more = len(rows) >= limit
+        if more:
+            with self._lock:
+                self._stored = True
+        return rows
 
     def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
         body = receipt_body(outcomes, self.now())
@@ -191,9 +265,11 @@ class ReceiptSender:
     def _run(self) -> None:
         transport = None
         try:
-            while not (self._stop.is_set() and not self._pending and not self.waiting):
+            while not (self._stop.is_set() and not self._pending and not self.waiting and not self._stored):
                 # block for work only when nothing is held back; else add what came meanwhile and retry
-                self._pending += self._take(wait=not self._pending)
+                for message, rows in self._take(wait=not self._pending):
+                    self._pending.append(message)
+                    self._pending_rows.append(rows)
                 if not self._pending:
                     continue
                 try:
@@ -205,8 +281,23 @@ class ReceiptSender:
                     continue
                 self.watch.succeeded()
                 self.sent, self._pending = self.sent + len(self._pending), []
+                self._forget_sent([row for rows in self._pending_rows for row in rows])
+                self._pending_rows = []
         finally:
             _closed(transport)
+
+    def _forget_sent(self, rows: list[int]) -> None:
+        """Delete the store's rows the confirmed receipts listed (if that fails, a restart sends them again)."""
+        if not rows:
+            return
+        try:
+            self.store.sent(rows)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("licensing could not forget %d sent receipt outcome(s); they go again after a restart: %s",
+                        len(rows), exc)
+            return
+        for row in rows:
+            self._taken.pop(row, None)
 
 
 def _closed(transport) -> None:

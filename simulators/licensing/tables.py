@@ -153,3 +153,11 @@ events = sa.Table(
     sa.Column("outcome", sa.String(64), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),  # JSON
 )
+pending_receipts = sa.Table(  # outcomes of committed windows whose DeliveryReceipt is not yet confirmed sent
+    "lic_pending_receipts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("result", sa.String(16), nullable=False),  # applied | duplicate | failed
+    sa.Column("code", sa.String(64)),
+    sa.Column("reason", sa.Text),
+)

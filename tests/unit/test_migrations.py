@@ -279,8 +279,8 @@ def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
         "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
-        "upgraded from revision none to 0004")
-    assert LICENSING.current(make_engine(url)) == "0004"
+        "upgraded from revision none to 0005")
+    assert LICENSING.current(make_engine(url)) == "0005"
     unknown = db_cli("current", "--database", "ledger")
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == ("rabt: no database named 'ledger' "

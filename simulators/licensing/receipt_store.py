@@ -1,0 +1,57 @@
+"""Outcomes waiting for their DeliveryReceipt, kept in licensing's own database.
+
+A commit window writes the outcomes that need a receipt in its own
+transaction (:meth:`ReceiptStore.record`, on the window's connection), so
+they are durable exactly when the changes they report are. The receipt
+sender reads them (:meth:`ReceiptStore.waiting`), seals and publishes them,
+and deletes them once the broker confirmed the receipt
+(:meth:`ReceiptStore.sent`). A crash between the commit and the confirm
+leaves them in the table, and the next sender sends them: the hub's trail
+gets its ``applied`` mark late, not never. A crash between the confirm and
+the delete sends them twice; the hub chains the second like the first.
+
+One sender per database: two consumer processes on one PostgreSQL database
+would each send what the other's windows recorded as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.messagelog.db import write_transaction
+from simulators.licensing.tables import pending_receipts
+
+#: one outcome: message id, applied | duplicate | failed, and for a failure its code and reason
+Outcome = tuple[str, str, str | None, str | None]
+
+_COLUMNS = ("message_id", "result", "code", "reason")
+
+
+class ReceiptStore:
+    """The table of outcomes not yet sent, on ``engine`` (licensing's database)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def record(conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        """Write ``outcomes`` on ``conn``, inside the caller's transaction (the commit window's)."""
+        if outcomes:
+            conn.execute(pending_receipts.insert(), [dict(zip(_COLUMNS, outcome)) for outcome in outcomes])
+
+    def waiting(self, limit: int, skip: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, Outcome]]:
+        """Up to ``limit`` stored outcomes, oldest first, with their row ids; rows in ``skip`` left out."""
+        query = sa.select(pending_receipts).order_by(pending_receipts.c.id).limit(limit + len(skip))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(row.id, (row.message_id, row.result, row.code, row.reason)) for row in rows
+                if row.id not in skip][:limit]
+
+    def sent(self, row_ids: Sequence[int]) -> None:
+        """Forget the outcomes of ``row_ids``: the broker confirmed the receipt that lists them."""
+        if row_ids:
+            with write_transaction(self.engine) as conn:
+                conn.execute(pending_receipts.delete().where(pending_receipts.c.id.in_(list(row_ids))))
