@@ -38,11 +38,6 @@ if TYPE_CHECKING:
 #: end the wait at once, so it only bounds how long a stop takes; each wait costs CPU even with
 #: nothing to do, and a consumer idles most of its life (a dozen of them in one ``rabt serve``).
 _POLL = 0.5
-#: Longest an ack of handled deliveries is held for the next delivery's reply to carry it. Each write on
-#: pika's connection costs a poll of its own (and two changes of what the poll watches), as dear as the
-#: ack; a handler that answers (licensing's visa checks) writes anyway once the next delivery comes.
-#: Acks held longer mean only more redeliveries after a crash, which consumers take (idempotent).
-_ACK_DELAY = 0.2
 
 
 class AmqpConsumer:
@@ -54,7 +49,6 @@ class AmqpConsumer:
         self._generation = -1
         self._tag: str | None = None
         self._unacked_tag: int | None = None  # highest handled delivery not acked yet
-        self._held = 0  # deliveries handled since the last ack
 
     def run(self, *, max_messages: int | None, idle_timeout: float | None, stop: threading.Event | None) -> int:
         """Handle deliveries until max_messages, idle_timeout or stop; return how many."""
@@ -69,17 +63,14 @@ class AmqpConsumer:
                     self.transport.with_reconnect(self._subscribe, f"consume {self.queue}")
                 try:
                     self.transport.connection.process_data_events(time_limit=self._wait(idle_timeout, last_seen))
-                    # what the last round handled: acked now, in the same write as this round's first reply
-                    self._ack_handled(flush=False)
                     while self._buffer and not done():
                         self._handle(*self._buffer.popleft())
                         handled += 1
                         last_seen = time.monotonic()
-                    if self._held >= self.prefetch // 2:  # the broker sends no more once prefetch are unacked
-                        self._ack_handled(flush=False)
+                    self._ack_handled()
                 except self.transport.connection_errors:
                     self._buffer.clear()  # unacked: the broker redelivers them to the next subscription
-                    self._unacked_tag, self._held = None, 0
+                    self._unacked_tag = None
                     self.transport.drop_connection()
                 if idle_timeout is not None and not self._buffer and time.monotonic() - last_seen >= idle_timeout:
                     break
@@ -87,13 +78,12 @@ class AmqpConsumer:
             self._unsubscribe()
         return handled
 
-    def _wait(self, idle_timeout: float | None, last_seen: float) -> float:
-        """How long the next wait for deliveries may last: ``_POLL`` (``_ACK_DELAY`` with an ack held), or
-        what is left of ``idle_timeout``."""
-        longest = _POLL if self._unacked_tag is None else _ACK_DELAY
+    @staticmethod
+    def _wait(idle_timeout: float | None, last_seen: float) -> float:
+        """How long the next wait for deliveries may last: ``_POLL``, or what is left of ``idle_timeout``."""
         if idle_timeout is None:
-            return longest
-        return min(longest, max(idle_timeout - (time.monotonic() - last_seen), 0.0))
+            return _POLL
+        return min(_POLL, max(idle_timeout - (time.monotonic() - last_seen), 0.0))
 
     def _subscribed(self) -> bool:
         """Whether this consumer is subscribed on the transport's open connection."""
@@ -120,7 +110,7 @@ class AmqpConsumer:
         except self.transport.connection_errors:
             self.transport.drop_connection()  # unacked deliveries go back when the connection goes
         self._buffer.clear()
-        self._unacked_tag, self._held = None, 0
+        self._unacked_tag = None
         self._generation = -1
 
     def _handle(self, method, properties, body: bytes) -> None:
@@ -133,27 +123,17 @@ class AmqpConsumer:
         else:
             if self._generation == self.transport.generation:  # else the tag died with its connection
                 self._unacked_tag = method.delivery_tag
-                self._held += 1
 
-    def _ack_handled(self, *, flush: bool = True) -> None:
+    def _ack_handled(self) -> None:
         """Ack every handled delivery at once (multiple=True): one frame per burst, not per message.
 
         Deliveries are handled in tag order and failures are settled (acked) on
         the spot, so every outstanding tag up to the last handled one is done.
         A crash before this ack means redelivery — consumers are idempotent.
-        Without ``flush`` the frame is only queued on the connection: the next
-        write (a handler's reply) or wait for deliveries carries it, instead
-        of a poll of its own.
         """
         if self._unacked_tag is not None and self._generation == self.transport.generation:
-            channel = self.transport.channel
-            if flush:
-                channel.basic_ack(self._unacked_tag, multiple=True)
-            else:
-                # BlockingChannel.basic_ack always polls the socket until the frame is out; the
-                # underlying pika Channel (as ConfirmingPublisher drives it) only queues it
-                channel._impl.basic_ack(self._unacked_tag, multiple=True)
-        self._unacked_tag, self._held = None, 0
+            self.transport.channel.basic_ack(self._unacked_tag, multiple=True)
+            self._unacked_tag = None
 
     def _settle_failure(self, method, delivery: Delivery, failure: Failure) -> None:
         routes = self.transport.routes
