@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from hub.adapter import Adapter
-from hub.config import RetentionSettings
+from hub.config_roles import RetentionSettings
 from hub.console.users import Users
 from hub.ledger import DisclosureLedger
 from hub.messagelog import MessageLog
