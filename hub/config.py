@@ -11,10 +11,11 @@ file reference instead: ``RABT_BROKER_URL_FILE`` in the environment, or
 a ``repr``; ``rabt config show`` prints them masked (fields marked
 :data:`~hub.config_roles.SECRET`, and the password of every URL).
 
-The sections of the roles beside the message path (gateway, watchers,
-console, time-stamping, retention) are declared in :mod:`hub.config_roles`;
-this module holds the tree, the sections the message path reads itself (XML
-limits, outbound calls, which can also read its own settings), and the reading.
+The sections that say how each role runs (the gateway's listener, the
+watchers, the console, time-stamping, retention) are declared in
+:mod:`hub.config_roles`; this module holds the tree, its reading, and the two
+sections messages meet wherever they go: the limits of outside XML and how
+the hub calls agencies (whose ``from_env`` reads the settings itself).
 
 Nothing here reads the environment at import time: entry points call
 :func:`load_settings` once and hand the result down, and tests build a

@@ -1,4 +1,4 @@
-"""The settings sections of the roles that run beside the message path: the gateway's listener
+"""The settings sections that say how each role of the hub runs: the gateway's listener and processes
 (``[gateway]``), the file-drop watchers (``[watcher]``), the console (``[console]``), the time-stamping
 of the log's anchors (``[timestamps]``) and retention (``[retention]``).
 
