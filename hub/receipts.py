@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from hub.pipeline import Pipeline, Receipt
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Receipt
 from hub.transports.base import Delivery, Transport
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ from cryptography import x509
 
 from hub import metrics
 from hub.archive import receipt as receipts
-from hub.config import RetentionSettings
+from hub.config_roles import RetentionSettings
 from hub.errors import RabtError
 from hub.messagelog import MessageLog
 from hub.messagelog.schema import parse_timestamp

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.bootstrap import Hub
-from hub.config import GatewaySettings
+from hub.config_roles import GatewaySettings
 from hub.listener import GatedListener, Peers, bind_listener
 from hub.roles import Backoff, Role, Supervisor
 

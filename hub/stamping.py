@@ -30,7 +30,7 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 
 from hub import metrics
-from hub.config import TimestampSettings
+from hub.config_roles import TimestampSettings
 from hub.errors import MessageLogError
 from hub.messagelog import anchors, stamps
 from hub.outage import OUTAGES, Outages, Pause, Watch

@@ -15,7 +15,7 @@ from hub.console.users import Users, new_token
 from hub.errors import InputError
 from hub.mapping import Mappings
 from hub.outbox import OutboxRelay
-from hub.pipeline import Inbound
+from hub.pipeline_types import Inbound
 from hub.transports.base import Delivery, Transport
 from hub.xmlsafe import parse_xml
 from werkzeug.security import generate_password_hash

@@ -31,7 +31,8 @@ from hub.console.health import health
 from hub.console.history import Sampler
 from hub.console.i18n import DIGIT_STYLES, pick, template_helpers
 from hub.console.pages import pages
-from hub.console.service import Console, ConsoleParts
+from hub.console.parts import ConsoleParts
+from hub.console.service import Console
 from hub.console.sessions import install_sessions
 from hub.console.throttle import LoginThrottle
 from hub.console.users import Users

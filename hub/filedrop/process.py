@@ -26,7 +26,8 @@ from hub.filedrop.folders import Claim
 from hub.filedrop.names import source_message_id
 from hub.filedrop.report import ItemReceipt, Outcome
 from hub.messagelog import Accepted
-from hub.pipeline import Inbound, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Inbound
 
 _CHUNK = 1024 * 1024
 #: files up to this size are kept in memory after inspection (they become the raw payload)

@@ -26,7 +26,8 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from hub.adapter import Adapter
-from hub.config import GatewaySettings, XmlLimits
+from hub.config import XmlLimits
+from hub.config_roles import GatewaySettings
 from hub.gateway.answers import AnswerSigner, Reply, Style
 from hub.gateway.inbound import InboundHandler
 from hub.mapping import Mappings

@@ -23,7 +23,8 @@ from hub.errors import BusyError, RabtError, SchemaError, SignatureError
 from hub.gateway.answers import AnswerSigner, Reply, Style
 from hub.gateway.faults import soap_fault
 from hub.mapping import Mappings
-from hub.pipeline import Answer, Inbound, Pipeline, Receipt, Respond
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Answer, Inbound, Receipt, Respond
 from hub.signing import DS
 from hub.soap import SoapFault, body_element, parse_envelope
 from hub.transports import Transport

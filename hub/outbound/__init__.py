@@ -27,7 +27,8 @@ from hub.config import XmlLimits
 from hub.errors import ConfigError
 from hub.mapping import Mappings
 from hub.outage import Watch, keep_consuming
-from hub.pipeline import AccessPolicy, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import AccessPolicy
 from hub.routing import Routes
 from hub.signing import Verifier
 from hub.transports import Transport

@@ -47,7 +47,7 @@ from hub.filedrop import DropWatcher
 from hub.outbound import OutboundSettings, build_worker
 from hub.outbound.resilience import Breakers
 from hub.outbox import OutboxRelay
-from hub.pipeline import Inbound
+from hub.pipeline_types import Inbound
 from hub.pki import PkiPaths, init_pki, load_certificate, load_private_key
 from hub.registry import adapter_names, load_adapter
 from hub.routing import routing_key

@@ -26,7 +26,7 @@ from lxml import etree
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.outbox import OutboxRelay
-from hub.pipeline import Inbound
+from hub.pipeline_types import Inbound
 from hub.pki import init_pki
 from simulators.police.client import PoliceMessages
 from simulators.population import Population, PopulationSpec

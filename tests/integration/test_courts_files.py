@@ -19,7 +19,8 @@ from hub.filedrop import DropWatcher, source_message_id
 from hub.filedrop.process import raw_of
 from hub.mapping import Mappings
 from hub.messagelog import open_message_log
-from hub.pipeline import Inbound, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Inbound
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
 from simulators.courts.batches import write_batches

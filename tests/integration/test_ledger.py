@@ -29,7 +29,7 @@ from hub.jws import b64url, b64url_decode, compact, payload_of
 from hub.ledger import report_digest
 from hub.messagelog.ledger import CONSULTED, Window
 from hub.messagelog.schema import audit_chain
-from hub.pipeline import Inbound
+from hub.pipeline_types import Inbound
 from hub.signing import TrustStore
 from hub.xmlsafe import parse_xml
 from tests.console_support import RENEWAL, accept_arrival, make_hub

@@ -22,7 +22,7 @@ from hub.console.trail import message_trail
 from hub.envelope import read_envelope
 from hub.mapping import Mappings
 from hub.outbox import OutboxRelay
-from hub.pipeline import Inbound
+from hub.pipeline_types import Inbound
 from hub.pki import PkiPaths
 from hub.signing import Verifier
 from hub.xmlsafe import parse_xml

@@ -11,7 +11,7 @@ import pytest
 from console_support import accept_arrival, console_users, make_hub
 
 from hub.bootstrap import console_app
-from hub.config import RetentionSettings
+from hub.config_roles import RetentionSettings
 from hub.console.alarms import BY_NAME
 from hub.outage import Outages
 from hub.retention import Retention, overdue_seconds

@@ -16,7 +16,7 @@ import pytest
 from hub.archive import verify_archive
 from hub.archive.base import check_continues
 from hub.archive.envelope import decrypt_to
-from hub.config import RetentionSettings
+from hub.config_roles import RetentionSettings
 from hub.errors import ConfigError
 from hub.messagelog import open_message_log
 from hub.outage import Outages

@@ -125,7 +125,7 @@ def test_a_head_that_arrives_in_time_is_served_even_when_its_connection_lives_on
 
 
 def test_gateway_limits_come_from_the_settings_and_leave_the_per_client_limit_to_a_proxy_in_front():
-    from hub.config import GatewaySettings
+    from hub.config_roles import GatewaySettings
 
     gateway = GatewaySettings(connection_limit=300, client_connection_limit=7, idle_timeout=4.0)
     direct = ConnectionLimits.for_gateway(gateway, behind_proxy=False)

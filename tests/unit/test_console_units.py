@@ -13,7 +13,7 @@ from hub.cli import main
 from hub.console.actions import ActionLog
 from hub.console.broker import ManagementApi, figures_from
 from hub.console.i18n import LABELS, translator
-from hub.console.service import DepthTracker
+from hub.console.overview import DepthTracker
 from hub.console.users import Users, new_token, role_allows, token_digest, users_path
 from hub.errors import ConfigError, TransportError
 from werkzeug.security import generate_password_hash

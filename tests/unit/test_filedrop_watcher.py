@@ -274,7 +274,7 @@ def test_crash_mid_file_resumes_without_doubling(root, pipeline, trust_store, db
     # What a watcher that died half-way had already stored: the first three items.
     import hashlib
 
-    from hub.pipeline import Inbound
+    from hub.pipeline_types import Inbound
     sha = hashlib.sha256(text.encode()).hexdigest()
     first_ids = {}
     for item in list(read_arrivals(processing / "ARR_crash.txt"))[:3]:

@@ -24,7 +24,8 @@ from hub.mapping import Mappings
 from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_log
 from hub.messagelog import db
 from hub.messagelog.db import make_engine
-from hub.pipeline import Inbound, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Inbound
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
 

@@ -9,7 +9,8 @@ from hub.envelope import payload_digest, read_envelope
 from hub.errors import AccessDeniedError, MappingError, SchemaError, SignatureError
 from hub.mapping import Mappings
 from hub.messagelog import open_message_log
-from hub.pipeline import Inbound, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Inbound
 from hub.pki import PkiPaths, load_certificate, load_private_key
 from hub.signing import Identity, Signer, Verifier
 from hub.xmlsafe import parse_xml

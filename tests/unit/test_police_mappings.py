@@ -15,7 +15,7 @@ from hub.errors import MappingError
 from hub.contracts import AgencyContracts
 from hub.gateway.inbound import receipt_document
 from hub.mapping import Mappings
-from hub.pipeline import Receipt
+from hub.pipeline_types import Receipt
 from simulators.police.client import police_signer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -13,7 +13,8 @@ from hub.envelope import canonical_envelope, new_header, read_envelope
 from hub.errors import ConfigError
 from hub.mapping import Mappings
 from hub.messagelog import open_message_log
-from hub.pipeline import Answer, Inbound, Pipeline
+from hub.pipeline import Pipeline
+from hub.pipeline_types import Answer, Inbound
 from hub.projection import Projection
 from hub.signing import Signer, Verifier
 from hub.transports.base import Message

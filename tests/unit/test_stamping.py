@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from hub import metrics
 from hub.cli import main
-from hub.config import TimestampSettings
+from hub.config_roles import TimestampSettings
 from hub.messagelog import open_message_log, stamps
 from hub.outage import Outages
 from hub.stamping import Stamper
