@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError
-from hub.messagelog import Accepted, accepting, lanes, open_message_log
+from hub.messagelog import Accepted, accepting, history, lanes, open_message_log
 from hub.messagelog import log as log_module
 from hub.messagelog.anchors import AnchorPolicy
 from hub.messagelog.schema import timestamp
@@ -87,6 +87,7 @@ def fixed_lane_and_clock(monkeypatch):
     fixed = lambda moment=None: timestamp(moment or NOW)  # noqa: E731 - the clock of the writers under test
     monkeypatch.setattr(accepting, "timestamp", fixed)
     monkeypatch.setattr(log_module, "timestamp", fixed)
+    monkeypatch.setattr(history, "timestamp", fixed)
 
 
 @pytest.mark.postgres
