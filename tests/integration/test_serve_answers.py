@@ -66,7 +66,8 @@ def read_answer(conn: socket.socket) -> tuple[bytes, bytes]:
     while b"\r\n\r\n" not in data:
         data += conn.recv(65536) or pytest.fail(f"closed before the head: {data!r}")
     head, body = data.split(b"\r\n\r\n", 1)
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    lines = head.split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.lower().startswith(b"content-length")))
     while len(body) < length:
         body += conn.recv(65536) or pytest.fail("closed inside the body")
     return head, body
