@@ -19,40 +19,15 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from hub.xmlsafe import parse_xml
 from simulators.licensing.batches import WindowCommitError
 from simulators.licensing.hub_link import plain_seal
 from simulators.licensing.receipt_store import ReceiptStore
 from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState
 from simulators.licensing.tables import pending_receipts
+from tests.integration.test_visa_check_receipts import KeptReceipts, receipted
 
-R = "{urn:rabt:canonical:v1}"
 pytestmark = pytest.mark.timeout(120)
-
-
-class KeptReceipts:
-    """Stands in for the transport: keeps what is published (confirmed at once)."""
-
-    def __init__(self) -> None:
-        self.published = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        pass
-
-    def publish(self, messages) -> None:
-        self.published += list(messages)
-
-
-def receipted(kept: KeptReceipts) -> list[tuple[str, str]]:
-    found = []
-    for sent in kept.published:
-        body = parse_xml(sent.body).find(f"{R}Body/{R}DeliveryReceipt")
-        found += [(o.findtext(f"{R}MessageId"), o.findtext(f"{R}Result")) for o in body.iterfind(f"{R}Outcome")]
-    return found
 
 
 def stored(state: LicensingState) -> list[tuple[str, str]]:
