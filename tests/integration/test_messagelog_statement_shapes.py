@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from hub.messagelog import Accepted, accepting, open_message_log, prepared
+from tests.integration.test_push_one_write import CountingCursor
 
 pytestmark = pytest.mark.postgres
 
@@ -56,20 +57,9 @@ def write_groups(log, sizes, written: int = 0) -> int:
 def test_groups_of_any_size_insert_through_power_of_two_shapes_and_no_padding_row_is_stored(url, monkeypatch):
     sent = []
     driver_cursor = prepared.driver_cursor
-
-    class Noting:
-        def __init__(self, cursor):
-            self._cursor = cursor
-
-        def execute(self, statement, params=(), **options):
-            sent.append(statement)
-            return self._cursor.execute(statement, params, **options)
-
-        def __getattr__(self, name):
-            return getattr(self._cursor, name)
-
     with open_message_log(url) as log:
-        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: Noting(driver_cursor(conn)))
+        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
+            driver_cursor(conn), lambda statement, _rows: sent.append(statement)))
         written = write_groups(log.holding(), [1, 2, 3, 5, 6, 7, 9, 3, 5])
         inserts = {statement for statement in sent if statement.startswith("INSERT INTO messages")}
         # two messages a push: 2, 4, 6, 10, 12, 14 and 18 rows in 2, 4, 8, 16 and 32-row shapes
