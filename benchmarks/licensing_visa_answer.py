@@ -89,7 +89,7 @@ def prepare(home: Path, checks: int, key_type: str) -> None:
     (home / "questions.hex").write_text("\n".join(lines))
 
 
-def _timed(spent: Counter, stage: str, function):
+def timed_stage(spent: Counter, stage: str, function):
     def timing(*args, **kwargs):
         began = time.thread_time()
         try:
@@ -117,16 +117,16 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
     state = LicensingState(f"sqlite:///{database}")
     verify, seal = hub_verifier(TrustStore.load(home / "pki")), licensing_seal(home / "pki")
     if spent is not None:
-        verify, seal = _timed(spent, "hub's signature checked", verify), _timed(spent, "answer sealed", seal)
-        consumer_module.canonical.validate = _timed(spent, "canonical schema", consumer_module.canonical.validate)
-        state.apply_once = _timed(spent, "question recorded (commit window)", state.apply_once)
+        verify, seal = timed_stage(spent, "hub's signature checked", verify), timed_stage(spent, "answer sealed", seal)
+        consumer_module.canonical.validate = timed_stage(spent, "canonical schema", consumer_module.canonical.validate)
+        state.apply_once = timed_stage(spent, "question recorded (commit window)", state.apply_once)
     # DeliveryReceipts as ``consume`` sends them: sealed in a thread of their own, one per commit window
     receipts = ReceiptSender(lambda: transport, licensing_seal(home / "pki"), store=ReceiptStore(state.engine))
     receipts.attach(state.windows)
     receipts.start()
     consumer = LicensingConsumer(state, verify, transport=transport, seal=seal, now=lambda: NOW, receipts=receipts)
     if spent is not None:
-        consumer.visa_answer = _timed(spent, "answer read from the licence", consumer.visa_answer)
+        consumer.visa_answer = timed_stage(spent, "answer read from the licence", consumer.visa_answer)
     return consumer
 
 

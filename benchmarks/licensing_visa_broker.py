@@ -36,7 +36,7 @@ import time
 import uuid
 from pathlib import Path
 
-from licensing_visa_answer import WARM, prepare
+from licensing_visa_answer import WARM, timed_stage, prepare
 
 from hub.transports import Message, open_transport
 from hub.routing import load_routes
@@ -62,16 +62,13 @@ def time_stages() -> None:
     spent: Counter = Counter()
 
     def timed(owner: type, name: str) -> None:
-        function, stage = getattr(owner, name), f"{owner.__name__}.{name}"
+        stage = f"{owner.__name__}.{name}"
+        timing = timed_stage(spent, stage, getattr(owner, name))
 
-        def timing(*args, **kwargs):
-            began = time.thread_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[stage] += time.thread_time() - began
-                spent[stage + "#"] += 1
-        setattr(owner, name, timing)
+        def counted(*args, **kwargs):
+            spent[stage + "#"] += 1
+            return timing(*args, **kwargs)
+        setattr(owner, name, counted)
 
     for owner, name in ((AmqpConsumer, "_handle"), (LicensingConsumer, "handle"), (AmqpTransport, "reply"),
                         (WindowApplier, "apply_once"), (BlockingConnection, "process_data_events"),
