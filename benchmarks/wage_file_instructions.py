@@ -34,7 +34,7 @@ def child(files_dir: Path, count: int) -> None:
     from hub.bootstrap import bootstrap
     from hub.config import Settings
     from hub.filedrop import DropWatcher
-    from hub.filedrop.wiring import settle_garbage_collector
+    from hub.roles import settle_garbage_collector
     from hub.pki import init_pki
 
     files = sorted(files_dir.iterdir())

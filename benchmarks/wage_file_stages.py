@@ -32,8 +32,8 @@ from hub import mapping, pipeline, signing
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.filedrop import DropWatcher, filing, folders, process
-from hub.filedrop.wiring import settle_garbage_collector
 from hub.pki import init_pki
+from hub.roles import settle_garbage_collector
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
 

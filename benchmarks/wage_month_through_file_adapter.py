@@ -47,9 +47,9 @@ from adapters.centralbank import ADAPTER
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.filedrop import DropWatcher
-from hub.filedrop.wiring import settle_garbage_collector
 from hub.outbox import OutboxRelay
 from hub.pki import init_pki
+from hub.roles import settle_garbage_collector
 from hub.routing import load_routes
 from hub.transports import transport_class
 from simulators.centralbank.sif import write_month

@@ -21,6 +21,7 @@ traceback per retry; the traceback of a crash is logged at DEBUG.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -34,6 +35,20 @@ log = logging.getLogger(__name__)
 
 #: a role's work: runs until the event is set, then returns
 Loop = Callable[[threading.Event], None]
+
+
+def settle_garbage_collector() -> None:
+    """Leave what the process has built so far (modules, compiled mappings and schemas) out of every collection.
+
+    Call it once a long-running process has built its parts, before it takes
+    work. None of that becomes garbage, yet each full collection walked all of
+    it: 50–120 ms in which a gateway, relay or consumer process answered
+    nothing, which at 200 visa checks a second filled the bulkhead with
+    ``Server.Busy`` answers; and about 2% of a wage file's CPU. Frozen
+    objects are still freed when their last reference goes.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)

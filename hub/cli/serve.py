@@ -24,6 +24,7 @@ from hub.listener import Peers
 from hub.logs import configure_logging, log_format_option
 from hub.preflight import declare_topology
 from hub.redact import redact_url
+from hub.roles import settle_garbage_collector
 from hub.serve import (CONSOLE_LIMITS, ROLES, ConnectionLimits, Endpoint, Role, Supervisor, WsgiRole, metrics_role,
                        relay_loop)
 
@@ -172,9 +173,11 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int, peers
 
     hub = bootstrap(settings)
     hub.trust_store.reload_on_sighup()  # a renewed partner certificate is used at once, not within seconds
+    gateway = _gateway(hub, listening, socket.socket(fileno=listen_fd), peers)
+    settle_garbage_collector()
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    supervisor.start(Role("gateway", _gateway(hub, listening, socket.socket(fileno=listen_fd), peers).run))
+    supervisor.start(Role("gateway", gateway.run))
     supervisor.start(Role("master-watch", parent_watch(os.getppid())))
     supervisor.wait(listening.grace)
     hub.close()
@@ -257,6 +260,7 @@ def _serve(settings: Settings, roles: tuple[str, ...], listening: Listening, pro
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     endpoints = _start_roles(hub, supervisor, roles, listening, processes, log_format)
+    settle_garbage_collector()
     if metrics_port is not None:
         role = metrics_role(hub, listening.host, metrics_port)
         supervisor.start(Role("metrics", role.run))

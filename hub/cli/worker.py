@@ -34,6 +34,7 @@ def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: 
            metrics_host: str, log_format: str) -> None:
     """Answer canonical queries by calling the agencies (police, commerce, insurance, courts…)."""
     from hub.bootstrap import bootstrap, outbound_worker_loops
+    from hub.roles import settle_garbage_collector
     from hub.serve import Role, Supervisor, metrics_role
 
     configure_logging("worker", log_format)
@@ -44,6 +45,7 @@ def worker(settings: Settings, agencies: tuple[str, ...], prefetch: int, grace: 
         if not loops:
             raise click.ClickException("no outbound worker to run: set the agencies' endpoint URLs "
                                        "(e.g. RABT_POLICE_CIVIL_REGISTRY_URL) or name an agency")
+        settle_garbage_collector()
         supervisor = Supervisor()
         supervisor.install_signal_handlers()
         for name, loop in loops:

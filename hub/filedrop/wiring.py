@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -14,6 +13,7 @@ from hub.filedrop.report import Outcome
 from hub.outage import Watch
 from hub.pipeline import Pipeline
 from hub.registry import adapter_names, load_adapter
+from hub.roles import settle_garbage_collector
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +63,6 @@ def watcher_loop(settings: Settings, pipeline: Pipeline, adapters: Iterable[Adap
             database.clear()
 
     return run
-
-
-def settle_garbage_collector() -> None:
-    """Leave what the process has built so far (modules, compiled mappings and schemas) out of every collection.
-
-    None of it becomes garbage, yet each full collection walked all of it:
-    about 2% of a wage file's CPU. Frozen objects are still freed when their
-    last reference goes.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _told(outcome: Outcome, database: Watch) -> None:

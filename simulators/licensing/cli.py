@@ -21,6 +21,7 @@ from hub.config import Settings
 from hub.errors import RabtError
 from hub.logs import configure_logging, log_format_option
 from hub.outage import Watch
+from hub.roles import settle_garbage_collector
 from hub.signing import Signer, TrustStore
 from simulators.licensing.config import LicensingConfig
 from simulators.licensing.consumer import LicensingConsumer
@@ -100,6 +101,7 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
             stop.set()
 
     workers = [threading.Thread(target=run, args=(i,), name=f"licensing-consumer-{i}") for i in range(threads)]
+    settle_garbage_collector()
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -128,7 +130,9 @@ def serve(config: LicensingConfig, host: str, port: int) -> None:
 
     from simulators.licensing.app import create_app
 
-    run_simple(host, port, create_app(config), threaded=True)
+    app = create_app(config)
+    settle_garbage_collector()
+    run_simple(host, port, app, threaded=True)
 
 
 @licensing.command()
