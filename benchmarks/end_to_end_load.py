@@ -133,18 +133,24 @@ def border_requests(load: Load, count: int) -> list[bytes]:
     return built
 
 
+_SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:om:rop:hubgateway:2020#Notify"'}
+_HUB_MESSAGE_ID = re.compile(rb"HubMessageId>\s*[^<\s]")
+
+
 class KeepAliveSender:
     """Posts prepared requests to the gateway over one keep-alive HTTP connection per thread.
 
     The cheapest client that still checks each answer: ``http.client``, no
-    parsing of the receipt beyond finding the hub's message id in it, a new
-    connection only when the server closed the old one.
+    parsing of the answer beyond finding ``answer`` in it (default: the
+    receipt's hub message id), a new connection only when the server closed
+    the old one.
     """
 
-    def __init__(self, gateway_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, gateway_url: str, timeout: float = 30.0, answer: re.Pattern = _HUB_MESSAGE_ID) -> None:
         parts = urlsplit(gateway_url)
         self.host, self.port, self.path = parts.hostname, parts.port, f"{parts.path}/soap/police"
         self.timeout = timeout
+        self.answer = answer
         self._local = threading.local()
         #: pushes answered by each gateway process (its pid), as the connections landed
         self.per_process: Counter[str] = Counter()
@@ -174,8 +180,8 @@ class KeepAliveSender:
         if reply.will_close:
             connection.close()
             self._local.connection = None
-        if reply.status != 200 or not _HUB_MESSAGE_ID.search(answer):
-            raise RuntimeError(f"HTTP {reply.status}, no receipt naming a HubMessageId: {answer[:200]!r}")
+        if reply.status != 200 or not self.answer.search(answer):
+            raise RuntimeError(f"HTTP {reply.status}, not the answer expected ({self.answer.pattern!r}): {answer[:200]!r}")
         with self._counting:
             self.per_process[self._local.process] += 1
         return answer
@@ -221,6 +227,12 @@ class KeepAliveSender:
         self._local.connection = None
 
 
+def gateway_processes(load: Load) -> int:
+    """How many gateway processes the stack's ``rabt serve`` runs (1 when it serves in one process)."""
+    roots = {name: process.pid for name, process in load.stack.processes.items()}
+    return sum(" gateway pid " in use.label for use in process_use(roots).values()) or 1
+
+
 def gateway_process(connection: http.client.HTTPConnection) -> str:
     """The pid of the gateway process that holds ``connection`` (its ``/healthz`` answer names it), or "?"."""
     try:
@@ -233,10 +245,6 @@ def gateway_process(connection: http.client.HTTPConnection) -> str:
     return reply.getheader("X-Rabt-Process", "?")
 
 
-_SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:om:rop:hubgateway:2020#Notify"'}
-_HUB_MESSAGE_ID = re.compile(rb"HubMessageId>\s*[^<\s]")
-
-
 def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     """Push ``count`` from ``clients`` threads; seconds until all got receipts, until all were applied.
 
@@ -246,7 +254,7 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     """
     sender = KeepAliveSender(load.stack.urls["gateway"])
     roots = {name: process.pid for name, process in load.stack.processes.items()}
-    gateways = sum(" gateway pid " in use.label for use in process_use(roots).values()) or 1
+    gateways = gateway_processes(load)
     warmed = sender.warm_every_process(border_requests(load, 3), gateways)
     if warmed < gateways:
         progress(f"  warmed {warmed} of {gateways} gateway processes (the others compile on the clock)")

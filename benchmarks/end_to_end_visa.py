@@ -36,7 +36,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from end_to_end_load import Load, cpu_line, cpu_seconds, progress
+from end_to_end_load import KeepAliveSender, Load, cpu_line, cpu_seconds, gateway_processes, progress
 from simulators.police.client import PoliceMessages, soap_envelope
 
 VISA_PROFESSION_OTHER = "2211"  # no vacancy for it on the benchmark's licence: the "no" answer
@@ -148,8 +148,11 @@ def visa_licence(load: Load) -> tuple[str, str, str]:
     return decision["licence_number"], worker.nationality, worker.profession_code
 
 
-def visa_calls(load: Load, count: int) -> tuple[Callable[[int], str | None], Callable[[int], str | None]]:
-    """Call ``i`` through the gateway and directly: same licence, same question, expected answer checked."""
+def visa_calls(load: Load, count: int) -> tuple[Callable[[int], str | None], Callable[[int], str | None], list[bytes]]:
+    """Call ``i`` through the gateway and directly: same licence, same question, expected answer checked.
+
+    Also the signed requests, for a warm-up.
+    """
     licence, nationality, profession = visa_licence(load)
     cases = [(profession, True) if i % 2 == 0 else (VISA_PROFESSION_OTHER, False) for i in range(count)]
     messages = PoliceMessages()
@@ -180,14 +183,20 @@ def visa_calls(load: Load, count: int) -> tuple[Callable[[int], str | None], Cal
             raise RuntimeError(f"direct visa check answered not {cases[i][1]}")
         return None
 
-    return via_hub, direct
+    return via_hub, direct, bodies
 
 
 def visa_latency(load: Load, rate: float, seconds: float) -> dict:
     """The police's visa check through the hub at ``rate``, then as many direct calls to licensing."""
     count = int(rate * seconds)
     warm = 20  # mappings, schemas and both paths' code warmed, off the clock
-    via_hub, direct = visa_calls(load, count + warm)
+    via_hub, direct, bodies = visa_calls(load, count + warm + 2)
+    # every gateway process started and warmed on a yes and a no (the same two requests for each: a question
+    # goes the whole way to licensing however often it is asked), so none starts or compiles on the clock
+    gateways = gateway_processes(load)
+    sender = KeepAliveSender(load.stack.urls["gateway"], answer=_FLAG)
+    if (warmed := sender.warm_every_process(bodies[-2:], gateways)) < gateways:
+        progress(f"  warmed {warmed} of {gateways} gateway processes (the others start and compile on the clock)")
     open_loop(lambda i: via_hub(count + i), warm, 50.0), open_loop(lambda i: direct(count + i), warm, 50.0)
     progress(f"visa checks: {count} through the gateway at {rate:g}/s …")
     cpu = cpu_seconds(load.stack)
