@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from hub.config import Settings
-from hub.pki import (KEY_TYPES, init_pki, issue_client_certificate, issue_server_certificate,
-                     register_agency_certificate)
+from hub.pki import KEY_TYPES, init_pki, register_agency_certificate
+from hub.pki_tls import issue_client_certificate, issue_server_certificate
 from hub.registry import adapter_names
 
 #: parties that are not adapters but still sign: the licensing reference system

@@ -19,7 +19,8 @@ import pytest
 import requests
 from lxml import etree
 
-from hub.pki import PkiPaths, TlsPaths, init_pki, issue_client_certificate
+from hub.pki import PkiPaths, init_pki
+from hub.pki_tls import TlsPaths, issue_client_certificate
 from simulators.demo.stack import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.errors import ConfigError
-from hub.pki import (PkiPaths, TlsPaths, init_pki, issue_client_certificate, issue_server_certificate,
-                     load_certificate)
+from hub.pki import PkiPaths, init_pki, load_certificate
+from hub.pki_tls import TlsPaths, issue_client_certificate, issue_server_certificate
 
 
 @pytest.fixture
