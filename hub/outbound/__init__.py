@@ -38,7 +38,8 @@ from hub.messagelog.controls import ControlBoard
 from hub.outbound.config import OutboundSettings
 from hub.outbound.controls import Switchboard
 from hub.outbound.resilience import BREAKERS, Breakers, breaker_states
-from hub.outbound.worker import SKIP, OutboundWorker, client_key
+from hub.outbound.asking import SKIP, client_key
+from hub.outbound.worker import OutboundWorker
 
 __all__ = [
     "SKIP", "AgencyClient", "AgencySoapFault", "AnswerRefusedError", "Breakers", "OutboundSettings",

@@ -15,7 +15,7 @@ from hub.contracts import AgencyContracts
 from hub.mapping import Mappings
 from hub.outbound.answers import fault_document
 from hub.outbound.client import AgencySoapFault
-from hub.outbound.worker import SKIP
+from hub.outbound.asking import SKIP
 from simulators.commerce.app import membership_handler, registration_handler
 from hub.soap import SoapFault
 from simulators.courts import batches
