@@ -50,7 +50,7 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 SIGNATURE_METHODS = frozenset({RSA_SHA256, ECDSA_SHA256})
 
-# made once, as the signer's: built per verification they cost more than the rest of reading SignedInfo
+# made once, as the signer's are: they hold no state, and each verification built them again (~2 µs for ECDSA)
 _PKCS1, _SHA256_HASH, _ECDSA_SHA256 = padding.PKCS1v15(), hashes.SHA256(), ec.ECDSA(hashes.SHA256())
 
 _INCLUSIVE_NAMESPACES = f"{{{EXC_C14N}}}InclusiveNamespaces"
