@@ -34,6 +34,8 @@ _FIELDS = (
     ("ReceivedAt", "received_at"),
     ("PayloadDigest", "payload_digest"),
 )
+#: each header field's element name in Clark notation, with its Header attribute
+_NAMED = tuple((_R + tag, attribute) for tag, attribute in _FIELDS)
 
 
 @dataclass(frozen=True)
@@ -212,10 +214,12 @@ def read_envelope(envelope: etree._Element) -> tuple[Header, etree._Element]:
     body = envelope.find(_R + "Body")
     if head is None or body is None:
         raise SchemaError("envelope needs a Header and a Body")
-    values = {}
-    for tag, attribute in _FIELDS:
-        node = head.find(_R + tag)
-        values[attribute] = None if node is None else (node.text or "").strip()
+    # One pass over the header's children, the first of each name kept (as find() would take it): a find()
+    # per field cost more than the rest of reading the envelope, on every answer and delivery read.
+    texts: dict = {}
+    for node in head:
+        texts.setdefault(node.tag, node.text or "")
+    values = {attribute: None if (text := texts.get(name)) is None else text.strip() for name, attribute in _NAMED}
     missing = [tag for tag, attr in _FIELDS if values[attr] is None and attr != "source_message_id"]
     if missing:
         raise SchemaError(f"envelope header lacks {', '.join(missing)}", message_id=values["message_id"])

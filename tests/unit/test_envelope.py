@@ -96,6 +96,24 @@ def test_reading_refuses_two_messages_in_one_body():
         read_envelope(envelope)
 
 
+def test_reading_takes_the_first_of_a_repeated_field_and_tells_an_empty_one_from_a_missing_one():
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW, source_message_id="ROP-1")
+    envelope = build_envelope(header, sample("WorkerArrival"))
+    head = envelope.find(f"{{{canonical.NAMESPACE}}}Header")
+    second = etree.SubElement(head, f"{{{canonical.NAMESPACE}}}SourceAgency")
+    second.text = "courts"
+    head.insert(0, etree.Comment("not a field"))
+    head.find(f"{{{canonical.NAMESPACE}}}SourceMessageId").text = None
+    read = read_envelope(envelope)[0]
+    assert read.source_agency == "police" and read.source_message_id == ""
+    head.remove(head.find(f"{{{canonical.NAMESPACE}}}SourceMessageId"))
+    assert read_envelope(envelope)[0].source_message_id is None
+    head.remove(head.find(f"{{{canonical.NAMESPACE}}}Destination"))
+    with pytest.raises(SchemaError, match="lacks Destination"):
+        read_envelope(envelope)
+
+
 def tree_route(header, body) -> bytes:
     return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True)
 
