@@ -5,7 +5,8 @@
 
   Input:  <sif file=".." payer="account|iban"><name cr bank date sequence/>
           <header><EmployerCrNo>..</EmployerCrNo>…</header><employee line="n"><EmployeeIdType>…</employee>…</sif>
-          (one element per column, named after its label: "Payer IBAN" is PayerIban)
+          (one element per column, named after its label: "Payer IBAN" is PayerIban; an employee
+          row carries only the columns read here, adapters.centralbank.sif.MAPPED_LABELS)
   Layouts (schemas/agencies/centralbank/README.md): the payer is given as
   "Payer Account Number" (the IBAN is rebuilt here: OM + mod-97 check digits
   + the bank's 3-digit code + the account) or as "Payer IBAN"; the
