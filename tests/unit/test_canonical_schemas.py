@@ -7,6 +7,7 @@ the document the validator sees.
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 
@@ -183,6 +184,29 @@ def test_money_with_four_decimals_is_refused(amount, rule):
     find(root, "rabt:SalaryLine[3]/rabt:NetSalary").text = amount
     root = reparse(root)
     assert_refused(root, "rabt:SalaryLine[3]/rabt:NetSalary", rule, "NetSalary", amount)
+
+
+@pytest.mark.parametrize("names", [0, 1, 2])
+def test_salary_line_takes_no_name_one_or_two(names):
+    root = load("SalaryBatch.xml")
+    line = find(root, "rabt:SalaryLine[1]")
+    name = find(line, "rabt:EmployeeName")
+    name.addnext(copy.deepcopy(name))  # two names
+    for gone in line.findall(f"{R}EmployeeName")[names:]:
+        line.remove(gone)
+    root = reparse(root)
+    canonical.validate(root)
+    assert len(find(root, "rabt:SalaryLine[1]").findall(f"{R}EmployeeName")) == names
+
+
+def test_salary_line_with_three_names_is_refused():
+    root = load("SalaryBatch.xml")
+    name = find(root, "rabt:SalaryLine[1]/rabt:EmployeeName")
+    name.addnext(copy.deepcopy(name))
+    name.addnext(copy.deepcopy(name))
+    root = reparse(root)
+    assert_refused(root, "rabt:SalaryLine[1]/rabt:EmployeeName[3]", "SCHEMAV_ELEMENT_CONTENT",
+                   "EmployeeName", "not expected")
 
 
 def test_negative_money_is_refused():
