@@ -27,8 +27,7 @@ from simulators.police.client import PoliceMessages, police_signer, soap_envelop
 from simulators.population import Population, PopulationSpec
 
 #: statements of the one write that stores a push and its receipt (lane, duplicate check, record
-#: numbers, chain, lane head, message rows, payloads, search terms, outbox; SQLite adds its BEGIN,
-#: PostgreSQL its COMMIT, sent in the pipeline with the writes)
+#: numbers, chain, lane head, message rows, payloads, search terms, outbox; SQLite adds its BEGIN)
 MOST_STATEMENTS = 10
 
 
