@@ -71,8 +71,7 @@ class BatchResult:
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
           terms: Mapping[str, list[str]] | None = None, *, sent: bool = False,
-          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True,
-          commit: bool = False) -> BatchResult:
+          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
 
     With ``sent`` the records already went out over the same exchange (a
@@ -92,14 +91,11 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     agency id for other content (stored before, or earlier in ``records``).
     Without ``check_taken`` a hub message id stored before is not looked for
     first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
-    With ``commit`` this is the end of the caller's transaction: on PostgreSQL
-    the writes and the commit share a round trip (see :func:`prepared.pipelined`).
     """
     answers = answers or {}
     for record in (*records, *answers.values()):
         record.validate()
-    # on PostgreSQL the writes after the last read go in one round trip (with the commit, if it is ours)
-    with prepared.pipelined(conn, commit=commit):
+    with prepared.pipelined(conn):  # on PostgreSQL the writes after the last read go in one round trip
         return _store(conn, records, enqueue, terms, sent, answers, check_taken)
 
 

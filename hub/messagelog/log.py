@@ -155,8 +155,7 @@ class MessageLog(Reading, History):
         try:
             with self._writing("store the messages", lock=False) as conn:  # store() locks first
                 # a reused hub id is left to the primary key here: one query less on every write
-                return accepting.store(conn, records, enqueue, terms, answers=answers, check_taken=False,
-                                       commit=True)
+                return accepting.store(conn, records, enqueue, terms, answers=answers, check_taken=False)
         except MessageLogError as exc:
             if not isinstance(exc.__cause__, sa.exc.IntegrityError):
                 raise
@@ -164,7 +163,7 @@ class MessageLog(Reading, History):
         # wait on each other; the unique key decided), or a hub id was reused: once more, the checks
         # now find it.
         with self._writing("store the messages", lock=False) as conn:  # store() locks first
-            return accepting.store(conn, records, enqueue, terms, answers=answers, commit=True)
+            return accepting.store(conn, records, enqueue, terms, answers=answers)
 
     def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
         """Store records that already went out over the exchange that brought them, as published, in one write.
@@ -180,7 +179,7 @@ class MessageLog(Reading, History):
             return BatchResult()
         terms = search.terms_for(records)
         with self._writing("store the messages sent", lock=False) as conn:  # store() locks first
-            return accepting.store(conn, records, False, terms, sent=True, commit=True)
+            return accepting.store(conn, records, False, terms, sent=True)
 
     def refuse(self, raw: bytes | str, agency: str | None, reason: str, *,
                input_sha256: str | None = None, input_size: int | None = None) -> str:
@@ -219,4 +218,4 @@ class MessageLog(Reading, History):
             return 0
         now = timestamp()
         with self._writing("mark messages published", lock=False) as conn:  # mark_published() locks first
-            return len(publishing.mark_published(conn, ids, now, commit=True))
+            return len(publishing.mark_published(conn, ids, now))

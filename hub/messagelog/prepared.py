@@ -200,7 +200,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
 
 
 @contextmanager
-def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
+def pipelined(conn: Connection) -> Iterator[None]:
     """On PostgreSQL, send the statements run inside together: one round trip up to each fetch, one at the end.
 
     Only statements of this module may run inside (Core reads a result at
@@ -208,13 +208,6 @@ def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
     raised at the next fetch or at the end, translated as any other; the
     transaction is then aborted, as it would be without the pipeline.
     SQLite runs in-process, with no round trips to save.
-
-    With ``commit`` the block is the end of ``conn``'s transaction: unless it
-    raises, COMMIT is sent as its last statement, so the writes and their
-    commit share the last round trip (PostgreSQL's own advice for a
-    pipeline: COMMIT before the Sync). The block returns once the commit is
-    answered, durable as any commit; Core's commit after it finds the
-    driver's transaction ended and sends nothing. On SQLite Core commits.
     """
     driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
@@ -223,18 +216,8 @@ def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
     try:
         with driver.pipeline():
             yield
-            if commit:
-                _send_commit(conn)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, "(statements sent in one pipeline)", (), None) from exc
-
-
-def _send_commit(conn: Connection) -> None:
-    cursor = driver_cursor(conn)
-    try:
-        cursor.execute("COMMIT", prepare=False)  # a statement that ends a transaction is not one to keep prepared
-    finally:
-        cursor.close()
 
 
 def begin(conn: Connection, statement: str) -> None:

@@ -39,19 +39,17 @@ def pending(conn: Connection, limit: int) -> list[PendingMessage]:
     return [PendingMessage(*row) for row in prepared.fetch(conn, _PENDING, (max(1, int(limit)),))]
 
 
-def mark_published(conn: Connection, message_ids: Sequence[str], now: str, *, commit: bool = False) -> list[str]:
+def mark_published(conn: Connection, message_ids: Sequence[str], now: str) -> list[str]:
     """Chain and mark as published those of ``message_ids`` (distinct) still pending; those, in input order.
 
     The lane's lock, the look-ups of what is still pending and the record
     numbers are sent together (one round trip on PostgreSQL), then the
-    writes after them (one more, with the commit when ``commit`` says this
-    ends the caller's transaction, see :func:`prepared.pipelined`); the
-    numbers of ids found already marked go unused (a gap, see
-    :func:`hub.messagelog.chain.numbers_later`).
+    writes after them (one more); the numbers of ids found already marked go
+    unused (a gap, see :func:`hub.messagelog.chain.numbers_later`).
     """
     ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
-    with prepared.pipelined(conn, commit=commit):
+    with prepared.pipelined(conn):
         head = lanes.lock_later(conn)
         queued = prepared.send(conn, _QUEUED.format(ids=ids) + lock, params)
         unsent = prepared.send(conn, _UNSENT.format(ids=ids) + lock, params)
