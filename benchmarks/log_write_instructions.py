@@ -17,7 +17,10 @@ printed. With ``--postgres ADMIN_URL`` each run writes to a scratch database
 made on that server and dropped afterwards (see ``push_instructions.py``);
 the server's own work is another process's and is not counted by callgrind;
 with ``--cpu`` the CPU of the server processes serving the scratch database
-(``/proc/PID/schedstat``, a server on this machine) is printed beside it.
+(``/proc/PID/schedstat``, a server on this machine) is printed beside it,
+with how often they were woken and this process switched out per write:
+counts of round trips, which a busy shared machine does not blur as it
+blurs CPU time.
 
 ``--groups 1-8`` writes the pushes in groups of 1, 2, … 8 pushes in turn,
 each group one ``accept_many`` of a leader (what the group commit writes
@@ -29,12 +32,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import resource
 import shutil
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import callgrind
 from push_instructions import scratch_database
@@ -63,8 +68,8 @@ def records(first: int, count: int):
     return pairs
 
 
-def child(count: int, relay: int, postgres: str | None, groups: range | None = None) -> tuple[float, float | None]:
-    """Open a log, write WARM then ``count`` pushes' records; CPU seconds of the ``count``: ours, the server's.
+def child(count: int, relay: int, postgres: str | None, groups: range | None = None) -> tuple[float, Usage | None]:
+    """Open a log, write WARM then ``count`` pushes' records; CPU seconds of the ``count`` ours, and the server's use.
 
     The server's is None for SQLite, or when the server's processes cannot be read (not on this machine).
     """
@@ -78,12 +83,30 @@ def child(count: int, relay: int, postgres: str | None, groups: range | None = N
             warm, measured = records(0, WARM), records(WARM, count)
             write(log, writer, warm, relay, groups)
             server = ServerCpu(postgres, database) if database else None
-            started = time.process_time()
+            started, switched = time.process_time(), _switches()
             write(log, writer, measured, relay, groups)
-            cpu = time.process_time() - started
-            served = server.seconds() if server else None
+            cpu, switched = time.process_time() - started, _switches() - switched
+            served = server.used() if server else None
             writer.close()
+            if served is not None:
+                served = served._replace(switches=switched)
             return cpu, served
+
+
+def _switches() -> int:
+    """Times this process gave up its CPU to wait (for the server, mostly) so far; preemptions by a busy machine not."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+class Usage(NamedTuple):
+    """What the server's processes used for the measured writes, and how often this process was switched out."""
+
+    seconds: float
+    """CPU seconds of the server processes."""
+    wakeups: int
+    """Times the server processes waited (voluntary switches): once per round trip they answer, whatever the load."""
+    switches: int = 0
+    """Times the writing process waited meanwhile (voluntary switches)."""
 
 
 def write(log, writer, pairs, relay: int, groups: range | None = None) -> None:
@@ -109,7 +132,7 @@ class ServerCpu:
         self._admin, self._name = admin_url, database_url.rsplit("/", 1)[1]
         self._start = self._now()
 
-    def _now(self) -> dict[int, int]:
+    def _now(self) -> dict[int, tuple[int, int]]:
         import psycopg
 
         with psycopg.connect(self._admin, autocommit=True) as admin:  # another database: not counted
@@ -117,18 +140,22 @@ class ServerCpu:
                                                     (self._name,))]
         used = {}
         for pid in pids:
-            try:  # the first field: nanoseconds on a CPU
-                used[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            try:  # schedstat's first field: nanoseconds on a CPU; a voluntary switch: waiting for the next request
+                cpu = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+                status = Path(f"/proc/{pid}/status").read_text()
+                used[pid] = (cpu, int(status.split("voluntary_ctxt_switches:")[1].split()[0]))
             except (OSError, ValueError, IndexError):
                 continue
         return used
 
-    def seconds(self) -> float | None:
-        """CPU seconds the database's server processes used since this was made (None: none could be read)."""
+    def used(self) -> Usage | None:
+        """What the database's server processes used since this was made (None: none could be read)."""
         now = self._now()
         if not now:
             return None
-        return sum(used - self._start.get(pid, 0) for pid, used in now.items()) / 1e9
+        start = {pid: self._start.get(pid, (0, 0)) for pid in now}
+        return Usage(sum(used[0] - start[pid][0] for pid, used in now.items()) / 1e9,
+                     sum(used[1] - start[pid][1] for pid, used in now.items()))
 
 
 def group_sizes(text: str) -> range:
@@ -160,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu:
         cpu, server = child(args.cpu, args.relay, args.postgres, args.groups)
         print(f"{args.cpu} writes ({where}, {relay}{grouped}): {cpu / args.cpu * 1e3:.3f} ms CPU per write"
-              + ("" if server is None else f", server {server / args.cpu * 1e3:.3f} ms"))
+              + ("" if server is None else f", server {server.seconds / args.cpu * 1e3:.3f} ms, "
+                 f"{server.wakeups / args.cpu:.2f} server wake-ups and {server.switches / args.cpu:.2f} "
+                 "writer switches per write"))
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)

@@ -102,21 +102,25 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
 def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
            sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
     # The reads are sent before the first is read: on PostgreSQL they share one round trip, the lane's lock
-    # first. (The record numbers wait for the duplicates to be known: none is taken that goes unused.)
+    # first. The record numbers go with them, as many as the records would take if none were a duplicate:
+    # a duplicate leaves its numbers unused (a gap, as a rolled-back write leaves) rather than every write
+    # waiting a round trip of its own for them once the duplicates are known.
     head = lanes.lock_later(conn)
     taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
     stored_before = _stored_before_later(conn, records)
+    numbers = chain.numbers_later(conn, _most_entries(records, sent, answers))
     head()
     taken()
     fresh, duplicates = _split_duplicates(records, stored_before())
     if not fresh:
+        numbers()  # read all the same: its cursor is closed once read
         return BatchResult([], duplicates)
     now = timestamp()
     answered = [answers[record.message_id] for record in fresh if record.message_id in answers]
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
     seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now)
+                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
     prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
                                                    for row, seq in zip(rows + answer_rows, seqs)])
     prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
@@ -210,9 +214,16 @@ class _Holder:
             first_message_id=self.message_id if self.stored else None, agency=record.source_agency)
 
 
-def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str) -> list[int]:
-    """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication);
-    the acceptances' seqs."""
+def _most_entries(records: Sequence[Accepted], sent: bool, answers: Mapping[str, Accepted]) -> int:
+    """The chain records :func:`_append_history` writes for ``records`` and their answers if none is a duplicate."""
+    return (sum(1 + (record.projection is not None) + sent for record in records)
+            + sum(2 + (answer.projection is not None) for answer in answers.values()))
+
+
+def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str,
+                    numbers: Callable[[], list[int]]) -> list[int]:
+    """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication),
+    numbered from ``numbers`` (see :func:`hub.messagelog.chain.numbers_later`); the acceptances' seqs."""
     entries, accepted = [], []
     for record, row, sent in rows:
         accepted.append(len(entries))
@@ -221,7 +232,7 @@ def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], n
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
-    seqs = chain.append(conn, entries)
+    seqs = chain.append(conn, entries, numbers)
     return [seqs[i] for i in accepted]
 
 

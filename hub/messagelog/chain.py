@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -92,17 +92,23 @@ _NEWEST = f"SELECT coalesce(max(seq), 0) FROM {audit_chain.name}"
 _NEXT_NUMBERS = f"SELECT nextval('{RECORD_NUMBERS.name}') FROM unnest(array_fill(0, ARRAY[?::integer]))"
 
 
-def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
+def append(conn: Connection, entries: Sequence[ChainEntry],
+           numbers: Callable[[], list[int]] | None = None) -> list[int]:
     """Append ``entries`` in order to the transaction's lane; their record numbers.
 
     The lane's head is locked first (see :func:`hub.messagelog.lanes.lock`),
     so the lane never forks; the unique key on (lane, lane_seq) would refuse
-    a fork anyway.
+    a fork anyway. ``numbers``, from :func:`numbers_later` sent after the
+    lock, gives the record numbers (at least one per entry; the rest go
+    unused); without it they are taken here.
     """
     if not entries:
         return []
     lane_id, lane_seq, prev = lanes.lock(conn)
-    numbers = _record_numbers(conn, len(entries))
+    numbers = numbers() if numbers is not None else _record_numbers(conn, len(entries))
+    if len(numbers) < len(entries):
+        raise ValueError(f"{len(entries)} chain records were given {len(numbers)} record numbers")
+    numbers = numbers[:len(entries)]
     rows = []
     for number, entry in zip(numbers, entries):
         lane_seq += 1
@@ -116,6 +122,23 @@ def append(conn: Connection, entries: Sequence[ChainEntry]) -> list[int]:
     lanes.move_head(conn, lane_id, lane_seq, prev)
     lanes.current(conn).appended += len(rows)
     return numbers
+
+
+def numbers_later(conn: Connection, count: int) -> Callable[[], list[int]]:
+    """Up to ``count`` record numbers for :func:`append`, asked for now and read when the returned function is called.
+
+    On PostgreSQL the sequence is asked at once: sent after the lane's lock
+    in a pipeline (:func:`hub.messagelog.prepared.send`), the numbers share
+    the round trip of the write's first reads instead of costing one of their
+    own. A write that then appends fewer records (its duplicates) leaves the
+    rest unused, a gap in the numbers as a rolled-back write leaves one.
+    SQLite has no round trips to save; its numbers (max + 1, see
+    :func:`_record_numbers`) are taken when read, so none goes unused.
+    """
+    if is_sqlite(conn.engine):
+        return lambda: _record_numbers(conn, count)
+    found = prepared.send(conn, _NEXT_NUMBERS, (max(1, count),))
+    return lambda: sorted(number for (number,) in found())
 
 
 def _record_numbers(conn: Connection, count: int) -> list[int]:

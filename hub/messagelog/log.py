@@ -217,5 +217,5 @@ class MessageLog(Reading, History):
         if not ids:
             return 0
         now = timestamp()
-        with self._writing("mark messages published") as conn:
+        with self._writing("mark messages published", lock=False) as conn:  # mark_published() locks first
             return len(publishing.mark_published(conn, ids, now))

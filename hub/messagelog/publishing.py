@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from hub.messagelog import chain, prepared
+from hub.messagelog import chain, lanes, prepared
 from hub.messagelog.chain import ChainEntry
 from hub.messagelog.records import PendingMessage
 from hub.messagelog.schema import messages, outbox, payloads
@@ -40,16 +40,29 @@ def pending(conn: Connection, limit: int) -> list[PendingMessage]:
 
 
 def mark_published(conn: Connection, message_ids: Sequence[str], now: str) -> list[str]:
-    """Chain and mark as published those of ``message_ids`` (distinct) still pending; those, in input order."""
+    """Chain and mark as published those of ``message_ids`` (distinct) still pending; those, in input order.
+
+    The lane's lock, the look-ups of what is still pending and the record
+    numbers are sent together (one round trip on PostgreSQL), then the
+    writes after them (one more); the numbers of ids found already marked go
+    unused (a gap, see :func:`hub.messagelog.chain.numbers_later`).
+    """
     ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
-    still = {mid for (mid,) in prepared.fetch(conn, _QUEUED.format(ids=ids) + lock, params)}
-    still.update(mid for (mid,) in prepared.fetch(conn, _UNSENT.format(ids=ids) + lock, params))
-    marked = [mid for mid in message_ids if mid in still]
-    if marked:
-        with prepared.pipelined(conn):  # on PostgreSQL the writes after the last read go in one round trip
-            chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in marked])
-            ids, params = prepared.among(conn, "message_id", marked)
-            prepared.execute(conn, _UNQUEUE.format(ids=ids), params)
-            prepared.execute(conn, _PUBLISHED.format(ids=ids), (now, now, *params))
+    with prepared.pipelined(conn):
+        head = lanes.lock_later(conn)
+        queued = prepared.send(conn, _QUEUED.format(ids=ids) + lock, params)
+        unsent = prepared.send(conn, _UNSENT.format(ids=ids) + lock, params)
+        numbers = chain.numbers_later(conn, len(message_ids))
+        head()
+        still = {mid for (mid,) in queued()}
+        still.update(mid for (mid,) in unsent())
+        marked = [mid for mid in message_ids if mid in still]
+        if not marked:
+            numbers()  # read all the same: its cursor is closed once read
+            return marked
+        chain.append(conn, [ChainEntry("event", "published", now, mid) for mid in marked], numbers)
+        ids, params = prepared.among(conn, "message_id", marked)
+        prepared.execute(conn, _UNQUEUE.format(ids=ids), params)
+        prepared.execute(conn, _PUBLISHED.format(ids=ids), (now, now, *params))
     return marked

@@ -7,6 +7,11 @@ duplicate, a projection and a legal basis, records sent already, hops, a
 confirm — must leave every table the write path touches identical on both
 databases, and the chain identical to the one the SQLAlchemy Core writer
 left before (its head hash, taken from that writer, is pinned below).
+
+But for gaps: PostgreSQL takes a write's record numbers before its
+duplicates are known, so a duplicate leaves numbers unused (they are not
+hashed). The record numbers are therefore compared by rank, which is what
+every row pointing at a record must agree on, and must still grow along a lane.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ LANE = uuid.UUID("0123456789abcdef0123456789abcdef")
 NOW = datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=timezone.utc)
 #: the lane's head after write_the_same_things(), as the SQLAlchemy Core writer left it (same lane, same clock)
 CORE_WRITER_HEAD = (15, "08f970a2d3956b7dddf450c8db2e4f7931b8f1e95d3fa63be3c424e96ae14cef")
+#: a record number as its rank among the log's record numbers (1, 2, 3… whatever gaps PostgreSQL left)
+RANK = "(SELECT count(*) FROM audit_chain numbered WHERE numbered.seq <= {column})"
 #: every table the write path fills, with the columns that must match (the lane's opening host, pid, time do not)
 TABLES = {
-    "audit_chain": "seq, kind, message_id, status, at, actor, detail, raw_sha256, envelope_sha256, "
-                   "prev_hash, hash, lane, lane_seq",
-    "messages": "*",
+    "audit_chain": RANK.format(column="audit_chain.seq") + ", kind, message_id, status, at, actor, detail, "
+                   "raw_sha256, envelope_sha256, prev_hash, hash, lane, lane_seq",
+    "messages": "message_id, correlation_id, message_type, source_agency, source_system, source_message_id, "
+                "destination, routing_key, raw_sha256, envelope_sha256, status, created_at, received_at, "
+                "published_at, updated_at, " + RANK.format(column="messages.chain_seq") + ", archived_in",
     "payloads": "*",
     "outbox": "message_id, enqueued_at",
     "search_terms": "*",
@@ -100,6 +109,8 @@ def test_sqlite_and_postgresql_write_the_same_rows_and_chain(fixed_lane_and_cloc
             assert report.ok and report.records == CORE_WRITER_HEAD[0]
             written[name] = contents(log)
     assert written["sqlite"] == written["postgresql"]
+    ranks = [row[0] for row in sorted(written["postgresql"]["audit_chain"], key=lambda row: row[-1])]
+    assert ranks == sorted(ranks), "record numbers grow along the lane"
     assert written["sqlite"]["lanes"] == [(LANE.hex, *CORE_WRITER_HEAD)]
     statuses = {row[0]: row[10] for row in written["sqlite"]["messages"]}
     assert statuses == {"msg-1": "published", "msg-2": "delivered", "msg-3": "published", "msg-4": "published",
