@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -152,18 +152,8 @@ class MessageLog(Reading, History):
         if not records:
             return BatchResult()
         terms = search.terms_for(records)
-        try:
-            with self._writing("store the messages", lock=False) as conn:  # store() locks first
-                # a reused hub id is left to the primary key here: one query less on every write
-                return accepting.store(conn, records, enqueue, terms, answers=answers, check_taken=False)
-        except MessageLogError as exc:
-            if not isinstance(exc.__cause__, sa.exc.IntegrityError):
-                raise
-        # Another process stored the same agency id between our check and our insert (lanes do not
-        # wait on each other; the unique key decided), or a hub id was reused: once more, the checks
-        # now find it.
-        with self._writing("store the messages", lock=False) as conn:  # store() locks first
-            return accepting.store(conn, records, enqueue, terms, answers=answers)
+        return self._stored("store the messages", lambda conn, check_taken: accepting.store(
+            conn, records, enqueue, terms, answers=answers, check_taken=check_taken))
 
     def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
         """Store records that already went out over the exchange that brought them, as published, in one write.
@@ -178,8 +168,26 @@ class MessageLog(Reading, History):
         if not records:
             return BatchResult()
         terms = search.terms_for(records)
-        with self._writing("store the messages sent", lock=False) as conn:  # store() locks first
-            return accepting.store(conn, records, False, terms, sent=True)
+        return self._stored("store the messages sent", lambda conn, check_taken: accepting.store(
+            conn, records, False, terms, sent=True, check_taken=check_taken))
+
+    def _stored(self, what: str, store: Callable[[Connection, bool], BatchResult]) -> BatchResult:
+        """``store(conn, check_taken)`` in a write, first without looking for reused hub ids.
+
+        A reused hub id is left to the primary key: one query less on every
+        write. If a unique key refuses the write — another process stored the
+        same agency id between our check and our insert (lanes do not wait on
+        each other; the key decided), or a hub id was reused — it is written
+        once more with every check, which now finds it.
+        """
+        try:
+            with self._writing(what, lock=False) as conn:  # store() locks first
+                return store(conn, False)
+        except MessageLogError as exc:
+            if not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise
+        with self._writing(what, lock=False) as conn:
+            return store(conn, True)
 
     def refuse(self, raw: bytes | str, agency: str | None, reason: str, *,
                input_sha256: str | None = None, input_size: int | None = None) -> str:

@@ -401,6 +401,18 @@ def test_accept_many_with_a_reused_hub_id_stores_nothing(log):
     assert log.get("msg-2") is None and log.get("msg-3") is None and log.stats().chain_records == 1
 
 
+def test_store_sent_with_a_reused_hub_id_stores_nothing_and_a_duplicate_is_reported(log):
+    # first written without the look-up for reused hub ids: the primary key refuses, the retry names it
+    log.accept(record(1))
+    with pytest.raises(MessageLogError, match="already stored"):
+        log.store_sent([record(2), record(1, source_message_id="fresh")])
+    assert log.get("msg-2") is None and log.stats().chain_records == 1
+    result = log.store_sent([record(3), record(4, source_message_id="police-1", raw=record(1).raw)])
+    assert result.stored == ["msg-3"] and [d.first_message_id for d in result.duplicates] == ["msg-1"]
+    assert log.get("msg-3").status == "published"
+    log.verify_chain()
+
+
 def test_verification_pages_through_the_chain(log, monkeypatch):
     from hub.messagelog import verify
 
