@@ -328,6 +328,36 @@ def test_a_visa_check_is_answered_before_its_record_commits_and_fails_unacked_if
     assert [e["outcome"] for e in state.events(message_type="VisaEligibilityQuery")] == ["eligible"]
 
 
+def test_a_delivery_being_verified_in_another_thread_joins_the_window_a_leader_holds_for_it(state, pki):
+    import time
+
+    state.windows.gather = 60.0  # the other delivery's arrival ends the wait, not the bound
+    verifying, release = threading.Event(), threading.Event()
+
+    def slow_verify(data: bytes):
+        verifying.set()
+        assert release.wait(20)
+        return pki.verify(data)
+
+    slow = LicensingConsumer(state, slow_verify, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+    fast = LicensingConsumer(state, pki.verify, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+    first, second = (signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=p)) for p in ("T4827361", "T4827362"))
+    threads = [threading.Thread(target=slow.handle, args=(delivery(*first),))]
+    threads[0].start()
+    assert verifying.wait(20)
+    threads.append(threading.Thread(target=fast.handle, args=(delivery(*second),)))
+    threads[1].start()
+    deadline = time.monotonic() + 20
+    while state.windows.waiting < 1:  # the second is queued, its leader waiting for the first
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert {e["message_id"] for e in state.events()} == {first[0].message_id, second[0].message_id}
+    assert state.windows.commits == 1
+
+
 # ------------------------------------------------------------ over transports
 
 
