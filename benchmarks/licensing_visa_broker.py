@@ -3,6 +3,7 @@
     python benchmarks/licensing_visa_broker.py                       # 2000 checks at 200/s, EC keys, 8 threads
     python benchmarks/licensing_visa_broker.py --threads 8 4 2 --key-type rsa
     python benchmarks/licensing_visa_broker.py --checks 1000 --stages  # and the CPU of each stage
+    python benchmarks/licensing_visa_broker.py --push                # pushed WorkerArrivals instead
 
 ``licensing_visa_answer.py`` measures the consumer with a stand-in for the
 broker; this one runs it as ``consume`` does — its threads, each with its own
@@ -18,7 +19,10 @@ answer; the broker's own CPU is not in it), the windows it committed, and
 the round trip's p50 and p99 as this process saw them; with ``--stages``
 the thread CPU and calls per check of the consume loop's waits, the
 handler, the reply, the commit window and the ack (timing them costs a
-little). The host is shared: compare values of one run, and repeat.
+little). With ``--push``, hub-signed WorkerArrival notifications are
+published at ``--rate`` instead (as the hub's relay pushes them, nothing
+awaited), and the figures are per message applied, counted until the last
+is handled (no round trip). The host is shared: compare values of one run, and repeat.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from hub.routing import load_routes
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 
 KEY = "licensing.VisaEligibilityQuery.police"
+PUSH_KEY = "licensing.WorkerArrival.police"
 #: set in the consumer's environment by ``--stages``
 STAGES_VARIABLE = "RABT_BENCH_STAGES"
 
@@ -106,17 +111,24 @@ def serve(home: Path, url: str, prefix: str, threads: int) -> None:
     if os.environ.get(STAGES_VARIABLE):
         time_stages()
 
+    handled, counting = [0], threading.Lock()
+
     def run() -> None:
         with open_transport(url, routes=routes) as transport:
             consumer = LicensingConsumer(state, verify, transport=transport, seal=seal, receipts=receipts)
-            consume_until_stopped(transport, routes, consumer.handle, stop)
+
+            def handle(delivery) -> None:
+                consumer.handle(delivery)
+                with counting:
+                    handled[0] += 1
+            consume_until_stopped(transport, routes, handle, stop)
 
     workers = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
     for worker in workers:
         worker.start()
     print("ready", flush=True)
     for line in sys.stdin:  # "mark": CPU so far; end of input: stop
-        print(f"{sum(os.times()[:2]):.4f} {state.windows.commits}", flush=True)
+        print(f"{sum(os.times()[:2]):.4f} {state.windows.commits} {handled[0]}", flush=True)
     stop.set()
     for worker in workers:
         worker.join(10)
@@ -154,13 +166,34 @@ def ask_all(url: str, routes, questions: list[bytes], rate: float, askers: int, 
     return latencies
 
 
+def push_all(url: str, routes, notifications: list[bytes], rate: float) -> None:
+    """Publish every notification at ``rate`` (due times fixed in advance), as the relay does: confirmed, not awaited."""
+    began = time.monotonic() + 0.2
+    with open_transport(url, routes=routes) as transport:
+        for n, data in enumerate(notifications):
+            time.sleep(max(began + n / rate - time.monotonic(), 0))
+            transport.publish([Message(data, PUSH_KEY, f"p-{os.getpid()}-{n}")])
+
+
+def wait_handled(child: subprocess.Popen, count: float, timeout: float = 60) -> tuple[float, float]:
+    """Mark until the consumer handled ``count`` deliveries in all; its CPU seconds and windows then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cpu, commits, handled = marks(child)
+        if handled >= count:
+            return cpu, commits
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the consumer handled {handled:.0f} of {count:.0f} notifications")
+        time.sleep(0.02)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q / 100 + 0.5) - 1))]
 
 
 def one_run(home: Path, url: str, threads: int, questions: list[bytes], rate: float, askers: int,
-            stages: bool) -> list[str]:
+            stages: bool, push: bool = False) -> list[str]:
     """Start a consumer with ``threads``, ask the warm-up and then the measured questions; its figures."""
     prefix = f"rabt-bench-{uuid.uuid4().hex[:10]}."
     routes = load_routes().with_prefix(prefix)
@@ -172,28 +205,42 @@ def one_run(home: Path, url: str, threads: int, questions: list[bytes], rate: fl
                                  stderr=subprocess.PIPE if stages else None, text=True, env=environment)
         try:
             child.stdout.readline()  # ready
-            ask_all(url, routes, questions[:WARM], rate, askers)
-            cpu_before, commits_before = mark(child)
-            latencies = ask_all(url, routes, questions[WARM:], rate, askers)
-            cpu_after, commits_after = mark(child)
+            if push:
+                push_all(url, routes, questions[:WARM], rate)
+                cpu_before, commits_before = wait_handled(child, WARM)
+                push_all(url, routes, questions[WARM:], rate)
+                cpu_after, commits_after = wait_handled(child, len(questions))
+                latencies = []  # no round trip to time
+            else:
+                ask_all(url, routes, questions[:WARM], rate, askers)
+                cpu_before, commits_before = mark(child)
+                latencies = ask_all(url, routes, questions[WARM:], rate, askers)
+                cpu_after, commits_after = mark(child)
         finally:
             child.stdin.close()
             report = child.stderr.read() if stages else ""
             child.wait(30)
             admin.undeclare(routes)
-    checks = len(latencies)
+    checks = len(questions) - WARM
+    trip = (f"{percentile(latencies, 50) * 1000:>9.1f}{percentile(latencies, 99) * 1000:>9.1f}" if latencies
+            else f"{'-':>9}{'-':>9}")
     lines = [f"  {threads:>7}{(cpu_after - cpu_before) * 1000 / checks:>14.3f}{commits_after - commits_before:>9.0f}"
-             f"{percentile(latencies, 50) * 1000:>9.1f}{percentile(latencies, 99) * 1000:>9.1f}"]
+             + trip]
     found = [line for line in report.splitlines() if line.startswith("stages ")]
     return lines + (stage_lines(found[-1]) if found else [])
 
 
 def mark(child: subprocess.Popen) -> tuple[float, float]:
     """The consumer process's CPU seconds so far and the windows it committed."""
+    return marks(child)[:2]
+
+
+def marks(child: subprocess.Popen) -> tuple[float, float, float]:
+    """The consumer process's CPU seconds so far, the windows it committed and the deliveries it handled."""
     child.stdin.write("mark\n")
     child.stdin.flush()
-    cpu, commits = map(float, child.stdout.readline().split())
-    return cpu, commits
+    cpu, commits, handled = map(float, child.stdout.readline().split())
+    return cpu, commits, handled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--askers", type=int, default=16, help="asker threads, one question at a time each")
     parser.add_argument("--threads", type=int, nargs="+", default=[8], help="consumer threads (one run each)")
     parser.add_argument("--key-type", choices=("rsa", "ec"), default="ec")
+    parser.add_argument("--push", action="store_true",
+                        help="publish WorkerArrival notifications at --rate instead of asking visa checks")
     parser.add_argument("--stages", action="store_true",
                         help="also the consumer threads' CPU per check in each stage (timed, so a little dearer)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -219,13 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="rabt-licensing-broker-"))
     try:
         prepare(home, WARM + args.checks, args.key_type)
-        questions = [bytes.fromhex(line) for line in (home / "questions.hex").read_text().split()]
-        print(f"licensing's consumer over {args.url.split('@')[-1]}: {args.checks} visa checks at {args.rate:g}/s, "
+        if args.push:
+            from licensing_receipts import deliveries
+            questions = [pushed.message.body for pushed in deliveries(home, WARM + args.checks)]
+        else:
+            questions = [bytes.fromhex(line) for line in (home / "questions.hex").read_text().split()]
+        what = "pushed WorkerArrivals" if args.push else "visa checks"
+        print(f"licensing's consumer over {args.url.split('@')[-1]}: {args.checks} {what} at {args.rate:g}/s, "
               f"{args.key_type.upper()} keys, SQLite; load average {os.getloadavg()[0]:.1f}")
-        print(f"  {'threads':>7}{'CPU ms/check':>14}{'windows':>9}{'p50 ms':>9}{'p99 ms':>9}")
+        print(f"  {'threads':>7}{'CPU ms/' + ('msg' if args.push else 'check'):>14}{'windows':>9}{'p50 ms':>9}"
+              f"{'p99 ms':>9}")
         for threads in args.threads:
-            print("\n".join(one_run(home, args.url, threads, questions, args.rate, args.askers, args.stages)),
-                  flush=True)
+            print("\n".join(one_run(home, args.url, threads, questions, args.rate, args.askers, args.stages,
+                                    args.push)), flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return 0

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 #: end the wait at once, so it only bounds how long a stop takes; each wait costs CPU even with
 #: nothing to do, and a consumer idles most of its life (a dozen of them in one ``rabt serve``).
 _POLL = 0.5
+#: Longest the ack of handled deliveries is held for later deliveries to share (one ``multiple=True`` ack).
+#: pika's BlockingChannel.basic_ack writes at once, with a poll of the socket and two changes of what the
+#: poll watches, as dear as the handler's reply; a consumer asked 25 times a second per thread then acks
+#: five deliveries at a time. A held ack means only more redeliveries after a crash (consumers are idempotent).
+_ACK_HOLD = 0.2
 
 
 class AmqpConsumer:
@@ -49,6 +54,8 @@ class AmqpConsumer:
         self._generation = -1
         self._tag: str | None = None
         self._unacked_tag: int | None = None  # highest handled delivery not acked yet
+        self._held = 0  # deliveries handled since the last ack
+        self._held_since = 0.0  # when the first of them was handled
 
     def run(self, *, max_messages: int | None, idle_timeout: float | None, stop: threading.Event | None) -> int:
         """Handle deliveries until max_messages, idle_timeout or stop; return how many."""
@@ -63,14 +70,17 @@ class AmqpConsumer:
                     self.transport.with_reconnect(self._subscribe, f"consume {self.queue}")
                 try:
                     self.transport.connection.process_data_events(time_limit=self._wait(idle_timeout, last_seen))
+                    if not self._buffer:  # the wait ran out (at the hold's end at the latest): nothing to share with
+                        self._ack_handled()
                     while self._buffer and not done():
                         self._handle(*self._buffer.popleft())
                         handled += 1
                         last_seen = time.monotonic()
-                    self._ack_handled()
+                    if self._held and (self._held >= self.prefetch // 2 or self._hold_left() <= 0):
+                        self._ack_handled()  # the broker sends no more once prefetch deliveries are unacked
                 except self.transport.connection_errors:
                     self._buffer.clear()  # unacked: the broker redelivers them to the next subscription
-                    self._unacked_tag = None
+                    self._unacked_tag, self._held = None, 0
                     self.transport.drop_connection()
                 if idle_timeout is not None and not self._buffer and time.monotonic() - last_seen >= idle_timeout:
                     break
@@ -78,12 +88,16 @@ class AmqpConsumer:
             self._unsubscribe()
         return handled
 
-    @staticmethod
-    def _wait(idle_timeout: float | None, last_seen: float) -> float:
-        """How long the next wait for deliveries may last: ``_POLL``, or what is left of ``idle_timeout``."""
+    def _wait(self, idle_timeout: float | None, last_seen: float) -> float:
+        """How long the next wait for deliveries may last: ``_POLL``, what is left of a held ack's
+        ``_ACK_HOLD``, or what is left of ``idle_timeout``."""
+        longest = _POLL if not self._held else max(self._hold_left(), 0.0)
         if idle_timeout is None:
-            return _POLL
-        return min(_POLL, max(idle_timeout - (time.monotonic() - last_seen), 0.0))
+            return longest
+        return min(longest, max(idle_timeout - (time.monotonic() - last_seen), 0.0))
+
+    def _hold_left(self) -> float:
+        return _ACK_HOLD - (time.monotonic() - self._held_since)
 
     def _subscribed(self) -> bool:
         """Whether this consumer is subscribed on the transport's open connection."""
@@ -110,7 +124,7 @@ class AmqpConsumer:
         except self.transport.connection_errors:
             self.transport.drop_connection()  # unacked deliveries go back when the connection goes
         self._buffer.clear()
-        self._unacked_tag = None
+        self._unacked_tag, self._held = None, 0
         self._generation = -1
 
     def _handle(self, method, properties, body: bytes) -> None:
@@ -123,9 +137,12 @@ class AmqpConsumer:
         else:
             if self._generation == self.transport.generation:  # else the tag died with its connection
                 self._unacked_tag = method.delivery_tag
+                if not self._held:
+                    self._held_since = time.monotonic()
+                self._held += 1
 
     def _ack_handled(self) -> None:
-        """Ack every handled delivery at once (multiple=True): one frame per burst, not per message.
+        """Ack every handled delivery at once (multiple=True): one frame for all held, not one per message.
 
         Deliveries are handled in tag order and failures are settled (acked) on
         the spot, so every outstanding tag up to the last handled one is done.
@@ -133,7 +150,7 @@ class AmqpConsumer:
         """
         if self._unacked_tag is not None and self._generation == self.transport.generation:
             self.transport.channel.basic_ack(self._unacked_tag, multiple=True)
-            self._unacked_tag = None
+        self._unacked_tag, self._held = None, 0
 
     def _settle_failure(self, method, delivery: Delivery, failure: Failure) -> None:
         routes = self.transport.routes

@@ -34,6 +34,14 @@ therefore works like the message log's group committer: concurrent
 its own transport and prefetch window) queue; the first becomes the leader and
 applies everything queued in one transaction; each caller returns once its
 own unit is committed. Alone, a caller commits at once.
+
+Deliveries come one by one (a visa check every 5 ms at 200/s), so a leader
+would mostly commit alone while another thread is a millisecond from queueing
+its unit. A consumer thread says so (:meth:`~WindowApplier.coming`) from the
+start of a delivery until its unit is queued, and a leader waits for such
+units, at most :data:`GATHER_SECONDS` and only while one is on its way (as
+PostgreSQL's ``commit_delay`` waits only for ``commit_siblings``): one synced
+commit less per unit gathered. What waits is the ack, never an answer.
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +66,11 @@ from hub.messagelog.prepared import insert_sql
 from hub.messagelog.schema import timestamp
 
 log = logging.getLogger(__name__)
+
+#: Longest a leader waits for units on their way (:meth:`WindowApplier.coming`) before it takes the window:
+#: a visa check's delivery reaches its window about 1 ms after it arrived (verified, answered, sent), and the
+#: commit it joins saves one synced write, about 0.3 ms of CPU on SQLite.
+GATHER_SECONDS = 0.003
 
 #: one message's change: runs inside its savepoint, on the window's connection
 Apply = Callable[[Connection], Any]
@@ -108,6 +123,11 @@ class WindowApplier:
         self._returns_id = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
+        self._coming = 0  # units on their way to apply_once (:meth:`coming`)
+        self._on_way = threading.local()  # whether this thread's unit is counted in _coming
+        self._arrived = threading.Condition(self._lock)  # a unit came, or one on its way will not
+        self.gather = GATHER_SECONDS
+        """Longest a leader waits for units on their way before it takes the window."""
         # leaders take turns: one connection kept between windows spares each a pool checkout and checkin
         self._held = HeldConnection(engine)
         self.commits = 0
@@ -124,6 +144,22 @@ class WindowApplier:
         with self._lock:
             return len(self._queue)
 
+    @contextmanager
+    def coming(self) -> Iterator[None]:
+        """Around the handling of a delivery whose unit may reach :meth:`apply_once`: while it is on its way,
+        a leader waits for it (at most ``gather`` seconds) instead of committing without it."""
+        with self._lock:
+            self._coming += 1
+        self._on_way.value = True
+        try:
+            yield
+        finally:
+            if self._on_way.value:  # it never reached apply_once: a leader waits for it no longer
+                self._on_way.value = False
+                with self._lock:
+                    self._coming -= 1
+                    self._arrived.notify_all()
+
     def apply_once(self, message_id: str, apply: Apply) -> bool:
         """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
 
@@ -133,10 +169,17 @@ class WindowApplier:
         """
         _check_id(message_id)
         unit = _Unit(message_id, apply, threading.Condition(self._lock))
+        arriving = getattr(self._on_way, "value", False)
+        self._on_way.value = False
         with self._lock:
             self._queue.append(unit)
+            if arriving:
+                self._coming -= 1
+            self._arrived.notify_all()
             while not unit.done and self._queue[0] is not unit:
                 unit.wake.wait()
+            if not unit.done:
+                self._gather()
             window = [] if unit.done else list(itertools.islice(self._queue, self.max_window))
         if window:
             try:
@@ -147,6 +190,16 @@ class WindowApplier:
         if isinstance(unit.outcome, BaseException):
             raise unit.outcome
         return bool(unit.outcome)
+
+    def _gather(self) -> None:
+        """The leader (lock held): wait while units are on their way, at most ``gather`` seconds."""
+        deadline = None
+        while self._coming > 0 and len(self._queue) < self.max_window:
+            now = time.monotonic()
+            deadline = deadline or now + self.gather
+            if now >= deadline:
+                return
+            self._arrived.wait(deadline - now)
 
     def apply_window(self, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
         """Apply ``(message_id, apply)`` pairs in one transaction, each once and on its own; their outcomes."""

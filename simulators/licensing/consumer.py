@@ -87,7 +87,8 @@ class LicensingConsumer:
         """
         self._windowed.value = False
         try:
-            self._handle(delivery)
+            with self.state.windows.coming():  # a window's leader may wait for it (batches.GATHER_SECONDS)
+                self._handle(delivery)
         except Exception as exc:
             if self.receipts is not None and not self._windowed.value:
                 self.receipts.failed(delivery.message.message_id, exc)

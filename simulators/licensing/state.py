@@ -25,6 +25,7 @@ from hub.messagelog import prepared
 from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing import rules
 from simulators.licensing.batches import WindowApplier
+from simulators.licensing.held_reader import HeldReader
 from simulators.licensing.migrations import open_licensing_database
 from simulators.licensing.tables import (
     applications, decisions, events, labour_cases, licences, requested_vacancies, vacancies,
@@ -72,6 +73,7 @@ class LicensingState:
         open_licensing_database(self.engine)
         self._once = IdempotentConsumer(self.engine, consumer_name)  # marks' table: revision 0004
         self.windows = WindowApplier(self.engine, consumer_name)
+        self._visa_reads = HeldReader(self.engine)  # every visa check's read: no pool checkout each (held_reader)
 
     def apply_once(self, message_id: str, fn) -> bool:
         """Run ``fn(connection)`` once per message id (in a commit shared with concurrent callers).
@@ -193,8 +195,7 @@ class LicensingState:
         """The licence as :func:`rules.check_visa` reads it for ``profession_code``: its vacancies of that
         profession only, the same answer as :meth:`licence_view` gives, for one indexed query instead of two."""
         try:
-            with self.engine.connect() as conn:  # back to the pool (rolled back) on close
-                rows = prepared.fetch(conn, _LICENCE_FOR_PROFESSION, (profession_code, number))
+            rows = self._visa_reads.fetch(_LICENCE_FOR_PROFESSION, (profession_code, number))
         except sa.exc.SQLAlchemyError as exc:
             # the database, not the question, failed: asked again (redelivered), it may be answered
             raise MessageLogUnavailableError(f"licensing could not read licence {number}: {exc}") from exc

@@ -7,6 +7,7 @@ RabbitMQ (skipped without it unless ``RABT_REQUIRE_BROKER=1``).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -328,6 +329,36 @@ def test_a_visa_check_is_answered_before_its_record_commits_and_fails_unacked_if
     assert [e["outcome"] for e in state.events(message_type="VisaEligibilityQuery")] == ["eligible"]
 
 
+def test_a_delivery_being_verified_in_another_thread_joins_the_window_a_leader_holds_for_it(state, pki):
+    import time
+
+    state.windows.gather = 60.0  # the other delivery's arrival ends the wait, not the bound
+    verifying, release = threading.Event(), threading.Event()
+
+    def slow_verify(data: bytes):
+        verifying.set()
+        assert release.wait(20)
+        return pki.verify(data)
+
+    slow = LicensingConsumer(state, slow_verify, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+    fast = LicensingConsumer(state, pki.verify, seal=pki.licensing.sign_bytes, now=lambda: NOW)
+    first, second = (signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=p)) for p in ("T4827361", "T4827362"))
+    threads = [threading.Thread(target=slow.handle, args=(delivery(*first),))]
+    threads[0].start()
+    assert verifying.wait(20)
+    threads.append(threading.Thread(target=fast.handle, args=(delivery(*second),)))
+    threads[1].start()
+    deadline = time.monotonic() + 20
+    while state.windows.waiting < 1:  # the second is queued, its leader waiting for the first
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert {e["message_id"] for e in state.events()} == {first[0].message_id, second[0].message_id}
+    assert state.windows.commits == 1
+
+
 # ------------------------------------------------------------ over transports
 
 
@@ -529,6 +560,36 @@ def test_racing_visas_never_take_more_than_the_vacancies(any_state, pki):
     statuses = sorted(v["status"] for v in any_state.rows(tables.visas))
     assert statuses == ["issued", "issued", "over-quota", "over-quota", "over-quota", "over-quota"]
     assert len(any_state.events()) == 6
+
+
+def test_arrivals_are_stored_and_use_their_visa_once_on_either_database_with_their_receipt_outcomes(any_state, pki):
+    from simulators.licensing.receipt_store import ReceiptStore
+    from simulators.licensing.receipts import ReceiptSender
+
+    receipts = ReceiptSender(lambda: None, pki.licensing.sign_bytes, store=ReceiptStore(any_state.engine))
+    receipts.attach(any_state.windows)  # outcomes kept in the window's commit; the sending thread not started
+    consumer = LicensingConsumer(any_state, pki.verify, now=lambda: NOW, receipts=receipts)
+    licence = approved_licence(any_state)
+    consumer.handle(delivery(*signed(pki.hub, sample("VisaIssued", LicenceNumber=licence))))
+    arrivals = [sample("WorkerArrival", VisaNumber=visa, Worker__PassportNumber=passport)
+                for visa, passport in (("EV-2024-0601942", "P6621904B"), ("EV-2024-0601942", "P6621904B"),
+                                       ("EV-2024-0000404", "P0000404C"))]
+    headers = []
+    for arrival in arrivals:
+        header, data = signed(pki.hub, arrival)
+        consumer.handle(delivery(header, data))
+        headers.append(header)
+    # latest first: a visa already used, and one never issued, are used no more
+    assert [e["outcome"] for e in any_state.events()] == [
+        "recorded-visa-unknown", "recorded-visa-unknown", "visa-used", "vacancy-consumed"]
+    assert [v["status"] for v in any_state.rows(tables.visas)] == ["arrived"]
+    rows = any_state.rows(tables.worker_events)
+    passports = ("P6621904B", "P6621904B", "P0000404C")
+    assert sorted((row["message_id"], row["passport_number"], row["kind"]) for row in rows) == sorted(
+        (header.message_id, passport, "WorkerArrival") for header, passport in zip(headers, passports))
+    assert {json.loads(row["detail"])["kind"] for row in rows} == {"WorkerArrival"}
+    waiting = [outcome for _row, outcome in receipts.store.waiting(10)]
+    assert [(mid, result) for mid, result, _code, _reason in waiting[1:]] == [(h.message_id, "applied") for h in headers]
 
 
 def test_a_unique_key_collision_is_retried_not_dead_lettered(consumer, state, pki):

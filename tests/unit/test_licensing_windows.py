@@ -126,6 +126,76 @@ def test_many_threads_apply_every_message_once_in_fewer_commits(engine):
     assert applier.commits < 6 * len(ids)
 
 
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.002)
+
+
+def _on_its_way(applier: WindowApplier, message_id: str, go: threading.Event, results: dict) -> threading.Thread:
+    """A consumer thread whose delivery is on its way (``coming``) until ``go``; then applied, or given up when
+    ``message_id`` is None (refused before its window)."""
+    def run() -> None:
+        with applier.coming():
+            assert go.wait(20)
+            if message_id is not None:
+                results[message_id] = applier.apply_once(message_id, grant(message_id))
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _leader(applier: WindowApplier, message_id: str, results: dict) -> threading.Thread:
+    def run() -> None:
+        with applier.coming():
+            results[message_id] = applier.apply_once(message_id, grant(message_id))
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_leader_waits_for_a_unit_on_its_way_and_both_share_one_commit(engine):
+    applier = WindowApplier(engine, "licensing")
+    applier.gather = 60.0  # the unit's arrival ends the wait, not the bound
+    go, results = threading.Event(), {}
+    coming = _on_its_way(applier, "m-late", go, results)
+    leader = _leader(applier, "m-first", results)
+    _until(lambda: applier.waiting == 1, "the leader queued")
+    go.set()
+    for thread in (coming, leader):
+        thread.join(30)
+    assert results == {"m-first": True, "m-late": True}
+    assert licences(engine) == ["m-first", "m-late"]
+    assert applier.commits == 1  # without the wait, the leader would have committed alone
+
+
+def test_a_unit_on_its_way_that_never_comes_releases_the_waiting_leader(engine):
+    applier = WindowApplier(engine, "licensing")
+    applier.gather = 60.0
+    go, results = threading.Event(), {}
+    refused = _on_its_way(applier, None, go, results)
+    leader = _leader(applier, "m-first", results)
+    _until(lambda: applier.waiting == 1, "the leader queued")
+    go.set()  # the other delivery is refused before its window
+    _until(lambda: not leader.is_alive(), "the leader was released when the other delivery gave up")
+    refused.join(30)
+    assert results == {"m-first": True} and applier.commits == 1
+
+
+def test_a_leader_waits_for_units_on_their_way_no_longer_than_gather(engine):
+    applier = WindowApplier(engine, "licensing")
+    applier.gather = 0.05
+    go, results = threading.Event(), {}
+    slow = _on_its_way(applier, "m-slow", go, results)
+    leader = _leader(applier, "m-first", results)
+    _until(lambda: not leader.is_alive(), "the leader committed without the slow unit")
+    assert results == {"m-first": True} and licences(engine) == ["m-first"]
+    go.set()
+    slow.join(30)
+    assert results["m-slow"] is True and applier.commits == 2
+
+
 @pytest.mark.parametrize("bad", ["", None, 7])
 def test_a_message_needs_an_id_and_a_window_a_positive_size(engine, bad):
     with pytest.raises(MessageLogError):
