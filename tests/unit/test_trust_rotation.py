@@ -10,6 +10,7 @@ import signal
 import pytest
 from cryptography import x509
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub import metrics
 from hub.errors import CertificateError, ConfigError, SignatureError
@@ -142,10 +143,12 @@ def test_the_expiry_gauge_shows_every_certificate_accepted_now(pki):
     # this process's registry as such: an in-process ``rabt serve`` earlier in the run may have left its
     # children's metrics folder as the default exposition's source
     text = metrics.exposition(metrics.REGISTRY).decode()
+    # read as a scraper reads it: the exposition writes floats as Go does (1.85967014e+09, no trailing zero)
+    expiries = {(sample.labels["party"], sample.labels["serial"]): sample.value
+                for family in text_string_to_metric_families(text)
+                if family.name == "rabt_certificate_expiry_timestamp_seconds" for sample in family.samples}
     for certificate in (old.certificate, new.certificate):
-        line = (f'rabt_certificate_expiry_timestamp_seconds{{party="police",serial="{certificate.serial_number:x}"}} '
-                f"{certificate.not_valid_after_utc.timestamp():.9e}")
-        assert line in text
+        assert expiries[("police", f"{certificate.serial_number:x}")] == certificate.not_valid_after_utc.timestamp()
     assert store.parties == ["hub", "police"]
 
 
