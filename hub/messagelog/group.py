@@ -38,7 +38,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
@@ -193,13 +193,7 @@ class GroupCommitter:
 
     def _linger(self, leader: _Job) -> None:
         """Wait (lock held, released while waiting) for announced writes, at most :attr:`linger` seconds."""
-        deadline = None
-        while self._coming > 0 and len(self._queue) < self.max_group:
-            now = time.monotonic()
-            deadline = deadline or now + self.linger
-            if now >= deadline:
-                return
-            leader.wake.wait(deadline - now)
+        gather(lambda: self._coming > 0 and len(self._queue) < self.max_group, leader.wake.wait, self.linger)
 
     def _wake_leader(self) -> None:
         """Let a lingering leader look again (lock held): a write it waited for came, or will not."""
@@ -271,6 +265,18 @@ class GroupCommitter:
         self._writer.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))
         for job in jobs:
             job.result = True  # written; mark_published() returns None to its caller
+
+
+def gather(coming: Callable[[], bool], wait: Callable[[float], object], seconds: float) -> None:
+    """A leader's wait for work announced to it: ``wait(timeout)`` (a condition's, its lock held) while
+    ``coming()``, at most ``seconds`` in all; nothing is timed when nothing is coming."""
+    deadline = None
+    while coming():
+        now = time.monotonic()
+        deadline = deadline or now + seconds
+        if now >= deadline:
+            return
+        wait(deadline - now)
 
 
 def _database_down(exc: Exception) -> bool:

@@ -49,7 +49,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -62,6 +61,7 @@ from hub.errors import MessageLogError
 from hub.idempotency import processed_messages
 from hub.messagelog import prepared
 from hub.messagelog.db import HeldConnection
+from hub.messagelog.group import gather
 from hub.messagelog.prepared import insert_sql
 from hub.messagelog.schema import timestamp
 
@@ -193,13 +193,7 @@ class WindowApplier:
 
     def _gather(self) -> None:
         """The leader (lock held): wait while units are on their way, at most ``gather`` seconds."""
-        deadline = None
-        while self._coming > 0 and len(self._queue) < self.max_window:
-            now = time.monotonic()
-            deadline = deadline or now + self.gather
-            if now >= deadline:
-                return
-            self._arrived.wait(deadline - now)
+        gather(lambda: self._coming > 0 and len(self._queue) < self.max_window, self._arrived.wait, self.gather)
 
     def apply_window(self, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
         """Apply ``(message_id, apply)`` pairs in one transaction, each once and on its own; their outcomes."""
