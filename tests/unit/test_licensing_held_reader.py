@@ -16,11 +16,9 @@ from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing.held_reader import HeldReader
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request, tmp_path):
-    url = (f"sqlite:///{tmp_path / 'licensing.sqlite3'}" if request.param == "sqlite"
-           else request.getfixturevalue("new_postgres_database")())
-    engine = make_engine(url)
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE licences (number VARCHAR(20) PRIMARY KEY, used INTEGER NOT NULL)"))
         conn.execute(sa.text("INSERT INTO licences VALUES ('L-1', 0)"))
