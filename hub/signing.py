@@ -31,7 +31,6 @@ import copy
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
+from hub.signature_shapes import SignatureShapes
 from hub.truststore import TrustStore
 from hub.verify import (
     DS,
@@ -48,7 +48,6 @@ from hub.verify import (
     RSA_SHA256,
     SignatureParts,
     check_signature_value,
-    read_signature,
     signed_content,
 )
 
@@ -195,6 +194,7 @@ class Verifier:
     def __init__(self, trust_store: TrustStore) -> None:
         self.trust_store = trust_store
         self._pinned: dict[int, _Pinned] = {}
+        self._shapes = SignatureShapes()
 
     def verify(self, document: etree._Element, *, expected_signer: str | None = None) -> Verified:
         """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`), which it takes over:
@@ -205,13 +205,20 @@ class Verifier:
         pinned certificate; without it a certificate in ``KeyInfo`` must be
         one registered in the trust store, and is then pinned.
         """
-        parts = read_signature(document, expected_signer)
+        read = self._shapes.read(document, expected_signer)
+        parts = read.parts
         signer = expected_signer or self._signer_named_by(parts)
         pinned = self._pinned_of(signer, parts)
         pinned.check_carried(parts, signer)
         pinned.check_dates(signer)
         check_signature_value(parts, pinned.public_key, signer)
+        self._shapes.remember(read)
         return Verified(element=signed_content(document, parts, signer), signer=signer)
+
+    @property
+    def shapes_known(self) -> int:
+        """How many signature shapes this verifier reads by position (see :mod:`hub.signature_shapes`)."""
+        return len(self._shapes)
 
     def _signer_named_by(self, parts: SignatureParts) -> str:
         if not parts.certificates:
@@ -278,7 +285,7 @@ class _Pinned:
 
     def check_dates(self, signer: str) -> None:
         """The certificate must be within its validity dates now."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         if now > self.not_after:
             raise CertificateError(f"certificate of {signer!r} refused: it expired on {self.not_after:%Y-%m-%d}",
                                    agency=signer)

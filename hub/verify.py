@@ -89,12 +89,21 @@ class SignatureParts:
 
 def read_signature(document: etree._Element, agency: str | None) -> SignatureParts:
     """The parts of ``document``'s enveloped signature, or SignatureError naming what is wrong."""
+    return read_parts(the_signature(document, agency), agency)
+
+
+def the_signature(document: etree._Element, agency: str | None) -> etree._Element:
+    """The one ``ds:Signature`` child of ``document``'s root."""
     signatures = document.findall(_SIGNATURE)
     if not signatures:
         raise SignatureError("document is not signed (no ds:Signature under the root)", agency=agency)
     if len(signatures) > 1:
         raise SignatureError("document has more than one ds:Signature under the root", agency=agency)
-    signature = signatures[0]
+    return signatures[0]
+
+
+def read_parts(signature: etree._Element, agency: str | None) -> SignatureParts:
+    """The parts of one ``ds:Signature``, each checked against the profile."""
     signed_info, value, key_info = _signature_children(signature, agency)
     method, prefixes = _signed_info_methods(signed_info, agency)
     content_prefixes, digest = _reference(signed_info, agency)
@@ -161,6 +170,11 @@ def sha256_digest(digest_method: etree._Element, digest_value: etree._Element, a
     if digest_method.get("Algorithm") != SHA256 or _children(digest_method):
         raise SignatureError(f"ds:DigestMethod {digest_method.get('Algorithm')!r} is not accepted (SHA-256)",
                              agency=agency)
+    return digest_bytes(digest_value, agency)
+
+
+def digest_bytes(digest_value: etree._Element, agency) -> bytes:
+    """The SHA-256 digest a ``ds:DigestValue`` holds."""
     digest = decode_base64(digest_value, "ds:DigestValue", agency)
     if len(digest) != hashlib.sha256().digest_size:
         raise SignatureError(f"ds:DigestValue is {len(digest)} bytes, not a SHA-256 digest", agency=agency)
@@ -205,12 +219,18 @@ def _key_info(key_info, agency) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
             if part.tag not in _X509_PARTS:
                 raise SignatureError(f"ds:X509Data may not hold {_names([part.tag])}", agency=agency)
             if part.tag == _X509_CERTIFICATE:
-                certificates.append(_certificate(part.text, agency))
+                certificates.append(certificate_bytes(part.text, agency))
             elif part.tag == _X509_ISSUER_SERIAL:
                 serials.append(_serial(part, agency))
-            elif not (part.text or "").strip():
-                raise SignatureError(f"{_names([part.tag])} is empty", agency=agency)
+            else:
+                check_named(part, agency)
     return tuple(certificates), tuple(serials)
+
+
+def check_named(part: etree._Element, agency) -> None:
+    """An ``X509SubjectName`` or ``X509SKI`` must say something."""
+    if not (part.text or "").strip():
+        raise SignatureError(f"{_names([part.tag])} is empty", agency=agency)
 
 
 def _serial(issuer_serial, agency) -> int:
@@ -231,7 +251,8 @@ def _known_certificate(text: str) -> bytes:
     return base64.b64decode("".join(text.split()), validate=True)
 
 
-def _certificate(text: str | None, agency) -> bytes:
+def certificate_bytes(text: str | None, agency) -> bytes:
+    """The DER of a ``ds:X509Certificate``'s text."""
     if not (text or "").strip():
         raise SignatureError("ds:X509Certificate is empty", agency=agency)
     try:
