@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hub.errors import ConfigError, InputError
+from hub.signature_checks import ecdsa_der
 from hub.signing import Signer
-from hub.verify import ecdsa_der
 
 _ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 

@@ -40,16 +40,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
+from hub.signature_checks import check_signature_value, signed_content
 from hub.signature_shapes import SignatureShapes
 from hub.truststore import TrustStore
-from hub.verify import (
-    DS,
-    ECDSA_SHA256,
-    RSA_SHA256,
-    SignatureParts,
-    check_signature_value,
-    signed_content,
-)
+from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SignatureParts
 
 __all__ = ["DS", "Identity", "Signer", "TrustStore", "Verified", "Verifier"]
 

@@ -21,8 +21,7 @@ exactly what the hub documents for partners::
 
 Anything else is refused with a :class:`~hub.errors.SignatureError` naming the
 part, so a partner's malformed signature is a Client fault, never an internal
-error. The order of checks matters: the SignatureValue over SignedInfo is
-checked before its DigestValue is believed.
+error. What the signature then proves is checked by :mod:`hub.signature_checks`.
 """
 
 from __future__ import annotations
@@ -31,13 +30,8 @@ import base64
 import binascii
 import functools
 import hashlib
-import hmac
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from hub.errors import SignatureError
@@ -49,9 +43,6 @@ SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 SIGNATURE_METHODS = frozenset({RSA_SHA256, ECDSA_SHA256})
-
-# made once, as the signer's are: they hold no state, and each verification built them again (~2 µs for ECDSA)
-_PKCS1, _SHA256_HASH, _ECDSA_SHA256 = padding.PKCS1v15(), hashes.SHA256(), ec.ECDSA(hashes.SHA256())
 
 _INCLUSIVE_NAMESPACES = f"{{{EXC_C14N}}}InclusiveNamespaces"
 _X509_PARTS = frozenset(f"{{{DS}}}{name}" for name in ("X509Certificate", "X509IssuerSerial", "X509SubjectName",
@@ -274,85 +265,3 @@ def decode_base64(element: etree._Element, part: str, agency) -> bytes:
 def _names(tags) -> str:
     names = [f"ds:{etree.QName(tag).localname}" if etree.QName(tag).namespace == DS else tag for tag in tags]
     return ", ".join(names) or "nothing"
-
-
-def check_signature_value(parts: SignatureParts, public_key, agency: str | None) -> None:
-    """The SignatureValue must be ``public_key``'s signature over the canonical SignedInfo."""
-    check_signed_info(parts.signed_info, parts.signed_info_prefixes, parts.method, parts.value, public_key, agency)
-
-
-def check_signed_info(signed_info: etree._Element, prefixes: tuple[str, ...] | None, method: str, value: bytes,
-                      public_key, agency: str | None) -> None:
-    """``value`` must be ``public_key``'s ``method`` signature over ``signed_info`` in exclusive C14N."""
-    signed = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False,
-                            inclusive_ns_prefixes=prefixes)
-    try:
-        if method == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(value, signed, _PKCS1, _SHA256_HASH)
-        elif method == ECDSA_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(_der_ecdsa(value, public_key, agency), signed, _ECDSA_SHA256)
-        else:
-            raise SignatureError(f"ds:SignatureMethod {method} does not fit the signer's "
-                                 f"{type(public_key).__name__}", agency=agency)
-    except InvalidSignature:
-        raise SignatureError("signature does not verify (ds:SignatureValue over ds:SignedInfo)",
-                             agency=agency) from None
-
-
-def ecdsa_der(value: bytes, public_key: ec.EllipticCurvePublicKey) -> bytes | None:
-    """The DER form OpenSSL verifies of an ECDSA ``r||s`` signature (XML-DSig's and JWS's), or None
-    when ``value`` is not two integers of the key's curve size."""
-    size = (public_key.curve.key_size + 7) // 8
-    if len(value) != 2 * size:
-        return None
-    return encode_dss_signature(int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big"))
-
-
-def _der_ecdsa(value: bytes, public_key: ec.EllipticCurvePublicKey, agency) -> bytes:
-    der = ecdsa_der(value, public_key)
-    if der is None:
-        size = (public_key.curve.key_size + 7) // 8
-        raise SignatureError(f"ds:SignatureValue is {len(value)} bytes, not an ECDSA r||s of {2 * size}",
-                             agency=agency)
-    return der
-
-
-def signed_content(document: etree._Element, parts: SignatureParts, agency: str | None) -> etree._Element:
-    """``document`` itself as it was signed — its signature and comments taken out — once its digest fits.
-
-    The document is consumed rather than copied (a copy of a whole message
-    costs more than every other step of the check but the RSA operation); on a
-    digest mismatch it is put back as it came. Comments are outside the digest
-    (``URI=""`` excludes them), so they are taken out of what is handed on: a
-    comment slipped into signed text (``<Amount>1<!---->00</Amount>``) must not
-    change what a reader sees.
-    """
-    put_back = _detach_keeping_tail(parts.signature)
-    canonical = etree.tostring(document, method="c14n", exclusive=True, with_comments=False,
-                               inclusive_ns_prefixes=parts.content_prefixes)
-    if not hmac.compare_digest(hashlib.sha256(canonical).digest(), parts.digest):
-        put_back()
-        raise SignatureError("signed content was changed (digest mismatch)", agency=agency)
-    etree.strip_tags(document, etree.Comment)
-    return document
-
-
-def _detach_keeping_tail(element: etree._Element):
-    """Remove ``element`` as the enveloped-signature transform does (the text after it stays); how to undo it."""
-    parent, tail = element.getparent(), element.tail or ""
-    index, previous = parent.index(element), element.getprevious()
-    before = previous.tail if previous is not None else parent.text
-    if previous is not None:
-        previous.tail = (before or "") + tail
-    else:
-        parent.text = (before or "") + tail
-    parent.remove(element)
-
-    def put_back() -> None:
-        if previous is not None:
-            previous.tail = before
-        else:
-            parent.text = before
-        parent.insert(index, element)
-        element.tail = tail or None
-    return put_back

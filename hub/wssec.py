@@ -42,11 +42,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, SignatureError
+from hub.signature_checks import check_signed_info
 from hub.signing import Signer, TrustStore, Verified
 from hub.soap import SOAP_ENV
 from hub.verify import (
-    DS, EXC_C14N, SHA256, check_signed_info, child_elements, decode_base64, exclusive_c14n_prefixes, sha256_digest,
-    signature_method,
+    DS, EXC_C14N, SHA256, child_elements, decode_base64, exclusive_c14n_prefixes, sha256_digest, signature_method,
 )
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

@@ -37,7 +37,8 @@ from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
 from hub.config import XmlLimits
 from hub.errors import AuditChainError, RabtError
 from hub.messagelog.walk import AnchorWalker, LaneWalker, PurgeCoverage
-from hub.verify import check_signature_value, read_signature, signed_content
+from hub.signature_checks import check_signature_value, signed_content
+from hub.verify import read_signature
 from hub.xmlsafe import parse_xml
 
 #: ``verify_token(token, imprint_sha256, tsa_cert)``, raising on a token that does not fit
