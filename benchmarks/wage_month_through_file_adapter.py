@@ -3,6 +3,7 @@
     python benchmarks/wage_month_through_file_adapter.py                   # 2,000,000 workers, ~180,000 files
     python benchmarks/wage_month_through_file_adapter.py --workers 20000   # quick mode
     python benchmarks/wage_month_through_file_adapter.py --workers 20000 --key-type rsa
+    python benchmarks/wage_month_through_file_adapter.py --workers 20000 --consume   # licensing takes them too
     python benchmarks/wage_month_through_file_adapter.py --workers 20000 \\
         --broker amqp://guest:guest@127.0.0.1:5672/
     python benchmarks/wage_month_through_file_adapter.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
@@ -51,7 +52,7 @@ from hub.outbox import OutboxRelay
 from hub.pki import init_pki
 from hub.roles import settle_garbage_collector
 from hub.routing import load_routes
-from hub.transports import transport_class
+from hub.transports import open_transport, transport_class
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
 
@@ -144,8 +145,33 @@ def _watch(settings: Settings, batch_files: int, queue) -> None:
     queue.put((done, failed, Usage.now().since(start)))
 
 
+def _consume(url: str, routes, queue_name: str, stop, queue) -> None:
+    """The receiving agency's consumer (``--consume``): take and ack every delivery until told to stop."""
+    start, taken = Usage.now(), 0
+    with open_transport(url, routes=routes) as transport:
+        taken = transport.consume(queue_name, lambda delivery: None, prefetch=256, stop=stop)
+    queue.put(("consumer", taken, Usage.now().since(start)))
+
+
+def _start_consumer(args, settings: Settings, routes, context):
+    """The consumer process and its stop event and result queue, or Nones without ``--consume``."""
+    if not args.consume:
+        return None, None, None
+    stop, queue = context.Event(), context.Queue()
+    proc = context.Process(target=_consume, args=(settings.effective_broker_url, routes,
+                                                  routes.queue("licensing").name, stop, queue))
+    proc.start()
+    return proc, stop, queue
+
+
+def _wait_consumed(transport, queue_name: str) -> None:
+    """Until the consumer has taken and acked every message on ``queue_name``."""
+    while any(s.ready + s.unacked for s in transport.queue_stats() if s.name == queue_name):
+        time.sleep(0.05)
+
+
 def process(args, settings: Settings) -> dict:
-    """Watchers in child processes, the relay here; returns the figures."""
+    """Watchers in child processes, the relay here (and with ``--consume`` a consumer); returns the figures."""
     hub = bootstrap(settings)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -153,7 +179,6 @@ def process(args, settings: Settings) -> dict:
     procs = [context.Process(target=_watch, args=(settings, args.batch_files, queue)) for _ in range(args.processes)]
     for proc in procs:
         proc.start()
-    published, peak_pss, sampled = 0, 0.0, 0.0
     # on a shared RabbitMQ: queues of its own, removed afterwards (a month is 2.4 GB of envelopes)
     shared = transport_class(settings.effective_broker_url).capabilities.shared_server
     prefix = f"bench-wage-{uuid.uuid4().hex[:8]}." if shared else ""
@@ -161,16 +186,13 @@ def process(args, settings: Settings) -> dict:
     with hub.open_transport() as transport:
         transport.declare(routes)
         try:
-            relay = OutboxRelay(hub.log, transport, batch_size=args.relay_batch)
-            while any(proc.is_alive() for proc in procs):
-                sent = relay.relay_once()
-                published += sent
-                if time.perf_counter() - sampled > 0.5:
-                    sampled = time.perf_counter()
-                    peak_pss = max(peak_pss, pss_mib([os.getpid(), *(p.pid for p in procs)]))
-                if sent == 0:
-                    time.sleep(0.05)
-            published += relay.drain()
+            consumer, stop, consumed = _start_consumer(args, settings, routes, context)
+            published, peak_pss = _relay(args, hub, transport, procs)
+            if consumer is not None:
+                _wait_consumed(transport, routes.queue("licensing").name)
+                stop.set()
+                consumer_usage = consumed.get()[2]
+                consumer.join()
             wall, relay_usage = time.perf_counter() - started, Usage.now().since(start)
             stats = {q.name.removeprefix(prefix): q for q in transport.queue_stats()}
         finally:
@@ -180,9 +202,25 @@ def process(args, settings: Settings) -> dict:
     for proc in procs:
         proc.join()
     hub.close()
-    relay_usage = _own(relay_usage, [usage for _, _, usage in results])
-    return {"wall": wall, "relay": relay_usage, "published": published, "results": results, "queues": stats,
-            "pss": peak_pss, "load": (load_before, os.getloadavg())}
+    children = [usage for _, _, usage in results] + ([consumer_usage] if consumer is not None else [])
+    return {"wall": wall, "relay": _own(relay_usage, children), "published": published, "results": results,
+            "queues": stats, "pss": peak_pss, "load": (load_before, os.getloadavg()),
+            "consumer": consumer_usage if consumer is not None else None}
+
+
+def _relay(args, hub, transport, procs) -> tuple[int, float]:
+    """Relay the outbox until the watchers are done and it is empty; (published, peak PSS in MiB)."""
+    relay = OutboxRelay(hub.log, transport, batch_size=args.relay_batch)
+    published, peak_pss, sampled = 0, 0.0, 0.0
+    while any(proc.is_alive() for proc in procs):
+        sent = relay.relay_once()
+        published += sent
+        if time.perf_counter() - sampled > 0.5:
+            sampled = time.perf_counter()
+            peak_pss = max(peak_pss, pss_mib([os.getpid(), *(p.pid for p in procs)]))
+        if sent == 0:
+            time.sleep(0.05)
+    return published + relay.drain(), peak_pss
 
 
 def _own(parent: Usage, children: list[Usage]) -> Usage:
@@ -205,6 +243,8 @@ def parse_args(argv):
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2, help="watcher processes")
     parser.add_argument("--batch-files", type=int, default=128, help="files per slice: read, checked, stored in one transaction")
     parser.add_argument("--relay-batch", type=int, default=500, help="messages per relay round")
+    parser.add_argument("--consume", action="store_true",
+                        help="a consumer process takes and acks the licensing queue, as the receiving agency does")
     parser.add_argument("--key-type", choices=sorted(KEYS), default="ec", help="hub signing key (default: ec)")
     parser.add_argument("--broker", default="", help="transport URL (default: embedded SQLite broker)")
     parser.add_argument("--postgres", metavar="ADMIN_URL", default=None,
@@ -276,6 +316,13 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
     handed = sum(u.handed for u in watchers)
     print(f"handed to write() {(relay.handed + handed) / 2**30:.2f} GiB, {(relay.handed + handed) / files / 1024:.0f} KiB "
           f"per file (watchers {handed / 2**30:.2f}, relay {relay.handed / 2**30:.2f})")
+    consumer = figures["consumer"]
+    if consumer is not None:
+        # whichever process commits past the WAL's limit checkpoints: the consumer's pages may be written by the relay
+        every = relay.handed + handed + consumer.handed
+        print(f"consumer          {consumer.cpu:.1f} s CPU, {consumer.system:.1f} system (not in the CPU above); "
+              f"{consumer.handed / files / 1024:.0f} KiB per file handed to write(), with all the others' "
+              f"{every / files / 1024:.0f} KiB")
     print(f"peak RSS          relay/parent {relay.rss_mib:.0f} MiB, largest watcher "
           f"{max(u.rss_mib for u in watchers):.0f} MiB, sum {relay.rss_mib + sum(u.rss_mib for u in watchers):.0f} MiB")
     print(f"peak memory       {figures['pss']:.0f} MiB (PSS of all processes, sampled every 0.5 s)")
