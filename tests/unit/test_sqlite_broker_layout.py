@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 
 from hub.routing import load_routes
 from hub.transports.base import Message
@@ -119,3 +120,27 @@ def test_opening_a_migrated_file_again_changes_nothing(tmp_path):
         assert ready(transport, "old.licensing") == 1
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == schema
+
+
+def test_transports_opening_a_first_layout_file_at_once_migrate_it_once(tmp_path):
+    path = tmp_path / "broker.sqlite3"
+    _first_layout_file(path)
+    routes = load_routes().with_prefix("old.")
+    start, errors = threading.Barrier(4), []
+
+    def open_it():
+        start.wait()
+        try:
+            SqliteTransport(f"sqlite:///{path}", routes=routes).close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*), SUM(LENGTH(body)) FROM bodies").fetchone() == (1, len(BIG))
+        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
