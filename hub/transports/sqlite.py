@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hub.errors import BrokerUnavailableError, ConfigError, PublishError, ReplyTimeoutError, TransportError
 from hub.routing import Routes, load_routes, topic_matches
+from hub.transports import sqlite_schema
 from hub.transports import sqlite_store as store
 from hub.transports.base import (
     DeadLetter,
@@ -61,7 +62,7 @@ class SqliteTransport(Transport):
         self._reply_queue = f"reply.{uuid.uuid4().hex}"
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn().executescript(store.SCHEMA)
+            sqlite_schema.ensure(self._conn())
             self._sweep_replies()
         except (OSError, sqlite3.Error) as exc:
             self.close()
@@ -125,11 +126,7 @@ class SqliteTransport(Transport):
     def _insert(self, rows: list[tuple]) -> None:
         try:
             with store.immediate(self._conn()) as conn:
-                conn.executemany(
-                    f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                store.insert(conn, rows)
         except sqlite3.OperationalError as exc:  # locked past the busy timeout, I/O error: none stored, try later
             raise BrokerUnavailableError(f"sqlite broker {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
@@ -177,7 +174,7 @@ class SqliteTransport(Transport):
         # commits nothing; in WAL it never waits for the writers either.
         conn = self._conn()
         row = conn.execute(
-            f"SELECT {store.MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND correlation_id = ?",
+            f"SELECT {store.JOINED_COLUMNS} FROM {store.FROM_MESSAGES} WHERE m.queue = ? AND m.correlation_id = ?",
             (self._reply_queue, correlation_id),
         ).fetchone()
         if row is None:
@@ -232,8 +229,7 @@ class SqliteTransport(Transport):
 
     @staticmethod
     def _put(conn: sqlite3.Connection, queue: str, message_row: tuple) -> None:
-        conn.execute(f"INSERT INTO messages (queue, {store.MESSAGE_COLUMNS}, available_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (queue, *message_row, time.time()))
+        store.insert(conn, [(queue, *message_row, time.time())])
 
     def requeue(self, queue: str, message: Message) -> None:
         with store.immediate(self._conn()) as conn:

@@ -1,6 +1,6 @@
 """SQL for the embedded broker: schema, claims with leases, row ↔ message.
 
-Safety with several worker processes rests on three things: WAL (readers do
+The tables are in :mod:`hub.transports.sqlite_schema`. Safety with several worker processes rests on three things: WAL (readers do
 not block the writer), ``BEGIN IMMEDIATE`` around every claim (one writer at a
 time, so two consumers never claim the same row), and a lease: a claimed row
 becomes claimable again once ``available_at`` (claim time + visibility
@@ -17,27 +17,10 @@ from contextlib import contextmanager
 
 from hub.transports.base import Message
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS queues(
-  name TEXT PRIMARY KEY, exchange TEXT NOT NULL, binding TEXT NOT NULL,
-  retry_delays TEXT NOT NULL, max_attempts INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS messages(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, message_id TEXT NOT NULL,
-  routing_key TEXT NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL,
-  correlation_id TEXT, reply_to TEXT, content_type TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 1, deliveries INTEGER NOT NULL DEFAULT 0,
-  available_at REAL NOT NULL, lease_owner TEXT, reason TEXT, code TEXT);
-CREATE INDEX IF NOT EXISTS messages_ready ON messages(queue, available_at);
-CREATE TABLE IF NOT EXISTS dead_letters(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, message_id TEXT NOT NULL,
-  reason TEXT NOT NULL, code TEXT NOT NULL, attempts INTEGER NOT NULL, dead_lettered_at REAL NOT NULL,
-  routing_key TEXT NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL,
-  correlation_id TEXT, reply_to TEXT, content_type TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS dead_letters_queue ON dead_letters(queue, id);
-CREATE TABLE IF NOT EXISTS consumers(owner TEXT PRIMARY KEY, queue TEXT NOT NULL, seen_at REAL NOT NULL);
-"""
-
 MESSAGE_COLUMNS = "message_id, routing_key, body, headers, correlation_id, reply_to, content_type"
+#: MESSAGE_COLUMNS of a message, its body from ``bodies`` (see :mod:`sqlite_schema`), in ``FROM_MESSAGES``
+JOINED_COLUMNS = "m.message_id, m.routing_key, b.body, m.headers, m.correlation_id, m.reply_to, m.content_type"
+FROM_MESSAGES = "messages m JOIN bodies b ON b.id = m.id"
 
 
 def connect(path: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0) -> sqlite3.Connection:
@@ -46,6 +29,11 @@ def connect(path: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL survives process crashes (not power loss) at a fraction of FULL's fsyncs
     conn.execute(f"PRAGMA synchronous={synchronous}")
+    # Builds with SECURE_DELETE on (Debian's) zero every freed page: each ack wrote the message's body
+    # a second time, through the WAL and again at the checkpoint. FAST still zeroes what is deleted
+    # from b-tree pages that are written anyway; freed overflow pages keep their bytes until reused.
+    # The broker holds envelopes only in transit: the message log keeps the same bytes (and purges them).
+    conn.execute("PRAGMA secure_delete=FAST")
     return conn
 
 
@@ -80,6 +68,24 @@ def row_message(row: tuple) -> Message:
     return Message(bytes(body), key, message_id, correlation_id, reply_to, json.loads(headers), content_type)
 
 
+def insert(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Store ``rows`` of (queue, *MESSAGE_COLUMNS, available_at); call inside a write transaction.
+
+    Each row's id is chosen here, after the highest ever handed out (what
+    AUTOINCREMENT would pick; the write lock keeps it ours), so its body
+    can be stored under the same id without asking for it row by row.
+    """
+    last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+    first = (last[0] if last else 0) + 1
+    conn.executemany(
+        "INSERT INTO messages (id, queue, message_id, routing_key, headers, correlation_id, reply_to,"
+        " content_type, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(first + i, row[0], row[1], row[2], *row[4:]) for i, row in enumerate(rows)],
+    )
+    conn.executemany("INSERT INTO bodies (id, body) VALUES (?, ?)",
+                     [(first + i, row[3]) for i, row in enumerate(rows)])
+
+
 def claim(conn: sqlite3.Connection, queue: str, owner: str, limit: int, lease: float) -> list[tuple]:
     """Lease up to ``limit`` ready rows: (id, attempt, deliveries_before, *MESSAGE_COLUMNS)."""
     now = time.time()
@@ -91,8 +97,8 @@ def claim(conn: sqlite3.Connection, queue: str, owner: str, limit: int, lease: f
         return []
     with immediate(conn):
         rows = conn.execute(
-            f"SELECT id, attempt, deliveries, {MESSAGE_COLUMNS} FROM messages"
-            " WHERE queue = ? AND available_at <= ? ORDER BY available_at, id LIMIT ?",
+            f"SELECT m.id, m.attempt, m.deliveries, {JOINED_COLUMNS} FROM {FROM_MESSAGES}"
+            " WHERE m.queue = ? AND m.available_at <= ? ORDER BY m.available_at, m.id LIMIT ?",
             (queue, now, limit),
         ).fetchall()
         conn.executemany(
