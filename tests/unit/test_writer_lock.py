@@ -1,0 +1,131 @@
+"""Writers of one SQLite log take turns through its writer lock: in as soon as the last one commits, never hung.
+
+Without it a writer kept out by another process sat in SQLite's busy
+handler, which sleeps ever longer (up to 100 ms at a time) whether or not
+the file came free meanwhile.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from hub.errors import MessageLogUnavailableError
+from hub.messagelog import db
+from hub.messagelog.writer_lock import SUFFIX, writer_lock
+
+pytestmark = pytest.mark.timeout(60)
+
+#: how long the other process keeps its write open: SQLite's busy handler would next look at 328 ms
+HOLD_SECONDS = 0.25
+
+_HOLDER = textwrap.dedent("""
+    import sys, time
+    from hub.messagelog import db
+    engine = db.make_engine(sys.argv[1])
+    with db.write_transaction(engine) as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+    print(time.time(), flush=True)
+""")
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    engine = db.make_engine(url)
+    with db.write_transaction(engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    engine.dispose()
+    return url
+
+
+def test_a_writer_kept_out_by_another_process_is_in_at_once_after_its_commit(url):
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, url, str(HOLD_SECONDS)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    engine = db.make_engine(url)
+    with db.write_transaction(engine) as conn:
+        entered = time.time()
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+    committed = float(holder.stdout.readline())
+    assert holder.wait(timeout=30) == 0
+    # SQLite's busy handler alone let this writer in about 80 ms after the other's commit
+    assert entered - committed < 0.03
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 2]
+    engine.dispose()
+
+
+def test_the_held_connection_of_the_group_committer_waits_its_turn_too(url):
+    engine = db.make_engine(url)
+    held = db.HeldConnection(engine)
+    order = []
+    with db.write_transaction(engine) as conn:
+        writer = threading.Thread(target=lambda: _write(held, order))
+        writer.start()
+        time.sleep(0.1)
+        order.append("first committed")  # still inside: the other writer must not be in yet
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    writer.join(timeout=10)
+    assert order == ["first committed", "second in"]
+    held.close()
+    engine.dispose()
+
+
+def _write(held: db.HeldConnection, order: list[str]) -> None:
+    with held.transaction() as conn:
+        order.append("second in")
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+
+
+def test_a_lock_held_past_the_busy_timeout_is_an_outage_not_a_hang(url, tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.2)
+    engine = db.make_engine(url)
+    stuck = os.open(str(tmp_path / "log.sqlite3") + SUFFIX, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(stuck, fcntl.LOCK_EX)  # a writer that stopped while holding it
+    try:
+        started = time.monotonic()
+        with pytest.raises(MessageLogUnavailableError, match="database is locked"):
+            with db.translated("store the messages"), db.write_transaction(engine):
+                pass
+        assert 0.2 <= time.monotonic() - started < 5
+    finally:
+        os.close(stuck)
+    with db.write_transaction(engine) as conn:  # free again: writes go on
+        conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+    engine.dispose()
+
+
+def test_a_write_inside_a_write_of_the_same_thread_does_not_wait_for_itself(tmp_path):
+    lock = writer_lock(str(tmp_path / "x.sqlite3"))
+    with lock.held(timeout=0.2), lock.held(timeout=0.2):
+        pass
+    other = []
+    with lock.held(timeout=5):
+        thread = threading.Thread(target=lambda: other.append(_try_briefly(lock)))
+        thread.start()
+        thread.join()
+    assert other == ["refused"]  # another thread is kept out while this one holds it
+
+
+def _try_briefly(lock) -> str:
+    try:
+        with lock.held(timeout=0.05):
+            return "in"
+    except sa.exc.OperationalError:
+        return "refused"
+
+
+def test_one_lock_per_file_and_none_for_a_database_in_memory(tmp_path):
+    assert writer_lock(str(tmp_path / "a.sqlite3")) is writer_lock(str(tmp_path / "a.sqlite3"))
+    assert writer_lock(":memory:") is None and writer_lock(None) is None
