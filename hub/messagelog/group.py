@@ -39,9 +39,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
+from hub.messagelog import db
 from hub.messagelog.log import MessageLog
 from hub.messagelog.records import Accepted
 
@@ -184,11 +185,17 @@ class GroupCommitter:
             if job.done:
                 return job.outcome()
             self._linger(job)
-            group = list(itertools.islice(self._queue, self.max_group))
+        group: list[_Job] = []
         try:
-            self._write(group)
+            with ExitStack() as turn:
+                # The file's turn first (other processes write it too), the group then: whatever queued while
+                # the leader waited for the other writers goes in the same commit.
+                refused = _taken(turn, db.writers_in_turn(self.log.engine))
+                with self._lock:
+                    group = list(itertools.islice(self._queue, self.max_group))
+                self._write(group, refused)
         finally:
-            self._hand_over(group)
+            self._hand_over(group or [job])  # the turn released first: the next leader need not wait for it
         return job.outcome()
 
     def _linger(self, leader: _Job) -> None:
@@ -214,7 +221,11 @@ class GroupCommitter:
             if self._queue:
                 self._queue[0].wake.notify()
 
-    def _write(self, group: list[_Job]) -> None:
+    def _write(self, group: list[_Job], refused: MessageLogError | None = None) -> None:
+        if refused is not None:  # the database file's turn never came: every caller is told
+            for job in group:
+                job.error = refused
+            return
         sent = [job for job in group if isinstance(job, _SentJob)]
         if sent:
             self._attempt(sent, self._store_sent)
@@ -277,6 +288,16 @@ def gather(coming: Callable[[], bool], wait: Callable[[float], object], seconds:
         if now >= deadline:
             return
         wait(deadline - now)
+
+
+def _taken(stack: ExitStack, turn) -> MessageLogError | None:
+    """Enter ``turn`` (the database file's writer lock) on ``stack``; the outage if it was not had in time."""
+    try:
+        with db.translated("wait for the other writers of the database"):
+            stack.enter_context(turn)
+    except MessageLogError as exc:
+        return exc
+    return None
 
 
 def _database_down(exc: Exception) -> bool:

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.errors import MessageLogUnavailableError
-from hub.messagelog import db
+from hub.messagelog import Accepted, GroupCommitter, db, open_message_log
 from hub.messagelog.writer_lock import SUFFIX, writer_lock
 
 pytestmark = pytest.mark.timeout(60)
@@ -129,3 +129,29 @@ def _try_briefly(lock) -> str:
 def test_one_lock_per_file_and_none_for_a_database_in_memory(tmp_path):
     assert writer_lock(str(tmp_path / "a.sqlite3")) is writer_lock(str(tmp_path / "a.sqlite3"))
     assert writer_lock(":memory:") is None and writer_lock(None) is None
+
+
+def _exchange(n: int) -> list[Accepted]:
+    return [Accepted(message_id=f"turn-{n}-{part}", message_type="VisaEligibilityQuery", source_agency="police",
+                     destination="licensing", routing_key="licensing.VisaEligibilityQuery.police",
+                     raw=f"<q n='{n}' part='{part}'/>".encode(), envelope=f"<e n='{n}' part='{part}'/>".encode())
+            for part in range(3)]
+
+
+def test_a_leader_waiting_for_the_file_takes_along_the_writes_queued_meanwhile(tmp_path):
+    log = open_message_log(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    committer = GroupCommitter(log)
+    committer.store_sent(_exchange(0))
+    groups = committer.groups
+    callers = [threading.Thread(target=committer.store_sent, args=(_exchange(n),)) for n in (1, 2, 3)]
+    with db.write_transaction(log.engine):  # another writer of the file (another process's, say) has its turn
+        for caller in callers:
+            caller.start()
+            time.sleep(0.05)  # the first is the leader, waiting for the file; the others queue behind it
+    for caller in callers:
+        caller.join(timeout=30)
+    # before, the leader took its group (itself) and then waited for the file: two commits
+    assert committer.groups - groups == 1
+    assert sum(log.stats().by_status.values()) == 12
+    committer.close()
+    log.close()
