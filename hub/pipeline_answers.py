@@ -16,7 +16,6 @@ of a destination's answer, and use the pipeline's steps (``_checked``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from lxml import etree
@@ -42,7 +41,6 @@ class Answers:
     limits: XmlLimits | None
     legal_basis: BasisPolicy
     _store: GroupCommitter | MessageLog
-    _coming: Callable[[], AbstractContextManager]
 
     def accept_answered(self, inbound: Inbound, payload: etree._Element, respond: Respond,
                         receipt: Callable[[Receipt], etree._Element]) -> Answer:
@@ -114,17 +112,9 @@ class Answers:
         except RabtError as exc:
             self._unanswered(inbound, question, exc)
             raise
-        # The answer is in: this check's write is on its way, and a leader about to commit may wait for it
-        # (at most the committer's linger) rather than leave it to a commit of its own.
-        with self._coming():
-            return self._answered_exchange(inbound, question, reply.body, reply_type, respond)
-
-    def _answered_exchange(self, inbound: Inbound, question: Accepted, data: bytes, reply_type: str,
-                           respond: Respond) -> Answer:
-        """:meth:`ask` once the destination answered ``data``: checked, answered, and all three stored."""
         exchange, projected = [question], None
         try:
-            answer, body = self._destination_answer(data, inbound.destination)
+            answer, body = self._destination_answer(reply.body, inbound.destination)
             exchange.append(answer)
             _expect(answer, body, inbound.destination, reply_type)
             projected = self.for_party(inbound.agency, reply_type, body)

@@ -25,9 +25,8 @@ from hub.messagelog import Accepted, GroupCommitter, MessageLog, open_message_lo
 from hub.messagelog import db
 from hub.messagelog.db import make_engine
 from hub.pipeline import Pipeline
-from hub.pipeline_types import Answer, Inbound
+from hub.pipeline_types import Inbound
 from hub.signing import Signer, Verifier
-from hub.transports.base import Message
 from hub.xmlsafe import parse_xml
 
 THREADS, EACH = 16, 50
@@ -510,38 +509,6 @@ def test_pipeline_accepts_through_the_committer_with_the_same_receipts(opened, t
         assert sorted(r.duplicate for r in answers) == [False] + [True] * 7
         assert {r.message_id for r in answers} == {first}
     assert log.stats().by_status == {"received": 5} and log.verify_chain().records == 5
-
-
-def test_a_leader_about_to_commit_waits_for_a_visa_check_whose_answer_came(opened):
-    log = opened()
-    committer = GroupCommitter(log, linger=1.0)
-    pipeline = Pipeline(mappings=None, signer=None, verifier=None, log=log, committer=committer,
-                        may_send=lambda agency, message_type: True)
-    pipeline._checked = lambda inbound, payload: record(1, source_message_id=None)
-    pipeline._destination_answer = lambda data, destination: (record(2, source_message_id=None), None)
-    answered, go = threading.Event(), threading.Event()
-
-    def respond(body, question_id: str) -> Answer:
-        answered.set()  # licensing's answer is in and being answered: the check's write is on its way
-        go.wait(10)
-        return Answer(b"<reply/>", "CheckVisaEligibilityResponse")
-
-    inbound = Inbound(agency="police", system="border", message_type="VisaQuery", destination="licensing",
-                      raw=b"<question/>")
-    check = threading.Thread(target=pipeline.ask, args=(inbound, None, lambda message: Message(
-        b"<answer/>", "police.WorkerArrival.licensing", "msg-2")), kwargs={
-        "reply_type": "WorkerArrival", "respond": respond})
-    check.start()
-    assert answered.wait(10)
-    # another check's write, in another thread: it leads, and may wait for the one announced
-    leader = threading.Thread(target=committer.store_sent, args=([record(3, source_message_id=None)],))
-    leader.start()
-    time.sleep(0.2)
-    assert log.sent == [] and leader.is_alive()  # the leader waits for the check
-    go.set()
-    check.join(10), leader.join(10)
-    assert log.sent == [1 + 3] and committer.groups == 1  # one write for both checks' records
-    assert {log.get(f"msg-{n}").status for n in (1, 2, 3)} == {"published"}
 
 
 def test_the_hub_builds_one_committer_and_closes_it(tmp_path, trust_store):
