@@ -168,7 +168,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def writers_in_turn(engine: Engine):
     """Around a write transaction: on a SQLite file, its writer lock (see :mod:`hub.messagelog.writer_lock`)."""
     lock = writer_lock(engine.url.database) if is_sqlite(engine) else None
-    return lock.held(SQLITE_BUSY_TIMEOUT) if lock is not None else nullcontext()
+    return lock.held() if lock is not None else nullcontext()
 
 
 class HeldConnection:

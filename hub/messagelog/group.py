@@ -39,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog import db
@@ -187,13 +187,12 @@ class GroupCommitter:
             self._linger(job)
         group: list[_Job] = []
         try:
-            with ExitStack() as turn:
-                # The file's turn first (other processes write it too), the group then: whatever queued while
-                # the leader waited for the other writers goes in the same commit.
-                refused = _taken(turn, db.writers_in_turn(self.log.engine))
+            # The file's turn first (other processes write it too), the group then: whatever queued while
+            # the leader waited for the other writers goes in the same commit.
+            with db.writers_in_turn(self.log.engine):
                 with self._lock:
                     group = list(itertools.islice(self._queue, self.max_group))
-                self._write(group, refused)
+                self._write(group)
         finally:
             self._hand_over(group or [job])  # the turn released first: the next leader need not wait for it
         return job.outcome()
@@ -221,11 +220,7 @@ class GroupCommitter:
             if self._queue:
                 self._queue[0].wake.notify()
 
-    def _write(self, group: list[_Job], refused: MessageLogError | None = None) -> None:
-        if refused is not None:  # the database file's turn never came: every caller is told
-            for job in group:
-                job.error = refused
-            return
+    def _write(self, group: list[_Job]) -> None:
         sent = [job for job in group if isinstance(job, _SentJob)]
         if sent:
             self._attempt(sent, self._store_sent)
@@ -288,16 +283,6 @@ def gather(coming: Callable[[], bool], wait: Callable[[float], object], seconds:
         if now >= deadline:
             return
         wait(deadline - now)
-
-
-def _taken(stack: ExitStack, turn) -> MessageLogError | None:
-    """Enter ``turn`` (the database file's writer lock) on ``stack``; the outage if it was not had in time."""
-    try:
-        with db.translated("wait for the other writers of the database"):
-            stack.enter_context(turn)
-    except MessageLogError as exc:
-        return exc
-    return None
 
 
 def _database_down(exc: Exception) -> bool:
