@@ -13,7 +13,7 @@ So a write transaction first takes an exclusive ``flock`` on a file beside
 the database (``<database>.writer-lock``), waiting for it in the kernel: the
 next writer is woken when the last one's commit closes the file, and costs
 no CPU meanwhile (trying again every half millisecond instead, each try a
-hand-over of the GIL, cost a gateway process ~5% more CPU per visa check).
+hand-over of the GIL, cost a gateway process CPU on every contended commit).
 SQLite's lock is taken after it, as before: a writer that does not use this
 file (an older hub, the ``sqlite3`` shell) is still kept out by SQLite, and
 waited for in its busy handler.
