@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog import prepared
+from hub.messagelog.writer_lock import writer_lock
 
 #: seconds a SQLite writer waits for another writer before giving up
 SQLITE_BUSY_TIMEOUT = 30.0
@@ -155,12 +156,19 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the write lock from its first statement on SQLite.
 
     Without IMMEDIATE, two SQLite writers that both read first would deadlock
-    on the upgrade to a write lock; with it the second simply waits.
+    on the upgrade to a write lock; with it the second simply waits, in line
+    for the file's writer lock (:mod:`hub.messagelog.writer_lock`).
     """
-    with engine.connect() as conn:
+    with writers_in_turn(engine), engine.connect() as conn:
         conn = conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn
+
+
+def writers_in_turn(engine: Engine):
+    """Around a write transaction: on a SQLite file, its writer lock (see :mod:`hub.messagelog.writer_lock`)."""
+    lock = writer_lock(engine.url.database) if is_sqlite(engine) else None
+    return lock.held() if lock is not None else nullcontext()
 
 
 class HeldConnection:
@@ -195,7 +203,7 @@ class HeldConnection:
                 return
             conn = self._connection()
             try:
-                with conn.begin():
+                with writers_in_turn(self._engine), conn.begin():
                     yield conn
             finally:
                 self._used_at = time.monotonic()

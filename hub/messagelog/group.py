@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
+from hub.messagelog import db
 from hub.messagelog.log import MessageLog
 from hub.messagelog.records import Accepted
 
@@ -184,11 +185,16 @@ class GroupCommitter:
             if job.done:
                 return job.outcome()
             self._linger(job)
-            group = list(itertools.islice(self._queue, self.max_group))
+        group: list[_Job] = []
         try:
-            self._write(group)
+            # The file's turn first (other processes write it too), the group then: whatever queued while
+            # the leader waited for the other writers goes in the same commit.
+            with db.writers_in_turn(self.log.engine):
+                with self._lock:
+                    group = list(itertools.islice(self._queue, self.max_group))
+                self._write(group)
         finally:
-            self._hand_over(group)
+            self._hand_over(group or [job])  # the turn released first: the next leader need not wait for it
         return job.outcome()
 
     def _linger(self, leader: _Job) -> None:

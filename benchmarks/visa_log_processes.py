@@ -1,0 +1,122 @@
+"""The message log's writes of visa checks from several gateway processes at once: latency, commits, CPU.
+
+    python benchmarks/visa_log_processes.py                       # 2 processes, 200 checks/s, 10 s, SQLite
+    python benchmarks/visa_log_processes.py --processes 1 --rate 100
+    python benchmarks/visa_log_processes.py --work-ms 0          # the writes alone
+
+Each process opens the same SQLite log with a group committer, as ``rabt
+serve`` gives each gateway process one, and writes the three records of a
+visa check (:func:`visa_log_write.exchange`) from its own threads (8, as the
+gateway's bulkhead admits) at its share of ``--rate``, each after ``--work-ms`` of CPU in Python (the
+rest of a check: parse, verify, map, sign; the GIL held, as there), open loop: check ``i``
+is due at ``start + i / rate`` and its latency counts from then, so a write
+held up behind another process's commit shows. Reported: the write's latency
+(p50, p99, max), commits per check, and the processes' CPU per check.
+Nothing else runs (no broker, no signatures): what differs between two runs
+of the same options is how the log's writers wait for each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from visa_log_write import exchange
+
+THREADS = 8
+
+
+def busy(milliseconds: float) -> None:
+    """Spend ``milliseconds`` of this thread's CPU in the interpreter."""
+    until = time.thread_time() + milliseconds / 1000
+    while time.thread_time() < until:
+        sum(range(100))
+
+
+def child(url: str, rate: float, seconds: float, start: float, work_ms: float) -> dict:
+    """One gateway process's writes: ``rate`` checks a second for ``seconds`` from the wall-clock ``start``."""
+    from hub.messagelog import GroupCommitter, open_message_log
+
+    log = open_message_log(url)
+    committer = GroupCommitter(log)
+    count = int(rate * seconds)
+    records = [exchange() for _ in range(count)]
+    jobs, latencies = queue.SimpleQueue(), []
+
+    def writer() -> None:
+        while (job := jobs.get()) is not None:
+            index, due = job
+            busy(work_ms)
+            committer.store_sent(records[index])
+            latencies.append(time.time() - due)
+
+    threads = [threading.Thread(target=writer) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, start - time.time()))
+    cpu = time.process_time()
+    for index in range(count):
+        due = start + index / rate
+        time.sleep(max(0.0, due - time.time()))
+        jobs.put((index, due))
+    for _ in threads:
+        jobs.put(None)
+    for thread in threads:
+        thread.join()
+    used = time.process_time() - cpu
+    committer.close()
+    log.close()
+    return {"latencies": latencies, "cpu": used, "commits": committer.groups, "checks": count}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=200.0, help="checks per second, all processes together")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--work-ms", type=float, default=3.0, help="CPU per check before its write")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        url, rate, seconds, start, work_ms = args.child
+        print(json.dumps(child(url, float(rate), float(seconds), float(start), float(work_ms))))
+        return 0
+    folder = Path(tempfile.mkdtemp(prefix="rabt-visa-log-processes-"))
+    try:
+        from hub.messagelog import open_message_log
+
+        url = f"sqlite:///{folder / 'log.sqlite3'}"
+        open_message_log(url).close()
+        start = time.time() + 3.0  # every child started and its records built
+        share = args.rate / args.processes
+        children = [subprocess.Popen([sys.executable, __file__, "--child", url, str(share), str(args.seconds),
+                                      str(start), str(args.work_ms)], stdout=subprocess.PIPE, text=True)
+                    for _ in range(args.processes)]
+        results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in children]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    latencies = [value * 1000 for result in results for value in result["latencies"]]
+    checks = sum(result["checks"] for result in results)
+    print(f"{args.processes} process(es), {args.rate:g} checks/s, {args.work_ms:g} ms work each, {args.seconds:g} s: "
+          f"latency ms "
+          f"p50 {percentile(latencies, 0.5):.1f}, p99 {percentile(latencies, 0.99):.1f}, max {max(latencies):.1f}; "
+          f"checks per commit {checks / sum(result['commits'] for result in results):.2f}; "
+          f"CPU per check {sum(result['cpu'] for result in results) * 1000 / checks:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
