@@ -75,7 +75,8 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
 
     Each thread's deliveries wait in the state's window applier while another
     thread's commit runs, so commits are shared, and each is durable before
-    any of its deliveries is acked. A broker outage is waited out, however
+    any of its deliveries is acked (on RabbitMQ a thread queues its changes and
+    waits for them once per ack: :meth:`LicensingConsumer.settle`). A broker outage is waited out, however
     long; any other failure of one consumer stops the others and its error is
     raised here (the process exits and is restarted).
     """
@@ -93,7 +94,7 @@ def consume_in_threads(config: LicensingConfig, settings: Settings, threads: int
             with open_transport(settings.effective_broker_url) as transport:
                 consumer = build_consumer(config, transport, state, receipts)
                 # waits out broker outages, however long; the threads tell one once, through a shared watch
-                handled[index] = consume_until_stopped(transport, routes, consumer.handle, stop, watch=watch,
+                handled[index] = consume_until_stopped(transport, routes, consumer, stop, watch=watch,
                                                        max_messages=max_messages, idle_timeout=idle_timeout)
         except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
             errors.append(exc)
