@@ -217,7 +217,11 @@ class WindowApplier:
             if unit.done:
                 return []
             self._leading = True
-            self._gather()
+            try:
+                self._gather()
+            except BaseException:  # interrupted while gathering: another waiter leads
+                self._pass_lead()
+                raise
             return list(itertools.islice(self._queue, self.max_window))
 
     def _lead(self, window: list[Unit]) -> None:
@@ -327,10 +331,14 @@ class WindowApplier:
                     unit.outcome = WindowCommitError("the window was interrupted before this message was applied")
                 unit.done = True
                 unit.wake.notify()
-            self._leading = False
-            waiter = next((unit for unit in self._queue if unit.waited), None)
-            if waiter is not None:
-                waiter.wake.notify()
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """(lock held) No window is being applied now: the first caller waiting for a queued unit leads the next."""
+        self._leading = False
+        waiter = next((unit for unit in self._queue if unit.waited), None)
+        if waiter is not None:
+            waiter.wake.notify()
 
 
 def _check_id(message_id: str) -> None:
