@@ -761,3 +761,22 @@ def test_the_consume_command_raises_what_stopped_a_consumer_thread(pki, tmp_path
     config = LicensingConfig(home=pki.home, database_url=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
     with pytest.raises(RabtError):
         consume_in_threads(config, settings, 2, idle_timeout=1.0, stop=threading.Event())
+
+
+@pytest.mark.parametrize(("broker_url", "given", "threads"), [
+    ("amqp://guest:guest@127.0.0.1:5672/", None, 2),  # commits once per ack: two threads keep up
+    ("sqlite:///{home}/broker.sqlite3", None, 8),  # commits before each ack: eight threads share them
+    ("amqp://guest:guest@127.0.0.1:5672/", "5", 5)])
+def test_the_consume_command_runs_two_threads_on_rabbitmq_and_eight_on_the_sqlite_broker_unless_told(
+        pki, tmp_path, monkeypatch, broker_url, given, threads):
+    from click.testing import CliRunner
+
+    from simulators.licensing import cli
+
+    started = []
+    monkeypatch.setattr(cli, "consume_in_threads", lambda config, settings, count, **_: started.append(count) or 0)
+    monkeypatch.setenv("RABT_HOME", str(pki.home))
+    monkeypatch.setenv("RABT_BROKER_URL", broker_url.format(home=tmp_path))
+    result = CliRunner().invoke(cli.licensing, ["consume"] + (["--threads", given] if given else []))
+    assert result.exit_code == 0, result.output
+    assert started == [threads]
