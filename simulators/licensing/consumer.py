@@ -15,9 +15,13 @@
 One consumer may serve several threads, each consuming with its own
 transport: their deliveries are applied in shared commits (``batches``), and
 each ``handle`` returns — so its delivery is acked — only once its own change
-is committed. With a ``receipts`` sender, what each window came to (and each
-delivery refused before one) goes back to the hub as a DeliveryReceipt,
-after the commit and from another thread (:mod:`receipts`).
+is committed. A transport that waits for the handler's ``settle()`` before it
+acks (RabbitMQ's consume loop, :attr:`Delivery.ack_after_settle`) gets
+``handle`` back at once: the change is queued, and :meth:`LicensingConsumer.settle`
+commits what the thread queued in one window just before the ack, or raises
+so the transport redelivers them. With a ``receipts`` sender, what each
+window came to (and each delivery refused before one) goes back to the hub
+as a DeliveryReceipt, after the commit and from another thread (:mod:`receipts`).
 """
 
 from __future__ import annotations
