@@ -76,7 +76,7 @@ def time_stages() -> None:
         setattr(owner, name, counted)
 
     for owner, name in ((AmqpConsumer, "_handle"), (LicensingConsumer, "handle"), (AmqpTransport, "reply"),
-                        (WindowApplier, "apply_once"), (BlockingConnection, "process_data_events"),
+                        (WindowApplier, "settle"), (BlockingConnection, "process_data_events"),
                         (AmqpConsumer, "_ack_handled")):
         timed(owner, name)
     atexit.register(lambda: print(f"stages {dict(spent)!r}", file=sys.stderr))
@@ -121,6 +121,7 @@ def serve(home: Path, url: str, prefix: str, threads: int) -> None:
                 consumer.handle(delivery)
                 with counting:
                     handled[0] += 1
+            handle.settle = consumer.settle  # as consume passes it: changes committed once per ack
             consume_until_stopped(transport, routes, handle, stop)
 
     workers = [threading.Thread(target=run, daemon=True) for _ in range(threads)]

@@ -10,6 +10,7 @@ the two, the broker redelivers and the copy is a duplicate, never a loss.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 import uuid
@@ -34,6 +35,8 @@ from hub.transports.base import (
 if TYPE_CHECKING:
     from hub.transports.amqp import AmqpTransport
 
+log = logging.getLogger(__name__)
+
 #: Longest wait for a delivery before ``stop`` and ``idle_timeout`` are looked at again. Deliveries
 #: end the wait at once, so it only bounds how long a stop takes; each wait costs CPU even with
 #: nothing to do, and a consumer idles most of its life (a dozen of them in one ``rabt serve``).
@@ -50,6 +53,7 @@ class AmqpConsumer:
 
     def __init__(self, transport: AmqpTransport, queue: str, handler: Handler, *, prefetch: int) -> None:
         self.transport, self.queue, self.handler, self.prefetch = transport, queue, handler, prefetch
+        self._settle = getattr(handler, "settle", None)  # waited for before each ack (Delivery.ack_after_settle)
         self._buffer: collections.deque = collections.deque()
         self._generation = -1
         self._tag: str | None = None
@@ -129,7 +133,8 @@ class AmqpConsumer:
 
     def _handle(self, method, properties, body: bytes) -> None:
         message = message_from(method, properties, body)
-        delivery = Delivery(message, self.queue, attempt_of(properties), bool(method.redelivered))
+        delivery = Delivery(message, self.queue, attempt_of(properties), bool(method.redelivered),
+                            ack_after_settle=self._settle is not None)
         try:
             self.handler(delivery)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes
@@ -147,10 +152,26 @@ class AmqpConsumer:
         Deliveries are handled in tag order and failures are settled (acked) on
         the spot, so every outstanding tag up to the last handled one is done.
         A crash before this ack means redelivery — consumers are idempotent.
+        A handler with ``settle()`` is waited for first; when it raises, the
+        held deliveries are requeued instead (their redeliveries say so).
         """
         if self._unacked_tag is not None and self._generation == self.transport.generation:
-            self.transport.channel.basic_ack(self._unacked_tag, multiple=True)
+            if self._settled():
+                self.transport.channel.basic_ack(self._unacked_tag, multiple=True)
+            else:  # what the handler left to settle did not take: all of them come again
+                self.transport.channel.basic_nack(self._unacked_tag, multiple=True, requeue=True)
         self._unacked_tag, self._held = None, 0
+
+    def _settled(self) -> bool:
+        """Whether the handler's ``settle()`` (if it has one) says every handled delivery's change is durable."""
+        if self._settle is None:
+            return True
+        try:
+            self._settle()
+        except Exception as exc:  # noqa: BLE001 - the deliveries are redelivered, and handled at once then
+            log.warning("handled deliveries on %s not settled, requeued: %s", self.queue, exc)
+            return False
+        return True
 
     def _settle_failure(self, method, delivery: Delivery, failure: Failure) -> None:
         routes = self.transport.routes

@@ -65,6 +65,10 @@ class Delivery:
     queue: str
     attempt: int  # 1 on first delivery, +1 per delayed retry
     redelivered: bool  # broker-level redelivery (crash before ack)
+    #: The transport calls the handler's ``settle()`` before it acks this delivery, and redelivers it when
+    #: ``settle()`` raises: the handler may return before its change is durable (a handler without ``settle``
+    #: never gets True). False: the delivery is acked once the handler returns.
+    ack_after_settle: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ def user_headers(headers: Mapping[str, object] | None) -> dict[str, str | int]:
     return clean
 
 
+#: A transport handler. One with a ``settle()`` method as well may be handed deliveries whose ack waits for it
+#: (:attr:`Delivery.ack_after_settle`; RabbitMQ's consume loop does, which holds its acks anyway).
 Handler = Callable[[Delivery], None]
 
 

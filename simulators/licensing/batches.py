@@ -31,9 +31,18 @@ delivery as soon as its handler returns, so a handler that returned before
 its change was durable could lose it in a crash. :class:`WindowApplier`
 therefore works like the message log's group committer: concurrent
 :meth:`~WindowApplier.apply_once` calls (one per consumer thread, each with
-its own transport and prefetch window) queue; the first becomes the leader and
-applies everything queued in one transaction; each caller returns once its
-own unit is committed. Alone, a caller commits at once.
+its own transport and prefetch window) queue; one waiting caller becomes the
+leader and applies everything queued in one transaction; each caller returns
+once its own unit is committed. Alone, a caller commits at once.
+
+A caller whose transport holds the ack until told the change is durable
+(:attr:`hub.transports.base.Delivery.ack_after_settle`) need not wait at all:
+it queues its unit (:meth:`~WindowApplier.submit`), goes on to its next
+delivery, and waits for its units just before the ack
+(:meth:`~WindowApplier.settle`) — once per ack, which the transport holds for
+up to 0.2 s, not once per message: one synced commit for them all. Whoever
+waits leads, so a unit whose owner does not wait is applied with the next
+window anyone needs.
 
 Deliveries come one by one (a visa check every 5 ms at 200/s), so a leader
 would mostly commit alone while another thread is a millisecond from queueing
@@ -101,14 +110,15 @@ class _UnitFailed(Exception):
     """Internal: a message's change failed in a window applied without savepoints; it is applied again with them."""
 
 
-class _Unit:
-    """One caller's message, queued until a leader has applied it."""
+class Unit:
+    """One message, queued until a leader has applied it; ``outcome`` is set once ``done``."""
 
-    __slots__ = ("message_id", "apply", "wake", "done", "outcome")
+    __slots__ = ("message_id", "apply", "wake", "done", "outcome", "waited")
 
     def __init__(self, message_id: str, apply: Apply, wake: threading.Condition) -> None:
         self.message_id, self.apply, self.wake = message_id, apply, wake
-        self.done, self.outcome = False, None
+        self.done, self.waited = False, False
+        self.outcome: Outcome | None = None
 
 
 class WindowApplier:
@@ -122,7 +132,8 @@ class WindowApplier:
             raise MessageLogError(f"the licensing database must be SQLite or PostgreSQL, not {engine.dialect.name}")
         self._returns_id = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
-        self._queue: deque[_Unit] = deque()
+        self._queue: deque[Unit] = deque()
+        self._leading = False  # a window is being applied
         self._coming = 0  # units on their way to apply_once (:meth:`coming`)
         self._on_way = threading.local()  # whether this thread's unit is counted in _coming
         self._arrived = threading.Condition(self._lock)  # a unit came, or one on its way will not
@@ -167,8 +178,20 @@ class WindowApplier:
         raises what ``apply`` raised (only this message rolled back), or
         :class:`WindowCommitError` when the shared commit failed.
         """
+        unit = self.submit(message_id, apply)
+        self.settle([unit])
+        if isinstance(unit.outcome, BaseException):
+            raise unit.outcome
+        return bool(unit.outcome)
+
+    def submit(self, message_id: str, apply: Apply) -> Unit:
+        """Queue ``apply`` for the next window and return at once; :meth:`settle` waits for it.
+
+        A caller that returns before its unit is committed must not let its
+        delivery be acked until :meth:`settle` has returned for it.
+        """
         _check_id(message_id)
-        unit = _Unit(message_id, apply, threading.Condition(self._lock))
+        unit = Unit(message_id, apply, threading.Condition(self._lock))
         arriving = getattr(self._on_way, "value", False)
         self._on_way.value = False
         with self._lock:
@@ -176,20 +199,37 @@ class WindowApplier:
             if arriving:
                 self._coming -= 1
             self._arrived.notify_all()
-            while not unit.done and self._queue[0] is not unit:
+        return unit
+
+    def settle(self, units: Sequence[Unit]) -> None:
+        """Return once every one of ``units`` is settled (its ``outcome`` set), leading windows while no one else
+        does: a unit's owner need not wait for it, so whoever waits applies what is queued."""
+        for unit in units:
+            while window := self._turn(unit):
+                self._lead(window)
+
+    def _turn(self, unit: Unit) -> list[Unit]:
+        """Wait until ``unit`` is settled (then []) or no window is being applied: then the window to lead."""
+        with self._lock:
+            while not unit.done and self._leading:
+                unit.waited = True
                 unit.wake.wait()
-            if not unit.done:
-                self._gather()
-            window = [] if unit.done else list(itertools.islice(self._queue, self.max_window))
-        if window:
+            if unit.done:
+                return []
+            self._leading = True
             try:
-                for done, outcome in zip(window, self.apply_window([(u.message_id, u.apply) for u in window])):
-                    done.outcome = outcome
-            finally:
-                self._hand_over(window)
-        if isinstance(unit.outcome, BaseException):
-            raise unit.outcome
-        return bool(unit.outcome)
+                self._gather()
+            except BaseException:  # interrupted while gathering: another waiter leads
+                self._pass_lead()
+                raise
+            return list(itertools.islice(self._queue, self.max_window))
+
+    def _lead(self, window: list[Unit]) -> None:
+        try:
+            for done, outcome in zip(window, self.apply_window([(u.message_id, u.apply) for u in window])):
+                done.outcome = outcome
+        finally:
+            self._hand_over(window)
 
     def _gather(self) -> None:
         """The leader (lock held): wait while units are on their way, at most ``gather`` seconds."""
@@ -282,8 +322,8 @@ class WindowApplier:
             return exc
         return True
 
-    def _hand_over(self, window: list[_Unit]) -> None:
-        """Wake the window's callers and make the next queued unit the leader."""
+    def _hand_over(self, window: list[Unit]) -> None:
+        """Wake the window's waiting owners and the first waiter left, who leads the next window."""
         with self._lock:
             for unit in window:
                 self._queue.popleft()
@@ -291,8 +331,14 @@ class WindowApplier:
                     unit.outcome = WindowCommitError("the window was interrupted before this message was applied")
                 unit.done = True
                 unit.wake.notify()
-            if self._queue:
-                self._queue[0].wake.notify()
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """(lock held) No window is being applied now: the first caller waiting for a queued unit leads the next."""
+        self._leading = False
+        waiter = next((unit for unit in self._queue if unit.waited), None)
+        if waiter is not None:
+            waiter.wake.notify()
 
 
 def _check_id(message_id: str) -> None:

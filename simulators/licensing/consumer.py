@@ -15,9 +15,13 @@
 One consumer may serve several threads, each consuming with its own
 transport: their deliveries are applied in shared commits (``batches``), and
 each ``handle`` returns — so its delivery is acked — only once its own change
-is committed. With a ``receipts`` sender, what each window came to (and each
-delivery refused before one) goes back to the hub as a DeliveryReceipt,
-after the commit and from another thread (:mod:`receipts`).
+is committed. A transport that waits for the handler's ``settle()`` before it
+acks (RabbitMQ's consume loop, :attr:`Delivery.ack_after_settle`) gets
+``handle`` back at once: the change is queued, and :meth:`LicensingConsumer.settle`
+commits what the thread queued in one window just before the ack, or raises
+so the transport redelivers them. With a ``receipts`` sender, what each
+window came to (and each delivery refused before one) goes back to the hub
+as a DeliveryReceipt, after the commit and from another thread (:mod:`receipts`).
 """
 
 from __future__ import annotations
@@ -58,8 +62,26 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _settled_later(delivery: Delivery) -> bool:
+    """Whether the delivery's change may be committed after ``handle`` returns (:meth:`LicensingConsumer.settle`).
+
+    Not for one that came before (redelivered, or a delayed retry): applied at once, a failure of its own goes
+    the transport's way — retried after a delay, then dead-lettered — instead of requeueing its neighbours.
+    """
+    return delivery.ack_after_settle and not delivery.redelivered and delivery.attempt <= 1
+
+
+def _conflict(header: Header) -> ApplyConflictError:
+    return ApplyConflictError(f"{header.message_type} collided with a concurrent update; retry will settle it",
+                              message_id=header.message_id, agency=header.source_agency)
+
+
 class LicensingConsumer:
-    """Applies canonical messages addressed to licensing, each once."""
+    """Applies canonical messages addressed to licensing, each once.
+
+    A transport handler (``consumer(delivery)`` is :meth:`handle`) with :meth:`settle`: a transport that calls
+    it before its acks gets deliveries whose changes commit together, once per ack instead of once per message.
+    """
 
     def __init__(self, state: LicensingState, verify: Verify, *, transport: Transport | None = None,
                  seal: Seal = plain_seal, now: Callable[[], datetime] = _utc_now,
@@ -67,6 +89,7 @@ class LicensingConsumer:
         self.state = state
         self.receipts = receipts
         self._windowed = threading.local()  # whether this thread's delivery reached a commit window
+        self._submitted = threading.local()  # units: this thread's (header, unit) queued and not settled yet
         self.verify = verify
         self.transport = transport
         self.seal = seal
@@ -93,6 +116,8 @@ class LicensingConsumer:
             if self.receipts is not None and not self._windowed.value:
                 self.receipts.failed(delivery.message.message_id, exc)
             raise
+
+    __call__ = handle
 
     def _handle(self, delivery: Delivery) -> None:
         header, body = verified_envelope(self.verify, delivery.message.body)
@@ -121,37 +146,53 @@ class LicensingConsumer:
         body = canonical_io.fault_element(exc.code, exc.reason, SYSTEM, header.message_id, utc_text(self.now()))
         reply_to(delivery, header, body, self.seal, self.transport, now=self.now())
 
-    def _apply(self, header: Header, fn: Callable, summary: dict) -> bool:
-        """Run ``fn(conn) -> outcome`` and its event row once per message id."""
+    def _apply(self, delivery: Delivery, header: Header, fn: Callable, summary: dict) -> None:
+        """Run ``fn(conn) -> outcome`` and its event row once per message id: committed before this returns, or,
+        when the transport waits for :meth:`settle` before the ack, queued for the commit :meth:`settle` waits for."""
         applied_at = utc_text(self.now())
 
         def apply(conn) -> None:
             effects.record_event(conn, header, fn(conn), summary, applied_at)
 
         self._windowed.value = True
+        if _settled_later(delivery):
+            unit = self.state.windows.submit(header.message_id, apply)
+            self._submitted.units = [*getattr(self._submitted, "units", ()), (header, unit)]
+            return
         try:
-            return self.state.apply_once(header.message_id, apply)
+            self.state.apply_once(header.message_id, apply)
         except sa.exc.IntegrityError as exc:
-            raise ApplyConflictError(f"{header.message_type} collided with a concurrent update; retry will settle it",
-                                     message_id=header.message_id, agency=header.source_agency) from exc
+            raise _conflict(header) from exc
+
+    def settle(self) -> None:
+        """Return once every change this thread queued (:meth:`_apply`) is committed; the transport calls it
+        before it acks their deliveries. Raises the first failure among them: the transport then redelivers
+        those deliveries, and each is applied at once (its failure retried or dead-lettered on its own)."""
+        submitted, self._submitted.units = getattr(self._submitted, "units", []), []
+        self.state.windows.settle([unit for _header, unit in submitted])
+        for header, unit in submitted:
+            if isinstance(unit.outcome, sa.exc.IntegrityError):
+                raise _conflict(header) from unit.outcome
+            if isinstance(unit.outcome, BaseException):
+                raise unit.outcome
 
     def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         event = canonical_io.worker_event(body)
-        self._apply(header, lambda conn: effects.worker_event(conn, header.message_id, event), event)
+        self._apply(delivery, header, lambda conn: effects.worker_event(conn, header.message_id, event), event)
 
     def _visa_issued(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         visa = canonical_io.visa_issued(body)
-        self._apply(header, lambda conn: effects.visa_issued(conn, self.state, visa), visa)
+        self._apply(delivery, header, lambda conn: effects.visa_issued(conn, self.state, visa), visa)
 
     def _salary_batch(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         batch = canonical_io.salary_batch(body)
         summary = {k: v for k, v in batch.items() if k not in ("lines_total", "declared_total")}
         summary |= {"lines_total": str(batch["lines_total"]), "declared_total": str(batch["declared_total"])}
-        self._apply(header, lambda conn: effects.salary_batch(conn, header.message_id, batch), summary)
+        self._apply(delivery, header, lambda conn: effects.salary_batch(conn, header.message_id, batch), summary)
 
     def _labour_case(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         case = canonical_io.labour_case_update(body)
-        self._apply(header, lambda conn: effects.labour_case(conn, case), case)
+        self._apply(delivery, header, lambda conn: effects.labour_case(conn, case), case)
 
     def _late_reply(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         # Answers normally come back on the asker's reply queue; one routed here
@@ -159,7 +200,7 @@ class LicensingConsumer:
         # it is kept for the officer, not acted upon.
         kind = header.message_type
         summary = canonical_io.fault(body) if kind == "Fault" else {"record": kind}
-        self._apply(header, lambda conn: "kept-for-officer", summary)
+        self._apply(delivery, header, lambda conn: "kept-for-officer", summary)
 
     def visa_answer(self, query: dict, today: date | None = None) -> rules.VisaAnswer:
         """The answer to a VisaEligibilityQuery as of ``today``."""
@@ -171,7 +212,7 @@ class LicensingConsumer:
         civil_number, fields = worker_records.record_query(body)
         record = worker_records.worker_record(self.state, civil_number, fields)
         outcome = "answered" if record is not None else "not-found"
-        self._apply(header, lambda conn: outcome, {"civil_number": civil_number, "fields": list(fields)})
+        self._apply(delivery, header, lambda conn: outcome, {"civil_number": civil_number, "fields": list(fields)})
         self._require_reply_path(delivery, header)
         if record is None:  # an answer the asker can act on, not a dead letter: the worker is simply unknown
             record = canonical_io.fault_element("not-found", f"licensing knows no worker {civil_number}", SYSTEM,
@@ -197,4 +238,4 @@ class LicensingConsumer:
         if self.receipts is not None:  # the signed answer told the hub: no receipt for the record too
             self.receipts.answered(header.message_id)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
-        self._apply(header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
+        self._apply(delivery, header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)

@@ -605,6 +605,91 @@ def test_a_unique_key_collision_is_retried_not_dead_lettered(consumer, state, pk
     assert not state.is_applied(header.message_id)
 
 
+# ------------------------------------------------ changes settled before the ack
+
+
+def ready(transport, routes) -> int:
+    """Messages waiting on licensing's queue (none once everything was acked)."""
+    return next(q.ready for q in transport.queue_stats() if q.name == routes.queue_for("licensing"))
+
+
+def later(header, data: bytes, *, attempt: int = 1, redelivered: bool = False) -> Delivery:
+    """A delivery whose transport waits for ``settle()`` before it acks it (RabbitMQ's consume loop)."""
+    return Delivery(message(header, data), "licensing", attempt, redelivered, ack_after_settle=True)
+
+
+def test_a_delivery_acked_after_settle_is_queued_and_settle_commits_the_threads_changes_in_one_window(consumer,
+                                                                                                      state, pki):
+    arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T48273{i}")) for i in range(3)]
+    for item in arrivals + arrivals[:1]:  # the first one twice
+        consumer.handle(later(*item))
+    assert state.events() == [] and state.windows.commits == 0  # nothing committed yet: nothing may be acked
+    consumer.settle()
+    assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)
+    assert len(state.rows(tables.worker_events)) == 3 and state.windows.commits == 1
+    consumer.settle()  # nothing left: no window
+    assert state.windows.commits == 1
+
+
+def test_a_delivery_that_came_before_is_applied_at_once_even_when_its_ack_waits_for_settle(consumer, state, pki):
+    first, second = (signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=p))
+                     for p in ("T4827361", "T4827362"))
+    consumer.handle(later(*first, redelivered=True))
+    consumer.handle(later(*second, attempt=2))  # a delayed retry
+    assert len(state.events()) == 2 and state.windows.commits == 2
+
+
+def test_a_collision_found_when_settling_is_a_recoverable_conflict_and_nothing_of_it_is_applied(consumer, state,
+                                                                                                 pki):
+    header, data = signed(pki.hub, sample("WorkerArrival"))
+    with state.engine.begin() as conn:  # as if another worker's row for this message were already there
+        conn.execute(tables.events.insert().values(
+            message_id=header.message_id, message_type="WorkerArrival", source_agency="police",
+            applied_at="2024-05-20T08:00:00.000Z", outcome="recorded", summary="{}"))
+    good = signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber="T4827369"))
+    consumer.handle(later(header, data))
+    consumer.handle(later(*good))
+    with pytest.raises(ApplyConflictError) as caught:
+        consumer.settle()
+    assert caught.value.recoverable and caught.value.message_id == header.message_id
+    assert not state.is_applied(header.message_id) and state.is_applied(good[0].message_id)
+    assert [row["passport_number"] for row in state.rows(tables.worker_events)] == ["T4827369"]
+
+
+def test_over_the_broker_a_consumer_settling_before_its_acks_commits_once_per_ack_not_per_delivery(broker, state,
+                                                                                                    pki):
+    arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T48273{i}")) for i in range(8)]
+    consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
+    with open_transport(broker.url, routes=broker.routes) as transport:
+        transport.publish([message(*item) for item in arrivals + arrivals[:1]])  # the first one twice
+        handled = transport.consume(broker.routes.queue_for("licensing"), consumer, idle_timeout=1.0)
+        assert ready(transport, broker.routes) == 0 and not transport.dead_letters()
+    assert handled == 9
+    assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)
+    assert len(state.rows(tables.worker_events)) == 8
+    if broker.name == "amqp":  # the deliveries held for one ack (0.2 s at most) share its commit
+        assert state.windows.commits <= 3
+    else:  # acked as its handler returns: each delivery committed on its own
+        assert state.windows.commits == 9
+
+
+def test_over_the_broker_a_poison_found_when_settling_is_dead_lettered_alone_and_the_rest_applied_once(broker,
+                                                                                                      state, pki):
+    arrivals = [signed(pki.hub, sample("WorkerArrival", Worker__PassportNumber=f"T48273{i}")) for i in range(4)]
+    poison = signed(pki.hub, sample("VisaIssued", IssuedAt="2024-05-21T24:00:00Z"))  # schema-valid, no such hour
+    consumer = LicensingConsumer(state, pki.verify, now=lambda: NOW)
+    with open_transport(broker.url, routes=broker.routes) as transport:
+        transport.publish([message(*item) for item in arrivals[:2] + [poison] + arrivals[2:]])
+        transport.consume(broker.routes.queue_for("licensing"), consumer, idle_timeout=1.0)
+        letters = transport.dead_letters()
+        assert ready(transport, broker.routes) == 0
+    # on RabbitMQ the failed settle requeued all five; their redeliveries were applied at once, each on its own
+    assert [(dl.message_id, dl.code, dl.attempts) for dl in letters] == [(poison[0].message_id, "input", 1)]
+    assert sorted(e["message_id"] for e in state.events()) == sorted(h.message_id for h, _ in arrivals)
+    assert len(state.rows(tables.worker_events)) == 4 and state.rows(tables.visas) == []
+    assert not state.is_applied(poison[0].message_id)
+
+
 # ------------------------------------------------------- windows of messages
 
 
@@ -676,3 +761,22 @@ def test_the_consume_command_raises_what_stopped_a_consumer_thread(pki, tmp_path
     config = LicensingConfig(home=pki.home, database_url=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
     with pytest.raises(RabtError):
         consume_in_threads(config, settings, 2, idle_timeout=1.0, stop=threading.Event())
+
+
+@pytest.mark.parametrize(("broker_url", "given", "threads"), [
+    ("amqp://guest:guest@127.0.0.1:5672/", None, 2),  # commits once per ack: two threads keep up
+    ("sqlite:///{home}/broker.sqlite3", None, 8),  # commits before each ack: eight threads share them
+    ("amqp://guest:guest@127.0.0.1:5672/", "5", 5)])
+def test_the_consume_command_runs_two_threads_on_rabbitmq_and_eight_on_the_sqlite_broker_unless_told(
+        pki, tmp_path, monkeypatch, broker_url, given, threads):
+    from click.testing import CliRunner
+
+    from simulators.licensing import cli
+
+    started = []
+    monkeypatch.setattr(cli, "consume_in_threads", lambda config, settings, count, **_: started.append(count) or 0)
+    monkeypatch.setenv("RABT_HOME", str(pki.home))
+    monkeypatch.setenv("RABT_BROKER_URL", broker_url.format(home=tmp_path))
+    result = CliRunner().invoke(cli.licensing, ["consume"] + (["--threads", given] if given else []))
+    assert result.exit_code == 0, result.output
+    assert started == [threads]

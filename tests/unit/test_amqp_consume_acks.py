@@ -47,8 +47,8 @@ class Channel:
     def basic_cancel(self, tag: str) -> None:
         self.events.append(("cancel",))
 
-    def basic_nack(self, delivery_tag: int, requeue: bool) -> None:
-        self.events.append(("nack", delivery_tag))
+    def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
+        self.events.append(("nack", delivery_tag) + (("multiple",) if multiple else ()))
 
 
 class Connection:
@@ -148,3 +148,47 @@ def test_a_failed_delivery_is_settled_after_the_held_ones_are_acked(clock, monke
     assert transport.events == [("handled", "m1"), ("handled", "m2"), ("ack", 1, True), ("ack", 2, False),
                                 ("handled", "m3"), ("ack", 3, True), ("cancel",)]
     assert [message_id for _queue, message_id in sent] == ["m2"]
+
+
+class Settling:
+    """A handler with ``settle()``: notes each delivery (and whether its ack waits for settle) and each settle."""
+
+    def __init__(self, events: list, fail_at: int | None = None) -> None:
+        self.events, self.fail_at, self.settles = events, fail_at, 0
+
+    def __call__(self, delivery) -> None:
+        self.events.append(("handled", delivery.message.message_id, delivery.ack_after_settle))
+
+    def settle(self) -> None:
+        self.settles += 1
+        self.events.append(("settle",))
+        if self.settles == self.fail_at:
+            raise RuntimeError("the changes did not commit")
+
+
+def test_a_handler_with_settle_is_waited_for_before_every_ack_and_told_so_on_each_delivery(clock):
+    stop = threading.Event()
+    transport = Transport([[1, 2], [], [3]], stop, clock, 0.01)
+    AmqpConsumer(transport, "q", Settling(transport.events), prefetch=64).run(max_messages=None, idle_timeout=None,
+                                                                               stop=stop)
+    assert transport.events == [("handled", "m1", True), ("handled", "m2", True), ("settle",), ("ack", 2, True),
+                                ("handled", "m3", True), ("settle",), ("ack", 3, True), ("cancel",)]
+
+
+def test_deliveries_whose_settle_fails_are_requeued_not_acked_and_the_next_ones_go_on(clock):
+    stop = threading.Event()
+    transport = Transport([[1, 2], [], [3]], stop, clock, 0.01)
+    AmqpConsumer(transport, "q", Settling(transport.events, fail_at=1), prefetch=64).run(
+        max_messages=None, idle_timeout=None, stop=stop)
+    assert transport.events == [("handled", "m1", True), ("handled", "m2", True), ("settle",),
+                                ("nack", 2, "multiple"),  # both come again, as redeliveries
+                                ("handled", "m3", True), ("settle",), ("ack", 3, True), ("cancel",)]
+
+
+def test_a_handler_without_settle_is_told_its_deliveries_are_acked_once_it_returns(clock):
+    seen = []
+    stop = threading.Event()
+    transport = Transport([[1]], stop, clock, 0.01)
+    AmqpConsumer(transport, "q", lambda delivery: seen.append(delivery.ack_after_settle), prefetch=64).run(
+        max_messages=None, idle_timeout=None, stop=stop)
+    assert seen == [False] and ("ack", 1, True) in transport.events

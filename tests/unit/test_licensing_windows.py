@@ -196,6 +196,57 @@ def test_a_leader_waits_for_units_on_their_way_no_longer_than_gather(engine):
     assert results["m-slow"] is True and applier.commits == 2
 
 
+def test_submitted_units_wait_uncommitted_until_one_settle_applies_them_all_in_one_commit(engine):
+    applier = WindowApplier(engine, "licensing")
+    units = [applier.submit(m, apply) for m, apply in
+             [("m-a", grant("m-a")), ("m-p", poison), ("m-a", grant("m-a")), ("m-b", grant("m-b"))]]
+    assert applier.waiting == 4 and applier.commits == 0 and licences(engine) == []  # nothing applied on submit
+    applier.settle(units[-1:])  # waiting for the last one leads the window that holds them all
+    assert all(unit.done for unit in units) and applier.waiting == 0
+    assert [unit.outcome for unit in units[:1] + units[2:]] == [True, False, True]
+    assert isinstance(units[1].outcome, InputError)
+    assert licences(engine) == ["m-a", "m-b"] and applier.commits == 1
+
+
+def test_a_unit_whose_owner_never_waits_is_applied_with_the_next_window_anyone_waits_for(engine):
+    applier = WindowApplier(engine, "licensing")
+    left = applier.submit("m-left", grant("m-left"))  # its owner went on to other work
+    assert applier.apply_once("m-next", grant("m-next")) is True  # another caller alone leads: both go
+    assert left.done and left.outcome is True
+    assert licences(engine) == ["m-left", "m-next"] and applier.commits == 1
+
+
+def test_a_caller_waiting_behind_a_window_that_lacks_its_unit_leads_the_next(engine):
+    applier = WindowApplier(engine, "licensing", max_window=2)
+    units = [applier.submit(f"m-{i}", grant(f"m-{i}")) for i in range(5)]
+    applier.settle(units[4:])  # three windows of at most two, led one after another by this caller
+    assert all(unit.outcome is True for unit in units) and applier.commits == 3
+    assert licences(engine) == [f"m-{i}" for i in range(5)]
+
+
+def test_settling_threads_wake_each_other_when_a_window_ends_without_their_units(engine):
+    applier = WindowApplier(engine, "licensing", max_window=1)
+    held, release = threading.Event(), threading.Event()
+
+    def first(conn) -> None:
+        held.set()
+        assert release.wait(20)
+        grant("m-0")(conn)
+
+    leader = threading.Thread(target=applier.apply_once, args=("m-0", first))
+    leader.start()
+    assert held.wait(20)
+    units = [applier.submit(f"m-{i}", grant(f"m-{i}")) for i in (1, 2)]
+    waiter = threading.Thread(target=applier.settle, args=(units[1:],))  # behind the leader and unit m-1
+    waiter.start()
+    _until(lambda: units[1].waited, "the second caller waits")
+    release.set()
+    for thread in (leader, waiter):
+        thread.join(30)
+    assert not waiter.is_alive() and all(unit.outcome is True for unit in units)
+    assert licences(engine) == ["m-0", "m-1", "m-2"] and applier.commits == 3
+
+
 @pytest.mark.parametrize("bad", ["", None, 7])
 def test_a_message_needs_an_id_and_a_window_a_positive_size(engine, bad):
     with pytest.raises(MessageLogError):
