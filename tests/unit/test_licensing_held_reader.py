@@ -7,10 +7,9 @@ failed read, and serve several threads at once.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
+from threads import failures_in_threads
 
 from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing.held_reader import HeldReader
@@ -67,19 +66,10 @@ def test_a_failed_read_raises_and_the_next_one_works(engine):
 def test_threads_read_through_it_at_once(engine):
     reader = HeldReader(engine)
     seen: list[int] = []
-    errors: list[BaseException] = []
 
     def read() -> None:
-        try:
-            for _ in range(50):
-                seen.append(used(reader))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
+        for _ in range(50):
+            seen.append(used(reader))
 
-    threads = [threading.Thread(target=read) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == [] and seen == [0] * 300
+    assert failures_in_threads(read, 6) == [] and seen == [0] * 300
     reader.close()

@@ -10,7 +10,6 @@ payloads inside ``messages``. Both hold 6 messages, 8 status events and
 from __future__ import annotations
 
 import sqlite3
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
+from threads import failures_in_threads
 
 from hub import deadletters, idempotency
 from hub.cli import main
@@ -28,7 +28,11 @@ from hub.messagelog.db import make_engine
 from hub.messagelog.lanes import LEGACY_LANE, genesis
 from hub.messagelog.schema import metadata as log_tables
 from hub.migrations.messagelog import MESSAGE_LOG
-from simulators.licensing.migrations import BASELINE_TABLES, LICENSING, open_licensing_database
+from simulators.licensing.migrations import (
+    BASELINE_TABLES,
+    LICENSING,
+    open_licensing_database,
+)
 from simulators.licensing.state import LicensingState
 from simulators.licensing.tables import metadata as licensing_tables
 
@@ -222,20 +226,7 @@ def copy_rows(source_url: str, target) -> None:
 
 
 def test_processes_opening_an_empty_database_at_once_create_it_once(database_url):
-    errors: list[BaseException] = []
-
-    def open_it() -> None:
-        try:
-            open_message_log(database_url).close()
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert failures_in_threads(lambda: open_message_log(database_url).close(), 6, timeout=60) == []
     with open_message_log(database_url) as log:
         log.accept(record(1))
         assert log.verify_chain().records == 1

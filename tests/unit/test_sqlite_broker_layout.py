@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
+
+from threads import failures_in_threads
 
 from hub.routing import load_routes
 from hub.transports.base import Message
@@ -126,21 +127,7 @@ def test_transports_opening_a_first_layout_file_at_once_migrate_it_once(tmp_path
     path = tmp_path / "broker.sqlite3"
     _first_layout_file(path)
     routes = load_routes().with_prefix("old.")
-    start, errors = threading.Barrier(4), []
-
-    def open_it():
-        start.wait()
-        try:
-            SqliteTransport(f"sqlite:///{path}", routes=routes).close()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    assert failures_in_threads(lambda: SqliteTransport(f"sqlite:///{path}", routes=routes).close(), 4) == []
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*), SUM(LENGTH(body)) FROM bodies").fetchone() == (1, len(BIG))
         assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
