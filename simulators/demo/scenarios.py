@@ -236,8 +236,13 @@ def _refused_for(ctx: DemoContext, worker, licence: str, code: str) -> str:
 
 
 def _new_employer(ctx: DemoContext, *workers) -> str:
-    """An establishment in good standing that employs none of ``workers``."""
+    """An establishment in good standing that employs none of ``workers`` and is in none of the court
+    docket's cases the demo hands licensing (:func:`court_cases`): an open case refers its applications."""
+    from simulators.courts.batches import case_events_on
+
     taken = {w.employer_cr for w in workers}
+    for day in (date.today() - timedelta(days=1), date.today()):  # the docket's day, whichever side of midnight
+        taken.update(case.employer.cr_number for case, _ in case_events_on(ctx.population, day))
     return next(e.cr_number for e in ctx.population.employers()
                 if e.cr_status == "active" and e.chamber_status == "valid" and e.cr_number not in taken)
 
