@@ -92,16 +92,16 @@ def _visa_worker(ctx: DemoContext):
 
 
 def commercial(ctx: DemoContext) -> str:
-    good = ctx.population.find_employer(cr_status="active", chamber_status="valid")
+    good = _new_employer(ctx)  # a demo run again in the same folder: licensing still holds the docket's cases
     expired = ctx.population.find_employer(cr_status="expired")
-    approved = _apply(ctx, licence_type="commercial", employer_cr=good.cr_number,
+    approved = _apply(ctx, licence_type="commercial", employer_cr=good,
                       vacancies=[{"profession_code": _visa_worker(ctx).profession_code, "count": 2}])
-    expect(_decision(approved) == "approved", f"{good.cr_number}: {_decision(approved)} ({_reasons(approved)})")
+    expect(_decision(approved) == "approved", f"{good}: {_decision(approved)} ({_reasons(approved)})")
     refused = _apply(ctx, licence_type="commercial", employer_cr=expired.cr_number,
                      vacancies=[{"profession_code": "7112", "count": 1}])
     expect(_decision(refused) == "refused", f"{expired.cr_number}: {_decision(refused)} ({_reasons(refused)})")
     ctx.remember("commercial_licence", approved["decision"]["licence_number"])
-    return f"CR {good.cr_number} approved ({approved['decision']['licence_number']}); expired CR refused"
+    return f"CR {good} approved ({approved['decision']['licence_number']}); expired CR refused"
 
 
 def visa_checks(ctx: DemoContext) -> str:
