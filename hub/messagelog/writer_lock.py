@@ -37,7 +37,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 SUFFIX = ".writer-lock"
 
 
@@ -79,18 +78,21 @@ class WriterLock:
             return None  # a folder we may not write in: SQLite's own lock and busy handler still order the writers
 
 
-_LOCKS: dict[str, WriterLock] = {}  # by absolute path: one lock object per file, whatever its spelling
-_BY_NAME: dict[str, WriterLock] = {}  # by the name an engine gives: every write looks it up, without a path walk
+# Under the name an engine gives (every write looks it up, without a path walk) and under the absolute
+# path, so that every spelling of one file finds one lock object.
+_LOCKS: dict[str, WriterLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
 def writer_lock(database: str | None) -> WriterLock | None:
     """The lock of the SQLite file ``database``; None for an in-memory database (one connection, no other writer)."""
-    lock = _BY_NAME.get(database) if database else None
+    lock = _LOCKS.get(database) if database else None
     if lock is not None:
         return lock
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
+    path = os.path.abspath(database)
     with _LOCKS_GUARD:
-        lock = _BY_NAME[database] = _LOCKS.setdefault(os.path.abspath(database), WriterLock(os.path.abspath(database)))
+        lock = _LOCKS.get(path) or WriterLock(path)
+        _LOCKS[path] = _LOCKS[database] = lock
         return lock

@@ -1,8 +1,9 @@
 """SQL for the embedded broker: schema, claims with leases, row ↔ message.
 
-The tables are in :mod:`hub.transports.sqlite_schema`. Safety with several worker processes rests on three things: WAL (readers do
-not block the writer), ``BEGIN IMMEDIATE`` around every claim (one writer at a
-time, so two consumers never claim the same row), and a lease: a claimed row
+The tables are in :mod:`hub.transports.sqlite_schema`. Safety with several
+worker processes rests on three things: WAL (readers do not block the
+writer), ``BEGIN IMMEDIATE`` around every claim (one writer at a time, so two
+consumers never claim the same row), and a lease: a claimed row
 becomes claimable again once ``available_at`` (claim time + visibility
 timeout) passes, so a crashed consumer's messages come back by themselves.
 """
