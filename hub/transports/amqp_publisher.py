@@ -21,12 +21,11 @@ import pika
 import pika.exceptions as px
 
 from hub.errors import PublishError
+from hub.transports import amqp_errors
 from hub.transports.base import ATTEMPT_HEADER, ROUTING_KEY_HEADER, Message, user_headers
 
 PERSISTENT = 2
 _FLUSH_EVERY = 256
-#: idle this long, the connection is polled before a question goes out on it (see AmqpTransport.request)
-IDLE_CHECK_SECONDS = 5.0
 
 
 def properties_for(message: Message, extra_headers: dict | None = None) -> pika.BasicProperties:
@@ -85,9 +84,8 @@ class ConfirmingPublisher:
         self._closed_by: BaseException | None = None
         self._awaited: Callable[[], bool] | None = None
         self.channel = None
-        self.last_io = time.monotonic()
         self._connection = pika.SelectConnection(
-            params, on_open_callback=self._on_open, on_open_error_callback=self._on_closed,
+            params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_failed,
             on_close_callback=self._on_closed)
         self._selected = False
         try:
@@ -113,6 +111,10 @@ class ConfirmingPublisher:
     def _on_selected(self, _frame) -> None:
         self._selected = True
         self.wake()
+
+    def _on_open_failed(self, connection, reason) -> None:
+        # pika nests the socket's reason a few exceptions deep: raised as that one line, as for a blocking connection
+        self._on_closed(connection, px.AMQPConnectionError(amqp_errors.connection_problem(reason)))
 
     def _on_closed(self, _connection, reason) -> None:
         self._closed_by = reason if isinstance(reason, BaseException) else px.AMQPConnectionError(str(reason))
@@ -169,7 +171,6 @@ class ConfirmingPublisher:
         finally:
             self._awaited = None
             ioloop.remove_timeout(timer)
-            self.last_io = time.monotonic()
         self._raise_if_closed()
 
     def poll(self) -> None:
