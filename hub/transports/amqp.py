@@ -91,6 +91,7 @@ class AmqpTransport(Transport):
     # -- connection ---------------------------------------------------------------------------
 
     def _connect(self) -> None:
+        """Open the blocking connection (consumes, topology, answers to direct reply-to) if it is not open."""
         if self._closed:
             raise TransportError("amqp transport is closed")
         if self._connection is not None and self._connection.is_open:
@@ -98,19 +99,35 @@ class AmqpTransport(Transport):
         self.drop_connection()
         self._connection = pika.BlockingConnection(self._params)
         self._channel = self._connection.channel()
-        self._publisher = ConfirmingPublisher(self._connection, self._channel, window=self.window,
-                                              confirm_timeout=self.confirm_timeout)
         self.generation += 1
 
+    def _publishing(self) -> ConfirmingPublisher:
+        """The publishing connection (publishes and questions), opened if it is not open."""
+        if self._closed:
+            raise TransportError("amqp transport is closed")
+        if self._publisher is None or not self._publisher.is_open:
+            self._drop_publisher()
+            self._publisher = ConfirmingPublisher(self._params, window=self.window,
+                                                  confirm_timeout=self.confirm_timeout)
+        return self._publisher
+
     def drop_connection(self) -> None:
-        """Forget the current connection (closing it if it still works)."""
+        """Forget both connections (closing them if they still work)."""
         connection, self._connection = self._connection, None
-        self._channel = self._publisher = self._requester = self._reply_channel = None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except self.connection_errors:
-                pass  # already broken: nothing to close
+        self._channel = self._reply_channel = None
+        self._drop_publisher()
+        if connection is not None:
+            self.generation += 1  # deliveries of the old connection can no longer be acked: consumers resubscribe
+            if connection.is_open:
+                try:
+                    connection.close()
+                except self.connection_errors:
+                    pass  # already broken: nothing to close
+
+    def _drop_publisher(self) -> None:
+        publisher, self._publisher, self._requester = self._publisher, None, None
+        if publisher is not None:
+            publisher.close()
 
     def with_reconnect(self, work: Callable[[], object], what: str):
         """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
@@ -134,15 +151,14 @@ class AmqpTransport(Transport):
             raise TransportError(f"{what}: {exc!r}") from exc
 
     def _run(self, work: Callable[[], object]):
-        """``work()``: straight through on an open connection; else, or after a connection error, retried."""
-        if self.connected:
-            # The common case without tenacity, whose bookkeeping cost every visa check's question and
-            # answer more than the publish itself. A connection error is told and the connection dropped,
-            # as after the retrying path's own first attempt; that path then reconnects and runs ``work`` again.
-            try:
-                return work()
-            except self.connection_errors as exc:
-                self._failed(exc)
+        """``work()`` (which opens the connection it uses); after a connection error, retried with backoff."""
+        # The first attempt without tenacity, whose bookkeeping cost every visa check's question and
+        # answer more than the publish itself. A connection error is told and the connections dropped,
+        # as after the retrying path's own first attempt; that path then runs ``work`` again.
+        try:
+            return work()
+        except self.connection_errors as exc:
+            self._failed(exc)
         if self._retrying is None:
             # built once: every publish, request and reply that needs it passes here
             self._retrying = Retrying(
@@ -152,10 +168,10 @@ class AmqpTransport(Transport):
                 before_sleep=self._lost,
                 reraise=True,
             )
-        return self._retrying(lambda: (self._connect(), work())[1])
+        return self._retrying(work)
 
     def connect(self) -> None:
-        self.with_reconnect(lambda: None, "connect")
+        self.with_reconnect(self._connect, "connect")
 
     def _lost(self, state) -> None:
         self._failed(state.outcome.exception())
@@ -167,7 +183,7 @@ class AmqpTransport(Transport):
 
     @property
     def connected(self) -> bool:
-        """Whether a connection is open now (none is opened to find out)."""
+        """Whether the blocking connection (consumes) is open now (none is opened to find out)."""
         return self._connection is not None and self._connection.is_open
 
     @property
@@ -184,26 +200,26 @@ class AmqpTransport(Transport):
 
     @property
     def publisher(self) -> ConfirmingPublisher:
-        """The confirming publisher on the main channel."""
-        self._connect()
-        return self._publisher
+        """The confirming publisher on the publishing connection."""
+        return self._publishing()
 
     # -- topology and publishing ---------------------------------------------------------------
 
     def declare(self, routes: Routes) -> None:
         self.routes = routes
-        self.with_reconnect(lambda: amqp_topology.declare(self._channel, routes), "declare")
+        self.with_reconnect(lambda: amqp_topology.declare(self.channel, routes), "declare")
 
     def undeclare(self, routes: Routes) -> None:
         """Delete the exchange and queues of ``routes``, with their delay tiers and dead letters."""
-        self.with_reconnect(lambda: amqp_topology.delete(self._channel, routes), "undeclare")
+        self.with_reconnect(lambda: amqp_topology.delete(self.channel, routes), "undeclare")
 
     def publish(self, messages: Iterable[Message]) -> None:
         batch = list(messages)
         done: set[int] = set()  # indexes confirmed, over reconnects
 
         def send_unconfirmed() -> None:
-            publisher = self._publisher
+            publisher = self.publisher
+            publisher.forget()  # a question's confirm still on its way must not count for this batch
             try:
                 for index, message in enumerate(batch):
                     if index not in done:
@@ -221,9 +237,11 @@ class AmqpTransport(Transport):
 
         The topic routing key travels in a header, since the default exchange replaces it.
         """
-        self.publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})},
-                               mandatory=mandatory)
-        self.publisher.settle()
+        publisher = self.publisher
+        publisher.forget()
+        publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})},
+                          mandatory=mandatory)
+        publisher.settle()
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -253,23 +271,24 @@ class AmqpTransport(Transport):
     def _drop_if_closed(self) -> None:
         """Forget a connection the broker closed while nobody drove its I/O, before a question goes out on it.
 
-        pika sends and checks heartbeats only inside a call on the connection, so
+        pika sends and checks heartbeats only while the connection's I/O runs, so
         a gateway thread's connection left unused for a few heartbeat intervals
         is closed by the broker; the question would go to the dead socket and the
-        check fail while waiting for its answer. Reading what the broker sent
-        meanwhile, without waiting (~15 µs), tells, and a new connection is
-        opened at once.
+        check fail while waiting for its answer. One round of I/O without waiting
+        (~40 µs) tells, and a new connection is opened at once.
         """
-        if not self.connected:
+        publisher = self._publisher
+        if publisher is None:
             return
         try:
-            self._connection.process_data_events(time_limit=0)
+            publisher.poll()
         except self.connection_errors:
             self.drop_connection()
 
     def _requesting(self) -> Requester:
-        if self._requester is None:
-            self._requester = Requester(self._connection, confirm_timeout=self.confirm_timeout)
+        publisher = self.publisher
+        if self._requester is None or self._requester.publisher is not publisher:
+            self._requester = Requester(publisher)
         return self._requester
 
     def reply(self, request: Delivery, message: Message) -> None:
@@ -290,7 +309,7 @@ class AmqpTransport(Transport):
 
     def _replying(self):
         if self._reply_channel is None:
-            self._reply_channel = self._connection.channel()
+            self._reply_channel = self.connection.channel()
         return self._reply_channel
 
     # -- operations -----------------------------------------------------------------------------
@@ -299,7 +318,7 @@ class AmqpTransport(Transport):
         return self.with_reconnect(self._stats, "queue stats")
 
     def _stats(self) -> list[QueueStats]:
-        stats, depths = [], amqp_topology.QueueDepths(self._connection)
+        stats, depths = [], amqp_topology.QueueDepths(self.connection)
         try:
             for route in self.routes.queues:
                 work, dlq = depths.of(route.name), depths.of(amqp_topology.dead_letter_queue(route.name))
@@ -314,38 +333,43 @@ class AmqpTransport(Transport):
         return [amqp_topology.dead_letter_queue(name) for name in names]
 
     def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        return self.with_reconnect(lambda: amqp_deadletters.peek(self._connection, self._dlqs(queue), limit),
+        return self.with_reconnect(lambda: amqp_deadletters.peek(self.connection, self._dlqs(queue), limit),
                                    "dead letters")
 
     def replay(self, dead_letter_id: str) -> None:
         def put_back(letter: DeadLetter) -> None:
             self.send_to_queue(letter.queue, letter.message, {ATTEMPT_HEADER: 1})
 
-        self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
+        self.with_reconnect(lambda: amqp_deadletters.take(self.connection, self._dlqs(None), dead_letter_id,
                                                           put_back), "replay")
 
     def discard(self, dead_letter_id: str) -> None:
-        self.with_reconnect(lambda: amqp_deadletters.take(self._connection, self._dlqs(None), dead_letter_id,
+        self.with_reconnect(lambda: amqp_deadletters.take(self.connection, self._dlqs(None), dead_letter_id,
                                                           lambda _letter: None), "discard")
 
     def move_dead_letters(self, keep: Callable[[list[DeadLetter]], None], limit: int = 500) -> int:
         return self.with_reconnect(
-            lambda: amqp_deadletters.move(self._connection, self._dlqs(None), keep, limit), "move dead letters")
+            lambda: amqp_deadletters.move(self.connection, self._dlqs(None), keep, limit), "move dead letters")
 
     def requeue(self, queue: str, message: Message) -> None:
         self.with_reconnect(lambda: self.send_to_queue(queue, message, {ATTEMPT_HEADER: 1}), "requeue")
 
     def idle(self, seconds: float, stop: threading.Event) -> None:
-        # pika's BlockingConnection answers heartbeats only while it does I/O: a relay that
-        # sleeps through a quiet minute has its connection closed by the broker otherwise.
+        # pika answers heartbeats only while a connection does I/O: a relay that sleeps
+        # through a quiet minute has its connections closed by the broker otherwise.
         deadline = time.monotonic() + seconds
         while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            if self._connection is None or not self._connection.is_open:
+            publisher, blocking = self._publisher, self._connection if self.connected else None
+            if publisher is None and blocking is None:
                 stop.wait(left)
                 return
+            # slices of half a second: a stop is seen soon, and the relay's usual pause is one slice
+            slice_ = min(left, 0.5)
             try:
-                # slices of half a second: a stop is seen soon, and the relay's usual pause is one slice
-                self._connection.sleep(min(left, 0.5))
+                if publisher is not None:
+                    publisher.wait_until(lambda: False, time.monotonic() + slice_)
+                if blocking is not None:
+                    blocking.sleep(0 if publisher is not None else slice_)
             except self.connection_errors:
                 self.drop_connection()  # reopened by the next piece of work
 

@@ -1,24 +1,27 @@
-"""Pipelined publisher confirms on one pika channel, and Message ↔ AMQP properties.
+"""Pipelined publisher confirms on a connection of their own, and Message ↔ AMQP properties.
 
 pika's ``BlockingChannel.confirm_delivery`` makes every ``basic_publish`` wait
 for its own confirm: one broker round trip per message, an order of magnitude
-slower than the broker allows. So this class puts the channel's underlying
-``pika.channel.Channel`` (``_impl``, the same object BlockingChannel drives)
-in confirm mode itself, publishes a window of messages, and then lets the
-blocking connection's I/O loop run until the acks, nacks and returns for the
-whole window are in. Every message ends confirmed, nacked, returned
-(unroutable) or unconfirmed — and the last three are reported, never dropped.
+slower than the broker allows. So publishing has a connection of its own on
+pika's asynchronous adapter (``SelectConnection``), whose channel takes a
+confirm callback, driven from the calling thread: ``publish`` hands a frame to
+the connection's buffer and returns; the waits (``settle``, a full window, an
+answer awaited by :mod:`hub.transports.amqp_rpc`) run the connection's I/O
+loop until the callbacks have seen what is awaited or a timer says the time is
+up. Every message ends confirmed, nacked, returned (unroutable) or
+unconfirmed — and the last three are reported, never dropped.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pika
-from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+import pika.exceptions as px
 
 from hub.errors import PublishError
+from hub.transports import amqp_errors
 from hub.transports.base import ATTEMPT_HEADER, ROUTING_KEY_HEADER, Message, user_headers
 
 PERSISTENT = 2
@@ -62,25 +65,70 @@ def attempt_of(properties: pika.BasicProperties) -> int:
 
 
 class ConfirmingPublisher:
-    """Publishes with mandatory + confirms, ``window`` messages in flight at most."""
+    """A connection and channel of its own in confirm mode: mandatory publishes, ``window`` in flight at most.
 
-    def __init__(self, connection: BlockingConnection, channel: BlockingChannel, *, window: int = 512,
+    Not thread-safe (one per transport, and a transport is one thread's). A
+    failure of the connection or the channel is raised, as the pika exception
+    that closed it, from the wait that finds it, so the transport's reconnect
+    logic treats it like any connection error.
+    """
+
+    def __init__(self, params: pika.ConnectionParameters, *, window: int = 512,
                  confirm_timeout: float = 30.0) -> None:
-        self._connection, self._channel, self._impl = connection, channel, channel._impl
         self.window, self.confirm_timeout = window, confirm_timeout
         self._tag = 0
         self._pending: dict[int, tuple[int, str]] = {}  # delivery tag -> (token, message id)
         self.confirmed: set[int] = set()  # tokens the broker confirmed since the last settle
         self._returned: set[str] = set()
         self._failed: dict[str, str] = {}
-        selected: list[bool] = []
-        self._impl.add_on_return_callback(self._on_return)
-        self._impl.confirm_delivery(ack_nack_callback=self._on_confirm, callback=lambda _frame: selected.append(True))
-        self._wait(lambda: bool(selected), time.monotonic() + confirm_timeout)
+        self._closed_by: BaseException | None = None
+        self._awaited: Callable[[], bool] | None = None
+        self.channel = None
+        self._connection = pika.SelectConnection(
+            params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_failed,
+            on_close_callback=self._on_closed)
+        self._selected = False
+        try:
+            self.wait_until(lambda: self._selected, time.monotonic() + confirm_timeout)
+        except BaseException:
+            self.close()
+            raise
+        if not self._selected:
+            self.close()
+            raise px.AMQPConnectionError(f"no confirm-mode channel within {confirm_timeout:g}s")
+
+    # -- the connection's callbacks -------------------------------------------------------------
+
+    def _on_open(self, connection) -> None:
+        connection.channel(on_open_callback=self._on_channel)
+
+    def _on_channel(self, channel) -> None:
+        self.channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=self._on_selected)
+
+    def _on_selected(self, _frame) -> None:
+        self._selected = True
+        self.wake()
+
+    def _on_open_failed(self, connection, reason) -> None:
+        # pika nests the socket's reason a few exceptions deep: raised as that one line, as for a blocking connection
+        self._on_closed(connection, px.AMQPConnectionError(amqp_errors.connection_problem(reason)))
+
+    def _on_closed(self, _connection, reason) -> None:
+        self._closed_by = reason if isinstance(reason, BaseException) else px.AMQPConnectionError(str(reason))
+        self.wake(stop=True)
+
+    def _on_channel_closed(self, _channel, reason) -> None:
+        if self._closed_by is None:
+            self._closed_by = reason
+        self.wake(stop=True)
 
     def _on_return(self, _channel, _method, properties, _body) -> None:
         # with mandatory + confirms the broker sends basic.return before the basic.ack
         self._returned.add(properties.message_id or "")
+        self.wake()
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
@@ -96,31 +144,57 @@ class ConfirmingPublisher:
                 self._failed[message_id] = "unroutable"
             else:
                 self.confirmed.add(token)
+        self.wake()
 
-    def _wait(self, done, deadline: float) -> None:
-        """Run the connection's I/O until ``done()`` or the deadline."""
+    # -- driving the connection ------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._closed_by is None and self._connection.is_open
+
+    def wake(self, *, stop: bool = False) -> None:
+        """Called from a callback: stop the I/O loop if what is awaited is in (or the connection is gone)."""
+        if self._awaited is not None and (stop or self._awaited()):
+            self._awaited = None
+            self._connection.ioloop.stop()
+
+    def wait_until(self, done: Callable[[], bool], deadline: float) -> None:
+        """Run the connection's I/O until ``done()`` or the deadline; raise what closed the connection."""
+        self._raise_if_closed()
         if done():
             return
-        timer = self._connection.call_later(max(deadline - time.monotonic(), 0), lambda: None)
+        ioloop = self._connection.ioloop
+        timer = ioloop.call_later(max(deadline - time.monotonic(), 0.0), lambda: self.wake(stop=True))
+        self._awaited = done
         try:
-            # private, but it is exactly "do I/O until this predicate holds", without dispatching
-            # consumer callbacks re-entrantly the way process_data_events would
-            self._channel._flush_output(lambda: done() or time.monotonic() >= deadline)
+            ioloop.start()
         finally:
-            self._connection.remove_timeout(timer)
+            self._awaited = None
+            ioloop.remove_timeout(timer)
+        self._raise_if_closed()
+
+    def poll(self) -> None:
+        """One round of I/O without waiting: sends what is buffered, reads what came (a close, say)."""
+        self.wait_until(lambda: False, time.monotonic())
+
+    def _raise_if_closed(self) -> None:
+        if self._closed_by is not None:
+            raise self._closed_by
+
+    # -- publishing ------------------------------------------------------------------------------
 
     def publish(self, exchange: str, routing_key: str, message: Message, extra_headers: dict | None = None,
                 token: int = 0, mandatory: bool = True) -> None:
         """Send one message; waits only when the window is full. ``token`` lands in ``confirmed``."""
         if len(self._pending) >= self.window:
-            self._wait(lambda: len(self._pending) < self.window, time.monotonic() + self.confirm_timeout)
-        self._impl.basic_publish(exchange, routing_key, message.body, properties_for(message, extra_headers),
-                                 mandatory=mandatory)
+            self.wait_until(lambda: len(self._pending) < self.window, time.monotonic() + self.confirm_timeout)
+        self._raise_if_closed()
+        self.channel.basic_publish(exchange, routing_key, message.body, properties_for(message, extra_headers),
+                                   mandatory=mandatory)
         self._tag += 1
         self._pending[self._tag] = (token, message.message_id)
         if self._tag % _FLUSH_EVERY == 0:
-            # hand what is buffered to the socket now, so the broker works while we encode the next ones
-            self._channel._flush_output()
+            self.poll()  # hand what is buffered to the socket now, so the broker works while we encode more
 
     def failure(self, message_id: str) -> str | None:
         """Why the broker refused ``message_id`` (nacked, unroutable), as far as its confirm has come; else None."""
@@ -135,10 +209,21 @@ class ConfirmingPublisher:
 
     def settle(self, ids: Sequence[str] = ()) -> None:
         """Wait for every outstanding confirm; PublishError names each message not delivered."""
-        self._wait(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
+        self.wait_until(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
         failed = dict(self._failed) | {mid: "not confirmed in time" for _token, mid in self._pending.values()}
         self.forget()
         if failed:
             detail = "; ".join(f"{mid}: {why}" for mid, why in sorted(failed.items()))
             raise PublishError(f"{len(failed)} message(s) not delivered: {detail}", failed_ids=sorted(failed),
                                message_id=next(iter(failed)) if len(failed) == 1 else None)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Close the connection, waiting a little for the broker's answer; errors of a broken one are moot."""
+        connection = self._connection
+        if connection.is_closed or connection.is_closing or self._closed_by is not None:
+            return
+        try:
+            connection.close()
+            self.wait_until(lambda: connection.is_closed, time.monotonic() + timeout)
+        except (px.AMQPError, OSError):
+            pass  # already broken: nothing left to close

@@ -1,6 +1,7 @@
 """Request/reply on RabbitMQ through direct reply-to, with no broker round trip in series with the answer.
 
-A question goes out on a channel of its own that also consumes the
+A question goes out on the transport's publishing channel
+(:class:`~hub.transports.amqp_publisher.ConfirmingPublisher`), which also consumes the
 ``amq.rabbitmq.reply-to`` pseudo-queue, so its answer comes back there. The
 channel is in confirm mode and the question is mandatory, but the asker does
 not wait for the confirm *before* waiting for the answer: it waits for
@@ -20,48 +21,47 @@ from __future__ import annotations
 
 import time
 
-from pika.adapters.blocking_connection import BlockingConnection
-
 from hub.errors import PublishError
 from hub.transports.amqp_publisher import ConfirmingPublisher, message_from, properties_for
 from hub.transports.base import ROUTING_KEY_HEADER, Message
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
-#: longest single wait for I/O while an answer is awaited: the deadline is checked this often
-_POLL = 0.1
 
 
 class Requester:
-    """One connection's request channel: sends questions and waits for their answers (one at a time)."""
+    """Questions out and their answers back on the publishing connection's channel (one question at a time)."""
 
-    def __init__(self, connection: BlockingConnection, *, confirm_timeout: float) -> None:
-        self._connection = connection
-        self._channel = connection.channel()
+    def __init__(self, publisher: ConfirmingPublisher) -> None:
+        self.publisher = publisher
         self._replies: dict[str, Message] = {}
-        self._channel.basic_consume(DIRECT_REPLY_TO, self._on_reply, auto_ack=True)
-        self._publisher = ConfirmingPublisher(connection, self._channel, confirm_timeout=confirm_timeout)
+        consuming: list[bool] = []
+        publisher.channel.basic_consume(DIRECT_REPLY_TO, self._on_reply, auto_ack=True,
+                                        callback=lambda _frame: (consuming.append(True), publisher.wake()))
+        publisher.wait_until(lambda: bool(consuming), time.monotonic() + publisher.confirm_timeout)
+        if not consuming:
+            raise PublishError(f"the broker did not open the direct reply-to consumer within "
+                               f"{publisher.confirm_timeout:g}s")
 
     def _on_reply(self, _channel, method, properties, body) -> None:
         self._replies[properties.correlation_id or ""] = message_from(method, properties, body)
+        self.publisher.wake()
 
     def send(self, exchange: str, message: Message) -> None:
         """Publish ``message`` (its ``reply_to`` the direct reply-to address); its answer is awaited by :meth:`answer`."""
         self._replies.clear()  # late answers to questions that already timed out
-        self._publisher.forget()
-        self._publisher.publish(exchange, message.routing_key, message)
+        self.publisher.forget()
+        self.publisher.publish(exchange, message.routing_key, message)
 
     def answer(self, message: Message, timeout: float) -> Message | None:
         """The answer correlated with ``message``, None after ``timeout``; PublishError if the broker refused it."""
-        correlation_id, deadline = message.correlation_id or message.message_id, time.monotonic() + timeout
-        while correlation_id not in self._replies:
-            refused = self._publisher.failure(message.message_id)
-            if refused is not None:
-                raise PublishError(f"question not delivered: {refused}", message_id=message.message_id)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self._connection.process_data_events(time_limit=min(left, _POLL))
-        return self._replies.pop(correlation_id)
+        correlation_id = message.correlation_id or message.message_id
+        failure = self.publisher.failure
+        self.publisher.wait_until(lambda: correlation_id in self._replies or failure(message.message_id) is not None,
+                                  time.monotonic() + timeout)
+        refused = failure(message.message_id)
+        if correlation_id not in self._replies and refused is not None:
+            raise PublishError(f"question not delivered: {refused}", message_id=message.message_id)
+        return self._replies.pop(correlation_id, None)
 
 
 def direct_reply(channel, target: str, message: Message) -> None:

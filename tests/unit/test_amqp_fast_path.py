@@ -1,9 +1,10 @@
-"""The AMQP transport's work on an open connection skips the retrying machinery, but not its recovery.
+"""The AMQP transport's work runs once without the retrying machinery, but not without its recovery.
 
 No broker: the connection is a stand-in that says whether it is open, and
 ``_connect`` is replaced by one that opens a new stand-in, so what is checked is
 the transport's own control flow — which work runs how often, when a connection
-is dropped and what the broker's watch is told.
+is dropped and what the broker's watch is told. Work opens the connection it
+uses through the transport's ``connection`` property, as the transport's own does.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def test_a_connection_error_on_an_open_connection_drops_it_reconnects_and_runs_t
     first, calls = transport._connection, []
 
     def work():
-        calls.append(transport._connection)
+        calls.append(transport.connection)
         if len(calls) == 1:
             raise ConnectionResetError("the broker closed the socket")
         return "sent"

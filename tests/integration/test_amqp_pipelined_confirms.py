@@ -1,0 +1,78 @@
+"""Publisher confirms are pipelined on the real broker: a batch costs a few I/O waits, not one per message.
+
+The publishing connection runs pika's asynchronous adapter from the calling
+thread: each wait for confirms (or an answer) is one run of its I/O loop
+(``ConfirmingPublisher.wait_until``). Counting those runs shows whether the
+batch waited per message, which is what pika's blocking channel in confirm
+mode would do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import unavailable
+
+from hub.errors import PublishError
+from hub.transports import Message, open_transport
+from hub.transports.amqp_publisher import ConfirmingPublisher
+from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+BATCH = 600
+
+
+@pytest.fixture
+def routes():
+    if problem := broker_problem(DEFAULT_AMQP_URL):
+        unavailable(problem)
+    routes = isolated_routes()
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
+        admin.declare(routes)
+    yield routes
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
+        admin.undeclare(routes)
+
+
+@pytest.fixture
+def io_runs(monkeypatch) -> list[float]:
+    """Every run of a publishing connection's I/O loop, by the deadline it was given."""
+    runs: list[float] = []
+    original = ConfirmingPublisher.wait_until
+
+    def counted(self, done, deadline):
+        runs.append(deadline)
+        return original(self, done, deadline)
+
+    monkeypatch.setattr(ConfirmingPublisher, "wait_until", counted)
+    return runs
+
+
+def messages(count: int, tag: str) -> list[Message]:
+    return [Message(f"<m>{tag}-{n}</m>".encode(), "licensing.WorkerArrival.police", f"{tag}-{n}") for n in range(count)]
+
+
+def test_a_batch_is_confirmed_in_a_few_waits_and_every_message_arrives(routes, io_runs):
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as transport:
+        transport.publish(messages(1, "warm"))  # opening the connection and its channel waits too
+        io_runs.clear()
+        transport.publish(messages(BATCH, "batch"))
+        # one settle, and one round every 256 publishes handing the buffer to the socket early
+        assert len(io_runs) <= 1 + BATCH // 256
+        seen: list[str] = []
+        transport.consume(routes.queue_for("licensing"), lambda delivery: seen.append(delivery.message.message_id),
+                          max_messages=BATCH + 1, idle_timeout=10)
+    assert sorted(seen) == sorted([f"batch-{n}" for n in range(BATCH)] + ["warm-0"])
+
+
+def test_an_unroutable_message_in_a_batch_is_named_and_the_rest_are_delivered(routes, io_runs):
+    batch = messages(50, "mixed")
+    batch[20] = Message(b"<m>lost</m>", "nowhere.Nothing.none", "mixed-unroutable")
+    with open_transport(DEFAULT_AMQP_URL, routes=routes) as transport:
+        with pytest.raises(PublishError, match="mixed-unroutable: unroutable") as refused:
+            transport.publish(batch)
+        assert refused.value.failed_ids == ("mixed-unroutable",)
+        seen: list[str] = []
+        transport.consume(routes.queue_for("licensing"), lambda delivery: seen.append(delivery.message.message_id),
+                          max_messages=50, idle_timeout=5)
+    assert sorted(seen) == sorted(m.message_id for m in batch if m.message_id != "mixed-unroutable")
