@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import requests
 from zeep.transports import Transport
 
 from hub.errors import AgencyUnavailableError
@@ -27,6 +28,27 @@ class AnswerTooLarge(Exception):
     def __init__(self, status: int, prefix: bytes, read: int, declared: int | None) -> None:
         super().__init__(f"answer over the limit after {read} bytes")
         self.status, self.prefix, self.read, self.declared = status, prefix, read, declared
+
+
+class ReadAnswer(requests.Response):
+    """An answer whose body was read here, within the budget, handed to zeep as a requests Response.
+
+    requests has no public way to give a streamed response the body read from
+    it (``content`` then raises "already consumed"), so this subclass carries
+    the streamed response's public attributes and answers ``content`` itself.
+    """
+
+    _COPIED = ("status_code", "headers", "url", "encoding", "reason", "cookies", "elapsed", "request", "history")
+
+    def __init__(self, streamed: requests.Response, body: bytes) -> None:
+        super().__init__()
+        for name in self._COPIED:
+            setattr(self, name, getattr(streamed, name))
+        self.body = body
+
+    @property
+    def content(self) -> bytes:
+        return self.body
 
 
 class BoundedTransport(Transport):
@@ -57,5 +79,4 @@ class BoundedTransport(Transport):
         finally:
             # read to the end: the connection goes back to the pool; left mid-answer: it is closed
             response.close()
-        response._content = bytes(body)  # what response.content would have read, already read
-        return response
+        return ReadAnswer(response, bytes(body))
