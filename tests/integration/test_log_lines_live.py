@@ -152,10 +152,16 @@ def test_the_licensing_consumer_with_no_broker_writes_one_line_not_one_per_try(t
     # with its keys in place, the consumer gets as far as the broker (and waits for it)
     subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, check=True, capture_output=True, timeout=60)
     consumer = subprocess.Popen([sys.executable, "-m", "simulators.licensing", "consume"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # some forty connection attempts
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reading = threading.Thread(target=lambda: lines.extend(consumer.stderr), daemon=True)
+    reading.start()
+    _wait_until(lambda: lines, timeout=60)  # started (slow on a loaded machine) and failed its first try
+    time.sleep(5)  # some thirty attempts more, within the 10 s after which the role says it waits
     consumer.send_signal(signal.SIGKILL)
-    _, stderr = consumer.communicate(timeout=30)
+    consumer.wait(timeout=30)
+    reading.join(timeout=30)
+    stderr = "".join(lines)
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr[-3000:]
     entry = json.loads(lines[0])
