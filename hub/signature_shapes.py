@@ -137,8 +137,9 @@ class SignatureShapes:
         template = _template_of(read.parts, read.nodes)
         if template is not None:
             with self._adding:
-                if self._count < self.limit:
-                    self._templates[read.shape] = (*self._templates.get(read.shape, ()), template)
+                known = self._templates.get(read.shape, ())
+                if self._count < self.limit and template not in known:  # read in full for its text, say
+                    self._templates[read.shape] = (*known, template)
                     self._count += 1
 
     def __len__(self) -> int:

@@ -230,3 +230,22 @@ def test_one_verifier_shared_by_threads_verifies_every_document_and_refuses_ever
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(ok and refused for ok, refused in pool.map(check, range(200)))
     assert verifier.shapes_known == 1
+
+
+def test_a_known_template_read_in_full_once_is_not_kept_twice(store):
+    verifier = knowing(store)
+    document = parse_xml(signed(store, SAMPLES[1]))
+    value = document.find(f".//{{{DS}}}DigestValue")
+    value.text = value.text[:8] + "\n" + value.text[8:]  # a line break C14N keeps: other signed bytes
+    canonical = etree.tostring(document.find(f".//{{{DS}}}SignedInfo"), method="c14n", exclusive=True)
+    document.find(f".//{{{DS}}}SignatureValue").text = base64.b64encode(
+        Signer(store.hub).signature_value(canonical)).decode("ascii")
+    assert verifier.verify(copy.deepcopy(document), expected_signer="hub").signer == "hub"
+    assert verifier.shapes_known == 1  # the line break sits in the DigestValue's place: the same template
+    value.text = value.text.replace("\n", "\r")
+    canonical = etree.tostring(document.find(f".//{{{DS}}}SignedInfo"), method="c14n", exclusive=True)
+    document.find(f".//{{{DS}}}SignatureValue").text = base64.b64encode(
+        Signer(store.hub).signature_value(canonical)).decode("ascii")
+    assert not verifier._shapes.read(copy.deepcopy(document), "hub").known  # &#xD;: read in full
+    assert verifier.verify(document, expected_signer="hub").signer == "hub"
+    assert verifier.shapes_known == 1
