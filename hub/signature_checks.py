@@ -25,7 +25,11 @@ _PKCS1, _SHA256_HASH, _ECDSA_SHA256 = padding.PKCS1v15(), hashes.SHA256(), ec.EC
 
 def check_signature_value(parts: SignatureParts, public_key, agency: str | None) -> None:
     """The SignatureValue must be ``public_key``'s signature over the canonical SignedInfo."""
-    check_signed_info(parts.signed_info, parts.signed_info_prefixes, parts.method, parts.value, public_key, agency)
+    if parts.canonical_signed_info is None:
+        check_signed_info(parts.signed_info, parts.signed_info_prefixes, parts.method, parts.value, public_key,
+                          agency)
+    else:
+        check_signed_bytes(parts.canonical_signed_info, parts.method, parts.value, public_key, agency)
 
 
 def check_signed_info(signed_info: etree._Element, prefixes: tuple[str, ...] | None, method: str, value: bytes,
@@ -33,6 +37,11 @@ def check_signed_info(signed_info: etree._Element, prefixes: tuple[str, ...] | N
     """``value`` must be ``public_key``'s ``method`` signature over ``signed_info`` in exclusive C14N."""
     signed = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False,
                             inclusive_ns_prefixes=prefixes)
+    check_signed_bytes(signed, method, value, public_key, agency)
+
+
+def check_signed_bytes(signed: bytes, method: str, value: bytes, public_key, agency: str | None) -> None:
+    """``value`` must be ``public_key``'s ``method`` signature over ``signed``, a canonical SignedInfo."""
     try:
         if method == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(value, signed, _PKCS1, _SHA256_HASH)
@@ -75,13 +84,24 @@ def signed_content(document: etree._Element, parts: SignatureParts, agency: str 
     change what a reader sees.
     """
     put_back = _detach_keeping_tail(parts.signature)
-    canonical = etree.tostring(document, method="c14n", exclusive=True, with_comments=False,
-                               inclusive_ns_prefixes=parts.content_prefixes)
+    # Made with comments first: every comment writes "<!--", which C14N's escaping leaves nowhere else but in
+    # a processing instruction, so without one in it this form is also the one without comments — the signed
+    # one — and there are none to take out (looking for them walks the whole tree).
+    canonical = _exclusive_c14n(document, parts.content_prefixes, comments=True)
+    commented = b"<!--" in canonical
+    if commented:
+        canonical = _exclusive_c14n(document, parts.content_prefixes, comments=False)
     if not hmac.compare_digest(hashlib.sha256(canonical).digest(), parts.digest):
         put_back()
         raise SignatureError("signed content was changed (digest mismatch)", agency=agency)
-    etree.strip_tags(document, etree.Comment)
+    if commented:
+        etree.strip_tags(document, etree.Comment)
     return document
+
+
+def _exclusive_c14n(document: etree._Element, prefixes: tuple[str, ...] | None, *, comments: bool) -> bytes:
+    return etree.tostring(document, method="c14n", exclusive=True, with_comments=comments,
+                          inclusive_ns_prefixes=prefixes)
 
 
 def _detach_keeping_tail(element: etree._Element):

@@ -28,8 +28,8 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -232,9 +232,10 @@ class Verifier:
         naming neither is tried against each, current first. Anything not
         matching falls to the current one, whose checks then say what is wrong.
         """
-        candidates = [self._derived(c) for c in self.trust_store.certificates_for(signer)]
-        if len(candidates) == 1:
-            return candidates[0]
+        certificates = self.trust_store.certificates_for(signer)
+        if len(certificates) == 1:  # no cut-over: the one there is (its checks say if it is not the one used)
+            return self._derived(certificates[0])
+        candidates = [self._derived(c) for c in certificates]
         for pinned in candidates:
             if pinned.der in parts.certificates or (not parts.certificates and
                                                     pinned.certificate.serial_number in parts.serials):
@@ -267,6 +268,8 @@ class _Pinned:
         self.der = certificate.public_bytes(Encoding.DER)
         self.public_key = certificate.public_key()
         self.not_before, self.not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+        # as POSIX seconds too: every verification compares them with now, and time.time() makes no datetime
+        self._valid_from, self._valid_until = self.not_before.timestamp(), self.not_after.timestamp()
 
     def check_carried(self, parts: SignatureParts, signer: str) -> None:
         """What KeyInfo names must be this certificate (beside, perhaps, its issuers)."""
@@ -279,11 +282,11 @@ class _Pinned:
 
     def check_dates(self, signer: str) -> None:
         """The certificate must be within its validity dates now."""
-        now = dt.datetime.now(dt.UTC)
-        if now > self.not_after:
+        now = time.time()
+        if now > self._valid_until:
             raise CertificateError(f"certificate of {signer!r} refused: it expired on {self.not_after:%Y-%m-%d}",
                                    agency=signer)
-        if now < self.not_before:
+        if now < self._valid_from:
             raise CertificateError(f"certificate of {signer!r} refused: it is not valid before "
                                    f"{self.not_before:%Y-%m-%d}", agency=signer)
 

@@ -30,7 +30,7 @@ import base64
 import binascii
 import functools
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -61,8 +61,7 @@ _X509_DATA, _X509_CERTIFICATE, _X509_ISSUER_SERIAL, _KEY_NAME, _TRANSFORM = map(
     _ds, ("X509Data", "X509Certificate", "X509IssuerSerial", "KeyName", "Transform"))
 
 
-@dataclass(frozen=True)
-class SignatureParts:
+class SignatureParts(NamedTuple):  # a tuple, not a frozen dataclass: one is made on every verification
     """What the profile reads out of one ``ds:Signature``; each part already checked for form."""
 
     signature: etree._Element
@@ -76,6 +75,8 @@ class SignatureParts:
     """DER of every ``X509Certificate`` carried (the signer's, perhaps with its issuers)."""
     serials: tuple[int, ...]
     """Serial numbers named by ``X509IssuerSerial``."""
+    canonical_signed_info: bytes | None = None
+    """SignedInfo in exclusive C14N when the reading already made it (:mod:`hub.signature_shapes`)."""
 
 
 def read_signature(document: etree._Element, agency: str | None) -> SignatureParts:
@@ -85,7 +86,7 @@ def read_signature(document: etree._Element, agency: str | None) -> SignaturePar
 
 def the_signature(document: etree._Element, agency: str | None) -> etree._Element:
     """The one ``ds:Signature`` child of ``document``'s root."""
-    signatures = document.findall(_SIGNATURE)
+    signatures = list(document.iterchildren(_SIGNATURE))  # not findall: its path engine is Python
     if not signatures:
         raise SignatureError("document is not signed (no ds:Signature under the root)", agency=agency)
     if len(signatures) > 1:
@@ -166,7 +167,12 @@ def sha256_digest(digest_method: etree._Element, digest_value: etree._Element, a
 
 def digest_bytes(digest_value: etree._Element, agency) -> bytes:
     """The SHA-256 digest a ``ds:DigestValue`` holds."""
-    digest = decode_base64(digest_value, "ds:DigestValue", agency)
+    return digest_of_text(digest_value.text, agency)
+
+
+def digest_of_text(text: str | None, agency) -> bytes:
+    """The SHA-256 digest a ``ds:DigestValue`` with this text holds."""
+    digest = base64_of_text(text, "ds:DigestValue", agency)
     if len(digest) != hashlib.sha256().digest_size:
         raise SignatureError(f"ds:DigestValue is {len(digest)} bytes, not a SHA-256 digest", agency=agency)
     return digest
@@ -242,22 +248,44 @@ def _known_certificate(text: str) -> bytes:
     return base64.b64decode("".join(text.split()), validate=True)
 
 
+_last_certificate: list[tuple[object, bytes]] = [(object(), b"")]
+"""The text and DER of the certificate decoded last, swapped as one tuple (threads see one or the other)."""
+
+
 def certificate_bytes(text: str | None, agency) -> bytes:
     """The DER of a ``ds:X509Certificate``'s text."""
-    if not (text or "").strip():
+    last = _last_certificate[0]
+    if text == last[0]:  # the sender of the message before, most often: equal text costs no hash of a kilobyte
+        return last[1]
+    if not text or text.isspace():  # as strip() would leave nothing, without copying a kilobyte to see it
         raise SignatureError("ds:X509Certificate is empty", agency=agency)
     try:
-        return _known_certificate(text)
+        der = _known_certificate(text)
     except (binascii.Error, ValueError):
         raise SignatureError("ds:X509Certificate is not base64", agency=agency) from None
+    _last_certificate[0] = (text, der)
+    return der
 
 
 def decode_base64(element: etree._Element, part: str, agency) -> bytes:
-    text = "".join((element.text or "").split())
+    return base64_of_text(element.text, part, agency)
+
+
+def base64_of_text(text: str | None, part: str, agency) -> bytes:
+    """The bytes of a base64 text, whitespace anywhere allowed, any other stray character refused."""
+    if text:
+        try:
+            # Most values come on one line. Strict mode refuses whitespace as it refuses any character outside
+            # the alphabet, so what it decodes had none to take out; it is what base64.b64decode(validate=True)
+            # calls, without that function's Python wrapper.
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
+    text = "".join((text or "").split())
     if not text:
         raise SignatureError(f"{part} is empty", agency=agency)
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise SignatureError(f"{part} is not base64", agency=agency) from None
 
