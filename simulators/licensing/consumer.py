@@ -158,7 +158,10 @@ class LicensingConsumer:
         self._windowed.value = True
         if _settled_later(delivery):
             unit = self.state.windows.submit(header.message_id, apply)
-            self._submitted.units = [*getattr(self._submitted, "units", ()), (header, unit)]
+            try:
+                self._submitted.units.append((header, unit))
+            except AttributeError:  # this thread's first
+                self._submitted.units = [(header, unit)]
             return
         try:
             self.state.apply_once(header.message_id, apply)
