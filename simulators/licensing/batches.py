@@ -59,8 +59,7 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,8 +114,11 @@ class Unit:
 
     __slots__ = ("message_id", "apply", "wake", "done", "outcome", "waited")
 
-    def __init__(self, message_id: str, apply: Apply, wake: threading.Condition) -> None:
-        self.message_id, self.apply, self.wake = message_id, apply, wake
+    def __init__(self, message_id: str, apply: Apply) -> None:
+        self.message_id, self.apply = message_id, apply
+        # made by its first waiter (lock held): most units' owners never wait for them (another thread's
+        # window applies them first), and a Condition on a plain lock costs three caught AttributeErrors
+        self.wake: threading.Condition | None = None
         self.done, self.waited = False, False
         self.outcome: Outcome | None = None
 
@@ -137,6 +139,7 @@ class WindowApplier:
         self._coming = 0  # units on their way to apply_once (:meth:`coming`)
         self._on_way = threading.local()  # whether this thread's unit is counted in _coming
         self._arrived = threading.Condition(self._lock)  # a unit came, or one on its way will not
+        self._on_its_way = _Coming(self)
         self.gather = GATHER_SECONDS
         """Longest a leader waits for units on their way before it takes the window."""
         # leaders take turns: one connection kept between windows spares each a pool checkout and checkin
@@ -155,21 +158,22 @@ class WindowApplier:
         with self._lock:
             return len(self._queue)
 
-    @contextmanager
-    def coming(self) -> Iterator[None]:
+    def coming(self) -> _Coming:
         """Around the handling of a delivery whose unit may reach :meth:`apply_once`: while it is on its way,
         a leader waits for it (at most ``gather`` seconds) instead of committing without it."""
+        return self._on_its_way
+
+    def _announce(self) -> None:
         with self._lock:
             self._coming += 1
         self._on_way.value = True
-        try:
-            yield
-        finally:
-            if self._on_way.value:  # it never reached apply_once: a leader waits for it no longer
-                self._on_way.value = False
-                with self._lock:
-                    self._coming -= 1
-                    self._arrived.notify_all()
+
+    def _withdraw(self) -> None:
+        if self._on_way.value:  # it never reached apply_once: a leader waits for it no longer
+            self._on_way.value = False
+            with self._lock:
+                self._coming -= 1
+                self._arrived.notify_all()
 
     def apply_once(self, message_id: str, apply: Apply) -> bool:
         """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
@@ -191,7 +195,7 @@ class WindowApplier:
         delivery be acked until :meth:`settle` has returned for it.
         """
         _check_id(message_id)
-        unit = Unit(message_id, apply, threading.Condition(self._lock))
+        unit = Unit(message_id, apply)
         arriving = getattr(self._on_way, "value", False)
         self._on_way.value = False
         with self._lock:
@@ -213,6 +217,8 @@ class WindowApplier:
         with self._lock:
             while not unit.done and self._leading:
                 unit.waited = True
+                if unit.wake is None:
+                    unit.wake = threading.Condition(self._lock)
                 unit.wake.wait()
             if unit.done:
                 return []
@@ -330,7 +336,8 @@ class WindowApplier:
                 if unit.outcome is None:  # the leader was interrupted before this unit was applied
                     unit.outcome = WindowCommitError("the window was interrupted before this message was applied")
                 unit.done = True
-                unit.wake.notify()
+                if unit.wake is not None:
+                    unit.wake.notify()
             self._pass_lead()
 
     def _pass_lead(self) -> None:
@@ -339,6 +346,22 @@ class WindowApplier:
         waiter = next((unit for unit in self._queue if unit.waited), None)
         if waiter is not None:
             waiter.wake.notify()
+
+
+class _Coming:
+    """The context :meth:`WindowApplier.coming` returns, one per applier (its state is the thread's): around
+    every delivery, where a generator-made context manager cost more than the announcement itself."""
+
+    __slots__ = ("_applier",)
+
+    def __init__(self, applier: WindowApplier) -> None:
+        self._applier = applier
+
+    def __enter__(self) -> None:
+        self._applier._announce()
+
+    def __exit__(self, *_exc) -> None:
+        self._applier._withdraw()
 
 
 def _check_id(message_id: str) -> None:

@@ -40,7 +40,7 @@ from hub.transports.base import Delivery, Transport
 from simulators.licensing import canonical_io, effects, rules, worker_records
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
 from simulators.licensing.receipts import ReceiptSender
-from simulators.licensing.state import LicensingState, utc_text
+from simulators.licensing.state import LicensingState, to_json, utc_text
 
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
 _LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
@@ -146,9 +146,10 @@ class LicensingConsumer:
         body = canonical_io.fault_element(exc.code, exc.reason, SYSTEM, header.message_id, utc_text(self.now()))
         reply_to(delivery, header, body, self.seal, self.transport, now=self.now())
 
-    def _apply(self, delivery: Delivery, header: Header, fn: Callable, summary: dict) -> None:
-        """Run ``fn(conn) -> outcome`` and its event row once per message id: committed before this returns, or,
-        when the transport waits for :meth:`settle` before the ack, queued for the commit :meth:`settle` waits for."""
+    def _apply(self, delivery: Delivery, header: Header, fn: Callable, summary: dict | str) -> None:
+        """Run ``fn(conn) -> outcome`` and its event row (``summary``, or its JSON) once per message id: committed
+        before this returns, or, when the transport waits for :meth:`settle` before the ack, queued for the commit
+        :meth:`settle` waits for."""
         applied_at = utc_text(self.now())
 
         def apply(conn) -> None:
@@ -157,7 +158,10 @@ class LicensingConsumer:
         self._windowed.value = True
         if _settled_later(delivery):
             unit = self.state.windows.submit(header.message_id, apply)
-            self._submitted.units = [*getattr(self._submitted, "units", ()), (header, unit)]
+            try:
+                self._submitted.units.append((header, unit))
+            except AttributeError:  # this thread's first
+                self._submitted.units = [(header, unit)]
             return
         try:
             self.state.apply_once(header.message_id, apply)
@@ -178,7 +182,9 @@ class LicensingConsumer:
 
     def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         event = canonical_io.worker_event(body)
-        self._apply(delivery, header, lambda conn: effects.worker_event(conn, header.message_id, event), event)
+        detail = to_json(event)  # the worker event's detail and its event row's summary: one text, encoded once
+        self._apply(delivery, header, lambda conn: effects.worker_event(conn, header.message_id, event, detail),
+                    detail)
 
     def _visa_issued(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         visa = canonical_io.visa_issued(body)

@@ -39,18 +39,20 @@ _WORKER_EVENT = insert_sql(worker_events, ("message_id", "kind", "civil_number",
 _VISA_ENTERED = f"UPDATE {visas.name} SET status = 'arrived' WHERE visa_number = ? AND status = 'issued'"
 
 
-def record_event(conn: Connection, header, outcome: str, summary: dict, applied_at: str) -> None:
-    """The audit row GET /api/events lists: one per applied message."""
+def record_event(conn: Connection, header, outcome: str, summary: dict | str, applied_at: str) -> None:
+    """The audit row GET /api/events lists: one per applied message (``summary`` as a dict, or its JSON)."""
+    summary_json = summary if isinstance(summary, str) else to_json(summary)
     prepared.execute(conn, _EVENT, (header.message_id, header.correlation_id, header.message_type,
-                                    header.source_agency, applied_at, outcome, to_json(summary)))
+                                    header.source_agency, applied_at, outcome, summary_json))
 
 
-def worker_event(conn: Connection, message_id: str, event: dict) -> str:
-    """Store an arrival, departure or renewal; move the visa along with it."""
+def worker_event(conn: Connection, message_id: str, event: dict, detail: str | None = None) -> str:
+    """Store an arrival, departure or renewal (``detail``: the event's JSON, when it is at hand); move the visa
+    along with it."""
     worker = event["worker"]
     prepared.execute(conn, _WORKER_EVENT, (message_id, event["kind"], worker["civil_number"],
                                            worker["passport_number"], event["employer_cr"], event["occurred_at"],
-                                           to_json(event)))
+                                           to_json(event) if detail is None else detail))
     if event["kind"] == "WorkerArrival":
         return _visa_used_for_entry(conn, event["visa_number"])
     if event["kind"] == "WorkerDeparture" and event["departure_kind"] == "final":

@@ -126,6 +126,8 @@ def test_same_worker_arrival_delivered_twice_is_applied_once(consumer, state, pk
     assert events[0]["summary"]["worker"]["names"]["ar"] == "راجيش كومار ناير"
     rows = state.rows(tables.worker_events)
     assert len(rows) == 1 and rows[0]["passport_number"] == "T4827361"
+    # the event row's summary and the worker event's detail: one text, as json.dumps writes the fields read
+    assert json.loads(rows[0]["detail"]) == events[0]["summary"] and events[0]["summary"]["kind"] == "WorkerArrival"
 
 
 def test_visa_issued_consumes_one_vacancy_even_when_delivered_twice(consumer, state, pki):

@@ -108,16 +108,27 @@ def consume(clock: Clock, rounds: list[list[int]], *, step: float, prefetch: int
     return transport
 
 
-def test_deliveries_handled_within_the_hold_share_one_ack_sent_once_the_first_was_held_that_long(clock):
+def test_deliveries_handled_within_one_step_of_the_grid_share_one_ack_sent_at_the_step_s_end(clock):
     transport = consume(clock, [[1], [2], [3], [4], [5]], step=0.0625)
     assert transport.events == [
-        ("handled", "m1"), ("handled", "m2"), ("handled", "m3"), ("handled", "m4"),
-        ("ack", 4, True),  # m1 held 0.2 s: the wait for m5 ended there
-        ("handled", "m5"),
-        ("ack", 5, True),  # the next wait brought nothing
+        ("handled", "m1"), ("handled", "m2"), ("handled", "m3"),
+        ("ack", 3, True),  # m1 came at 1024.0625: its hold ended at 1024.2, and the wait for m4 there
+        ("handled", "m4"), ("handled", "m5"),
+        ("ack", 5, True),  # m4 came at 1024.2625: held until 1024.4, where the wait for more ended empty
         ("cancel",)]
     # a held ack shortens the wait for deliveries to what is left of its hold, and only a held one does
-    assert transport.connection.waits == [0.5, 0.2, 0.1375, 0.075, 0.0125, 0.5, 0.2]
+    assert transport.connection.waits == [0.5, 0.1375, 0.075, 0.0125, 0.5, 0.1375, 0.075]
+
+
+def test_holds_begun_at_different_moments_end_together_on_the_grid_within_one_step():
+    """Consumer threads that commit before they ack then ack, and commit, at the same moment: the first
+    thread's commit carries the others' deliveries too."""
+    step = amqp_consumer._ACK_HOLD
+    ends = {amqp_consumer._hold_end(1024.0 + 0.01 + k * step / 4) for k in range(4)}
+    assert len(ends) == 1
+    end = ends.pop()
+    assert all(0 < end - (1024.01 + k * step / 4) <= step for k in range(4))
+    assert amqp_consumer._hold_end(end + step / 2) == pytest.approx(end + step)
 
 
 def test_a_wait_that_brings_nothing_acks_what_is_held_at_once(clock):
