@@ -113,7 +113,8 @@ class Accepted:
             if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
                 raise MessageLogError(f"{name} must be a datetime with a time zone, got {moment!r}",
                                       message_id=self.message_id)
-        if self.raw_sha256 is not None and not _SHA256_HEX.fullmatch(self.raw_sha256):
+        if self.raw_sha256 is not None and not (isinstance(self.raw_sha256, str)
+                                                and _SHA256_HEX.fullmatch(self.raw_sha256)):
             raise MessageLogError(f"raw_sha256 must be 64 lower-case hex digits, got {self.raw_sha256!r}",
                                   message_id=self.message_id)
 
