@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 
 import lxml.html
@@ -403,6 +404,19 @@ def test_search_and_overview_on_postgresql(tmp_path, trust_store, postgres_url):
     hub.close()
 
 
+def overview_with(client, token: str, queue: str, timeout: float = 30.0) -> tuple[dict, dict]:
+    """The overview once it lists ``queue``, and that row: while the console's own sampler opens the broker
+    view, a request is answered "still connecting" with no queues (on a loaded machine, for a while)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        overview = client.get("/api/v1/overview", headers=bearer(token)).json
+        row = next((q for q in overview["queues"] if q["name"] == queue), None)
+        if row is not None:
+            return overview, row
+        assert time.monotonic() < deadline, f"{queue} never listed: {overview['broker']}"
+        time.sleep(0.2)
+
+
 @pytest.mark.broker
 def test_overview_dead_letters_and_replay_on_rabbitmq(tmp_path, trust_store):
     from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
@@ -422,8 +436,7 @@ def test_overview_dead_letters_and_replay_on_rabbitmq(tmp_path, trust_store):
             wanted = accept_arrival(hub, "T3000001")
             accept_arrival(hub, "T3000002")
             relay(hub, transport)
-            overview = client.get("/api/v1/overview", headers=bearer(tokens["viewer"])).json
-            row = next(q for q in overview["queues"] if q["name"] == queue)
+            overview, row = overview_with(client, tokens["viewer"], queue)
             assert overview["broker"]["kind"] == "amqp" and row["ready"] == 2
             assert dead_letter_all(hub, transport, queue) == 2
         letters = client.get("/api/v1/dead-letters", headers=bearer(tokens["viewer"])).json["dead_letters"]
