@@ -9,14 +9,16 @@ mode would do.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import AMQP_URL, broker_url, declared
 
 from hub.errors import PublishError
 from hub.transports import Message, open_transport
 from hub.transports.amqp_publisher import ConfirmingPublisher
-from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem, isolated_routes
+from hub.transports.testing import isolated_routes
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 BATCH = 600
@@ -24,14 +26,9 @@ BATCH = 600
 
 @pytest.fixture
 def routes():
-    if problem := broker_problem(DEFAULT_AMQP_URL):
-        unavailable(problem)
     routes = isolated_routes()
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
-        admin.declare(routes)
-    yield routes
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as admin:
-        admin.undeclare(routes)
+    with declared(broker_url("amqp", Path()), routes):
+        yield routes
 
 
 @pytest.fixture
@@ -53,7 +50,7 @@ def messages(count: int, tag: str) -> list[Message]:
 
 
 def test_a_batch_is_confirmed_in_a_few_waits_and_every_message_arrives(routes, io_runs):
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as transport:
+    with open_transport(AMQP_URL, routes=routes) as transport:
         transport.publish(messages(1, "warm"))  # opening the connection and its channel waits too
         io_runs.clear()
         transport.publish(messages(BATCH, "batch"))
@@ -68,7 +65,7 @@ def test_a_batch_is_confirmed_in_a_few_waits_and_every_message_arrives(routes, i
 def test_an_unroutable_message_in_a_batch_is_named_and_the_rest_are_delivered(routes, io_runs):
     batch = messages(50, "mixed")
     batch[20] = Message(b"<m>lost</m>", "nowhere.Nothing.none", "mixed-unroutable")
-    with open_transport(DEFAULT_AMQP_URL, routes=routes) as transport:
+    with open_transport(AMQP_URL, routes=routes) as transport:
         with pytest.raises(PublishError, match="mixed-unroutable: unroutable") as refused:
             transport.publish(batch)
         assert refused.value.failed_ids == ("mixed-unroutable",)
