@@ -79,7 +79,7 @@ class AmqpConnections:
             raise TransportError("amqp transport is closed")
         if self._connection is not None and self._connection.is_open:
             return
-        self.drop_connection()
+        self._drop_blocking()  # a connection the broker closed: the publishing one may still be good
         self._connection = pika.BlockingConnection(self._params)
         self._channel = self._connection.channel()
         self.generation += 1
@@ -96,9 +96,12 @@ class AmqpConnections:
 
     def drop_connection(self) -> None:
         """Forget both connections (closing them if they still work)."""
+        self._drop_publisher()
+        self._drop_blocking()
+
+    def _drop_blocking(self) -> None:
         connection, self._connection = self._connection, None
         self._channel = self._reply_channel = None
-        self._drop_publisher()
         if connection is not None:
             self.generation += 1  # deliveries of the old connection can no longer be acked: consumers resubscribe
             if connection.is_open:
@@ -122,7 +125,7 @@ class AmqpConnections:
             raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
                                          f"{amqp_errors.connection_problem(exc)}") from exc
         except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
-            if self._connection is not None and self._connection.is_open:
+            if self.connected or (self._publisher is not None and self._publisher.is_open):
                 raise  # not the broker: the work itself failed (its own file, its own disk)
             self.drop_connection()
             raise BrokerUnavailableError(f"{what}: broker {self._params.host} unreachable: {exc}") from exc
