@@ -69,7 +69,6 @@ class AmqpTransport(AmqpConnections, Transport):
 
         def send_unconfirmed() -> None:
             publisher = self.publisher
-            publisher.forget()  # a question's confirm still on its way must not count for this batch
             try:
                 for index, message in enumerate(batch):
                     if index not in done:
@@ -87,11 +86,9 @@ class AmqpTransport(AmqpConnections, Transport):
 
         The topic routing key travels in a header, since the default exchange replaces it.
         """
-        publisher = self.publisher
-        publisher.forget()
-        publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})},
-                          mandatory=mandatory)
-        publisher.settle()
+        self.publisher.publish("", queue, message, {ROUTING_KEY_HEADER: message.routing_key, **(headers or {})},
+                               mandatory=mandatory)
+        self.publisher.settle()
 
     # -- consuming ------------------------------------------------------------------------------
 

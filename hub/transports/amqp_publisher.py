@@ -15,7 +15,7 @@ unconfirmed — and the last three are reported, never dropped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pika
 import pika.exceptions as px
@@ -150,6 +150,7 @@ class ConfirmingPublisher:
 
     @property
     def is_open(self) -> bool:
+        """Whether the connection is open and nothing closed it or its channel."""
         return self._closed_by is None and self._connection.is_open
 
     def wake(self, *, stop: bool = False) -> None:
@@ -207,7 +208,7 @@ class ConfirmingPublisher:
         self._returned.clear()
         self.confirmed.clear()
 
-    def settle(self, ids: Sequence[str] = ()) -> None:
+    def settle(self) -> None:
         """Wait for every outstanding confirm; PublishError names each message not delivered."""
         self.wait_until(lambda: not self._pending, time.monotonic() + self.confirm_timeout)
         failed = dict(self._failed) | {mid: "not confirmed in time" for _token, mid in self._pending.values()}

@@ -49,16 +49,19 @@ class Requester:
     def send(self, exchange: str, message: Message) -> None:
         """Publish ``message`` (its ``reply_to`` the direct reply-to address); its answer is awaited by :meth:`answer`."""
         self._replies.clear()  # late answers to questions that already timed out
-        self.publisher.forget()
         self.publisher.publish(exchange, message.routing_key, message)
 
     def answer(self, message: Message, timeout: float) -> Message | None:
         """The answer correlated with ``message``, None after ``timeout``; PublishError if the broker refused it."""
         correlation_id = message.correlation_id or message.message_id
         failure = self.publisher.failure
-        self.publisher.wait_until(lambda: correlation_id in self._replies or failure(message.message_id) is not None,
-                                  time.monotonic() + timeout)
-        refused = failure(message.message_id)
+        try:
+            self.publisher.wait_until(lambda: correlation_id in self._replies or failure(message.message_id)
+                                      is not None, time.monotonic() + timeout)
+            refused = failure(message.message_id)
+        finally:
+            # the question's confirm is not awaited: the channel is left as a publish expects it, nothing pending
+            self.publisher.forget()
         if correlation_id not in self._replies and refused is not None:
             raise PublishError(f"question not delivered: {refused}", message_id=message.message_id)
         return self._replies.pop(correlation_id, None)
