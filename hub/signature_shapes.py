@@ -115,7 +115,6 @@ class SignatureShapes:
     def __init__(self, limit: int = MAX_SHAPES) -> None:
         self.limit = limit
         self._templates: dict[Shape, tuple[_Template, ...]] = {}
-        self._count = 0
         self._adding = threading.Lock()
 
     def read(self, document: etree._Element, agency: str | None) -> ReadSignature:
@@ -132,18 +131,17 @@ class SignatureShapes:
 
     def remember(self, read: ReadSignature) -> None:
         """Keep the shape of a signature whose value has just verified."""
-        if read.known or self._count >= self.limit:
+        if read.known or len(self) >= self.limit:
             return
         template = _template_of(read.parts, read.nodes)
         if template is not None:
             with self._adding:
                 known = self._templates.get(read.shape, ())
-                if self._count < self.limit and template not in known:  # read in full for its text, say
+                if len(self) < self.limit and template not in known:  # read in full for its text, say
                     self._templates[read.shape] = (*known, template)
-                    self._count += 1
 
     def __len__(self) -> int:
-        return self._count
+        return sum(map(len, self._templates.values()))
 
 
 def _nodes_of(signature: etree._Element) -> list:

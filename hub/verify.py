@@ -248,23 +248,14 @@ def _known_certificate(text: str) -> bytes:
     return base64.b64decode("".join(text.split()), validate=True)
 
 
-_last_certificate: list[tuple[object, bytes]] = [(object(), b"")]
-"""The text and DER of the certificate decoded last, swapped as one tuple (threads see one or the other)."""
-
-
 def certificate_bytes(text: str | None, agency) -> bytes:
     """The DER of a ``ds:X509Certificate``'s text."""
-    last = _last_certificate[0]
-    if text == last[0]:  # the sender of the message before, most often: equal text costs no hash of a kilobyte
-        return last[1]
     if not text or text.isspace():  # as strip() would leave nothing, without copying a kilobyte to see it
         raise SignatureError("ds:X509Certificate is empty", agency=agency)
     try:
-        der = _known_certificate(text)
+        return _known_certificate(text)
     except (binascii.Error, ValueError):
         raise SignatureError("ds:X509Certificate is not base64", agency=agency) from None
-    _last_certificate[0] = (text, der)
-    return der
 
 
 def decode_base64(element: etree._Element, part: str, agency) -> bytes:

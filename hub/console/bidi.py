@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 _CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
