@@ -31,7 +31,7 @@ _HOLDER = textwrap.dedent("""
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
         print("held", flush=True)
         time.sleep(float(sys.argv[2]))
-    print(time.time(), flush=True)
+        print(time.time(), flush=True)  # the hold's end, just before its commit lets the lock go
     sys.stdin.read()  # its connection kept open until the test is done: closing the last one checkpoints the log
 """)
 
@@ -56,10 +56,12 @@ def test_a_writer_kept_out_by_another_process_waits_for_its_commit_not_in_sqlite
     with db.write_transaction(engine) as conn:
         entered = time.time()
         conn.exec_driver_sql("INSERT INTO t VALUES (2)")
-    committed = float(holder.stdout.readline())
+    released = float(holder.stdout.readline())
     holder.stdin.close()
     assert holder.wait(timeout=30) == 0
-    assert entered >= committed  # in after the other's commit (woken by it: no sleep of its own)
+    # in after the other's hold (woken by its commit: no sleep of its own). The time after the commit would
+    # race this process: the lock is let go before the holder could read its clock
+    assert entered >= released
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 2]
     engine.dispose()
