@@ -74,11 +74,13 @@ def running_system(settings: Settings, *, seed: int = 2026, workers: int = 2000,
 
 
 def run_demo(settings: Settings, *, numbers: Sequence[int] = (), seed: int = 2026, workers: int = 2000,
-             wage_employers: int = 300, echo: Callable[[str], None] = print) -> list[Outcome]:
+             wage_employers: int = 300, echo: Callable[[str], None] = print,
+             checkpoint: Callable[[], None] = lambda: None) -> list[Outcome]:
     """The main job: everything a new user needs to see the hub work, in about a minute.
 
     It runs in ``$RABT_HOME/demo`` and touches nothing outside it (see
     :mod:`simulators.demo.home`); unknown scenario numbers are refused first.
+    ``checkpoint`` runs before each scenario: what it raises stops the demo.
     """
     unknown = sorted(set(numbers) - {s.number for s in SCENARIOS})
     if unknown:
@@ -89,7 +91,7 @@ def run_demo(settings: Settings, *, numbers: Sequence[int] = (), seed: int = 202
     settings = replace(settings, home=home, routes_file=home / "routes.toml")
     with running_system(settings, seed=seed, workers=workers, wage_employers=wage_employers, echo=echo) as context:
         chosen = [s for s in SCENARIOS if not numbers or s.number in numbers]
-        outcomes = run_scenarios(context, chosen, echo)
+        outcomes = run_scenarios(context, chosen, echo, checkpoint)
     echo("")
     echo(table(outcomes))
     unclean = {name: code for name, code in context.stop_codes.items() if code not in (0, -15)}

@@ -24,10 +24,16 @@ def _message_count(ctx: DemoContext) -> int:
     return sum(stats.by_status.values()) + stats.refused
 
 
-def run_scenarios(ctx: DemoContext, scenarios: Sequence[Scenario], echo: Callable[[str], None]) -> list[Outcome]:
-    """Run each scenario once, in order; a failure is recorded and the next one still runs."""
+def run_scenarios(ctx: DemoContext, scenarios: Sequence[Scenario], echo: Callable[[str], None],
+                  checkpoint: Callable[[], None] = lambda: None) -> list[Outcome]:
+    """Run each scenario once, in order; a failure is recorded and the next one still runs.
+
+    ``checkpoint`` runs before each scenario; what it raises (a stop the
+    operator asked for) ends the run.
+    """
     outcomes = []
     for scenario in scenarios:
+        checkpoint()
         echo(f"[{scenario.number}/{len(scenarios)}] {scenario.title} …")
         before, started = _message_count(ctx), time.monotonic()
         try:
