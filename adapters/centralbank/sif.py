@@ -39,23 +39,22 @@ never holding the whole file as text (rows are fed in slices).
 from __future__ import annotations
 
 import csv
-import heapq
 import operator
 import re
 from collections.abc import Iterator
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
 
 from adapters.centralbank.sif_checks import (
     BANK_SHORT_NAMES, EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, HEADER_LABELS, HEADER_LABELS_IBAN, TAGS,
-    AMOUNTS, RowCheck, amount_ok, amount_with_3_decimals, baisas, header_problems, iban_ok, label_key,
-    layout_problem, month_with_2_digits, omr, row_problems, tag,
+    AMOUNTS, RowCheck, amount_ok, amount_with_3_decimals, baisas, header_problems, iban_ok, month_with_2_digits,
+    omr, row_problems, tag,
 )
+from adapters.centralbank.sif_layout import employee_layout, payer_kind
+from adapters.centralbank.sif_lines import Lines, Problems, csv_problem, tracked
 from hub.adapter import FileItem
-from hub.filedrop.report import MAX_LISTED
 
 __all__ = ["BANK_SHORT_NAMES", "EMPLOYEE_LABELS", "EMPLOYEE_LABELS_NO_REFERENCE", "FILE_NAME", "HEADER_LABELS",
            "HEADER_LABELS_IBAN", "MAPPED_LABELS", "baisas", "iban_ok", "omr", "read_sif", "tag"]
@@ -66,8 +65,6 @@ _NAME_COLUMN = {labels: labels.index("Employee Name") for labels in _CHECKS}
 #: a name holding a letter of the Arabic script is labelled ``ar`` (checked in Python: far cheaper than XSLT)
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _AMOUNT_COLUMNS = {labels: [labels.index(label) for label in AMOUNTS] for labels in _CHECKS}
-#: the reason yielded for each problem beyond those kept: counted by the report, never listed
-NOT_LISTED = "further problem (not listed: the report lists the first ones by line)"
 #: the employee columns mappings/centralbank/SalaryBatch.xsl reads; the others are checked here, not carried
 MAPPED_LABELS = ("Employee ID Type", "Employee ID", "Reference Number", "Employee Name", "Employee Account",
                  "Net Salary", "Basic Salary", "Extra Income", "Deductions", "Social Security Deductions")
@@ -82,52 +79,6 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _SLICE = 256
 
 
-class _Lines:
-    """Decoded lines of a binary stream, remembering undecodable lines and a missing final line end."""
-
-    def __init__(self, stream) -> None:
-        self.stream, self.number, self.bad_encoding, self.unterminated = stream, 0, [], False
-        self.record_start = 1
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self.stream:
-            self.number += 1
-            self.unterminated = not raw.endswith(b"\n")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                self.bad_encoding.append((self.number, f"not UTF-8 text (byte {exc.start + 1} of the line)"))
-                text = raw.decode("utf-8", "replace")
-            yield text.lstrip("\ufeff") if self.number == 1 else text
-
-
-class _Problems:
-    """The problems of one file: the first ``keep`` by line, and how many more there were."""
-
-    def __init__(self, keep: int = MAX_LISTED) -> None:
-        self.keep, self.count, self.after_header = keep, 0, 0
-        self._kept: list[tuple[int, int, str]] = []  # (-line, -order, reason): a max-heap on the line
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-    def add(self, line: int, reason: str) -> None:
-        self.count += 1
-        self.after_header += line > 3
-        item = (-line, -self.count, reason)
-        if len(self._kept) < self.keep:
-            heapq.heappush(self._kept, item)
-        elif item > self._kept[0]:  # earlier than the latest kept: it takes that one's place
-            heapq.heapreplace(self._kept, item)
-
-    def items(self) -> Iterator[FileItem]:
-        """The kept problems in line order, then one bare item per problem not kept (so all are counted)."""
-        for line, _, reason in sorted(self._kept, reverse=True):
-            yield FileItem(-line, error=reason)
-        for _ in range(self.count - len(self._kept)):
-            yield FileItem(0, error=NOT_LISTED)
-
-
 class _Rows:
     """The rows document under construction, and every problem found on the way.
 
@@ -136,7 +87,7 @@ class _Rows:
     """
 
     def __init__(self, file_name: str) -> None:
-        self.errors = _Problems()
+        self.errors = Problems()
         self.name: dict[str, str] | None = None
         self.header: dict[str, str] | None = None
         self.pending: list[str] = []
@@ -170,12 +121,12 @@ def read_sif(path: Path) -> Iterator[FileItem]:
     rows = _Rows(path.name)
     _check_name(path.name, rows)
     with open(path, "rb") as stream:
-        lines = _Lines(stream)
+        lines = Lines(stream)
         try:
-            _read_rows(_tracked(csv.reader(lines, strict=True), lines), lines, rows)
+            _read_rows(tracked(csv.reader(lines, strict=True), lines), lines, rows)
         except csv.Error as exc:
             # named at the line its row began: an unclosed quote is only found at the end of the file
-            rows.error(lines.record_start, f"not valid CSV: {_csv_problem(exc)}")
+            rows.error(lines.record_start, f"not valid CSV: {csv_problem(exc)}")
     for line, reason in lines.bad_encoding:
         rows.error(line, reason)
     if lines.unterminated and lines.number > 3:
@@ -193,30 +144,6 @@ def read_sif(path: Path) -> Iterator[FileItem]:
     yield FileItem(line=2, payload=document, source_id=source_id)
 
 
-#: Python's csv messages, in the words of the bank that wrote the file (the first is a hint for programmers)
-_CSV_PROBLEMS = {
-    "new-line character seen in unquoted field": "a carriage return (CR) inside the line, outside quotes; "
-                                                 "lines end in CRLF or LF",
-    "unexpected end of data": "a quoted value is not closed: it runs from this line to the end of the file",
-    "',' expected after '\"'": "a quote inside a quoted value must be doubled (\"\")",
-}
-
-
-def _tracked(reader, lines: _Lines) -> Iterator[list[str]]:
-    """The CSV reader's rows, keeping ``lines.record_start`` at the line the row being read begins."""
-    while True:
-        lines.record_start = lines.number + 1
-        row = next(reader, None)
-        if row is None:
-            return
-        yield row
-
-
-def _csv_problem(exc: csv.Error) -> str:
-    text = str(exc)
-    return next((plain for known, plain in _CSV_PROBLEMS.items() if text.startswith(known)), text)
-
-
 def _check_name(name: str, rows: _Rows) -> None:
     match = FILE_NAME.match(name)
     if not match:
@@ -231,11 +158,13 @@ def _check_name(name: str, rows: _Rows) -> None:
     rows.name = {"cr": cr, "bank": bank, "date": created.isoformat(), "sequence": sequence}
 
 
-def _read_rows(reader, lines: _Lines, rows: _Rows) -> None:
+def _read_rows(reader, lines: Lines, rows: _Rows) -> None:
     header_labels = next(reader, None)
     if header_labels is None:
         return rows.error(1, "file has no header")
-    payer = _header_layout(header_labels, rows)
+    payer, problem = payer_kind(header_labels)
+    if problem:
+        rows.error(1, problem)
     values = next(reader, None)
     if values is None:
         return rows.error(2, "header values (line 2) are missing")
@@ -244,57 +173,12 @@ def _read_rows(reader, lines: _Lines, rows: _Rows) -> None:
     employee_labels = next(reader, None)
     if employee_labels is None:
         return rows.error(3, "employee labels (line 3) are missing")
-    labels = _employee_layout(employee_labels, rows)
+    labels, problem = employee_layout(employee_labels)
+    if problem:
+        rows.error(3, problem)
     count, total = _employees(reader, lines, rows, labels)
     if rows.header is not None and labels is not None:  # unknown columns: no sums to compare, no false alarm
         _check_totals(rows, count, total)
-
-
-_LAYOUT_KEYS = {tuple(map(label_key, labels)): labels
-                for labels in (HEADER_LABELS, HEADER_LABELS_IBAN, EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE)}
-
-
-def _layout(labels: list[str]) -> tuple[str, ...] | None:
-    """The known layout ``labels`` spell, whatever their case and spacing; trailing empty cells ignored.
-
-    Nearly every file spells its labels as the files before it did, so the
-    answer is remembered: normalizing 24 labels per file cost more than
-    checking the dozen rows of a typical file. Only label rows of a sane
-    length are remembered, and only the last few spellings, so hostile files
-    cannot make the memory grow.
-    """
-    labels = tuple(labels)
-    if sum(map(len, labels)) > _REMEMBERED_LABELS_CHARS:
-        return _layout_of(labels)
-    return _remembered_layout(labels)
-
-
-def _layout_of(labels: tuple[str, ...]) -> tuple[str, ...] | None:
-    while labels and not labels[-1].strip():
-        labels = labels[:-1]
-    return _LAYOUT_KEYS.get(tuple(map(label_key, labels)))
-
-
-_REMEMBERED_LABELS_CHARS = 1024
-_remembered_layout = lru_cache(maxsize=32)(_layout_of)
-
-
-def _header_layout(labels: list[str], rows: _Rows) -> str | None:
-    layout = _layout(labels)
-    if layout in (HEADER_LABELS, HEADER_LABELS_IBAN):
-        return "account" if layout == HEADER_LABELS else "iban"
-    rows.error(1, layout_problem(1, [label.strip() for label in labels], (HEADER_LABELS, HEADER_LABELS_IBAN),
-                                 {"Payer IBAN": "Payer Account Number"}))
-    return None
-
-
-def _employee_layout(labels: list[str], rows: _Rows) -> tuple[str, ...] | None:
-    layout = _layout(labels)
-    if layout in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE):
-        return layout
-    rows.error(3, layout_problem(3, [label.strip() for label in labels],
-                                 (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE), {}))
-    return None
 
 
 def _header(rows: _Rows, payer: str, values: list[str]) -> None:
@@ -323,7 +207,7 @@ def _escaped(value: str) -> str:
     return value.translate(_ESCAPE) if _SPECIAL.search(value) else value
 
 
-def _employees(reader, lines: _Lines, rows: _Rows, labels) -> tuple[int, int]:
+def _employees(reader, lines: Lines, rows: _Rows, labels) -> tuple[int, int]:
     """Check and add every employee row; (rows read, sum of their net salaries in baisas).
 
     A row in the file's own form takes the fast path; only a row it refuses

@@ -197,7 +197,7 @@ def test_bad_files_are_refused_with_exactly_their_reasons(tmp_path, shape):
 
 
 def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label_rows(tmp_path):
-    from adapters.centralbank.sif import _remembered_layout
+    from adapters.centralbank.sif_layout import _remembered_layout
 
     written = employer_file("A")
     long_label = "Notes / Comments" + " " * 2000  # a known layout once its spacing is ignored
