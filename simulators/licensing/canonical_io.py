@@ -211,11 +211,24 @@ def worker_event(body: etree._Element) -> dict:
                      "sponsor_civil_number": opt(body, "SponsorCivilNumber")}
 
 
+#: a VisaEligibilityQuery's fields: (key, child element, required)
+_VISA_QUERY = (("licence_number", _R + "LicenceNumber", True), ("licence_type", _R + "LicenceType", True),
+               ("profession_code", _R + "ProfessionCode", True), ("nationality", _R + "WorkerNationality", True),
+               ("passport_number", _R + "WorkerPassportNumber", False))
+
+
 def visa_query(body: etree._Element) -> dict:
-    """A VisaEligibilityQuery's fields."""
-    return {"licence_number": req(body, "LicenceNumber"), "licence_type": req(body, "LicenceType"),
-            "profession_code": req(body, "ProfessionCode"), "nationality": req(body, "WorkerNationality"),
-            "passport_number": opt(body, "WorkerPassportNumber")}
+    """A VisaEligibilityQuery's fields, as :func:`req` and :func:`opt` read them (every visa check's: its
+    children are read in one pass, the first of each name kept as ``find`` takes it, not looked for one by one)."""
+    texts: dict = {}
+    for child in body:
+        texts.setdefault(child.tag, child.text)
+    fields = {}
+    for key, tag, required in _VISA_QUERY:
+        fields[key] = (texts.get(tag) or "").strip() or None
+        if required and fields[key] is None:
+            raise SchemaError(f"VisaEligibilityQuery: {tag[len(_R):]} is missing")
+    return fields
 
 
 def visa_issued(body: etree._Element) -> dict:

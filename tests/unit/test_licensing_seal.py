@@ -158,9 +158,41 @@ def test_reply_text_answers_the_asker_through_either_seal(pki, signed):
     assert etree.tostring(body, method="c14n", exclusive=True) == content
 
 
-def test_the_visa_query_is_read_from_its_fields():
-    assert canonical_io.visa_query(canonical_io.element(
-        "VisaEligibilityQuery", canonical_io.leaf("LicenceNumber", " PL-1 "), canonical_io.leaf("LicenceType", "private"),
-        canonical_io.leaf("ProfessionCode", "911101"), canonical_io.leaf("WorkerNationality", "IND"))) == {
+def query(*fields: tuple[str, str]) -> etree._Element:
+    return canonical_io.element("VisaEligibilityQuery", *(canonical_io.leaf(tag, text) for tag, text in fields))
+
+
+FULL = (("LicenceNumber", " PL-1 "), ("LicenceType", "private"), ("ProfessionCode", "911101"),
+        ("WorkerNationality", "IND"), ("WorkerPassportNumber", "P1234567"))
+
+
+def read_one_by_one(body: etree._Element) -> dict:
+    """The query's fields read with req and opt, a find per field."""
+    req, opt = canonical_io.req, canonical_io.opt
+    return {"licence_number": req(body, "LicenceNumber"), "licence_type": req(body, "LicenceType"),
+            "profession_code": req(body, "ProfessionCode"), "nationality": req(body, "WorkerNationality"),
+            "passport_number": opt(body, "WorkerPassportNumber")}
+
+
+@pytest.mark.parametrize("fields", [
+    FULL, FULL[:4], FULL[:4] + (("WorkerPassportNumber", "  "),),
+    FULL + (("LicenceNumber", "PL-2"),),  # a second of one name: the first is read, as find() reads it
+    (("LicenceNumber", "PL-1"), ("Unknown", "x")) + FULL[1:],
+])
+def test_the_visa_query_read_in_one_pass_is_what_req_and_opt_read(fields):
+    body = query(*fields)
+    assert canonical_io.visa_query(body) == read_one_by_one(body)
+    assert canonical_io.visa_query(query(*FULL)) == {
         "licence_number": "PL-1", "licence_type": "private", "profession_code": "911101", "nationality": "IND",
-        "passport_number": None}
+        "passport_number": "P1234567"}
+
+
+@pytest.mark.parametrize("missing", range(4))
+def test_a_visa_query_without_a_required_field_names_it(missing):
+    fields = FULL[:missing] + ((FULL[missing][0], " "),) + FULL[missing + 1:]
+    for body in (query(*fields), query(*(FULL[:missing] + FULL[missing + 1:]))):  # empty, then absent
+        with pytest.raises(SchemaError) as refused:
+            canonical_io.visa_query(body)
+        with pytest.raises(SchemaError) as by_req:
+            read_one_by_one(body)
+        assert refused.value.reason == by_req.value.reason == f"VisaEligibilityQuery: {FULL[missing][0]} is missing"
