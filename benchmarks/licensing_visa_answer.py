@@ -117,7 +117,11 @@ def consumer_for(home: Path, transport: KeptReplies, spent: Counter | None):
     state = LicensingState(f"sqlite:///{database}")
     verify, seal = hub_verifier(TrustStore.load(home / "pki")), licensing_seal(home / "pki")
     if spent is not None:
-        verify, seal = timed_stage(spent, "hub's signature checked", verify), timed_stage(spent, "answer sealed", seal)
+        verify = timed_stage(spent, "hub's signature checked", verify)
+        # timed on the seal itself: a stand-in callable would lack its roads without the envelope tree
+        for road in ("envelope", "envelope_of"):
+            if hasattr(seal, road):
+                setattr(seal, road, timed_stage(spent, "answer sealed", getattr(seal, road)))
         consumer_module.canonical.validate = timed_stage(spent, "canonical schema", consumer_module.canonical.validate)
         state.apply_once = timed_stage(spent, "question recorded (commit window)", state.apply_once)
     # DeliveryReceipts as ``consume`` sends them: sealed in a thread of their own, one per commit window

@@ -174,6 +174,22 @@ def canonical_envelope(header: Header, body: etree._Element) -> bytes:
     if body.prefix != "rabt" or not content.startswith(b"<rabt:" + header.message_type.encode() + _OPEN_BODY_ROOT):
         return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True,
                               with_comments=False)
+    return _around_canonical_body(header, content)
+
+
+def canonical_envelope_of(header: Header, content: bytes) -> bytes:
+    """:func:`canonical_envelope` for a body already in exclusive C14N form, as a sender that writes its answer
+    as text has it: ``content``'s root is ``rabt:<message type>`` and declares ``xmlns:rabt`` first.
+
+    The caller vouches for the rest of the form, as :meth:`hub.signing.Signer.sign_canonical`'s does.
+    """
+    if not content.startswith(b"<rabt:" + header.message_type.encode() + _OPEN_BODY_ROOT):
+        raise SchemaError(f"body is not a canonical {header.message_type} in exclusive C14N form",
+                          message_id=header.message_id, agency=header.source_agency)
+    return _around_canonical_body(header, content)
+
+
+def _around_canonical_body(header: Header, content: bytes) -> bytes:
     start = len(header.message_type) + 6
     fields = [f"{_CANONICAL_OPENING[tag]}{text.translate(_C14N_TEXT)}</rabt:{tag}>"
               for tag, text in _header_texts(header)]

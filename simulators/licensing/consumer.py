@@ -37,8 +37,8 @@ from hub import canonical
 from hub.envelope import Header
 from hub.errors import ConfigError, InputError, MessageLogError
 from hub.transports.base import Delivery, Transport
-from simulators.licensing import canonical_io, effects, rules, worker_records
-from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_to, verified_envelope
+from simulators.licensing import answer_text, canonical_io, effects, rules, worker_records
+from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_text, reply_to, verified_envelope
 from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState, to_json, utc_text
 
@@ -236,11 +236,11 @@ class LicensingConsumer:
         query = canonical_io.visa_query(body)
         verdict = self.visa_answer(query)
         self._require_reply_path(delivery, header)
-        result = canonical_io.visa_eligibility_result(query["licence_number"], verdict)
+        result = answer_text.visa_eligibility_result(query["licence_number"], verdict)
         # Answered before the question is recorded: the answer changes nothing here, and the police
         # officer waits for it, not for this commit. The delivery is still acked only once the record
         # is committed; a redelivery answers again and records once.
-        reply_to(delivery, header, result, self.seal, self.transport, now=self.now())
+        reply_text(delivery, header, "VisaEligibilityResult", result, self.seal, self.transport, now=self.now())
         if self.receipts is not None:  # the signed answer told the hub: no receipt for the record too
             self.receipts.answered(header.message_id)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}

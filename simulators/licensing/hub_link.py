@@ -7,7 +7,8 @@ their own:
   hub's XML-DSig against the trust store, return only the signed content;
 * ``seal(envelope) -> bytes`` — sign an outgoing envelope (or, with no key,
   serialise it for a hub that signs on receipt); :class:`SignerSeal` signs
-  a header and body without building the envelope tree;
+  a header and body without building the envelope tree, and a body written
+  as canonical text without any tree (:func:`reply_text`);
 * :class:`TransportAsk` — ``ask(query_type, body, destination)``: one
   request/reply round trip through the transport, answer body returned;
 * :class:`TransportNotify` — ``notify(body, destination)``: one notification
@@ -25,7 +26,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub.envelope import Header, build_envelope, canonical_envelope, new_header, read_envelope
+from hub.envelope import Header, build_envelope, canonical_envelope, canonical_envelope_of, new_header, read_envelope
 from hub.errors import InputError, RabtError, SignatureError
 from hub.outage import Watch, keep_consuming
 from hub.routing import Routes, routing_key
@@ -70,6 +71,10 @@ class SignerSeal:
         """The signed envelope of ``body`` under ``header`` (``body`` is left where it is)."""
         return self.signer.sign_canonical(canonical_envelope(header, body))
 
+    def envelope_of(self, header: Header, content: bytes) -> bytes:
+        """The signed envelope of a body written in exclusive C14N form (``content``)."""
+        return self.signer.sign_canonical(canonical_envelope_of(header, content))
+
 
 def signer_seal(signer: Signer) -> Seal:
     """``seal(envelope)`` signing with ``signer``'s identity."""
@@ -109,6 +114,10 @@ def outgoing(header: Header, body: etree._Element, seal: Seal, correlation_id: s
     """A transport Message carrying ``body`` in a sealed envelope."""
     sealed = getattr(seal, "envelope", None)  # a SignerSeal's road without the envelope tree
     data = sealed(header, body) if sealed is not None else seal(build_envelope(header, body))
+    return _message(header, data, correlation_id)
+
+
+def _message(header: Header, data: bytes, correlation_id: str | None) -> Message:
     key = routing_key(header.destination, header.message_type, header.source_agency)
     return Message(data, key, header.message_id, correlation_id or header.correlation_id)
 
@@ -120,6 +129,18 @@ def reply_to(delivery: Delivery, request: Header, body: etree._Element, seal: Se
     header = request.reply_header(message_type=etree.QName(body).localname, source_agency=SYSTEM,
                                   source_system=SYSTEM, raw_payload=raw, now=now)
     transport.reply(delivery, outgoing(header, body, seal, delivery.message.correlation_id))
+    return header
+
+
+def reply_text(delivery: Delivery, request: Header, message_type: str, content: bytes, seal: Seal,
+               transport: Transport, now: datetime | None = None) -> Header:
+    """:func:`reply_to` for an answer written in exclusive C14N form (``content``, its raw payload as well): a
+    :class:`SignerSeal` signs it as it is; any other seal gets the envelope tree, the answer parsed into it."""
+    header = request.reply_header(message_type=message_type, source_agency=SYSTEM, source_system=SYSTEM,
+                                  raw_payload=content, now=now)
+    sealed = getattr(seal, "envelope_of", None)
+    data = sealed(header, content) if sealed is not None else seal(build_envelope(header, parse_xml(content)))
+    transport.reply(delivery, _message(header, data, delivery.message.correlation_id))
     return header
 
 

@@ -137,7 +137,8 @@ class ReceiptSender:
     def record(self, conn: Connection, results: Sequence[tuple[str, bool | BaseException]]) -> None:
         """A window's outcomes, written to the store inside its transaction (the window applier's ``record``)."""
         outcomes = self._untold(results)
-        self.store.record(conn, outcomes)
+        if outcomes:  # a window of answered visa checks has none
+            self.store.record(conn, outcomes)
         self._recorded = bool(outcomes)  # leaders take turns: this window's, told after its commit
 
     def window_committed(self, results: Sequence[tuple[str, bool | BaseException]]) -> None:
@@ -151,7 +152,10 @@ class ReceiptSender:
             outcomes, stored = self._untold(results), False
         else:
             rolled_back = [(mid, r) for mid, r in results if isinstance(r, WindowRolledBackError)]
-            outcomes, stored, self._recorded = self._untold(rolled_back), self._recorded and not rolled_back, False
+            outcomes = self._untold(rolled_back) if rolled_back else []
+            stored, self._recorded = self._recorded and not rolled_back, False
+        if not outcomes and not stored:  # nothing to hand over nor to wake the sender for (answered checks)
+            return
         with self._lock:
             if outcomes:
                 self._hand_over(outcomes)

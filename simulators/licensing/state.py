@@ -57,8 +57,14 @@ class ApplicationRequest:
     applicant_name: str | None = None
 
 
+#: json.dumps with any option but the defaults builds a new encoder on every call; every applied message's
+#: event row is encoded with these options
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def to_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """``value`` as JSON text, non-ASCII kept as it is, anything JSON lacks (dates, decimals) as its str()."""
+    return _ENCODER.encode(value)
 
 
 def utc_text(moment: datetime) -> str:

@@ -11,7 +11,9 @@ import pytest
 from lxml import etree
 
 from hub import canonical
-from hub.envelope import build_envelope, canonical_envelope, new_header, new_message_id, payload_digest, read_envelope
+from hub.envelope import (
+    build_envelope, canonical_envelope, canonical_envelope_of, new_header, new_message_id, payload_digest, read_envelope,
+)
 from hub.errors import SchemaError
 from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
@@ -141,6 +143,27 @@ def test_canonical_envelope_of_unusual_bodies_matches_the_tree(body_text):
                         destination="licensing", raw_payload=RAW)
     body = etree.fromstring(body_text)
     assert canonical_envelope(header, body) == tree_route(header, body)
+
+
+@pytest.mark.parametrize("message_type", ["VisaEligibilityResult", "WorkerArrival", "SalaryBatch"])
+def test_canonical_envelope_of_a_body_in_canonical_form_is_canonical_envelopes(message_type):
+    header = new_header(message_type=message_type, source_agency="licensing", source_system="licensing",
+                        destination="police", raw_payload=RAW, source_message_id="a&b <c>")
+    body = sample(message_type)
+    content = etree.tostring(body, method="c14n", exclusive=True)
+    assert canonical_envelope_of(header, content) == canonical_envelope(header, body) == tree_route(header, body)
+
+
+@pytest.mark.parametrize("content", [
+    b'<rabt:WorkerDeparture xmlns:rabt="urn:rabt:canonical:v1"></rabt:WorkerDeparture>',  # not the header's type
+    b'<WorkerArrival xmlns="urn:rabt:canonical:v1"></WorkerArrival>',  # not in the rabt prefix
+    b'<?xml version="1.0"?>\n<rabt:WorkerArrival xmlns:rabt="urn:rabt:canonical:v1"></rabt:WorkerArrival>',
+])
+def test_canonical_envelope_of_refuses_a_body_not_in_the_form_it_vouches_for(content):
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    with pytest.raises(SchemaError, match="exclusive C14N form"):
+        canonical_envelope_of(header, content)
 
 
 def test_a_canonically_written_envelope_verifies_and_reads_back(trust_store):

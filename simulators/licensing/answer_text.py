@@ -1,0 +1,45 @@
+"""Licensing's answers to the police written as text: the VisaEligibilityResult in exclusive C14N form.
+
+Every visa check is answered with one. Built as a tree of six elements and
+serialized twice (for the payload's digest and for the envelope's canonical
+form), it cost more than the answer's header; written as text it is the same
+bytes as the tree :mod:`canonical_io`'s element builders would make, in its
+canonical form, and serves as the payload and the envelope's body at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hub.errors import SchemaError
+from simulators.licensing import rules
+from simulators.licensing.canonical_io import NAMESPACE
+
+_RESULT_OPEN = f'<rabt:VisaEligibilityResult xmlns:rabt="{NAMESPACE}">'
+_ELIGIBLE = {True: "<rabt:Eligible>true</rabt:Eligible>", False: "<rabt:Eligible>false</rabt:Eligible>"}
+#: what exclusive C14N escapes in text content
+_C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+#: characters XML 1.0 cannot carry (lxml refuses them in a tree), and lone surrogates UTF-8 cannot encode
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def visa_eligibility_result(licence_number: str, verdict: rules.VisaAnswer) -> bytes:
+    """The VisaEligibilityResult answering a VisaEligibilityQuery, in exclusive C14N form.
+
+    SchemaError when a value holds a character XML cannot carry.
+    """
+    parts = [_RESULT_OPEN, _text("LicenceNumber", licence_number), _ELIGIBLE[verdict.eligible],
+             "<rabt:Reason>", _text("Code", verdict.reason.code)]
+    if verdict.reason.text:
+        parts.append(f'<rabt:Text xml:lang="en">{verdict.reason.text[:4000].translate(_C14N_TEXT)}</rabt:Text>')
+    parts.append("</rabt:Reason>")
+    if verdict.remaining is not None:
+        parts.append(_text("RemainingVacancies", str(verdict.remaining)))
+    text = "".join(parts) + "</rabt:VisaEligibilityResult>"
+    if bad := _NOT_XML.search(text):
+        raise SchemaError(f"VisaEligibilityResult would hold a character XML cannot carry (U+{ord(bad.group()):04X})")
+    return text.encode()
+
+
+def _text(tag: str, value: str) -> str:
+    return f"<rabt:{tag}>{value.translate(_C14N_TEXT)}</rabt:{tag}>"
