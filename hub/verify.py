@@ -110,6 +110,8 @@ def child_elements(element: etree._Element) -> list[etree._Element]:
 
 
 _children = child_elements
+# read once: asking a new hashlib object its size set up an OpenSSL digest context on every verification
+_SHA256_SIZE = hashlib.sha256().digest_size
 
 
 def _signature_children(signature, agency):
@@ -173,7 +175,7 @@ def digest_bytes(digest_value: etree._Element, agency) -> bytes:
 def digest_of_text(text: str | None, agency) -> bytes:
     """The SHA-256 digest a ``ds:DigestValue`` with this text holds."""
     digest = base64_of_text(text, "ds:DigestValue", agency)
-    if len(digest) != hashlib.sha256().digest_size:
+    if len(digest) != _SHA256_SIZE:
         raise SignatureError(f"ds:DigestValue is {len(digest)} bytes, not a SHA-256 digest", agency=agency)
     return digest
 

@@ -246,13 +246,24 @@ def _entry(record: Accepted, row: dict, now: str) -> ChainEntry:
                       raw_sha256=row["raw_sha256"], envelope_sha256=row["envelope_sha256"])
 
 
+def _digests(record: Accepted) -> tuple[str, str]:
+    """The SHA-256 of ``record``'s raw payload and of its envelope, one hash when they are the same bytes.
+
+    A destination's answer and the hub's own answer are logged as they travelled, ``raw`` and ``envelope``
+    the same document: every visa check hashed two such documents twice.
+    """
+    raw_sha256 = record.raw_digest()
+    return raw_sha256, raw_sha256 if record.envelope == record.raw else sha256_hex(record.envelope)
+
+
 def _message_values(record: Accepted, now: str, sent: bool = False) -> dict:
+    raw_sha256, envelope_sha256 = _digests(record)
     return {
         "message_id": record.message_id, "correlation_id": record.correlation_id,
         "message_type": record.message_type, "source_agency": record.source_agency,
         "source_system": record.source_system, "source_message_id": record.source_message_id,
         "destination": record.destination, "routing_key": record.routing_key,
-        "raw_sha256": record.raw_digest(), "envelope_sha256": sha256_hex(record.envelope),
+        "raw_sha256": raw_sha256, "envelope_sha256": envelope_sha256,
         "status": "published" if sent else "received",
         "created_at": timestamp(record.created_at) if record.created_at else now,
         "received_at": timestamp(record.received_at) if record.received_at else now,

@@ -414,6 +414,21 @@ def test_store_sent_with_a_reused_hub_id_stores_nothing_and_a_duplicate_is_repor
     log.verify_chain()
 
 
+def test_an_answer_logged_as_it_travelled_is_hashed_once_for_both_digests(log, monkeypatch):
+    # raw and envelope the same document (a destination's answer, the hub's own): one SHA-256 serves both
+    from hub.messagelog import accepting
+
+    hashed = []
+    monkeypatch.setattr(accepting, "sha256_hex", lambda data: hashed.append(data) or hashlib.sha256(data).hexdigest())
+    answer = b"<Answer n='1'>signed</Answer>"
+    log.store_sent([record(1, raw=answer, envelope=answer), record(2)])
+    same, other = log.get("msg-1"), log.get("msg-2")
+    assert same.raw_sha256 == same.envelope_sha256 == hashlib.sha256(answer).hexdigest()
+    assert other.envelope_sha256 == hashlib.sha256(record(2).envelope).hexdigest() != other.raw_sha256
+    assert hashed == [record(2).envelope]  # the raw payloads by the record's own digest, msg-2's envelope here
+    log.verify_chain()
+
+
 def test_verification_pages_through_the_chain(log, monkeypatch):
     from hub.messagelog import verify
 
