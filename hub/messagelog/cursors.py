@@ -37,48 +37,58 @@ class _Kept:
 
     __slots__ = ("writer", "readers")
 
-    def __init__(self, writer) -> None:
-        self.writer = writer
+    def __init__(self) -> None:
+        self.writer = None
         self.readers: list = []
 
 
 def writer(conn: Connection):
     """The cursor of ``conn``'s driver connection for statements whose rows are not read."""
-    kept = conn.connection.info.get(_KEPT)
-    if kept is None:
-        kept = conn.connection.info[_KEPT] = _Kept(new_cursor(conn))
+    kept = _kept(conn)
+    if kept.writer is None:
+        kept.writer = new_cursor(conn)
     return kept.writer
 
 
 def reader(conn: Connection):
     """A cursor of ``conn``'s driver connection for one statement whose rows are read; :func:`give_back` it after."""
-    kept = conn.connection.info.get(_KEPT)
-    if kept is not None and kept.readers:
-        return kept.readers.pop()
-    return new_cursor(conn)
+    readers = _kept(conn).readers
+    return readers.pop() if readers else new_cursor(conn)
 
 
 def give_back(conn: Connection, cursor) -> None:
     """Keep ``cursor``, taken with :func:`reader`, for a later read: its statement's rows have been read."""
     if conn.invalidated:
         return  # its connection is gone: asking for the new one would reconnect
-    kept = conn.connection.info.get(_KEPT)
-    if kept is None:
-        kept = conn.connection.info[_KEPT] = _Kept(new_cursor(conn))
-    if len(kept.readers) < SPARE_READERS:
-        kept.readers.append(cursor)
+    readers = _kept(conn).readers
+    if len(readers) < SPARE_READERS:
+        readers.append(cursor)
     else:
         cursor.close()
 
 
-def forget(conn: Connection) -> None:
-    """Close the cursors kept for ``conn``'s driver connection (after a driver error): later statements get new ones."""
+def forget(conn: Connection, failed=None) -> None:
+    """Close ``failed`` (the cursor of a statement that failed) and the cursors kept for ``conn``'s connection.
+
+    Called after a driver error: the next statements get new cursors.
+    """
+    if failed is not None:
+        failed.close()
     if conn.invalidated:
-        return  # SQLAlchemy drops them with the connection
+        return  # SQLAlchemy drops them with the connection, and asking for it would reconnect
     kept = conn.connection.info.pop(_KEPT, None)
     if kept is not None:
         for cursor in (kept.writer, *kept.readers):
-            cursor.close()
+            if cursor is not None and cursor is not failed:
+                cursor.close()
+
+
+def _kept(conn: Connection) -> _Kept:
+    info = conn.connection.info  # the pool's, for this driver connection: discarded with it
+    kept = info.get(_KEPT)
+    if kept is None:
+        kept = info[_KEPT] = _Kept()
+    return kept
 
 
 def new_cursor(conn: Connection):

@@ -122,7 +122,13 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, text, params, cursor) from exc
 
+    read = False
+
     def rows() -> list[tuple]:
+        nonlocal read
+        if read:  # the cursor went back to the connection for other statements
+            raise RuntimeError(f"the rows of {text!r} were read already: send() answers once")
+        read = True
         try:
             found = cursor.fetchall()
         except conn.dialect.loaded_dbapi.Error as exc:
@@ -269,7 +275,7 @@ def _translated(conn: Connection, exc: Exception, statement: str, params, cursor
     lost = conn.invalidated or dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)
     if lost and not conn.invalidated:
         conn.invalidate(exc)  # as Core does: the pool must not hand this connection out again
-    cursors.forget(conn)  # kept or not, none is used again after an error (an invalidated connection's go with it)
+    cursors.forget(conn, cursor)  # none is used again after an error
     return sa.exc.DBAPIError.instance(statement, params, exc, dialect.loaded_dbapi.Error,
                                       connection_invalidated=lost, dialect=dialect,
                                       ismulti=isinstance(params, list))

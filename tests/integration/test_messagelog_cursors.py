@@ -80,3 +80,14 @@ def test_a_connection_that_wrote_makes_no_cursor_for_its_next_writes(tmp_path):
         assert log.verify_chain().ok
     # a cursor a statement cost about a tenth of a PostgreSQL write's instructions; none is made now
     assert made_by_writes == []
+
+
+@pytest.mark.postgres
+def test_rows_sent_for_are_read_once_not_from_a_cursor_another_statement_took_since(postgres_database_url):
+    with open_message_log(postgres_database_url) as log, db.write_transaction(log.engine) as conn, \
+            prepared.pipelined(conn):
+        first = echo(conn, "first")
+        assert first() == [("first",)]
+        echo(conn, "second")  # on the cursor the first gave back
+        with pytest.raises(RuntimeError, match="read already"):
+            first()
