@@ -13,7 +13,9 @@ public seams, whatever cursor or function of the hub sent them:
 
 Only connections made after :class:`SentStatements` is attached are seen:
 attaching closes the engine's idle pooled connections (``engine.dispose()``),
-so attach it before the work to observe checks a connection out.
+so attach it before the work to observe checks a connection out. A trace is
+read by stopping and restarting it (libpq writes it out then): take what was
+sent between the operations observed, not while another thread runs one.
 """
 
 from __future__ import annotations
