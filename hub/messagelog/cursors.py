@@ -17,6 +17,8 @@ a statement's result arrives later, set on the cursor that sent it:
 * spare cursors for statements whose rows are read: one is taken for a
   statement and given back once its rows are read, so a statement sent and
   read later (:func:`prepared.send`) keeps its cursor, and its rows, to itself.
+  A spare psycopg cursor holds its last result until its next statement: the
+  write path reads a few rows at a time.
 
 After a driver error the connection's cursors are closed and forgotten
 (:func:`forget`): a later statement never runs on one left in an unknown state.
