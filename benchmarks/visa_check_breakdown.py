@@ -108,12 +108,10 @@ def instrument(hub) -> Counter:
 
 
 def count_statements(engine, counts: Counter) -> None:
-    """Count in ``counts`` every statement the log's SQLite connections made from now on run (an executemany as one).
+    """Count every statement (an executemany as one) the log's SQLite connections made from now on run.
 
-    Counted by the driver's cursors (sqlite3's ``factory``), Core's statements and
-    the write path's alike: the write path runs its own on the driver's cursor,
-    which Core's events do not see. The idle pooled connections are closed, so
-    every later checkout makes a counted one: call this before any write holds one.
+    The driver's cursors count (sqlite3's ``factory``): Core's events miss the
+    write path's statements. Idle connections are closed: call this before a write holds one.
     """
     import sqlite3
 

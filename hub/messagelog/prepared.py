@@ -121,7 +121,11 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
             cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, text, params, cursor) from exc
+    return _rows_of(conn, cursor, text, params)
 
+
+def _rows_of(conn: Connection, cursor, text: str, params) -> Callable[[], list[tuple]]:
+    """A function reading the rows of the statement ``cursor`` was sent, once; the cursor goes back after."""
     read = False
 
     def rows() -> list[tuple]:

@@ -101,7 +101,7 @@ def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(l
     rows = [(f"chunked-{n}", "h", n, "t", 0, "x") for n in range(5)]
     with db.write_transaction(log.engine) as conn:
         prepared.execute_many(conn, insert, rows)
-    # each INSERT: the rows of its VALUES list after the first, and the values sent with it (for every row run)
+    # each INSERT: the rows of its VALUES list after the first, and the values sent with it (once a row it ran for)
     inserts = [(statement.text.count("), ("), statement.params) for statement in sent.take()
                if (statement.text or "").startswith("INSERT") for _ in range(statement.rows)]
     with log.engine.connect() as conn:
