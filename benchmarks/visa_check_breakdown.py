@@ -12,7 +12,7 @@ The police's requests are signed beforehand, in the parent. The child
 answers ``--checks`` visa checks one after another after warming up, and
 reports per check:
 
-* SQL statements and commits on the message log's engine (SQLAlchemy events);
+* SQL statements (the SQLite driver's cursors count them) and commits (an SQLAlchemy event) of the message log;
 * hardened parses, signature verifications, private-key operations;
 * the CPU of each stage (the thread's own: the waits for licensing and the disk are not in it);
 * the CPU licensing's consumer process spent per check (consume loop, answer, reply, receipts);
@@ -84,12 +84,12 @@ def stages(hub, counts: Counter) -> None:
 
 
 def instrument(hub) -> Counter:
-    """Count the hub's commits, statements, parses, verifications and key operations from now on,
+    """Count the hub's commits, parses, verifications and key operations from now on,
     and the wall time (ms) spent waiting for licensing's answer and in the log's write."""
     import sqlalchemy as sa
 
     from hub import signing, wssec
-    from hub.messagelog import GroupCommitter, prepared
+    from hub.messagelog import GroupCommitter
     from hub.transports import transport_class
 
     transport = transport_class(hub.settings.effective_broker_url)
@@ -98,10 +98,6 @@ def instrument(hub) -> Counter:
     stages(hub, counts)
 
     sa.event.listen(hub.log.engine, "commit", lambda _conn: counts.update(["commits"]))
-    sa.event.listen(hub.log.engine, "before_cursor_execute", lambda *_args: counts.update(["SQL statements"]))
-    # the log's hot statements go straight to the driver's cursor, which Core's events do not see
-    driver_cursor = prepared.driver_cursor
-    prepared.driver_cursor = lambda conn: _CountedCursor(driver_cursor(conn), counts)
     for module in [m for name, m in sys.modules.items() if name.startswith(("hub.", "adapters."))]:
         if getattr(module, "parse_xml", None) is not None and module.__name__ != "hub.xmlsafe":
             module.parse_xml = _counted(counts, "hardened parses", module.parse_xml)
@@ -111,22 +107,34 @@ def instrument(hub) -> Counter:
     return counts
 
 
-class _CountedCursor:
-    """A driver cursor counting the statements it is given (an executemany as one, as Core's event does)."""
+def count_statements(engine, counts: Counter) -> None:
+    """Count every statement (an executemany as one) the log's SQLite connections made from now on run.
 
-    def __init__(self, cursor, counts: Counter) -> None:
-        self._cursor, self._counts = cursor, counts
+    The driver's cursors count (sqlite3's ``factory``): Core's events miss the
+    write path's statements. Idle connections are closed: call this before a write holds one.
+    """
+    import sqlite3
 
-    def execute(self, *args, **options):
-        self._counts.update(["SQL statements"])
-        return self._cursor.execute(*args, **options)
+    import sqlalchemy as sa
 
-    def executemany(self, *args):
-        self._counts.update(["SQL statements"])
-        return self._cursor.executemany(*args)
+    class CountingCursor(sqlite3.Cursor):
+        def execute(self, *args):
+            counts.update(["SQL statements"])
+            return super().execute(*args)
 
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
+        def executemany(self, *args):
+            counts.update(["SQL statements"])
+            return super().executemany(*args)
+
+    class CountingConnection(sqlite3.Connection):
+        def cursor(self, factory=CountingCursor):
+            return super().cursor(factory)
+
+    if engine.dialect.name != "sqlite":
+        raise SystemExit("statements are counted on a SQLite message log only")
+    sa.event.listen(engine, "do_connect", lambda _dialect, _record, _cargs, cparams: cparams.update(
+        factory=CountingConnection))
+    engine.dispose()
 
 
 def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None:
@@ -143,13 +151,19 @@ def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None
         if answer.status_code != 200 or b"EligibleFlag" not in answer.data:
             raise SystemExit(f"visa check failed: HTTP {answer.status_code} {answer.data[:300]!r}")
 
+    statements = Counter()
+    if count_calls:
+        count_statements(hub.log.engine, statements)  # before the warm-up's writes hold a connection
     for body in bodies[:WARM]:
         check(body)
+    statements.clear()
     counts = instrument(hub) if count_calls else None
     started, began = time.process_time(), time.perf_counter()
     for body in bodies[WARM:WARM + checks]:
         check(body)
     used, wall = time.process_time() - started, time.perf_counter() - began
+    if counts is not None:
+        counts.update(statements)  # the checks' own, not the closing's
     hub.close()
     if counts is not None:
         print(json.dumps({name: value / checks for name, value in counts.items()}

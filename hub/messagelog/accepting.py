@@ -113,7 +113,7 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     taken()
     fresh, duplicates = _split_duplicates(records, stored_before())
     if not fresh:
-        numbers()  # read all the same: its cursor is closed once read
+        numbers()  # read all the same: its cursor is given back once read
         return BatchResult([], duplicates)
     now = timestamp()
     answered = [answers[record.message_id] for record in fresh if record.message_id in answers]

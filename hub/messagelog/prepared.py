@@ -6,7 +6,8 @@ processing every parameter, event dispatch, building a result), more than
 SQLite spends running it. The statements of the write path are therefore
 plain SQL written once, the same on SQLite and PostgreSQL but for the
 parameter mark (``?`` for sqlite3, ``%s`` for psycopg) and row locks, and
-run on the DBAPI cursor of the Core connection whose transaction they are
+run on a DBAPI cursor (kept with the driver connection, see
+:mod:`hub.messagelog.cursors`) of the Core connection whose transaction they are
 part of: SQLAlchemy still begins, commits and rolls back, so durability and
 isolation are the Core path's.
 
@@ -32,6 +33,8 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from hub.messagelog import cursors
 
 
 #: rows per INSERT of several rows on PostgreSQL (a wage file's batch of thousands goes in a few statements)
@@ -110,23 +113,32 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
         found = fetch(conn, sql, params)
         return lambda: found
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
-    cursor = driver_cursor(conn)
+    cursor = cursors.reader(conn)  # its own until its rows are read: later statements do not replace them
     try:
         if options:
             cursor.execute(text, params, **options)
         else:
             cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
-        cursor.close()
         raise _translated(conn, exc, text, params, cursor) from exc
+    return _rows_of(conn, cursor, text, params)
+
+
+def _rows_of(conn: Connection, cursor, text: str, params) -> Callable[[], list[tuple]]:
+    """A function reading the rows of the statement ``cursor`` was sent, once; the cursor goes back after."""
+    read = False
 
     def rows() -> list[tuple]:
+        nonlocal read
+        if read:  # the cursor went back to the connection for other statements
+            raise RuntimeError(f"the rows of {text!r} were read already: send() answers once")
+        read = True
         try:
-            return cursor.fetchall()
+            found = cursor.fetchall()
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _translated(conn, exc, text, params, cursor) from exc
-        finally:
-            cursor.close()
+        cursors.give_back(conn, cursor)
+        return found
 
     return rows
 
@@ -182,9 +194,9 @@ def _padded_rows(sql: InsertSql, count: int) -> str:
 
 
 def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
-    """Every statement of this module goes here: one cursor, closed after, driver errors translated."""
+    """Every statement of this module goes here, on a cursor kept with the connection; driver errors translated."""
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
-    cursor = driver_cursor(conn)
+    cursor = cursors.reader(conn) if rows else cursors.writer(conn)
     try:
         if many:
             cursor.executemany(text, params)
@@ -192,11 +204,13 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
             cursor.execute(text, params, **options)
         else:
             cursor.execute(text, params)
-        return cursor.fetchall() if rows else None
+        if not rows:
+            return None
+        found = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, text, params, cursor) from exc
-    finally:
-        cursor.close()
+    cursors.give_back(conn, cursor)
+    return found
 
 
 @contextmanager
@@ -227,24 +241,6 @@ def begin(conn: Connection, statement: str) -> None:
     past the busy timeout is translated here.
     """
     _run(conn, statement, (), many=False)
-
-
-def driver_cursor(conn: Connection):
-    """A new cursor of the driver's connection under ``conn``, which every statement here runs on.
-
-    Core's events do not see these statements; a test that counts what a
-    write sends wraps this function. On PostgreSQL it is psycopg's
-    ``RawCursor``, whose ``$1`` marks go to the server as they are: the
-    ``%s`` of a plain cursor were parsed out of every statement by psycopg,
-    from scratch for one of over 50 parameters (a group's inserts), which cost
-    the hub more CPU than the server's work for it.
-    """
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        return driver.cursor()
-    import psycopg  # only PostgreSQL logs get here
-
-    return psycopg.RawCursor(driver)
 
 
 @lru_cache(maxsize=1)
@@ -283,6 +279,7 @@ def _translated(conn: Connection, exc: Exception, statement: str, params, cursor
     lost = conn.invalidated or dialect.is_disconnect(exc, conn.connection.driver_connection, cursor)
     if lost and not conn.invalidated:
         conn.invalidate(exc)  # as Core does: the pool must not hand this connection out again
+    cursors.forget(conn, cursor)  # none is used again after an error
     return sa.exc.DBAPIError.instance(statement, params, exc, dialect.loaded_dbapi.Error,
                                       connection_invalidated=lost, dialect=dialect,
                                       ismulti=isinstance(params, list))

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hub.errors import MessageLogUnavailableError
 from hub.messagelog import db, open_message_log, prepared
 from hub.messagelog.schema import lanes as lanes_table
+from tests.integration.sent_statements import SentStatements
 
 
 @pytest.fixture
@@ -92,40 +93,24 @@ def test_a_connection_used_a_moment_ago_is_not_tested_again(postgres_database_ur
         assert len(pings) == 2  # idle past the limit (opening the log used it already): tested each time
 
 
-def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(log, monkeypatch):
+def test_many_rows_are_inserted_in_chunks_of_one_statement_each_and_all_arrive(log, monkeypatch, request):
     monkeypatch.setattr(prepared, "ROWS_PER_INSERT", 2)
-    sent = []
-    driver_cursor = prepared.driver_cursor
-
-    class Noting:
-        def __init__(self, cursor):
-            self._cursor = cursor
-
-        def execute(self, statement, params=(), **options):
-            if statement.startswith("INSERT"):
-                sent.append((statement.count("), ("), len(params)))
-            return self._cursor.execute(statement, params, **options)
-
-        def executemany(self, statement, rows):
-            rows = list(rows)
-            sent.extend([(0, len(rows[0]))] * len(rows))
-            return self._cursor.executemany(statement, rows)
-
-        def __getattr__(self, name):
-            return getattr(self._cursor, name)
-
-    monkeypatch.setattr(prepared, "driver_cursor", lambda conn: Noting(driver_cursor(conn)))
+    sent = SentStatements(log.engine)
+    request.addfinalizer(sent.close)
     insert = prepared.insert_sql(lanes_table, ("lane_id", "host", "pid", "opened_at", "seq", "hash"))
     rows = [(f"chunked-{n}", "h", n, "t", 0, "x") for n in range(5)]
     with db.write_transaction(log.engine) as conn:
         prepared.execute_many(conn, insert, rows)
+    # each INSERT: the rows of its VALUES list after the first, and the values sent with it (once a row it ran for)
+    inserts = [(statement.text.count("), ("), statement.params) for statement in sent.take()
+               if (statement.text or "").startswith("INSERT") for _ in range(statement.rows)]
     with log.engine.connect() as conn:
         stored = prepared.fetch(conn, "SELECT lane_id, pid FROM lanes WHERE lane_id LIKE ? ORDER BY pid", ("chunked-%",))
     assert stored == [(f"chunked-{n}", n) for n in range(5)]
     if log.engine.dialect.name == "sqlite":  # in-process: the driver's executemany, one row at a time
-        assert sent == [(0, 6)] * 5
+        assert inserts == [(0, 6)] * 5
     else:  # two statements of two rows and one of the last row, every value sent once
-        assert sent == [(1, 12), (1, 12), (0, 6)]
+        assert inserts == [(1, 12), (1, 12), (0, 6)]
 
 
 def test_a_row_without_its_first_value_is_refused_not_dropped_with_the_padding(log):

@@ -5,10 +5,11 @@ everything sent before a read shares the round trip that read waits for.
 Each round trip is a wake-up of the server's backend and of the hub's
 thread; the record numbers used to cost one of their own after the reads,
 and a confirm four (the lane's lock, two look-ups, the numbers) before its
-writes. Counted here through the cursors the log takes: a read after
-statements sent since the last wait is a round trip, and so are statements
-still unread when the write ends (the pipeline's end). The commit is one
-more, as before, and not counted.
+writes. Counted here in what the driver sent (:mod:`tests.integration.sent_statements`):
+a Flush or Sync, asking the server to answer, after statements sent since
+the last one is a round trip. The commit is one more, as before, and not
+counted; so is psycopg's BEGIN, which it sends and waits for on its own at a
+transaction's first statement in a pipeline.
 """
 
 from __future__ import annotations
@@ -20,68 +21,55 @@ import pytest
 from hub.errors import DuplicateMessageError
 from hub.messagelog import open_message_log, prepared
 from tests.integration.test_messagelog_statement_shapes import pair, write_groups
-from tests.integration.test_push_one_write import CountingCursor
+from tests.integration.sent_statements import SentStatements
 
 pytestmark = pytest.mark.postgres
 
 
-class RecordingCursor(CountingCursor):
-    """A :class:`CountingCursor` that also tells ``note(statement, None)`` when its rows are read."""
-
-    def __init__(self, cursor, note) -> None:
-        super().__init__(cursor, note)
-        self._read, self._statement = note, None
-
-    def execute(self, statement, *params, **options):
-        self._statement = statement
-        return super().execute(statement, *params, **options)
-
-    def fetchall(self):
-        self._read(self._statement, None)
-        return self._cursor.fetchall()
-
-
 class Trips:
-    """Statements sent and read through the log's driver cursors, in order; round trips among them."""
+    """Statements the log's engine sent, and its waits for the server, in order; round trips among them."""
 
-    def __init__(self, monkeypatch) -> None:
-        self.events: list[tuple[str, int | None]] = []
-        driver_cursor = prepared.driver_cursor
-        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: RecordingCursor(
-            driver_cursor(conn), lambda statement, rows: self.events.append((statement, rows))))
+    def __init__(self, sent: SentStatements) -> None:
+        self.events = sent.take()
 
     def count(self) -> int:
-        """Waits for the server: reads after something new was sent, and what is unread at the end."""
+        """Waits for the server (a Flush or a Sync) after something new was sent; a Sync then a Flush is one."""
         trips, unsent = 0, False
-        for _statement, rows in self.events:
-            if rows is not None:
+        for sent in self.events:
+            if sent.text is not None:
                 unsent = True
             elif unsent:
                 trips, unsent = trips + 1, False
-        return trips + unsent
+        return trips
 
     def sent_before_first_read(self) -> list[str]:
-        reads = [i for i, (_, rows) in enumerate(self.events) if rows is None]
-        return [statement for statement, _ in self.events[:reads[0]]]
+        """The statements sent before the first wait for them (psycopg's wait on its BEGIN has none before it)."""
+        sent = []
+        for event in self.events:
+            if event.text is None and sent:
+                return sent
+            if event.text is not None:
+                sent.append(event.text)
+        return sent
 
 
-def test_a_push_and_a_confirm_wait_for_the_server_twice_each(new_postgres_database, monkeypatch):
-    with open_message_log(new_postgres_database()) as log:
+def test_a_push_and_a_confirm_wait_for_the_server_twice_each(new_postgres_database):
+    with open_message_log(new_postgres_database()) as log, SentStatements(log.engine) as sent:
         writer = log.holding()
         written = write_groups(writer, [1, 1])  # the lane is registered, the statements are prepared
         log.mark_published([pending.message_id for pending in log.unpublished(10)])
-        trips = Trips(monkeypatch)
+        sent.take()
         write_groups(writer, [1], written)
-        push = trips.count(), trips.sent_before_first_read()
-        trips.events.clear()
+        push = Trips(sent)
         assert log.mark_published([f"msg-{written}", "msg-0"]) == 1  # msg-0 was marked before
-        confirm = trips.count(), trips.sent_before_first_read()
+        confirm = Trips(sent)
         assert log.verify_chain().ok
     # the record numbers go with the lane's lock and the duplicate check, not in a round trip of their own
-    assert push[0] == 2, trips.events
-    assert [statement.split()[0:2] for statement in push[1]][-1] == ["SELECT", "nextval('audit_chain_record_seq')"]
-    assert confirm[0] == 2, trips.events
-    assert sum("nextval" in statement for statement in confirm[1]) == 1 and len(confirm[1]) == 4, confirm[1]
+    assert push.count() == 2, push.events
+    assert push.sent_before_first_read()[-1].split()[0:2] == ["SELECT", "nextval('audit_chain_record_seq')"]
+    assert confirm.count() == 2, confirm.events
+    before_read = confirm.sent_before_first_read()
+    assert sum("nextval" in statement for statement in before_read) == 1 and len(before_read) == 4, before_read
 
 
 def test_a_duplicate_leaves_its_record_numbers_unused_and_the_chain_whole(new_postgres_database):

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from hub.messagelog import Accepted, accepting, open_message_log, prepared
-from tests.integration.test_push_one_write import CountingCursor
+from tests.integration.sent_statements import SentStatements
 
 pytestmark = pytest.mark.postgres
 
@@ -54,14 +54,12 @@ def write_groups(log, sizes, written: int = 0) -> int:
     return written
 
 
-def test_groups_of_any_size_insert_through_power_of_two_shapes_and_no_padding_row_is_stored(url, monkeypatch):
-    sent = []
-    driver_cursor = prepared.driver_cursor
+def test_groups_of_any_size_insert_through_power_of_two_shapes_and_no_padding_row_is_stored(url):
     with open_message_log(url) as log:
-        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
-            driver_cursor(conn), lambda statement, _rows: sent.append(statement)))
-        written = write_groups(log.holding(), [1, 2, 3, 5, 6, 7, 9, 3, 5])
-        inserts = {statement for statement in sent if statement.startswith("INSERT INTO messages")}
+        with SentStatements(log.engine) as sent:
+            written = write_groups(log.holding(), [1, 2, 3, 5, 6, 7, 9, 3, 5])
+            inserts = {statement.text for statement in sent.take()
+                       if (statement.text or "").startswith("INSERT INTO messages")}
         # two messages a push: 2, 4, 6, 10, 12, 14 and 18 rows in 2, 4, 8, 16 and 32-row shapes
         assert {statement.count("), (") + 1 for statement in inserts} == {2, 4, 8, 16, 32}
         with log.engine.connect() as conn:

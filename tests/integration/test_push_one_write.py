@@ -3,10 +3,11 @@
 The police push border notifications to the gateway app (Flask's test
 client: the real app, pipeline, signing and log, no HTTP server); every
 statement and every commit the log runs for each push is counted, on SQLite
-and on the real PostgreSQL: Core's through an SQLAlchemy event listener, the
-write path's own (run on the driver's cursor, :mod:`hub.messagelog.prepared`)
-by wrapping the cursor it takes. The counts are what this asserts, not
-times: a change that adds a statement or a commit to every push fails here.
+and on the real PostgreSQL: the statements as the driver sends them
+(:mod:`tests.integration.sent_statements`), Core's and the write path's
+alike, the commits through an SQLAlchemy event listener. The counts are what
+this asserts, not times: a change that adds a statement or a commit to every
+push fails here.
 """
 
 from __future__ import annotations
@@ -20,50 +21,31 @@ from lxml import etree
 
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
-from hub.messagelog import prepared
 from hub.signing import Verifier
 from hub.xmlsafe import parse_xml
 from simulators.police.client import PoliceMessages, police_signer, soap_envelope
 from simulators.population import Population, PopulationSpec
+from tests.integration.sent_statements import SentStatements
 
 #: statements of the one write that stores a push and its receipt (lane, duplicate check, record
 #: numbers, chain, lane head, message rows, payloads, search terms, outbox; SQLite adds its BEGIN)
 MOST_STATEMENTS = 10
 
 
-class CountingCursor:
-    """A driver cursor that tells ``note(statement, rows)`` of each statement it is given."""
-
-    def __init__(self, cursor, note) -> None:
-        self._cursor, self._note = cursor, note
-
-    def execute(self, statement, *params, **options):
-        self._note(statement, 1)
-        return self._cursor.execute(statement, *params, **options)
-
-    def executemany(self, statement, rows):
-        rows = list(rows)
-        self._note(statement, len(rows))
-        return self._cursor.executemany(statement, rows)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-
 class Counted:
-    """Statements and commits the log's engine ran since the last :meth:`reset`."""
+    """Statements and commits the log's engine ran since the last :meth:`reset`; :meth:`close` stops counting."""
 
-    def __init__(self, engine: sa.Engine, monkeypatch) -> None:
-        self.statements: list[str] = []
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine, self._sent = engine, SentStatements(engine)
+        self._statements: list[str] = []
         self.commits = 0
-        sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: self.statements.append(
-            statement))
         sa.event.listen(engine, "commit", self._committed)
-        driver_cursor = prepared.driver_cursor
-        # only this engine's: a log another test left running in this process writes through the same function
-        monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
-            driver_cursor(conn), lambda statement, _rows: self.statements.append(statement))
-            if conn.engine is engine else driver_cursor(conn))
+
+    @property
+    def statements(self) -> list[str]:
+        """The text of every statement the driver sent, Core's and the write path's alike."""
+        self._statements.extend(sent.text for sent in self._sent.take() if sent.text is not None)
+        return self._statements
 
     def _committed(self, _conn) -> None:
         self.commits += 1
@@ -71,6 +53,10 @@ class Counted:
     def reset(self) -> None:
         self.statements.clear()
         self.commits = 0
+
+    def close(self) -> None:
+        sa.event.remove(self._engine, "commit", self._committed)
+        self._sent.close()
 
 
 @pytest.fixture
@@ -94,9 +80,10 @@ def post(client, body: bytes) -> etree._Element:
     return parse_xml(reply.data).find("{*}Body")[0]
 
 
-def test_each_push_is_one_commit_of_a_bounded_number_of_statements(gateway, pki_dir, trust_store, monkeypatch):
+def test_each_push_is_one_commit_of_a_bounded_number_of_statements(gateway, pki_dir, trust_store, request):
     hub, client = gateway
-    counted = Counted(hub.log.engine, monkeypatch)
+    counted = Counted(hub.log.engine)
+    request.addfinalizer(counted.close)
     bodies = notifications(pki_dir, 6)
     post(client, bodies[0])  # the lane is registered on the first write, in its own commit
     per_push = []

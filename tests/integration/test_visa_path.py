@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
-from hub.messagelog import open_message_log, prepared
+from hub.messagelog import open_message_log
 from hub.messagelog.db import make_engine
 from hub.signing import Verifier
 from hub.transports.testing import isolated_routes
@@ -38,7 +38,7 @@ from hub.xmlsafe import parse_xml
 from simulators.demo.stack import free_port
 from simulators.police.client import PoliceClient, police_signer
 from tests.integration.test_gateway_police import Gateway, LicensingResponder, licensing_signer
-from tests.integration.test_push_one_write import CountingCursor
+from tests.integration.sent_statements import SentStatements
 from tests.unit.test_group_commit import CountingLog
 
 pytestmark = pytest.mark.timeout(120)
@@ -60,37 +60,33 @@ def hub_message_id(reply: requests.Response) -> str:
     return parse_xml(reply.content).findtext(".//{*}HubMessageId").strip()
 
 
-def record_commits(engine, monkeypatch) -> list[int]:
+def record_commits(engine, request) -> list[int]:
     """The chain records each commit on ``engine`` wrote (commits that wrote none are left out), in order.
 
-    The log's hot statements run on the driver's cursor (:func:`hub.messagelog.prepared.driver_cursor`),
-    which Core's events do not see: both are counted.
+    The records are counted in what the driver sent (:mod:`tests.integration.sent_statements`),
+    each connection's apart: the rows of its ``INSERT INTO audit_chain`` statements since its last commit.
     """
+    sent = SentStatements(engine)
+    request.addfinalizer(sent.close)
     written: dict[int, int] = {}
     commits: list[int] = []
 
-    def note(dbapi_connection, text: str, rows: int) -> None:
-        if text.lstrip().upper().startswith("INSERT INTO AUDIT_CHAIN"):
-            written[id(dbapi_connection)] = written.get(id(dbapi_connection), 0) + rows
-
     def commit(conn) -> None:
+        for statement in sent.take():
+            if (statement.text or "").lstrip().upper().startswith("INSERT INTO AUDIT_CHAIN"):
+                written[statement.connection] = written.get(statement.connection, 0) + statement.rows
         if records := written.pop(id(conn.connection.dbapi_connection), 0):
             commits.append(records)
 
-    sa.event.listen(engine, "before_cursor_execute", lambda conn, _cursor, text, parameters, _context, many: note(
-        conn.connection.dbapi_connection, text, len(parameters) if many else 1))
     sa.event.listen(engine, "commit", commit)
-    driver_cursor = prepared.driver_cursor
-    monkeypatch.setattr(prepared, "driver_cursor", lambda conn: CountingCursor(
-        driver_cursor(conn), lambda text, rows: note(conn.connection.dbapi_connection, text, rows))
-        if conn.engine is engine else driver_cursor(conn))
+    request.addfinalizer(lambda: sa.event.remove(engine, "commit", commit))
     return commits
 
 
-def test_concurrent_visa_checks_share_one_commit_and_nothing_else(tmp_path, trust_store, pki_dir, monkeypatch):
+def test_concurrent_visa_checks_share_one_commit_and_nothing_else(tmp_path, trust_store, pki_dir, request):
     log = CountingLog(make_engine(f"sqlite:///{tmp_path / 'messages.sqlite3'}"), hold=True)
     open_message_log(str(log.engine.url)).close()  # tables and chain head
-    commits = record_commits(log.engine, monkeypatch)
+    commits = record_commits(log.engine, request)
     hub = bootstrap(Settings(home=tmp_path, broker_url=f"sqlite:///{tmp_path / 'broker.sqlite3'}"),
                     trust_store=trust_store, routes=isolated_routes(), log=log)
     with hub.open_transport() as admin:
