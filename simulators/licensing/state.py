@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import InputError, MessageLogUnavailableError
 from hub.idempotency import IdempotentConsumer
-from hub.messagelog import prepared
 from hub.messagelog.db import make_engine, write_transaction
 from simulators.licensing import rules
 from simulators.licensing.batches import WindowApplier
