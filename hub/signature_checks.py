@@ -88,7 +88,9 @@ def signed_content(document: etree._Element, parts: SignatureParts, agency: str 
     # a processing instruction, so without one in it this form is also the one without comments — the signed
     # one — and there are none to take out (looking for them walks the whole tree).
     canonical = _exclusive_c14n(document, parts.content_prefixes, comments=True)
-    commented = canonical.find(b"<!--") >= 0  # not `in`, which first tries b"<!--" as an integer (a TypeError)
+    # find, not `in`, which first tries b"<!--" as an integer (a TypeError); and "!" first: a one-byte search is a
+    # memchr, several times quicker than the substring search, and most messages have no "!" at all
+    commented = canonical.find(b"!") >= 0 and canonical.find(b"<!--") >= 0
     if commented:
         canonical = _exclusive_c14n(document, parts.content_prefixes, comments=False)
     if not hmac.compare_digest(hashlib.sha256(canonical).digest(), parts.digest):
