@@ -79,12 +79,14 @@ class _Template:
     def digest_text(self, canonical: bytes) -> str | None:
         """The DigestValue's text if ``canonical`` is this template's SignedInfo, else None."""
         head, tail = self.head, self.tail
-        if len(canonical) < len(head) + len(tail) or not (canonical.startswith(head) and canonical.endswith(tail)):
+        start, end = len(head), len(canonical) - len(tail)
+        if end < start or not (canonical.startswith(head) and canonical.endswith(tail)):
             return None
-        text = canonical[len(head):len(canonical) - len(tail)]
-        if b"<" in text or b"&" in text:  # markup, or text C14N escaped: the full reading says what it is
+        # markup, or text C14N escaped: the full reading says what it is. find, not `in`: bytes' `in` first tries
+        # its operand as an integer, and the TypeError it builds and drops costs more than the search
+        if canonical.find(b"<", start, end) >= 0 or canonical.find(b"&", start, end) >= 0:
             return None
-        return text.decode("utf-8")
+        return canonical[start:end].decode("utf-8")
 
     def read(self, nodes: list, canonical: bytes, digest_text: str, agency: str | None) -> SignatureParts:
         """The parts, values checked in the order :func:`~hub.verify.read_parts` checks them."""
