@@ -47,6 +47,8 @@ SENDERS = 40
 _FLAG = re.compile(rb"EligibleFlag>\s*([YN])\s*<")
 _FAULT_CODE = re.compile(rb"faultcode>([^<]*)<")
 BUSY = "busy"
+#: checks through each path before the clock starts: more than three per gateway server thread of two processes
+WARM_CHECKS = 100
 
 
 @dataclass
@@ -189,7 +191,12 @@ def visa_calls(load: Load, count: int) -> tuple[Callable[[int], str | None], Cal
 def visa_latency(load: Load, rate: float, seconds: float) -> dict:
     """The police's visa check through the hub at ``rate``, then as many direct calls to licensing."""
     count = int(rate * seconds)
-    warm = 20  # mappings, schemas and both paths' code warmed, off the clock
+    # Mappings, schemas and both paths' code warmed off the clock, and every gateway server thread too: each
+    # opens its own broker connection on its first question (~8 ms alone, up to 60 ms when several open at
+    # once), and with 20 warm-up checks 8 of the 32 threads of two processes did so in the first checks on
+    # the clock, which with the checks queued behind them were over half of the slowest 1%. waitress hands
+    # a request to the thread idle longest, so a few sequential checks per thread reach every one.
+    warm = WARM_CHECKS
     via_hub, direct, bodies = visa_calls(load, count + warm + 2)
     # every gateway process started and warmed on a yes and a no (the same two requests for each: a question
     # goes the whole way to licensing however often it is asked), so none starts or compiles on the clock
@@ -197,7 +204,7 @@ def visa_latency(load: Load, rate: float, seconds: float) -> dict:
     sender = KeepAliveSender(load.stack.urls["gateway"], answer=_FLAG)
     if (warmed := sender.warm_every_process(bodies[-2:], gateways)) < gateways:
         progress(f"  warmed {warmed} of {gateways} gateway processes (the others start and compile on the clock)")
-    open_loop(lambda i: via_hub(count + i), warm, 50.0), open_loop(lambda i: direct(count + i), warm, 50.0)
+    open_loop(lambda i: via_hub(count + i), warm, 100.0), open_loop(lambda i: direct(count + i), warm, 100.0)
     progress(f"visa checks: {count} through the gateway at {rate:g}/s …")
     cpu = cpu_seconds(load.stack)
     hub = open_loop(via_hub, count, rate)
