@@ -16,7 +16,6 @@ from hub.archive import layout, verify_archive
 from hub.archive.base import check_continues
 from hub.errors import AuditChainError
 from hub.messagelog import open_message_log
-from hub.retention import period_start
 from tests.integration.test_evidence_archive import (  # noqa: F401 (home and hub_signer are fixtures)
     entries, failure, fill, home, hub_signer, offline, rabt, rebuilt, scalar, write,
 )

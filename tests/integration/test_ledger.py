@@ -68,7 +68,6 @@ def test_the_ledger_lists_exactly_the_workers_messages_with_the_basis_of_their_d
     renewal(hub, OTHER, 1)
     accept_arrival(hub, "T5550001")  # a passport only: about nobody's civil number
     changed = tmp_path / "access.toml"
-    shipped = AccessRights.load()
     changed.write_text(Path(shipped_file()).read_text(encoding="utf-8").replace(SHIPPED_BASIS, NEW_BASIS),
                        encoding="utf-8")
     hub.access = AccessRights.load(changed)  # the operator changes access.toml; a new pipeline reads it

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
