@@ -2,8 +2,8 @@
 
 Each transport gets one running system (module scope) that the scenarios share in
 order, as in ``rabt demo``: scenario 4 checks visas against the licence scenario 3
-issued. On RabbitMQ the hub's message log is on PostgreSQL — the deployment of
-DESIGN.md's "beyond one machine" — and the queues carry a prefix of their own, so
+issued. On RabbitMQ the hub's message log is on PostgreSQL — a ministry's deployment
+(docs/deploying.md) — and the queues carry a prefix of their own, so
 the run never touches another hub's queues on the shared broker.
 """
 
