@@ -12,7 +12,8 @@ The police's requests are signed beforehand, in the parent. The child
 answers ``--checks`` visa checks one after another after warming up, and
 reports per check:
 
-* SQL statements (the SQLite driver's cursors count them) and commits (an SQLAlchemy event) of the message log;
+* SQL statements (as the database driver sees them: ``tests/integration/sent_statements.py``) and commits
+  (an SQLAlchemy event) of the message log;
 * hardened parses, signature verifications, private-key operations;
 * the CPU of each stage (the thread's own: the waits for licensing and the disk are not in it);
 * the CPU licensing's consumer process spent per check (consume loop, answer, reply, receipts);
@@ -38,6 +39,11 @@ from collections import Counter
 from pathlib import Path
 
 import callgrind
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' helper that sees what the database driver is sent
+
+from tests.integration.sent_statements import SentStatements  # noqa: E402
 
 WARM = 20
 
@@ -107,36 +113,6 @@ def instrument(hub) -> Counter:
     return counts
 
 
-def count_statements(engine, counts: Counter) -> None:
-    """Count every statement (an executemany as one) the log's SQLite connections made from now on run.
-
-    The driver's cursors count (sqlite3's ``factory``): Core's events miss the
-    write path's statements. Idle connections are closed: call this before a write holds one.
-    """
-    import sqlite3
-
-    import sqlalchemy as sa
-
-    class CountingCursor(sqlite3.Cursor):
-        def execute(self, *args):
-            counts.update(["SQL statements"])
-            return super().execute(*args)
-
-        def executemany(self, *args):
-            counts.update(["SQL statements"])
-            return super().executemany(*args)
-
-    class CountingConnection(sqlite3.Connection):
-        def cursor(self, factory=CountingCursor):
-            return super().cursor(factory)
-
-    if engine.dialect.name != "sqlite":
-        raise SystemExit("statements are counted on a SQLite message log only")
-    sa.event.listen(engine, "do_connect", lambda _dialect, _record, _cargs, cparams: cparams.update(
-        factory=CountingConnection))
-    engine.dispose()
-
-
 def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None:
     """Inside valgrind (or not): warm up on WARM checks, then answer ``checks`` more one after another."""
     from hub.bootstrap import bootstrap, gateway_app
@@ -151,19 +127,20 @@ def child(home: Path, bodies_file: Path, checks: int, count_calls: bool) -> None
         if answer.status_code != 200 or b"EligibleFlag" not in answer.data:
             raise SystemExit(f"visa check failed: HTTP {answer.status_code} {answer.data[:300]!r}")
 
-    statements = Counter()
-    if count_calls:
-        count_statements(hub.log.engine, statements)  # before the warm-up's writes hold a connection
+    # attached before the warm-up's writes hold a connection; what the warm-up sent is taken and dropped
+    sent = SentStatements(hub.log.engine) if count_calls else None
     for body in bodies[:WARM]:
         check(body)
-    statements.clear()
+    if sent is not None:
+        sent.take()
     counts = instrument(hub) if count_calls else None
     started, began = time.process_time(), time.perf_counter()
     for body in bodies[WARM:WARM + checks]:
         check(body)
     used, wall = time.process_time() - started, time.perf_counter() - began
-    if counts is not None:
-        counts.update(statements)  # the checks' own, not the closing's
+    if counts is not None:  # the checks' own statements, not the closing's; an executemany counts as one
+        counts["SQL statements"] = sum(statement.text is not None for statement in sent.take())
+        sent.close()
     hub.close()
     if counts is not None:
         print(json.dumps({name: value / checks for name, value in counts.items()}
