@@ -14,12 +14,8 @@ import sys
 import threading
 import time
 
-import pytest
-
 from hub import lifeline
 from tests.process_tree import alive, descendants, survivors_after
-
-pytestmark = pytest.mark.skipif(not lifeline.SUPPORTED, reason="prctl(PR_SET_PDEATHSIG) is Linux only")
 
 PARENT = """
 import sys, threading, time
