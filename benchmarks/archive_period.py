@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hub import lifeline
+
 
 def fill(url: str, messages: int, payload: int, incompressible: bool = False, prefix: str = "m") -> None:
     from hub.messagelog import Accepted, open_message_log
@@ -52,7 +54,7 @@ def fill(url: str, messages: int, payload: int, incompressible: bool = False, pr
 def measured(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
     """(CPU seconds, peak RSS in MB, wall seconds) of one child process, from its own accounting."""
     start = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "hub", *args], env=env, stdout=subprocess.DEVNULL)
+    child = lifeline.popen([sys.executable, "-m", "hub", *args], env=env, stdout=subprocess.DEVNULL)
     _pid, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:

@@ -10,14 +10,15 @@ higher than it costs natively. Needs valgrind (Debian package ``valgrind``).
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
+
+from hub import lifeline
 
 
 def instructions(script: str, *args: str) -> int:
     """Instructions of ``python script args…`` from start to exit."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, script, *args]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = lifeline.run(command, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode != 0 or not found:
         raise SystemExit(f"valgrind run failed: {result.stderr.strip().splitlines()[-3:]}")

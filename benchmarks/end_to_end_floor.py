@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub import lifeline
+
 #: the project root: the floor is run with it, and a relative --floor path is read from it
 ROOT = Path(__file__).resolve().parents[1]
 #: where the floor script is when ``--floor`` is not given
@@ -60,7 +62,7 @@ def run_floor(path: Path | None, ec: bool, timeout: float = 900.0) -> Floor | st
         return f"floor: {path} not found; the figures are not compared with it"
     command = [sys.executable, str(path), str(ROOT), *(["--ec"] if ec else [])]
     try:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        done = lifeline.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"floor: {path} did not run: {exc}"
     found = _FLOOR_LINE.search(done.stdout)

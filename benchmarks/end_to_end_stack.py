@@ -8,7 +8,6 @@ log on a fresh PostgreSQL database when one is given.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 
 from end_to_end_load import progress
+from hub import lifeline
 from simulators.demo.stack import Stack
 
 
@@ -32,8 +32,8 @@ class BenchStack(Stack):
     def start(self) -> Stack:
         # Keys of the asked type first: the stack's own `pki init` keeps existing keys.
         self.home.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--key-type", self.key_type],
-                              env=self.environment(), capture_output=True, text=True, timeout=120)
+        done = lifeline.run([sys.executable, "-m", "hub", "pki", "init", "--key-type", self.key_type],
+                            env=self.environment(), capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"rabt pki init --key-type {self.key_type} failed: {done.stderr.strip()}")
         return super().start()
@@ -50,8 +50,8 @@ def serve_processes(requested: int | None) -> tuple[int | None, str]:
     """What to pass to ``rabt serve --processes``, and the report's line about it."""
     if requested is None:
         return None, "gateway: rabt serve's default number of processes"
-    usage = subprocess.run([sys.executable, "-m", "hub", "serve", "--help"], capture_output=True, text=True,
-                           timeout=60).stdout
+    usage = lifeline.run([sys.executable, "-m", "hub", "serve", "--help"], capture_output=True, text=True,
+                         timeout=60).stdout
     if "--processes" not in usage:
         progress(f"rabt serve has no --processes option here: running one process, not {requested}")
         return None, f"gateway: rabt serve has no --processes option here, so one process (asked for {requested})"

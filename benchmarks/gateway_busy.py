@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import callgrind
+
+from hub import lifeline
 
 WARM = 20
 
@@ -61,8 +62,8 @@ def prepare(home: Path, total: int, key_type: str) -> Path:
     """Keys in ``home`` and ``total`` signed visa checks; the file holding them (hex, one per line)."""
     from simulators.police.client import PoliceMessages, police_signer, soap_envelope
 
-    subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing",
-                    "--key-type", key_type], env=_env(home), check=True, capture_output=True, timeout=120)
+    lifeline.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing",
+                  "--key-type", key_type], env=_env(home), check=True, capture_output=True, timeout=120)
     sign, messages = police_signer(home / "pki"), PoliceMessages()
     bodies_file = home / "requests.hex"
     bodies_file.write_text("\n".join(soap_envelope(sign(messages.visa_check(f"PL-{n}", "IND", "911101"))).hex()
@@ -93,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bodies = prepare(home, WARM + args.answers, args.key_type)
         own = ["--home", str(home), "--bodies", str(bodies)]
-        cpu = subprocess.run([sys.executable, __file__, "--child", str(args.answers), *own], env=_env(home),
-                             capture_output=True, text=True, check=True, timeout=600).stdout.split()[-1]
+        cpu = lifeline.run([sys.executable, __file__, "--child", str(args.answers), *own], env=_env(home),
+                           capture_output=True, text=True, check=True, timeout=600).stdout.split()[-1]
         print(f"per Server.Busy answer, {args.answers} one after another, {args.key_type.upper()} keys:")
         print(f"  CPU ms (process)                {float(cpu):>8.3f}")
         if args.valgrind:

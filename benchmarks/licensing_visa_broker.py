@@ -42,6 +42,7 @@ from pathlib import Path
 
 from licensing_visa_answer import WARM, timed_stage, prepare
 
+from hub import lifeline
 from hub.transports import Message, open_transport
 from hub.routing import load_routes
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
@@ -201,9 +202,9 @@ def one_run(home: Path, url: str, threads: int, questions: list[bytes], rate: fl
     environment = os.environ | ({STAGES_VARIABLE: "1"} if stages else {})
     with open_transport(url, routes=routes) as admin:
         admin.declare(routes)
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(threads), "--home", str(home), "--url", url,
-                                  "--prefix", prefix], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE if stages else None, text=True, env=environment)
+        child = lifeline.popen([sys.executable, __file__, "--serve", str(threads), "--home", str(home), "--url", url,
+                                "--prefix", prefix], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE if stages else None, text=True, env=environment)
         try:
             child.stdout.readline()  # ready
             if push:

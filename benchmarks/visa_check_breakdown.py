@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ import callgrind
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' helper that sees what the database driver is sent
 
+from hub import lifeline
 from tests.integration.sent_statements import SentStatements  # noqa: E402
 
 WARM = 20
@@ -157,9 +157,9 @@ def prepare(home: Path, broker: str, total: int, key_type: str = "rsa") -> tuple
     stack = Stack(home, broker, queue_prefix=f"bench-visa-{uuid.uuid4().hex[:8]}.")
     stack.routes()
     (home / "broker-url").write_text(broker)
-    subprocess.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing",
-                    "--key-type", key_type],
-                   env=stack.environment(), check=True, capture_output=True, timeout=120)
+    lifeline.run([sys.executable, "-m", "hub", "pki", "init", "--agency", "police", "--agency", "licensing",
+                  "--key-type", key_type],
+                 env=stack.environment(), check=True, capture_output=True, timeout=120)
     sign, messages = police_signer(home / "pki"), PoliceMessages()
     bodies_file = home / "requests.hex"
     bodies_file.write_text("\n".join(soap_envelope(sign(messages.visa_check(f"PL-{n}", "IND", "911101"))).hex()
@@ -218,7 +218,7 @@ def measure(home: Path, args: argparse.Namespace) -> int:
     try:
         own = [sys.executable, __file__, "--child", str(args.checks), "--home", str(home), "--bodies", str(bodies_file)]
         licensing = settled_cpu_seconds(stack.processes["licensing-consumer"].pid)
-        counted = subprocess.run([*own, "--count-calls"], capture_output=True, text=True, check=False, timeout=600)
+        counted = lifeline.run([*own, "--count-calls"], capture_output=True, text=True, check=False, timeout=600)
         if counted.returncode != 0:
             raise SystemExit(f"counting run failed: {counted.stderr.strip().splitlines()[-3:]}")
         licensing = settled_cpu_seconds(stack.processes["licensing-consumer"].pid) - licensing

@@ -31,6 +31,8 @@ from pathlib import Path
 
 from visa_log_write import exchange
 
+from hub import lifeline
+
 THREADS = 8
 
 
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         open_message_log(url).close()
         start = time.time() + 3.0  # every child started and its records built
         share = args.rate / args.processes
-        children = [subprocess.Popen([sys.executable, __file__, "--child", url, str(share), str(args.seconds),
-                                      str(start), str(args.work_ms)], stdout=subprocess.PIPE, text=True)
+        children = [lifeline.popen([sys.executable, __file__, "--child", url, str(share), str(args.seconds),
+                                    str(start), str(args.work_ms)], stdout=subprocess.PIPE, text=True)
                     for _ in range(args.processes)]
         results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in children]
     finally:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adapters.centralbank import ADAPTER
+from hub import lifeline
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.filedrop import DropWatcher
@@ -110,6 +111,7 @@ def pss_mib(pids: list[int]) -> float:
 
 
 def _generate(workers: int, seed: int, year: int, month: int, inbox: str, part: int, parts: int, queue) -> None:
+    lifeline.die_with(multiprocessing.parent_process().pid)  # not left running should the benchmark be killed
     population = Population(PopulationSpec.scaled(workers, seed=seed))
     employers = range(part, population.spec.employers, parts)
     summary = write_month(population, year, month, Path(inbox), employers=employers)
@@ -133,6 +135,7 @@ def generate(args, inbox: Path) -> tuple[int, int, float]:
 
 def _watch(settings: Settings, batch_files: int, queue) -> None:
     """One watcher process: claim files until the inbox is empty."""
+    lifeline.die_with(multiprocessing.parent_process().pid)  # not left running should the benchmark be killed
     start = Usage.now()
     hub = bootstrap(settings)
     watcher = DropWatcher(settings, [ADAPTER], hub.pipeline, batch_files=batch_files)
@@ -147,6 +150,7 @@ def _watch(settings: Settings, batch_files: int, queue) -> None:
 
 def _consume(url: str, routes, queue_name: str, stop, queue) -> None:
     """The receiving agency's consumer (``--consume``): take and ack every delivery until told to stop."""
+    lifeline.die_with(multiprocessing.parent_process().pid)  # not left running should the benchmark be killed
     start, taken = Usage.now(), 0
     with open_transport(url, routes=routes) as transport:
         taken = transport.consume(queue_name, lambda delivery: None, prefetch=256, stop=stop)

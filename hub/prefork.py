@@ -26,7 +26,8 @@ A child that dies is started again after a pause from :class:`hub.roles.Backoff`
 death and once per restart. On SIGTERM or SIGINT to the master every child
 gets SIGTERM and ``grace`` seconds to answer the requests it holds (its own
 drain, see :class:`hub.serve.WsgiRole`); one still running after that is
-killed. A child whose master has gone (killed outright) stops by itself.
+killed. A child whose master has gone (killed outright) stops too: the kernel sends it
+SIGTERM (:mod:`hub.lifeline`), and failing that it sees its parent change.
 
 Each child counts into its own metric files (``environment`` carries
 ``PROMETHEUS_MULTIPROC_DIR``, see :mod:`hub.process_metrics`) and the
@@ -46,7 +47,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hub import metrics, process_metrics
+from hub import lifeline, metrics, process_metrics
 from hub.listener import ABSENT, ConnectionTable
 from hub.roles import Backoff, Loop
 
@@ -134,7 +135,8 @@ class ChildProcesses:
         if self.connections is not None:
             passed += (self.connections.fd,)
             command = [*command, "--connections-fd", str(self.connections.fd), "--slot", str(child.slot)]
-        child.process = subprocess.Popen(command, pass_fds=passed, env=self.environment)
+        # tied to the master: a master killed outright takes its children with it (SIGTERM, their drain)
+        child.process = lifeline.popen(command, pass_fds=passed, env=self.environment)
         child.started = time.monotonic()
         log.info("%s process %d started (pid %d)", self.role, child.slot, child.process.pid)
 

@@ -12,13 +12,13 @@ more than one, the master keeps that many children of this command with
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
 from dataclasses import dataclass
 
 import click
 
+from hub import lifeline
 from hub.config import Settings
 from hub.listener import Peers
 from hub.logs import configure_logging, log_format_option
@@ -178,7 +178,7 @@ def _serve_child(settings: Settings, listening: Listening, listen_fd: int, peers
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     supervisor.start(Role("gateway", gateway.run))
-    supervisor.start(Role("master-watch", parent_watch(os.getppid())))
+    supervisor.start(Role("master-watch", parent_watch(lifeline.parent())))
     supervisor.wait(listening.grace)
     hub.close()
 
@@ -193,7 +193,7 @@ def _serve_watcher_child(settings: Settings, listening: Listening) -> None:
     supervisor.install_signal_handlers()
     for name, loop in watcher_loops(hub):
         supervisor.start(Role(name, loop))
-    supervisor.start(Role("master-watch", parent_watch(os.getppid(), "watcher")))
+    supervisor.start(Role("master-watch", parent_watch(lifeline.parent(), "watcher")))
     supervisor.wait(listening.grace)
     hub.close()
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+from hub import lifeline
 from simulators.demo.context import DemoContext
 from simulators.demo.scenarios import expect
 
@@ -24,8 +25,8 @@ WORKER = 57
 
 
 def _rabt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return lifeline.run([sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True,
+                        timeout=600)
 
 
 def _ran(what: str, done: subprocess.CompletedProcess) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import sys
 
 from cryptography import x509
@@ -21,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from hub import lifeline
 from simulators.demo.context import DemoContext
 from simulators.demo.scenarios import ScenarioFailed, _arrived, _municipality, expect
 
@@ -54,8 +54,8 @@ def disclosure_report(ctx: DemoContext) -> str:
 def _checked_report(ctx: DemoContext, civil_number: str) -> dict:
     """``rabt ledger`` run as its own process; its report's payload once its signature and certificate check out."""
     out = ctx.home / f"ledger-{civil_number}.json"
-    run = subprocess.run([sys.executable, "-m", "hub", "ledger", civil_number, "--out", str(out)],
-                         env=ctx.stack.environment(), capture_output=True, text=True, timeout=60)
+    run = lifeline.run([sys.executable, "-m", "hub", "ledger", civil_number, "--out", str(out)],
+                       env=ctx.stack.environment(), capture_output=True, text=True, timeout=60)
     expect(run.returncode == 0, f"rabt ledger failed: {run.stderr.strip()[-300:]}")
     signed = json.loads(out.read_text(encoding="utf-8"))
     header = json.loads(_unb64(signed["protected"]))

@@ -9,11 +9,11 @@ an auditor would: chain, anchors and every stored token.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import sqlalchemy as sa
 
+from hub import lifeline
 from hub.messagelog.schema import anchors
 from hub.timestamps import load_tsa_certificate, verify_token
 from simulators.demo.context import DemoContext
@@ -33,8 +33,8 @@ def anchors_timestamped(ctx: DemoContext) -> str:
     anchor = wait_for(f"anchor {wanted} or a later one to be timestamped", lambda: _newest_stamped(ctx, wanted),
                       timeout=30)
     info = verify_token(bytes(anchor.timestamp_token), anchor.hash, certificate)
-    audit = subprocess.run([sys.executable, "-m", "hub", "audit", "verify"], env=ctx.stack.environment(),
-                           capture_output=True, text=True, timeout=120)
+    audit = lifeline.run([sys.executable, "-m", "hub", "audit", "verify"], env=ctx.stack.environment(),
+                         capture_output=True, text=True, timeout=120)
     expect(audit.returncode == 0, f"rabt audit verify failed: {(audit.stderr or audit.stdout).strip()[-300:]}")
     verified = next((line for line in audit.stdout.splitlines() if line.startswith("timestamps verified")), "")
     expect(bool(verified), f"rabt audit verify checked no timestamps: {audit.stdout.strip()[-300:]}")

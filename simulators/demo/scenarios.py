@@ -396,16 +396,16 @@ SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "worker data corrected, ev
 def open_statistics(ctx: DemoContext) -> str:
     """Licensing's scheduled statistics job, run once: signed by the hub, small counts withheld."""
     import json
-    import subprocess
     import sys
     from pathlib import Path
 
+    from hub import lifeline
     from hub.signing import TrustStore, Verifier
     from simulators.licensing.publication import verify_publication
 
-    job = subprocess.run([sys.executable, "-m", "simulators.licensing", "statistics", "--out",
-                          str(ctx.home / "open-data")], env=ctx.stack.environment(), capture_output=True,
-                         text=True, timeout=60)
+    job = lifeline.run([sys.executable, "-m", "simulators.licensing", "statistics", "--out",
+                        str(ctx.home / "open-data")], env=ctx.stack.environment(), capture_output=True,
+                       text=True, timeout=60)
     expect(job.returncode == 0, f"the statistics job failed: {job.stderr.strip()[-300:]}")
     folder = Path(job.stdout.strip().rpartition(" in ")[2])
     files = verify_publication(folder, Verifier(TrustStore.load(ctx.settings.pki_dir)))

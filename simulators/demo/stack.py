@@ -3,7 +3,8 @@
 Used by ``rabt demo`` and by the end-to-end tests. Every process is a real
 ``rabt`` / ``python -m`` command talking real HTTP and the real broker; the
 stack only picks free ports, sets the environment and waits until each
-process answers.
+process answers. Each process is tied to the one that started the stack
+(:mod:`hub.lifeline`): it gets SIGTERM should that one die without stopping it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from hub import lifeline
 from hub.errors import ConfigError
 from hub.routing import Routes, load_routes
 from hub.transports import open_transport, transport_class
@@ -166,14 +168,16 @@ class Stack:
             self._spawn(f"hub-{role}", [*serve, "--role", role])
 
     def _run_once(self, command: list[str]) -> None:
-        result = subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=120)
+        result = lifeline.run(command, env=self.environment(), capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise ConfigError(f"{' '.join(command[2:])} failed: {result.stderr.strip()}")
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+        # each in a group of its own (stop() signals the group), and tied to this process: a run killed
+        # outright (SIGKILL, a timeout) runs no stop(), yet leaves nothing running
+        self.processes[name] = lifeline.popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                                              start_new_session=True)
 
     def _wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ import pytest
 from browser_support import login, screenshot, text_of, wait_until
 from console_support import accept_arrival, accept_renewal, apply_at_licensing, dead_letter_all, relay
 
+from hub import lifeline
 from hub.messagelog.controls import ControlBoard
 
 try:
@@ -137,8 +138,8 @@ def commerce_worker(served, pki_dir, tmp_path):
            "RABT_COMMERCE_REGISTRY_URL": commerce.url("commercial-registry"),
            "RABT_COMMERCE_CHAMBER_URL": commerce.url("chamber-membership")}
     with open(tmp_path / "worker.log", "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "commerce"], env=env,
-                                   stdout=output, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "worker", "commerce"], env=env,
+                                 stdout=output, stderr=subprocess.STDOUT)
         try:
             yield process
         finally:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from lxml import etree
 
+from hub import lifeline
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.outbox import OutboxRelay
@@ -74,8 +75,8 @@ def accept_arrivals(hub, count: int) -> set[str]:
 
 def start_worker(env: dict) -> subprocess.Popen:
     command = [sys.executable, "-m", "simulators.licensing", "consume", "--threads", str(THREADS)]
-    return subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return lifeline.popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True)
 
 
 def applied(engine) -> int:

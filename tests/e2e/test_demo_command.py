@@ -5,7 +5,8 @@ cannot: that the command makes its own ``./var/demo`` on a first run (a first ru
 failed at opening a SQLite message log in a folder that did not exist yet), that a
 second run in the same folder starts clean and keeps the PKI, that it refuses to
 touch a hub's state it did not make (it once deleted a running hub's message log),
-and that SIGTERM stops every process it started (it once left four orphans).
+and that SIGTERM stops every process it started (it once left four orphans), as does the
+demo's own death by SIGKILL, which it cannot see (its processes are tied to it, :mod:`hub.lifeline`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from hub import lifeline
 from simulators.demo.scenarios import SCENARIOS
+from tests.process_tree import command_line, descendants, survivors_after
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -85,44 +87,17 @@ def test_a_demo_folder_with_files_the_demo_did_not_make_is_refused(tmp_path):
     assert (someone_elses / "messages.sqlite3").read_bytes() == b"not the demo's"
 
 
-def _children(parent: int) -> dict[int, str]:
-    """Every living descendant of ``parent``: pid → its start time (so a reused pid is not mistaken)."""
-    found, frontier = {}, [parent]
-    while frontier:
-        ppid = frontier.pop()
-        for entry in Path("/proc").iterdir():
-            stat = _stat(entry.name) if entry.name.isdigit() else None
-            if stat and int(stat[1]) == ppid and int(entry.name) not in found:
-                found[int(entry.name)] = stat[19]
-                frontier.append(int(entry.name))
-    return found
-
-
-def _stat(pid: str) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state first); None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()
-
-
-def _alive(pid: int, started: str) -> bool:
-    stat = _stat(str(pid))
-    return stat is not None and stat[19] == started and stat[0] != "Z"
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_every_process_the_demo_started(tmp_path, signum):
-    demo = subprocess.Popen([_rabt(), "demo", "--workers", "200"], cwd=tmp_path, env=_environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    demo = lifeline.popen([_rabt(), "demo", "--workers", "200"], cwd=tmp_path, env=_environment(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in demo.stdout:  # "  up in …s: gateway …" once simulators, hub and licensing all answer
             if line.startswith("  up in"):
                 break
         else:
             pytest.fail(f"the demo did not start: {demo.stderr.read()[-2000:]}")
-        children = _children(demo.pid)
+        children = descendants(demo.pid)
         assert len(children) >= 4, children  # simulators, hub, licensing web app and consumer
 
         demo.send_signal(signum)
@@ -132,8 +107,19 @@ def test_a_signal_stops_every_process_the_demo_started(tmp_path, signum):
             demo.kill()
             demo.wait()
     assert "every process it started has been stopped" in demo.stderr.read()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in children.items()):
-        time.sleep(0.2)
-    survivors = [pid for pid, started in children.items() if _alive(pid, started)]
+    survivors = survivors_after(children, 10)
     assert not survivors, f"processes left running after {signum.name}: {survivors}"
+
+
+def test_a_demo_killed_outright_leaves_no_process_running(tmp_path):
+    demo = lifeline.popen([_rabt(), "demo", "--workers", "200"], cwd=tmp_path, env=_environment(),
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert any(line.startswith("  up in") for line in demo.stdout), "the demo did not start"
+        processes = descendants(demo.pid)
+        assert len(processes) >= 4, processes  # simulators, hub (and its children), licensing web app and consumer
+    finally:
+        demo.kill()  # no finally of the demo's runs: only the kernel can stop its processes
+        demo.wait()
+    survivors = survivors_after(processes, 15)
+    assert not survivors, f"left running after the demo was killed: {[command_line(p) for p in survivors]}"

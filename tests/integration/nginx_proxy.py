@@ -18,6 +18,8 @@ from string import Template
 
 import pytest
 
+from hub import lifeline
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "rabt.conf.template"
 
 MAIN_CONFIG = """\
@@ -65,8 +67,8 @@ class Nginx:
         command = [nginx_binary(), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]
         check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
         assert check.returncode == 0, check.stderr
-        self.process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        self.process = lifeline.popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
 
     def wait_listening(self, port: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ import pytest
 
 from simulators.demo.scenarios import SCENARIOS
 
+from hub import lifeline
 from hub.routing import load_routes
 from hub.transports import open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL
@@ -152,9 +153,9 @@ def test_serve_and_worker_never_print_the_broker_password(home, tmp_path):
            "RABT_POLICE_TRANSFER_URL": "http://127.0.0.1:9/soap/transfer"}
     try:
         for command in ([*SERVE, "--role", "relay"], ["worker", "police"]):
-            started = subprocess.Popen([shutil.which("rabt", path=str(Path(sys.executable).parent)), *command],
-                                       env={**os.environ, "RABT_HOME": str(home), **env},
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            started = lifeline.popen([shutil.which("rabt", path=str(Path(sys.executable).parent)), *command],
+                                     env={**os.environ, "RABT_HOME": str(home), **env},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 banner = next(line for line in started.stderr if "SIGTERM" in line)
             finally:

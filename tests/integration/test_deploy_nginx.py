@@ -19,6 +19,7 @@ import pytest
 import requests
 from lxml import etree
 
+from hub import lifeline
 from hub.pki import PkiPaths, init_pki
 from hub.pki_tls import TlsPaths, issue_client_certificate
 from simulators.demo.stack import free_port
@@ -52,8 +53,8 @@ def deployment(tmp_path_factory):
     pki, tls = PkiPaths(home / "pki"), TlsPaths(home / "pki")
     with open(home / "serve.log", "wb") as log:
         roles = ["--role", "gateway", "--role", "relay", "--role", "console"]
-        hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", *roles, "--gateway-port", str(gateway),
-                                "--console-port", str(hub_console)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        hub = lifeline.popen([sys.executable, "-m", "hub", "serve", *roles, "--gateway-port", str(gateway),
+                              "--console-port", str(hub_console)], env=env, stdout=log, stderr=subprocess.STDOUT)
     proxy = Nginx(home / "nginx", {
         "RABT_SERVER_NAME": "localhost", "RABT_AGENCY_LISTEN": f"127.0.0.1:{agencies}",
         "RABT_CONSOLE_LISTEN": f"127.0.0.1:{console}", "RABT_TLS_CERT": str(tls.server_cert),

@@ -19,6 +19,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from hub import lifeline
 from simulators.licensing.batches import WindowCommitError
 from simulators.licensing.hub_link import plain_seal
 from simulators.licensing.receipt_store import ReceiptStore
@@ -111,8 +112,8 @@ CHILD = textwrap.dedent("""
 def test_outcomes_of_a_process_killed_between_apply_and_send_are_sent_by_the_next(tmp_path):
     url, message_id = f"sqlite:///{tmp_path / 'licensing.sqlite3'}", str(uuid.uuid4())
     LicensingState(url).engine.dispose()  # the database made before the child opens it
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url, message_id], stdout=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    child = lifeline.popen([sys.executable, "-c", CHILD, url, message_id], stdout=subprocess.PIPE, text=True,
+                           start_new_session=True)
     try:
         assert child.stdout.readline().strip() == "applied"
     finally:

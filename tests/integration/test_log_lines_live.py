@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hub import lifeline
 from hub.logs import configure_logging
 from hub.messagelog import Accepted, open_message_log
 from hub.outbox import OutboxRelay
@@ -151,8 +152,8 @@ def test_the_licensing_consumer_with_no_broker_writes_one_line_not_one_per_try(t
            "RABT_LOG_FORMAT": "json"}
     # with its keys in place, the consumer gets as far as the broker (and waits for it)
     subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, check=True, capture_output=True, timeout=60)
-    consumer = subprocess.Popen([sys.executable, "-m", "simulators.licensing", "consume"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    consumer = lifeline.popen([sys.executable, "-m", "simulators.licensing", "consume"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reading = threading.Thread(target=lambda: lines.extend(consumer.stderr), daemon=True)
     reading.start()
@@ -181,8 +182,8 @@ def test_rabt_serve_logs_json_lines_when_asked(tmp_path):
     env.update(RABT_HOME=str(tmp_path), RABT_LOG_FORMAT="json")
     assert subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, capture_output=True,
                           timeout=60, check=False).returncode == 0
-    serve = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--gateway-port", "0", "--console-port", "0"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = lifeline.popen([sys.executable, "-m", "hub", "serve", "--gateway-port", "0", "--console-port", "0"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         logged = []
         for line in serve.stderr:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from outbound_helpers import Asker, canonical, simulator, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub import lifeline
 from hub.bootstrap import bootstrap, console_app
 from hub.cli import main
 from hub.config import Settings
@@ -55,8 +56,8 @@ def test_worker_process_serves_its_counters_and_circuits(tmp_path):
                             "RABT_POLICE_TRANSFER_URL": police.url("transfer"),
                             "RABT_OUTBOUND_ATTEMPTS": "1", "RABT_OUTBOUND_BREAKER_FAILURES": "2",
                             "RABT_OUTBOUND_BREAKER_RESET": "600"}
-        process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police", "--metrics-port", str(port)],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = lifeline.popen([sys.executable, "-m", "hub", "worker", "police", "--metrics-port", str(port)],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             wait_for(lambda: _answers(f"{url}/healthz"), timeout=30)
             assert requests.get(f"{url}/metrics", timeout=5).status_code == 401

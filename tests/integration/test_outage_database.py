@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hub import lifeline
 from hub.errors import AgencyFaultError
 from hub.messagelog import open_message_log
 from simulators.demo.stack import free_port
@@ -102,9 +103,9 @@ def test_postgres_log_gone_for_30_s_gives_retryable_faults_and_nothing_half_writ
         subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, check=True, capture_output=True)
         gateway, metrics = free_port(), free_port()
         log_file = open(tmp_path / "hub.log", "wb")
-        hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "relay",
-                                "--gateway-port", str(gateway), "--metrics-port", str(metrics)],
-                               env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        hub = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "relay",
+                              "--gateway-port", str(gateway), "--metrics-port", str(metrics)],
+                             env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             wait_http(f"http://127.0.0.1:{gateway}/healthz", hub)
             police = Police(home, f"http://127.0.0.1:{gateway}")

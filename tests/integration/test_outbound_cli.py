@@ -9,6 +9,7 @@ import sys
 
 from outbound_helpers import Asker, canonical, simulator, text
 
+from hub import lifeline
 from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
@@ -25,8 +26,8 @@ def test_worker_command_answers_and_stops_on_sigterm(tmp_path):
         env = os.environ | {"RABT_HOME": str(home), "RABT_BROKER_URL": broker,
                             "RABT_POLICE_CIVIL_REGISTRY_URL": police.url("civil-registry"),
                             "RABT_POLICE_TRANSFER_URL": police.url("transfer")}
-        process = subprocess.Popen([sys.executable, "-m", "hub", "worker", "police"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = lifeline.popen([sys.executable, "-m", "hub", "worker", "police"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             asker = Asker(home / "pki", TrustStore.load(home / "pki"), transport)
             citizen = police.population.citizen(2)

@@ -17,6 +17,7 @@ import time
 import pytest
 import requests
 
+from hub import lifeline
 from simulators.demo.stack import free_port
 
 LIMIT = 64 * 1024
@@ -32,9 +33,9 @@ def served(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "hub", "pki", "init"], env=env, check=True, capture_output=True)
     gateway, console = free_port(), free_port()
     with open(home / "serve.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "console",
-                                    "--gateway-port", str(gateway), "--console-port", str(console)],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "console",
+                                  "--gateway-port", str(gateway), "--console-port", str(console)],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     urls = (f"http://127.0.0.1:{gateway}", f"http://127.0.0.1:{console}")
     try:
         for url in urls:

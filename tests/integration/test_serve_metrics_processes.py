@@ -26,6 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from test_serve_processes import Served, wait_for
 
+from hub import lifeline
 from simulators.demo.stack import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec
@@ -98,7 +99,7 @@ def hub(tmp_path) -> Iterator[Hub]:
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"left over")
     with open(home / "serve.log", "wb") as log:
-        process = subprocess.Popen(
+        process = lifeline.popen(
             [sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "worker", "--role", "console",
              "--processes", str(PROCESSES), "--gateway-port", str(port), "--console-port", str(console_port),
              "--grace", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)

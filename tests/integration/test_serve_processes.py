@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hub import lifeline
 from simulators.demo.stack import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec
@@ -97,9 +98,9 @@ def served(tmp_path_factory) -> Iterator[Served]:
                    env=env, check=True, capture_output=True)
     port = free_port()
     with open(home / "serve.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes",
-                                    str(PROCESSES), "--gateway-port", str(port), "--grace", "5"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes",
+                                  str(PROCESSES), "--gateway-port", str(port), "--grace", "5"],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     serving = Served(process, port, home)
     try:
         wait_for(lambda: len(serving.children()) == PROCESSES and _healthy(serving.url), serving, "two children")

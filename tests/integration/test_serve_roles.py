@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from hub import metrics
+from hub import lifeline, metrics
 from hub.roles import Backoff, Role, Supervisor
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,8 +53,8 @@ PROCESS = textwrap.dedent("""
 
 
 def test_a_role_that_crashes_twice_is_restarted_and_counted_while_the_process_serves_and_sigterm_stops_it():
-    process = subprocess.Popen([sys.executable, "-c", PROCESS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = lifeline.popen([sys.executable, "-c", PROCESS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
     try:
         url = process.stdout.readline().strip()
         deadline = time.monotonic() + 20

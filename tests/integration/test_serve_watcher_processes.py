@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from hub import lifeline
 from hub.messagelog import open_message_log
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
@@ -54,8 +55,8 @@ def test_two_watcher_processes_take_every_file_exactly_once(tmp_path):
     summary = write_month(population, 2026, 2, drop / "inbox", employers=range(EMPLOYERS))
     assert summary.files > 200
     with open(tmp_path / "serve.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "watcher", "--grace", "5"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "watcher", "--grace", "5"],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         children = _wait_until_done(process, drop, summary.files, tmp_path / "serve.log")
         process.send_signal(signal.SIGTERM)

@@ -20,6 +20,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from zeep.exceptions import EntitiesForbidden, Fault, TransportError
 from zeep.transports import Transport
 
+from hub import lifeline
 from simulators.courts.batches import labour_case
 from simulators.population import Population, PopulationSpec
 from simulators.registry import SIMULATORS, create
@@ -355,7 +356,7 @@ def test_simulate_unknown_agency_is_refused():
 
 
 def test_simulate_prints_where_it_listens_and_serves():
-    process = subprocess.Popen(
+    process = lifeline.popen(
         [sys.executable, "-c", "from hub.cli import main; main()", "simulate", "police", "commerce",
          "--port-base", "0", "--workers", "100"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from hub import lifeline
 from hub.transports import Message, open_transport
 from hub.transports.testing import isolated_routes
 
@@ -30,6 +31,7 @@ def _app(path) -> sqlite3.Connection:
 
 def _worker(url: str, routes, app_path: str, name: str, stall_after: int | None = None) -> None:
     """Consume and apply; with ``stall_after``, stop inside the handler after that many, holding its leases."""
+    lifeline.die_with(multiprocessing.parent_process().pid)  # a stalled one would wait for ever otherwise
     app = _app(app_path)
     seen = [0]
 

@@ -27,6 +27,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from hub import lifeline
 from hub.messagelog import open_message_log, stamps
 from hub.messagelog.schema import anchors
 from hub.timestamps import load_tsa_certificate, verify_token
@@ -62,7 +63,7 @@ class TsaProcess:
 
     def start(self) -> None:
         log = open(self.log_dir / "tsa.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = lifeline.popen(
             [sys.executable, "-m", "hub", "simulate", "tsa", "--port-base", str(self.port - 6),
              "--tsa-dir", str(self.folder)], stdout=log, stderr=subprocess.STDOUT)
         wait_http(f"{self.url}healthz", self.process)
@@ -92,7 +93,7 @@ class Hub:
 
     def start(self, log_dir: Path) -> None:
         log = open(log_dir / "hub.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = lifeline.popen(
             [sys.executable, "-m", "hub", "serve", "--role", "gateway", "--role", "stamper", "--processes", "1",
              "--gateway-port", str(self.gateway), "--metrics-port", str(self.metrics), "--grace", "5"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -28,6 +28,7 @@ import requests
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
+from hub import lifeline
 from hub.bootstrap import bootstrap, gateway_app
 from hub.config import Settings
 from hub.messagelog import open_message_log
@@ -135,8 +136,8 @@ def gateway_process(tmp_path):
         admin.declare(hub.routes)
     port = free_port()
     with open(tmp_path / "gateway.log", "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes", "1",
-                                    "--gateway-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes", "1",
+                                  "--gateway-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

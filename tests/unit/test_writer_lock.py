@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from hub import lifeline
 from hub.messagelog import Accepted, GroupCommitter, db, open_message_log
 from hub.messagelog.writer_lock import writer_lock
 
@@ -49,8 +50,8 @@ def url(tmp_path) -> str:
 def test_a_writer_kept_out_by_another_process_waits_for_its_commit_not_in_sqlites_busy_handler(url, monkeypatch):
     # SQLite's busy handler gives up after 50 ms here: a writer still waiting there would fail
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT", 0.05)
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, url, str(HOLD_SECONDS)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = lifeline.popen([sys.executable, "-c", _HOLDER, url, str(HOLD_SECONDS)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     engine = db.make_engine(url)
     with db.write_transaction(engine) as conn:
@@ -90,8 +91,8 @@ def _write(held: db.HeldConnection, order: list[str]) -> None:
 
 
 def test_a_writer_that_dies_holding_the_lock_lets_the_others_in(url):
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, url, "60"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = lifeline.popen([sys.executable, "-c", _HOLDER, url, "60"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     holder.kill()  # SIGKILL inside its write: the kernel closes its files, and its lock with them
     holder.wait(timeout=30)
