@@ -161,7 +161,11 @@ class RequestPool:
         """Until closed: drive every checked-in transport, open the closed ones; pause longer while opens fail."""
         failures, stop = 0, self._stop
         while not stop.is_set():
-            failures = failures + 1 if self._keep_round(told=failures > 0) else 0
+            try:
+                failures = failures + 1 if self._keep_round(told=failures > 0) else 0
+            except Exception:  # noqa: BLE001 - a bug here must not leave the questions to open their own
+                log.exception("request connections: the keeper failed; going on")
+                failures += 1
             stop.wait(self.pause.after(failures) if failures else self.keep_alive_every)
 
     def _keep_round(self, *, told: bool) -> bool:
