@@ -48,6 +48,8 @@ class Hub:
     routes: Routes | None = None
     refusal_budget: RefusalBudget = field(default_factory=RefusalBudget)
     """How many refusal records one source may add to the log (beyond it: counted, summarised)."""
+    closing: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    """What the roles built on this hub keep open (the gateway's request connections): closed first by close()."""
 
     def __post_init__(self) -> None:
         if self.routes is None:
@@ -88,7 +90,9 @@ class Hub:
         return open_transport(self.settings.effective_broker_url, routes=self.routes, **options)
 
     def close(self) -> None:
-        """Write the refusal summaries still due, finish pending commits, release the log."""
+        """Close what roles kept open, write the refusal summaries due, finish pending commits, release the log."""
+        while self.closing:
+            self.closing.pop()()
         if "pipeline" in self.__dict__:  # built on first use (cached_property)
             self.pipeline.refusals.flush()
         if "committer" in self.__dict__:
@@ -121,9 +125,13 @@ def anchor_policy(settings: Settings) -> AnchorPolicy:
 def gateway_app(hub: Hub, config: dict | None = None):
     """The SOAP gateway (a Flask app) over ``hub``'s pipeline and adapters."""
     from hub.gateway import create_app
+    from hub.transports import transport_class
 
-    return create_app(hub.pipeline, hub.adapters, mappings=hub.mappings, limits=hub.settings.xml_limits,
-                      open_transport=hub.open_transport, config=config)
+    pooled = transport_class(hub.settings.effective_broker_url).capabilities.request_pool
+    app = create_app(hub.pipeline, hub.adapters, mappings=hub.mappings, limits=hub.settings.xml_limits,
+                     open_transport=hub.open_transport, config=config, request_pool=pooled)
+    hub.closing.append(app.extensions["rabt.askers"].close)
+    return app
 
 
 def worker_parts(hub: Hub):

@@ -35,6 +35,7 @@ from hub.pipeline import Pipeline
 from hub.proxies import trust_proxies
 from hub.soap import XML_CONTENT_TYPE, SoapFault, wsdl_with_address
 from hub.transports import Transport
+from hub.transports.request_pool import RequestPool, ThreadTransports
 from hub.wssec import Freshness
 
 _XSD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.xsd$")
@@ -45,12 +46,17 @@ log = logging.getLogger(__name__)
 
 
 def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings: Mappings, limits: XmlLimits,
-               open_transport: Callable[[], Transport], config: dict | None = None) -> Flask:
+               open_transport: Callable[[], Transport], config: dict | None = None,
+               request_pool: bool = False) -> Flask:
     """The gateway app for the inbound operations of ``adapters``.
 
     Every agency document goes through ``pipeline``, refusals included;
-    ``open_transport()`` gives each server thread its connection for
-    request/reply operations. ``config`` may set ``REPLY_TIMEOUT`` (seconds a
+    request/reply operations ask through transports from ``open_transport()``:
+    one per server thread, opened on its first question, or with
+    ``request_pool`` (the transport's capability says when) a
+    :class:`~hub.transports.request_pool.RequestPool` of one more than may wait
+    at once, opened from now on in the background; ``app.extensions["rabt.askers"]``
+    is theirs to close when the app is done. ``config`` may set ``REPLY_TIMEOUT`` (seconds a
     request/reply operation waits for its answer) and ``MAX_WAITING_REPLIES``
     (how many may wait at once, default ``[gateway] waiting_replies``; more are
     answered ``Server.Busy`` at once, so one-way pushes keep server threads).
@@ -61,10 +67,12 @@ def create_app(pipeline: Pipeline, adapters: Mapping[str, Adapter], *, mappings:
     """
     app = Flask("hub.gateway")
     app.config.update(config or {})
-    handler = InboundHandler(pipeline, mappings=mappings, limits=limits, open_transport=open_transport,
-                             reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)),
-                             max_waiting=int(app.config.get("MAX_WAITING_REPLIES",
-                                                            GatewaySettings().waiting_replies)),
+    max_waiting = int(app.config.get("MAX_WAITING_REPLIES", GatewaySettings().waiting_replies))
+    # one more than may ask at once (the bulkhead), so no question waits for the one the pool's keeper drives
+    askers = RequestPool(open_transport, max_waiting + 1) if request_pool else ThreadTransports(open_transport)
+    app.extensions["rabt.askers"] = askers
+    handler = InboundHandler(pipeline, mappings=mappings, limits=limits, askers=askers,
+                             reply_timeout=float(app.config.get("REPLY_TIMEOUT", 10.0)), max_waiting=max_waiting,
                              freshness=Freshness(window=float(app.config.get("TIMESTAMP_WINDOW", 300.0)),
                                                  skew=float(app.config.get("CLOCK_SKEW", 60.0))))
     answers = AnswerSigner(pipeline.signer)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
 
 from lxml import etree
 
@@ -27,8 +26,8 @@ from hub.pipeline import Pipeline
 from hub.pipeline_types import Answer, Inbound, Receipt, Respond
 from hub.signing import DS
 from hub.soap import SoapFault, body_element, parse_envelope
-from hub.transports import Transport
 from hub.transports.base import Message
+from hub.transports.request_pool import Askers
 from hub.wssec import SECURITY, Freshness, WsSecurityVerifier, security_header
 
 RECEIPT_NS = "urn:rabt:gateway:receipt"
@@ -54,14 +53,14 @@ class InboundHandler:
     """
 
     def __init__(self, pipeline: Pipeline, *, mappings: Mappings, limits: XmlLimits,
-                 open_transport: Callable[[], Transport], reply_timeout: float = 10.0, max_waiting: int = 8,
+                 askers: Askers, reply_timeout: float = 10.0, max_waiting: int = 8,
                  freshness: Freshness | None = None) -> None:
         self.pipeline = pipeline
         self.answers = AnswerSigner(pipeline.signer)
         self.ws_security = WsSecurityVerifier(pipeline.verifier.trust_store, freshness)
         self.mappings = mappings
         self.limits = limits
-        self.open_transport = open_transport
+        self.askers = askers
         self.reply_timeout = reply_timeout
         # A bulkhead: requests waiting for an answer hold a server thread each, so a slow
         # destination could take every thread and stop the one-way pushes of all agencies.
@@ -69,7 +68,6 @@ class InboundHandler:
         self._waiting = threading.BoundedSemaphore(max_waiting)
         self._contracts: dict[str, AgencyContracts] = {}
         self._busy_replies: dict[tuple[str, Style, str | None], Reply] = {}
-        self._local = threading.local()
 
     def contracts(self, adapter: Adapter) -> AgencyContracts:
         if adapter.name not in self._contracts:
@@ -187,19 +185,13 @@ class InboundHandler:
             self._waiting.release()
 
     def _send(self, question: Message) -> Message:
-        return self._transport().request(question, timeout=self.reply_timeout)
+        return self.askers.request(question, timeout=self.reply_timeout)
 
     def _check_own_response(self, adapter: Adapter, response: etree._Element) -> None:
         try:
             self.contracts(adapter).validate(response)
         except SchemaError as exc:
             raise SoapFault("Server", f"the hub built an invalid {etree.QName(response).localname}: {exc.reason}") from exc
-
-    def _transport(self) -> Transport:
-        transport = getattr(self._local, "transport", None)
-        if transport is None:
-            transport = self._local.transport = self.open_transport()
-        return transport
 
 
 def _source_id(payload: etree._Element, operation: InboundOperation) -> str | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
+import pika.exceptions as px
+
 from hub.errors import BrokerUnavailableError, PublishError, ReplyTimeoutError
 from hub.routing import Routes, load_routes
 from hub.transports import amqp_deadletters, amqp_errors, amqp_topology
@@ -44,7 +46,7 @@ class AmqpTransport(AmqpConnections, Transport):
 
     connection_errors = CONNECTION_ERRORS
     capabilities = Capabilities(reconnect_timeout=True, connection_name=True, shared_server=True,
-                                management_api=True)
+                                management_api=True, request_pool=True)
 
     def __init__(self, url: str, *, routes: Routes | None = None, window: int = 1024,
                  confirm_timeout: float = 30.0, reconnect_timeout: float = 10.0,
@@ -115,21 +117,37 @@ class AmqpTransport(AmqpConnections, Transport):
             raise ReplyTimeoutError(f"no reply within {timeout}s", message_id=message.message_id)
         return answer
 
+    def prepare_requests(self) -> None:
+        """Open the publishing connection and its direct reply-to consumer now, in one try (a pool's keeper retries)."""
+        self.with_reconnect(self._requesting, "open for questions", retry=False)
+
+    def keep_alive(self) -> bool:
+        """One round of the publishing connection's I/O without waiting: heartbeats out and in, a close seen.
+
+        Whether a question would go out without an open: the connection open, its reply consumer on it.
+        """
+        self._drop_if_closed()
+        publisher, requester = self._publisher, self._requester
+        return (publisher is not None and requester is not None and requester.publisher is publisher
+                and publisher.is_open)
+
     def _drop_if_closed(self) -> None:
         """Forget a connection the broker closed while nobody drove its I/O, before a question goes out on it.
 
         pika sends and checks heartbeats only while the connection's I/O runs, so
-        a gateway thread's connection left unused for a few heartbeat intervals
-        is closed by the broker; the question would go to the dead socket and the
-        check fail while waiting for its answer. One round of I/O without waiting
-        (~40 µs) tells, and a new connection is opened at once.
+        a connection left unused for a few heartbeat intervals is closed by the
+        broker (the gateway's request pool drives its idle ones; this is for the
+        rest, and for a close the pool's keeper has not seen yet); the question
+        would go to the dead socket and the check fail while waiting for its
+        answer. One round of I/O without waiting (~40 µs) tells, and a new
+        connection is opened at once.
         """
         publisher = self._publisher
         if publisher is None:
             return
         try:
             publisher.poll()
-        except self.connection_errors:
+        except (*self.connection_errors, px.AMQPError):  # a channel the broker closed is as useless
             self.drop_connection()
 
     def _requesting(self) -> Requester:

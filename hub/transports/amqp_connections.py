@@ -7,8 +7,9 @@ Each thread's transport (pika's connections are not thread-safe) holds up to two
 * a publishing connection (:class:`~hub.transports.amqp_publisher.ConfirmingPublisher`)
   for publishes with pipelined confirms and for request/reply.
 
-A thread opens only what its work uses: a gateway thread asking visa questions
-holds one publishing connection, a relay one of each. Work runs through
+A thread opens only what its work uses: a transport of the gateway's request
+pool (:mod:`hub.transports.request_pool`) holds one publishing connection, a
+relay one of each. Work runs through
 :meth:`AmqpConnections.with_reconnect`: a connection error drops both (their
 deliveries can no longer be acked or confirmed), and the work is run again on
 new ones with exponential backoff for ``reconnect_timeout`` seconds, then
@@ -115,14 +116,15 @@ class AmqpConnections:
         if publisher is not None:
             publisher.close()
 
-    def with_reconnect(self, work: Callable[[], object], what: str):
-        """Run ``work`` on an open connection, reconnecting with backoff on connection errors."""
+    def with_reconnect(self, work: Callable[[], object], what: str, *, retry: bool = True):
+        """Run ``work`` on an open connection, reconnecting with backoff on connection errors (unless not ``retry``)."""
         try:
-            result = self._run(work)
+            result = self._run(work, retry)
             self.broker_state.succeeded()
             return result
         except self.connection_errors as exc:
-            raise BrokerUnavailableError(f"{what}: broker unreachable for {self.reconnect_timeout:g}s: "
+            waited = f" for {self.reconnect_timeout:g}s" if retry else ""
+            raise BrokerUnavailableError(f"{what}: broker unreachable{waited}: "
                                          f"{amqp_errors.connection_problem(exc)}") from exc
         except OSError as exc:  # the host name does not resolve, no route: an outage to wait out, too
             if self.connected or (self._publisher is not None and self._publisher.is_open):
@@ -136,8 +138,8 @@ class AmqpConnections:
             self.drop_connection()
             raise TransportError(f"{what}: {exc!r}") from exc
 
-    def _run(self, work: Callable[[], object]):
-        """``work()`` (which opens the connection it uses); after a connection error, retried with backoff."""
+    def _run(self, work: Callable[[], object], retry: bool = True):
+        """``work()`` (which opens the connection it uses); after a connection error, again with backoff if ``retry``."""
         # The first attempt without tenacity, whose bookkeeping cost every visa check's question and
         # answer more than the publish itself. A connection error is told and the connections dropped,
         # as after the retrying path's own first attempt; that path then runs ``work`` again.
@@ -145,6 +147,8 @@ class AmqpConnections:
             return work()
         except self.connection_errors as exc:
             self._failed(exc)
+            if not retry:
+                raise
         if self._retrying is None:
             # built once: every publish, request and reply that needs it passes here
             self._retrying = Retrying(

@@ -162,6 +162,11 @@ class ConfirmingPublisher:
     def wait_until(self, done: Callable[[], bool], deadline: float) -> None:
         """Run the connection's I/O until ``done()`` or the deadline; raise what closed the connection."""
         self._raise_if_closed()
+        self._drive(done, deadline)
+        self._raise_if_closed()
+
+    def _drive(self, done: Callable[[], bool], deadline: float) -> None:
+        """Run the connection's I/O until ``done()``, the deadline, or a close of the connection or channel."""
         if done():
             return
         ioloop = self._connection.ioloop
@@ -172,7 +177,6 @@ class ConfirmingPublisher:
         finally:
             self._awaited = None
             ioloop.remove_timeout(timer)
-        self._raise_if_closed()
 
     def poll(self) -> None:
         """One round of I/O without waiting: sends what is buffered, reads what came (a close, say)."""
@@ -221,10 +225,13 @@ class ConfirmingPublisher:
     def close(self, timeout: float = 2.0) -> None:
         """Close the connection, waiting a little for the broker's answer; errors of a broken one are moot."""
         connection = self._connection
-        if connection.is_closed or connection.is_closing or self._closed_by is not None:
+        if connection.is_closed or connection.is_closing:
             return
+        deadline = time.monotonic() + timeout
         try:
             connection.close()
-            self.wait_until(lambda: connection.is_closed, time.monotonic() + timeout)
+            # the channel's close ends a round of I/O first (and sets _closed_by): go on until the connection's
+            while not connection.is_closed and time.monotonic() < deadline:
+                self._drive(lambda: connection.is_closed, deadline)
         except (px.AMQPError, OSError):
             pass  # already broken: nothing left to close

@@ -162,6 +162,9 @@ class Capabilities:
     shared_server: bool = False
     #: the broker has an HTTP management API with rates and unacked counts
     management_api: bool = False
+    #: opening for questions is slow and an idle connection dies unless its I/O is driven (heartbeats): a
+    #: long-lived asker (the gateway) keeps its transports in a :class:`~hub.transports.request_pool.RequestPool`
+    request_pool: bool = False
 
 
 class MessagePath(ABC):
@@ -205,7 +208,7 @@ class MessagePath(ABC):
 
         One question at a time per transport: a late reply to an earlier question
         is dropped when the next is sent or answered, so concurrent askers each
-        keep a transport of their own (the gateway opens one per thread).
+        keep a transport of their own (the gateway checks one out of its pool per question).
         """
 
     @abstractmethod
@@ -218,6 +221,19 @@ class MessagePath(ABC):
         Other methods connect on first use; a loop that waits out an outage
         calls this to learn that the broker is back before any work arrives.
         """
+
+    def prepare_requests(self) -> None:
+        """Open now, in one try, what :meth:`request` uses, so that a question waits for no open.
+
+        BrokerUnavailableError when the broker cannot be reached; the caller tries again later.
+        """
+
+    def keep_alive(self) -> bool:
+        """Drive the connections :meth:`request` uses once, without waiting (heartbeats, a close from the broker).
+
+        Whether a question could go out now without opening anything.
+        """
+        return True
 
     def idle(self, seconds: float, stop: threading.Event) -> None:
         """Wait ``seconds`` (less if ``stop`` is set) between rounds of work, keeping connections alive."""
