@@ -36,6 +36,7 @@ from pathlib import Path
 
 import hub
 import requests
+from hub import lifeline
 
 ROOT = Path(hub.__file__).resolve().parents[1]  # the tree this interpreter runs (a base checkout, say)
 sys.path.insert(0, str(ROOT))
@@ -125,8 +126,8 @@ def one_round(env: dict[str, str], home: Path, pki: Path, args) -> dict[str, dic
     port = free_port()
     log = home / f"gateway-{port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes", "1",
-                                    "--gateway-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = lifeline.popen([sys.executable, "-m", "hub", "serve", "--role", "gateway", "--processes", "1",
+                                  "--gateway-port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/soap/police"
     try:
         up(f"http://127.0.0.1:{port}", process, log)
