@@ -92,11 +92,15 @@ def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
     return b"".join(kept) if size <= KEEP_BYTES else None
 
 
-def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) -> list[FileItem] | None:
-    """Stream the reader once: bad records go to ``outcome``; the items if at most ``keep_items``."""
+def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int,
+               data: bytes | None = None) -> list[FileItem] | None:
+    """Stream the reader once: bad records go to ``outcome``; the items if at most ``keep_items``.
+
+    ``data``: the file's bytes when :func:`inspect` kept them, read from there by a drop that can.
+    """
     kept: list[FileItem] | None = []
     count = 0
-    for item in _guarded(drop, claim):
+    for item in _guarded(drop, claim, data):
         if item.error is not None or item.payload is None:
             outcome.add_error(item.line, item.error or "record could not be read")
             continue
@@ -112,10 +116,13 @@ def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) 
     return kept
 
 
-def _guarded(drop: FileDrop, claim: Claim) -> Iterator[FileItem]:
+def _guarded(drop: FileDrop, claim: Claim, data: bytes | None = None) -> Iterator[FileItem]:
     """The reader's items; an exception from it ends the file as a rejection, never a crash."""
     try:
-        yield from drop.reader(claim.path)
+        if data is not None and drop.content_reader is not None:
+            yield from drop.content_reader(claim.path.name, data)
+        else:
+            yield from drop.reader(claim.path)
     except RabtError as exc:
         raise Rejected(f"{exc.code}: {exc.reason}", getattr(exc, "line", 0) or 0) from exc
     except (OSError, UnicodeError, ValueError) as exc:
