@@ -92,6 +92,8 @@ class FileItem:
 
 #: reads one dropped file, streaming, yielding documents (or bad records by line)
 FileReader = Callable[[Path], Iterator[FileItem]]
+#: reads one dropped file the watcher already holds in memory: (its name, its bytes) -> as :data:`FileReader`
+ContentReader = Callable[[str, bytes], Iterator[FileItem]]
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class FileDrop:
     reader: FileReader
     max_bytes: int = 64 * 1024 * 1024
     """Larger files are refused with a report before being read."""
+    content_reader: ContentReader | None = None
+    """``reader`` for a file already read into memory (the watcher holds every file up to 16 MB after
+    hashing it): it then is not opened and read a second time. Must yield what ``reader`` yields."""
 
 
 @dataclass(frozen=True)

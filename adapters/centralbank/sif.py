@@ -39,6 +39,7 @@ never holding the whole file as text (rows are fed in slices).
 from __future__ import annotations
 
 import csv
+import io
 import operator
 import re
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ from adapters.centralbank.sif_lines import Lines, Problems, csv_problem, tracked
 from hub.adapter import FileItem
 
 __all__ = ["BANK_SHORT_NAMES", "EMPLOYEE_LABELS", "EMPLOYEE_LABELS_NO_REFERENCE", "FILE_NAME", "HEADER_LABELS",
-           "HEADER_LABELS_IBAN", "MAPPED_LABELS", "baisas", "iban_ok", "omr", "read_sif", "tag"]
+           "HEADER_LABELS_IBAN", "MAPPED_LABELS", "baisas", "iban_ok", "omr", "read_sif", "read_sif_content", "tag"]
 
 FILE_NAME = re.compile(r"^SIF_([0-9]{7,10})_([A-Z]{2,8})_([0-9]{8})_([0-9]{3})\.csv$")
 _CHECKS = {labels: RowCheck(labels) for labels in (EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE)}
@@ -118,15 +119,24 @@ class _Rows:
 def read_sif(path: Path) -> Iterator[FileItem]:
     """Stream one SIF: a FileItem per bad line, or (when all is well) the one rows document."""
     path = Path(path)
-    rows = _Rows(path.name)
-    _check_name(path.name, rows)
     with open(path, "rb") as stream:
-        lines = Lines(stream)
-        try:
-            _read_rows(tracked(csv.reader(lines, strict=True), lines), lines, rows)
-        except csv.Error as exc:
-            # named at the line its row began: an unclosed quote is only found at the end of the file
-            rows.error(lines.record_start, f"not valid CSV: {csv_problem(exc)}")
+        yield from _read_sif(path.name, stream)
+
+
+def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
+    """:func:`read_sif` of a file the watcher already read into memory (``name``: its file name)."""
+    return _read_sif(name, io.BytesIO(data))
+
+
+def _read_sif(name: str, stream) -> Iterator[FileItem]:
+    rows = _Rows(name)
+    _check_name(name, rows)
+    lines = Lines(stream)
+    try:
+        _read_rows(tracked(csv.reader(lines, strict=True), lines), lines, rows)
+    except csv.Error as exc:
+        # named at the line its row began: an unclosed quote is only found at the end of the file
+        rows.error(lines.record_start, f"not valid CSV: {csv_problem(exc)}")
     for line, reason in lines.bad_encoding:
         rows.error(line, reason)
     if lines.unterminated and lines.number > 3:

@@ -14,6 +14,7 @@ it is read once to check it and once more to store it in chunks.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,34 +65,42 @@ class Prepared:
 
 
 def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
-    """Check size and content type, fill in size and SHA-256; the bytes if small enough to keep."""
-    with open(claim.fd, "rb", closefd=False) as stream:
-        size = outcome.size = stream.seek(0, 2)
-        if size > drop.max_bytes:
-            raise Rejected(f"file is {size} bytes, over the limit of {drop.max_bytes} bytes; it was not read")
-        if size == 0:
-            raise Rejected("file is empty")
-        stream.seek(0)
-        digest, kept, offset = hashlib.sha256(), [], 0
-        utf16 = stream.read(2) in (b"\xff\xfe", b"\xfe\xff")  # a UTF-16 text has NUL bytes: its BOM says text
-        stream.seek(0)
-        while chunk := stream.read(_CHUNK):
-            nul = -1 if utf16 else chunk.find(b"\0")
-            if nul >= 0:
-                raise Rejected(f"binary content (NUL byte at offset {offset + nul}): expected a text file")
-            digest.update(chunk)
-            offset += len(chunk)
-            if size <= KEEP_BYTES:
-                kept.append(chunk)
+    """Check size and content type, fill in size and SHA-256; the bytes if small enough to keep.
+
+    Read with ``pread`` on the claim's descriptor, in pieces of at most the
+    size it has: a buffered file object cost five system calls before the
+    first byte (fstat, ioctl, three seeks) and two reads of 1 MB buffers at
+    the end, for a wage file of 2 KB.
+    """
+    size = outcome.size = os.fstat(claim.fd).st_size
+    if size > drop.max_bytes:
+        raise Rejected(f"file is {size} bytes, over the limit of {drop.max_bytes} bytes; it was not read")
+    if size == 0:
+        raise Rejected("file is empty")
+    digest, kept, offset, utf16 = hashlib.sha256(), [], 0, None
+    while chunk := os.pread(claim.fd, min(_CHUNK, size + 1), offset):
+        if utf16 is None:  # a UTF-16 text has NUL bytes: its BOM says text
+            utf16 = chunk[:2] in (b"\xff\xfe", b"\xfe\xff")
+        nul = -1 if utf16 else chunk.find(b"\0")
+        if nul >= 0:
+            raise Rejected(f"binary content (NUL byte at offset {offset + nul}): expected a text file")
+        digest.update(chunk)
+        offset += len(chunk)
+        if size <= KEEP_BYTES:
+            kept.append(chunk)
     outcome.sha256 = digest.hexdigest()
     return b"".join(kept) if size <= KEEP_BYTES else None
 
 
-def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) -> list[FileItem] | None:
-    """Stream the reader once: bad records go to ``outcome``; the items if at most ``keep_items``."""
+def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int,
+               data: bytes | None = None) -> list[FileItem] | None:
+    """Stream the reader once: bad records go to ``outcome``; the items if at most ``keep_items``.
+
+    ``data``: the file's bytes when :func:`inspect` kept them, read from there by a drop that can.
+    """
     kept: list[FileItem] | None = []
     count = 0
-    for item in _guarded(drop, claim):
+    for item in _guarded(drop, claim, data):
         if item.error is not None or item.payload is None:
             outcome.add_error(item.line, item.error or "record could not be read")
             continue
@@ -107,10 +116,13 @@ def read_items(claim: Claim, drop: FileDrop, outcome: Outcome, keep_items: int) 
     return kept
 
 
-def _guarded(drop: FileDrop, claim: Claim) -> Iterator[FileItem]:
+def _guarded(drop: FileDrop, claim: Claim, data: bytes | None = None) -> Iterator[FileItem]:
     """The reader's items; an exception from it ends the file as a rejection, never a crash."""
     try:
-        yield from drop.reader(claim.path)
+        if data is not None and drop.content_reader is not None:
+            yield from drop.content_reader(claim.path.name, data)
+        else:
+            yield from drop.reader(claim.path)
     except RabtError as exc:
         raise Rejected(f"{exc.code}: {exc.reason}", getattr(exc, "line", 0) or 0) from exc
     except (OSError, UnicodeError, ValueError) as exc:

@@ -225,7 +225,7 @@ class DropWatcher:
         claim, drop, outcome = prepared.claim, prepared.drop, prepared.outcome
         prepared.data = process.inspect(claim, drop, outcome)
         self.filer.refuse_reused_name(prepared.outcome)
-        prepared.items = process.read_items(claim, drop, outcome, self.keep_items)
+        prepared.items = process.read_items(claim, drop, outcome, self.keep_items, prepared.data)
         if prepared.items is not None and len(prepared.items) == 1 and prepared.data is None:
             prepared.data = claim.path.read_bytes()
 

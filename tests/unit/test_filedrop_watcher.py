@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,34 @@ def test_good_file_is_accepted_item_by_item_with_a_receipt(root, watcher, pipeli
     assert stored.source_message_id == source_message_id(outcome.sha256, "T4827001")
     assert b"T4827001" in stored.raw and b"T4827002" not in stored.raw  # one item, not the whole file
     assert len(pipeline.log.unpublished()) == 3
+
+
+def test_a_drop_that_reads_from_memory_is_given_the_bytes_hashed_and_the_file_is_not_opened_again(root, pipeline):
+    """The watcher hands a file it holds to ``content_reader``; too many items to hold: the file is read again."""
+    read: list[tuple[str, str]] = []
+
+    def from_memory(name: str, data: bytes):
+        read.append(("memory", name))
+        path = root / "copy" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        return read_arrivals(path)
+
+    def from_disk(path: Path):
+        read.append(("disk", path.parent.name))
+        return read_arrivals(path)
+
+    drops = (replace(ARRIVALS.file_drops[0], reader=from_disk, content_reader=from_memory),)
+    watcher = DropWatcher(root, [replace(ARRIVALS, file_drops=drops)], pipeline, keep_items=2)
+    drop(root, "ARR_1.txt", arrivals(2))
+    [outcome] = watcher.scan_once()
+    assert outcome.status == "done" and len(outcome.items) == 2 and read == [("memory", "ARR_1.txt")]
+    assert (root / "copy" / "ARR_1.txt").read_bytes() == (root / "police/done/ARR_1.txt").read_bytes()
+    read.clear()
+    drop(root, "ARR_2.txt", arrivals(3, start=10))  # over keep_items: checked, then streamed from disk to store
+    [outcome] = watcher.scan_once()
+    assert outcome.status == "done" and len(outcome.items) == 3
+    assert read == [("memory", "ARR_2.txt"), ("disk", "processing"), ("disk", "processing")]
 
 
 def test_same_content_again_publishes_nothing_new(root, watcher, pipeline):

@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable
 
 import pytest
+from lxml import etree
 
-from adapters.centralbank.sif import read_sif
+from adapters.centralbank.sif import read_sif, read_sif_content
 from hub.canonical import validate
 from hub.mapping import Mappings
 from simulators.centralbank.sif import SifFaults, render_employer_file
@@ -194,6 +195,25 @@ def test_bad_files_are_refused_with_exactly_their_reasons(tmp_path, shape):
     path.write_bytes(reshape(written.data))
     found = [(item.line, item.error) for item in read_sif(path)]
     assert found == [(line, reason.format(total=total)) for line, reason in expected]
+
+
+SHAPES = [(accepted, ACCEPTED[accepted][1]) for accepted in ACCEPTED] + [
+    (refused, REFUSED[refused][0]) for refused in REFUSED] + [
+    ("not UTF-8", lambda data: data.replace(b"Employee", b"Employ\xe9e", 1)),
+    ("cut off", lambda data: data[:-5]), ("an unclosed quote", lambda data: data[:-30] + b'"' + data[-30:])]
+
+
+@pytest.mark.parametrize(("shape", "reshape"), SHAPES, ids=[shape for shape, _ in SHAPES])
+def test_a_file_read_from_memory_reads_as_from_disk(tmp_path, shape, reshape):
+    """What the watcher reads from the bytes it hashed is what the file on disk gives, item for item."""
+    written = employer_file("A" if shape not in ACCEPTED else ACCEPTED[shape][0])
+    data = reshape(written.data)
+    path = tmp_path / written.name
+    path.write_bytes(data)
+    from_disk, from_memory = list(read_sif(path)), list(read_sif_content(written.name, data))
+    assert [(i.line, i.error, i.source_id) for i in from_memory] == [(i.line, i.error, i.source_id) for i in from_disk]
+    assert [etree.tostring(i.payload) for i in from_memory if i.payload is not None] == [
+        etree.tostring(i.payload) for i in from_disk if i.payload is not None]
 
 
 def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label_rows(tmp_path):
