@@ -73,6 +73,8 @@ def make_engine(url: str) -> Engine:
     else:
         _ping_when_idle(engine, IDLE_PING_SECONDS)
         _compress_with_lz4(engine)
+        # a pipeline may have begun the connection's last transaction itself (see prepared.pipelined)
+        sa.event.listen(engine, "begin", prepared.implicit_begin)
     return engine
 
 

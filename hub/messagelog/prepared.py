@@ -227,11 +227,43 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         yield
         return
+    begin = _begins_here(conn, driver)
     try:
         with driver.pipeline():
+            if begin:
+                cursors.writer(conn).execute(_BEGIN, prepare=False)
             yield
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, "(statements sent in one pipeline)", (), None) from exc
+
+
+def _begins_here(conn: Connection, driver) -> bool:
+    """Whether the transaction's BEGIN is to go first in the pipeline: no statement of it has run yet.
+
+    psycopg sends its own BEGIN at a transaction's first statement and, in a
+    pipeline, waits for the server's answer to it alone: a round trip on every
+    write. The connection is therefore put in autocommit (psycopg then sends
+    no BEGIN of its own; allowed only between transactions, which the driver
+    is in here) and the pipeline begins the transaction itself, with the
+    statements. The commit or rollback Core makes ends it as before (psycopg
+    sends it whenever a transaction is open); the next transaction Core
+    begins on the connection turns autocommit off again (:func:`implicit_begin`).
+    """
+    from psycopg.pq import TransactionStatus  # only PostgreSQL logs get here
+
+    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
+        return False
+    driver.autocommit = True
+    conn.connection.info[_BEGUN_HERE] = True
+    return True
+
+
+def implicit_begin(conn: Connection) -> None:
+    """At a transaction's start (Core's ``begin`` event): the driver begins it itself again if a pipeline
+    had it begin explicitly before (see :func:`_begins_here`)."""
+    info = conn.connection.info
+    if info.pop(_BEGUN_HERE, False):
+        conn.connection.driver_connection.autocommit = False
 
 
 def begin(conn: Connection, statement: str) -> None:
@@ -250,6 +282,9 @@ def _pipelines_supported() -> bool:
     return psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
+_BEGIN = b"BEGIN"
+#: set in a driver connection's pool info while a pipeline, not psycopg, begins its transactions
+_BEGUN_HERE = "rabt_begun_in_pipeline"
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
 _ANY = " = ANY(?)"
 _NOT_PREPARED = {"prepare": False}
