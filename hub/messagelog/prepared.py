@@ -244,26 +244,25 @@ def _begins_here(conn: Connection, driver) -> bool:
     pipeline, waits for the server's answer to it alone: a round trip on every
     write. The connection is therefore put in autocommit (psycopg then sends
     no BEGIN of its own; allowed only between transactions, which the driver
-    is in here) and the pipeline begins the transaction itself, with the
-    statements. The commit or rollback Core makes ends it as before (psycopg
-    sends it whenever a transaction is open); the next transaction Core
-    begins on the connection turns autocommit off again (:func:`implicit_begin`).
+    is in here: IDLE is status 0) and the pipeline begins the transaction
+    itself, with the statements. The commit or rollback Core makes ends it as
+    before (psycopg sends it whenever a transaction is open); the write
+    transactions of :mod:`hub.messagelog.db` then turn autocommit off again
+    (:func:`implicit_begin`), and so does the pool when the connection comes back.
     """
-    from psycopg.pq import TransactionStatus  # only PostgreSQL logs get here
-
-    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
+    if driver.autocommit or driver.info.transaction_status:
         return False
     driver.autocommit = True
     conn.connection.info[_BEGUN_HERE] = True
     return True
 
 
-def implicit_begin(conn: Connection) -> None:
-    """At a transaction's start (Core's ``begin`` event): the driver begins it itself again if a pipeline
-    had it begin explicitly before (see :func:`_begins_here`)."""
-    info = conn.connection.info
-    if info.pop(_BEGUN_HERE, False):
-        conn.connection.driver_connection.autocommit = False
+def implicit_begin(info: dict, driver) -> None:
+    """Once a transaction a pipeline began (see :func:`_begins_here`) has ended: the driver begins the
+    connection's next ones itself again. ``info`` is the pool's dictionary of the driver connection."""
+    if info.get(_BEGUN_HERE) and not driver.closed and not driver.info.transaction_status:
+        del info[_BEGUN_HERE]
+        driver.autocommit = False
 
 
 def begin(conn: Connection, statement: str) -> None:
