@@ -260,7 +260,8 @@ def _begins_here(conn: Connection, driver) -> bool:
 def implicit_begin(info: dict, driver) -> None:
     """Once a transaction a pipeline began (see :func:`_begins_here`) has ended: the driver begins the
     connection's next ones itself again. ``info`` is the pool's dictionary of the driver connection."""
-    if info.get(_BEGUN_HERE) and not driver.closed and not driver.info.transaction_status:
+    # (no driver: the pool hands in None for a connection it invalidated, which is never used again)
+    if info.get(_BEGUN_HERE) and driver is not None and not driver.closed and not driver.info.transaction_status:
         del info[_BEGUN_HERE]
         driver.autocommit = False
 
