@@ -162,8 +162,13 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """
     with writers_in_turn(engine), engine.connect() as conn:
         conn = conn.execution_options(**{_WRITE: True})
-        with _ended(conn):
+        with _transaction(conn):
             yield conn
+
+
+def _transaction(conn: Connection):
+    """``conn``'s write transaction (see :func:`_ended` on PostgreSQL)."""
+    return conn.begin() if is_sqlite(conn.engine) else _ended(conn)
 
 
 @contextmanager
@@ -174,7 +179,7 @@ def _ended(conn: Connection) -> Iterator[None]:
         with conn.begin():
             yield
     finally:
-        if not conn.invalidated and not conn.closed and not is_sqlite(conn.engine):
+        if not conn.invalidated and not conn.closed:
             prepared.implicit_begin(conn.connection.info, conn.connection.driver_connection)
 
 
@@ -216,7 +221,7 @@ class HeldConnection:
                 return
             conn = self._connection()
             try:
-                with writers_in_turn(self._engine), _ended(conn):
+                with writers_in_turn(self._engine), _transaction(conn):
                     yield conn
             finally:
                 self._used_at = time.monotonic()
