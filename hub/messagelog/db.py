@@ -108,8 +108,9 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     clock = time.monotonic
 
     @sa.event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection, record) -> None:
+    def _on_checkin(dbapi_connection, record) -> None:
         record.info["rabt_idle_since"] = clock()
+        prepared.implicit_begin(record.info, dbapi_connection)  # after a write a pipeline began, if any
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, record, _proxy) -> None:
@@ -161,8 +162,25 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """
     with writers_in_turn(engine), engine.connect() as conn:
         conn = conn.execution_options(**{_WRITE: True})
-        with conn.begin():
+        with _transaction(conn):
             yield conn
+
+
+def _transaction(conn: Connection):
+    """``conn``'s write transaction (see :func:`_ended` on PostgreSQL)."""
+    return conn.begin() if is_sqlite(conn.engine) else _ended(conn)
+
+
+@contextmanager
+def _ended(conn: Connection) -> Iterator[None]:
+    """``conn``'s transaction; once it has ended, the driver begins the next one itself again if a pipeline
+    began this one (see :func:`hub.messagelog.prepared.pipelined`), before anything else runs on the connection."""
+    try:
+        with conn.begin():
+            yield
+    finally:
+        if not conn.invalidated and not conn.closed:
+            prepared.implicit_begin(conn.connection.info, conn.connection.driver_connection)
 
 
 def writers_in_turn(engine: Engine):
@@ -203,7 +221,7 @@ class HeldConnection:
                 return
             conn = self._connection()
             try:
-                with writers_in_turn(self._engine), conn.begin():
+                with writers_in_turn(self._engine), _transaction(conn):
                     yield conn
             finally:
                 self._used_at = time.monotonic()

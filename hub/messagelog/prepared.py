@@ -227,11 +227,43 @@ def pipelined(conn: Connection) -> Iterator[None]:
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         yield
         return
+    begin = _begins_here(conn, driver)
     try:
         with driver.pipeline():
+            if begin:
+                cursors.writer(conn).execute(_BEGIN, prepare=False)
             yield
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, "(statements sent in one pipeline)", (), None) from exc
+
+
+def _begins_here(conn: Connection, driver) -> bool:
+    """Whether the transaction's BEGIN is to go first in the pipeline: no statement of it has run yet.
+
+    psycopg sends its own BEGIN at a transaction's first statement and, in a
+    pipeline, waits for the server's answer to it alone: a round trip on every
+    write. The connection is therefore put in autocommit (psycopg then sends
+    no BEGIN of its own; allowed only between transactions, which the driver
+    is in here: IDLE is status 0) and the pipeline begins the transaction
+    itself, with the statements. The commit or rollback Core makes ends it as
+    before (psycopg sends it whenever a transaction is open); the write
+    transactions of :mod:`hub.messagelog.db` then turn autocommit off again
+    (:func:`implicit_begin`), and so does the pool when the connection comes back.
+    """
+    if driver.autocommit or driver.info.transaction_status:
+        return False
+    driver.autocommit = True
+    conn.connection.info[_BEGUN_HERE] = True
+    return True
+
+
+def implicit_begin(info: dict, driver) -> None:
+    """Once a transaction a pipeline began (see :func:`_begins_here`) has ended: the driver begins the
+    connection's next ones itself again. ``info`` is the pool's dictionary of the driver connection."""
+    # (no driver: the pool hands in None for a connection it invalidated, which is never used again)
+    if info.get(_BEGUN_HERE) and driver is not None and not driver.closed and not driver.info.transaction_status:
+        del info[_BEGUN_HERE]
+        driver.autocommit = False
 
 
 def begin(conn: Connection, statement: str) -> None:
@@ -250,6 +282,9 @@ def _pipelines_supported() -> bool:
     return psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
+_BEGIN = b"BEGIN"
+#: set in a driver connection's pool info while a pipeline, not psycopg, begins its transactions
+_BEGUN_HERE = "rabt_begun_in_pipeline"
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
 _ANY = " = ANY(?)"
 _NOT_PREPARED = {"prepare": False}

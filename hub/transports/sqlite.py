@@ -114,8 +114,12 @@ class SqliteTransport(Transport):
 
     def publish(self, messages: Iterable[Message]) -> None:
         bindings, now, rows, unroutable = self._bindings(), time.time(), [], []
+        routed: dict[str, list[str]] = {}  # a relay's batch holds a few routing keys: each matched once
         for message in messages:
-            queues = [name for name, pattern in bindings if topic_matches(pattern, message.routing_key)]
+            queues = routed.get(message.routing_key)
+            if queues is None:
+                queues = routed[message.routing_key] = [name for name, pattern in bindings
+                                                        if topic_matches(pattern, message.routing_key)]
             unroutable += [] if queues else [message.message_id]
             rows += [(queue, *store.message_row(message), now) for queue in queues]
         self._insert(rows)

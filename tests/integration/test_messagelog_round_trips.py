@@ -8,8 +8,9 @@ and a confirm four (the lane's lock, two look-ups, the numbers) before its
 writes. Counted here in what the driver sent (:mod:`tests.integration.sent_statements`):
 a Flush or Sync, asking the server to answer, after statements sent since
 the last one is a round trip. The commit is one more, as before, and not
-counted; so is psycopg's BEGIN, which it sends and waits for on its own at a
-transaction's first statement in a pipeline.
+counted. psycopg's own BEGIN, which it sends and waits for on its own at a
+transaction's first statement in a pipeline, is not sent: the pipeline sends
+the BEGIN with the first reads (:func:`hub.messagelog.prepared.pipelined`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import sqlalchemy as sa
 
 from hub.errors import DuplicateMessageError
-from hub.messagelog import open_message_log, prepared
+from hub.messagelog import db, open_message_log, prepared
+from hub.messagelog.schema import lanes, timestamp
 from tests.integration.test_messagelog_statement_shapes import pair, write_groups
 from tests.integration.sent_statements import SentStatements
 
@@ -66,6 +69,9 @@ def test_a_push_and_a_confirm_wait_for_the_server_twice_each(new_postgres_databa
         assert log.verify_chain().ok
     # the record numbers go with the lane's lock and the duplicate check, not in a round trip of their own
     assert push.count() == 2, push.events
+    # the transaction's BEGIN went with the first reads: no wait before the first statement (the BEGIN, the
+    # driver's own, is not among the events; psycopg's sync on a BEGIN of its own would be the first event)
+    assert push.events[0].text is not None and confirm.events[0].text is not None, (push.events, confirm.events)
     assert push.sent_before_first_read()[-1].split()[0:2] == ["SELECT", "nextval('audit_chain_record_seq')"]
     assert confirm.count() == 2, confirm.events
     before_read = confirm.sent_before_first_read()
@@ -88,3 +94,22 @@ def test_a_duplicate_leaves_its_record_numbers_unused_and_the_chain_whole(new_po
     # the duplicate took the three numbers a new push and its receipt would have used: a gap, never a reuse
     first = numbers[0]
     assert numbers == [first, first + 1, first + 2, first + 6, first + 7, first + 8], numbers
+
+
+def test_a_transaction_after_a_pipelined_write_on_the_same_connection_is_still_one(new_postgres_database):
+    """The pipeline begins its transaction itself (the driver in autocommit meanwhile): the next transaction
+    Core begins on that connection is the driver's again, its statements undone together by a rollback."""
+    with open_message_log(new_postgres_database()) as log:
+        log.accept(*pair(0)[:1])  # the lane is registered (a transaction of its own)
+        log.engine.dispose()  # from here on one connection, made by the next write and reused after it
+        write_groups(log, [1, 2], 1)  # pipelined writes, each beginning its transaction in the pipeline
+        with pytest.raises(RuntimeError), db.write_transaction(log.engine) as conn:
+            assert conn.connection.driver_connection.autocommit is False
+            conn.execute(sa.insert(lanes), {"lane_id": "undone", "host": "h", "pid": 1, "opened_at": timestamp(),
+                                            "seq": 0, "hash": "0" * 64})
+            conn.execute(sa.update(lanes).where(lanes.c.lane_id == "undone").values(seq=1))
+            raise RuntimeError("rolled back: neither statement may stay")
+        assert log.engine.pool.checkedin() == 1  # that one connection, the pipelined writes' own
+        with log.engine.connect() as conn:
+            left = conn.execute(sa.select(lanes.c.lane_id).where(lanes.c.lane_id == "undone")).all()
+        assert left == [] and log.verify_chain().ok and log.stats().chain_records == 10
