@@ -96,7 +96,7 @@ def signed_content(document: etree._Element, parts: SignatureParts, agency: str 
     comment slipped into signed text (``<Amount>1<!---->00</Amount>``) must not
     change what a reader sees.
     """
-    put_back = detach_keeping_tail(parts.signature)
+    put_back = _detach_keeping_tail(parts.signature)
     # Made with comments first: every comment writes "<!--", which C14N's escaping leaves nowhere else but in
     # a processing instruction, so without one in it this form is also the one without comments — the signed
     # one — and there are none to take out (looking for them walks the whole tree).
@@ -119,7 +119,7 @@ def _exclusive_c14n(document: etree._Element, prefixes: tuple[str, ...] | None, 
                           inclusive_ns_prefixes=prefixes)
 
 
-def detach_keeping_tail(element: etree._Element):
+def _detach_keeping_tail(element: etree._Element):
     """Remove ``element`` as the enveloped-signature transform does (the text after it stays); how to undo it."""
     parent, tail = element.getparent(), element.tail or ""
     index, previous = parent.index(element), element.getprevious()

@@ -119,11 +119,9 @@ class SignatureShapes:
         self._templates: dict[Shape, tuple[_Template, ...]] = {}
         self._adding = threading.Lock()
 
-    def read(self, document: etree._Element, agency: str | None,
-             signature: etree._Element | None = None) -> ReadSignature:
-        """``document``'s signature (``signature`` if the caller found it) read by its shape's template, or
-        checked part by part if the shape is new."""
-        signature = the_signature(document, agency) if signature is None else signature
+    def read(self, document: etree._Element, agency: str | None) -> ReadSignature:
+        """``document``'s signature read by its shape's template, or checked part by part if the shape is new."""
+        signature = the_signature(document, agency)
         nodes = _nodes_of(signature)
         shape = tuple([(node.tag, len(node), *node.items()) for node in nodes])
         templates = self._templates.get(shape)
@@ -191,7 +189,7 @@ def _template_of(parts: SignatureParts, nodes: list) -> _Template | None:
             if part.tag == _X509_ISSUER_SERIAL:
                 return None
             key_parts.append((place[id(part)], part.tag == _X509_CERTIFICATE))
-    around = around_digest(parts)
+    around = _around_digest(parts)
     if around is None:
         return None
     head, tail = around
@@ -199,7 +197,7 @@ def _template_of(parts: SignatureParts, nodes: list) -> _Template | None:
                      parts.signed_info_prefixes, parts.method, parts.content_prefixes)
 
 
-def around_digest(parts: SignatureParts) -> tuple[bytes, bytes] | None:
+def _around_digest(parts: SignatureParts) -> tuple[bytes, bytes] | None:
     """The canonical SignedInfo (comments kept) before and after the DigestValue's text; None when the
     DigestValue holds more than text, or the slot's mark is found anywhere else."""
     digest_value = child_elements(child_elements(parts.signed_info)[2])[2]

@@ -29,7 +29,6 @@ import base64
 import binascii
 import copy
 import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 
@@ -41,11 +40,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
-from hub.signature_checks import check_signature_value, detach_keeping_tail, signed_content
+from hub.signature_checks import check_signature_value, signed_content
 from hub.signature_shapes import SignatureShapes
-from hub.signature_spans import SignatureSpans
 from hub.truststore import TrustStore
-from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SignatureParts, the_signature
+from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SignatureParts
 
 __all__ = ["DS", "Identity", "Signer", "TrustStore", "Verified", "Verifier"]
 
@@ -191,7 +189,6 @@ class Verifier:
         self.trust_store = trust_store
         self._pinned: dict[int, _Pinned] = {}
         self._shapes = SignatureShapes()
-        self._spans = SignatureSpans()
 
     def verify(self, document: etree._Element, *, expected_signer: str | None = None) -> Verified:
         """Verify ``document`` (already parsed by :func:`hub.xmlsafe.parse_xml`), which it takes over:
@@ -202,35 +199,15 @@ class Verifier:
         pinned certificate; without it a certificate in ``KeyInfo`` must be
         one registered in the trust store, and is then pinned.
         """
-        signature = the_signature(document, expected_signer)
-        spanned = self._spans.read(document, signature, expected_signer)
-        if spanned is None:
-            return self._verify_read(document, signature, expected_signer)
-        parts, content_digest = spanned
-        signer = self._check_signer(parts, expected_signer)
-        if not hmac.compare_digest(content_digest, parts.digest):
-            raise SignatureError("signed content was changed (digest mismatch)", agency=signer)
-        detach_keeping_tail(signature)
-        return Verified(element=document, signer=signer)
-
-    def _verify_read(self, document: etree._Element, signature: etree._Element,
-                     expected_signer: str | None) -> Verified:
-        """:meth:`verify` for a signature no span template knows: read by its shape, or in full."""
-        read = self._shapes.read(document, expected_signer, signature)
+        read = self._shapes.read(document, expected_signer)
         parts = read.parts
-        signer = self._check_signer(parts, expected_signer)
-        self._shapes.remember(read)
-        self._spans.remember(parts)
-        return Verified(element=signed_content(document, parts, signer), signer=signer)
-
-    def _check_signer(self, parts: SignatureParts, expected_signer: str | None) -> str:
-        """Who signed: a pinned certificate, within its dates, whose key made the signature value."""
         signer = expected_signer or self._signer_named_by(parts)
         pinned = self._pinned_of(signer, parts)
         pinned.check_carried(parts, signer)
         pinned.check_dates(signer)
         check_signature_value(parts, pinned.public_key, signer)
-        return signer
+        self._shapes.remember(read)
+        return Verified(element=signed_content(document, parts, signer), signer=signer)
 
     @property
     def shapes_known(self) -> int:
