@@ -97,7 +97,8 @@ class Signer:
         the digest and the output, and the tree is never copied or re-parsed.
         The input is left untouched.
         """
-        if element.find(f"{{{DS}}}Signature") is not None:
+        # iterchildren, not find: find's path engine is Python, and most elements signed have no signature yet
+        if next(element.iterchildren(_SIGNATURE_TAG), None) is not None:
             element = copy.deepcopy(element)
             _drop_existing_signature(element)
         return self.sign_canonical(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
@@ -147,6 +148,7 @@ _SIGNED_INFO = (
     '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"></ds:DigestMethod>'
     "<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
 )
+_SIGNATURE_TAG = f"{{{DS}}}Signature"
 _SIGNATURE_OPEN = f'<ds:Signature xmlns:ds="{DS}">'.encode("ascii")
 _VALUE_OPEN = b"<ds:SignatureValue>"
 _KEY_INFO = "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
