@@ -11,7 +11,12 @@ gateway's bulkhead admits) at its share of ``--rate``, each after ``--work-ms`` 
 rest of a check: parse, verify, map, sign; the GIL held, as there), open loop: check ``i``
 is due at ``start + i / rate`` and its latency counts from then, so a write
 held up behind another process's commit shows. Reported: the write's latency
-(p50, p99, max), commits per check, and the processes' CPU per check.
+(p50, p99, max), commits per check, and the processes' CPU per check; and
+the WAL: the largest ``-wal`` file seen and how many times it started over
+(each time after a completed checkpoint; read from its header's checkpoint
+sequence number every 5 ms), with the checkpoints the processes ran
+themselves (:mod:`hub.messagelog.checkpoints`; none where SQLite's automatic
+checkpoint runs them inside a commit).
 Nothing else runs (no broker, no signatures): what differs between two runs
 of the same options is how the log's writers wait for each other.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -73,8 +79,34 @@ def child(url: str, rate: float, seconds: float, start: float, work_ms: float) -
         thread.join()
     used = time.process_time() - cpu
     committer.close()
+    checkpoints = _checkpoints_run(log.engine)
     log.close()
-    return {"latencies": latencies, "cpu": used, "commits": committer.groups, "checks": count}
+    return {"latencies": latencies, "cpu": used, "commits": committer.groups, "checks": count,
+            "checkpoints": checkpoints}
+
+
+def _checkpoints_run(engine) -> int:
+    """The checkpoints this process ran after its writes; 0 before the hub ran any itself."""
+    try:
+        from hub.messagelog import checkpoints
+    except ImportError:
+        return 0
+    found = checkpoints.budget(engine)
+    return found.checkpoints if found else 0
+
+
+def watch_wal(path: Path, stop: threading.Event, seen: dict) -> None:
+    """Every 5 ms until ``stop``: the WAL file's largest size and the checkpoint sequence numbers in its header."""
+    while not stop.wait(0.005):
+        try:
+            with open(path, "rb") as wal:
+                header = wal.read(16)
+                size = os.fstat(wal.fileno()).st_size
+        except OSError:
+            continue
+        seen["bytes"] = max(seen.get("bytes", 0), size)
+        if len(header) == 16:  # offset 12: the checkpoint sequence number, big-endian (sqlite.org/fileformat2)
+            seen.setdefault("sequences", set()).add(int.from_bytes(header[12:16], "big"))
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -105,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         children = [subprocess.Popen([sys.executable, __file__, "--child", url, str(share), str(args.seconds),
                                       str(start), str(args.work_ms)], stdout=subprocess.PIPE, text=True)
                     for _ in range(args.processes)]
-        results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in children]
+        stop, wal = threading.Event(), {}
+        watcher = threading.Thread(target=watch_wal, args=(folder / "log.sqlite3-wal", stop, wal))
+        watcher.start()
+        try:
+            results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in children]
+        finally:
+            stop.set()
+            watcher.join()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     latencies = [value * 1000 for result in results for value in result["latencies"]]
@@ -114,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
           f"latency ms "
           f"p50 {percentile(latencies, 0.5):.1f}, p99 {percentile(latencies, 0.99):.1f}, max {max(latencies):.1f}; "
           f"checks per commit {checks / sum(result['commits'] for result in results):.2f}; "
-          f"CPU per check {sum(result['cpu'] for result in results) * 1000 / checks:.3f} ms")
+          f"CPU per check {sum(result['cpu'] for result in results) * 1000 / checks:.3f} ms; "
+          f"WAL up to {wal.get('bytes', 0) / 1e6:.1f} MB, started over {max(0, len(wal.get('sequences', ())) - 1)} "
+          f"times, checkpoints run by the writers {sum(result.get('checkpoints', 0) for result in results)}")
     return 0
 
 

@@ -1,0 +1,173 @@
+"""SQLite's WAL checkpoints, run by a writer after its write is done, never inside a commit someone waits on.
+
+In WAL mode a commit appends its pages to ``<database>-wal``; a *checkpoint*
+copies them into the database file and syncs it, and the next writer then
+starts the WAL over from its beginning. SQLite's automatic checkpoint
+(``wal_autocheckpoint``) runs inside the COMMIT of whichever write takes the
+WAL past its threshold: at 200 visa checks a second that commit took 30–38 ms
+instead of 1–2 ms, every 2.65 s, and every caller of that group commit and
+every writer queued behind it for the file's writer lock waited for it — most
+of the visa path's p99. A thread checkpointing every second instead (tried)
+slowed many commits instead of one: its copies and syncs came more often.
+
+So this process counts its commits to each file (:func:`committed`), and
+once they pass :data:`COMMITS_PER_CHECKPOINT` a writer runs a PASSIVE
+checkpoint on a connection of its own once its write is done: the file's
+writer lock released and, for a group commit, every caller handed its
+outcome (the leader calls :func:`run_if_due` then). A PASSIVE checkpoint
+waits for nobody: writers go on appending meanwhile, a second checkpointer
+(another process's) makes it return busy at once, and frames a reader still
+uses are left for the next one. SQLite's own checkpoint stays, as a backstop
+at :data:`BACKSTOP_PAGES`, far above what the budget lets the WAL reach, for
+writers that never checkpoint (an older hub, the ``sqlite3`` shell).
+
+Durability is unchanged: a commit is in the synced WAL (``synchronous =
+FULL``) before it returns, whether or not a checkpoint has copied it yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.messagelog.writer_lock import writer_lock
+
+logger = logging.getLogger(__name__)
+
+#: this process's commits to one file between its checkpoints: a visa check's commit writes 24 pages
+#: alone, 36 shared by two checks, 81 by eight, so about 12k–40k pages (48–160 MB of WAL) between two
+COMMITS_PER_CHECKPOINT = 500
+#: SQLite's own checkpoint, inside a commit, only past this many WAL pages (256 MB at 4 KB a page;
+#: it was 16384): reached only when the writers' checkpoints do not keep up or no writer runs them
+BACKSTOP_PAGES = 65536
+#: passes at most while the writers go on: each copies what was written during the one before
+CONCURRENT_PASSES = 4
+#: WAL frames written during a pass (two or so commits) few enough for the last pass to copy in a write turn
+FRAMES_LEFT_FOR_TURN = 64
+_PASSIVE = "PRAGMA wal_checkpoint(PASSIVE)"
+
+
+class Budget:
+    """One file's commits in this process since its last checkpoint here, and what the checkpoints found."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.commits = 0
+        self.running = False
+        self.checkpoints = 0
+        """Checkpoints this process ran on the file (busy ones too)."""
+        self.last: tuple[int, int, int] | None = None
+        """The last one's (busy, frames in the WAL, frames checkpointed), as SQLite reports them."""
+
+    def count(self) -> None:
+        with self._lock:
+            self.commits += 1
+
+    def claim(self, commits: int) -> bool:
+        """Whether the caller is to checkpoint now: at least ``commits`` since the last and nobody here at it."""
+        with self._lock:
+            if self.running or self.commits < max(commits, 1):
+                return False
+            self.running, self.commits = True, 0
+            return True
+
+    def ran(self, result: tuple[int, int, int] | None) -> None:
+        with self._lock:
+            self.running = False
+            self.checkpoints += 1
+            self.last = result
+
+
+_BUDGETS: dict[str, Budget] = {}
+_BUDGETS_GUARD = threading.Lock()
+
+
+def budget(engine: Engine) -> Budget | None:
+    """The budget of ``engine``'s SQLite file in this process; None for PostgreSQL or an in-memory database."""
+    lock = writer_lock(engine.url.database) if engine.dialect.name == "sqlite" else None
+    if lock is None:
+        return None
+    found = _BUDGETS.get(lock.path)
+    if found is None:
+        with _BUDGETS_GUARD:
+            found = _BUDGETS.setdefault(lock.path, Budget())
+    return found
+
+
+def committed(engine: Engine) -> None:
+    """Count a commit to ``engine``'s file; checkpoint now if due, unless this thread's write turn goes on.
+
+    A thread still holding the file's writer lock (a group commit's leader,
+    whose callers wait) leaves the checkpoint to :func:`run_if_due`, called
+    once they have their outcome.
+    """
+    found = budget(engine)
+    if found is None:
+        return
+    found.count()
+    if not writer_lock(engine.url.database).holding:
+        run_if_due(engine)
+
+
+def run_if_due(engine: Engine, commits: int | None = None) -> None:
+    """A PASSIVE checkpoint on a connection of its own when this process wrote ``commits`` since its last.
+
+    Call it with no write turn held and nobody waiting for this thread's
+    write. A failure is logged, never raised: the writes are committed, and
+    the next write that finds a checkpoint due tries again.
+    """
+    found = budget(engine)
+    if found is None or not found.claim(COMMITS_PER_CHECKPOINT if commits is None else commits):
+        return
+    result = None
+    try:
+        result = _checkpoint_and_catch_up(engine)
+    except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+        logger.warning("the WAL of %s was not checkpointed, trying again later: %s", engine.url.database, exc)
+    finally:
+        found.ran(result)
+
+
+def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
+    """The WAL copied while the writers go on, again until little is left, then the rest in a write turn.
+
+    SQLite starts the WAL over at the first write after a checkpoint that
+    copied every frame, if that writer began after it; a checkpoint racing
+    the writers never quite does (one is always in the middle of a write),
+    and the file grew until the backstop checkpointed inside a commit. Each
+    pass copies what was written during the one before, so they shrink;
+    the last holds the writer lock, so no writer is in the middle of one:
+    what it copies (one pass's worth of commits, often none) is all the
+    writers wait for.
+    """
+    busy, frames, copied = checkpoint(engine)
+    for _ in range(CONCURRENT_PASSES - 1):
+        if busy or copied < frames:
+            return busy, frames, copied  # another connection checkpointing, or a reader holding frames back
+        before = frames
+        busy, frames, copied = checkpoint(engine)
+        if frames - before <= FRAMES_LEFT_FOR_TURN:
+            break  # few written meanwhile (or the WAL started over since): fewer during this pass
+    if busy or copied < frames:
+        return busy, frames, copied
+    with writer_lock(engine.url.database).held():
+        return checkpoint(engine)
+
+
+def checkpoint(engine: Engine) -> tuple[int, int, int]:
+    """Run a PASSIVE checkpoint of ``engine``'s file now: (busy, frames in the WAL, frames checkpointed)."""
+    connection = engine.raw_connection()  # the driver's, in autocommit: a checkpoint cannot run in a transaction
+    try:
+        busy, frames, copied = connection.driver_connection.execute(_PASSIVE).fetchone()
+    finally:
+        connection.close()
+    return busy, frames, copied
+
+
+def run_at_close(engine: Engine) -> None:
+    """At close: checkpoint what this process wrote since its last checkpoint, if it wrote anything."""
+    run_if_due(engine, commits=1)
