@@ -11,7 +11,7 @@ of the visa path's p99. A thread checkpointing every second instead (tried)
 slowed many commits instead of one: its copies and syncs came more often.
 
 So this process counts its commits to each file (:func:`committed`), and
-once they pass :data:`COMMITS_PER_CHECKPOINT` a writer runs a PASSIVE
+once they reach its budget (about :data:`WAL_PAGES` of WAL) a writer runs a PASSIVE
 checkpoint on a connection of its own once its write is done: the file's
 writer lock released and, for a group commit, every caller handed its
 outcome (the leader calls :func:`run_if_due` then). A PASSIVE checkpoint
@@ -38,9 +38,13 @@ from hub.messagelog.writer_lock import writer_lock
 
 logger = logging.getLogger(__name__)
 
-#: this process's commits to one file between its checkpoints: a visa check's commit writes 24 pages
-#: alone, 36 shared by two checks, 81 by eight, so about 12k–40k pages (48–160 MB of WAL) between two
-COMMITS_PER_CHECKPOINT = 500
+#: WAL pages (4 KB) a checkpoint finds, about: 64 MB, SQLite's automatic checkpoint's threshold before, so
+#: a message's pages written on acceptance and again when it is marked published reach the file once
+WAL_PAGES = 16384
+#: this process's commits to one file before its first checkpoint there; after each, the count is set
+#: so that the next finds about WAL_PAGES (a visa check's commit writes 24 pages alone, 36 shared by
+#: two checks, 81 by eight; and other processes' writes fill the same WAL)
+COMMITS_PER_CHECKPOINT = 400
 #: SQLite's own checkpoint, inside a commit, only past this many WAL pages (256 MB at 4 KB a page;
 #: it was 16384): reached only when the writers' checkpoints do not keep up or no writer runs them
 BACKSTOP_PAGES = 65536
@@ -57,6 +61,8 @@ class Budget:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.commits = 0
+        self.every = COMMITS_PER_CHECKPOINT
+        """Commits between two checkpoints, set after each from the WAL pages it found."""
         self.running = False
         self.checkpoints = 0
         """Checkpoints this process ran on the file (busy ones too)."""
@@ -67,10 +73,10 @@ class Budget:
         with self._lock:
             self.commits += 1
 
-    def claim(self, commits: int) -> bool:
-        """Whether the caller is to checkpoint now: at least ``commits`` since the last and nobody here at it."""
+    def claim(self, commits: int | None = None) -> bool:
+        """Whether the caller is to checkpoint now: ``commits`` (:attr:`every`) since the last, nobody here at it."""
         with self._lock:
-            if self.running or self.commits < max(commits, 1):
+            if self.running or self.commits < max(self.every if commits is None else commits, 1):
                 return False
             self.running, self.commits = True, 0
             return True
@@ -80,6 +86,10 @@ class Budget:
             self.running = False
             self.checkpoints += 1
             self.last = result
+            if result is not None and not result[0] and result[1] > 0:
+                # at most halved or doubled at a time: one checkpoint may have found another's leftovers
+                wanted = self.every * WAL_PAGES / result[1]
+                self.every = max(1, round(min(max(wanted, self.every / 2), self.every * 2)))
 
 
 _BUDGETS: dict[str, Budget] = {}
@@ -114,14 +124,15 @@ def committed(engine: Engine) -> None:
 
 
 def run_if_due(engine: Engine, commits: int | None = None) -> None:
-    """A PASSIVE checkpoint on a connection of its own when this process wrote ``commits`` since its last.
+    """A PASSIVE checkpoint on a connection of its own when this process wrote ``commits`` since its last
+    (by default its budget's :attr:`Budget.every`).
 
     Call it with no write turn held and nobody waiting for this thread's
     write. A failure is logged, never raised: the writes are committed, and
     the next write that finds a checkpoint due tries again.
     """
     found = budget(engine)
-    if found is None or not found.claim(COMMITS_PER_CHECKPOINT if commits is None else commits):
+    if found is None or not found.claim(commits):
         return
     result = None
     try:
