@@ -81,12 +81,12 @@ class Budget:
             self.running, self.commits = True, 0
             return True
 
-    def ran(self, result: tuple[int, int, int] | None) -> None:
+    def ran(self, result: tuple[int, int, int] | None, adapt: bool = True) -> None:
         with self._lock:
             self.running = False
             self.checkpoints += 1
             self.last = result
-            if result is not None and not result[0] and result[1] > 0:
+            if adapt and result is not None and not result[0] and result[1] > 0:
                 # at most halved or doubled at a time: one checkpoint may have found another's leftovers
                 wanted = self.every * WAL_PAGES / result[1]
                 self.every = max(1, round(min(max(wanted, self.every / 2), self.every * 2)))
@@ -140,7 +140,7 @@ def run_if_due(engine: Engine, commits: int | None = None) -> None:
     except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
         logger.warning("the WAL of %s was not checkpointed, trying again later: %s", engine.url.database, exc)
     finally:
-        found.ran(result)
+        found.ran(result, adapt=commits is None)  # one run at close says nothing of the budget
 
 
 def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
