@@ -11,10 +11,12 @@ of the visa path's p99. A thread checkpointing every second instead (tried)
 slowed many commits instead of one: its copies and syncs came more often.
 
 So this process counts its commits to each file (:func:`committed`), and
-once they reach its budget (about :data:`WAL_PAGES` of WAL) a writer runs a PASSIVE
-checkpoint on a connection of its own once its write is done: the file's
-writer lock released and, for a group commit, every caller handed its
-outcome (the leader calls :func:`run_if_due` then). A PASSIVE checkpoint
+once they reach its budget (about :data:`WAL_PAGES` of WAL) the writer
+starts a PASSIVE checkpoint, in a thread of its own, once its write is done:
+the file's writer lock released and, for a group commit, every caller handed
+its outcome (the leader calls :func:`run_if_due` then). Run by the leader
+itself, it kept the leader's own caller waiting: with one check a commit, as
+long as SQLite's had. A PASSIVE checkpoint
 waits for nobody: writers go on appending meanwhile, a second checkpointer
 (another process's) makes it return busy at once, and frames a reader still
 uses are left for the next one. SQLite's own checkpoint stays, as a backstop
@@ -27,6 +29,7 @@ FULL``) before it returns, whether or not a checkpoint has copied it yet.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -123,24 +126,33 @@ def committed(engine: Engine) -> None:
         run_if_due(engine)
 
 
-def run_if_due(engine: Engine, commits: int | None = None) -> None:
-    """A PASSIVE checkpoint on a connection of its own when this process wrote ``commits`` since its last
-    (by default its budget's :attr:`Budget.every`).
+def run_if_due(engine: Engine, commits: int | None = None, *, wait: bool = False) -> None:
+    """A checkpoint, in a thread of its own, once this process made ``commits`` (default: its budget's) since its last.
 
     Call it with no write turn held and nobody waiting for this thread's
-    write. A failure is logged, never raised: the writes are committed, and
-    the next write that finds a checkpoint due tries again.
+    write; ``wait``: run it in this thread instead (at close). A failure is
+    logged, never raised: the writes are committed, and the next write that
+    finds a checkpoint due tries again.
     """
     found = budget(engine)
     if found is None or not found.claim(commits):
         return
+    run = functools.partial(_run, engine, found, adapt=commits is None)  # one run at close says nothing of the budget
+    if wait:
+        run()
+    else:
+        # Not in the writer's thread: a lone caller's group commit, or a relay's marking, would wait for it.
+        threading.Thread(target=run, name="rabt-wal-checkpoint", daemon=True).start()
+
+
+def _run(engine: Engine, found: Budget, adapt: bool) -> None:
     result = None
     try:
         result = _checkpoint_and_catch_up(engine)
     except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
         logger.warning("the WAL of %s was not checkpointed, trying again later: %s", engine.url.database, exc)
     finally:
-        found.ran(result, adapt=commits is None)  # one run at close says nothing of the budget
+        found.ran(result, adapt=adapt)
 
 
 def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
@@ -181,4 +193,4 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
 
 def run_at_close(engine: Engine) -> None:
     """At close: checkpoint what this process wrote since its last checkpoint, if it wrote anything."""
-    run_if_due(engine, commits=1)
+    run_if_due(engine, commits=1, wait=True)
