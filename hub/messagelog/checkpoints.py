@@ -45,9 +45,10 @@ logger = logging.getLogger(__name__)
 #: a message's pages written on acceptance and again when it is marked published reach the file once
 WAL_PAGES = 16384
 #: this process's commits to one file before its first checkpoint there; after each, the count is set
-#: so that the next finds about WAL_PAGES (a visa check's commit writes 24 pages alone, 36 shared by
-#: two checks, 81 by eight; and other processes' writes fill the same WAL)
-COMMITS_PER_CHECKPOINT = 400
+#: (at most doubled) so that the next finds about WAL_PAGES (a visa check's commit writes 24 pages alone,
+#: 36 shared by two checks, 81 by eight; and other processes fill the same WAL): started low, as two
+#: gateway processes starting at 400 each let the first find 40k pages
+COMMITS_PER_CHECKPOINT = 100
 #: SQLite's own checkpoint, inside a commit, only past this many WAL pages (256 MB at 4 KB a page;
 #: it was 16384): reached only when the writers' checkpoints do not keep up or no writer runs them
 BACKSTOP_PAGES = 65536
