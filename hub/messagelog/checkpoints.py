@@ -1,4 +1,4 @@
-"""SQLite's WAL checkpoints, run by a writer after its write is done, never inside a commit someone waits on.
+"""SQLite's WAL checkpoints, started by a writer once its write is done, never run inside a commit someone waits on.
 
 In WAL mode a commit appends its pages to ``<database>-wal``; a *checkpoint*
 copies them into the database file and syncs it, and the next writer then
@@ -12,16 +12,18 @@ slowed many commits instead of one: its copies and syncs came more often.
 
 So this process counts its commits to each file (:func:`committed`), and
 once they reach its budget (about :data:`WAL_PAGES` of WAL) the writer
-starts a PASSIVE checkpoint, in a thread of its own, once its write is done:
-the file's writer lock released and, for a group commit, every caller handed
+starts a checkpoint in a thread of its own once its write is done: the
+file's writer lock released and, for a group commit, every caller handed
 its outcome (the leader calls :func:`run_if_due` then). Run by the leader
-itself, it kept the leader's own caller waiting: with one check a commit, as
-long as SQLite's had. A PASSIVE checkpoint
-waits for nobody: writers go on appending meanwhile, a second checkpointer
-(another process's) makes it return busy at once, and frames a reader still
-uses are left for the next one. SQLite's own checkpoint stays, as a backstop
-at :data:`BACKSTOP_PAGES`, far above what the budget lets the WAL reach, for
-writers that never checkpoint (an older hub, the ``sqlite3`` shell).
+itself, it kept the leader's own caller waiting: with one check a commit,
+as long as SQLite's had. Its PASSIVE passes wait for nobody: writers go on
+appending meanwhile, a second checkpointer (another process's) makes one
+return busy at once, and frames a reader still uses are left for the next
+checkpoint; only its last pass takes a write turn (see
+:func:`_checkpoint_and_catch_up`). SQLite's own checkpoint stays, as a
+backstop at :data:`BACKSTOP_PAGES`, far above what the budget lets the WAL
+reach, for writers that never checkpoint (an older hub, the ``sqlite3``
+shell, the few writes made outside :func:`hub.messagelog.db.write_transaction`).
 
 Durability is unchanged: a commit is in the synced WAL (``synchronous =
 FULL``) before it returns, whether or not a checkpoint has copied it yet.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sqlite3
 import threading
 
@@ -100,6 +103,16 @@ _BUDGETS: dict[str, Budget] = {}
 _BUDGETS_GUARD = threading.Lock()
 
 
+def _forget_after_fork() -> None:
+    """A forked child has not the thread of a checkpoint its parent was running, nor its own commits counted."""
+    global _BUDGETS_GUARD
+    _BUDGETS.clear()
+    _BUDGETS_GUARD = threading.Lock()  # another thread of the parent may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def budget(engine: Engine) -> Budget | None:
     """The budget of ``engine``'s SQLite file in this process; None for PostgreSQL or an in-memory database."""
     lock = writer_lock(engine.url.database) if engine.dialect.name == "sqlite" else None
@@ -113,7 +126,7 @@ def budget(engine: Engine) -> Budget | None:
 
 
 def committed(engine: Engine) -> None:
-    """Count a commit to ``engine``'s file; checkpoint now if due, unless this thread's write turn goes on.
+    """Count a commit to ``engine``'s file; start a checkpoint if due, unless this thread's write turn goes on.
 
     A thread still holding the file's writer lock (a group commit's leader,
     whose callers wait) leaves the checkpoint to :func:`run_if_due`, called
