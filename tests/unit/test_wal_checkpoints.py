@@ -1,4 +1,4 @@
-"""The SQLite log's WAL checkpoints run after the writes that make them due, never inside a commit; the WAL stays bounded.
+"""The SQLite log's WAL checkpoints start after the writes that make them due, never inside a commit; the WAL stays bounded.
 
 SQLite's automatic checkpoint ran inside the commit that took the WAL past
 its threshold, and every caller of that group commit and every writer queued
@@ -146,7 +146,6 @@ def test_a_writer_outside_the_committer_starts_the_checkpoint_after_its_write_tu
 
 _WRITER = textwrap.dedent("""
     import sys, threading
-    from datetime import datetime, timezone
     sys.path.insert(0, sys.argv[4])
     from test_wal_checkpoints import record
     from hub.messagelog import GroupCommitter, checkpoints, open_message_log
