@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
-from hub.messagelog import prepared
+from hub.messagelog import checkpoints, prepared
 from hub.messagelog.writer_lock import writer_lock
 
 #: seconds a SQLite writer waits for another writer before giving up
@@ -139,9 +139,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         # FULL: a committed message survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous = FULL")
-        # Checkpoint every 64 MB of WAL, not SQLite's 4 MB: a message's pages written on
-        # acceptance and again when it is marked published then reach the file once, not twice.
-        cursor.execute("PRAGMA wal_autocheckpoint = 16384")
+        # The writers checkpoint after their writes (hub.messagelog.checkpoints), every few
+        # tens of MB of WAL; SQLite's own checkpoint, inside a commit, only as a far backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {checkpoints.BACKSTOP_PAGES}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -164,6 +164,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(**{_WRITE: True})
         with _transaction(conn):
             yield conn
+    checkpoints.committed(engine)  # the write turn let go: a checkpoint now keeps no writer waiting
 
 
 def _transaction(conn: Connection):
@@ -227,6 +228,7 @@ class HeldConnection:
                 self._used_at = time.monotonic()
                 if conn.invalidated:
                     self._release()
+        checkpoints.committed(self._engine)  # after the kept connection is free for the next writer
 
     def close(self) -> None:
         """Give the connection back to the pool (after a write running now); later writes keep none."""

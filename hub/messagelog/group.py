@@ -23,6 +23,10 @@ finds such callers not yet queued waits for them, at most ``linger`` seconds
 (idle, the lock released: the callers it waits for use the core meanwhile).
 With nobody on the way, a lone caller still writes at once.
 
+A leader whose group made the SQLite file's WAL checkpoint due starts it, in
+a thread of its own, after handing every caller its outcome
+(:mod:`hub.messagelog.checkpoints`): no caller's commit waits for it.
+
     committer = GroupCommitter(log)
     message_id = committer.accept(record)         # DuplicateMessageError, ConflictingMessageError as before
     committer.accept(record, answer=receipt)      # with the hub's signed receipt for it, in the same commit
@@ -42,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
-from hub.messagelog import db
+from hub.messagelog import checkpoints, db
 from hub.messagelog.log import MessageLog
 from hub.messagelog.records import Accepted
 
@@ -195,6 +199,8 @@ class GroupCommitter:
                 self._write(group)
         finally:
             self._hand_over(group or [job])  # the turn released first: the next leader need not wait for it
+        # Every caller has its outcome and the next leader may be writing: a checkpoint now holds up neither.
+        checkpoints.run_if_due(self.log.engine)
         return job.outcome()
 
     def _linger(self, leader: _Job) -> None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, anchors, chain, db, lanes, publishing, search
+from hub.messagelog import accepting, anchors, chain, checkpoints, db, lanes, publishing, search
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.anchors import Anchor, AnchorPolicy, AnchorSchedule
 from hub.messagelog.chain import REFUSAL_FIELDS, ChainEntry, fields_detail
@@ -89,6 +89,7 @@ class MessageLog(Reading, History):
         if self._held is not None:
             self._held.close()
         else:
+            checkpoints.run_at_close(self.engine)  # another process may keep the file open: SQLite would not
             self.engine.dispose()
 
     def __enter__(self) -> MessageLog:

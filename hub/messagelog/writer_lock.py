@@ -52,6 +52,11 @@ class WriterLock:
         self.path = database + SUFFIX
         self._local = threading.local()
 
+    @property
+    def holding(self) -> bool:
+        """Whether this thread holds the lock now."""
+        return getattr(self._local, "holding", False)
+
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold the lock for the block, waiting for it as long as another writer holds it."""
