@@ -38,6 +38,25 @@ def unavailable(problem: str) -> None:
     pytest.skip(problem)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked ``long_running`` first (the longest timeout first), then files with more tests first.
+
+    The two xdist workers take whole files in this order (``--no-loadscope-reorder`` in
+    ``pyproject.toml``). xdist's own order, most tests first, left a one-test file of minutes such
+    as the broker outage to run alone at the end while the other worker sat idle.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def started_first(tests: list[pytest.Item]) -> tuple:
+        long_running = tests[0].get_closest_marker("long_running") is not None
+        timeout = tests[0].get_closest_marker("timeout")
+        return (not long_running, -(timeout.args[0] if long_running and timeout else 0), -len(tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=started_first) for item in tests]
+
+
 #: every transport a "on each transport" test runs on
 TRANSPORTS = ("sqlite", "amqp")
 AMQP_URL = os.environ.get("RABT_TEST_AMQP_URL", DEFAULT_AMQP_URL)

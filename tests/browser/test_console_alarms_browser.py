@@ -37,7 +37,7 @@ try:
 except ImportError:  # the browser_available fixture then skips, or fails under RABT_REQUIRE_BROKER=1
     By = None
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(120)]
 
 
 class Live:

@@ -24,7 +24,7 @@ from hub import lifeline
 from simulators.demo.scenarios import SCENARIOS
 from tests.process_tree import command_line, descendants, survivors_after
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(300)]
 
 
 def _rabt() -> str:

@@ -22,7 +22,7 @@ from simulators.demo.main import running_system
 from simulators.demo.scenarios import SCENARIOS, ScenarioFailed
 from tests.conftest import broker_url
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "amqp", "amqp-split"])

@@ -20,7 +20,7 @@ from hub.transports import Delivery, Message, open_transport
 from hub.transports.testing import DEFAULT_AMQP_URL
 from tests.integration.test_amqp_connection_kill import close_connections, connections_named, routes  # noqa: F401
 
-pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.long_running, pytest.mark.broker, pytest.mark.timeout(120)]
 RUN = uuid.uuid4().hex[:8]
 
 

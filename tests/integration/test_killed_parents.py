@@ -22,7 +22,7 @@ from hub import lifeline
 from simulators.demo.stack import free_port
 from tests.process_tree import command_line, descendants, survivors_after
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(180)]
 
 #: a master's children drain on SIGTERM (``--grace``), idle ones at once
 SECONDS_TO_BE_GONE = 8

@@ -38,7 +38,7 @@ from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.outage_proxy import OutageProxy
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(600)]
 
 PUSHES = 10_000
 CLIENTS = 8

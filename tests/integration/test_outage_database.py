@@ -37,7 +37,7 @@ from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.outage_proxy import OutageProxy
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.postgres]
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(300), pytest.mark.postgres]
 
 CUT_SECONDS = 30
 CLIENTS = 4

@@ -27,7 +27,7 @@ from hub.messagelog import open_message_log
 from simulators.centralbank.sif import write_month
 from simulators.population import Population, PopulationSpec
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(300)]
 
 EMPLOYERS = 300
 

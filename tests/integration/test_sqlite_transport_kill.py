@@ -17,7 +17,7 @@ from hub import lifeline
 from hub.transports import Message, open_transport
 from hub.transports.testing import isolated_routes
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(180)]
 TOTAL = 10_000
 
 

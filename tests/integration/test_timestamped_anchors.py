@@ -36,7 +36,7 @@ from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.integration.test_outage_database import wait_http
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.long_running, pytest.mark.timeout(300)]
 
 GRACE = 3
 

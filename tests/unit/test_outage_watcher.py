@@ -17,9 +17,11 @@ def test_the_watcher_role_waits_out_a_log_outage_and_says_so_once_each_way(tmp_p
     store = pipeline.log.accept_many
     down = threading.Event()
     down.set()
+    refused = []
 
     def accept_many(*args, **kwargs):
         if down.is_set():
+            refused.append(1)
             raise MessageLogUnavailableError("message log could not store: connection refused")
         return store(*args, **kwargs)
 
@@ -29,7 +31,10 @@ def test_the_watcher_role_waits_out_a_log_outage_and_says_so_once_each_way(tmp_p
     with caplog.at_level(logging.DEBUG):
         drop(root, "ARR_during.txt", arrivals(2))
         role.start()
-        time.sleep(1.0)  # some twenty scans meet the outage
+        deadline = time.monotonic() + 30  # several scans meet the outage (counted, not timed: a loaded machine is slow)
+        while len(refused) < 5:
+            assert time.monotonic() < deadline, f"{len(refused)} scans met the outage"
+            time.sleep(0.01)
         # a scan may hold the file in processing/ at any moment: between two it is back in the inbox
         deadline = time.monotonic() + 10
         while listing(root, "inbox") != ["ARR_during.txt"]:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.long_running
+
 PROJECT = Path(__file__).resolve().parents[2]
 COPIED = ("hub", "adapters", "simulators", "mappings", "schemas", "pyproject.toml", "setup.py",
           "README.md", "tests/conftest.py", "tests/samples", "tests/contract/conftest.py",
