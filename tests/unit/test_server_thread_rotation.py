@@ -24,7 +24,8 @@ def test_sequential_requests_on_one_connection_reach_every_server_thread():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(threading.get_ident()).encode()]
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    # poll(), as the hub's servers use: select() raised EBADF in the loop thread when close() came mid-call
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, asyncore_use_poll=True)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
     connection = http.client.HTTPConnection("127.0.0.1", int(server.effective_port), timeout=10)
