@@ -162,17 +162,22 @@ class ConfirmingPublisher:
 
         Each round waits in the poller until a socket is ready or a timer is due
         (the deadline's among them), runs the callbacks of what came, then
-        looks: callbacks need not wake anyone.
+        looks: callbacks need not wake anyone. Once the connection is closed
+        the poller is let go (its epoll descriptor): nothing is driven after.
         """
-        if done():
+        connection = self._connection
+        if done() or connection.is_closed:
             return
-        ioloop = self._connection.ioloop
+        ioloop = connection.ioloop
         self._time_up = False
         timer = ioloop.call_later(max(deadline - time.monotonic(), 0.0), self._on_deadline)
         try:
             while True:
                 ioloop.poll()
                 ioloop.process_timeouts()
+                if connection.is_closed:
+                    ioloop.deactivate_poller()
+                    return
                 if self._time_up or self._closed_by is not None or done():
                     return
         finally:
