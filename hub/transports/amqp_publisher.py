@@ -82,11 +82,14 @@ class ConfirmingPublisher:
         self._returned: set[str] = set()
         self._failed: dict[str, str] = {}
         self._closed_by: BaseException | None = None
-        self._awaited: Callable[[], bool] | None = None
+        self._time_up = False
         self.channel = None
         self._connection = pika.SelectConnection(
             params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_failed,
             on_close_callback=self._on_closed)
+        # polled by _drive, as pika's BlockingConnection polls its own: ioloop.start() would make a poller and
+        # register the sockets anew on every wait, and its stop() a byte through the loop's wake-up socket
+        self._connection.ioloop.activate_poller()
         self._selected = False
         try:
             self.wait_until(lambda: self._selected, time.monotonic() + confirm_timeout)
@@ -110,7 +113,6 @@ class ConfirmingPublisher:
 
     def _on_selected(self, _frame) -> None:
         self._selected = True
-        self.wake()
 
     def _on_open_failed(self, connection, reason) -> None:
         # pika nests the socket's reason a few exceptions deep: raised as that one line, as for a blocking connection
@@ -118,17 +120,14 @@ class ConfirmingPublisher:
 
     def _on_closed(self, _connection, reason) -> None:
         self._closed_by = reason if isinstance(reason, BaseException) else px.AMQPConnectionError(str(reason))
-        self.wake(stop=True)
 
     def _on_channel_closed(self, _channel, reason) -> None:
         if self._closed_by is None:
             self._closed_by = reason
-        self.wake(stop=True)
 
     def _on_return(self, _channel, _method, properties, _body) -> None:
         # with mandatory + confirms the broker sends basic.return before the basic.ack
         self._returned.add(properties.message_id or "")
-        self.wake()
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
@@ -144,7 +143,6 @@ class ConfirmingPublisher:
                 self._failed[message_id] = "unroutable"
             else:
                 self.confirmed.add(token)
-        self.wake()
 
     # -- driving the connection ------------------------------------------------------------------
 
@@ -153,12 +151,6 @@ class ConfirmingPublisher:
         """Whether the connection is open and nothing closed it or its channel."""
         return self._closed_by is None and self._connection.is_open
 
-    def wake(self, *, stop: bool = False) -> None:
-        """Called from a callback: stop the I/O loop if what is awaited is in (or the connection is gone)."""
-        if self._awaited is not None and (stop or self._awaited()):
-            self._awaited = None
-            self._connection.ioloop.stop()
-
     def wait_until(self, done: Callable[[], bool], deadline: float) -> None:
         """Run the connection's I/O until ``done()`` or the deadline; raise what closed the connection."""
         self._raise_if_closed()
@@ -166,17 +158,33 @@ class ConfirmingPublisher:
         self._raise_if_closed()
 
     def _drive(self, done: Callable[[], bool], deadline: float) -> None:
-        """Run the connection's I/O until ``done()``, the deadline, or a close of the connection or channel."""
-        if done():
+        """Rounds of the connection's I/O until ``done()``, the deadline, or a close of the connection or channel.
+
+        Each round waits in the poller until a socket is ready or a timer is due
+        (the deadline's among them), runs the callbacks of what came, then
+        looks: callbacks need not wake anyone. Once the connection is closed
+        the poller is let go (its epoll descriptor): nothing is driven after.
+        """
+        connection = self._connection
+        if done() or connection.is_closed:
             return
-        ioloop = self._connection.ioloop
-        timer = ioloop.call_later(max(deadline - time.monotonic(), 0.0), lambda: self.wake(stop=True))
-        self._awaited = done
+        ioloop = connection.ioloop
+        self._time_up = False
+        timer = ioloop.call_later(max(deadline - time.monotonic(), 0.0), self._on_deadline)
         try:
-            ioloop.start()
+            while True:
+                ioloop.poll()
+                ioloop.process_timeouts()
+                if connection.is_closed:
+                    ioloop.deactivate_poller()
+                    return
+                if self._time_up or self._closed_by is not None or done():
+                    return
         finally:
-            self._awaited = None
             ioloop.remove_timeout(timer)
+
+    def _on_deadline(self) -> None:
+        self._time_up = True
 
     def poll(self) -> None:
         """One round of I/O without waiting: sends what is buffered, reads what came (a close, say)."""

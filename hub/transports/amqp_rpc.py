@@ -36,7 +36,7 @@ class Requester:
         self._replies: dict[str, Message] = {}
         consuming: list[bool] = []
         publisher.channel.basic_consume(DIRECT_REPLY_TO, self._on_reply, auto_ack=True,
-                                        callback=lambda _frame: (consuming.append(True), publisher.wake()))
+                                        callback=lambda _frame: consuming.append(True))
         publisher.wait_until(lambda: bool(consuming), time.monotonic() + publisher.confirm_timeout)
         if not consuming:
             raise PublishError(f"the broker did not open the direct reply-to consumer within "
@@ -44,7 +44,6 @@ class Requester:
 
     def _on_reply(self, _channel, method, properties, body) -> None:
         self._replies[properties.correlation_id or ""] = message_from(method, properties, body)
-        self.publisher.wake()
 
     def send(self, exchange: str, message: Message) -> None:
         """Publish ``message`` (its ``reply_to`` the direct reply-to address); its answer is awaited by :meth:`answer`."""

@@ -9,6 +9,7 @@ mode would do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,25 @@ def test_an_unroutable_message_in_a_batch_is_named_and_the_rest_are_delivered(ro
         transport.consume(routes.queue_for("licensing"), lambda delivery: seen.append(delivery.message.message_id),
                           max_messages=50, idle_timeout=5)
     assert sorted(seen) == sorted(m.message_id for m in batch if m.message_id != "mixed-unroutable")
+
+
+def _pollers() -> int:
+    """This process's open epoll descriptors (Linux)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventpoll]"
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+    return count
+
+
+def test_waits_share_one_poller_which_the_close_lets_go(routes):
+    before = _pollers()
+    with open_transport(AMQP_URL, routes=routes) as transport:
+        transport.publish(messages(1, "warm"))
+        held = _pollers()
+        for n in range(5):  # each publish waits for its confirm: no poller is made per wait
+            transport.publish(messages(3, f"round-{n}"))
+        assert _pollers() == held
+    assert _pollers() == before  # closed with the connection, not left for the collector
