@@ -46,7 +46,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rabt-bench-metrics-"))
+#: this run's metric files (its own folder, removed at the end), set before prometheus_client is imported
+METRICS_FOLDER = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rabt-bench-metrics-")
 
 from push_instructions import GATEWAY_PATH, WARM, InProcessGateway, signed_requests
 
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway.hub.close()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+        shutil.rmtree(METRICS_FOLDER, ignore_errors=True)
     print(f"$ python benchmarks/gateway_http_cpu.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     print("\n".join(report(results, args.count)))
     return 0
