@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     log = "PostgreSQL" if args.postgres else "SQLite"
     print(f"pushes            {args.count} ({args.key_type.upper()} keys, broker {args.broker.split(':')[0]}, "
           f"{relay}, message log on {log})")
-    print(f"instructions      {per_push / 1e6:.2f} M per push")
+    print(f"instructions      {per_push / 1e6:.2f} M per push ({per_push / 1e3:,.1f}k)")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -254,3 +255,27 @@ def test_the_adapter_declares_every_gateway_operation_with_its_mappings(mappings
     fault_part = wsdl.getroot().find("{http://schemas.xmlsoap.org/wsdl/}message[@name='ServiceErrorFault']/{*}part")
     prefix, local = fault_part.get("element").split(":")
     assert (fault_part.nsmap[prefix], local) == (ADAPTER.fault_namespace, "ServiceError")
+
+
+def test_the_receipt_document_names_both_ids_the_second_and_a_repeat_each_its_own_tree():
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    first = receipt_document("NotifyArrival", Receipt("3f1c0d7e-0000-4000-8000-000000000001"), "ROP-1")
+    repeat = receipt_document("NotifyDeparture", Receipt("3f1c0d7e-0000-4000-8000-000000000002", duplicate=True), None)
+    after = datetime.now(timezone.utc)
+    r = "{urn:rabt:gateway:receipt}"
+    assert first.tag == f"{r}Receipt" and first.nsmap == {None: "urn:rabt:gateway:receipt"}
+    assert [first.get("operation"), repeat.get("operation")] == ["NotifyArrival", "NotifyDeparture"]
+    fields = ["SourceMessageId", "HubMessageId", "ReceivedAt", "Duplicate"]
+    assert [c.tag for c in first] == [c.tag for c in repeat] == [r + f for f in fields]
+    assert [first.findtext(r + f) for f in ("SourceMessageId", "HubMessageId", "Duplicate")] == [
+        "ROP-1", "3f1c0d7e-0000-4000-8000-000000000001", "false"]
+    assert [repeat.findtext(r + f) for f in ("SourceMessageId", "HubMessageId", "Duplicate")] == [
+        "", "3f1c0d7e-0000-4000-8000-000000000002", "true"]
+    stamped = datetime.strptime(first.findtext(f"{r}ReceivedAt"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert before <= stamped <= after
+    # built in another thread too, and never sharing a node with another receipt
+    built = []
+    thread = threading.Thread(target=lambda: built.append(receipt_document("NotifyArrival", Receipt("x"), "ROP-2")))
+    thread.start()
+    thread.join()
+    assert [built[0].findtext(r + "SourceMessageId"), first.findtext(r + "SourceMessageId")] == ["ROP-2", "ROP-1"]
