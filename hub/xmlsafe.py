@@ -52,7 +52,9 @@ def _deeper_than(depth: int) -> etree.XPath:
     """The elements at nesting level ``depth + 1`` (``/*/*/…``), compiled once per limit and thread."""
     found = _local.__dict__.setdefault("deeper_than", {})
     if depth not in found:
-        found[depth] = etree.XPath("/" + "/".join(["*"] * (depth + 1)))
+        # without lxml's EXSLT regular-expression functions, which the path never calls: they were registered
+        # in the XPath context on every parse
+        found[depth] = etree.XPath("/" + "/".join(["*"] * (depth + 1)), regexp=False)
     return found[depth]
 
 
