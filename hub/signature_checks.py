@@ -121,20 +121,25 @@ def _exclusive_c14n(document: etree._Element, prefixes: tuple[str, ...] | None, 
 
 def _detach_keeping_tail(element: etree._Element):
     """Remove ``element`` as the enveloped-signature transform does (the text after it stays); how to undo it."""
-    parent, tail = element.getparent(), element.tail or ""
-    index, previous = parent.index(element), element.getprevious()
-    before = previous.tail if previous is not None else parent.text
-    if previous is not None:
-        previous.tail = (before or "") + tail
-    else:
-        parent.text = (before or "") + tail
+    parent, tail, previous = element.getparent(), element.tail, element.getprevious()
+    before = None
+    if tail:  # lxml's remove takes the tail along: it is joined to the text before the element (none: nothing to join)
+        before = previous.tail if previous is not None else parent.text
+        if previous is not None:
+            previous.tail = (before or "") + tail
+        else:
+            parent.text = (before or "") + tail
     parent.remove(element)
 
     def put_back() -> None:
-        if previous is not None:
-            previous.tail = before
+        if tail:
+            if previous is not None:
+                previous.tail = before
+            else:
+                parent.text = before
+        if previous is not None:  # its place found again from its neighbour, not kept as an index on every call
+            previous.addnext(element)
         else:
-            parent.text = before
-        parent.insert(index, element)
-        element.tail = tail or None
+            parent.insert(0, element)
+        element.tail = tail
     return put_back

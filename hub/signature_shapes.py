@@ -60,7 +60,7 @@ Shape = tuple
 
 @dataclass(frozen=True)
 class _Template:
-    """Where a shape's values sit (indexes into the signature's nodes, see :func:`_nodes_of`), the canonical
+    """Where a shape's values sit (indexes into the signature's nodes, see :func:`_nodes_and_shape`), the canonical
     SignedInfo around its digest, and what its structure already said."""
 
     signed_info: int
@@ -122,8 +122,7 @@ class SignatureShapes:
     def read(self, document: etree._Element, agency: str | None) -> ReadSignature:
         """``document``'s signature read by its shape's template, or checked part by part if the shape is new."""
         signature = the_signature(document, agency)
-        nodes = _nodes_of(signature)
-        shape = tuple([(node.tag, len(node), *node.items()) for node in nodes])
+        nodes, shape = _nodes_and_shape(signature)
         templates = self._templates.get(shape)
         if templates is not None:
             parts = _read_known(templates, nodes, agency)
@@ -146,17 +145,23 @@ class SignatureShapes:
         return sum(map(len, self._templates.values()))
 
 
-def _nodes_of(signature: etree._Element) -> list:
+def _nodes_and_shape(signature: etree._Element) -> tuple[list, Shape]:
     """``ds:Signature`` and its nodes in document order (comments and processing instructions too), but for
-    those inside its first ``ds:SignedInfo``: the canonical form of that stands for them."""
-    nodes, signed_info_met = [signature], False
+    those inside its first ``ds:SignedInfo``: the canonical form of that stands for them; and the shape, each
+    node's tag, number of children and attributes. One pass: a child's tag and size are read once, and a child
+    without children is taken as it is rather than through an iterator over its subtree."""
+    nodes, shape, signed_info_met = [signature], [(signature.tag, len(signature), *signature.items())], False
     for child in signature:
-        if child.tag == _SIGNED_INFO and not signed_info_met:
-            signed_info_met = True
+        tag, size = child.tag, len(child)
+        if size == 0 or (tag == _SIGNED_INFO and not signed_info_met):
+            signed_info_met = signed_info_met or tag == _SIGNED_INFO
             nodes.append(child)
+            shape.append((tag, size, *child.items()))
         else:
-            nodes.extend(child.iter())
-    return nodes
+            for node in child.iter():
+                nodes.append(node)
+                shape.append((node.tag, len(node), *node.items()))
+    return nodes, tuple(shape)
 
 
 def _read_known(templates: tuple[_Template, ...], nodes: list, agency: str | None) -> SignatureParts | None:

@@ -31,6 +31,7 @@ import copy
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -176,8 +177,7 @@ def _drop_existing_signature(element: etree._Element) -> None:
         element.remove(old)
 
 
-@dataclass(frozen=True)
-class Verified:
+class Verified(NamedTuple):  # a tuple, not a frozen dataclass: one is made on every verification (~3k instructions less)
     """What the verifier vouches for: the signed element and who signed it."""
 
     element: etree._Element

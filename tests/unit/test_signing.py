@@ -51,15 +51,34 @@ def test_round_trip_returns_only_the_signed_content(signed, verifier):
     assert verified.element.findtext(f".//{{{NS}}}Amount") == "325.500"
 
 
-@pytest.mark.parametrize("where", ["last", "first"])
-def test_a_digest_mismatch_leaves_the_document_as_it_came(signed, verifier, where):
+@pytest.mark.parametrize("tail", [None, "\n  "])
+@pytest.mark.parametrize("where", ["last", "first", "middle"])
+def test_a_digest_mismatch_leaves_the_document_as_it_came(signed, verifier, where, tail):
     document = parse_xml(signed.replace(b"325.500", b"325.501"))
+    signature = document.find(f"{{{DS}}}Signature")
     if where == "first":  # no element before the signature: the text before it is what is merged and put back
-        document.insert(0, document.find(f"{{{DS}}}Signature"))
+        document.insert(0, signature)
+    elif where == "middle":
+        document.insert(1, signature)
+    signature.tail = tail
+    texts = [(node.text, node.tail) for node in document.iter()]
     before = etree.tostring(document, method="c14n")  # the same XML (lxml may move a redundant xmlns)
     with pytest.raises(SignatureError, match="digest mismatch"):
         verifier.verify(document, expected_signer="hub")
     assert etree.tostring(document, method="c14n") == before
+    assert [(node.text, node.tail) for node in document.iter()] == texts
+    assert document.index(signature) == {"first": 0, "middle": 1, "last": len(document) - 1}[where]
+
+
+@pytest.mark.parametrize("tail", [None, "\n  "])
+def test_the_text_after_the_signature_stays_where_it_was(trust_store, verifier, tail):
+    document = etree.fromstring(DOCUMENT)
+    document[0].tail = "between" + (tail or "")
+    signed = Signer(trust_store.hub).sign(document)
+    signed[0].addnext(signed[-1])  # the signature put inside the signed text, which it splits in two
+    signed[0].tail, signed[1].tail = "between", tail
+    verified = verifier.verify(parse_xml(etree.tostring(signed)), expected_signer="hub").element
+    assert verified[0].tail == "between" + (tail or "") and verified.find(f"{{{DS}}}Signature") is None
 
 
 def test_signer_is_identified_from_the_pinned_certificate(signed, verifier):

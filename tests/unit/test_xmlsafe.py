@@ -92,6 +92,20 @@ def test_nesting_exactly_at_the_limit_parses():
         parse_xml(nested, XmlLimits(max_depth=9))
 
 
+@pytest.mark.parametrize("levels", [16, 17, 29, 30])
+def test_nesting_beyond_the_first_probe_is_checked_against_the_limit(levels):
+    nested = b"<a>\n" * levels + b"</a>" * levels  # the shallow path finds elements from 17 levels on
+    assert parse_xml(nested, XmlLimits(max_depth=30)).tag == "a"
+    assert parse_xml(nested).tag == "a"
+    with pytest.raises(ParseError, match="deeper than 15") as refused:
+        parse_xml(nested, XmlLimits(max_depth=15))
+    assert refused.value.line == 16
+    nested = b"<a>\n" * (levels + 32) + b"</a>" * (levels + 32)
+    with pytest.raises(ParseError, match="deeper than 30") as refused:
+        parse_xml(nested, XmlLimits(max_depth=30))
+    assert refused.value.line == 31
+
+
 def test_xxe_never_reads_the_file():
     document = b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><r>&x;</r>'
     with pytest.raises(ParseError):
