@@ -47,10 +47,13 @@ _ARABIC_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "
 # C collation on PostgreSQL: a prefix is then a plain byte range, whatever the database's locale
 _TERM = sa.String(TERM_LENGTH).with_variant(sa.String(TERM_LENGTH, collation="C"), "postgresql")
 
+# WITHOUT ROWID on SQLite (revision 0010): the key's b-tree holds the rows, so a term is written once, not
+# to a rowid table and again to the key's index
 search_terms = sa.Table(
     "search_terms", metadata,
     sa.Column("term", _TERM, primary_key=True),
     sa.Column("message_id", sa.String(64), sa.ForeignKey("messages.message_id"), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 _INSERT = prepared.insert_sql(search_terms, ("term", "message_id"))
