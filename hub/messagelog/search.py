@@ -109,7 +109,11 @@ def terms_in(message_type: str, document: etree._Element) -> tuple[str, ...]:
         found = path(document)
     except etree.XPathError:
         return ()  # indexing never refuses a message the pipeline accepted
-    return tuple(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
+    texts = [node.text for node in found if node.text]
+    joined = " ".join(texts)
+    if joined.isascii():  # the words of all the texts at once, as words() finds them text by text
+        return tuple(dict.fromkeys(word[:TERM_LENGTH] for word in joined.lower().split()))
+    return tuple(dict.fromkeys(term for text in texts for term in words(text)))
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:
