@@ -47,10 +47,13 @@ _ARABIC_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "
 # C collation on PostgreSQL: a prefix is then a plain byte range, whatever the database's locale
 _TERM = sa.String(TERM_LENGTH).with_variant(sa.String(TERM_LENGTH, collation="C"), "postgresql")
 
+# WITHOUT ROWID on SQLite (revision 0010): the key's b-tree holds the rows, so a term is written once, not
+# to a rowid table and again to the key's index
 search_terms = sa.Table(
     "search_terms", metadata,
     sa.Column("term", _TERM, primary_key=True),
     sa.Column("message_id", sa.String(64), sa.ForeignKey("messages.message_id"), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 _INSERT = prepared.insert_sql(search_terms, ("term", "message_id"))
@@ -106,7 +109,11 @@ def terms_in(message_type: str, document: etree._Element) -> tuple[str, ...]:
         found = path(document)
     except etree.XPathError:
         return ()  # indexing never refuses a message the pipeline accepted
-    return tuple(dict.fromkeys(term for node in found if node.text for term in words(node.text)))
+    texts = [node.text for node in found if node.text]
+    joined = " ".join(texts)
+    if joined.isascii():  # the words of all the texts at once, as words() finds them text by text
+        return tuple(dict.fromkeys(word[:TERM_LENGTH] for word in joined.lower().split()))
+    return tuple(dict.fromkeys(term for text in texts for term in words(text)))
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:

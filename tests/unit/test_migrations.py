@@ -10,6 +10,7 @@ payloads inside ``messages``. Both hold 6 messages, 8 status events and
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from threads import failures_in_threads
 from hub import deadletters, idempotency
 from hub.cli import main
 from hub.errors import MessageLogError
-from hub.messagelog import Accepted, open_message_log
+from hub.messagelog import Accepted, open_message_log, search
 from hub.messagelog.db import make_engine
 from hub.messagelog.lanes import LEGACY_LANE, genesis
 from hub.messagelog.schema import metadata as log_tables
@@ -146,7 +147,7 @@ def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
     with open_message_log(database_url):
         pass
     assert differences(database_url, declared(*LOG_DATABASE_TABLES)) == []
-    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0009"
+    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0010"
 
 
 def test_licensing_newest_revision_is_the_layout_its_tables_declare(database_url):
@@ -193,7 +194,7 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     MESSAGE_LOG.upgrade(engine, "0001")
     copy_rows(old_log(tmp_path, "ccea8df"), engine)
     for create in (True, False):
-        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0009\): run rabt db upgrade"):
+        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0010\): run rabt db upgrade"):
             open_message_log(url, create=create)
     assert db_cli("current", "--url", url).exit_code == 1
     result = db_cli("upgrade", "--url", url)
@@ -210,6 +211,38 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     assert lane_heads(url)[LEGACY_LANE] == (OLD_RECORDS, old_rows[-1].hash)
     assert differences(url, declared(*LOG_DATABASE_TABLES)) == []
     engine.dispose()
+
+
+def search_terms_sql(url: str) -> str:
+    """How SQLite holds ``search_terms``: its CREATE TABLE statement."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("SELECT sql FROM sqlite_master WHERE name = 'search_terms'").fetchone()[0]
+
+
+def test_sqlite_search_terms_become_one_b_tree_and_keep_every_term(tmp_path):
+    """Revision 0010: a term is written once (WITHOUT ROWID), and the terms indexed before are still found."""
+    url = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    engine = make_engine(url)
+    MESSAGE_LOG.upgrade(engine, "0009")
+    with open_message_log(f"sqlite:///{tmp_path / 'scratch.sqlite3'}") as scratch:
+        scratch.accept(replace(record(1), search_terms=("rajesh", "kumar", "p0001234")))
+        with scratch.engine.connect() as conn:
+            rows = {name: [dict(row._mapping) for row in conn.execute(sa.text(f"SELECT * FROM {name}"))]
+                    for name in ("messages", "search_terms")}
+    with engine.begin() as conn:
+        for name, table_rows in rows.items():
+            conn.execute(sa.table(name, *(sa.column(key) for key in table_rows[0])).insert(), table_rows)
+    engine.dispose()
+    assert "WITHOUT ROWID" not in search_terms_sql(url)
+    with open_message_log(url) as log:
+        log.accept(replace(record(2), search_terms=("rajesh", "p0005678")))
+        with log.engine.connect() as conn:
+            found = {word: sorted(conn.execute(sa.select(search.matching(word))).scalars())
+                     for word in ("raj", "kumar", "p000")}
+    assert found == {"raj": ["new-1", "new-2"], "kumar": ["new-1"], "p000": ["new-1", "new-2"]}
+    assert "WITHOUT ROWID" in search_terms_sql(url)
+    assert "WITHOUT ROWID" in search_terms_sql(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")  # a new log too
+    assert layout(url) == layout(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")
 
 
 def copy_rows(source_url: str, target) -> None:
@@ -267,7 +300,7 @@ def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     history = db_cli("history")
     assert history.exit_code == 0
     assert [line.split()[0] for line in history.stdout.splitlines()] == [
-        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
         "upgraded from revision none to 0005")

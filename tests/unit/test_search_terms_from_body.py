@@ -38,3 +38,19 @@ def test_a_listed_type_has_terms_and_a_body_inside_another_tree_is_left_to_the_e
     holder = etree.Element("holder")
     holder.append(body)
     assert _body_terms("WorkerArrival", body) is None
+
+
+def test_a_body_s_terms_are_the_words_of_each_text_in_order_once_each():
+    """ASCII texts are split together, others text by text: either way, words() of each text, in order, once."""
+    line = ("<rabt:SalaryLine><rabt:EmployeeCivilNumber>{number}</rabt:EmployeeCivilNumber>"
+            "<rabt:EmployeeName>{name}</rabt:EmployeeName></rabt:SalaryLine>")
+    names = [("12345678", "  Rajesh\tKUMAR "), ("87654321", "kumar " + "x" * 70 + " Rajesh"), ("12345678", "Ali")]
+    for extra in ([], [("23456789", "أحْمَد  Rājesh")]):
+        rows = names + extra
+        body = parse_xml(('<rabt:SalaryBatch xmlns:rabt="urn:rabt:canonical:v1">'
+                          + "".join(line.format(number=n, name=name) for n, name in rows)
+                          + "</rabt:SalaryBatch>").encode())
+        expected = list(dict.fromkeys(w for n, name in rows for text in (n, name) for w in search.words(text)))
+        assert list(search.terms_in("SalaryBatch", body)) == expected
+    assert expected[:5] == ["12345678", "rajesh", "kumar", "87654321", "x" * search.TERM_LENGTH]
+    assert expected[-2:] == ["23456789", "احمد"]
