@@ -71,7 +71,8 @@ class BatchResult:
 
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
           terms: Mapping[str, list[str]] | None = None, *, sent: bool = False,
-          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True) -> BatchResult:
+          answers: Mapping[str, Accepted] | None = None, check_taken: bool = True,
+          ends: bool = False) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
 
     With ``sent`` the records already went out over the same exchange (a
@@ -91,11 +92,13 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     agency id for other content (stored before, or earlier in ``records``).
     Without ``check_taken`` a hub message id stored before is not looked for
     first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
+    With ``ends`` the transaction ends with this store: on PostgreSQL its COMMIT goes with the writes
+    (:func:`hub.messagelog.prepared.pipelined`), so nothing may run in it after.
     """
     answers = answers or {}
     for record in (*records, *answers.values()):
         record.validate()
-    with prepared.pipelined(conn):  # on PostgreSQL the writes after the last read go in one round trip
+    with prepared.pipelined(conn, commit=ends):  # on PostgreSQL the writes after the last read: one round trip
         return _store(conn, records, enqueue, terms, sent, answers, check_taken)
 
 

@@ -154,7 +154,7 @@ class MessageLog(Reading, History):
             return BatchResult()
         terms = search.terms_for(records)
         return self._stored("store the messages", lambda conn, check_taken: accepting.store(
-            conn, records, enqueue, terms, answers=answers, check_taken=check_taken))
+            conn, records, enqueue, terms, answers=answers, check_taken=check_taken, ends=True))
 
     def store_sent(self, records: Sequence[Accepted]) -> BatchResult:
         """Store records that already went out over the exchange that brought them, as published, in one write.
@@ -170,7 +170,7 @@ class MessageLog(Reading, History):
             return BatchResult()
         terms = search.terms_for(records)
         return self._stored("store the messages sent", lambda conn, check_taken: accepting.store(
-            conn, records, False, terms, sent=True, check_taken=check_taken))
+            conn, records, False, terms, sent=True, check_taken=check_taken, ends=True))
 
     def _stored(self, what: str, store: Callable[[Connection, bool], BatchResult]) -> BatchResult:
         """``store(conn, check_taken)`` in a write, first without looking for reused hub ids.
@@ -179,7 +179,8 @@ class MessageLog(Reading, History):
         write. If a unique key refuses the write — another process stored the
         same agency id between our check and our insert (lanes do not wait on
         each other; the key decided), or a hub id was reused — it is written
-        once more with every check, which now finds it.
+        once more with every check, which now finds it. ``store`` is the write's last work (it commits in
+        its pipeline on PostgreSQL, see :func:`hub.messagelog.accepting.store`).
         """
         try:
             with self._writing(what, lock=False) as conn:  # store() locks first
@@ -227,4 +228,4 @@ class MessageLog(Reading, History):
             return 0
         now = timestamp()
         with self._writing("mark messages published", lock=False) as conn:  # mark_published() locks first
-            return len(publishing.mark_published(conn, ids, now))
+            return len(publishing.mark_published(conn, ids, now, ends=True))

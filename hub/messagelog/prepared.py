@@ -214,7 +214,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
 
 
 @contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
     """On PostgreSQL, send the statements run inside together: one round trip up to each fetch, one at the end.
 
     Only statements of this module may run inside (Core reads a result at
@@ -222,19 +222,37 @@ def pipelined(conn: Connection) -> Iterator[None]:
     raised at the next fetch or at the end, translated as any other; the
     transaction is then aborted, as it would be without the pipeline.
     SQLite runs in-process, with no round trips to save.
+
+    With ``commit`` the block is the last work of its write transaction: a
+    block that ends without an exception sends the COMMIT after its
+    statements, in the round trip at the end, instead of Core's commit
+    costing one more (Core's commit then finds the transaction ended and
+    sends nothing). A statement that fails before it aborts the transaction
+    and the server skips the COMMIT: the statement's error is raised and
+    Core rolls back, as without the pipeline. A COMMIT that fails is raised
+    here, translated: the write is never reported as done. A statement run
+    after the block would be a transaction of its own (the driver begins
+    one again), which Core's commit or rollback ends.
     """
     driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         yield
         return
     begin = _begins_here(conn, driver)
+    commit = commit and (begin or driver.info.transaction_status == _IN_TRANSACTION)
     try:
         with driver.pipeline():
             if begin:
                 cursors.writer(conn).execute(_BEGIN, prepare=False)
             yield
+            if commit:  # on a cursor of its own: the writer's state after an executemany is not reset
+                ender = cursors.reader(conn)
+                ender.execute(_COMMIT, prepare=False)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, exc, "(statements sent in one pipeline)", (), None) from exc
+    if commit:
+        cursors.give_back(conn, ender)  # its answer came with the pipeline's last
+        implicit_begin(conn.connection.info, driver)  # ended: a statement after it is in a transaction again
 
 
 def _begins_here(conn: Connection, driver) -> bool:
@@ -283,6 +301,9 @@ def _pipelines_supported() -> bool:
 
 
 _BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
+#: psycopg's ``TransactionStatus.INTRANS``: a transaction is open and no statement of it is running
+_IN_TRANSACTION = 2
 #: set in a driver connection's pool info while a pipeline, not psycopg, begins its transactions
 _BEGUN_HERE = "rabt_begun_in_pipeline"
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list

@@ -39,17 +39,18 @@ def pending(conn: Connection, limit: int) -> list[PendingMessage]:
     return [PendingMessage(*row) for row in prepared.fetch(conn, _PENDING, (max(1, int(limit)),))]
 
 
-def mark_published(conn: Connection, message_ids: Sequence[str], now: str) -> list[str]:
+def mark_published(conn: Connection, message_ids: Sequence[str], now: str, *, ends: bool = False) -> list[str]:
     """Chain and mark as published those of ``message_ids`` (distinct) still pending; those, in input order.
 
     The lane's lock, the look-ups of what is still pending and the record
     numbers are sent together (one round trip on PostgreSQL), then the
     writes after them (one more); the numbers of ids found already marked go
-    unused (a gap, see :func:`hub.messagelog.chain.numbers_later`).
+    unused (a gap, see :func:`hub.messagelog.chain.numbers_later`). With ``ends`` the transaction ends
+    here: its COMMIT goes with the writes (see :func:`hub.messagelog.prepared.pipelined`).
     """
     ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
-    with prepared.pipelined(conn):
+    with prepared.pipelined(conn, commit=ends):
         head = lanes.lock_later(conn)
         queued = prepared.send(conn, _QUEUED.format(ids=ids) + lock, params)
         unsent = prepared.send(conn, _UNSENT.format(ids=ids) + lock, params)

@@ -9,7 +9,9 @@ public seams, whatever cursor or function of the hub sent them:
 * psycopg: libpq's own protocol trace (``PGconn.trace``) of each connection,
   read back: every ``Execute`` (with the text its ``Parse`` gave the
   statement, prepared or not) and every simple ``Query``; a ``Flush`` or
-  ``Sync`` the client sends, asking the server to answer now, is a wait.
+  ``Sync`` the client sends, asking the server to answer now, is a wait, and
+  so is a BEGIN, COMMIT or ROLLBACK psycopg sends as a query of its own
+  (``control``), which it waits for.
 
 Only connections made after :class:`SentStatements` is attached are seen:
 attaching closes the engine's idle pooled connections (``engine.dispose()``),
@@ -44,6 +46,8 @@ class Sent(NamedTuple):
     rows: int = 0
     params: int = 0
     """Parameters sent with it (PostgreSQL; for sqlite3 those of one row)."""
+    control: str | None = None
+    """A wait for the driver's own BEGIN, COMMIT or ROLLBACK, sent alone (PostgreSQL; ``text`` None)."""
 
 
 class SentStatements:
@@ -187,7 +191,9 @@ class _Trace:
             return None if text in _DRIVER_OWN else Sent(id(self._connection), text, 1, params)
         elif kind == "Query":
             query = rest.strip('"')
-            return None if query in _DRIVER_OWN else Sent(id(self._connection), query, 1, 0)
+            if query in _DRIVER_OWN:  # psycopg's own, outside a pipeline: sent and waited for alone
+                return Sent(id(self._connection), None, control=query)
+            return Sent(id(self._connection), query, 1, 0)
         elif kind in ("Flush", "Sync"):
             return Sent(id(self._connection), None)
         return None

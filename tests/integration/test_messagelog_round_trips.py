@@ -1,4 +1,4 @@
-"""On PostgreSQL a push's write and a relay's confirm each wait for the server twice: reads, then writes.
+"""On PostgreSQL a push's write and a relay's confirm each wait for the server twice: reads, then writes and commit.
 
 The write path sends its statements in a pipeline (:func:`hub.messagelog.prepared.pipelined`):
 everything sent before a read shares the round trip that read waits for.
@@ -7,21 +7,23 @@ thread; the record numbers used to cost one of their own after the reads,
 and a confirm four (the lane's lock, two look-ups, the numbers) before its
 writes. Counted here in what the driver sent (:mod:`tests.integration.sent_statements`):
 a Flush or Sync, asking the server to answer, after statements sent since
-the last one is a round trip. The commit is one more, as before, and not
-counted. psycopg's own BEGIN, which it sends and waits for on its own at a
-transaction's first statement in a pipeline, is not sent: the pipeline sends
-the BEGIN with the first reads (:func:`hub.messagelog.prepared.pipelined`).
+the last one is a round trip, and so is a BEGIN or COMMIT psycopg sends
+alone. Neither is sent: the pipeline sends the BEGIN with the first reads and
+the COMMIT with the writes (:func:`hub.messagelog.prepared.pipelined`); Core's
+commit, which was a round trip of its own after them, then has nothing to send.
+A COMMIT that fails there is the write's error, never a success.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from hub.errors import DuplicateMessageError
-from hub.messagelog import db, open_message_log, prepared
+from hub.errors import DuplicateMessageError, MessageLogError
+from hub.messagelog import GroupCommitter, db, open_message_log, prepared
 from hub.messagelog.schema import lanes, timestamp
 from tests.integration.test_messagelog_statement_shapes import pair, write_groups
 from tests.integration.sent_statements import SentStatements
@@ -36,10 +38,13 @@ class Trips:
         self.events = sent.take()
 
     def count(self) -> int:
-        """Waits for the server (a Flush or a Sync) after something new was sent; a Sync then a Flush is one."""
+        """Waits for the server: a Flush or a Sync after something new was sent (a Sync then a Flush is one),
+        and each BEGIN, COMMIT or ROLLBACK the driver sent alone."""
         trips, unsent = 0, False
         for sent in self.events:
-            if sent.text is not None:
+            if sent.control is not None:
+                trips += 1
+            elif sent.text is not None:
                 unsent = True
             elif unsent:
                 trips, unsent = trips + 1, False
@@ -67,7 +72,8 @@ def test_a_push_and_a_confirm_wait_for_the_server_twice_each(new_postgres_databa
         assert log.mark_published([f"msg-{written}", "msg-0"]) == 1  # msg-0 was marked before
         confirm = Trips(sent)
         assert log.verify_chain().ok
-    # the record numbers go with the lane's lock and the duplicate check, not in a round trip of their own
+    # the record numbers go with the lane's lock and the duplicate check, not in a round trip of their own;
+    # the COMMIT goes with the writes
     assert push.count() == 2, push.events
     # the transaction's BEGIN went with the first reads: no wait before the first statement (the BEGIN, the
     # driver's own, is not among the events; psycopg's sync on a BEGIN of its own would be the first event)
@@ -113,3 +119,37 @@ def test_a_transaction_after_a_pipelined_write_on_the_same_connection_is_still_o
         with log.engine.connect() as conn:
             left = conn.execute(sa.select(lanes.c.lane_id).where(lanes.c.lane_id == "undone")).all()
         assert left == [] and log.verify_chain().ok and log.stats().chain_records == 10
+
+
+# A deferred constraint trigger runs at COMMIT: the server refuses the COMMIT itself, after every statement passed.
+_REFUSE_AT_COMMIT = """
+CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT OR DELETE ON outbox
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
+"""
+
+
+def test_a_commit_the_server_refuses_is_the_writes_error_and_the_connection_writes_on(new_postgres_database):
+    """The COMMIT goes in the write's pipeline: refused there, the write fails (nothing stored, no receipt),
+    and the same kept connection, then a pooled one, write the next messages."""
+    url = new_postgres_database()
+    with open_message_log(url) as log:
+        committer = GroupCommitter(log)
+        first, first_receipt = pair(0)
+        committer.accept(first, answer=first_receipt)  # the lane is registered and the kept connection made
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+            admin.execute(_REFUSE_AT_COMMIT)
+            record, receipt = pair(1)
+            with pytest.raises(MessageLogError, match="refused at commit"):
+                committer.accept(record, answer=receipt)
+            published = [pending.message_id for pending in log.unpublished(10)]
+            with pytest.raises(MessageLogError, match="refused at commit"):
+                log.mark_published(published)  # its outbox rows deleted: refused at commit too
+            assert [pending.message_id for pending in log.unpublished(10)] == published == ["msg-0"]
+            admin.execute("DROP TRIGGER refuse_at_commit ON outbox")
+        assert committer.accept(record, answer=receipt) == "msg-1"  # the same record: stored now
+        assert log.mark_published(["msg-0", "msg-1"]) == 2
+        committer.close()
+        report, stats = log.verify_chain(), log.stats()
+    assert report.ok and stats.chain_records == 8 and stats.by_status == {"published": 4}, (report, stats)
