@@ -44,7 +44,7 @@ from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSig
 from hub.signature_checks import check_signature_value, signed_content
 from hub.signature_shapes import SignatureShapes
 from hub.truststore import TrustStore
-from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SignatureParts
+from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SIGNATURE_TAG, SignatureParts
 
 __all__ = ["DS", "Identity", "Signer", "TrustStore", "Verified", "Verifier"]
 
@@ -99,7 +99,7 @@ class Signer:
         The input is left untouched.
         """
         # iterchildren, not find: find's path engine is Python, and most elements signed have no signature yet
-        if next(element.iterchildren(_SIGNATURE_TAG), None) is not None:
+        if next(element.iterchildren(SIGNATURE_TAG), None) is not None:
             element = copy.deepcopy(element)
             _drop_existing_signature(element)
         return self.sign_canonical(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
@@ -149,7 +149,6 @@ _SIGNED_INFO = (
     '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"></ds:DigestMethod>'
     "<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
 )
-_SIGNATURE_TAG = f"{{{DS}}}Signature"
 _SIGNATURE_OPEN = f'<ds:Signature xmlns:ds="{DS}">'.encode("ascii")
 _VALUE_OPEN = b"<ds:SignatureValue>"
 _KEY_INFO = "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
@@ -173,7 +172,7 @@ def _raw_signing_function(key, method: str):
 
 def _drop_existing_signature(element: etree._Element) -> None:
     # Re-signing must replace, not nest: a stale signature would be covered by the new one.
-    for old in element.findall(f"{{{DS}}}Signature"):
+    for old in list(element.iterchildren(SIGNATURE_TAG)):
         element.remove(old)
 
 

@@ -53,8 +53,9 @@ def _ds(name: str) -> str:
     return f"{{{DS}}}{name}"
 
 
-_SIGNATURE, _SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = map(_ds, ("Signature", "SignedInfo", "SignatureValue",
-                                                                  "KeyInfo"))
+#: an enveloped signature's element, as lxml names it
+SIGNATURE_TAG = _ds("Signature")
+_SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = map(_ds, ("SignedInfo", "SignatureValue", "KeyInfo"))
 _SIGNED_INFO_TAGS = list(map(_ds, ("CanonicalizationMethod", "SignatureMethod", "Reference")))
 _REFERENCE_TAGS = list(map(_ds, ("Transforms", "DigestMethod", "DigestValue")))
 _X509_DATA, _X509_CERTIFICATE, _X509_ISSUER_SERIAL, _KEY_NAME, _TRANSFORM = map(
@@ -86,7 +87,7 @@ def read_signature(document: etree._Element, agency: str | None) -> SignaturePar
 
 def the_signature(document: etree._Element, agency: str | None) -> etree._Element:
     """The one ``ds:Signature`` child of ``document``'s root."""
-    signatures = list(document.iterchildren(_SIGNATURE))  # not findall: its path engine is Python
+    signatures = list(document.iterchildren(SIGNATURE_TAG))  # not findall: its path engine is Python
     if not signatures:
         raise SignatureError("document is not signed (no ds:Signature under the root)", agency=agency)
     if len(signatures) > 1:
