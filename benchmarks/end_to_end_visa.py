@@ -13,11 +13,12 @@ is measured, so
   a selector (:mod:`lean_loop`), each request a whole ``bytes`` made before
   the clock and each answer read by a minimal HTTP parser (:mod:`lean_http`)
   and checked with two byte searches, not an XML parse: a sender thread per
-  request in flight with ``http.client`` cost the generator 1.2-1.5 ms of CPU
-  per request, a quarter of a core taken from the system at 200/s;
+  connection with ``http.client`` cost the generator 0.5-1.5 ms of CPU per
+  request, up to a quarter of a core taken from the system at 200/s;
 * the report says how late the generator itself was (from the due time to
-  the moment a sender began the request): if that is not small, the figures
-  are the generator's, not the system's.
+  the moment the request was sent, later when all the connections were
+  busy): if that is not small, the figures are the generator's, not the
+  system's.
 
 A ``Server.Busy`` fault is counted apart from errors: it is the hub's
 bulkhead speaking, a refusal by design, but one the target says should not

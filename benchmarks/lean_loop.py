@@ -152,7 +152,7 @@ class Exchanges:
             self._idle.append(flight.connection)
             self._ended.append((flight, exc))
             return
-        flight.reused, flight.sent, flight.reader = flight.connection.answered > 0, 0, AnswerReader()
+        flight.reused, flight.sent = flight.connection.answered > 0, 0  # a retry comes with nothing read
         self._flying.add(flight)
         flight.began = time.perf_counter()
         flight.alongside, flight.deadline = len(self._flying), flight.began + self.timeout
