@@ -226,3 +226,17 @@ def test_the_open_loop_counts_busy_faults_apart_from_answers_and_errors(server):
     assert all(error.startswith("RuntimeError: request ") for error in outcome.errors)
     assert len(outcome.lag) == 18 and all(lag >= 0 for lag in outcome.lag)
     assert len(outcome.in_flight) == 24 and 1 <= max(outcome.in_flight) <= 5
+
+
+def test_the_loop_gives_up_on_a_server_that_never_answers():
+    listener = socket.create_server(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    results = []
+    try:
+        with Exchanges(host, port, limit=2, timeout=0.5) as exchanges:
+            exchanges.start(prepared_request("GET", host, port, "/"), lambda _flight, result: results.append(result))
+            exchanges.drain()
+    finally:
+        listener.close()
+    assert len(results) == 1 and isinstance(results[0], TimeoutError)
+    assert str(results[0]) == "no whole answer in 0.5 s"
