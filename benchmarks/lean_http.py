@@ -17,10 +17,13 @@ is an :class:`AnswerError` saying how far the answer got.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import NamedTuple
 
 _HEAD_END = b"\r\n\r\n"
+#: the headers that say where the body ends and whether the connection stays open: only these are read per answer
+_FRAMING = re.compile(rb"\r\n((?:content-length|transfer-encoding|connection)[ \t]*:[^\r\n]*)", re.IGNORECASE)
 #: the longest status line and headers read before the answer is refused
 MAX_HEAD = 65536
 _RECEIVE = 65536
@@ -37,11 +40,25 @@ class AnswerError(ConnectionError):
 
 class Answer(NamedTuple):
     status: int
-    headers: dict[str, str]
-    """Names in lower case; a header given several times, its values joined by ", "."""
+    head: bytes
+    """The status line and headers as they came (the blank line after them left out)."""
     body: bytes
     keep_alive: bool
     """Whether the connection may carry the next request."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header, read from :attr:`head` when asked: names in lower case, a repeated one's values joined by ", "."""
+        return _header_values(self.head.decode("latin-1").split("\r\n")[1:])
+
+
+def _header_values(lines: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 def prepared_request(method: str, host: str, port: int, path: str, body: bytes = b"",
@@ -62,7 +79,7 @@ class AnswerReader:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._head: tuple[int, dict[str, str], bool] | None = None
+        self._head: tuple[int, bytes, bool] | None = None
         self._length: int | None = None  # body bytes; None: chunked or up to the close
         self._chunked = False
         self._position = 0  # where the body (then the next chunk) starts in the buffer
@@ -105,8 +122,8 @@ class AnswerReader:
         return self._answer(bytes(self._buffer[self._position:]))
 
     def _answer(self, body: bytes) -> Answer:
-        status, headers, keep_alive = self._head
-        return Answer(status, headers, body, keep_alive)
+        status, head, keep_alive = self._head
+        return Answer(status, head, body, keep_alive)
 
     def _read_head(self) -> bool:
         """Status line and headers, once the blank line after them is in; informational (1xx) answers skipped."""
@@ -115,29 +132,26 @@ class AnswerReader:
             if len(self._buffer) > MAX_HEAD:
                 raise AnswerError(f"no end of the answer's headers in its first {MAX_HEAD} bytes", self.received)
             return False
-        lines = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        status = rest[:3]
-        if not version.startswith("HTTP/1.") or not status.isdigit():
-            raise AnswerError(f"not an HTTP/1.x answer: {lines[0][:80]!r}", self.received)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name, value = name.strip().lower(), value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        if 100 <= int(status) < 200:  # e.g. 100 Continue: the real answer follows
+        head = bytes(self._buffer[:end])
+        if not (head.startswith(b"HTTP/1.") and head[8:9] == b" " and head[9:12].isdigit()):
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            raise AnswerError(f"not an HTTP/1.x answer: {line[:80]!r}", self.received)
+        status = int(head[9:12])
+        if 100 <= status < 200:  # e.g. 100 Continue: the real answer follows
             del self._buffer[:end + 4]
             return self._read_head()
-        self._body_from_head(int(status), version, headers)
+        framing = _header_values([found.decode("latin-1") for found in _FRAMING.findall(head)])
+        self._body_from_head(status, head, framing)
         self._position = end + 4
         return True
 
-    def _body_from_head(self, status: int, version: str, headers: dict[str, str]) -> None:
-        connection = _tokens(headers.get("connection", ""))
-        keep_alive = "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
+    def _body_from_head(self, status: int, head: bytes, headers: dict[str, str]) -> None:
+        """Where the body ends and whether the connection stays open, from the framing ``headers``."""
+        connection = _tokens(headers["connection"]) if "connection" in headers else ()
+        keep_alive = "keep-alive" in connection if head.startswith(b"HTTP/1.0") else "close" not in connection
         if status in (204, 304):
             self._length = 0
-        elif "chunked" in _tokens(headers.get("transfer-encoding", "")):
+        elif "transfer-encoding" in headers and "chunked" in _tokens(headers["transfer-encoding"]):
             self._chunked = True
         elif (length := headers.get("content-length")) is not None:
             if not length.isdigit():
@@ -145,7 +159,7 @@ class AnswerReader:
             self._length = int(length)
         else:
             keep_alive = False  # the body ends where the server closes
-        self._head = (status, headers, keep_alive)
+        self._head = (status, head, keep_alive)
 
     def _read_chunks(self) -> bool:
         """Chunks as far as they have come; True once the last chunk and any trailers are in."""
