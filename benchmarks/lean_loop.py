@@ -9,6 +9,10 @@ of them, and over the server processes holding them, as a thread per connection
 did), and its answer is read, as it arrives, by :class:`lean_http.AnswerReader`.
 A request finding every connection busy waits for the first one free.
 
+Every open connection stays registered with the selector, waiting to read: one
+registration per connection, not one per request, and an idle connection the
+server closes is seen closing and opened again when next used.
+
 The selector is ``select(2)``'s: its timeout has microseconds where epoll's has
 milliseconds, and an open-loop schedule of 200 requests a second waits on it
 between sends (a millisecond late each time would be a millisecond on every
@@ -43,6 +47,8 @@ class Flight:
     alongside: int = 0
     """Requests in flight on this loop when it was sent, itself included."""
     sent: int = 0
+    writing: bool = False
+    """Registered to write the rest of the request too."""
     reused: bool = False
     retried: bool = False
     deadline: float = 0.0
@@ -53,7 +59,8 @@ class Exchanges:
     """Requests to one server over at most ``limit`` keep-alive connections, driven by :meth:`poll`.
 
     ``greet`` is called with each connection just opened, still blocking (e.g. to
-    ask which server process holds it); the loop then makes it non-blocking.
+    ask which server process holds it); the loop then makes it non-blocking and
+    registers it until it closes.
     """
 
     def __init__(self, host: str, port: int, limit: int, timeout: float = 30.0,
@@ -63,7 +70,7 @@ class Exchanges:
         self._idle: deque[Connection] = deque()
         self._connections = 0
         self._waiting: deque[Flight] = deque()
-        self._flying: set[Flight] = set()
+        self._flying: dict[Connection, Flight] = {}
         self._ended: deque[tuple[Flight, Exception]] = deque()  # failed in start(): reported by the next poll
         self._next_expiry = 0.0
 
@@ -93,11 +100,14 @@ class Exchanges:
         if self._ended:
             timeout = 0.0
         for key, events in self._selector.select(timeout):
-            flight = key.data
+            flight = self._flying.get(key.data)
+            if flight is None:  # an idle connection the server closed (or wrote to unasked): opened again when used
+                self._drop(key.data)
+                continue
             try:
                 if events & selectors.EVENT_WRITE:
                     self._send_more(flight)
-                if events & selectors.EVENT_READ and flight in self._flying:
+                if events & selectors.EVENT_READ and self._flying.get(key.data) is flight:
                     self._receive(flight)
             except (OSError, AnswerError) as exc:
                 self._failed(flight, exc)
@@ -107,7 +117,7 @@ class Exchanges:
             flight.done(flight, exc)
         if (now := time.perf_counter()) >= self._next_expiry:
             self._next_expiry = now + _EXPIRY_CHECK
-            for flight in [f for f in self._flying if f.deadline < now]:
+            for flight in [f for f in self._flying.values() if f.deadline < now]:
                 self._failed(flight, TimeoutError(f"no whole answer in {self.timeout:g} s"))
 
     def drain(self) -> None:
@@ -123,20 +133,30 @@ class Exchanges:
 
     def close(self) -> None:
         """Close every connection, idle or in flight (what is in flight is not reported)."""
-        for flight in self._flying:
-            flight.connection.close()
-        for connection in self._idle:
-            connection.close()
+        for connection in [*self._flying, *self._idle]:
+            self._drop(connection)
+        self._flying.clear()
         self._idle.clear()
         self._selector.close()
 
     def _ready(self, connection: Connection) -> None:
-        """``connection`` open, greeted, and non-blocking."""
+        """``connection`` open, greeted, non-blocking and registered."""
         if connection.sock is None:
             connection.open()
             if self.greet is not None:
                 self.greet(connection)
-            connection.open().setblocking(False)  # greet may have seen it closed: opened again, not greeted
+            sock = connection.open()  # greet may have seen it closed: opened again, not greeted
+            sock.setblocking(False)
+            self._selector.register(sock, selectors.EVENT_READ, connection)
+
+    def _drop(self, connection: Connection) -> None:
+        """``connection`` unregistered and closed (before the close: select must never see a closed descriptor)."""
+        if connection.sock is not None:
+            try:
+                self._selector.unregister(connection.sock)
+            except KeyError:  # opened but never registered: its opening failed half-way
+                pass
+            connection.close()
 
     def _send(self, flight: Flight) -> None:
         if flight.connection is None:
@@ -148,15 +168,14 @@ class Exchanges:
         try:
             self._ready(flight.connection)
         except OSError as exc:  # reported from poll: a callback that starts another request must not recurse here
-            flight.connection.close()
+            self._drop(flight.connection)
             self._idle.append(flight.connection)
             self._ended.append((flight, exc))
             return
         flight.reused, flight.sent = flight.connection.answered > 0, 0  # a retry comes with nothing read
-        self._flying.add(flight)
+        self._flying[flight.connection] = flight
         flight.began = time.perf_counter()
         flight.alongside, flight.deadline = len(self._flying), flight.began + self.timeout
-        self._selector.register(flight.connection.sock, selectors.EVENT_READ, flight)
         try:
             self._send_more(flight)
         except OSError as exc:
@@ -168,9 +187,10 @@ class Exchanges:
             flight.sent += sock.send(memoryview(flight.request)[flight.sent:])
         except BlockingIOError:
             pass
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if flight.sent < len(flight.request) else 0)
-        if self._selector.get_key(sock).events != events:
-            self._selector.modify(sock, events, flight)
+        writing = flight.sent < len(flight.request)
+        if writing != flight.writing:  # the rest waits for room in the socket's buffer: rarely
+            flight.writing = writing
+            self._selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0), flight.connection)
 
     def _receive(self, flight: Flight) -> None:
         try:
@@ -183,7 +203,7 @@ class Exchanges:
             connection = flight.connection
             connection.answered += 1
             if not answer.keep_alive:
-                connection.close()
+                self._drop(connection)
             self._idle.append(connection)
             self._next_waiting()
             flight.done(flight, answer)
@@ -191,7 +211,7 @@ class Exchanges:
     def _failed(self, flight: Flight, exc: Exception) -> None:
         """The connection is closed; a reused one the server had closed while idle is tried again, once."""
         self._landed(flight)
-        flight.connection.close()
+        self._drop(flight.connection)
         if flight.reused and not flight.retried and flight.reader.received == 0 and is_stale_close(exc):
             flight.retried = True
             self._send(flight)
@@ -201,10 +221,10 @@ class Exchanges:
         flight.done(flight, exc)
 
     def _landed(self, flight: Flight) -> None:
-        self._flying.discard(flight)
-        sock = flight.connection.sock
-        if sock is not None and sock.fileno() >= 0:
-            self._selector.unregister(sock)
+        del self._flying[flight.connection]
+        if flight.writing:
+            flight.writing = False
+            self._selector.modify(flight.connection.sock, selectors.EVENT_READ, flight.connection)
 
     def _next_waiting(self) -> None:
         if self._waiting:

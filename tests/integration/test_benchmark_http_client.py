@@ -240,3 +240,33 @@ def test_the_loop_gives_up_on_a_server_that_never_answers():
         listener.close()
     assert len(results) == 1 and isinstance(results[0], TimeoutError)
     assert str(results[0]) == "no whole answer in 0.5 s"
+
+
+def test_the_loop_carries_on_when_the_server_closes_each_connection_after_one_answer():
+    """Seen closing while idle (then opened again when next used), or found closed on reuse (then retried)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    accepted = []
+
+    def serve() -> None:
+        for n in range(3):
+            peer, _ = listener.accept()
+            accepted.append(peer)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(4096)
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + str(n).encode())
+            peer.close()
+
+    serving = threading.Thread(target=serve, daemon=True)
+    serving.start()
+    bodies = []
+    try:
+        with Exchanges(host, port, limit=1, timeout=10) as exchanges:
+            for _ in range(3):
+                exchanges.start(prepared_request("GET", host, port, "/"), lambda _f, result: bodies.append(result.body))
+                exchanges.drain()
+    finally:
+        serving.join(timeout=10)
+        listener.close()
+    assert bodies == [b"0", b"1", b"2"] and len(accepted) == 3
