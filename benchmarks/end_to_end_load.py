@@ -122,8 +122,8 @@ class KeepAliveSender:
     The cheapest client that still checks each answer (:mod:`lean_http`): a request
     serialized whole before the clock and sent in one call, no parsing of the answer
     beyond its status and finding ``answer`` in its body (default: the receipt's hub
-    message id). :meth:`push_all` keeps every connection of :meth:`connections` busy from one thread
-    (:mod:`lean_loop`); :meth:`warm_every_process` posts one at a time.
+    message id). :meth:`push_all` keeps every connection of :meth:`connections` busy
+    from one thread (:mod:`lean_loop`); :meth:`warm_every_process` posts one at a time.
     """
 
     def __init__(self, gateway_url: str, timeout: float = 30.0, answer: re.Pattern = _HUB_MESSAGE_ID) -> None:
