@@ -6,9 +6,10 @@ temporary RABT_HOME, on RabbitMQ (default) or the embedded SQLite broker, then
 
 1. **throughput** — N police border notifications (arrival, departure,
    renewal, each signed with the police key and serialized before the clock
-   starts) posted to the gateway from C client threads, each over its own
-   keep-alive HTTP connection (the client's CPU is reported on its own line,
-   so it can be told from the hub's); the clock stops when licensing's
+   starts, each whole HTTP request too) posted to the gateway over C
+   keep-alive connections kept busy at once by one client thread (the
+   client's CPU is reported on its own line, so it can be told from the
+   hub's); the clock stops when licensing's
    database holds all N. In the same run raw pika publishes N messages of the
    very bytes the hub carried (the signed envelopes from its message log) to a
    fresh quorum queue with confirms and consumes them with manual acks;
@@ -73,7 +74,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                              "e.g. postgresql://postgres@127.0.0.1:5432/postgres; default: SQLite in the temp home")
     parser.add_argument("--count", type=int, default=3000, help="border notifications to push")
     parser.add_argument("--clients", type=int, default=8,
-                        help="client threads pushing, each over its own keep-alive connection")
+                        help="keep-alive connections pushing at once (one client thread drives them all)")
     parser.add_argument("--rate", type=float, default=20.0, help="visa checks per second, each path")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each visa path runs")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for licensing to apply all")
@@ -228,7 +229,7 @@ def measure(stack: Stack, args: argparse.Namespace, floor: Floor | str) -> list[
     lines = [f"broker {stack.broker_url}, message log on {log}"]
     if put:
         cpu_ms = cpu_per_message(*put["cpu_used"], put["applied"])
-        lines[0] += f"; {args.count} police border notifications from {args.clients} client threads"
+        lines[0] += f"; {args.count} police border notifications over {args.clients} connections at once"
         row = push_row(put, floor, args.current_processes)
         args.rows.append(row)
         lines += [*throughput_lines(put, raw, bodies),

@@ -9,15 +9,13 @@ police's signing.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -26,6 +24,8 @@ import sqlalchemy as sa
 
 from end_to_end_floor import tree_cpu_seconds
 from end_to_end_processes import DatabaseWatch, ceiling, process_lines, process_use, snapshot
+from lean_http import Answer, Connection, prepared_request
+from lean_loop import Exchanges, Flight, closed_loop
 from simulators.demo.stack import Stack
 from simulators.licensing.tables import events
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer, soap_envelope
@@ -92,27 +92,6 @@ class Load:
         self.engine.dispose()
 
 
-def guarded(fn: Callable, *args) -> str | None:
-    """None when ``fn(*args)`` worked, else what went wrong (a counted error, not the end of the run)."""
-    try:
-        fn(*args)
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the benchmark
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-@contextmanager
-def pool_for(threads: int) -> Iterator[ThreadPoolExecutor]:
-    """A thread pool that, on Ctrl-C, drops the requests not yet started instead of sending them all."""
-    pool = ThreadPoolExecutor(threads)
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
 # ------------------------------------------------------------------ throughput
 
 
@@ -138,12 +117,13 @@ _HUB_MESSAGE_ID = re.compile(rb"HubMessageId>\s*[^<\s]")
 
 
 class KeepAliveSender:
-    """Posts prepared requests to the gateway over one keep-alive HTTP connection per thread.
+    """Posts prepared requests to the gateway over keep-alive connections and checks each answer.
 
-    The cheapest client that still checks each answer: ``http.client``, no
-    parsing of the answer beyond finding ``answer`` in it (default: the
-    receipt's hub message id), a new connection only when the server closed
-    the old one.
+    The cheapest client that still checks each answer (:mod:`lean_http`): a request
+    serialized whole before the clock and sent in one call, no parsing of the answer
+    beyond its status and finding ``answer`` in its body (default: the receipt's hub
+    message id). :meth:`push_all` keeps every connection of :meth:`connections` busy
+    from one thread (:mod:`lean_loop`); :meth:`warm_every_process` posts one at a time.
     """
 
     def __init__(self, gateway_url: str, timeout: float = 30.0, answer: re.Pattern = _HUB_MESSAGE_ID) -> None:
@@ -151,40 +131,45 @@ class KeepAliveSender:
         self.host, self.port, self.path = parts.hostname, parts.port, f"{parts.path}/soap/police"
         self.timeout = timeout
         self.answer = answer
-        self._local = threading.local()
         #: pushes answered by each gateway process (its pid), as the connections landed
         self.per_process: Counter[str] = Counter()
-        self._counting = threading.Lock()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if getattr(self._local, "connection", None) is None:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self._local.process = gateway_process(connection)
-            self._local.connection = connection
-        return self._local.connection
+    def prepared(self, bodies: list[bytes]) -> list[bytes]:
+        """Each SOAP body as the whole HTTP request that posts it."""
+        return [prepared_request("POST", self.host, self.port, self.path, body, _SOAP_HEADERS) for body in bodies]
 
-    def post(self, body: bytes) -> bytes:
-        """The gateway's answer to ``body``; RuntimeError unless it is a receipt naming the hub's message id."""
-        for attempt in (1, 2):  # a keep-alive connection the server closed meanwhile is opened again once
-            connection = self._connection()
+    def check(self, answer: Answer) -> None:
+        """RuntimeError unless ``answer`` is a 200 holding the expected answer."""
+        if answer.status != 200 or not self.answer.search(answer.body):
+            raise RuntimeError(f"HTTP {answer.status}, not the answer expected ({self.answer.pattern!r}): "
+                               f"{answer.body[:200]!r}")
+
+    def connections(self, clients: int) -> Exchanges:
+        """``clients`` keep-alive connections, opened now (off the clock), each labelled with its gateway process."""
+        exchanges = Exchanges(self.host, self.port, clients, self.timeout, greet=_greet)
+        try:
+            exchanges.open(clients)
+        except BaseException:
+            exchanges.close()
+            raise
+        return exchanges
+
+    def push_all(self, exchanges: Exchanges, requests: list[bytes]) -> list[str]:
+        """Every prepared request posted over ``exchanges``, all its connections busy, each answer checked; the errors."""
+        errors: list[str] = []
+
+        def answered(flight: Flight, result: Answer | Exception) -> None:
             try:
-                connection.request("POST", self.path, body, headers=_SOAP_HEADERS)
-                reply = connection.getresponse()
-                answer = reply.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                connection.close()
-                self._local.connection = None
-                if attempt == 2:
-                    raise
-        if reply.will_close:
-            connection.close()
-            self._local.connection = None
-        if reply.status != 200 or not self.answer.search(answer):
-            raise RuntimeError(f"HTTP {reply.status}, not the answer expected ({self.answer.pattern!r}): {answer[:200]!r}")
-        with self._counting:
-            self.per_process[self._local.process] += 1
-        return answer
+                if isinstance(result, Exception):
+                    raise result
+                self.check(result)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the benchmark
+                errors.append(f"{type(exc).__name__}: {exc}")
+            else:
+                self.per_process[flight.connection.label] += 1
+
+        closed_loop(exchanges, requests, exchanges.limit, answered)
+        return errors
 
     def warm_every_process(self, bodies: list[bytes], processes: int, wait: float = 30.0) -> int:
         """Send ``bodies`` once through each of ``processes`` gateway processes; how many were reached.
@@ -198,33 +183,24 @@ class KeepAliveSender:
         and the round is tried again (a round holds a few connections, well under
         the gateway's limit per client).
         """
-        warmed: set[str] = set()
+        requests, warmed = self.prepared(bodies), set()
         deadline = time.monotonic() + wait
         while len(warmed) < processes and time.monotonic() < deadline:
-            held: list[http.client.HTTPConnection] = []
+            held: list[Connection] = []
             try:
                 while len(warmed) < processes and len(held) < 2 * processes:
-                    self._local.connection = None  # held below: the next connection lands beside it
-                    held.append(self._connection())
-                    if self._local.process not in warmed:
-                        for body in bodies:
-                            self.post(body)
-                        warmed.add(self._local.process)
+                    held.append(connection := Connection(self.host, self.port, self.timeout))
+                    _greet(connection)
+                    if connection.label not in warmed:
+                        for request in requests:
+                            self.check(connection.exchange(request))
+                        warmed.add(connection.label)
             finally:
                 for connection in held:
                     connection.close()
-                self._local.connection = None
             if len(warmed) < processes:
                 time.sleep(0.5)
-        self.per_process.clear()
         return len(warmed)
-
-    def close(self) -> None:
-        """Close this thread's connection (the next post opens one, maybe to another process)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-        self._local.connection = None
 
 
 def gateway_processes(load: Load) -> int:
@@ -233,20 +209,19 @@ def gateway_processes(load: Load) -> int:
     return sum(" gateway pid " in use.label for use in process_use(roots).values()) or 1
 
 
-def gateway_process(connection: http.client.HTTPConnection) -> str:
-    """The pid of the gateway process that holds ``connection`` (its ``/healthz`` answer names it), or "?"."""
+def _greet(connection: Connection) -> None:
+    """Label ``connection`` with the pid of the gateway process holding it (its ``/healthz`` answer names it), or "?"."""
     try:
-        connection.request("GET", "/healthz")
-        reply = connection.getresponse()
-        reply.read()
-    except (OSError, http.client.HTTPException):
+        answer = connection.exchange(prepared_request("GET", connection.host, connection.port, "/healthz"))
+    except OSError:
         connection.close()  # opened again by the first post
-        return "?"
-    return reply.getheader("X-Rabt-Process", "?")
+        connection.label = "?"
+        return
+    connection.label = answer.headers.get("x-rabt-process", "?")
 
 
 def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
-    """Push ``count`` from ``clients`` threads; seconds until all got receipts, until all were applied.
+    """Push ``count`` over ``clients`` connections at once; seconds until all got receipts, until all were applied.
 
     Also where the CPU went, process by process (:mod:`end_to_end_processes`), how the
     clients' connections spread over the gateway processes, and, on PostgreSQL, the log
@@ -259,15 +234,14 @@ def throughput(load: Load, count: int, clients: int, timeout: float) -> dict:
     if warmed < gateways:
         progress(f"  warmed {warmed} of {gateways} gateway processes (the others compile on the clock)")
     base = load.wait_applied(3 * warmed, 60)
-    signed_requests = border_requests(load, count)
-    progress(f"throughput: {count} signed notifications from {clients} client threads …")
-    with database_watch(load.stack.database_url) as database:
+    signed_requests = sender.prepared(border_requests(load, count))
+    progress(f"throughput: {count} signed notifications over {clients} keep-alive connections at once …")
+    with database_watch(load.stack.database_url) as database, sender.connections(clients) as connections:
         database_name = load.stack.database_url.rsplit("/", 1)[-1] if load.stack.database_url else ""
         processes_before = snapshot(roots, database_name)
         cpu = cpu_seconds(load.stack)
         started = time.perf_counter()
-        with pool_for(clients) as pool:
-            errors = [e for e in pool.map(lambda body: guarded(sender.post, body), signed_requests) if e]
+        errors = sender.push_all(connections, signed_requests)
         accepted = time.perf_counter() - started
         cpu_accepted = cpu_seconds(load.stack)
         applied = load.wait_applied(base + count - len(errors), timeout) - base

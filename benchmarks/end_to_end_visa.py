@@ -9,13 +9,16 @@ is measured, so
 * the schedule is open loop: request ``i`` is due at ``start + i / rate``
   whatever happened to the others, and its latency counts from that due
   time, so a backed-up client or server cannot hide behind a late send;
-* sends go over plain ``http.client`` keep-alive connections, one per
-  sender thread (``requests`` cost the generator more CPU per call than the
-  hub's whole check), and an answer is read with two byte searches, not an
-  XML parse;
+* one thread sends every request over keep-alive connections it drives with
+  a selector (:mod:`lean_loop`), each request a whole ``bytes`` made before
+  the clock and each answer read by a minimal HTTP parser (:mod:`lean_http`)
+  and checked with two byte searches, not an XML parse: a sender thread per
+  connection with ``http.client`` cost the generator 0.5-1.5 ms of CPU per
+  request, up to a quarter of a core taken from the system at 200/s;
 * the report says how late the generator itself was (from the due time to
-  the moment a sender began the request): if that is not small, the figures
-  are the generator's, not the system's.
+  the moment the request was sent, later when all the connections were
+  busy): if that is not small, the figures are the generator's, not the
+  system's.
 
 A ``Server.Busy`` fault is counted apart from errors: it is the hub's
 bulkhead speaking, a refusal by design, but one the target says should not
@@ -24,11 +27,8 @@ happen at this rate.
 
 from __future__ import annotations
 
-import http.client
 import json
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,15 +37,18 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from end_to_end_load import KeepAliveSender, Load, cpu_line, cpu_seconds, gateway_processes, progress
+from lean_http import Answer, prepared_request
+from lean_loop import Exchanges, Flight
 from simulators.police.client import PoliceMessages, soap_envelope
 
 VISA_PROFESSION_OTHER = "2211"  # no vacancy for it on the benchmark's licence: the "no" answer
-#: sender threads: each holds one keep-alive connection, so this also bounds the requests in flight.
+#: keep-alive connections per path, opened before the clock; also the most requests in flight at once.
 #: Under the gateway's per-client connection limit (50 per process), above the in-flight
 #: count at 200/s even with 100 ms answers (20).
 SENDERS = 40
 _FLAG = re.compile(rb"EligibleFlag>\s*([YN])\s*<")
 _FAULT_CODE = re.compile(rb"faultcode>([^<]*)<")
+_SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 BUSY = "busy"
 #: checks through each path before the clock starts: more than three per gateway server thread of two processes
 WARM_CHECKS = 100
@@ -59,82 +62,79 @@ class Outcome:
     busy: int = 0
     errors: list[str] = field(default_factory=list)
     lag: list[float] = field(default_factory=list)
-    """Seconds from each due time to the moment a sender thread began that request."""
+    """Seconds from each due time to the moment its request was sent."""
     in_flight: list[int] = field(default_factory=list)
-    """Requests under way (this one included) as each began: what the hub's bulkhead must admit."""
+    """Requests under way (this one included) as each was sent: what the hub's bulkhead must admit."""
 
 
-class Connections:
-    """One keep-alive HTTP connection per thread to one host, opened again after a failure."""
+@dataclass
+class VisaPath:
+    """One way to ask: prepared requests to one server, and how the answer to request i is checked.
 
-    def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname, parts.port
-        self._local = threading.local()
-
-    def exchange(self, method: str, path: str, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        """One request on this thread's connection: status and body."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            reply = connection.getresponse()
-            return reply.status, reply.read()
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            self._local.connection = None
-            raise
-
-
-def open_loop(call: Callable[[int], str | None], count: int, rate: float, senders: int = SENDERS) -> Outcome:
-    """``call(i)`` for i < ``count``, request i due at start + i / rate; what came of them.
-
-    ``call`` returns None for an expected answer or :data:`BUSY`, and raises
-    for anything else (counted as an error with its message).
+    ``check`` returns None for the expected answer or :data:`BUSY`, and raises for anything else.
     """
-    outcome, jobs = Outcome(), queue.SimpleQueue()
-    lock = threading.Lock()
-    under_way = [0]
 
-    def sender() -> None:
-        while (job := jobs.get()) is not None:
-            index, due = job
-            began = time.perf_counter()
-            with lock:
-                under_way[0] += 1
-                outcome.in_flight.append(under_way[0])
-            try:
-                answer = call(index)
-            except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
-                answer = exc
+    exchanges: Exchanges
+    requests: list[bytes]
+    check: Callable[[int, Answer], str | None]
+
+
+def open_loop(path: VisaPath, first: int, count: int, rate: float) -> Outcome:
+    """Requests ``first`` … ``first + count - 1`` of ``path``, the n-th due at start + n / rate; what came of them.
+
+    Open loop: each is sent at its due time whatever became of the others (later only when
+    every connection is busy, which its lag shows), and its latency counts from that due time.
+    """
+    outcome = Outcome()
+
+    def answered(index: int, due: float) -> Callable[[Flight, Answer | Exception], None]:
+        def done(flight: Flight, result: Answer | Exception) -> None:
             finished = time.perf_counter()
-            with lock:
-                under_way[0] -= 1
-                if isinstance(answer, Exception):
-                    outcome.errors.append(f"{type(answer).__name__}: {answer}"[:300])
-                    continue
-                outcome.lag.append(began - due)
-                if answer == BUSY:
-                    outcome.busy += 1
-                else:
-                    outcome.latencies.append(finished - due)
+            outcome.in_flight.append(flight.alongside)
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                verdict = path.check(index, result)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
+                outcome.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                return
+            outcome.lag.append(flight.began - due)
+            if verdict == BUSY:
+                outcome.busy += 1
+            else:
+                outcome.latencies.append(finished - due)
+        return done
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter() + 0.05
-    for index in range(count):
-        due = start + index / rate
-        if (delay := due - time.perf_counter()) > 0:
-            time.sleep(delay)
-        jobs.put((index, due))
-    for _ in threads:
-        jobs.put(None)
-    for thread in threads:
-        thread.join()
+    exchanges, start = path.exchanges, time.perf_counter() + 0.05
+    for n in range(count):
+        due = start + n / rate
+        while (delay := due - time.perf_counter()) > 0:
+            exchanges.poll(delay)  # answers that come meanwhile are read and checked
+        exchanges.start(path.requests[first + n], answered(first + n, due))
+    exchanges.drain()
     return outcome
+
+
+def hub_answer(answer: Answer, eligible: bool) -> str | None:
+    """None for the police's visa check answered ``eligible`` through the hub, :data:`BUSY` for a Busy fault."""
+    if answer.status != 200:
+        code = _FAULT_CODE.search(answer.body)
+        fault = code[1].decode(errors="replace") if code else answer.body[:120].decode(errors="replace")
+        if fault.endswith("Server.Busy"):
+            return BUSY
+        raise RuntimeError(f"gateway answered HTTP {answer.status}: {fault}")
+    flag = _FLAG.search(answer.body)
+    if flag is None or flag[1] != (b"Y" if eligible else b"N"):
+        raise RuntimeError(f"visa check through the hub answered {flag and flag[1]!r}, expected eligible={eligible}")
+    return None
+
+
+def direct_answer(answer: Answer, eligible: bool) -> None:
+    """None when licensing's own API answered ``eligible``."""
+    if answer.status != 200:
+        raise RuntimeError(f"licensing answered HTTP {answer.status}")
+    if json.loads(answer.body)["eligible"] is not eligible:
+        raise RuntimeError(f"direct visa check answered not {eligible}")
 
 
 def visa_licence(load: Load) -> tuple[str, str, str]:
@@ -150,66 +150,59 @@ def visa_licence(load: Load) -> tuple[str, str, str]:
     return decision["licence_number"], worker.nationality, worker.profession_code
 
 
-def visa_calls(load: Load, count: int) -> tuple[Callable[[int], str | None], Callable[[int], str | None], list[bytes]]:
-    """Call ``i`` through the gateway and directly: same licence, same question, expected answer checked.
+def visa_paths(load: Load, count: int) -> tuple[VisaPath, VisaPath, list[bytes]]:
+    """Request ``i`` through the gateway and directly: same licence, same question, expected answer checked.
 
-    Also the signed requests, for a warm-up.
+    Also the signed SOAP bodies, for a warm-up.
     """
     licence, nationality, profession = visa_licence(load)
-    cases = [(profession, True) if i % 2 == 0 else (VISA_PROFESSION_OTHER, False) for i in range(count)]
+    eligible = [i % 2 == 0 for i in range(count)]
     messages = PoliceMessages()
-    bodies = [soap_envelope(load.sign(messages.visa_check(licence, nationality, p))) for p, _ in cases]
+    asked = [profession if yes else VISA_PROFESSION_OTHER for yes in eligible]
+    bodies = [soap_envelope(load.sign(messages.visa_check(licence, nationality, p))) for p in asked]
     queries = [f"/api/visa-eligibility?{urlencode({'licence_number': licence, 'profession_code': p, 'nationality': nationality})}"
-               for p, _ in cases]
-    gateway, licensing = Connections(load.stack.urls["gateway"]), Connections(load.stack.urls["licensing"])
-    soap_headers = {"Content-Type": "text/xml; charset=utf-8"}
-
-    def via_hub(i: int) -> str | None:
-        status, body = gateway.exchange("POST", "/soap/police", bodies[i], soap_headers)
-        if status != 200:
-            code = _FAULT_CODE.search(body)
-            fault = code[1].decode(errors="replace") if code else body[:120].decode(errors="replace")
-            if fault.endswith("Server.Busy"):
-                return BUSY
-            raise RuntimeError(f"gateway answered HTTP {status}: {fault}")
-        flag = _FLAG.search(body)
-        if flag is None or flag[1] != (b"Y" if cases[i][1] else b"N"):
-            raise RuntimeError(f"visa check through the hub answered {flag and flag[1]!r}, expected eligible={cases[i][1]}")
-        return None
-
-    def direct(i: int) -> str | None:
-        status, body = licensing.exchange("GET", queries[i])
-        if status != 200:
-            raise RuntimeError(f"licensing answered HTTP {status}")
-        if json.loads(body)["eligible"] is not cases[i][1]:
-            raise RuntimeError(f"direct visa check answered not {cases[i][1]}")
-        return None
-
-    return via_hub, direct, bodies
+               for p in asked]
+    gateway, licensing = urlsplit(load.stack.urls["gateway"]), urlsplit(load.stack.urls["licensing"])
+    hub = VisaPath(Exchanges(gateway.hostname, gateway.port, SENDERS),
+                   [prepared_request("POST", gateway.hostname, gateway.port, "/soap/police", body, _SOAP_HEADERS)
+                    for body in bodies],
+                   lambda i, answer: hub_answer(answer, eligible[i]))
+    direct = VisaPath(Exchanges(licensing.hostname, licensing.port, SENDERS),
+                      [prepared_request("GET", licensing.hostname, licensing.port, query) for query in queries],
+                      lambda i, answer: direct_answer(answer, eligible[i]))
+    return hub, direct, bodies
 
 
 def visa_latency(load: Load, rate: float, seconds: float) -> dict:
     """The police's visa check through the hub at ``rate``, then as many direct calls to licensing."""
     count = int(rate * seconds)
+    hub, direct, bodies = visa_paths(load, count + WARM_CHECKS + 2)
+    try:
+        return _measured(load, hub, direct, bodies, count, rate)
+    finally:
+        hub.exchanges.close()
+        direct.exchanges.close()
+
+
+def _measured(load: Load, hub: VisaPath, direct: VisaPath, bodies: list[bytes], count: int, rate: float) -> dict:
     # Mappings, schemas and both paths' code warmed off the clock, and every gateway server thread too: each
     # opens its own broker connection on its first question (~8 ms alone, up to 60 ms when several open at
     # once), and with 20 warm-up checks 8 of the 32 threads of two processes did so in the first checks on
     # the clock, which with the checks queued behind them were over half of the slowest 1%. waitress hands
     # a request to the thread idle longest, so a few sequential checks per thread reach every one.
-    warm = WARM_CHECKS
-    via_hub, direct, bodies = visa_calls(load, count + warm + 2)
-    # every gateway process started and warmed on a yes and a no (the same two requests for each: a question
-    # goes the whole way to licensing however often it is asked), so none starts or compiles on the clock
+    # Every gateway process started and warmed on a yes and a no (the same two requests for each: a question
+    # goes the whole way to licensing however often it is asked), so none starts or compiles on the clock.
     gateways = gateway_processes(load)
     sender = KeepAliveSender(load.stack.urls["gateway"], answer=_FLAG)
     if (warmed := sender.warm_every_process(bodies[-2:], gateways)) < gateways:
         progress(f"  warmed {warmed} of {gateways} gateway processes (the others start and compile on the clock)")
-    open_loop(lambda i: via_hub(count + i), warm, 100.0), open_loop(lambda i: direct(count + i), warm, 100.0)
+    hub.exchanges.open(SENDERS), direct.exchanges.open(SENDERS)  # held by the gateway processes in turn
+    open_loop(hub, count, WARM_CHECKS, 100.0), open_loop(direct, count, WARM_CHECKS, 100.0)
     progress(f"visa checks: {count} through the gateway at {rate:g}/s …")
     cpu = cpu_seconds(load.stack)
-    hub = open_loop(via_hub, count, rate)
+    via_hub = open_loop(hub, 0, count, rate)
     cpu_hub = cpu_seconds(load.stack)
     progress(f"visa checks: {count} direct to licensing at {rate:g}/s …")
-    direct_ = open_loop(direct, count, rate)
-    return {"count": count, "hub": hub, "direct": direct_, "cpu_used": (cpu, cpu_hub),
+    direct_ = open_loop(direct, 0, count, rate)
+    return {"count": count, "hub": via_hub, "direct": direct_, "cpu_used": (cpu, cpu_hub),
             "cpu": (cpu_line(cpu, cpu_hub), cpu_line(cpu_hub, cpu_seconds(load.stack)))}

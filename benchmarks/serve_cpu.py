@@ -47,7 +47,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long the idle reading lasts")
     parser.add_argument("--settle-seconds", type=float, default=5.0, help="wait after start before measuring")
     parser.add_argument("--count", type=int, default=600, help="border notifications pushed (0: idle only)")
-    parser.add_argument("--clients", type=int, default=8, help="client threads pushing")
+    parser.add_argument("--clients", type=int, default=8, help="keep-alive connections pushing at once")
     parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
     args = parser.parse_args(argv)
