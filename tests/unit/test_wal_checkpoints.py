@@ -254,10 +254,11 @@ def test_the_wal_of_a_file_written_by_several_processes_stays_within_its_budget_
         assert log.stats().by_status == {"published": processes * each}
         assert all(log.get(f"msg-{n}") is not None for n in range(processes * each))
         assert log.verify_chain().ok
-    print("largest", largest, largest / (BUDGET_PAGES * PAGE), "checkpoints", ran, "restarts", len(sequences))
-    # Each process counting its own commits let the WAL reach 1.3-1.6 budgets with two or three processes
-    # (more the more processes). Now a checkpoint starts below the budget by what the writers added during
-    # the last ones, a guess: 12 writers going flat out on a loaded machine outrun it by up to half a budget.
+    # A checkpoint starts below the budget by the most the writers added during recent ones, and once the WAL
+    # reaches the budget its last pass follows in a write turn: what escapes is what they add during the pass
+    # under way then and while the last one waits for the writer lock. With these 12 writers going flat out,
+    # on 2 cores at a load average of 10-14: 1.00-1.24 budgets (each process counting its own commits: 1.53,
+    # 1.83). Half a budget leaves room for a slower machine; the growth does not depend on the processes' count.
     assert largest <= BUDGET_PAGES * PAGE * 3 // 2, f"WAL grew to {largest} bytes"
     assert ran >= processes and len(sequences) > processes, (ran, sequences)
 
