@@ -243,7 +243,9 @@ def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
     pass copies what was written during the one before, so they shrink;
     the last holds the writer lock, so no writer is in the middle of one:
     what it copies (one pass's worth of commits, often none) is all the
-    writers wait for.
+    writers wait for. Once a pass finds the WAL at the budget, the last
+    pass follows at once: writers faster than the passes (12 going flat
+    out on a loaded machine) took it to 1.5 budgets and more otherwise.
     """
     busy, frames, copied = checkpoint(engine)
     for _ in range(CONCURRENT_PASSES - 1):
