@@ -112,7 +112,9 @@ def checkpoint_every(pages: int) -> None:
 
         db.make_engine = with_threshold
         return
-    checkpoints.WAL_PAGES, checkpoints.COMMITS_PER_CHECKPOINT = pages, max(1, pages // 30)
+    checkpoints.WAL_PAGES = pages
+    if hasattr(checkpoints, "COMMITS_PER_CHECKPOINT"):  # older code: each process counted its own commits
+        checkpoints.COMMITS_PER_CHECKPOINT = max(1, pages // 30)
 
 
 def timed_writer_turns() -> list[float]:

@@ -16,8 +16,10 @@ while this process runs the outbox relay, publishing to the transport
 (embedded SQLite broker by default). The clock stops when every file is in
 done/ and the outbox is empty. Prints records/s, files/s, wall time, CPU
 time, bytes written to disk, peak memory (RSS per process and summed, and the
-sum of PSS over all processes, sampled) and the load average before and
-after (the machine may be shared). Progress goes to stderr.
+sum of PSS over all processes, sampled), the SQLite log's largest ``-wal``
+file (sampled every 2 ms: every writing process checkpoints it against one
+budget) and the load average before and after (the machine may be shared).
+Progress goes to stderr.
 
 The temporary folder goes under ``/var/tmp`` (``--dir`` to change): it must
 be on disk — ``/tmp`` is a RAM file system on many systems — and a folder
@@ -39,6 +41,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -108,6 +111,38 @@ def pss_mib(pids: list[int]) -> float:
         except (OSError, StopIteration):
             pass
     return total / 1024
+
+
+class WalPeak:
+    """The largest size of a SQLite file's ``-wal`` seen, polled every 2 ms in a thread until :meth:`stop`.
+
+    A WAL cut back when it starts over (``journal_size_limit``) is cut by the
+    commit after the checkpoint's last pass, each with a sync of its own: a
+    peak lasts longer than a poll's interval. The thread's CPU is counted
+    apart (:attr:`cpu`), as the PSS sampling's is.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        database = database_url.removeprefix("sqlite:///") if database_url.startswith("sqlite:///") else None
+        self.path, self.bytes, self.cpu = (database + "-wal") if database else None, 0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="wal-peak", daemon=True)
+        if self.path:
+            self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.002):
+            try:
+                self.bytes = max(self.bytes, os.stat(self.path).st_size)
+            except OSError:
+                pass  # no WAL yet, or none any more
+        self.cpu = time.thread_time()
+
+    def stop(self) -> WalPeak:
+        self._stop.set()
+        if self.path:
+            self._thread.join()
+        return self
 
 
 def _generate(workers: int, seed: int, year: int, month: int, inbox: str, part: int, parts: int, queue) -> None:
@@ -180,6 +215,7 @@ def process(args, settings: Settings) -> dict:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     started, start, load_before = time.perf_counter(), Usage.now(), os.getloadavg()
+    wal = WalPeak(settings.effective_database_url)
     procs = [context.Process(target=_watch, args=(settings, args.batch_files, queue)) for _ in range(args.processes)]
     for proc in procs:
         proc.start()
@@ -197,7 +233,7 @@ def process(args, settings: Settings) -> dict:
                 stop.set()
                 consumer_usage = consumed.get()[2]
                 consumer.join()
-            wall, relay_usage = time.perf_counter() - started, Usage.now().since(start)
+            wall, relay_usage, wal = time.perf_counter() - started, Usage.now().since(start), wal.stop()
             stats = {q.name.removeprefix(prefix): q for q in transport.queue_stats()}
         finally:
             if prefix:
@@ -209,8 +245,8 @@ def process(args, settings: Settings) -> dict:
     children = [usage for _, _, usage in results] + ([consumer_usage] if consumer is not None else [])
     relay = _own(relay_usage, children)
     # the sampling of PSS is this benchmark's own work, not the relay's: counted apart
-    relay = replace(relay, cpu=relay.cpu - sampling)
-    return {"wall": wall, "relay": relay, "published": published, "results": results,
+    relay = replace(relay, cpu=relay.cpu - sampling - wal.cpu)
+    return {"wall": wall, "relay": relay, "published": published, "results": results, "wal": wal,
             "queues": stats, "pss": peak_pss, "sampling": sampling, "load": (load_before, os.getloadavg()),
             "consumer": consumer_usage if consumer is not None else None}
 
@@ -337,6 +373,13 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
           f"{max(u.rss_mib for u in watchers):.0f} MiB, sum {relay.rss_mib + sum(u.rss_mib for u in watchers):.0f} MiB")
     print(f"peak memory       {figures['pss']:.0f} MiB (PSS of all processes, sampled every 0.5 s; the sampling's "
           f"{figures['sampling']:.1f} s CPU is not in the CPU above)")
+    wal = figures["wal"]
+    if wal.path:
+        from hub.messagelog import checkpoints
+
+        print(f"largest WAL       {wal.bytes / 2**20:.1f} MiB, budget "
+              f"{getattr(checkpoints, 'WAL_PAGES', 16384) * 4096 / 2**20:.0f} MiB (sampled every 2 ms; "
+              f"{wal.cpu:.1f} s CPU, not in the CPU above)")
     before, after = figures["load"]
     print(f"load average      {before[0]:.1f} before, {after[0]:.1f} after (1 min; {os.cpu_count()} cores)")
 

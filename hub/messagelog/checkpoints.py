@@ -10,20 +10,28 @@ every writer queued behind it for the file's writer lock waited for it — most
 of the visa path's p99. A thread checkpointing every second instead (tried)
 slowed many commits instead of one: its copies and syncs came more often.
 
-So this process counts its commits to each file (:func:`committed`), and
-once they reach its budget (about :data:`WAL_PAGES` of WAL) the writer
-starts a checkpoint in a thread of its own once its write is done: the
-file's writer lock released and, for a group commit, every caller handed
-its outcome (the leader calls :func:`run_if_due` then). Run by the leader
-itself, it kept the leader's own caller waiting: with one check a commit,
-as long as SQLite's had. Its PASSIVE passes wait for nobody: writers go on
-appending meanwhile, a second checkpointer (another process's) makes one
-return busy at once, and frames a reader still uses are left for the next
-checkpoint; only its last pass takes a write turn (see
-:func:`_checkpoint_and_catch_up`). SQLite's own checkpoint stays, as a
-backstop at :data:`BACKSTOP_PAGES`, far above what the budget lets the WAL
-reach, for writers that never checkpoint (an older hub, the ``sqlite3``
-shell, the few writes made outside :func:`hub.messagelog.db.write_transaction`).
+The budget is the ``-wal`` file's size, which every process writing the
+file sees alike (``os.stat``, one system call after a commit): each
+process counting only its own commits let two or three writing processes
+take the WAL 1.3-1.6 times past it. A WAL that starts over is overwritten
+from its beginning and keeps its size; ``journal_size_limit`` (set on
+every connection, :func:`size_limit`) has the first commit after the
+start cut it to half the budget, so its size says how far the current
+WAL goes once past that half. Once it reaches :meth:`Budget.start_at`
+(the budget less what the writers added during this process's last
+checkpoint), the writer that finds it starts a checkpoint in a thread of
+its own once its write is done: the file's writer lock released and,
+for a group commit, every caller handed its outcome (the leader calls
+:func:`run_if_due` then). Run by the leader itself, it kept the leader's
+own caller waiting: with one check a commit, as long as SQLite's had.
+Its PASSIVE passes wait for nobody: writers go on appending meanwhile, a
+second checkpointer (another process's) makes one return busy at once,
+and frames a reader still uses are left for the next checkpoint; only its
+last pass takes a write turn (see :func:`_checkpoint_and_catch_up`).
+SQLite's own checkpoint stays, as a backstop at :data:`BACKSTOP_PAGES`,
+far above what the budget lets the WAL reach, for writers that never
+checkpoint (an older hub, the ``sqlite3`` shell, the few writes made
+outside :func:`hub.messagelog.db.write_transaction`).
 
 Durability is unchanged: a commit is in the synced WAL (``synchronous =
 FULL``) before it returns, whether or not a checkpoint has copied it yet.
@@ -40,18 +48,14 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.messagelog.writer_lock import writer_lock
+from hub.messagelog.writer_lock import SUFFIX, writer_lock
 
 logger = logging.getLogger(__name__)
 
-#: WAL pages (4 KB) a checkpoint finds, about: 64 MB, SQLite's automatic checkpoint's threshold before, so
-#: a message's pages written on acceptance and again when it is marked published reach the file once
+#: the WAL's budget in pages (4 KB): 64 MB, SQLite's automatic checkpoint's threshold before, so that a
+#: message's pages written on acceptance and again when it is marked published reach the file once
 WAL_PAGES = 16384
-#: this process's commits to one file before its first checkpoint there; after each, the count is set
-#: (at most doubled) so that the next finds about WAL_PAGES (a visa check's commit writes 24 pages alone,
-#: 36 shared by two checks, 81 by eight; and other processes fill the same WAL): started low, as two
-#: gateway processes starting at 400 each let the first find 40k pages
-COMMITS_PER_CHECKPOINT = 100
+PAGE_BYTES = 4096
 #: SQLite's own checkpoint, inside a commit, only past this many WAL pages (256 MB at 4 KB a page;
 #: it was 16384): reached only when the writers' checkpoints do not keep up or no writer runs them
 BACKSTOP_PAGES = 65536
@@ -60,16 +64,53 @@ CONCURRENT_PASSES = 4
 #: WAL frames written during a pass (two or so commits) few enough for the last pass to copy in a write turn
 FRAMES_LEFT_FOR_TURN = 64
 _PASSIVE = "PRAGMA wal_checkpoint(PASSIVE)"
+_WAL_HEADER, _FRAME_HEADER = 32, 24
+
+
+def budget_bytes() -> int:
+    """The WAL's budget in bytes (read when asked: a benchmark sets :data:`WAL_PAGES` before it opens a log)."""
+    return WAL_PAGES * PAGE_BYTES
+
+
+def size_limit() -> int:
+    """``journal_size_limit``: what the first commit after the WAL starts over cuts the file to, half the budget.
+
+    Below it the file's size is what some earlier WAL reached, not this one;
+    a checkpoint never starts below it. Not smaller: a commit past the file's
+    end makes the sync record the file's new size too (20-30% more system
+    time per commit measured here than one overwriting).
+    """
+    return budget_bytes() // 2
+
+
+def wal_size(database: str) -> int:
+    """The size of ``database``'s ``-wal`` file, 0 when there is none (no connection open, or not yet written)."""
+    try:
+        return os.stat(database + "-wal").st_size
+    except OSError:
+        return 0
+
+
+def wal_bytes(frames: int) -> int:
+    """The length of a WAL of ``frames`` frames: a 32-byte header, then each page after 24 bytes of its own
+    (sqlite.org/fileformat2.html, "WAL file format")."""
+    return _WAL_HEADER + frames * (_FRAME_HEADER + PAGE_BYTES)
 
 
 class Budget:
-    """One file's commits in this process since its last checkpoint here, and what the checkpoints found."""
+    """When this process starts a checkpoint of one file: what its WAL's size was and what the checkpoints found."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: str) -> None:
+        self.database = database
         self._lock = threading.Lock()
         self.commits = 0
-        self.every = COMMITS_PER_CHECKPOINT
-        """Commits between two checkpoints, set after each from the WAL pages it found."""
+        """This process's commits since its last checkpoint here (one at close only if it wrote)."""
+        self.headroom = budget_bytes() // 4
+        """What the writers may add while a checkpoint runs, as the last few checkpoints found."""
+        self.start_at = budget_bytes() - self.headroom
+        """The WAL's size that starts a checkpoint: the budget less the headroom."""
+        self.floor = 0
+        """The WAL's size after this process's last checkpoint, until it starts over: retried only past it."""
         self.running = False
         self.checkpoints = 0
         """Checkpoints this process ran on the file (busy ones too)."""
@@ -80,23 +121,44 @@ class Budget:
         with self._lock:
             self.commits += 1
 
-    def claim(self, commits: int | None = None) -> bool:
-        """Whether the caller is to checkpoint now: ``commits`` (:attr:`every`) since the last, nobody here at it."""
+    def claim(self, at_close: bool = False) -> int | None:
+        """The WAL's size if the caller is to checkpoint now, else None; ``at_close``: if this process wrote."""
+        size = wal_size(self.database)
         with self._lock:
-            if self.running or self.commits < max(self.every if commits is None else commits, 1):
-                return False
+            if size < self.floor:
+                self.floor = 0  # the WAL started over and was cut to the size limit
+            due = self.commits > 0 if at_close else size >= max(self.start_at, self.floor + budget_bytes() // 16)
+            if self.running or not due:
+                return None
             self.running, self.commits = True, 0
-            return True
+            return size
 
-    def ran(self, result: tuple[int, int, int] | None, adapt: bool = True) -> None:
+    def ran(self, result: tuple[int, int, int] | None, started: int | None = None) -> None:
+        """A checkpoint over; ``started``: the WAL's size when it began (None: one at close, which sets nothing)."""
         with self._lock:
             self.running = False
             self.checkpoints += 1
             self.last = result
-            if adapt and result is not None and not result[0] and result[1] > 0:
-                # at most halved or doubled at a time: one checkpoint may have found another's leftovers
-                wanted = self.every * WAL_PAGES / result[1]
-                self.every = max(1, round(min(max(wanted, self.every / 2), self.every * 2)))
+            if started is None:
+                return
+            found = result is not None and not result[0]
+            # the WAL as the last pass found it: the file may be cut already, a writer having started it over
+            ended = wal_bytes(result[1]) if found else wal_size(self.database)
+            self.floor = ended  # not again before the WAL starts over, or grows by a sixteenth of the budget
+            if found:
+                self._started_earlier_than(ended - started)
+
+    def _started_earlier_than(self, grown: int) -> None:
+        """The next checkpoint started so that what the writers add meanwhile ends it within the budget.
+
+        What they added varies from one checkpoint to the next (the writers'
+        pace, the final pass's wait for the writer lock): the headroom is the
+        most seen lately, forgotten by an eighth at each checkpoint. Not below
+        the size limit, where the file's size says nothing of the current WAL.
+        """
+        self.headroom = max(grown * 5 // 4, self.headroom * 7 // 8)
+        lowest = size_limit() + budget_bytes() // 16
+        self.start_at = min(max(budget_bytes() - self.headroom, lowest), budget_bytes() * 15 // 16)
 
 
 _BUDGETS: dict[str, Budget] = {}
@@ -121,7 +183,7 @@ def budget(engine: Engine) -> Budget | None:
     found = _BUDGETS.get(lock.path)
     if found is None:
         with _BUDGETS_GUARD:
-            found = _BUDGETS.setdefault(lock.path, Budget())
+            found = _BUDGETS.setdefault(lock.path, Budget(lock.path.removesuffix(SUFFIX)))
     return found
 
 
@@ -140,33 +202,35 @@ def committed(engine: Engine) -> None:
         run_if_due(engine)
 
 
-def run_if_due(engine: Engine, commits: int | None = None, *, wait: bool = False) -> None:
-    """A checkpoint, in a thread of its own, once this process made ``commits`` (default: its budget's) since its last.
+def run_if_due(engine: Engine, *, at_close: bool = False) -> None:
+    """A checkpoint, in a thread of its own, once the WAL reached :attr:`Budget.start_at` (any process's writes).
 
     Call it with no write turn held and nobody waiting for this thread's
-    write; ``wait``: run it in this thread instead (at close). A failure is
-    logged, never raised: the writes are committed, and the next write that
-    finds a checkpoint due tries again.
+    write; ``at_close``: instead, if this process wrote since its last
+    checkpoint, run one in this thread. A failure is logged, never raised:
+    the writes are committed, and the next write that finds a checkpoint
+    due tries again.
     """
     found = budget(engine)
-    if found is None or not found.claim(commits):
+    started = found.claim(at_close) if found is not None else None
+    if started is None:
         return
-    run = functools.partial(_run, engine, found, adapt=commits is None)  # one run at close says nothing of the budget
-    if wait:
+    run = functools.partial(_run, engine, found, None if at_close else started)  # one at close says nothing
+    if at_close:
         run()
     else:
         # Not in the writer's thread: a lone caller's group commit, or a relay's marking, would wait for it.
         threading.Thread(target=run, name="rabt-wal-checkpoint", daemon=True).start()
 
 
-def _run(engine: Engine, found: Budget, adapt: bool) -> None:
+def _run(engine: Engine, found: Budget, started: int | None) -> None:
     result = None
     try:
         result = _checkpoint_and_catch_up(engine)
     except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
         logger.warning("the WAL of %s was not checkpointed, trying again later: %s", engine.url.database, exc)
     finally:
-        found.ran(result, adapt=adapt)
+        found.ran(result, started)
 
 
 def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
@@ -179,12 +243,16 @@ def _checkpoint_and_catch_up(engine: Engine) -> tuple[int, int, int]:
     pass copies what was written during the one before, so they shrink;
     the last holds the writer lock, so no writer is in the middle of one:
     what it copies (one pass's worth of commits, often none) is all the
-    writers wait for.
+    writers wait for. Once a pass finds the WAL at the budget, the last
+    pass follows at once: writers faster than the passes (12 going flat
+    out on a loaded machine) took it to 1.5 budgets and more otherwise.
     """
     busy, frames, copied = checkpoint(engine)
     for _ in range(CONCURRENT_PASSES - 1):
         if busy or copied < frames:
             return busy, frames, copied  # another connection checkpointing, or a reader holding frames back
+        if wal_bytes(frames) >= budget_bytes():
+            break  # the writers outran it to the budget: they wait while the last pass copies what is left
         before = frames
         busy, frames, copied = checkpoint(engine)
         if frames - before <= FRAMES_LEFT_FOR_TURN:
@@ -207,4 +275,4 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
 
 def run_at_close(engine: Engine) -> None:
     """At close: checkpoint what this process wrote since its last checkpoint, if it wrote anything."""
-    run_if_due(engine, commits=1, wait=True)
+    run_if_due(engine, at_close=True)

@@ -142,6 +142,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # The writers checkpoint after their writes (hub.messagelog.checkpoints), every few
         # tens of MB of WAL; SQLite's own checkpoint, inside a commit, only as a far backstop.
         cursor.execute(f"PRAGMA wal_autocheckpoint = {checkpoints.BACKSTOP_PAGES}")
+        # The WAL cut back when it starts over, so that its size tells every process how far it goes.
+        cursor.execute(f"PRAGMA journal_size_limit = {checkpoints.size_limit()}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
