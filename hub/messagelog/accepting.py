@@ -126,8 +126,7 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
                            + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
     prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
                                                    for row, seq in zip(rows + answer_rows, seqs)])
-    prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
-                                                   for record in (*fresh, *answered)])
+    prepared.execute_many(conn, _INSERT_PAYLOADS, [_payload_row(record) for record in (*fresh, *answered)])
     search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
     if enqueue and not sent:
         prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
@@ -257,6 +256,16 @@ def _digests(record: Accepted) -> tuple[str, str]:
     """
     raw_sha256 = record.raw_digest()
     return raw_sha256, raw_sha256 if record.envelope == record.raw else sha256_hex(record.envelope)
+
+
+def _payload_row(record: Accepted) -> tuple[str, bytes | None, bytes]:
+    """``record``'s payloads row: a raw payload that is the envelope's bytes is stored once, as NULL.
+
+    The hub's own answers travel as they are logged (a receipt's 3 KB were written twice on every push);
+    readers take ``coalesce(raw, envelope)``, see :data:`hub.messagelog.schema.raw_payload`.
+    """
+    envelope = bytes(record.envelope)
+    return record.message_id, None if record.raw == envelope else bytes(record.raw), envelope
 
 
 def _message_values(record: Accepted, now: str, sent: bool = False) -> dict:

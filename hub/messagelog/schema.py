@@ -62,9 +62,12 @@ messages = sa.Table(
 payloads = sa.Table(
     "payloads", metadata,
     sa.Column("message_id", _ID, sa.ForeignKey("messages.message_id"), primary_key=True),
-    sa.Column("raw", sa.LargeBinary, nullable=False),
+    # NULL: the same bytes as ``envelope``, stored once (revision 0011); read it as ``raw_payload``.
+    sa.Column("raw", sa.LargeBinary),
     sa.Column("envelope", sa.LargeBinary, nullable=False),
 )
+#: a message's raw payload as every reader takes it: ``raw``, or the envelope when they are the same bytes
+raw_payload = sa.func.coalesce(payloads.c.raw, payloads.c.envelope)
 
 outbox = sa.Table(
     "outbox", metadata,
