@@ -61,7 +61,9 @@ class Counted:
 
     def summary(self, writes: int) -> str:
         """Lines of figures per write."""
-        per = lambda n: n / writes
+        def per(count: float) -> float:
+            return count / writes
+
         sent = self.messages
         lines = [f"statements        {per(sent['Bind'] + sent['Query']):.2f} per write "
                  f"({per(sent['Parse']):.2f} parsed, {per(sent['Sync']):.2f} syncs), "
