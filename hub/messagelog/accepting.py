@@ -122,14 +122,15 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     answered = [answers[record.message_id] for record in fresh if record.message_id in answers]
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
-    seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
-    prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
-                                                   for row, seq in zip(rows + answer_rows, seqs)])
-    prepared.execute_many(conn, _INSERT_PAYLOADS, [_payload_row(record) for record in (*fresh, *answered)])
-    search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
-    if enqueue and not sent:
-        prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
+    with prepared.together(conn):  # on PostgreSQL one statement: no write here needs to see another's rows
+        seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
+                               + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
+        prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
+                                                       for row, seq in zip(rows + answer_rows, seqs)])
+        prepared.execute_many(conn, _INSERT_PAYLOADS, [_payload_row(record) for record in (*fresh, *answered)])
+        search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
+        if enqueue and not sent:
+            prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
