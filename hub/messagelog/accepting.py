@@ -23,7 +23,7 @@ from operator import itemgetter
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, lanes, prepared, search
+from hub.messagelog import chain, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -108,10 +108,9 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     # first. The record numbers go with them, as many as the records would take if none were a duplicate:
     # a duplicate leaves its numbers unused (a gap, as a rolled-back write leaves) rather than every write
     # waiting a round trip of its own for them once the duplicates are known.
-    head = lanes.lock_later(conn)
+    head, numbers = chain.lock_and_numbers_later(conn, _most_entries(records, sent, answers))
     taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
     stored_before = _stored_before_later(conn, records)
-    numbers = chain.numbers_later(conn, _most_entries(records, sent, answers))
     head()
     taken()
     fresh, duplicates = _split_duplicates(records, stored_before())
