@@ -15,7 +15,7 @@ the parts run once each, to completion, whatever the last one returns, as
 PostgreSQL documents for data-modifying statements in ``WITH``. They share
 one snapshot, so no part may need to see another's rows: the write path
 only inserts rows and moves its lane's head, and no foreign key checks one
-table's rows against another's in the same statement (revision 0012).
+table's rows against another's in the same statement (revision 0011).
 
 The parts keep their own texts (:mod:`hub.messagelog.prepared` keeps those
 to a few shapes), so a push's statement has one text whatever its values.

@@ -61,7 +61,7 @@ messages = sa.Table(
 
 payloads = sa.Table(
     "payloads", metadata,
-    # No foreign key onto messages (revision 0012): written with its header row, which is never deleted.
+    # No foreign key onto messages (revision 0011): written with its header row, which is never deleted.
     sa.Column("message_id", _ID, primary_key=True),
     # NULL: the same bytes as ``envelope``, stored once (revision 0011); read it as ``raw_payload``.
     sa.Column("raw", sa.LargeBinary),
