@@ -20,7 +20,9 @@ with ``--cpu`` the CPU of the server processes serving the scratch database
 (``/proc/PID/schedstat``, a server on this machine) is printed beside it,
 with how often they were woken and this process switched out per write:
 counts of round trips, which a busy shared machine does not blur as it
-blurs CPU time.
+blurs CPU time. On PostgreSQL a further 128 writes are then counted (see
+``pg_figures.py``): the statements sent, the commits and the WAL written per
+write, by table and by kind of record — steady figures, where CPU is not.
 
 ``--groups 1-8`` writes the pushes in groups of 1, 2, … 8 pushes in turn,
 each group one ``accept_many`` of a leader (what the group commit writes
@@ -39,12 +41,14 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
 
 import callgrind
+from pg_figures import Counted, ServerCpu, ServerFigures, Usage
 from push_instructions import scratch_database
 
 WARM = 64
+#: writes counted for the PostgreSQL figures (statements, WAL), after the measured ones: two relay rounds of 64
+FIGURED = 128
 
 
 def records(first: int, count: int):
@@ -68,15 +72,18 @@ def records(first: int, count: int):
     return pairs
 
 
-def child(count: int, relay: int, postgres: str | None, groups: range | None = None) -> tuple[float, Usage | None]:
-    """Open a log, write WARM then ``count`` pushes' records; CPU seconds of the ``count`` ours, and the server's use.
+def child(count: int, relay: int, postgres: str | None,
+          groups: range | None = None) -> tuple[float, Usage | None, Counted | None]:
+    """Open a log, write WARM then ``count`` pushes' records; CPU seconds of the ``count`` ours, the server's use,
+    and on PostgreSQL the statements and WAL of FIGURED writes more.
 
-    The server's is None for SQLite, or when the server's processes cannot be read (not on this machine).
+    The server's use is None for SQLite, or when the server's processes cannot be read (not on this machine).
     """
     from hub.messagelog import GroupCommitter, open_message_log
 
     with tempfile.TemporaryDirectory(prefix="rabt-logwrite-") as work, scratch_database(postgres) as database:
         url = database or f"sqlite:///{Path(work) / 'messages.sqlite3'}"
+        figures = ServerFigures(postgres, database) if database else None
         with open_message_log(url) as log:
             # one push per commit through the group commit, or groups as its leaders write them (one connection)
             writer = GroupCommitter(log) if groups is None else log.holding()
@@ -87,26 +94,28 @@ def child(count: int, relay: int, postgres: str | None, groups: range | None = N
             write(log, writer, measured, relay, groups)
             cpu, switched = time.process_time() - started, _switches() - switched
             served = server.used() if server else None
+            counted = _counted(figures, log, writer, records(WARM + count, FIGURED), relay, groups)
             writer.close()
             if served is not None:
                 served = served._replace(switches=switched)
-            return cpu, served
+            return cpu, served, counted
+
+
+def _counted(figures: ServerFigures | None, log, writer, pairs, relay: int, groups: range | None) -> Counted | None:
+    """The statements and WAL of writing ``pairs`` (None on SQLite)."""
+    if figures is None:
+        return None
+    try:
+        figures.start()
+        write(log, writer, pairs, relay, groups)
+        return figures.stop()
+    finally:
+        figures.close()
 
 
 def _switches() -> int:
     """Times this process gave up its CPU to wait (for the server, mostly) so far; preemptions by a busy machine not."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
-
-
-class Usage(NamedTuple):
-    """What the server's processes used for the measured writes, and how often this process was switched out."""
-
-    seconds: float
-    """CPU seconds of the server processes."""
-    wakeups: int
-    """Times the server processes waited (voluntary switches): once per round trip they answer, whatever the load."""
-    switches: int = 0
-    """Times the writing process waited meanwhile (voluntary switches)."""
 
 
 def write(log, writer, pairs, relay: int, groups: range | None = None) -> None:
@@ -123,39 +132,6 @@ def write(log, writer, pairs, relay: int, groups: range | None = None) -> None:
             done += 1
             if relay and done % relay == 0:
                 log.mark_published([pending.message_id for pending in log.unpublished(relay)])
-
-
-class ServerCpu:
-    """CPU time of the server processes serving one database, from now on (``/proc``: a server on this machine)."""
-
-    def __init__(self, admin_url: str, database_url: str) -> None:
-        self._admin, self._name = admin_url, database_url.rsplit("/", 1)[1]
-        self._start = self._now()
-
-    def _now(self) -> dict[int, tuple[int, int]]:
-        import psycopg
-
-        with psycopg.connect(self._admin, autocommit=True) as admin:  # another database: not counted
-            pids = [pid for (pid,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
-                                                    (self._name,))]
-        used = {}
-        for pid in pids:
-            try:  # schedstat's first field: nanoseconds on a CPU; a voluntary switch: waiting for the next request
-                cpu = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
-                status = Path(f"/proc/{pid}/status").read_text()
-                used[pid] = (cpu, int(status.split("voluntary_ctxt_switches:")[1].split()[0]))
-            except (OSError, ValueError, IndexError):
-                continue
-        return used
-
-    def used(self) -> Usage | None:
-        """What the database's server processes used since this was made (None: none could be read)."""
-        now = self._now()
-        if not now:
-            return None
-        start = {pid: self._start.get(pid, (0, 0)) for pid in now}
-        return Usage(sum(used[0] - start[pid][0] for pid, used in now.items()) / 1e9,
-                     sum(used[1] - start[pid][1] for pid, used in now.items()))
 
 
 def group_sizes(text: str) -> range:
@@ -181,15 +157,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         child(args.child, args.relay, args.postgres, args.groups)
         return 0
+    if args.postgres and not args.cpu:
+        # the server's figures from a run of their own: under callgrind the child prints nothing
+        *_, counted = child(0, args.relay, args.postgres, args.groups)
     where = "PostgreSQL" if args.postgres else "SQLite"
     relay = f"relay every {args.relay}" if args.relay else "no relay"
     grouped = f", groups of {args.groups.start}-{args.groups.stop - 1}" if args.groups else ""
     if args.cpu:
-        cpu, server = child(args.cpu, args.relay, args.postgres, args.groups)
+        cpu, server, counted = child(args.cpu, args.relay, args.postgres, args.groups)
         print(f"{args.cpu} writes ({where}, {relay}{grouped}): {cpu / args.cpu * 1e3:.3f} ms CPU per write"
               + ("" if server is None else f", server {server.seconds / args.cpu * 1e3:.3f} ms, "
                  f"{server.wakeups / args.cpu:.2f} server wake-ups and {server.switches / args.cpu:.2f} "
                  "writer switches per write"))
+        if counted is not None:
+            print(f"{FIGURED} writes more, counted:\n{counted.summary(FIGURED)}")
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
@@ -199,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                                    *(["--postgres", args.postgres] if args.postgres else []), *sizes)
     print(f"writes            {args.count} ({where}, {relay}{grouped})")
     print(f"instructions      {per_write / 1e6:.3f} M per write")
+    if args.postgres:
+        print(f"{FIGURED} writes counted apart (no valgrind):\n{counted.summary(FIGURED)}")
     return 0
 
 

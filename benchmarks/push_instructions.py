@@ -28,7 +28,8 @@ functions (inclusive), for a breakdown by stage. Needs valgrind for the first.
 SQLite: each run creates a scratch database ``rabt_push_<random>`` on that
 server (the URL must be allowed to create databases) and drops it afterwards.
 The database server's own work is in another process, so the figures count
-the hub's side only.
+the hub's side only; with ``--cpu`` a further 128 pushes are then counted on
+the server's side (``pg_figures.py``): statements, commits and WAL per push.
 
 With RabbitMQ the relay waits for the broker's confirms in pika's I/O loop,
 whose turns depend on wall time: under load the count of the same code moved
@@ -53,8 +54,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import callgrind
+from pg_figures import ServerCpu, ServerFigures
 
 WARM = 64
+#: pushes counted for the PostgreSQL figures (statements, WAL) after the measured ones, with ``--cpu``
+FIGURED = 128
 GATEWAY_PATH = "/soap/police"
 
 
@@ -149,38 +153,58 @@ class InProcessGateway:
 
 
 def child(count: int, broker: str, key_type: str, batch: int, profile: bool, pki: Path | None = None,
-          prepare: int = 0, postgres: str | None = None) -> None:
+          prepare: int = 0, postgres: str | None = None, figured: int = 0) -> None:
     """Warm the gateway on WARM pushes, then push ``count`` more (under cProfile with ``profile``).
 
     ``pki``: keys made beforehand, so both callgrind runs use the same ones (making RSA keys
     costs a number of instructions that differs from one key to the next by far more than a push).
+    ``figured``: pushes more whose statements and WAL are counted (PostgreSQL only).
     """
     with tempfile.TemporaryDirectory(prefix="rabt-push-") as work, scratch_database(postgres) as database:
         home = Path(work)
         if pki is not None:
             shutil.copytree(pki, home / "pki")
         url = f"sqlite:///{home / 'broker.sqlite3'}" if broker == "sqlite" else broker
+        figures = ServerFigures(postgres, database) if database and figured else None
         gateway = InProcessGateway(home, url, key_type, database)
         # the measured requests are made in the run without pushes too, so their signing is not counted
-        prepared = signed_requests(home / "pki", WARM + max(count, prepare), 0)
+        prepared = signed_requests(home / "pki", WARM + max(count, prepare) + figured, 0)
         warm, measured = prepared[:WARM], prepared[WARM:WARM + count]
         profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits for fsync
         try:
             gateway.run(warm, batch)
+            server = ServerCpu(postgres, database) if figures else None
             started = time.process_time()
             if profiler is None:
                 gateway.run(measured, batch)
             else:
                 profiler.runcall(gateway.run, measured, batch)
             cpu = time.process_time() - started
+            served = server.used() if server else None
+            counted = _counted(figures, gateway, prepared[-figured:], batch)
         finally:
             gateway.close()
     print(f"{count} pushes: {cpu / max(count, 1) * 1000:.2f} ms CPU per push"
-          + (" under cProfile (profiling adds its own)" if profiler else ""))
+          + (" under cProfile (profiling adds its own)" if profiler else "")
+          + (f", server {served.seconds / max(count, 1) * 1000:.3f} ms" if served else ""))
+    if counted is not None:
+        print(f"{figured} pushes more, counted:\n{counted.summary(figured)}")
     if profiler is not None:
         stats = pstats.Stats(profiler, stream=sys.stdout)
         stats.sort_stats("cumulative").print_stats(70)
         stats.sort_stats("tottime").print_stats(40)
+
+
+def _counted(figures: ServerFigures | None, gateway: InProcessGateway, bodies: list[bytes], batch: int):
+    """The statements and WAL of pushing ``bodies`` (None without figures)."""
+    if figures is None:
+        return None
+    try:
+        figures.start()
+        gateway.run(bodies, batch)
+        return figures.stop()
+    finally:
+        figures.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None or args.profile or args.cpu:
         count = next(n for n in (args.child, args.profile, args.cpu) if n is not None)
         child(count, args.broker, args.key_type, args.batch, profile=bool(args.profile), pki=args.pki,
-              prepare=args.prepare, postgres=args.postgres)
+              prepare=args.prepare, postgres=args.postgres, figured=FIGURED if args.postgres and args.cpu else 0)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)

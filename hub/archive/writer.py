@@ -39,7 +39,7 @@ from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
 from hub.errors import AuditChainError, ConfigError, MessageLogError
 from hub.messagelog import MessageLog, db
 from hub.messagelog.schema import (
-    anchors, archives, audit_chain, messages, parse_timestamp, payloads, refused, timestamp,
+    anchors, archives, audit_chain, messages, parse_timestamp, payloads, raw_payload, refused, timestamp,
 )
 from hub.messagelog.verify import paged, read_snapshot
 from hub.messagelog.walk import AnchorWalker, LaneWalker, PurgeCoverage
@@ -49,7 +49,7 @@ from hub.signing import Signer
 Progress = Callable[[int, int], None]
 _c = audit_chain
 _RECORDS = (
-    sa.select(*(_c.c[name] for name in layout.RECORD_FIELDS), payloads.c.raw.label("p_raw"),
+    sa.select(*(_c.c[name] for name in layout.RECORD_FIELDS), raw_payload.label("p_raw"),
               payloads.c.envelope.label("p_envelope"), refused.c.raw.label("r_raw"), messages.c.archived_in)
     .select_from(_c.outerjoin(payloads, sa.and_(_c.c.kind == "accepted", payloads.c.message_id == _c.c.message_id))
                  .outerjoin(messages, sa.and_(_c.c.kind == "accepted", messages.c.message_id == _c.c.message_id))

@@ -23,7 +23,7 @@ from operator import itemgetter
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, lanes, prepared, search
+from hub.messagelog import chain, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -108,10 +108,9 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     # first. The record numbers go with them, as many as the records would take if none were a duplicate:
     # a duplicate leaves its numbers unused (a gap, as a rolled-back write leaves) rather than every write
     # waiting a round trip of its own for them once the duplicates are known.
-    head = lanes.lock_later(conn)
+    head, numbers = chain.lock_and_numbers_later(conn, _most_entries(records, sent, answers))
     taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
     stored_before = _stored_before_later(conn, records)
-    numbers = chain.numbers_later(conn, _most_entries(records, sent, answers))
     head()
     taken()
     fresh, duplicates = _split_duplicates(records, stored_before())
@@ -122,15 +121,15 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     answered = [answers[record.message_id] for record in fresh if record.message_id in answers]
     rows = [_message_values(record, now, sent) for record in fresh]
     answer_rows = [_message_values(record, now, True) for record in answered]
-    seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                           + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
-    prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
-                                                   for row, seq in zip(rows + answer_rows, seqs)])
-    prepared.execute_many(conn, _INSERT_PAYLOADS, [(record.message_id, bytes(record.raw), bytes(record.envelope))
-                                                   for record in (*fresh, *answered)])
-    search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
-    if enqueue and not sent:
-        prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
+    with prepared.together(conn):  # on PostgreSQL one statement: no write here needs to see another's rows
+        seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
+                               + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
+        prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
+                                                       for row, seq in zip(rows + answer_rows, seqs)])
+        prepared.execute_many(conn, _INSERT_PAYLOADS, [_payload_row(record) for record in (*fresh, *answered)])
+        search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
+        if enqueue and not sent:
+            prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
@@ -257,6 +256,16 @@ def _digests(record: Accepted) -> tuple[str, str]:
     """
     raw_sha256 = record.raw_digest()
     return raw_sha256, raw_sha256 if record.envelope == record.raw else sha256_hex(record.envelope)
+
+
+def _payload_row(record: Accepted) -> tuple[str, bytes | None, bytes]:
+    """``record``'s payloads row: a raw payload that is the envelope's bytes is stored once, as NULL.
+
+    The hub's own answers travel as they are logged (a receipt's 3 KB were written twice on every push);
+    readers take ``coalesce(raw, envelope)``, see :data:`hub.messagelog.schema.raw_payload`.
+    """
+    envelope = bytes(record.envelope)
+    return record.message_id, None if record.raw == envelope else bytes(record.raw), envelope
 
 
 def _message_values(record: Accepted, now: str, sent: bool = False) -> dict:

@@ -141,6 +141,18 @@ def numbers_later(conn: Connection, count: int) -> Callable[[], list[int]]:
     return lambda: sorted(number for (number,) in found())
 
 
+def lock_and_numbers_later(conn: Connection, count: int) -> tuple[Callable[[], tuple[str, int, str]],
+                                                                  Callable[[], list[int]]]:
+    """The lane's lock (:func:`hub.messagelog.lanes.lock_later`) and :func:`numbers_later`, sent now.
+
+    On PostgreSQL one statement does both when the lane is not locked yet in
+    this transaction: a statement less for every write (each statement sent
+    in a pipeline wakes the server up on its own).
+    """
+    locked = lanes.lock_later(conn, numbers=max(1, count))
+    return locked, locked.numbers or numbers_later(conn, count)
+
+
 def _record_numbers(conn: Connection, count: int) -> list[int]:
     """``count`` new record numbers, ascending: a sequence on PostgreSQL (no lock), max + 1 on SQLite."""
     if is_sqlite(conn.engine):

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
 from hub.messagelog import db, prepared
-from hub.messagelog.schema import lanes, timestamp
+from hub.messagelog.schema import RECORD_NUMBERS, lanes, timestamp
 
 #: the lane of the chain written before lanes existed (revision 0004 moved it there)
 LEGACY_LANE = "legacy"
@@ -45,6 +45,9 @@ HEAD_OPTION = "rabt_lane_head"
 
 # Run on the driver's cursor (see hub.messagelog.prepared): every write locks and moves the head.
 _LOCK = f"SELECT seq, hash FROM {lanes.name} WHERE lane_id = ?"
+# PostgreSQL: the lock and the write's record numbers in one statement (see chain.numbers_later for the form)
+_LOCK_NUMBERED = (f"SELECT seq, hash, ARRAY(SELECT nextval('{RECORD_NUMBERS.name}') "
+                  f"FROM unnest(array_fill(0, ARRAY[?::integer]))) FROM {lanes.name} WHERE lane_id = ?")
 _MOVE = f"UPDATE {lanes.name} SET seq = ?, hash = ? WHERE lane_id = ?"
 
 
@@ -122,29 +125,55 @@ def lock(conn: Connection) -> tuple[str, int, str]:
     return lock_later(conn)()
 
 
-def lock_later(conn: Connection) -> Callable[[], tuple[str, int, str]]:
+def lock_later(conn: Connection, numbers: int = 0) -> Callable[[], tuple[str, int, str]]:
     """:func:`lock`, its statement sent now and its answer read when the returned function is called.
 
     In a pipeline (:func:`hub.messagelog.prepared.send`) the lock then shares
-    a round trip with the statements sent after it, before it is read.
+    a round trip with the statements sent after it, before it is read. With
+    ``numbers`` on PostgreSQL the same statement takes that many record
+    numbers from the sequence (a statement less, see :func:`hub.messagelog.chain.lock_and_numbers_later`):
+    the returned function's ``numbers`` reads them, ascending; otherwise it is None.
     """
     held = conn.get_execution_options().get(HEAD_OPTION)
     if held is not None and held.value is not None:
         value = held.value  # locked earlier in this transaction: the row cannot have moved but by us
-        return lambda: value
+        return _Locked(lambda: value)
     lane_id = current(conn).lane_id
-    found = prepared.send(conn, _LOCK + prepared.locking(conn), (lane_id,))
+    numbered = numbers > 0 and conn.dialect.name != "sqlite"
+    found = prepared.send(conn, (_LOCK_NUMBERED if numbered else _LOCK) + prepared.locking(conn),
+                          (numbers, lane_id) if numbered else (lane_id,))
+    read: list = []  # the head, then the numbers if taken: the row is read once, by whichever asks first
 
     def locked() -> tuple[str, int, str]:
+        if read:
+            return read[0]
         rows = found()
         if not rows:
             raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
-        [(seq, hash_)] = rows
+        [(seq, hash_, *extra)] = rows
+        read.extend([(lane_id, seq, hash_), *(sorted(array) for array in extra)])
         if held is not None:
             held.value = (lane_id, seq, hash_)
         return lane_id, seq, hash_
 
-    return locked
+    def record_numbers() -> list[int]:
+        locked()
+        return read[1]
+
+    return _Locked(locked, record_numbers if numbered else None)
+
+
+class _Locked:
+    """The head :func:`lock_later` read, when called; ``numbers``: the record numbers its statement took, or None."""
+
+    __slots__ = ("_read", "numbers")
+
+    def __init__(self, read: Callable[[], tuple[str, int, str]],
+                 numbers: Callable[[], list[int]] | None = None) -> None:
+        self._read, self.numbers = read, numbers
+
+    def __call__(self) -> tuple[str, int, str]:
+        return self._read()
 
 
 def move_head(conn: Connection, lane_id: str, seq: int, hash_: str) -> None:

@@ -34,7 +34,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.messagelog import cursors
+from hub.messagelog import combined, cursors
 
 
 #: rows per INSERT of several rows on PostgreSQL (a wage file's batch of thousands goes in a few statements)
@@ -112,6 +112,9 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
     if conn.dialect.name == "sqlite" or not _pipelines_supported():
         found = fetch(conn, sql, params)
         return lambda: found
+    held = conn.connection.info.get(_TOGETHER)
+    if held:
+        _send_held(conn, held)
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = cursors.reader(conn)  # its own until its rows are read: later statements do not replace them
     try:
@@ -195,6 +198,12 @@ def _padded_rows(sql: InsertSql, count: int) -> str:
 
 def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
     """Every statement of this module goes here, on a cursor kept with the connection; driver errors translated."""
+    held = conn.connection.info.get(_TOGETHER)
+    if held is not None:  # inside together(): a write is held, anything else first sends what is held
+        if not rows and (not many or len(params) == 1):
+            held.append((sql, tuple(params[0] if many else params)))
+            return None
+        _send_held(conn, held)
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
     cursor = cursors.reader(conn) if rows else cursors.writer(conn)
     try:
@@ -211,6 +220,41 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
         raise _translated(conn, exc, text, params, cursor) from exc
     cursors.give_back(conn, cursor)
     return found
+
+
+@contextmanager
+def together(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the write statements run inside sent as one statement at the end (see :mod:`combined`).
+
+    Only writes that need not see each other's rows may run inside; a read
+    (or several rows of a statement run one by one) first sends the writes
+    held so far, so statements still run in their order. Nothing is sent
+    when the block raises. SQLite runs each statement as before.
+    """
+    info = conn.connection.info
+    if conn.dialect.name == "sqlite" or _TOGETHER in info:
+        yield
+        return
+    held = info[_TOGETHER] = []
+    try:
+        yield
+    finally:
+        del info[_TOGETHER]
+    _send_held(conn, held)
+
+
+def _send_held(conn: Connection, held: list[tuple[str, tuple]]) -> None:
+    """Send the writes ``held`` (then none is); inside together() its list stays, for the writes after."""
+    info = conn.connection.info
+    holding = info.pop(_TOGETHER, None)  # so that _run sends the combined statements
+    parts = held[:]
+    held.clear()
+    try:
+        for sql, params in combined.statements(parts):
+            _run(conn, sql, params, many=False)
+    finally:
+        if holding is not None:
+            info[_TOGETHER] = holding
 
 
 @contextmanager
@@ -306,6 +350,8 @@ _COMMIT = b"COMMIT"
 _IN_TRANSACTION = 2
 #: set in a driver connection's pool info while a pipeline, not psycopg, begins its transactions
 _BEGUN_HERE = "rabt_begun_in_pipeline"
+#: set in a driver connection's pool info while :func:`together` holds its writes (the list of them)
+_TOGETHER = "rabt_writes_together"
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
 _ANY = " = ANY(?)"
 _NOT_PREPARED = {"prepare": False}

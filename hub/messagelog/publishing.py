@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from hub.messagelog import chain, lanes, prepared
+from hub.messagelog import chain, prepared
 from hub.messagelog.chain import ChainEntry
 from hub.messagelog.records import PendingMessage
 from hub.messagelog.schema import messages, outbox, payloads
@@ -51,10 +51,9 @@ def mark_published(conn: Connection, message_ids: Sequence[str], now: str, *, en
     ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
     with prepared.pipelined(conn, commit=ends):
-        head = lanes.lock_later(conn)
+        head, numbers = chain.lock_and_numbers_later(conn, len(message_ids))
         queued = prepared.send(conn, _QUEUED.format(ids=ids) + lock, params)
         unsent = prepared.send(conn, _UNSENT.format(ids=ids) + lock, params)
-        numbers = chain.numbers_later(conn, len(message_ids))
         head()
         still = {mid for (mid,) in queued()}
         still.update(mid for (mid,) in unsent())

@@ -24,12 +24,13 @@ from sqlalchemy.engine import Engine
 
 from hub.messagelog import chain, db, publishing, verify
 from hub.messagelog.records import Event, LogStats, PendingMessage, Refusal, StoredMessage
-from hub.messagelog.schema import audit_chain, messages, outbox, parse_timestamp, payloads, refused
+from hub.messagelog.schema import audit_chain, messages, outbox, parse_timestamp, payloads, raw_payload, refused
 from hub.messagelog.schema import lanes as lane_heads
 
 _m, _o, _c, _p = messages, outbox, audit_chain, payloads
 # A stored message is its header row with its payloads, in StoredMessage's field order.
-_COLUMNS = [_m.c[f.name] if f.name in _m.c else _p.c[f.name] for f in dataclasses.fields(StoredMessage)]
+_COLUMNS = [_m.c[f.name] if f.name in _m.c else raw_payload.label("raw") if f.name == "raw" else _p.c[f.name]
+            for f in dataclasses.fields(StoredMessage)]
 # Outer: a purged message keeps its header row and chain records, its payloads are in an archive.
 _WITH_PAYLOADS = _m.outerjoin(_p, _p.c.message_id == _m.c.message_id)
 _GET = sa.select(*_COLUMNS).select_from(_WITH_PAYLOADS).where(_m.c.message_id == sa.bindparam("mid"))

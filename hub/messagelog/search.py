@@ -52,7 +52,7 @@ _TERM = sa.String(TERM_LENGTH).with_variant(sa.String(TERM_LENGTH, collation="C"
 search_terms = sa.Table(
     "search_terms", metadata,
     sa.Column("term", _TERM, primary_key=True),
-    sa.Column("message_id", sa.String(64), sa.ForeignKey("messages.message_id"), primary_key=True),
+    sa.Column("message_id", sa.String(64), primary_key=True),  # no foreign key, as payloads (revision 0011)
     sqlite_with_rowid=False,
 )
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine, Row
 from hub.errors import AuditChainError
 from hub.messagelog.anchors import merkle_root
 from hub.messagelog.chain import HEADER_FIELDS, REFUSAL_FIELDS
-from hub.messagelog.schema import anchors, archives, audit_chain, lanes, messages, payloads, refused
+from hub.messagelog.schema import anchors, archives, audit_chain, lanes, messages, payloads, raw_payload, refused
 from hub.messagelog.walk import PURGE_KIND, AnchorWalker, Check, LaneWalker, PurgeCoverage
 
 Progress = Callable[[int, int], None]
@@ -39,7 +39,7 @@ _c, _m, _p, _r, _a = audit_chain, messages, payloads, refused, archives
 _STREAM = (
     sa.select(
         _c,
-        _m.c.message_id.label("m_id"), _p.c.raw.label("m_raw"), _p.c.envelope.label("m_envelope"),
+        _m.c.message_id.label("m_id"), raw_payload.label("m_raw"), _p.c.envelope.label("m_envelope"),
         _m.c.raw_sha256.label("m_raw_sha256"), _m.c.envelope_sha256.label("m_envelope_sha256"),
         _m.c.chain_seq.label("m_chain_seq"), *(_m.c[n].label(f"m_{n}") for n in HEADER_FIELDS),
         _r.c.refusal_id.label("r_id"), _r.c.raw.label("r_raw"), _r.c.raw_sha256.label("r_raw_sha256"),

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from hub.messagelog import Accepted, accepting, open_message_log, prepared
+from hub.messagelog import Accepted, accepting, combined, open_message_log, prepared
 from tests.integration.sent_statements import SentStatements
 
 pytestmark = pytest.mark.postgres
@@ -54,12 +54,16 @@ def write_groups(log, sizes, written: int = 0) -> int:
     return written
 
 
+def parts_inserting(text: str, table: str) -> list[str]:
+    """The inserts into ``table`` in a statement's text: the text itself, or its parts (see hub.messagelog.combined)."""
+    return re.findall(rf"INSERT INTO {table} .*?(?=\), w\d+ AS \(|\) (?:INSERT|UPDATE) |$)", text)
+
+
 def test_groups_of_any_size_insert_through_power_of_two_shapes_and_no_padding_row_is_stored(url):
     with open_message_log(url) as log:
         with SentStatements(log.engine) as sent:
             written = write_groups(log.holding(), [1, 2, 3, 5, 6, 7, 9, 3, 5])
-            inserts = {statement.text for statement in sent.take()
-                       if (statement.text or "").startswith("INSERT INTO messages")}
+            inserts = {part for statement in sent.take() for part in parts_inserting(statement.text or "", "messages")}
         # two messages a push: 2, 4, 6, 10, 12, 14 and 18 rows in 2, 4, 8, 16 and 32-row shapes
         assert {statement.count("), (") + 1 for statement in inserts} == {2, 4, 8, 16, 32}
         with log.engine.connect() as conn:
@@ -113,3 +117,38 @@ def test_payloads_are_compressed_with_lz4_also_after_a_rollback(url):
             [(method,)] = prepared.fetch(conn, "SELECT pg_column_compression(envelope) FROM payloads")
     # pglz, the server's default, cost about twice lz4's CPU per envelope stored
     assert (setting, method) == ("lz4", "lz4")
+
+
+def test_a_pushs_writes_go_as_one_statement_after_its_reads(url):
+    with open_message_log(url) as log, SentStatements(log.engine) as sent:
+        writer = log.holding()
+        write_groups(writer, [1])  # the lane registered
+        sent.take()
+        write_groups(writer, [1], 1)
+        texts = [statement.text for statement in sent.take() if statement.text]
+    writes = [text for text in texts if not text.startswith(("SELECT", "BEGIN", "COMMIT"))]
+    # the chain records, the lane's head, the header rows, the payloads, the search terms, the outbox row
+    assert len(writes) == 1 and writes[0].startswith("WITH w1 AS (INSERT INTO audit_chain"), texts
+    assert [table for table in ("audit_chain", "lanes", "messages", "payloads", "search_terms", "outbox")
+            if f"INSERT INTO {table} " in writes[0] or f"UPDATE {table} " in writes[0]] == [
+        "audit_chain", "lanes", "messages", "payloads", "search_terms", "outbox"]
+
+
+def test_writes_beyond_a_statements_parameters_go_in_several_statements_in_their_order(url, monkeypatch):
+    monkeypatch.setattr(combined, "MAX_PARAMETERS", 100)  # a group of 9 pushes sends about 900
+    with open_message_log(url) as log:
+        with SentStatements(log.engine) as sent:
+            writer = log.holding()
+            write_groups(writer, [1])  # the lane registered
+            sent.take()
+            written = write_groups(writer, [9], 1)
+            writes = [s.text for s in sent.take() if s.text and not s.text.startswith(("SELECT", "BEGIN", "COMMIT"))]
+        with log.engine.connect() as conn:
+            [(messages, payloads, terms, queued)] = prepared.fetch(
+                conn, "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM payloads), "
+                      "(SELECT count(*) FROM search_terms), (SELECT count(*) FROM outbox)")
+        assert (messages, payloads, terms, queued) == (2 * written, 2 * written, 2 * written, written)
+        assert log.verify_chain().records == 3 * written
+    assert len(writes) > 1 and all(len(re.findall(r"\?|\$\d+", text)) for text in writes)
+    tables = [table for text in writes for table in re.findall(r"(?:INSERT INTO|UPDATE) (\w+)", text)]
+    assert tables == ["audit_chain", "lanes", "messages", "payloads", "search_terms", "outbox"]

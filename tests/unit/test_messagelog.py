@@ -429,6 +429,34 @@ def test_an_answer_logged_as_it_travelled_is_hashed_once_for_both_digests(log, m
     log.verify_chain()
 
 
+def stored_raw(log, message_id: str) -> bytes | None:
+    """The ``raw`` column itself, as the database holds it (NULL: the envelope's bytes, stored once)."""
+    with log.engine.connect() as conn:
+        value = conn.execute(sa.text("SELECT raw FROM payloads WHERE message_id = :m"), {"m": message_id}).scalar()
+    return None if value is None else bytes(value)
+
+
+def test_an_answer_logged_as_it_travelled_is_stored_once_and_read_back_whole(log):
+    answer, receipt = b"<Answer n='1'>signed</Answer>", b"<Receipt for='msg-3'>signed</Receipt>"
+    log.store_sent([record(1, raw=answer, envelope=answer), record(2)])
+    log.accept(record(3), answer=record("rcpt-3", raw=receipt, envelope=receipt, source_message_id=None))
+    assert [stored_raw(log, mid) for mid in ("msg-1", "msg-rcpt-3")] == [None, None]  # one copy: the envelope
+    assert stored_raw(log, "msg-2") == record(2).raw and stored_raw(log, "msg-3") == record(3).raw
+    for mid, raw in (("msg-1", answer), ("msg-rcpt-3", receipt), ("msg-2", record(2).raw)):
+        stored = log.get(mid)
+        assert (stored.raw, stored.envelope) == (raw, raw if mid != "msg-2" else record(2).envelope)
+    assert {m.message_id: m.raw for m in log.find(correlation_id="corr-1")}["msg-rcpt-3"] == receipt
+    assert log.verify_chain().records == 7  # msg-1, msg-2 and the receipt received and published; msg-3
+
+
+def test_an_edited_envelope_of_a_message_stored_once_is_named(log):
+    answer = b"<Answer n='1'>signed</Answer>"
+    log.store_sent([record(1, raw=answer, envelope=answer)])
+    execute(log, "UPDATE payloads SET envelope = :e WHERE message_id = 'msg-1'", e=b"<Answer n='1'>forged</Answer>")
+    error = broken(log)
+    assert error.record_id == chain_seq(log, "msg-1") and "raw payload of message msg-1" in error.reason
+
+
 def test_verification_pages_through_the_chain(log, monkeypatch):
     from hub.messagelog import verify
 
