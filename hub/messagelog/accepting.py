@@ -23,7 +23,7 @@ from operator import itemgetter
 from sqlalchemy.engine import Connection
 
 from hub.errors import ConflictingMessageError, DuplicateMessageError, MessageLogError
-from hub.messagelog import chain, prepared, search
+from hub.messagelog import chain, pipelines, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
@@ -93,12 +93,12 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     Without ``check_taken`` a hub message id stored before is not looked for
     first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
     With ``ends`` the transaction ends with this store: on PostgreSQL its COMMIT goes with the writes
-    (:func:`hub.messagelog.prepared.pipelined`), so nothing may run in it after.
+    (:func:`hub.messagelog.pipelines.pipelined`), so nothing may run in it after.
     """
     answers = answers or {}
     for record in (*records, *answers.values()):
         record.validate()
-    with prepared.pipelined(conn, commit=ends):  # on PostgreSQL the writes after the last read: one round trip
+    with pipelines.pipelined(conn, commit=ends):  # on PostgreSQL the writes after the last read: one round trip
         return _store(conn, records, enqueue, terms, sent, answers, check_taken)
 
 

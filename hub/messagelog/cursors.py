@@ -7,7 +7,7 @@ connection therefore keeps its cursors in the pool's ``info`` dictionary of
 that connection, which SQLAlchemy discards with the connection: a
 connection lost and replaced starts with none.
 
-Two kinds are kept, because in a PostgreSQL pipeline (:func:`prepared.pipelined`)
+Two kinds are kept, because in a PostgreSQL pipeline (:func:`hub.messagelog.pipelines.pipelined`)
 a statement's result arrives later, set on the cursor that sent it:
 
 * one cursor for the statements whose rows are never read (``execute``,

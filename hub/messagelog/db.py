@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
-from hub.messagelog import checkpoints, prepared
+from hub.messagelog import checkpoints, pipelines, prepared
 from hub.messagelog.writer_lock import writer_lock
 
 #: seconds a SQLite writer waits for another writer before giving up
@@ -110,7 +110,7 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     @sa.event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection, record) -> None:
         record.info["rabt_idle_since"] = clock()
-        prepared.implicit_begin(record.info, dbapi_connection)  # after a write a pipeline began, if any
+        pipelines.implicit_begin(record.info, dbapi_connection)  # after a write a pipeline began, if any
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, record, _proxy) -> None:
@@ -177,13 +177,13 @@ def _transaction(conn: Connection):
 @contextmanager
 def _ended(conn: Connection) -> Iterator[None]:
     """``conn``'s transaction; once it has ended, the driver begins the next one itself again if a pipeline
-    began this one (see :func:`hub.messagelog.prepared.pipelined`), before anything else runs on the connection."""
+    began this one (see :func:`hub.messagelog.pipelines.pipelined`), before anything else runs on the connection."""
     try:
         with conn.begin():
             yield
     finally:
         if not conn.invalidated and not conn.closed:
-            prepared.implicit_begin(conn.connection.info, conn.connection.driver_connection)
+            pipelines.implicit_begin(conn.connection.info, conn.connection.driver_connection)
 
 
 def writers_in_turn(engine: Engine):

@@ -105,11 +105,11 @@ def fetch(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
 def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list[tuple]]:
     """Send ``sql`` now; the returned function reads its rows (once).
 
-    Inside :func:`pipelined` on PostgreSQL the statements sent before the
+    Inside :func:`hub.messagelog.pipelines.pipelined` on PostgreSQL the statements sent before the
     first of them is read share one round trip. SQLite runs in-process: its
     rows are read at once, as :func:`fetch` reads them.
     """
-    if conn.dialect.name == "sqlite" or not _pipelines_supported():
+    if conn.dialect.name == "sqlite" or not pipelines_supported():
         found = fetch(conn, sql, params)
         return lambda: found
     held = conn.connection.info.get(_TOGETHER)
@@ -123,7 +123,7 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
         else:
             cursor.execute(text, params)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, text, params, cursor) from exc
+        raise as_core_error(conn, exc, text, params, cursor) from exc
     return _rows_of(conn, cursor, text, params)
 
 
@@ -139,7 +139,7 @@ def _rows_of(conn: Connection, cursor, text: str, params) -> Callable[[], list[t
         try:
             found = cursor.fetchall()
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _translated(conn, exc, text, params, cursor) from exc
+            raise as_core_error(conn, exc, text, params, cursor) from exc
         cursors.give_back(conn, cursor)
         return found
 
@@ -217,7 +217,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
             return None
         found = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, text, params, cursor) from exc
+        raise as_core_error(conn, exc, text, params, cursor) from exc
     cursors.give_back(conn, cursor)
     return found
 
@@ -257,77 +257,6 @@ def _send_held(conn: Connection, held: list[tuple[str, tuple]]) -> None:
             info[_TOGETHER] = holding
 
 
-@contextmanager
-def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
-    """On PostgreSQL, send the statements run inside together: one round trip up to each fetch, one at the end.
-
-    Only statements of this module may run inside (Core reads a result at
-    once, which a pipeline has not yet received). A statement that fails is
-    raised at the next fetch or at the end, translated as any other; the
-    transaction is then aborted, as it would be without the pipeline.
-    SQLite runs in-process, with no round trips to save.
-
-    With ``commit`` the block is the last work of its write transaction: a
-    block that ends without an exception sends the COMMIT after its
-    statements, in the round trip at the end, instead of Core's commit
-    costing one more (Core's commit then finds the transaction ended and
-    sends nothing). A statement that fails before it aborts the transaction
-    and the server skips the COMMIT: the statement's error is raised and
-    Core rolls back, as without the pipeline. A COMMIT that fails is raised
-    here, translated: the write is never reported as done. A statement run
-    after the block would be a transaction of its own (the driver begins
-    one again), which Core's commit or rollback ends.
-    """
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite" or not _pipelines_supported():
-        yield
-        return
-    begin = _begins_here(conn, driver)
-    commit = commit and (begin or driver.info.transaction_status == _IN_TRANSACTION)
-    try:
-        with driver.pipeline():
-            if begin:
-                cursors.writer(conn).execute(_BEGIN, prepare=False)
-            yield
-            if commit:  # on a cursor of its own: the writer's state after an executemany is not reset
-                ender = cursors.reader(conn)
-                ender.execute(_COMMIT, prepare=False)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _translated(conn, exc, "(statements sent in one pipeline)", (), None) from exc
-    if commit:
-        cursors.give_back(conn, ender)  # its answer came with the pipeline's last
-        implicit_begin(conn.connection.info, driver)  # ended: a statement after it is in a transaction again
-
-
-def _begins_here(conn: Connection, driver) -> bool:
-    """Whether the transaction's BEGIN is to go first in the pipeline: no statement of it has run yet.
-
-    psycopg sends its own BEGIN at a transaction's first statement and, in a
-    pipeline, waits for the server's answer to it alone: a round trip on every
-    write. The connection is therefore put in autocommit (psycopg then sends
-    no BEGIN of its own; allowed only between transactions, which the driver
-    is in here: IDLE is status 0) and the pipeline begins the transaction
-    itself, with the statements. The commit or rollback Core makes ends it as
-    before (psycopg sends it whenever a transaction is open); the write
-    transactions of :mod:`hub.messagelog.db` then turn autocommit off again
-    (:func:`implicit_begin`), and so does the pool when the connection comes back.
-    """
-    if driver.autocommit or driver.info.transaction_status:
-        return False
-    driver.autocommit = True
-    conn.connection.info[_BEGUN_HERE] = True
-    return True
-
-
-def implicit_begin(info: dict, driver) -> None:
-    """Once a transaction a pipeline began (see :func:`_begins_here`) has ended: the driver begins the
-    connection's next ones itself again. ``info`` is the pool's dictionary of the driver connection."""
-    # (no driver: the pool hands in None for a connection it invalidated, which is never used again)
-    if info.get(_BEGUN_HERE) and driver is not None and not driver.closed and not driver.info.transaction_status:
-        del info[_BEGUN_HERE]
-        driver.autocommit = False
-
-
 def begin(conn: Connection, statement: str) -> None:
     """Send ``statement`` (``BEGIN``, ``BEGIN IMMEDIATE``) from a ``begin`` event, errors as Core raises them.
 
@@ -338,18 +267,13 @@ def begin(conn: Connection, statement: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _pipelines_supported() -> bool:
+def pipelines_supported() -> bool:
+    """Whether the installed libpq can pipeline (14 or later)."""
     import psycopg  # only PostgreSQL logs get here: SQLite-only installs need not have it
 
     return psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
-_BEGIN = b"BEGIN"
-_COMMIT = b"COMMIT"
-#: psycopg's ``TransactionStatus.INTRANS``: a transaction is open and no statement of it is running
-_IN_TRANSACTION = 2
-#: set in a driver connection's pool info while a pipeline, not psycopg, begins its transactions
-_BEGUN_HERE = "rabt_begun_in_pipeline"
 #: set in a driver connection's pool info while :func:`together` holds its writes (the list of them)
 _TOGETHER = "rabt_writes_together"
 #: how :func:`among` writes a list on PostgreSQL; a statement holding it is planned for its list
@@ -374,7 +298,7 @@ def _driver_statement(sql: str, paramstyle: str) -> tuple[str, dict | None]:
     return text, (_NOT_PREPARED if _ANY in sql else None)
 
 
-def _translated(conn: Connection, exc: Exception, statement: str, params, cursor) -> sa.exc.DBAPIError:
+def as_core_error(conn: Connection, exc: Exception, statement: str, params, cursor) -> sa.exc.DBAPIError:
     """``exc`` as the SQLAlchemy exception Core would raise, the connection invalidated when it was lost."""
     dialect = conn.dialect
     # An invalidated connection (lost earlier in a pipeline) must not be asked for again: that would reconnect.

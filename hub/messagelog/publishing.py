@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from hub.messagelog import chain, prepared
+from hub.messagelog import chain, pipelines, prepared
 from hub.messagelog.chain import ChainEntry
 from hub.messagelog.records import PendingMessage
 from hub.messagelog.schema import messages, outbox, payloads
@@ -46,11 +46,11 @@ def mark_published(conn: Connection, message_ids: Sequence[str], now: str, *, en
     numbers are sent together (one round trip on PostgreSQL), then the
     writes after them (one more); the numbers of ids found already marked go
     unused (a gap, see :func:`hub.messagelog.chain.numbers_later`). With ``ends`` the transaction ends
-    here: its COMMIT goes with the writes (see :func:`hub.messagelog.prepared.pipelined`).
+    here: its COMMIT goes with the writes (see :func:`hub.messagelog.pipelines.pipelined`).
     """
     ids, params = prepared.among(conn, "message_id", message_ids)
     lock = prepared.locking(conn)
-    with prepared.pipelined(conn, commit=ends):
+    with pipelines.pipelined(conn, commit=ends):
         head, numbers = chain.lock_and_numbers_later(conn, len(message_ids))
         queued = prepared.send(conn, _QUEUED.format(ids=ids) + lock, params)
         unsent = prepared.send(conn, _UNSENT.format(ids=ids) + lock, params)

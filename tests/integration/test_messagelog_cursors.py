@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from hub.messagelog import db, open_message_log, prepared
+from hub.messagelog import db, open_message_log, pipelines, prepared
 from tests.integration.test_messagelog_statement_shapes import write_groups
 
 _ANY_LANE = "UPDATE lanes SET seq = seq WHERE lane_id = ?"
@@ -32,7 +32,7 @@ def echo(conn, value: str):
 
 def test_statements_read_later_in_a_pipeline_each_get_their_own_rows(log):
     for _ in range(2):  # the second write on cursors the first left with the connection
-        with db.write_transaction(log.engine) as conn, prepared.pipelined(conn):
+        with db.write_transaction(log.engine) as conn, pipelines.pipelined(conn):
             first = echo(conn, "first")
             prepared.execute(conn, _ANY_LANE, ("none",))
             second = echo(conn, "second")
@@ -48,11 +48,11 @@ def test_after_a_failed_statement_the_connection_reads_and_writes_as_before(log)
     with log.engine.connect() as conn:
         with pytest.raises(sa.exc.DBAPIError), conn.begin():
             prepared.fetch(conn, "SELECT no_such_column FROM lanes")
-        with pytest.raises(sa.exc.DBAPIError), conn.begin(), prepared.pipelined(conn):
+        with pytest.raises(sa.exc.DBAPIError), conn.begin(), pipelines.pipelined(conn):
             sent = echo(conn, "sent before the failure")
             prepared.execute(conn, "UPDATE no_such_table SET x = 1")
             sent()
-        with conn.begin(), prepared.pipelined(conn):
+        with conn.begin(), pipelines.pipelined(conn):
             prepared.execute(conn, _ANY_LANE, ("none",))
             later = echo(conn, "later")
             assert prepared.fetch(conn, "SELECT ?", ("now",)) == [("now",)]
@@ -85,7 +85,7 @@ def test_a_connection_that_wrote_makes_no_cursor_for_its_next_writes(tmp_path):
 @pytest.mark.postgres
 def test_rows_sent_for_are_read_once_not_from_a_cursor_another_statement_took_since(postgres_database_url):
     with open_message_log(postgres_database_url) as log, db.write_transaction(log.engine) as conn, \
-            prepared.pipelined(conn):
+            pipelines.pipelined(conn):
         first = echo(conn, "first")
         assert first() == [("first",)]
         echo(conn, "second")  # on the cursor the first gave back

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.errors import MessageLogUnavailableError
-from hub.messagelog import db, open_message_log, prepared
+from hub.messagelog import db, open_message_log, pipelines, prepared
 from hub.messagelog.schema import lanes as lanes_table
 from tests.integration.sent_statements import SentStatements
 
@@ -50,7 +50,7 @@ def test_a_connection_lost_under_the_driver_is_an_outage_and_leaves_the_pool(pos
             with psycopg.connect(postgres_database_url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             if pipelined:
-                with prepared.pipelined(conn):
+                with pipelines.pipelined(conn):
                     prepared.execute(conn, "UPDATE lanes SET seq = seq WHERE lane_id = ?", ("any",))
             else:
                 prepared.execute(conn, "UPDATE lanes SET seq = seq WHERE lane_id = ?", ("any",))

@@ -1,6 +1,6 @@
 """On PostgreSQL a push's write and a relay's confirm each wait for the server twice: reads, then writes and commit.
 
-The write path sends its statements in a pipeline (:func:`hub.messagelog.prepared.pipelined`):
+The write path sends its statements in a pipeline (:func:`hub.messagelog.pipelines.pipelined`):
 everything sent before a read shares the round trip that read waits for.
 Each round trip is a wake-up of the server's backend and of the hub's
 thread; the record numbers used to cost one of their own after the reads,
@@ -9,7 +9,7 @@ writes. Counted here in what the driver sent (:mod:`tests.integration.sent_state
 a Flush or Sync, asking the server to answer, after statements sent since
 the last one is a round trip, and so is a BEGIN or COMMIT psycopg sends
 alone. Neither is sent: the pipeline sends the BEGIN with the first reads and
-the COMMIT with the writes (:func:`hub.messagelog.prepared.pipelined`); Core's
+the COMMIT with the writes (:func:`hub.messagelog.pipelines.pipelined`); Core's
 commit, which was a round trip of its own after them, then has nothing to send.
 A COMMIT that fails there is the write's error, never a success.
 """
