@@ -57,7 +57,7 @@ def prepare(folder: Path, count: int, key_type: str) -> Path:
     return folder
 
 
-def child(prepared: Path, count: int, window: int, profile: bool) -> None:
+def child(prepared: Path, count: int, window: int, profile: bool, receipts: bool = True) -> None:
     """Apply WARM deliveries, then ``count`` more (under cProfile with ``profile``); close the sender."""
     from hub.routing import load_routes
     from hub.transports import open_transport
@@ -82,8 +82,9 @@ def child(prepared: Path, count: int, window: int, profile: bool) -> None:
         state = LicensingState(config.effective_database_url)
         sender = ReceiptSender(lambda: open_transport(broker, routes=routes), licensing_seal(home / "pki"),
                                gather=GATHER_ALL, store=ReceiptStore(state.engine))
-        sender.attach(state.windows)
-        consumer = build_consumer(config, None, state, sender.start())
+        if receipts:
+            sender.attach(state.windows)
+        consumer = build_consumer(config, None, state, sender.start() if receipts else None)
         apply_all(consumer, work[:WARM], window)
         profiler = cProfile.Profile(time.process_time) if profile else None
         started = time.process_time()
@@ -93,8 +94,8 @@ def child(prepared: Path, count: int, window: int, profile: bool) -> None:
             profiler.runcall(apply_all, consumer, work[WARM:], window)
         cpu = time.process_time() - started
         sender.close(600)
-        if sender.unsent or sender.waiting:
-            raise SystemExit("receipts left unsent")
+        if receipts and (sender.unsent or sender.waiting or sender.sent != -(-(WARM + count) // 1000)):
+            raise SystemExit(f"{sender.sent} receipts sent, {sender.unsent + sender.waiting} left")
         state.windows.close()
     print(f"{count} deliveries: {cpu / max(count, 1) * 1e6:.0f} µs CPU per message (sender closed after)"
           + (" under cProfile (profiling adds its own)" if profiler else ""))
@@ -117,23 +118,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=400, help="deliveries measured (after 64 to warm up)")
     parser.add_argument("--window", type=int, default=32, help="deliveries per settle() (half the prefetch of 64)")
     parser.add_argument("--key-type", choices=("rsa", "ec"), default="ec")
+    parser.add_argument("--no-receipts", dest="receipts", action="store_false",
+                        help="no receipt sender (what the receipts cost: the difference)")
     parser.add_argument("--profile", type=int, metavar="N", help="N deliveries under cProfile instead of callgrind")
     parser.add_argument("--cpu", type=int, metavar="N", help="N deliveries, CPU time per message only (no valgrind)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prepared", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.prepared, args.child, args.window, profile=False)
+        child(args.prepared, args.child, args.window, profile=False, receipts=args.receipts)
         return 0
     with tempfile.TemporaryDirectory(prefix="rabt-licensing-bench-") as folder:
         count = args.profile or args.cpu or args.count
         prepared = prepare(Path(folder), count, args.key_type)
         if args.profile or args.cpu:
-            child(prepared, count, args.window, profile=bool(args.profile))
+            child(prepared, count, args.window, profile=bool(args.profile), receipts=args.receipts)
             return 0
-        script, common = str(Path(__file__).resolve()), ("--prepared", folder, "--window", str(args.window))
+        script, common = str(Path(__file__).resolve()), ("--prepared", folder, "--window", str(args.window),
+                                                         *(() if args.receipts else ("--no-receipts",)))
         per_message = callgrind.per_item(script, args.count, *common)
-    print(f"licensing consumer, {args.key_type.upper()} hub key, settle every {args.window}: "
+    print(f"licensing consumer, {args.key_type.upper()} hub key, settle every {args.window}, "
+          f"{'with' if args.receipts else 'without'} receipts: "
           f"{per_message / 1000:,.1f}k instructions per applied message ({args.count} after {WARM})")
     return 0
 
