@@ -151,6 +151,16 @@ def execute(conn: Connection, sql: str, params: Sequence = ()) -> None:
     _run(conn, sql, params, many=False)
 
 
+def changed(conn: Connection, sql: str, params: Sequence = ()) -> int:
+    """Run one INSERT, UPDATE or DELETE; how many rows it changed (the driver's ``rowcount``).
+
+    What a ``RETURNING`` or a ``SELECT changes()`` after it would tell, on any
+    SQLite version, without a second statement or reading rows back. Not
+    inside :func:`pipelined` on PostgreSQL: there the count arrives later.
+    """
+    return _run(conn, sql, params, many=False, count=True)
+
+
 def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them).
 
@@ -196,7 +206,8 @@ def _padded_rows(sql: InsertSql, count: int) -> str:
     return f"{sql.head} SELECT * FROM (VALUES {values}) AS v WHERE column1 IS NOT NULL"
 
 
-def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) -> list[tuple] | None:
+def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False,
+         count: bool = False) -> list[tuple] | int | None:
     """Every statement of this module goes here, on a cursor kept with the connection; driver errors translated."""
     held = conn.connection.info.get(_TOGETHER)
     if held is not None:  # inside together(): a write is held, anything else first sends what is held
@@ -214,7 +225,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False) 
         else:
             cursor.execute(text, params)
         if not rows:
-            return None
+            return cursor.rowcount if count else None
         found = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise as_core_error(conn, exc, text, params, cursor) from exc

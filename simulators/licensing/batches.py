@@ -132,7 +132,6 @@ class WindowApplier:
         self.engine, self.consumer, self.max_window = engine, consumer, max_window
         if engine.dialect.name not in ("sqlite", "postgresql"):
             raise MessageLogError(f"the licensing database must be SQLite or PostgreSQL, not {engine.dialect.name}")
-        self._returns_id = _inserts_return_rows(engine)
         self._lock = threading.Lock()
         self._queue: deque[Unit] = deque()
         self._leading = False  # a window is being applied
@@ -295,11 +294,9 @@ class WindowApplier:
         Mark first: a concurrent worker on the same id then waits on the key
         and, once the first commits, finds it there and changes nothing.
         """
-        mark = (self.consumer, message_id, timestamp())
-        if self._returns_id:  # one statement: SELECT changes() after the insert cost as much as the insert
-            return bool(prepared.fetch(conn, _MARK_ONCE + " RETURNING message_id", mark))
-        prepared.execute(conn, _MARK_ONCE, mark)
-        return prepared.fetch(conn, "SELECT changes()")[0][0] == 1
+        # one statement, told by the driver's count of inserted rows: no RETURNING rows to read back (nor, on
+        # SQLite before 3.35, a SELECT changes() after it)
+        return prepared.changed(conn, _MARK_ONCE, (self.consumer, message_id, timestamp())) == 1
 
     def _apply_plain(self, conn: Connection, message_id: str, apply: Apply) -> bool:
         """One unit without a savepoint of its own; _UnitFailed when anything of it failed."""
@@ -361,14 +358,6 @@ class _Coming:
 
     def __exit__(self, *_exc) -> None:
         self._applier._withdraw()
-
-
-def _inserts_return_rows(engine: Engine) -> bool:
-    """Whether an insert's RETURNING works here: PostgreSQL, or SQLite 3.35 and later (not every Python 3.11
-    links against one)."""
-    if engine.dialect.name == "postgresql":
-        return True
-    return engine.dialect.loaded_dbapi.sqlite_version_info >= (3, 35)
 
 
 def _check_id(message_id: str) -> None:

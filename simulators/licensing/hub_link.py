@@ -138,10 +138,16 @@ def reply_text(delivery: Delivery, request: Header, message_type: str, content: 
     :class:`SignerSeal` signs it as it is; any other seal gets the envelope tree, the answer parsed into it."""
     header = request.reply_header(message_type=message_type, source_agency=SYSTEM, source_system=SYSTEM,
                                   raw_payload=content, now=now)
+    transport.reply(delivery, outgoing_text(header, content, seal, delivery.message.correlation_id))
+    return header
+
+
+def outgoing_text(header: Header, content: bytes, seal: Seal, correlation_id: str | None = None) -> Message:
+    """:func:`outgoing` for a body written in exclusive C14N form (``content``): a :class:`SignerSeal` signs it as
+    it is; any other seal gets the envelope tree, the body parsed into it."""
     sealed = getattr(seal, "envelope_of", None)
     data = sealed(header, content) if sealed is not None else seal(build_envelope(header, parse_xml(content)))
-    transport.reply(delivery, _message(header, data, delivery.message.correlation_id))
-    return header
+    return _message(header, data, correlation_id)
 
 
 class TransportAsk:

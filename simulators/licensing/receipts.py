@@ -54,7 +54,8 @@ from hub.outage import Watch
 from hub.receipts import HUB
 from hub.transports.base import Message, Transport
 from simulators.licensing.batches import WindowApplier, WindowRolledBackError
-from simulators.licensing.hub_link import SYSTEM, Seal, outgoing
+from simulators.licensing import answer_text
+from simulators.licensing.hub_link import SYSTEM, Seal, outgoing_text
 from simulators.licensing.receipt_store import Outcome, ReceiptStore
 from simulators.licensing.state import utc_text
 
@@ -80,7 +81,8 @@ def outcome_of(message_id: str, result: bool | BaseException) -> Outcome:
 
 
 def receipt_body(outcomes: Sequence[Outcome], committed_at: datetime) -> etree._Element:
-    """A canonical DeliveryReceipt listing ``outcomes``."""
+    """A canonical DeliveryReceipt listing ``outcomes`` (the sender writes its canonical form as text instead:
+    :func:`answer_text.delivery_receipt`)."""
     body = etree.Element(f"{{{R}}}DeliveryReceipt", nsmap={"rabt": R})
     etree.SubElement(body, f"{{{R}}}Consumer").text = SYSTEM
     etree.SubElement(body, f"{{{R}}}CommittedAt").text = utc_text(committed_at)
@@ -261,10 +263,12 @@ class ReceiptSender:
         return rows
 
     def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
-        body = receipt_body(outcomes, self.now())
+        # written as text (answer_text), not built as receipt_body's tree: the same canonical bytes, signed as they
+        # are, and the payload the header's digest is taken of
+        content = answer_text.delivery_receipt(SYSTEM, utc_text(self.now()), outcomes)
         header = new_header(message_type="DeliveryReceipt", source_agency=SYSTEM, source_system=SYSTEM,
-                            destination=HUB, raw_payload=etree.tostring(body))
-        return outgoing(header, body, self.seal)
+                            destination=HUB, raw_payload=content)
+        return outgoing_text(header, content, self.seal)
 
     def _run(self) -> None:
         transport = None

@@ -126,3 +126,23 @@ def test_outcomes_of_a_process_killed_between_apply_and_send_are_sent_by_the_nex
     wait_for(lambda: not stored(state))
     sender.close()
     assert receipted(kept) == [(message_id, "applied")]
+
+
+def test_the_store_lists_skips_and_forgets_outcomes_on_either_database(database_url):
+    state = LicensingState(database_url)
+    store = ReceiptStore(state.engine)
+    outcomes = [(str(uuid.uuid4()), "applied", None, None), (str(uuid.uuid4()), "duplicate", None, None),
+                (str(uuid.uuid4()), "failed", "input", "not for licensing")]
+    try:
+        with state.engine.begin() as conn:
+            store.record(conn, outcomes)
+        listed = store.waiting(10)
+        assert [outcome for _row, outcome in listed] == outcomes  # oldest first, as recorded
+        rows = [row for row, _outcome in listed]
+        assert store.waiting(1) == listed[:1] and store.waiting(10, skip={rows[0]}) == listed[1:]
+        store.sent(rows[:2])
+        assert store.waiting(10) == listed[2:]
+        store.sent([])
+        assert store.waiting(10) == listed[2:]
+    finally:
+        state.engine.dispose()

@@ -120,3 +120,15 @@ def test_a_row_without_its_first_value_is_refused_not_dropped_with_the_padding(l
         prepared.execute_many(conn, insert, rows)  # three rows: on PostgreSQL padded to four, unless one has no id
     with log.engine.connect() as conn:
         assert prepared.fetch(conn, "SELECT count(*) FROM lanes WHERE lane_id LIKE ?", ("padded-%",)) == [(0,)]
+
+
+def test_changed_is_the_count_of_rows_a_statement_changed(log):
+    insert = ("INSERT INTO lanes (lane_id, host, pid, opened_at, seq, hash) VALUES (?, 'h', 1, 't', 0, 'x')"
+              " ON CONFLICT DO NOTHING")
+    with db.write_transaction(log.engine) as conn:
+        assert [prepared.changed(conn, insert, (lane,)) for lane in ("c-1", "c-2", "c-1")] == [1, 1, 0]
+        assert prepared.changed(conn, "UPDATE lanes SET seq = seq + 1 WHERE lane_id IN (?, ?)", ("c-1", "c-2")) == 2
+        assert prepared.changed(conn, "UPDATE lanes SET seq = 0 WHERE lane_id = ?", ("none",)) == 0
+        assert prepared.changed(conn, "DELETE FROM lanes WHERE lane_id = ?", ("c-2",)) == 1
+    with log.engine.connect() as conn:
+        assert prepared.fetch(conn, "SELECT lane_id, seq FROM lanes WHERE lane_id LIKE 'c-%'") == [("c-1", 1)]
