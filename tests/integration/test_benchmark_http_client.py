@@ -118,23 +118,27 @@ def test_a_connection_closed_mid_answer_is_a_clear_error_not_retried(server):
         connection.close()
 
 
-def test_a_keep_alive_connection_the_server_closed_while_idle_is_opened_again_once():
-    """A server that closes every connection after one answer, without saying so: the next request retries."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
+def one_answer_per_connection(listener: socket.socket, bodies: list[bytes], accepted: list) -> threading.Thread:
+    """A server thread answering one request on each of ``len(bodies)`` connections, then closing it unannounced."""
     def serve() -> None:
-        for _ in range(2):
+        for body in bodies:
             peer, _ = listener.accept()
             accepted.append(peer)
             request = b""
             while b"\r\n\r\n" not in request:
                 request += peer.recv(4096)
-            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             peer.close()
 
     serving = threading.Thread(target=serve, daemon=True)
     serving.start()
+    return serving
+
+
+def test_a_keep_alive_connection_the_server_closed_while_idle_is_opened_again_once():
+    """A server that closes every connection after one answer, without saying so: the next request retries."""
+    listener, accepted = socket.create_server(("127.0.0.1", 0)), []
+    serving = one_answer_per_connection(listener, [b"hello", b"hello"], accepted)
     host, port = listener.getsockname()
     connection = Connection(host, port, timeout=10)
     try:
@@ -244,22 +248,9 @@ def test_the_loop_gives_up_on_a_server_that_never_answers():
 
 def test_the_loop_carries_on_when_the_server_closes_each_connection_after_one_answer():
     """Seen closing while idle (then opened again when next used), or found closed on reuse (then retried)."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    listener, accepted = socket.create_server(("127.0.0.1", 0)), []
     host, port = listener.getsockname()
-    accepted = []
-
-    def serve() -> None:
-        for n in range(3):
-            peer, _ = listener.accept()
-            accepted.append(peer)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += peer.recv(4096)
-            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + str(n).encode())
-            peer.close()
-
-    serving = threading.Thread(target=serve, daemon=True)
-    serving.start()
+    serving = one_answer_per_connection(listener, [b"0", b"1", b"2"], accepted)
     bodies = []
     try:
         with Exchanges(host, port, limit=1, timeout=10) as exchanges:
