@@ -45,6 +45,7 @@ fails while the tables and the newest revision disagree.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -58,7 +59,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from hub.errors import ConfigError, MessageLogError
+from hub.errors import ConfigError, MessageLogError, MessageLogUnavailableError
 from hub.messagelog import db
 
 #: entry-point group naming every database with a schema history (``rabt db --database NAME``)
@@ -149,7 +150,7 @@ def open_schema(engine: Engine, history: SchemaHistory, *, create: bool, upgrade
     where = engine.url.render_as_string(hide_password=True)
     if create:
         db.make_folder(engine)  # a first run starts from nothing; SQLite makes only the file
-    head, current = history.head(), history.current(engine)
+    head, current = history.head(), _current_once_settled(engine, history)
     if current == head:
         return
     if current is not None and current not in _known(history):
@@ -163,6 +164,20 @@ def open_schema(engine: Engine, history: SchemaHistory, *, create: bool, upgrade
         raise MessageLogError(f"{where} is not a {history.name}: the database holds none of its tables")
     raise MessageLogError(f"the {history.name} {where} has an earlier layout (revision {current or 'none'}, "
                           f"this version needs {head}): run rabt db upgrade")
+
+
+def _current_once_settled(engine: Engine, history: SchemaHistory, attempts: int = 8) -> str | None:
+    """The database's revision; on SQLite asked again, with backoff, while another process is creating or
+    migrating it: SQLite can answer a connection opened during that DDL 'database is locked' at once,
+    without its busy handler (seen with six processes opening one new log together)."""
+    for attempt in range(1, attempts):
+        try:
+            return history.current(engine)
+        except MessageLogUnavailableError as exc:
+            if not db.is_sqlite(engine) or "locked" not in str(exc):
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    return history.current(engine)
 
 
 def schema_histories() -> dict[str, SchemaHistory]:

@@ -10,7 +10,7 @@ payloads inside ``messages``. Both hold 6 messages, 8 status events and
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,11 +23,12 @@ from threads import failures_in_threads
 
 from hub import deadletters, idempotency
 from hub.cli import main
-from hub.errors import MessageLogError
+from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog import Accepted, open_message_log, search
 from hub.messagelog.db import make_engine
 from hub.messagelog.lanes import LEGACY_LANE, genesis
 from hub.messagelog.schema import metadata as log_tables
+from hub.migrations import open_schema
 from hub.migrations.messagelog import MESSAGE_LOG
 from simulators.licensing.migrations import (
     BASELINE_TABLES,
@@ -318,3 +319,43 @@ def test_a_password_in_the_url_is_never_printed(new_postgres_database):
     result = db_cli("upgrade", "--url", url)
     assert result.exit_code == 0, result.output
     assert "s3cret-pw" not in result.output and ":***@" in result.stdout
+
+
+class LockedAtFirst(type(MESSAGE_LOG)):
+    """The log's history whose first reads of the revision fail as SQLite fails them during another's DDL."""
+
+    def __init__(self, *args, failure: str, failures: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "reads", [])
+        object.__setattr__(self, "failure", failure)
+        object.__setattr__(self, "failures", failures)
+
+    def current(self, engine):
+        self.reads.append(engine.url)
+        if len(self.reads) <= self.failures:
+            raise MessageLogUnavailableError(f"message log could not read its schema version: {self.failure}")
+        return super().current(engine)
+
+
+def history_failing(failure: str, failures: int) -> LockedAtFirst:
+    return LockedAtFirst(**{f.name: getattr(MESSAGE_LOG, f.name) for f in fields(MESSAGE_LOG)},
+                         failure=failure, failures=failures)
+
+
+def test_a_new_sqlite_log_locked_by_another_opener_is_read_again_then_created(tmp_path):
+    engine, history = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}"), history_failing("database is locked", 2)
+    open_schema(engine, history, create=True, upgrade=False)
+    assert len(history.reads) == 3 and MESSAGE_LOG.current(engine) == MESSAGE_LOG.head()
+    engine.dispose()
+
+
+def test_a_log_that_stays_unavailable_is_reported_not_waited_on_forever(tmp_path, monkeypatch):
+    engine, slept = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}"), []
+    monkeypatch.setattr("hub.migrations.time.sleep", slept.append)  # the backoff's 12.7 s recorded, not waited
+    with pytest.raises(MessageLogUnavailableError, match="disk I/O error"):
+        open_schema(engine, history_failing("disk I/O error", 99), create=True, upgrade=False)
+    history = history_failing("database is locked", 99)
+    with pytest.raises(MessageLogUnavailableError, match="database is locked"):
+        open_schema(engine, history, create=True, upgrade=False)
+    assert len(history.reads) == 8 and slept == [0.05 * 2 ** n for n in range(1, 8)]  # a growing backoff, then the error
+    engine.dispose()
