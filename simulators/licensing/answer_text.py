@@ -58,8 +58,7 @@ def _text(tag: str, value: str) -> str:
 
 
 def delivery_receipt(consumer: str, committed_at: str, outcomes: Sequence[Outcome]) -> bytes:
-    """The DeliveryReceipt listing ``outcomes`` in exclusive C14N form: what
-    :func:`simulators.licensing.receipts.receipt_body` builds as a tree. A failure's code the schema would refuse
+    """The DeliveryReceipt listing ``outcomes`` in exclusive C14N form. A failure's code the schema would refuse
     is "internal"; a character XML cannot carry in a reason becomes U+FFFD (the tree refused the whole receipt)."""
     parts = [_RECEIPT_OPEN, _text("Consumer", consumer), _text("CommittedAt", committed_at)]
     for message_id, result, code, reason in outcomes:

@@ -45,7 +45,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from lxml import etree
 from sqlalchemy.engine import Connection
 
 from hub.envelope import new_header
@@ -61,14 +60,11 @@ from simulators.licensing.state import utc_text
 
 log = logging.getLogger(__name__)
 
-R = "urn:rabt:canonical:v1"
 #: the schema's bound on outcomes per receipt; more are split over several
 MAX_OUTCOMES = 1000
 #: seconds the sending thread gathers outcomes after the first before it seals them
 GATHER_SECONDS = 0.25
 _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-#: the schema's ReasonCode
-_CODE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
 
 def outcome_of(message_id: str, result: bool | BaseException) -> Outcome:
@@ -78,22 +74,6 @@ def outcome_of(message_id: str, result: bool | BaseException) -> Outcome:
         reason = result.reason if isinstance(result, RabtError) else (str(result) or type(result).__name__)
         return message_id, "failed", code, reason[:2000]
     return message_id, "applied" if result else "duplicate", None, None
-
-
-def receipt_body(outcomes: Sequence[Outcome], committed_at: datetime) -> etree._Element:
-    """A canonical DeliveryReceipt listing ``outcomes`` (the sender writes its canonical form as text instead:
-    :func:`answer_text.delivery_receipt`)."""
-    body = etree.Element(f"{{{R}}}DeliveryReceipt", nsmap={"rabt": R})
-    etree.SubElement(body, f"{{{R}}}Consumer").text = SYSTEM
-    etree.SubElement(body, f"{{{R}}}CommittedAt").text = utc_text(committed_at)
-    for message_id, result, code, reason in outcomes:
-        node = etree.SubElement(body, f"{{{R}}}Outcome")
-        etree.SubElement(node, f"{{{R}}}MessageId").text = message_id
-        etree.SubElement(node, f"{{{R}}}Result").text = result
-        if result == "failed":
-            etree.SubElement(node, f"{{{R}}}Code").text = code if _CODE.fullmatch(code or "") else "internal"
-            etree.SubElement(node, f"{{{R}}}Reason").text = reason or "no reason given"
-    return body
 
 
 def _utc_now() -> datetime:
@@ -263,8 +243,8 @@ class ReceiptSender:
         return rows
 
     def _sealed(self, outcomes: Sequence[Outcome]) -> Message:
-        # written as text (answer_text), not built as receipt_body's tree: the same canonical bytes, signed as they
-        # are, and the payload the header's digest is taken of
+        # written as text (answer_text) rather than built as a tree: its canonical bytes, signed as they are, and
+        # the payload the header's digest is taken of
         content = answer_text.delivery_receipt(SYSTEM, utc_text(self.now()), outcomes)
         header = new_header(message_type="DeliveryReceipt", source_agency=SYSTEM, source_system=SYSTEM,
                             destination=HUB, raw_payload=content)

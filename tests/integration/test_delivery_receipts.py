@@ -150,13 +150,14 @@ def identity(pki_dir: Path, party: str) -> Signer:
 
 
 def receipt(signer: Signer, outcomes, *, source: str = "licensing") -> Delivery:
-    from simulators.licensing.receipts import receipt_body
+    from simulators.licensing.answer_text import delivery_receipt
+    from simulators.licensing.state import utc_text
     from datetime import datetime, timezone
 
-    body = receipt_body(outcomes, datetime.now(timezone.utc))
+    content = delivery_receipt("licensing", utc_text(datetime.now(timezone.utc)), outcomes)
     header = new_header(message_type="DeliveryReceipt", source_agency=source, source_system=source,
-                        destination="hub", raw_payload=etree.tostring(body))
-    data = signer.sign_bytes(build_envelope(header, body))
+                        destination="hub", raw_payload=content)
+    data = signer.sign_bytes(build_envelope(header, etree.fromstring(content)))
     key = routing_key("hub", "DeliveryReceipt", source)
     return Delivery(Message(data, key, header.message_id), "hub", 1, False)
 

@@ -1,8 +1,9 @@
-"""A DeliveryReceipt written as text is the canonical form of the tree receipt_body builds, valid, and sealed
-as the tree road sealed it: the hub verifies licensing's signature and reads the same outcomes."""
+"""A DeliveryReceipt written as text is the canonical form of a tree of the schema's elements (as the sender
+once built it), valid, and sealed as the tree road sealed it: the hub verifies licensing's signature and reads the same outcomes."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from hub.signing import TrustStore, Verifier
 from hub.xmlsafe import parse_xml
 from simulators.licensing import answer_text
 from simulators.licensing.hub_link import licensing_seal
-from simulators.licensing.receipts import ReceiptSender, receipt_body
+from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import utc_text
 
 R = "{urn:rabt:canonical:v1}"
@@ -31,7 +32,19 @@ OUTCOMES = [
 
 
 def tree_form(outcomes, committed_at=AT) -> bytes:
-    return etree.tostring(receipt_body(outcomes, committed_at), method="c14n", exclusive=True)
+    """The receipt as a tree of the schema's elements, in exclusive C14N: what the sender once built and sent."""
+    body = etree.Element(f"{R}DeliveryReceipt", nsmap={"rabt": R[1:-1]})
+    etree.SubElement(body, f"{R}Consumer").text = "licensing"
+    etree.SubElement(body, f"{R}CommittedAt").text = utc_text(committed_at)
+    for message_id, result, code, reason in outcomes:
+        node = etree.SubElement(body, f"{R}Outcome")
+        etree.SubElement(node, f"{R}MessageId").text = message_id
+        etree.SubElement(node, f"{R}Result").text = result
+        if result == "failed":
+            etree.SubElement(node, f"{R}Code").text = code if re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", code or "") \
+                else "internal"
+            etree.SubElement(node, f"{R}Reason").text = reason or "no reason given"
+    return etree.tostring(body, method="c14n", exclusive=True)
 
 
 @pytest.mark.parametrize("count", [1, 2, 6])
