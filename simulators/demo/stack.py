@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,10 @@ WorkerDataCorrected = ["police", "insurance"]
 DEMO_OUTBOUND = {"RABT_OUTBOUND_BREAKER_RESET": "1", "RABT_OUTBOUND_BACKOFF": "0.1"}
 #: the TSA simulator's certificate, as the stack fetched it for the hub to pin (under ``home``)
 TSA_CERTIFICATE = "tsa.pem"
+#: how many times the stack picks new ports when another program took one it picked
+PORT_ATTEMPTS = 5
+#: what a process started here writes when its port is taken: ``rabt`` (hub.cli.failures), werkzeug
+PORT_TAKEN_SAYS = ("address already in use", "Address already in use", "is in use by another program")
 
 
 def free_port() -> int:
@@ -88,6 +93,7 @@ class Stack:
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    _log_starts: dict[str, int] = field(default_factory=dict, repr=False)
 
     def environment(self) -> dict[str, str]:
         env = {**os.environ, "RABT_HOME": str(self.home), "RABT_BROKER_URL": self.broker_url,
@@ -127,6 +133,11 @@ class Stack:
         self.log_dir = self.log_dir or self.home / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._run_once([sys.executable, "-m", "hub", "pki", "init"])
+        self._on_free_ports(self._start_simulators)
+        self._on_free_ports(self._start_hub_and_licensing)
+        return self
+
+    def _start_simulators(self) -> None:
         # a block for every simulator `rabt simulate` starts, not only those the stack talks to
         base = free_port_block(max(entry.offset for entry in SIMULATORS.values()))
         for name, offset in SIMULATOR_OFFSETS.items():
@@ -137,6 +148,8 @@ class Stack:
         for name in SIMULATOR_OFFSETS:
             self._wait_http(name, f"{self.urls[name]}/healthz")
         self._pin_tsa(f"http://127.0.0.1:{base + SIMULATORS['tsa'].offset}")
+
+    def _start_hub_and_licensing(self) -> None:
         gateway, console, licensing = free_port(), free_port(), free_port()
         self.urls.update(gateway=f"http://127.0.0.1:{gateway}", console=f"http://127.0.0.1:{console}",
                          licensing=f"http://127.0.0.1:{licensing}")
@@ -146,7 +159,37 @@ class Stack:
         self._wait_http("licensing", f"{self.urls['licensing']}/healthz")
         self._spawn("licensing-consumer", [sys.executable, "-m", "simulators.licensing", "consume"])
         self._wait_http("gateway", f"{self.urls['gateway']}/healthz")
-        return self
+
+    def _on_free_ports(self, start: Callable[[], None]) -> None:
+        """Run ``start`` (pick free ports, spawn, wait for answers) again while a port it picked is taken.
+
+        A port is only free when it is picked: another program (a stack started beside this
+        one, any server) can bind it before the process started here does. Whatever that
+        attempt spawned is stopped before the next picks new ports.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            before = set(self.processes)
+            try:
+                return start()
+            except ConfigError:
+                spawned = [name for name in self.processes if name not in before]
+                lost = [name for name in spawned if self._lost_its_port(name)]
+                if attempt == PORT_ATTEMPTS or not lost:
+                    raise
+                for name in spawned:
+                    self._stop_process(name)
+                print(f"rabt: another program took the port picked for {', '.join(lost)}; "
+                      f"starting {', '.join(spawned)} again on other ports", file=sys.stderr)
+
+    def _lost_its_port(self, name: str) -> bool:
+        """Whether the process ``name`` has exited because its port was taken (as its own log says)."""
+        process = self.processes[name]
+        if process.poll() is None:
+            return False
+        with open(self.log_dir / f"{name}.log", "rb") as log:
+            log.seek(self._log_starts[name])
+            said = log.read().decode("utf-8", "replace")
+        return any(phrase in said for phrase in PORT_TAKEN_SAYS)
 
     def _pin_tsa(self, url: str) -> None:
         """Wait for the TSA simulator, and keep its certificate where the hub's settings will point."""
@@ -174,6 +217,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
+        self._log_starts[name] = log.tell()  # the log is kept across runs: this run's lines start here
         # each in a group of its own (stop() signals the group), and tied to this process: a run killed
         # outright (SIGKILL, a timeout) runs no stop(), yet leaves nothing running
         self.processes[name] = lifeline.popen(command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
@@ -199,14 +243,21 @@ class Stack:
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        codes = {}
-        for name, process in self.processes.items():
-            try:
-                codes[name] = process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                codes[name] = process.wait()
-        return codes
+        return {name: self._wait_or_kill(process, grace) for name, process in self.processes.items()}
+
+    def _stop_process(self, name: str, grace: float = 20.0) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        self._wait_or_kill(process, grace)
+
+    @staticmethod
+    def _wait_or_kill(process: subprocess.Popen, grace: float) -> int:
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            return process.wait()
 
     def __enter__(self) -> Stack:
         try:
