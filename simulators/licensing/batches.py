@@ -16,10 +16,9 @@ transaction and one commit:
 * a commit that fails fails every unit of the window, recoverably: nothing
   was applied, so the redeliveries apply it.
 
-How one window is applied in its transaction — its marks and gathered
-writes a few statements for the whole window, a savepoint per message only
-after a failure — is :mod:`window_apply`'s; this module decides which units
-go together and who applies them.
+How one window is applied in its transaction (a few statements for all of
+it, a savepoint per message only after a failure) is :mod:`window_apply`'s;
+this module decides which units go together and who applies them.
 
 Why callers wait for the commit instead of buffering: the transport acks a
 delivery as soon as its handler returns, so a handler that returned before
@@ -136,7 +135,7 @@ class WindowApplier:
             self._on_way.value = False
             with self._lock:
                 self._coming -= 1
-                self._arrived.notify_all()
+                self._wake_gathering_leader()
 
     def apply_once(self, message_id: str, apply: Apply) -> bool:
         """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
@@ -165,8 +164,12 @@ class WindowApplier:
             self._queue.append(unit)
             if arriving:
                 self._coming -= 1
-            self._arrived.notify_all()
+            self._wake_gathering_leader()
         return unit
+
+    def _wake_gathering_leader(self) -> None:  # (lock held)
+        if self._leading:  # only a gathering leader waits: else a notify's lock probing on every delivery for none
+            self._arrived.notify_all()
 
     def settle(self, units: Sequence[Unit]) -> None:
         """Return once every one of ``units`` is settled (its ``outcome`` set), leading windows while no one else
