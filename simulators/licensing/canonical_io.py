@@ -191,7 +191,73 @@ def licence_decision(decision: dict) -> etree._Element:
         leaf("ValidUntil", decision.get("valid_until")), vacancies)
 
 
-# ------------------------------------------------------------ event readers (border events: border_events)
+# ------------------------------------------------------------ event readers
+
+
+def worker_event(body: etree._Element) -> dict:
+    """WorkerArrival / WorkerDeparture / ResidenceRenewal as one flat dict.
+
+    Every border notification's: the body's children are indexed in one pass
+    (:func:`_children`) and each field read from there, the same values as
+    :func:`req` and :func:`opt` give: with a ``find`` per field reading an arrival
+    cost ~185k instructions, in one pass ~125k (callgrind).
+    """
+    kind = message_type(body)
+    fields = _children(body)
+    field = functools.partial(_field, body, fields)
+    common = {"kind": kind, "worker": _person_of(body, fields, "Worker"), "employer_cr": field("EmployerCR")}
+    if kind == "WorkerArrival":
+        return common | {"occurred_at": field("ArrivedAt", True), "visa_number": field("VisaNumber", True),
+                         "licence_number": field("LicenceNumber"), "port": field("PortOfEntry/Code", True),
+                         "sponsor_civil_number": field("SponsorCivilNumber")}
+    if kind == "WorkerDeparture":
+        return common | {"occurred_at": field("DepartedAt", True), "departure_kind": field("DepartureKind", True),
+                         "port": field("PortOfExit/Code", True), "residence_card": field("ResidenceCardNumber")}
+    renewal = {"occurred_at": field("RenewedAt", True), "residence_card": field("ResidenceCard/Number", True)}
+    expiry = _convert(body, "ResidenceCard/ExpiryDate", field("ResidenceCard/ExpiryDate", True), date.fromisoformat)
+    return common | renewal | {"residence_expiry": expiry.isoformat(), "profession_code": field("Profession/Code", True),
+                               "sponsor_civil_number": field("SponsorCivilNumber")}
+
+
+def _children(element: etree._Element) -> dict:
+    """``element``'s children by tag, the first of each name (the one ``find`` takes); its rabt:Name children,
+    all of them in order, under :data:`_NAMES`."""
+    index: dict = {}
+    for child in element:
+        tag = child.tag
+        if tag == _NAME:
+            index.setdefault(_NAMES, []).append(child)
+        elif tag not in index:
+            index[tag] = child
+    return index
+
+
+_NAME = _R + "Name"
+_NAMES = object()  # the key of the rabt:Name list in a _children index: no element's tag
+
+
+def _field(element: etree._Element, fields: dict, path: str, required: bool = False) -> str | None:
+    """What :func:`opt` (or with ``required`` :func:`req`) reads at ``path`` under ``element``, its children
+    indexed in ``fields``: the first step from the index, any further ones by ``find``."""
+    first, _, rest = path.partition("/")
+    node = fields.get(_R + first)
+    if node is not None and rest:
+        node = node.find(_qualified(rest))
+    text = None if node is None else (node.text or "").strip() or None
+    if text is None and required:
+        raise SchemaError(f"{etree.QName(element).localname}: {path} is missing")
+    return text
+
+
+def _person_of(element: etree._Element, fields: dict, path: str) -> dict:
+    """:func:`person` of the child ``path`` of ``element``, whose children are indexed in ``fields``."""
+    node = fields.get(_R + path)
+    if node is None:
+        raise SchemaError(f"{etree.QName(element).localname}: {path} is missing")
+    own = _children(node)
+    return {"civil_number": _field(node, own, "CivilNumber"), "passport_number": _field(node, own, "PassportNumber"),
+            "names": {n.get(_XML_LANG, ""): (n.text or "").strip() for n in own.get(_NAMES, ())},
+            "nationality": _field(node, own, "Nationality", True)}
 
 
 #: a VisaEligibilityQuery's fields: (key, child element, required)
