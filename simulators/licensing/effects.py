@@ -22,10 +22,10 @@ from hub.messagelog.prepared import insert_sql
 from simulators.licensing import rules
 from simulators.licensing.state import LicensingState, to_json
 from simulators.licensing.transfer_rules import TransferAnswer
-from simulators.licensing.window_writes import GuardedUpdate, Later, WindowWrites
 from simulators.licensing.tables import (
     events, labour_cases, salary_batches, transfers, vacancies, visas, worker_events,
 )
+from simulators.licensing.window_writes import GuardedUpdate, Later, WindowWrites
 
 
 # Every message's audit row, as SQL text run on the driver's cursor (hub.messagelog.prepared): through
@@ -68,9 +68,7 @@ def gathers(event: dict) -> bool:
 
 def gather_worker_event(writes: WindowWrites, message_id: str, event: dict, detail: str) -> str | Later:
     """:func:`worker_event`'s writes, with its window's, for an event that :func:`gathers`; its outcome."""
-    worker = event["worker"]
-    writes.insert(_WORKER_EVENT, (message_id, event["kind"], worker["civil_number"], worker["passport_number"],
-                                  event["employer_cr"], event["occurred_at"], detail))
+    writes.insert(_WORKER_EVENT, _worker_event_row(message_id, event, detail))
     if event["kind"] == "WorkerArrival":
         return writes.update(_VISA_ENTRY, event["visa_number"], "visa-used", "recorded-visa-unknown")
     return "recorded"
@@ -79,15 +77,19 @@ def gather_worker_event(writes: WindowWrites, message_id: str, event: dict, deta
 def worker_event(conn: Connection, message_id: str, event: dict, detail: str | None = None) -> str:
     """Store an arrival, departure or renewal (``detail``: the event's JSON, when it is at hand); move the visa
     along with it."""
-    worker = event["worker"]
-    prepared.execute(conn, _WORKER_EVENT, (message_id, event["kind"], worker["civil_number"],
-                                           worker["passport_number"], event["employer_cr"], event["occurred_at"],
-                                           to_json(event) if detail is None else detail))
+    prepared.execute(conn, _WORKER_EVENT, _worker_event_row(message_id, event, detail))
     if event["kind"] == "WorkerArrival":
         return _visa_used_for_entry(conn, event["visa_number"])
     if event["kind"] == "WorkerDeparture" and event["departure_kind"] == "final":
+        worker = event["worker"]
         return release_vacancy(conn, worker["civil_number"], worker["passport_number"], "released")
     return "recorded"
+
+
+def _worker_event_row(message_id: str, event: dict, detail: str | None) -> tuple:
+    worker = event["worker"]
+    return (message_id, event["kind"], worker["civil_number"], worker["passport_number"], event["employer_cr"],
+            event["occurred_at"], to_json(event) if detail is None else detail)
 
 
 def _visa_used_for_entry(conn: Connection, visa_number: str) -> str:
