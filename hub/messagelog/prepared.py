@@ -161,8 +161,9 @@ def changed(conn: Connection, sql: str, params: Sequence = ()) -> int:
     return _run(conn, sql, params, many=False, count=True)
 
 
-def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
-    """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them).
+def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> int | None:
+    """Run one statement for each of ``rows`` (the driver's executemany: psycopg pipelines them); how many rows
+    they changed in all (the drivers' ``rowcount``), None inside :func:`together` where they are held.
 
     On PostgreSQL several rows go as one ``INSERT … VALUES (…), (…)`` per
     :data:`ROWS_PER_INSERT` rows: psycopg's executemany sends and reads back
@@ -175,11 +176,11 @@ def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
     """
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
-        return
+        return 0
     if len(rows) == 1 or conn.dialect.name == "sqlite" or not sql.endswith(")") or " VALUES (" not in sql:
-        _run(conn, sql, rows, many=True)
-        return
+        return _run(conn, sql, rows, many=True, count=True)
     padded = isinstance(sql, InsertSql) and sql.typed is not None
+    counts = []
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start:start + ROWS_PER_INSERT]
         params = [value for row in chunk for value in row]
@@ -187,10 +188,11 @@ def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:
         if padded and all(row[0] is not None for row in chunk):
             shape = 1 << (len(chunk) - 1).bit_length()
             params.extend([None] * (len(chunk[0]) * (shape - len(chunk))))
-            _run(conn, _padded_rows(sql, shape), tuple(params), many=False)
+            counts.append(_run(conn, _padded_rows(sql, shape), tuple(params), many=False, count=True))
         else:
             head, values = sql.rsplit(" VALUES ", 1)
-            _run(conn, _multi_row(head, values, len(chunk)), tuple(params), many=False)
+            counts.append(_run(conn, _multi_row(head, values, len(chunk)), tuple(params), many=False, count=True))
+    return None if None in counts else sum(counts)
 
 
 @lru_cache(maxsize=256)

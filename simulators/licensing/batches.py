@@ -3,28 +3,22 @@
 A commit on the licensing database is a synced write (SQLite ``synchronous =
 FULL``, a WAL flush on PostgreSQL); paid once per message it bounds the
 consumer at a few hundred messages a second whatever the CPU. Here every
-message still gets its own all-or-nothing unit — a SAVEPOINT holding its
-"seen" mark (``processed_messages``, as :class:`hub.idempotency.IdempotentConsumer`
-keeps it) and its change — but the units waiting at one moment share one
+message is still a unit applied all or nothing — its "seen" mark
+(``processed_messages``, as :class:`hub.idempotency.IdempotentConsumer`
+keeps it) with its change — but the units waiting at one moment share one
 transaction and one commit:
 
-* a message already applied (redelivered, or twice in the same window) meets
-  its mark and changes nothing: its unit reports False;
-* a message whose change fails rolls back its own savepoint only; its caller
-  gets the exception (so the transport retries or dead-letters that one),
-  and the rest of the window commits;
+* a message already applied (redelivered, or twice in the same window)
+  changes nothing;
+* a message whose change fails rolls back alone; its caller gets the
+  exception (so the transport retries or dead-letters that one), and the
+  rest of the window commits;
 * a commit that fails fails every unit of the window, recoverably: nothing
   was applied, so the redeliveries apply it.
 
-A savepoint and its release are two statements more per message, as dear as
-the message's own change, and almost every window has nothing to roll back.
-So a window is first applied without them: the mark is an insert that does
-nothing on a mark already there (``ON CONFLICT DO NOTHING``, SQLite and
-PostgreSQL alike), so a duplicate needs no rollback either. Only when a
-message's change fails is that transaction rolled back whole and the window
-applied again, each message in its own savepoint as above — the changes are
-plain statements on the connection, so running them again after a rollback
-does them once.
+How one window is applied in its transaction (a few statements for all of
+it, a savepoint per message only after a failure) is :mod:`window_apply`'s;
+this module decides which units go together and who applies them.
 
 Why callers wait for the commit instead of buffering: the transport acks a
 delivery as soon as its handler returns, so a handler that returned before
@@ -60,18 +54,16 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
-from hub.idempotency import processed_messages
-from hub.messagelog import prepared
 from hub.messagelog.db import HeldConnection
 from hub.messagelog.group import gather
-from hub.messagelog.prepared import insert_sql
-from hub.messagelog.schema import timestamp
+from simulators.licensing.window_apply import (  # noqa: F401 - WindowCommitError: the callers' name for it here
+    Apply, Outcome, UnitFailed, WindowCommitError, WindowRolledBackError, apply_each, apply_gathered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,35 +71,6 @@ log = logging.getLogger(__name__)
 #: a visa check's delivery reaches its window about 1 ms after it arrived (verified, answered, sent), and the
 #: commit it joins saves one synced write, about 0.3 ms of CPU on SQLite.
 GATHER_SECONDS = 0.003
-
-#: one message's change: runs inside its savepoint, on the window's connection
-Apply = Callable[[Connection], Any]
-#: what a unit came to: True applied, False already applied, or the exception its change raised
-Outcome = bool | Exception
-
-
-class WindowCommitError(MessageLogError):
-    """The licensing database refused a window's commit: none of its messages was applied.
-
-    Recoverable: the redeliveries apply them once the database is back.
-    """
-
-    code = "apply-window"
-    recoverable = True
-
-
-#: The mark of a message applied, doing nothing when it is there already, as SQL text for the driver's
-#: cursor (:mod:`hub.messagelog.prepared`): through Core it cost more than SQLite spends running it.
-_MARK_ONCE = insert_sql(processed_messages, ("consumer", "message_id", "processed_at")) + " ON CONFLICT DO NOTHING"
-
-
-class WindowRolledBackError(WindowCommitError):
-    """A window's commit failed: none of its messages was applied, nor anything ``record`` wrote with them."""
-
-
-class _UnitFailed(Exception):
-    """Internal: a message's change failed in a window applied without savepoints; it is applied again with them."""
-
 
 class Unit:
     """One message, queued until a leader has applied it; ``outcome`` is set once ``done``."""
@@ -172,7 +135,7 @@ class WindowApplier:
             self._on_way.value = False
             with self._lock:
                 self._coming -= 1
-                self._arrived.notify_all()
+                self._wake_gathering_leader()
 
     def apply_once(self, message_id: str, apply: Apply) -> bool:
         """Run ``apply(connection)`` once per message id, in a commit shared with concurrent callers.
@@ -201,8 +164,12 @@ class WindowApplier:
             self._queue.append(unit)
             if arriving:
                 self._coming -= 1
-            self._arrived.notify_all()
+            self._wake_gathering_leader()
         return unit
+
+    def _wake_gathering_leader(self) -> None:  # (lock held)
+        if self._leading:  # only a gathering leader waits: else a notify's lock probing on every delivery for none
+            self._arrived.notify_all()
 
     def settle(self, units: Sequence[Unit]) -> None:
         """Return once every one of ``units`` is settled (its ``outcome`` set), leading windows while no one else
@@ -242,28 +209,31 @@ class WindowApplier:
 
     def apply_window(self, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
         """Apply ``(message_id, apply)`` pairs in one transaction, each once and on its own; their outcomes."""
-        outcomes: list[Outcome] = []
         try:
             try:
-                with self._held.transaction() as conn:
-                    outcomes = [self._apply_plain(conn, message_id, apply) for message_id, apply in work]
-                    self._record(conn, work, outcomes)
-            except _UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
-                with self._held.transaction() as conn:
-                    outcomes = [self._apply_unit(conn, message_id, apply) for message_id, apply in work]
-                    self._record(conn, work, outcomes)
+                outcomes = self._in_transaction(apply_gathered, work)
+            except UnitFailed:  # rolled back whole: again, each message in a savepoint of its own
+                outcomes = self._in_transaction(apply_each, work)
         except sa.exc.SQLAlchemyError as exc:
-            self._renew_connection()
-            detail = getattr(exc, "orig", None) or exc
-            failed = WindowRolledBackError(
-                f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
-            failed.__cause__ = exc
-            self._tell([message_id for message_id, _ in work], [failed] * len(work))
-            return [failed] * len(work)
+            return self._rolled_back(work, exc)
         with self._lock:
             self.commits += 1
         self._tell([message_id for message_id, _ in work], outcomes)
         return outcomes
+
+    def _in_transaction(self, apply: Callable, work: Sequence[tuple[str, Apply]]) -> list[Outcome]:
+        with self._held.transaction() as conn:
+            outcomes = apply(conn, self.consumer, work)
+            self._record(conn, work, outcomes)
+        return outcomes
+
+    def _rolled_back(self, work: Sequence[tuple[str, Apply]], exc: sa.exc.SQLAlchemyError) -> list[Outcome]:
+        self._renew_connection()
+        detail = getattr(exc, "orig", None) or exc
+        failed = WindowRolledBackError(f"consumer {self.consumer} could not commit {len(work)} message(s): {detail}")
+        failed.__cause__ = exc
+        self._tell([message_id for message_id, _ in work], [failed] * len(work))
+        return [failed] * len(work)
 
     def _record(self, conn: Connection, work: Sequence[tuple[str, Apply]], outcomes: list[Outcome]) -> None:
         if self.record is not None:
@@ -287,42 +257,6 @@ class WindowApplier:
             self.on_settled(list(zip(message_ids, outcomes)))
         except Exception:  # noqa: BLE001 - the window is committed; a listener's bug must not fail it
             log.exception("the listener of settled windows failed; the window itself is committed")
-
-    def _marked(self, conn: Connection, message_id: str) -> bool:
-        """Mark ``message_id`` applied; False when it was marked before.
-
-        Mark first: a concurrent worker on the same id then waits on the key
-        and, once the first commits, finds it there and changes nothing.
-        """
-        # one statement, told by the driver's count of inserted rows: no RETURNING rows to read back (nor, on
-        # SQLite before 3.35, a SELECT changes() after it)
-        return prepared.changed(conn, _MARK_ONCE, (self.consumer, message_id, timestamp())) == 1
-
-    def _apply_plain(self, conn: Connection, message_id: str, apply: Apply) -> bool:
-        """One unit without a savepoint of its own; _UnitFailed when anything of it failed."""
-        try:
-            if not self._marked(conn, message_id):
-                return False
-            apply(conn)
-        except Exception as exc:
-            raise _UnitFailed from exc
-        return True
-
-    def _apply_unit(self, conn: Connection, message_id: str, apply: Apply) -> Outcome:
-        try:
-            with conn.begin_nested():
-                if not self._marked(conn, message_id):
-                    return False
-                apply(conn)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            # the database, not this message, failed: a redelivery will do
-            failed = WindowCommitError(f"consumer {self.consumer} could not apply {message_id}: {exc.orig or exc}",
-                                       message_id=message_id)
-            failed.__cause__ = exc
-            return failed
-        except Exception as exc:  # noqa: BLE001 - handed to this message's caller, who raises it
-            return exc
-        return True
 
     def _hand_over(self, window: list[Unit]) -> None:
         """Wake the window's waiting owners and the first waiter left, who leads the next window."""

@@ -41,6 +41,7 @@ from simulators.licensing import answer_text, canonical_io, effects, rules, work
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_text, reply_to, verified_envelope
 from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState, to_json, utc_text
+from simulators.licensing.window_writes import Gatherable, Later, WindowWrites
 
 #: agency replies that may reach the queue late (after the asker timed out): kept as events
 _LATE_REPLIES = frozenset({"IncomeRecord", "CivilStatusRecord", "CommercialRegistrationRecord",
@@ -146,14 +147,20 @@ class LicensingConsumer:
         body = canonical_io.fault_element(exc.code, exc.reason, SYSTEM, header.message_id, utc_text(self.now()))
         reply_to(delivery, header, body, self.seal, self.transport, now=self.now())
 
-    def _apply(self, delivery: Delivery, header: Header, fn: Callable, summary: dict | str) -> None:
+    def _apply(self, delivery: Delivery, header: Header, fn: Callable, summary: dict | str,
+               gather: Callable[[WindowWrites], str | Later] | None = None) -> None:
         """Run ``fn(conn) -> outcome`` and its event row (``summary``, or its JSON) once per message id: committed
         before this returns, or, when the transport waits for :meth:`settle` before the ack, queued for the commit
-        :meth:`settle` waits for."""
+        :meth:`settle` waits for. With ``gather``, the same change's writes, gathered with the window's
+        (:mod:`window_writes`): how the window runs it when nothing of it fails."""
         applied_at = utc_text(self.now())
 
         def apply(conn) -> None:
             effects.record_event(conn, header, fn(conn), summary, applied_at)
+
+        if gather is not None:
+            apply = Gatherable(apply, lambda writes: effects.gather_event(writes, header, gather(writes), summary,
+                                                                          applied_at))
 
         self._windowed.value = True
         if _settled_later(delivery):
@@ -183,8 +190,15 @@ class LicensingConsumer:
     def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         event = canonical_io.worker_event(body)
         detail = to_json(event)  # the worker event's detail and its event row's summary: one text, encoded once
-        self._apply(delivery, header, lambda conn: effects.worker_event(conn, header.message_id, event, detail),
-                    detail)
+        message_id = header.message_id
+        gather = (lambda writes: effects.gather_worker_event(writes, message_id, event, detail)) \
+            if effects.gathers(event) else None
+        self._apply(delivery, header, lambda conn: effects.worker_event(conn, message_id, event, detail), detail,
+                    gather)
+
+    def _record(self, delivery: Delivery, header: Header, outcome: str, summary: dict) -> None:
+        """Apply a message that changes nothing but its event row: ``outcome`` and ``summary``."""
+        self._apply(delivery, header, lambda conn: outcome, summary, lambda writes: outcome)
 
     def _visa_issued(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
         visa = canonical_io.visa_issued(body)
@@ -206,7 +220,7 @@ class LicensingConsumer:
         # it is kept for the officer, not acted upon.
         kind = header.message_type
         summary = canonical_io.fault(body) if kind == "Fault" else {"record": kind}
-        self._apply(delivery, header, lambda conn: "kept-for-officer", summary)
+        self._record(delivery, header, "kept-for-officer", summary)
 
     def visa_answer(self, query: dict, today: date | None = None) -> rules.VisaAnswer:
         """The answer to a VisaEligibilityQuery as of ``today``."""
@@ -218,7 +232,7 @@ class LicensingConsumer:
         civil_number, fields = worker_records.record_query(body)
         record = worker_records.worker_record(self.state, civil_number, fields)
         outcome = "answered" if record is not None else "not-found"
-        self._apply(delivery, header, lambda conn: outcome, {"civil_number": civil_number, "fields": list(fields)})
+        self._record(delivery, header, outcome, {"civil_number": civil_number, "fields": list(fields)})
         self._require_reply_path(delivery, header)
         if record is None:  # an answer the asker can act on, not a dead letter: the worker is simply unknown
             record = canonical_io.fault_element("not-found", f"licensing knows no worker {civil_number}", SYSTEM,
@@ -244,4 +258,4 @@ class LicensingConsumer:
         if self.receipts is not None:  # the signed answer told the hub: no receipt for the record too
             self.receipts.answered(header.message_id)
         summary = query | {"eligible": verdict.eligible, "reason": verdict.reason.code}
-        self._apply(delivery, header, lambda conn: "eligible" if verdict.eligible else verdict.reason.code, summary)
+        self._record(delivery, header, "eligible" if verdict.eligible else verdict.reason.code, summary)

@@ -25,6 +25,7 @@ from simulators.licensing.transfer_rules import TransferAnswer
 from simulators.licensing.tables import (
     events, labour_cases, salary_batches, transfers, vacancies, visas, worker_events,
 )
+from simulators.licensing.window_writes import GuardedUpdate, Later, WindowWrites
 
 
 # Every message's audit row, as SQL text run on the driver's cursor (hub.messagelog.prepared): through
@@ -37,6 +38,10 @@ _EVENT = insert_sql(events, ("message_id", "correlation_id", "message_type", "so
 _WORKER_EVENT = insert_sql(worker_events, ("message_id", "kind", "civil_number", "passport_number", "employer_cr",
                                            "occurred_at", "detail"))
 _VISA_ENTERED = f"UPDATE {visas.name} SET status = 'arrived' WHERE visa_number = ? AND status = 'issued'"
+# The same, for every arrival of a commit window at once (window_writes)
+_VISA_ENTRY = GuardedUpdate(visas.name, "visa_number", "status = 'arrived'", "status = 'issued'")
+#: where an event row holds its outcome
+_OUTCOME = 5
 
 
 def record_event(conn: Connection, header, outcome: str, summary: dict | str, applied_at: str) -> None:
@@ -46,18 +51,45 @@ def record_event(conn: Connection, header, outcome: str, summary: dict | str, ap
                                     header.source_agency, applied_at, outcome, summary_json))
 
 
+def gather_event(writes: WindowWrites, header, outcome: str | Later, summary: dict | str, applied_at: str) -> None:
+    """:func:`record_event`'s row, written with its window's (:mod:`window_writes`)."""
+    row = [header.message_id, header.correlation_id, header.message_type, header.source_agency, applied_at,
+           outcome, summary if isinstance(summary, str) else to_json(summary)]
+    if isinstance(outcome, Later):
+        writes.insert_filled(_EVENT, row, _OUTCOME)
+    else:
+        writes.insert(_EVENT, row)
+
+
+def gathers(event: dict) -> bool:
+    """Whether :func:`gather_worker_event` can take ``event``: all but a final exit, which reads what it frees."""
+    return event["kind"] != "WorkerDeparture" or event["departure_kind"] != "final"
+
+
+def gather_worker_event(writes: WindowWrites, message_id: str, event: dict, detail: str) -> str | Later:
+    """:func:`worker_event`'s writes, with its window's, for an event that :func:`gathers`; its outcome."""
+    writes.insert(_WORKER_EVENT, _worker_event_row(message_id, event, detail))
+    if event["kind"] == "WorkerArrival":
+        return writes.update(_VISA_ENTRY, event["visa_number"], "visa-used", "recorded-visa-unknown")
+    return "recorded"
+
+
 def worker_event(conn: Connection, message_id: str, event: dict, detail: str | None = None) -> str:
     """Store an arrival, departure or renewal (``detail``: the event's JSON, when it is at hand); move the visa
     along with it."""
-    worker = event["worker"]
-    prepared.execute(conn, _WORKER_EVENT, (message_id, event["kind"], worker["civil_number"],
-                                           worker["passport_number"], event["employer_cr"], event["occurred_at"],
-                                           to_json(event) if detail is None else detail))
+    prepared.execute(conn, _WORKER_EVENT, _worker_event_row(message_id, event, detail))
     if event["kind"] == "WorkerArrival":
         return _visa_used_for_entry(conn, event["visa_number"])
     if event["kind"] == "WorkerDeparture" and event["departure_kind"] == "final":
+        worker = event["worker"]
         return release_vacancy(conn, worker["civil_number"], worker["passport_number"], "released")
     return "recorded"
+
+
+def _worker_event_row(message_id: str, event: dict, detail: str | None) -> tuple:
+    worker = event["worker"]
+    return (message_id, event["kind"], worker["civil_number"], worker["passport_number"], event["employer_cr"],
+            event["occurred_at"], to_json(event) if detail is None else detail)
 
 
 def _visa_used_for_entry(conn: Connection, visa_number: str) -> str:

@@ -91,3 +91,15 @@ def test_rows_sent_for_are_read_once_not_from_a_cursor_another_statement_took_si
         echo(conn, "second")  # on the cursor the first gave back
         with pytest.raises(RuntimeError, match="read already"):
             first()
+
+
+def test_execute_many_tells_how_many_rows_its_statements_changed_in_all(log):
+    from hub.idempotency import processed_messages
+
+    mark = prepared.insert_sql(processed_messages, ("consumer", "message_id", "processed_at"))
+    rows = [("counted", f"m-{n}", "2024-05-20") for n in range(3)]
+    with db.write_transaction(log.engine) as conn:
+        assert prepared.execute_many(conn, mark, rows) == 3  # one multi-row INSERT on PostgreSQL
+        assert prepared.execute_many(conn, mark + " ON CONFLICT DO NOTHING",
+                                     rows[1:] + [("counted", "m-9", "2024-05-20")]) == 1  # one row per statement
+        assert prepared.execute_many(conn, mark, []) == 0
