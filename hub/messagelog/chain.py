@@ -145,9 +145,10 @@ def lock_and_numbers_later(conn: Connection, count: int) -> tuple[Callable[[], t
                                                                   Callable[[], list[int]]]:
     """The lane's lock (:func:`hub.messagelog.lanes.lock_later`) and :func:`numbers_later`, sent now.
 
-    On PostgreSQL one statement does both when the lane is not locked yet in
-    this transaction: a statement less for every write (each statement sent
-    in a pipeline wakes the server up on its own).
+    One statement does both when the lane is not locked yet in this
+    transaction: a statement less for every write (on PostgreSQL each
+    statement sent in a pipeline wakes the server up on its own; on SQLite
+    each costs the driver's call and the statement's run).
     """
     locked = lanes.lock_later(conn, numbers=max(1, count))
     return locked, locked.numbers or numbers_later(conn, count)

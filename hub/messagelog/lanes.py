@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import MessageLogError
 from hub.messagelog import db, prepared
-from hub.messagelog.schema import RECORD_NUMBERS, lanes, timestamp
+from hub.messagelog.schema import RECORD_NUMBERS, audit_chain, lanes, timestamp
 
 #: the lane of the chain written before lanes existed (revision 0004 moved it there)
 LEGACY_LANE = "legacy"
@@ -48,6 +48,10 @@ _LOCK = f"SELECT seq, hash FROM {lanes.name} WHERE lane_id = ?"
 # PostgreSQL: the lock and the write's record numbers in one statement (see chain.numbers_later for the form)
 _LOCK_NUMBERED = (f"SELECT seq, hash, ARRAY(SELECT nextval('{RECORD_NUMBERS.name}') "
                   f"FROM unnest(array_fill(0, ARRAY[?::integer]))) FROM {lanes.name} WHERE lane_id = ?")
+# SQLite: the lock and the newest record's number in one statement (numbers are max + 1 there: the write
+# transaction holds the whole file, so the newest read with the lock is still the newest when appending)
+_LOCK_NEWEST = (f"SELECT seq, hash, (SELECT coalesce(max(seq), 0) FROM {audit_chain.name}) "
+                f"FROM {lanes.name} WHERE lane_id = ?")
 _MOVE = f"UPDATE {lanes.name} SET seq = ?, hash = ? WHERE lane_id = ?"
 
 
@@ -130,8 +134,9 @@ def lock_later(conn: Connection, numbers: int = 0) -> Callable[[], tuple[str, in
 
     In a pipeline (:func:`hub.messagelog.prepared.send`) the lock then shares
     a round trip with the statements sent after it, before it is read. With
-    ``numbers`` on PostgreSQL the same statement takes that many record
-    numbers from the sequence (a statement less, see :func:`hub.messagelog.chain.lock_and_numbers_later`):
+    ``numbers`` the same statement takes that many record numbers (a statement
+    less, see :func:`hub.messagelog.chain.lock_and_numbers_later`) — from the
+    sequence on PostgreSQL, the newest record's number onward on SQLite — and
     the returned function's ``numbers`` reads them, ascending; otherwise it is None.
     """
     held = conn.get_execution_options().get(HEAD_OPTION)
@@ -139,9 +144,8 @@ def lock_later(conn: Connection, numbers: int = 0) -> Callable[[], tuple[str, in
         value = held.value  # locked earlier in this transaction: the row cannot have moved but by us
         return _Locked(lambda: value)
     lane_id = current(conn).lane_id
-    numbered = numbers > 0 and conn.dialect.name != "sqlite"
-    found = prepared.send(conn, (_LOCK_NUMBERED if numbered else _LOCK) + prepared.locking(conn),
-                          (numbers, lane_id) if numbered else (lane_id,))
+    sqlite = conn.dialect.name == "sqlite"
+    found = _send_lock(conn, lane_id, numbers, sqlite)
     read: list = []  # the head, then the numbers if taken: the row is read once, by whichever asks first
 
     def locked() -> tuple[str, int, str]:
@@ -151,7 +155,9 @@ def lock_later(conn: Connection, numbers: int = 0) -> Callable[[], tuple[str, in
         if not rows:
             raise MessageLogError(f"lane {lane_id} of the audit chain is missing from the log")
         [(seq, hash_, *extra)] = rows
-        read.extend([(lane_id, seq, hash_), *(sorted(array) for array in extra)])
+        read.append((lane_id, seq, hash_))
+        if extra:  # SQLite: the newest record's number; PostgreSQL: the numbers the sequence gave
+            read.append(list(range(extra[0] + 1, extra[0] + 1 + numbers)) if sqlite else sorted(extra[0]))
         if held is not None:
             held.value = (lane_id, seq, hash_)
         return lane_id, seq, hash_
@@ -160,7 +166,16 @@ def lock_later(conn: Connection, numbers: int = 0) -> Callable[[], tuple[str, in
         locked()
         return read[1]
 
-    return _Locked(locked, record_numbers if numbered else None)
+    return _Locked(locked, record_numbers if numbers > 0 else None)
+
+
+def _send_lock(conn: Connection, lane_id: str, numbers: int, sqlite: bool) -> Callable[[], list[tuple]]:
+    """The lane's lock sent, with what gives ``numbers`` record numbers if any (see :func:`lock_later`)."""
+    if numbers <= 0:
+        return prepared.send(conn, _LOCK + prepared.locking(conn), (lane_id,))
+    if sqlite:
+        return prepared.send(conn, _LOCK_NEWEST, (lane_id,))
+    return prepared.send(conn, _LOCK_NUMBERED + prepared.locking(conn), (numbers, lane_id))
 
 
 class _Locked:
