@@ -200,7 +200,16 @@ def test_bad_files_are_refused_with_exactly_their_reasons(tmp_path, shape):
 SHAPES = [(accepted, ACCEPTED[accepted][1]) for accepted in ACCEPTED] + [
     (refused, REFUSED[refused][0]) for refused in REFUSED] + [
     ("not UTF-8", lambda data: data.replace(b"Employee", b"Employ\xe9e", 1)),
-    ("cut off", lambda data: data[:-5]), ("an unclosed quote", lambda data: data[:-30] + b'"' + data[-30:])]
+    ("cut off", lambda data: data[:-5]), ("an unclosed quote", lambda data: data[:-30] + b'"' + data[-30:])] + [
+    # a file read from memory is split into lines at LF alone, like the bytes on disk
+    ("LF line ends", lambda data: data.replace(b"\r\n", b"\n")),
+    ("a CR alone inside a line", edit(lambda rows: cell(rows, 3, "Notes / Comments", "a\rb"))),
+    ("a quoted name over two lines", edit(lambda rows: cell(rows, 3, "Employee Name", '"NASSER\r\nAL SHUKAILI"'))),
+    ("a quoted name with a CR", edit(lambda rows: cell(rows, 4, "Employee Name", '"NASSER\rAL SHUKAILI"'))),
+    ("line and paragraph separators in a name", edit(lambda rows: cell(rows, 3, "Employee Name",
+                                                                        "NASSER\u2028AL\x85SHUKAILI\u2029"))),
+    ("markup characters in a name", edit(lambda rows: cell(rows, 3, "Employee Name", "A&B <C> \"D\""))),
+]
 
 
 @pytest.mark.parametrize(("shape", "reshape"), SHAPES, ids=[shape for shape, _ in SHAPES])
