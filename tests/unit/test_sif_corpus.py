@@ -243,3 +243,15 @@ def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label
         after = _remembered_layout.cache_info()
         looked_up[name] = (after.hits - before.hits, after.misses - before.misses)
     assert looked_up == {"alike": (2, 0), "huge": (1, 0)}  # the huge employee label row is never kept
+
+
+@pytest.mark.parametrize("layout", ["with reference", "without reference"])
+def test_each_row_writer_writes_the_mapped_columns_in_file_order_named_by_tag(layout):
+    """The row writers spell out by hand what MAPPED_LABELS and tag() say; the two must not drift apart."""
+    from adapters.centralbank.sif import EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, MAPPED_LABELS, ROW_WRITERS, tag
+
+    labels = EMPLOYEE_LABELS if layout == "with reference" else EMPLOYEE_LABELS_NO_REFERENCE
+    mapped = [label for label in labels if label in MAPPED_LABELS]
+    expected = '<employee line="7" lang="ar">' + "".join(
+        f"<{tag(label)}>v{index}</{tag(label)}>" for index, label in enumerate(mapped)) + "</employee>"
+    assert ROW_WRITERS[labels](7, "ar", *(f"v{index}" for index in range(len(mapped)))) == expected
