@@ -31,9 +31,10 @@ labels in any case and spacing, amounts as spreadsheet cells (``45.75``,
 empty or separator-only rows (``,,,,``) ignored.
 
 Why text fed to a parser rather than ``SubElement`` calls: a row is one
-``%`` format of escaped values, and lxml's incremental parser builds the
+f-string of escaped values, and lxml's incremental parser builds the
 tree in C — several times faster than 15 Python calls per row, and still
-never holding the whole file as text (rows are fed in slices).
+never holding the rows document as one text (rows are fed in slices). Only
+a file the watcher already holds, of at most 256 KiB, is decoded whole.
 """
 
 from __future__ import annotations
