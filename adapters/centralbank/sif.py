@@ -55,7 +55,8 @@ from adapters.centralbank.sif_checks import (
     omr, row_problems, tag,
 )
 from adapters.centralbank.sif_layout import employee_layout, payer_kind
-from adapters.centralbank.sif_lines import Lines, Problems, csv_problem, tracked
+from adapters.centralbank.sif_lines import Lines, csv_problem, tracked
+from adapters.centralbank.sif_rows import ROW_WRITERS, Rows, escaped
 from hub.adapter import FileItem
 
 __all__ = ["BANK_SHORT_NAMES", "EMPLOYEE_LABELS", "EMPLOYEE_LABELS_NO_REFERENCE", "FILE_NAME", "HEADER_LABELS",
@@ -74,77 +75,8 @@ _MAPPED = {labels: operator.itemgetter(*(index for index, label in enumerate(lab
            for labels in _CHECKS}
 
 
-def _row_with_reference(line: int, lang: str, kind: str, person: str, reference: str, name: str, account: str,
-                        net: str, basic: str, extra: str, deductions: str, social: str) -> str:
-    """One employee row of the rows document (values escaped), layout with ``Reference Number``.
-
-    Written out as an f-string, which Python assembles from its pieces, where
-    a ``%`` template of the row was read character by character for every row:
-    half the cost. :data:`MAPPED_LABELS` in file order; ``tag()`` names each.
-    """
-    return (f'<employee line="{line}" lang="{lang}"><EmployeeIdType>{kind}</EmployeeIdType>'
-            f'<EmployeeId>{person}</EmployeeId><ReferenceNumber>{reference}</ReferenceNumber>'
-            f'<EmployeeName>{name}</EmployeeName><EmployeeAccount>{account}</EmployeeAccount>'
-            f'<NetSalary>{net}</NetSalary><BasicSalary>{basic}</BasicSalary><ExtraIncome>{extra}</ExtraIncome>'
-            f'<Deductions>{deductions}</Deductions><SocialSecurityDeductions>{social}</SocialSecurityDeductions>'
-            '</employee>')
-
-
-def _row_without_reference(line: int, lang: str, kind: str, person: str, name: str, account: str,
-                           net: str, basic: str, extra: str, deductions: str, social: str) -> str:
-    """:func:`_row_with_reference` for the layout without ``Reference Number``."""
-    return (f'<employee line="{line}" lang="{lang}"><EmployeeIdType>{kind}</EmployeeIdType>'
-            f'<EmployeeId>{person}</EmployeeId>'
-            f'<EmployeeName>{name}</EmployeeName><EmployeeAccount>{account}</EmployeeAccount>'
-            f'<NetSalary>{net}</NetSalary><BasicSalary>{basic}</BasicSalary><ExtraIncome>{extra}</ExtraIncome>'
-            f'<Deductions>{deductions}</Deductions><SocialSecurityDeductions>{social}</SocialSecurityDeductions>'
-            '</employee>')
-
-
-#: the writer of an employee row for each layout: (line, lang, *mapped cells) -> text
-ROW_WRITERS = {EMPLOYEE_LABELS: _row_with_reference, EMPLOYEE_LABELS_NO_REFERENCE: _row_without_reference}
-_SPECIAL = re.compile("[&<>\r]")
-_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-#: employee rows fed to the parser at once
-_SLICE = 256
 #: files up to this size are decoded whole when read from memory (:func:`read_sif_content`)
 _WHOLE_TEXT = 256 * 1024
-
-
-class _Rows:
-    """The rows document under construction, and every problem found on the way.
-
-    Text goes to the parser only while no problem has been found: a bad file
-    is still read to the end, to name all its bad lines, but builds nothing.
-    """
-
-    def __init__(self, file_name: str) -> None:
-        self.errors = Problems()
-        self.name: dict[str, str] | None = None
-        self.header: dict[str, str] | None = None
-        self.pending: list[str] = []
-        self.parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-        self.file_name = file_name
-
-    def error(self, line: int, reason: str) -> None:
-        self.errors.add(line, reason)
-        self.pending = []
-
-    def add(self, text: str) -> None:
-        if not self.errors.count:  # the count, not truth: __bool__ is a Python call per row
-            self.pending.append(text)
-            if len(self.pending) >= _SLICE:
-                self.flush()
-
-    def flush(self) -> None:
-        if self.pending and not self.errors:
-            self.parser.feed("".join(self.pending))
-        self.pending = []
-
-    def document(self) -> etree._Element:
-        self.add("</sif>")
-        self.flush()
-        return self.parser.close()
 
 
 def read_sif(path: Path) -> Iterator[FileItem]:
@@ -177,7 +109,7 @@ def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
 
 
 def _read_text(name: str, text: str, data: bytes) -> Iterator[FileItem]:
-    rows = _Rows(name)
+    rows = Rows(name)
     _check_name(name, rows)
     # newline="\n": lines end at LF alone, as when reading bytes (a CR or U+2028 stays in its line)
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
@@ -192,7 +124,7 @@ def _read_text(name: str, text: str, data: bytes) -> Iterator[FileItem]:
 
 
 def _read_sif(name: str, stream) -> Iterator[FileItem]:
-    rows = _Rows(name)
+    rows = Rows(name)
     _check_name(name, rows)
     lines = Lines(stream)
     reader = csv.reader(lines, strict=True)
@@ -208,7 +140,7 @@ def _read_sif(name: str, stream) -> Iterator[FileItem]:
     yield from _items(rows)
 
 
-def _items(rows: _Rows) -> Iterator[FileItem]:
+def _items(rows: Rows) -> Iterator[FileItem]:
     """Every problem found, or (when there is none) the one rows document."""
     if rows.errors:
         yield from rows.errors.items()
@@ -223,7 +155,7 @@ def _items(rows: _Rows) -> Iterator[FileItem]:
     yield FileItem(line=2, payload=document, source_id=source_id)
 
 
-def _check_name(name: str, rows: _Rows) -> None:
+def _check_name(name: str, rows: Rows) -> None:
     match = FILE_NAME.match(name)
     if not match:
         rows.error(0, f"file name {name!r} is not SIF_<CR>_<BANK>_<YYYYMMDD>_<NNN>.csv")
@@ -237,7 +169,7 @@ def _check_name(name: str, rows: _Rows) -> None:
     rows.name = {"cr": cr, "bank": bank, "date": created.isoformat(), "sequence": sequence}
 
 
-def _read_rows(reader, position, rows: _Rows) -> None:
+def _read_rows(reader, position, rows: Rows) -> None:
     """Check the file's rows from ``reader``; ``position.line_num`` is the line the last row ended on."""
     header_labels = next(reader, None)
     if header_labels is None:
@@ -261,7 +193,7 @@ def _read_rows(reader, position, rows: _Rows) -> None:
         _check_totals(rows, count, total)
 
 
-def _header(rows: _Rows, payer: str, values: list[str]) -> None:
+def _header(rows: Rows, payer: str, values: list[str]) -> None:
     """Check the header values (line 2); open the document with its ``<name>`` and ``<header>``."""
     labels = HEADER_LABELS if payer == "account" else HEADER_LABELS_IBAN
     while len(values) > len(labels) and not values[-1].strip():
@@ -279,15 +211,11 @@ def _header(rows: _Rows, payer: str, values: list[str]) -> None:
     name = rows.name
     rows.add(f'<sif file="{rows.file_name}" payer="{payer}">'
              f'<name cr="{name["cr"]}" bank="{name["bank"]}" date="{name["date"]}" sequence="{name["sequence"]}"/>'
-             '<header line="2">' + "".join(f"<{TAGS[label]}>{_escaped(fields[label])}</{TAGS[label]}>"
+             '<header line="2">' + "".join(f"<{TAGS[label]}>{escaped(fields[label])}</{TAGS[label]}>"
                                            for label in labels) + "</header>")
 
 
-def _escaped(value: str) -> str:
-    return value.translate(_ESCAPE) if _SPECIAL.search(value) else value
-
-
-def _employees(reader, position, rows: _Rows, labels) -> tuple[int, int]:
+def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
     """Check and add every employee row; (rows read, sum of their net salaries in baisas).
 
     A row in the file's own form takes the fast path; only a row it refuses
@@ -322,7 +250,7 @@ def _employees(reader, position, rows: _Rows, labels) -> tuple[int, int]:
             cells = mapped(values)
             # four scans in C (memchr) cost a fifth of one regex search over the row
             special = "&" in joined or "<" in joined or ">" in joined or "\r" in joined
-            rows.add(row(position.line_num, lang, *(map(_escaped, cells) if special else cells)))
+            rows.add(row(position.line_num, lang, *(map(escaped, cells) if special else cells)))
     return count, total
 
 
@@ -335,7 +263,7 @@ def _normalized(check: RowCheck, labels: tuple[str, ...], values: list[str]) -> 
     return check.net(values, joined), values, joined
 
 
-def _row_error(rows: _Rows, line: int, labels: tuple[str, ...] | None, values: list[str]) -> None:
+def _row_error(rows: Rows, line: int, labels: tuple[str, ...] | None, values: list[str]) -> None:
     """Name what is wrong with one employee row (nothing when the labels are unknown: line 3 says so)."""
     if labels is None:
         return
@@ -346,7 +274,7 @@ def _row_error(rows: _Rows, line: int, labels: tuple[str, ...] | None, values: l
         rows.error(line, problem)
 
 
-def _check_totals(rows: _Rows, count: int, total: int) -> None:
+def _check_totals(rows: Rows, count: int, total: int) -> None:
     declared_count, declared_total = rows.header["Number Of Records"], rows.header["Total Salaries"]
     if declared_count.isdigit() and int(declared_count) != count:
         rows.error(2, f"Number Of Records is {declared_count} but the file has {count} employee row(s)")

@@ -248,7 +248,8 @@ def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label
 @pytest.mark.parametrize("layout", ["with reference", "without reference"])
 def test_each_row_writer_writes_the_mapped_columns_in_file_order_named_by_tag(layout):
     """The row writers spell out by hand what MAPPED_LABELS and tag() say; the two must not drift apart."""
-    from adapters.centralbank.sif import EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, MAPPED_LABELS, ROW_WRITERS, tag
+    from adapters.centralbank.sif import EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, MAPPED_LABELS, tag
+    from adapters.centralbank.sif_rows import ROW_WRITERS
 
     labels = EMPLOYEE_LABELS if layout == "with reference" else EMPLOYEE_LABELS_NO_REFERENCE
     mapped = [label for label in labels if label in MAPPED_LABELS]
