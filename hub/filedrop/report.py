@@ -24,6 +24,8 @@ _HIDDEN = re.compile("[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 def quoted(name: str) -> str:
     """``name`` safe to print: control and bidi characters and undecodable bytes escaped."""
+    if name.isascii() and name.isprintable():  # nearly every name: nothing to escape, tested in C
+        return name
     text = name.encode("utf-8", "backslashreplace").decode("utf-8")
     return _HIDDEN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
@@ -101,18 +103,31 @@ class Outcome:
 
 
 def receipt_json(outcome: Outcome) -> bytes:
-    """The receipt of an accepted file."""
-    document = {
+    """The receipt of an accepted file: the bytes :func:`receipt_document` gives through ``_json``.
+
+    Written from one template, each value encoded on its own: the generic
+    writer's encoder calls (one per key and value, and a new C encoder for
+    each number, flag and object) cost ~140 k instructions a wage file, 2% of it.
+    """
+    items = outcome.items
+    new = sum(not item.duplicate for item in items)
+    messages = "[\n  " + ",\n  ".join(map(_item_json, items)) + "\n ]" if items else "[]"
+    text = _RECEIPT % (_text(quoted(outcome.name)), _text(outcome.agency), _text(outcome.message_type),
+                       _text(outcome.sha256), _number(outcome.size), len(items), new, len(items) - new,
+                       _FLAG[bool(items) and new == 0], messages, _text(outcome.finished_at))
+    return text.encode("utf-8")
+
+
+def receipt_document(outcome: Outcome) -> dict:
+    """The receipt as a document: what :func:`receipt_json` writes, key for key."""
+    return {
         "file": quoted(outcome.name), "agency": outcome.agency, "status": "accepted",
         "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
         "counts": {"items": len(outcome.items), "new": outcome.new, "duplicates": outcome.duplicates},
         "duplicate": bool(outcome.items) and outcome.new == 0,
-        # vars(), not asdict(): the items hold only plain values, and asdict's deep copy was
-        # a tenth of the cost of filing a small accepted file away
         "messages": [dict(vars(item)) for item in outcome.items],
         "processed_at": outcome.finished_at,
     }
-    return _json(document)
 
 
 def report_json(outcome: Outcome) -> bytes:
@@ -175,6 +190,27 @@ def receipt_head(head: bytes) -> tuple[str, str | None] | None:
 
 #: one encoder for every value: ``json.dumps(..., ensure_ascii=False)`` builds a new one per call
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+#: the layout ``_json`` gives a receipt document (its keys in :func:`receipt_document`'s order)
+_RECEIPT = ('{\n "file": %s,\n "agency": %s,\n "status": "accepted",\n "message_type": %s,\n "sha256": %s,\n'
+            ' "size": %s,\n "counts": {"items": %d, "new": %d, "duplicates": %d},\n "duplicate": %s,\n'
+            ' "messages": %s,\n "processed_at": %s\n}\n')
+_ITEM = '{"line": %d, "source_id": %s, "source_message_id": %s, "message_id": %s, "duplicate": %s}'
+_FLAG = {False: "false", True: "true"}
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _item_json(item: ItemReceipt) -> str:
+    return _ITEM % (item.line, _text(item.source_id), _text(item.source_message_id), _text(item.message_id),
+                    _FLAG[bool(item.duplicate)])
 
 
 def _json(document: dict) -> bytes:

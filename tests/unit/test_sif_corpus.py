@@ -200,7 +200,16 @@ def test_bad_files_are_refused_with_exactly_their_reasons(tmp_path, shape):
 SHAPES = [(accepted, ACCEPTED[accepted][1]) for accepted in ACCEPTED] + [
     (refused, REFUSED[refused][0]) for refused in REFUSED] + [
     ("not UTF-8", lambda data: data.replace(b"Employee", b"Employ\xe9e", 1)),
-    ("cut off", lambda data: data[:-5]), ("an unclosed quote", lambda data: data[:-30] + b'"' + data[-30:])]
+    ("cut off", lambda data: data[:-5]), ("an unclosed quote", lambda data: data[:-30] + b'"' + data[-30:])] + [
+    # a file read from memory is split into lines at LF alone, like the bytes on disk
+    ("LF line ends", lambda data: data.replace(b"\r\n", b"\n")),
+    ("a CR alone inside a line", edit(lambda rows: cell(rows, 3, "Notes / Comments", "a\rb"))),
+    ("a quoted name over two lines", edit(lambda rows: cell(rows, 3, "Employee Name", '"NASSER\r\nAL SHUKAILI"'))),
+    ("a quoted name with a CR", edit(lambda rows: cell(rows, 4, "Employee Name", '"NASSER\rAL SHUKAILI"'))),
+    ("line and paragraph separators in a name", edit(lambda rows: cell(rows, 3, "Employee Name",
+                                                                        "NASSER\u2028AL\x85SHUKAILI\u2029"))),
+    ("markup characters in a name", edit(lambda rows: cell(rows, 3, "Employee Name", "A&B <C> \"D\""))),
+]
 
 
 @pytest.mark.parametrize(("shape", "reshape"), SHAPES, ids=[shape for shape, _ in SHAPES])
@@ -234,3 +243,16 @@ def test_layouts_are_remembered_for_files_spelled_alike_but_never_for_huge_label
         after = _remembered_layout.cache_info()
         looked_up[name] = (after.hits - before.hits, after.misses - before.misses)
     assert looked_up == {"alike": (2, 0), "huge": (1, 0)}  # the huge employee label row is never kept
+
+
+@pytest.mark.parametrize("layout", ["with reference", "without reference"])
+def test_each_row_writer_writes_the_mapped_columns_in_file_order_named_by_tag(layout):
+    """The row writers spell out by hand what MAPPED_LABELS and tag() say; the two must not drift apart."""
+    from adapters.centralbank.sif import EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_REFERENCE, MAPPED_LABELS, tag
+    from adapters.centralbank.sif_rows import ROW_WRITERS
+
+    labels = EMPLOYEE_LABELS if layout == "with reference" else EMPLOYEE_LABELS_NO_REFERENCE
+    mapped = [label for label in labels if label in MAPPED_LABELS]
+    expected = '<employee line="7" lang="ar">' + "".join(
+        f"<{tag(label)}>v{index}</{tag(label)}>" for index, label in enumerate(mapped)) + "</employee>"
+    assert ROW_WRITERS[labels](7, "ar", *(f"v{index}" for index in range(len(mapped)))) == expected
