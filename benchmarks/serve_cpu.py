@@ -34,7 +34,7 @@ from pathlib import Path
 
 from end_to_end_floor import proc_table
 from end_to_end_load import Load, progress, throughput
-from end_to_end_stack import BenchStack
+from end_to_end_stack import BenchStack, fresh_postgres
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 from simulators.population import Population, PopulationSpec
 
@@ -50,6 +50,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="keep-alive connections pushing at once")
     parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="keys of every party")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default=None,
+                        help="hub message log in a fresh database on this PostgreSQL (dropped afterwards)")
     args = parser.parse_args(argv)
     if not (0 <= args.count <= 100_000 and 1 <= args.processes <= 32 and 0 < args.idle_seconds <= 600):
         parser.error("keep --count 0..100000, --processes 1..32, --idle-seconds 0..600")
@@ -138,19 +141,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-serve-cpu-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if sqlite else args.broker
-    stack = BenchStack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
-                       split_roles=args.split, serve_processes=None if args.split else args.processes)
-    try:
-        progress(f"starting the stack in {home} …")
-        lines = measure(stack.start(), args)
-    finally:
-        progress("stopping the stack …")
-        stack.stop()
-        stack.remove_topology()
-        if args.keep:
-            progress(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
+    with fresh_postgres(args.postgres) as database_url:
+        stack = BenchStack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
+                           split_roles=args.split, serve_processes=None if args.split else args.processes,
+                           key_type=args.key_type, database_url=database_url)
+        try:
+            progress(f"starting the stack in {home} …")
+            lines = measure(stack.start(), args)
+        finally:
+            progress("stopping the stack …")
+            stack.stop()
+            stack.remove_topology()
+            if args.keep:
+                progress(f"kept {home}")
+            else:
+                shutil.rmtree(home, ignore_errors=True)
     print(f"$ python benchmarks/serve_cpu.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     print("\n".join(lines))
     return 0
