@@ -12,7 +12,8 @@ are not measured here). First ``--outcomes`` pushes' records are written to
 a fresh log (SQLite in a temporary folder, or a scratch database on
 ``--postgres``) for every receipt, then the receipts, each naming
 ``--outcomes`` of them. Under callgrind the child runs twice, with
-``--receipts`` receipts and with none, everything else the same, and the
+``--receipts`` receipts and with none, everything else the same (the
+pushes written for them too), and the
 difference per outcome is printed; the database server's own work is another
 process's and is not counted.
 """
@@ -49,13 +50,14 @@ def report(n: int, outcomes: int):
     return record, hops
 
 
-def child(receipts: int, outcomes: int, postgres: str | None) -> float:
-    """Write the pushes, then WARM and ``receipts`` receipts; CPU seconds of the ``receipts`` ones."""
+def child(receipts: int, outcomes: int, postgres: str | None, room: int) -> float:
+    """Write the pushes ``room`` receipts name (the same with any ``receipts``), then WARM and ``receipts``
+    receipts; CPU seconds of the ``receipts`` ones."""
     from hub.messagelog import open_message_log
 
     with tempfile.TemporaryDirectory(prefix="rabt-hops-") as work, scratch_database(postgres) as database:
         with open_message_log(database or f"sqlite:///{Path(work) / 'messages.sqlite3'}") as log:
-            for record, _receipt in records(0, (WARM + receipts) * outcomes):
+            for record, _receipt in records(0, (WARM + room) * outcomes):
                 log.accept(record)
             for n in range(WARM):
                 log.store_report(*report(n, outcomes))
@@ -72,17 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="the log on a scratch database of this server")
     parser.add_argument("--cpu", type=int, metavar="N", help="N receipts, CPU time per outcome (no valgrind)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--room", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child, args.outcomes, args.postgres)
+        child(args.child, args.outcomes, args.postgres, args.room)
         return 0
     where = "PostgreSQL" if args.postgres else "SQLite"
     if args.cpu:
-        seconds = child(args.cpu, args.outcomes, args.postgres)
+        seconds = child(args.cpu, args.outcomes, args.postgres, args.cpu)
         print(f"{args.cpu} receipts of {args.outcomes} outcomes, {where}: "
               f"{seconds / (args.cpu * args.outcomes) * 1e6:.1f} µs CPU per outcome")
         return 0
-    extra = ["--outcomes", str(args.outcomes)] + (["--postgres", args.postgres] if args.postgres else [])
+    extra = ["--outcomes", str(args.outcomes), "--room", str(args.receipts)]
+    extra += ["--postgres", args.postgres] if args.postgres else []
     per = callgrind.per_item(__file__, args.receipts, *extra) / args.outcomes
     print(f"{args.receipts} receipts of {args.outcomes} outcomes, {where}: {per:,.0f} instructions per outcome")
     return 0
