@@ -1,7 +1,7 @@
 """CPU time of each thread of some processes, named as Python names them (``serve_cpu.py --threads``).
 
 The kernel keeps each thread's CPU time (``/proc/PID/task/TID/stat``) but
-not its Python name (Python 3.11 sets no native thread names): the names
+not its Python name (Python before 3.14 sets no native thread names): the names
 come from ``py-spy dump`` (``pip install py-spy``; it needs the right to
 ptrace the processes), read once after the measured load, so a thread that
 ended meanwhile is listed by its number. Threads of one process with the
