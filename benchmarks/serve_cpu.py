@@ -3,6 +3,8 @@
     python benchmarks/serve_cpu.py                         # all roles in one master, 2 gateway processes
     python benchmarks/serve_cpu.py --split --count 1000    # each role in a process of its own
     python benchmarks/serve_cpu.py --broker sqlite --idle-seconds 30
+    python benchmarks/serve_cpu.py --processes 1 --key-type ec --threads --count 3000 \
+        --postgres postgresql://postgres@127.0.0.1:5432/postgres   # end_to_end.py's hub, thread by thread
 
 Starts the demo stack (``simulators.demo.stack.Stack``: simulators, ``rabt
 serve``, licensing's web app and consumer) in a fresh temporary RABT_HOME with
@@ -18,7 +20,8 @@ its own queue prefix, lets it settle, then reads each process's CPU time
 
 Every process is listed on its own line — the ``rabt serve`` master and each
 of its gateway and watcher children, or with ``--split`` one process per role
-(the relay's process also runs the ``receipts`` role). CPU time, not wall
+(the relay's process also runs the ``receipts`` role); with ``--threads`` each
+thread of the hub's processes too (``thread_cpu``). CPU time, not wall
 time, because the machine is shared. Progress goes to stderr, figures to stdout.
 """
 
@@ -34,7 +37,8 @@ from pathlib import Path
 
 from end_to_end_floor import proc_table
 from end_to_end_load import Load, progress, throughput
-from end_to_end_stack import BenchStack
+from end_to_end_stack import BenchStack, fresh_postgres
+from thread_cpu import by_thread, py_spy, thread_names, thread_seconds
 from hub.transports.testing import DEFAULT_AMQP_URL, broker_problem
 from simulators.population import Population, PopulationSpec
 
@@ -50,7 +54,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="keep-alive connections pushing at once")
     parser.add_argument("--workers", type=int, default=2000, help="population size of the simulators")
     parser.add_argument("--keep", action="store_true", help="keep the temporary RABT_HOME (logs, databases)")
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="keys of every party")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default=None,
+                        help="hub message log in a fresh database on this PostgreSQL (dropped afterwards)")
+    parser.add_argument("--threads", action="store_true",
+                        help="also the CPU per message of each thread of the hub's processes (needs py-spy)")
     args = parser.parse_args(argv)
+    if args.threads:
+        args.threads = py_spy() or parser.error("--threads needs py-spy (pip install py-spy)")
     if not (0 <= args.count <= 100_000 and 1 <= args.processes <= 32 and 0 < args.idle_seconds <= 600):
         parser.error("keep --count 0..100000, --processes 1..32, --idle-seconds 0..600")
     return args
@@ -114,20 +125,32 @@ def measure(stack: BenchStack, args: argparse.Namespace) -> list[str]:
     progress(f"idle for {args.idle_seconds:g}s: {len(labels)} processes …")
     time.sleep(args.idle_seconds)
     idle = spent(before, cpu_of(labels))
-    load_spent, applied = None, 0
-    if args.count:
-        load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
-        try:
-            throughput(load, 30, args.clients, timeout=600)  # every process compiles what it uses, off the books
-            before = cpu_of(labels)
-            put = throughput(load, args.count, args.clients, timeout=600)
-            load_spent, applied = spent(before, cpu_of(labels)), put["applied"]
-        finally:
-            load.close()
-        progress(f"  {applied} applied, {len(put['errors'])} errors")
+    load_spent, applied, threads = loaded(stack, args, labels) if args.count else (None, 0, [])
     mode = "one process per role" if args.split else f"rabt serve --processes {args.processes}"
     return [f"{mode}; broker {stack.broker_url}; idle {args.idle_seconds:g}s, then {args.count} border "
-            f"notifications ({applied} applied)", *report(idle, args.idle_seconds, load_spent, applied)]
+            f"notifications ({applied} applied)", *report(idle, args.idle_seconds, load_spent, applied), *threads]
+
+
+def loaded(stack: BenchStack, args: argparse.Namespace, labels: dict[int, str]) -> tuple[dict, int, list[str]]:
+    """CPU seconds of each process over ``--count`` pushes, how many were applied, and (``--threads``) the lines
+    of the hub's threads, in ms of CPU per applied message."""
+    hub = sorted(pid for pid, label in labels.items() if label.startswith("hub"))
+    load = Load(stack, Population(PopulationSpec.scaled(args.workers, seed=stack.seed)))
+    try:
+        throughput(load, 30, args.clients, timeout=600)  # every process compiles what it uses, off the books
+        before, threads_before = cpu_of(labels), thread_seconds(hub)
+        put = throughput(load, args.count, args.clients, timeout=600)
+        load_spent, applied, threads_after = spent(before, cpu_of(labels)), put["applied"], thread_seconds(hub)
+    finally:
+        load.close()
+    progress(f"  {applied} applied, {len(put['errors'])} errors")
+    if not args.threads or not applied:
+        return load_spent, applied, []
+    per_thread = by_thread(threads_before, threads_after, thread_names(hub, args.threads), labels)
+    lines = [f"{'hub thread (under load)':<56}{'ms/msg':>8}"]
+    lines += [f"{name:<56}{seconds / applied * 1000:>8.3f}"
+              for name, seconds in sorted(per_thread.items(), key=lambda item: -item[1]) if seconds > 0]
+    return load_spent, applied, lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,19 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     home = Path(tempfile.mkdtemp(prefix="rabt-bench-serve-cpu-"))
     broker = f"sqlite:///{home / 'broker.sqlite3'}" if sqlite else args.broker
-    stack = BenchStack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
-                       split_roles=args.split, serve_processes=None if args.split else args.processes)
-    try:
-        progress(f"starting the stack in {home} …")
-        lines = measure(stack.start(), args)
-    finally:
-        progress("stopping the stack …")
-        stack.stop()
-        stack.remove_topology()
-        if args.keep:
-            progress(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
+    with fresh_postgres(args.postgres) as database_url:
+        stack = BenchStack(home, broker, workers=args.workers, queue_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
+                           split_roles=args.split, serve_processes=None if args.split else args.processes,
+                           key_type=args.key_type, database_url=database_url)
+        try:
+            progress(f"starting the stack in {home} …")
+            lines = measure(stack.start(), args)
+        finally:
+            progress("stopping the stack …")
+            stack.stop()
+            stack.remove_topology()
+            if args.keep:
+                progress(f"kept {home}")
+            else:
+                shutil.rmtree(home, ignore_errors=True)
     print(f"$ python benchmarks/serve_cpu.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
     print("\n".join(lines))
     return 0

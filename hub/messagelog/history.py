@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, chain, search, walk
+from hub.messagelog import accepting, chain, prepared, search, walk
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, check_status
@@ -36,6 +37,26 @@ _SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _ENQUEUE = sa.insert(_o)
+_SET_STATUSES = f"UPDATE {_m.name} SET status = ?, updated_at = ? WHERE {{ids}}"
+#: message ids per UPDATE of :func:`set_statuses`: within the smallest bound SQLite builds have on parameters (999)
+IDS_PER_UPDATE = 500
+
+
+def set_statuses(conn: Connection, hops: Sequence[tuple[str, str, str, str | None]], now: str) -> None:
+    """Each hop's message takes its last hop's status: one UPDATE per status (and IDS_PER_UPDATE ids).
+
+    A receipt's hundreds of hops were as many UPDATE statements, each its own
+    bookkeeping in SQLAlchemy and the driver (and on PostgreSQL its own query
+    in the pipeline); they are nearly all one status.
+    """
+    last = {mid: status for mid, status, _detail, _actor in hops}
+    by_status: dict[str, list[str]] = {}
+    for mid, status in last.items():
+        by_status.setdefault(status, []).append(mid)
+    for status, mids in by_status.items():
+        for start in range(0, len(mids), IDS_PER_UPDATE):
+            ids, params = prepared.among(conn, "message_id", mids[start:start + IDS_PER_UPDATE])
+            prepared.execute(conn, _SET_STATUSES.format(ids=ids), (status, now, *params))
 
 
 class History:
@@ -72,7 +93,7 @@ class History:
         entries = [ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops]
         with self._writing("record hops") as conn:
             seqs = chain.append(conn, entries)
-            conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
+            set_statuses(conn, hops, now)
         return seqs
 
     def store_report(self, record: Accepted, hops: Sequence[tuple[str, str, str, str | None]]) -> BatchResult:
@@ -91,7 +112,7 @@ class History:
                 now = timestamp()
                 chain.append(conn, [ChainEntry("event", status, now, mid, str(detail), actor)
                                     for mid, status, detail, actor in hops])
-                conn.execute(_SET_STATUS, [{"mid": mid, "status": status, "at": now} for mid, status, _d, _a in hops])
+                set_statuses(conn, hops, now)
         return result
 
     def record_action(self, action: str, target: str, detail: str, actor: str) -> int:

@@ -495,3 +495,25 @@ def test_a_report_stored_with_its_hops_and_a_late_confirm_does_not_set_the_statu
     assert log.get("msg-2").status == "published"
     assert [e.status for e in log.events("msg-1")] == ["received", "applied", "published"]
     assert log.verify_chain().ok
+
+
+def test_hops_set_each_message_to_its_last_status_over_more_ids_than_one_update_takes(log, monkeypatch):
+    # the statuses are set one UPDATE per status and per IDS_PER_UPDATE ids, not one per hop
+    from hub.messagelog import history
+
+    monkeypatch.setattr(history, "IDS_PER_UPDATE", 2)
+    for n in range(1, 6):
+        log.accept(record(n))
+    hops = [("msg-1", "applied", "a", None), ("msg-2", "failed", "f", None), ("msg-3", "applied", "a", None),
+            ("msg-4", "applied", "a", None), ("msg-5", "applied", "a", None), ("msg-2", "applied", "again", None),
+            ("msg-4", "failed", "later", None), ("msg-none", "applied", "not stored here", None)]
+    log.record_hops(hops)
+    assert {n: log.get(f"msg-{n}").status for n in range(1, 6)} == {
+        1: "applied", 2: "applied", 3: "applied", 4: "failed", 5: "applied"}
+    assert [e.status for e in log.events("msg-4")][-2:] == ["applied", "failed"]
+    report = record("r", message_type="DeliveryReceipt", source_agency="licensing", destination="hub",
+                    routing_key="hub.DeliveryReceipt.licensing", source_message_id="licensing-r")
+    log.store_report(report, [(f"msg-{n}", "failed", "f", None) for n in (1, 3, 5)] + [("msg-2", "failed", "f", None)])
+    assert {n: log.get(f"msg-{n}").status for n in range(1, 6)} == {
+        1: "failed", 2: "failed", 3: "failed", 4: "failed", 5: "failed"}
+    assert log.get("msg-3").updated_at == log.get("msg-5").updated_at
