@@ -41,7 +41,7 @@ def unavailable(problem: str) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files marked ``long_running`` first (the longest timeout first), then files with more tests first.
 
-    The two xdist workers take whole files in this order (``--no-loadscope-reorder`` in
+    The xdist workers take whole files in this order (``--no-loadscope-reorder`` in
     ``pyproject.toml``). xdist's own order, most tests first, left a one-test file of minutes such
     as the broker outage to run alone at the end while the other worker sat idle.
     """
