@@ -37,9 +37,10 @@ _EVENT = insert_sql(events, ("message_id", "correlation_id", "message_type", "so
 # a result object), about as much as the rest of a pushed arrival's window.
 _WORKER_EVENT = insert_sql(worker_events, ("message_id", "kind", "civil_number", "passport_number", "employer_cr",
                                            "occurred_at", "detail"))
-_VISA_ENTERED = f"UPDATE {visas.name} SET status = 'arrived' WHERE visa_number = ? AND status = 'issued'"
-# The same, for every arrival of a commit window at once (window_writes)
+#: an arrival's visa moved from issued to arrived: for one message, or every arrival of a window at once
 _VISA_ENTRY = GuardedUpdate(visas.name, "visa_number", "status = 'arrived'", "status = 'issued'")
+#: an arrival's outcome: its visa moved, or no issued visa of that number
+_VISA_USED, _VISA_UNKNOWN = "visa-used", "recorded-visa-unknown"
 #: where an event row holds its outcome
 _OUTCOME = 5
 
@@ -70,7 +71,7 @@ def gather_worker_event(writes: WindowWrites, message_id: str, event: dict, deta
     """:func:`worker_event`'s writes, with its window's, for an event that :func:`gathers`; its outcome."""
     writes.insert(_WORKER_EVENT, _worker_event_row(message_id, event, detail))
     if event["kind"] == "WorkerArrival":
-        return writes.update(_VISA_ENTRY, event["visa_number"], "visa-used", "recorded-visa-unknown")
+        return writes.update(_VISA_ENTRY, event["visa_number"], _VISA_USED, _VISA_UNKNOWN)
     return "recorded"
 
 
@@ -93,9 +94,7 @@ def _worker_event_row(message_id: str, event: dict, detail: str | None) -> tuple
 
 
 def _visa_used_for_entry(conn: Connection, visa_number: str) -> str:
-    # the driver's count of changed rows: on SQLite a SELECT changes() after the update cost a statement more
-    changed = prepared.changed(conn, _VISA_ENTERED, (visa_number,)) > 0
-    return "visa-used" if changed else "recorded-visa-unknown"
+    return _VISA_USED if _VISA_ENTRY.run(conn, [visa_number]) > 0 else _VISA_UNKNOWN
 
 
 def release_vacancy(conn: Connection, civil_number: str | None, passport_number: str | None, status: str) -> str:
