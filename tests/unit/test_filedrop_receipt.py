@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hub.filedrop.report import ItemReceipt, Outcome, _json, receipt_document, receipt_head, receipt_json
+from hub.filedrop.report import ItemReceipt, Outcome, _json, quoted, receipt_head, receipt_json
 
 SHA = "0f" * 32
 
@@ -22,6 +22,18 @@ def outcome(name: str = "SIF_1000072_BNZW_20260227_001.csv", items=(), **fields)
 def item(line: int = 2, source_id: str | None = "1000072/2026-02", duplicate: bool = False,
          message_id: str = "0193b6a0-1c2d-7e3f-8a9b-0c1d2e3f4a5b") -> ItemReceipt:
     return ItemReceipt(line, source_id, f"{SHA[:40]}/{source_id or 'item'}", message_id, duplicate)
+
+
+def receipt_document(outcome: Outcome) -> dict:
+    """The receipt as the document the generic writer (``_json``) wrote before the template: the oracle."""
+    return {
+        "file": quoted(outcome.name), "agency": outcome.agency, "status": "accepted",
+        "message_type": outcome.message_type, "sha256": outcome.sha256, "size": outcome.size,
+        "counts": {"items": len(outcome.items), "new": outcome.new, "duplicates": outcome.duplicates},
+        "duplicate": bool(outcome.items) and outcome.new == 0,
+        "messages": [dict(vars(item)) for item in outcome.items],
+        "processed_at": outcome.finished_at,
+    }
 
 
 CASES = {
@@ -51,8 +63,6 @@ def test_receipt_head_still_reads_digest_and_first_message():
 
 
 def test_quoted_escapes_every_ascii_control_character_and_leaves_the_rest():
-    from hub.filedrop.report import quoted
-
     for character in map(chr, range(128)):
         expected = character if 0x20 <= ord(character) < 0x7f else character.encode("unicode_escape").decode("ascii")
         assert quoted(f"SIF_{character}.csv") == f"SIF_{expected}.csv"
