@@ -54,10 +54,15 @@ def _read(path: Path) -> str | None:
 
 def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, own CPU seconds) of ``pid``."""
-    text = _read(Path(f"/proc/{pid}/stat"))
+    return stat_of(Path(f"/proc/{pid}/stat"))
+
+
+def stat_of(path: Path) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds: user + system) from a process's or a thread's ``stat`` file; None when it is gone."""
+    text = _read(path)
     if text is None:
         return None
-    fields = text.rsplit(")", 1)[1].split()
+    fields = text.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 

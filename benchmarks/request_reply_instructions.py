@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import callgrind
+from end_to_end_processes import stat_of
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,9 +81,7 @@ def child(url: str, prefix: str, count: int) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    import os
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_of(Path(f"/proc/{pid}/stat"))[1]
 
 
 def syscalls(command: list[str]) -> dict[str, int]:

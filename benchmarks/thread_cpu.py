@@ -17,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-_TICKS = os.sysconf("SC_CLK_TCK")
+from end_to_end_processes import stat_of
+
 _THREAD = re.compile(r"^Thread (\S+) \(.*?\): \"(.*?)\"", re.M)
 
 
@@ -36,11 +37,8 @@ def thread_seconds(pids: list[int]) -> dict[tuple[int, int], float]:
         except OSError:
             continue
         for tid in tids:
-            try:
-                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            used[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / _TICKS
+            if (stat := stat_of(Path(f"/proc/{pid}/task/{tid}/stat"))) is not None:
+                used[(pid, int(tid))] = stat[1]
     return used
 
 
