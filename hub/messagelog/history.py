@@ -32,8 +32,6 @@ from hub.messagelog.schema import archives, messages, outbox, payloads, timestam
 _m, _o, _p = messages, outbox, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
 _HAS_PAYLOADS = sa.select(_p.c.message_id).where(_p.c.message_id == sa.bindparam("mid"))
-_SET_STATUS = sa.update(_m).where(_m.c.message_id == sa.bindparam("mid")).values(
-    status=sa.bindparam("status"), updated_at=sa.bindparam("at"))
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _ENQUEUE = sa.insert(_o)
@@ -166,7 +164,7 @@ class History:
                 raise MessageLogError("its payloads were archived and purged from the log: it cannot be "
                                       "published again", message_id=message_id)
             [seq] = chain.append(conn, [ChainEntry("event", status, now, message_id, str(detail), actor)])
-            conn.execute(_SET_STATUS, {"mid": message_id, "status": status, "at": now})
+            set_statuses(conn, [(message_id, status, detail, actor)], now)
             queued = conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None
             if requeue and not queued:
                 conn.execute(_ENQUEUE, {"message_id": message_id, "enqueued_at": now})
