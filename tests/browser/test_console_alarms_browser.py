@@ -275,12 +275,14 @@ def test_the_licensing_chart_moves_while_messages_flow(driver, live):
         while time.monotonic() < deadline and depth_shown(driver) == seen[-1]:
             time.sleep(0.2)
         seen.append(depth_shown(driver))
-        lines.add(driver.find_element(
-            By.CSS_SELECTOR, 'figure.chart[data-name="licensing"] polyline.depth').get_attribute("points"))
+        # looked up again should the page redraw the chart between the lookup and the read
+        lines.add(wait_until(driver, lambda d: d.find_element(
+            By.CSS_SELECTOR, 'figure.chart[data-name="licensing"] polyline.depth').get_attribute("points")))
     assert seen[-1].endswith(": 24"), seen
     assert len(set(seen)) >= 4, f"the chart's depth did not move with each batch: {seen}"
     assert len(lines) >= 3  # the drawn line changed too
-    assert driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="licensing"] td.ready').text == "24"
+    assert wait_until(driver, lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-queue="licensing"] td.ready').text
+                      == "24")
     # the latency table follows too: the 24 arrivals, receipt to broker confirm, against police's 5 s target
     row = wait_until(driver, lambda d: [r for r in d.find_elements(
         By.CSS_SELECTOR, 'tr.latency[data-agency="police"][data-operation="WorkerArrival"]')
