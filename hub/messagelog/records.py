@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.errors import MessageLogError
+from hub.routing import routing_key
 
 #: every status a message can have, in the order they usually happen
 STATUSES = (
@@ -86,8 +87,6 @@ class Accepted:
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
         PayloadDigest is that only where ``raw`` is the payload it was made for.
         """
-        from hub.routing import routing_key
-
         return cls(
             message_id=header.message_id, message_type=header.message_type,
             source_agency=header.source_agency, destination=header.destination,
