@@ -74,7 +74,18 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The distinct normalized words of ``text``, in order, each at most :data:`TERM_LENGTH` characters."""
-    return list(dict.fromkeys(word[:TERM_LENGTH] for word in normalize(text).split()))
+    return list(dict.fromkeys(word for piece in text.split() for word in _piece_words(piece)))
+
+
+@lru_cache(maxsize=8192)
+def _piece_words(piece: str) -> tuple[str, ...]:
+    """The words of one whitespace-free piece of a text, normalized and cut: a text's are its pieces' in turn.
+
+    Normalizing never joins across whitespace (no character composes with one before it that is a space,
+    and the marks that may follow one are dropped), so a piece is normalized alone. Kept per piece, as names
+    repeat their words: an Arabic name's normalization cost more than the rest of a push's search terms.
+    """
+    return tuple(word[:TERM_LENGTH] for word in normalize(piece).split())
 
 
 @lru_cache(maxsize=1)
