@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from hub.messagelog import search
+from hub.xmlsafe import parse_xml
 
 
 def whole_text_words(text: str) -> list[str]:
@@ -49,3 +51,28 @@ def test_random_texts_of_spaces_marks_and_letters():
 def test_a_repeated_piece_gives_its_words_again():
     first = search.words("فيجاي مينون")
     assert search.words("فيجاي مينون") == first == ["فيجاي", "مينون"]
+
+
+def texts_of(message_type: str, body) -> list[str]:
+    """The texts the search-terms table's paths find in ``body`` (an empty type: none)."""
+    path = search._paths().get(message_type)
+    return [node.text for node in path(body) if node.text] if path is not None else []
+
+
+SAMPLES = sorted(p for p in (Path(__file__).parents[1] / "samples" / "canonical").glob("*.xml")
+                 if not p.name.startswith("envelope-") and p.stem != "Fault")
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_a_bodys_terms_are_its_texts_words_in_turn(path):
+    body = parse_xml(path.read_bytes())
+    expected = tuple(dict.fromkeys(word for text in texts_of(path.stem, body) for word in whole_text_words(text)))
+    assert search.terms_in(path.stem, body) == expected
+
+
+def test_non_ascii_texts_give_their_words_in_turn_without_repeats():
+    body = parse_xml((Path(__file__).parents[1] / "samples" / "canonical" / "WorkerArrival.xml").read_bytes())
+    texts = texts_of("WorkerArrival", body)
+    assert not " ".join(texts).isascii() and len(texts) > 1  # the branch that normalizes piece by piece
+    assert search.terms_in("WorkerArrival", body) == tuple(dict.fromkeys(
+        word for text in texts for word in whole_text_words(text)))
