@@ -5,10 +5,14 @@ and left room on its pages: the relay's and the receipts' UPDATEs then write
 no index entry. Checked on the real server with the statements the log sends:
 each update is counted as HOT by the server, each finds its rows through the
 primary key, and a log written at revision 0011 is brought there keeping its
-rows and chain.
+rows. The relay no longer locks the header row of a message in the outbox:
+the outbox row's lock still orders two relays marking the same messages.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import threading
 
 import psycopg
 import pytest
@@ -18,7 +22,7 @@ from hub.cli import main
 from hub.messagelog import history, open_message_log, prepared, publishing
 from hub.messagelog.db import make_engine
 from hub.migrations.messagelog import MESSAGE_LOG
-from tests.integration.test_messagelog_statement_shapes import write_groups
+from tests.integration.test_messagelog_statement_shapes import pair, write_groups
 
 pytestmark = pytest.mark.postgres
 
@@ -82,3 +86,28 @@ def test_a_log_at_revision_0011_loses_the_status_and_type_indexes_and_keeps_its_
     fresh = new_postgres_database()
     open_message_log(fresh).close()
     assert indexes_and_options(fresh) == (after, options)
+
+
+def test_a_relay_marking_what_another_is_marking_waits_for_it_and_marks_nothing_twice(new_postgres_database):
+    """The outbox row's lock orders two relays: the header row, no longer locked by the look-up, needs none."""
+    url = new_postgres_database()
+    with open_message_log(url) as log:
+        write_groups(log.holding(), [2])
+        log.accept(dataclasses.replace(pair(9)[0], message_id="direct-9", source_message_id="police-9"),
+                   enqueue=False)  # logged, never queued: only its header row says it is unsent
+        with psycopg.connect(url) as first:  # another relay, in the middle of marking msg-0 and direct-9
+            first.execute("SELECT message_id FROM outbox WHERE message_id = 'msg-0' FOR UPDATE")
+            first.execute("SELECT message_id FROM messages WHERE message_id = 'direct-9' FOR UPDATE")
+            first.execute("DELETE FROM outbox WHERE message_id = 'msg-0'")
+            first.execute("UPDATE messages SET status = 'published' WHERE message_id IN ('msg-0', 'direct-9')")
+            marked = []
+            second = threading.Thread(target=lambda: marked.append(log.mark_published(["msg-0", "msg-1",
+                                                                                        "direct-9"])))
+            second.start()
+            second.join(1.0)
+            waited = second.is_alive()
+            first.commit()
+        second.join(10)
+        events = {mid: [e.status for e in log.events(mid)] for mid in ("msg-0", "msg-1", "direct-9")}
+    assert waited and marked == [1]  # msg-1 only: the others were the first relay's
+    assert events == {"msg-0": ["received"], "msg-1": ["received", "published"], "direct-9": ["received"]}
