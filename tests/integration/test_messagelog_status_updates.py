@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub.cli import main
-from hub.messagelog import history, open_message_log, prepared, publishing
+from hub.messagelog import open_message_log, prepared, publishing, statuses
 from hub.messagelog.db import make_engine
 from hub.migrations.messagelog import MESSAGE_LOG
 from tests.integration.test_messagelog_statement_shapes import pair, write_groups
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.postgres
 #: the relay's and the receipts' status changes, for a list of message ids as the log sends them
 UPDATES = {
     "mark published": (publishing._PUBLISHED, ("2026-12-07T10:00:00.000000Z", "2026-12-07T10:00:00.000000Z")),
-    "set statuses": (history._SET_STATUSES, ("delivered", "2026-12-07T10:00:01.000000Z")),
+    "set statuses": (statuses._SET_STATUSES, ("delivered", "2026-12-07T10:00:01.000000Z")),
 }
 
 
