@@ -60,7 +60,7 @@ messages = sa.Table(
     # The atomic duplicate check: one agency message id is stored once.
     sa.UniqueConstraint("source_agency", "source_message_id", name="uq_messages_source"),
     # room on each page for the row's status updates, which then stay on it (revision 0012)
-    postgresql_with={"fillfactor": 80},
+    postgresql_with={"fillfactor": 70},
 )
 
 payloads = sa.Table(

@@ -79,7 +79,7 @@ def test_a_log_at_revision_0011_loses_the_status_and_type_indexes_and_keeps_its_
     assert result.exit_code == 0, result.output
     after, options = indexes_and_options(url)
     assert before - after == {"ix_messages_status", "ix_messages_message_type"}
-    assert options == ["fillfactor=80"]
+    assert options == ["fillfactor=70"]
     with open_message_log(url) as log:
         write_groups(log.holding(), [2])
         assert {m.message_id for m in log.find(status="received", limit=10)} == {"old-1", "msg-0", "msg-1"}

@@ -12,15 +12,18 @@ published and of its receipt.
 No query needs either index. Every status change looks its rows up by
 ``message_id`` (the primary key); the one reader filtering on a status, a
 queue's peek in the console, filters by destination too and sorts by
-publication time, which the index never served; the counts by status read
-every row whichever way. ``message_type`` was searched by nothing: a listing
+publication time, which the index never served. The counts by status (the
+console's overview) count every row either way, now through the table rather
+than an index-only scan; the metrics' gauges, sampled every scrape, no longer
+ask for them (``stats(by_status=False)``). ``message_type`` was searched by nothing: a listing
 filtered by it sorts the messages by time, not by type. SQLite, where
 changing an indexed column also rewrites its index entry, loses both too.
 
-``fillfactor`` 80 leaves a fifth of each new page of ``messages`` free, so a
-row's updates find room on its own page (a HOT update needs it there).
-Pages written before keep their rows as they are; the setting applies to
-pages filled from now on.
+``fillfactor`` 70 leaves 30% of each new page of ``messages`` free, so a
+row's updates find room on its own page (a HOT update needs it there): with
+push, relay and a receipt per message, 94% of the updates were HOT at 70,
+84% at 80, 56% at 90 and 43% at 100, the default. Pages written before keep
+their rows as they are; the setting applies to pages filled from now on.
 
 Revision ID: 0012
 Revises: 0011
@@ -34,7 +37,7 @@ branch_labels = None
 depends_on = None
 
 #: the share of a new page of ``messages`` filled by inserts on PostgreSQL (the rest is for updates)
-FILLFACTOR = 80
+FILLFACTOR = 70
 
 
 def upgrade() -> None:
