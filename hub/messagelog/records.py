@@ -127,6 +127,7 @@ class Accepted:
         """SHA-256 of ``raw``: the one the caller took, else taken now."""
         return self.raw_sha256 or sha256_hex(self.raw)
 
+
 @dataclass(frozen=True)
 class StoredMessage:
     """One message as the log holds it (payloads included)."""
