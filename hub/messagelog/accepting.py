@@ -264,7 +264,9 @@ def _digests(record: Accepted) -> tuple[str, str]:
     the same document: every visa check hashed two such documents twice.
     """
     raw_sha256 = record.raw_digest()
-    return raw_sha256, raw_sha256 if record.envelope == record.raw else sha256_hex(record.envelope)
+    if record.envelope == record.raw:
+        return raw_sha256, raw_sha256
+    return raw_sha256, record.envelope_sha256 or sha256_hex(record.envelope)  # the signer's, when it took one
 
 
 def _payload_row(record: Accepted) -> tuple[str, bytes | None, bytes]:

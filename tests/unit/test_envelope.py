@@ -175,6 +175,17 @@ def test_a_canonically_written_envelope_verifies_and_reads_back(trust_store):
     assert read_envelope(verified.element)[0] == header
 
 
+def test_the_digest_given_with_a_signature_is_that_of_the_signed_document(trust_store):
+    import hashlib
+
+    header = new_header(message_type="SalaryBatch", source_agency="centralbank", source_system="wps",
+                        destination="licensing", raw_payload=RAW)
+    signed, digest = Signer(trust_store.hub).sign_canonical_digested(canonical_envelope(header, sample("SalaryBatch")))
+    assert digest == hashlib.sha256(signed).hexdigest()
+    verified = Verifier(trust_store).verify(parse_xml(signed), expected_signer="hub")
+    assert read_envelope(verified.element)[0] == header
+
+
 def test_canonical_envelope_refuses_a_header_value_xml_cannot_carry():
     header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
                         destination="licensing", raw_payload=RAW, source_message_id="ROP\x01-1")

@@ -120,6 +120,7 @@ def test_reused_hub_message_id_is_an_error(log):
     ({"received_at": datetime(2024, 1, 1)}, "time zone"),
     ({"raw_sha256": "ABC"}, "raw_sha256 must be 64 lower-case hex digits"),
     ({"raw_sha256": b"a" * 64}, "raw_sha256 must be 64 lower-case hex digits"),  # not text: refused, no TypeError
+    ({"envelope_sha256": "ABC"}, "envelope_sha256 must be 64 lower-case hex digits"),
 ])
 def test_malformed_records_are_refused_with_a_reason(log, changes, complaint):
     with pytest.raises(MessageLogError, match=complaint):
