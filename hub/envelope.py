@@ -110,18 +110,31 @@ def new_header(
     """
     now = now or utc_now()
     message_id = new_message_id()
-    return Header(
-        message_id=message_id,
-        correlation_id=correlation_id or message_id,
-        message_type=message_type,
-        source_agency=source_agency,
-        source_system=source_system,
-        source_message_id=source_message_id,
-        destination=destination,
-        created_at=now,
-        received_at=received_at or now,
-        payload_digest=raw_sha256 or payload_digest(raw_payload),
-    )
+    return _header({
+        "message_id": message_id,
+        "correlation_id": correlation_id or message_id,
+        "message_type": message_type,
+        "source_agency": source_agency,
+        "source_system": source_system,
+        "destination": destination,
+        "created_at": now,
+        "received_at": received_at or now,
+        "payload_digest": raw_sha256 or payload_digest(raw_payload),
+        "source_message_id": source_message_id,
+        "schema_version": SCHEMA_VERSION,
+    })
+
+
+def _header(values: dict) -> Header:
+    """``Header(**values)`` for ``values`` naming every field, without the frozen dataclass's ``__init__``.
+
+    That one sets each field through ``object.__setattr__`` (~3 µs for eleven, five times as long as a
+    plain class's), and a visa check makes five headers (the hub three, licensing two). Header has no
+    ``__post_init__`` and no slots: the instance's dict is all there is to it.
+    """
+    header = object.__new__(Header)
+    header.__dict__.update(values)
+    return header
 
 
 def _format_time(moment: datetime) -> str:
@@ -269,5 +282,5 @@ def read_envelope(envelope: etree._Element) -> tuple[Header, etree._Element]:
         )
     values["created_at"] = _parse_time(values["created_at"])
     values["received_at"] = _parse_time(values["received_at"])
-    return Header(**values), messages[0]
+    return _header(values), messages[0]
 
