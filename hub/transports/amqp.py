@@ -160,7 +160,7 @@ class AmqpTransport(AmqpConnections, Transport):
         nothing. As before, a connection found closed is replaced without telling
         the outage watch; the new one's failures are told (``with_reconnect``).
         """
-        had_one = self._publisher is not None
+        had_one = self._publisher is not None and self._publisher.is_open  # else the first try opens one
         try:
             self._sent(question)
         except (*self.connection_errors, px.AMQPError):  # a channel the broker closed is as useless
