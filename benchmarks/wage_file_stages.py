@@ -51,7 +51,7 @@ STAGES = (
     (pipeline.canonical, "validate", "check: XSD validation"),
     (pipeline, "_body_terms", "check: search terms"),
     (pipeline, "canonical_envelope", "check: envelope (C14N)"),
-    (signing.Signer, "sign_canonical", "check: signature"),
+    (signing.Signer, "sign_canonical_digested", "check: signature"),
     (pipeline.Pipeline, "accept_batch", "store: message log (one transaction a slice)"),
     (DropWatcher, "_done", "file away: receipt, rename to done/"),
 )

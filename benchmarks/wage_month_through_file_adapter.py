@@ -15,7 +15,9 @@ log (``--postgres``: a fresh database on that server, dropped afterwards) —
 while this process runs the outbox relay, publishing to the transport
 (embedded SQLite broker by default). The clock stops when every file is in
 done/ and the outbox is empty. Prints records/s, files/s, wall time, CPU
-time, bytes written to disk, peak memory (RSS per process and summed, and the
+time, how long the watchers waited for a core and how often they blocked
+(the machine's other load; the disk and the log's lock), bytes written to
+disk, peak memory (RSS per process and summed, and the
 sum of PSS over all processes, sampled), the SQLite log's largest ``-wal``
 file (sampled every 2 ms: every writing process checkpoints it against one
 budget) and the load average before and after (the machine may be shared).
@@ -66,23 +68,35 @@ KEYS = {"ec": "ECDSA P-256", "rsa": "RSA-2048"}
 @dataclass(frozen=True)
 class Usage:
     """What one process used so far: CPU seconds (all, system), bytes it sent to disk, peak RSS,
-    and bytes it handed to write calls (``handed``)."""
+    bytes it handed to write calls (``handed``), seconds its main thread was runnable but waited
+    for a core (``waited``, schedstat) and times it blocked (``blocked``: voluntary switches)."""
 
     cpu: float
     system: float
     written: int
     rss_mib: float
     handed: int = 0
+    waited: float = 0.0
+    blocked: int = 0
 
     @classmethod
     def now(cls) -> Usage:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return cls(usage.ru_utime + usage.ru_stime, usage.ru_stime, _written(), usage.ru_maxrss / 1024,
-                   _written(field="wchar"))
+                   _written(field="wchar"), _waited(), usage.ru_nvcsw)
 
     def since(self, start: Usage) -> Usage:
         return Usage(self.cpu - start.cpu, self.system - start.system, self.written - start.written, self.rss_mib,
-                     self.handed - start.handed)
+                     self.handed - start.handed, self.waited - start.waited, self.blocked - start.blocked)
+
+
+def _waited() -> float:
+    """Seconds this process's main thread was runnable but not running (Linux schedstat), 0 where unknown."""
+    try:
+        with open("/proc/self/schedstat") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _written(pid: int | str = "self", field: str = "write_bytes") -> int:
@@ -356,6 +370,10 @@ def report(args, files: int, lines: int, gen_seconds: float, figures: dict) -> N
     print(f"records/s         {lines / wall:,.0f}")
     print(f"CPU time          {cpu:.1f} s, {1000 * cpu / max(files, 1):.2f} ms per file (watchers "
           f"{sum(u.cpu for u in watchers):.1f}, relay {relay.cpu:.1f}; system {relay.system + sum(u.system for u in watchers):.1f})")
+    # what held the watchers back: a run queue shared with other jobs (waited), or the disk and the log's
+    # writer lock (blocked: each commit's sync, each turn at the lock)
+    print(f"watchers waited   {sum(u.waited for u in watchers):.1f} s runnable for a core (all watchers; they ran "
+          f"{sum(u.cpu for u in watchers):.1f} s), blocked {sum(u.blocked for u in watchers):,} times")
     written = sum(u.written for u in watchers)
     print(f"written to disk   {(relay.written + written) / 2**30:.2f} GiB, {(relay.written + written) / files / 1024:.0f} KiB "
           f"per file (watchers {written / 2**30:.2f}, relay {relay.written / 2**30:.2f}; dirtied page cache)")

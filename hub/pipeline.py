@@ -163,11 +163,11 @@ class Pipeline(Answers, Reports):
             source_message_id=inbound.source_message_id, received_at=inbound.received_at,
             raw_sha256=inbound.raw_sha256,
         )
-        envelope = self.signer.sign_canonical(canonical_envelope(header, body))
+        envelope, envelope_sha256 = self.signer.sign_canonical_digested(canonical_envelope(header, body))
         return Accepted.from_header(header, inbound.raw, envelope, raw_sha256=header.payload_digest,
                                     projection=projected.describe() if projected else None,
                                     legal_basis=self.legal_basis(inbound.agency, inbound.message_type),
-                                    search_terms=terms)
+                                    search_terms=terms, envelope_sha256=envelope_sha256)
 
     def _verified(self, inbound: Inbound, payload: etree._Element) -> etree._Element:
         if inbound.verified_signer is not None:

@@ -110,15 +110,28 @@ class Signer:
         The caller vouches for the form (``hub.envelope.canonical_envelope``
         writes it): the digest is taken over these very bytes.
         """
-        digest = binascii.b2a_base64(hashlib.sha256(content).digest(), newline=False)
+        return self.sign_canonical_digested(content)[0]
+
+    def sign_canonical_digested(self, content: bytes) -> tuple[bytes, str]:
+        """:meth:`sign_canonical` and the hex SHA-256 of what it returns (the message log keeps it).
+
+        Both documents share every byte before the root's end tag: hashed once, each digest goes on
+        from there (hashing the signed envelope again cost a wage file ~10 us, as much as the first).
+        """
+        closing = content.rindex(b"</")
+        before = hashlib.sha256(memoryview(content)[:closing])
+        reference = before.copy()
+        reference.update(memoryview(content)[closing:])
+        digest = binascii.b2a_base64(reference.digest(), newline=False)
         # SignedInfo is written in canonical form (explicit end tags, attribute
         # order, its own ds declaration), so these bytes are what a verifier's
         # exclusive C14N of it yields, wherever it ends up in the document.
         signed_info = self._signed_info_head + digest + self._signed_info_tail
         value = binascii.b2a_base64(self._sign_raw(signed_info), newline=False)
-        closing = content.rindex(b"</")
-        return b"".join((content[:closing], _SIGNATURE_OPEN, signed_info, _VALUE_OPEN, value, self._value_tail,
-                         content[closing:]))
+        signature = b"".join((_SIGNATURE_OPEN, signed_info, _VALUE_OPEN, value, self._value_tail))
+        before.update(signature)
+        before.update(memoryview(content)[closing:])
+        return b"".join((content[:closing], signature, content[closing:])), before.hexdigest()
 
     def sign(self, element: etree._Element) -> etree._Element:
         """Return a signed copy of ``element`` as a tree (the input is left untouched)."""

@@ -101,7 +101,7 @@ def sample_gauges(console) -> None:
     """Refresh the gauges that describe shared state (queues, outbox, last activity, unstamped anchors,
     the retention archive's delay)."""
     try:
-        stats = console.log.stats()
+        stats = console.log.stats(by_status=False)  # on every scrape: the counts by status read every message
         metrics.set_outbox_backlog(stats.outbox_backlog)
         if stats.last_processed_at is not None:
             metrics.mark_processed(stats.last_processed_at.timestamp())

@@ -46,10 +46,14 @@ def _kind(mode: int) -> str:
 
 @dataclass
 class Claim:
-    """A file this watcher holds in ``processing/``: open (no links followed) and locked."""
+    """A file this watcher holds in ``processing/``: open (no links followed) and locked.
+
+    ``size`` is what ``fstat`` said when it was locked (-1: not known), so reading it needs no fstat of its own.
+    """
 
     path: Path
     fd: int
+    size: int = -1
 
     def release(self) -> None:
         if self.fd >= 0:
@@ -161,7 +165,7 @@ class DropFolders:
         if not same:
             os.close(fd)
             return None
-        return Claim(Path(path), fd)
+        return Claim(Path(path), fd, opened.st_size)
 
     def finish(self, path: Path, folder: str, sidecars: dict[str, bytes], name: str | None = None) -> Path:
         """Move ``path`` into ``done/`` or ``failed/`` (numbered if the name is taken) with its sidecars.

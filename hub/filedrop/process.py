@@ -70,15 +70,18 @@ def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
     Read with ``pread`` on the claim's descriptor, in pieces of at most the
     size it has: a buffered file object cost five system calls before the
     first byte (fstat, ioctl, three seeks) and two reads of 1 MB buffers at
-    the end, for a wage file of 2 KB.
+    the end, for a wage file of 2 KB. The size is the one the claim's lock
+    saw, and a piece shorter than asked for is the end of the file: a wage
+    file takes one ``pread``, no ``fstat`` and no read of zero bytes.
     """
-    size = outcome.size = os.fstat(claim.fd).st_size
+    size = outcome.size = claim.size if claim.size >= 0 else os.fstat(claim.fd).st_size
     if size > drop.max_bytes:
         raise Rejected(f"file is {size} bytes, over the limit of {drop.max_bytes} bytes; it was not read")
     if size == 0:
         raise Rejected("file is empty")
     digest, kept, offset, utf16 = hashlib.sha256(), [], 0, None
-    while chunk := os.pread(claim.fd, min(_CHUNK, size + 1), offset):
+    asked = min(_CHUNK, size + 1)  # one byte more than the size: a file that grew since is read on
+    while chunk := os.pread(claim.fd, asked, offset):
         if utf16 is None:  # a UTF-16 text has NUL bytes: its BOM says text
             utf16 = chunk[:2] in (b"\xff\xfe", b"\xfe\xff")
         nul = -1 if utf16 else chunk.find(b"\0")
@@ -88,7 +91,10 @@ def inspect(claim: Claim, drop: FileDrop, outcome: Outcome) -> bytes | None:
         offset += len(chunk)
         if size <= KEEP_BYTES:
             kept.append(chunk)
-    outcome.sha256 = digest.hexdigest()
+        if len(chunk) < asked:
+            break  # the end of the file: the next pread would return nothing
+    # the bytes hashed: a file written to after its claim (against the protocol) is described as it was read
+    outcome.size, outcome.sha256 = offset, digest.hexdigest()
     return b"".join(kept) if size <= KEEP_BYTES else None
 
 

@@ -27,6 +27,7 @@ from hub.messagelog import chain, pipelines, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
+from hub.messagelog.statuses import Hop, set_statuses
 
 _m = messages
 # One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
@@ -72,7 +73,7 @@ class BatchResult:
 def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
           terms: Mapping[str, list[str]] | None = None, *, sent: bool = False,
           answers: Mapping[str, Accepted] | None = None, check_taken: bool = True,
-          ends: bool = False) -> BatchResult:
+          ends: bool = False, hops: Sequence[Hop] = ()) -> BatchResult:
     """Store every non-duplicate record with status ``received`` (and an outbox row if ``enqueue``).
 
     With ``sent`` the records already went out over the same exchange (a
@@ -94,21 +95,24 @@ def store(conn: Connection, records: Sequence[Accepted], enqueue: bool = True,
     first: the primary key refuses it (IntegrityError) and the caller stores again with the check.
     With ``ends`` the transaction ends with this store: on PostgreSQL its COMMIT goes with the writes
     (:func:`hub.messagelog.pipelines.pipelined`), so nothing may run in it after.
+
+    ``hops`` (a stored report's: message id, status, detail, actor) are chained after the records and set
+    their messages' statuses in the same writes, only if a record is stored: a duplicate report adds none.
     """
     answers = answers or {}
     for record in (*records, *answers.values()):
         record.validate()
     with pipelines.pipelined(conn, commit=ends):  # on PostgreSQL the writes after the last read: one round trip
-        return _store(conn, records, enqueue, terms, sent, answers, check_taken)
+        return _store(conn, records, enqueue, terms, sent, answers, check_taken, hops)
 
 
 def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: Mapping[str, list[str]] | None,
-           sent: bool, answers: Mapping[str, Accepted], check_taken: bool) -> BatchResult:
+           sent: bool, answers: Mapping[str, Accepted], check_taken: bool, hops: Sequence[Hop]) -> BatchResult:
     # The reads are sent before the first is read: on PostgreSQL they share one round trip, the lane's lock
     # first. The record numbers go with them, as many as the records would take if none were a duplicate:
     # a duplicate leaves its numbers unused (a gap, as a rolled-back write leaves) rather than every write
     # waiting a round trip of its own for them once the duplicates are known.
-    head, numbers = chain.lock_and_numbers_later(conn, _most_entries(records, sent, answers))
+    head, numbers = chain.lock_and_numbers_later(conn, _most_entries(records, sent, answers) + len(hops))
     taken = _taken_ids_later(conn, [*records, *answers.values()], check_taken)
     stored_before = _stored_before_later(conn, records)
     head()
@@ -123,13 +127,17 @@ def _store(conn: Connection, records: Sequence[Accepted], enqueue: bool, terms: 
     answer_rows = [_message_values(record, now, True) for record in answered]
     with prepared.together(conn):  # on PostgreSQL one statement: no write here needs to see another's rows
         seqs = _append_history(conn, [(record, row, sent) for record, row in zip(fresh, rows)]
-                               + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers)
+                               + [(record, row, True) for record, row in zip(answered, answer_rows)], now, numbers,
+                               hops)
         prepared.execute_many(conn, _INSERT_MESSAGES, [(*_header_values(row), seq)
                                                        for row, seq in zip(rows + answer_rows, seqs)])
         prepared.execute_many(conn, _INSERT_PAYLOADS, [_payload_row(record) for record in (*fresh, *answered)])
         search.index_messages(conn, fresh, terms or {})  # so the console finds a message by a name or number
         if enqueue and not sent:
             prepared.execute_many(conn, _INSERT_OUTBOX, [(row["message_id"], now) for row in rows])
+    # after the one statement, not in it: its list of ids (not prepared, see prepared.among) would have the server
+    # parse and plan the whole statement every time; sent in the same round trip all the same
+    set_statuses(conn, hops, now)
     return BatchResult([row["message_id"] for row in rows + answer_rows], duplicates)
 
 
@@ -223,9 +231,9 @@ def _most_entries(records: Sequence[Accepted], sent: bool, answers: Mapping[str,
 
 
 def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], now: str,
-                    numbers: Callable[[], list[int]]) -> list[int]:
+                    numbers: Callable[[], list[int]], hops: Sequence[Hop] = ()) -> list[int]:
     """Chain each row's acceptance, then its projection if any (and, for a row sent already, its publication),
-    numbered from ``numbers`` (see :func:`hub.messagelog.chain.numbers_later`); the acceptances' seqs."""
+    then ``hops``, numbered from ``numbers`` (see :func:`hub.messagelog.chain.numbers_later`); the acceptances' seqs."""
     entries, accepted = [], []
     for record, row, sent in rows:
         accepted.append(len(entries))
@@ -234,6 +242,7 @@ def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], n
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
+    entries.extend(ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops)
     seqs = chain.append(conn, entries, numbers)
     return [seqs[i] for i in accepted]
 
@@ -255,7 +264,9 @@ def _digests(record: Accepted) -> tuple[str, str]:
     the same document: every visa check hashed two such documents twice.
     """
     raw_sha256 = record.raw_digest()
-    return raw_sha256, raw_sha256 if record.envelope == record.raw else sha256_hex(record.envelope)
+    if record.envelope == record.raw:
+        return raw_sha256, raw_sha256
+    return raw_sha256, record.envelope_sha256 or sha256_hex(record.envelope)  # the signer's, when it took one
 
 
 def _payload_row(record: Accepted) -> tuple[str, bytes | None, bytes]:

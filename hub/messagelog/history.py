@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from hub.errors import MessageLogError
-from hub.messagelog import accepting, chain, prepared, search, walk
+from hub.messagelog import accepting, chain, search, walk
 from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, check_status
 from hub.messagelog.schema import archives, messages, outbox, payloads, timestamp
+from hub.messagelog.statuses import set_statuses
 
 _m, _o, _p = messages, outbox, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
@@ -35,26 +35,6 @@ _HAS_PAYLOADS = sa.select(_p.c.message_id).where(_p.c.message_id == sa.bindparam
 _IN_OUTBOX = sa.select(_o.c.message_id).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _UNQUEUE = sa.delete(_o).where(_o.c.message_id.in_(sa.bindparam("ids", expanding=True)))
 _ENQUEUE = sa.insert(_o)
-_SET_STATUSES = f"UPDATE {_m.name} SET status = ?, updated_at = ? WHERE {{ids}}"
-#: message ids per UPDATE of :func:`set_statuses`: within the smallest bound SQLite builds have on parameters (999)
-IDS_PER_UPDATE = 500
-
-
-def set_statuses(conn: Connection, hops: Sequence[tuple[str, str, str, str | None]], now: str) -> None:
-    """Each hop's message takes its last hop's status: one UPDATE per status (and IDS_PER_UPDATE ids).
-
-    A receipt's hundreds of hops were as many UPDATE statements, each its own
-    bookkeeping in SQLAlchemy and the driver (and on PostgreSQL its own query
-    in the pipeline); they are nearly all one status.
-    """
-    last = {mid: status for mid, status, _detail, _actor in hops}
-    by_status: dict[str, list[str]] = {}
-    for mid, status in last.items():
-        by_status.setdefault(status, []).append(mid)
-    for status, mids in by_status.items():
-        for start in range(0, len(mids), IDS_PER_UPDATE):
-            ids, params = prepared.among(conn, "message_id", mids[start:start + IDS_PER_UPDATE])
-            prepared.execute(conn, _SET_STATUSES.format(ids=ids), (status, now, *params))
 
 
 class History:
@@ -99,19 +79,15 @@ class History:
 
         Stored as sent (it came to the hub and goes nowhere). A repeat of a
         report stored before is a duplicate in the result and adds no hop,
-        so a report sent twice is chained once.
+        so a report sent twice is chained once. The hops are chained right
+        after the report's own records and set their messages' statuses in the
+        report's write (on PostgreSQL its one statement and one round trip).
         """
         for _mid, status, _detail, _actor in hops:
             check_status(status)
         terms = search.terms_for([record])
-        with self._writing("store a report and its hops") as conn:
-            result = accepting.store(conn, [record], False, terms, sent=True)
-            if result.stored and hops:
-                now = timestamp()
-                chain.append(conn, [ChainEntry("event", status, now, mid, str(detail), actor)
-                                    for mid, status, detail, actor in hops])
-                set_statuses(conn, hops, now)
-        return result
+        return self._stored("store a report and its hops", lambda conn, check_taken: accepting.store(
+            conn, [record], False, terms, sent=True, check_taken=check_taken, ends=True, hops=hops))
 
     def record_action(self, action: str, target: str, detail: str, actor: str) -> int:
         """Chain an operator action that concerns no single message (a purge, a pause); its record number."""

@@ -25,8 +25,10 @@ _PENDING = (f"SELECT m.message_id, m.routing_key, m.correlation_id, m.message_ty
 # Writers of other lanes do not wait on ours: two relays marking the same messages lock their rows,
 # in one order, so the second sees them published and adds no second record.
 _QUEUED = f"SELECT message_id FROM {_o} WHERE {{ids}} ORDER BY message_id"
-# logged with enqueue=False and not sent yet
-_UNSENT = f"SELECT message_id FROM {_m} WHERE {{ids}} AND status = 'received' ORDER BY message_id"
+# logged with enqueue=False and not sent yet. A message in the outbox is left to _QUEUED, whose lock on its outbox
+# row already orders two relays: locking its header row too wrote a WAL record more per message on PostgreSQL.
+_UNSENT = (f"SELECT message_id FROM {_m} m WHERE {{ids}} AND status = 'received' "
+           f"AND NOT EXISTS (SELECT 1 FROM {_o} o WHERE o.message_id = m.message_id) ORDER BY message_id")
 _UNQUEUE = f"DELETE FROM {_o} WHERE {{ids}}"
 # A hop recorded meanwhile by another party (a destination's receipt saying it applied the message, which
 # can arrive before the relay's confirm batch is written) stays the status: a confirm never sets it back.

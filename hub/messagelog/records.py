@@ -78,10 +78,13 @@ class Accepted:
     """The body's search terms when the caller had the body parsed (:func:`hub.messagelog.search.terms_in`);
     None: the log reads them from ``envelope``."""
 
+    envelope_sha256: str | None = None
+    """SHA-256 of ``envelope`` when the signer took it on the way (the log takes it otherwise)."""
+
     @classmethod
     def from_header(cls, header, raw: bytes, envelope: bytes, *, raw_sha256: str | None = None,
                     projection: str | None = None, legal_basis: str | None = None,
-                    search_terms: tuple[str, ...] | None = None) -> Accepted:
+                    search_terms: tuple[str, ...] | None = None, envelope_sha256: str | None = None) -> Accepted:
         """Build from a :class:`hub.envelope.Header` and the bytes it describes.
 
         ``raw_sha256`` only when it is the digest of ``raw`` itself: a header's
@@ -99,6 +102,7 @@ class Accepted:
             source_system=header.source_system, source_message_id=header.source_message_id,
             created_at=header.created_at, received_at=header.received_at, raw_sha256=raw_sha256,
             projection=projection, legal_basis=legal_basis, search_terms=search_terms,
+            envelope_sha256=envelope_sha256,
         )
         return record
 
@@ -117,10 +121,11 @@ class Accepted:
             if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
                 raise MessageLogError(f"{name} must be a datetime with a time zone, got {moment!r}",
                                       message_id=self.message_id)
-        if self.raw_sha256 is not None and not (isinstance(self.raw_sha256, str)
-                                                and _SHA256_HEX.fullmatch(self.raw_sha256)):
-            raise MessageLogError(f"raw_sha256 must be 64 lower-case hex digits, got {self.raw_sha256!r}",
-                                  message_id=self.message_id)
+        for name in ("raw_sha256", "envelope_sha256"):
+            digest = getattr(self, name)
+            if digest is not None and not (isinstance(digest, str) and _SHA256_HEX.fullmatch(digest)):
+                raise MessageLogError(f"{name} must be 64 lower-case hex digits, got {digest!r}",
+                                      message_id=self.message_id)
 
     def raw_digest(self) -> str:
         """SHA-256 of ``raw``: the one the caller took, else taken now."""

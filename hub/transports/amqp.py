@@ -105,8 +105,7 @@ class AmqpTransport(AmqpConnections, Transport):
         sent = Message(message.body, message.routing_key, message.message_id,
                        message.correlation_id or message.message_id, DIRECT_REPLY_TO, message.headers,
                        message.content_type)
-        self._drop_if_closed()
-        self.with_reconnect(lambda: self._requesting().send(self.routes.exchange, sent), "request")
+        self.with_reconnect(lambda: self._ask(sent), "request")
         try:
             answer = self._requester.answer(sent, timeout)
         except self.connection_errors as exc:
@@ -132,15 +131,14 @@ class AmqpTransport(AmqpConnections, Transport):
                 and publisher.is_open)
 
     def _drop_if_closed(self) -> None:
-        """Forget a connection the broker closed while nobody drove its I/O, before a question goes out on it.
+        """Forget a connection the broker closed while nobody drove its I/O (the pool's keeper, between questions).
 
         pika sends and checks heartbeats only while the connection's I/O runs, so
         a connection left unused for a few heartbeat intervals is closed by the
-        broker (the gateway's request pool drives its idle ones; this is for the
-        rest, and for a close the pool's keeper has not seen yet); the question
-        would go to the dead socket and the check fail while waiting for its
-        answer. One round of I/O without waiting (~40 µs) tells, and a new
-        connection is opened at once.
+        broker (the gateway's request pool drives its idle ones; a question's own
+        round, :meth:`_ask`, sees a close the keeper has not seen yet); a
+        question would go to the dead socket and the check fail while waiting for
+        its answer. One round of I/O without waiting (~40 µs) tells.
         """
         publisher = self._publisher
         if publisher is None:
@@ -149,6 +147,32 @@ class AmqpTransport(AmqpConnections, Transport):
             publisher.poll()
         except (*self.connection_errors, px.AMQPError):  # a channel the broker closed is as useless
             self.drop_connection()
+
+    def _ask(self, question: Message) -> None:
+        """Send ``question`` with one round of the publishing connection's I/O, which writes it and reads what came
+        while the connection sat idle; on a connection found closed so, it is sent again on a new one.
+
+        That round is both the look :meth:`_drop_if_closed` takes before a question
+        and the round that writes it: a question took a round of each (~40 of
+        pika's Python calls) before the wait for its answer. Sending again cannot
+        ask twice: pika writes before it reads, but the broker discards what comes
+        after its close of the connection or channel, and a dead socket takes
+        nothing. As before, a connection found closed is replaced without telling
+        the outage watch; the new one's failures are told (``with_reconnect``).
+        """
+        had_one = self._publisher is not None and self._publisher.is_open  # else the first try opens one
+        try:
+            self._sent(question)
+        except (*self.connection_errors, px.AMQPError):  # a channel the broker closed is as useless
+            if not had_one:
+                raise
+            self.drop_connection()
+            self._sent(question)
+
+    def _sent(self, question: Message) -> None:
+        requester = self._requesting()
+        requester.send(self.routes.exchange, question)
+        requester.publisher.poll()
 
     def _requesting(self) -> Requester:
         publisher = self.publisher

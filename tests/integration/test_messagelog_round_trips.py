@@ -85,6 +85,31 @@ def test_a_push_and_a_confirm_wait_for_the_server_twice_each(new_postgres_databa
     assert [statement.startswith(numbered_lock) for statement in before_read] == [True, False, False], before_read
 
 
+def test_a_report_and_its_hops_wait_for_the_server_twice_and_a_repeat_chains_nothing(new_postgres_database):
+    with open_message_log(new_postgres_database()) as log, SentStatements(log.engine) as sent:
+        write_groups(log.holding(), [3])
+        report = dataclasses.replace(pair(9)[0], message_id="receipt-1", message_type="DeliveryReceipt",
+                                     source_agency="licensing", destination="hub", source_message_id="licensing-1",
+                                     routing_key="hub.DeliveryReceipt.licensing", correlation_id=None)
+        hops = [("msg-0", "applied", "applied", None), ("msg-1", "failed", "refused", None),
+                ("msg-0", "applied", "again", None)]
+        sent.take()
+        assert log.store_report(report, hops).stored == ["receipt-1"]
+        stored = Trips(sent)
+        repeat = dataclasses.replace(report, message_id="receipt-2")
+        assert log.store_report(repeat, [("msg-2", "applied", "applied", None)]).duplicates
+        statuses = [log.get(f"msg-{n}").status for n in range(3)]
+        events = [[e.status for e in log.events(f"msg-{n}")] for n in range(3)]
+        report_events = [e.status for e in log.events("receipt-1")]
+        assert log.verify_chain().ok
+    # the lane's lock and the look-ups, then the report's rows, its hops and the COMMIT: before, the hops' record
+    # numbers, chain records, lane head and statuses were a round trip each after the report's writes
+    assert stored.count() == 2, stored.events
+    assert statuses == ["applied", "failed", "received"]
+    assert events == [["received", "applied", "applied"], ["received", "failed"], ["received"]]
+    assert report_events == ["received", "published"]
+
+
 def test_a_duplicate_leaves_its_record_numbers_unused_and_the_chain_whole(new_postgres_database):
     with open_message_log(new_postgres_database()) as log:
         record, receipt = pair(1)

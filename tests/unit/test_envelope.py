@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -12,7 +13,7 @@ from lxml import etree
 
 from hub import canonical
 from hub.envelope import (
-    build_envelope, canonical_envelope, canonical_envelope_of, new_header, new_message_id, payload_digest, read_envelope,
+    Header, build_envelope, canonical_envelope, canonical_envelope_of, new_header, new_message_id, payload_digest, read_envelope,
 )
 from hub.errors import SchemaError
 from hub.signing import Signer, Verifier
@@ -175,6 +176,17 @@ def test_a_canonically_written_envelope_verifies_and_reads_back(trust_store):
     assert read_envelope(verified.element)[0] == header
 
 
+def test_the_digest_given_with_a_signature_is_that_of_the_signed_document(trust_store):
+    import hashlib
+
+    header = new_header(message_type="SalaryBatch", source_agency="centralbank", source_system="wps",
+                        destination="licensing", raw_payload=RAW)
+    signed, digest = Signer(trust_store.hub).sign_canonical_digested(canonical_envelope(header, sample("SalaryBatch")))
+    assert digest == hashlib.sha256(signed).hexdigest()
+    verified = Verifier(trust_store).verify(parse_xml(signed), expected_signer="hub")
+    assert read_envelope(verified.element)[0] == header
+
+
 def test_canonical_envelope_refuses_a_header_value_xml_cannot_carry():
     header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
                         destination="licensing", raw_payload=RAW, source_message_id="ROP\x01-1")
@@ -182,3 +194,33 @@ def test_canonical_envelope_refuses_a_header_value_xml_cannot_carry():
         build_envelope(header, sample("WorkerArrival"))  # the tree route refuses it too
     with pytest.raises(SchemaError, match="U\\+0001"):
         canonical_envelope(header, sample("WorkerArrival"))
+
+
+@pytest.mark.parametrize("received_at", [
+    dt.datetime(2026, 3, 1, 8, 30, 0, 125000, tzinfo=dt.timezone.utc),  # another moment than CreatedAt
+    None,  # the same moment: new_header takes CreatedAt's
+])
+def test_canonical_envelope_writes_each_time_of_the_header(received_at):
+    created_at = dt.datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=dt.timezone(dt.timedelta(hours=4)))  # 08:00:00.500Z
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW, received_at=received_at, now=created_at)
+    written = canonical_envelope(header, sample("WorkerArrival"))
+    assert written == tree_route(header, sample("WorkerArrival"))
+    assert b"<rabt:CreatedAt>2026-03-01T08:00:00.500Z</rabt:CreatedAt>" in written
+    expected = b"08:30:00.125Z" if received_at is not None else b"08:00:00.500Z"
+    assert b"<rabt:ReceivedAt>2026-03-01T" + expected + b"</rabt:ReceivedAt>" in written
+
+
+def test_headers_made_and_read_are_the_dataclass_itself_with_every_field():
+    # new_header and read_envelope fill a Header's dict without its __init__: every field, nothing else
+    made = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                      destination="licensing", raw_payload=RAW, source_message_id="ROP-1")
+    read = read_envelope(build_envelope(made, sample("WorkerArrival")))[0]
+    names = [field.name for field in dataclasses.fields(Header)]
+    for header in (made, read):
+        assert sorted(vars(header)) == sorted(names)
+        assert header == Header(**{name: getattr(header, name) for name in names})
+        assert hash(header) == hash(Header(**vars(header)))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            header.message_id = "changed"
+    assert read == made

@@ -78,3 +78,40 @@ def test_every_sidecar_of_a_rejected_file_is_there_once(folders):
     assert target.name == "ARR_9~2.txt"
     assert sorted(os.listdir(failed)) == ["ARR_9.txt.report.txt", "ARR_9~2.txt", "ARR_9~2.txt.report.json",
                                           "ARR_9~2.txt.report.txt"]
+
+
+def _claimed(folders: DropFolders, name: str, data: bytes):
+    (folders.inbox / name).write_bytes(data)
+    return folders.claim(name)
+
+
+def _inspected(claim, data_limit: int = 1 << 22):
+    from hub.adapter import FileDrop
+    from hub.filedrop.process import inspect
+    from hub.filedrop.report import Outcome
+
+    drop = FileDrop("ARR_*.txt", "Arrival", "licensing", "border", reader=lambda path: iter(()), max_bytes=data_limit)
+    outcome = Outcome("police", claim.path.name, "failed")
+    return inspect(claim, drop, outcome), outcome
+
+
+@pytest.mark.parametrize("size", [1, 4096, (1 << 20) - 1, 1 << 20, (1 << 20) + 5])
+def test_a_claimed_file_is_read_whole_with_the_size_its_claim_saw(folders, size):
+    import hashlib
+
+    data = bytes(65 + i % 26 for i in range(size))
+    claim = _claimed(folders, "ARR_1.txt", data)
+    assert claim.size == size
+    kept, outcome = _inspected(claim)
+    assert (kept, outcome.size, outcome.sha256) == (data, size, hashlib.sha256(data).hexdigest())
+
+
+def test_a_file_that_grew_after_its_claim_is_read_to_its_end(folders):
+    import hashlib
+
+    claim = _claimed(folders, "ARR_2.txt", b"first line\n")
+    with open(claim.path, "ab") as handle:  # written to after the claim (a writer that broke the protocol)
+        handle.write(b"second line\n")
+    kept, outcome = _inspected(claim)
+    assert kept == b"first line\nsecond line\n"
+    assert outcome.sha256 == hashlib.sha256(kept).hexdigest() and outcome.size == len(kept)

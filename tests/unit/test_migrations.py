@@ -148,7 +148,7 @@ def test_the_newest_revision_is_the_layout_the_code_declares(database_url):
     with open_message_log(database_url):
         pass
     assert differences(database_url, declared(*LOG_DATABASE_TABLES)) == []
-    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0011"
+    assert MESSAGE_LOG.current(make_engine(database_url)) == MESSAGE_LOG.head() == "0013"
 
 
 def test_licensing_newest_revision_is_the_layout_its_tables_declare(database_url):
@@ -195,7 +195,7 @@ def test_a_postgres_log_behind_is_refused_until_rabt_db_upgrade_then_its_chain_g
     MESSAGE_LOG.upgrade(engine, "0001")
     copy_rows(old_log(tmp_path, "ccea8df"), engine)
     for create in (True, False):
-        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0011\): run rabt db upgrade"):
+        with pytest.raises(MessageLogError, match=r"earlier layout \(revision 0001, .*0013\): run rabt db upgrade"):
             open_message_log(url, create=create)
     assert db_cli("current", "--url", url).exit_code == 1
     result = db_cli("upgrade", "--url", url)
@@ -301,7 +301,7 @@ def test_rabt_db_names_the_revisions_and_each_database(tmp_path):
     history = db_cli("history")
     assert history.exit_code == 0
     assert [line.split()[0] for line in history.stdout.splitlines()] == [
-        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]
+        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
     url = f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
     assert db_cli("upgrade", "--database", "licensing", "--url", url).stdout.strip().endswith(
         "upgraded from revision none to 0005")

@@ -70,6 +70,20 @@ def test_a_payload_digest_the_caller_took_is_not_taken_again(pipeline, log, monk
     assert stored.raw_sha256 == header.payload_digest == payload_digest(raw)
 
 
+def test_the_envelope_digest_the_signer_took_is_the_one_the_log_keeps(pipeline, log, monkeypatch):
+    import hashlib
+
+    raw = ARRIVAL.encode()
+    hashed = []
+    real = hashlib.sha256
+    monkeypatch.setattr("hub.messagelog.accepting.sha256_hex", lambda data: hashed.append(data) or real(data).hexdigest())
+    receipt = pipeline.accept(inbound(raw), parse_xml(raw))
+    stored = log.get(receipt.message_id)
+    assert stored.envelope not in hashed  # not hashed a second time by the log
+    assert stored.envelope_sha256 == real(stored.envelope).hexdigest()
+    assert log.verify_chain().ok  # the chain's digest of the envelope matches the bytes stored
+
+
 def test_same_agency_message_twice_returns_the_first_receipt(pipeline, log):
     raw = ARRIVAL.encode()
     first = pipeline.accept(inbound(raw), parse_xml(raw))
