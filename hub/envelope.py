@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from lxml import etree
 
+from hub import utc_text
 from hub.canonical import NAMESPACE, SCHEMA_VERSION
 from hub.errors import SchemaError
 
@@ -71,8 +72,7 @@ def payload_digest(raw_payload: bytes) -> str:
 
 def utc_now() -> datetime:
     """Now, in UTC, to the millisecond (what the schema's timestamps carry)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return utc_text.now_to_the_millisecond()
 
 
 def new_message_id() -> str:
@@ -140,8 +140,7 @@ def _header(values: dict) -> Header:
 def _format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("envelope timestamps must be timezone-aware")
-    moment = moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text.milliseconds(utc_text.in_utc(moment)) + "Z"
 
 
 def _parse_time(text: str) -> datetime:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from hub import resources
@@ -28,6 +29,9 @@ from hub.errors import ConfigError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
+# Cached: every message stored builds its key (a push two), from a handful of parties and types; a part it
+# refuses raises, and nothing is cached for it.
+@lru_cache(maxsize=1024)
 def routing_key(destination: str, message_type: str, source: str) -> str:
     """The topic routing key ``<destination>.<message_type>.<source>``."""
     parts = (destination, message_type, source)

@@ -189,7 +189,11 @@ def _ended(conn: Connection) -> Iterator[None]:
 def writers_in_turn(engine: Engine):
     """Around a write transaction: on a SQLite file, its writer lock (see :mod:`hub.messagelog.writer_lock`)."""
     lock = writer_lock(engine.url.database) if is_sqlite(engine) else None
-    return lock.held() if lock is not None else nullcontext()
+    return lock.held() if lock is not None else _NO_LOCK
+
+
+#: what :func:`writers_in_turn` is where no lock file orders the writers (PostgreSQL, an in-memory database)
+_NO_LOCK = nullcontext()
 
 
 class HeldConnection:
@@ -273,16 +277,28 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-@contextmanager
-def translated(action: str) -> Iterator[None]:
-    """Turn database driver errors into a MessageLogError saying what failed."""
-    try:
-        yield
-    except sa.exc.SQLAlchemyError as exc:
+class translated:  # noqa: N801 - used as the function it was: with translated("store the messages")
+    """Turn database driver errors into a MessageLogError saying what failed.
+
+    A class, not a generator-based context manager: every write of the log enters two, and a generator's
+    set-up and tear-down cost several times what this does.
+    """
+
+    __slots__ = ("action",)
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
+            return
         detail = getattr(exc, "orig", None) or exc
         # the database, not this statement, failed: the caller may try again once it is back
-        kind = MessageLogUnavailableError if database_down(exc) else MessageLogError
-        raise kind(f"message log could not {action}: {detail}") from exc
+        error = MessageLogUnavailableError if database_down(exc) else MessageLogError
+        raise error(f"message log could not {self.action}: {detail}") from exc
 
 
 def require_database(engine: Engine) -> None:

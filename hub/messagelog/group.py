@@ -42,8 +42,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 
 from hub.errors import MessageLogError, MessageLogUnavailableError
 from hub.messagelog import checkpoints, db
@@ -119,7 +118,7 @@ class GroupCommitter:
         malformed record (only its caller) or the database failing (every
         caller of that group).
         """
-        return self._run(_Job(threading.Condition(self._lock), record=record, enqueue=enqueue, answer=answer))
+        return self._run(_Job(self._wake(), record=record, enqueue=enqueue, answer=answer))
 
     def mark_published(self, message_ids: Iterable[str]) -> None:
         """:meth:`MessageLog.mark_published` in a shared commit.
@@ -129,7 +128,7 @@ class GroupCommitter:
         """
         ids = list(message_ids)
         if ids:
-            self._run(_Job(threading.Condition(self._lock), ids=ids))
+            self._run(_Job(self._wake(), ids=ids))
 
     def store_sent(self, records: Iterable[Accepted]) -> list[str]:
         """:meth:`MessageLog.store_sent` in a shared commit: the ids stored, once they are durable.
@@ -140,10 +139,9 @@ class GroupCommitter:
         first of its records stored before; otherwise as :meth:`accept`.
         """
         records = list(records)
-        return self._run(_SentJob(threading.Condition(self._lock), records)) if records else []
+        return self._run(_SentJob(self._wake(), records)) if records else []
 
-    @contextmanager
-    def coming(self) -> Iterator[None]:
+    def coming(self) -> _Coming:
         """Announce that this thread is building a record it will write through this committer.
 
         Until its write is queued (or it leaves the block without writing), a
@@ -151,17 +149,16 @@ class GroupCommitter:
         :attr:`linger` seconds. Only worth it around work that ends in a
         write: an announced caller that never writes costs a leader that wait.
         """
-        with self._lock:
-            self._coming += 1
-        self._announced.pending = True
-        try:
-            yield
-        finally:
-            if getattr(self._announced, "pending", False):
-                self._announced.pending = False
-                with self._lock:
-                    self._coming -= 1
-                    self._wake_leader()
+        return _Coming(self)
+
+    def _wake(self) -> threading.Condition:
+        """This thread's condition on the queue's lock, made once: a thread has one write queued at a time, and
+        making a Condition cost ~20k instructions (a push's write had one made for it). A wake-up meant for
+        its earlier write finds it checking its state again, as any condition's waiter does."""
+        wake = getattr(self._announced, "wake", None)
+        if wake is None:
+            wake = self._announced.wake = threading.Condition(self._lock)
+        return wake
 
     @property
     def waiting(self) -> int:
@@ -277,6 +274,30 @@ class GroupCommitter:
         self._writer.mark_published(itertools.chain.from_iterable(job.ids for job in jobs))
         for job in jobs:
             job.result = True  # written; mark_published() returns None to its caller
+
+
+class _Coming:
+    """The block of :meth:`GroupCommitter.coming` (a class: a push enters one, and a generator-based context
+    manager's set-up and tear-down cost several times the announcement itself)."""
+
+    __slots__ = ("_committer",)
+
+    def __init__(self, committer: GroupCommitter) -> None:
+        self._committer = committer
+
+    def __enter__(self) -> None:
+        committer = self._committer
+        with committer._lock:
+            committer._coming += 1
+        committer._announced.pending = True
+
+    def __exit__(self, *exc_info) -> None:
+        committer = self._committer
+        if getattr(committer._announced, "pending", False):  # announced, not queued: it will not come
+            committer._announced.pending = False
+            with committer._lock:
+                committer._coming -= 1
+                committer._wake_leader()
 
 
 def gather(coming: Callable[[], bool], wait: Callable[[float], object], seconds: float) -> None:

@@ -11,7 +11,7 @@ to save, and passes straight through.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy.engine import Connection
 
@@ -26,8 +26,7 @@ _IN_TRANSACTION = 2
 _BEGUN_HERE = "rabt_begun_in_pipeline"
 
 
-@contextmanager
-def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
+def pipelined(conn: Connection, *, commit: bool = False) -> AbstractContextManager[None]:
     """On PostgreSQL, send the statements run inside together: one round trip up to each fetch, one at the end.
 
     Only statements of this module may run inside (Core reads a result at
@@ -47,10 +46,19 @@ def pipelined(conn: Connection, *, commit: bool = False) -> Iterator[None]:
     after the block would be a transaction of its own (the driver begins
     one again), which Core's commit or rollback ends.
     """
-    driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite" or not pipelines_supported():
-        yield
-        return
+        return _IN_PROCESS  # every write of a SQLite log comes here: no generator made and run for nothing
+    return _pipelined(conn, commit)
+
+
+#: what :func:`pipelined` is on SQLite: nothing (one object for every write, not a new one each)
+_IN_PROCESS = nullcontext()
+
+
+@contextmanager
+def _pipelined(conn: Connection, commit: bool) -> Iterator[None]:
+    """:func:`pipelined` on PostgreSQL."""
+    driver = conn.connection.driver_connection
     begin = _begins_here(conn, driver)
     commit = commit and (begin or driver.info.transaction_status == _IN_TRANSACTION)
     try:

@@ -28,7 +28,7 @@ whatever the number of rows or ids (see :func:`execute_many` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -235,8 +235,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False,
     return found
 
 
-@contextmanager
-def together(conn: Connection) -> Iterator[None]:
+def together(conn: Connection) -> AbstractContextManager[None]:
     """On PostgreSQL, the write statements run inside sent as one statement at the end (see :mod:`combined`).
 
     Only writes that need not see each other's rows may run inside; a read
@@ -244,10 +243,19 @@ def together(conn: Connection) -> Iterator[None]:
     held so far, so statements still run in their order. Nothing is sent
     when the block raises. SQLite runs each statement as before.
     """
+    if conn.dialect.name == "sqlite" or _TOGETHER in conn.connection.info:
+        return _AS_THEY_COME  # every write of a SQLite log comes here: no generator made and run for nothing
+    return _together(conn)
+
+
+#: what :func:`together` is where the writes run as they come (SQLite, or inside another together())
+_AS_THEY_COME = nullcontext()
+
+
+@contextmanager
+def _together(conn: Connection) -> Iterator[None]:
+    """:func:`together` on PostgreSQL: the writes held in the driver connection's pool info until the end."""
     info = conn.connection.info
-    if conn.dialect.name == "sqlite" or _TOGETHER in info:
-        yield
-        return
     held = info[_TOGETHER] = []
     try:
         yield

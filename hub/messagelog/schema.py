@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from hub import utc_text
+
 metadata = sa.MetaData()
 
 _ID = sa.String(64)
@@ -193,11 +195,11 @@ def timestamp(moment: datetime | None = None) -> str:
     moment = moment or datetime.now(timezone.utc)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {moment.isoformat()} has no time zone")
-    moment = moment.astimezone(timezone.utc)
+    moment = utc_text.in_utc(moment)
     if moment.year < 1000:  # isoformat pads the year to four digits, strftime's %Y does not
         return moment.strftime(_STORED_FORM)
-    # the same text as strftime(_STORED_FORM) at about half its CPU: an accepted message takes five
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # the same text as strftime(_STORED_FORM) at a third of isoformat's CPU: an accepted message takes five
+    return utc_text.microseconds(moment) + "Z"
 
 
 def parse_timestamp(text: str | None) -> datetime | None:

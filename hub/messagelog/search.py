@@ -74,7 +74,26 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The distinct normalized words of ``text``, in order, each at most :data:`TERM_LENGTH` characters."""
-    return list(dict.fromkeys(word[:TERM_LENGTH] for word in normalize(text).split()))
+    return list(dict.fromkeys(_normalized_words(text)))
+
+
+def _normalized_words(text: str) -> list[str]:
+    """Every normalized word of ``text``, in order, repeats kept (a loop: a generator cost more than the words)."""
+    found: list[str] = []
+    for piece in text.split():
+        found += _piece_words(piece)
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _piece_words(piece: str) -> tuple[str, ...]:
+    """The words of one whitespace-free piece of a text, normalized and cut: a text's are its pieces' in turn.
+
+    Normalizing never joins across whitespace (no character composes with one before it that is a space,
+    and the marks that may follow one are dropped), so a piece is normalized alone. Kept per piece, as names
+    repeat their words: an Arabic name's normalization cost more than the rest of a push's search terms.
+    """
+    return tuple(word[:TERM_LENGTH] for word in normalize(piece).split())
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +132,7 @@ def terms_in(message_type: str, document: etree._Element) -> tuple[str, ...]:
     joined = " ".join(texts)
     if joined.isascii():  # the words of all the texts at once, as words() finds them text by text
         return tuple(dict.fromkeys(word[:TERM_LENGTH] for word in joined.lower().split()))
-    return tuple(dict.fromkeys(term for text in texts for term in words(text)))
+    return tuple(dict.fromkeys(_normalized_words(joined)))  # the texts' pieces are the joined text's
 
 
 def terms_for(records: Iterable[Accepted]) -> dict[str, list[str]]:

@@ -34,8 +34,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 SUFFIX = ".writer-lock"
 
@@ -57,30 +55,47 @@ class WriterLock:
         """Whether this thread holds the lock now."""
         return getattr(self._local, "holding", False)
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> _Holding:
         """Hold the lock for the block, waiting for it as long as another writer holds it."""
-        if getattr(self._local, "holding", False):
-            yield
-            return
-        descriptor = self._open()
-        try:
-            if descriptor is not None:
-                fcntl.flock(descriptor, fcntl.LOCK_EX)  # the GIL let go while it waits
-            self._local.holding = True
-            try:
-                yield
-            finally:
-                self._local.holding = False
-        finally:
-            if descriptor is not None:
-                os.close(descriptor)  # releases the lock
+        return _Holding(self)
 
     def _open(self) -> int | None:
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
             return None  # a folder we may not write in: SQLite's own lock and busy handler still order the writers
+
+
+class _Holding:
+    """One holding of a :class:`WriterLock` (a context manager; a class, as every write of the log takes one or
+    two, where a generator's set-up and tear-down cost several times the lock's own calls)."""
+
+    __slots__ = ("_lock", "_descriptor", "_taken")
+
+    def __init__(self, lock: WriterLock) -> None:
+        self._lock, self._descriptor, self._taken = lock, None, False
+
+    def __enter__(self) -> None:
+        local = self._lock._local
+        if getattr(local, "holding", False):
+            return  # a write inside a write: held already
+        descriptor = self._lock._open()
+        try:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)  # the GIL let go while it waits
+        except BaseException:
+            os.close(descriptor)
+            raise
+        self._descriptor, self._taken = descriptor, True
+        local.holding = True
+
+    def __exit__(self, *exc_info) -> None:
+        if not self._taken:
+            return
+        self._taken = False
+        self._lock._local.holding = False
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # releases the lock
 
 
 # Under the name an engine gives (every write looks it up, without a path walk) and under the absolute
