@@ -29,7 +29,7 @@ from hub.transports.amqp_publisher import ConfirmingPublisher
 from hub.transports.request_pool import RequestPool
 from hub.transports.testing import DEFAULT_AMQP_URL
 from tests.integration.test_amqp_connection_kill import close_connections, connections_named, routes  # noqa: F401
-from tests.integration.test_amqp_rpc_idle_connection import answering
+from tests.integration.test_amqp_rpc_idle_connection import responding as licensing  # a thread answering each question
 from tests.outage_proxy import OutageProxy
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
@@ -52,20 +52,6 @@ def opens(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(amqp_connections, "ConfirmingPublisher", Recorded)
     return opened
-
-
-@contextmanager
-def licensing(routes):
-    """A thread answering each question on the licensing queue, for the block."""
-    ready, stop = threading.Event(), threading.Event()
-    responder = threading.Thread(target=answering, args=(routes, ready, stop), daemon=True)
-    responder.start()
-    assert ready.wait(30)
-    try:
-        yield
-    finally:
-        stop.set()
-        responder.join(30)
 
 
 @contextmanager
