@@ -27,7 +27,7 @@ from hub.messagelog import chain, pipelines, prepared, search
 from hub.messagelog.chain import HEADER_FIELDS, LEGAL_BASIS, ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, sha256_hex
 from hub.messagelog.schema import messages, outbox, payloads, timestamp
-from hub.messagelog.statuses import Hop, set_statuses
+from hub.messagelog.statuses import Hop, hop_entries, set_statuses
 
 _m = messages
 # One agency at a time: SQLite answers ``(agency, id) IN (VALUES …)`` by scanning the whole
@@ -242,7 +242,7 @@ def _append_history(conn: Connection, rows: list[tuple[Accepted, dict, bool]], n
             entries.append(ChainEntry("event", "projected", now, row["message_id"], record.projection))
         if sent:
             entries.append(ChainEntry("event", "published", now, row["message_id"]))
-    entries.extend(ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops)
+    entries += hop_entries(hops, now)
     seqs = chain.append(conn, entries, numbers)
     return [seqs[i] for i in accepted]
 

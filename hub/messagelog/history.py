@@ -27,7 +27,7 @@ from hub.messagelog.accepting import BatchResult
 from hub.messagelog.chain import ChainEntry, fields_detail
 from hub.messagelog.records import Accepted, check_status
 from hub.messagelog.schema import archives, messages, outbox, payloads, timestamp
-from hub.messagelog.statuses import set_statuses
+from hub.messagelog.statuses import hop_entries, set_statuses
 
 _m, _o, _p = messages, outbox, payloads
 _EXISTS = sa.select(_m.c.message_id).where(_m.c.message_id == sa.bindparam("mid"))
@@ -68,9 +68,8 @@ class History:
         for _mid, status, _detail, _actor in hops:
             check_status(status)
         now = timestamp()
-        entries = [ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops]
         with self._writing("record hops") as conn:
-            seqs = chain.append(conn, entries)
+            seqs = chain.append(conn, hop_entries(hops, now))
             set_statuses(conn, hops, now)
         return seqs
 
@@ -139,8 +138,9 @@ class History:
             if requeue and conn.execute(_HAS_PAYLOADS, {"mid": message_id}).first() is None:
                 raise MessageLogError("its payloads were archived and purged from the log: it cannot be "
                                       "published again", message_id=message_id)
-            [seq] = chain.append(conn, [ChainEntry("event", status, now, message_id, str(detail), actor)])
-            set_statuses(conn, [(message_id, status, detail, actor)], now)
+            hop = [(message_id, status, detail, actor)]
+            [seq] = chain.append(conn, hop_entries(hop, now))
+            set_statuses(conn, hop, now)
             queued = conn.execute(_IN_OUTBOX, {"ids": [message_id]}).first() is not None
             if requeue and not queued:
                 conn.execute(_ENQUEUE, {"message_id": message_id, "enqueued_at": now})

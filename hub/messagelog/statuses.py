@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from hub.messagelog import prepared
+from hub.messagelog.chain import ChainEntry
 from hub.messagelog.schema import messages
 
 #: a hop as the log takes it: (message id, status, detail, actor)
@@ -20,6 +21,11 @@ Hop = tuple[str, str, str, str | None]
 _SET_STATUSES = f"UPDATE {messages.name} SET status = ?, updated_at = ? WHERE {{ids}}"
 #: message ids per UPDATE of :func:`set_statuses`: within the smallest bound SQLite builds have on parameters (999)
 IDS_PER_UPDATE = 500
+
+
+def hop_entries(hops: Sequence[Hop], now: str) -> list[ChainEntry]:
+    """Each hop as the chain records it: an ``event`` setting its message's status."""
+    return [ChainEntry("event", status, now, mid, str(detail), actor) for mid, status, detail, actor in hops]
 
 
 def set_statuses(conn: Connection, hops: Sequence[Hop], now: str) -> None:
