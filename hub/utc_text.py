@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: "00" … "59" (and up to 99): a field of two digits without formatting an integer
 _TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
-#: (year, month, day, hour, minute) → "YYYY-MM-DDTHH:MM:", the minutes met lately
-_MINUTES: dict[tuple[int, int, int, int, int], str] = {}
-_MINUTES_KEPT = 4096
 
 
 def in_utc(moment: datetime) -> datetime:
@@ -45,10 +43,10 @@ def now_to_the_millisecond() -> datetime:
 
 
 def _minute(moment: datetime) -> str:
-    key = (moment.year, moment.month, moment.day, moment.hour, moment.minute)
-    text = _MINUTES.get(key)
-    if text is None:
-        if len(_MINUTES) >= _MINUTES_KEPT:
-            _MINUTES.clear()
-        text = _MINUTES[key] = "%04d-%02d-%02dT%02d:%02d:" % key
-    return text
+    return _minute_text(moment.year, moment.month, moment.day, moment.hour, moment.minute)
+
+
+@lru_cache(maxsize=4096)
+def _minute_text(year: int, month: int, day: int, hour: int, minute: int) -> str:
+    """``YYYY-MM-DDTHH:MM:``, kept for the minutes met lately."""
+    return "%04d-%02d-%02dT%02d:%02d:" % (year, month, day, hour, minute)

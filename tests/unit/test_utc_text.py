@@ -68,6 +68,6 @@ def test_now_is_utc_cut_to_the_millisecond():
 
 
 def test_a_minute_kept_is_not_mistaken_for_another():
-    for minute in range(3 * utc_text._MINUTES_KEPT):  # past the number kept: forgotten, made again alike
+    for minute in range(3 * utc_text._minute_text.cache_info().maxsize):  # past the number kept: forgotten, made again alike
         moment = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minute, seconds=7)
         assert utc_text.microseconds(moment) == moment.replace(tzinfo=None).isoformat(timespec="microseconds")
