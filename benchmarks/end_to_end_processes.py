@@ -66,16 +66,21 @@ def stat_of(path: Path) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def waited_of(path: Path) -> float:
+    """Seconds a process or thread was runnable but not running, from its ``schedstat`` file; 0 when it is gone."""
+    text = _read(path)
+    return int(text.split()[1]) / 1e9 if text else 0.0
+
+
 def _threads(pid: int) -> tuple[float, int]:
     """Of the threads of ``pid`` now alive: seconds runnable but not running (schedstat), context switches."""
-    waited, switches = 0, 0
+    waited, switches = 0.0, 0
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        if text := _read(task / "schedstat"):
-            waited += int(text.split()[1])
+        waited += waited_of(task / "schedstat")
         for line in (_read(task / "status") or "").splitlines():
             if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
                 switches += int(line.split()[1])
-    return waited / 1e9, switches
+    return waited, switches
 
 
 def _use(label: str, pid: int, cpu: float) -> ProcessUse:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adapters.centralbank import ADAPTER
+from end_to_end_processes import waited_of
 from hub import lifeline
 from hub.bootstrap import bootstrap
 from hub.config import Settings
@@ -92,11 +93,7 @@ class Usage:
 
 def _waited() -> float:
     """Seconds this process's main thread was runnable but not running (Linux schedstat), 0 where unknown."""
-    try:
-        with open("/proc/self/schedstat") as handle:
-            return int(handle.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    return waited_of(Path("/proc/self/schedstat"))
 
 
 def _written(pid: int | str = "self", field: str = "write_bytes") -> int:
