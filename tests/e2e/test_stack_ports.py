@@ -34,8 +34,8 @@ def test_ports_taken_after_they_were_picked_are_picked_again(tmp_path, monkeypat
     blocks = iter([taken_simulator.getsockname()[1] - insurance_offset])
     gateway_ports = iter([taken_gateway.getsockname()[1]])
 
-    def port() -> int:  # the taken one for the gateway's first pick (free_port_block picks with free_port too)
-        return (next(gateway_ports, None) if "simulators" in stack.processes else None) or real_port()
+    def port(room: int = 0) -> int:  # the taken one for the gateway's first pick (free_port_block picks with it too)
+        return (next(gateway_ports, None) if "simulators" in stack.processes else None) or real_port(room)
 
     monkeypatch.setattr(stack_module, "free_port_block", lambda size: next(blocks, None) or real_block(size))
     monkeypatch.setattr(stack_module, "free_port", port)

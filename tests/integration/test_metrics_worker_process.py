@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -26,12 +25,7 @@ from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
 from hub.transports import open_transport
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from simulators.demo.stack import free_port
 
 
 def scrape(url: str, token: str) -> dict[tuple[str, frozenset], float]:
