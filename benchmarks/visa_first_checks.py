@@ -47,7 +47,7 @@ from hub.pki import init_pki  # noqa: E402
 from hub.routing import load_routes  # noqa: E402
 from hub.signing import Verifier  # noqa: E402
 from hub.transports.testing import DEFAULT_AMQP_URL  # noqa: E402
-from simulators.demo.stack import free_port  # noqa: E402
+from simulators.demo.ports import free_port  # noqa: E402
 from simulators.police.client import PoliceClient, police_signer  # noqa: E402
 from tests.integration.test_gateway_police import Gateway, LicensingResponder, licensing_signer  # noqa: E402
 

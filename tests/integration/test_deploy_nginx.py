@@ -22,7 +22,7 @@ from lxml import etree
 from hub import lifeline
 from hub.pki import PkiPaths, init_pki
 from hub.pki_tls import TlsPaths, issue_client_certificate
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.integration.nginx_proxy import Nginx

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from hub import lifeline
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from tests.process_tree import command_line, descendants, survivors_after
 
 pytestmark = [pytest.mark.long_running, pytest.mark.timeout(180)]

@@ -25,7 +25,7 @@ from hub.pki import init_pki
 from hub.routing import load_routes
 from hub.signing import TrustStore
 from hub.transports import open_transport
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 
 
 def scrape(url: str, token: str) -> dict[tuple[str, frozenset], float]:

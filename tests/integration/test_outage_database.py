@@ -32,7 +32,7 @@ import requests
 from hub import lifeline
 from hub.errors import AgencyFaultError
 from hub.messagelog import open_message_log
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.outage_proxy import OutageProxy

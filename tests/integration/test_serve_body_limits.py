@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from hub import lifeline
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 
 LIMIT = 64 * 1024
 pytestmark = pytest.mark.timeout(120)

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_serve_processes import Served, wait_for
 
 from hub import lifeline
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec
 

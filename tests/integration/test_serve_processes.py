@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from hub import lifeline
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import BORDER_NS, PoliceClient, new_msg_id, police_signer
 from simulators.population import Population, PopulationSpec
 

@@ -31,7 +31,7 @@ from hub import lifeline
 from hub.messagelog import open_message_log, stamps
 from hub.messagelog.schema import anchors
 from hub.timestamps import load_tsa_certificate, verify_token
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import PoliceClient, PoliceMessages, police_signer
 from simulators.population import Population, PopulationSpec
 from tests.integration.test_outage_database import wait_http

@@ -36,7 +36,7 @@ from hub.messagelog.db import make_engine
 from hub.signing import Verifier
 from hub.transports.testing import isolated_routes
 from hub.xmlsafe import parse_xml
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.police.client import PoliceClient, police_signer
 from tests.integration.test_gateway_police import Gateway, LicensingResponder, licensing_signer
 from tests.integration.sent_statements import SentStatements

@@ -23,7 +23,7 @@ from hub.messagelog import open_message_log, stamps
 from hub.outage import Outages
 from hub.stamping import Stamper
 from hub.timestamps import verify_token
-from simulators.demo.stack import free_port
+from simulators.demo.ports import free_port
 from simulators.tsa.app import create_app
 from tests.unit.test_lanes import record
 
