@@ -47,8 +47,8 @@ SCHEMAS = {
         database=_obj(["reachable", "error"], reachable=B, error=_n("string")),
         queues=_list(_ref("Queue")), adapters=_list(_ref("Adapter")),
         log={"oneOf": [{"type": "null"}, _obj(
-            ["by_status", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
-            by_status={"type": "object", "additionalProperties": I}, outbox_backlog=I, refused=I,
+            ["by_status", "by_status_window", "outbox_backlog", "refused", "chain_records", "last_processed_at"],
+            by_status={"type": "object", "additionalProperties": I}, by_status_window=I, outbox_backlog=I, refused=I,
             chain_records=I, last_processed_at=TIME)]},
         dead_letters_total=I, certificates=_list(_ref("Certificate")), alarms=_list(_ref("Alarm")),
         paused=_list(_ref("Paused"))),

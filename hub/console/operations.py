@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
+from hub.console import queries
 from hub.console.actions import ActionLog
 from hub.console.broker import BrokerView
 from hub.console.users import Principal
 from hub.deadletters import DeadLetterDesk, DeadLetterStore, LetterFilter
 from hub.errors import InputError, MessageLogError, RabtError
-from hub.messagelog import MessageLog, db
-from hub.messagelog.schema import messages, parse_timestamp
+from hub.messagelog import MessageLog
+from hub.messagelog.schema import parse_timestamp
 from hub.routing import Routes
 from hub.transports.base import DeadLetter, DeadLetterNotFoundError
 
@@ -92,18 +91,16 @@ class Operations:
         never saw settled, the newest ``depth`` are the ones still queued
         (queues are first in, first out), and the oldest of those come first.
         Competing consumers and retries make this close, not exact: it says so.
+        Only messages published within the log's newest records are looked at
+        (:func:`hub.console.queries.in_flight`), so a peek never reads the whole log.
         """
         route = next((q for q in self.routes.queues if q.name == queue), None)
         if route is None:
             raise InputError(f"no work queue {queue!r}")
         depth = next((s.ready for s in self.broker.run(lambda t: t.queue_stats()) if s.name == queue), 0)
         destination = route.binding.removesuffix(".#")
-        query = (sa.select(messages.c.message_id, messages.c.correlation_id, messages.c.message_type,
-                           messages.c.source_agency, messages.c.status, messages.c.published_at)
-                 .where(messages.c.destination == destination, messages.c.status.in_(_IN_FLIGHT))
-                 .order_by(messages.c.published_at.desc()).limit(depth))
-        with db.translated("peek a queue"), self.log.engine.connect() as conn:
-            rows = list(reversed(conn.execute(query).all()))[:limit] if depth else []
+        rows = list(reversed(queries.in_flight(self.log.engine, destination, _IN_FLIGHT, depth)))[:limit] \
+            if depth else []
         return {"queue": queue, "depth": depth, "source": "message log", "exact": False,
                 "messages": [{**row._mapping, "published_at": _iso(row.published_at)} for row in rows]}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from hub import metrics
@@ -36,6 +37,9 @@ from hub.truststore import expiring
 
 #: seconds of history behind the publish / deliver rates taken from the message log
 RATE_WINDOW = 60.0
+#: the log's counts by status are of the messages the newest this many chain records name (bounded work per
+#: refresh, however long the log)
+STATUS_WINDOW = 20_000
 #: a pinned certificate expiring within this many days is shown as a warning
 CERTIFICATE_WARNING_DAYS = 30
 
@@ -78,7 +82,8 @@ class Overview:
         kept = {} if database_error else self.operations.dead_letter_counts()
         broker, figures = self._queue_figures()
         activity = [] if database_error else self._activity()
-        stats = None if database_error else self.log.stats()
+        stats = None if database_error else replace(
+            self.log.stats(by_status=False), by_status=queries.by_status(self.log.engine, STATUS_WINDOW))
         rows = self._queue_rows(figures, activity, kept)
         return {
             "generated_at": iso(time.time()),
@@ -87,7 +92,7 @@ class Overview:
             "queues": rows,
             "adapters": self._adapter_rows(activity, rows),
             "log": None if stats is None else {
-                "by_status": stats.by_status, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
+                "by_status": stats.by_status, "by_status_window": STATUS_WINDOW, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
             "dead_letters_total": sum(row["dead_letters"] for row in rows),
             "certificates": self.certificates(),

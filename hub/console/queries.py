@@ -7,6 +7,11 @@ and refusals by their primary keys; nothing scans or sorts a whole table.
 * :func:`activity` — per (kind, status, destination, agency): how many chain
   records, how many since a moment, and the newest one's time. The overview
   derives publish/deliver rates and adapter health from it.
+* :func:`by_status` — the messages the newest records name, counted by their
+  status now (counting every message of a years-long log would read it all on
+  every refresh of every open overview).
+* :func:`in_flight` — the newest messages published to a destination and not
+  yet settled, found through the records of their publishing (a queue's peek).
 * :func:`search` — a message id or correlation id by index; a worker's name
   (Arabic or English, normalized) or civil or passport number through the
   search-terms index filled when a message is stored; and, for messages
@@ -88,6 +93,29 @@ def activity(engine: Engine, since: datetime, window: int = 20_000) -> list[Acti
         rows = conn.execute(query, {"floor": _floor(conn, window), "since": timestamp(since)}).all()
     return [ActivityRow(k, s, d, a, int(n), int(r or 0), parse_timestamp(t), int(m or 0))
             for k, s, d, a, n, r, t, m in rows]
+
+
+def by_status(engine: Engine, window: int = 20_000) -> dict[str, int]:
+    """Status now → how many of the messages named by the newest ``window`` chain records have it."""
+    named = sa.select(_c.c.message_id).where(_c.c.seq > sa.bindparam("floor"), _c.c.kind.in_(("accepted", "event")))
+    query = sa.select(_m.c.status, sa.func.count()).where(_m.c.message_id.in_(named)).group_by(_m.c.status)
+    with db.translated("count recent messages by status"), engine.connect() as conn:
+        return dict(conn.execute(query, {"floor": _floor(conn, window)}).all())
+
+
+def in_flight(engine: Engine, destination: str, statuses: tuple[str, ...], limit: int,
+              window: int = 50_000) -> list[sa.Row]:
+    """The newest ``limit`` messages to ``destination`` whose status now is one of ``statuses`` (published,
+    not yet settled), newest first (published together: the later accepted first), among those whose
+    publishing is within the newest ``window`` records."""
+    sent = (sa.select(_c.c.message_id)
+            .where(_c.c.seq > sa.bindparam("floor"), _c.c.kind == "event", _c.c.status.in_(statuses)))
+    query = (sa.select(_m.c.message_id, _m.c.correlation_id, _m.c.message_type, _m.c.source_agency, _m.c.status,
+                       _m.c.published_at)
+             .where(_m.c.message_id.in_(sent), _m.c.destination == destination, _m.c.status.in_(statuses))
+             .order_by(_m.c.published_at.desc(), _m.c.chain_seq.desc()).limit(limit))
+    with db.translated("peek a queue"), engine.connect() as conn:
+        return conn.execute(query, {"floor": _floor(conn, window)}).all()
 
 
 def search(engine: Engine, term: str, *, limit: int = 50, window: int = 50_000) -> list[str]:
