@@ -349,87 +349,17 @@ SCENARIOS = (
     Scenario(11, "a worker's record for the municipality, only the fields it may have", worker_record_for_municipality),
 )
 
-
-# ------------------------------------------------------------------ worker data corrections
-
-
-def _corrections_received(ctx: DemoContext, agency: str) -> list[dict]:
-    return ctx.http.get(f"{ctx.urls[agency]}/corrections", timeout=10).json()["corrections"]
-
-
-def worker_corrections(ctx: DemoContext) -> str:
-    """The employer corrects an arrived worker's English name and passport; every subscriber is told."""
-    worker = _arrived(ctx, 23)
-    reply = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
-                          json={"employer_cr": worker.employer_cr, "name_en": f"{worker.name.en} Corrected",
-                                "passport_number": "X" + worker.passport_number[1:]})
-    expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
-    correction = reply.json()
-    expect(set(correction["notices"]) == {"police", "insurance"},
-           f"subscribers told: {sorted(correction['notices'])} ({correction.get('notice_error')})")
-    ref = correction["correction_id"]
-    for agency, key in (("police", "correction_ref"), ("insurance", "reference_no")):
-        wait_for(f"{agency} to receive {ref}", lambda a=agency, k=key: any(c[k] == ref for c in
-                                                                          _corrections_received(ctx, a)))
-    trail = wait_for("the trail to show both copies delivered", lambda: _delivered_copies(ctx, correction))
-    refused = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
-                            json={"employer_cr": "1999999", "name_en": "Somebody Else"})
-    expect(refused.status_code == 403, f"a correction by another employer answered {refused.status_code}")
-    return (f"{ref}: name and passport corrected; told {', '.join(sorted(trail))} "
-            f"(one correlation id, {len(trail)} messages delivered); another employer refused")
-
-
-def _delivered_copies(ctx: DemoContext, correction: dict) -> dict[str, str] | None:
-    copies = ctx.log.find(correlation_id=correction["correlation_id"])
-    delivered = {m.destination: m.message_id for m in copies
-                 if any(e.status == "delivered" for e in ctx.log.events(m.message_id))}
-    return delivered if delivered == correction["notices"] else None
-
-
-SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "worker data corrected, every subscriber told",
-                                  worker_corrections))
-
-
-# ------------------------------------------------------------------ open-data statistics
-
-
-def open_statistics(ctx: DemoContext) -> str:
-    """Licensing's scheduled statistics job, run once: signed by the hub, small counts withheld."""
-    import json
-    import sys
-    from pathlib import Path
-
-    from hub import lifeline
-    from hub.signing import TrustStore, Verifier
-    from simulators.licensing.publication import verify_publication
-
-    job = lifeline.run([sys.executable, "-m", "simulators.licensing", "statistics", "--out",
-                        str(ctx.home / "open-data")], env=ctx.stack.environment(), capture_output=True,
-                       text=True, timeout=60)
-    expect(job.returncode == 0, f"the statistics job failed: {job.stderr.strip()[-300:]}")
-    folder = Path(job.stdout.strip().rpartition(" in ")[2])
-    files = verify_publication(folder, Verifier(TrustStore.load(ctx.settings.pki_dir)))
-    tables = json.loads((folder / "statistics.json").read_text(encoding="utf-8"))["tables"]
-    counts = [(r[k.removesuffix("_suppressed")], v) for rows in tables.values() for r in rows
-              for k, v in r.items() if k.endswith("_suppressed")]
-    small = [value for value, _ in counts if value is not None and 0 < value < 10]
-    expect(not small, f"small counts were published: {small}")
-    withheld = sum(1 for _, reason in counts if reason)
-    wage_months = [r["pay_month"] for r in tables["wage_protection_by_month"]]
-    return (f"{len(files)} files under a manifest the hub signed ({folder.name}); "
-            f"{len(counts)} counts, {withheld} withheld; wage months {', '.join(wage_months) or 'none yet'}")
-
-
-SCENARIOS = (*SCENARIOS, Scenario(len(SCENARIOS) + 1, "open-data statistics, signed, small counts withheld",
-                                  open_statistics))
-
-from simulators.demo.evidence_archive import evidence_archive  # noqa: E402 - these use the helpers above
+from simulators.demo.corrections import worker_corrections  # noqa: E402 - these use the helpers above
+from simulators.demo.evidence_archive import evidence_archive  # noqa: E402
 from simulators.demo.evidence_ledger import disclosure_report  # noqa: E402
 from simulators.demo.evidence_projection import projection_on_a_route  # noqa: E402
 from simulators.demo.evidence_stamps import anchors_timestamped  # noqa: E402
+from simulators.demo.statistics import open_statistics  # noqa: E402
 
 SCENARIOS = (
     *SCENARIOS,
+    Scenario(12, "worker data corrected, every subscriber told", worker_corrections),
+    Scenario(13, "open-data statistics, signed, small counts withheld", open_statistics),
     Scenario(14, "log anchors timestamped and verified", anchors_timestamped),
     Scenario(15, "an archive verified offline after its payloads were purged", evidence_archive),
     Scenario(16, "a worker's disclosure report", disclosure_report),
