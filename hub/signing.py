@@ -90,6 +90,9 @@ class Signer:
         certificate = base64.b64encode(identity.certificate.public_bytes(Encoding.DER)).decode("ascii")
         self._value_tail = ("</ds:SignatureValue>" + _KEY_INFO.replace("{certificate}", certificate)
                             + "</ds:Signature>").encode("ascii")
+        # The same text again as the output's pieces either side of the digest and of the value
+        self._signature_head = _SIGNATURE_OPEN + self._signed_info_head
+        self._signed_info_tail_value_open = self._signed_info_tail + _VALUE_OPEN
 
     def sign_bytes(self, element: etree._Element) -> bytes:
         """Serialize ``element`` signed: its exclusive-C14N form with ds:Signature appended.
@@ -110,7 +113,10 @@ class Signer:
         The caller vouches for the form (``hub.envelope.canonical_envelope``
         writes it): the digest is taken over these very bytes.
         """
-        return self.sign_canonical_digested(content)[0]
+        closing = content.rindex(b"</")
+        digest, value = self._digest_and_value(hashlib.sha256(content).digest())
+        return b"".join((content[:closing], self._signature_head, digest, self._signed_info_tail_value_open,
+                         value, self._value_tail, content[closing:]))
 
     def sign_canonical_digested(self, content: bytes) -> tuple[bytes, str]:
         """:meth:`sign_canonical` and the hex SHA-256 of what it returns (the message log keeps it).
@@ -122,16 +128,21 @@ class Signer:
         before = hashlib.sha256(memoryview(content)[:closing])
         reference = before.copy()
         reference.update(memoryview(content)[closing:])
-        digest = binascii.b2a_base64(reference.digest(), newline=False)
+        digest, value = self._digest_and_value(reference.digest())
+        tail = content[closing:]
+        pieces = (self._signature_head, digest, self._signed_info_tail_value_open, value, self._value_tail, tail)
+        for piece in pieces:
+            before.update(piece)
+        return b"".join((content[:closing], *pieces)), before.hexdigest()
+
+    def _digest_and_value(self, reference_digest: bytes) -> tuple[bytes, bytes]:
+        """The DigestValue and the SignatureValue text, both base64, for a reference with this digest."""
+        digest = binascii.b2a_base64(reference_digest, newline=False)
         # SignedInfo is written in canonical form (explicit end tags, attribute
         # order, its own ds declaration), so these bytes are what a verifier's
         # exclusive C14N of it yields, wherever it ends up in the document.
         signed_info = self._signed_info_head + digest + self._signed_info_tail
-        value = binascii.b2a_base64(self._sign_raw(signed_info), newline=False)
-        signature = b"".join((_SIGNATURE_OPEN, signed_info, _VALUE_OPEN, value, self._value_tail))
-        before.update(signature)
-        before.update(memoryview(content)[closing:])
-        return b"".join((content[:closing], signature, content[closing:])), before.hexdigest()
+        return digest, binascii.b2a_base64(self._sign_raw(signed_info), newline=False)
 
     def sign(self, element: etree._Element) -> etree._Element:
         """Return a signed copy of ``element`` as a tree (the input is left untouched)."""
