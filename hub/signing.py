@@ -129,11 +129,11 @@ class Signer:
         reference = before.copy()
         reference.update(memoryview(content)[closing:])
         digest, value = self._digest_and_value(reference.digest())
+        signature = b"".join((self._signature_head, digest, self._signed_info_tail_value_open, value, self._value_tail))
         tail = content[closing:]
-        pieces = (self._signature_head, digest, self._signed_info_tail_value_open, value, self._value_tail, tail)
-        for piece in pieces:
-            before.update(piece)
-        return b"".join((content[:closing], *pieces)), before.hexdigest()
+        before.update(signature)
+        before.update(tail)
+        return b"".join((content[:closing], signature, tail)), before.hexdigest()
 
     def _digest_and_value(self, reference_digest: bytes) -> tuple[bytes, bytes]:
         """The DigestValue and the SignatureValue text, both base64, for a reference with this digest."""
@@ -187,11 +187,24 @@ def _raw_signing_function(key, method: str):
     ecdsa = ec.ECDSA(hashes.SHA256())
 
     def sign_ecdsa(data: bytes) -> bytes:
-        # XML-DSig wants r||s of fixed width, not the DER that OpenSSL returns.
-        r, s = decode_dss_signature(key.sign(data, ecdsa))
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        return _raw_ecdsa(key.sign(data, ecdsa), size)
 
     return sign_ecdsa
+
+
+def _raw_ecdsa(der: bytes, size: int) -> bytes:
+    """XML-DSig's ECDSA value, r||s each ``size`` bytes wide, from the DER SEQUENCE of two INTEGERs OpenSSL returns.
+
+    P-256 and P-384 signatures fit a one-byte SEQUENCE length, read here by slicing (a third of the
+    cost of decode_dss_signature's two Python ints); a longer form (P-521) goes that general way.
+    """
+    if der[1] < 0x80:
+        s_at = 4 + der[3]  # 0x30 len 0x02 len(r) r… 0x02 len(s) s…
+        r, s = der[4:s_at], der[s_at + 2:]
+        # a DER INTEGER has a leading zero byte when its top bit is set and no leading zeros otherwise
+        return r[-size:].rjust(size, b"\0") + s[-size:].rjust(size, b"\0")
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
 def _drop_existing_signature(element: etree._Element) -> None:

@@ -16,12 +16,12 @@ import re
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.pki import init_pki
-from hub.signing import DS, Signer, TrustStore
+from hub.signing import DS, Signer, TrustStore, _raw_ecdsa
 from tests.conftest import SAMPLES
 
 SIGNATURE = f"{{{DS}}}Signature"
@@ -98,3 +98,16 @@ def test_the_signature_is_what_an_enveloped_signature_over_the_document_must_be(
     else:
         public_key.verify(value, signed_info, padding.PKCS1v15(), hashes.SHA256())
 
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()], ids=lambda c: c.name)
+def test_the_ecdsa_value_is_r_and_s_of_the_der_signature(curve):
+    size = (curve.key_size + 7) // 8
+    order_bits = curve.key_size
+    # the extremes of r and s (one byte, a leading zero byte in DER, the widest), then real signatures
+    edges = [1, 0x7F, 0x80, 0xFF, 2 ** (8 * size - 9), 2 ** (8 * size - 8), 2 ** (order_bits - 1), 2 ** order_bits - 1]
+    ders = [encode_dss_signature(r, s) for r in edges for s in edges]
+    key = ec.generate_private_key(curve)
+    ders += [key.sign(str(n).encode(), ec.ECDSA(hashes.SHA256())) for n in range(1000)]
+    for der in ders:
+        r, s = decode_dss_signature(der)
+        assert _raw_ecdsa(der, size) == r.to_bytes(size, "big") + s.to_bytes(size, "big")
