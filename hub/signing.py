@@ -34,14 +34,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
 from hub.signature_checks import check_signature_value, signed_content
+from hub.signature_values import raw_signing_function
 from hub.signature_shapes import SignatureShapes
 from hub.truststore import TrustStore
 from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SIGNATURE_TAG, SignatureParts
@@ -82,7 +81,7 @@ class Signer:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         method = identity.signature_method
-        self._sign_raw = _raw_signing_function(identity.key, method)
+        self._sign_raw = raw_signing_function(identity.key, method)
         # Everything but the digest and the signature value is the same for every document: written
         # once, as bytes, so a signature costs the digest, the key operation and one join.
         before_digest, after_digest = _SIGNED_INFO.replace("{method}", method).split("{digest}")
@@ -90,7 +89,7 @@ class Signer:
         certificate = base64.b64encode(identity.certificate.public_bytes(Encoding.DER)).decode("ascii")
         self._value_tail = ("</ds:SignatureValue>" + _KEY_INFO.replace("{certificate}", certificate)
                             + "</ds:Signature>").encode("ascii")
-        # The same text again as the output's pieces either side of the digest and of the value
+        # and again as the output's pieces around the digest and the value, so the output is a single join
         self._signature_head = _SIGNATURE_OPEN + self._signed_info_head
         self._signed_info_tail_value_open = self._signed_info_tail + _VALUE_OPEN
 
@@ -176,35 +175,6 @@ _SIGNED_INFO = (
 _SIGNATURE_OPEN = f'<ds:Signature xmlns:ds="{DS}">'.encode("ascii")
 _VALUE_OPEN = b"<ds:SignatureValue>"
 _KEY_INFO = "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
-
-
-def _raw_signing_function(key, method: str):
-    # the padding and algorithm objects made once, not per signature
-    if method == RSA_SHA256:
-        pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
-        return lambda data: key.sign(data, pkcs1, sha256)
-    size = (key.curve.key_size + 7) // 8
-    ecdsa = ec.ECDSA(hashes.SHA256())
-
-    def sign_ecdsa(data: bytes) -> bytes:
-        return _raw_ecdsa(key.sign(data, ecdsa), size)
-
-    return sign_ecdsa
-
-
-def _raw_ecdsa(der: bytes, size: int) -> bytes:
-    """XML-DSig's ECDSA value, r||s each ``size`` bytes wide, from the DER SEQUENCE of two INTEGERs OpenSSL returns.
-
-    P-256 and P-384 signatures fit a one-byte SEQUENCE length, read here by slicing (a third of the
-    cost of decode_dss_signature's two Python ints); a longer form (P-521) goes that general way.
-    """
-    if der[1] < 0x80:
-        s_at = 4 + der[3]  # 0x30 len 0x02 len(r) r… 0x02 len(s) s…
-        r, s = der[4:s_at], der[s_at + 2:]
-        # a DER INTEGER has a leading zero byte when its top bit is set and no leading zeros otherwise
-        return r[-size:].rjust(size, b"\0") + s[-size:].rjust(size, b"\0")
-    r, s = decode_dss_signature(der)
-    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
 def _drop_existing_signature(element: etree._Element) -> None:

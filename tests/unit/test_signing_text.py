@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.pki import init_pki
-from hub.signing import DS, Signer, TrustStore, _raw_ecdsa
+from hub.signature_values import raw_ecdsa
+from hub.signing import DS, Signer, TrustStore
 from tests.conftest import SAMPLES
 
 SIGNATURE = f"{{{DS}}}Signature"
@@ -110,4 +111,4 @@ def test_the_ecdsa_value_is_r_and_s_of_the_der_signature(curve):
     ders += [key.sign(str(n).encode(), ec.ECDSA(hashes.SHA256())) for n in range(1000)]
     for der in ders:
         r, s = decode_dss_signature(der)
-        assert _raw_ecdsa(der, size) == r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        assert raw_ecdsa(der, size) == r.to_bytes(size, "big") + s.to_bytes(size, "big")
