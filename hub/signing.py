@@ -34,14 +34,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from hub.errors import CertificateError, ConfigError, SignatureError, UnknownSignerError
 from hub.signature_checks import check_signature_value, signed_content
+from hub.signature_values import raw_signing_function
 from hub.signature_shapes import SignatureShapes
 from hub.truststore import TrustStore
 from hub.verify import DS, ECDSA_SHA256, RSA_SHA256, SIGNATURE_TAG, SignatureParts
@@ -82,7 +81,7 @@ class Signer:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         method = identity.signature_method
-        self._sign_raw = _raw_signing_function(identity.key, method)
+        self._sign_raw = raw_signing_function(identity.key, method)
         # Everything but the digest and the signature value is the same for every document: written
         # once, as bytes, so a signature costs the digest, the key operation and one join.
         before_digest, after_digest = _SIGNED_INFO.replace("{method}", method).split("{digest}")
@@ -90,6 +89,9 @@ class Signer:
         certificate = base64.b64encode(identity.certificate.public_bytes(Encoding.DER)).decode("ascii")
         self._value_tail = ("</ds:SignatureValue>" + _KEY_INFO.replace("{certificate}", certificate)
                             + "</ds:Signature>").encode("ascii")
+        # and again as the output's pieces around the digest and the value, so the output is a single join
+        self._signature_head = _SIGNATURE_OPEN + self._signed_info_head
+        self._signed_info_tail_value_open = self._signed_info_tail + _VALUE_OPEN
 
     def sign_bytes(self, element: etree._Element) -> bytes:
         """Serialize ``element`` signed: its exclusive-C14N form with ds:Signature appended.
@@ -110,7 +112,10 @@ class Signer:
         The caller vouches for the form (``hub.envelope.canonical_envelope``
         writes it): the digest is taken over these very bytes.
         """
-        return self.sign_canonical_digested(content)[0]
+        closing = content.rindex(b"</")
+        digest, value = self._digest_and_value(hashlib.sha256(content).digest())
+        return b"".join((content[:closing], self._signature_head, digest, self._signed_info_tail_value_open,
+                         value, self._value_tail, content[closing:]))
 
     def sign_canonical_digested(self, content: bytes) -> tuple[bytes, str]:
         """:meth:`sign_canonical` and the hex SHA-256 of what it returns (the message log keeps it).
@@ -122,16 +127,21 @@ class Signer:
         before = hashlib.sha256(memoryview(content)[:closing])
         reference = before.copy()
         reference.update(memoryview(content)[closing:])
-        digest = binascii.b2a_base64(reference.digest(), newline=False)
+        digest, value = self._digest_and_value(reference.digest())
+        signature = b"".join((self._signature_head, digest, self._signed_info_tail_value_open, value, self._value_tail))
+        tail = content[closing:]
+        before.update(signature)
+        before.update(tail)
+        return b"".join((content[:closing], signature, tail)), before.hexdigest()
+
+    def _digest_and_value(self, reference_digest: bytes) -> tuple[bytes, bytes]:
+        """The DigestValue and the SignatureValue text, both base64, for a reference with this digest."""
+        digest = binascii.b2a_base64(reference_digest, newline=False)
         # SignedInfo is written in canonical form (explicit end tags, attribute
         # order, its own ds declaration), so these bytes are what a verifier's
         # exclusive C14N of it yields, wherever it ends up in the document.
         signed_info = self._signed_info_head + digest + self._signed_info_tail
-        value = binascii.b2a_base64(self._sign_raw(signed_info), newline=False)
-        signature = b"".join((_SIGNATURE_OPEN, signed_info, _VALUE_OPEN, value, self._value_tail))
-        before.update(signature)
-        before.update(memoryview(content)[closing:])
-        return b"".join((content[:closing], signature, content[closing:])), before.hexdigest()
+        return digest, binascii.b2a_base64(self._sign_raw(signed_info), newline=False)
 
     def sign(self, element: etree._Element) -> etree._Element:
         """Return a signed copy of ``element`` as a tree (the input is left untouched)."""
@@ -165,22 +175,6 @@ _SIGNED_INFO = (
 _SIGNATURE_OPEN = f'<ds:Signature xmlns:ds="{DS}">'.encode("ascii")
 _VALUE_OPEN = b"<ds:SignatureValue>"
 _KEY_INFO = "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
-
-
-def _raw_signing_function(key, method: str):
-    # the padding and algorithm objects made once, not per signature
-    if method == RSA_SHA256:
-        pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
-        return lambda data: key.sign(data, pkcs1, sha256)
-    size = (key.curve.key_size + 7) // 8
-    ecdsa = ec.ECDSA(hashes.SHA256())
-
-    def sign_ecdsa(data: bytes) -> bytes:
-        # XML-DSig wants r||s of fixed width, not the DER that OpenSSL returns.
-        r, s = decode_dss_signature(key.sign(data, ecdsa))
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-    return sign_ecdsa
 
 
 def _drop_existing_signature(element: etree._Element) -> None:
