@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import operator
 import re
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ from adapters.centralbank.sif_checks import (
     omr, row_problems, tag,
 )
 from adapters.centralbank.sif_layout import employee_layout, payer_kind
-from adapters.centralbank.sif_lines import Lines, csv_problem, tracked
+from adapters.centralbank.sif_lines import Lines, csv_problem, plain_rows, tracked
 from adapters.centralbank.sif_rows import ROW_WRITERS, Rows, escaped
 from hub.adapter import FileItem
 
@@ -89,9 +90,9 @@ def read_sif(path: Path) -> Iterator[FileItem]:
 def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
     """:func:`read_sif` of a file the watcher already read into memory (``name``: its file name).
 
-    A file that is UTF-8 throughout (nearly all) is decoded once and its lines
-    split in C, with the CSV reader counting them: no Python generator
-    decodes and counts each line. Any other file (a line not UTF-8, a byte
+    A file that is UTF-8 throughout (nearly all) is decoded once and split in
+    C: into lines and at commas by :func:`plain_rows` when it holds no quote,
+    else by the CSV reader. Any other file (a line not UTF-8, a byte
     order mark, a row the CSV reader refuses) is read line by line as from
     disk, which names each such problem at its line. Only files up to
     :data:`_WHOLE_TEXT` bytes are decoded whole: the text and the reader's copy
@@ -111,15 +112,23 @@ def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
 def _read_text(name: str, text: str, data: bytes) -> Iterator[FileItem]:
     rows = Rows(name)
     _check_name(name, rows)
-    # newline="\n": lines end at LF alone, as when reading bytes (a CR or U+2028 stays in its line)
-    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
-    try:
-        _read_rows(reader, reader, rows)
-    except csv.Error:  # read again line by line, which names the line the bad row began on
-        yield from _read_sif(name, io.BytesIO(data))
-        return
-    if text and not text.endswith("\n") and reader.line_num > 3:
-        rows.error(reader.line_num, "last line is cut off (no line end): the file is truncated")
+    split = plain_rows(text)
+    if split is not None:
+        # no quotes: a row is a line, so employee rows are numbered from line 4 on
+        lines = iter(split)
+        _read_rows(lines, zip(itertools.count(4), lines), rows)
+        line_count = len(split)
+    else:
+        # newline="\n": lines end at LF alone, as when reading bytes (a CR or U+2028 stays in its line)
+        reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
+        try:
+            _read_rows(reader, _numbered(reader, reader), rows)
+        except csv.Error:  # read again line by line, which names the line the bad row began on
+            yield from _read_sif(name, io.BytesIO(data))
+            return
+        line_count = reader.line_num
+    if text and not text.endswith("\n") and line_count > 3:
+        rows.error(line_count, "last line is cut off (no line end): the file is truncated")
     yield from _items(rows)
 
 
@@ -129,7 +138,8 @@ def _read_sif(name: str, stream) -> Iterator[FileItem]:
     lines = Lines(stream)
     reader = csv.reader(lines, strict=True)
     try:
-        _read_rows(tracked(reader, lines), reader, rows)
+        source = tracked(reader, lines)
+        _read_rows(source, _numbered(source, reader), rows)
     except csv.Error as exc:
         # named at the line its row began: an unclosed quote is only found at the end of the file
         rows.error(lines.record_start, f"not valid CSV: {csv_problem(exc)}")
@@ -169,8 +179,13 @@ def _check_name(name: str, rows: Rows) -> None:
     rows.name = {"cr": cr, "bank": bank, "date": created.isoformat(), "sequence": sequence}
 
 
-def _read_rows(reader, position, rows: Rows) -> None:
-    """Check the file's rows from ``reader``; ``position.line_num`` is the line the last row ended on."""
+def _numbered(source: Iterator[list[str]], reader) -> Iterator[tuple[int, list[str]]]:
+    """Each row of ``source`` with the line the CSV ``reader`` ended it on (a quoted value may span lines)."""
+    return ((reader.line_num, values) for values in source)
+
+
+def _read_rows(reader: Iterator[list[str]], employees: Iterator[tuple[int, list[str]]], rows: Rows) -> None:
+    """Check the file's rows: the three header rows from ``reader``, then ``employees`` (its rest, numbered)."""
     header_labels = next(reader, None)
     if header_labels is None:
         return rows.error(1, "file has no header")
@@ -188,7 +203,7 @@ def _read_rows(reader, position, rows: Rows) -> None:
     labels, problem = employee_layout(employee_labels)
     if problem:
         rows.error(3, problem)
-    count, total = _employees(reader, position, rows, labels)
+    count, total = _employees(employees, rows, labels)
     if rows.header is not None and labels is not None:  # unknown columns: no sums to compare, no false alarm
         _check_totals(rows, count, total)
 
@@ -215,8 +230,8 @@ def _header(rows: Rows, payer: str, values: list[str]) -> None:
                                            for label in labels) + "</header>")
 
 
-def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
-    """Check and add every employee row; (rows read, sum of their net salaries in baisas).
+def _employees(employees: Iterator[tuple[int, list[str]]], rows: Rows, labels) -> tuple[int, int]:
+    """Check and add every employee row, given with its line; (rows read, sum of their net salaries in baisas).
 
     A row in the file's own form takes the fast path; only a row it refuses
     is looked at again: ignored when empty, retried with its amounts
@@ -226,7 +241,7 @@ def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
     check, row, name_column = _CHECKS.get(labels), ROW_WRITERS.get(labels), _NAME_COLUMN.get(labels)
     mapped = _MAPPED.get(labels)
     width = len(labels) if labels else -1
-    for values in reader:
+    for line, values in employees:
         if len(values) == width:
             values = list(map(str.strip, values))  # in C: 15 columns a row, 2 million rows a month
             joined = "\x1f".join(values)
@@ -241,7 +256,7 @@ def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
             net = None
         count += 1
         if net is None:
-            _row_error(rows, position.line_num, labels, values)
+            _row_error(rows, line, labels, values)
             continue
         total += net
         if not rows.errors.count:
@@ -250,7 +265,7 @@ def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
             cells = mapped(values)
             # four scans in C (memchr) cost a fifth of one regex search over the row
             special = "&" in joined or "<" in joined or ">" in joined or "\r" in joined
-            rows.add(row(position.line_num, lang, *(map(escaped, cells) if special else cells)))
+            rows.add(row(line, lang, *(map(escaped, cells) if special else cells)))
     return count, total
 
 
