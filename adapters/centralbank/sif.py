@@ -19,10 +19,9 @@ the mapping then selects children by name, about twice as fast in libxslt.)
 An employee row carries only the columns the mapping reads
 (:data:`MAPPED_LABELS`): the others (BIC, frequency, working days, extra
 hours, notes) are checked here and have no place in the canonical message;
-parsing them cost a quarter of the rows document's instructions. The two
-deduction columns are carried as their exact sum (``DeductionsTotal``), which
-the row check adds up in baisas anyway: libxslt's addition and format-number
-per row cost more than parsing the row.
+parsing them cost a quarter of the rows document's instructions. Both
+deductions go as one exact ``DeductionsTotal``, added up by the row check:
+cheaper than libxslt's addition and format-number on every row.
 Every problem is reported with its line; the file yields its one document
 only when there is none. A file of bad lines keeps only the problems the
 rejection report can list (:data:`hub.filedrop.report.MAX_LISTED`, the first

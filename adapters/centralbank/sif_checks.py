@@ -181,14 +181,14 @@ class RowCheck:
         self.amounts = [labels.index(label) for label in AMOUNTS]
 
     def sums(self, values: list[str], joined: str) -> tuple[int, int] | None:
-        """(net salary, both deductions) in baisas when the row is good, else None (``joined``: values joined by \\x1f)."""
+        """(net salary, both deductions) in baisas for a good row, else None (``joined``: values joined by \\x1f)."""
         if not self.pattern.fullmatch(joined) or not iban_ok(values[self.account]):
             return None
         net, basic, extra, deductions, social = self.amounts
         net = int(values[net].replace(".", ""))
         deducted = int(values[deductions].replace(".", "")) + int(values[social].replace(".", ""))
-        return (net, deducted) if net == int(values[basic].replace(".", "")) + int(
-            values[extra].replace(".", "")) - deducted else None
+        earned = int(values[basic].replace(".", "")) + int(values[extra].replace(".", ""))
+        return (net, deducted) if net == earned - deducted else None
 
 
 def row_problems(fields: dict[str, str]) -> Iterator[str]:
