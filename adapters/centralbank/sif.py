@@ -19,7 +19,9 @@ the mapping then selects children by name, about twice as fast in libxslt.)
 An employee row carries only the columns the mapping reads
 (:data:`MAPPED_LABELS`): the others (BIC, frequency, working days, extra
 hours, notes) are checked here and have no place in the canonical message;
-parsing them cost a quarter of the rows document's instructions.
+parsing them cost a quarter of the rows document's instructions. Both
+deductions go as one exact ``DeductionsTotal``, added up by the row check:
+cheaper than libxslt's addition and format-number on every row.
 Every problem is reported with its line; the file yields its one document
 only when there is none. A file of bad lines keeps only the problems the
 rejection report can list (:data:`hub.filedrop.report.MAX_LISTED`, the first
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import operator
 import re
 from collections.abc import Iterator
@@ -55,7 +58,7 @@ from adapters.centralbank.sif_checks import (
     omr, row_problems, tag,
 )
 from adapters.centralbank.sif_layout import employee_layout, payer_kind
-from adapters.centralbank.sif_lines import Lines, csv_problem, tracked
+from adapters.centralbank.sif_lines import Lines, csv_problem, plain_rows, tracked
 from adapters.centralbank.sif_rows import ROW_WRITERS, Rows, escaped
 from hub.adapter import FileItem
 
@@ -70,7 +73,7 @@ _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _AMOUNT_COLUMNS = {labels: [labels.index(label) for label in AMOUNTS] for labels in _CHECKS}
 #: the employee columns mappings/centralbank/SalaryBatch.xsl reads; the others are checked here, not carried
 MAPPED_LABELS = ("Employee ID Type", "Employee ID", "Reference Number", "Employee Name", "Employee Account",
-                 "Net Salary", "Basic Salary", "Extra Income", "Deductions", "Social Security Deductions")
+                 "Net Salary", "Basic Salary", "Extra Income")
 _MAPPED = {labels: operator.itemgetter(*(index for index, label in enumerate(labels) if label in MAPPED_LABELS))
            for labels in _CHECKS}
 
@@ -89,9 +92,9 @@ def read_sif(path: Path) -> Iterator[FileItem]:
 def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
     """:func:`read_sif` of a file the watcher already read into memory (``name``: its file name).
 
-    A file that is UTF-8 throughout (nearly all) is decoded once and its lines
-    split in C, with the CSV reader counting them: no Python generator
-    decodes and counts each line. Any other file (a line not UTF-8, a byte
+    A file that is UTF-8 throughout (nearly all) is decoded once and split in
+    C: into lines and at commas by :func:`plain_rows` when it holds no quote,
+    else by the CSV reader. Any other file (a line not UTF-8, a byte
     order mark, a row the CSV reader refuses) is read line by line as from
     disk, which names each such problem at its line. Only files up to
     :data:`_WHOLE_TEXT` bytes are decoded whole: the text and the reader's copy
@@ -111,15 +114,23 @@ def read_sif_content(name: str, data: bytes) -> Iterator[FileItem]:
 def _read_text(name: str, text: str, data: bytes) -> Iterator[FileItem]:
     rows = Rows(name)
     _check_name(name, rows)
-    # newline="\n": lines end at LF alone, as when reading bytes (a CR or U+2028 stays in its line)
-    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
-    try:
-        _read_rows(reader, reader, rows)
-    except csv.Error:  # read again line by line, which names the line the bad row began on
-        yield from _read_sif(name, io.BytesIO(data))
-        return
-    if text and not text.endswith("\n") and reader.line_num > 3:
-        rows.error(reader.line_num, "last line is cut off (no line end): the file is truncated")
+    split = plain_rows(text)
+    if split is not None:
+        # no quotes: a row is a line, so employee rows are numbered from line 4 on
+        lines = iter(split)
+        _read_rows(lines, zip(itertools.count(4), lines), rows)
+        line_count = len(split)
+    else:
+        # newline="\n": lines end at LF alone, as when reading bytes (a CR or U+2028 stays in its line)
+        reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
+        try:
+            _read_rows(reader, _numbered(reader, reader), rows)
+        except csv.Error:  # read again line by line, which names the line the bad row began on
+            yield from _read_sif(name, io.BytesIO(data))
+            return
+        line_count = reader.line_num
+    if text and not text.endswith("\n") and line_count > 3:
+        rows.error(line_count, "last line is cut off (no line end): the file is truncated")
     yield from _items(rows)
 
 
@@ -129,7 +140,8 @@ def _read_sif(name: str, stream) -> Iterator[FileItem]:
     lines = Lines(stream)
     reader = csv.reader(lines, strict=True)
     try:
-        _read_rows(tracked(reader, lines), reader, rows)
+        source = tracked(reader, lines)
+        _read_rows(source, _numbered(source, reader), rows)
     except csv.Error as exc:
         # named at the line its row began: an unclosed quote is only found at the end of the file
         rows.error(lines.record_start, f"not valid CSV: {csv_problem(exc)}")
@@ -169,8 +181,13 @@ def _check_name(name: str, rows: Rows) -> None:
     rows.name = {"cr": cr, "bank": bank, "date": created.isoformat(), "sequence": sequence}
 
 
-def _read_rows(reader, position, rows: Rows) -> None:
-    """Check the file's rows from ``reader``; ``position.line_num`` is the line the last row ended on."""
+def _numbered(source: Iterator[list[str]], reader) -> Iterator[tuple[int, list[str]]]:
+    """Each row of ``source`` with the line the CSV ``reader`` ended it on (a quoted value may span lines)."""
+    return ((reader.line_num, values) for values in source)
+
+
+def _read_rows(reader: Iterator[list[str]], employees: Iterator[tuple[int, list[str]]], rows: Rows) -> None:
+    """Check the file's rows: the three header rows from ``reader``, then ``employees`` (its rest, numbered)."""
     header_labels = next(reader, None)
     if header_labels is None:
         return rows.error(1, "file has no header")
@@ -188,7 +205,7 @@ def _read_rows(reader, position, rows: Rows) -> None:
     labels, problem = employee_layout(employee_labels)
     if problem:
         rows.error(3, problem)
-    count, total = _employees(reader, position, rows, labels)
+    count, total = _employees(employees, rows, labels)
     if rows.header is not None and labels is not None:  # unknown columns: no sums to compare, no false alarm
         _check_totals(rows, count, total)
 
@@ -215,8 +232,8 @@ def _header(rows: Rows, payer: str, values: list[str]) -> None:
                                            for label in labels) + "</header>")
 
 
-def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
-    """Check and add every employee row; (rows read, sum of their net salaries in baisas).
+def _employees(employees: Iterator[tuple[int, list[str]]], rows: Rows, labels) -> tuple[int, int]:
+    """Check and add every employee row, given with its line; (rows read, sum of their net salaries in baisas).
 
     A row in the file's own form takes the fast path; only a row it refuses
     is looked at again: ignored when empty, retried with its amounts
@@ -226,23 +243,24 @@ def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
     check, row, name_column = _CHECKS.get(labels), ROW_WRITERS.get(labels), _NAME_COLUMN.get(labels)
     mapped = _MAPPED.get(labels)
     width = len(labels) if labels else -1
-    for values in reader:
+    for line, values in employees:
         if len(values) == width:
             values = list(map(str.strip, values))  # in C: 15 columns a row, 2 million rows a month
             joined = "\x1f".join(values)
-            net = check.net(values, joined)
-            if net is None and not joined.strip("\x1f"):
+            sums = check.sums(values, joined)
+            if sums is None and not joined.strip("\x1f"):
                 continue
-            if net is None:
-                net, values, joined = _normalized(check, labels, values)
+            if sums is None:
+                sums, values, joined = _normalized(check, labels, values)
         elif not "".join(values).strip():
             continue  # an empty or separator-only row (``,,,,``): nothing to pay, not an employee
         else:
-            net = None
+            sums = None
         count += 1
-        if net is None:
-            _row_error(rows, position.line_num, labels, values)
+        if sums is None:
+            _row_error(rows, line, labels, values)
             continue
+        net, deducted = sums
         total += net
         if not rows.errors.count:
             name = values[name_column]
@@ -250,17 +268,18 @@ def _employees(reader, position, rows: Rows, labels) -> tuple[int, int]:
             cells = mapped(values)
             # four scans in C (memchr) cost a fifth of one regex search over the row
             special = "&" in joined or "<" in joined or ">" in joined or "\r" in joined
-            rows.add(row(position.line_num, lang, *(map(escaped, cells) if special else cells)))
+            rows.add(row(line, lang, omr(deducted), *(map(escaped, cells) if special else cells)))
     return count, total
 
 
-def _normalized(check: RowCheck, labels: tuple[str, ...], values: list[str]) -> tuple[int | None, list[str], str]:
+def _normalized(check: RowCheck, labels: tuple[str, ...],
+                values: list[str]) -> tuple[tuple[int, int] | None, list[str], str]:
     """The row checked again with its spreadsheet amounts (``45.75``, ``0``) written with 3 decimals."""
     values = list(values)
     for index in _AMOUNT_COLUMNS[labels]:
         values[index] = amount_with_3_decimals(values[index])
     joined = "\x1f".join(values)
-    return check.net(values, joined), values, joined
+    return check.sums(values, joined), values, joined
 
 
 def _row_error(rows: Rows, line: int, labels: tuple[str, ...] | None, values: list[str]) -> None:

@@ -171,7 +171,7 @@ _ANY = "[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"  # \x1f, the separator below
 
 
 class RowCheck:
-    """The fast check of one employee layout: whole-row pattern, IBAN, net salary sum."""
+    """The fast check of one employee layout: whole-row pattern, IBAN, net salary sum (and the deductions')."""
 
     def __init__(self, labels: tuple[str, ...]) -> None:
         self.labels = labels
@@ -180,15 +180,15 @@ class RowCheck:
         self.account = labels.index("Employee Account")
         self.amounts = [labels.index(label) for label in AMOUNTS]
 
-    def net(self, values: list[str], joined: str) -> int | None:
-        """The row's net salary in baisas when the row is good, else None (``joined``: values joined by \\x1f)."""
+    def sums(self, values: list[str], joined: str) -> tuple[int, int] | None:
+        """(net salary, both deductions) in baisas for a good row, else None (``joined``: values joined by \\x1f)."""
         if not self.pattern.fullmatch(joined) or not iban_ok(values[self.account]):
             return None
         net, basic, extra, deductions, social = self.amounts
         net = int(values[net].replace(".", ""))
-        rest = (int(values[basic].replace(".", "")) + int(values[extra].replace(".", ""))
-                - int(values[deductions].replace(".", "")) - int(values[social].replace(".", "")))
-        return net if net == rest else None
+        deducted = int(values[deductions].replace(".", "")) + int(values[social].replace(".", ""))
+        earned = int(values[basic].replace(".", "")) + int(values[extra].replace(".", ""))
+        return (net, deducted) if net == earned - deducted else None
 
 
 def row_problems(fields: dict[str, str]) -> Iterator[str]:

@@ -17,35 +17,35 @@ from adapters.centralbank.sif_checks import EMPLOYEE_LABELS, EMPLOYEE_LABELS_NO_
 from adapters.centralbank.sif_lines import Problems
 
 
-def _row_with_reference(line: int, lang: str, kind: str, person: str, reference: str, name: str, account: str,
-                        net: str, basic: str, extra: str, deductions: str, social: str) -> str:
+def _row_with_reference(line: int, lang: str, deducted: str, kind: str, person: str, reference: str, name: str,
+                        account: str, net: str, basic: str, extra: str) -> str:
     """One employee row of the rows document (values escaped), layout with ``Reference Number``.
 
     Written out as an f-string, which Python assembles from its pieces, where
     a ``%`` template of the row was read character by character for every row:
     half the cost. The columns of ``adapters.centralbank.sif.MAPPED_LABELS`` in file order,
-    each named by ``tag()``.
+    each named by ``tag()``, then ``deducted``: both deduction columns added up.
     """
     return (f'<employee line="{line}" lang="{lang}"><EmployeeIdType>{kind}</EmployeeIdType>'
             f'<EmployeeId>{person}</EmployeeId><ReferenceNumber>{reference}</ReferenceNumber>'
             f'<EmployeeName>{name}</EmployeeName><EmployeeAccount>{account}</EmployeeAccount>'
             f'<NetSalary>{net}</NetSalary><BasicSalary>{basic}</BasicSalary><ExtraIncome>{extra}</ExtraIncome>'
-            f'<Deductions>{deductions}</Deductions><SocialSecurityDeductions>{social}</SocialSecurityDeductions>'
+            f'<DeductionsTotal>{deducted}</DeductionsTotal>'
             '</employee>')
 
 
-def _row_without_reference(line: int, lang: str, kind: str, person: str, name: str, account: str,
-                           net: str, basic: str, extra: str, deductions: str, social: str) -> str:
+def _row_without_reference(line: int, lang: str, deducted: str, kind: str, person: str, name: str, account: str,
+                           net: str, basic: str, extra: str) -> str:
     """:func:`_row_with_reference` for the layout without ``Reference Number``."""
     return (f'<employee line="{line}" lang="{lang}"><EmployeeIdType>{kind}</EmployeeIdType>'
             f'<EmployeeId>{person}</EmployeeId>'
             f'<EmployeeName>{name}</EmployeeName><EmployeeAccount>{account}</EmployeeAccount>'
             f'<NetSalary>{net}</NetSalary><BasicSalary>{basic}</BasicSalary><ExtraIncome>{extra}</ExtraIncome>'
-            f'<Deductions>{deductions}</Deductions><SocialSecurityDeductions>{social}</SocialSecurityDeductions>'
+            f'<DeductionsTotal>{deducted}</DeductionsTotal>'
             '</employee>')
 
 
-#: the writer of an employee row for each layout: (line, lang, *mapped cells) -> text
+#: the writer of an employee row for each layout: (line, lang, deductions total, *mapped cells) -> text
 ROW_WRITERS = {EMPLOYEE_LABELS: _row_with_reference, EMPLOYEE_LABELS_NO_REFERENCE: _row_without_reference}
 _SPECIAL = re.compile("[&<>\r]")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})

@@ -6,7 +6,8 @@
   Input:  <sif file=".." payer="account|iban"><name cr bank date sequence/>
           <header><EmployerCrNo>..</EmployerCrNo>…</header><employee line="n"><EmployeeIdType>…</employee>…</sif>
           (one element per column, named after its label: "Payer IBAN" is PayerIban; an employee
-          row carries only the columns read here, adapters.centralbank.sif.MAPPED_LABELS)
+          row carries only the columns read here, adapters.centralbank.sif.MAPPED_LABELS, and
+          DeductionsTotal: Deductions + Social Security Deductions, added up exactly by the reader)
   Layouts (schemas/agencies/centralbank/README.md): the payer is given as
   "Payer Account Number" (the IBAN is rebuilt here: OM + mod-97 check digits
   + the bank's 3-digit code + the account) or as "Payer IBAN"; the
@@ -87,10 +88,7 @@
       <rabt:EmployeeIban><xsl:value-of select="EmployeeAccount[1]"/></rabt:EmployeeIban>
       <rabt:BasicSalary currency="OMR"><xsl:value-of select="BasicSalary[1]"/></rabt:BasicSalary>
       <rabt:Allowances currency="OMR"><xsl:value-of select="ExtraIncome[1]"/></rabt:Allowances>
-      <rabt:Deductions currency="OMR">
-        <!-- Sum of two 3-decimal amounts: exact after rounding to 3 decimals. -->
-        <xsl:value-of select="format-number(Deductions[1] + SocialSecurityDeductions[1], '0.000')"/>
-      </rabt:Deductions>
+      <rabt:Deductions currency="OMR"><xsl:value-of select="DeductionsTotal[1]"/></rabt:Deductions>
       <rabt:NetSalary currency="OMR"><xsl:value-of select="NetSalary[1]"/></rabt:NetSalary>
       <rabt:PaymentDate><xsl:value-of select="$paid"/></rabt:PaymentDate>
       <rabt:PaymentStatus><xsl:value-of select="$status"/></rabt:PaymentStatus>

@@ -57,7 +57,7 @@ def _employee_columns_read_by_the_mapping() -> set[str]:
     expressions = [value for node in stylesheet.iter() if isinstance(node.tag, str)
                    for name, value in node.attrib.items() if name in ("select", "test") or "{" in value]
     names = {word for expression in expressions for word in re.findall(r"[A-Za-z][A-Za-z0-9]*", expression)}
-    return names & {TAGS[label] for label in SIF_EMPLOYEE_LABELS}
+    return names & ({TAGS[label] for label in SIF_EMPLOYEE_LABELS} | {"DeductionsTotal"})
 
 
 @pytest.mark.parametrize("variant", ["A", "B"])
@@ -68,8 +68,8 @@ def test_employee_rows_carry_exactly_the_columns_the_mapping_reads(tmp_path, var
     path.write_bytes(sif.data)
     [item] = read_sif(path)
     layout = SIF_EMPLOYEE_LABELS if variant == "A" else EMPLOYEE_LABELS_NO_REFERENCE
-    carried = [TAGS[label] for label in layout if label in MAPPED_LABELS]
+    carried = [TAGS[label] for label in layout if label in MAPPED_LABELS] + ["DeductionsTotal"]
     rows = item.payload.findall("employee")
     assert rows and all([child.tag for child in row] == carried for row in rows)
     # a column the mapping reads but the reader dropped would map to nothing; one carried but unread is waste
-    assert _employee_columns_read_by_the_mapping() == {TAGS[label] for label in MAPPED_LABELS}
+    assert _employee_columns_read_by_the_mapping() == {TAGS[label] for label in MAPPED_LABELS} | {"DeductionsTotal"}

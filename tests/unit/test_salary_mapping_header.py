@@ -10,12 +10,14 @@ the simulator and the reader state it.
 from __future__ import annotations
 
 import copy
+import random
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
-from adapters.centralbank.sif import BANK_SHORT_NAMES, read_sif
+from adapters.centralbank.sif import BANK_SHORT_NAMES, baisas, omr, read_sif
 from hub.errors import MappingError
 from hub.mapping import Mappings
 from simulators.centralbank.sif import SifFaults, render_employer_file
@@ -86,7 +88,31 @@ def test_an_unknown_bank_is_refused_by_name(rows, bank):
 def test_deductions_are_the_exact_sum_of_both_columns(rows, deductions, social):
     document = copy.deepcopy(rows)
     for line in document.iter("employee"):
-        line.find("Deductions").text, line.find("SocialSecurityDeductions").text = deductions, social
+        line.find("DeductionsTotal").text = omr(baisas(deductions) + baisas(social))  # as the reader adds them up
     body = Mappings().transform("centralbank", "SalaryBatch", document)
     expected = f"{Decimal(deductions) + Decimal(social):.3f}"
     assert {line.findtext(f"{R}Deductions") for line in body.iter(f"{R}SalaryLine")} == {expected}
+
+
+def amounts(draw: random.Random) -> str:
+    """An amount as the row check accepts it: 1 to 12 digits, 3 decimals, small ones most often."""
+    digits = draw.choice([1, 1, 2, 3, 3, 4, 6, 9, 12])
+    return f"{draw.randrange(10 ** digits)}.{draw.randrange(1000):03d}"
+
+
+def test_the_readers_deductions_total_is_what_the_mapping_added_up_before():
+    """The mapping wrote format-number(Deductions + SocialSecurityDeductions, '0.000'); the reader's sum must agree."""
+    before = etree.XSLT(etree.XML(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:template match="/rows"><sums><xsl:for-each select="row"><sum>'
+        "<xsl:value-of select=\"format-number(Deductions[1] + SocialSecurityDeductions[1], '0.000')\"/>"
+        "</sum></xsl:for-each></sums></xsl:template></xsl:stylesheet>"))
+    draw = random.Random(19)
+    pairs = [(amounts(draw), amounts(draw)) for _ in range(20_000)] + [
+        (deductions, social) for deductions in ("0.000", "0.001", "999999999999.999", "0.999", "1.005")
+        for social in ("0.000", "0.001", "999999999999.999", "2.995", "99999999999.999")]
+    rows = etree.XML("<rows>" + "".join(f"<row><Deductions>{deductions}</Deductions><SocialSecurityDeductions>"
+                                        f"{social}</SocialSecurityDeductions></row>" for deductions, social in pairs)
+                     + "</rows>")
+    added_up = [sum_.text for sum_ in before(rows).getroot()]
+    assert added_up == [omr(baisas(deductions) + baisas(social)) for deductions, social in pairs]

@@ -254,5 +254,6 @@ def test_each_row_writer_writes_the_mapped_columns_in_file_order_named_by_tag(la
     labels = EMPLOYEE_LABELS if layout == "with reference" else EMPLOYEE_LABELS_NO_REFERENCE
     mapped = [label for label in labels if label in MAPPED_LABELS]
     expected = '<employee line="7" lang="ar">' + "".join(
-        f"<{tag(label)}>v{index}</{tag(label)}>" for index, label in enumerate(mapped)) + "</employee>"
-    assert ROW_WRITERS[labels](7, "ar", *(f"v{index}" for index in range(len(mapped)))) == expected
+        f"<{tag(label)}>v{index}</{tag(label)}>" for index, label in enumerate(mapped)) + (
+        "<DeductionsTotal>d</DeductionsTotal></employee>")
+    assert ROW_WRITERS[labels](7, "ar", "d", *(f"v{index}" for index in range(len(mapped)))) == expected
