@@ -101,3 +101,34 @@ def test_a_second_name_in_the_same_language_replaces_the_first_as_before():
     event = canonical_io.worker_event(body)
     assert event["worker"]["names"]["en"] == "Rajesh K. Nair"
     assert event == read_one_by_one(body)
+
+
+@pytest.mark.parametrize("without", [None, "Profession", "RenewedAt"])
+def test_a_renewal_expiry_that_is_no_date_is_refused_where_req_date_refuses_it(without):
+    body = sample("ResidenceRenewal")
+    body.find(f"{R}ResidenceCard/{R}ExpiryDate").text = "2027-02-30"
+    if without is not None:
+        body.remove(body.find(R + without))
+    with pytest.raises(SchemaError) as refused:
+        read_one_by_one(body)
+    with pytest.raises(SchemaError) as ours:
+        canonical_io.worker_event(body)
+    assert ours.value.reason == refused.value.reason
+    # read in the body's order: a field missing before the expiry is named, one missing after it is not
+    assert ("RenewedAt" if without == "RenewedAt" else "ResidenceCard/ExpiryDate") in ours.value.reason
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_comment_or_a_foreign_element_among_the_fields_reads_as_find_reads_it(kind):
+    body = sample(kind)
+    for node in list(body.iter(f"{R}*"))[1:]:
+        node.addprevious(etree.Comment(" note "))
+        node.addprevious(etree.Element("{urn:other}" + etree.QName(node).localname))
+    assert canonical_io.worker_event(body) == read_one_by_one(body)
+
+
+def test_a_body_outside_the_canonical_namespace_is_refused_as_before():
+    body = sample("WorkerArrival")
+    body.tag = "{urn:other}WorkerArrival"
+    with pytest.raises(SchemaError, match="is not a canonical message"):
+        canonical_io.worker_event(body)
