@@ -7,6 +7,7 @@ visas issued, salary batches, labour cases), each exactly once.
 
     rules         pure decision logic (private, commercial, visa)
     canonical_io  reading/writing canonical bodies (the one place with element names)
+                  and one_pass_readers: the bodies read most (border events, visa checks) in one pass
     state         its own database (SQLAlchemy Core) + idempotent apply
     effects       what each event changes, inside apply_once's transaction
     decider       asks the agencies through ``ask`` and records the decision

@@ -37,7 +37,7 @@ from hub import canonical
 from hub.envelope import Header
 from hub.errors import ConfigError, InputError, MessageLogError
 from hub.transports.base import Delivery, Transport
-from simulators.licensing import answer_text, canonical_io, effects, rules, worker_records
+from simulators.licensing import answer_text, canonical_io, effects, one_pass_readers, rules, worker_records
 from simulators.licensing.hub_link import SYSTEM, Seal, Verify, plain_seal, reply_text, reply_to, verified_envelope
 from simulators.licensing.receipts import ReceiptSender
 from simulators.licensing.state import LicensingState, to_json, utc_text
@@ -188,7 +188,7 @@ class LicensingConsumer:
                 raise unit.outcome
 
     def _worker_event(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
-        event = canonical_io.worker_event(body)
+        event = one_pass_readers.worker_event(body)
         detail = to_json(event)  # the worker event's detail and its event row's summary: one text, encoded once
         message_id = header.message_id
         gather = (lambda writes: effects.gather_worker_event(writes, message_id, event, detail)) \
@@ -247,7 +247,7 @@ class LicensingConsumer:
             raise ConfigError("this licensing consumer has no transport to reply with", message_id=header.message_id)
 
     def _visa_query(self, delivery: Delivery, header: Header, body: etree._Element) -> None:
-        query = canonical_io.visa_query(body)
+        query = one_pass_readers.visa_query(body)
         verdict = self.visa_answer(query)
         self._require_reply_path(delivery, header)
         result = answer_text.visa_eligibility_result(query["licence_number"], verdict)

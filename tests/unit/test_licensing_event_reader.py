@@ -1,4 +1,4 @@
-"""canonical_io.worker_event reads a border notification's children in one pass: the same values, and the same
+"""one_pass_readers.worker_event reads a border notification's children in one pass: the same values, and the same
 refusals, as reading each field with req and opt (a find per field)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from hub.errors import SchemaError
-from simulators.licensing import canonical_io
+from simulators.licensing import canonical_io, one_pass_readers
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "canonical"
 R = "{urn:rabt:canonical:v1}"
@@ -68,7 +68,7 @@ def changed(kind: str, path: str, change: str) -> etree._Element:
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_samples_read_in_one_pass_are_what_req_and_opt_read(kind):
     body = sample(kind)
-    event = canonical_io.worker_event(body)
+    event = one_pass_readers.worker_event(body)
     assert event == read_one_by_one(body)
     assert list(event) == list(read_one_by_one(body))  # the same key order: the same JSON in the event rows
     assert event["kind"] == kind and event["worker"]["nationality"] and event["occurred_at"]
@@ -84,10 +84,10 @@ def test_every_field_removed_blanked_or_doubled_reads_or_fails_as_req_and_opt(ki
             expected = read_one_by_one(body)
         except SchemaError as refused:
             with pytest.raises(SchemaError) as ours:
-                canonical_io.worker_event(body)
+                one_pass_readers.worker_event(body)
             assert ours.value.reason == refused.reason, path
         else:
-            assert canonical_io.worker_event(body) == expected, path
+            assert one_pass_readers.worker_event(body) == expected, path
         checked += 1
     assert checked >= 12
 
@@ -98,7 +98,7 @@ def test_a_second_name_in_the_same_language_replaces_the_first_as_before():
     extra = etree.SubElement(worker, R + "Name")
     extra.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
     extra.text = " Rajesh K. Nair "
-    event = canonical_io.worker_event(body)
+    event = one_pass_readers.worker_event(body)
     assert event["worker"]["names"]["en"] == "Rajesh K. Nair"
     assert event == read_one_by_one(body)
 
@@ -112,7 +112,7 @@ def test_a_renewal_expiry_that_is_no_date_is_refused_where_req_date_refuses_it(w
     with pytest.raises(SchemaError) as refused:
         read_one_by_one(body)
     with pytest.raises(SchemaError) as ours:
-        canonical_io.worker_event(body)
+        one_pass_readers.worker_event(body)
     assert ours.value.reason == refused.value.reason
     # read in the body's order: a field missing before the expiry is named, one missing after it is not
     assert ("RenewedAt" if without == "RenewedAt" else "ResidenceCard/ExpiryDate") in ours.value.reason
@@ -124,11 +124,11 @@ def test_a_comment_or_a_foreign_element_among_the_fields_reads_as_find_reads_it(
     for node in list(body.iter(f"{R}*"))[1:]:
         node.addprevious(etree.Comment(" note "))
         node.addprevious(etree.Element("{urn:other}" + etree.QName(node).localname))
-    assert canonical_io.worker_event(body) == read_one_by_one(body)
+    assert one_pass_readers.worker_event(body) == read_one_by_one(body)
 
 
 def test_a_body_outside_the_canonical_namespace_is_refused_as_before():
     body = sample("WorkerArrival")
     body.tag = "{urn:other}WorkerArrival"
     with pytest.raises(SchemaError, match="is not a canonical message"):
-        canonical_io.worker_event(body)
+        one_pass_readers.worker_event(body)

@@ -16,7 +16,7 @@ from hub.errors import SchemaError
 from hub.pki import PkiPaths, init_pki
 from hub.signing import TrustStore, Verifier
 from hub.xmlsafe import parse_xml
-from simulators.licensing import answer_text, canonical_io, rules
+from simulators.licensing import answer_text, canonical_io, one_pass_readers, rules
 from simulators.licensing.hub_link import SignerSeal, licensing_seal, outgoing, reply_text
 
 
@@ -181,8 +181,8 @@ def read_one_by_one(body: etree._Element) -> dict:
 ])
 def test_the_visa_query_read_in_one_pass_is_what_req_and_opt_read(fields):
     body = query(*fields)
-    assert canonical_io.visa_query(body) == read_one_by_one(body)
-    assert canonical_io.visa_query(query(*FULL)) == {
+    assert one_pass_readers.visa_query(body) == read_one_by_one(body)
+    assert one_pass_readers.visa_query(query(*FULL)) == {
         "licence_number": "PL-1", "licence_type": "private", "profession_code": "911101", "nationality": "IND",
         "passport_number": "P1234567"}
 
@@ -192,7 +192,7 @@ def test_a_visa_query_without_a_required_field_names_it(missing):
     fields = FULL[:missing] + ((FULL[missing][0], " "),) + FULL[missing + 1:]
     for body in (query(*fields), query(*(FULL[:missing] + FULL[missing + 1:]))):  # empty, then absent
         with pytest.raises(SchemaError) as refused:
-            canonical_io.visa_query(body)
+            one_pass_readers.visa_query(body)
         with pytest.raises(SchemaError) as by_req:
             read_one_by_one(body)
         assert refused.value.reason == by_req.value.reason == f"VisaEligibilityQuery: {FULL[missing][0]} is missing"
