@@ -104,7 +104,8 @@ class Lane:
         head = options.get(HEAD_OPTION)
         if head is not None and options.get(LANE_OPTION) is self:
             # A connection kept between writes (hub.messagelog.db.HeldConnection) carries this lane already:
-            # setting the options again, to forget the head, cost more than the lock's statement.
+            # setting the options again, to forget the head, cost ~9k instructions (an event dispatched, the
+            # options merged) on every write.
             head.value = None
             return conn
         return conn.execution_options(**{LANE_OPTION: self, HEAD_OPTION: _Head()})
