@@ -44,7 +44,7 @@ class Answer:
 Respond = Callable[[etree._Element, str], Answer]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Inbound:
     """One agency document as the hub received it."""
 
@@ -68,6 +68,19 @@ class Inbound:
     """Who signed the payload, when the channel already verified it (a WS-Security Body): not verified twice."""
     raw_sha256: str | None = None
     """SHA-256 (lower-case hex) of ``raw`` when the caller has already taken it, so it is taken once."""
+
+    def __init__(self, agency: str, system: str, message_type: str, destination: str, raw: bytes,
+                 source_message_id: str | None = None, correlation_id: str | None = None,
+                 received_at: datetime | None = None, require_signature: bool = False, source: str | None = None,
+                 verified_signer: str | None = None, raw_sha256: str | None = None) -> None:
+        # Every field set at once: a frozen dataclass's own __init__ sets each through object.__setattr__,
+        # most of what building one costs (every push builds one). tests/unit/test_frozen_inits.py holds
+        # this to the constructor the dataclass would make.
+        self.__dict__.update(
+            agency=agency, system=system, message_type=message_type, destination=destination, raw=raw,
+            source_message_id=source_message_id, correlation_id=correlation_id, received_at=received_at,
+            require_signature=require_signature, source=source, verified_signer=verified_signer,
+            raw_sha256=raw_sha256)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ REFUSAL_FIELDS = ("agency", "reason")
 LEGAL_BASIS = "legal_basis"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ChainEntry:
     """What one chain record says, before it gets its place and hash."""
 
@@ -56,6 +56,14 @@ class ChainEntry:
     actor: str | None = None
     raw_sha256: str | None = None
     envelope_sha256: str | None = None
+
+    def __init__(self, kind: str, status: str, at: str, message_id: str | None = None, detail: str = "",
+                 actor: str | None = None, raw_sha256: str | None = None, envelope_sha256: str | None = None) -> None:
+        # Every field set at once: a frozen dataclass's own __init__ sets each through object.__setattr__,
+        # about half of building one (every write chains a few). tests/unit/test_frozen_inits.py holds this
+        # to the constructor the dataclass would make.
+        self.__dict__.update(kind=kind, status=status, at=at, message_id=message_id, detail=detail, actor=actor,
+                             raw_sha256=raw_sha256, envelope_sha256=envelope_sha256)
 
 
 # Built once: json.dumps with any option but the defaults builds a new encoder on every call,

@@ -44,25 +44,34 @@ class _Kept:
         self.readers: list = []
 
 
-def writer(conn: Connection):
-    """The cursor of ``conn``'s driver connection for statements whose rows are not read."""
-    kept = _kept(conn)
+def writer(conn: Connection, info: dict | None = None):
+    """The cursor of ``conn``'s driver connection for statements whose rows are not read.
+
+    ``info``: that connection's pool info when the caller has it in hand (see :func:`_kept`).
+    """
+    kept = _kept(conn, info)
     if kept.writer is None:
         kept.writer = new_cursor(conn)
     return kept.writer
 
 
-def reader(conn: Connection):
-    """A cursor of ``conn``'s driver connection for one statement whose rows are read; :func:`give_back` it after."""
-    readers = _kept(conn).readers
+def reader(conn: Connection, info: dict | None = None):
+    """A cursor of ``conn``'s driver connection for one statement whose rows are read; :func:`give_back` it after.
+
+    ``info`` as for :func:`writer`.
+    """
+    readers = _kept(conn, info).readers
     return readers.pop() if readers else new_cursor(conn)
 
 
-def give_back(conn: Connection, cursor) -> None:
-    """Keep ``cursor``, taken with :func:`reader`, for a later read: its statement's rows have been read."""
+def give_back(conn: Connection, cursor, info: dict | None = None) -> None:
+    """Keep ``cursor``, taken with :func:`reader`, for a later read: its statement's rows have been read.
+
+    ``info`` as for :func:`writer`.
+    """
     if conn.invalidated:
         return  # its connection is gone: asking for the new one would reconnect
-    readers = _kept(conn).readers
+    readers = _kept(conn, info).readers
     if len(readers) < SPARE_READERS:
         readers.append(cursor)
     else:
@@ -85,8 +94,11 @@ def forget(conn: Connection, failed=None) -> None:
                 cursor.close()
 
 
-def _kept(conn: Connection) -> _Kept:
-    info = conn.connection.info  # the pool's, for this driver connection: discarded with it
+def _kept(conn: Connection, info: dict | None = None) -> _Kept:
+    """The cursors kept in ``info``, the pool's for ``conn``'s driver connection (discarded with it): asked for
+    here when the caller does not have it (a look-up through SQLAlchemy's proxies, ~2k instructions)."""
+    if info is None:
+        info = conn.connection.info
     kept = info.get(_KEPT)
     if kept is None:
         kept = info[_KEPT] = _Kept()

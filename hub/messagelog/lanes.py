@@ -98,7 +98,16 @@ class Lane:
         return lane_id
 
     def bind(self, conn: Connection) -> Connection:
-        """``conn`` carrying this lane, for :func:`lock` and :func:`hub.messagelog.chain.append`."""
+        """``conn`` carrying this lane, for :func:`lock` and :func:`hub.messagelog.chain.append`, its head not
+        read yet: called as each write transaction begins."""
+        options = conn.get_execution_options()
+        head = options.get(HEAD_OPTION)
+        if head is not None and options.get(LANE_OPTION) is self:
+            # A connection kept between writes (hub.messagelog.db.HeldConnection) carries this lane already:
+            # setting the options again, to forget the head, cost ~9k instructions (an event dispatched, the
+            # options merged) on every write.
+            head.value = None
+            return conn
         return conn.execution_options(**{LANE_OPTION: self, HEAD_OPTION: _Head()})
 
 

@@ -112,11 +112,12 @@ def send(conn: Connection, sql: str, params: Sequence = ()) -> Callable[[], list
     if conn.dialect.name == "sqlite" or not pipelines_supported():
         found = fetch(conn, sql, params)
         return lambda: found
-    held = conn.connection.info.get(_TOGETHER)
+    info = conn.connection.info
+    held = info.get(_TOGETHER)
     if held:
         _send_held(conn, held)
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
-    cursor = cursors.reader(conn)  # its own until its rows are read: later statements do not replace them
+    cursor = cursors.reader(conn, info)  # its own until its rows are read: later statements do not replace them
     try:
         if options:
             cursor.execute(text, params, **options)
@@ -211,14 +212,15 @@ def _padded_rows(sql: InsertSql, count: int) -> str:
 def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False,
          count: bool = False) -> list[tuple] | int | None:
     """Every statement of this module goes here, on a cursor kept with the connection; driver errors translated."""
-    held = conn.connection.info.get(_TOGETHER)
+    info = conn.connection.info  # asked for once: the cursors are kept there too
+    held = info.get(_TOGETHER)
     if held is not None:  # inside together(): a write is held, anything else first sends what is held
         if not rows and (not many or len(params) == 1):
             held.append((sql, tuple(params[0] if many else params)))
             return None
         _send_held(conn, held)
     text, options = _driver_statement(sql, conn.dialect.paramstyle)
-    cursor = cursors.reader(conn) if rows else cursors.writer(conn)
+    cursor = cursors.reader(conn, info) if rows else cursors.writer(conn, info)
     try:
         if many:
             cursor.executemany(text, params)
@@ -231,7 +233,7 @@ def _run(conn: Connection, sql: str, params, *, many: bool, rows: bool = False,
         found = cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise as_core_error(conn, exc, text, params, cursor) from exc
-    cursors.give_back(conn, cursor)
+    cursors.give_back(conn, cursor, info)
     return found
 
 

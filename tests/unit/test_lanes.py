@@ -325,3 +325,21 @@ def test_records_of_an_unknown_lane_are_named(opened):
     assert report.lane == lane_of(log) and "missing" in report.reason
     sql(log, "UPDATE lanes SET seq = 0, hash = :g WHERE lane_id = :l", g=genesis(lane_of(log)), l=lane_of(log))
     assert broken(log).reason == "lane intruder record 1 belongs to no lane of the log"
+
+
+def test_a_connection_bound_again_forgets_the_head_its_last_write_locked(tmp_path):
+    from hub.messagelog import lanes
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'bind.sqlite3'}")
+    lane, other = lanes.Lane(engine), lanes.Lane(engine)
+    with engine.connect() as conn:
+        bound = lane.bind(conn)
+        head = bound.get_execution_options()[lanes.HEAD_OPTION]
+        head.value = ("lane", 3, "h" * 64)  # as lock() leaves it for the rest of a write
+        again = lane.bind(bound)
+        assert again is bound and again.get_execution_options()[lanes.HEAD_OPTION].value is None
+        assert lanes.current(again) is lane
+        elsewhere = other.bind(again)  # another lane: bound afresh
+        assert lanes.current(elsewhere) is other
+        assert elsewhere.get_execution_options()[lanes.HEAD_OPTION] is not head
+    engine.dispose()
