@@ -22,6 +22,7 @@ from hub.canonical import NAMESPACE, SCHEMA_VERSION
 from hub.errors import SchemaError
 
 _R = f"{{{NAMESPACE}}}"
+_HEADER, _BODY = _R + "Header", _R + "Body"
 _FIELDS = (
     ("MessageId", "message_id"),
     ("CorrelationId", "correlation_id"),
@@ -265,8 +266,12 @@ def read_envelope(envelope: etree._Element) -> tuple[Header, etree._Element]:
     """
     if envelope.tag != _R + "Envelope":
         raise SchemaError(f"root element is {envelope.tag}, expected rabt:Envelope")
-    head = envelope.find(_R + "Header")
-    body = envelope.find(_R + "Body")
+    head = body = None
+    for child in envelope:  # the first of each, as find() takes it, without find() reading a path each time
+        if child.tag == _HEADER:
+            head = child if head is None else head
+        elif child.tag == _BODY:
+            body = child if body is None else body
     if head is None or body is None:
         raise SchemaError("envelope needs a Header and a Body")
     # One pass over the header's children, the first of each name kept (as find() would take it): a find()

@@ -117,6 +117,24 @@ def test_reading_takes_the_first_of_a_repeated_field_and_tells_an_empty_one_from
         read_envelope(envelope)
 
 
+def test_reading_takes_the_first_header_and_body_as_find_does_and_needs_both():
+    header = new_header(message_type="WorkerArrival", source_agency="police", source_system="border",
+                        destination="licensing", raw_payload=RAW)
+    envelope = build_envelope(header, sample("WorkerArrival"))
+    envelope.insert(0, etree.Comment("before the header"))
+    later = copy.deepcopy(envelope.find(f"{{{canonical.NAMESPACE}}}Header"))
+    later.find(f"{{{canonical.NAMESPACE}}}SourceAgency").text = "courts"
+    envelope.append(later)
+    envelope.append(etree.Element(f"{{{canonical.NAMESPACE}}}Body"))  # empty: read, it would hold no message
+    read, body = read_envelope(envelope)
+    assert read.source_agency == "police" and etree.QName(body).localname == "WorkerArrival"
+    for name in ("Header", "Body"):
+        for element in envelope.findall(f"{{{canonical.NAMESPACE}}}{name}"):
+            envelope.remove(element)
+        with pytest.raises(SchemaError, match="needs a Header and a Body"):
+            read_envelope(envelope)
+
+
 def tree_route(header, body) -> bytes:
     return etree.tostring(build_envelope(header, copy.deepcopy(body)), method="c14n", exclusive=True)
 
