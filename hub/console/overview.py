@@ -92,7 +92,8 @@ class Overview:
             "queues": rows,
             "adapters": self._adapter_rows(activity, rows),
             "log": None if stats is None else {
-                "by_status": stats.by_status, "by_status_window": STATUS_WINDOW, "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
+                "by_status": stats.by_status, "by_status_window": STATUS_WINDOW,
+                "outbox_backlog": stats.outbox_backlog, "refused": stats.refused,
                 "chain_records": stats.chain_records, "last_processed_at": iso(stats.last_processed_at)},
             "dead_letters_total": sum(row["dead_letters"] for row in rows),
             "certificates": self.certificates(),
