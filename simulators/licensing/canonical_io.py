@@ -20,15 +20,16 @@ from hub.errors import SchemaError
 from simulators.licensing import rules
 
 NAMESPACE = "urn:rabt:canonical:v1"
-_R = f"{{{NAMESPACE}}}"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+#: what a canonical element's tag starts with in lxml (``{namespace}``)
+TAG_PREFIX = f"{{{NAMESPACE}}}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def message_type(body: etree._Element) -> str:
     """Local name of a canonical body element; SchemaError if not canonical."""
     tag = body.tag
-    if isinstance(tag, str) and tag.startswith(_R):  # what QName would say, without making one (every message)
-        return tag[len(_R):]
+    if isinstance(tag, str) and tag.startswith(TAG_PREFIX):  # what QName would say, without making one (every message)
+        return tag[len(TAG_PREFIX):]
     qname = etree.QName(body)
     if qname.namespace != NAMESPACE:
         raise SchemaError(f"{body.tag} is not a canonical message (namespace {NAMESPACE})")
@@ -42,7 +43,7 @@ def _find(element: etree._Element, path: str) -> etree._Element | None:
 @functools.lru_cache(maxsize=512)
 def _qualified(path: str) -> str:
     """``A/B`` with each step in the canonical namespace; paths are few and fixed, and read on every message."""
-    return "/".join(_R + step for step in path.split("/"))
+    return "/".join(TAG_PREFIX + step for step in path.split("/"))
 
 
 def opt(element: etree._Element, path: str) -> str | None:
@@ -60,7 +61,8 @@ def req(element: etree._Element, path: str) -> str:
     return value
 
 
-def _convert(element: etree._Element, path: str, value: str, kind):
+def converted(element: etree._Element, path: str, value: str, kind):
+    """``kind(value)`` for the field at ``path`` of ``element``; SchemaError naming the field when it is not one."""
     try:
         return kind(value)
     except (ValueError, InvalidOperation) as exc:
@@ -68,22 +70,22 @@ def _convert(element: etree._Element, path: str, value: str, kind):
 
 
 def req_date(element: etree._Element, path: str) -> date:
-    return _convert(element, path, req(element, path), date.fromisoformat)
+    return converted(element, path, req(element, path), date.fromisoformat)
 
 
 def req_decimal(element: etree._Element, path: str) -> Decimal:
-    return _convert(element, path, req(element, path), Decimal)
+    return converted(element, path, req(element, path), Decimal)
 
 
 def req_int(element: etree._Element, path: str) -> int:
-    return _convert(element, path, req(element, path), int)
+    return converted(element, path, req(element, path), int)
 
 
 def names(element: etree._Element | None) -> dict[str, str]:
     """``{lang: name}`` of the rabt:Name children (Arabic and/or English)."""
     if element is None:
         return {}
-    return {n.get(_XML_LANG, ""): (n.text or "").strip() for n in element.findall(_R + "Name")}
+    return {n.get(XML_LANG, ""): (n.text or "").strip() for n in element.findall(TAG_PREFIX + "Name")}
 
 
 def person(element: etree._Element, path: str) -> dict:
@@ -151,7 +153,7 @@ _READERS = {
 
 def element(tag: str, *children: etree._Element | None, text: str | None = None, **attrs: str) -> etree._Element:
     """A canonical element; None children are skipped so optional fields read naturally."""
-    node = etree.Element(_R + tag, nsmap={"rabt": NAMESPACE}, **attrs)
+    node = etree.Element(TAG_PREFIX + tag, nsmap={"rabt": NAMESPACE}, **attrs)
     node.text = text
     node.extend(c for c in children if c is not None)
     return node
@@ -169,7 +171,7 @@ def query(query_type: str, key: str, application_id: str | None) -> etree._Eleme
 
 
 def reason(code: str, text: str | None = None, lang: str = "en") -> etree._Element:
-    text_node = None if not text else element("Text", text=text[:4000], **{_XML_LANG: lang})
+    text_node = None if not text else element("Text", text=text[:4000], **{XML_LANG: lang})
     return element("Reason", leaf("Code", code), text_node)
 
 
@@ -222,7 +224,7 @@ def salary_batch(body: etree._Element) -> dict:
     """
     counts = {"on-time": 0, "late": 0, "missing": 0}
     total, bad_arithmetic, lines = Decimal(0), 0, 0
-    for line in body.iterchildren(_R + "SalaryLine"):
+    for line in body.iterchildren(TAG_PREFIX + "SalaryLine"):
         net, status, wrong = _salary_line(line)
         lines += 1
         total += net

@@ -13,7 +13,7 @@ from datetime import date
 from lxml import etree
 
 from hub.errors import SchemaError
-from simulators.licensing.canonical_io import _R, _XML_LANG, _convert, message_type
+from simulators.licensing.canonical_io import TAG_PREFIX, XML_LANG, converted, message_type
 
 
 def worker_event(body: etree._Element) -> dict:
@@ -35,7 +35,7 @@ def worker_event(body: etree._Element) -> dict:
         text = None if node is None else (node.text or "").strip() or None
         if text is None and required:
             raise SchemaError(f"{kind}: {path} is missing")
-        event[key] = _convert(body, path, text, date.fromisoformat).isoformat() if as_date else text
+        event[key] = converted(body, path, text, date.fromisoformat).isoformat() if as_date else text
     return event
 
 
@@ -48,7 +48,7 @@ def _layout(*fields: tuple) -> tuple[tuple[str, str, str | None, bool, str, bool
         first, _, rest = path.partition("/")
         if "/" in rest:
             raise ValueError(f"{path}: a border event's fields are at most two steps down")
-        laid_out.append((key, _R + first, _R + rest if rest else None, required, path, bool(as_date)))
+        laid_out.append((key, TAG_PREFIX + first, TAG_PREFIX + rest if rest else None, required, path, bool(as_date)))
     return tuple(laid_out)
 
 
@@ -87,13 +87,13 @@ def _children(element: etree._Element) -> dict:
     return index
 
 
-_NAME = _R + "Name"
+_NAME = TAG_PREFIX + "Name"
 
 
 def _person_of(element: etree._Element, fields: dict, path: str) -> dict:
     """:func:`~canonical_io.person` of the child ``path`` of ``element``, whose children are indexed in
     ``fields``: read in one pass over its children, the first of each name taken as ``find`` takes it."""
-    node = fields.get(_R + path)
+    node = fields.get(TAG_PREFIX + path)
     if node is None:
         raise SchemaError(f"{etree.QName(element).localname}: {path} is missing")
     civil_number = passport_number = nationality = None  # the first of each name, as find takes it
@@ -101,7 +101,7 @@ def _person_of(element: etree._Element, fields: dict, path: str) -> dict:
     for child in node:
         tag = child.tag
         if tag == _NAME:
-            names[child.get(_XML_LANG, "")] = (child.text or "").strip()
+            names[child.get(XML_LANG, "")] = (child.text or "").strip()
         elif tag == _CIVIL_NUMBER:
             if civil_number is None:
                 civil_number = child
@@ -117,7 +117,7 @@ def _person_of(element: etree._Element, fields: dict, path: str) -> dict:
     return person
 
 
-_CIVIL_NUMBER, _PASSPORT_NUMBER, _NATIONALITY = _R + "CivilNumber", _R + "PassportNumber", _R + "Nationality"
+_CIVIL_NUMBER, _PASSPORT_NUMBER, _NATIONALITY = TAG_PREFIX + "CivilNumber", TAG_PREFIX + "PassportNumber", TAG_PREFIX + "Nationality"
 
 
 def _text(node: etree._Element | None) -> str | None:
@@ -126,9 +126,9 @@ def _text(node: etree._Element | None) -> str | None:
 
 
 #: a VisaEligibilityQuery's fields: (key, child element, required)
-_VISA_QUERY = (("licence_number", _R + "LicenceNumber", True), ("licence_type", _R + "LicenceType", True),
-               ("profession_code", _R + "ProfessionCode", True), ("nationality", _R + "WorkerNationality", True),
-               ("passport_number", _R + "WorkerPassportNumber", False))
+_VISA_QUERY = (("licence_number", TAG_PREFIX + "LicenceNumber", True), ("licence_type", TAG_PREFIX + "LicenceType", True),
+               ("profession_code", TAG_PREFIX + "ProfessionCode", True), ("nationality", TAG_PREFIX + "WorkerNationality", True),
+               ("passport_number", TAG_PREFIX + "WorkerPassportNumber", False))
 
 
 def visa_query(body: etree._Element) -> dict:
@@ -141,5 +141,5 @@ def visa_query(body: etree._Element) -> dict:
     for key, tag, required in _VISA_QUERY:
         fields[key] = (texts.get(tag) or "").strip() or None
         if required and fields[key] is None:
-            raise SchemaError(f"VisaEligibilityQuery: {tag[len(_R):]} is missing")
+            raise SchemaError(f"VisaEligibilityQuery: {tag[len(TAG_PREFIX):]} is missing")
     return fields
