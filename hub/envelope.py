@@ -164,15 +164,17 @@ def build_envelope(header: Header, body: etree._Element) -> etree._Element:
 
 #: what exclusive C14N escapes in text content (attribute values are not written from data here)
 _C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
-_C14N_ESCAPED = re.compile("[&<>\r]")
+_ESCAPED_CHARACTERS = "&<>\r"
+_C14N_ESCAPED = re.compile(f"[{_ESCAPED_CHARACTERS}]")
 _OPEN_BODY_ROOT = f' xmlns:rabt="{NAMESPACE}"'.encode()
 _DIGEST_ATTRIBUTE = ' algorithm="sha-256"'
 #: each header field's start tag as exclusive C14N writes it
 _CANONICAL_OPENING = {tag: f'<rabt:{tag}{_DIGEST_ATTRIBUTE if tag == "PayloadDigest" else ""}>' for tag, _ in _FIELDS}
 #: characters XML 1.0 cannot carry: lxml refuses them in a tree, so the text route must too
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML_CHARACTERS = "\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
+_NOT_XML = re.compile(f"[{_NOT_XML_CHARACTERS}]")
 #: what a header text is looked at again for: a character C14N escapes, or one XML cannot carry
-_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile(f"[{_ESCAPED_CHARACTERS}{_NOT_XML_CHARACTERS}]")
 
 
 def canonical_envelope(header: Header, body: etree._Element) -> bytes:
