@@ -14,41 +14,16 @@ from pathlib import Path
 import pytest
 
 from adapters.centralbank import ADAPTER
-from hub.access import AccessRights
 from hub.envelope import payload_digest, read_envelope
 from hub.filedrop import DropWatcher
-from hub.mapping import Mappings
-from hub.messagelog import open_message_log
-from hub.pipeline import Pipeline
-from hub.signing import Signer, TrustStore, Verifier
+from hub.signing import TrustStore, Verifier
 from hub.xmlsafe import parse_xml
 from simulators.centralbank.sif import SifFaults, render_employer_file, write_month
 from simulators.population import Population, PopulationSpec
+from tests.integration.drop_helpers import shipped_pipeline
 
 R = "{urn:rabt:canonical:v1}"
 POPULATION = Population(PopulationSpec.scaled(3000))
-
-
-def make_pipeline(trust_store: TrustStore, url: str) -> Pipeline:
-    return Pipeline(mappings=Mappings(), signer=Signer(trust_store.hub), verifier=Verifier(trust_store),
-                    log=open_message_log(url), may_send=AccessRights.load())
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'messages.sqlite3'}"
-
-
-@pytest.fixture
-def pipeline(trust_store, db_url):
-    pipeline = make_pipeline(trust_store, db_url)
-    yield pipeline
-    pipeline.log.close()
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    return tmp_path / "drop"
 
 
 @pytest.fixture
@@ -265,7 +240,7 @@ def test_symlink_to_a_file_outside_is_refused(root, watcher, tmp_path):
 
 
 def _watch_in_process(root: str, pki: str, url: str, queue) -> None:
-    pipeline = make_pipeline(TrustStore.load(Path(pki)), url)
+    pipeline = shipped_pipeline(TrustStore.load(Path(pki)), url)
     outcomes = DropWatcher(Path(root), [ADAPTER], pipeline, batch_files=4).scan_once()
     queue.put([(o.name, o.status, o.duplicates) for o in outcomes])
 

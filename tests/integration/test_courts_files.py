@@ -13,15 +13,11 @@ from lxml import etree
 
 from adapters.courts import ADAPTER, FILE_DROPS
 from adapters.courts.files import read_court_batch
-from hub.access import AccessRights
 from hub.envelope import read_envelope
 from hub.filedrop import DropWatcher, source_message_id
 from hub.filedrop.process import raw_of
-from hub.mapping import Mappings
-from hub.messagelog import open_message_log
-from hub.pipeline import Pipeline
 from hub.pipeline_types import Inbound
-from hub.signing import Signer, Verifier
+from hub.signing import Verifier
 from hub.xmlsafe import parse_xml
 from simulators.courts.batches import write_batches
 from simulators.population import Population, PopulationSpec
@@ -29,20 +25,6 @@ from simulators.population import Population, PopulationSpec
 R = "{urn:rabt:canonical:v1}"
 POPULATION = Population(PopulationSpec.scaled(1_000_000))
 DAY = date(2024, 3, 12)
-
-
-@pytest.fixture
-def pipeline(trust_store, tmp_path):
-    pipeline = Pipeline(mappings=Mappings(), signer=Signer(trust_store.hub), verifier=Verifier(trust_store),
-                        log=open_message_log(f"sqlite:///{tmp_path / 'messages.sqlite3'}"),
-                        may_send=AccessRights.load())
-    yield pipeline
-    pipeline.log.close()
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    return tmp_path / "drop"
 
 
 @pytest.fixture

@@ -14,13 +14,9 @@ import pytest
 
 from adapters.courts import ADAPTER
 from adapters.courts.nationality import country_code
-from hub.access import AccessRights
 from hub.envelope import read_envelope
 from hub.filedrop import DropWatcher
-from hub.mapping import Mappings
-from hub.messagelog import open_message_log
 from hub.pipeline import Pipeline
-from hub.signing import Signer, Verifier
 from hub.xmlsafe import parse_xml
 from simulators.courts.batches import write_batches
 from simulators.population import Population, PopulationSpec
@@ -29,20 +25,6 @@ R = "{urn:rabt:canonical:v1}"
 POPULATION = Population(PopulationSpec.scaled(1_000_000))
 DAY = date(2024, 3, 12)
 NATIONALITY = re.compile(r"<lcb:Nationality>([A-Z]{3})</lcb:Nationality>")
-
-
-@pytest.fixture
-def pipeline(trust_store, tmp_path):
-    pipeline = Pipeline(mappings=Mappings(), signer=Signer(trust_store.hub), verifier=Verifier(trust_store),
-                        log=open_message_log(f"sqlite:///{tmp_path / 'messages.sqlite3'}"),
-                        may_send=AccessRights.load())
-    yield pipeline
-    pipeline.log.close()
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    return tmp_path / "drop"
 
 
 @pytest.fixture
