@@ -3,7 +3,9 @@
 Everything is set from the outside, as an operator would: keys by ``rabt pki
 init --key-type`` before the stack's own (idempotent) ``pki init``, gateway
 processes by ``rabt serve --processes`` when that option exists, the message
-log on a fresh PostgreSQL database when one is given.
+log on a fresh PostgreSQL database when one is given. After a run, what the
+stack holds is read as an operator would too: the envelopes the hub carried
+(from its message log, for the raw pika baseline) and its dead letters.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from dataclasses import dataclass
 import psycopg
 
 from end_to_end_floor import tree_cpu_seconds
-from end_to_end_load import progress
+from end_to_end_load import BORDER_TYPES, progress
 from hub import lifeline
+from hub.messagelog import open_message_log
+from hub.routing import load_routes
+from hub.transports import open_transport
 from simulators.demo.stack import Stack
 
 
@@ -80,7 +85,6 @@ def serve_processes(requested: int | None) -> tuple[int | None, str]:
     return requested, f"gateway: rabt serve --processes {requested}"
 
 
-
 @contextmanager
 def fresh_postgres(admin_url: str | None) -> Iterator[str]:
     """A new empty database on ``admin_url``'s server for the run, dropped afterwards ("" without one)."""
@@ -95,3 +99,22 @@ def fresh_postgres(admin_url: str | None) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def carried_envelopes(stack: Stack, count: int) -> list[bytes]:
+    """The signed canonical envelopes the hub published for the border notifications."""
+    log = open_message_log(stack.database_url or f"sqlite:///{stack.home / 'messages.sqlite3'}", create=False)
+    try:
+        stored = [m for kind in BORDER_TYPES for m in log.find(message_type=kind, source_agency="police", limit=count)]
+    finally:
+        log.close()
+    return [m.envelope for m in stored][:count]
+
+
+def dead_letters(stack: Stack) -> list:
+    """What ``rabt dlq list`` shows for this stack's topology."""
+    with open_transport(stack.broker_url, routes=load_routes(stack.home / "routes.toml")) as transport:
+        letters = transport.dead_letters(limit=1000)
+    for letter in letters:
+        progress(f"DEAD LETTER {letter.queue} {letter.message_id}: {letter.code}: {letter.reason}")
+    return letters

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from end_to_end import rounds, side_by_side  # noqa: E402
+from end_to_end_report import rounds, side_by_side  # noqa: E402
 
 
 def row(processes: int, rate: float, ceiling: float) -> dict:
