@@ -77,12 +77,18 @@ def start_watchers(settings: Settings, args, context, queue) -> list:
     return procs
 
 
-def _consume(url: str, routes, queue_name: str, stop, queue) -> None:
-    """The receiving agency's consumer (``--consume``): take and ack every delivery until told to stop."""
+def _consume(url: str, routes, queue_name: str, stop, queue, received) -> None:
+    """The receiving agency's consumer (``--consume``): take and ack every delivery until told to stop,
+    counting them in ``received`` (shared with the parent)."""
     lifeline.die_with(multiprocessing.parent_process().pid)  # not left running should the benchmark be killed
     start, taken = Usage.now(), 0
+
+    def count(_delivery) -> None:
+        with received.get_lock():
+            received.value += 1
+
     with open_transport(url, routes=routes) as transport:
-        taken = transport.consume(queue_name, lambda delivery: None, prefetch=256, stop=stop)
+        taken = transport.consume(queue_name, count, prefetch=256, stop=stop)
     queue.put(("consumer", taken, Usage.now().since(start)))
 
 
@@ -90,15 +96,18 @@ class LicensingConsumer:
     """The receiving agency's consumer (``--consume``) in a child process, taking the licensing queue."""
 
     def __init__(self, settings: Settings, routes, context) -> None:
-        self.queue_name = routes.queue("licensing").name
-        self._stop, self._results = context.Event(), context.Queue()
-        self._process = context.Process(target=_consume, args=(settings.effective_broker_url, routes,
-                                                               self.queue_name, self._stop, self._results))
+        self.queue_name = routes.queue_for("licensing")  # by destination: on a shared broker the name has a prefix
+        self._stop, self._results, self._received = context.Event(), context.Queue(), context.Value("q", 0)
+        self._process = context.Process(target=_consume, args=(settings.effective_broker_url, routes, self.queue_name,
+                                                               self._stop, self._results, self._received))
         self._process.start()
 
-    def finish(self, transport) -> Usage:
-        """Once it has taken and acked every message on its queue: stop it; what it used."""
-        while any(s.ready + s.unacked for s in transport.queue_stats() if s.name == self.queue_name):
+    def finish(self, published: int) -> Usage:
+        """Once it has taken all ``published`` messages: stop it (it acks what it took first); what it used.
+
+        Counted by the consumer itself: RabbitMQ's queue depth does not say how many are taken but unacked.
+        """
+        while self._received.value < published:
             time.sleep(0.05)
         self._stop.set()
         usage = self._results.get()[2]

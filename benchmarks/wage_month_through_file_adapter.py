@@ -72,7 +72,7 @@ def process(args, settings: Settings) -> dict:
         try:
             consumer = LicensingConsumer(settings, routes, context) if args.consume else None
             published, peak_pss, sampling = _relay(args, hub, transport, procs)
-            consumer_usage = consumer.finish(transport) if consumer is not None else None
+            consumer_usage = consumer.finish(published) if consumer is not None else None
             wall, relay_usage, wal = time.perf_counter() - started, Usage.now().since(start), wal.stop()
             stats = {q.name.removeprefix(prefix): q for q in transport.queue_stats()}
         finally:
