@@ -16,7 +16,7 @@ so "active" stays active whatever the day the simulators run (:mod:`.generate`).
 This module holds :class:`Population`, the entry point: entities by index or
 by id, lazy iteration, and ``find_*`` by criteria. The records and the spec
 are in :mod:`.model`, the distributions they are drawn from in
-:mod:`.generate`; their public names are importable from here too.
+:mod:`.generate`; ``__all__`` lists what the simulators import from here.
 """
 
 from __future__ import annotations

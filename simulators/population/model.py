@@ -3,7 +3,7 @@
 :class:`PopulationSpec` says how many of each and which seed; :class:`Citizen`,
 :class:`Worker` and :class:`Employer` are the frozen records the simulators
 read (no behaviour beyond a derived property); :class:`Name` is their
-bilingual name.
+bilingual name; :data:`WAGE_THRESHOLD` is the wage their incomes are judged by.
 """
 
 from __future__ import annotations
