@@ -12,6 +12,7 @@ from hub.deadletters import DeadLetterDesk, DeadLetterStore, LetterFilter
 from hub.messagelog import MessageLog
 from hub.routing import load_routes
 from hub.transports import DeadLetter, open_transport
+from simulators.demo.expectations import ScenarioFailed
 from simulators.demo.stack import Stack
 from simulators.police.client import PoliceClient, police_signer
 from simulators.population import Population
@@ -47,8 +48,6 @@ class DemoContext:
         self.notes[key] = value
 
     def recall(self, key: str) -> str:
-        from simulators.demo.scenarios import ScenarioFailed
-
         if key not in self.notes:
             raise ScenarioFailed(f"needs {key.replace('_', ' ')} from an earlier scenario, which failed")
         return self.notes[key]

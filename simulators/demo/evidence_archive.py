@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 
 from hub import lifeline
 from simulators.demo.context import DemoContext
-from simulators.demo.scenarios import expect
+from simulators.demo.expectations import expect
+from simulators.demo.probes import arrived_worker
 
 #: a database URL nothing listens on: the offline check must not need one
 _NOWHERE = "postgresql://nobody@127.0.0.1:1/nothing"
@@ -36,9 +37,7 @@ def _ran(what: str, done: subprocess.CompletedProcess) -> str:
 
 def evidence_archive(ctx: DemoContext) -> str:
     """Archive up to now, purge, verify the archive offline and the log's chain online."""
-    from simulators.demo import scenarios as story  # it lists this scenario: imported when run, not before
-
-    story._arrived(ctx, WORKER)  # delivered, so its payloads are purged (a message still queued keeps them)
+    arrived_worker(ctx, WORKER)  # delivered, so its payloads are purged (a message still queued keeps them)
     env = ctx.stack.environment()
     folder = ctx.home / "evidence"
     folder.mkdir(exist_ok=True)

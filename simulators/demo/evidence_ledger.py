@@ -22,13 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from hub import lifeline
 from simulators.demo.context import DemoContext
-from simulators.demo.scenarios import ScenarioFailed, _arrived, _municipality, expect
+from simulators.demo.expectations import ScenarioFailed, expect
+from simulators.demo.probes import arrived_worker, municipality_client
 
 
 def disclosure_report(ctx: DemoContext) -> str:
     """Arrival and a municipality query about one worker, then their signed disclosure report."""
-    worker = _arrived(ctx, 41)
-    municipality = _municipality(ctx)
+    worker = arrived_worker(ctx, 41)
+    municipality = municipality_client(ctx)
     try:
         municipality.worker_record(worker, fields=("NameEn", "ProfessionCode"))
     finally:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from hub.console.trail import message_trail
 from hub.signing import TrustStore, Verifier
 from simulators.demo.context import DemoContext
+from simulators.demo.expectations import expect, wait_for
+from simulators.demo.probes import arrived_worker
 
 #: a worker no other scenario corrects
 WORKER = 41
@@ -27,26 +29,24 @@ WORKER = 41
 
 def projection_on_a_route(ctx: DemoContext) -> str:
     """Correct a worker's English name; the fund is told without what it may not have, the police whole."""
-    from simulators.demo import scenarios as story  # it lists this scenario: imported when run, not before
-
-    worker = story._arrived(ctx, WORKER)
+    worker = arrived_worker(ctx, WORKER)
     reply = ctx.http.post(f"{ctx.urls['licensing']}/api/workers/{worker.civil_number}/corrections", timeout=30,
                           json={"employer_cr": worker.employer_cr, "name_en": f"{worker.name.en} Projected"})
-    story.expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
+    expect(reply.status_code == 201, f"licensing answered {reply.status_code}: {reply.text[:200]}")
     correction = reply.json()
     ref = correction["correction_id"]
-    police = story.wait_for(f"the police to receive {ref}", lambda: _received(ctx, "police", "correction_ref", ref))
-    fund = story.wait_for(f"the fund to receive {ref}", lambda: _received(ctx, "insurance", "reference_no", ref))
-    story.expect(police["passport_no"] == worker.passport_number,
-                 f"the police, entitled to the whole correction, got passport {police['passport_no']!r}")
-    story.expect(fund["items"].get("FULL_NAME_EN") == f"{worker.name.en} Projected",
-                 f"the fund was not told the corrected name: {fund['items']}")
-    story.expect(not fund["old_values"], f"the fund was sent values it may not have: {fund['old_values']}")
+    police = wait_for(f"the police to receive {ref}", lambda: _received(ctx, "police", "correction_ref", ref))
+    fund = wait_for(f"the fund to receive {ref}", lambda: _received(ctx, "insurance", "reference_no", ref))
+    expect(police["passport_no"] == worker.passport_number,
+           f"the police, entitled to the whole correction, got passport {police['passport_no']!r}")
+    expect(fund["items"].get("FULL_NAME_EN") == f"{worker.name.en} Projected",
+           f"the fund was not told the corrected name: {fund['items']}")
+    expect(not fund["old_values"], f"the fund was sent values it may not have: {fund['old_values']}")
     copy_id = correction["notices"]["insurance"]
-    projection = story.wait_for("the log to record the fund's projection", lambda: _projection(ctx, copy_id))
+    projection = wait_for("the log to record the fund's projection", lambda: _projection(ctx, copy_id))
     police_hops = [e.status for e in ctx.log.events(correction["notices"]["police"])]
-    story.expect("projected" not in police_hops, "the police's copy was projected, though they may have it all")
-    story.expect(ctx.log.verify_chain(raise_on_error=False).ok, "the audit chain does not verify")
+    expect("projected" not in police_hops, "the police's copy was projected, though they may have it all")
+    expect(ctx.log.verify_chain(raise_on_error=False).ok, "the audit chain does not verify")
     return (f"{ref}: the fund got the new name without {', '.join(projection['withheld'])}; "
             f"the police got it whole; the trail of {copy_id[:8]} shows the projection; audit chain intact")
 

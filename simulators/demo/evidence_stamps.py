@@ -17,6 +17,7 @@ from hub import lifeline
 from hub.messagelog.schema import anchors
 from hub.timestamps import load_tsa_certificate, verify_token
 from simulators.demo.context import DemoContext
+from simulators.demo.expectations import expect, wait_for
 from simulators.demo.stack import TSA_CERTIFICATE
 
 _NEWEST_STAMPED = (sa.select(anchors.c.anchor_seq, anchors.c.at, anchors.c.hash, anchors.c.timestamp_token)
@@ -25,8 +26,6 @@ _NEWEST_STAMPED = (sa.select(anchors.c.anchor_seq, anchors.c.at, anchors.c.hash,
 
 def anchors_timestamped(ctx: DemoContext) -> str:
     """Wait for a stamped anchor, verify its token, then let ``rabt audit verify`` check them all."""
-    from simulators.demo.scenarios import expect, wait_for
-
     certificate = load_tsa_certificate(ctx.stack.home / TSA_CERTIFICATE)
     taken = ctx.log.anchor()  # binds what the earlier scenarios wrote (None: an anchor binds it already)
     wanted = taken.anchor_seq if taken is not None else 1

@@ -1,8 +1,8 @@
-"""The licensing decisions, as pure functions: facts in, a decision out.
+"""The licence decisions, as pure functions: facts in, a decision out.
 
 Nothing here does I/O. The decider gathers the agencies' answers into the
-small frozen records below and hands them over; the consumer does the same
-for visa checks. Every decision lists its reasons (machine code + words).
+small frozen records below and hands them over. Every decision lists its
+reasons (machine code + words).
 
 How an agency answer counts:
 
@@ -17,55 +17,32 @@ Precedence: any refusal reason refuses; else any referral reason refers;
 else the licence is approved. A refusal is only drawn from data that passed
 its consistency checks (a record about someone else refers, and its wage is
 not even looked at).
+
+What every decision is made of (:class:`Reason`, :class:`Outcome`,
+:class:`Findings`, ``NoAnswer``, ``NotFound``) is :mod:`simulators.licensing.findings`;
+the visa rule the consumer answers the police with is :mod:`simulators.licensing.visa_rules`.
+Both are importable from here as well, as ``rules.Reason`` or ``rules.check_visa``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-APPROVED, REFUSED, REFERRED = "approved", "refused", "referred"
+from simulators.licensing.findings import APPROVED, REFERRED, REFUSED, Findings, NoAnswer, NotFound, Outcome, Reason
+from simulators.licensing.visa_rules import LicenceView, Vacancy, VisaAnswer, check_visa, licence_refusal
+
+__all__ = [
+    "APPROVED", "COMMERCIAL", "OMAN", "PRIVATE", "REFERRED", "REFUSED",
+    "CivilStatus", "Findings", "IncomeProof", "LicenceView", "Membership", "NoAnswer", "NotFound", "Outcome",
+    "Policy", "Reason", "Registration", "Vacancy", "VisaAnswer",
+    "check_visa", "decide_commercial", "decide_private", "licence_refusal", "licence_valid_until", "local_today",
+]
+
 #: licences, CRs and memberships expire on Omani calendar days (UTC+4, no daylight saving)
 OMAN = timezone(timedelta(hours=4), "Asia/Muscat")
 PRIVATE, COMMERCIAL = "private", "commercial"
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why: a code (``[a-z0-9-]``, the schema's ReasonCode) and an English text."""
-
-    code: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A decision with its reasons, in the order they were found."""
-
-    decision: str
-    reasons: tuple[Reason, ...]
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.reasons)
-
-
-@dataclass(frozen=True)
-class NoAnswer:
-    """The agency did not answer usefully: timeout, fault, unexpected reply."""
-
-    agency: str
-    code: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class NotFound:
-    """The agency answered that it holds no record for the key asked."""
-
-    agency: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -123,21 +100,6 @@ class Policy:
 
     refer_on_pending_case: bool = True
     """Refer a commercial application while the employer has an open labour case."""
-
-
-class Findings:
-    """Collects refusal and referral reasons; turns them into an Outcome."""
-
-    def __init__(self) -> None:
-        self.refuse: list[Reason] = []
-        self.refer: list[Reason] = []
-
-    def outcome(self) -> Outcome:
-        if self.refuse:
-            return Outcome(REFUSED, tuple(self.refuse + self.refer))
-        if self.refer:
-            return Outcome(REFERRED, tuple(self.refer))
-        return Outcome(APPROVED, (Reason("all-checks-passed", "every agency confirmed the conditions"),))
 
 
 def _no_answer(findings: Findings, what: str, answer: NoAnswer) -> None:
@@ -243,83 +205,3 @@ def licence_valid_until(decided_on: date, policy: Policy = Policy()) -> date:
     """Expiry of a licence approved on ``decided_on``."""
     return decided_on + timedelta(days=policy.licence_validity_days)
 
-
-# ------------------------------------------------------------------ visas
-
-
-@dataclass(frozen=True)
-class Vacancy:
-    """What a licence allows: ``granted`` workers of one profession (and nationality, if set)."""
-
-    profession_code: str
-    granted: int
-    used: int = 0
-    nationality: str | None = None
-    id: int | None = field(default=None, compare=False)
-    """The store's row id, carried through so the chosen vacancy can be updated."""
-
-    @property
-    def free(self) -> int:
-        return max(self.granted - self.used, 0)
-
-
-@dataclass(frozen=True)
-class LicenceView:
-    """A licence as the visa check sees it."""
-
-    number: str
-    licence_type: str
-    status: str
-    valid_until: date
-    vacancies: tuple[Vacancy, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class VisaAnswer:
-    """Yes or no with the reason; ``vacancy`` is the one a visa would consume."""
-
-    eligible: bool
-    reason: Reason
-    remaining: int | None = None
-    vacancy: Vacancy | None = None
-
-
-def check_visa(licence: LicenceView | None, licence_type: str, profession_code: str,
-               nationality: str | None, today: date) -> VisaAnswer:
-    """May a visa be issued under ``licence`` for this profession and nationality?"""
-    refusal = licence_refusal(licence, licence_type, today)
-    if refusal is not None:
-        return VisaAnswer(False, refusal)
-    same_profession = [v for v in licence.vacancies if v.profession_code == profession_code]
-    if not same_profession:
-        return VisaAnswer(False, Reason("profession-mismatch", f"licence {licence.number} has no vacancy for profession {profession_code}"), 0)
-    allowed = [v for v in same_profession if v.nationality in (None, nationality)]
-    if not allowed:
-        return VisaAnswer(False, Reason("nationality-not-allowed", f"profession {profession_code} is restricted to other nationalities"), 0)
-    vacancy = _pick_vacancy(allowed)
-    remaining = sum(v.free for v in allowed)
-    if vacancy is None:
-        return VisaAnswer(False, Reason("no-vacancy", f"all vacancies for profession {profession_code} are used"), 0)
-    text = f"licence valid until {licence.valid_until} with {remaining} free vacancy(ies) for profession {profession_code}"
-    return VisaAnswer(True, Reason("vacancy-available", text), remaining, vacancy)
-
-
-def licence_refusal(licence: LicenceView | None, licence_type: str, today: date) -> Reason | None:
-    """Why no worker may be placed under ``licence`` today (visa or transfer), or None."""
-    if licence is None:
-        return Reason("licence-not-found", "no such licence")
-    if licence.status != APPROVED:
-        return Reason("licence-not-valid", f"licence {licence.number} is {licence.status}")
-    if licence.valid_until < today:
-        return Reason("licence-expired", f"licence {licence.number} expired on {licence.valid_until}")
-    if licence.licence_type != licence_type:
-        return Reason("licence-type-mismatch", f"licence {licence.number} is {licence.licence_type}, not {licence_type}")
-    return None
-
-
-def _pick_vacancy(allowed: list[Vacancy]) -> Vacancy | None:
-    # A nationality-specific vacancy is used before an open one, so the open
-    # one stays available for workers of any other nationality.
-    free = [v for v in allowed if v.free > 0]
-    free.sort(key=lambda v: v.nationality is None)
-    return free[0] if free else None

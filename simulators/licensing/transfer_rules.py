@@ -9,7 +9,7 @@ transfer is approved only when
   one) with a residence valid today;
 * the new licence is approved and unexpired, and has a free vacancy of the
   worker's profession open to the worker's nationality — the visa rule
-  (:func:`rules.check_visa`), since a transfer fills a vacancy exactly as a
+  (:func:`visa_rules.check_visa`), since a transfer fills a vacancy exactly as a
   visa does;
 * the new sponsor is not the current one, and the same transfer was not
   recorded already.
