@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +33,7 @@ from lxml import etree
 
 from hub.archive import layout
 from hub.archive.base import ArchiveBase, base_anchor_for, from_anchor
+from hub.archive.listed_zip import ListedZip
 from hub.archive.records import ArchivedAnchor, ArchivedRecord, archive_checks
 from hub.errors import AuditChainError, ConfigError, MessageLogError
 from hub.messagelog import MessageLog, db
@@ -162,7 +161,7 @@ class _Writer:
 
     def write(self, part: Path, signer: Signer, until: str, tsa_certificate) -> _Writer:
         at = self.conn.execute(sa.select(anchors.c.at).where(anchors.c.anchor_seq == self.anchor_seq)).scalar_one()
-        with _Zip(part, parse_timestamp(at).timetuple()[:6]) as archive:
+        with ListedZip(part, parse_timestamp(at).timetuple()[:6]) as archive:
             archive.add("mimetype", layout.MIMETYPE, stored=True)
             self._anchors(archive)
             self._purges(archive)
@@ -181,7 +180,7 @@ class _Writer:
             archive.add(layout.MANIFEST, signed, listed=False)
         return self
 
-    def _anchors(self, archive: _Zip) -> None:
+    def _anchors(self, archive: ListedZip) -> None:
         walker, purges = AnchorWalker(), PurgeCoverage()
         for row in self.conn.execute(_PURGES):  # every purge of the log, to check the anchors they name
             if (reason := purges.add(row)) is not None:
@@ -202,7 +201,7 @@ class _Writer:
             raise MessageLogError(f"the base anchor {self.base_anchor} is not in the message log")
         self.bound = walker.bound
 
-    def _purges(self, archive: _Zip) -> None:
+    def _purges(self, archive: ListedZip) -> None:
         with archive.entry(layout.PURGES) as write:
             for row in self.conn.execute(_PURGES):
                 if (self.base.head(row.lane) or (0,))[0] < row.lane_seq <= self.bound.get(row.lane, (0,))[0]:
@@ -210,7 +209,7 @@ class _Writer:
                         raise AuditChainError(reason)
                     write(_record(row).line())
 
-    def _lane(self, archive: _Zip, walker: LaneWalker, upto: int, total: int) -> None:
+    def _lane(self, archive: ListedZip, walker: LaneWalker, upto: int, total: int) -> None:
         after = walker.count  # the base head: segments are numbered from the archive's first record
         rows = paged(self.conn, _RECORDS, "lane_seq", start=after, lane=walker.lane_id, upto=upto)
         def segment_of(row) -> int:
@@ -262,45 +261,3 @@ def _record(row) -> ArchivedRecord:
     envelope = getattr(row, "p_envelope", None) if row.kind == "accepted" else None
     return ArchivedRecord(**values, raw=None if raw is None else bytes(raw),
                           envelope=None if envelope is None else bytes(envelope))
-
-
-class _Zip:
-    """A ZIP being written, listing every entry's SHA-256 and size for the manifest."""
-
-    def __init__(self, path: Path, moment: tuple) -> None:
-        self.file = zipfile.ZipFile(path, "w", allowZip64=True)
-        self.listed: list[tuple[str, str, int]] = []
-        self.moment = moment
-        """Every entry's time: the covering anchor's, so the same period makes the same entries."""
-
-    def __enter__(self) -> _Zip:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.file.close()
-
-    def _info(self, name: str, stored: bool = False) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, self.moment)
-        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        return info
-
-    def add(self, name: str, data: bytes, *, stored: bool = False, listed: bool = True) -> None:
-        """Write a small entry whole."""
-        self.file.writestr(self._info(name, stored), data)
-        if listed:
-            self.listed.append((name, hashlib.sha256(data).hexdigest(), len(data)))
-
-    @contextmanager
-    def entry(self, name: str) -> Iterator[Callable[[bytes], None]]:
-        """Stream an entry: the block writes through the function it gets."""
-        digest, size = hashlib.sha256(), 0
-        with self.file.open(self._info(name), "w", force_zip64=True) as stream:
-            def write(data: bytes) -> None:
-                nonlocal size
-                digest.update(data)
-                stream.write(data)
-                size += len(data)
-
-            yield write
-        self.listed.append((name, digest.hexdigest(), size))
