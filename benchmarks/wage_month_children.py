@@ -81,7 +81,7 @@ def _consume(url: str, routes, queue_name: str, stop, queue, received) -> None:
     """The receiving agency's consumer (``--consume``): take and ack every delivery until told to stop,
     counting them in ``received`` (shared with the parent)."""
     lifeline.die_with(multiprocessing.parent_process().pid)  # not left running should the benchmark be killed
-    start, taken = Usage.now(), 0
+    start = Usage.now()
 
     def count(_delivery) -> None:
         with received.get_lock():
@@ -108,6 +108,8 @@ class LicensingConsumer:
         Counted by the consumer itself: RabbitMQ's queue depth does not say how many are taken but unacked.
         """
         while self._received.value < published:
+            if not self._process.is_alive():  # it failed (its traceback is on stderr): nothing more will come
+                raise SystemExit(f"the consumer stopped after {self._received.value} of {published} messages")
             time.sleep(0.05)
         self._stop.set()
         usage = self._results.get()[2]

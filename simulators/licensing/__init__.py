@@ -6,7 +6,7 @@ and applies the events the hub delivers (arrivals, departures, renewals,
 visas issued, salary batches, labour cases), each exactly once.
 
     findings      what every decision is made of: reasons, the agencies' non-answers, the outcome
-    rules         pure decision logic (private, commercial), and in visa_rules the visa check's
+    rules         pure decision logic (private, commercial licences); visa_rules the visa check's
     canonical_io  reading/writing canonical bodies (the one place with element names)
                   and one_pass_readers: the bodies read most (border events, visa checks) in one pass
     state         its own database (SQLAlchemy Core) + idempotent apply
